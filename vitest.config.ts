@@ -1,0 +1,14 @@
+// Test runner settings: real sockets and real processes make tests slower than unit tests,
+// so timeouts are generous and files run in parallel forks on two cores.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
