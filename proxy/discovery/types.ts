@@ -1,0 +1,176 @@
+// What discovery tells a proxy: where a service's endpoints are, how its routes behave, and
+// who may call this pod's ports. These mirror the messages of api/destination.proto.
+import type { Watched } from './watched.ts';
+
+// ---- Endpoints -------------------------------------------------------------------------
+
+export interface Endpoint {
+  /** The workload's own address, `ip:port` (pod IP and the service's target port). */
+  address: string;
+  /** Relative weight for load balancing (default 1). */
+  weight: number;
+  /** The SPIFFE identity the endpoint's proxy must present; absent for unmeshed endpoints. */
+  identity?: string;
+  /**
+   * Set when a proxy runs beside the endpoint: connect to `ip:inboundPort` over mTLS and name
+   * the target port in `l5d-dst-port`. Absent: connect to `address` directly, in plaintext.
+   */
+  inboundPort?: number;
+  /** The endpoint's inbound proxy accepts HTTP/2 (always true for this mesh's proxies). */
+  h2?: boolean;
+  /** Pod labels, for logs and metrics (`pod`, `namespace`). */
+  labels: Record<string, string>;
+}
+
+export type EndpointSet =
+  /** The service exists; `endpoints` may be empty (no ready pods: fail fast with 503). */
+  | { kind: 'endpoints'; endpoints: Endpoint[] }
+  /** Discovery does not know this authority: forward to it as named (not a mesh service). */
+  | { kind: 'unknown' };
+
+// ---- Profiles (ServiceProfile + HTTPRoute) -------------------------------------------------
+
+/** A request condition, as ServiceProfile's `condition` (all/any/not nest). */
+export type RequestMatch =
+  | { method: string }
+  | { pathRegex: string }
+  | { all: RequestMatch[] }
+  | { any: RequestMatch[] }
+  | { not: RequestMatch };
+
+/** A response condition, as ServiceProfile's `responseClasses[].condition`. */
+export type ResponseMatch =
+  | { status: { min: number; max: number } }
+  | { all: ResponseMatch[] }
+  | { any: ResponseMatch[] }
+  | { not: ResponseMatch };
+
+export interface ResponseClass {
+  condition: ResponseMatch;
+  isFailure: boolean;
+}
+
+/** A ServiceProfile route. */
+export interface ProfileRoute {
+  name: string;
+  condition: RequestMatch;
+  responseClasses: ResponseClass[];
+  /** Whole-request timeout including retries; 0 = none. */
+  timeoutMs: number;
+  isRetryable: boolean;
+}
+
+export interface RetryBudget {
+  retryRatio: number;
+  minRetriesPerSecond: number;
+  ttlMs: number;
+}
+
+/** An HTTPRoute match (Gateway API): every present field must match. */
+export interface HttpRouteMatch {
+  path?: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
+  headers?: Array<{ name: string; value: string; type: 'Exact' | 'RegularExpression' }>;
+  queryParams?: Array<{ name: string; value: string; type: 'Exact' | 'RegularExpression' }>;
+  method?: string;
+}
+
+export interface WeightedBackend {
+  /** The backend Service's authority, `name.namespace.svc.cluster.local:port`. */
+  authority: string;
+  weight: number;
+}
+
+export interface HttpRouteRetry {
+  /** HTTP status ranges that are retried, from `retry.linkerd.io/http` (e.g. "5xx", "429"). */
+  httpStatuses: Array<{ min: number; max: number }>;
+  /** gRPC status names that are retried, from `retry.linkerd.io/grpc`. */
+  grpcStatuses: string[];
+  /** Max retries per request, `retry.linkerd.io/limit` (default 1). */
+  limit: number;
+  /** Per-attempt timeout, `retry.linkerd.io/timeout`; 0 = none. */
+  timeoutMs: number;
+}
+
+export interface HttpRouteRule {
+  /** Empty means "match everything" (Gateway API: a rule with no matches matches `/` prefix). */
+  matches: HttpRouteMatch[];
+  backends: WeightedBackend[];
+  /** Whole-request timeout (HTTPRoute `timeouts.request`, `timeout.linkerd.io/request`); 0 = none. */
+  requestTimeoutMs: number;
+  /** Per-attempt timeout (`timeouts.backendRequest`, `timeout.linkerd.io/response`); 0 = none. */
+  backendTimeoutMs: number;
+  retry?: HttpRouteRetry;
+}
+
+export interface HttpRoute {
+  /** `namespace/name` of the HTTPRoute. */
+  name: string;
+  rules: HttpRouteRule[];
+}
+
+export interface Profile {
+  /** The service's fully qualified name, `orders.production.svc.cluster.local`. */
+  fqdn: string;
+  routes: ProfileRoute[];
+  retryBudget?: RetryBudget;
+  /** HTTPRoutes whose parentRef is this service and port: matched before the default backend. */
+  httpRoutes: HttpRoute[];
+}
+
+// ---- Inbound policy (Server, ServerAuthorization, AuthorizationPolicy) -----------------------
+
+export type DefaultPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
+
+export type ServerProtocol = 'unknown' | 'HTTP/1' | 'HTTP/2' | 'gRPC' | 'opaque';
+
+export interface Authentication {
+  /** Anyone, with or without a client certificate. */
+  unauthenticated: boolean;
+  /** Exact SPIFFE ids allowed, or `*` for any authenticated caller. Empty: no meshTLS rule. */
+  identities: string[];
+  /** Identity suffixes allowed (`*.production.serviceaccount.identity...` style), matched against SPIFFE ids. */
+  identitySuffixes: string[];
+  /** Client networks (CIDR) the rule is limited to; empty means any network. */
+  networks: string[];
+}
+
+export interface Authorization {
+  /** `Kind namespace/name` of the resource that grants this, for logs. */
+  name: string;
+  authentication: Authentication;
+  /** Set when an AuthorizationPolicy targets an HTTPRoute: the rule applies only to matching requests. */
+  routeMatches?: HttpRouteMatch[];
+}
+
+export interface InboundPolicy {
+  port: number;
+  /** The Server that selects this pod and port, if any; absent: the default policy applies. */
+  server?: { name: string; protocol: ServerProtocol };
+  authorizations: Authorization[];
+  defaultPolicy: DefaultPolicy;
+  /** Networks that `cluster-authenticated` and `all-*` defaults treat as the cluster. */
+  clusterNetworks: string[];
+}
+
+// ---- The interface the proxy consumes -------------------------------------------------------
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ip: string;
+  ports: Array<{ name?: string; port: number; protocol?: string }>;
+}
+
+/**
+ * Where outbound sends and what inbound allows. Implemented by a static file (development mode,
+ * proxy/discovery/static-resolver.ts) and by the destination client (proxy/discovery/destination-client.ts).
+ * Each call returns a live cell; repeated calls for the same key share one watch.
+ */
+export interface Resolver {
+  endpoints(authority: string): Watched<EndpointSet>;
+  /** Resolves to a profile with no routes for authorities that have none. */
+  profile(authority: string): Watched<Profile>;
+  inboundPolicy(port: number): Watched<InboundPolicy>;
+  close(): void;
+}

@@ -1,0 +1,87 @@
+// The one request/response shape every layer of the proxy speaks, whatever the wire protocol.
+//
+// A proxy stack is a chain of `Service`s: a function from a request to a promised response,
+// as in Rust's tower (which linkerd2-proxy is built on). A `Layer` wraps an inner service with
+// one behaviour (a timeout, a retry, metrics, an authorization check). Server edges (the
+// HTTP/1.1 and HTTP/2 listeners) turn wire messages into `MeshRequest`s and write
+// `MeshResponse`s back; endpoint clients (an undici Pool, an HTTP/2 session) do the reverse.
+import type { Readable } from 'node:stream';
+
+/** Header names are lower-case. Pseudo-headers (`:path`) and hop-by-hop headers never appear here. */
+export type HeaderMap = Record<string, string | string[]>;
+
+export type WireProtocol = 'http/1.1' | 'h2';
+
+export interface MeshRequest {
+  /** How the request reached this proxy; the endpoint tier decides how it leaves. */
+  readonly protocol: WireProtocol;
+  method: string;
+  scheme: 'http' | 'https';
+  /** `host[:port]` as the client named it (Host header, absolute-form URI, or `:authority`). */
+  authority: string;
+  /** Origin-form path with query, e.g. `/orders/7?x=1`. */
+  path: string;
+  headers: HeaderMap;
+  /** The streamed request body; `null` when the request has none. Read it once. */
+  body: Readable | null;
+  /** Aborted when the client goes away or resets the stream: layers stop work and cancel upstream. */
+  signal: AbortSignal;
+  readonly ctx: RequestContext;
+}
+
+/** What this proxy knows about one request, filled in by the layers as it passes down. */
+export interface RequestContext {
+  /** A short id for logs, `l5d-request-id` style. */
+  readonly id: string;
+  readonly direction: 'inbound' | 'outbound';
+  /** `performance.now()` when the request head arrived. */
+  readonly startedAt: number;
+  /** Address of the connection's peer, `ip:port`. */
+  readonly peer: string;
+  /** True when the request arrived over mTLS from another proxy. */
+  readonly tls: boolean;
+  /** The caller's SPIFFE identity, from its client certificate (inbound, mTLS only). */
+  readonly clientIdentity?: string;
+  /** True for gRPC (`content-type: application/grpc...`): errors become gRPC statuses. */
+  readonly grpc: boolean;
+  /** Absolute deadline (ms, `Date.now()` clock) from `grpc-timeout` or a route timeout. */
+  deadline?: number;
+  /** The route a route layer matched, for metrics and logs. */
+  route?: string;
+  /** Labels the metrics layer adds to this request's series (bounded by the layers that set them). */
+  labels: Record<string, string>;
+  /** How many times a retry layer re-sent the request (0 for the first attempt). */
+  retries: number;
+}
+
+export interface MeshResponse {
+  status: number;
+  headers: HeaderMap;
+  /** The streamed response body; `null` for none (HEAD, 204, 304, trailers-only gRPC). */
+  body: Readable | null;
+  /**
+   * Trailers, resolved after the body has ended (HTTP/2, gRPC, chunked HTTP/1.1).
+   * Resolves to undefined when the response has none.
+   */
+  trailers?: Promise<HeaderMap | undefined>;
+}
+
+export type Service = (req: MeshRequest) => Promise<MeshResponse>;
+
+/** One behaviour wrapped around an inner service. Built once per target, called per request. */
+export type Layer = (inner: Service) => Service;
+
+/** Apply layers outermost first: `stack(inner, a, b)` runs a, then b, then inner. */
+export function stack(inner: Service, ...layers: Layer[]): Service {
+  return layers.reduceRight((svc, layer) => layer(svc), inner);
+}
+
+export function isGrpc(contentType: string | string[] | undefined): boolean {
+  const ct = Array.isArray(contentType) ? contentType[0] : contentType;
+  return ct !== undefined && ct.startsWith('application/grpc');
+}
+
+export function headerValue(headers: HeaderMap, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
