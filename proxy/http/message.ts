@@ -52,6 +52,11 @@ export interface RequestContext {
   labels: Record<string, string>;
   /** How many times a retry layer re-sent the request (0 for the first attempt). */
   retries: number;
+  /**
+   * Decides whether a response counts as a failure, for metrics and retries. A route layer sets
+   * it from the ServiceProfile's responseClasses; absent: 5xx, or a gRPC status other than OK.
+   */
+  isFailure?: (status: number, grpcStatus: number | undefined) => boolean;
 }
 
 export interface MeshResponse {
