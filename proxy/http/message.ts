@@ -24,6 +24,11 @@ export interface MeshRequest {
   headers: HeaderMap;
   /** The streamed request body; `null` when the request has none. Read it once. */
   body: Readable | null;
+  /**
+   * Request trailers (HTTP/2 and chunked HTTP/1.1), resolved after the body has ended;
+   * undefined (the field, or the resolved value) when the request has none.
+   */
+  trailers?: Promise<HeaderMap | undefined>;
   /** Aborted when the client goes away or resets the stream: layers stop work and cancel upstream. */
   signal: AbortSignal;
   readonly ctx: RequestContext;
@@ -57,6 +62,10 @@ export interface RequestContext {
    * it from the ServiceProfile's responseClasses; absent: 5xx, or a gRPC status other than OK.
    */
   isFailure?: (status: number, grpcStatus: number | undefined) => boolean;
+  /** The endpoint (`ip:port`) the balancer chose for the latest attempt. */
+  endpoint?: string;
+  /** A retry's hint: prefer an endpoint other than this one when the balancer has a choice. */
+  avoidEndpoint?: string;
 }
 
 export interface MeshResponse {

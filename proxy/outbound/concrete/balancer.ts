@@ -1,15 +1,35 @@
-// The concrete tier: one service's endpoints behind one balancer.
-// First version: weighted round-robin. (Traffic policy replaces it with power-of-two-choices
-// over peak-EWMA latency and failure accrual; the signature stays.)
+// The concrete tier: one service's endpoints behind one balancer - power of two choices over
+// peak-EWMA cost (divided by weight), with failure accrual taking failing endpoints out.
+import { finished } from 'node:stream';
+import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../discovery/types.ts';
 import type { Watched } from '../../discovery/watched.ts';
-import { ProxyError } from '../../errors.ts';
-import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
+import { asProxyError, ProxyError } from '../../errors.ts';
+import { headerValue, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
+import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
+import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';
 
 export interface BalancerOptions {
   /** The authority being balanced, for error messages. */
   authority: string;
+  failureAccrual?: Partial<FailureAccrualOptions>;
+  /** EWMA decay (default 10 s) and the estimate a new endpoint starts with (default 30 ms). */
+  decayMs?: number;
+  initialRttMs?: number;
+  logger?: Logger;
+  /** Injectable clock (ms) and randomness for tests. */
+  now?: () => number;
+  random?: () => number;
 }
+
+interface Slot {
+  endpoint: Endpoint;
+  service: Service;
+  load: PeakEwma;
+  accrual: FailureAccrual;
+}
+
+const defaultIsFailure = (status: number, grpc: number | undefined) => status >= 500 || (grpc !== undefined && grpc !== 0);
 
 /** A Service that sends each request to one endpoint of `endpoints`, via `connect(endpoint)`. */
 export function createBalancer(
@@ -17,13 +37,94 @@ export function createBalancer(
   connect: (endpoint: Endpoint) => Service,
   options: BalancerOptions,
 ): Service {
-  let next = 0;
-  return async (req: MeshRequest): Promise<MeshResponse> => {
+  const now = options.now ?? (() => performance.now());
+  const random = options.random ?? Math.random;
+  const accrualOpts = { ...DEFAULT_FAILURE_ACCRUAL, ...options.failureAccrual };
+  let seen: EndpointSet | undefined;
+  let slots: Slot[] = [];
+
+  // Reconciled when the Watched holds a new set (read per request, so an evicted balancer leaves
+  // no subscription behind): kept endpoints keep their latency and failure history.
+  function current(): Slot[] {
     const set = endpoints.get();
-    if (!set || set.kind !== 'endpoints' || set.endpoints.length === 0) {
+    if (set === seen) return slots;
+    seen = set;
+    const before = new Map(slots.map((s) => [key(s.endpoint), s]));
+    slots = (set?.kind === 'endpoints' ? set.endpoints : []).map((endpoint) => {
+      const old = before.get(key(endpoint));
+      if (old) return { ...old, endpoint };
+      return {
+        endpoint,
+        service: connect(endpoint),
+        load: new PeakEwma(now, options.decayMs ?? DEFAULT_DECAY_MS, options.initialRttMs ?? DEFAULT_INITIAL_RTT_MS),
+        accrual: new FailureAccrual(accrualOpts, now, random),
+      };
+    });
+    return slots;
+  }
+
+  function cost(s: Slot): number {
+    return s.load.cost() / Math.max(s.endpoint.weight || 1, 1e-6);
+  }
+
+  function choose(req: MeshRequest, all: Slot[]): Slot | undefined {
+    let ready = all.filter((s) => s.accrual.state() === 'ready');
+    // A retry asks to avoid the endpoint that just failed it, if there is any other.
+    const others = ready.filter((s) => s.endpoint.address !== req.ctx.avoidEndpoint);
+    if (others.length > 0) ready = others;
+    if (ready.length <= 1) return ready[0];
+    const a = Math.floor(random() * ready.length);
+    let b = Math.floor(random() * (ready.length - 1));
+    if (b >= a) b++;
+    return cost(ready[a]!) <= cost(ready[b]!) ? ready[a] : ready[b];
+  }
+
+  return async (req: MeshRequest): Promise<MeshResponse> => {
+    const all = current();
+    if (all.length === 0) {
       throw new ProxyError('NO_ENDPOINTS', `service ${options.authority} has no endpoints`);
     }
-    const endpoint = set.endpoints[next++ % set.endpoints.length]!;
-    return connect(endpoint)(req);
+    const slot = choose(req, all);
+    if (!slot || !slot.accrual.admit()) {
+      throw new ProxyError('UNAVAILABLE', `service ${options.authority}: all ${all.length} endpoints are out after consecutive failures`);
+    }
+    const address = slot.endpoint.address;
+    req.ctx.endpoint = address;
+    const isFailure = req.ctx.isFailure ?? defaultIsFailure;
+    const started = now();
+    slot.load.pending++;
+    let res: MeshResponse;
+    try {
+      res = await slot.service(req);
+    } catch (err) {
+      slot.load.pending--;
+      const e = asProxyError(err);
+      // A cancel by the client or a timeout above says nothing about the endpoint's health.
+      if (req.signal.aborted) slot.accrual.abandon();
+      else accrue(slot, false);
+      // No latency sample: a fast error must not make a broken endpoint look cheap.
+      throw e.withContext(`endpoint ${address}`);
+    }
+    slot.load.observe(now() - started);
+    const grpc = headerValue(res.headers, 'grpc-status');
+    accrue(slot, !isFailure(res.status, grpc === undefined ? undefined : Number(grpc)));
+    if (res.body) finished(res.body, () => slot.load.pending--);
+    else slot.load.pending--;
+    return res;
   };
+
+  function accrue(slot: Slot, ok: boolean): void {
+    if (ok) return slot.accrual.success();
+    if (slot.accrual.failure()) {
+      options.logger?.warn(
+        { authority: options.authority, endpoint: slot.endpoint.address },
+        `endpoint ${slot.endpoint.address} of ${options.authority} taken out of balancing after consecutive failures; will probe it back`,
+      );
+    }
+  }
+}
+
+function key(e: Endpoint): string {
+  // A changed identity or proxy port needs a new connection, so it is a new endpoint.
+  return `${e.address}|${e.identity ?? ''}|${e.inboundPort ?? ''}`;
 }

@@ -1,9 +1,20 @@
 // The logical tier: what the application asked for (an authority), before any endpoint is chosen.
-// First version: straight to the concrete service. (Traffic policy adds routes, timeouts,
-// retries and splits here; the signature stays.)
+// Per request: match a route, then route timeout -> retries -> per-attempt timeout -> traffic
+// split -> the concrete tier (balancer). One stack is built per route and profile version.
+import type { Logger } from 'pino';
 import type { Profile } from '../../discovery/types.ts';
 import type { Watched } from '../../discovery/watched.ts';
-import type { Service } from '../../http/message.ts';
+import { stack, type Layer, type Service } from '../../http/message.ts';
+import { splitService } from './backend-split.ts';
+import { retryLayer } from './retry.ts';
+import { DEFAULT_RETRY_BUDGET, RetryBudget } from './retry-budget.ts';
+import { compileRouteTable, type RoutePolicy, type RouteTable } from './route-table.ts';
+import { timeoutLayer } from './timeout.ts';
+
+/** What the logical tier reports; proxy/metrics' ProxyMetrics fits this shape. */
+export interface RetryMetrics {
+  retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
+}
 
 export interface LogicalTarget {
   /** The authority the application named, normalised to `host:port`. */
@@ -11,9 +22,76 @@ export interface LogicalTarget {
   profile: Watched<Profile>;
   /** The concrete service (balancer) for an authority: the target itself, or a split backend. */
   concrete: (authority: string) => Service;
+  /** Counts retries. */
+  metrics?: RetryMetrics;
+  /** Logs rejected profiles and (at debug) retry decisions. */
+  logger?: Logger;
+  /** Injectable clock for the retry budget (tests). */
+  now?: () => number;
+}
+
+interface Compiled {
+  profile: Profile;
+  table: RouteTable;
+  routes: Map<string, Service>;
 }
 
 export function createLogicalService(target: LogicalTarget): Service {
-  const concrete = target.concrete(target.authority);
-  return (req) => concrete(req);
+  const budget = new RetryBudget(DEFAULT_RETRY_BUDGET, target.now);
+  const direct: Service = (req) => target.concrete(target.authority)(req);
+  let compiled: Compiled | undefined;
+
+  // Recompiled when the Watched hands a new profile object; a profile that does not compile is
+  // refused and the last good one stays in force.
+  function current(): Compiled | undefined {
+    const profile = target.profile.get();
+    if (!profile || profile === compiled?.profile) return compiled;
+    try {
+      compiled = { profile, table: compileRouteTable(profile), routes: new Map() };
+      budget.configure(profile.retryBudget ?? DEFAULT_RETRY_BUDGET);
+    } catch (err) {
+      target.logger?.error({ err, authority: target.authority }, `profile for ${target.authority} rejected; keeping the last good one`);
+      if (compiled) compiled = { ...compiled, profile }; // log once per bad version
+    }
+    return compiled;
+  }
+
+  function buildRoute(policy: RoutePolicy): Service {
+    const label = policy.name ? `route "${policy.name}"` : `authority ${target.authority}`;
+    const layers: Layer[] = [
+      // Whole request, retries and body included; also enforces ctx.deadline from grpc-timeout.
+      timeoutLayer({ ms: policy.requestTimeoutMs, coversBody: true, what: `${label} request timeout` }),
+    ];
+    if (policy.retry) {
+      layers.push(
+        retryLayer({
+          policy: policy.retry,
+          budget,
+          logger: target.logger,
+          onRetry: (req) =>
+            target.metrics?.retried({ direction: 'outbound', authority: target.authority, route: req.ctx.route }),
+        }),
+      );
+    }
+    if (policy.attemptTimeoutMs > 0) {
+      // Each attempt until its response headers; a retry follows when the route allows.
+      layers.push(timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` }));
+    }
+    const backend = policy.backends ? splitService(policy.backends, target.concrete, label) : direct;
+    return stack(backend, ...layers);
+  }
+
+  return (req) => {
+    const table = current();
+    if (!table) return direct(req);
+    const policy = table.table.select(req);
+    if (policy.name !== undefined) req.ctx.route = policy.name;
+    req.ctx.isFailure = policy.isFailure;
+    let svc = table.routes.get(policy.key);
+    if (!svc) {
+      svc = buildRoute(policy);
+      table.routes.set(policy.key, svc);
+    }
+    return svc(req);
+  };
 }

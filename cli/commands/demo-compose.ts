@@ -1,0 +1,50 @@
+// `mesh demo compose`: writes docker-compose.yml from the demo's workloads and the runner's plan,
+// or with --check says whether the file in the tree is what the plan generates.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readWorkloads } from '../../examples/orders-checkout/runner/deployments.ts';
+import { composePlacement, planDemo } from '../../examples/orders-checkout/runner/topology.ts';
+import { composeYaml } from '../../examples/orders-checkout/runner/compose.ts';
+import { defaultDirs } from '../../examples/orders-checkout/runner/run-demo.ts';
+import { projectRoot } from './demo.ts';
+
+export const summary = 'write docker-compose.yml from the demo workloads (--check: verify it is current)';
+
+export function generatedCompose(): string {
+  const dirs = defaultDirs(projectRoot);
+  const placement = composePlacement();
+  return composeYaml(planDemo(readWorkloads(dirs.workloadsDir), placement, relative(projectRoot, dirs.manifestsDir)));
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    console.error(`mesh demo compose: ${(err as Error).message}\nusage: mesh demo compose [--check]`);
+    return 2;
+  }
+  if (values.help) {
+    console.log('usage: mesh demo compose [--check]');
+    return 0;
+  }
+  const file = join(projectRoot, 'docker-compose.yml');
+  let text: string;
+  try {
+    text = generatedCompose();
+  } catch (err) {
+    console.error(`mesh demo compose: ${(err as Error).message}`);
+    return 1;
+  }
+  if (values.check) {
+    let current = '';
+    try { current = readFileSync(file, 'utf8'); } catch { /* missing counts as stale */ }
+    if (current === text) return 0;
+    console.error(`mesh demo compose: ${file} is out of date; run: node bin/mesh.js demo compose`);
+    return 1;
+  }
+  writeFileSync(file, text);
+  console.log(`wrote ${file}`);
+  return 0;
+}

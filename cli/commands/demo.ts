@@ -1,0 +1,59 @@
+// `mesh demo` (what `npm start` runs): the orders/checkout/payments demo on this machine, with
+// its control plane, sidecars and ingress, until Ctrl-C. See examples/orders-checkout/README.md.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
+import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
+
+export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, ingress on 127.0.0.1:8000';
+
+const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS]
+
+  --state DIR          state folder: trust anchor, tokens, logs, pods.json (default .mesh-state, or $MESH_STATE_DIR)
+  --workloads DIR      Deployment YAML of the workloads (default examples/orders-checkout/workloads)
+  --manifests DIR      Services and Linkerd resources for the destination (default examples/orders-checkout/manifests)
+  --ready-timeout S    how long to wait for every process to be ready (default 60)`;
+
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' },
+        'ready-timeout': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    console.error(`mesh demo: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const timeout = Number(values['ready-timeout'] ?? 60);
+  if (!(timeout > 0)) {
+    console.error(`mesh demo: --ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
+    return 2;
+  }
+  const dirs = defaultDirs(projectRoot);
+  try {
+    return await runDemo({
+      root: projectRoot,
+      stateDir: resolve(values.state ?? defaultStateDir(projectRoot)),
+      workloadsDir: resolve(values.workloads ?? dirs.workloadsDir),
+      manifestsDir: resolve(values.manifests ?? dirs.manifestsDir),
+      readyTimeoutMs: timeout * 1000,
+      say: (line) => console.log(line),
+    });
+  } catch (err) {
+    // Every expected failure carries a `code` and a message written for the person at the terminal.
+    const known = typeof (err as { code?: unknown }).code === 'string';
+    console.error(`mesh demo: ${known ? '' : 'unexpected error: '}${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}

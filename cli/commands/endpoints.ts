@@ -1,0 +1,46 @@
+// `mesh endpoints <authority>`: what the destination tells proxies about a service's endpoints.
+import type * as grpc from '@grpc/grpc-js';
+import { CONNECTION_USAGE, connect, parse, printStream, UsageError } from '../../destination/cli/read-stream.ts';
+import { endpointFromWire } from '../../proxy/discovery/destination-wire.ts';
+import type { Endpoint } from '../../proxy/discovery/types.ts';
+
+export const summary = 'print (or follow with -w) the endpoints the destination streams for an authority';
+
+const USAGE = `usage: mesh endpoints <authority> [--namespace NS] [-w]
+  <authority>        orders, orders.production, orders.production.svc.cluster.local, with :port (default 80)
+  --namespace NS     the caller's namespace, for short names (default "default")
+${CONNECTION_USAGE}`;
+
+function table(endpoints: Endpoint[]): string {
+  const rows = endpoints.map((e) => [e.address, String(e.weight), e.identity ?? '-', e.inboundPort ? String(e.inboundPort) : '-', e.labels['pod'] ?? '-']);
+  const all = [['ADDRESS', 'WEIGHT', 'IDENTITY', 'INBOUND', 'POD'], ...rows];
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export async function run(args: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parse(args, { namespace: { type: 'string', short: 'n', default: 'default' } });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('exactly one authority is required');
+    const authority = positionals[0]!;
+    const stubs = connect(values);
+    const call = stubs.destination.getEndpoints({ authority, contextNamespace: values.namespace }) as grpc.ClientReadableStream<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    return await printStream(call, stubs, values.watch, (m, first) => {
+      if (values.json) return JSON.stringify(m);
+      if (m.update === 'noEndpoints') return m.noEndpoints.exists ? `${authority}: no endpoints (the service exists, no pod is registered)` : `${authority}: unknown to the destination (no such Service)`;
+      const endpoints = (m.update === 'add' ? m.add.endpoints : []).map(endpointFromWire);
+      if (m.update === 'add') return first ? `${authority}: ${endpoints.length} endpoint(s)\n${table(endpoints)}` : `added:\n${table(endpoints)}`;
+      return `removed: ${m.remove.addresses.join(', ')}`;
+    });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`mesh endpoints: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}

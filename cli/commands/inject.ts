@@ -1,0 +1,78 @@
+// `mesh inject <file|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML, like
+// `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Document } from 'yaml';
+import { InjectorError } from '../../injector/errors.ts';
+import { inject, type InjectReport } from '../../injector/inject.ts';
+import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
+import { defaultInjectOptions } from '../../injector/options.ts';
+import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
+
+export const summary = 'add the mesh-proxy sidecar to the workloads in Kubernetes YAML';
+
+const USAGE = `usage: mesh inject <file|-> [--proxy-image NAME] [--only-annotated]
+
+Reads Kubernetes YAML (several documents, Lists), writes it to stdout with the mesh-proxy
+sidecar added to every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob,
+and prints one line per workload to stderr. A workload or namespace annotated
+linkerd.io/inject: disabled is left alone; Namespaces in the input count as the namespace.
+  --proxy-image NAME   the proxy image, without tag (default ghcr.io/mesh/proxy)
+  --only-annotated     inject only where linkerd.io/inject is enabled or ingress (as the webhook does)`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { 'proxy-image': { type: 'string' }, 'only-annotated': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    console.error(`mesh inject: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) {
+    console.error(`mesh inject: expected one file (or - for stdin), got ${parsed.positionals.length}\n${USAGE}`);
+    return 2;
+  }
+  const source = parsed.positionals[0]!;
+  try {
+    const text = source === '-' ? await readStdin() : readFileSync(source, 'utf8');
+    const docs = parseYamlDocuments(text, source === '-' ? '<stdin>' : source);
+    const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.toJS()));
+    const options = defaultInjectOptions({ assumeEnabled: !parsed.values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
+    if (parsed.values['proxy-image']) options.proxy.imageName = parsed.values['proxy-image'];
+
+    const out: string[] = [];
+    const reports: InjectReport[] = [];
+    for (const doc of docs) {
+      const object: unknown = doc.toJS();
+      if (object === null || object === undefined) continue; // an empty document between two `---`
+      const result = inject(object, options);
+      reports.push(...result.reports);
+      // Documents left alone keep their text, comments included; injected ones are written anew.
+      out.push(result.reports.some((r) => r.injected) ? new Document(result.object).toString() : doc.toString({ directives: false }));
+    }
+    process.stdout.write(out.map((d) => `---\n${d}`).join(''));
+    for (const r of reports) {
+      console.error(r.injected ? `${r.resource} injected` : `${r.resource} skipped: ${r.reason}`);
+      for (const w of r.warnings) console.error(`${r.resource} warning: ${w}`);
+    }
+    return 0;
+  } catch (err) {
+    const known = err instanceof InjectorError || (err as NodeJS.ErrnoException).code === 'ENOENT';
+    console.error(`mesh inject: ${known ? (err as Error).message : String(err)}`);
+    return 1;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

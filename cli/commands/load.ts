@@ -1,0 +1,90 @@
+// `mesh load` (`npm run load`): autocannon against the demo's ingress, then each workload's
+// golden metrics over the same window as its proxy's /metrics report them.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { defaultStateDir, readRun } from '../../examples/orders-checkout/runner/state.ts';
+import { scrapeAll, workloadStats, type WorkloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
+import { projectRoot } from './demo.ts';
+
+export const summary = 'load the running demo through its ingress with autocannon and report per-service golden metrics';
+
+const usage = `usage: mesh load [--duration SECONDS] [--connections N] [--path /checkout] [--url URL] [--state DIR]
+
+  --duration     seconds of load (default 10)
+  --connections  concurrent connections (default 20)
+  --path         POST /checkout (default) places orders; any other path is sent as GET
+  --url          the ingress (default: the running demo's, http://127.0.0.1:8000)`;
+
+const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
+const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} ms`);
+
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: {
+      duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '20' },
+      path: { type: 'string', default: '/checkout' }, url: { type: 'string' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } }));
+  } catch (err) {
+    console.error(`mesh load: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const duration = Number(values.duration);
+  const connections = Number(values.connections);
+  if (!(duration > 0 && duration <= 3600)) return fail(`--duration must be 1-3600 seconds, got ${values.duration}`);
+  if (!(Number.isInteger(connections) && connections > 0 && connections <= 10_000)) return fail(`--connections must be a whole number 1-10000, got ${values.connections}`);
+  if (!values.path!.startsWith('/')) return fail(`--path must start with "/", got ${values.path}`);
+
+  let runRecord;
+  try {
+    runRecord = readRun(resolve(values.state ?? defaultStateDir(projectRoot)));
+  } catch (err) {
+    if (!values.url) return fail((err as Error).message);
+  }
+  const base = values.url ?? runRecord!.ingressUrl;
+  const pods = runRecord?.pods ?? [];
+  const post = values.path === '/checkout';
+
+  const before = await scrapeAll(pods);
+  const started = Date.now();
+  console.log(`autocannon: ${connections} connections for ${duration}s against ${post ? 'POST' : 'GET'} ${base}${values.path}`);
+  const result = await autocannon({
+    url: `${base}${values.path}`, connections, duration,
+    method: post ? 'POST' : 'GET',
+    headers: post ? { 'content-type': 'application/json' } : {},
+    body: post ? JSON.stringify({ item: 'book', quantity: 1 }) : undefined,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const after = await scrapeAll(pods);
+
+  console.log('');
+  console.log(`requests:   ${result.requests.total} in ${seconds.toFixed(1)}s, ${result.requests.average.toFixed(0)} req/s on average`);
+  console.log(`latency:    p50 ${result.latency.p50} ms  p90 ${result.latency.p90} ms  p99 ${result.latency.p99} ms  max ${result.latency.max} ms`);
+  console.log(`non-2xx:    ${result.non2xx}   errors: ${result.errors}   timeouts: ${result.timeouts}`);
+  if (pods.length === 0) return 0;
+
+  const stats = workloadStats(pods, before, after, seconds);
+  console.log('');
+  console.log('per workload, from the inbound side of its proxies (retries: sent by its outbound side):');
+  printTable(stats);
+  return 0;
+}
+
+function printTable(stats: WorkloadStats[]): void {
+  const rows = [['WORKLOAD', 'REQUESTS', 'SUCCESS', 'RPS', 'P50', 'P99', 'RETRIES SENT']];
+  for (const s of stats) {
+    rows.push([s.workload, String(s.requests), pct(s.successRate), s.requestsPerSecond.toFixed(1), ms(s.p50Ms), ms(s.p99Ms), String(s.retriesSent)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]! + 2)).join('').trimEnd());
+}
+
+function fail(message: string): number {
+  console.error(`mesh load: ${message}`);
+  return 1;
+}

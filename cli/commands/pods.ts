@@ -1,0 +1,81 @@
+// `mesh pods`: the running demo's pods (name, namespace, address, service account, identity,
+// ready), read from the runner's pods.json and each proxy's /ready right now.
+import net from 'node:net';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultStateDir, readRun, type PodRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { projectRoot } from './demo.ts';
+
+export const summary = 'list the running demo pods with their address, service account, identity and readiness (-o json)';
+
+export interface PodStatus {
+  name: string;
+  namespace: string;
+  address: string;
+  serviceAccount: string;
+  identity: string | null;
+  meshed: boolean;
+  ready: boolean;
+}
+
+async function isReady(pod: PodRecord): Promise<boolean> {
+  if (pod.adminUrl) {
+    try {
+      const res = await fetch(`${pod.adminUrl}/ready`, { signal: AbortSignal.timeout(1500) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+  // No sidecar: ready when its first port accepts connections (or, with no port, when listed).
+  if (pod.appPorts.length === 0) return true;
+  return new Promise((done) => {
+    const s = net.connect({ host: pod.ip, port: pod.appPorts[0]! });
+    s.setTimeout(1500, () => { s.destroy(); done(false); });
+    s.once('connect', () => { s.destroy(); done(true); });
+    s.once('error', () => done(false));
+  });
+}
+
+export async function podStatuses(stateDir: string): Promise<PodStatus[]> {
+  const run = readRun(stateDir);
+  return Promise.all(run.pods.map(async (p) => ({
+    name: p.name, namespace: p.namespace, address: p.ip, serviceAccount: p.serviceAccount,
+    identity: p.identity, meshed: p.meshed, ready: await isReady(p),
+  })));
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { output: { type: 'string', short: 'o' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    console.error(`mesh pods: ${(err as Error).message}\nusage: mesh pods [-o json] [--state DIR]`);
+    return 2;
+  }
+  if (values.help) {
+    console.log('usage: mesh pods [-o json] [--state DIR]');
+    return 0;
+  }
+  if (values.output !== undefined && values.output !== 'json') {
+    console.error(`mesh pods: -o must be "json", got "${values.output}"`);
+    return 2;
+  }
+  let pods: PodStatus[];
+  try {
+    pods = await podStatuses(resolve(values.state ?? defaultStateDir(projectRoot)));
+  } catch (err) {
+    console.error(`mesh pods: ${(err as Error).message}`);
+    return 1;
+  }
+  if (values.output === 'json') {
+    console.log(JSON.stringify({ pods }, null, 2));
+    return 0;
+  }
+  const rows = [['NAME', 'NAMESPACE', 'ADDRESS', 'SERVICE ACCOUNT', 'READY', 'IDENTITY']];
+  for (const p of pods) rows.push([p.name, p.namespace, p.address, p.serviceAccount, p.ready ? 'yes' : 'no', p.identity ?? '(not meshed)']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd());
+  return 0;
+}

@@ -1,0 +1,41 @@
+// `mesh proxy`: runs one sidecar proxy until SIGTERM/SIGINT or POST /shutdown, then drains and exits 0.
+import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
+import { Proxy } from '../../proxy/proxy.ts';
+
+export const summary = 'run a sidecar proxy (outbound 4140, inbound 4143, admin 4191)';
+
+function help(): string {
+  const rows = SETTINGS.map((s) => `  ${`${s.flag} <${s.kind}>`.padEnd(32)} ${s.env.padEnd(34)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
+  return ['usage: mesh proxy [options]   (each option also reads the environment variable beside it; flags win)', '', ...rows, '', 'log level: MESH_LOG_LEVEL or LOG_LEVEL (default info)'].join('\n');
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(help());
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(args);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`mesh proxy: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const stopped = new Promise<void>((resolve) => {
+    const proxy = new Proxy(config, { onStopped: resolve });
+    const stop = (signal: string) => void proxy.shutdown(signal);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    proxy.start().catch((err: Error) => {
+      proxy.logger.fatal({ err }, `proxy failed to start: ${err.message}`);
+      process.exit(1);
+    });
+  });
+  await stopped;
+  // Open handles (an idle discovery stream, a timer) must not keep a stopped proxy alive.
+  setImmediate(() => process.exit(0));
+  return 0;
+}

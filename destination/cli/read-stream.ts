@@ -1,0 +1,76 @@
+// What `mesh endpoints|profile|policy` share: flags for reaching the destination, and a loop that
+// prints each streamed message (the first only, unless following with -w).
+import type * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { destinationStubs, type DestinationStubs } from '../../proxy/discovery/destination-channel.ts';
+
+export const CONNECTION_USAGE = `connection:
+  --addr ADDR             the destination (default $MESH_DESTINATION_ADDR or 127.0.0.1:8086)
+  --trust-anchors FILE    PEM the destination's certificate must chain to (default $MESH_TRUST_ANCHORS)
+  --server-identity ID    SPIFFE id the destination must present (default: any from the trust anchors)
+  -w, --watch             keep streaming changes until Ctrl-C
+  --json                  print each message as one JSON line`;
+
+export const CONNECTION_OPTIONS = {
+  addr: { type: 'string' },
+  'trust-anchors': { type: 'string' },
+  'server-identity': { type: 'string' },
+  watch: { type: 'boolean', short: 'w', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+export function parse<O extends ParseArgsConfig['options']>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function connect(values: { addr?: string; 'trust-anchors'?: string; 'server-identity'?: string }): DestinationStubs {
+  const anchorsFile = values['trust-anchors'] ?? process.env['MESH_TRUST_ANCHORS'];
+  if (!anchorsFile) throw new UsageError('--trust-anchors (or $MESH_TRUST_ANCHORS) is required: the destination speaks only TLS');
+  let trustAnchorsPem: string;
+  try {
+    trustAnchorsPem = readFileSync(anchorsFile, 'utf8');
+  } catch (err) {
+    throw new UsageError(`trust anchors ${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const addr = values.addr ?? process.env['MESH_DESTINATION_ADDR'] ?? '127.0.0.1:8086';
+  return destinationStubs(addr, { trustAnchorsPem, serverIdentity: values['server-identity'] });
+}
+
+/**
+ * Prints messages from `call` with `render` until the first (or, when watching, until Ctrl-C or
+ * the stream fails). Resolves to the exit code.
+ */
+export function printStream<M>(call: grpc.ClientReadableStream<M>, stubs: DestinationStubs, watch: boolean, render: (m: M, first: boolean) => string): Promise<number> {
+  return new Promise((resolve) => {
+    let first = true;
+    const done = (code: number) => {
+      process.off('SIGINT', interrupt);
+      call.cancel();
+      stubs.close();
+      resolve(code);
+    };
+    const interrupt = () => done(0);
+    process.on('SIGINT', interrupt);
+    call.on('data', (m: M) => {
+      const text = render(m, first);
+      if (text) console.log(watch && !first ? `[${new Date().toISOString().slice(11, 23)}] ${text}` : text);
+      first = false;
+      if (!watch) done(0);
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      if (err.code === 1) return; // our own cancel
+      console.error(`destination: ${err.details || err.message}`);
+      done(1);
+    });
+  });
+}

@@ -1,0 +1,29 @@
+// Destination.GetProfile: the profile now, then again whenever it changes.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { profileToWire } from '../../proxy/discovery/destination-wire.ts';
+import { AuthorityError } from '../index/authority.ts';
+import type { Discovery } from '../index/discovery.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
+export function profileHandler(discovery: Discovery, logger: Logger) {
+  return (call: grpc.ServerWritableStream<any, unknown>) => {
+    const { authority, contextNamespace } = call.request as { authority: string; contextNamespace: string };
+    let watch;
+    try {
+      watch = discovery.watchProfile(authority, contextNamespace, (p) => call.write(profileToWire(p)));
+    } catch (err) {
+      if (!(err instanceof AuthorityError)) throw err;
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: err.message });
+      return;
+    }
+    call.write(profileToWire(watch.current));
+    const stop = () => watch.stop();
+    call.on('cancelled', stop);
+    call.on('close', stop);
+    call.on('error', (err) => {
+      stop();
+      logger.debug({ err, authority }, 'profile stream failed');
+    });
+  };
+}

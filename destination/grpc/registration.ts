@@ -1,0 +1,77 @@
+// Registration.Register: a proxy announces its pod; the pod's identity, namespace and service
+// account come from the proxy's verified client certificate; the endpoint lives as long as the stream.
+import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { parseSpiffeId } from '../../proxy/identity/credentials.ts';
+import type { PodRegistry, RegisteredPod } from '../index/pod-registry.ts';
+import { verifiedCallerIdentity } from './server-credentials.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
+type Announcement = any;
+
+export function registrationHandler(pods: PodRegistry, logger: Logger) {
+  return (call: grpc.ServerDuplexStream<Announcement, unknown>) => {
+    const peer = call.getPeer();
+    const identity = verifiedCallerIdentity(call);
+    const id = identity ? parseSpiffeId(identity) : undefined;
+    let unregister: (() => void) | undefined;
+    const refuse = (code: grpc.status, message: string) => {
+      logger.warn({ peer, identity: identity ?? null, reason: message }, 'registration refused');
+      call.write({ accepted: false, message });
+      call.emit('error', { code, details: message }); // ends the call with that status
+      unregister?.();
+      unregister = undefined;
+    };
+    call.on('data', (msg: Announcement) => {
+      if (!identity || !id) return refuse(grpc.status.UNAUTHENTICATED, 'registration requires a client certificate with a SPIFFE id issued by the mesh CA');
+      const problem = checkAnnouncement(msg, id);
+      if (problem) return refuse(problem.code, problem.message);
+      const pod: RegisteredPod = {
+        name: msg.name,
+        namespace: id.namespace,
+        labels: { ...(msg.labels ?? {}) },
+        ip: msg.ip,
+        ports: (msg.ports ?? []).map((p: Announcement) => ({ name: p.name || undefined, port: Number(p.port), protocol: p.protocol || undefined })),
+        inboundPort: Number(msg.inboundPort) || 4143,
+        identity,
+        serviceAccount: id.serviceAccount,
+      };
+      const previous = unregister;
+      unregister = pods.register(pod); // a re-announcement replaces the pod in place
+      if (previous) previous();
+      logger.info({ pod: `${pod.namespace}/${pod.name}`, ip: pod.ip, identity }, 'pod registered');
+      call.write({ accepted: true, message: `registered ${pod.namespace}/${pod.name} as ${identity}` });
+    });
+    const gone = (why: string) => {
+      if (!unregister) return;
+      unregister();
+      unregister = undefined;
+      logger.info({ peer, identity, why }, 'pod unregistered');
+    };
+    call.on('end', () => {
+      gone('stream ended');
+      call.end();
+    });
+    call.on('cancelled', () => gone('stream cancelled'));
+    call.on('error', () => gone('stream failed'));
+    call.on('close', () => gone('stream closed'));
+  };
+}
+
+function checkAnnouncement(msg: Announcement, id: { namespace: string; serviceAccount: string }): { code: grpc.status; message: string } | undefined {
+  const bad = (message: string) => ({ code: grpc.status.INVALID_ARGUMENT, message });
+  if (!msg.name || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(msg.name)) return bad(`name: must be a lowercase DNS name, got ${JSON.stringify(msg.name)}`);
+  if (msg.namespace && msg.namespace !== id.namespace) {
+    return { code: grpc.status.PERMISSION_DENIED, message: `namespace: the certificate is for namespace ${id.namespace}, the announcement claims ${msg.namespace}` };
+  }
+  if (msg.serviceAccount && msg.serviceAccount !== id.serviceAccount) {
+    return { code: grpc.status.PERMISSION_DENIED, message: `service_account: the certificate is for ${id.serviceAccount}, the announcement claims ${msg.serviceAccount}` };
+  }
+  if (!isIP(msg.ip ?? '')) return bad(`ip: must be an IP address, got ${JSON.stringify(msg.ip)}`);
+  for (const [i, p] of (msg.ports ?? []).entries()) {
+    if (!(Number(p.port) >= 1 && Number(p.port) <= 65535)) return bad(`ports[${i}].port: must be 1-65535, got ${p.port}`);
+  }
+  if (msg.inboundPort && !(msg.inboundPort >= 1 && msg.inboundPort <= 65535)) return bad(`inbound_port: must be 1-65535, got ${msg.inboundPort}`);
+  return undefined;
+}

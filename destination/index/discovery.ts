@@ -1,0 +1,78 @@
+// The destination's live model: resources from the store plus registered pods, answered as
+// watchable views of endpoints, profiles and inbound policy that update on every change.
+import type { DefaultPolicy, InboundPolicy, Profile } from '../../proxy/discovery/types.ts';
+import type { ResourceStore } from '../store/resource-store.ts';
+import { resolveAuthority } from './authority.ts';
+import { endpointsFor, type EndpointView } from './endpoint-view.ts';
+import { PodRegistry } from './pod-registry.ts';
+import { policyFor } from './policy-view.ts';
+import { profileFor } from './profile-view.ts';
+import { ViewHub, type ViewWatch } from './view-hub.ts';
+
+export interface DiscoverySettings {
+  /** Default inbound policy for ports no Server selects, unless the proxy names its own. */
+  defaultPolicy: DefaultPolicy;
+  clusterNetworks: string[];
+  /**
+   * After a (re)start, registered pods are still reconnecting: for this long, a watcher whose
+   * service looks empty is told nothing yet, so proxies keep their last endpoints instead of
+   * failing requests until every replica has re-registered.
+   */
+  registrationGraceMs?: number;
+}
+
+export class Discovery {
+  readonly pods = new PodRegistry();
+  private readonly endpointHub = new ViewHub<EndpointView>();
+  private readonly profileHub = new ViewHub<Profile>();
+  private readonly policyHub = new ViewHub<InboundPolicy>();
+  private refreshQueued = false;
+  private readonly unsubscribe: Array<() => void>;
+  private readonly startedMs = Date.now();
+
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly settings: DiscoverySettings,
+  ) {
+    this.unsubscribe = [store.onChange(() => this.queueRefresh()), this.pods.onChange(() => this.queueRefresh())];
+  }
+
+  /** Throws AuthorityError for an authority that is not `host[:port]`. */
+  watchEndpoints(authority: string, contextNamespace: string, listener: (v: EndpointView) => void): ViewWatch<EndpointView> {
+    const target = resolveAuthority(authority, contextNamespace, this.store.clusterDomain);
+    return this.endpointHub.watch(JSON.stringify(target), () => endpointsFor(target, this.store.resources, this.pods), listener);
+  }
+
+  watchProfile(authority: string, contextNamespace: string, listener: (v: Profile) => void): ViewWatch<Profile> {
+    const target = resolveAuthority(authority, contextNamespace, this.store.clusterDomain);
+    const key = `${JSON.stringify(target)}|${contextNamespace}`;
+    return this.profileHub.watch(key, () => profileFor(target, this.store.resources, contextNamespace, this.store.clusterDomain), listener);
+  }
+
+  watchPolicy(namespace: string, podName: string, port: number, defaultPolicy: DefaultPolicy | undefined, listener: (v: InboundPolicy) => void): ViewWatch<InboundPolicy> {
+    const settings = { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
+    const key = `${namespace}/${podName}:${port}|${settings.defaultPolicy}`;
+    return this.policyHub.watch(key, () => policyFor(this.pods.get(namespace, podName), port, this.store.resources, settings), listener);
+  }
+
+  /** Milliseconds left of the registration grace period (0 once over). */
+  graceLeftMs(): number {
+    return Math.max(0, this.startedMs + (this.settings.registrationGraceMs ?? 5_000) - Date.now());
+  }
+
+  /** Many pod events arrive together (a restart re-registers everything): recompute once for them. */
+  private queueRefresh(): void {
+    if (this.refreshQueued) return;
+    this.refreshQueued = true;
+    setImmediate(() => {
+      this.refreshQueued = false;
+      this.endpointHub.refresh();
+      this.profileHub.refresh();
+      this.policyHub.refresh();
+    });
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe) u();
+  }
+}

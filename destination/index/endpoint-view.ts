@@ -1,0 +1,47 @@
+// The endpoints of one target right now: the registered pods a Service selects, at the target
+// port its service port maps to (by number, or by the pod's container port name).
+import type { Endpoint } from '../../proxy/discovery/types.ts';
+import type { ResourceSet } from '../store/resource-set.ts';
+import type { Target } from './authority.ts';
+import type { PodRegistry, RegisteredPod } from './pod-registry.ts';
+
+export interface EndpointView {
+  /** False when nothing of that name exists: the proxy forwards as named instead. */
+  exists: boolean;
+  endpoints: Endpoint[];
+}
+
+function endpointOf(pod: RegisteredPod, port: number): Endpoint {
+  return {
+    address: pod.ip.includes(':') ? `[${pod.ip}]:${port}` : `${pod.ip}:${port}`,
+    weight: 1,
+    identity: pod.identity,
+    inboundPort: pod.inboundPort,
+    h2: true,
+    labels: { ...pod.labels, pod: pod.name, namespace: pod.namespace, serviceaccount: pod.serviceAccount },
+  };
+}
+
+export function endpointsFor(target: Target, set: ResourceSet, pods: PodRegistry): EndpointView {
+  if (target.kind === 'unknown') return { exists: false, endpoints: [] };
+  if (target.kind === 'ip') {
+    const pod = pods.byIp(target.ip);
+    return pod ? { exists: true, endpoints: [endpointOf(pod, target.port)] } : { exists: false, endpoints: [] };
+  }
+  const svc = set.get('Service', target.namespace, target.name);
+  if (!svc) return { exists: false, endpoints: [] };
+  const servicePort = svc.ports.find((p) => p.port === target.port);
+  // A port the Service does not declare, or a Service without selector, has no endpoints here.
+  if (!servicePort || !svc.selector || Object.keys(svc.selector).length === 0) return { exists: true, endpoints: [] };
+  const selector = svc.selector;
+  const endpoints: Endpoint[] = [];
+  for (const pod of pods.all()) {
+    if (pod.namespace !== svc.meta.namespace) continue;
+    if (!Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) continue;
+    const targetPort =
+      typeof servicePort.targetPort === 'number' ? servicePort.targetPort : pod.ports.find((p) => p.name === servicePort.targetPort)?.port;
+    if (targetPort !== undefined) endpoints.push(endpointOf(pod, targetPort));
+  }
+  endpoints.sort((a, b) => a.address.localeCompare(b.address));
+  return { exists: true, endpoints };
+}

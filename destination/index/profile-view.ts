@@ -1,0 +1,53 @@
+// The profile of one Service port: its ServiceProfile (only from the Service's own namespace,
+// named <svc>.<ns>.svc.<domain>) and the HTTPRoutes whose parentRef is that Service and port.
+import type { HttpRoute, HttpRouteRule, Profile } from '../../proxy/discovery/types.ts';
+import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
+import type { ResourceSet } from '../store/resource-set.ts';
+import type { HttpRouteResource } from '../store/resources.ts';
+import { serviceFqdn, type Target } from './authority.ts';
+
+const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
+
+export function profileFor(target: Target, set: ResourceSet, contextNamespace: string, clusterDomain: string): Profile {
+  if (target.kind !== 'service') return EMPTY;
+  const fqdn = serviceFqdn(target.name, target.namespace, clusterDomain);
+  const sp = set.get('ServiceProfile', target.namespace, fqdn);
+  const profile: Profile = { fqdn, routes: sp?.routes ?? [], httpRoutes: [] };
+  if (sp) profile.retryBudget = sp.retryBudget ?? DEFAULT_RETRY_BUDGET;
+  const attached = set.ofKind('HTTPRoute').filter((r) => r.parentRefs.some((p) => isParent(p, target)));
+  // Consumer routes (in the caller's namespace) override the producer's, as in Linkerd.
+  const consumer = attached.filter((r) => r.meta.namespace === contextNamespace && contextNamespace !== target.namespace);
+  const producer = attached.filter((r) => r.meta.namespace === target.namespace);
+  const chosen = consumer.length > 0 ? consumer : producer;
+  profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain));
+  return profile;
+}
+
+function isParent(p: HttpRouteResource['parentRefs'][number], target: { name: string; namespace: string; port: number }): boolean {
+  return (
+    p.kind === 'Service' &&
+    (p.group === 'core' || p.group === '') &&
+    p.name === target.name &&
+    p.namespace === target.namespace &&
+    (p.port === undefined || p.port === target.port)
+  );
+}
+
+function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: string; port: number }, clusterDomain: string): HttpRoute {
+  const rules = r.rules.map((rule): HttpRouteRule => {
+    const backends = rule.backendRefs.map((b) => ({
+      authority: `${serviceFqdn(b.name, b.namespace, clusterDomain)}:${b.port ?? parent.port}`,
+      weight: b.weight,
+    }));
+    const out: HttpRouteRule = {
+      matches: rule.matches,
+      // A rule without backendRefs sends to its parent Service.
+      backends: backends.length > 0 ? backends : [{ authority: `${serviceFqdn(parent.name, parent.namespace, clusterDomain)}:${parent.port}`, weight: 1 }],
+      requestTimeoutMs: rule.requestTimeoutMs ?? r.annotationTimeouts.requestMs ?? 0,
+      backendTimeoutMs: rule.backendTimeoutMs ?? r.annotationTimeouts.responseMs ?? 0,
+    };
+    if (r.retry) out.retry = r.retry;
+    return out;
+  });
+  return { name: `${r.meta.namespace}/${r.meta.name}`, rules };
+}

@@ -1,0 +1,87 @@
+// The destination control-plane service: the resource store, the live discovery model, and the
+// gRPC services of api/destination.proto over TLS, assembled in one place.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { destinationProto } from '../proxy/discovery/destination-proto.ts';
+import type { DefaultPolicy } from '../proxy/discovery/types.ts';
+import { endpointsHandler } from './grpc/endpoints-stream.ts';
+import { policyHandler } from './grpc/policy-stream.ts';
+import { profileHandler } from './grpc/profile-stream.ts';
+import { registrationHandler } from './grpc/registration.ts';
+import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
+import { Discovery } from './index/discovery.ts';
+import { ResourceStore } from './store/resource-store.ts';
+
+export interface DestinationOptions {
+  resourcesDir: string;
+  /** `host:port`; port 0 picks a free port. DESIGN.md: 127.0.0.1:8086. */
+  addr: string;
+  tls: ServerTls;
+  logger: Logger;
+  defaultPolicy?: DefaultPolicy;
+  /** Networks `cluster-authenticated` treats as the cluster; pods live on 127.0.10.0/24 here. */
+  clusterNetworks?: string[];
+  trustDomain?: string;
+  clusterDomain?: string;
+  /** See DiscoverySettings.registrationGraceMs (default 5 s). */
+  registrationGraceMs?: number;
+}
+
+export interface DestinationServer {
+  /** The bound `host:port`. */
+  address: string;
+  port: number;
+  store: ResourceStore;
+  discovery: Discovery;
+  credentials: OptionalClientCertCredentials;
+  /** Stops accepting, cancels every stream (watchers see the destination go away). */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CLUSTER_NETWORKS = ['127.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
+
+export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
+  const logger = options.logger;
+  const store = new ResourceStore({ dir: options.resourcesDir, logger, trustDomain: options.trustDomain, clusterDomain: options.clusterDomain });
+  store.start();
+  const discovery = new Discovery(store, {
+    defaultPolicy: options.defaultPolicy ?? 'all-unauthenticated',
+    clusterNetworks: options.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS,
+    registrationGraceMs: options.registrationGraceMs,
+  });
+  const proto = destinationProto();
+  // Each watcher is a long-lived stream; keepalive finds peers that vanished without a FIN.
+  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1 });
+  server.addService(proto.Destination.service, {
+    getEndpoints: endpointsHandler(discovery, logger),
+    getProfile: profileHandler(discovery, logger),
+  });
+  server.addService(proto.InboundPolicies.service, { watchPort: policyHandler(discovery, logger) });
+  server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger) });
+  const credentials = new OptionalClientCertCredentials(options.tls);
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+  } catch (err) {
+    store.stop();
+    discovery.close();
+    throw new Error(`destination: cannot listen on ${options.addr}: ${(err as Error).message}`, { cause: err });
+  }
+  const host = options.addr.slice(0, options.addr.lastIndexOf(':'));
+  const address = `${host}:${port}`;
+  logger.info({ address, resources: options.resourcesDir }, 'destination serving');
+  return {
+    address,
+    port,
+    store,
+    discovery,
+    credentials,
+    close: async () => {
+      store.stop();
+      discovery.close();
+      server.forceShutdown();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+// core/v1 Service: which registered pods it selects (by label) and how its ports map to theirs.
+import { Fields, shown } from '../field-reader.ts';
+import type { ServiceResource } from '../resources.ts';
+import { checkVersion, readMeta, type ParseContext } from './meta.ts';
+
+export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
+  checkVersion(doc, ['v1']);
+  const meta = readMeta(doc, ctx);
+  const spec = doc.object('spec');
+  const selector = spec.has('selector') ? spec.stringMap('selector') : undefined;
+  const ports = spec.list('ports', (raw, path) => {
+    const p = Fields.of(raw, path);
+    const port = p.optionalInteger('port', 1, 65535) ?? p.fail('port', 'is required');
+    const protocol = p.optionalString('protocol') ?? 'TCP';
+    if (!['TCP', 'UDP', 'SCTP'].includes(protocol)) p.fail('protocol', `must be TCP, UDP or SCTP, got ${shown(protocol)}`);
+    return { name: p.optionalString('name'), port, targetPort: p.portOrName('targetPort') ?? port, protocol };
+  });
+  const seen = new Set<number>();
+  ports.forEach((p, i) => {
+    if (seen.has(p.port)) spec.fail(`ports[${i}].port`, `duplicates port ${p.port}`);
+    seen.add(p.port);
+  });
+  if (ports.length > 1 && ports.some((p) => !p.name)) {
+    spec.fail('ports', 'must each have a name when there is more than one (as Kubernetes requires)');
+  }
+  return { kind: 'Service', meta, selector, ports };
+}

@@ -1,0 +1,154 @@
+// The folder of YAML as a live, validated set: each (re)load keeps every good document, rejects
+// bad ones with file/resource/field, and keeps the last good version of a rejected resource.
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Fields, FieldError } from './field-reader.ts';
+import { listResourceFiles, readDocuments } from './folder-reader.ts';
+import { IGNORED_KINDS, parserFor, SUPPORTED_KINDS } from './kinds/index.ts';
+import { resourceKey, ResourceSet } from './resource-set.ts';
+import type { Resource } from './resources.ts';
+import { profileWarnings } from './profile-warnings.ts';
+
+export interface StoreOptions {
+  dir: string;
+  trustDomain?: string;
+  clusterDomain?: string;
+  logger: Logger;
+  /** Quiet period after a file event before reloading; editors write in bursts. */
+  debounceMs?: number;
+}
+
+export interface StoreProblem {
+  severity: 'error' | 'warning';
+  /** `file: Kind ns/name: field.path: problem`, ready to print. */
+  message: string;
+}
+
+export class ResourceStore {
+  private current = new ResourceSet(new Map());
+  private fileKeys = new Map<string, string[]>();
+  private problemList: StoreProblem[] = [];
+  private readonly listeners = new Set<(set: ResourceSet) => void>();
+  private watcher?: FSWatcher;
+  private timer?: NodeJS.Timeout;
+  readonly trustDomain: string;
+  readonly clusterDomain: string;
+
+  constructor(private readonly options: StoreOptions) {
+    this.trustDomain = options.trustDomain ?? 'cluster.local';
+    this.clusterDomain = options.clusterDomain ?? 'cluster.local';
+  }
+
+  get resources(): ResourceSet {
+    return this.current;
+  }
+
+  /** Errors and warnings of the latest load. */
+  problems(): StoreProblem[] {
+    return this.problemList;
+  }
+
+  onChange(listener: (set: ResourceSet) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Loads once, then reloads on every change in the folder. */
+  start(): void {
+    this.load();
+    this.watcher = watch(this.options.dir, { recursive: true }, () => this.scheduleLoad());
+    this.watcher.on('error', (err) => this.options.logger.error({ err, dir: this.options.dir }, 'resource folder watch failed'));
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    clearTimeout(this.timer);
+  }
+
+  private scheduleLoad(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.load(), this.options.debounceMs ?? 75);
+  }
+
+  load(): void {
+    const { dir, logger } = this.options;
+    const previous = this.current.all;
+    const next = new Map<string, Resource>();
+    const fileKeys = new Map<string, string[]>();
+    const problems: StoreProblem[] = [];
+    const error = (message: string) => problems.push({ severity: 'error', message });
+    let files: string[] = [];
+    try {
+      files = listResourceFiles(dir);
+    } catch (err) {
+      error(`${dir}: cannot list the resource folder: ${(err as Error).message}; keeping the last good state`);
+      this.finish(problems, this.current.all, this.fileKeys);
+      return;
+    }
+    for (const full of files) {
+      const { docs, problem } = readDocuments(dir, full);
+      const file = join(dir, problem?.file ?? docs[0]?.file ?? full.slice(dir.length + 1));
+      const keys: string[] = [];
+      if (problem) {
+        // A file that does not parse at all keeps everything it defined last time.
+        const kept = this.fileKeys.get(problem.file) ?? [];
+        for (const key of kept) if (previous.has(key)) next.set(key, previous.get(key)!);
+        fileKeys.set(problem.file, kept);
+        error(`${join(dir, problem.file)}: ${problem.message}${kept.length ? `; keeping the last good ${kept.length} resource(s) from it` : ''}`);
+        continue;
+      }
+      for (const doc of docs) {
+        const raw = (doc.value ?? {}) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+        const kind = typeof raw.kind === 'string' ? raw.kind : '';
+        const name = typeof raw.metadata?.name === 'string' ? raw.metadata.name : '?';
+        const namespace = typeof raw.metadata?.namespace === 'string' && raw.metadata.namespace ? raw.metadata.namespace : 'default';
+        const label = `${kind || '(no kind)'} ${namespace}/${name}`;
+        const parse = parserFor(kind);
+        if (!parse) {
+          if (!IGNORED_KINDS.has(kind)) error(`${file}: ${doc.position}: ${label}: kind: must be one of ${SUPPORTED_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
+          continue;
+        }
+        const key = resourceKey(kind, namespace, name);
+        try {
+          const resource = parse(Fields.of(doc.value, ''), {
+            file,
+            trustDomain: this.trustDomain,
+            warn: (path, message) => problems.push({ severity: 'warning', message: `${file}: ${label}: ${path}: ${message}` }),
+          });
+          if (next.has(key)) {
+            error(`${file}: ${label}: metadata.name: duplicates the ${kind} already defined in ${next.get(key)!.meta.file}; ignored`);
+            continue;
+          }
+          next.set(key, resource);
+          keys.push(key);
+        } catch (err) {
+          const detail = err instanceof FieldError ? err.message : `cannot be read: ${(err as Error).message}`;
+          const last = previous.get(key);
+          if (last && !next.has(key)) {
+            next.set(key, last);
+            keys.push(key);
+          }
+          error(`${file}: ${label}: ${detail}${last ? ' (the last good version stays in force)' : ''}`);
+        }
+      }
+      fileKeys.set(docs[0]?.file ?? file, keys);
+    }
+    this.finish(problems, next, fileKeys);
+  }
+
+  private finish(problems: StoreProblem[], resources: ReadonlyMap<string, Resource>, fileKeys: Map<string, string[]>): void {
+    const set = new ResourceSet(resources);
+    for (const message of profileWarnings(set, this.clusterDomain)) problems.push({ severity: 'warning', message });
+    const before = new Set(this.problemList.map((p) => p.message));
+    for (const p of problems) {
+      if (before.has(p.message)) continue; // say each problem once, not on every reload
+      if (p.severity === 'error') this.options.logger.error({ problem: p.message }, 'resource rejected');
+      else this.options.logger.warn({ problem: p.message }, 'resource warning');
+    }
+    this.problemList = problems;
+    this.current = set;
+    this.fileKeys = fileKeys;
+    for (const listener of this.listeners) listener(set);
+  }
+}

@@ -1,0 +1,145 @@
+// The validated resources the destination serves from: what each kind means once its YAML
+// has been checked. Parsers in kinds/ produce these; the index reads only these.
+import type { HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../proxy/discovery/types.ts';
+
+export interface Meta {
+  kind: string;
+  apiVersion: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The file the document came from, relative to the resource folder. */
+  file: string;
+}
+
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values: string[] }>;
+}
+
+export interface ServiceResource {
+  kind: 'Service';
+  meta: Meta;
+  /** Absent: a Service without selector selects no registered pod. */
+  selector?: Record<string, string>;
+  ports: Array<{ name?: string; port: number; targetPort: number | string; protocol: string }>;
+}
+
+export interface ServiceProfileResource {
+  kind: 'ServiceProfile';
+  meta: Meta;
+  routes: ProfileRoute[];
+  retryBudget?: RetryBudget;
+}
+
+export interface ParentRef {
+  group: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  port?: number;
+}
+
+export interface BackendRef {
+  group: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  port?: number;
+  weight: number;
+}
+
+export interface HttpRouteRuleResource {
+  matches: HttpRouteMatch[];
+  backendRefs: BackendRef[];
+  requestTimeoutMs?: number;
+  backendTimeoutMs?: number;
+}
+
+export interface HttpRouteResource {
+  kind: 'HTTPRoute';
+  meta: Meta;
+  parentRefs: ParentRef[];
+  rules: HttpRouteRuleResource[];
+  /** From `timeout.linkerd.io/request` and `timeout.linkerd.io/response`: rule defaults. */
+  annotationTimeouts: { requestMs?: number; responseMs?: number };
+  /** From the `retry.linkerd.io/*` annotations. */
+  retry?: HttpRouteRetry;
+}
+
+export interface ServerResource {
+  kind: 'Server';
+  meta: Meta;
+  podSelector: LabelSelector;
+  port: number | string;
+  proxyProtocol: 'unknown' | 'HTTP/1' | 'HTTP/2' | 'gRPC' | 'opaque';
+}
+
+export interface ClientNetwork {
+  cidr: string;
+}
+
+export interface ServerAuthorizationResource {
+  kind: 'ServerAuthorization';
+  meta: Meta;
+  server: { name?: string; selector?: LabelSelector };
+  unauthenticated: boolean;
+  /** Present when the client must use mesh TLS. */
+  meshTLS?: { unauthenticatedTLS: boolean; identities: string[]; identityPrefixes: string[] };
+  networks: string[];
+}
+
+export interface TargetRef {
+  group: string;
+  kind: string;
+  name: string;
+  namespace: string;
+}
+
+export interface AuthorizationPolicyResource {
+  kind: 'AuthorizationPolicy';
+  meta: Meta;
+  targetRef: TargetRef;
+  requiredAuthenticationRefs: TargetRef[];
+}
+
+export interface MeshTLSAuthenticationResource {
+  kind: 'MeshTLSAuthentication';
+  meta: Meta;
+  identities: string[];
+  identityPrefixes: string[];
+}
+
+export interface NetworkAuthenticationResource {
+  kind: 'NetworkAuthentication';
+  meta: Meta;
+  networks: string[];
+}
+
+export type Resource =
+  | ServiceResource
+  | ServiceProfileResource
+  | HttpRouteResource
+  | ServerResource
+  | ServerAuthorizationResource
+  | AuthorizationPolicyResource
+  | MeshTLSAuthenticationResource
+  | NetworkAuthenticationResource;
+
+/** `Kind namespace/name`: how every message names a resource. */
+export function resourceName(r: { kind: string; namespace: string; name: string }): string {
+  return `${r.kind} ${r.namespace}/${r.name}`;
+}
+
+export function labelsMatch(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels)) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions) {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === 'In' && !(has && e.values.includes(labels[e.key]!))) return false;
+    if (e.operator === 'NotIn' && has && e.values.includes(labels[e.key]!)) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}

@@ -1,0 +1,43 @@
+// What the runner prints once everything is ready: what runs where, and how to watch and load it.
+import type { DemoPlan } from './topology.ts';
+
+export function banner(plan: DemoPlan, opts: { stateDir: string }): string {
+  const rows = [plan.ingress, ...plan.pods].map((p) => {
+    const ports = p === plan.ingress ? plan.placement.ingressListen : p.ports.map((x) => `${x.containerPort}`).join(',') || '-';
+    return `  ${p.name.padEnd(16)} ${p.ip.padEnd(12)} ${p.serviceAccount.padEnd(10)} ${(p.meshed ? 'sidecar :4140/:4143/:4191' : 'no sidecar').padEnd(26)} app ${ports}`;
+  });
+  const payments = plan.pods.find((p) => p.workload === 'payments');
+  const rogue = plan.pods.find((p) => p.workload === 'rogue');
+  const checkout = plan.pods.find((p) => p.workload === 'checkout');
+  const ingress = plan.placement.ingressUrl;
+  return [
+    '',
+    'The mesh is up.',
+    '',
+    `  control plane    identity ${plan.placement.identityAddr}   destination ${plan.placement.destinationAddr}`,
+    `  ${'pod'.padEnd(16)} ${'address'.padEnd(12)} ${'account'.padEnd(10)} ${'proxy'.padEnd(26)} app`,
+    ...rows,
+    '',
+    'Try it:',
+    `  curl -s -X POST ${ingress}/checkout -H 'content-type: application/json' -d '{"item":"book","quantity":2}'`,
+    `  curl -s ${ingress}/orders            # orders over gRPC, through the mesh`,
+    `  curl -s ${ingress}/orders-health     # grpc.health.v1.Health, through the mesh`,
+    '',
+    'Watch it:',
+    '  node bin/mesh.js pods                 # pods, identities, readiness',
+    ...(checkout ? [`  curl -s http://${checkout.ip}:4191/metrics | grep -E '^(response_total|retry_total)'`] : []),
+    ...(rogue ? [`  curl -s http://${rogue.ip}:8080/stats   # the rogue workload, refused by policy`] : []),
+    `  tail -f ${opts.stateDir}/logs/*.log`,
+    '',
+    'Change it:',
+    ...(payments ? [`  curl -s --http2-prior-knowledge -X POST http://${payments.ip}:8080/config -d '{"failureRate":0.5,"latencyMs":10}'`] : []),
+    '  edit examples/orders-checkout/manifests/lesson.yaml (canary weights): the destination picks it up live',
+    '',
+    'Load it:',
+    '  npm run load                          # autocannon, then per-service success rate and latency',
+    `  npx autocannon -c 20 -d 10 -m POST -H 'content-type: application/json' -b '{"item":"book","quantity":1}' ${ingress}/checkout`,
+    '',
+    'Stop it: Ctrl-C',
+    '',
+  ].join('\n');
+}

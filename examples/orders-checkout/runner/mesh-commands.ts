@@ -1,0 +1,67 @@
+// How the demo invokes the mesh's own commands (`mesh identity ...`, `mesh destination serve`,
+// `mesh proxy`): the one place that knows their flags and environment variables, so a change
+// to any of them is a change here. See proxy/README.md, identity/README.md, destination/README.md.
+import type { Placement } from './topology.ts';
+
+const mesh = ['node', 'bin/mesh.js'];
+
+export const identityDir = (p: Placement) => `${p.stateDir}/identity`;
+
+export function identityInitCommand(p: Placement): string[] {
+  return [...mesh, 'identity', 'init', '--dir', identityDir(p)];
+}
+
+export function identityServeCommand(p: Placement): string[] {
+  return [...mesh, 'identity', 'serve', '--dir', identityDir(p), '--addr', p.identityAddr];
+}
+
+export function tokenCommand(p: Placement, namespace: string, serviceAccount: string): string[] {
+  return [...mesh, 'identity', 'token', '--dir', identityDir(p), '--namespace', namespace, '--service-account', serviceAccount, '--ttl', '720h'];
+}
+
+export function destinationServeCommand(p: Placement, manifestsDir: string): string[] {
+  return [
+    ...mesh, 'destination', 'serve', '--resources', manifestsDir, '--listen', p.destinationAddr,
+    '--identity-addr', p.identityAddr, '--trust-anchors', `${identityDir(p)}/ca.crt`,
+    '--token-file', `${p.stateDir}/tokens/destination.jwt`,
+  ];
+}
+
+export function sidecarCommand(): string[] {
+  return [...mesh, 'proxy'];
+}
+
+export function ingressCommand(): string[] {
+  return [...mesh, 'proxy', '--ingress'];
+}
+
+export interface SidecarSettings {
+  pod: { name: string; namespace: string; labels: Record<string, string>; ip: string; ports: Array<{ name?: string; port: number }> };
+  serviceAccount: string;
+  identity: string;
+  identityAddr: string;
+  destinationAddr: string;
+  trustAnchorsFile: string;
+  tokenFile: string;
+  /** Only for the ingress: where it accepts users' requests. */
+  ingressListen?: string;
+}
+
+/** The sidecar's settings as environment variables (proxy/README.md lists them). */
+export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
+  const env: Record<string, string> = {
+    MESH_POD_IP: s.pod.ip,
+    MESH_POD_NAME: s.pod.name,
+    MESH_POD_NAMESPACE: s.pod.namespace,
+    MESH_POD_LABELS: Object.entries(s.pod.labels).map(([k, v]) => `${k}=${v}`).join(','),
+    MESH_POD_PORTS: s.pod.ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(','),
+    MESH_SERVICE_ACCOUNT: s.serviceAccount,
+    MESH_IDENTITY: s.identity,
+    MESH_IDENTITY_ADDR: s.identityAddr,
+    MESH_DESTINATION_ADDR: s.destinationAddr,
+    MESH_TRUST_ANCHORS: s.trustAnchorsFile,
+    MESH_TOKEN_FILE: s.tokenFile,
+  };
+  if (s.ingressListen) env.MESH_INGRESS_LISTEN = s.ingressListen;
+  return env;
+}

@@ -1,0 +1,65 @@
+// Prepares the state folder before the mesh starts: the CA's trust anchor and issuer on first
+// run (`mesh identity init`), then a service-account token for every meshed pod and for the
+// destination, signed by the control plane as a pod is started (DESIGN.md, "Identity").
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DemoPlan } from './topology.ts';
+import { identityDir, identityInitCommand, tokenCommand } from './mesh-commands.ts';
+
+export class PrepareError extends Error {
+  readonly code = 'STATE_PREPARE';
+}
+
+/** Runs a mesh command to completion; resolves with its stdout, rejects with its stderr. */
+function runMesh(argv: string[], root: string): Promise<string> {
+  const [cmd, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error((err || out).trim() || `exit code ${code}`))));
+  });
+}
+
+/** First run: a new trust anchor and issuer. Later runs: the existing ones, checked by the CA at start. */
+export async function ensureIdentity(plan: DemoPlan, root: string): Promise<'created' | 'existing'> {
+  const dir = identityDir(plan.placement);
+  if (existsSync(dir) && readdirSync(dir).length > 0) return 'existing';
+  mkdirSync(dirname(dir), { recursive: true });
+  try {
+    await runMesh(identityInitCommand(plan.placement), root);
+  } catch (err) {
+    throw new PrepareError(`could not create the trust anchor in ${dir}: ${(err as Error).message}`);
+  }
+  return 'created';
+}
+
+/** Mints the tokens the proxies (and the destination) present to the CA. */
+export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
+  const tokensDir = `${plan.placement.stateDir}/tokens`;
+  mkdirSync(tokensDir, { recursive: true });
+  const wanted = [
+    { file: 'destination', ns: 'linkerd', sa: 'destination' },
+    ...[plan.ingress, ...plan.pods].filter((p) => p.meshed).map((p) => ({ file: p.name, ns: p.namespace, sa: p.serviceAccount })),
+  ];
+  // One command per service account, shared by its pods: fewer processes to start.
+  const bySa = new Map<string, Promise<string>>();
+  await Promise.all(wanted.map(async (w) => {
+    const key = `${w.ns}/${w.sa}`;
+    if (!bySa.has(key)) bySa.set(key, runMesh(tokenCommand(plan.placement, w.ns, w.sa), root));
+    let token: string;
+    try {
+      token = (await bySa.get(key)!).trim();
+    } catch (err) {
+      throw new PrepareError(`could not mint a token for ${key}: ${(err as Error).message}\n` +
+        `  If the state folder is damaged, remove it and start again: rm -rf ${plan.placement.stateDir}`);
+    }
+    const file = `${tokensDir}/${w.file}.jwt`;
+    writeFileSync(file, token + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }));
+}

@@ -1,0 +1,131 @@
+// The embedded runner: everything `npm start` does, in order. Check the addresses, prepare the
+// state folder, start the control plane, then every pod (app + sidecar) and the ingress, wait
+// until each is ready, publish pods.json, print where things are, and stop it all on a signal.
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { readWorkloads } from './deployments.ts';
+import { localPlacement, planDemo, type DemoPlan, type ProcessSpec } from './topology.ts';
+import { acquireLock, clearRun, logsDir, writeRun, type PodRecord } from './state.ts';
+import { checkAddressesFree, waitForHttp200, waitForTcp } from './preflight.ts';
+import { ensureIdentity, mintTokens } from './prepare-state.ts';
+import { Supervisor, type Started } from './supervisor.ts';
+import { banner } from './banner.ts';
+import { checkResources } from './manifest-check.ts';
+
+export interface DemoOptions {
+  root: string;
+  stateDir: string;
+  workloadsDir: string;
+  manifestsDir: string;
+  readyTimeoutMs: number;
+  /** Written to as the runner progresses; the banner goes here too. */
+  say: (line: string) => void;
+}
+
+export class StartupError extends Error {
+  readonly code = 'DEMO_STARTUP';
+}
+
+export function buildPlan(opts: Pick<DemoOptions, 'root' | 'stateDir' | 'workloadsDir' | 'manifestsDir'>): DemoPlan {
+  const workloads = readWorkloads(opts.workloadsDir);
+  return planDemo(workloads, localPlacement(opts.stateDir, opts.root), relative(opts.root, opts.manifestsDir) || '.');
+}
+
+/** Runs the demo until SIGINT/SIGTERM; resolves with the exit code. */
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const plan = buildPlan(opts);
+  const warnings = checkResources(opts.manifestsDir);
+  const all = allProcesses(plan);
+  const owners = new Map(all.flatMap((p) => p.listens.map((a) => [a, p.name] as const)));
+  const releaseLock = acquireLock(opts.stateDir);
+  let supervisor: Supervisor | undefined;
+  let stopRequested: (signal: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
+  const onSignal = (signal: NodeJS.Signals) => stopRequested(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await checkAddressesFree(owners);
+    opts.say(`state folder: ${opts.stateDir}`);
+    for (const w of warnings) opts.say(`note: ${w}`);
+    const identity = await ensureIdentity(plan, opts.root);
+    opts.say(identity === 'created' ? 'created a new trust anchor and issuer (first run)' : 'using the existing trust anchor and issuer');
+    await mintTokens(plan, opts.root);
+
+    let failure: Started | undefined;
+    supervisor = new Supervisor(opts.root, logsDir(opts.stateDir), (s) => {
+      failure ??= s;
+      opts.say(`! ${s.spec.name} exited (${s.exited?.signal ?? `code ${s.exited?.code}`}); its log: ${s.logFile}`);
+    });
+    const deadline = () => Date.now() + opts.readyTimeoutMs;
+    const startAndWait = async (specs: ProcessSpec[]) => {
+      const started = specs.map((s) => supervisor!.start(s));
+      await Promise.race([
+        Promise.all(started.map((s) => waitReady(s, deadline()))),
+        stopped.then((sig) => { throw new StartupError(`stopped by ${sig} while starting`); }),
+      ]);
+    };
+    opts.say('starting the control plane: identity, destination');
+    await startAndWait(plan.controlPlane.slice(0, 1));
+    await startAndWait(plan.controlPlane.slice(1));
+    opts.say(`starting ${plan.pods.length} pods and the ingress`);
+    const meshed = plan.pods.filter((p) => p.meshed);
+    await startAndWait([plan.ingress.app, ...meshed.flatMap((p) => [p.sidecar!, p.app])]);
+    await startAndWait(plan.pods.filter((p) => !p.meshed).map((p) => p.app));
+    if (failure) throw new StartupError(`${failure.spec.name} failed; see ${failure.logFile}`);
+
+    writeRun(opts.stateDir, {
+      runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: plan.placement.ingressUrl, stateDir: opts.stateDir,
+      pods: [plan.ingress, ...plan.pods].map((p): PodRecord => ({
+        name: p.name, namespace: p.namespace, workload: p.workload, ip: p.ip, serviceAccount: p.serviceAccount,
+        identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${p.ip}:4191` : null,
+        appPorts: p.ports.map((x) => x.containerPort), role: p === plan.ingress ? 'ingress' : 'workload',
+      })),
+      processes: supervisor.processes.map((s) => ({ name: s.spec.name, pid: s.child.pid ?? -1, log: s.logFile })),
+    });
+    opts.say(banner(plan, opts));
+    const signal = await stopped;
+    opts.say(`\n${signal}: stopping every process of the demo...`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    clearRun(opts.stateDir);
+    await supervisor?.stopAll();
+    releaseLock();
+  }
+}
+
+export function allProcesses(plan: DemoPlan): ProcessSpec[] {
+  return [...plan.controlPlane, plan.ingress.app, ...plan.pods.flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
+}
+
+async function waitReady(s: Started, deadline: number): Promise<void> {
+  const dead = () => s.exited !== undefined;
+  try {
+    if (s.spec.readyUrl) await waitForHttp200(s.spec.readyUrl, deadline, dead);
+    else if (s.spec.readyTcp) await waitForTcp(s.spec.readyTcp, deadline, dead);
+    else await new Promise((r) => setTimeout(r, 300));
+    if (dead()) throw new Error('exited');
+  } catch (err) {
+    const hint = s.spec.name === 'identity'
+      ? `\n  The CA could not start from the state folder. If its files are damaged or expired, remove them\n  and a new trust anchor is made on the next start: rm -rf ${s.spec.command.at(s.spec.command.indexOf('--dir') + 1)}`
+      : '';
+    throw new StartupError(`${s.spec.name} did not become ready: ${(err as Error).message}\n${logTail(s.logFile)}${hint}`);
+  }
+}
+
+/** The last lines of a process's log, so a failure explains itself without opening files. */
+export function logTail(file: string, lines = 12): string {
+  try {
+    const text = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
+    return `  last lines of ${file}:\n${text.map((l) => `    ${l}`).join('\n')}`;
+  } catch {
+    return `  (no log at ${file})`;
+  }
+}
+
+export const defaultDirs = (root: string) => ({
+  workloadsDir: join(root, 'examples/orders-checkout/workloads'),
+  manifestsDir: join(root, 'examples/orders-checkout/manifests'),
+});

@@ -1,0 +1,101 @@
+// The runner's state folder (.mesh-state/ by default): the CA material, the pods' tokens, the
+// logs, the lock that keeps a second copy out, and pods.json, which `mesh pods` reads.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class StateError extends Error {
+  constructor(readonly code: 'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE', message: string) {
+    super(message);
+  }
+}
+
+export interface PodRecord {
+  name: string;
+  namespace: string;
+  workload: string;
+  ip: string;
+  serviceAccount: string;
+  identity: string | null;
+  meshed: boolean;
+  /** The proxy's admin URL (/ready, /metrics); null for pods without a sidecar. */
+  adminUrl: string | null;
+  appPorts: number[];
+  role: 'ingress' | 'workload';
+}
+
+export interface RunRecord {
+  runnerPid: number;
+  startedAt: string;
+  ingressUrl: string;
+  stateDir: string;
+  pods: PodRecord[];
+  /** Every process the runner started, for debugging and for checking that a stop left none. */
+  processes: Array<{ name: string; pid: number; log: string }>;
+}
+
+export function defaultStateDir(root: string): string {
+  return process.env.MESH_STATE_DIR || join(root, '.mesh-state');
+}
+
+export const logsDir = (stateDir: string) => join(stateDir, 'logs');
+const lockFile = (stateDir: string) => join(stateDir, 'demo.pid');
+const runFile = (stateDir: string) => join(stateDir, 'pods.json');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lock, or explains who holds it. A lock left by a dead runner is taken over. */
+export function acquireLock(stateDir: string): () => void {
+  mkdirSync(logsDir(stateDir), { recursive: true });
+  const file = lockFile(stateDir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+        throw new StateError('ALREADY_RUNNING', `the demo is already running (process ${holder}, state folder ${stateDir}).\n` +
+          `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${holder}`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new StateError('ALREADY_RUNNING', `could not take the lock ${file}; is another demo starting right now?`);
+}
+
+export function writeRun(stateDir: string, run: RunRecord): void {
+  writeFileSync(runFile(stateDir), JSON.stringify(run, null, 2) + '\n');
+}
+
+export function clearRun(stateDir: string): void {
+  rmSync(runFile(stateDir), { force: true });
+}
+
+/** What the running demo published; a precise error when nothing runs or the file is damaged. */
+export function readRun(stateDir: string): RunRecord {
+  const file = runFile(stateDir);
+  if (!existsSync(file)) {
+    throw new StateError('NOT_RUNNING', `no demo is running (no ${file}). Start it with: npm start`);
+  }
+  let run: RunRecord;
+  try {
+    run = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+    if (!Array.isArray(run.pods) || typeof run.runnerPid !== 'number') throw new Error('missing pods or runnerPid');
+  } catch (err) {
+    throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`);
+  }
+  if (!alive(run.runnerPid)) {
+    throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running. Start it with: npm start`);
+  }
+  return run;
+}

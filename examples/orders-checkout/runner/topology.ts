@@ -1,0 +1,150 @@
+// The demo's topology: which processes run, with which command, environment and addresses.
+// Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
+import type { Workload } from './deployments.ts';
+import { destinationServeCommand, identityServeCommand, ingressCommand, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
+
+/** Where things live: loopback addresses on one machine, or a Docker network. */
+export interface Placement {
+  platform: 'local' | 'compose';
+  /** The address of the Nth pod (N from 1); the ingress is pod 1. */
+  podIp(n: number): string;
+  identityAddr: string;
+  destinationAddr: string;
+  /** Where the ingress listens for users, and the URL users (and the traffic generator) use. */
+  ingressListen: string;
+  ingressUrl: string;
+  /** The state folder as the processes see it. */
+  stateDir: string;
+  /** Project root as the processes see it (their working directory). */
+  root: string;
+}
+
+/**
+ * One machine: pods on 127.0.10.N and the control plane on 127.0.0.1 (DESIGN.md). Setting
+ * MESH_DEMO_NET (say `127.0.27`) moves everything into that /24, so a test can run a whole demo
+ * beside a learner's: pods on .N, identity on .250, destination on .251, ingress on pod 1.
+ */
+export function localPlacement(stateDir: string, root: string, net = process.env.MESH_DEMO_NET): Placement {
+  if (net !== undefined && net !== '') {
+    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new PlacementError(`MESH_DEMO_NET="${net}": expected the first three parts of a loopback address, like 127.0.27`);
+    return {
+      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`,
+      ingressListen: `${net}.1:8000`, ingressUrl: `http://${net}.1:8000`, stateDir, root,
+    };
+  }
+  return {
+    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086',
+    ingressListen: '127.0.0.1:8000', ingressUrl: 'http://127.0.0.1:8000', stateDir, root,
+  };
+}
+
+export class PlacementError extends Error {
+  readonly code = 'BAD_PLACEMENT';
+}
+
+/** Fixed addresses on the compose network, so each pod knows its IP as it does on loopback. */
+export const composeSubnet = '172.28.0.0/16';
+export function composePlacement(): Placement {
+  return {
+    platform: 'compose', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086',
+    ingressListen: '0.0.0.0:8000', ingressUrl: 'http://172.28.10.1:8000', stateDir: '/state', root: '/app',
+  };
+}
+
+export interface ProcessSpec {
+  /** Unique name: `identity`, `checkout-0` (the app), `checkout-0-proxy` (its sidecar). */
+  name: string;
+  role: 'control-plane' | 'ingress' | 'app' | 'sidecar';
+  /** argv; argv[0] is `node`, which the runner replaces by its own Node binary. */
+  command: string[];
+  env: Record<string, string>;
+  /** Addresses it binds, checked before anything starts so a clash is reported up front. */
+  listens: string[];
+  /** An admin /ready URL to wait for, or a TCP address to wait for. */
+  readyUrl?: string;
+  readyTcp?: string;
+}
+
+export interface PodPlan {
+  name: string;
+  namespace: string;
+  workload: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** The SPIFFE id its proxy is certified for; absent when unmeshed. */
+  identity?: string;
+  ip: string;
+  ports: Array<{ name?: string; containerPort: number }>;
+  meshed: boolean;
+  app: ProcessSpec;
+  sidecar?: ProcessSpec;
+}
+
+export interface DemoPlan {
+  placement: Placement;
+  controlPlane: ProcessSpec[];
+  ingress: PodPlan;
+  pods: PodPlan[];
+}
+
+export const trustDomain = 'cluster.local';
+export const spiffeId = (ns: string, sa: string) => `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
+export const tokenPath = (p: Placement, pod: string) => `${p.stateDir}/tokens/${pod}.jwt`;
+
+export function planDemo(workloads: Workload[], placement: Placement, manifestsDir: string): DemoPlan {
+  const controlPlane: ProcessSpec[] = [
+    { name: 'identity', role: 'control-plane', command: identityServeCommand(placement), env: {}, listens: [placement.identityAddr], readyTcp: placement.identityAddr },
+    { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr },
+  ];
+
+  const ingressPod = podShell('ingress', 'production', 'ingress', { app: 'ingress' }, 'ingress', placement.podIp(1), [], true);
+  const ingressProc: ProcessSpec = {
+    name: 'ingress', role: 'ingress', command: ingressCommand(), env: sidecarEnvFor(ingressPod, placement),
+    listens: [placement.ingressListen, ...adminPorts(ingressPod.ip)], readyUrl: `http://${ingressPod.ip}:4191/ready`,
+  };
+  const ingress: PodPlan = { ...ingressPod, app: ingressProc };
+
+  let n = 2;
+  const pods: PodPlan[] = [];
+  for (const w of workloads) {
+    for (let r = 0; r < w.replicas; r++) {
+      const pod = podShell(`${w.name}-${r}`, w.namespace, w.name, w.labels, w.serviceAccount, placement.podIp(n++), w.ports, w.meshed);
+      const proxyUrl = `http://${pod.ip}:4140`;
+      const app: ProcessSpec = {
+        name: pod.name, role: 'app', command: w.command,
+        env: {
+          POD_IP: pod.ip, POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, INGRESS_URL: placement.ingressUrl,
+          // How app traffic reaches its sidecar without iptables (DESIGN.md, "Pods on one machine").
+          ...(pod.meshed ? { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, grpc_proxy: proxyUrl, NO_PROXY: '', no_grpc_proxy: '' } : {}),
+          ...w.env,
+        },
+        listens: w.ports.map((p) => `${pod.ip}:${p.containerPort}`),
+        readyTcp: w.ports[0] ? `${pod.ip}:${w.ports[0].containerPort}` : undefined,
+      };
+      const sidecar: ProcessSpec | undefined = pod.meshed
+        ? { name: `${pod.name}-proxy`, role: 'sidecar', command: sidecarCommand(), env: sidecarEnvFor(pod, placement), listens: adminPorts(pod.ip), readyUrl: `http://${pod.ip}:4191/ready` }
+        : undefined;
+      pods.push({ ...pod, app, sidecar });
+    }
+  }
+  return { placement, controlPlane, ingress, pods };
+}
+
+function podShell(name: string, namespace: string, workload: string, labels: Record<string, string>, sa: string, ip: string, ports: PodPlan['ports'], meshed: boolean) {
+  return { name, namespace, workload, labels, serviceAccount: sa, identity: meshed ? spiffeId(namespace, sa) : undefined, ip, ports, meshed };
+}
+
+const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4191`];
+
+function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar'>, p: Placement): Record<string, string> {
+  return sidecarEnvironment({
+    pod: { name: pod.name, namespace: pod.namespace, labels: pod.labels, ip: pod.ip, ports: pod.ports.map((x) => ({ name: x.name, port: x.containerPort })) },
+    serviceAccount: pod.serviceAccount,
+    identity: pod.identity ?? '',
+    identityAddr: p.identityAddr,
+    destinationAddr: p.destinationAddr,
+    trustAnchorsFile: `${p.stateDir}/identity/ca.crt`,
+    tokenFile: tokenPath(p, pod.name),
+    ingressListen: pod.workload === 'ingress' ? p.ingressListen : undefined,
+  });
+}

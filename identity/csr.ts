@@ -1,0 +1,43 @@
+// Reads a proxy's PKCS#10 CSR from DER and proves it: parseable, RSA, self-signature valid, one SPIFFE URI SAN.
+import forge from 'node-forge';
+
+export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE';
+
+export class CsrError extends Error {
+  override readonly name = 'CsrError';
+  readonly code: CsrErrorCode;
+
+  constructor(code: CsrErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface VerifiedCsr {
+  publicKey: forge.pki.PublicKey;
+  /** The URI SANs the CSR asks for (the CA requires exactly the token's identity). */
+  uris: string[];
+}
+
+export function verifyCsr(der: Uint8Array): VerifiedCsr {
+  if (der.length === 0) throw new CsrError('MALFORMED_CSR', 'certificate_signing_request is empty');
+  let csr: forge.pki.CertificateSigningRequest;
+  try {
+    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary')), true);
+    csr = forge.pki.certificationRequestFromAsn1(asn1, true);
+  } catch (err) {
+    throw new CsrError('MALFORMED_CSR', `certificate_signing_request is not a DER PKCS#10 RSA CSR: ${(err as Error).message}`);
+  }
+  // forge's computeHash=true lets verify() recompute the hash over the info the signature covers.
+  let signed = false;
+  try {
+    signed = csr.verify();
+  } catch (err) {
+    throw new CsrError('BAD_CSR_SIGNATURE', `CSR signature cannot be checked: ${(err as Error).message}`);
+  }
+  if (!signed) throw new CsrError('BAD_CSR_SIGNATURE', 'CSR signature does not verify with the public key it carries (the requester does not hold that key)');
+  const request = csr.getAttribute({ name: 'extensionRequest' }) as { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> } | null;
+  const san = request?.extensions?.find((e) => e.name === 'subjectAltName');
+  const uris = (san?.altNames ?? []).filter((n) => n.type === 6).map((n) => n.value);
+  return { publicKey: csr.publicKey!, uris };
+}

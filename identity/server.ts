@@ -1,0 +1,102 @@
+// The CA as a gRPC service over TLS: `Certify` from api/identity.proto, one log line per issuance or refusal.
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { createLogger } from '../proxy/log.ts';
+import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
+import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../proxy/identity/identity-proto.ts';
+import type { CertificateAuthority } from './ca.ts';
+import { certify, CertifyRefusal } from './certify.ts';
+import type { TokenValidator } from './token.ts';
+
+export interface IdentityServerOptions {
+  ca: CertificateAuthority;
+  tokens: TokenValidator;
+  trustDomain: string;
+  /** Lifetime of workload certificates (clamped to the issuer's). */
+  certLifetimeMs: number;
+  /** `host:port`; port 0 picks a free one. */
+  addr: string;
+  logger?: Logger;
+}
+
+export interface RunningIdentityServer {
+  /** `host:port` actually bound. */
+  addr: string;
+  port: number;
+  /** The SPIFFE id on the server's own certificate. */
+  identity: string;
+  close(): Promise<void>;
+}
+
+const STATUS: Record<CertifyRefusal['status'], grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+};
+
+function splitAddr(addr: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(addr);
+  if (!m) throw new Error(`identity: address "${addr}" is not host:port`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export async function startIdentityServer(options: IdentityServerOptions): Promise<RunningIdentityServer> {
+  const log = options.logger ?? createLogger('identity');
+  const { host } = splitAddr(options.addr);
+  const identity = caIdentityOf(options.trustDomain);
+  // The CA serves with a certificate from its own issuer, so proxies need only the trust anchor.
+  // It lives as long as the issuer: the CA is restarted anyway when the issuer rotates.
+  const keys = await generateRsaKeyPair();
+  const ipAddresses = ['127.0.0.1', ...(isIP(host) && host !== '127.0.0.1' ? [host] : [])];
+  const serving = options.ca.issue(keys.forgePublicKey, { uri: identity, dnsNames: ['localhost', ...(isIP(host) ? [] : [host])], ipAddresses }, {
+    lifetimeMs: options.ca.issuerNotAfterMs - Date.now(),
+  });
+
+  const server = new grpc.Server();
+  server.addService(identityService().service, {
+    Certify: (call: grpc.ServerUnaryCall<CertifyRequestMessage, CertifyResponseMessage>, callback: grpc.sendUnaryData<CertifyResponseMessage>) => {
+      const req = call.request;
+      const peer = call.getPeer();
+      certify({ identity: req.identity, token: req.token.toString('utf8'), csrDer: req.certificateSigningRequest }, {
+        ca: options.ca,
+        tokens: options.tokens,
+        trustDomain: options.trustDomain,
+        lifetimeMs: options.certLifetimeMs,
+      }).then(
+        (issued) => {
+          log.info({ identity: req.identity, peer, serial: issued.serialHex, notAfter: new Date(issued.notAfterMs).toISOString() }, 'issued certificate');
+          callback(null, { leafCertificate: issued.leafDer, intermediateCertificates: issued.intermediatesDer, validUntilMs: issued.notAfterMs });
+        },
+        (err: unknown) => {
+          if (err instanceof CertifyRefusal) {
+            log.warn({ identity: req.identity, peer, reason: err.reason }, `refused certificate: ${err.message}`);
+            callback({ code: STATUS[err.status], details: `${err.reason}: ${err.message}` });
+          } else {
+            log.error({ identity: req.identity, peer, err }, 'certify failed');
+            callback({ code: grpc.status.INTERNAL, details: `certify failed: ${(err as Error).message}` });
+          }
+        },
+      );
+    },
+  });
+  const credentials = grpc.ServerCredentials.createSsl(null, [
+    { private_key: Buffer.from(keys.privateKeyPem), cert_chain: Buffer.from([serving.leafPem, ...serving.intermediatesPem].join('')) },
+  ], false);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`)) : resolve(bound))),
+  );
+  const addr = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ addr, identity, trustDomain: options.trustDomain, certLifetimeMs: options.certLifetimeMs }, 'identity CA listening');
+  return {
+    addr,
+    port,
+    identity,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Open calls get a moment to finish; then connections are cut so close() always returns.
+        setTimeout(() => server.forceShutdown(), 1_000).unref();
+      }),
+  };
+}

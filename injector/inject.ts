@@ -1,0 +1,140 @@
+// The injector's one pure function: a Kubernetes object in, the same object with the mesh-proxy
+// sidecar added (or left alone, with the reason) out. The CLI and the webhook both call it.
+import { isDeepStrictEqual } from 'node:util';
+import { IDENTITY_MODE, PROXY_VERSION, proxyConfig, type ProxyConfig } from './annotations.ts';
+import { decide, type InjectMode } from './decision.ts';
+import type { InjectOptions } from './options.ts';
+import { appEnv, PORTS, proxyContainer, proxyVolumes, VOLUMES, type PodFacts } from './sidecar.ts';
+import { isObject, isWorkloadKind, podTemplateOf, resourceName, type Container, type PodTemplate } from './workloads.ts';
+
+/** One line of the summary: `deployment/orders injected`, or skipped with the reason. */
+export interface InjectReport {
+  resource: string;
+  injected: boolean;
+  reason?: string;
+  /** Overrides that were ignored, settings that were replaced: injection went ahead anyway. */
+  warnings: string[];
+}
+
+export interface InjectResult {
+  object: unknown;
+  reports: InjectReport[];
+}
+
+/**
+ * Injects a workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
+ * Job, CronJob) or each item of a List. Other objects come back as they are, without a report.
+ * The input is never modified. `namespace` is the fallback when the object names none (a Pod in
+ * an AdmissionReview). Throws INVALID_WORKLOAD, naming the field, for a malformed workload.
+ */
+export function inject(obj: unknown, options: InjectOptions, namespace = 'default'): InjectResult {
+  if (!isObject(obj)) return { object: obj, reports: [] };
+  if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
+    const results = obj.items.map((item) => inject(item, options, namespace));
+    return { object: { ...obj, items: results.map((r) => r.object) }, reports: results.flatMap((r) => r.reports) };
+  }
+  if (!isWorkloadKind(obj.kind)) return { object: obj, reports: [] };
+
+  const resource = resourceName(obj);
+  const copy = structuredClone(obj);
+  const { template } = podTemplateOf(copy);
+  const meta = isObject(copy.metadata) ? copy.metadata : {};
+  const ns = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : namespace;
+  const nsAnnotations = options.namespaceAnnotations(ns) ?? {};
+
+  const skipped = (reason: string): InjectResult => ({ object: obj, reports: [{ resource, injected: false, reason, warnings: [] }] });
+  const decision = decide(template, { name: ns, annotations: nsAnnotations }, options.assumeEnabled);
+  if (!decision.inject) return skipped(decision.reason);
+  const conflict = conflictIn(template);
+  if (conflict) return skipped(conflict);
+
+  const { config, warnings } = proxyConfig(options.proxy, nsAnnotations, template.metadata?.annotations ?? {});
+  if ((copy.kind === 'Job' || copy.kind === 'CronJob') && !config.nativeSidecar) {
+    warnings.push(
+      'the proxy keeps running after the job\'s containers exit, so the job never completes; set config.alpha.linkerd.io/proxy-enable-native-sidecar: "true" (Kubernetes 1.29+)',
+    );
+  }
+  // Markers first: the labels the proxy registers are the ones the pod will carry.
+  markInjected(template, config.version, options, ns, copy.kind === 'Pod' ? undefined : { kind: String(copy.kind), name: meta.name });
+  addSidecar(template, decision.mode, config, options, warnings);
+  return { object: copy, reports: [{ resource, injected: true, warnings }] };
+}
+
+/** A port or volume the sidecar needs is taken: injecting would make a pod that cannot start. */
+function conflictIn(template: PodTemplate): string | undefined {
+  const proxyPorts = new Map<number, string>([
+    [PORTS.outbound, 'outbound'],
+    [PORTS.inbound, 'inbound'],
+    [PORTS.admin, 'admin'],
+  ]);
+  for (const c of template.spec.containers) {
+    for (const p of c.ports ?? []) {
+      const role = proxyPorts.get(p.containerPort);
+      if (role) return `container ${c.name} already uses port ${p.containerPort}, the proxy's ${role} port`;
+    }
+  }
+  const taken = new Set((template.spec.volumes ?? []).map((v) => v.name));
+  const clash = Object.values(VOLUMES).find((name) => taken.has(name));
+  return clash ? `the pod already has a volume named ${clash}` : undefined;
+}
+
+function addSidecar(
+  template: PodTemplate,
+  mode: InjectMode,
+  config: ProxyConfig,
+  options: InjectOptions,
+  warnings: string[],
+): void {
+  const spec = template.spec;
+  const ports: PodFacts['ports'] = [];
+  for (const p of spec.containers.flatMap((c) => c.ports ?? [])) {
+    if ((p.protocol ?? 'TCP') !== 'TCP' || ports.some((q) => q.port === p.containerPort)) continue;
+    ports.push(p.name ? { name: p.name, port: p.containerPort } : { port: p.containerPort });
+  }
+  const pod: PodFacts = { labels: template.metadata?.labels ?? {}, ports };
+  for (const app of spec.containers) routeThroughProxy(app, warnings);
+  const sidecar = proxyContainer(config, mode, pod, options);
+  // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the app.
+  if (config.nativeSidecar) spec.initContainers = [sidecar, ...(spec.initContainers ?? [])];
+  else spec.containers = [sidecar, ...spec.containers];
+  spec.volumes = [...(spec.volumes ?? []), ...proxyVolumes(options)];
+}
+
+/** Appends POD_IP and the proxy variables; an app's own HTTP_PROXY would bypass the mesh, so it is replaced, with a warning. */
+function routeThroughProxy(app: Container, warnings: string[]): void {
+  const env = [...(app.env ?? [])];
+  for (const wanted of appEnv()) {
+    const i = env.findIndex((e) => e.name === wanted.name);
+    if (i < 0) {
+      env.push(wanted);
+      continue;
+    }
+    // An identical POD_IP can stay where it is: it is still defined before the variables that use it.
+    if (wanted.name === 'POD_IP' && isDeepStrictEqual(env[i], wanted)) continue;
+    const was = env[i]!;
+    if (!isDeepStrictEqual(was, wanted)) {
+      const shown = was.value !== undefined ? `"${was.value}"` : 'a valueFrom reference';
+      warnings.push(`container ${app.name}: ${wanted.name} was ${shown}; replaced so its traffic goes through the proxy`);
+    }
+    env.splice(i, 1);
+    env.push(wanted);
+  }
+  app.env = env;
+}
+
+function markInjected(
+  template: PodTemplate,
+  version: string,
+  options: InjectOptions,
+  namespace: string,
+  owner: { kind: string; name: unknown } | undefined,
+): void {
+  const meta = (template.metadata ??= {});
+  meta.annotations = { ...meta.annotations, [PROXY_VERSION]: version, [IDENTITY_MODE]: 'default' };
+  const labels: Record<string, string> = {
+    'linkerd.io/control-plane-ns': options.controlPlaneNamespace,
+    'linkerd.io/workload-ns': namespace,
+  };
+  if (owner && typeof owner.name === 'string') labels[`linkerd.io/proxy-${owner.kind.toLowerCase()}`] = owner.name;
+  meta.labels = { ...meta.labels, ...labels };
+}

@@ -1,0 +1,50 @@
+// Mesh-wide injection settings: where the control plane lives, what the sidecar defaults to.
+import { readFileSync } from 'node:fs';
+import type { ProxyConfig } from './annotations.ts';
+
+export interface InjectOptions {
+  /** Sidecar defaults; namespace and pod annotations override them per workload. */
+  proxy: ProxyConfig;
+  controlPlaneNamespace: string;
+  clusterDomain: string;
+  trustDomain: string;
+  /** Audience of the projected service-account token the proxy shows the identity service. */
+  identityAudience: string;
+  /** ConfigMap holding the trust anchors under the key `ca-bundle.crt`. */
+  trustRootsConfigMap: string;
+  /** `mesh inject` opts every workload in (as `linkerd inject` does); the webhook needs the annotation. */
+  assumeEnabled: boolean;
+  /** Annotations of a namespace, when known (a Namespace in the same file, or `--namespaces`). */
+  namespaceAnnotations: (namespace: string) => Record<string, string> | undefined;
+}
+
+/** The version in package.json: the proxy image tag and the `linkerd.io/proxy-version` marker. */
+export function meshVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): InjectOptions {
+  return {
+    proxy: {
+      imageName: 'ghcr.io/mesh/proxy',
+      version: meshVersion(),
+      logLevel: 'info',
+      defaultInboundPolicy: 'all-unauthenticated',
+      skipInboundPorts: '',
+      skipOutboundPorts: '',
+      opaquePorts: '',
+      // Measured: a Node sidecar peaks at 105-120 MB RSS under load (DESIGN.md), so the limit leaves room.
+      resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '250Mi' } },
+      nativeSidecar: false,
+    },
+    controlPlaneNamespace: 'mesh-system',
+    clusterDomain: 'cluster.local',
+    trustDomain: 'cluster.local',
+    identityAudience: 'identity.l5d.io',
+    trustRootsConfigMap: 'mesh-identity-trust-roots',
+    assumeEnabled: false,
+    namespaceAnnotations: () => undefined,
+    ...overrides,
+  };
+}

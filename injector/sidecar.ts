@@ -1,0 +1,119 @@
+// What injection adds to a pod template: the mesh-proxy container, its volumes, and the
+// environment that sends the app's traffic through it (HTTP_PROXY mode, DESIGN.md).
+import type { ProxyConfig } from './annotations.ts';
+import { PROXY_CONTAINER, type InjectMode } from './decision.ts';
+import type { InjectOptions } from './options.ts';
+import type { Container, EnvVar, Volume } from './workloads.ts';
+
+export const PORTS = { outbound: 4140, inbound: 4143, admin: 4191 } as const;
+export const VOLUMES = { trustRoots: 'mesh-identity-trust-roots', token: 'mesh-identity-token' } as const;
+const TRUST_ROOTS_DIR = '/var/run/mesh/identity/trust-roots';
+const TOKEN_DIR = '/var/run/secrets/tokens';
+
+/** What the proxy registers for its pod (destination selects pods by these labels and ports). */
+export interface PodFacts {
+  labels: Record<string, string>;
+  ports: Array<{ name?: string; port: number }>;
+}
+
+const field = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+const value = (name: string, v: string): EnvVar => ({ name, value: v });
+
+/**
+ * Proxy settings, in an order where every `$(VAR)` refers to a variable defined above it. Names
+ * follow proxy/config.ts (ports, pod IP), proxy/log.ts (level) and the demo runner's sidecar
+ * environment (examples/orders-checkout/runner/mesh-commands.ts), so a pod in a cluster and a pod
+ * of the demo start their proxy the same way.
+ */
+function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[] {
+  const svc = (name: string, port: number) => `${name}.${o.controlPlaneNamespace}.svc.${o.clusterDomain}:${port}`;
+  const env: EnvVar[] = [
+    value('MESH_LOG_LEVEL', config.logLevel),
+    field('MESH_POD_NAME', 'metadata.name'),
+    field('MESH_POD_NAMESPACE', 'metadata.namespace'),
+    field('MESH_POD_IP', 'status.podIP'),
+    field('MESH_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+    // Label values cannot hold `,` or `=` (Kubernetes forbids them), so this list is unambiguous.
+    value('MESH_POD_LABELS', Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',')),
+    value('MESH_POD_PORTS', pod.ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(',')),
+    value('MESH_PROXY_OUTBOUND_PORT', String(PORTS.outbound)),
+    value('MESH_PROXY_INBOUND_PORT', String(PORTS.inbound)),
+    value('MESH_PROXY_ADMIN_PORT', String(PORTS.admin)),
+    value('MESH_PROXY_INBOUND_DEFAULT_POLICY', config.defaultInboundPolicy),
+  ];
+  // A client outside the mesh names no port; with one app port there is no doubt which it meant.
+  if (pod.ports.length === 1) env.push(value('MESH_PROXY_APP_PORT', String(pod.ports[0]!.port)));
+  if (config.skipInboundPorts) env.push(value('MESH_PROXY_SKIP_INBOUND_PORTS', config.skipInboundPorts));
+  if (config.skipOutboundPorts) env.push(value('MESH_PROXY_SKIP_OUTBOUND_PORTS', config.skipOutboundPorts));
+  if (config.opaquePorts) env.push(value('MESH_PROXY_OPAQUE_PORTS', config.opaquePorts));
+  env.push(
+    value('MESH_IDENTITY', `spiffe://${o.trustDomain}/ns/$(MESH_POD_NAMESPACE)/sa/$(MESH_SERVICE_ACCOUNT)`),
+    value('MESH_IDENTITY_ADDR', svc('identity', 8080)),
+    value('MESH_DESTINATION_ADDR', svc('destination', 8086)),
+    value('MESH_TRUST_ANCHORS', `${TRUST_ROOTS_DIR}/ca-bundle.crt`),
+    value('MESH_TOKEN_FILE', `${TOKEN_DIR}/${VOLUMES.token}`),
+  );
+  return env;
+}
+
+export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFacts, o: InjectOptions): Container {
+  const { requests, limits } = config.resources;
+  const probe = (path: string, initialDelaySeconds: number) => ({
+    httpGet: { path, port: PORTS.admin },
+    initialDelaySeconds,
+    timeoutSeconds: 1,
+  });
+  return {
+    name: PROXY_CONTAINER,
+    image: `${config.imageName}:${config.version}`,
+    imagePullPolicy: 'IfNotPresent',
+    // Ingress mode is a flag of `mesh proxy`, as the demo runner starts its front door.
+    command: mode === 'ingress' ? ['mesh', 'proxy', '--ingress'] : ['mesh', 'proxy'],
+    ports: [
+      { name: 'mesh-outbound', containerPort: PORTS.outbound, protocol: 'TCP' },
+      { name: 'mesh-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },
+      { name: 'mesh-admin', containerPort: PORTS.admin, protocol: 'TCP' },
+    ],
+    env: proxyEnv(config, pod, o),
+    readinessProbe: probe('/ready', 2),
+    livenessProbe: probe('/live', 10),
+    resources: { requests: { ...requests }, limits: { ...limits } },
+    securityContext: {
+      runAsUser: 2102,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: [
+      { name: VOLUMES.trustRoots, mountPath: TRUST_ROOTS_DIR, readOnly: true },
+      { name: VOLUMES.token, mountPath: TOKEN_DIR, readOnly: true },
+    ],
+    // A native sidecar (Kubernetes 1.29+) starts before the app and stops after it, so Jobs finish.
+    ...(config.nativeSidecar ? { restartPolicy: 'Always' } : {}),
+  };
+}
+
+export function proxyVolumes(o: InjectOptions): Volume[] {
+  return [
+    { name: VOLUMES.trustRoots, configMap: { name: o.trustRootsConfigMap } },
+    {
+      name: VOLUMES.token,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: o.identityAudience, expirationSeconds: 86400, path: VOLUMES.token } }],
+      },
+    },
+  ];
+}
+
+/** App-side variables: the pod IP, then the proxy settings that send HTTP and gRPC through the sidecar. */
+export function appEnv(): EnvVar[] {
+  const outbound = `http://$(POD_IP):${PORTS.outbound}`;
+  return [
+    field('POD_IP', 'status.podIP'),
+    value('HTTP_PROXY', outbound),
+    value('http_proxy', outbound),
+    value('grpc_proxy', outbound),
+  ];
+}

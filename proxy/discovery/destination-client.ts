@@ -1,0 +1,206 @@
+// The proxy's Resolver backed by the destination service: one shared gRPC watch per authority
+// (endpoints, profile) and per inbound port (policy), stopped when idle; registers this proxy's
+// pod; keeps the last state while the destination is away and reconnects with jittered backoff.
+import type * as grpc from '@grpc/grpc-js';
+import pino, { type Logger } from 'pino';
+import { parseSpiffeId, spiffeId, type TlsCredentials } from '../identity/credentials.ts';
+import { CountedWatched } from './counted-watched.ts';
+import { destinationStubs, type DestinationStubs } from './destination-channel.ts';
+import { endpointFromWire, policyFromWire, profileFromWire } from './destination-wire.ts';
+import { ResilientStream, type Backoff } from './resilient-stream.ts';
+import type { DefaultPolicy, Endpoint, EndpointSet, InboundPolicy, PodInfo, Profile, Resolver } from './types.ts';
+import { Watched } from './watched.ts';
+
+export interface DestinationClientOptions {
+  /** The destination's `host:port` (DESIGN.md: 127.0.0.1:8086). */
+  addr: string;
+  credentials: TlsCredentials;
+  /** This proxy's pod: registered over the Registration stream, and the subject of inbound policy. */
+  pod?: PodInfo;
+  /** Namespace short names resolve against; defaults to the pod's. */
+  namespace?: string;
+  /** This proxy's inbound port, announced with the pod (default 4143). */
+  inboundPort?: number;
+  /** The default inbound policy this proxy runs with (sent with every policy watch). */
+  defaultPolicy?: DefaultPolicy;
+  /**
+   * The SPIFFE id the destination must present (default `spiffe://<our trust domain>/ns/linkerd/sa/destination`,
+   * what `mesh destination serve` serves as). `null`: any certificate from the trust anchors.
+   */
+  serverIdentity?: string | null;
+  /** A watch nobody subscribes to and nobody asked for in this long is stopped (default 60 s). */
+  idleTimeoutMs?: number;
+  backoff?: Backoff;
+  logger?: Logger;
+}
+
+interface Entry<T> {
+  cell: CountedWatched<T>;
+  stream?: ResilientStream<unknown>;
+  lastUsedMs: number;
+}
+
+export interface RegistrationState {
+  accepted: boolean;
+  message: string;
+}
+
+const defaultServerIdentity = (own: string) => spiffeId(parseSpiffeId(own)?.trustDomain ?? 'cluster.local', 'linkerd', 'destination');
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
+export class DestinationClient implements Resolver {
+  /** The latest answer to this proxy's registration (absent until the destination replies). */
+  readonly registration = new Watched<RegistrationState>();
+  private stubs?: DestinationStubs;
+  private readonly entries = new Map<string, Entry<any>>();
+  private registrationStream?: ResilientStream<unknown>;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly unsubscribeRotate: () => void;
+  private readonly logger: Logger;
+  private readonly backoff: Backoff;
+  private readonly namespace: string;
+  private closed = false;
+
+  constructor(private readonly options: DestinationClientOptions) {
+    this.logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'destination-client', destination: options.addr });
+    this.backoff = options.backoff ?? { minMs: 100, maxMs: 5_000 };
+    this.namespace = options.namespace ?? options.pod?.namespace ?? 'default';
+    const idle = options.idleTimeoutMs ?? 60_000;
+    this.sweepTimer = setInterval(() => this.sweep(idle), Math.max(50, Math.floor(idle / 2)));
+    this.sweepTimer.unref();
+    // New certificate: new channel for every stream (open ones would keep presenting the old one).
+    this.unsubscribeRotate = options.credentials.onRotate(() => {
+      this.stubs?.close();
+      this.stubs = undefined;
+    });
+    if (options.pod) this.startRegistration(options.pod);
+  }
+
+  endpoints(authority: string): Watched<EndpointSet> {
+    return this.watch(`endpoints|${authority}`, () => {
+      const request = { authority, contextNamespace: this.namespace };
+      let known = new Map<string, Endpoint>();
+      return {
+        what: `endpoints ${authority}`,
+        open: () => this.channel().destination.getEndpoints(request) as grpc.ClientReadableStream<unknown>,
+        onOpen: () => {
+          known = new Map(); // the first message on a new stream is the whole current state
+        },
+        apply: (m: any): EndpointSet => {
+          if (m.update === 'add') for (const w of m.add.endpoints ?? []) known.set(w.address, endpointFromWire(w));
+          else if (m.update === 'remove') for (const a of m.remove.addresses ?? []) known.delete(a);
+          else if (m.update === 'noEndpoints') {
+            known.clear();
+            if (!m.noEndpoints.exists) return { kind: 'unknown' };
+          }
+          return { kind: 'endpoints', endpoints: [...known.values()] };
+        },
+      };
+    });
+  }
+
+  profile(authority: string): Watched<Profile> {
+    return this.watch(`profile|${authority}`, () => ({
+      what: `profile ${authority}`,
+      open: () => this.channel().destination.getProfile({ authority, contextNamespace: this.namespace }) as grpc.ClientReadableStream<unknown>,
+      apply: (m: any) => profileFromWire(m),
+    }));
+  }
+
+  inboundPolicy(port: number): Watched<InboundPolicy> {
+    const pod = this.options.pod;
+    const defaultPolicy = this.options.defaultPolicy ?? 'all-unauthenticated';
+    if (!pod) {
+      // Without a registered pod no Server can select us: the default applies.
+      return new Watched<InboundPolicy>({ port, authorizations: [], defaultPolicy, clusterNetworks: [] });
+    }
+    return this.watch(`policy|${port}`, () => ({
+      what: `inbound policy ${pod.namespace}/${pod.name}:${port}`,
+      open: () => this.channel().inbound.watchPort({ workload: `${pod.namespace}/${pod.name}`, port, defaultPolicy }) as grpc.ClientReadableStream<unknown>,
+      apply: (m: any) => policyFromWire(m),
+    }));
+  }
+
+  /** Live watches (for tests and the admin page). */
+  get watchCount(): number {
+    return this.entries.size;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.unsubscribeRotate();
+    this.registrationStream?.stop();
+    for (const entry of this.entries.values()) entry.stream?.stop();
+    this.entries.clear();
+    this.stubs?.close();
+  }
+
+  private channel(): DestinationStubs {
+    if (this.closed) throw new Error('destination client closed');
+    this.stubs ??= destinationStubs(this.options.addr, {
+      trustAnchorsPem: this.options.credentials.trustAnchorsPem,
+      client: this.options.credentials,
+      serverIdentity: this.options.serverIdentity === null ? undefined : (this.options.serverIdentity ?? defaultServerIdentity(this.options.credentials.identity)),
+    });
+    return this.stubs;
+  }
+
+  private watch<T>(
+    key: string,
+    describe: () => { what: string; open: () => grpc.ClientReadableStream<unknown>; onOpen?: () => void; apply: (m: unknown) => T },
+  ): Watched<T> {
+    const existing = this.entries.get(key) as Entry<T> | undefined;
+    if (existing) {
+      existing.lastUsedMs = Date.now();
+      return existing.cell;
+    }
+    const entry: Entry<T> = { cell: new CountedWatched<T>(), lastUsedMs: Date.now() };
+    this.entries.set(key, entry);
+    if (this.closed) return entry.cell;
+    const d = describe();
+    entry.stream = new ResilientStream<unknown>(d.what, { open: d.open, onOpen: d.onOpen, onMessage: (m) => entry.cell.set(d.apply(m)) }, this.backoff, this.logger);
+    void this.options.credentials.whenReady().then(() => entry.stream?.start());
+    return entry.cell;
+  }
+
+  private sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const [key, entry] of this.entries) {
+      if (entry.cell.subscriberCount > 0 || now - entry.lastUsedMs < idleMs) continue;
+      entry.stream?.stop();
+      this.entries.delete(key);
+      this.logger.debug({ watch: key }, 'idle discovery watch stopped');
+    }
+  }
+
+  private startRegistration(pod: PodInfo): void {
+    const announcement = {
+      name: pod.name,
+      namespace: pod.namespace,
+      labels: pod.labels,
+      ip: pod.ip,
+      ports: pod.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? '' })),
+      inboundPort: this.options.inboundPort ?? 4143,
+      serviceAccount: parseSpiffeId(this.options.credentials.identity)?.serviceAccount ?? '',
+    };
+    this.registrationStream = new ResilientStream<unknown>(
+      `registration ${pod.namespace}/${pod.name}`,
+      {
+        open: () => {
+          const call = this.channel().registration.register() as grpc.ClientDuplexStream<unknown, unknown>;
+          call.write(announcement);
+          return call;
+        },
+        onMessage: (m: any) => {
+          if (!m.accepted) this.logger.error({ pod: `${pod.namespace}/${pod.name}`, reason: m.message }, 'destination refused registration');
+          this.registration.set({ accepted: !!m.accepted, message: String(m.message ?? '') });
+        },
+      },
+      this.backoff,
+      this.logger,
+    );
+    void this.options.credentials.whenReady().then(() => this.registrationStream?.start());
+  }
+}

@@ -1,0 +1,182 @@
+// Converts between the discovery types (types.ts) and api/destination.proto's messages as
+// @grpc/proto-loader shapes them (camelCase, oneofs named by a `match`/`update` field).
+import type {
+  Authorization,
+  DefaultPolicy,
+  Endpoint,
+  HttpRouteMatch,
+  InboundPolicy,
+  Profile,
+  RequestMatch,
+  ResponseMatch,
+  ServerProtocol,
+} from './types.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
+type Wire = any;
+
+export function endpointToWire(e: Endpoint): Wire {
+  return { address: e.address, weight: e.weight, identity: e.identity ?? '', protocolHint: { inboundPort: e.inboundPort ?? 0, h2: !!e.h2 }, labels: e.labels };
+}
+
+export function endpointFromWire(w: Wire): Endpoint {
+  const e: Endpoint = { address: String(w.address), weight: Number(w.weight) || 1, labels: { ...(w.labels ?? {}) } };
+  if (w.identity) e.identity = String(w.identity);
+  if (w.protocolHint?.inboundPort) {
+    e.inboundPort = Number(w.protocolHint.inboundPort);
+    e.h2 = !!w.protocolHint.h2;
+  }
+  return e;
+}
+
+function requestMatchToWire(m: RequestMatch): Wire {
+  if ('method' in m) return { method: m.method };
+  if ('pathRegex' in m) return { pathRegex: m.pathRegex };
+  if ('all' in m) return { all: { matches: m.all.map(requestMatchToWire) } };
+  if ('any' in m) return { any: { matches: m.any.map(requestMatchToWire) } };
+  return { not: requestMatchToWire(m.not) };
+}
+
+function requestMatchFromWire(w: Wire): RequestMatch {
+  switch (w?.match) {
+    case 'method': return { method: w.method };
+    case 'pathRegex': return { pathRegex: w.pathRegex };
+    case 'all': return { all: (w.all.matches ?? []).map(requestMatchFromWire) };
+    case 'any': return { any: (w.any.matches ?? []).map(requestMatchFromWire) };
+    case 'not': return { not: requestMatchFromWire(w.not) };
+    default: return { all: [] }; // an empty condition matches everything
+  }
+}
+
+function responseMatchToWire(m: ResponseMatch): Wire {
+  if ('status' in m) return { status: m.status };
+  if ('all' in m) return { all: { matches: m.all.map(responseMatchToWire) } };
+  if ('any' in m) return { any: { matches: m.any.map(responseMatchToWire) } };
+  return { not: responseMatchToWire(m.not) };
+}
+
+function responseMatchFromWire(w: Wire): ResponseMatch {
+  switch (w?.match) {
+    case 'status': return { status: { min: Number(w.status.min), max: Number(w.status.max) } };
+    case 'all': return { all: (w.all.matches ?? []).map(responseMatchFromWire) };
+    case 'any': return { any: (w.any.matches ?? []).map(responseMatchFromWire) };
+    case 'not': return { not: responseMatchFromWire(w.not) };
+    default: return { all: [] };
+  }
+}
+
+function httpMatchToWire(m: HttpRouteMatch): Wire {
+  return { path: m.path ?? null, headers: m.headers ?? [], queryParams: m.queryParams ?? [], method: m.method ?? '' };
+}
+
+function httpMatchFromWire(w: Wire): HttpRouteMatch {
+  const m: HttpRouteMatch = {};
+  if (w.path) m.path = { type: w.path.type, value: w.path.value };
+  if (w.headers?.length) m.headers = w.headers.map((h: Wire) => ({ name: h.name, value: h.value, type: h.type || 'Exact' }));
+  if (w.queryParams?.length) m.queryParams = w.queryParams.map((h: Wire) => ({ name: h.name, value: h.value, type: h.type || 'Exact' }));
+  if (w.method) m.method = w.method;
+  return m;
+}
+
+export function profileToWire(p: Profile): Wire {
+  return {
+    fullyQualifiedName: p.fqdn,
+    routes: p.routes.map((r) => ({
+      name: r.name,
+      condition: requestMatchToWire(r.condition),
+      responseClasses: r.responseClasses.map((c) => ({ condition: responseMatchToWire(c.condition), isFailure: c.isFailure })),
+      timeoutMs: r.timeoutMs,
+      isRetryable: r.isRetryable,
+    })),
+    retryBudget: p.retryBudget ?? null,
+    httpRoutes: p.httpRoutes.map((h) => ({
+      name: h.name,
+      rules: h.rules.map((r) => ({
+        matches: r.matches.map(httpMatchToWire),
+        backends: r.backends,
+        requestTimeoutMs: r.requestTimeoutMs,
+        backendTimeoutMs: r.backendTimeoutMs,
+        retry: r.retry ?? null,
+      })),
+    })),
+  };
+}
+
+/** proto `float` carries 0.2 as 0.20000000298; six digits is all a ratio needs. */
+const ratio = (x: number) => Math.round(x * 1e6) / 1e6;
+
+export function profileFromWire(w: Wire): Profile {
+  const p: Profile = {
+    fqdn: w.fullyQualifiedName ?? '',
+    routes: (w.routes ?? []).map((r: Wire) => ({
+      name: r.name,
+      condition: requestMatchFromWire(r.condition),
+      responseClasses: (r.responseClasses ?? []).map((c: Wire) => ({ condition: responseMatchFromWire(c.condition), isFailure: !!c.isFailure })),
+      timeoutMs: Number(r.timeoutMs) || 0,
+      isRetryable: !!r.isRetryable,
+    })),
+    httpRoutes: (w.httpRoutes ?? []).map((h: Wire) => ({
+      name: h.name,
+      rules: (h.rules ?? []).map((r: Wire) => {
+        const rule: Profile['httpRoutes'][number]['rules'][number] = {
+          matches: (r.matches ?? []).map(httpMatchFromWire),
+          backends: (r.backends ?? []).map((b: Wire) => ({ authority: b.authority, weight: Number(b.weight) })),
+          requestTimeoutMs: Number(r.requestTimeoutMs) || 0,
+          backendTimeoutMs: Number(r.backendTimeoutMs) || 0,
+        };
+        if (r.retry) {
+          rule.retry = {
+            httpStatuses: (r.retry.httpStatuses ?? []).map((s: Wire) => ({ min: Number(s.min), max: Number(s.max) })),
+            grpcStatuses: [...(r.retry.grpcStatuses ?? [])],
+            limit: Number(r.retry.limit) || 0,
+            timeoutMs: Number(r.retry.timeoutMs) || 0,
+          };
+        }
+        return rule;
+      }),
+    })),
+  };
+  if (w.retryBudget) {
+    p.retryBudget = { retryRatio: ratio(Number(w.retryBudget.retryRatio)), minRetriesPerSecond: Number(w.retryBudget.minRetriesPerSecond), ttlMs: Number(w.retryBudget.ttlMs) };
+  }
+  return p;
+}
+
+export function policyToWire(p: InboundPolicy): Wire {
+  return {
+    port: p.port,
+    server: p.server ?? null,
+    authorizations: p.authorizations.map((a) => ({
+      name: a.name,
+      authentication: { ...a.authentication, identityPrefixes: a.authentication.identityPrefixes ?? [] },
+      routeMatches: (a.routeMatches ?? []).map(httpMatchToWire),
+      routeScoped: a.routeMatches !== undefined,
+    })),
+    defaultPolicy: p.defaultPolicy,
+    clusterNetworks: p.clusterNetworks,
+  };
+}
+
+export function policyFromWire(w: Wire): InboundPolicy {
+  const p: InboundPolicy = {
+    port: Number(w.port),
+    authorizations: (w.authorizations ?? []).map((a: Wire) => {
+      const authz: Authorization = {
+        name: a.name,
+        authentication: {
+          unauthenticated: !!a.authentication?.unauthenticated,
+          identities: [...(a.authentication?.identities ?? [])],
+          identitySuffixes: [...(a.authentication?.identitySuffixes ?? [])],
+          identityPrefixes: [...(a.authentication?.identityPrefixes ?? [])],
+          networks: [...(a.authentication?.networks ?? [])],
+        },
+      };
+      if (a.routeScoped) authz.routeMatches = (a.routeMatches ?? []).map(httpMatchFromWire);
+      return authz;
+    }),
+    defaultPolicy: (w.defaultPolicy || 'all-unauthenticated') as DefaultPolicy,
+    clusterNetworks: [...(w.clusterNetworks ?? [])],
+  };
+  if (w.server) p.server = { name: w.server.name, protocol: (w.server.protocol || 'unknown') as ServerProtocol };
+  return p;
+}

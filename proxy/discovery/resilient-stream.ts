@@ -1,0 +1,86 @@
+// A server stream that comes back: reopened with jittered exponential backoff whenever it ends
+// or fails, until stopped. Callers keep their last state meanwhile.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+
+export interface Backoff {
+  minMs: number;
+  maxMs: number;
+}
+
+export interface StreamHooks<M> {
+  /** Opens a new call; throwing counts as a failure (e.g. no certificate yet). */
+  open(): grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+  /** A new call is open: the next message restarts the state from scratch. */
+  onOpen?(call: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>): void;
+  onMessage(message: M): void;
+}
+
+export class ResilientStream<M> {
+  private call?: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+  private timer?: NodeJS.Timeout;
+  private attempt = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly hooks: StreamHooks<M>,
+    private readonly backoff: Backoff,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.stopped) return;
+    let call: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+    try {
+      call = this.hooks.open();
+    } catch (err) {
+      this.retry(`cannot open: ${(err as Error).message}`);
+      return;
+    }
+    this.call = call;
+    this.hooks.onOpen?.(call);
+    call.on('data', (m: M) => {
+      this.attempt = 0; // a stream that delivers is healthy again
+      this.hooks.onMessage(m);
+    });
+    let finished = false;
+    const finish = (why: string) => {
+      if (finished || this.call !== call) return;
+      finished = true;
+      this.call = undefined;
+      this.retry(why);
+    };
+    call.on('error', (err: grpc.ServiceError) => finish(`${err.code ? `status ${err.code}: ` : ''}${err.details || err.message}`));
+    call.on('end', () => finish('stream ended'));
+  }
+
+  /** Re-open now (e.g. after a certificate rotation), keeping the caller's state until data arrives. */
+  restart(): void {
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
+    clearTimeout(this.timer);
+    this.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
+  }
+
+  private retry(why: string): void {
+    if (this.stopped) return;
+    const ceiling = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** this.attempt);
+    // Full jitter between half and all of the ceiling: a restarted destination is not hit by
+    // every proxy in the same millisecond.
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.attempt++;
+    this.logger.warn({ stream: this.what, why, retryInMs: delay, attempt: this.attempt }, 'destination stream lost; keeping last state');
+    this.timer = setTimeout(() => this.start(), delay);
+    this.timer.unref();
+  }
+}

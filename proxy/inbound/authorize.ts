@@ -1,0 +1,106 @@
+// Inbound authorization: each request (or opaque connection) is checked against the live policy
+// of its port - the Server's authorizations, else the default policy - before it reaches the app.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { InboundPolicy } from '../discovery/types.ts';
+import type { Watched } from '../discovery/watched.ts';
+import { ProxyError } from '../errors.ts';
+import { splitPath } from '../http/route-match.ts';
+import type { Layer, MeshRequest, Service } from '../http/message.ts';
+import { authzCounters } from './authz/authz-metrics.ts';
+import { peerIp } from './authz/cidr.ts';
+import { decide, describeCaller, type Caller, type Decision, type RouteMatchCache } from './authz/decide.ts';
+
+export interface AuthorizeOptions {
+  registry: Registry;
+  logger: Logger;
+  /** This pod's own IP: probes from it (and from 127.0.0.1 / ::1) are admitted, as the kubelet's are. */
+  podIp?: string;
+  /** Override the probe paths (default /live, /ready, /healthz, /readyz). */
+  probePaths?: string[];
+}
+
+export const DEFAULT_PROBE_PATHS = ['/live', '/ready', '/healthz', '/readyz'];
+
+/** Admitted or refused, for opaque TCP: the caller is refused by closing the connection. */
+export type ConnectionDecision = { allowed: true; authz: string } | { allowed: false; reason: string };
+
+/** The connection-level check for opaque TCP (route-scoped authorizations never admit TCP). */
+export function authorizeConnection(policy: InboundPolicy, peer: string, identity: string | undefined): ConnectionDecision {
+  const d = decide(policy, { ip: peerIp(peer), identity, tls: identity !== undefined });
+  return d.allowed ? { allowed: true, authz: d.authz } : { allowed: false, reason: d.message };
+}
+
+function isProbe(req: MeshRequest, ip: string, opts: AuthorizeOptions, paths: Set<string>): boolean {
+  if (req.method !== 'GET' || req.ctx.tls) return false; // the kubelet probes in plaintext
+  const local = ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || ip === opts.podIp;
+  return local && paths.has(splitPath(req.path).pathOnly);
+}
+
+export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions): Layer {
+  const counters = authzCounters(opts.registry);
+  const probePaths = new Set(opts.probePaths ?? DEFAULT_PROBE_PATHS);
+  const routeCache: RouteMatchCache = new WeakMap();
+
+  return (inner: Service): Service => async (req) => {
+    const current = policy.get();
+    const caller: Caller = { ip: peerIp(req.ctx.peer), identity: req.ctx.clientIdentity, tls: req.ctx.tls };
+    let decision: Decision;
+    if (!current) {
+      // Fail closed: no policy has arrived yet for this port.
+      decision = { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy not yet known; refusing ${describeCaller(caller)}` };
+    } else if (isProbe(req, caller.ip, opts, probePaths)) {
+      decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
+    } else {
+      decision = decide(current, caller, req, routeCache);
+    }
+    const port = String(current?.port ?? '');
+    if (decision.allowed) {
+      counters.allow.inc({ server: decision.server, authz: decision.authz, port });
+      req.ctx.labels.srv_name = decision.server;
+      req.ctx.labels.authz_name = decision.authz;
+      return inner(req);
+    }
+    counters.deny.inc({ server: decision.server, reason: decision.reason, port });
+    opts.logger.warn(
+      {
+        request: req.ctx.id,
+        server: decision.server,
+        port: current?.port,
+        client: caller.identity ?? null,
+        peer: req.ctx.peer,
+        method: req.method,
+        path: splitPath(req.path).pathOnly,
+        reason: decision.reason,
+      },
+      `denied: ${decision.message}`,
+    );
+    throw new ProxyError('FORBIDDEN', decision.message);
+  };
+}
+
+/** Ports with a cached per-port layer; beyond this (ports come from a header), built per request. */
+const MAX_CACHED_PORTS = 256;
+
+/**
+ * The inbound policy slot for a whole proxy: each request is checked against the policy of the
+ * app port it targets (`portOf`, e.g. from `l5d-dst-port`), from `policyFor` (the resolver).
+ */
+export function authorizePorts(
+  policyFor: (port: number) => Watched<InboundPolicy>,
+  portOf: (req: MeshRequest) => number,
+  opts: AuthorizeOptions,
+): Layer {
+  return (inner: Service): Service => {
+    const perPort = new Map<number, Service>();
+    return async (req) => {
+      const port = portOf(req);
+      let svc = perPort.get(port);
+      if (!svc) {
+        svc = authorize(policyFor(port), opts)(inner);
+        if (perPort.size < MAX_CACHED_PORTS) perPort.set(port, svc);
+      }
+      return svc(req);
+    };
+  };
+}

@@ -1,0 +1,57 @@
+// The HTTP series of one proxy, kept as plain counters keyed by label values and handed to
+// prom-client only at scrape time.
+//
+// Why not `counter.inc(labels)` per request: prom-client hashes the whole label object on every
+// call (measured 1-5 microseconds with our 15 label names); a request here costs one string key
+// and one Map lookup per series instead. Scrapes (every few seconds) pay the conversion.
+import type { MeshRequest } from '../http/message.ts';
+import type { HttpLabeller, LabelSet } from './http-labels.ts';
+
+export interface ResponseSeries {
+  readonly labels: LabelSet;
+  count: number;
+}
+
+/** One request label set: its request count and its responses by status and class. */
+export class RequestSeries {
+  requests = 0;
+  readonly responses = new Map<string, ResponseSeries>();
+
+  constructor(readonly labels: LabelSet) {}
+
+  response(status: number, failed: boolean, grpcStatus: number | undefined, error: string | undefined): ResponseSeries {
+    const key = `${status} ${failed} ${grpcStatus} ${error}`;
+    let series = this.responses.get(key);
+    if (!series) {
+      const labels: LabelSet = { ...this.labels, status_code: String(status), classification: failed ? 'failure' : 'success' };
+      if (grpcStatus !== undefined) labels.grpc_status = String(grpcStatus);
+      if (error !== undefined) labels.error = error;
+      series = { labels, count: 0 };
+      this.responses.set(key, series);
+    }
+    return series;
+  }
+}
+
+export class HttpSeriesTable {
+  private readonly series = new Map<string, RequestSeries>();
+
+  constructor(private readonly labeller: HttpLabeller) {}
+
+  /** The series for the request's labels as its context says now. */
+  of(req: MeshRequest): RequestSeries {
+    const labels = this.labeller.labelsOf(req);
+    let key = '';
+    for (const name in labels) key += `${name}=${labels[name]}\u0000`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = new RequestSeries(labels);
+      this.series.set(key, series);
+    }
+    return series;
+  }
+
+  all(): IterableIterator<RequestSeries> {
+    return this.series.values();
+  }
+}

@@ -1,0 +1,97 @@
+// The golden-metrics layer: counts each request, times it to the response headers, and
+// classifies the response once its body (and trailers) have ended.
+import { finished } from 'node:stream';
+import type { Histogram } from 'prom-client';
+import { ProxyError, asProxyError } from '../errors.ts';
+import { headerValue, type HeaderMap, type Layer, type MeshRequest, type MeshResponse } from '../http/message.ts';
+import type { HttpSeriesTable, RequestSeries } from './http-series.ts';
+
+export interface HttpInstruments {
+  /** request_total and response_total live here; prom-client reads them at scrape time. */
+  table: HttpSeriesTable;
+  latency: Histogram<string>;
+}
+
+/** gRPC status 1: what a gRPC client sees when its call ends before the server's status. */
+const GRPC_CANCELLED = 1;
+/** gRPC status 2: what grpc clients make of a grpc-status they cannot parse. */
+const GRPC_UNKNOWN = 2;
+
+export function createRequestLayer(m: HttpInstruments): Layer {
+  return (inner) => async (req) => {
+    const startedAt = performance.now();
+    m.table.of(req).requests++;
+    let res: MeshResponse;
+    try {
+      res = await inner(req);
+    } catch (err) {
+      recordProxyError(m, req, asProxyError(err), startedAt);
+      throw err;
+    }
+    const series = m.table.of(req);
+    m.latency.observe(series.labels, performance.now() - startedAt);
+    whenSettled(req, res, (grpcStatus, error) => recordResponse(req, series, res.status, grpcStatus, error));
+    return res;
+  };
+}
+
+/** A response the proxy makes itself: its status (HTTP 200 + grpc-status for gRPC), always a failure. */
+function recordProxyError(m: HttpInstruments, req: MeshRequest, err: ProxyError, startedAt: number): void {
+  const series = m.table.of(req);
+  m.latency.observe(series.labels, performance.now() - startedAt);
+  const grpc = req.ctx.grpc;
+  series.response(grpc ? 200 : err.httpStatus, true, grpc ? err.grpcStatus : undefined, err.code).count++;
+}
+
+/**
+ * Calls `done` once the response is over: at once for a bodyless response without trailers,
+ * else when the body ends (then the trailers, for the gRPC status) or fails. Only listens to
+ * the body: it stays the same stream object, so streaming and backpressure are untouched.
+ */
+function whenSettled(
+  req: MeshRequest,
+  res: MeshResponse,
+  done: (grpcStatus: number | undefined, error: string | undefined) => void,
+): void {
+  const headerStatus = grpcStatusOf(res.headers);
+  const afterBody = () => {
+    if (headerStatus !== undefined || !res.trailers) return done(headerStatus, undefined);
+    res.trailers.then(
+      (trailers) => done(trailers ? grpcStatusOf(trailers) : undefined, undefined),
+      (err: unknown) => done(req.ctx.grpc ? GRPC_UNKNOWN : undefined, asProxyError(err).code),
+    );
+  };
+  if (!res.body) return afterBody();
+  finished(res.body, { writable: false }, (err) => {
+    if (!err) return afterBody();
+    // Ended early: the client went away (its signal fired, or the edge destroyed the body), or the upstream failed.
+    const cancelled = req.signal.aborted || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+    const grpcStatus = req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
+    done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(err).code);
+  });
+}
+
+function recordResponse(
+  req: MeshRequest,
+  series: RequestSeries,
+  status: number,
+  grpcStatus: number | undefined,
+  error: string | undefined,
+): void {
+  const isFailure = req.ctx.isFailure ?? defaultIsFailure;
+  const failed = error !== undefined || isFailure(status, grpcStatus);
+  series.response(status, failed, grpcStatus, error).count++;
+}
+
+/** Linkerd's default: a 5xx, or a gRPC status other than OK. */
+function defaultIsFailure(status: number, grpcStatus: number | undefined): boolean {
+  return status >= 500 || (grpcStatus !== undefined && grpcStatus !== 0);
+}
+
+/** The grpc-status header as a number 0-16; anything else is UNKNOWN, as gRPC clients read it. */
+function grpcStatusOf(headers: HeaderMap): number | undefined {
+  const raw = headerValue(headers, 'grpc-status');
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 && n <= 16 && raw.trim() !== '' ? n : GRPC_UNKNOWN;
+}

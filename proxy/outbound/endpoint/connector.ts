@@ -1,0 +1,170 @@
+// The endpoint tier: how this proxy sends to one endpoint (connect, mTLS, identity check, pool or
+// session), cached per endpoint and evicted when idle. Outbound uses it toward other proxies;
+// inbound uses it toward its own app (`address: POD_IP:appPort`, no inbound port: plaintext).
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Endpoint } from '../../discovery/types.ts';
+import type { MeshRequest, Service } from '../../http/message.ts';
+import type { TlsCredentials } from '../../identity/credentials.ts';
+import { dialAsync } from '../../transport/dial.ts';
+import { writeOpaqueHeader } from '../../transport/opaque-header.ts';
+import { H2Client } from './h2-client.ts';
+import { Http1Client } from './http1-client.ts';
+import { dialTlsFor, endpointKey, endpointTarget, type EndpointTarget } from './target.ts';
+
+/** ALPN for raw tunnels between proxies (Linkerd's name for its transport header protocol). */
+export const TUNNEL_ALPN = 'transport.l5d.io/v1';
+
+/** What the connector needs from proxy/metrics (kept local so either side can change alone). */
+export interface ConnectionTracker {
+  trackConnection(
+    socket: Socket,
+    labels: { direction: 'inbound' | 'outbound'; peer: 'src' | 'dst'; tls: boolean; authority?: string; identity?: string },
+  ): void;
+}
+
+export interface EndpointConnectorOptions {
+  credentials?: TlsCredentials;
+  metrics?: ConnectionTracker;
+  logger: Logger;
+  /** Which side of the proxy this connector serves, for connection metrics (default outbound). */
+  direction?: 'inbound' | 'outbound';
+  /** Most HTTP/1.1 connections per endpoint (default 256); keep it at or above peak concurrency. */
+  http1Connections?: number;
+  connectTimeoutMs?: number;
+  /** Idle keep-alive connections close after this (default 4 s: below Node's 5 s server keep-alive). */
+  idleTimeoutMs?: number;
+  /**
+   * An HTTP/2 session with no stream open for this long closes (default 60 s): reconnecting
+   * costs a TLS handshake, and one session per endpoint is cheap to keep.
+   */
+  sessionIdleTimeoutMs?: number;
+  /** An endpoint unused this long has its clients closed and dropped (default 60 s). */
+  endpointIdleMs?: number;
+}
+
+interface EndpointClients {
+  target: EndpointTarget;
+  service: Service;
+  http1?: Http1Client;
+  h2?: H2Client;
+  /** Set on use, cleared by each sweep: two sweeps without use evict. */
+  used: boolean;
+  /** Closed by a sweep; a caller still holding `service` is sent to a fresh entry. */
+  evicted: boolean;
+}
+
+export class EndpointConnector {
+  private readonly byKey = new Map<string, EndpointClients>();
+  // Discovery hands out the same Endpoint objects until they change: skip building the key.
+  private byEndpoint = new WeakMap<Endpoint, EndpointClients>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly http1Connections: number;
+  private readonly connectTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly direction: 'inbound' | 'outbound';
+
+  constructor(private readonly opts: EndpointConnectorOptions) {
+    this.http1Connections = opts.http1Connections ?? 256;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 4_000;
+    this.direction = opts.direction ?? 'outbound';
+    this.sweeper = setInterval(() => this.sweep(), opts.endpointIdleMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  service(ep: Endpoint): Service {
+    let entry = this.byEndpoint.get(ep);
+    if (!entry) {
+      const key = endpointKey(ep);
+      try {
+        entry = this.byKey.get(key) ?? this.create(ep);
+      } catch (err) {
+        // A malformed address from discovery fails the request, not the caller's stack.
+        return () => Promise.reject(err);
+      }
+      this.byEndpoint.set(ep, entry);
+    }
+    entry.used = true;
+    return entry.service;
+  }
+
+  /** A raw byte stream to the endpoint: opaque TCP, CONNECT to a non-HTTP target, WebSocket upgrades. */
+  async openTunnel(ep: Endpoint): Promise<Duplex> {
+    const target = endpointTarget(ep, this.opts.credentials);
+    const tls = dialTlsFor(target, TUNNEL_ALPN);
+    const socket = await dialAsync({ host: target.host, port: target.port, label: target.label, connectTimeoutMs: this.connectTimeoutMs, tls });
+    this.track(target, socket, tls !== undefined);
+    // Through a proxy, the first bytes name the workload's port; the bytes after are the app's.
+    if (target.dstPort !== undefined) writeOpaqueHeader(socket, target.dstPort);
+    return socket;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const entries = [...this.byKey.values()];
+    this.byKey.clear();
+    this.byEndpoint = new WeakMap();
+    await Promise.all(entries.map((e) => closeClients(e)));
+  }
+
+  private create(ep: Endpoint): EndpointClients {
+    const target = endpointTarget(ep, this.opts.credentials);
+    const entry: EndpointClients = { target, used: true, evicted: false, service: undefined as unknown as Service };
+    const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls);
+    // Clients are made on first use of each protocol: most endpoints only ever see one.
+    const http1 = (): Service => {
+      entry.http1 ??= new Http1Client(target, {
+        connections: this.http1Connections,
+        idleTimeoutMs: this.idleTimeoutMs,
+        connectTimeoutMs: this.connectTimeoutMs,
+        onConnection,
+      });
+      return entry.http1.service;
+    };
+    const h2 = (): Service => {
+      entry.h2 ??= new H2Client(target, {
+        idleTimeoutMs: this.opts.sessionIdleTimeoutMs ?? 60_000,
+        connectTimeoutMs: this.connectTimeoutMs,
+        logger: this.opts.logger,
+        onConnection,
+      });
+      return entry.h2.service;
+    };
+    entry.service = (req: MeshRequest) => {
+      if (entry.evicted) return this.service(ep)(req);
+      return req.protocol === 'h2' ? h2()(req) : http1()(req);
+    };
+    this.byKey.set(target.key, entry);
+    return entry;
+  }
+
+  private track(target: EndpointTarget, socket: Socket, tls: boolean): void {
+    this.opts.metrics?.trackConnection(socket, {
+      direction: this.direction,
+      peer: 'dst',
+      tls,
+      authority: target.address,
+      identity: tls ? target.identity : undefined,
+    });
+  }
+
+  private sweep(): void {
+    for (const [key, entry] of this.byKey) {
+      if (entry.used || entry.http1?.busy || entry.h2?.busy) {
+        entry.used = false;
+        continue;
+      }
+      this.byKey.delete(key);
+      entry.evicted = true;
+      // Stale Endpoint objects still in the WeakMap would revive a closed entry: start afresh.
+      this.byEndpoint = new WeakMap();
+      closeClients(entry).catch((err: Error) => this.opts.logger.debug({ err, endpoint: entry.target.label }, 'closing idle endpoint failed'));
+    }
+  }
+}
+
+async function closeClients(entry: EndpointClients): Promise<void> {
+  await Promise.all([entry.http1?.close(), entry.h2?.close()]);
+}

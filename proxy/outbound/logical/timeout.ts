@@ -1,0 +1,87 @@
+// Timeout layers: a whole-request timeout (retries and response body included) and a per-attempt
+// timeout (until response headers). Both also honour ctx.deadline (grpc-timeout), cancel the
+// upstream through a child AbortSignal, and raise ProxyError('RESPONSE_TIMEOUT').
+import { finished, type Readable } from 'node:stream';
+import { ProxyError } from '../../errors.ts';
+import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
+
+export interface TimeoutOptions {
+  /** The timeout in ms; 0 = only ctx.deadline applies. */
+  ms: number;
+  /** True: the timer keeps running while the response body streams (whole-request timeout). */
+  coversBody: boolean;
+  /** Names the timeout in the error, e.g. `route "GET /orders/{id}" request timeout`. */
+  what: string;
+}
+
+export function timeoutLayer(opts: TimeoutOptions): Layer {
+  return (inner: Service): Service => async (req) => {
+    const own = opts.ms > 0 ? Date.now() + opts.ms : Infinity;
+    const deadline = Math.min(own, req.ctx.deadline ?? Infinity);
+    if (deadline === Infinity) return inner(req);
+    const bySelf = own <= (req.ctx.deadline ?? Infinity);
+    const message = bySelf ? `${opts.what} of ${opts.ms} ms expired` : `request deadline (grpc-timeout) expired`;
+    // Layers below (the endpoint tier) may propagate the sooner deadline as grpc-timeout.
+    if (opts.coversBody) req.ctx.deadline = deadline;
+    return withDeadline(inner, req, deadline, opts.coversBody, message);
+  };
+}
+
+async function withDeadline(
+  inner: Service,
+  req: MeshRequest,
+  deadline: number,
+  coversBody: boolean,
+  message: string,
+): Promise<MeshResponse> {
+  const controller = new AbortController();
+  const forwardAbort = () => controller.abort(req.signal.reason);
+  if (req.signal.aborted) forwardAbort();
+  else req.signal.addEventListener('abort', forwardAbort, { once: true });
+
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let onExpire: (err: ProxyError) => void = () => {};
+  const release = () => {
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', forwardAbort);
+  };
+  const expired = new Promise<never>((_, reject) => {
+    onExpire = reject;
+    timer = setTimeout(() => {
+      timedOut = true;
+      const err = new ProxyError('RESPONSE_TIMEOUT', message);
+      controller.abort(err); // cancels the upstream request (RST_STREAM / socket close below)
+      onExpire(err);
+    }, Math.max(0, deadline - Date.now()));
+  });
+  expired.catch(() => {}); // raced below; never unhandled
+
+  const pending = inner({ ...req, signal: controller.signal });
+  // A response that arrives after the deadline is nobody's: drain it so its connection is freed.
+  pending.then((res) => timedOut && res.body?.destroy(), () => {});
+  let res: MeshResponse;
+  try {
+    res = await Promise.race([pending, expired]);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (!coversBody || !res.body) {
+    if (!res.body) release();
+    else {
+      clearTimeout(timer);
+      untilFinished(res.body, release);
+    }
+    return res;
+  }
+  const body = res.body;
+  // The whole-request timeout keeps watching the body: on expiry the stream errors mid-way.
+  onExpire = (err) => body.destroy(err);
+  untilFinished(body, release);
+  return res;
+}
+
+function untilFinished(body: Readable, done: () => void): void {
+  finished(body, () => done());
+}

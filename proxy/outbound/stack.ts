@@ -1,0 +1,101 @@
+// The outbound stack (app -> mesh), assembled top to bottom: what a request meets on its way
+// from the outbound listener to another pod's proxy, one layer per line with the reason.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Endpoint, EndpointSet, Resolver } from '../discovery/types.ts';
+import type { Watched } from '../discovery/watched.ts';
+import { ProxyError } from '../errors.ts';
+import { stack, type Service } from '../http/message.ts';
+import type { ProxyMetrics } from '../metrics/index.ts';
+import { createBalancer } from './concrete/balancer.ts';
+import type { EndpointClients } from './endpoint-clients.ts';
+import { createLogicalService } from './logical/index.ts';
+import { normalizeAuthority, TargetCache } from './targets.ts';
+
+export interface OutboundStackOptions {
+  resolver: Resolver;
+  endpoints: EndpointClients;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  /** How long a request waits for discovery's first answer about a new authority. */
+  discoveryTimeoutMs: number;
+  /** Most authorities with a cached stack (they come from untrusted requests). */
+  maxTargets: number;
+  /** This proxy's own listener addresses: a request aimed at one would loop forever. */
+  selfAddresses: ReadonlySet<string>;
+}
+
+export interface OutboundStack {
+  service: Service;
+  /** Raw bytes to what `target` (`host:port`) resolves to: CONNECT, opaque TCP, WebSocket. */
+  openTunnel(target: string): Promise<Duplex>;
+}
+
+export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
+  const endpointsOf = (authority: string) => endpointSet(opts.resolver.endpoints(authority), authority, opts.discoveryTimeoutMs);
+
+  // The concrete tier, per backend authority: discovery's endpoints behind a balancer, or the
+  // authority itself when discovery does not know it (not a mesh service: forwarded as named).
+  const concrete = new TargetCache<Service>(opts.maxTargets, (authority) => {
+    const balanced = createBalancer(opts.resolver.endpoints(authority), (ep) => opts.endpoints.service(ep), { authority, logger: opts.logger });
+    let direct: Service | undefined;
+    const pick = (set: EndpointSet): Service => {
+      if (set.kind === 'endpoints') return balanced;
+      return (direct ??= opts.endpoints.service(unmeshed(authority)));
+    };
+    const cell = opts.resolver.endpoints(authority);
+    return (req) => {
+      const set = cell.get();
+      if (set !== undefined) return pick(set)(req);
+      return endpointsOf(authority).then((s) => pick(s)(req));
+    };
+  });
+
+  // The logical tier, per authority the app named: routes, timeouts (and grpc-timeout), retries, splits.
+  const logical = new TargetCache<Service>(opts.maxTargets, (authority) =>
+    createLogicalService({
+      authority,
+      profile: opts.resolver.profile(authority),
+      concrete: (backend) => concrete.get(backend),
+      metrics: opts.metrics,
+      logger: opts.logger,
+    }),
+  );
+
+  const router: Service = (req) => {
+    const authority = normalizeAuthority(req.authority, req.scheme);
+    if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `request to ${authority} would come back to this proxy`);
+    return logical.get(authority)(req);
+  };
+
+  const service = stack(
+    router,
+    // Golden metrics first, so they count every request, including errors the proxy makes below.
+    opts.metrics.requestLayer(),
+  );
+
+  async function openTunnel(target: string): Promise<Duplex> {
+    const authority = normalizeAuthority(target, 'http');
+    if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `tunnel to ${authority} would come back to this proxy`);
+    const set = await endpointsOf(authority);
+    if (set.kind === 'unknown') return opts.endpoints.openTunnel(unmeshed(authority));
+    if (set.endpoints.length === 0) throw new ProxyError('NO_ENDPOINTS', `service ${authority} has no endpoints`);
+    // Tunnels are long-lived and not request-shaped, so a random pick spreads them well enough.
+    return opts.endpoints.openTunnel(set.endpoints[Math.floor(Math.random() * set.endpoints.length)]!);
+  }
+
+  return { service, openTunnel };
+}
+
+/** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */
+function endpointSet(cell: Watched<EndpointSet>, authority: string, timeoutMs: number): Promise<EndpointSet> {
+  const now = cell.get();
+  if (now !== undefined) return Promise.resolve(now);
+  return cell.first(timeoutMs, `endpoints for ${authority}`).catch((err: Error) => {
+    throw new ProxyError('UNAVAILABLE', `discovery: ${err.message}`, { cause: err });
+  });
+}
+
+function unmeshed(authority: string): Endpoint {
+  return { address: authority, weight: 1, labels: {} };
+}

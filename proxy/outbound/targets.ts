@@ -1,0 +1,42 @@
+// Per-target caches for the outbound stack: one logical service per authority the app names,
+// one concrete service per authority a route sends to. Bounded, because authorities come
+// from untrusted requests; the least recently used target is dropped first.
+import { ProxyError } from '../errors.ts';
+
+export class TargetCache<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(
+    private readonly max: number,
+    private readonly build: (key: string) => T,
+  ) {}
+
+  get(key: string): T {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      // Move to the back: Map iteration order is insertion order, so the front is the eldest.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const built = this.build(key);
+    this.entries.set(key, built);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return built;
+  }
+}
+
+const DEFAULT_PORT = { http: 80, https: 443 } as const;
+
+/**
+ * `host[:port]` as the client named it -> lower-case `host:port`, the key discovery knows.
+ * Throws BAD_REQUEST for anything that is not a plain authority.
+ */
+export function normalizeAuthority(authority: string, scheme: 'http' | 'https'): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/.exec(authority);
+  const port = m?.[2] === undefined ? DEFAULT_PORT[scheme] : Number(m[2]);
+  if (!m || port < 1 || port > 65535) {
+    throw new ProxyError('BAD_REQUEST', `authority "${authority.slice(0, 100)}" is not host[:port]`);
+  }
+  return `${m[1]!.toLowerCase()}:${port}`;
+}

@@ -1,0 +1,57 @@
+// CONNECT (outbound forward-proxy mode): answer 200, then sniff the tunnel again. HTTP/1 and
+// HTTP/2 inside are served as requests to the CONNECT target (so grpc-js behind `grpc_proxy`
+// gets routing, metrics and retries); anything else is carried as opaque bytes.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { detect } from '../detect/sniff.ts';
+import { asProxyError } from '../errors.ts';
+import { rawHttp1Error } from './error-response.ts';
+import type { TunnelHandler } from './http1.ts';
+import type { ConnectionInfo } from './request-context.ts';
+import { joinTunnel, type TunnelOpener } from './tunnel.ts';
+
+export interface ConnectOptions {
+  logger: Logger;
+  detectTimeoutMs: number;
+  /** Serve a sniffed HTTP connection on the matching edge. */
+  serveHttp: (protocol: 'http1' | 'h2', socket: Socket, conn: ConnectionInfo) => void;
+  openTunnel: TunnelOpener;
+}
+
+const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export function connectHandler(opts: ConnectOptions): TunnelHandler {
+  return (req: IncomingMessage, duplex: Duplex, head: Buffer, conn: ConnectionInfo) => {
+    const socket = duplex as Socket;
+    const target = req.url ?? '';
+    const m = AUTHORITY.exec(target);
+    if (!m || Number(m[2]) === 0 || Number(m[2]) > 65535) {
+      opts.logger.warn({ peer: conn.peer, target }, `CONNECT refused: target "${target.slice(0, 100)}" is not host:port`);
+      socket.end(rawHttp1Error(400, 'Bad Request', 'BAD_REQUEST', `CONNECT target "${target.slice(0, 100)}" is not host:port`));
+      return;
+    }
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    const inner: ConnectionInfo = { ...conn, connectTarget: target };
+    detect(socket, opts.detectTimeoutMs).then(
+      ({ protocol, timedOut }) => {
+        opts.logger.debug({ peer: conn.peer, target, protocol, timedOut }, `CONNECT ${target}: tunnel carries ${protocol}`);
+        if (protocol === 'http1' || protocol === 'h2') return opts.serveHttp(protocol, socket, inner);
+        opts.openTunnel(target).then(
+          (upstream) => {
+            socket.resume();
+            joinTunnel(socket, upstream, opts.logger, `CONNECT ${target}`);
+          },
+          (err: unknown) => {
+            const e = asProxyError(err, `CONNECT ${target}`);
+            opts.logger.warn({ peer: conn.peer, code: e.code, err: e.message }, `opaque tunnel failed: ${e.message}`);
+            socket.destroy();
+          },
+        );
+      },
+      (err: Error) => opts.logger.debug({ peer: conn.peer, target, err: err.message }, 'CONNECT tunnel closed before any bytes'),
+    );
+  };
+}

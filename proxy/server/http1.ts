@@ -1,0 +1,209 @@
+// The HTTP/1.1 server edge: turns requests on sniffed sockets into MeshRequests, calls the
+// stack, writes the MeshResponse back (body streamed, trailers when chunked), and answers bad
+// input with a precise 4xx. CONNECT and Upgrade requests are handed to tunnel handlers.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { ProxyError } from '../errors.ts';
+import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
+import type { Drain } from './drain.ts';
+import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
+import { readHttp1Head } from './http1-headers.ts';
+import { createContext, type ConnectionInfo, type RequestIds } from './request-context.ts';
+
+const kConn = Symbol('mesh.connection');
+type TaggedSocket = Socket & { [kConn]?: ConnectionInfo };
+
+/** CONNECT and Upgrade: the socket leaves HTTP and becomes a byte tunnel. */
+export type TunnelHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo) => void;
+
+export interface Http1EdgeOptions {
+  direction: 'inbound' | 'outbound';
+  service: Service;
+  logger: Logger;
+  ids: RequestIds;
+  drain: Drain;
+  maxHeaderBytes: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  onConnect?: TunnelHandler;
+  onUpgrade?: TunnelHandler;
+}
+
+export class Http1Edge {
+  private readonly server: Server;
+
+  constructor(private readonly opts: Http1EdgeOptions) {
+    this.server = createServer({
+      maxHeaderSize: opts.maxHeaderBytes,
+      // The edge checks Host itself, so the error names what was missing.
+      requireHostHeader: false,
+      headersTimeout: opts.headersTimeoutMs,
+      requestTimeout: 0, // bodies may stream for as long as they need; idle sockets still time out
+      keepAliveTimeout: opts.keepAliveTimeoutMs,
+      noDelay: true,
+    });
+    this.server.on('request', (req, res) => this.onRequest(req, res));
+    this.server.on('clientError', (err, socket) => this.onClientError(err as NodeJS.ErrnoException, socket));
+    this.server.on('connect', (req, socket, head) => this.onTunnel(opts.onConnect, req, socket, head, 'CONNECT'));
+    this.server.on('upgrade', (req, socket, head) => this.onTunnel(opts.onUpgrade, req, socket, head, 'Upgrade'));
+    opts.drain.onDrain(() => this.server.closeIdleConnections());
+  }
+
+  /** Serve HTTP/1.1 on a socket whose first bytes were already sniffed (and unshifted). */
+  accept(socket: Socket, conn: ConnectionInfo): void {
+    (socket as TaggedSocket)[kConn] = conn;
+    this.server.emit('connection', socket);
+    socket.resume();
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const { opts } = this;
+    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, tls: false };
+    const head = readHttp1Head(req.rawHeaders);
+    const grpc = isGrpc(head.contentType);
+    const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
+    opts.drain.begin();
+    const abort = new AbortController();
+    res.once('close', () => {
+      opts.drain.end();
+      if (!res.writableFinished) abort.abort(new ProxyError('UPSTREAM_RESET', 'client closed the connection before the response ended'));
+    });
+    if (opts.drain.draining) res.shouldKeepAlive = false;
+
+    const target = requestTarget(req.url ?? '', head.host, conn.connectTarget);
+    if (target instanceof ProxyError) return this.writeError(res, target, grpc, ctx.id, req);
+    const meshReq: MeshRequest = {
+      protocol: 'http/1.1',
+      method: req.method ?? 'GET',
+      scheme: 'http',
+      authority: target.authority,
+      path: target.path,
+      headers: head.headers,
+      body: head.hasBody ? req : null,
+      trailers: head.chunked ? requestTrailers(req) : undefined,
+      signal: abort.signal,
+      ctx,
+    };
+    opts.service(meshReq).then(
+      (resp) => this.writeResponse(res, resp, ctx.id),
+      (err: unknown) => this.writeError(res, err, grpc, ctx.id, req),
+    );
+  }
+
+  private writeResponse(res: ServerResponse, resp: MeshResponse, id: string): void {
+    if (res.destroyed) {
+      resp.body?.destroy();
+      return;
+    }
+    res.writeHead(resp.status, resp.headers);
+    const body = resp.body;
+    if (body === null) {
+      res.end();
+      return;
+    }
+    body.on('error', (err) => {
+      this.opts.logger.warn({ request: id, err }, 'response body from upstream failed mid-stream; closing the client connection');
+      res.destroy(err);
+    });
+    res.once('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
+    if (!resp.trailers) {
+      body.pipe(res);
+      return;
+    }
+    body.pipe(res, { end: false });
+    body.once('end', () => {
+      resp.trailers!.then(
+        (trailers) => {
+          if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
+          res.end();
+        },
+        () => res.end(),
+      );
+    });
+  }
+
+  private writeError(res: ServerResponse, err: unknown, grpc: boolean, id: string, req: IncomingMessage): void {
+    const e = errorResponse(err, grpc);
+    this.opts.logger.warn(
+      { request: id, method: req.method, url: req.url, code: e.error.code, err: e.error.message },
+      `proxy answered ${e.status}${grpc ? ` grpc-status ${e.headers['grpc-status']}` : ''}: ${e.error.message}`,
+    );
+    if (res.headersSent) {
+      res.destroy(e.error);
+      return;
+    }
+    if (res.destroyed) return;
+    // The request body may be unread; closing keeps a half-sent body from being parsed as a request.
+    if (!req.complete) res.shouldKeepAlive = false;
+    const body = grpc ? '' : errorBody(e);
+    res.writeHead(e.status, { ...e.headers, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const peer = (socket as Socket).remoteAddress ? `${(socket as Socket).remoteAddress}:${(socket as Socket).remotePort}` : 'unknown';
+    const answer = clientErrorAnswer(err);
+    if (!answer) {
+      this.opts.logger.info({ peer, code: err.code }, `client connection broke: ${err.message}`);
+      socket.destroy();
+      return;
+    }
+    this.opts.logger.warn({ peer, code: err.code, status: answer.status }, `bad HTTP/1 request from ${peer}: ${answer.why}`);
+    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.end(rawHttp1Error(answer.status, answer.reason, 'BAD_REQUEST', answer.why));
+    } else socket.destroy();
+  }
+
+  private onTunnel(handler: TunnelHandler | undefined, req: IncomingMessage, socket: Duplex, head: Buffer, kind: string): void {
+    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: 'unknown', tls: false };
+    if (!handler) {
+      this.opts.logger.warn({ peer: conn.peer, url: req.url }, `${kind} is not served on this listener`);
+      socket.end(rawHttp1Error(405, 'Method Not Allowed', 'BAD_REQUEST', `${kind} is not served on the ${this.opts.direction} listener`));
+      return;
+    }
+    handler(req, socket, head, conn);
+  }
+}
+
+/** What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. */
+export function requestTarget(
+  url: string,
+  host: string | undefined,
+  connectTarget: string | undefined,
+): { authority: string; path: string } | ProxyError {
+  if (url.charCodeAt(0) === 47 /* '/' */ || url === '*') {
+    const authority = connectTarget ?? host;
+    if (!authority) return new ProxyError('BAD_REQUEST', 'request has no Host header and no absolute-form URI');
+    return { authority, path: url };
+  }
+  const m = /^(https?):\/\/([^/?#]+)([^#]*)/i.exec(url);
+  if (!m) return new ProxyError('BAD_REQUEST', `request target "${url.slice(0, 100)}" is neither origin-form nor absolute-form`);
+  const at = m[2]!.lastIndexOf('@'); // userinfo never reaches the next hop
+  return { authority: at >= 0 ? m[2]!.slice(at + 1) : m[2]!, path: m[3] || '/' };
+}
+
+function requestTrailers(req: IncomingMessage): Promise<HeaderMap | undefined> {
+  return new Promise((resolve) => {
+    req.once('end', () => resolve(Object.keys(req.trailers).length > 0 ? (req.trailers as HeaderMap) : undefined));
+    req.once('close', () => resolve(undefined));
+  });
+}
+
+function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; reason: string; why: string } | undefined {
+  switch (err.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE':
+      return undefined;
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, reason: 'Request Header Fields Too Large', why: 'request headers exceed the proxy limit' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, reason: 'Request Timeout', why: 'request headers did not arrive in time' };
+    default:
+      return { status: 400, reason: 'Bad Request', why: `${err.code ?? 'parse error'}: ${err.message}${'rawPacket' in err ? '' : ''}` };
+  }
+}

@@ -1,0 +1,146 @@
+// The inbound listener (mesh -> app): mTLS from other proxies (a sniffed ClientHello; ALPN picks
+// h2, http/1.1 or the opaque transport), plaintext from clients outside the mesh (HTTP/2
+// preface, HTTP/1, the `L5D-OPAQUE` header, or raw bytes to the default app port).
+import type { Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { ProxyConfig } from '../config.ts';
+import { detect } from '../detect/sniff.ts';
+import { spiffeIdOfPeer, type TlsCredentials } from '../identity/credentials.ts';
+import type { InboundStack } from '../inbound/stack.ts';
+import type { ProxyMetrics } from '../metrics/index.ts';
+import { readOpaqueHeader } from '../transport/opaque-header.ts';
+import type { Drain } from './drain.ts';
+import { Http1Edge } from './http1.ts';
+import { Http2Edge } from './http2.ts';
+import type { ConnectionInfo, RequestIds } from './request-context.ts';
+import { joinTunnel } from './tunnel.ts';
+import { upgradeHandler } from './upgrade.ts';
+import { targetPort } from '../inbound/stack.ts';
+
+const TUNNEL_ALPN = 'transport.l5d.io/v1';
+
+export interface InboundListenerOptions {
+  config: ProxyConfig;
+  stack: InboundStack;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  ids: RequestIds;
+  drain: Drain;
+  credentials?: TlsCredentials;
+}
+
+export class InboundListener {
+  private readonly http1: Http1Edge;
+  private readonly h2: Http2Edge;
+  private secureContext: SecureContext | undefined;
+
+  constructor(private readonly opts: InboundListenerOptions) {
+    const { config, stack, logger, ids, drain } = opts;
+    const edge = { direction: 'inbound' as const, service: stack.service, logger, ids, drain, maxHeaderBytes: config.maxHeaderBytes };
+    this.h2 = new Http2Edge(edge);
+    this.http1 = new Http1Edge({
+      ...edge,
+      headersTimeoutMs: config.headersTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      // A WebSocket from outside the mesh: tunnel to the app port the request names (or the default).
+      onUpgrade: upgradeHandler({
+        logger,
+        open: async (_authority, req) => {
+          const port = targetPort(req.headers['l5d-dst-port'] as string | undefined, config.defaultAppPort);
+          return stack.openTunnel(port);
+        },
+      }),
+    });
+    // A renewed certificate applies to new handshakes; open connections keep theirs.
+    opts.credentials?.onRotate(() => {
+      this.secureContext = undefined;
+    });
+  }
+
+  accept(socket: Socket): void {
+    const { opts } = this;
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('error', (err) => opts.logger.debug({ peer, err: err.message }, 'client connection error'));
+    opts.drain.trackSocket(socket);
+    detect(socket, opts.config.detectTimeoutMs).then(
+      ({ protocol, timedOut }) => {
+        if (protocol === 'tls') return this.acceptTls(socket, peer);
+        opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: false });
+        const conn: ConnectionInfo = { peer, tls: false };
+        if (protocol === 'h2') return this.h2.accept(socket, conn);
+        if (protocol === 'http1') return this.http1.accept(socket, conn);
+        if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer);
+        // Raw bytes from outside the mesh go to the app's default port, as they would without a proxy.
+        if (opts.config.defaultAppPort === undefined) {
+          opts.logger.warn({ peer, timedOut }, `connection from ${peer} is not HTTP and no default app port is set; closing`);
+          return socket.destroy();
+        }
+        this.tunnelToApp(socket, opts.config.defaultAppPort, Buffer.alloc(0), peer);
+      },
+      (err: Error) => opts.logger.debug({ peer, err: err.message }, 'connection closed before detection'),
+    );
+  }
+
+  private acceptTls(socket: Socket, peer: string): void {
+    const { opts } = this;
+    if (!opts.credentials || !opts.credentials.isReady()) {
+      opts.logger.warn({ peer }, `TLS from ${peer} refused: this proxy has no certificate${opts.credentials ? ' yet' : ' (running in cleartext)'}`);
+      return void socket.destroy();
+    }
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.context(opts.credentials),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2', 'http/1.1', TUNNEL_ALPN],
+    });
+    const timer = setTimeout(() => tls.destroy(new Error(`TLS handshake not done within ${opts.config.detectTimeoutMs} ms`)), opts.config.detectTimeoutMs);
+    tls.on('error', (err) => {
+      clearTimeout(timer);
+      opts.logger.info({ peer, err: err.message }, `TLS connection from ${peer} failed: ${err.message}`);
+    });
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      const clientIdentity = spiffeIdOfPeer(tls.getPeerCertificate().subjectaltname);
+      opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: true, identity: clientIdentity });
+      const conn: ConnectionInfo = { peer, tls: true, clientIdentity };
+      const alpn = tls.alpnProtocol;
+      if (alpn === 'h2') this.h2.accept(tls as unknown as Socket, conn);
+      else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer);
+      else this.http1.accept(tls as unknown as Socket, conn);
+    });
+  }
+
+  private context(credentials: TlsCredentials): SecureContext {
+    this.secureContext ??= createSecureContext({ ...credentials.current(), ca: credentials.trustAnchorsPem, minVersion: 'TLSv1.3' });
+    return this.secureContext;
+  }
+
+  /** Another proxy's tunnel: `L5D-OPAQUE <port>\r\n`, then the app's bytes. */
+  private opaqueTransport(socket: Socket, peer: string): void {
+    const header = readOpaqueHeader(socket, this.opts.config.detectTimeoutMs);
+    socket.resume(); // detection left it paused; the header reader listens for 'data'
+    header.then(
+      ({ port, rest }) => this.tunnelToApp(socket, port, rest, peer),
+      (err: Error & { code?: string }) => {
+        this.opts.logger.warn({ peer, code: err.code, err: err.message }, `opaque tunnel from ${peer} refused: ${err.message}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  private tunnelToApp(socket: Socket, port: number, first: Buffer, peer: string): void {
+    this.opts.stack.openTunnel(port).then(
+      (app) => {
+        if (first.length > 0) app.write(first);
+        socket.resume();
+        joinTunnel(socket, app, this.opts.logger, `${peer} -> app port ${port}`);
+      },
+      (err: Error) => {
+        this.opts.logger.warn({ peer, port, err: err.message }, `tunnel to app port ${port} failed: ${err.message}`);
+        socket.destroy();
+      },
+    );
+  }
+}

@@ -1,0 +1,61 @@
+// Builds each request's RequestContext at the server edge: id, peer, TLS identity, gRPC deadline.
+import type { RequestContext } from '../http/message.ts';
+
+/** What the edge knows about the connection a request arrived on. */
+export interface ConnectionInfo {
+  /** `ip:port` of the peer. */
+  peer: string;
+  /** True when the connection is mTLS from another proxy. */
+  tls: boolean;
+  /** The peer's SPIFFE id, from its client certificate. */
+  clientIdentity?: string;
+  /** Inside a CONNECT tunnel: the `host:port` the client asked to reach. */
+  connectTarget?: string;
+}
+
+/** Request ids for one proxy: a random prefix per proxy and a counter, cheap and unique enough for logs. */
+export class RequestIds {
+  private readonly prefix = Math.floor(Math.random() * 0xffffff).toString(36);
+  private counter = 0;
+
+  next(): string {
+    this.counter = (this.counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${this.prefix}-${this.counter.toString(36)}`;
+  }
+}
+
+const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 };
+
+/**
+ * `grpc-timeout` (gRPC over HTTP/2: up to 8 digits and a unit) as milliseconds,
+ * or undefined when absent or malformed (a malformed one is ignored, as grpc-js does).
+ */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  if (value === undefined || value.length < 2 || value.length > 9) return undefined;
+  const unit = GRPC_TIMEOUT_UNIT_MS[value[value.length - 1]!];
+  const digits = value.slice(0, -1);
+  if (unit === undefined || !/^\d+$/.test(digits)) return undefined;
+  return Number(digits) * unit;
+}
+
+export function createContext(
+  ids: RequestIds,
+  direction: 'inbound' | 'outbound',
+  conn: ConnectionInfo,
+  grpc: boolean,
+  grpcTimeout: string | undefined,
+): RequestContext {
+  const timeoutMs = grpc ? parseGrpcTimeout(grpcTimeout) : undefined;
+  return {
+    id: ids.next(),
+    direction,
+    startedAt: performance.now(),
+    peer: conn.peer,
+    tls: conn.tls,
+    clientIdentity: conn.clientIdentity,
+    grpc,
+    deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+    labels: {},
+    retries: 0,
+  };
+}

@@ -1,0 +1,25 @@
+// Joins two byte streams both ways (CONNECT, opaque TCP, WebSocket): backpressure through
+// pipe(), half-close passed on, and one log line when either side breaks.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+
+/** Opens raw bytes to a target (`host:port` outbound, the app's port inbound). */
+export type TunnelOpener = (target: string) => Promise<Duplex>;
+
+export function joinTunnel(client: Duplex, upstream: Duplex, logger: Logger, what: string): void {
+  let broken = false;
+  const fail = (side: string) => (err: Error) => {
+    if (broken) return;
+    broken = true;
+    logger.info({ tunnel: what, side, err: err.message }, `tunnel ${what}: ${side} side broke: ${err.message}`);
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', fail('client'));
+  upstream.on('error', fail('upstream'));
+  // When one side closes completely, nothing more can be said on the other.
+  client.once('close', () => upstream.destroy());
+  upstream.once('close', () => client.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

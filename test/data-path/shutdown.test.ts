@@ -1,0 +1,84 @@
+// Graceful shutdown of real `mesh proxy` processes: on SIGTERM and on POST /shutdown the proxy
+// stops accepting, lets in-flight requests finish (up to the grace bound), and exits 0.
+import { connect } from 'node:net';
+import { Client, request } from 'undici';
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { startHttp1App } from '../helpers/apps.ts';
+import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+
+const AUTHORITY = 'web.test.svc.cluster.local:8080';
+let app: Awaited<ReturnType<typeof startHttp1App>>;
+let mesh: TwoProxies | undefined;
+
+beforeAll(async () => {
+  app = await startHttp1App('127.0.21.14');
+});
+afterEach(async () => {
+  await mesh?.close();
+  mesh = undefined;
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const start = (args: string[] = []) =>
+  startTwoProxies({ mode: 'process', clientIp: '127.0.21.13', serverIp: '127.0.21.14', services: [{ authority: AUTHORITY, port: app.port }], args });
+
+function refused(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, host);
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', () => resolve(true));
+  });
+}
+
+describe('graceful shutdown', () => {
+  it('SIGTERM: stops accepting, finishes the in-flight request, exits 0', async () => {
+    mesh = await start();
+    const client = new Client(mesh.proxyUrl);
+    const inFlight = client.request({ path: '/slow/800', method: 'GET', headers: { host: AUTHORITY } });
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(mesh.outbound.pid!, 'SIGTERM');
+    await expect.poll(() => refused(mesh!.outbound.host, mesh!.outbound.port), { timeout: 2000 }).toBe(true);
+    const res = await inFlight;
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('slow done');
+    expect(await mesh.outbound.exited).toBe(0);
+    expect(mesh.outbound.logs.some((l) => l.msg === 'proxy draining (SIGTERM)')).toBe(true);
+    await client.close();
+  });
+
+  it('POST /shutdown from the pod: drains and exits 0', async () => {
+    mesh = await start();
+    const client = new Client(mesh.proxyUrl);
+    const inFlight = client.request({ path: '/slow/500', method: 'GET', headers: { host: AUTHORITY } });
+    await new Promise((r) => setTimeout(r, 150));
+    const res = await request(`http://${mesh.inbound.host}:${mesh.inbound.adminPort}/shutdown`, { method: 'POST' });
+    expect(res.statusCode).toBe(200);
+    await res.body.text();
+    const done = await inFlight;
+    expect(await done.body.text()).toBe('slow done');
+    expect(await mesh.inbound.exited).toBe(0);
+    await client.close();
+  });
+
+  it('the grace period bounds the drain: a request slower than it is cut, and the exit is still 0', async () => {
+    mesh = await start(['--shutdown-grace-ms', '300']);
+    const client = new Client(mesh.proxyUrl);
+    const inFlight = client.request({ path: '/slow/5000', method: 'GET', headers: { host: AUTHORITY } }).then(
+      (r) => r.body.text(),
+      (err: Error) => err,
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    const t0 = Date.now();
+    process.kill(mesh.outbound.pid!, 'SIGTERM');
+    expect(await mesh.outbound.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await inFlight).toBeInstanceOf(Error);
+    expect(mesh.outbound.logs.some((l) => /shutdown grace of 300 ms ended with 1 requests unfinished/.test(String(l.msg)))).toBe(true);
+    await client.close();
+  });
+});

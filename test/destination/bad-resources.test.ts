@@ -1,0 +1,175 @@
+// Bad resources are rejected with file, kind/name and field path, and the last good version of
+// that resource stays in force while the rest of the folder loads.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResourceStore } from '../../destination/store/resource-store.ts';
+import { pod, quietLogger, startHarness, until } from './harness.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function storeWith(files: Record<string, string>): { store: ResourceStore; dir: string; errors: () => string[]; warnings: () => string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-bad-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const store = new ResourceStore({ dir, logger: quietLogger() });
+  store.load();
+  const of = (severity: string) => () => store.problems().filter((p) => p.severity === severity).map((p) => p.message.replace(`${dir}/`, ''));
+  return { store, dir, errors: of('error'), warnings: of('warning') };
+}
+
+const route = (weight: string, timeout = '2s', path = 'PathPrefix", "value": "/"') => `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: orders-canary, namespace: production}
+spec:
+  parentRefs: [{name: orders, kind: Service, group: core, port: 8080}]
+  rules:
+  - matches: [{path: {"type": "${path}}}]
+    timeouts: {request: ${timeout}}
+    backendRefs:
+    - {name: orders-stable, port: 8080, weight: 90}
+    - {name: orders-canary, port: 8080, weight: ${weight}}
+`;
+
+describe('precise errors', () => {
+  it('a negative weight', () => {
+    const { errors, store } = storeWith({ 'orders.yaml': route('-5') });
+    expect(errors()).toEqual(['orders.yaml: HTTPRoute production/orders-canary: spec.rules[0].backendRefs[1].weight: must be a non-negative integer, got -5']);
+    expect(store.resources.ofKind('HTTPRoute')).toEqual([]);
+  });
+
+  it('a timeout of "abc"', () => {
+    const { errors } = storeWith({ 'orders.yaml': route('10', 'abc') });
+    expect(errors()).toEqual(['orders.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: must be a duration such as "500ms" or "10s", got "abc"']);
+  });
+
+  it('a ServiceProfile timeout of "abc" and a regex that does not compile', () => {
+    const profile = (timeout: string, regex: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: orders.production.svc.cluster.local, namespace: production}
+spec:
+  routes:
+  - name: GET /orders/{id}
+    condition: {method: GET, pathRegex: '${regex}'}
+    timeout: ${timeout}
+`;
+    expect(storeWith({ 'sp.yaml': profile('abc', '/orders/[^/]+') }).errors()).toEqual([
+      'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].timeout: must be a duration such as "500ms" or "10s", got "abc"',
+    ]);
+    expect(storeWith({ 'sp.yaml': profile('1s', '/orders/([^/]+') }).errors()).toEqual([
+      'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].condition.pathRegex: is not a valid regular expression (Unterminated group), got "/orders/([^/]+"',
+    ]);
+    expect(storeWith({ 'r.yaml': route('10', '1s', 'RegularExpression", "value": "/orders/("') }).errors()).toEqual([
+      'r.yaml: HTTPRoute production/orders-canary: spec.rules[0].matches[0].path.value: is not a valid regular expression (Unterminated group), got "/orders/("',
+    ]);
+  });
+
+  it('a Server with no port', () => {
+    const { errors } = storeWith({
+      'server.yaml': `
+apiVersion: policy.linkerd.io/v1beta1
+kind: Server
+metadata: {name: orders-grpc, namespace: production}
+spec:
+  podSelector: {matchLabels: {app: orders}}
+  proxyProtocol: gRPC
+`,
+    });
+    expect(errors()).toEqual(['server.yaml: Server production/orders-grpc: spec.port: is required: a port number or a container port name']);
+  });
+
+  it('other mistakes: unknown kind, wrong apiVersion, YAML syntax, bad CIDR, bad retry annotation, duplicates', () => {
+    const { errors, store } = storeWith({
+      'a.yaml': `
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Servise, metadata: {name: x}}
+- {apiVersion: linkerd.io/v1, kind: ServiceProfile, metadata: {name: y.default.svc.cluster.local}, spec: {}}
+- apiVersion: policy.linkerd.io/v1alpha1
+  kind: NetworkAuthentication
+  metadata: {name: nets, namespace: production}
+  spec: {networks: [{cidr: 10.0.0.0/33}]}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: orders, namespace: production}
+  spec: {selector: {app: orders}, ports: [{port: 8080}]}
+`,
+      'b.yaml': `
+apiVersion: v1
+kind: Service
+metadata: {name: orders, namespace: production}
+spec: {selector: {app: orders}, ports: [{port: 8080}]}
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata:
+  name: r
+  namespace: production
+  annotations: {retry.linkerd.io/http: "5xx,6000", retry.linkerd.io/limit: "two"}
+spec: {parentRefs: [{name: orders, kind: Service, group: core}]}
+`,
+      'c.yaml': 'apiVersion: v1\nkind: Service\n  metadata: [oops\n',
+    });
+    expect(errors()).toEqual([
+      expect.stringMatching(/^a\.yaml: document 1, items\[0\]: Servise default\/x: kind: must be one of Service, ServiceProfile, .*got "Servise"$/),
+      'a.yaml: ServiceProfile default/y.default.svc.cluster.local: apiVersion: must be one of linkerd.io/v1alpha2, linkerd.io/v1alpha1 for kind ServiceProfile, got "linkerd.io/v1"',
+      'a.yaml: NetworkAuthentication production/nets: spec.networks[0].cidr: must be a CIDR such as "10.0.0.0/8", got "10.0.0.0/33"',
+      'b.yaml: Service production/orders: metadata.name: duplicates the Service already defined in ' + store.resources.get('Service', 'production', 'orders')!.meta.file + '; ignored',
+      'b.yaml: HTTPRoute production/r: metadata.annotations["retry.linkerd.io/http"]: must be a list of statuses like "5xx,429" or "500-504", got "6000"',
+      expect.stringMatching(/^c\.yaml: document 1: YAML syntax: /),
+    ]);
+  });
+
+  it('warns loudly about a ServiceProfile that can never apply', () => {
+    const sp = (name: string, ns: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {routes: [{name: all, condition: {pathRegex: '.*'}}]}
+---
+`;
+    const { warnings } = storeWith({
+      'sp.yaml': sp('orders.production.svc.cluster.local', 'checkout') + sp('orders', 'production') + sp('payments.production.svc.cluster.local', 'production'),
+    });
+    expect(warnings()).toEqual([
+      'sp.yaml: ServiceProfile checkout/orders.production.svc.cluster.local: metadata.namespace: WILL NEVER APPLY: a profile for orders.production must live in namespace production (the server\'s), not checkout',
+      'sp.yaml: ServiceProfile production/orders: metadata.name: WILL NEVER APPLY: the name must be <service>.<namespace>.svc.cluster.local',
+      'sp.yaml: ServiceProfile production/payments.production.svc.cluster.local: metadata.name: WILL NOT APPLY: there is no Service production/payments',
+    ]);
+  });
+});
+
+describe('last good state', () => {
+  it('a Server edited to lose its port keeps its last good policy on the proxy', async () => {
+    const h = await startHarness('lesson', '127.0.25.3');
+    try {
+      const orders = await h.client('production/orders', { pod: pod('orders-1', '127.0.25.31', { app: 'orders' }) });
+      const cell = orders.inboundPolicy(9090);
+      await until(cell, (p) => p.server?.name === 'production/orders-grpc');
+      const file = join(h.dir, 'authz.yaml');
+      const { readFileSync } = await import('node:fs');
+      const original = readFileSync(file, 'utf8');
+      writeFileSync(file, original.replace('  port: 9090\n', ''));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(cell.get()!.server?.name).toBe('production/orders-grpc');
+      expect(cell.get()!.authorizations).toHaveLength(1);
+      expect(h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message)).toEqual([
+        `${file}: Server production/orders-grpc: spec.port: is required: a port number or a container port name (the last good version stays in force)`,
+      ]);
+      // A file that no longer parses keeps everything it held.
+      writeFileSync(file, original + '\n  : [broken');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(cell.get()!.authorizations).toHaveLength(1);
+      expect(h.server.store.problems().map((p) => p.message).join('\n')).toMatch(/authz\.yaml: document \d: YAML syntax: .*keeping the last good 2 resource\(s\) from it/);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,0 +1,138 @@
+// Live changes reach a running client: file edits within a second, broken edits keep the last
+// good state, Service deletion, pods leaving and joining, and refused registrations.
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destinationStubs } from '../../proxy/discovery/destination-channel.ts';
+import { addresses, pod, startHarness, until, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('lesson', '127.0.25.2');
+});
+afterAll(() => h.close());
+
+const lessonFile = () => join(h.dir, 'lesson.yaml');
+const weights = (p: { httpRoutes: Array<{ rules: Array<{ backends: Array<{ weight: number }> }> }> }) =>
+  p.httpRoutes[0]?.rules[0]?.backends.map((b) => b.weight);
+
+describe('file edits', () => {
+  it('moves a running client\'s split within one second, and a broken edit keeps the old state', async () => {
+    const client = await h.client('production/checkout', { namespace: 'production' });
+    const cell = client.profile('orders:8080');
+    expect(weights(await cell.first(5_000))).toEqual([90, 10]);
+
+    const original = readFileSync(lessonFile(), 'utf8');
+    const started = Date.now();
+    writeFileSync(lessonFile(), original.replace('weight: 90', 'weight: 50').replace('weight: 10', 'weight: 50'));
+    await until(cell, (p) => weights(p)?.join() === '50,50', 1_000, '50/50 split within 1 s');
+    const elapsed = Date.now() - started;
+    console.log(`file edit reached the client in ${elapsed} ms`);
+    expect(elapsed).toBeLessThan(1_000);
+
+    writeFileSync(lessonFile(), original.replace('weight: 10', 'weight: -5'));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(weights(cell.get()!)).toEqual([50, 50]); // the last good HTTPRoute stays in force
+    const errors = h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message);
+    expect(errors).toEqual([
+      `${lessonFile()}: HTTPRoute production/orders-canary: spec.rules[0].backendRefs[1].weight: must be a non-negative integer, got -5 (the last good version stays in force)`,
+    ]);
+    // The ServiceProfile in the same file still loads.
+    expect((await client.profile('orders:8080').first(1_000)).routes).toHaveLength(2);
+
+    writeFileSync(lessonFile(), original);
+    await until(cell, (p) => weights(p)?.join() === '90,10', 1_000, 'restored split');
+    expect(h.server.store.problems().filter((p) => p.severity === 'error')).toEqual([]);
+  });
+});
+
+describe('endpoints', () => {
+  it('a proxy that leaves disappears from every watcher; a new replica joins; deleting the Service sends no endpoints', async () => {
+    const watchers = await Promise.all([1, 2, 3].map(() => h.client('production/checkout', { namespace: 'production' })));
+    const cells = watchers.map((w) => w.endpoints('orders-stable.production:8080'));
+    const a = await h.client('production/orders', { pod: pod('stable-a', '127.0.25.21', { app: 'orders', track: 'stable' }) });
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.21:8080')));
+
+    const b = await h.client('production/orders', { pod: pod('stable-b', '127.0.25.22', { app: 'orders', track: 'stable' }) });
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.21:8080,127.0.25.22:8080', 2_000, 'replica joined')));
+
+    a.close(); // the registration stream ends
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.22:8080', 2_000, 'endpoint removed')));
+
+    const services = join(h.dir, 'services.yaml');
+    const text = readFileSync(services, 'utf8');
+    rmSync(services);
+    await Promise.all(cells.map((c) => until(c, (s) => s.kind === 'unknown', 1_000, 'no endpoints after deleting the Service')));
+    writeFileSync(services, text);
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.22:8080', 1_000, 'Service back')));
+    b.close();
+  });
+
+  it('a canary replica joins its Service and leaves it', async () => {
+    const checkout = await h.client('production/checkout', { namespace: 'production' });
+    const canary = checkout.endpoints('orders-canary:8080');
+    const c = await h.client('production/orders', { pod: pod('canary-a', '127.0.25.23', { app: 'orders', track: 'canary' }) });
+    await until(canary, (s) => addresses(s).join() === '127.0.25.23:8080');
+    c.close();
+    await until(canary, (s) => s.kind === 'endpoints' && s.endpoints.length === 0, 2_000, 'empty');
+  });
+});
+
+describe('registration', () => {
+  const announce = (stubs: ReturnType<typeof destinationStubs>, msg: object) =>
+    new Promise<{ events: Array<{ accepted: boolean; message: string }>; status?: grpc.StatusObject }>((resolve) => {
+      const call = stubs.registration.register() as grpc.ClientDuplexStream<object, { accepted: boolean; message: string }>;
+      const events: Array<{ accepted: boolean; message: string }> = [];
+      call.on('data', (e) => {
+        events.push(e);
+        if (e.accepted) {
+          call.cancel();
+          resolve({ events });
+        }
+      });
+      call.on('error', () => undefined);
+      call.on('status', (status) => resolve({ events, status }));
+      call.write(msg);
+    });
+
+  const base = { name: 'orders-x', labels: { app: 'orders' }, ip: '127.0.25.30', ports: [{ name: 'http', port: 8080 }] };
+
+  it('refuses a namespace or service account other than the certificate\'s, and a caller without a certificate', async () => {
+    const creds = await h.pki.credentialsFor('production/checkout');
+    const stubs = destinationStubs(h.server.address, { trustAnchorsPem: h.pki.anchorPem, client: creds });
+    const otherNs = await announce(stubs, { ...base, namespace: 'staging' });
+    expect(otherNs.status?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(otherNs.events[0]).toEqual({ accepted: false, message: 'namespace: the certificate is for namespace production, the announcement claims staging' });
+
+    const otherSa = await announce(stubs, { ...base, namespace: 'production', serviceAccount: 'orders' });
+    expect(otherSa.status?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(otherSa.events[0]!.message).toBe('service_account: the certificate is for checkout, the announcement claims orders');
+
+    const anonymous = destinationStubs(h.server.address, { trustAnchorsPem: h.pki.anchorPem });
+    const noCert = await announce(anonymous, { ...base, namespace: 'production' });
+    expect(noCert.status?.code).toBe(grpc.status.UNAUTHENTICATED);
+
+    // A certificate from another CA is not verified, so it counts as none.
+    const foreign = await (await import('../helpers/pki.ts')).testPki();
+    const forged = destinationStubs(h.server.address, { trustAnchorsPem: h.pki.anchorPem, client: await foreign.credentialsFor('production/orders') });
+    const forgedResult = await announce(forged, { ...base, namespace: 'production' });
+    expect(forgedResult.status?.code).toBe(grpc.status.UNAUTHENTICATED);
+
+    const ok = await announce(stubs, { ...base, namespace: 'production', serviceAccount: 'checkout' });
+    expect(ok.events[0]!.accepted).toBe(true);
+    for (const s of [stubs, anonymous, forged]) s.close();
+
+    // None of the refused pods ever became an endpoint.
+    expect(h.server.discovery.pods.all().filter((p) => p.name === 'orders-x' && p.serviceAccount !== 'checkout')).toEqual([]);
+  });
+
+  it('refuses malformed announcements with the field named', async () => {
+    const creds = await h.pki.credentialsFor('production/orders');
+    const stubs = destinationStubs(h.server.address, { trustAnchorsPem: h.pki.anchorPem, client: creds });
+    const badIp = await announce(stubs, { ...base, ip: 'not-an-ip' });
+    expect(badIp.status?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badIp.events[0]!.message).toBe('ip: must be an IP address, got "not-an-ip"');
+    stubs.close();
+  });
+});

@@ -1,0 +1,166 @@
+// Test harness: an outbound proxy on a client pod and an inbound proxy on a server pod, wired by a
+// static endpoints file, in front of app servers the test starts on the server pod address.
+// Proxies run in this process (fast, inspectable) or as real `mesh proxy` child processes
+// (for memory and signal tests).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../proxy/config.ts';
+import { createLogger } from '../../proxy/log.ts';
+import { Proxy } from '../../proxy/proxy.ts';
+
+const REPO = new URL('../..', import.meta.url).pathname;
+
+export interface ServiceEntry {
+  /** The authority clients use, `name.ns.svc.cluster.local:port`. */
+  authority: string;
+  /** The app's port on the server pod address. */
+  port: number;
+}
+
+export interface TwoProxiesOptions {
+  clientIp: string;
+  serverIp: string;
+  services: ServiceEntry[];
+  mode?: 'in-process' | 'process';
+  /** Extra `mesh proxy` flags for both proxies. */
+  args?: string[];
+  /** Extra environment for child processes. */
+  env?: Record<string, string>;
+}
+
+export interface ProxyHandle {
+  host: string;
+  port: number;
+  adminPort: number;
+  /** Child process mode only. */
+  pid?: number;
+  /** In-process mode only. */
+  proxy?: Proxy;
+  /** Parsed log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  metrics(): Promise<string>;
+  /** Resident memory in bytes (child process mode: from /proc; in-process: this process). */
+  rss(): number;
+  /** Child process mode only: resolves with the exit code. */
+  exited?: Promise<number | null>;
+}
+
+export interface TwoProxies {
+  outbound: ProxyHandle;
+  inbound: ProxyHandle;
+  /** `http://clientIp:outboundPort`, for HTTP_PROXY-style clients. */
+  proxyUrl: string;
+  close(): Promise<void>;
+}
+
+/** The static resolver's file: each authority's endpoints are the app on the server pod, behind its inbound proxy. */
+export function endpointsFileText(services: ServiceEntry[], serverIp: string, inboundPort: number): string {
+  const doc: Record<string, unknown> = {};
+  for (const s of services) {
+    doc[s.authority] = [{ address: `${serverIp}:${s.port}`, inboundPort, labels: { pod: 'server-0' } }];
+  }
+  return JSON.stringify({ services: doc }, null, 2);
+}
+
+export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxies> {
+  const dir = mkdtempSync(join(tmpdir(), 'two-proxies-'));
+  const file = join(dir, 'endpoints.json');
+  writeFileSync(file, endpointsFileText([], opts.serverIp, 1));
+  const start = opts.mode === 'process' ? startChild : startInProcess;
+  const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', ...(opts.args ?? [])];
+  const ports = opts.services.length > 0 ? ['--app-port', String(opts.services[0]!.port)] : [];
+  const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env);
+  writeFileSync(file, endpointsFileText(opts.services, opts.serverIp, inbound.port));
+  const outbound = await start([...base, '--pod-ip', opts.clientIp, '--endpoints-file', file], opts.env).catch(async (err) => {
+    await inbound.stop();
+    throw err;
+  });
+  return {
+    outbound,
+    inbound,
+    proxyUrl: `http://${opts.clientIp}:${outbound.port}`,
+    async close() {
+      await Promise.all([outbound.stop(), inbound.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Started = ProxyHandle & { stop(): Promise<void> };
+
+function adminMetrics(host: string, port: number): Promise<string> {
+  return fetch(`http://${host}:${port}/metrics`).then((r) => r.text());
+}
+
+async function startInProcess(args: string[]): Promise<Started> {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const config = loadConfig(args, {});
+  const proxy = new Proxy(config, { logger: createLogger('proxy', { destination, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
+  const a = await proxy.start();
+  return {
+    host: config.podIp,
+    ...portsOf(a, args),
+    adminPort: a.admin.port,
+    proxy,
+    logs,
+    metrics: () => adminMetrics(config.podIp, a.admin.port),
+    rss: () => process.memoryUsage().rss,
+    stop: () => proxy.shutdown('test done'),
+  };
+}
+
+/** The outbound port for the client side, the inbound port for the server side (told by --app-port). */
+function portsOf(a: { outbound: { port: number }; inbound: { port: number } }, args: string[]): { port: number } {
+  return { port: args.includes('--app-port') ? a.inbound.port : a.outbound.port };
+}
+
+async function startChild(args: string[], env?: Record<string, string>): Promise<Started> {
+  const child: ChildProcess = spawn(process.execPath, ['bin/mesh.js', 'proxy', ...args], {
+    cwd: REPO,
+    env: { ...process.env, MESH_LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const listening = new Promise<{ outbound: { port: number }; inbound: { port: number }; admin: { port: number } }>((resolve, reject) => {
+    let partial = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'proxy listening') resolve(entry as never);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
+  });
+  const a = await listening;
+  const host = args[args.indexOf('--pod-ip') + 1]!;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    host,
+    ...portsOf(a, args),
+    adminPort: a.admin.port,
+    pid: child.pid,
+    logs,
+    metrics: () => adminMetrics(host, a.admin.port),
+    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    exited,
+  };
+}

@@ -1,0 +1,197 @@
+// The admission webhook over real HTTPS (undici with the test CA): AdmissionReview in, JSONPatch out,
+// the patch applied as the API server would; and hostile requests answered with precise 4xx.
+import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { parse } from 'yaml';
+import { inject } from '../../injector/inject.ts';
+import { defaultInjectOptions } from '../../injector/options.ts';
+import { startWebhook, type Webhook } from '../../injector/webhook.ts';
+import { createLogger } from '../../proxy/log.ts';
+import { applyPatch } from './apply-patch.ts';
+import { runMesh } from './run-mesh.ts';
+import { selfSignedCert } from './self-signed.ts';
+import { podSpec, workload } from './workloads.ts';
+
+const HOST = '127.0.28.1';
+const cert = selfSignedCert([HOST, '127.0.28.2']);
+const dispatcher = new Agent({ connect: { ca: cert.cert } });
+const options = defaultInjectOptions({
+  namespaceAnnotations: (ns) => (ns === 'auto' ? { 'linkerd.io/inject': 'enabled', 'config.linkerd.io/proxy-log-level': 'debug' } : undefined),
+});
+const logs: any[] = [];
+let webhook: Webhook;
+
+beforeAll(async () => {
+  const logger = createLogger('injector', { level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
+  webhook = await startWebhook({ cert: cert.cert, key: cert.key, host: HOST, port: 0, inject: options, logger, maxBodyBytes: 64 * 1024 });
+});
+afterAll(async () => {
+  await webhook.close();
+  await dispatcher.close();
+  rmSync(cert.dir, { recursive: true, force: true });
+});
+
+function review(object: unknown, extra: Record<string, unknown> = {}) {
+  const kind = (object as { kind?: string } | null)?.kind ?? 'Pod';
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'e911857d-c318-11e8-bbad-025000000001', kind: { group: '', version: 'v1', kind }, operation: 'CREATE', namespace: 'production', object, ...extra },
+  };
+}
+
+async function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }, url = webhook.url) {
+  const res = await request(url, { dispatcher, method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as any };
+}
+
+describe('webhook: admission reviews', () => {
+  it('answers with a JSONPatch that injects the pod, as the CLI does', async () => {
+    const pod = workload('Pod', { 'linkerd.io/inject': 'enabled' });
+    const res = await post(review(pod));
+    expect(res.status).toBe(200);
+    const { response } = res.body;
+    expect(res.body).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
+    expect(response).toMatchObject({ uid: 'e911857d-c318-11e8-bbad-025000000001', allowed: true, patchType: 'JSONPatch' });
+    const patched = applyPatch(pod, JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')));
+    expect(patched).toEqual(inject(pod, options).object);
+
+    // The same pod through `mesh inject` (a real process) comes out the same.
+    const cli = await runMesh(['inject', '--only-annotated', '-'], JSON.stringify(pod));
+    expect(cli.code).toBe(0);
+    expect(parse(cli.stdout)).toEqual(patched);
+  });
+
+  it('uses the request namespace for a pod that names none, and that namespace\'s annotations', async () => {
+    const pod = workload('Pod');
+    delete pod.metadata.namespace;
+    pod.metadata = { generateName: 'orders-7d9f-', labels: pod.metadata.labels };
+    const { body } = await post(review(pod, { namespace: 'auto' }));
+    const patched: any = applyPatch(pod, JSON.parse(Buffer.from(body.response.patch, 'base64').toString()));
+    expect(patched.metadata.labels['linkerd.io/workload-ns']).toBe('auto');
+    expect(patched.spec.containers[0].env.find((e: any) => e.name === 'MESH_LOG_LEVEL').value).toBe('debug');
+    expect(logs).toContainEqual(expect.objectContaining({ msg: 'injected', resource: 'pod/orders-7d9f-*', namespace: 'auto' }));
+  });
+
+  it('admits without a patch what it does not inject', async () => {
+    for (const object of [workload('Deployment'), workload('Pod', { 'linkerd.io/inject': 'disabled' }), { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }]) {
+      const { status, body } = await post(review(object));
+      expect(status).toBe(200);
+      expect(body.response).toEqual({ uid: 'e911857d-c318-11e8-bbad-025000000001', allowed: true });
+    }
+    const deleted = await post(review(null, { operation: 'DELETE' }));
+    expect(deleted.body.response).toEqual({ uid: 'e911857d-c318-11e8-bbad-025000000001', allowed: true });
+  });
+
+  it('admits a workload it cannot inject, with a warning saying why', async () => {
+    const broken = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'broken' }, spec: { containers: 'nope' } };
+    const { status, body } = await post(review(broken));
+    expect(status).toBe(200);
+    expect(body.response).toEqual({
+      uid: 'e911857d-c318-11e8-bbad-025000000001',
+      allowed: true,
+      warnings: ['mesh injector: not injected: pod/broken: spec.containers: expected a non-empty list'],
+    });
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'not injected: pod/broken: spec.containers: expected a non-empty list' }));
+  });
+
+  it('survives an object nested too deep to walk', async () => {
+    const depth = 30_000;
+    const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const body = JSON.stringify(review({ kind: 'Pod', metadata: { name: 'deep', annotations: { 'linkerd.io/inject': 'enabled' } }, spec: { containers: [{ name: 'a', x: 0 }] } }));
+    const { status, body: answer } = await post(body.replace('"x":0', `"x":${nested}`));
+    expect(status).toBe(200);
+    expect(answer.response).toMatchObject({ allowed: true, warnings: [expect.stringMatching(/^mesh injector: not injected: .*call stack/)] });
+    expect((await post(review(workload('Pod')))).status).toBe(200);
+  });
+
+  it('passes override warnings to kubectl', async () => {
+    const pod = workload('Pod', { 'linkerd.io/inject': 'enabled', 'config.linkerd.io/proxy-cpu-request': 'fast' }, podSpec());
+    const { body } = await post(review(pod));
+    expect(body.response.patchType).toBe('JSONPatch');
+    expect(body.response.warnings).toEqual(['mesh injector: annotation config.linkerd.io/proxy-cpu-request="fast" ignored: expected a CPU quantity such as 100m or 1']);
+  });
+});
+
+describe('webhook: hostile requests', () => {
+  it('answers bad reviews with a 400 naming the problem', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['{"apiVersion": ', /^body is not JSON: /],
+      ['[1,2]', /^body: expected an AdmissionReview object$/],
+      [{ ...review({}), apiVersion: 'admission.k8s.io/v1beta1' }, /^apiVersion: expected admission.k8s.io\/v1, got "admission.k8s.io\/v1beta1"/],
+      [{ ...review({}), kind: 'Pod' }, /^kind: expected AdmissionReview, got "Pod"$/],
+      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /^request: missing or not an object$/],
+      [review({}, { uid: undefined }), /^request.uid: missing or not a non-empty string$/],
+      [review({}, { uid: '' }), /^request.uid: missing/],
+      [review({}, { operation: 7 }), /^request.operation: missing or not a string$/],
+      [review([1]), /^request.object: expected an object or null$/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post(body);
+      expect(res.status, String(message)).toBe(400);
+      expect(res.body.code).toBe('BAD_REVIEW');
+      expect(res.body.error).toMatch(message);
+    }
+  });
+
+  it('refuses wrong methods, paths and media types', async () => {
+    const get = await request(webhook.url, { dispatcher });
+    expect([get.statusCode, get.headers.allow, ((await get.body.json()) as any).code]).toEqual([405, 'POST', 'METHOD_NOT_ALLOWED']);
+    const other = await post(review({}), undefined, webhook.url.replace('/inject', '/mutate'));
+    expect([other.status, other.body.error]).toEqual([404, 'no such path /mutate; AdmissionReviews go to POST /inject']);
+    const text = await post(review({}), { 'content-type': 'text/plain' });
+    expect([text.status, text.body.error]).toEqual([415, 'content-type "text/plain": expected application/json']);
+    const ready = await request(webhook.url.replace('/inject', '/ready'), { dispatcher });
+    expect(ready.statusCode).toBe(200);
+    await ready.body.dump();
+  });
+
+  it('answers oversized bodies with a 413, whether declared or streamed', async () => {
+    const big = JSON.stringify(review({ kind: 'Pod', padding: 'x'.repeat(100 * 1024) }));
+    const declared = await post(big);
+    expect([declared.status, declared.body.error]).toEqual([413, 'body exceeds the limit of 65536 bytes']);
+    const huge = await post('x'.repeat(300 * 1024)); // over 4x the limit: refused before reading
+    expect(huge.status).toBe(413);
+    async function* chunks() {
+      for (let i = 0; i < 20; i++) yield Buffer.alloc(8 * 1024, 'x');
+    }
+    const streamed = await request(webhook.url, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: Readable.from(chunks()) });
+    expect([streamed.statusCode, ((await streamed.body.json()) as any).code]).toEqual([413, 'BODY_TOO_LARGE']);
+    // The server is still fine afterwards.
+    expect((await post(review(workload('Pod')))).status).toBe(200);
+  });
+});
+
+describe('mesh injector serve', () => {
+  it('serves the webhook as a process and stops on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { REPO } = await import('./run-mesh.ts');
+    const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', '127.0.28.2:0'], { cwd: REPO });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /"url":"(https:[^"]+)"/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'ingress' })), undefined, url);
+    const patched: any = applyPatch(workload('Pod', { 'linkerd.io/inject': 'ingress' }), JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
+    expect(patched.spec.containers[0].command).toEqual(['mesh', 'proxy', '--ingress']);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('says what is missing or wrong in its arguments', async () => {
+    const noCert = await runMesh(['injector', 'serve']);
+    expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([1, 'mesh injector serve: --cert and --key are required']);
+    const badAddr = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', 'localhost']);
+    expect(badAddr.stderr).toContain('--addr localhost: expected host:port');
+    const missing = await runMesh(['injector', 'serve', '--cert', '/nonexistent/tls.crt', '--key', cert.keyFile]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, "mesh injector serve: ENOENT: no such file or directory, open '/nonexistent/tls.crt'"]);
+  });
+});

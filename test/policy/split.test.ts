@@ -1,0 +1,93 @@
+// The logical service: weighted traffic split over HTTPRoute backends, live weight changes, route
+// labels, and keeping the last good profile when a bad one arrives.
+import { describe, expect, it } from 'vitest';
+import type { Profile } from '../../proxy/discovery/types.ts';
+import { Watched } from '../../proxy/discovery/watched.ts';
+import { createLogicalService } from '../../proxy/outbound/logical/index.ts';
+import { meshRequest, response } from './fake-request.ts';
+
+function splitProfile(stable: number, canary: number, extra: Partial<Profile> = {}): Profile {
+  return {
+    fqdn: 'orders.production.svc.cluster.local',
+    routes: [],
+    httpRoutes: [
+      {
+        name: 'production/orders-canary',
+        rules: [
+          {
+            matches: [],
+            backends: [
+              { authority: 'orders-stable.production.svc.cluster.local:8080', weight: stable },
+              { authority: 'orders-canary.production.svc.cluster.local:8080', weight: canary },
+            ],
+            requestTimeoutMs: 0,
+            backendTimeoutMs: 0,
+          },
+        ],
+      },
+    ],
+    ...extra,
+  };
+}
+
+function harness(profile: Profile) {
+  const hits = new Map<string, number>();
+  const watched = new Watched(profile);
+  const svc = createLogicalService({
+    authority: 'orders.production.svc.cluster.local:8080',
+    profile: watched,
+    concrete: (authority) => async () => {
+      hits.set(authority, (hits.get(authority) ?? 0) + 1);
+      return response(200);
+    },
+  });
+  const share = (name: string) => (hits.get(`${name}.production.svc.cluster.local:8080`) ?? 0) / [...hits.values()].reduce((a, b) => a + b, 0);
+  return { svc, watched, hits, share };
+}
+
+describe('traffic split', () => {
+  it('splits 90/10 over 5,000 requests within two percentage points', async () => {
+    const h = harness(splitProfile(90, 10));
+    for (let i = 0; i < 5000; i++) expect((await h.svc(meshRequest())).status).toBe(200);
+    expect(Math.abs(h.share('orders-stable') - 0.9)).toBeLessThan(0.02);
+    expect(Math.abs(h.share('orders-canary') - 0.1)).toBeLessThan(0.02);
+  });
+
+  it('applies a weight change to the next request, and labels the backend', async () => {
+    const h = harness(splitProfile(90, 10));
+    for (let i = 0; i < 100; i++) await h.svc(meshRequest());
+    h.watched.set(splitProfile(0, 100));
+    h.hits.clear();
+    const req = meshRequest();
+    await h.svc(req);
+    expect(req.ctx.labels.backend).toBe('orders-canary.production.svc.cluster.local:8080');
+    for (let i = 0; i < 200; i++) await h.svc(meshRequest());
+    expect(h.share('orders-canary')).toBe(1);
+  });
+
+  it('keeps the last good profile when an update does not compile', async () => {
+    const h = harness(splitProfile(0, 100));
+    await h.svc(meshRequest());
+    const bad = splitProfile(100, 0);
+    bad.httpRoutes[0]!.rules[0]!.matches = [{ path: { type: 'RegularExpression', value: '([' } }];
+    h.watched.set(bad);
+    h.hits.clear();
+    for (let i = 0; i < 20; i++) await h.svc(meshRequest());
+    expect(h.share('orders-canary')).toBe(1);
+  });
+
+  it('without routes, goes straight to the logical authority and sets the route label when one matches', async () => {
+    const h = harness({ fqdn: 'orders.production.svc.cluster.local', routes: [], httpRoutes: [] });
+    await h.svc(meshRequest());
+    expect([...h.hits.keys()]).toEqual(['orders.production.svc.cluster.local:8080']);
+    h.watched.set({
+      fqdn: 'orders.production.svc.cluster.local',
+      routes: [{ name: 'GET /orders/{id}', condition: { pathRegex: '/orders/[^/]+' }, responseClasses: [], timeoutMs: 0, isRetryable: false }],
+      httpRoutes: [],
+    });
+    const req = meshRequest({ path: '/orders/7' });
+    await h.svc(req);
+    expect(req.ctx.route).toBe('GET /orders/{id}');
+    expect(req.ctx.isFailure?.(503, undefined)).toBe(true);
+  });
+});
