@@ -48,7 +48,7 @@ async function grpcCall(via: RunningProxy): Promise<{ status: string | undefined
     return await new Promise((resolve, reject) => {
       const s = client.request({ ':method': 'POST', ':path': '/orders.Orders/Get', ':authority': ORDERS_GRPC, 'content-type': 'application/grpc', te: 'trailers' });
       let headers: http2.IncomingHttpHeaders = {};
-      s.on('response', (h) => (headers = h));
+      s.on('response', (h) => { headers = h; console.log('RESPONSE', h); });
       s.on('trailers', (t) => (headers = { ...headers, ...t }));
       s.on('error', reject);
       s.resume();
@@ -63,7 +63,8 @@ async function grpcCall(via: RunningProxy): Promise<{ status: string | undefined
 beforeAll(async () => {
   const pki = await testPki();
   grpcApp = http2.createServer();
-  grpcApp.on('stream', (stream) => {
+  grpcApp.on('stream', (stream, h) => {
+    console.log('APP GOT', h);
     stream.on('error', () => {});
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
@@ -99,6 +100,8 @@ afterAll(async () => {
 
 describe('inbound authorization through real proxies', () => {
   it('orders-grpc admits checkout and refuses payments with PERMISSION_DENIED naming the Server', async () => {
+    const first = await Promise.race([grpcCall(checkout), new Promise((r) => setTimeout(() => r('TIMEOUT'), 3000))]);
+    if (first === 'TIMEOUT') console.log(JSON.stringify({ out: checkout.logs.slice(-8), in: inbound.logs.slice(-8) }, null, 1));
     expect((await grpcCall(checkout)).status).toBe('0');
     const denied = await grpcCall(payments);
     expect(denied.status).toBe('7');

@@ -121,8 +121,10 @@ describe('HTTP/2 endpoint client', () => {
     const c = new EndpointConnector({ logger: quietLogger });
     const svc = c.service({ address, weight: 1, labels: {} });
     const before = sessionsSeen;
+    const live = liveSessions.size;
     expect((await readBody(await svc(h2('/goaway')))).toString()).toBe('bye');
-    await new Promise((r) => setTimeout(r, 50));
+    // The client retires the session on GOAWAY; the server sees it close.
+    await expect.poll(() => liveSessions.size, { timeout: 10_000 }).toBeLessThan(live + 1);
     expect((await readBody(await svc(h2('/')))).toString()).toBe('ok');
     expect(sessionsSeen - before).toBe(2);
     await c.close();
@@ -135,9 +137,7 @@ describe('HTTP/2 endpoint client', () => {
     expect(res.status).toBe(200);
     res.body!.on('error', () => {});
     ac.abort();
-    await new Promise((r) => setTimeout(r, 100));
-    const end = streamEnds.filter((e) => e.path === '/hang').at(-1);
-    expect(end).toMatchObject({ rstCode: NGHTTP2_CANCEL, aborted: true });
+    await expect.poll(() => streamEnds.filter((e) => e.path === '/hang').at(-1), { timeout: 10_000 }).toMatchObject({ rstCode: NGHTTP2_CANCEL, aborted: true });
     await c.close();
   });
 

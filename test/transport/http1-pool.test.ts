@@ -160,8 +160,7 @@ describe('HTTP/1.1 endpoint client', () => {
     expect(written).toBeLessThan(16 << 20);
     // Dropping the body cancels the upstream request.
     res.body!.destroy();
-    await new Promise((r) => setTimeout(r, 200));
-    expect((server as unknown as { closedEndless: boolean }).closedEndless).toBe(true);
+    await expect.poll(() => (server as unknown as { closedEndless: boolean }).closedEndless, { timeout: 10_000 }).toBe(true);
     await c.close();
   });
 
@@ -173,8 +172,7 @@ describe('HTTP/1.1 endpoint client', () => {
     ac.abort();
     const err = await new Promise<Error>((r) => res.body!.once('error', r));
     expect(err.message).toMatch(/cancelled by the client/);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((server as unknown as { closedEndless: boolean }).closedEndless).toBe(true);
+    await expect.poll(() => (server as unknown as { closedEndless: boolean }).closedEndless, { timeout: 10_000 }).toBe(true);
     await c.close();
   });
 
@@ -203,6 +201,16 @@ describe('HTTP/1.1 endpoint client', () => {
     // And the next request still works.
     const ok = await svc(meshRequest({ path: '/status?code=200' }));
     expect((await readBody(ok)).toString()).toBe('hello');
+    await c.close();
+  });
+
+  it('refuses what cannot be sent with BAD_REQUEST, and a malformed endpoint address with CONNECT_FAILED', async () => {
+    const c = connector();
+    const bad = await rejection(c.service({ address, weight: 1, labels: {} })(meshRequest({ headers: { 'x-evil': 'a\r\nInjected: yes' } })));
+    expect(bad.code).toBe('BAD_REQUEST');
+    const malformed = await rejection(c.service({ address: 'no-port-here', weight: 1, labels: {} })(meshRequest()));
+    expect(malformed.code).toBe('CONNECT_FAILED');
+    expect(malformed.message).toBe('endpoint no-port-here: not an ip:port address');
     await c.close();
   });
 

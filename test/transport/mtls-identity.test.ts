@@ -100,11 +100,25 @@ describe('mTLS to a proxied endpoint', () => {
     expect(same.serial).toBe(before.serial);
     // ...and once the server retires it, the new session presents the new one.
     for (const s of sessions) s.goaway();
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => sessions.size, { timeout: 10_000 }).toBe(0);
     const after = JSON.parse((await readBody(await svc(meshRequest({ protocol: 'h2' })))).toString());
     expect(after.client).toBe(CHECKOUT);
     expect(after.serial).not.toBe(before.serial);
     await c.close();
+  });
+
+  it('bounds a TLS handshake that never completes by the connect timeout', async () => {
+    const silent = (await import('node:net')).createServer((sock) => sock.on('error', () => {}));
+    await new Promise<void>((r) => silent.listen(0, HOST, r));
+    const port = (silent.address() as AddressInfo).port;
+    const c = new EndpointConnector({ logger: quietLogger, connectTimeoutMs: 200, credentials: new SwappableCredentials(pki.leaf(CHECKOUT), pki.caPem) });
+    const started = Date.now();
+    const err = await rejection(c.service({ ...orders(), inboundPort: port })(meshRequest({ protocol: 'h2' })));
+    expect(err.code).toBe('CONNECT_FAILED');
+    expect(err.message).toBe(`endpoint ${HOST}:8080 via ${HOST}:${port}: connect timed out after 200 ms`);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await c.close();
+    silent.close();
   });
 
   it('stays in plaintext when the endpoint advertises no identity', async () => {
