@@ -1,6 +1,7 @@
 // The destination control-plane service: the resource store, the live discovery model, and the
 // gRPC services of api/destination.proto over TLS, assembled in one place.
 import * as grpc from '@grpc/grpc-js';
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { destinationProto } from '../proxy/discovery/destination-proto.ts';
 import type { DefaultPolicy } from '../proxy/discovery/types.ts';
@@ -42,6 +43,9 @@ export const DEFAULT_CLUSTER_NETWORKS = ['127.0.0.0/8', '10.0.0.0/8', '100.64.0.
 
 export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
   const logger = options.logger;
+  if (!statSync(options.resourcesDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`resources ${options.resourcesDir}: not a directory (a folder of Kubernetes-style YAML is required)`);
+  }
   const store = new ResourceStore({ dir: options.resourcesDir, logger, trustDomain: options.trustDomain, clusterDomain: options.clusterDomain });
   store.start();
   const discovery = new Discovery(store, {

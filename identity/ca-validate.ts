@@ -38,7 +38,9 @@ export function parsePrivateKey(pem: string, source: string): KeyObject {
 }
 
 function describe(cert: X509Certificate): string {
-  return `"${cert.subject.replaceAll('\n', ', ') || cert.subjectAltName}" (serial ${cert.serialNumber})`;
+  // Node reports an empty subject (workload certificates have one) as undefined.
+  const name = (cert.subject as string | undefined)?.replaceAll('\n', ', ') || cert.subjectAltName || '(no name)';
+  return `"${name}" (serial ${cert.serialNumber})`;
 }
 
 function checkTimes(cert: X509Certificate, source: string, nowMs: number): void {

@@ -1,8 +1,9 @@
-// InboundPolicies.WatchPort: the policy of one port of a pod, now and on every change.
+// InboundPolicies.WatchPort: the policy of one port of a pod, now and on every change. The first
+// message waits (briefly) for the pod to register, since Servers select pods by their labels.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { policyToWire } from '../../proxy/discovery/destination-wire.ts';
-import type { DefaultPolicy } from '../../proxy/discovery/types.ts';
+import type { DefaultPolicy, InboundPolicy } from '../../proxy/discovery/types.ts';
 import type { Discovery } from '../index/discovery.ts';
 
 const DEFAULTS = new Set(['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny']);
@@ -16,9 +17,33 @@ export function policyHandler(discovery: Discovery, logger: Logger) {
     if (!namespace || !name || extra !== undefined) return fail(`workload: must be namespace/name, got ${JSON.stringify(workload)}`);
     if (!(port >= 1 && port <= 65535)) return fail(`port: must be 1-65535, got ${port}`);
     if (defaultPolicy && !DEFAULTS.has(defaultPolicy)) return fail(`default_policy: must be one of ${[...DEFAULTS].join(', ')}, got ${JSON.stringify(defaultPolicy)}`);
-    const watch = discovery.watchPolicy(namespace, name, port, (defaultPolicy || undefined) as DefaultPolicy | undefined, (p) => call.write(policyToWire(p)));
-    call.write(policyToWire(watch.current));
-    const stop = () => watch.stop();
+    const proxyDefault = (defaultPolicy || undefined) as DefaultPolicy | undefined;
+
+    let lastSent: string | undefined;
+    let held = true;
+    const send = (p: InboundPolicy) => {
+      const wire = policyToWire(p);
+      const text = JSON.stringify(wire);
+      if (text === lastSent) return;
+      lastSent = text;
+      call.write(wire);
+    };
+    const release = () => {
+      if (!held) return;
+      held = false;
+      offPods();
+      clearTimeout(holdTimer);
+      send(discovery.policyNow(namespace, name, port, proxyDefault));
+    };
+    const watch = discovery.watchPolicy(namespace, name, port, proxyDefault, (p) => !held && send(p));
+    const offPods = discovery.pods.onChange(() => discovery.pods.get(namespace, name) && release());
+    const holdTimer = setTimeout(release, discovery.pods.get(namespace, name) ? 0 : discovery.policyHoldMs);
+    if (discovery.pods.get(namespace, name)) release();
+    const stop = () => {
+      offPods();
+      clearTimeout(holdTimer);
+      watch.stop();
+    };
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', (err) => {

@@ -19,6 +19,12 @@ export interface DiscoverySettings {
    * failing requests until every replica has re-registered.
    */
   registrationGraceMs?: number;
+  /**
+   * A policy watch for a pod that has not registered yet waits this long for it (default 3 s):
+   * a Server's rules depend on the pod's labels, and sending the default policy first would
+   * open a window where a port protected by a Server falls back to, say, all-unauthenticated.
+   */
+  policyHoldMs?: number;
 }
 
 export class Discovery {
@@ -53,6 +59,16 @@ export class Discovery {
     const settings = { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
     const key = `${namespace}/${podName}:${port}|${settings.defaultPolicy}`;
     return this.policyHub.watch(key, () => policyFor(this.pods.get(namespace, podName), port, this.store.resources, settings), listener);
+  }
+
+  /** The policy now, computed directly (not from the shared view, which refreshes a tick later). */
+  policyNow(namespace: string, podName: string, port: number, defaultPolicy: DefaultPolicy | undefined): InboundPolicy {
+    const settings = { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
+    return policyFor(this.pods.get(namespace, podName), port, this.store.resources, settings);
+  }
+
+  get policyHoldMs(): number {
+    return this.settings.policyHoldMs ?? 3_000;
   }
 
   /** Milliseconds left of the registration grace period (0 once over). */

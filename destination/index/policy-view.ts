@@ -30,7 +30,7 @@ function portMatches(s: ServerResource, pod: RegisteredPod, port: number): boole
 }
 
 function authn(partial: Partial<Authentication>): Authentication {
-  return { unauthenticated: false, identities: [], identitySuffixes: [], identityPrefixes: [], networks: [], ...partial };
+  return { unauthenticated: false, identities: [], identitySuffixes: [], networks: [], ...partial };
 }
 
 function fromServerAuthorizations(server: ServerResource, set: ResourceSet): Authorization[] {
@@ -45,7 +45,8 @@ function fromServerAuthorizations(server: ServerResource, set: ResourceSet): Aut
         : authn({
             // unauthenticatedTLS: any TLS client, with or without a mesh identity.
             identities: sa.meshTLS!.unauthenticatedTLS ? ['*'] : sa.meshTLS!.identities,
-            identityPrefixes: sa.meshTLS!.identityPrefixes,
+            // `spiffe://<td>/ns/<ns>/sa/` entries: the proxy reads a SPIFFE-shaped suffix as a prefix.
+            identitySuffixes: sa.meshTLS!.identityPrefixes,
             networks: sa.networks,
           }),
     }));
@@ -97,5 +98,5 @@ function requiredAuthentication(ap: AuthorizationPolicyResource, set: ResourceSe
     }
   }
   if (ap.requiredAuthenticationRefs.length === 0) return undefined;
-  return meshRequired ? authn({ identities, identityPrefixes, networks }) : authn({ unauthenticated: true, networks });
+  return meshRequired ? authn({ identities, identitySuffixes: identityPrefixes, networks }) : authn({ unauthenticated: true, networks });
 }

@@ -68,10 +68,10 @@ export function detect(socket: Socket, timeoutMs: number): Promise<Detection> {
       socket.off('end', onEnd);
       socket.off('error', onEnd);
       socket.off('close', onEnd);
+      if (result instanceof Error) return reject(result);
       socket.pause();
       if (head.length > 0) socket.unshift(head);
-      if (result instanceof Error) reject(result);
-      else resolve(result);
+      resolve(result);
     };
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);

@@ -148,7 +148,7 @@ export function policyToWire(p: InboundPolicy): Wire {
     server: p.server ?? null,
     authorizations: p.authorizations.map((a) => ({
       name: a.name,
-      authentication: { ...a.authentication, identityPrefixes: a.authentication.identityPrefixes ?? [] },
+      authentication: a.authentication,
       routeMatches: (a.routeMatches ?? []).map(httpMatchToWire),
       routeScoped: a.routeMatches !== undefined,
     })),
@@ -167,7 +167,6 @@ export function policyFromWire(w: Wire): InboundPolicy {
           unauthenticated: !!a.authentication?.unauthenticated,
           identities: [...(a.authentication?.identities ?? [])],
           identitySuffixes: [...(a.authentication?.identitySuffixes ?? [])],
-          identityPrefixes: [...(a.authentication?.identityPrefixes ?? [])],
           networks: [...(a.authentication?.networks ?? [])],
         },
       };

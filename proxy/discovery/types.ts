@@ -130,12 +130,6 @@ export interface Authentication {
   identities: string[];
   /** Identity suffixes allowed (`*.production.serviceaccount.identity...` style), matched against SPIFFE ids. */
   identitySuffixes: string[];
-  /**
-   * SPIFFE id prefixes allowed, e.g. `spiffe://cluster.local/ns/production/sa/` for every service
-   * account of a namespace (`*.production.serviceaccount.identity.linkerd.cluster.local`, or a
-   * MeshTLSAuthentication identityRef of kind Namespace). Absent or empty: none.
-   */
-  identityPrefixes?: string[];
   /** Client networks (CIDR) the rule is limited to; empty means any network. */
   networks: string[];
 }

@@ -81,7 +81,14 @@ export class IdentityClient implements TlsCredentials {
       },
     });
     const { Client } = identityService();
-    this.client = new Client(options.addr, channelCreds);
+    // SNI cannot carry an IP address (RFC 6066); the name only needs to be one the CA's certificate has.
+    // grpc-js has its own reconnect backoff (up to 120 s by default); bound it by ours, so the
+    // proxy becomes ready within retryMaxMs of the CA coming back.
+    this.client = new Client(options.addr, channelCreds, {
+      'grpc.ssl_target_name_override': 'localhost',
+      'grpc.initial_reconnect_backoff_ms': options.retryMinMs ?? 250,
+      'grpc.max_reconnect_backoff_ms': options.retryMaxMs ?? 10_000,
+    });
     void this.start();
   }
 

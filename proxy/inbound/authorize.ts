@@ -9,7 +9,7 @@ import { splitPath } from '../http/route-match.ts';
 import type { Layer, MeshRequest, Service } from '../http/message.ts';
 import { authzCounters } from './authz/authz-metrics.ts';
 import { peerIp } from './authz/cidr.ts';
-import { decide, describeCaller, type Caller, type Decision, type RouteMatchCache } from './authz/decide.ts';
+import { decide, describeCaller, newDecisionCache, type Caller, type Decision } from './authz/decide.ts';
 
 export interface AuthorizeOptions {
   registry: Registry;
@@ -40,7 +40,7 @@ function isProbe(req: MeshRequest, ip: string, opts: AuthorizeOptions, paths: Se
 export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions): Layer {
   const counters = authzCounters(opts.registry);
   const probePaths = new Set(opts.probePaths ?? DEFAULT_PROBE_PATHS);
-  const routeCache: RouteMatchCache = new WeakMap();
+  const cache = newDecisionCache();
 
   return (inner: Service): Service => async (req) => {
     const current = policy.get();
@@ -52,7 +52,7 @@ export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions
     } else if (isProbe(req, caller.ip, opts, probePaths)) {
       decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
     } else {
-      decision = decide(current, caller, req, routeCache);
+      decision = decide(current, caller, req, cache);
     }
     const port = String(current?.port ?? '');
     if (decision.allowed) {

@@ -87,7 +87,15 @@ export class Http1Edge {
       ctx,
     };
     opts.service(meshReq).then(
-      (resp) => this.writeResponse(res, resp, ctx.id),
+      (resp) => {
+        try {
+          this.writeResponse(res, resp, ctx.id);
+        } catch (err) {
+          // An upstream status or header node:http refuses to write (bad characters, say).
+          resp.body?.destroy();
+          this.writeError(res, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id, req);
+        }
+      },
       (err: unknown) => this.writeError(res, err, grpc, ctx.id, req),
     );
   }

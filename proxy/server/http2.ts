@@ -112,7 +112,15 @@ export class Http2Edge {
       ctx,
     };
     opts.service(meshReq).then(
-      (resp) => this.writeResponse(stream, resp, ctx.id),
+      (resp) => {
+        try {
+          this.writeResponse(stream, resp, ctx.id);
+        } catch (err) {
+          // A header HTTP/2 forbids (a connection-specific one an upstream sent, say).
+          resp.body?.destroy();
+          this.writeError(stream, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id);
+        }
+      },
       (err: unknown) => this.writeError(stream, err, grpc, ctx.id),
     );
   }

@@ -2,7 +2,7 @@
 // h2, http/1.1 or the opaque transport), plaintext from clients outside the mesh (HTTP/2
 // preface, HTTP/1, the `L5D-OPAQUE` header, or raw bytes to the default app port).
 import type { Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.ts';
 import { detect } from '../detect/sniff.ts';
@@ -33,7 +33,7 @@ export interface InboundListenerOptions {
 export class InboundListener {
   private readonly http1: Http1Edge;
   private readonly h2: Http2Edge;
-  private secureContext: SecureContext | undefined;
+  private tlsServer: TlsServer | undefined;
 
   constructor(private readonly opts: InboundListenerOptions) {
     const { config, stack, logger, ids, drain } = opts;
@@ -51,10 +51,6 @@ export class InboundListener {
           return stack.openTunnel(port);
         },
       }),
-    });
-    // A renewed certificate applies to new handshakes; open connections keep theirs.
-    opts.credentials?.onRotate(() => {
-      this.secureContext = undefined;
     });
   }
 
@@ -88,33 +84,41 @@ export class InboundListener {
       opts.logger.warn({ peer }, `TLS from ${peer} refused: this proxy has no certificate${opts.credentials ? ' yet' : ' (running in cleartext)'}`);
       return void socket.destroy();
     }
-    const tls = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: this.context(opts.credentials),
+    this.tls(opts.credentials).emit('connection', socket);
+  }
+
+  /** Made on the first TLS connection (a certificate may arrive after start), then reused. */
+  private tls(credentials: TlsCredentials): TlsServer {
+    if (this.tlsServer) return this.tlsServer;
+    const contextOptions = () => ({ ...credentials.current(), ca: credentials.trustAnchorsPem, minVersion: 'TLSv1.3' as const });
+    const server = createTlsServer({
+      ...contextOptions(),
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ['h2', 'http/1.1', TUNNEL_ALPN],
+      handshakeTimeout: this.opts.config.detectTimeoutMs,
     });
-    const timer = setTimeout(() => tls.destroy(new Error(`TLS handshake not done within ${opts.config.detectTimeoutMs} ms`)), opts.config.detectTimeoutMs);
-    tls.on('error', (err) => {
-      clearTimeout(timer);
-      opts.logger.info({ peer, err: err.message }, `TLS connection from ${peer} failed: ${err.message}`);
+    server.on('secureConnection', (tls: TLSSocket) => this.onSecure(tls));
+    server.on('tlsClientError', (err: Error, tls: TLSSocket) => {
+      const peer = `${tls.remoteAddress}:${tls.remotePort}`;
+      this.opts.logger.info({ peer, err: err.message }, `TLS connection from ${peer} failed: ${err.message}`);
     });
-    tls.once('secure', () => {
-      clearTimeout(timer);
-      const clientIdentity = spiffeIdOfPeer(tls.getPeerCertificate().subjectaltname);
-      opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: true, identity: clientIdentity });
-      const conn: ConnectionInfo = { peer, tls: true, clientIdentity };
-      const alpn = tls.alpnProtocol;
-      if (alpn === 'h2') this.h2.accept(tls as unknown as Socket, conn);
-      else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer);
-      else this.http1.accept(tls as unknown as Socket, conn);
-    });
+    // A renewed certificate applies to new handshakes; open connections keep theirs.
+    credentials.onRotate(() => server.setSecureContext(contextOptions()));
+    this.tlsServer = server;
+    return server;
   }
 
-  private context(credentials: TlsCredentials): SecureContext {
-    this.secureContext ??= createSecureContext({ ...credentials.current(), ca: credentials.trustAnchorsPem, minVersion: 'TLSv1.3' });
-    return this.secureContext;
+  private onSecure(tls: TLSSocket): void {
+    const peer = `${tls.remoteAddress}:${tls.remotePort}`;
+    tls.on('error', (err) => this.opts.logger.debug({ peer, err: err.message }, 'TLS connection error'));
+    const clientIdentity = spiffeIdOfPeer(tls.getPeerCertificate().subjectaltname);
+    this.opts.metrics.trackConnection(tls as unknown as Socket, { direction: 'inbound', peer: 'src', tls: true, identity: clientIdentity });
+    const conn: ConnectionInfo = { peer, tls: true, clientIdentity };
+    const alpn = tls.alpnProtocol;
+    if (alpn === 'h2') this.h2.accept(tls as unknown as Socket, conn);
+    else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer);
+    else this.http1.accept(tls as unknown as Socket, conn);
   }
 
   /** Another proxy's tunnel: `L5D-OPAQUE <port>\r\n`, then the app's bytes. */

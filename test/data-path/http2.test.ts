@@ -79,6 +79,20 @@ describe('HTTP/2 through two proxies', () => {
     expect(r.trailers?.['x-echo-trailer']).toBe('sent-by-client');
   });
 
+  it('an upstream reset mid-response reaches the client as a stream reset, and the session lives on', async () => {
+    const outcome = await new Promise<{ data: string; err?: Error & { code?: string } }>((resolve) => {
+      const stream = session.request({ ':path': '/rst', ':authority': AUTHORITY });
+      let data = '';
+      stream.on('data', (c) => (data += c));
+      stream.on('error', (err) => resolve({ data, err }));
+      stream.on('close', () => resolve({ data, err: stream.rstCode ? Object.assign(new Error(`rst ${stream.rstCode}`), { code: 'RST' }) : undefined }));
+      stream.end();
+    });
+    expect(outcome.data).toBe('partial');
+    expect(outcome.err).toBeInstanceOf(Error);
+    expect((await call('/after-rst')).body.toString()).toBe('h2 hello GET /after-rst');
+  });
+
   it('the :authority reaches the app as the client named it', async () => {
     const r = await call('/echo', { body: [Buffer.from('a')] });
     expect(r.headers['x-seen-authority']).toBe(AUTHORITY);

@@ -9,7 +9,7 @@ import { initIdentityDir, loadIdentityDir } from '../../identity/files.ts';
 import { DestinationClient } from '../../proxy/discovery/destination-client.ts';
 import { generateRsaKeyPair } from '../../proxy/identity/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
-import { FIXTURES, pod, quietLogger, until } from './harness.ts';
+import { addresses, FIXTURES, pod, quietLogger, until } from './harness.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const ADDR = '127.0.25.6:8086';
@@ -58,12 +58,16 @@ async function register(name: string, ip: string, labels: Record<string, string>
 
 const conn = () => ['--addr', ADDR, '--trust-anchors', join(tmp, 'identity', 'ca.crt')];
 
+async function startServer(graceMs: number): Promise<void> {
+  server = mesh(['destination', 'serve', '--resources', join(tmp, 'resources'), '--addr', ADDR, '--ca-dir', join(tmp, 'identity'), '--registration-grace', String(graceMs)]);
+  await output(server).waitFor(/destination serving on 127\.0\.25\.6:8086 as spiffe:\/\/cluster\.local\/ns\/linkerd\/sa\/destination/);
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mesh-destination-cli-'));
   await initIdentityDir(join(tmp, 'identity'), { trustDomain: 'cluster.local' });
   cpSync(join(FIXTURES, 'lesson'), join(tmp, 'resources'), { recursive: true });
-  server = mesh(['destination', 'serve', '--resources', join(tmp, 'resources'), '--addr', ADDR, '--ca-dir', join(tmp, 'identity'), '--registration-grace', '0']);
-  await output(server).waitFor(/destination serving on 127\.0\.25\.6:8086 as spiffe:\/\/cluster\.local\/ns\/linkerd\/sa\/destination/);
+  await startServer(0);
 });
 
 afterAll(async () => {
@@ -105,5 +109,36 @@ describe('mesh endpoints / profile / policy', () => {
     const bad = output(mesh(['endpoints', 'no such:80', ...conn()]));
     expect(await bad.exit).toBe(1);
     expect(bad.text()).toContain('authority "no such:80": must be host[:port]');
+  });
+});
+
+describe('the destination process killed (SIGKILL) under a client', () => {
+  it('keeps the last endpoints, then reconnects, re-registers and follows new changes', async () => {
+    const stable = await register('stable-k', '127.0.25.64', { app: 'orders', track: 'stable' });
+    const checkout = new DestinationClient({
+      addr: ADDR,
+      credentials: await credentialsFor('production', 'checkout'),
+      namespace: 'production',
+      backoff: { minMs: 100, maxMs: 500 },
+      logger: quietLogger(),
+    });
+    clients.push(checkout);
+    const cell = checkout.endpoints('orders-stable:8080');
+    await until(cell, (s) => addresses(s).includes('127.0.25.64:8080'), 10_000, 'endpoint before the kill');
+    const before = addresses(cell.get());
+    const accepted: string[] = [];
+    stable.registration.subscribe((r) => accepted.push(r.message));
+    server.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(addresses(cell.get())).toEqual(before);
+
+    await startServer(3_000);
+    await until(cell, (s) => addresses(s).includes('127.0.25.64:8080'), 15_000, 'endpoint after the restart');
+    const joined = await register('stable-k2', '127.0.25.65', { app: 'orders', track: 'stable' });
+    await until(cell, (s) => addresses(s).includes('127.0.25.65:8080'), 10_000, 'new replica after the restart');
+    await until(stable.registration, () => accepted.length > 0, 10_000, 're-registration');
+    expect(accepted[0]).toBe('registered production/stable-k as spiffe://cluster.local/ns/production/sa/orders');
+    await until(cell, (s) => addresses(s).includes('127.0.25.64:8080') && addresses(s).includes('127.0.25.65:8080'), 10_000, 'both replicas');
+    joined.close();
   });
 });

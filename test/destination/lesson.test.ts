@@ -82,7 +82,6 @@ describe('lesson YAML through the destination', () => {
           unauthenticated: false,
           identities: ['spiffe://cluster.local/ns/production/sa/checkout'],
           identitySuffixes: [],
-          identityPrefixes: [],
           networks: [],
         },
       },

@@ -5,7 +5,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../proxy/discovery/destination-channel.ts';
-import { addresses, pod, startHarness, until, type Harness } from './harness.ts';
+import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -76,6 +76,27 @@ describe('endpoints', () => {
     await until(canary, (s) => addresses(s).join() === '127.0.25.23:8080');
     c.close();
     await until(canary, (s) => s.kind === 'endpoints' && s.endpoints.length === 0, 2_000, 'empty');
+  });
+});
+
+describe('inbound policy', () => {
+  it('waits for the pod to register before the first policy, so a Server-protected port never starts on the default', async () => {
+    const anonymous = destinationStubs(h.server.address, { trustAnchorsPem: h.pki.anchorPem });
+    const call = anonymous.inbound.watchPort({ workload: 'production/late-1', port: 9090, defaultPolicy: 'all-unauthenticated' }) as grpc.ClientReadableStream<{
+      server: { name: string } | null;
+    }>;
+    const messages: Array<string | null> = [];
+    call.on('data', (m) => messages.push(m.server?.name ?? null));
+    call.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(messages).toEqual([]);
+    const late = await h.client('production/orders', { pod: pod('late-1', '127.0.25.24', { app: 'orders' }) });
+    await waitFor(() => messages.length > 0, 2_000, 'first policy');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(messages).toEqual(['production/orders-grpc']);
+    call.cancel();
+    anonymous.close();
+    late.close();
   });
 });
 

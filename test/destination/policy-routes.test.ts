@@ -52,18 +52,21 @@ describe('AuthorizationPolicy', () => {
     expect(policy.server).toEqual({ name: 'production/payments-http', protocol: 'HTTP/1' });
     expect(policy.authorizations).toEqual([
       {
+        name: 'ServerAuthorization production/payments-from-checkout-ns',
+        authentication: { unauthenticated: false, identities: [], identitySuffixes: ['spiffe://cluster.local/ns/checkout/sa/'], networks: [] },
+      },
+      {
         name: 'AuthorizationPolicy production/payments-callers',
         authentication: {
           unauthenticated: false,
           identities: ['spiffe://cluster.local/ns/production/sa/orders', 'spiffe://cluster.local/ns/production/sa/checkout'],
           identitySuffixes: [],
-          identityPrefixes: [],
           networks: ['127.0.10.0/24'],
         },
       },
       {
         name: 'AuthorizationPolicy production/payments-probes',
-        authentication: { unauthenticated: true, identities: [], identitySuffixes: [], identityPrefixes: [], networks: ['127.0.10.0/24'] },
+        authentication: { unauthenticated: true, identities: [], identitySuffixes: [], networks: ['127.0.10.0/24'] },
         routeMatches: [
           { path: { type: 'Exact', value: '/ready' }, method: 'GET' },
           { path: { type: 'Exact', value: '/live' }, method: 'GET' },

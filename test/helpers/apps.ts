@@ -89,7 +89,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-/** h2c app: `/echo` echoes body and trailers; `/size/<n>`; `/trailers`; anything else says hello. */
+/** h2c app: `/echo` echoes body and trailers; `/size/<n>`; `/rst` resets mid-response; anything else says hello. */
 export async function startH2App(host: string): Promise<App<Http2Server> & { sessions: number }> {
   const app = { sessions: 0 } as App<Http2Server> & { sessions: number };
   const server = createH2();
@@ -118,6 +118,12 @@ function handleH2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void
     return;
   }
   stream.resume();
+  if (first === 'rst') {
+    // Half a response, then a reset: what a crashing upstream looks like.
+    stream.respond({ ':status': 200 });
+    stream.write('partial', () => setTimeout(() => stream.destroy(new Error('app crashed mid-response')), 20));
+    return;
+  }
   if (first === 'size') {
     stream.respond({ ':status': 200 });
     const it = chunks(Number(arg));

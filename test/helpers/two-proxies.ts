@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../proxy/config.ts';
 import { createLogger } from '../../proxy/log.ts';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -29,6 +30,8 @@ export interface TwoProxiesOptions {
   args?: string[];
   /** Extra environment for child processes. */
   env?: Record<string, string>;
+  /** mTLS between the proxies (in-process mode): each side's credentials. */
+  mtls?: { client: TlsCredentials; server: TlsCredentials };
 }
 
 export interface ProxyHandle {
@@ -57,10 +60,10 @@ export interface TwoProxies {
 }
 
 /** The static resolver's file: each authority's endpoints are the app on the server pod, behind its inbound proxy. */
-export function endpointsFileText(services: ServiceEntry[], serverIp: string, inboundPort: number): string {
+export function endpointsFileText(services: ServiceEntry[], serverIp: string, inboundPort: number, identity?: string): string {
   const doc: Record<string, unknown> = {};
   for (const s of services) {
-    doc[s.authority] = [{ address: `${serverIp}:${s.port}`, inboundPort, labels: { pod: 'server-0' } }];
+    doc[s.authority] = [{ address: `${serverIp}:${s.port}`, inboundPort, labels: { pod: 'server-0' }, ...(identity ? { identity } : {}) }];
   }
   return JSON.stringify({ services: doc }, null, 2);
 }
@@ -69,12 +72,13 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
   const dir = mkdtempSync(join(tmpdir(), 'two-proxies-'));
   const file = join(dir, 'endpoints.json');
   writeFileSync(file, endpointsFileText([], opts.serverIp, 1));
-  const start = opts.mode === 'process' ? startChild : startInProcess;
+  const start = (args: string[], env: Record<string, string> | undefined, credentials?: TlsCredentials) =>
+    opts.mode === 'process' ? startChild(args, env) : startInProcess(args, credentials);
   const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', ...(opts.args ?? [])];
   const ports = opts.services.length > 0 ? ['--app-port', String(opts.services[0]!.port)] : [];
-  const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env);
-  writeFileSync(file, endpointsFileText(opts.services, opts.serverIp, inbound.port));
-  const outbound = await start([...base, '--pod-ip', opts.clientIp, '--endpoints-file', file], opts.env).catch(async (err) => {
+  const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env, opts.mtls?.server);
+  writeFileSync(file, endpointsFileText(opts.services, opts.serverIp, inbound.port, opts.mtls?.server.identity));
+  const outbound = await start([...base, '--pod-ip', opts.clientIp, '--endpoints-file', file], opts.env, opts.mtls?.client).catch(async (err) => {
     await inbound.stop();
     throw err;
   });
@@ -95,7 +99,7 @@ function adminMetrics(host: string, port: number): Promise<string> {
   return fetch(`http://${host}:${port}/metrics`).then((r) => r.text());
 }
 
-async function startInProcess(args: string[]): Promise<Started> {
+async function startInProcess(args: string[], credentials?: TlsCredentials): Promise<Started> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -104,7 +108,7 @@ async function startInProcess(args: string[]): Promise<Started> {
     },
   });
   const config = loadConfig(args, {});
-  const proxy = new Proxy(config, { logger: createLogger('proxy', { destination, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
+  const proxy = new Proxy(config, { credentials, logger: createLogger('proxy', { destination, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
   const a = await proxy.start();
   return {
     host: config.podIp,

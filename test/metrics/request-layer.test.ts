@@ -8,7 +8,7 @@ import { ProxyError } from '../../proxy/errors.ts';
 import { stack, type Layer, type Service } from '../../proxy/http/message.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
 import { h2Edge, h2Upstream, http1Edge, http1Upstream } from './mini-edge.ts';
-import { parsePrometheus, sumOf } from './prom-text.ts';
+import { parsePrometheus, sumOf } from '../../proxy/metrics/prom-text.ts';
 
 const HOST = '127.0.23.1';
 const closers: Array<() => unknown> = [];

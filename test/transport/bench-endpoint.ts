@@ -48,6 +48,30 @@ const bare = http.createServer((req, res) => {
 await new Promise<void>((r) => bare.listen(0, HOST, r));
 const bareUrl = `http://${HOST}:${(bare.address() as AddressInfo).port}/`;
 
+// The same edge to an mTLS server through the tier with credentials (ALPN http/1.1, identity checked).
+import https from 'node:https';
+import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
+const pki = new TestPki();
+const serverLeaf = pki.leaf('spiffe://cluster.local/ns/bench/sa/server');
+const tlsUpstream = https.createServer({ key: serverLeaf.key, cert: serverLeaf.cert, ca: pki.caPem, requestCert: true, ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('hello world'));
+tlsUpstream.keepAliveTimeout = 10_000;
+await new Promise<void>((r) => tlsUpstream.listen(0, HOST, r));
+const tlsConnector = new EndpointConnector({ logger: pino({ level: 'silent' }), credentials: new SwappableCredentials(pki.leaf('spiffe://cluster.local/ns/bench/sa/client'), pki.caPem) });
+const tlsEndpoint = { address: `${HOST}:8080`, inboundPort: (tlsUpstream.address() as AddressInfo).port, identity: serverLeaf.identity, weight: 1, labels: {} };
+const tlsEdge = http.createServer((req, res) => {
+  const mreq: MeshRequest = {
+    protocol: 'http/1.1', method: req.method!, scheme: 'http', authority: req.headers.host ?? '', path: req.url!, headers: {},
+    body: null, signal: new AbortController().signal,
+    ctx: { id: '1', direction: 'outbound', startedAt: 0, peer: '', tls: false, grpc: false, labels: {}, retries: 0 },
+  };
+  tlsConnector.service(tlsEndpoint)(mreq).then(
+    (r) => { res.writeHead(r.status, r.headers); if (r.body) r.body.pipe(res); else res.end(); },
+    (err: Error) => { res.statusCode = 502; res.end(err.message); },
+  );
+});
+await new Promise<void>((r) => tlsEdge.listen(0, HOST, r));
+const tlsEdgeUrl = `http://${HOST}:${(tlsEdge.address() as AddressInfo).port}/`;
+
 async function run(url: string, extra: Partial<autocannon.Options> = {}) {
   const r = await autocannon({ url, connections: 50, duration: 5, ...extra });
   return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
@@ -55,11 +79,14 @@ async function run(url: string, extra: Partial<autocannon.Options> = {}) {
 const direct = await run(`http://${upstreamAddr}/`);
 const viaTier = await run(edgeUrl);
 const viaBare = await run(bareUrl);
-console.log(JSON.stringify({ direct, viaTier, viaBare, ratio: +(viaTier.rps / direct.rps).toFixed(2), bareRatio: +(viaBare.rps / direct.rps).toFixed(2) }));
+const viaTierTls = await run(tlsEdgeUrl);
+console.log(JSON.stringify({ direct, viaTier, viaBare, viaTierTls, ratio: +(viaTier.rps / direct.rps).toFixed(2), bareRatio: +(viaBare.rps / direct.rps).toFixed(2), tlsRatio: +(viaTierTls.rps / direct.rps).toFixed(2) }));
 const directFixed = await run(`http://${upstreamAddr}/`, { overallRate: 1000, connections: 10 });
 const tierFixed = await run(edgeUrl, { overallRate: 1000, connections: 10 });
 console.log(JSON.stringify({ at1k: { direct: directFixed, viaTier: tierFixed } }));
 await connector.close();
+await tlsConnector.close();
+pki.dispose();
 edge.close();
 upstream.close();
 process.exit(0);

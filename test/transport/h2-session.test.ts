@@ -13,6 +13,7 @@ let server: http2.Http2Server;
 let address: string;
 let sessionsSeen = 0;
 let liveSessions = new Set<http2.ServerHttp2Session>();
+let endlessWritten = 0;
 const streamEnds: Array<{ path: string; rstCode: number | undefined; aborted: boolean }> = [];
 
 beforeAll(async () => {
@@ -43,6 +44,16 @@ beforeAll(async () => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'not found' }, { endStream: true });
     } else if (path === '/slow') {
       setTimeout(() => { if (!stream.destroyed) { stream.respond({ ':status': 200 }); stream.end('slow'); } }, 20);
+    } else if (path === '/endless') {
+      // Writes until flow control stops it; records how much got out.
+      stream.respond({ ':status': 200 });
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      endlessWritten = 0;
+      const pump = (): void => {
+        while (!stream.destroyed && stream.write(chunk)) endlessWritten += chunk.length;
+      };
+      stream.on('drain', pump);
+      pump();
     } else if (path === '/hang') {
       stream.respond({ ':status': 200 });
       stream.write('started');
@@ -108,6 +119,21 @@ describe('HTTP/2 endpoint client', () => {
     await c.close();
   });
 
+  it('applies flow control: an unread response body stops the server writing', async () => {
+    const c = new EndpointConnector({ logger: quietLogger });
+    const res = await c.service({ address, weight: 1, labels: {} })(h2('/endless'));
+    await new Promise((r) => setTimeout(r, 300));
+    // The stream window (1 MiB) plus the server's own buffering; nowhere near an unbounded read.
+    expect(endlessWritten).toBeLessThan(8 << 20);
+    const before = endlessWritten;
+    // Reading lets it go on.
+    let read = 0;
+    res.body!.on('data', (c: Buffer) => (read += c.length));
+    await expect.poll(() => read, { timeout: 10_000 }).toBeGreaterThan(before + (4 << 20));
+    res.body!.destroy();
+    await c.close();
+  });
+
   it('passes a trailers-only gRPC response through untouched, with no body', async () => {
     const c = new EndpointConnector({ logger: quietLogger });
     const res = await c.service({ address, weight: 1, labels: {} })(h2('/grpc-error', { method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers' } }));
@@ -117,16 +143,17 @@ describe('HTTP/2 endpoint client', () => {
     await c.close();
   });
 
-  it('opens a new session after GOAWAY and keeps serving', async () => {
-    const c = new EndpointConnector({ logger: quietLogger });
+  it('opens a new session after GOAWAY, keeps serving, and closes the old connection', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const c = new EndpointConnector({ logger: quietLogger, metrics: { trackConnection: (sock) => void sockets.push(sock) } });
     const svc = c.service({ address, weight: 1, labels: {} });
     const before = sessionsSeen;
-    const live = liveSessions.size;
     expect((await readBody(await svc(h2('/goaway')))).toString()).toBe('bye');
-    // The client retires the session on GOAWAY; the server sees it close.
-    await expect.poll(() => liveSessions.size, { timeout: 10_000 }).toBeLessThan(live + 1);
+    // The server only sent GOAWAY and never closes: the client ends the drained connection itself.
+    await expect.poll(() => sockets[0]?.destroyed, { timeout: 10_000 }).toBe(true);
     expect((await readBody(await svc(h2('/')))).toString()).toBe('ok');
     expect(sessionsSeen - before).toBe(2);
+    expect(sockets.length).toBe(2);
     await c.close();
   });
 

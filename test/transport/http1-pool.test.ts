@@ -14,6 +14,9 @@ let address: string;
 const serverSockets = new Set<Socket>();
 let lastRequest: http.IncomingMessage | undefined;
 let inFlight = 0;
+/** What the /endless handler wrote, and whether its response was closed (by a cancel). */
+let endlessWritten = 0;
+let endlessClosed = false;
 let peakInFlight = 0;
 
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -54,11 +57,11 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       // Writes until the client stops reading; records how much got out.
       const chunk = Buffer.alloc(64 * 1024, 7);
       const pump = (): void => {
-        while (!res.destroyed && res.write(chunk)) (server as unknown as { written: number }).written += chunk.length;
+        while (!res.destroyed && res.write(chunk)) endlessWritten += chunk.length;
       };
-      (server as unknown as { written: number }).written = 0;
+      endlessWritten = 0;
       res.on('drain', pump);
-      res.on('close', () => (server as unknown as { closedEndless: boolean }).closedEndless = true);
+      res.on('close', () => endlessClosed = true);
       pump();
       return;
     }
@@ -155,12 +158,12 @@ describe('HTTP/1.1 endpoint client', () => {
     const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless' }));
     expect(res.status).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
-    const written = (server as unknown as { written: number }).written;
+    const written = endlessWritten;
     // Socket buffers on both sides plus one stream highWaterMark; far below what an unbounded read would take.
     expect(written).toBeLessThan(16 << 20);
     // Dropping the body cancels the upstream request.
     res.body!.destroy();
-    await expect.poll(() => (server as unknown as { closedEndless: boolean }).closedEndless, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => endlessClosed, { timeout: 10_000 }).toBe(true);
     await c.close();
   });
 
@@ -168,11 +171,11 @@ describe('HTTP/1.1 endpoint client', () => {
     const c = connector();
     const ac = new AbortController();
     const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless', signal: ac.signal }));
-    (server as unknown as { closedEndless: boolean }).closedEndless = false;
+    endlessClosed = false;
     ac.abort();
     const err = await new Promise<Error>((r) => res.body!.once('error', r));
     expect(err.message).toMatch(/cancelled by the client/);
-    await expect.poll(() => (server as unknown as { closedEndless: boolean }).closedEndless, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => endlessClosed, { timeout: 10_000 }).toBe(true);
     await c.close();
   });
 
@@ -211,6 +214,20 @@ describe('HTTP/1.1 endpoint client', () => {
     const malformed = await rejection(c.service({ address: 'no-port-here', weight: 1, labels: {} })(meshRequest()));
     expect(malformed.code).toBe('CONNECT_FAILED');
     expect(malformed.message).toBe('endpoint no-port-here: not an ip:port address');
+    await c.close();
+  });
+
+  it('evicts an endpoint left idle, closing its connections, and rebuilds it on the next use', async () => {
+    const opened: Socket[] = [];
+    const c = connector({ endpointIdleMs: 100, idleTimeoutMs: 60_000, metrics: { trackConnection: (sock) => void opened.push(sock) } });
+    const held = c.service({ address, weight: 1, labels: {} });
+    await readBody(await held(meshRequest({ path: '/status?code=200' })));
+    expect(opened.length).toBe(1);
+    // Keep-alive would hold the connection for a minute; eviction closes it after two idle sweeps.
+    await expect.poll(() => opened[0]!.destroyed, { timeout: 10_000 }).toBe(true);
+    // A caller still holding the old Service is served by a fresh entry.
+    expect((await readBody(await held(meshRequest({ path: '/status?code=200' })))).toString()).toBe('hello');
+    expect(opened.length).toBe(2);
     await c.close();
   });
 

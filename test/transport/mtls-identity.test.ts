@@ -99,7 +99,8 @@ describe('mTLS to a proxied endpoint', () => {
     const same = JSON.parse((await readBody(await svc(meshRequest({ protocol: 'h2' })))).toString());
     expect(same.serial).toBe(before.serial);
     // ...and once the server retires it, the new session presents the new one.
-    for (const s of sessions) s.goaway();
+    // A graceful close: GOAWAY, then the connection ends once its streams are done.
+    for (const s of sessions) s.close();
     await expect.poll(() => sessions.size, { timeout: 10_000 }).toBe(0);
     const after = JSON.parse((await readBody(await svc(meshRequest({ protocol: 'h2' })))).toString());
     expect(after.client).toBe(CHECKOUT);

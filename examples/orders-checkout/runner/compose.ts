@@ -46,12 +46,10 @@ export function composeFile(plan: DemoPlan): Record<string, unknown> {
     const addr = spec.listens[0]!;
     services[spec.name] = { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...(spec.name === 'destination' ? ['identity'] : [])), restart: 'on-failure' };
   }
-  services[plan.ingress.name] = {
-    ...base(plan.ingress.app, true), networks: onNetwork(plan.ingress.ip), ports: ['8000:8000'],
-    depends_on: after('mesh-init', 'identity', 'destination'), restart: 'on-failure',
-  };
-  for (const pod of plan.pods) {
+  for (const pod of [plan.ingress, ...plan.pods]) {
     services[pod.name] = { ...base(pod.app, true), networks: onNetwork(pod.ip), depends_on: after('mesh-init'), restart: 'on-failure' };
+    // The front door is published on the host, as a LoadBalancer Service would be in a cluster.
+    if (pod === plan.ingress) services[pod.name]!.ports = ['8000:8000'];
     if (pod.sidecar) {
       services[pod.sidecar.name] = {
         ...base(pod.sidecar, true), network_mode: `service:${pod.name}`,

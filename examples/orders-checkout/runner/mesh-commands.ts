@@ -31,10 +31,6 @@ export function sidecarCommand(): string[] {
   return [...mesh, 'proxy'];
 }
 
-export function ingressCommand(): string[] {
-  return [...mesh, 'proxy', '--ingress'];
-}
-
 export interface SidecarSettings {
   pod: { name: string; namespace: string; labels: Record<string, string>; ip: string; ports: Array<{ name?: string; port: number }> };
   serviceAccount: string;
@@ -43,8 +39,6 @@ export interface SidecarSettings {
   destinationAddr: string;
   trustAnchorsFile: string;
   tokenFile: string;
-  /** Only for the ingress: where it accepts users' requests. */
-  ingressListen?: string;
 }
 
 /** The sidecar's settings as environment variables (proxy/README.md lists them). */
@@ -62,6 +56,5 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
     MESH_TRUST_ANCHORS: s.trustAnchorsFile,
     MESH_TOKEN_FILE: s.tokenFile,
   };
-  if (s.ingressListen) env.MESH_INGRESS_LISTEN = s.ingressListen;
   return env;
 }

@@ -15,7 +15,9 @@ export class PrepareError extends Error {
 function runMesh(argv: string[], root: string): Promise<string> {
   const [cmd, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C in the terminal reaches the runner, which finishes this
+    // short step and then stops in order, instead of half-written state.
+    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));

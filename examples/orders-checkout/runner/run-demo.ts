@@ -26,6 +26,9 @@ export class StartupError extends Error {
   readonly code = 'DEMO_STARTUP';
 }
 
+/** Ctrl-C while starting: not a failure, the user changed their mind. */
+class StopRequested extends Error {}
+
 export function buildPlan(opts: Pick<DemoOptions, 'root' | 'stateDir' | 'workloadsDir' | 'manifestsDir'>): DemoPlan {
   const workloads = readWorkloads(opts.workloadsDir);
   return planDemo(workloads, localPlacement(opts.stateDir, opts.root), relative(opts.root, opts.manifestsDir) || '.');
@@ -62,7 +65,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       const started = specs.map((s) => supervisor!.start(s));
       await Promise.race([
         Promise.all(started.map((s) => waitReady(s, deadline()))),
-        stopped.then((sig) => { throw new StartupError(`stopped by ${sig} while starting`); }),
+        stopped.then((sig) => { throw new StopRequested(sig); }),
       ]);
     };
     opts.say('starting the control plane: identity, destination');
@@ -70,7 +73,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await startAndWait(plan.controlPlane.slice(1));
     opts.say(`starting ${plan.pods.length} pods and the ingress`);
     const meshed = plan.pods.filter((p) => p.meshed);
-    await startAndWait([plan.ingress.app, ...meshed.flatMap((p) => [p.sidecar!, p.app])]);
+    await startAndWait([plan.ingress, ...meshed].flatMap((p) => [p.sidecar!, p.app]));
     await startAndWait(plan.pods.filter((p) => !p.meshed).map((p) => p.app));
     if (failure) throw new StartupError(`${failure.spec.name} failed; see ${failure.logFile}`);
 
@@ -87,17 +90,25 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const signal = await stopped;
     opts.say(`\n${signal}: stopping every process of the demo...`);
     return 0;
+  } catch (err) {
+    if (!(err instanceof StopRequested)) throw err;
+    opts.say(`\n${err.message}: stopping what had started...`);
+    return 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     clearRun(opts.stateDir);
     await supervisor?.stopAll();
     releaseLock();
+    if (supervisor) {
+      const left = supervisor.processes.filter((s) => !s.exited).map((s) => `${s.spec.name} (pid ${s.child.pid})`);
+      opts.say(left.length === 0 ? `demo stopped: all ${supervisor.processes.length} processes exited` : `demo stopped, but these did not exit: ${left.join(', ')}`);
+    }
   }
 }
 
 export function allProcesses(plan: DemoPlan): ProcessSpec[] {
-  return [...plan.controlPlane, plan.ingress.app, ...plan.pods.flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
+  return [...plan.controlPlane, ...[plan.ingress, ...plan.pods].flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
 }
 
 async function waitReady(s: Started, deadline: number): Promise<void> {

@@ -24,7 +24,7 @@ export class Supervisor {
     const [cmd, ...args] = spec.command;
     const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, {
       cwd: this.root,
-      env: { ...process.env, ...spec.env },
+      env: { ...inheritedEnv(), ...spec.env },
       stdio: ['ignore', out, out],
       // Its own process group, so stop() reaches whatever it spawns and Ctrl-C in the terminal
       // reaches only the runner, which then stops everything in order.
@@ -59,6 +59,17 @@ export class Supervisor {
     // Give the kernel a moment to reap and release ports of anything killed just now.
     while (running.some((s) => !s.exited) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The runner's environment minus any proxy settings of the user's shell: a pod's traffic goes
+ * to its own sidecar (set in its spec) or straight out, never to the user's HTTP proxy. */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'GRPC_PROXY', 'NO_GRPC_PROXY']) {
+    delete env[name];
+    delete env[name.toLowerCase()];
+  }
+  return env;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

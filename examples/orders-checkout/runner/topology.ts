@@ -1,7 +1,7 @@
 // The demo's topology: which processes run, with which command, environment and addresses.
 // Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
 import type { Workload } from './deployments.ts';
-import { destinationServeCommand, identityServeCommand, ingressCommand, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
+import { destinationServeCommand, identityServeCommand, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -97,12 +97,21 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
     { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr },
   ];
 
+  // The front door: an ingress app on the user-facing address, with a sidecar like any pod.
   const ingressPod = podShell('ingress', 'production', 'ingress', { app: 'ingress' }, 'ingress', placement.podIp(1), [], true);
-  const ingressProc: ProcessSpec = {
-    name: 'ingress', role: 'ingress', command: ingressCommand(), env: sidecarEnvFor(ingressPod, placement),
-    listens: [placement.ingressListen, ...adminPorts(ingressPod.ip)], readyUrl: `http://${ingressPod.ip}:4191/ready`,
+  const ingressProxy = `http://${ingressPod.ip}:4140`;
+  const ingress: PodPlan = {
+    ...ingressPod,
+    app: {
+      name: 'ingress', role: 'ingress', command: ['node', 'bin/run.js', 'examples/orders-checkout/apps/ingress.ts'],
+      env: {
+        POD_IP: ingressPod.ip, POD_NAME: ingressPod.name, POD_NAMESPACE: ingressPod.namespace, INGRESS_LISTEN: placement.ingressListen,
+        INGRESS_UPSTREAM: 'http://checkout.production.svc.cluster.local:8080', HTTP_PROXY: ingressProxy, http_proxy: ingressProxy,
+      },
+      listens: [placement.ingressListen], readyTcp: placement.ingressListen.replace('0.0.0.0', '127.0.0.1'),
+    },
+    sidecar: { name: 'ingress-proxy', role: 'sidecar', command: sidecarCommand(), env: sidecarEnvFor(ingressPod, placement), listens: adminPorts(ingressPod.ip), readyUrl: `http://${ingressPod.ip}:4191/ready` },
   };
-  const ingress: PodPlan = { ...ingressPod, app: ingressProc };
 
   let n = 2;
   const pods: PodPlan[] = [];
@@ -145,6 +154,5 @@ function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar'>, p: Placement): Rec
     destinationAddr: p.destinationAddr,
     trustAnchorsFile: `${p.stateDir}/identity/ca.crt`,
     tokenFile: tokenPath(p, pod.name),
-    ingressListen: pod.workload === 'ingress' ? p.ingressListen : undefined,
   });
 }

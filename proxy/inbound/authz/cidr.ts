@@ -68,12 +68,27 @@ export function peerIp(peer: string): string {
   return peer; // bare IPv4, or bare IPv6 without a port
 }
 
-export function inNetworks(ip: string, networks: string[]): boolean {
-  return networks.some((n) => {
+/** Parses a list of networks, skipping bad entries (a bad network admits no one; destination reports it). */
+export function compileNetworks(networks: string[]): Cidr[] {
+  const out: Cidr[] = [];
+  for (const n of networks) {
     try {
-      return parseCidr(n).contains(ip);
+      out.push(parseCidr(n));
     } catch {
-      return false; // a bad network admits no one; the destination reports the bad resource
+      // skipped: fail closed for that entry
     }
-  });
+  }
+  return out;
+}
+
+/** Per-policy memo: networks arrays are replaced with the policy, never mutated. */
+export type NetworkCache = WeakMap<string[], Cidr[]>;
+
+export function inNetworks(ip: string, networks: string[], cache?: NetworkCache): boolean {
+  let cidrs = cache?.get(networks);
+  if (!cidrs) {
+    cidrs = compileNetworks(networks);
+    cache?.set(networks, cidrs);
+  }
+  return cidrs.some((c) => c.contains(ip));
 }

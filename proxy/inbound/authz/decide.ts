@@ -2,7 +2,7 @@
 // ones only for requests their HTTPRoute matches), else the proxy's default policy.
 import type { Authentication, Authorization, InboundPolicy } from '../../discovery/types.ts';
 import { compileMatch, type MatchableRequest } from '../../http/route-match.ts';
-import { inNetworks } from './cidr.ts';
+import { inNetworks, type NetworkCache } from './cidr.ts';
 
 export interface Caller {
   ip: string;
@@ -45,18 +45,25 @@ function identityMatches(identity: string, auth: Authentication): boolean {
   });
 }
 
-export function admits(auth: Authentication, caller: Caller): boolean {
-  if (auth.networks.length > 0 && !inNetworks(caller.ip, auth.networks)) return false;
+export function admits(auth: Authentication, caller: Caller, networks?: NetworkCache): boolean {
+  if (auth.networks.length > 0 && !inNetworks(caller.ip, auth.networks, networks)) return false;
   if (auth.unauthenticated) return true;
   const meshRules = auth.identities.length + auth.identitySuffixes.length;
   if (meshRules === 0) return auth.networks.length > 0; // NetworkAuthentication alone
   return caller.tls && caller.identity !== undefined && identityMatches(caller.identity, auth);
 }
 
-/** Route matches compiled once per Authorization object (policies are replaced, not mutated). */
-export type RouteMatchCache = WeakMap<Authorization, Array<(r: MatchableRequest) => boolean>>;
+/** Route matches and networks compiled once per policy object (policies are replaced, not mutated). */
+export interface DecisionCache {
+  routes: WeakMap<Authorization, Array<(r: MatchableRequest) => boolean>>;
+  networks: NetworkCache;
+}
 
-function routeApplies(a: Authorization, req: MatchableRequest | undefined, compiledRoutes: RouteMatchCache): boolean {
+export function newDecisionCache(): DecisionCache {
+  return { routes: new WeakMap(), networks: new WeakMap() };
+}
+
+function routeApplies(a: Authorization, req: MatchableRequest | undefined, compiledRoutes: DecisionCache['routes']): boolean {
   if (!a.routeMatches) return true;
   if (!req) return false; // opaque TCP has no route: route-scoped rules never admit it
   let tests = compiledRoutes.get(a);
@@ -75,14 +82,14 @@ export function decide(
   policy: InboundPolicy,
   caller: Caller,
   req?: MatchableRequest,
-  cache: RouteMatchCache = new WeakMap(),
+  cache: DecisionCache = newDecisionCache(),
 ): Decision {
   const server = serverLabel(policy);
   const who = describeCaller(caller);
   const authenticated = caller.tls && caller.identity !== undefined;
   if (policy.server) {
     for (const a of policy.authorizations) {
-      if (routeApplies(a, req, cache) && admits(a.authentication, caller)) return { allowed: true, server, authz: a.name };
+      if (routeApplies(a, req, cache.routes) && admits(a.authentication, caller, cache.networks)) return { allowed: true, server, authz: a.name };
     }
     return {
       allowed: false,
@@ -106,7 +113,7 @@ export function decide(
     case 'cluster-authenticated':
       // As Linkerd: authenticated AND from the cluster's networks (empty list: any network).
       if (!authenticated) return deny('unauthenticated', 'requires mTLS; refuses');
-      if (policy.clusterNetworks.length > 0 && !inNetworks(caller.ip, policy.clusterNetworks)) {
+      if (policy.clusterNetworks.length > 0 && !inNetworks(caller.ip, policy.clusterNetworks, cache.networks)) {
         return deny('outside-cluster', 'admits only cluster networks; refuses');
       }
       return allow;

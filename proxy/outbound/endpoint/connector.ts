@@ -134,6 +134,8 @@ export class EndpointConnector {
     };
     entry.service = (req: MeshRequest) => {
       if (entry.evicted) return this.service(ep)(req);
+      // Callers may keep this Service (the inbound stack does, per app port): mark use per request.
+      entry.used = true;
       return req.protocol === 'h2' ? h2()(req) : http1()(req);
     };
     this.byKey.set(target.key, entry);

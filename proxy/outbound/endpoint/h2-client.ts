@@ -4,12 +4,10 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHt
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProxyError } from '../../errors.ts';
-import { endToEndHeaders } from '../../http/hop-by-hop.ts';
-import type { HeaderMap, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
+import type { MeshRequest, MeshResponse } from '../../http/message.ts';
 import { dialAsync } from '../../transport/dial.ts';
+import { exchange } from './h2-stream.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
-
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 // 64 KiB windows cap bulk transfer on real networks; these still bound what one stream buffers.
 const STREAM_WINDOW = 1 << 20;
@@ -29,17 +27,19 @@ export class H2Client {
   /** Streams open on any session of this client; an idle session closes only at zero. */
   active = 0;
   private closed = false;
-  readonly service: Service;
+  private readonly sockets = new WeakMap<ClientHttp2Session, Socket>();
+  /** The endpoint's Service; `mayRetry` false marks a request already sent once. */
+  readonly service: (req: MeshRequest, mayRetry?: boolean) => Promise<MeshResponse>;
 
   constructor(
     private readonly target: EndpointTarget,
     private readonly opts: H2ClientOptions,
   ) {
-    this.service = (req) => {
+    this.service = (req, mayRetry = true) => {
       // A live session is used synchronously: no extra promise hop on the hot path.
       const session = this.session;
-      if (session && !session.closed && !session.destroyed) return this.send(session, req, true);
-      return this.connect().then((s) => this.send(s, req, true));
+      if (session && !session.closed && !session.destroyed) return this.send(session, req, mayRetry);
+      return this.connect().then((s) => this.send(s, req, mayRetry));
     };
   }
 
@@ -54,7 +54,8 @@ export class H2Client {
     this.closed = true;
     const session = this.session ?? (await this.connecting?.catch(() => undefined));
     this.session = undefined;
-    if (session && !session.destroyed) await new Promise<void>((resolve) => session.close(resolve));
+    const socket = session && this.sockets.get(session);
+    if (session && socket) await retire(session, socket);
   }
 
   private connect(): Promise<ClientHttp2Session> {
@@ -83,15 +84,17 @@ export class H2Client {
       this.forget(session);
     });
     // After GOAWAY the session finishes its streams but takes no new ones: the next request
-    // opens a new session.
+    // opens a new session, and this one is retired once its streams are done.
     session.on('goaway', (code) => {
       log.debug({ endpoint: t.label, code }, `HTTP/2 GOAWAY from ${t.label}`);
       this.forget(session);
+      void retire(session, socket);
     });
     session.on('close', () => this.forget(session));
     session.setTimeout(this.opts.idleTimeoutMs, () => {
-      if (this.active === 0) session.close();
+      if (this.active === 0) void retire(session, socket);
     });
+    this.sockets.set(session, socket);
     this.session = session;
     return session;
   }
@@ -109,13 +112,10 @@ export class H2Client {
     };
     for (const name in req.headers) if (name !== 'host') headers[name] = req.headers[name];
     if (this.target.dstPort !== undefined) headers['l5d-dst-port'] = String(this.target.dstPort);
-    const requestTrailers = req.trailers;
     let stream: ClientHttp2Stream;
     try {
-      stream = session.request(headers, {
-        endStream: req.body === null && requestTrailers === undefined,
-        waitForTrailers: requestTrailers !== undefined,
-      });
+      // Trailers follow a body; a body-less request ends with its HEADERS frame.
+      stream = session.request(headers, { endStream: req.body === null, waitForTrailers: req.body !== null && req.trailers !== undefined });
     } catch (err) {
       const code = (err as { code?: string }).code;
       // The session went away between our check and the request (GOAWAY raced us): nothing
@@ -129,86 +129,31 @@ export class H2Client {
       return Promise.reject(new ProxyError(kind, `${this.target.label}: ${(err as Error).message}`, { cause: err }));
     }
     this.active++;
-    return new Promise((resolve, reject) => this.exchange(stream, req, mayRetry, resolve, reject));
-  }
-
-  private exchange(
-    stream: ClientHttp2Stream,
-    req: MeshRequest,
-    mayRetry: boolean,
-    resolve: (res: MeshResponse) => void,
-    reject: (err: ProxyError) => void,
-  ): void {
-    const label = this.target.label;
-    let responded = false;
-    let failure: Error | undefined;
-    let resolveTrailers: (t: HeaderMap | undefined) => void = () => {};
-    const cancel = (): void => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    };
-    if (req.signal.aborted) cancel();
-    else req.signal.addEventListener('abort', cancel, { once: true });
-
-    if (req.body) {
-      const source = req.body;
-      source.once('error', cancel);
-      source.pipe(stream);
-    } else if (req.trailers) {
-      stream.end();
-    }
-    if (req.trailers) {
-      const trailersOf = req.trailers;
-      stream.once('wantTrailers', () => {
-        trailersOf.then(
-          (t) => {
-            if (!stream.destroyed) stream.sendTrailers(t ?? {});
-          },
-          () => cancel(),
-        );
-      });
-    }
-
-    stream.on('response', (raw, flags) => {
-      if (responded) return;
-      responded = true;
-      const status = Number(raw[':status']);
-      const endOfStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      // Trailers-only (gRPC errors) or an empty body: nothing to stream, but drain so the stream closes.
-      if (endOfStream) stream.resume();
-      const trailers = new Promise<HeaderMap | undefined>((r) => (resolveTrailers = r));
-      resolve({ status, headers: endToEndHeaders(raw), body: endOfStream ? null : stream, trailers });
-    });
-    stream.on('trailers', (raw) => resolveTrailers(endToEndHeaders(raw)));
-    // The consumer of the body sees errors too; this listener keeps a bad stream from killing the process.
-    stream.on('error', (err) => {
-      // Before a response, 'close' decides (it may retry a refused stream); after, the body's reader sees it.
-      if (!responded) failure = err;
-    });
-    stream.once('close', () => {
-      this.active--;
-      req.signal.removeEventListener('abort', cancel);
-      resolveTrailers(undefined);
-      // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing
-      // response has to be noticed here.
-      if (!responded) {
-        responded = true;
-        // REFUSED_STREAM promises the server did nothing with the request: without a body
-        // already spent, it is safe to send it once more (on a new session after GOAWAY).
-        if (stream.rstCode === NGHTTP2_REFUSED_STREAM && mayRetry && req.body === null && !req.signal.aborted) {
-          const session = this.session;
-          const retry = session && !session.closed && !session.destroyed ? this.send(session, req, false) : this.connect().then((s) => this.send(s, req, false));
-          retry.then(resolve, reject);
-          return;
-        }
-        const why = req.signal.aborted
-          ? 'request cancelled by the client'
-          : stream.rstCode === NGHTTP2_REFUSED_STREAM
-            ? 'stream refused by the server'
-            : failure
-              ? failure.message
-              : `stream reset (code ${stream.rstCode ?? 'none'}) before the response`;
-        reject(new ProxyError('UPSTREAM_RESET', `${label}: ${why}`, { cause: failure }));
-      }
+    return exchange(stream, req, this.target.label, {
+      onClose: () => this.active--,
+      // REFUSED_STREAM promises the server did nothing with the request: send it once more,
+      // on this session if it still takes streams, else on a new one.
+      retryRefused: mayRetry ? () => this.service(req, false) : undefined,
     });
   }
+}
+
+/**
+ * Closes a session gracefully (open streams run to their end) and makes sure its connection goes:
+ * Node then half-closes the socket and waits for the server's FIN, which a server that only sent
+ * GOAWAY never sends, so the socket is destroyed once the session has no streams left.
+ */
+function retire(session: ClientHttp2Session, socket: Socket): Promise<void> {
+  if (!session.closed) session.close();
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const reaper = setInterval(() => {
+      if (session.destroyed) socket.destroy();
+    }, 250);
+    reaper.unref();
+    socket.once('close', () => {
+      clearInterval(reaper);
+      resolve();
+    });
+  });
 }

@@ -31,7 +31,6 @@ export interface LogicalTarget {
 }
 
 interface Compiled {
-  profile: Profile;
   table: RouteTable;
   routes: Map<string, Service>;
 }
@@ -40,18 +39,19 @@ export function createLogicalService(target: LogicalTarget): Service {
   const budget = new RetryBudget(DEFAULT_RETRY_BUDGET, target.now);
   const direct: Service = (req) => target.concrete(target.authority)(req);
   let compiled: Compiled | undefined;
+  let seen: Profile | undefined;
 
   // Recompiled when the Watched hands a new profile object; a profile that does not compile is
-  // refused and the last good one stays in force.
+  // refused (logged once) and the last good one stays in force.
   function current(): Compiled | undefined {
     const profile = target.profile.get();
-    if (!profile || profile === compiled?.profile) return compiled;
+    if (!profile || profile === seen) return compiled;
+    seen = profile;
     try {
-      compiled = { profile, table: compileRouteTable(profile), routes: new Map() };
+      compiled = { table: compileRouteTable(profile), routes: new Map() };
       budget.configure(profile.retryBudget ?? DEFAULT_RETRY_BUDGET);
     } catch (err) {
       target.logger?.error({ err, authority: target.authority }, `profile for ${target.authority} rejected; keeping the last good one`);
-      if (compiled) compiled = { ...compiled, profile }; // log once per bad version
     }
     return compiled;
   }

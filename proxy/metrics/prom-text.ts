@@ -1,4 +1,5 @@
-// Reads Prometheus text exposition back into samples, so tests can assert exact counts.
+// Reads Prometheus text exposition back into samples: for tests asserting exact counts, and for
+// tools (the bench, `mesh load`) that summarise a proxy's /metrics.
 
 export interface Sample {
   name: string;

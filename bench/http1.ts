@@ -1,0 +1,71 @@
+// Mode http1: the app directly against the app through outbound + inbound proxies (cleartext
+// HTTP/1.1), in the same run: saturating throughput, fixed-rate latency, and the proxies' memory.
+import { request } from 'undici';
+import { parsePrometheus, sumOf } from '../proxy/metrics/prom-text.ts';
+import { measurePaths, peakBytes, type PathFigures } from './compare.ts';
+import type { BenchMode } from './mode.ts';
+import { barLines, mb, type Bar } from './report.ts';
+import { checkSamePath, startTopology, type Topology } from './two-proxy-topology.ts';
+
+/** The issue's bars for this stage. */
+export const BAR_RATIO = 0.13;
+export const BAR_ADDED_P50_MS = 1;
+export const BAR_RSS_MB = 130;
+
+export const http1Mode: BenchMode = {
+  name: 'http1',
+  summary: 'HTTP/1.1 direct vs through outbound + inbound proxies (cleartext)',
+  async available() {
+    return true;
+  },
+  async run(ctx) {
+    ctx.log('starting the app and two proxies (each its own process)...');
+    const t = await startTopology({ logDir: ctx.logDir });
+    ctx.onCleanup(() => t.stop());
+    await checkSamePath(t);
+    const [direct, mesh] = await measurePaths(ctx, [
+      { label: 'direct', url: t.directUrl, proxies: [] },
+      { label: 'mesh', url: t.meshUrl, headers: t.meshHeaders, proxies: [t.outbound, t.inbound] },
+    ]);
+    const figures = meshAgainstDirect(direct!, mesh!, ctx.rate);
+    const proxyCounts = await countsFromProxies(t);
+    ctx.log('');
+    ctx.log(`golden metrics after the runs: ${Object.entries(proxyCounts).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    ctx.log('');
+    ctx.log(barLines(figures.bars));
+    return { direct, mesh, ...figures, proxyCounts };
+  },
+};
+
+/** Throughput ratio, added latency at the fixed rate, and each proxy's peak memory, against the bars. */
+export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: number) {
+  const ratio = mesh.saturating.rps / direct.saturating.rps;
+  const addedP50Ms = mesh.fixedRate.p50 - direct.fixedRate.p50;
+  const addedP99Ms = mesh.fixedRate.p99 - direct.fixedRate.p99;
+  const bars: Bar[] = [
+    { what: `throughput ${mesh.label}/${direct.label}`, value: ratio, unit: '', bar: `>= ${BAR_RATIO}`, met: ratio >= BAR_RATIO },
+    { what: `${mesh.label}: added p50 at ${rate} req/s`, value: addedP50Ms, unit: 'ms', bar: `< ${BAR_ADDED_P50_MS} ms`, met: addedP50Ms < BAR_ADDED_P50_MS },
+    { what: `${mesh.label}: added p99 at ${rate} req/s`, value: addedP99Ms, unit: 'ms', bar: '(no bar)', met: true },
+    ...Object.entries(mesh.memory).map(([name, m]) => ({
+      what: `${name} peak RSS`,
+      value: mb(peakBytes(m)),
+      unit: 'MB',
+      bar: `< ${BAR_RSS_MB} MB`,
+      met: peakBytes(m) < BAR_RSS_MB * 1024 * 1024,
+    })),
+  ];
+  return { ratio, addedP50Ms, addedP99Ms, bars };
+}
+
+/** What the proxies' own /metrics counted: a cross-check that the requests passed both. */
+export async function countsFromProxies(t: Topology): Promise<Record<string, number>> {
+  const scrape = async (url: string) => parsePrometheus(await (await request(`${url}/metrics`)).body.text());
+  const [out, inb] = await Promise.all([scrape(t.adminUrl.outbound), scrape(t.adminUrl.inbound)]);
+  return {
+    outbound_responses: sumOf(out, 'response_total', { direction: 'outbound' }),
+    outbound_failures: sumOf(out, 'response_total', { direction: 'outbound', classification: 'failure' }),
+    inbound_responses: sumOf(inb, 'response_total', { direction: 'inbound' }),
+    inbound_failures: sumOf(inb, 'response_total', { direction: 'inbound', classification: 'failure' }),
+    connections_between_proxies: sumOf(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst' }),
+  };
+}

@@ -1,0 +1,87 @@
+// `npm run bench [-- --mode http1|mtls|demo] [--duration S] [--connections N] [--rate R]`:
+// runs one benchmark mode, prints its tables, and records them in bench/results.json.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { http1Mode } from './http1.ts';
+import type { BenchContext, BenchMode } from './mode.ts';
+import { machineNote, saveResults } from './report.ts';
+
+/** Modes load lazily: a mode whose parts do not exist yet must not break the others. */
+const MODES: Record<string, () => Promise<BenchMode>> = {
+  http1: async () => http1Mode,
+  mtls: async () => (await import('./mtls.ts')).mtlsMode,
+  demo: async () => (await import('./demo.ts')).demoMode,
+};
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string', default: 'http1' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '1000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000]`);
+    return 0;
+  }
+  const loadMode = MODES[values.mode];
+  if (!loadMode) throw new Error(`unknown --mode "${values.mode}" (modes: ${Object.keys(MODES).join(', ')})`);
+  let mode: BenchMode;
+  try {
+    mode = await loadMode();
+  } catch (err) {
+    console.log(`bench mode ${values.mode} is not available yet: ${(err as Error).message}`);
+    return 0;
+  }
+  const available = await mode.available();
+  if (available !== true) {
+    console.log(`bench mode ${values.mode} is not available yet: ${available}`);
+    return 0;
+  }
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+  const ctx: BenchContext = {
+    logDir: mkdtempSync(join(tmpdir(), `mesh-bench-${mode.name}-`)),
+    durationSeconds: positive('duration', values.duration),
+    connections: Math.round(positive('connections', values.connections)),
+    rate: positive('rate', values.rate),
+    onCleanup: (fn) => cleanups.push(fn),
+    log: (line) => console.log(line),
+  };
+  console.log(`bench ${mode.name}: ${mode.summary}`);
+  console.log(`machine: ${machineNote()}`);
+  console.log(`process logs: ${ctx.logDir}`);
+  const started = Date.now();
+  try {
+    const results = await mode.run(ctx);
+    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate }, ...(results as object) });
+    console.log(`\nwrote bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,24 @@
+// What every benchmark mode provides, so a new mode is one new file listed in bench/index.ts.
+
+export interface BenchContext {
+  /** Folder for this run's process logs and generated files. */
+  logDir: string;
+  /** Seconds per measured run. */
+  durationSeconds: number;
+  /** Connections of the saturating runs. */
+  connections: number;
+  /** Requests per second of the fixed-rate runs. */
+  rate: number;
+  /** Registers a cleanup that runs however the bench ends (Ctrl-C included). */
+  onCleanup(fn: () => Promise<void>): void;
+  log(line: string): void;
+}
+
+export interface BenchMode {
+  name: string;
+  summary: string;
+  /** `true`, or why this mode cannot run in this tree yet. */
+  available(): Promise<true | string>;
+  /** Runs, prints its tables through ctx.log, and returns what goes into bench/results.json. */
+  run(ctx: BenchContext): Promise<unknown>;
+}

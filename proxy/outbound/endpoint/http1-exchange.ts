@@ -1,0 +1,126 @@
+// One HTTP/1.1 request's lifecycle as undici reports it (its handler callbacks), turned into a
+// MeshResponse whose body is a Readable with backpressure back to the socket.
+import { Readable } from 'node:stream';
+import { ProxyError } from '../../errors.ts';
+import { endToEndHeaders } from '../../http/hop-by-hop.ts';
+import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
+
+/** Shared listener options: one object, not one per request. */
+const ONCE = { once: true } as const;
+const NO_BODY_STATUS = new Set([204, 304]);
+
+/** undici's handler callbacks (its legacy API, which it calls directly, without a wrapper). */
+export class Http1Exchange {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private body: ResponseBody | null = null;
+  private responded = false;
+  private resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined;
+  private readonly onCancel = (): void => {
+    this.abortUpstream?.(new ProxyError('UPSTREAM_RESET', `${this.label}: request cancelled by the client`));
+  };
+
+  constructor(
+    private readonly req: MeshRequest,
+    private readonly label: string,
+    private readonly resolve: (res: MeshResponse) => void,
+    private readonly reject: (err: ProxyError) => void,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.req.signal.aborted) this.onCancel();
+    else this.req.signal.addEventListener('abort', this.onCancel, ONCE);
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // informational (100 Continue): the edge makes its own.
+    this.responded = true;
+    const headers = endToEndHeaders(parseRawHeaders(rawHeaders));
+    const hasBody = this.req.method !== 'HEAD' && !NO_BODY_STATUS.has(status);
+    if (hasBody) this.body = new ResponseBody(resume, this);
+    const trailers = new Promise<HeaderMap | undefined>((r) => (this.resolveTrailers = r));
+    this.resolve({ status, headers, body: this.body, trailers });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // false pauses the socket until the consumer reads again (ResponseBody._read): backpressure.
+    return this.body ? this.body.push(chunk) : true;
+  }
+
+  onComplete(rawTrailers: Array<Buffer | string> | null): void {
+    this.done();
+    this.body?.push(null);
+    this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? endToEndHeaders(parseRawHeaders(rawTrailers)) : undefined);
+  }
+
+  onError(err: Error): void {
+    this.done();
+    const error = toProxyError(err, this.label);
+    if (!this.responded) this.reject(error);
+    else {
+      this.body?.destroy(error);
+      this.resolveTrailers?.(undefined);
+    }
+  }
+
+  /** The consumer dropped the body before its end: stop the upstream request too. */
+  cancelFromBody(err: Error | null): void {
+    this.abortUpstream?.(err ?? new ProxyError('UPSTREAM_RESET', `${this.label}: response body abandoned`));
+  }
+
+  private done(): void {
+    this.req.signal.removeEventListener('abort', this.onCancel);
+  }
+}
+
+class ResponseBody extends Readable {
+  private ended = false;
+  constructor(
+    private readonly resumeUpstream: () => void,
+    private readonly exchange: Http1Exchange,
+  ) {
+    super();
+  }
+  override _read(): void {
+    this.resumeUpstream();
+  }
+  override push(chunk: Buffer | null): boolean {
+    if (chunk === null) this.ended = true;
+    return super.push(chunk);
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.ended) this.exchange.cancelFromBody(err);
+    cb(err);
+  }
+}
+
+function parseRawHeaders(raw: Array<Buffer | string>): HeaderMap {
+  const out: HeaderMap = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i]!).toLowerCase();
+    const value = text(raw[i + 1]!);
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+function text(raw: Buffer | string): string {
+  return typeof raw === 'string' ? raw : raw.toString('latin1');
+}
+
+function toProxyError(err: Error, label: string): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = (err as { code?: string }).code;
+  // undici refuses what it cannot send (a header value with CR/LF, say): the request's fault.
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+    return new ProxyError('BAD_REQUEST', `${label}: cannot send the request: ${err.message}`, { cause: err });
+  }
+  if (code === 'UND_ERR_SOCKET') {
+    return new ProxyError('UPSTREAM_RESET', `${label}: connection closed before the response completed`, { cause: err });
+  }
+  return new ProxyError('UPSTREAM_RESET', `${label}: ${err.message}`, { cause: err });
+}
