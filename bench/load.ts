@@ -8,6 +8,8 @@ export interface LoadOptions {
   title: string;
   url: string;
   headers?: Record<string, string>;
+  method?: 'GET' | 'POST';
+  body?: string;
   connections: number;
   durationSeconds: number;
   /** Requests per second across all connections (fixed-rate run); unset: as fast as possible. */
@@ -40,6 +42,8 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
         title: opts.title,
         url: opts.url,
         headers: opts.headers,
+        method: opts.method,
+        body: opts.body,
         connections: opts.connections,
         duration: opts.durationSeconds,
         overallRate: opts.overallRate,

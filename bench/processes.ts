@@ -83,21 +83,40 @@ export function memoryOf(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+/** A process to watch: one of ours, or one another program started (the demo's proxies). */
+export interface Watched {
+  name: string;
+  pid: number;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls the RSS of some processes while a run lasts, keeping each one's peak. */
 export class RssSampler {
   private readonly peaks = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly processes: BenchProcess[], intervalMs = 200) {
+  constructor(private readonly processes: Watched[], intervalMs = 200) {
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.sample();
   }
 
   private sample(): void {
     for (const p of this.processes) {
-      if (!p.running) continue;
-      const { rss } = memoryOf(p.pid);
-      this.peaks.set(p.name, Math.max(this.peaks.get(p.name) ?? 0, rss));
+      if (!alive(p.pid)) continue;
+      try {
+        const { rss } = memoryOf(p.pid);
+        this.peaks.set(p.name, Math.max(this.peaks.get(p.name) ?? 0, rss));
+      } catch {
+        // exited between the check and the read
+      }
     }
   }
 
@@ -107,7 +126,13 @@ export class RssSampler {
     this.sample();
     const out: Record<string, { peakRssBytes: number; vmHwmBytes: number }> = {};
     for (const p of this.processes) {
-      out[p.name] = { peakRssBytes: this.peaks.get(p.name) ?? NaN, vmHwmBytes: p.running ? memoryOf(p.pid).hwm : NaN };
+      let hwm = NaN;
+      try {
+        hwm = memoryOf(p.pid).hwm;
+      } catch {
+        // gone
+      }
+      out[p.name] = { peakRssBytes: this.peaks.get(p.name) ?? NaN, vmHwmBytes: hwm };
     }
     return out;
   }

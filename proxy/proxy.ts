@@ -14,7 +14,6 @@ import { InboundListener } from './server/inbound-listener.ts';
 import { createLogger } from './log.ts';
 import { ProxyMetrics } from './metrics/index.ts';
 import { EndpointConnector } from './outbound/endpoint/connector.ts';
-import type { EndpointClients } from './outbound/endpoint-clients.ts';
 import { buildOutboundStack } from './outbound/stack.ts';
 import { OutboundListener } from './server/outbound-listener.ts';
 import { Drain } from './server/drain.ts';
@@ -84,15 +83,21 @@ export class Proxy {
     const inboundLog = logger.child({ listener: 'inbound' });
     const common = { ids: this.ids, drain: this.drain, metrics: this.metrics, config };
 
-    const outboundListen = await this.listen(config.outboundPort, 'outbound');
-    const inboundListen = await this.listen(config.inboundPort, 'inbound');
+    let outboundListen, inboundListen;
+    try {
+      outboundListen = await this.listen(config.outboundPort, 'outbound');
+      inboundListen = await this.listen(config.inboundPort, 'inbound');
+    } catch (err) {
+      for (const server of this.listeners) server.close();
+      throw err;
+    }
     const self = new Set([outboundListen.address, inboundListen.address].map((a) => hostPort(a.address, a.port)));
     const outbound = new OutboundListener({
       ...common,
       logger: outboundLog,
       stack: buildOutboundStack({
         resolver: this.resolver,
-        endpoints: this.outboundClients as EndpointClients,
+        endpoints: this.outboundClients,
         metrics: this.metrics,
         logger: outboundLog,
         discoveryTimeoutMs: config.discoveryTimeoutMs,
@@ -107,7 +112,7 @@ export class Proxy {
       stack: buildInboundStack({
         podIp: config.podIp,
         defaultAppPort: config.defaultAppPort,
-        app: this.appClients as EndpointClients,
+        app: this.appClients,
         metrics: this.metrics,
         logger: inboundLog,
         authorize: this.deps.authorize,
@@ -163,7 +168,7 @@ export class Proxy {
   }
 
   private listen(port: number, name: string): Promise<{ server: Server; address: AddressInfo }> {
-    const server = createServer({ noDelay: true, pauseOnConnect: false });
+    const server = createServer({ noDelay: true });
     this.listeners.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>

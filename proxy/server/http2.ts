@@ -40,8 +40,10 @@ export class Http2Edge {
   constructor(private readonly opts: Http2EdgeOptions) {
     this.server = createServer({
       maxHeaderListPairs: 2000,
-      maxSessionMemory: 64,
-      settings: { maxHeaderListSize: opts.maxHeaderBytes, maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 },
+      // What one client connection may hold in the proxy: streams x window is the most a client
+      // can push before the proxy reads (256 x 256 KiB), and session memory caps it lower still.
+      maxSessionMemory: 32,
+      settings: { maxHeaderListSize: opts.maxHeaderBytes, maxConcurrentStreams: 256, initialWindowSize: 256 * 1024 },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     this.server.on('stream', (stream, headers, flags) => this.onStream(stream, headers, flags));

@@ -57,7 +57,7 @@ export class InboundListener {
   accept(socket: Socket): void {
     const { opts } = this;
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    socket.on('error', (err) => opts.logger.debug({ peer, err: err.message }, 'client connection error'));
+    socket.on('error', (err) => opts.logger.info({ peer, err: err.message }, `connection from ${peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
     detect(socket, opts.config.detectTimeoutMs).then(
       ({ protocol, timedOut }) => {

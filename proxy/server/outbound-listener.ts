@@ -49,7 +49,7 @@ export class OutboundListener {
   accept(socket: Socket): void {
     const { opts } = this;
     const conn: ConnectionInfo = { peer: `${socket.remoteAddress}:${socket.remotePort}`, tls: false };
-    socket.on('error', (err) => opts.logger.debug({ peer: conn.peer, err: err.message }, 'client connection error'));
+    socket.on('error', (err) => opts.logger.info({ peer: conn.peer, err: err.message }, `connection from ${conn.peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
     opts.metrics.trackConnection(socket, { direction: 'outbound', peer: 'src', tls: false });
     detect(socket, opts.config.detectTimeoutMs).then(

@@ -95,13 +95,16 @@ describe('HTTP/1.1 endpoint client', () => {
     const c = connector();
     const svc = c.service({ address, weight: 1, labels: {} });
     const data = Buffer.alloc(1 << 20, 3);
-    const res = await svc(meshRequest({ method: 'POST', path: '/echo', body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]), headers: { 'x-a': ['1', '2'] } }));
+    // `expect` was answered by the server edge; undici refuses it, so it is not forwarded, and the body still goes.
+    const res = await svc(meshRequest({ method: 'POST', path: '/echo', body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]), headers: { 'x-a': ['1', '2'], expect: '100-continue', te: 'trailers' } }));
     const echoed = JSON.parse((await readBody(res)).toString());
     expect(echoed.n).toBe(data.length);
     expect(echoed.sha).toBe(createHash('sha256').update(data).digest('hex'));
     expect(echoed.headers.host).toBe('svc.test:80');
     expect(echoed.headers['x-a']).toBe('1, 2');
     expect(echoed.headers['l5d-dst-port']).toBeUndefined();
+    expect(echoed.headers.expect).toBeUndefined();
+    expect(echoed.headers.te).toBeUndefined();
 
     const cookies = await svc(meshRequest({ path: '/cookies' }));
     expect(cookies.headers['set-cookie']).toEqual(['a=1', 'b=2']);
