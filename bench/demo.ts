@@ -1,13 +1,89 @@
-// Mode demo: load on the demo's path (ingress -> checkout -> orders -> payments). (Filled in once the demo runs.)
-import type { BenchMode } from './mode.ts';
+// Mode demo: the orders/checkout demo (ingress -> checkout -> orders -> payments, every hop
+// through two proxies over mTLS) under load, started the way a user starts it, next to the
+// two-proxy figures of the latest http1 run.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readRun, type RunRecord } from '../examples/orders-checkout/runner/state.ts';
+import { scrapeAll, workloadStats } from '../examples/orders-checkout/runner/golden-metrics.ts';
+import { runLoad } from './load.ts';
+import type { BenchContext, BenchMode } from './mode.ts';
+import { meshProcess, RssSampler } from './processes.ts';
+import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
+
+const REPO = new URL('..', import.meta.url).pathname;
+/** The demo's addresses move into the bench's own /24 (pods 127.0.23.N, ingress 127.0.23.1:8000). */
+const DEMO_NET = '127.0.23';
+/** The demo path does four proxy hops and retries: a fixed rate it can hold on a 2-core machine. */
+const DEMO_RATE = 100;
+const CHECKOUT = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'book', quantity: 1 }) };
 
 export const demoMode: BenchMode = {
   name: 'demo',
-  summary: 'the orders/checkout demo under load, through the ingress',
+  summary: 'the orders/checkout demo under load through its ingress (POST /checkout)',
   async available() {
-    return 'the demo runner is not finished yet';
+    return existsSync(join(REPO, 'examples/orders-checkout/runner/run-demo.ts')) && existsSync(join(REPO, 'cli/commands/demo.ts'))
+      ? true
+      : 'the demo runner (examples/orders-checkout/runner) does not exist yet';
   },
-  async run() {
-    throw new Error('demo mode is not available yet');
+  async run(ctx) {
+    const stateDir = join(ctx.logDir, 'state');
+    ctx.log(`starting the demo (mesh demo --state ${stateDir}, MESH_DEMO_NET=${DEMO_NET})...`);
+    const runner = meshProcess('demo', ['demo', '--state', stateDir, '--ready-timeout', '90'], ctx.logDir, { MESH_DEMO_NET: DEMO_NET });
+    ctx.onCleanup(() => runner.stop(15_000));
+    const run = await waitForDemo(stateDir, () => runner.running, () => runner.tail(), 120_000);
+    const url = `${run.ingressUrl}/checkout`;
+    const proxies = run.processes.filter((p) => p.name.endsWith('-proxy')).map((p) => ({ name: p.name, pid: p.pid }));
+
+    ctx.log(`warming up against POST ${url}...`);
+    await runLoad({ title: 'warmup', url, ...CHECKOUT, connections: ctx.connections, durationSeconds: 3 });
+    ctx.log(`saturating run: ${ctx.connections} connections, ${ctx.durationSeconds} s...`);
+    const before = await scrapeAll(run.pods);
+    const sampler = new RssSampler(proxies);
+    const started = Date.now();
+    const saturating = await runLoad({ title: `demo, ${ctx.connections} conns`, url, ...CHECKOUT, connections: ctx.connections, durationSeconds: ctx.durationSeconds });
+    const seconds = (Date.now() - started) / 1000;
+    const memory = sampler.stop();
+    const after = await scrapeAll(run.pods);
+    ctx.log(`fixed-rate run: ${DEMO_RATE} req/s, ${ctx.durationSeconds} s...`);
+    const fixed = await runLoad({ title: `demo, ${DEMO_RATE} req/s`, url, ...CHECKOUT, connections: 5, durationSeconds: ctx.durationSeconds, overallRate: DEMO_RATE });
+
+    const perWorkload = workloadStats(run.pods, before, after, seconds);
+    const previous = lastTwoProxyFigures();
+    ctx.log('');
+    ctx.log(table(LOAD_HEADERS, [saturating, fixed].map(loadRow)));
+    if (previous) ctx.log(table(LOAD_HEADERS, previous.map(loadRow)).split('\n').slice(2).map((l) => `${l}   (last http1 run)`).join('\n'));
+    ctx.log('');
+    ctx.log('per workload during the saturating run, from its proxies\' inbound metrics:');
+    ctx.log(
+      table(
+        ['workload', 'requests', 'success %', 'req/s', 'p50 ms', 'p99 ms', 'retries sent'],
+        perWorkload.map((w) => [w.workload, w.requests, w.successRate === undefined ? NaN : w.successRate * 100, w.requestsPerSecond, w.p50Ms ?? NaN, w.p99Ms ?? NaN, w.retriesSent]),
+      ),
+    );
+    ctx.log('');
+    ctx.log(table(['proxy', 'peak RSS polled MB', 'VmHWM MB'], Object.entries(memory).map(([name, m]) => [name, mb(m.peakRssBytes), mb(m.vmHwmBytes)])));
+    return { saturating, fixedRate: fixed, perWorkload, memory };
   },
 };
+
+/** Waits for the runner's pods.json, which it writes once every proxy and app is ready. */
+async function waitForDemo(stateDir: string, running: () => boolean, tail: () => string, timeoutMs: number): Promise<RunRecord> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!running()) throw new Error(`the demo exited before it was ready:\n${tail()}`);
+    if (existsSync(join(stateDir, 'pods.json'))) return readRun(stateDir);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the demo was not ready within ${timeoutMs / 1000} s:\n${tail()}`);
+}
+
+/** The saturating and fixed-rate mesh figures of the last http1 run, if any, to print beside the demo's. */
+function lastTwoProxyFigures() {
+  try {
+    const all = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { http1?: { mesh?: { saturating: never; fixedRate: never } } };
+    const mesh = all.http1?.mesh;
+    return mesh ? [mesh.saturating, mesh.fixedRate] : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -83,15 +83,8 @@ export class Proxy {
     const inboundLog = logger.child({ listener: 'inbound' });
     const common = { ids: this.ids, drain: this.drain, metrics: this.metrics, config };
 
-    let outboundListen, inboundListen;
-    try {
-      outboundListen = await this.listen(config.outboundPort, 'outbound');
-      inboundListen = await this.listen(config.inboundPort, 'inbound');
-    } catch (err) {
-      for (const server of this.listeners) server.close();
-      throw err;
-    }
-    const self = new Set([outboundListen.address, inboundListen.address].map((a) => hostPort(a.address, a.port)));
+    // Filled once the ports are bound (they may be 0 until then).
+    const self = new Set<string>();
     const outbound = new OutboundListener({
       ...common,
       logger: outboundLog,
@@ -118,10 +111,17 @@ export class Proxy {
         authorize: this.deps.authorize,
       }),
     });
-    outboundListen.server.on('connection', (socket: Socket) => outbound.accept(socket));
-    inboundListen.server.on('connection', (socket: Socket) => inbound.accept(socket));
+    let outboundAt: AddressInfo, inboundAt: AddressInfo;
+    try {
+      outboundAt = await this.listen(config.outboundPort, 'outbound', (socket) => outbound.accept(socket));
+      inboundAt = await this.listen(config.inboundPort, 'inbound', (socket) => inbound.accept(socket));
+    } catch (err) {
+      for (const server of this.listeners) server.close();
+      throw err;
+    }
+    for (const a of [outboundAt, inboundAt]) self.add(hostPort(a.address, a.port));
     const admin = await this.admin.listen();
-    this.addresses = { outbound: outboundListen.address, inbound: inboundListen.address, admin };
+    this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
     logger.info({ ...this.addresses, tls: this.deps.credentials !== undefined }, 'proxy listening');
     return this.addresses;
   }
@@ -167,8 +167,8 @@ export class Proxy {
     return new StaticResolver(this.config.endpointsFile, { logger: this.logger.child({ component: 'static-resolver' }) });
   }
 
-  private listen(port: number, name: string): Promise<{ server: Server; address: AddressInfo }> {
-    const server = createServer({ noDelay: true });
+  private listen(port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
+    const server = createServer({ noDelay: true }, accept);
     this.listeners.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
@@ -177,7 +177,7 @@ export class Proxy {
       server.listen({ host: this.config.podIp, port, backlog: 1024 }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.logger.error({ err, listener: name }, `${name} listener error`));
-        resolve({ server, address: server.address() as AddressInfo });
+        resolve(server.address() as AddressInfo);
       });
     });
   }

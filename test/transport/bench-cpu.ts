@@ -14,10 +14,10 @@ upstream.keepAliveTimeout = 10_000;
 const upstreamUrl = await listen(upstream);
 const endpoint = { address: upstreamUrl.slice(7), weight: 1, labels: {} };
 const connector = new EndpointConnector({ logger: pino({ level: 'silent' }) });
-const NO_SIGNAL = new AbortController().signal;
+
 const tier = http.createServer((req, res) => {
   const mreq: MeshRequest = {
-    protocol: 'http/1.1', method: req.method!, scheme: 'http', authority: req.headers.host ?? '', path: req.url!, headers: {}, body: null, signal: NO_SIGNAL,
+    protocol: 'http/1.1', method: req.method!, scheme: 'http', authority: req.headers.host ?? '', path: req.url!, headers: {}, body: null, signal: new AbortController().signal,
     ctx: { id: '1', direction: 'outbound', startedAt: 0, peer: '', tls: false, grpc: false, labels: {}, retries: 0 },
   };
   connector.service(endpoint)(mreq).then((r) => { res.writeHead(r.status, r.headers); r.body ? r.body.pipe(res) : res.end(); }, () => { res.statusCode = 502; res.end(); });
