@@ -20,7 +20,7 @@ export const http1Mode: BenchMode = {
   },
   async run(ctx) {
     ctx.log('starting the app and two proxies (each its own process)...');
-    const t = await startTopology({ logDir: ctx.logDir });
+    const t = await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand });
     ctx.onCleanup(() => t.stop());
     await checkSamePath(t);
     const [direct, mesh] = await measurePaths(ctx, [

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { http1Mode } from './http1.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
+import { buildProxyBundle } from './proxy-bundle.ts';
 import { machineNote, saveResults } from './report.ts';
 
 /** Modes load lazily: a mode whose parts do not exist yet must not break the others. */
@@ -28,11 +29,12 @@ async function main(): Promise<number> {
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
+      'proxy-build': { type: 'string', default: 'tsx' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle]`);
     return 0;
   }
   const loadMode = MODES[values.mode];
@@ -50,14 +52,23 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  if (values['proxy-build'] !== 'tsx' && values['proxy-build'] !== 'bundle') {
+    throw new Error(`--proxy-build must be tsx (bin/mesh.js, the default) or bundle (esbuild), got "${values['proxy-build']}"`);
+  }
+  if (values['proxy-build'] === 'bundle' && mode.name !== 'http1') {
+    // The bundle lives in a temporary folder, where paths relative to the sources (the .proto files) do not resolve.
+    throw new Error('--proxy-build bundle is for --mode http1 only');
+  }
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+  const logDir = mkdtempSync(join(tmpdir(), `mesh-bench-${mode.name}-`));
   const ctx: BenchContext = {
-    logDir: mkdtempSync(join(tmpdir(), `mesh-bench-${mode.name}-`)),
+    logDir,
+    proxyCommand: values['proxy-build'] === 'bundle' ? buildProxyBundle(logDir) : ['bin/mesh.js', 'proxy'],
     durationSeconds: positive('duration', values.duration),
     connections: Math.round(positive('connections', values.connections)),
     rate: positive('rate', values.rate),
@@ -66,11 +77,11 @@ async function main(): Promise<number> {
   };
   console.log(`bench ${mode.name}: ${mode.summary}`);
   console.log(`machine: ${machineNote()}`);
-  console.log(`process logs: ${ctx.logDir}`);
+  console.log(`process logs: ${ctx.logDir}; proxies run as: node ${ctx.proxyCommand.join(' ')}`);
   const started = Date.now();
   try {
     const results = await mode.run(ctx);
-    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate }, ...(results as object) });
+    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate, proxyBuild: values['proxy-build'] }, ...(results as object) });
     console.log(`\nwrote bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     return 0;
   } finally {

@@ -9,6 +9,8 @@ export interface BenchContext {
   connections: number;
   /** Requests per second of the fixed-rate runs. */
   rate: number;
+  /** Node arguments that run `mesh proxy`: `bin/mesh.js proxy` (tsx), or a bundle (`--proxy-build bundle`). */
+  proxyCommand: string[];
   /** Registers a cleanup that runs however the bench ends (Ctrl-C included). */
   onCleanup(fn: () => Promise<void>): void;
   log(line: string): void;

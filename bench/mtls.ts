@@ -67,9 +67,10 @@ async function throughput(ctx: BenchContext, ca: RunningCa) {
   };
   ctx.log('\nstarting a cleartext and an mTLS two-proxy path (each proxy and app its own process)...');
   const [clear, mtls] = await Promise.all([
-    startTopology({ logDir: ctx.logDir, name: 'clear', clientPod: '127.0.23.100', serverPod: '127.0.23.101' }),
+    startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand, name: 'clear', clientPod: '127.0.23.100', serverPod: '127.0.23.101' }),
     startTopology({
       logDir: ctx.logDir,
+      proxyCommand: ctx.proxyCommand,
       name: 'mtls',
       clientPod: '127.0.23.102',
       serverPod: '127.0.23.103',

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { meshProcess, tsProcess, type BenchProcess } from './processes.ts';
+import { BenchProcess, tsProcess } from './processes.ts';
 
 /** Loopback addresses of the bench's two pods (the bench's own range, clear of the tests'). */
 export const CLIENT_POD = '127.0.23.100';
@@ -30,6 +30,8 @@ export interface TopologyOptions {
   inbound?: ProxySide;
   /** Run the app too (a second topology may reuse the first one's app). */
   startApp?: boolean;
+  /** Node arguments that run `mesh proxy` (default `bin/mesh.js proxy`; see proxy-bundle.ts). */
+  proxyCommand?: string[];
 }
 
 export interface Topology {
@@ -65,11 +67,12 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       started.push(app);
     }
     const proxyArgs = (pod: string, side: ProxySide | undefined, extra: string[]) => [
-      'proxy', '--pod-ip', pod, '--endpoints-file', endpointsFile, ...extra, ...(side?.args ?? []),
+      ...(opts.proxyCommand ?? ['bin/mesh.js', 'proxy']), '--pod-ip', pod, '--endpoints-file', endpointsFile, ...extra, ...(side?.args ?? []),
     ];
-    const inbound = meshProcess(`${prefix}inbound-proxy`, proxyArgs(serverPod, opts.inbound, ['--app-port', String(APP_PORT)]), opts.logDir, opts.inbound?.env);
+    const proxy = (name: string, args: string[], env?: Record<string, string>) => new BenchProcess(name, args, join(opts.logDir, `${name}.log`), env);
+    const inbound = proxy(`${prefix}inbound-proxy`, proxyArgs(serverPod, opts.inbound, ['--app-port', String(APP_PORT)]), opts.inbound?.env);
     started.push(inbound);
-    const outbound = meshProcess(`${prefix}outbound-proxy`, proxyArgs(clientPod, opts.outbound, []), opts.logDir, opts.outbound?.env);
+    const outbound = proxy(`${prefix}outbound-proxy`, proxyArgs(clientPod, opts.outbound, []), opts.outbound?.env);
     started.push(outbound);
 
     const adminUrl = { outbound: `http://${clientPod}:4191`, inbound: `http://${serverPod}:4191` };

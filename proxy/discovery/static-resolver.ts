@@ -5,7 +5,7 @@ import { readFileSync, watch, watchFile, unwatchFile, type FSWatcher } from 'nod
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.ts';
-import { parseStaticFile, type StaticFile, type StaticService } from './static-file.ts';
+import { parseStaticFile, StaticFileError, type StaticFile, type StaticService } from './static-file.ts';
 import type { EndpointSet, InboundPolicy, Profile, Resolver } from './types.ts';
 import { Watched } from './watched.ts';
 
@@ -92,7 +92,13 @@ export class StaticResolver implements Resolver {
   }
 
   private read(): StaticFile {
-    return parseStaticFile(this.file, readFileSync(this.file, 'utf8'));
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      throw new StaticFileError(`${this.file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return parseStaticFile(this.file, text);
   }
 
   private watch(): void {

@@ -6,10 +6,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
-import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
+import { isGrpc, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
 import type { Drain } from './drain.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { readHttp1Head } from './http1-headers.ts';
+import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
 import { createContext, type ConnectionInfo, type RequestIds } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
@@ -174,44 +175,5 @@ export class Http1Edge {
       return;
     }
     handler(req, socket, head, conn);
-  }
-}
-
-/** What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. */
-export function requestTarget(
-  url: string,
-  host: string | undefined,
-  connectTarget: string | undefined,
-): { authority: string; path: string } | ProxyError {
-  if (url.charCodeAt(0) === 47 /* '/' */ || url === '*') {
-    const authority = connectTarget ?? host;
-    if (!authority) return new ProxyError('BAD_REQUEST', 'request has no Host header and no absolute-form URI');
-    return { authority, path: url };
-  }
-  const m = /^(https?):\/\/([^/?#]+)([^#]*)/i.exec(url);
-  if (!m) return new ProxyError('BAD_REQUEST', `request target "${url.slice(0, 100)}" is neither origin-form nor absolute-form`);
-  const at = m[2]!.lastIndexOf('@'); // userinfo never reaches the next hop
-  return { authority: at >= 0 ? m[2]!.slice(at + 1) : m[2]!, path: m[3] || '/' };
-}
-
-function requestTrailers(req: IncomingMessage): Promise<HeaderMap | undefined> {
-  return new Promise((resolve) => {
-    req.once('end', () => resolve(Object.keys(req.trailers).length > 0 ? (req.trailers as HeaderMap) : undefined));
-    req.once('close', () => resolve(undefined));
-  });
-}
-
-function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; reason: string; why: string } | undefined {
-  switch (err.code) {
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'HPE_INVALID_EOF_STATE':
-      return undefined;
-    case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, reason: 'Request Header Fields Too Large', why: 'request headers exceed the proxy limit' };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, reason: 'Request Timeout', why: 'request headers did not arrive in time' };
-    default:
-      return { status: 400, reason: 'Bad Request', why: `${err.code ?? 'parse error'}: ${err.message}${'rawPacket' in err ? '' : ''}` };
   }
 }

@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
-import { requestTarget, type TunnelHandler } from './http1.ts';
+import type { TunnelHandler } from './http1.ts';
+import { requestTarget } from './http1-request.ts';
 import type { ConnectionInfo } from './request-context.ts';
 import { joinTunnel, type TunnelOpener } from './tunnel.ts';
 

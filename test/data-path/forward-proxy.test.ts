@@ -12,6 +12,8 @@ import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 const WEB = 'web.test.svc.cluster.local:8080';
 const DB = 'db.test.svc.cluster.local:5432';
 const WS = 'chat.test.svc.cluster.local:8081';
+const SMTP = 'mail.test.svc.cluster.local:25';
+let greeter: TcpServer;
 let app: Awaited<ReturnType<typeof startHttp1App>>;
 let tcpEcho: TcpServer;
 let wss: WebSocketServer;
@@ -21,6 +23,12 @@ beforeAll(async () => {
   app = await startHttp1App('127.0.21.8');
   tcpEcho = createTcp((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, '127.0.21.8', r));
+  // A server-first protocol: it speaks before the client does.
+  greeter = createTcp((s) => {
+    s.write('220 mail ready\r\n');
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => greeter.listen(0, '127.0.21.8', r));
   wss = new WebSocketServer({ host: '127.0.21.8', port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(binary ? m : `echo: ${m}`)));
@@ -31,13 +39,17 @@ beforeAll(async () => {
       { authority: WEB, port: app.port },
       { authority: DB, port: (tcpEcho.address() as AddressInfo).port },
       { authority: WS, port: (wss.address() as AddressInfo).port },
+      { authority: SMTP, port: (greeter.address() as AddressInfo).port },
     ],
+    // Short, so the server-first case below does not wait long for the client's first bytes.
+    args: ['--detect-timeout-ms', '300'],
   });
 });
 afterAll(async () => {
   await mesh?.close();
   await app?.close();
   tcpEcho?.close();
+  greeter?.close();
   wss?.close();
 });
 
@@ -92,6 +104,19 @@ describe('forward proxy modes', () => {
     );
     expect(Buffer.concat(received)).toEqual(payload);
     socket.destroy();
+  });
+
+  it('a server-first protocol inside CONNECT: after the detect timeout the tunnel opens and the greeting arrives', async () => {
+    const socket = tcpConnect(mesh.outbound.port, mesh.outbound.host);
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.write(`CONNECT ${SMTP} HTTP/1.1\r\nHost: ${SMTP}\r\n\r\n`);
+    await expect.poll(() => text, { timeout: 3000 }).toContain('220 mail ready\r\n');
+    expect(text).toMatch(/^HTTP\/1.1 200 /);
+    socket.write('HELO me\r\n');
+    await expect.poll(() => text, { timeout: 3000 }).toContain('HELO me\r\n');
+    socket.destroy();
+    expect(mesh.outbound.logs.some((l) => l.msg === `CONNECT ${SMTP}: tunnel carries opaque` && l.timedOut === true)).toBe(true);
   });
 
   it('a WebSocket echo through both proxies', async () => {

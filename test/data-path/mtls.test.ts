@@ -7,7 +7,8 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { startHttp1App } from '../helpers/apps.ts';
+import { connect as h2connect } from 'node:http2';
+import { startH2App, startHttp1App } from '../helpers/apps.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
 import { testPki } from '../helpers/pki.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
@@ -15,19 +16,25 @@ import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 const WEB = 'web.test.svc.cluster.local:8080';
 const GRPC = 'echo.test.svc.cluster.local:9090';
 const WS = 'chat.test.svc.cluster.local:8081';
+const H2 = 'h2.test.svc.cluster.local:8443';
+let h2app: Awaited<ReturnType<typeof startH2App>>;
 let web: Awaited<ReturnType<typeof startHttp1App>>;
 let grpcApp: EchoApp;
 let wss: WebSocketServer;
 let mesh: TwoProxies;
 let clientId: string;
+let pki: Awaited<ReturnType<typeof testPki>>;
+let clientCreds: Awaited<ReturnType<Awaited<ReturnType<typeof testPki>>['credentialsFor']>>;
+let serverCreds: typeof clientCreds;
 
 beforeAll(async () => {
-  const pki = await testPki();
-  const client = await pki.credentialsFor('test/client');
-  const server = await pki.credentialsFor('test/server');
+  pki = await testPki();
+  const client = (clientCreds = await pki.credentialsFor('test/client'));
+  const server = (serverCreds = await pki.credentialsFor('test/server'));
   clientId = client.identity;
   web = await startHttp1App('127.0.21.18');
   grpcApp = await startGrpcEcho('127.0.21.18');
+  h2app = await startH2App('127.0.21.18');
   wss = new WebSocketServer({ host: '127.0.21.18', port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws, req) => ws.send(`hello ${req.headers['l5d-client-id'] ?? 'anonymous'}`));
@@ -38,6 +45,7 @@ beforeAll(async () => {
       { authority: WEB, port: web.port },
       { authority: GRPC, port: grpcApp.port },
       { authority: WS, port: (wss.address() as AddressInfo).port },
+      { authority: H2, port: h2app.port },
     ],
     mtls: { client, server },
   });
@@ -46,6 +54,7 @@ afterAll(async () => {
   await mesh?.close();
   await web?.close();
   await grpcApp?.close();
+  await h2app?.close();
   wss?.close();
 });
 
@@ -83,6 +92,20 @@ describe('mTLS between the proxies', () => {
     }
   });
 
+  it('HTTP/2 over mTLS (ALPN h2): the app sees the caller identity too', async () => {
+    const session = h2connect(mesh.proxyUrl);
+    session.on('error', () => {});
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const s = session.request({ ':path': '/echo', ':method': 'POST', ':authority': H2 });
+      s.on('response', resolve);
+      s.on('error', reject);
+      s.resume();
+      s.end('x');
+    });
+    session.close();
+    expect(headers['x-seen-client-id']).toBe(clientId);
+  });
+
   it('a WebSocket rides the opaque transport (ALPN transport.l5d.io/v1)', async () => {
     const ws = new WebSocket(`ws://${mesh.outbound.host}:${mesh.outbound.port}/`, { headers: { host: WS } });
     const first = await new Promise<string>((resolve, reject) => {
@@ -97,6 +120,21 @@ describe('mTLS between the proxies', () => {
   it('plaintext clients outside the mesh still reach the app, with no identity', async () => {
     const seen = await seenHeaders(`http://${mesh.inbound.host}:${mesh.inbound.port}`, { host: WEB, 'l5d-client-id': 'spiffe://forged' });
     expect(seen['l5d-client-id']).toBeUndefined();
+  });
+
+  it('a renewed certificate is served on new handshakes without a restart', async () => {
+    const serial = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: mesh.inbound.host, port: mesh.inbound.port, ...clientCreds.current(), ca: pki.anchorPem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
+        s.on('secureConnect', () => {
+          resolve(s.getPeerCertificate().serialNumber);
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+    const before = await serial();
+    await pki.renew(serverCreds);
+    expect(await serial()).not.toBe(before);
   });
 
   it('a TLS client from another trust anchor is refused at the handshake', async () => {

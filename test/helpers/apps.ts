@@ -112,7 +112,10 @@ function handleH2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void
   if (first === 'echo') {
     let trailers: IncomingHttpHeaders | undefined;
     stream.once('trailers', (t) => (trailers = t));
-    stream.respond({ ':status': 200, 'x-seen-authority': String(headers[':authority']) }, { waitForTrailers: true });
+    stream.respond(
+      { ':status': 200, 'x-seen-authority': String(headers[':authority']), 'x-seen-client-id': String(headers['l5d-client-id'] ?? 'none') },
+      { waitForTrailers: true },
+    );
     stream.once('wantTrailers', () => stream.sendTrailers({ 'x-echo-trailer': String(trailers?.['x-request-trailer'] ?? 'none') }));
     stream.pipe(stream);
     return;

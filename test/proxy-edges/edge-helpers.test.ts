@@ -7,7 +7,7 @@ import { targetPort } from '../../proxy/inbound/stack.ts';
 import { normalizeAuthority } from '../../proxy/outbound/targets.ts';
 import { errorResponse } from '../../proxy/server/error-response.ts';
 import { readHttp1Head } from '../../proxy/server/http1-headers.ts';
-import { requestTarget } from '../../proxy/server/http1.ts';
+import { requestTarget } from '../../proxy/server/http1-request.ts';
 import { parseGrpcTimeout } from '../../proxy/server/request-context.ts';
 
 describe('config', () => {

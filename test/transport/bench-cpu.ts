@@ -24,7 +24,7 @@ const tier = http.createServer((req, res) => {
 });
 const pool = new Pool(upstreamUrl, { connections: 256 });
 const bare = http.createServer((req, res) => {
-  pool.request({ path: req.url!, method: 'GET', headers: { host: req.headers.host ?? '' } }).then((r) => { res.writeHead(r.statusCode, r.headers as Record<string, string>); r.body.pipe(res); }, () => { res.statusCode = 502; res.end(); });
+  pool.request({ path: req.url!, method: 'GET', headers: { host: req.headers.host ?? '' }, signal: new AbortController().signal }).then((r) => { res.writeHead(r.statusCode, r.headers as Record<string, string>); r.body.pipe(res); }, () => { res.statusCode = 502; res.end(); });
 });
 const urls = { tier: await listen(tier), bare: await listen(bare) };
 
@@ -36,8 +36,10 @@ async function load(url: string, n: number): Promise<void> {
   }));
   await client.close();
 }
+// ONLY=tier (or bare) runs one side, e.g. under --cpu-prof.
+const sides = (['tier', 'bare'] as const).filter((side) => !process.env.ONLY || process.env.ONLY === side);
 for (let round = 0; round < 3; round++) {
-  for (const name of ['tier', 'bare'] as const) {
+  for (const name of sides) {
     await load(urls[name], 2000);
     const c0 = process.cpuUsage();
     const t0 = performance.now();

@@ -168,6 +168,17 @@ describe('HTTP/2 endpoint client', () => {
     await c.close();
   });
 
+  it('closes within its grace period even with a stream still open', async () => {
+    const c = new EndpointConnector({ logger: quietLogger });
+    const hangsBefore = streamEnds.filter((e) => e.path === '/hang').length;
+    const res = await c.service({ address, weight: 1, labels: {} })(h2('/hang', { method: 'POST', body: new Readable({ read() {} }) }));
+    res.body!.on('error', () => {});
+    const started = Date.now();
+    await c.close(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect.poll(() => streamEnds.filter((e) => e.path === '/hang').length, { timeout: 10_000 }).toBeGreaterThan(hangsBefore);
+  });
+
   it('turns a reset before the response (CANCEL or NO_ERROR) into UPSTREAM_RESET', async () => {
     const c = new EndpointConnector({ logger: quietLogger });
     const svc = c.service({ address, weight: 1, labels: {} });

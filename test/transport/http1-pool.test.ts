@@ -170,6 +170,17 @@ describe('HTTP/1.1 endpoint client', () => {
     await c.close();
   });
 
+  it('closes within its grace period even with a response still streaming', async () => {
+    const c = connector();
+    const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless' }));
+    res.body!.on('error', () => {});
+    endlessClosed = false;
+    const started = Date.now();
+    await c.close(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect.poll(() => endlessClosed, { timeout: 10_000 }).toBe(true);
+  });
+
   it('cancels the upstream request when the client goes away', async () => {
     const c = connector();
     const ac = new AbortController();

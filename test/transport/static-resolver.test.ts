@@ -146,6 +146,8 @@ describe('StaticResolver', () => {
       expect(err?.code, text).toBe('STATIC_FILE_INVALID');
       expect(err!.message, text).toContain(`${file}: ${why}`);
     }
+    rmSync(file);
+    expect(() => new StaticResolver(file, { logger: logger() })).toThrow(`${file}: cannot read: ENOENT`);
   });
 
   it('keeps the last good state when an edit is bad, and logs why', async () => {

@@ -55,6 +55,13 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
     MESH_DESTINATION_ADDR: s.destinationAddr,
     MESH_TRUST_ANCHORS: s.trustAnchorsFile,
     MESH_TOKEN_FILE: s.tokenFile,
+    // proxy/identity/from-env.ts reads these spellings; the injector (injector/sidecar.ts) writes
+    // the ones above. Both are set until the two agree, so either reader finds its settings.
+    MESH_TRUST_ANCHORS_FILE: s.trustAnchorsFile,
+    MESH_IDENTITY_TOKEN_FILE: s.tokenFile,
+    MESH_NAMESPACE: s.pod.namespace,
+    // The demo stops in seconds; in-flight requests get 2 s, not the default 10.
+    MESH_PROXY_SHUTDOWN_GRACE_MS: '2000',
   };
   return env;
 }

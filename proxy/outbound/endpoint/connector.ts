@@ -101,12 +101,22 @@ export class EndpointConnector {
     return socket;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every pool and session: requests in flight may finish for `graceMs` (default 5 s),
+   * then whatever is left is cut, so a long poll cannot hold a shutdown forever.
+   */
+  async close(graceMs = 5_000): Promise<void> {
     clearInterval(this.sweeper);
     const entries = [...this.byKey.values()];
     this.byKey.clear();
     this.byEndpoint = new WeakMap();
-    await Promise.all(entries.map((e) => closeClients(e)));
+    for (const e of entries) e.evicted = true;
+    const graceful = Promise.all(entries.map((e) => closeClients(e)));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(resolve, graceMs, 'expired')));
+    const outcome = await Promise.race([graceful, expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') await Promise.all(entries.map((e) => Promise.all([e.http1?.destroy(), e.h2?.destroy()])));
   }
 
   private create(ep: Endpoint): EndpointClients {

@@ -28,6 +28,8 @@ export class H2Client {
   active = 0;
   private closed = false;
   private readonly sockets = new WeakMap<ClientHttp2Session, Socket>();
+  /** Sessions not yet closed, the current one and any still draining after GOAWAY. */
+  private readonly opened = new Set<ClientHttp2Session>();
   /** The endpoint's Service; `mayRetry` false marks a request already sent once. */
   readonly service: (req: MeshRequest, mayRetry?: boolean) => Promise<MeshResponse>;
 
@@ -47,15 +49,18 @@ export class H2Client {
     return this.active > 0;
   }
 
-  /** Sessions made so far, for tests and logs. */
-  sessionsOpened = 0;
-
   async close(): Promise<void> {
     this.closed = true;
     const session = this.session ?? (await this.connecting?.catch(() => undefined));
     this.session = undefined;
     const socket = session && this.sockets.get(session);
     if (session && socket) await retire(session, socket);
+  }
+
+  /** Cuts the sessions now, streams in flight included (after `close` ran out of time). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    for (const session of this.opened) session.destroy();
   }
 
   private connect(): Promise<ClientHttp2Session> {
@@ -76,7 +81,6 @@ export class H2Client {
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
       maxSessionMemory: 64,
     });
-    this.sessionsOpened++;
     const log = this.opts.logger;
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
     session.on('error', (err) => {
@@ -90,7 +94,11 @@ export class H2Client {
       this.forget(session);
       void retire(session, socket);
     });
-    session.on('close', () => this.forget(session));
+    session.on('close', () => {
+      this.forget(session);
+      this.opened.delete(session);
+    });
+    this.opened.add(session);
     session.setTimeout(this.opts.idleTimeoutMs, () => {
       if (this.active === 0) void retire(session, socket);
     });

@@ -57,8 +57,14 @@ export class Http1Client {
     return stats.running > 0 || stats.pending > 0;
   }
 
+  /** Waits for requests in flight, then closes the connections. */
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  /** Cuts every connection now; requests in flight fail. */
+  destroy(): Promise<void> {
+    return this.pool.destroy();
   }
 
   private send(req: MeshRequest): Promise<MeshResponse> {

@@ -15,9 +15,6 @@ export class Http1Exchange {
   private body: ResponseBody | null = null;
   private responded = false;
   private resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined;
-  private readonly onCancel = (): void => {
-    this.abortUpstream?.(new ProxyError('UPSTREAM_RESET', `${this.label}: request cancelled by the client`));
-  };
 
   constructor(
     private readonly req: MeshRequest,
@@ -28,8 +25,14 @@ export class Http1Exchange {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
-    if (this.req.signal.aborted) this.onCancel();
-    else this.req.signal.addEventListener('abort', this.onCancel, ONCE);
+    // The exchange is its own abort listener (`handleEvent`): no closure per request.
+    if (this.req.signal.aborted) this.handleEvent();
+    else this.req.signal.addEventListener('abort', this, ONCE);
+  }
+
+  /** `req.signal` aborted: the client went away, so the upstream request goes too. */
+  handleEvent(): void {
+    this.abortUpstream?.(new ProxyError('UPSTREAM_RESET', `${this.label}: request cancelled by the client`));
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -70,7 +73,7 @@ export class Http1Exchange {
   }
 
   private done(): void {
-    this.req.signal.removeEventListener('abort', this.onCancel);
+    this.req.signal.removeEventListener('abort', this);
   }
 }
 

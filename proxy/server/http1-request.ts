@@ -1,0 +1,44 @@
+// Pure pieces of the HTTP/1.1 edge: where a request goes (origin-form, absolute-form, inside
+// CONNECT), its trailers, and what status a parser complaint deserves.
+import type { IncomingMessage } from 'node:http';
+import { ProxyError } from '../errors.ts';
+import type { HeaderMap } from '../http/message.ts';
+
+/** What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. */
+export function requestTarget(
+  url: string,
+  host: string | undefined,
+  connectTarget: string | undefined,
+): { authority: string; path: string } | ProxyError {
+  if (url.charCodeAt(0) === 47 /* '/' */ || url === '*') {
+    const authority = connectTarget ?? host;
+    if (!authority) return new ProxyError('BAD_REQUEST', 'request has no Host header and no absolute-form URI');
+    return { authority, path: url };
+  }
+  const m = /^(https?):\/\/([^/?#]+)([^#]*)/i.exec(url);
+  if (!m) return new ProxyError('BAD_REQUEST', `request target "${url.slice(0, 100)}" is neither origin-form nor absolute-form`);
+  const at = m[2]!.lastIndexOf('@'); // userinfo never reaches the next hop
+  return { authority: at >= 0 ? m[2]!.slice(at + 1) : m[2]!, path: m[3] || '/' };
+}
+
+export function requestTrailers(req: IncomingMessage): Promise<HeaderMap | undefined> {
+  return new Promise((resolve) => {
+    req.once('end', () => resolve(Object.keys(req.trailers).length > 0 ? (req.trailers as HeaderMap) : undefined));
+    req.once('close', () => resolve(undefined));
+  });
+}
+
+export function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; reason: string; why: string } | undefined {
+  switch (err.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE':
+      return undefined;
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, reason: 'Request Header Fields Too Large', why: 'request headers exceed the proxy limit' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, reason: 'Request Timeout', why: 'request headers did not arrive in time' };
+    default:
+      return { status: 400, reason: 'Bad Request', why: `${err.code ?? 'parse error'}: ${err.message}` };
+  }
+}
