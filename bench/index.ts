@@ -30,11 +30,12 @@ async function main(): Promise<number> {
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
       'proxy-build': { type: 'string', default: 'tsx' },
+      'proxy-node-flags': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags "--max-semi-space-size=4"]`);
     return 0;
   }
   const loadMode = MODES[values.mode];
@@ -68,7 +69,11 @@ async function main(): Promise<number> {
   const logDir = mkdtempSync(join(tmpdir(), `mesh-bench-${mode.name}-`));
   const ctx: BenchContext = {
     logDir,
-    proxyCommand: values['proxy-build'] === 'bundle' ? buildProxyBundle(logDir) : ['bin/mesh.js', 'proxy'],
+    proxyCommand: [
+      // Node flags for the proxies only (GC tuning experiments); split on spaces.
+      ...values['proxy-node-flags'].split(' ').filter(Boolean),
+      ...(values['proxy-build'] === 'bundle' ? buildProxyBundle(logDir) : ['bin/mesh.js', 'proxy']),
+    ],
     durationSeconds: positive('duration', values.duration),
     connections: Math.round(positive('connections', values.connections)),
     rate: positive('rate', values.rate),
@@ -81,7 +86,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   try {
     const results = await mode.run(ctx);
-    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate, proxyBuild: values['proxy-build'] }, ...(results as object) });
+    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate, proxyBuild: values['proxy-build'], proxyNodeFlags: values['proxy-node-flags'] }, ...(results as object) });
     console.log(`\nwrote bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     return 0;
   } finally {

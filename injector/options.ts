@@ -1,5 +1,4 @@
 // Mesh-wide injection settings: where the control plane lives, what the sidecar defaults to.
-import { readFileSync } from 'node:fs';
 import type { ProxyConfig } from './annotations.ts';
 
 export interface InjectOptions {
@@ -19,10 +18,7 @@ export interface InjectOptions {
 }
 
 /** The version in package.json: the proxy image tag and the `linkerd.io/proxy-version` marker. */
-export function meshVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { meshVersion } from '../api/locate.ts';
 
 export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): InjectOptions {
   return {

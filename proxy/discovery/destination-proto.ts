@@ -2,9 +2,9 @@
 // proxy's destination client and the CLI so all three speak the same messages.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { protoPath } from '../../api/locate.ts';
 
-const PROTO_PATH = fileURLToPath(new URL('../../api/destination.proto', import.meta.url));
+const PROTO_PATH = protoPath('destination');
 
 export interface DestinationProto {
   Destination: grpc.ServiceClientConstructor;

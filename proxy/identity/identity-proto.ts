@@ -1,9 +1,9 @@
 // Loads api/identity.proto at runtime (no codegen) for the CA server and the proxy's client.
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoPath } from '../../api/locate.ts';
 
-const PROTO = fileURLToPath(new URL('../../api/identity.proto', import.meta.url));
+const PROTO = protoPath('identity');
 
 /** The Certify request and response as proto-loader hands them over (camelCase, int64 as Number). */
 export interface CertifyRequestMessage {

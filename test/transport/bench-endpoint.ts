@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { EndpointConnector } from '../../proxy/outbound/endpoint/connector.ts';
 import type { MeshRequest } from '../../proxy/http/message.ts';
+import { Pool } from 'undici';
+import https from 'node:https';
+import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 
 const HOST = '127.0.22.9';
 const upstream = http.createServer((_req, res) => res.end('hello world'));
@@ -37,7 +40,6 @@ await new Promise<void>((r) => edge.listen(0, HOST, r));
 const edgeUrl = `http://${HOST}:${(edge.address() as AddressInfo).port}/`;
 
 // The bare reference: the same edge forwarding with undici's Pool.request, no mesh types at all.
-import { Pool } from 'undici';
 const pool = new Pool(`http://${upstreamAddr}`, { connections: 256, pipelining: 1 });
 const bare = http.createServer((req, res) => {
   pool.request({ path: req.url!, method: req.method as 'GET', headers: { host: req.headers.host ?? '' } }).then(
@@ -49,8 +51,6 @@ await new Promise<void>((r) => bare.listen(0, HOST, r));
 const bareUrl = `http://${HOST}:${(bare.address() as AddressInfo).port}/`;
 
 // The same edge to an mTLS server through the tier with credentials (ALPN http/1.1, identity checked).
-import https from 'node:https';
-import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 const pki = new TestPki();
 const serverLeaf = pki.leaf('spiffe://cluster.local/ns/bench/sa/server');
 const tlsUpstream = https.createServer({ key: serverLeaf.key, cert: serverLeaf.cert, ca: pki.caPem, requestCert: true, ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('hello world'));
