@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags "--max-semi-space-size=4"]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"]`);
     return 0;
   }
   const loadMode = MODES[values.mode];

@@ -1,4 +1,5 @@
 // Mesh-wide injection settings: where the control plane lives, what the sidecar defaults to.
+import { meshVersion } from '../api/locate.ts';
 import type { ProxyConfig } from './annotations.ts';
 
 export interface InjectOptions {
@@ -18,7 +19,7 @@ export interface InjectOptions {
 }
 
 /** The version in package.json: the proxy image tag and the `linkerd.io/proxy-version` marker. */
-export { meshVersion } from '../api/locate.ts';
+export { meshVersion };
 
 export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): InjectOptions {
   return {

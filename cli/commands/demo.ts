@@ -1,7 +1,6 @@
 // `mesh demo` (what `npm start` runs): the orders/checkout/payments demo on this machine, with
 // its control plane, sidecars and ingress, until Ctrl-C. See examples/orders-checkout/README.md.
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
@@ -15,7 +14,9 @@ const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR
   --manifests DIR      Services and Linkerd resources for the destination (default examples/orders-checkout/manifests)
   --ready-timeout S    how long to wait for every process to be ready (default 60)`;
 
-export const projectRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+import { projectRoot } from '../../api/locate.ts';
+
+export { projectRoot };
 
 export async function run(args: string[]): Promise<number> {
   let values;

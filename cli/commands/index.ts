@@ -1,0 +1,26 @@
+// Every `mesh` subcommand, by the words a user types. Loaded lazily, so `mesh proxy` loads only
+// the proxy's code (this keeps each sidecar's memory small); the bundler follows these imports.
+
+export interface Command {
+  summary: string;
+  run(args: string[]): Promise<number | void>;
+}
+
+export const COMMANDS: Record<string, () => Promise<Command>> = {
+  proxy: () => import('./proxy.ts'),
+  'identity init': () => import('./identity-init.ts'),
+  'identity token': () => import('./identity-token.ts'),
+  'identity serve': () => import('./identity-serve.ts'),
+  'destination serve': () => import('./destination-serve.ts'),
+  endpoints: () => import('./endpoints.ts'),
+  profile: () => import('./profile.ts'),
+  policy: () => import('./policy.ts'),
+  inject: () => import('./inject.ts'),
+  'injector serve': () => import('./injector-serve.ts'),
+  demo: () => import('./demo.ts'),
+  'demo prepare': () => import('./demo-prepare.ts'),
+  'demo compose': () => import('./demo-compose.ts'),
+  pods: () => import('./pods.ts'),
+  load: () => import('./load.ts'),
+  version: () => import('./version.ts'),
+};
