@@ -6,6 +6,7 @@ import { SETTINGS } from '../proxy/config.ts';
 import { spiffeId } from '../proxy/identity/credentials.ts';
 import { measurePaths } from './compare.ts';
 import { meshAgainstDirect } from './http1.ts';
+import { runIdentityBench } from './identity.ts';
 import { handshakeCost, issuanceRate, issue, startCa, TRUST_DOMAIN, type RunningCa } from './identity-figures.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { barLines, table } from './report.ts';
@@ -42,7 +43,10 @@ export const mtlsMode: BenchMode = {
     ctx.log('');
     ctx.log(table(['full mTLS handshake', 'count', 'mean ms', 'p50 ms', 'p99 ms', 'CPU ms (both ends)'], [['sequential, one process', handshake.handshakes, handshake.meanMs, handshake.p50Ms, handshake.p99Ms, handshake.cpuMsPerHandshake]]));
 
-    const results: Record<string, unknown> = { issuance, handshake };
+    // The identity engineer's figures (bench/identity.ts): signing alone, CA and caller in one process.
+    ctx.log('\nCA figures in one process (bench/identity.ts):');
+    const inProcess = await runIdentityBench({ issueMs: 2000 });
+    const results: Record<string, unknown> = { issuance, handshake, inProcess };
     if (!proxyTakesIdentity()) {
       ctx.log('\nthroughput with mTLS: not available yet (mesh proxy takes no identity settings: MESH_IDENTITY_ADDR is not among its options)');
       return results;

@@ -1,5 +1,6 @@
 // Every setting of `mesh proxy`, from flags or environment variables (flags win), checked once
 // at start so a typo is an error naming the setting, not a surprise later.
+import type { DefaultPolicy } from './discovery/types.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
@@ -27,13 +28,38 @@ export interface ProxyConfig {
   maxTargets: number;
   /** Most HTTP/1.1 connections per endpoint (proxy to proxy, and inbound to app). */
   http1PoolSize: number;
+  /** Ingress mode: route origin-form requests by `l5d-dst-override`, else Host (the demo's front door). */
+  ingress: boolean;
+  // ---- identity (control-plane.ts turns these into an IdentityClient) ----
+  /** The identity CA, `host:port`; unset: no identity, the proxy runs in cleartext. */
+  identityAddr?: string;
+  trustAnchorsFile?: string;
+  tokenFile?: string;
+  token?: string;
+  trustDomain: string;
+  /** The whole SPIFFE id; else built from podNamespace and serviceAccount. */
+  identity?: string;
+  serviceAccount?: string;
+  // ---- destination and this pod ----
+  /** The destination service, `host:port`; unset: the static endpoints file (development mode). */
+  destinationAddr?: string;
+  /** The SPIFFE id the destination must present (default spiffe://<td>/ns/linkerd/sa/destination). */
+  destinationIdentity?: string;
+  podName?: string;
+  podNamespace?: string;
+  podLabels: Record<string, string>;
+  podPorts: Array<{ name?: string; port: number }>;
+  /** Policy for ports no Server selects. */
+  inboundDefaultPolicy: DefaultPolicy;
+  /** Networks `cluster-authenticated` treats as the cluster; unset: what discovery says. */
+  clusterNetworks?: string[];
 }
 
 interface Setting {
   key: keyof ProxyConfig;
   flag: string;
   env: string;
-  kind: 'ip' | 'port' | 'ms' | 'count' | 'path';
+  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'spiffe';
   default?: string;
   help: string;
 }
@@ -54,7 +80,25 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'discoveryTimeoutMs', flag: '--discovery-timeout-ms', env: 'MESH_PROXY_DISCOVERY_TIMEOUT_MS', kind: 'ms', default: '3000', help: 'wait for discovery\'s first answer about an authority (then 503)' },
   { key: 'http1PoolSize', flag: '--http1-pool-size', env: 'MESH_PROXY_HTTP1_POOL_SIZE', kind: 'count', default: '256', help: 'most HTTP/1.1 connections per endpoint; keep it at or above peak concurrency' },
   { key: 'maxTargets', flag: '--max-targets', env: 'MESH_PROXY_MAX_TARGETS', kind: 'count', default: '10000', help: 'authorities the outbound side keeps a stack for (LRU)' },
+  { key: 'ingress', flag: '--ingress', env: 'MESH_PROXY_INGRESS', kind: 'bool', default: 'false', help: 'ingress mode: route origin-form requests by l5d-dst-override, else Host' },
+  { key: 'identityAddr', flag: '--identity-addr', env: 'MESH_IDENTITY_ADDR', kind: 'addr', help: 'identity CA host:port (unset: cleartext, no identity)' },
+  { key: 'trustAnchorsFile', flag: '--trust-anchors', env: 'MESH_TRUST_ANCHORS', kind: 'path', help: 'PEM trust anchors file (the CA directory\'s ca.crt)' },
+  { key: 'tokenFile', flag: '--token-file', env: 'MESH_TOKEN_FILE', kind: 'path', help: 'service-account token file, re-read at every Certify call' },
+  { key: 'token', flag: '--token', env: 'MESH_TOKEN', kind: 'text', help: 'the service-account token itself (instead of --token-file)' },
+  { key: 'trustDomain', flag: '--trust-domain', env: 'MESH_TRUST_DOMAIN', kind: 'text', default: 'cluster.local', help: 'trust domain of SPIFFE ids' },
+  { key: 'identity', flag: '--identity', env: 'MESH_IDENTITY', kind: 'spiffe', help: 'this proxy\'s SPIFFE id (else from --pod-namespace and --service-account)' },
+  { key: 'serviceAccount', flag: '--service-account', env: 'MESH_SERVICE_ACCOUNT', kind: 'text', help: 'this pod\'s service account' },
+  { key: 'destinationAddr', flag: '--destination-addr', env: 'MESH_DESTINATION_ADDR', kind: 'addr', help: 'destination host:port (unset: --endpoints-file, development mode)' },
+  { key: 'destinationIdentity', flag: '--destination-identity', env: 'MESH_DESTINATION_IDENTITY', kind: 'spiffe', help: 'SPIFFE id the destination must present (default spiffe://<td>/ns/linkerd/sa/destination)' },
+  { key: 'podName', flag: '--pod-name', env: 'MESH_POD_NAME', kind: 'text', help: 'this pod\'s name, registered with the destination' },
+  { key: 'podNamespace', flag: '--pod-namespace', env: 'MESH_POD_NAMESPACE', kind: 'text', help: 'this pod\'s namespace (short service names resolve in it)' },
+  { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },
+  { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
+  { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-authenticated | deny' },
+  { key: 'clusterNetworks', flag: '--cluster-networks', env: 'MESH_PROXY_CLUSTER_NETWORKS', kind: 'cidrs', help: 'CIDRs cluster-authenticated treats as the cluster, a,b (default: the destination\'s)' },
 ];
+
+const POLICIES: readonly DefaultPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -69,7 +113,9 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     if (!SETTINGS.some((s) => s.flag === flag)) throw new ConfigError(`unknown option "${flag}" (mesh proxy --help lists them)`);
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    const isBool = SETTINGS.find((s) => s.flag === flag)!.kind === 'bool';
+    // A switch (`--ingress`) takes no value unless written `--ingress=false`.
+    const value = eq > 0 ? arg.slice(eq + 1) : isBool ? 'true' : args[++i];
     if (value === undefined) throw new ConfigError(`option ${flag} needs a value`);
     flags.set(flag, value);
   }
@@ -83,7 +129,7 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
   return config as unknown as ProxyConfig;
 }
 
-function parseValue(s: Setting, raw: string, source: string): string | number {
+function parseValue(s: Setting, raw: string, source: string): unknown {
   const bad = (want: string) => new ConfigError(`${source}="${raw}" is not ${want} (setting ${s.flag} / ${s.env})`);
   switch (s.kind) {
     case 'ip':
@@ -101,6 +147,45 @@ function parseValue(s: Setting, raw: string, source: string): string | number {
       return n;
     }
     case 'path':
+    case 'text':
+      if (raw.trim() === '') throw bad('set (it is empty)');
+      return raw.trim();
+    case 'addr':
+      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(raw.trim())) throw bad('host:port');
+      return raw.trim();
+    case 'spiffe':
+      if (!/^spiffe:\/\/[a-z0-9.-]+\/ns\/[a-z0-9-]+\/sa\/[a-z0-9.-]+$/.test(raw.trim())) throw bad('a SPIFFE id spiffe://<trust-domain>/ns/<ns>/sa/<sa>');
+      return raw.trim();
+    case 'bool':
+      if (!['true', 'false', '1', '0', ''].includes(raw)) throw bad('true or false');
+      return raw === 'true' || raw === '1';
+    case 'policy':
+      if (!POLICIES.includes(raw as DefaultPolicy)) throw bad(POLICIES.join(' | '));
       return raw;
+    case 'cidrs': {
+      const list = raw.split(',').map((c) => c.trim()).filter(Boolean);
+      const badOne = list.find((c) => !/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(c));
+      if (badOne !== undefined) throw bad(`a list of CIDRs ("${badOne}" is not one)`);
+      return list;
+    }
+    case 'labels': {
+      const labels: Record<string, string> = {};
+      for (const pair of raw.split(',').filter((p) => p.trim() !== '')) {
+        const m = /^\s*([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)\s*$/.exec(pair);
+        if (!m) throw bad(`k=v,k=v labels ("${pair}" is not k=v)`);
+        labels[m[1]!] = m[2]!;
+      }
+      return labels;
+    }
+    case 'ports': {
+      const ports: Array<{ name?: string; port: number }> = [];
+      for (const item of raw.split(',').filter((p) => p.trim() !== '')) {
+        const m = /^\s*(?:([a-z0-9-]+):)?(\d{1,5})\s*$/.exec(item);
+        const port = m ? Number(m[2]) : NaN;
+        if (!m || !(port >= 1 && port <= 65535)) throw bad(`name:port,port ("${item}" is not a port)`);
+        ports.push(m[1] ? { name: m[1], port } : { port });
+      }
+      return ports;
+    }
   }
 }

@@ -2,7 +2,7 @@
 // drops them on every hop, together with any header the Connection header names.
 import type { HeaderMap } from './message.ts';
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

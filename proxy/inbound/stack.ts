@@ -6,6 +6,9 @@ import { ProxyError } from '../errors.ts';
 import { headerValue, stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';
+import { authorizePorts } from './authorize.ts';
+import type { InboundPolicySource } from './policy-source.ts';
+import { TunnelAuthorizer, type TunnelCaller } from './tunnel-authz.ts';
 
 export interface InboundStackOptions {
   /** The pod address the app listens on. */
@@ -16,14 +19,24 @@ export interface InboundStackOptions {
   app: EndpointClients;
   metrics: ProxyMetrics;
   logger: Logger;
-  /** Policy: a Layer that refuses callers the pod's Server/authorizations do not allow. */
+  /**
+   * Policy per app port (the resolver's Server/authorizations or default policy). Absent: every
+   * caller is admitted (tests of the data path alone).
+   */
+  policy?: InboundPolicySource;
+  /** How long an opaque connection waits for its port's first policy before it is refused. */
+  policyTimeoutMs?: number;
+  /** Replaces the policy layer built from `policy` (tests of a layer against a fake policy). */
   authorize?: Layer;
 }
 
 export interface InboundStack {
   service: Service;
-  /** Raw bytes to the app's `port` (opaque transport, WebSocket). */
-  openTunnel(port: number): Promise<Duplex>;
+  /**
+   * Raw bytes to the app's `port` (opaque transport, WebSocket), once policy admits `caller`;
+   * a refusal rejects with ProxyError FORBIDDEN (logged and counted) and the caller is closed.
+   */
+  openTunnel(port: number, caller: TunnelCaller): Promise<Duplex>;
 }
 
 export function buildInboundStack(opts: InboundStackOptions): InboundStack {
@@ -43,19 +56,33 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     return appAt(port)(req);
   };
 
+  const portOf = (req: Parameters<Service>[0]) => targetPort(headerValue(req.headers, 'l5d-dst-port'), opts.defaultAppPort);
+  const policy = opts.policy;
+  const authorize =
+    opts.authorize ??
+    (policy
+      ? authorizePorts((port) => policy.policyFor(port), portOf, { registry: opts.metrics.registry, logger: opts.logger, podIp: opts.podIp })
+      : undefined);
+  const tunnels = policy ? new TunnelAuthorizer(policy, { registry: opts.metrics.registry, logger: opts.logger, timeoutMs: opts.policyTimeoutMs ?? 3_000 }) : undefined;
+
   const service = stack(
     toApp,
     // Golden metrics first, so refusals by policy and failures to reach the app are counted too.
     opts.metrics.requestLayer(),
-    // POLICY SLOT (the lead wires proxy/inbound/authorize.ts here): refuse before the app sees anything.
-    ...(opts.authorize ? [opts.authorize] : []),
+    // Policy: the port's Server and its authorizations (or the default policy) refuse a caller
+    // before the app sees anything; the decision is read live, so policy edits apply at once.
+    ...(authorize ? [authorize] : []),
     // The app learns who called from `l5d-client-id`, which only this proxy may set.
     clientIdHeader,
   );
 
   return {
     service,
-    openTunnel: (port) => opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} }),
+    openTunnel: async (port, caller) => {
+      // Opaque bytes have no request to refuse: the connection is checked once, before the app is dialled.
+      if (tunnels) await tunnels.check(port, caller);
+      return opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
+    },
   };
 }
 

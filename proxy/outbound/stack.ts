@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet, Resolver } from '../discovery/types.ts';
 import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
-import { stack, type Service } from '../http/message.ts';
+import { headerValue, stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createBalancer } from './concrete/balancer.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { createLogicalService } from './logical/index.ts';
 import { normalizeAuthority, TargetCache } from './targets.ts';
+import { WatchHolds } from './watch-holds.ts';
 
 export interface OutboundStackOptions {
   resolver: Resolver;
@@ -23,20 +24,28 @@ export interface OutboundStackOptions {
   maxTargets: number;
   /** This proxy's own listener addresses: a request aimed at one would loop forever. */
   selfAddresses: ReadonlySet<string>;
+  /** Ingress mode: `l5d-dst-override` names the destination (else Host), as Linkerd's ingress mode does. */
+  ingress?: boolean;
 }
 
 export interface OutboundStack {
   service: Service;
   /** Raw bytes to what `target` (`host:port`) resolves to: CONNECT, opaque TCP, WebSocket. */
   openTunnel(target: string): Promise<Duplex>;
+  /** Releases the discovery watches held for cached targets. */
+  close(): void;
 }
 
 export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   const endpointsOf = (authority: string) => endpointSet(opts.resolver.endpoints(authority), authority, opts.discoveryTimeoutMs);
 
+  const concreteHolds = new WatchHolds(opts.maxTargets);
+  const logicalHolds = new WatchHolds(opts.maxTargets);
+
   // The concrete tier, per backend authority: discovery's endpoints behind a balancer, or the
   // authority itself when discovery does not know it (not a mesh service: forwarded as named).
   const concrete = new TargetCache<Service>(opts.maxTargets, (authority) => {
+    concreteHolds.hold(authority, opts.resolver.endpoints(authority));
     const balanced = createBalancer(opts.resolver.endpoints(authority), (ep) => opts.endpoints.service(ep), { authority, logger: opts.logger });
     let direct: Service | undefined;
     const pick = (set: EndpointSet): Service => {
@@ -52,25 +61,35 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   });
 
   // The logical tier, per authority the app named: routes, timeouts (and grpc-timeout), retries, splits.
-  const logical = new TargetCache<Service>(opts.maxTargets, (authority) =>
-    createLogicalService({
+  const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
+    const profile = opts.resolver.profile(authority);
+    logicalHolds.hold(authority, profile);
+    return createLogicalService({
       authority,
-      profile: opts.resolver.profile(authority),
-      concrete: (backend) => concrete.get(backend),
+      profile,
+      concrete: (backend) => {
+        concreteHolds.touch(backend);
+        return concrete.get(backend);
+      },
       metrics: opts.metrics,
       logger: opts.logger,
-    }),
-  );
+    });
+  });
 
   const router: Service = (req) => {
     const authority = normalizeAuthority(req.authority, req.scheme);
     if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `request to ${authority} would come back to this proxy`);
+    logicalHolds.touch(authority);
     return logical.get(authority)(req);
   };
 
   const service = stack(
     router,
-    // Golden metrics first, so they count every request, including errors the proxy makes below.
+    // Ingress mode: the caller (an ingress controller, a user's curl) names the mesh service in
+    // `l5d-dst-override`; without it the Host header routes, as on any outbound request. First,
+    // so metrics carry the service the request went to.
+    ...(opts.ingress ? [dstOverride] : []),
+    // Golden metrics next, so they count every request, including errors the proxy makes below.
     opts.metrics.requestLayer(),
   );
 
@@ -84,8 +103,23 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     return opts.endpoints.openTunnel(set.endpoints[Math.floor(Math.random() * set.endpoints.length)]!);
   }
 
-  return { service, openTunnel };
+  return {
+    service,
+    openTunnel,
+    close: () => {
+      concreteHolds.close();
+      logicalHolds.close();
+    },
+  };
 }
+
+/** `l5d-dst-override: orders.production.svc.cluster.local:8080` replaces the request's authority. */
+const dstOverride: Layer = (inner) => (req) => {
+  const override = headerValue(req.headers, 'l5d-dst-override');
+  delete req.headers['l5d-dst-override'];
+  if (override !== undefined && override.trim() !== '') req.authority = override.trim();
+  return inner(req);
+};
 
 /** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */
 function endpointSet(cell: Watched<EndpointSet>, authority: string, timeoutMs: number): Promise<EndpointSet> {

@@ -1,19 +1,11 @@
 // Turns an HTTP/1.1 request's raw header list into the mesh's HeaderMap in one pass, dropping
 // hop-by-hop headers (RFC 9110 7.6.1) and picking out the few the edge itself needs.
+import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
 import type { HeaderMap } from '../http/message.ts';
 
 /** Headers that describe one connection, or that this edge has already acted on. */
 const DROPPED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
+  ...HOP_BY_HOP,
   // Node's server answers `Expect: 100-continue` itself, so the next hop must not wait for it.
   'expect',
 ]);

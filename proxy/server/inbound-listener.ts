@@ -48,7 +48,8 @@ export class InboundListener {
         logger,
         open: async (_authority, req) => {
           const port = targetPort(req.headers['l5d-dst-port'] as string | undefined, config.defaultAppPort);
-          return stack.openTunnel(port);
+          // Only plaintext reaches here (a mesh peer's WebSocket arrives on the opaque transport).
+          return stack.openTunnel(port, { peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` });
         },
       }),
     });
@@ -66,13 +67,13 @@ export class InboundListener {
         const conn: ConnectionInfo = { peer, tls: false };
         if (protocol === 'h2') return this.h2.accept(socket, conn);
         if (protocol === 'http1') return this.http1.accept(socket, conn);
-        if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer);
+        if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer, undefined);
         // Raw bytes from outside the mesh go to the app's default port, as they would without a proxy.
         if (opts.config.defaultAppPort === undefined) {
           opts.logger.warn({ peer, timedOut }, `connection from ${peer} is not HTTP and no default app port is set; closing`);
           return socket.destroy();
         }
-        this.tunnelToApp(socket, opts.config.defaultAppPort, Buffer.alloc(0), peer);
+        this.tunnelToApp(socket, opts.config.defaultAppPort, Buffer.alloc(0), peer, undefined);
       },
       (err: Error) => opts.logger.debug({ peer, err: err.message }, 'connection closed before detection'),
     );
@@ -117,16 +118,16 @@ export class InboundListener {
     const conn: ConnectionInfo = { peer, tls: true, clientIdentity };
     const alpn = tls.alpnProtocol;
     if (alpn === 'h2') this.h2.accept(tls as unknown as Socket, conn);
-    else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer);
+    else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer, clientIdentity);
     else this.http1.accept(tls as unknown as Socket, conn);
   }
 
   /** Another proxy's tunnel: `L5D-OPAQUE <port>\r\n`, then the app's bytes. */
-  private opaqueTransport(socket: Socket, peer: string): void {
+  private opaqueTransport(socket: Socket, peer: string, identity: string | undefined): void {
     const header = readOpaqueHeader(socket, this.opts.config.detectTimeoutMs);
     socket.resume(); // detection left it paused; the header reader listens for 'data'
     header.then(
-      ({ port, rest }) => this.tunnelToApp(socket, port, rest, peer),
+      ({ port, rest }) => this.tunnelToApp(socket, port, rest, peer, identity),
       (err: Error & { code?: string }) => {
         this.opts.logger.warn({ peer, code: err.code, err: err.message }, `opaque tunnel from ${peer} refused: ${err.message}`);
         socket.destroy();
@@ -134,15 +135,17 @@ export class InboundListener {
     );
   }
 
-  private tunnelToApp(socket: Socket, port: number, first: Buffer, peer: string): void {
-    this.opts.stack.openTunnel(port).then(
+  /** Policy first (stack.openTunnel refuses, logs and counts), then the app's port. */
+  private tunnelToApp(socket: Socket, port: number, first: Buffer, peer: string, identity: string | undefined): void {
+    this.opts.stack.openTunnel(port, { peer, identity }).then(
       (app) => {
         if (first.length > 0) app.write(first);
         socket.resume();
         joinTunnel(socket, app, this.opts.logger, `${peer} -> app port ${port}`);
       },
-      (err: Error) => {
-        this.opts.logger.warn({ peer, port, err: err.message }, `tunnel to app port ${port} failed: ${err.message}`);
+      (err: Error & { code?: string }) => {
+        // A policy refusal was logged where it was decided; anything else is logged here.
+        if (err.code !== 'FORBIDDEN') this.opts.logger.warn({ peer, port, err: err.message }, `tunnel to app port ${port} failed: ${err.message}`);
         socket.destroy();
       },
     );

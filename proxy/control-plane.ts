@@ -1,0 +1,73 @@
+// The proxy's control-plane clients, built from its config: the IdentityClient (its TlsCredentials,
+// from the CA) and the DestinationClient (its Resolver, registering this pod). Kept out of proxy.ts
+// so the Proxy class only wires what it is handed.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ProxyConfig } from './config.ts';
+import { ConfigError } from './config.ts';
+import { DestinationClient } from './discovery/destination-client.ts';
+import type { PodInfo } from './discovery/types.ts';
+import { IdentityClient } from './identity/client.ts';
+import type { TlsCredentials } from './identity/credentials.ts';
+import { identityOptionsFromEnv } from './identity/from-env.ts';
+
+/**
+ * The IdentityClient for `config`, or undefined when no CA is configured (cleartext, development).
+ * identityOptionsFromEnv does the checking (file readable, PEM, SPIFFE id, a token); it reads its own
+ * spellings, so the settings are handed over under them after flags and environment are merged.
+ */
+export function identityFromConfig(config: ProxyConfig, registry: Registry, logger: Logger): IdentityClient | undefined {
+  if (!config.identityAddr) return undefined;
+  let options;
+  try {
+    options = identityOptionsFromEnv({
+      MESH_IDENTITY_ADDR: config.identityAddr,
+      MESH_TRUST_ANCHORS_FILE: config.trustAnchorsFile,
+      MESH_IDENTITY_TOKEN_FILE: config.tokenFile,
+      MESH_IDENTITY_TOKEN: config.token,
+      MESH_TRUST_DOMAIN: config.trustDomain,
+      MESH_IDENTITY: config.identity,
+      MESH_NAMESPACE: config.podNamespace,
+      MESH_SERVICE_ACCOUNT: config.serviceAccount,
+    });
+  } catch (err) {
+    // Its message names its own variable spellings; say ours (flag / environment) instead.
+    const message = (err as Error).message
+      .replaceAll('MESH_TRUST_ANCHORS_FILE', '--trust-anchors / MESH_TRUST_ANCHORS')
+      .replaceAll('MESH_IDENTITY_TOKEN_FILE (or MESH_IDENTITY_TOKEN)', '--token-file / MESH_TOKEN_FILE (or MESH_TOKEN)')
+      .replaceAll('MESH_NAMESPACE and MESH_SERVICE_ACCOUNT (or MESH_IDENTITY)', '--pod-namespace / MESH_POD_NAMESPACE and --service-account / MESH_SERVICE_ACCOUNT (or MESH_IDENTITY)');
+    throw new ConfigError(message);
+  }
+  if (!options) return undefined;
+  return new IdentityClient({ ...options, registry, logger: logger.child({ component: 'identity-client' }) });
+}
+
+/** The pod this proxy registers: needs a name and a namespace; labels and ports may be empty. */
+export function podFromConfig(config: ProxyConfig): PodInfo | undefined {
+  if (!config.podName) return undefined;
+  if (!config.podNamespace) throw new ConfigError('--pod-name / MESH_POD_NAME is set but --pod-namespace / MESH_POD_NAMESPACE is not');
+  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports: config.podPorts };
+}
+
+/** The DestinationClient for `config`, or undefined when no destination is configured (static file mode). */
+export function destinationFromConfig(
+  config: ProxyConfig,
+  credentials: TlsCredentials | undefined,
+  inboundPort: number,
+  logger: Logger,
+): DestinationClient | undefined {
+  if (!config.destinationAddr) return undefined;
+  // The destination takes the pod's identity from its client certificate: no identity, no registration.
+  if (!credentials) throw new ConfigError('--destination-addr / MESH_DESTINATION_ADDR needs an identity: set --identity-addr / MESH_IDENTITY_ADDR too');
+  const pod = podFromConfig(config);
+  return new DestinationClient({
+    addr: config.destinationAddr,
+    credentials,
+    pod,
+    namespace: config.podNamespace,
+    inboundPort,
+    defaultPolicy: config.inboundDefaultPolicy,
+    serverIdentity: config.destinationIdentity,
+    logger,
+  });
+}

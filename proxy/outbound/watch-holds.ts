@@ -1,0 +1,36 @@
+// Keeps discovery watches live for the targets the outbound side has cached. The destination
+// client stops a watch nobody subscribes to once it is idle; a cached balancer or route table
+// reads its cell with get() alone, so without a subscriber its view would silently freeze.
+// Bounded and least-recently-used like TargetCache: touch() here whenever the cache is read.
+import type { Watched } from '../discovery/watched.ts';
+
+export class WatchHolds {
+  private readonly held = new Map<string, () => void>();
+
+  constructor(private readonly max: number) {}
+
+  /** Marks `key` as just used (same order as the TargetCache it shadows). */
+  touch(key: string): void {
+    const release = this.held.get(key);
+    if (!release) return;
+    this.held.delete(key);
+    this.held.set(key, release);
+  }
+
+  /** Subscribes to `cell` for as long as `key` stays among the `max` most recently used. */
+  hold(key: string, cell: Watched<unknown>): void {
+    this.held.get(key)?.();
+    this.held.delete(key);
+    this.held.set(key, cell.subscribe(() => {}));
+    if (this.held.size > this.max) {
+      const [eldest, release] = this.held.entries().next().value!;
+      release();
+      this.held.delete(eldest);
+    }
+  }
+
+  close(): void {
+    for (const release of this.held.values()) release();
+    this.held.clear();
+  }
+}
