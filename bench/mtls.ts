@@ -2,7 +2,9 @@
 // directly), in the same run; the CA's issuance rate; and the cost of a full mTLS handshake.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { SETTINGS } from '../proxy/config.ts';
+import { parsePrometheus, sumOf } from '../proxy/metrics/prom-text.ts';
 import { spiffeId } from '../proxy/identity/credentials.ts';
 import { measurePaths } from './compare.ts';
 import { meshAgainstDirect } from './http1.ts';
@@ -87,6 +89,12 @@ async function throughput(ctx: BenchContext, ca: RunningCa) {
   ctx.onCleanup(() => mtls.stop());
   await checkSamePath(clear);
   await checkSamePath(mtls);
+  // A proxy that accepts the identity settings but still dials in cleartext would make this a cleartext-vs-cleartext run.
+  const tlsHops = sumOf(parsePrometheus(await (await request(`${mtls.adminUrl.outbound}/metrics`)).body.text()), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true' });
+  if (tlsHops === 0) {
+    ctx.log('throughput with mTLS: not measured: the mTLS path works but its outbound proxy opened no TLS connection (tcp_open_total{peer="dst",tls="true"} is 0); the proxy does not use its identity yet');
+    return { skipped: 'the outbound proxy opened no TLS connection to the inbound proxy' };
+  }
   const [direct, cleartext, secured] = await measurePaths(ctx, [
     { label: 'direct', url: clear.directUrl, proxies: [] },
     { label: 'cleartext mesh', url: clear.meshUrl, headers: clear.meshHeaders, proxies: [clear.outbound, clear.inbound] },

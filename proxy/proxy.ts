@@ -5,28 +5,36 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.ts';
 import type { ProxyConfig } from './config.ts';
+import { destinationFromConfig, identityFromConfig } from './control-plane.ts';
 import { StaticResolver } from './discovery/static-resolver.ts';
 import type { Resolver } from './discovery/types.ts';
 import type { Layer } from './http/message.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
+import { InboundPolicySource } from './inbound/policy-source.ts';
 import { buildInboundStack, hostPort } from './inbound/stack.ts';
 import { InboundListener } from './server/inbound-listener.ts';
 import { createLogger } from './log.ts';
 import { ProxyMetrics } from './metrics/index.ts';
 import { EndpointConnector } from './outbound/endpoint/connector.ts';
-import { buildOutboundStack } from './outbound/stack.ts';
+import { buildOutboundStack, type OutboundStack } from './outbound/stack.ts';
 import { OutboundListener } from './server/outbound-listener.ts';
 import { Drain } from './server/drain.ts';
 import { RequestIds } from './server/request-context.ts';
 
 export interface ProxyDeps {
-  /** Where outbound sends; default: a StaticResolver over config.endpointsFile. */
+  /**
+   * Where outbound sends and what inbound allows; default: a DestinationClient when
+   * config.destinationAddr is set, else a StaticResolver over config.endpointsFile.
+   */
   resolver?: Resolver;
-  /** This proxy's mTLS identity; without it, the proxy runs in cleartext (development). */
+  /**
+   * This proxy's mTLS identity; default: an IdentityClient when config.identityAddr is set, else
+   * none and the proxy runs in cleartext (development).
+   */
   credentials?: TlsCredentials;
   logger?: Logger;
   metrics?: ProxyMetrics;
-  /** Inbound policy layer (proxy/inbound/authorize.ts). */
+  /** Replaces the inbound policy layer built from the resolver's inbound policy (layer tests). */
   authorize?: Layer;
   /** Called once shutdown has finished (the CLI exits here). */
   onStopped?: () => void;
@@ -47,7 +55,12 @@ export class Proxy {
   private readonly appClients: EndpointConnector;
   private readonly admin: AdminServer;
   private readonly listeners: Server[] = [];
+  /** The proxy's identity: handed in, or the IdentityClient this proxy made (and closes). */
+  readonly credentials: TlsCredentials | undefined;
+  private readonly ownsCredentials: boolean;
   private resolver: Resolver | undefined;
+  private policy: InboundPolicySource | undefined;
+  private outboundStack: OutboundStack | undefined;
   private addresses: ProxyAddresses | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -57,8 +70,11 @@ export class Proxy {
   ) {
     this.logger = deps.logger ?? createLogger('proxy', { fields: { pod: config.podIp } });
     this.metrics = deps.metrics ?? new ProxyMetrics();
+    // Started now, not at start(): the key pair and the first Certify call overlap the binding.
+    this.credentials = deps.credentials ?? identityFromConfig(config, this.metrics.registry, this.logger);
+    this.ownsCredentials = deps.credentials === undefined && this.credentials !== undefined;
     this.outboundClients = new EndpointConnector({
-      credentials: deps.credentials,
+      credentials: this.credentials,
       metrics: this.metrics,
       logger: this.logger,
       direction: 'outbound',
@@ -78,51 +94,64 @@ export class Proxy {
   /** Bind all three listeners; resolves with their addresses (ports may have been 0). */
   async start(): Promise<ProxyAddresses> {
     const { config, logger } = this;
-    this.resolver = this.deps.resolver ?? this.staticResolver();
+    // Bind first: the destination learns this proxy's inbound port from its registration, and
+    // with port 0 (tests) that is known only once bound. Until the stacks exist, nothing is accepted.
+    const accept: { outbound?: (s: Socket) => void; inbound?: (s: Socket) => void } = {};
+    let outboundAt: AddressInfo, inboundAt: AddressInfo;
+    try {
+      outboundAt = await this.listen(config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
+      inboundAt = await this.listen(config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
+      this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? this.staticResolver();
+    } catch (err) {
+      for (const server of this.listeners) server.close();
+      throw err;
+    }
     const outboundLog = logger.child({ listener: 'outbound' });
     const inboundLog = logger.child({ listener: 'inbound' });
     const common = { ids: this.ids, drain: this.drain, metrics: this.metrics, config };
-
-    // Filled once the ports are bound (they may be 0 until then).
-    const self = new Set<string>();
-    const outbound = new OutboundListener({
-      ...common,
+    const self = new Set([hostPort(outboundAt.address, outboundAt.port), hostPort(inboundAt.address, inboundAt.port)]);
+    this.outboundStack = buildOutboundStack({
+      resolver: this.resolver,
+      endpoints: this.outboundClients,
+      metrics: this.metrics,
       logger: outboundLog,
-      stack: buildOutboundStack({
-        resolver: this.resolver,
-        endpoints: this.outboundClients,
-        metrics: this.metrics,
-        logger: outboundLog,
-        discoveryTimeoutMs: config.discoveryTimeoutMs,
-        maxTargets: config.maxTargets,
-        selfAddresses: self,
-      }),
+      discoveryTimeoutMs: config.discoveryTimeoutMs,
+      maxTargets: config.maxTargets,
+      selfAddresses: self,
+      ingress: config.ingress,
     });
+    const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
+    // Every inbound request and opaque connection is checked against its port's live policy.
+    this.policy = new InboundPolicySource(this.resolver, { clusterNetworks: config.clusterNetworks });
     const inbound = new InboundListener({
       ...common,
       logger: inboundLog,
-      credentials: this.deps.credentials,
+      credentials: this.credentials,
       stack: buildInboundStack({
         podIp: config.podIp,
         defaultAppPort: config.defaultAppPort,
         app: this.appClients,
         metrics: this.metrics,
         logger: inboundLog,
+        policy: this.policy,
+        policyTimeoutMs: config.discoveryTimeoutMs,
         authorize: this.deps.authorize,
       }),
     });
-    let outboundAt: AddressInfo, inboundAt: AddressInfo;
-    try {
-      outboundAt = await this.listen(config.outboundPort, 'outbound', (socket) => outbound.accept(socket));
-      inboundAt = await this.listen(config.inboundPort, 'inbound', (socket) => inbound.accept(socket));
-    } catch (err) {
-      for (const server of this.listeners) server.close();
-      throw err;
-    }
-    for (const a of [outboundAt, inboundAt]) self.add(hostPort(a.address, a.port));
+    accept.outbound = (socket) => outbound.accept(socket);
+    accept.inbound = (socket) => inbound.accept(socket);
     const admin = await this.admin.listen();
     this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
-    logger.info({ ...this.addresses, tls: this.deps.credentials !== undefined }, 'proxy listening');
+    logger.info(
+      {
+        ...this.addresses,
+        tls: this.credentials !== undefined,
+        identity: this.credentials?.identity,
+        discovery: config.destinationAddr && !this.deps.resolver ? `destination ${config.destinationAddr}` : this.deps.resolver ? 'given' : `static ${config.endpointsFile}`,
+        ingress: config.ingress,
+      },
+      'proxy listening',
+    );
     return this.addresses;
   }
 
@@ -144,11 +173,16 @@ export class Proxy {
     const { logger } = this;
     logger.info({ reason, inFlight: this.drain.requestsInFlight, connections: this.drain.openConnections }, `proxy draining (${reason})`);
     for (const server of this.listeners) server.close();
+    // Leave discovery first: the registration ends, so peers stop picking this pod while it drains.
+    // Cells keep their last values, so in-flight requests are unaffected.
+    if (!this.deps.resolver) this.resolver?.close();
     const { unfinished } = await this.drain.drain(this.config.shutdownGraceMs);
     if (unfinished > 0) logger.warn({ unfinished }, `shutdown grace of ${this.config.shutdownGraceMs} ms ended with ${unfinished} requests unfinished`);
     this.drain.destroyAll();
     await Promise.allSettled([this.admin.close(), this.outboundClients.close(), this.appClients.close()]);
-    if (!this.deps.resolver) this.resolver?.close();
+    this.outboundStack?.close();
+    this.policy?.close();
+    if (this.ownsCredentials) (this.credentials as { close?: () => void }).close?.();
     logger.info({ reason }, 'proxy stopped');
     this.deps.onStopped?.();
   }
@@ -156,15 +190,19 @@ export class Proxy {
   private readiness(): true | string {
     if (this.stopping) return 'shutting down';
     if (!this.addresses) return 'listeners not bound yet';
-    if (this.deps.credentials && !this.deps.credentials.isReady()) return 'no certificate issued yet';
+    if (this.credentials && !this.credentials.isReady()) {
+      return this.config.identityAddr && this.ownsCredentials
+        ? `no certificate yet from the identity CA at ${this.config.identityAddr} (retrying with backoff; see the log for why)`
+        : 'no certificate issued yet';
+    }
     return true;
   }
 
   private staticResolver(): Resolver {
     if (!this.config.endpointsFile) {
-      throw new Error('no resolver: set --endpoints-file (static development mode) or run with the destination service');
+      throw new Error('no resolver: set --destination-addr / MESH_DESTINATION_ADDR (the destination service) or --endpoints-file (static development mode)');
     }
-    return new StaticResolver(this.config.endpointsFile, { logger: this.logger.child({ component: 'static-resolver' }) });
+    return new StaticResolver(this.config.endpointsFile, { namespace: this.config.podNamespace, logger: this.logger.child({ component: 'static-resolver' }) });
   }
 
   private listen(port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {

@@ -1,10 +1,11 @@
 // `mesh destination serve`: runs the destination (discovery and policy over gRPC/TLS) from a
 // folder of Kubernetes-style YAML, until SIGINT/SIGTERM.
-import { parseArgs } from 'node:util';
 import { servingIdentity, type IdentitySource } from '../../destination/serving-identity.ts';
 import { DEFAULT_CLUSTER_NETWORKS, startDestination } from '../../destination/server.ts';
 import type { DefaultPolicy } from '../../proxy/discovery/types.ts';
 import { createLogger } from '../../proxy/log.ts';
+import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
+import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the destination service (endpoints, profiles, inbound policy, registration) from a folder of YAML';
 
@@ -26,55 +27,49 @@ options:
 
 const POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        resources: { type: 'string' },
-        addr: { type: 'string' },
-        listen: { type: 'string' },
-        'identity-addr': { type: 'string' },
-        'trust-anchors': { type: 'string' },
-        'token-file': { type: 'string' },
-        'ca-dir': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        identity: { type: 'string' },
-        'default-policy': { type: 'string', default: 'all-unauthenticated' },
-        'cluster-networks': { type: 'string' },
-        'cluster-domain': { type: 'string', default: 'cluster.local' },
-        'registration-grace': { type: 'string', default: '5000' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    console.error(`mesh destination serve: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const fail = (message: string) => {
-    console.error(`mesh destination serve: ${message}\n${USAGE}`);
-    return 2;
-  };
-  if (!values.resources) return fail('--resources is required');
-  if (!POLICIES.includes(values['default-policy'])) return fail(`--default-policy must be one of ${POLICIES.join(', ')}, got "${values['default-policy']}"`);
-  const grace = Number(values['registration-grace']);
-  if (!Number.isInteger(grace) || grace < 0) return fail(`--registration-grace must be milliseconds, got "${values['registration-grace']}"`);
-  let source: IdentitySource;
-  if (values['identity-addr']) {
-    if (!values['trust-anchors'] || !values['token-file']) return fail('--identity-addr needs --trust-anchors and --token-file');
-    source = { kind: 'ca', identityAddr: values['identity-addr'], trustAnchorsFile: values['trust-anchors'], tokenFile: values['token-file'], identity: values.identity };
-  } else if (values['ca-dir']) {
-    source = { kind: 'ca-dir', dir: values['ca-dir'], identity: values.identity };
-  } else if (values['tls-cert'] && values['tls-key'] && values['trust-anchors']) {
-    source = { kind: 'files', certFile: values['tls-cert'], keyFile: values['tls-key'], trustAnchorsFile: values['trust-anchors'], identity: values.identity };
-  } else return fail('a certificate source is required');
+const OPTIONS = {
+  resources: { type: 'string' },
+  addr: { type: 'string' },
+  listen: { type: 'string' },
+  'identity-addr': { type: 'string' },
+  'trust-anchors': { type: 'string' },
+  'token-file': { type: 'string' },
+  'ca-dir': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  identity: { type: 'string' },
+  'default-policy': { type: 'string', default: 'all-unauthenticated' },
+  'cluster-networks': { type: 'string' },
+  'cluster-domain': { type: 'string', default: 'cluster.local' },
+  'registration-grace': { type: 'string', default: '5000' },
+} as const;
 
+/** The one certificate source the flags name (see USAGE). */
+function identitySource(values: CommandValues<typeof OPTIONS>): IdentitySource {
+  const { identity } = values;
+  if (values['identity-addr']) {
+    if (!values['trust-anchors'] || !values['token-file']) throw new UsageError('--identity-addr needs --trust-anchors and --token-file');
+    return { kind: 'ca', identityAddr: values['identity-addr'], trustAnchorsFile: values['trust-anchors'], tokenFile: values['token-file'], identity };
+  }
+  if (values['ca-dir']) return { kind: 'ca-dir', dir: values['ca-dir'], identity };
+  if (values['tls-cert'] && values['tls-key'] && values['trust-anchors']) {
+    return { kind: 'files', certFile: values['tls-cert'], keyFile: values['tls-key'], trustAnchorsFile: values['trust-anchors'], identity };
+  }
+  throw new UsageError('a certificate source is required');
+}
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('destination serve', USAGE, async () => {
+    const { values } = parseCommandArgs(args, OPTIONS, { required: ['resources'] });
+    if (!POLICIES.includes(values['default-policy'])) throw new UsageError(`--default-policy must be one of ${POLICIES.join(', ')}, got "${values['default-policy']}"`);
+    const grace = Number(values['registration-grace']);
+    if (!Number.isInteger(grace) || grace < 0) throw new UsageError(`--registration-grace must be milliseconds, got "${values['registration-grace']}"`);
+    return serve(values, identitySource(values), grace);
+  });
+}
+
+/** Serves until SIGINT/SIGTERM: 0 after a clean stop, 1 when it cannot start. */
+async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source: IdentitySource, grace: number): Promise<number> {
   const log = createLogger('destination');
   let server;
   let identity;
@@ -100,14 +95,8 @@ export async function run(args: string[]): Promise<number> {
   identity.onRotate((tls) => running.credentials.rotate(tls));
   for (const p of running.store.problems()) console.error(`${p.severity}: ${p.message}`);
   console.log(`destination serving on ${running.address} as ${identity.identity} from ${values.resources}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'destination shutting down');
-      identity.close();
-      void running.close().then(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  log.info({ signal: await stopSignal() }, 'destination shutting down');
+  identity.close();
+  await running.close();
   return 0;
 }

@@ -1,8 +1,9 @@
 // `mesh endpoints <authority>`: what the destination tells proxies about a service's endpoints.
 import type * as grpc from '@grpc/grpc-js';
-import { CONNECTION_USAGE, connect, parse, printStream, UsageError } from '../../destination/cli/read-stream.ts';
+import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
 import { endpointFromWire } from '../../proxy/discovery/destination-wire.ts';
 import type { Endpoint } from '../../proxy/discovery/types.ts';
+import { runCommand } from '../args.ts';
 
 export const summary = 'print (or follow with -w) the endpoints the destination streams for an authority';
 
@@ -18,14 +19,9 @@ function table(endpoints: Endpoint[]): string {
   return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-export async function run(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parse(args, { namespace: { type: 'string', short: 'n', default: 'default' } });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError('exactly one authority is required');
+export function run(args: string[]): Promise<number> {
+  return runCommand('endpoints', USAGE, async () => {
+    const { values, positionals } = parse(args, { namespace: { type: 'string', short: 'n', default: 'default' } }, 1, 'one authority');
     const authority = positionals[0]!;
     const stubs = connect(values);
     const call = stubs.destination.getEndpoints({ authority, contextNamespace: values.namespace }) as grpc.ClientReadableStream<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -36,11 +32,5 @@ export async function run(args: string[]): Promise<number> {
       if (m.update === 'add') return first ? `${authority}: ${endpoints.length} endpoint(s)\n${table(endpoints)}` : `added:\n${table(endpoints)}`;
       return `removed: ${m.remove.addresses.join(', ')}`;
     });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mesh endpoints: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  });
 }

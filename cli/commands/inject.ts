@@ -1,13 +1,13 @@
 // `mesh inject <file|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML, like
 // `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Document } from 'yaml';
 import { InjectorError } from '../../injector/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { defaultInjectOptions } from '../../injector/options.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
+import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
 
 export const summary = 'add the mesh-proxy sidecar to the workloads in Kubernetes YAML';
 
@@ -20,33 +20,23 @@ linkerd.io/inject: disabled is left alone; Namespaces in the input count as the 
   --proxy-image NAME   the proxy image, without tag (default ghcr.io/mesh/proxy)
   --only-annotated     inject only where linkerd.io/inject is enabled or ingress (as the webhook does)`;
 
-export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { 'proxy-image': { type: 'string' }, 'only-annotated': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    console.error(`mesh inject: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) {
-    console.error(`mesh inject: expected one file (or - for stdin), got ${parsed.positionals.length}\n${USAGE}`);
-    return 2;
-  }
-  const source = parsed.positionals[0]!;
+const OPTIONS = { 'proxy-image': { type: 'string' }, 'only-annotated': { type: 'boolean', default: false } } as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('inject', USAGE, async () => {
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one file (or - for stdin)' } });
+    return injectFile(positionals[0]!, values);
+  });
+}
+
+/** Injects the workloads of `source` (a path, or - for stdin): 0, or 1 naming what is wrong. */
+async function injectFile(source: string, values: CommandValues<typeof OPTIONS>): Promise<number> {
   try {
     const text = source === '-' ? await readStdin() : readFileSync(source, 'utf8');
     const docs = parseYamlDocuments(text, source === '-' ? '<stdin>' : source);
     const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.toJS()));
-    const options = defaultInjectOptions({ assumeEnabled: !parsed.values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
-    if (parsed.values['proxy-image']) options.proxy.imageName = parsed.values['proxy-image'];
+    const options = defaultInjectOptions({ assumeEnabled: !values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
+    if (values['proxy-image']) options.proxy.imageName = values['proxy-image'];
 
     const out: string[] = [];
     const reports: InjectReport[] = [];

@@ -1,11 +1,12 @@
 // `mesh injector serve`: runs the mutating admission webhook (HTTPS, POST /inject) until SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createLogger } from '../../proxy/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { defaultInjectOptions } from '../../injector/options.ts';
 import { startWebhook } from '../../injector/webhook.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
+import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
+import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the sidecar injector (HTTPS mutating admission webhook)';
 
@@ -15,28 +16,20 @@ const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0
   --namespaces     YAML with Namespace objects whose annotations apply (linkerd.io/inject, config.linkerd.io/*)
   --proxy-image    the proxy image, without tag (default ghcr.io/mesh/proxy)`;
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        addr: { type: 'string', default: '127.0.0.1:8443' },
-        namespaces: { type: 'string' },
-        'proxy-image': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    console.error(`mesh injector serve: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+const OPTIONS = {
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  addr: { type: 'string', default: '127.0.0.1:8443' },
+  namespaces: { type: 'string' },
+  'proxy-image': { type: 'string' },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('injector serve', USAGE, async () => serve(parseCommandArgs(args, OPTIONS).values));
+}
+
+/** Serves until SIGINT/SIGTERM; a missing or unreadable file, or a bad address, is logged and exits 1. */
+async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const logger = createLogger('injector');
   const fail = (message: string): number => {
     logger.error(message);
@@ -66,11 +59,8 @@ export async function run(args: string[]): Promise<number> {
     return fail(`cannot serve on ${values.addr}: ${(err as Error).message}`);
   }
   logger.info({ url: webhook.url, namespaces: [...namespaces.keys()] }, `injector listening on ${webhook.url}`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopSignal();
   await webhook.close();
-  logger.info('injector stopped');
+  logger.info({ signal }, 'injector stopped');
   return 0;
 }

@@ -1,8 +1,9 @@
 // `mesh policy <pod> <port>`: the Server and authorizations the destination streams for a pod's port.
 import type * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
-import { CONNECTION_USAGE, connect, parse, printStream, UsageError } from '../../destination/cli/read-stream.ts';
+import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
 import { policyFromWire } from '../../proxy/discovery/destination-wire.ts';
+import { runCommand, UsageError } from '../args.ts';
 
 export const summary = 'print (or follow with -w) the inbound policy (Server, authorizations) of a pod\'s port';
 
@@ -11,17 +12,14 @@ const USAGE = `usage: mesh policy <pod> <port> [--namespace NS] [--default-polic
   --default-policy P the proxy's default to show for a port no Server selects (default: the destination's)
 ${CONNECTION_USAGE}`;
 
-export async function run(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parse(args, {
-      namespace: { type: 'string', short: 'n', default: 'default' },
-      'default-policy': { type: 'string', default: '' },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (positionals.length !== 2) throw new UsageError('a pod and a port are required');
+const OPTIONS = {
+  namespace: { type: 'string', short: 'n', default: 'default' },
+  'default-policy': { type: 'string', default: '' },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('policy', USAGE, async () => {
+    const { values, positionals } = parse(args, OPTIONS, 2, 'a pod and a port');
     const workload = positionals[0]!.includes('/') ? positionals[0]! : `${values.namespace}/${positionals[0]}`;
     const port = Number(positionals[1]);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port must be 1-65535, got "${positionals[1]}"`);
@@ -31,11 +29,5 @@ export async function run(args: string[]): Promise<number> {
       const policy = policyFromWire(m);
       return values.json ? JSON.stringify(policy) : `--- # ${workload}:${port}\n${stringify(policy).trimEnd()}`;
     });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mesh policy: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  });
 }

@@ -5,7 +5,7 @@ import { Proxy } from '../../proxy/proxy.ts';
 export const summary = 'run a sidecar proxy (outbound 4140, inbound 4143, admin 4191)';
 
 function help(): string {
-  const rows = SETTINGS.map((s) => `  ${`${s.flag} <${s.kind}>`.padEnd(32)} ${s.env.padEnd(34)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
+  const rows = SETTINGS.map((s) => `  ${(s.kind === 'bool' ? s.flag : `${s.flag} <${s.kind}>`).padEnd(32)} ${s.env.padEnd(34)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return ['usage: mesh proxy [options]   (each option also reads the environment variable beside it; flags win)', '', ...rows, '', 'log level: MESH_LOG_LEVEL or LOG_LEVEL (default info)'].join('\n');
 }
 
@@ -15,8 +15,13 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   let config;
+  let proxy: Proxy;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   try {
     config = loadConfig(args);
+    // The constructor checks the identity settings (anchors file readable, a token, a SPIFFE id).
+    proxy = new Proxy(config, { onStopped: resolveStopped });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`mesh proxy: ${err.message}`);
@@ -24,15 +29,13 @@ export async function run(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const stopped = new Promise<void>((resolve) => {
-    const proxy = new Proxy(config, { onStopped: resolve });
-    const stop = (signal: string) => void proxy.shutdown(signal);
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    proxy.start().catch((err: Error) => {
-      proxy.logger.fatal({ err }, `proxy failed to start: ${err.message}`);
-      process.exit(1);
-    });
+  const stop = (signal: string) => void proxy.shutdown(signal);
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  proxy.start().catch((err: Error) => {
+    proxy.logger.fatal({ err }, `proxy failed to start: ${err.message}`);
+    if (err instanceof ConfigError) console.error(`mesh proxy: ${err.message}`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
   });
   await stopped;
   // Open handles (an idle discovery stream, a timer) must not keep a stopped proxy alive.

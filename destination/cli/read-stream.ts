@@ -2,7 +2,8 @@
 // prints each streamed message (the first only, unless following with -w).
 import type * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { parseCommandArgs, UsageError } from '../../cli/args.ts';
 import { destinationStubs, type DestinationStubs } from '../../proxy/discovery/destination-channel.ts';
 
 export const CONNECTION_USAGE = `connection:
@@ -18,19 +19,11 @@ export const CONNECTION_OPTIONS = {
   'server-identity': { type: 'string' },
   watch: { type: 'boolean', short: 'w', default: false },
   json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-export class UsageError extends Error {
-  readonly code = 'USAGE';
-}
-
-export function parse<O extends ParseArgsConfig['options']>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+/** The command's own flags plus the connection flags, and exactly `count` positionals (`expected` says what). */
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, count: number, expected: string) {
+  return parseCommandArgs(args, { ...CONNECTION_OPTIONS, ...options }, { positionals: { count, expected } });
 }
 
 export function connect(values: { addr?: string; 'trust-anchors'?: string; 'server-identity'?: string }): DestinationStubs {

@@ -65,7 +65,8 @@ export class ProxyMetrics {
       registers,
       collect() {
         this.reset();
-        for (const series of table.all()) this.inc(series.labels, series.requests);
+        // A label set first seen at response time (a route filled in below) has no requests of its own.
+        for (const series of table.all()) if (series.requests > 0) this.inc(series.labels, series.requests);
       },
     });
     new Counter({

@@ -40,7 +40,9 @@ function recordProxyError(m: HttpInstruments, req: MeshRequest, err: ProxyError,
   const series = m.table.of(req);
   m.latency.observe(series.labels, performance.now() - startedAt);
   const grpc = req.ctx.grpc;
-  series.response(grpc ? 200 : err.httpStatus, true, grpc ? err.grpcStatus : undefined, err.code).count++;
+  // A client that left before the answer is not an upstream failure, whatever error the abort caused below.
+  const error = req.signal.aborted ? 'CANCELLED' : err.code;
+  series.response(grpc ? 200 : err.httpStatus, true, grpc ? err.grpcStatus : undefined, error).count++;
 }
 
 /**

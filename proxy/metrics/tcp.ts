@@ -57,14 +57,14 @@ export class TcpMetrics {
       };
     new Counter({
       name: 'tcp_read_bytes_total',
-      help: 'Bytes read from peers (application bytes: after TLS decryption)',
+      help: 'Bytes read from peers, as the tracked socket counts them (a raw socket under TLS: TLS records)',
       labelNames,
       registers,
       collect: sum((t) => t.closedRead + sumOf(t.open, (s) => s.bytesRead)),
     });
     new Counter({
       name: 'tcp_write_bytes_total',
-      help: 'Bytes written to peers (application bytes: before TLS encryption)',
+      help: 'Bytes written to peers, as the tracked socket counts them (a raw socket under TLS: TLS records)',
       labelNames,
       registers,
       collect: sum((t) => t.closedWritten + sumOf(t.open, (s) => s.bytesWritten)),

@@ -18,7 +18,7 @@ export class WatchHolds {
   }
 
   /** Subscribes to `cell` for as long as `key` stays among the `max` most recently used. */
-  hold(key: string, cell: Watched<unknown>): void {
+  hold<T>(key: string, cell: Watched<T>): void {
     this.held.get(key)?.();
     this.held.delete(key);
     this.held.set(key, cell.subscribe(() => {}));

@@ -140,6 +140,21 @@ describe('request layer, HTTP/1.1', () => {
     expect(sumOf(s, 'response_latency_ms_count')).toBe(1);
   });
 
+  it('counts a client that leaves before the response as CANCELLED, not as the error it caused below', async () => {
+    const metrics = new ProxyMetrics();
+    const waitsForever: Service = (req) =>
+      new Promise((_, reject) =>
+        req.signal.addEventListener('abort', () => reject(new ProxyError('UPSTREAM_RESET', 'request cancelled by the client'))),
+      );
+    const origin = await edgeFor(waitsForever, metrics.requestLayer());
+    const abort = new AbortController();
+    const pending = request(`${origin}/slow`, { signal: abort.signal }).catch(() => 'aborted');
+    await expect.poll(async () => sumOf(await scrape(metrics), 'request_total')).toBe(1);
+    abort.abort();
+    expect(await pending).toBe('aborted');
+    await expect.poll(async () => sumOf(await scrape(metrics), 'response_total', { status_code: '502', classification: 'failure', error: 'CANCELLED' })).toBe(1);
+  });
+
   it('uses ctx.isFailure and the route set by an inner layer', async () => {
     const metrics = new ProxyMetrics();
     const routeLayer: Layer = (inner) => (req) => {

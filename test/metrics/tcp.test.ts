@@ -98,6 +98,31 @@ describe('trackConnection', () => {
     // A TLS socket counts application bytes, not TLS records.
     expect(sumOf(await scrape(metrics), 'tcp_write_bytes_total', { tls: 'true' })).toBe(2);
   });
+
+  it('closes the books on a raw socket that a TLSSocket wrapped (as the inbound listener does)', async () => {
+    const metrics = new ProxyMetrics();
+    const { key, cert } = selfSigned('wrapped.example');
+    let raw!: net.Socket;
+    const port = await listen(
+      net.createServer((socket) => {
+        raw = socket;
+        const secure = new tls.TLSSocket(socket, { isServer: true, key, cert });
+        secure.on('error', () => {});
+        secure.once('secure', () => {
+          metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: true });
+          secure.end('hello');
+        });
+      }),
+    );
+    const client = tls.connect({ host: HOST, port, ca: cert, servername: 'wrapped.example' });
+    client.resume();
+    await closed(client);
+    await expect.poll(async () => sumOf(await scrape(metrics), 'tcp_close_total', { tls: 'true' })).toBe(1);
+    const s = await scrape(metrics);
+    expect(sumOf(s, 'tcp_open_connections')).toBe(0);
+    expect(raw.destroyed).toBe(true);
+    expect(sumOf(s, 'tcp_write_bytes_total', { tls: 'true' })).toBeGreaterThan(5); // the raw socket counts TLS records
+  });
 });
 
 /** A throwaway self-signed certificate, made by openssl so this test needs nothing of the identity code. */

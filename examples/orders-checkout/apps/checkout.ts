@@ -54,7 +54,11 @@ export async function startCheckout(opts: CheckoutOptions) {
       if (req.method === 'POST' && url.pathname === '/checkout') {
         const input = await readJsonBody(req);
         const placed = await callOrders('POST', '/orders', input);
-        if (placed.status !== 201) return reply(placed.status >= 500 ? placed.status : placed.status === 400 ? 400 : 502, { error: 'orders refused the order', ordersStatus: placed.status, proxyError: placed.proxyError, detail: placed.json });
+        if (placed.status !== 201) {
+          const error = placed.status === 504 ? 'orders did not answer in time' : placed.status >= 500 ? 'orders failed' : 'orders refused the order';
+          // 5xx keep their status (a timeout stays a 504); a 400 is the caller's; any other answer is ours to explain.
+          return reply(placed.status >= 500 || placed.status === 400 ? placed.status : 502, { error, ordersStatus: placed.status, proxyError: placed.proxyError, detail: placed.json });
+        }
         const { order, servedBy, callerIdentity, paymentsSawCaller } = placed.json;
         return reply(201, { order, servedBy, hops: { checkoutSawCaller: caller, ordersSawCaller: callerIdentity, paymentsSawCaller } });
       }

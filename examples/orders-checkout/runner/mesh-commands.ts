@@ -41,7 +41,7 @@ export interface SidecarSettings {
   tokenFile: string;
 }
 
-/** The sidecar's settings as environment variables (proxy/README.md lists them). */
+/** The sidecar's settings as environment variables (proxy/README.md and proxy/config.ts list them). */
 export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
   const env: Record<string, string> = {
     MESH_POD_IP: s.pod.ip,
@@ -55,11 +55,6 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
     MESH_DESTINATION_ADDR: s.destinationAddr,
     MESH_TRUST_ANCHORS: s.trustAnchorsFile,
     MESH_TOKEN_FILE: s.tokenFile,
-    // proxy/identity/from-env.ts reads these spellings; the injector (injector/sidecar.ts) writes
-    // the ones above. Both are set until the two agree, so either reader finds its settings.
-    MESH_TRUST_ANCHORS_FILE: s.trustAnchorsFile,
-    MESH_IDENTITY_TOKEN_FILE: s.tokenFile,
-    MESH_NAMESPACE: s.pod.namespace,
     // The demo stops in seconds; in-flight requests get 2 s, not the default 10.
     MESH_PROXY_SHUTDOWN_GRACE_MS: '2000',
   };
