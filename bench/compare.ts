@@ -1,9 +1,12 @@
 // Runs the same load against several paths to the same kind of app (direct, through proxies...)
 // in one sitting, so their figures are comparable: saturating runs, then fixed-rate runs.
-import { runLoad, type LoadResult } from './load.ts';
+import { mergeLoads, runLoad, type LoadResult } from './load.ts';
 import type { BenchContext } from './mode.ts';
 import { RssSampler, type BenchProcess } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, table } from './report.ts';
+
+/** Slices per path and run kind (each at least 2 s). */
+const ROUNDS = 5;
 
 export interface PathUnderTest {
   label: string;
@@ -17,7 +20,7 @@ export interface PathFigures {
   label: string;
   saturating: LoadResult;
   fixedRate: LoadResult;
-  /** Per proxy on the path: peak RSS polled during the saturating run, and VmHWM after it. */
+  /** Per proxy on the path: peak RSS polled during the saturating runs (all paths' slices), and VmHWM after them. */
   memory: Record<string, { peakRssBytes: number; vmHwmBytes: number }>;
 }
 
@@ -26,22 +29,31 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
   ctx.log('warming up (JIT, connection pools)...');
   for (const p of paths) await runLoad({ title: 'warmup', url: p.url, headers: p.headers, connections, durationSeconds: 2 });
 
-  ctx.log(`saturating runs: ${connections} connections, ${d} s each...`);
-  const saturating: LoadResult[] = [];
-  const memory: PathFigures['memory'][] = [];
-  for (const p of paths) {
-    const sampler = new RssSampler(p.proxies);
-    saturating.push(await runLoad({ title: `${p.label}, ${connections} conns`, url: p.url, headers: p.headers, connections, durationSeconds: d }));
-    memory.push(sampler.stop());
+  // The machine is shared: each path's time is cut into slices taken in turn (a, b, c, a, b, c...),
+  // so a change in background load hits every path alike instead of whichever ran last.
+  const slices = Math.max(1, Math.min(ROUNDS, Math.floor(d / 2)));
+  const slice = d / slices;
+  ctx.log(`saturating runs: ${connections} connections, ${d} s per path in ${slices} interleaved slices...`);
+  const satParts: LoadResult[][] = paths.map(() => []);
+  const samplers = paths.map((p) => new RssSampler(p.proxies));
+  for (let round = 0; round < slices; round++) {
+    for (const [i, p] of paths.entries()) {
+      satParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections, durationSeconds: slice }));
+    }
   }
+  const memory = samplers.map((s) => s.stop());
+  const saturating = paths.map((p, i) => mergeLoads(`${p.label}, ${connections} conns`, satParts[i]!));
 
   // Enough connections that each sends at most 100 req/s: the rate holds without queueing in the client.
   const fixedConnections = Math.max(1, Math.min(connections, Math.ceil(rate / 100)));
-  ctx.log(`fixed-rate runs: ${rate} req/s over ${fixedConnections} connections, ${d} s each...`);
-  const fixed: LoadResult[] = [];
-  for (const p of paths) {
-    fixed.push(await runLoad({ title: `${p.label}, ${rate} req/s`, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: d, overallRate: rate }));
+  ctx.log(`fixed-rate runs: ${rate} req/s over ${fixedConnections} connections, ${d} s per path, interleaved...`);
+  const fixedParts: LoadResult[][] = paths.map(() => []);
+  for (let round = 0; round < slices; round++) {
+    for (const [i, p] of paths.entries()) {
+      fixedParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, overallRate: rate }));
+    }
   }
+  const fixed = paths.map((p, i) => mergeLoads(`${p.label}, ${rate} req/s`, fixedParts[i]!));
 
   ctx.log('');
   ctx.log(table(LOAD_HEADERS, [...saturating, ...fixed].map(loadRow)));

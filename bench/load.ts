@@ -32,6 +32,8 @@ export interface LoadResult {
   connections: number;
   durationSeconds: number;
   overallRate?: number;
+  /** Every 2xx response's latency (ms), sorted: kept so that interleaved runs can be merged. */
+  samples: Float64Array;
 }
 
 export function runLoad(opts: LoadOptions): Promise<LoadResult> {
@@ -67,6 +69,7 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
           connections: opts.connections,
           durationSeconds: result.duration,
           overallRate: opts.overallRate,
+          samples: sorted,
         });
       },
     );
@@ -74,6 +77,36 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
   });
+}
+
+/** One result from several runs of the same path (interleaved with other paths' runs). */
+export function mergeLoads(title: string, parts: LoadResult[]): LoadResult {
+  const total = parts.reduce((n, p) => n + p.samples.length, 0);
+  const merged = new Float64Array(total);
+  let at = 0;
+  for (const p of parts) {
+    merged.set(p.samples, at);
+    at += p.samples.length;
+  }
+  merged.sort();
+  const seconds = parts.reduce((n, p) => n + p.durationSeconds, 0);
+  const sum = (pick: (p: LoadResult) => number) => parts.reduce((n, p) => n + pick(p), 0);
+  return {
+    title,
+    requests: total,
+    rps: total / seconds,
+    p50: percentile(merged, 0.5),
+    p90: percentile(merged, 0.9),
+    p99: percentile(merged, 0.99),
+    max: total ? merged[total - 1]! : 0,
+    errors: sum((p) => p.errors),
+    timeouts: sum((p) => p.timeouts),
+    non2xx: sum((p) => p.non2xx),
+    connections: parts[0]?.connections ?? 0,
+    durationSeconds: seconds,
+    overallRate: parts[0]?.overallRate,
+    samples: merged,
+  };
 }
 
 function percentile(sorted: Float64Array, q: number): number {

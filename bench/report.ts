@@ -59,5 +59,6 @@ export function saveResults(mode: string, results: unknown): void {
     }
   }
   all[mode] = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), node: process.version, loadAverage1mAtEnd: loadavg()[0] }, ...(results as object) };
-  writeFileSync(RESULTS_FILE, JSON.stringify(all, null, 2) + '\n');
+  // Raw latency samples are for merging runs, not for the file.
+  writeFileSync(RESULTS_FILE, JSON.stringify(all, (key, value: unknown) => (key === 'samples' ? undefined : value), 2) + '\n');
 }

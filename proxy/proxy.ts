@@ -123,6 +123,8 @@ export class Proxy {
     const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
     // Every inbound request and opaque connection is checked against its port's live policy.
     this.policy = new InboundPolicySource(this.resolver, { clusterNetworks: config.clusterNetworks });
+    // Watch the app's declared ports now, so their policy is known before the first caller.
+    for (const port of new Set([...config.podPorts.map((p) => p.port), ...(config.defaultAppPort ? [config.defaultAppPort] : [])])) this.policy.policyFor(port);
     const inbound = new InboundListener({
       ...common,
       logger: inboundLog,

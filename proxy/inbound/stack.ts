@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
-import { headerValue, stack, type Layer, type Service } from '../http/message.ts';
+import { headerValue, stack, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';
 import { authorizePorts } from './authorize.ts';
@@ -56,7 +56,7 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     return appAt(port)(req);
   };
 
-  const portOf = (req: Parameters<Service>[0]) => targetPort(headerValue(req.headers, 'l5d-dst-port'), opts.defaultAppPort);
+  const portOf = (req: MeshRequest) => targetPort(headerValue(req.headers, 'l5d-dst-port'), opts.defaultAppPort);
   const policy = opts.policy;
   const authorize =
     opts.authorize ??
@@ -69,6 +69,9 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     toApp,
     // Golden metrics first, so refusals by policy and failures to reach the app are counted too.
     opts.metrics.requestLayer(),
+    // A port's first request may arrive before its first policy (the watch starts on first use):
+    // wait for it, bounded, rather than refuse a caller the policy would admit.
+    ...(policy && !opts.authorize ? [awaitFirstPolicy(policy, portOf, opts.policyTimeoutMs ?? 3_000)] : []),
     // Policy: the port's Server and its authorizations (or the default policy) refuse a caller
     // before the app sees anything; the decision is read live, so policy edits apply at once.
     ...(authorize ? [authorize] : []),
@@ -83,6 +86,15 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
       if (tunnels) await tunnels.check(port, caller);
       return opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
     },
+  };
+}
+
+/** Holds a request until its port's policy is known (at most `timeoutMs`; then policy fails closed). */
+function awaitFirstPolicy(policy: InboundPolicySource, portOf: (req: MeshRequest) => number, timeoutMs: number): Layer {
+  return (inner) => async (req) => {
+    const cell = policy.policyFor(portOf(req));
+    if (cell.get() === undefined) await cell.first(timeoutMs, 'inbound policy').catch(() => undefined);
+    return inner(req);
   };
 }
 

@@ -95,7 +95,9 @@ export class InboundListener {
     const server = createTlsServer({
       ...contextOptions(),
       requestCert: true,
-      rejectUnauthorized: true,
+      // Checked in onSecure instead: Node's own refusal destroys the socket without saying why
+      // (the operator would read "socket hang up" for an expired or foreign certificate).
+      rejectUnauthorized: false,
       ALPNProtocols: ['h2', 'http/1.1', TUNNEL_ALPN],
       handshakeTimeout: this.opts.config.detectTimeoutMs,
     });
@@ -113,6 +115,13 @@ export class InboundListener {
   private onSecure(tls: TLSSocket): void {
     const peer = `${tls.remoteAddress}:${tls.remotePort}`;
     tls.on('error', (err) => this.opts.logger.debug({ peer, err: err.message }, 'TLS connection error'));
+    if (!tls.authorized) {
+      // No byte of the connection has been read: refuse it before anything reaches the app.
+      const why = String(tls.authorizationError ?? 'no client certificate');
+      const presented = spiffeIdOfPeer(tls.getPeerCertificate()?.subjectaltname);
+      this.opts.logger.warn({ peer, reason: why, presented: presented ?? null }, `TLS connection from ${peer} refused: client certificate ${presented ? `for ${presented} ` : ''}not accepted: ${why}`);
+      return void tls.destroy();
+    }
     const clientIdentity = spiffeIdOfPeer(tls.getPeerCertificate().subjectaltname);
     this.opts.metrics.trackConnection(tls as unknown as Socket, { direction: 'inbound', peer: 'src', tls: true, identity: clientIdentity });
     const conn: ConnectionInfo = { peer, tls: true, clientIdentity };

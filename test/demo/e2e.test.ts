@@ -4,10 +4,10 @@
 // a slow payments becomes a timeout, the rogue is refused, gRPC health answers through the
 // mesh, and Ctrl-C leaves no process and no bound port behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -31,7 +31,10 @@ async function checkout(item = 'book') {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item, quantity: 1 }),
     headersTimeout: 10_000,
   });
-  return { status: res.statusCode, json: (await res.body.json()) as any };
+  const text = await res.body.text();
+  let json: any;
+  try { json = JSON.parse(text); } catch { json = { notJson: text, proxyError: res.headers['l5d-proxy-error'] }; }
+  return { status: res.statusCode, json };
 }
 
 async function metrics(pod: string): Promise<Sample[]> {
@@ -49,9 +52,25 @@ function paymentsConfig(settings: { failureRate?: number; latencyMs?: number }):
   });
 }
 
-function mesh(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+const temp: string[] = [];
+const tempDir = (tag: string) => {
+  const d = mkdtempSync(join(tmpdir(), `demo-${tag}-`));
+  temp.push(d);
+  return d;
+};
+const noStackTrace = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
+
+function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env });
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+function mesh(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env: { ...env, ...extraEnv } });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -60,7 +79,7 @@ function mesh(args: string[]): Promise<{ code: number | null; out: string; err: 
   });
 }
 
-beforeAll(async () => {
+async function startDemo() {
   demo = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   demo.stdout!.on('data', (d) => (output += d));
   demo.stderr!.on('data', (d) => (output += d));
@@ -70,9 +89,9 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
   }
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
-}, 160_000);
+}
 
-afterAll(async () => {
+async function cleanUp() {
   if (demo && demo.exitCode === null) {
     try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
@@ -80,9 +99,46 @@ afterAll(async () => {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
   }
   rmSync(state, { recursive: true, force: true });
+  temp.forEach((d) => rmSync(d, { recursive: true, force: true }));
+}
+
+describe('starting fails clearly (before the demo below runs on the same addresses)', () => {
+  it('a port already taken is named, with how to find who holds it', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(8000, `${netPrefix}.1`, r));
+    try {
+      // A lock left by a runner that died is taken over: the start gets as far as the port check.
+      const state = tempDir('state');
+      writeFileSync(join(state, 'demo.pid'), '999999');
+      const r = await mesh(['demo', '--state', state]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`${netPrefix}.1:8000 (for ingress) is already in use`);
+      expect(r.err).toContain("ss -ltnp 'sport = :8000'");
+      noStackTrace(r.err);
+      expect(existsSync(join(state, 'demo.pid'))).toBe(false);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a damaged state folder stops the CA with a message saying how to start over, and leaves nothing running', async () => {
+    const state = tempDir('state');
+    execFileSync(process.execPath, ['bin/mesh.js', 'identity', 'init', '--dir', join(state, 'identity')], { cwd: root });
+    writeFileSync(join(state, 'identity', 'ca.crt'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    const r = await mesh(['demo', '--state', state, '--ready-timeout', '20']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('identity did not become ready');
+    expect(r.err).toContain(`rm -rf ${join(state, 'identity')}`);
+    noStackTrace(r.err);
+    expect(await portFree(`${netPrefix}.250`, 8080)).toBe(true);
+  });
+
 });
 
 describe('the demo, end to end', () => {
+  beforeAll(startDemo, 160_000);
+  afterAll(cleanUp);
+
   it('prints what runs where and how to load it', () => {
     expect(output).toContain(`curl -s -X POST ${ingress}/checkout`);
     expect(output).toContain('npm run load');
@@ -91,7 +147,7 @@ describe('the demo, end to end', () => {
 
   it('serves checkouts through the ingress, and every app sees its caller\'s mesh identity', async () => {
     const r = await checkout();
-    expect(r.status).toBe(201);
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
     const back = await request(`${ingress}/orders/${r.json.order.id}`);
     expect(back.statusCode).toBe(200);

@@ -1,9 +1,9 @@
-// The runner's failures, through the entry point a user types (`node bin/mesh.js demo`): each
-// ends with a message a newcomer can act on, exit code 1, no stack trace and nothing left running.
+// The runner's failures that happen before it binds anything, through the entry point a user
+// types (`node bin/mesh.js demo`): each ends with a message a newcomer can act on, exit code 1,
+// no stack trace. Failures that need the demo's addresses are in e2e.test.ts, which owns them.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,14 +30,6 @@ function mesh(args: string[], env: Record<string, string> = {}): Promise<{ code:
 
 const noStackTrace = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
-function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
-}
-
 describe('mesh demo failures', () => {
   it('a broken workload manifest names the file, the Deployment and the field', async () => {
     const dir = tempDir('bad-workloads');
@@ -61,20 +53,6 @@ describe('mesh demo failures', () => {
     noStackTrace(r.err);
   });
 
-  it('a port already taken is named, with how to find who holds it', async () => {
-    const holder = net.createServer();
-    await new Promise<void>((r) => holder.listen(8000, `${net27}.1`, r));
-    try {
-      const r = await mesh(['demo', '--state', tempDir('state')]);
-      expect(r.code).toBe(1);
-      expect(r.err).toContain(`${net27}.1:8000 (for ingress) is already in use`);
-      expect(r.err).toContain("ss -ltnp 'sport = :8000'");
-      noStackTrace(r.err);
-    } finally {
-      holder.close();
-    }
-  });
-
   it('a second copy is told where the first one runs; a stale lock is taken over', async () => {
     const state = tempDir('state');
     mkdirSync(state, { recursive: true });
@@ -85,22 +63,6 @@ describe('mesh demo failures', () => {
     expect(r.err).toContain(`the demo is already running (process ${process.pid}`);
     expect(r.err).toContain(`kill ${process.pid}`);
     noStackTrace(r.err);
-    // A lock whose process is gone: the next start proceeds past the lock (and fails later on a bad workloads dir).
-    writeFileSync(join(state, 'demo.pid'), '999999');
-    const again = await mesh(['demo', '--state', state, '--workloads', '/nonexistent']);
-    expect(again.err).toContain('cannot read the workloads folder /nonexistent');
-  });
-
-  it('a damaged state folder stops the CA with a message saying how to start over, and leaves nothing running', async () => {
-    const state = tempDir('state');
-    execFileSync(process.execPath, ['bin/mesh.js', 'identity', 'init', '--dir', join(state, 'identity')], { cwd: root });
-    writeFileSync(join(state, 'identity', 'ca.crt'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
-    const r = await mesh(['demo', '--state', state, '--ready-timeout', '20']);
-    expect(r.code).toBe(1);
-    expect(r.err).toContain('identity did not become ready');
-    expect(r.err).toContain(`rm -rf ${join(state, 'identity')}`);
-    noStackTrace(r.err);
-    expect(await portFree(`${net27}.250`, 8080)).toBe(true);
   });
 
   it('mesh pods without a running demo says how to start one', async () => {

@@ -2,6 +2,7 @@
 // destination (over mTLS, from a YAML folder), proxies configured only through `mesh proxy`
 // settings (so they build their own IdentityClient and DestinationClient), and small apps on
 // pod addresses in 127.0.29.0/24 that say which pod answered and who called.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -230,4 +231,36 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     total = (total ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+const REPO = new URL('../..', import.meta.url).pathname;
+
+export interface ChildProxy {
+  child: ChildProcess;
+  adminPort: number;
+  inboundPort: number;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string | null>;
+}
+
+/** A real `mesh proxy` process configured by `env` alone (the names the injector and the demo runner set). */
+export async function spawnProxy(env: Record<string, string>): Promise<ChildProxy> {
+  const child = spawn(process.execPath, ['bin/mesh.js', 'proxy'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_LOG_LEVEL: 'info', ...env } });
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const listening = await new Promise<{ admin: { port: number }; inbound: { port: number } }>((resolve, reject) => {
+    let partial = '';
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string };
+        if (entry.msg === 'proxy listening') resolve(entry as never);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
+  });
+  return { child, adminPort: listening.admin.port, inboundPort: listening.inbound.port, exited };
 }

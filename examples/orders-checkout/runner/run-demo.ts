@@ -11,6 +11,7 @@ import { ensureIdentity, mintTokens } from './prepare-state.ts';
 import { Supervisor, type Started } from './supervisor.ts';
 import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
+import { waitForEndToEnd } from './warm-up.ts';
 
 export interface DemoOptions {
   root: string;
@@ -76,6 +77,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await startAndWait([plan.ingress, ...meshed].flatMap((p) => [p.sidecar!, p.app]));
     await startAndWait(plan.pods.filter((p) => !p.meshed).map((p) => p.app));
     if (failure) throw new StartupError(`${failure.spec.name} failed; see ${failure.logFile}`);
+    let stopSignal: string | undefined;
+    void stopped.then((sig) => (stopSignal = sig));
+    const notYet = await waitForEndToEnd(plan.placement.ingressUrl.replace('0.0.0.0', '127.0.0.1'), deadline(), () => stopSignal !== undefined);
+    if (stopSignal) throw new StopRequested(stopSignal);
+    if (notYet) opts.say(`note: every process is ready, but requests through the ingress still fail: ${notYet}`);
 
     writeRun(opts.stateDir, {
       runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: plan.placement.ingressUrl, stateDir: opts.stateDir,
