@@ -61,11 +61,21 @@ export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: 
 export async function countsFromProxies(t: Topology): Promise<Record<string, number>> {
   const scrape = async (url: string) => parsePrometheus(await (await request(`${url}/metrics`)).body.text());
   const [out, inb] = await Promise.all([scrape(t.adminUrl.outbound), scrape(t.adminUrl.inbound)]);
+  // Each load run ends by closing its connections with requests in flight: those count as CANCELLED.
+  const side = (samples: typeof out, direction: string) => {
+    const failures = sumOf(samples, 'response_total', { direction, classification: 'failure' });
+    const cancelled = sumOf(samples, 'response_total', { direction, error: 'CANCELLED' });
+    return { responses: sumOf(samples, 'response_total', { direction }), cancelled, otherFailures: failures - cancelled };
+  };
+  const o = side(out, 'outbound');
+  const i = side(inb, 'inbound');
   return {
-    outbound_responses: sumOf(out, 'response_total', { direction: 'outbound' }),
-    outbound_failures: sumOf(out, 'response_total', { direction: 'outbound', classification: 'failure' }),
-    inbound_responses: sumOf(inb, 'response_total', { direction: 'inbound' }),
-    inbound_failures: sumOf(inb, 'response_total', { direction: 'inbound', classification: 'failure' }),
+    outbound_responses: o.responses,
+    outbound_cancelled_by_client: o.cancelled,
+    outbound_other_failures: o.otherFailures,
+    inbound_responses: i.responses,
+    inbound_cancelled_by_client: i.cancelled,
+    inbound_other_failures: i.otherFailures,
     connections_between_proxies: sumOf(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst' }),
   };
 }

@@ -68,6 +68,9 @@ export function destinationFromConfig(
     inboundPort,
     defaultPolicy: config.inboundDefaultPolicy,
     serverIdentity: config.destinationIdentity,
+    // After a destination restart it holds back "no endpoints" for its registration grace (5 s) while
+    // pods re-register; reconnecting within 2 s keeps every pod's re-registration inside that window.
+    backoff: { minMs: 100, maxMs: 2_000 },
     logger,
   });
 }

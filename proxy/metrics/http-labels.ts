@@ -26,7 +26,7 @@ export class HttpLabeller {
   readonly contextLabels: readonly string[];
   readonly authority: BoundedLabelValues;
   readonly identity: BoundedLabelValues;
-  private readonly route: BoundedLabelValues;
+  readonly route: BoundedLabelValues;
   private readonly context = new Map<string, BoundedLabelValues>();
 
   constructor(contextLabels: readonly string[], bounds: LabelBounds) {

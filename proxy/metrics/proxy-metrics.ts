@@ -124,7 +124,7 @@ export class ProxyMetrics {
       direction: labels.direction,
       authority: this.labeller.authority.value(labels.authority.toLowerCase()),
     };
-    if (labels.route) out.route = labels.route;
+    if (labels.route) out.route = this.labeller.route.value(labels.route);
     this.retries.inc(out);
   }
 

@@ -15,9 +15,14 @@ function headerSafe(text: string): string {
   return flat.length > 512 ? `${flat.slice(0, 509)}...` : flat;
 }
 
-/** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
+/**
+ * grpc-message is percent-encoded (gRPC over HTTP/2 spec). URI-reserved characters (`:` `/` `@`...)
+ * stay literal: grpc-js decodes with decodeURI, which leaves `%3A` and `%2F` encoded, so a client
+ * would read `Server production%2Forders-grpc`; the spec allows them unencoded.
+ */
 function grpcMessage(text: string): string {
-  return encodeURIComponent(text.length > 512 ? `${text.slice(0, 509)}...` : text);
+  const encoded = encodeURIComponent(text.length > 512 ? `${text.slice(0, 509)}...` : text);
+  return encoded.replace(/%(3B|2F|3F|3A|40|26|3D|2B|24|2C|23)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 export function errorResponse(err: unknown, grpc: boolean): ErrorResponse {

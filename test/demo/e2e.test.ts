@@ -2,7 +2,8 @@
 // (MESH_DEMO_NET=127.0.27) so it never meets a learner's demo. Asserts what issue 6 promises:
 // traffic flows, every hop is mTLS, the canary gets ~10%, retries absorb payments' failures,
 // a slow payments becomes a timeout, the rogue is refused, gRPC health answers through the
-// mesh, and Ctrl-C leaves no process and no bound port behind.
+// mesh, and Ctrl-C leaves no process and no bound port behind. It also owns the failures that
+// need the demo's addresses (a port in use, a damaged CA state), run before the demo starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';

@@ -53,7 +53,7 @@ describe('mesh demo failures', () => {
     noStackTrace(r.err);
   });
 
-  it('a second copy is told where the first one runs; a stale lock is taken over', async () => {
+  it('a second copy is told where the first one runs', async () => {
     const state = tempDir('state');
     mkdirSync(state, { recursive: true });
     // A live process (this test) holds the lock, as a running demo would.

@@ -100,6 +100,24 @@ describe('destination through the proxy', () => {
     expect(stable.get()).toMatchObject({ kind: 'endpoints', endpoints: [{ identity: 'spiffe://cluster.local/ns/production/sa/orders' }] });
   });
 
+  it('ingress mode: plain origin-form requests routed by l5d-dst-override, else by Host', async () => {
+    const ingress = await startProxy([...proxyArgs(cp, { name: 'ingress-1', serviceAccount: 'ingress', ip: '127.0.29.55', labels: { app: 'ingress' } }), '--ingress']);
+    proxies.push(ingress);
+    await eventually(async () => (await ingress.ready()).status === 200, 10_000, 'the ingress proxy ready');
+    const front = new Pool(`http://127.0.29.55:${ingress.outboundPort}`);
+    try {
+      const byOverride = await front.request({ path: '/x', method: 'GET', headers: { host: 'shop.example.com', 'l5d-dst-override': 'orders-canary.production.svc.cluster.local:8080' } });
+      expect(byOverride.statusCode).toBe(200);
+      expect(await byOverride.body.json()).toMatchObject({ pod: 'orders-canary-1', clientId: 'spiffe://cluster.local/ns/production/sa/ingress' });
+      const byHost = await front.request({ path: '/x', method: 'GET', headers: { host: 'orders-stable.production:8080' } });
+      expect(byHost.statusCode).toBe(200);
+      expect(await byHost.body.json()).toMatchObject({ pod: 'orders-stable-1' });
+    } finally {
+      await front.close();
+    }
+    expect(await ingress.metrics()).toMatch(/response_total\{[^}]*direction="outbound"[^}]*authority="orders-canary.production.svc.cluster.local:8080"/);
+  });
+
   it('a service with no endpoints: 503 with l5d-proxy-error, fast', async () => {
     const r = await get('payments:8080');
     expect(r.status).toBe(503);
@@ -159,7 +177,7 @@ describe('destination through the proxy', () => {
       // Back on the same address, holding back "no endpoints" while pods re-register (as after a real restart).
       await cp.startDestination(addr, 5_000);
       const registered = () => cp.destination!.discovery.pods.all().map((p) => p.name).sort().join();
-      await eventually(() => registered() === 'checkout-1,orders-canary-1,orders-stable-1', 15_000, 'every proxy re-registered with the new destination');
+      await eventually(() => registered() === 'checkout-1,ingress-1,orders-canary-1,orders-stable-1', 15_000, 'every proxy re-registered with the new destination');
 
       const lesson = join(cp.resourcesDir, 'lesson.yaml');
       writeFileSync(lesson, readFileSync(lesson, 'utf8').replace('weight: 90', 'weight: 0').replace('weight: 10', 'weight: 100'));
