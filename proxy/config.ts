@@ -6,6 +6,8 @@ export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
   podIp: string;
   outboundPort: number;
+  /** Where the outbound listener binds when not the pod address (an ingress's front door: 127.0.0.1). */
+  outboundIp?: string;
   inboundPort: number;
   adminPort: number;
   /** App port for inbound requests that name none (clients outside the mesh); unset: refused. */
@@ -68,6 +70,7 @@ interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { key: 'podIp', flag: '--pod-ip', env: 'MESH_POD_IP', kind: 'ip', default: '127.0.0.1', help: 'pod address: listeners bind it, the app listens on it' },
   { key: 'outboundPort', flag: '--outbound-port', env: 'MESH_PROXY_OUTBOUND_PORT', kind: 'port', default: '4140', help: 'outbound listener (app -> mesh); 0 picks a free port' },
+  { key: 'outboundIp', flag: '--outbound-ip', env: 'MESH_PROXY_OUTBOUND_IP', kind: 'ip', help: 'address the outbound listener binds, if not the pod address (ingress front door)' },
   { key: 'inboundPort', flag: '--inbound-port', env: 'MESH_PROXY_INBOUND_PORT', kind: 'port', default: '4143', help: 'inbound listener (mesh -> app); 0 picks a free port' },
   { key: 'adminPort', flag: '--admin-port', env: 'MESH_PROXY_ADMIN_PORT', kind: 'port', default: '4191', help: 'admin listener: /metrics /ready /live POST /shutdown' },
   { key: 'defaultAppPort', flag: '--app-port', env: 'MESH_PROXY_APP_PORT', kind: 'port', help: 'app port for inbound requests without l5d-dst-port' },

@@ -99,8 +99,8 @@ export class Proxy {
     const accept: { outbound?: (s: Socket) => void; inbound?: (s: Socket) => void } = {};
     let outboundAt: AddressInfo, inboundAt: AddressInfo;
     try {
-      outboundAt = await this.listen(config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
-      inboundAt = await this.listen(config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
+      outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
+      inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
       this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? this.staticResolver();
     } catch (err) {
       for (const server of this.listeners) server.close();
@@ -207,14 +207,14 @@ export class Proxy {
     return new StaticResolver(this.config.endpointsFile, { namespace: this.config.podNamespace, logger: this.logger.child({ component: 'static-resolver' }) });
   }
 
-  private listen(port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
+  private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, accept);
     this.listeners.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(Object.assign(new Error(`${name}: cannot listen on ${this.config.podIp}:${port}: ${err.code ?? err.message}`), { code: err.code })),
+        reject(Object.assign(new Error(`${name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`), { code: err.code })),
       );
-      server.listen({ host: this.config.podIp, port, backlog: 1024 }, () => {
+      server.listen({ host, port, backlog: 1024 }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.logger.error({ err, listener: name }, `${name} listener error`));
         resolve(server.address() as AddressInfo);

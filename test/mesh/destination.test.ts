@@ -101,10 +101,11 @@ describe('destination through the proxy', () => {
   });
 
   it('ingress mode: plain origin-form requests routed by l5d-dst-override, else by Host', async () => {
-    const ingress = await startProxy([...proxyArgs(cp, { name: 'ingress-1', serviceAccount: 'ingress', ip: '127.0.29.55', labels: { app: 'ingress' } }), '--ingress']);
+    const ingress = await startProxy([...proxyArgs(cp, { name: 'ingress-1', serviceAccount: 'ingress', ip: '127.0.29.55', labels: { app: 'ingress' } }), '--ingress', '--outbound-ip', '127.0.29.56']);
     proxies.push(ingress);
     await eventually(async () => (await ingress.ready()).status === 200, 10_000, 'the ingress proxy ready');
-    const front = new Pool(`http://127.0.29.55:${ingress.outboundPort}`);
+    // The front door listens apart from the pod address (the demo's 127.0.0.1:8000).
+    const front = new Pool(`http://127.0.29.56:${ingress.outboundPort}`);
     try {
       const byOverride = await front.request({ path: '/x', method: 'GET', headers: { host: 'shop.example.com', 'l5d-dst-override': 'orders-canary.production.svc.cluster.local:8080' } });
       expect(byOverride.statusCode).toBe(200);

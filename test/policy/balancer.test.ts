@@ -74,6 +74,22 @@ describe('balancer', () => {
     expect(hits.bad).toBeGreaterThan(50); // probe succeeded: back in rotation
   });
 
+  it('keeps an endpoint that answers about the request (403, PERMISSION_DENIED), takes out one that answers UNAVAILABLE', async () => {
+    const grpc = (status: number) => response(200, undefined, { 'content-type': 'application/grpc', 'grpc-status': String(status) });
+    const answered = async (answer: () => MeshResponse) => {
+      let hits = 0;
+      const svc = createBalancer(endpointsOf(ep('only')), () => async () => {
+        hits++;
+        return answer();
+      }, { authority: 'svc', failureAccrual: { consecutiveFailures: 3, minBackoffMs: 60_000, jitter: 0 } });
+      const results = await drive(svc, 20, 1);
+      return { hits, errors: results.filter((r) => r instanceof Error).length };
+    };
+    expect(await answered(() => grpc(7))).toEqual({ hits: 20, errors: 0 }); // a policy refusal is an answer
+    expect(await answered(() => response(403))).toEqual({ hits: 20, errors: 0 });
+    expect(await answered(() => grpc(14))).toEqual({ hits: 3, errors: 17 }); // a server fault: out after three
+  });
+
   it('fails fast with UNAVAILABLE when every endpoint is out, NO_ENDPOINTS when there are none', async () => {
     const svc = createBalancer(endpointsOf(ep('a'), ep('b')), () => async () => response(503), {
       authority: 'orders:8080',

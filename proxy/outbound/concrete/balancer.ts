@@ -29,7 +29,20 @@ interface Slot {
   accrual: FailureAccrual;
 }
 
-const defaultIsFailure = (status: number, grpc: number | undefined) => status >= 500 || (grpc !== undefined && grpc !== 0);
+/**
+ * gRPC statuses that say the server is in trouble (UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+ * INTERNAL, UNAVAILABLE, DATA_LOSS). Others (PERMISSION_DENIED from a policy, NOT_FOUND,
+ * INVALID_ARGUMENT...) are answers about the request, not the endpoint's health.
+ */
+const SERVER_FAULT_GRPC = new Set([2, 4, 8, 13, 14, 15]);
+
+/**
+ * Failure accrual asks "is this endpoint unhealthy?", not "did the request fail?" (the route's
+ * response classes answer that one, for metrics and retries): a 5xx, or a server-fault gRPC status.
+ */
+function isEndpointFailure(status: number, grpc: number | undefined): boolean {
+  return grpc === undefined ? status >= 500 : SERVER_FAULT_GRPC.has(grpc);
+}
 
 /** A Service that sends each request to one endpoint of `endpoints`, via `connect(endpoint)`. */
 export function createBalancer(
@@ -90,7 +103,6 @@ export function createBalancer(
     }
     const address = slot.endpoint.address;
     req.ctx.endpoint = address;
-    const isFailure = req.ctx.isFailure ?? defaultIsFailure;
     const started = now();
     slot.load.pending++;
     let res: MeshResponse;
@@ -107,7 +119,7 @@ export function createBalancer(
     }
     slot.load.observe(now() - started);
     const grpc = headerValue(res.headers, 'grpc-status');
-    accrue(slot, !isFailure(res.status, grpc === undefined ? undefined : Number(grpc)));
+    accrue(slot, !isEndpointFailure(res.status, grpc === undefined ? undefined : Number(grpc)));
     if (res.body) finished(res.body, () => slot.load.pending--);
     else slot.load.pending--;
     return res;
