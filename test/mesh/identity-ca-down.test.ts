@@ -1,73 +1,46 @@
 // The CA down when a proxy starts: a real `mesh proxy` process, configured only by the environment
 // the injector and the demo runner set, reports not ready (503, with the reason) and becomes
 // ready once the CA comes up, without a restart.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { controlPlane, eventually, type ControlPlane } from './mesh-harness.ts';
-
-const REPO = new URL('../..', import.meta.url).pathname;
+import { controlPlane, eventually, spawnProxy, type ChildProxy, type ControlPlane } from './mesh-harness.ts';
 const POD_IP = '127.0.29.21';
 // A fixed port on an address of this test's own, so the CA can come up where the proxy already looks.
 const CA_ADDR = '127.0.29.20:18080';
 
 let cp: ControlPlane | undefined;
-let child: ChildProcess | undefined;
+let proc: ChildProxy | undefined;
 
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (proc && proc.child.exitCode === null) proc.child.kill('SIGKILL');
   await cp?.close();
 });
-
-function waitForListening(proc: ChildProcess): Promise<{ admin: { port: number } }> {
-  return new Promise((resolve, reject) => {
-    let partial = '';
-    let stderr = '';
-    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; admin?: { port: number } };
-        if (entry.msg === 'proxy listening') resolve(entry as { admin: { port: number } });
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
-  });
-}
 
 describe('the CA down at proxy start', () => {
   it('the proxy is not ready (503 with the reason) until the CA is up, then ready with no restart', async () => {
     cp = await controlPlane();
     const endpoints = join(cp.dir, 'endpoints.json');
     writeFileSync(endpoints, JSON.stringify({ services: {} }));
-    child = spawn(process.execPath, ['bin/mesh.js', 'proxy'], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The names injector/sidecar.ts and the demo runner set: one set of names everywhere.
-      env: {
-        ...process.env,
-        MESH_POD_IP: POD_IP,
-        MESH_PROXY_OUTBOUND_PORT: '0',
-        MESH_PROXY_INBOUND_PORT: '0',
-        MESH_PROXY_ADMIN_PORT: '0',
-        MESH_POD_NAME: 'orders-1',
-        MESH_POD_NAMESPACE: 'production',
-        MESH_SERVICE_ACCOUNT: 'orders',
-        MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/orders',
-        MESH_IDENTITY_ADDR: CA_ADDR,
-        MESH_TRUST_ANCHORS: cp.anchorsFile,
-        MESH_TOKEN_FILE: cp.tokenFile('production', 'orders'),
-        MESH_PROXY_ENDPOINTS_FILE: endpoints,
-        MESH_LOG_LEVEL: 'info',
-      },
+    // The names injector/sidecar.ts and the demo runner set: one set of names everywhere.
+    proc = await spawnProxy({
+      MESH_POD_IP: POD_IP,
+      MESH_PROXY_OUTBOUND_PORT: '0',
+      MESH_PROXY_INBOUND_PORT: '0',
+      MESH_PROXY_ADMIN_PORT: '0',
+      MESH_POD_NAME: 'orders-1',
+      MESH_POD_NAMESPACE: 'production',
+      MESH_SERVICE_ACCOUNT: 'orders',
+      MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/orders',
+      MESH_IDENTITY_ADDR: CA_ADDR,
+      MESH_TRUST_ANCHORS: cp.anchorsFile,
+      MESH_TOKEN_FILE: cp.tokenFile('production', 'orders'),
+      MESH_PROXY_ENDPOINTS_FILE: endpoints,
     });
+    const { child } = proc;
     const pid = child.pid;
-    const listening = await waitForListening(child);
     const ready = async () => {
-      const r = await fetch(`http://${POD_IP}:${listening.admin.port}/ready`);
+      const r = await fetch(`http://${POD_IP}:${proc!.adminPort}/ready`);
       return { status: r.status, body: await r.text() };
     };
     const before = await ready();
@@ -85,7 +58,6 @@ describe('the CA down at proxy start', () => {
     expect(child.pid).toBe(pid);
 
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => (child!.exitCode !== null ? resolve(child!.exitCode) : child!.once('exit', resolve)));
-    expect(code).toBe(0);
+    expect(await proc.exited).toBe(0);
   }, 60_000);
 });
