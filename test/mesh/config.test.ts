@@ -1,0 +1,45 @@
+// The control-plane settings of `mesh proxy`: the names the injector and the demo runner set parse
+// into the config, a bad value is refused naming the setting, and `--ingress` is a switch.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../proxy/config.ts';
+
+const injected = {
+  MESH_POD_IP: '127.0.29.90', MESH_POD_NAME: 'orders-1', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders',
+  MESH_POD_LABELS: 'app=orders,track=stable', MESH_POD_PORTS: 'http:8080,9090',
+  MESH_PROXY_INBOUND_DEFAULT_POLICY: 'all-authenticated', MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/orders',
+  MESH_IDENTITY_ADDR: 'identity.mesh-system.svc.cluster.local:8080', MESH_DESTINATION_ADDR: '127.0.0.1:8086',
+  MESH_TRUST_ANCHORS: '/var/run/mesh/identity/trust-roots/ca-bundle.crt', MESH_TOKEN_FILE: '/var/run/secrets/tokens/mesh-identity-token',
+};
+
+describe('mesh proxy control-plane settings', () => {
+  it('reads the environment the injector and the demo runner set', () => {
+    const c = loadConfig([], injected);
+    expect(c).toMatchObject({
+      podIp: '127.0.29.90', podName: 'orders-1', podNamespace: 'production', serviceAccount: 'orders',
+      podLabels: { app: 'orders', track: 'stable' }, podPorts: [{ name: 'http', port: 8080 }, { port: 9090 }],
+      inboundDefaultPolicy: 'all-authenticated', identity: 'spiffe://cluster.local/ns/production/sa/orders',
+      identityAddr: 'identity.mesh-system.svc.cluster.local:8080', destinationAddr: '127.0.0.1:8086',
+      trustAnchorsFile: '/var/run/mesh/identity/trust-roots/ca-bundle.crt', tokenFile: '/var/run/secrets/tokens/mesh-identity-token',
+      trustDomain: 'cluster.local', ingress: false,
+    });
+  });
+
+  it('--ingress is a switch that takes no value; flags win over the environment', () => {
+    const c = loadConfig(['--ingress', '--outbound-ip', '127.0.0.1', '--outbound-port', '8000', '--default-inbound-policy', 'deny'], injected);
+    expect(c).toMatchObject({ ingress: true, outboundIp: '127.0.0.1', outboundPort: 8000, inboundDefaultPolicy: 'deny' });
+    expect(loadConfig(['--ingress=false'], { MESH_PROXY_INGRESS: 'true' }).ingress).toBe(false);
+    expect(loadConfig([], { MESH_PROXY_INGRESS: 'true' }).ingress).toBe(true);
+  });
+
+  it.each([
+    [{ MESH_PROXY_INBOUND_DEFAULT_POLICY: 'allow-all' }, /MESH_PROXY_INBOUND_DEFAULT_POLICY="allow-all" is not all-unauthenticated \| all-authenticated/],
+    [{ MESH_POD_LABELS: 'app' }, /MESH_POD_LABELS="app" is not k=v,k=v labels \("app" is not k=v\)/],
+    [{ MESH_POD_PORTS: 'http:99999' }, /MESH_POD_PORTS="http:99999" is not name:port,port/],
+    [{ MESH_IDENTITY_ADDR: 'nohost' }, /MESH_IDENTITY_ADDR="nohost" is not host:port/],
+    [{ MESH_IDENTITY: 'spiffe://x/orders' }, /MESH_IDENTITY=".*" is not a SPIFFE id/],
+    [{ MESH_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,banana' }, /"banana" is not one/],
+  ])('refuses %j naming the setting', (env, message) => {
+    expect(() => loadConfig([], env)).toThrow(ConfigError);
+    expect(() => loadConfig([], env)).toThrow(message);
+  });
+});
