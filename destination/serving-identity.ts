@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadIdentityDir } from '../identity/files.ts';
 import { IdentityClient, tokenFromFile } from '../proxy/identity/client.ts';
-import { spiffeId } from '../proxy/identity/credentials.ts';
+import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../proxy/identity/credentials.ts';
 import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
 import type { ServerTls } from './grpc/server-credentials.ts';
 
@@ -22,7 +22,7 @@ export type IdentitySource =
   | { kind: 'files'; certFile: string; keyFile: string; trustAnchorsFile: string; identity?: string };
 
 /** The identity the destination serves as: proxies check for it (DestinationClient's default). */
-export const destinationIdentity = (trustDomain: string) => spiffeId(trustDomain, 'linkerd', 'destination');
+export const destinationIdentity = (trustDomain: string) => spiffeId(trustDomain, CONTROL_PLANE_NAMESPACE, 'destination');
 
 const read = (path: string, what: string) => {
   try {

@@ -45,7 +45,7 @@ export interface ProxyConfig {
   // ---- destination and this pod ----
   /** The destination service, `host:port`; unset: the static endpoints file (development mode). */
   destinationAddr?: string;
-  /** The SPIFFE id the destination must present (default spiffe://<td>/ns/linkerd/sa/destination). */
+  /** The SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination). */
   destinationIdentity?: string;
   podName?: string;
   podNamespace?: string;
@@ -92,7 +92,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity', flag: '--identity', env: 'MESH_IDENTITY', kind: 'spiffe', help: 'this proxy\'s SPIFFE id (else from --pod-namespace and --service-account)' },
   { key: 'serviceAccount', flag: '--service-account', env: 'MESH_SERVICE_ACCOUNT', kind: 'text', help: 'this pod\'s service account' },
   { key: 'destinationAddr', flag: '--destination-addr', env: 'MESH_DESTINATION_ADDR', kind: 'addr', help: 'destination host:port (unset: --endpoints-file, development mode)' },
-  { key: 'destinationIdentity', flag: '--destination-identity', env: 'MESH_DESTINATION_IDENTITY', kind: 'spiffe', help: 'SPIFFE id the destination must present (default spiffe://<td>/ns/linkerd/sa/destination)' },
+  { key: 'destinationIdentity', flag: '--destination-identity', env: 'MESH_DESTINATION_IDENTITY', kind: 'spiffe', help: 'SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination)' },
   { key: 'podName', flag: '--pod-name', env: 'MESH_POD_NAME', kind: 'text', help: 'this pod\'s name, registered with the destination' },
   { key: 'podNamespace', flag: '--pod-namespace', env: 'MESH_POD_NAMESPACE', kind: 'text', help: 'this pod\'s namespace (short service names resolve in it)' },
   { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },

@@ -18,7 +18,7 @@ certificate source (one of):
 
 options:
   --listen ADDR               same as --addr
-  --identity ID               the SPIFFE id to serve as (default spiffe://<trust-domain>/ns/linkerd/sa/destination)
+  --identity ID               the SPIFFE id to serve as (default spiffe://<trust-domain>/ns/mesh-system/sa/destination)
   --default-policy P          for ports no Server selects, unless the proxy sends its own:
                               all-unauthenticated (default), all-authenticated, cluster-authenticated, deny
   --cluster-networks CIDRS    comma-separated (default ${DEFAULT_CLUSTER_NETWORKS.join(',')})

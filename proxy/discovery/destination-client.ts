@@ -3,7 +3,7 @@
 // pod; keeps the last state while the destination is away and reconnects with jittered backoff.
 import type * as grpc from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
-import { parseSpiffeId, spiffeId, type TlsCredentials } from '../identity/credentials.ts';
+import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId, type TlsCredentials } from '../identity/credentials.ts';
 import { CountedWatched } from './counted-watched.ts';
 import { destinationStubs, type DestinationStubs } from './destination-channel.ts';
 import { endpointFromWire, policyFromWire, profileFromWire } from './destination-wire.ts';
@@ -24,7 +24,7 @@ export interface DestinationClientOptions {
   /** The default inbound policy this proxy runs with (sent with every policy watch). */
   defaultPolicy?: DefaultPolicy;
   /**
-   * The SPIFFE id the destination must present (default `spiffe://<our trust domain>/ns/linkerd/sa/destination`,
+   * The SPIFFE id the destination must present (default `spiffe://<our trust domain>/ns/mesh-system/sa/destination`,
    * what `mesh destination serve` serves as). `null`: any certificate from the trust anchors.
    */
   serverIdentity?: string | null;
@@ -45,7 +45,7 @@ export interface RegistrationState {
   message: string;
 }
 
-const defaultServerIdentity = (own: string) => spiffeId(parseSpiffeId(own)?.trustDomain ?? 'cluster.local', 'linkerd', 'destination');
+const defaultServerIdentity = (own: string) => spiffeId(parseSpiffeId(own)?.trustDomain ?? 'cluster.local', CONTROL_PLANE_NAMESPACE, 'destination');
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 export class DestinationClient implements Resolver {

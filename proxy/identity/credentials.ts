@@ -19,6 +19,9 @@ export interface TlsCredentials {
   onRotate(listener: () => void): () => void;
 }
 
+/** The namespace the control plane's own workloads (identity, destination) run in. */
+export const CONTROL_PLANE_NAMESPACE = 'mesh-system';
+
 /** The SPIFFE id of this mesh: `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`. */
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from '../../api/locate.ts';
+import { CONTROL_PLANE_NAMESPACE, spiffeId } from './credentials.ts';
 
 const PROTO = protoPath('identity');
 
@@ -38,5 +39,5 @@ export function identityService(): IdentityServiceDefinition {
 
 /** The CA's own SPIFFE id, which clients require on its serving certificate. */
 export function caIdentityOf(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/mesh-system/sa/identity`;
+  return spiffeId(trustDomain, CONTROL_PLANE_NAMESPACE, 'identity');
 }

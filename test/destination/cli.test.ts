@@ -60,7 +60,7 @@ const conn = () => ['--addr', ADDR, '--trust-anchors', join(tmp, 'identity', 'ca
 
 async function startServer(graceMs: number): Promise<void> {
   server = mesh(['destination', 'serve', '--resources', join(tmp, 'resources'), '--addr', ADDR, '--ca-dir', join(tmp, 'identity'), '--registration-grace', String(graceMs)]);
-  await output(server).waitFor(/destination serving on 127\.0\.25\.6:8086 as spiffe:\/\/cluster\.local\/ns\/linkerd\/sa\/destination/);
+  await output(server).waitFor(/destination serving on 127\.0\.25\.6:8086 as spiffe:\/\/cluster\.local\/ns\/mesh-system\/sa\/destination/);
 }
 
 beforeAll(async () => {

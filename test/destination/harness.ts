@@ -11,7 +11,7 @@ import type { Watched } from '../../proxy/discovery/watched.ts';
 import { testPki, type TestPki } from '../helpers/pki.ts';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
-export const SERVER_IDENTITY = 'spiffe://cluster.local/ns/linkerd/sa/destination';
+export const SERVER_IDENTITY = 'spiffe://cluster.local/ns/mesh-system/sa/destination';
 
 export interface Harness {
   dir: string;

@@ -23,7 +23,7 @@ import { createLogger } from '../../proxy/log.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'destination', 'fixtures');
-export const DESTINATION_IDENTITY = 'spiffe://cluster.local/ns/linkerd/sa/destination';
+export const DESTINATION_IDENTITY = 'spiffe://cluster.local/ns/mesh-system/sa/destination';
 const quiet = () => pino({ level: process.env['MESH_TEST_LOG'] ?? 'silent' });
 
 export interface ControlPlane {
