@@ -63,6 +63,8 @@ export class Proxy {
   private outboundStack: OutboundStack | undefined;
   private addresses: ProxyAddresses | undefined;
   private stopping: Promise<void> | undefined;
+  /** The ports of this proxy's listeners, filled in as they bind: the inbound side never forwards to them. */
+  private readonly ownPorts = new Set<number>();
 
   constructor(
     readonly config: ProxyConfig,
@@ -138,11 +140,13 @@ export class Proxy {
         policy: this.policy,
         policyTimeoutMs: config.discoveryTimeoutMs,
         authorize: this.deps.authorize,
+        proxyPorts: this.ownPorts,
       }),
     });
     accept.outbound = (socket) => outbound.accept(socket);
     accept.inbound = (socket) => inbound.accept(socket);
     const admin = await this.admin.listen();
+    for (const bound of [outboundAt, inboundAt, admin]) if (bound.address === config.podIp) this.ownPorts.add(bound.port);
     this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
     logger.info(
       {

@@ -28,6 +28,11 @@ export interface InboundStackOptions {
   policyTimeoutMs?: number;
   /** Replaces the policy layer built from `policy` (tests of a layer against a fake policy). */
   authorize?: Layer;
+  /**
+   * This proxy's own ports on the pod address. A caller naming one in `l5d-dst-port` would reach
+   * the proxy instead of the app: a loop, or the admin's local-only `POST /shutdown` from outside.
+   */
+  proxyPorts?: ReadonlySet<number>;
 }
 
 export interface InboundStack {
@@ -42,6 +47,7 @@ export interface InboundStack {
 export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   const appPorts = new Map<number, Service>();
   const appAt = (port: number): Service => {
+    refuseProxyPort(port, opts.proxyPorts);
     let svc = appPorts.get(port);
     if (!svc) {
       svc = opts.app.service({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
@@ -83,6 +89,7 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     service,
     openTunnel: async (port, caller) => {
       // Opaque bytes have no request to refuse: the connection is checked once, before the app is dialled.
+      refuseProxyPort(port, opts.proxyPorts);
       if (tunnels) await tunnels.check(port, caller);
       return opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
     },
@@ -104,6 +111,10 @@ const clientIdHeader: Layer = (inner) => (req) => {
   if (req.ctx.clientIdentity) req.headers['l5d-client-id'] = req.ctx.clientIdentity;
   return inner(req);
 };
+
+function refuseProxyPort(port: number, proxyPorts: ReadonlySet<number> | undefined): void {
+  if (proxyPorts?.has(port)) throw new ProxyError('FORBIDDEN', `port ${port} is this proxy's own, not the app's: the inbound proxy forwards only to the app`);
+}
 
 export function targetPort(header: string | undefined, defaultPort: number | undefined): number {
   if (header === undefined) {

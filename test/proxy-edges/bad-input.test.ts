@@ -178,4 +178,17 @@ describe('bad input', () => {
     session.close();
     expect(status).toBe(200);
   });
+  it('a caller naming the proxy\'s own port in l5d-dst-port is refused: no POST /shutdown from outside', async () => {
+    const client = new Client(`http://${mesh.inbound.host}:${mesh.inbound.port}`);
+    for (const port of [mesh.inbound.adminPort, mesh.inbound.port]) {
+      const res = await client.request({ method: 'POST', path: '/shutdown', headers: { host: WEB, 'l5d-dst-port': String(port) } });
+      expect(res.statusCode).toBe(403);
+      expect(res.headers['l5d-proxy-error']).toMatch(new RegExp(`port ${port} is this proxy's own`));
+      await res.body.dump();
+    }
+    await client.close();
+    const ready = await fetch(`http://${mesh.inbound.host}:${mesh.inbound.adminPort}/ready`);
+    expect(ready.status).toBe(200); // still up, not shut down
+    await servesNext();
+  });
 });
