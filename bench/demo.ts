@@ -5,13 +5,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRun, type RunRecord } from '../examples/orders-checkout/runner/state.ts';
 import { scrapeAll, workloadStats } from '../examples/orders-checkout/runner/golden-metrics.ts';
-import { runLoad } from './load.ts';
+import { runLoad, type LoadResult } from './load.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { meshProcess, RssSampler } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
-/** The demo's addresses move into the bench's own /24 (pods 127.0.23.N, ingress 127.0.23.1:8000). */
+/** The demo's addresses move into the bench's own /24 (pods 127.0.23.N, the ingress proxy's front door 127.0.23.1:8000). */
 const DEMO_NET = '127.0.23';
 /** The demo path does four proxy hops and retries: a fixed rate it can hold on a 2-core machine. */
 const DEMO_RATE = 100;
@@ -19,7 +19,7 @@ const CHECKOUT = { method: 'POST' as const, headers: { 'content-type': 'applicat
 
 export const demoMode: BenchMode = {
   name: 'demo',
-  summary: 'the orders/checkout demo under load through its ingress (POST /checkout)',
+  summary: 'the orders/checkout demo under load through its front door, the ingress proxy (POST /checkout)',
   async available() {
     return existsSync(join(REPO, 'examples/orders-checkout/runner/run-demo.ts')) && existsSync(join(REPO, 'cli/commands/demo.ts'))
       ? true
@@ -32,7 +32,8 @@ export const demoMode: BenchMode = {
     ctx.onCleanup(() => runner.stop(15_000));
     const run = await waitForDemo(stateDir, () => runner.running, () => runner.tail(), 120_000);
     const url = `${run.ingressUrl}/checkout`;
-    const proxies = run.processes.filter((p) => p.name.endsWith('-proxy')).map((p) => ({ name: p.name, pid: p.pid }));
+    // Every proxy: the sidecars and the front door (`mesh proxy --ingress`).
+    const proxies = run.processes.filter((p) => p.role === 'sidecar' || p.role === 'ingress').map((p) => ({ name: p.name, pid: p.pid }));
 
     ctx.log(`warming up against POST ${url}...`);
     await runLoad({ title: 'warmup', url, ...CHECKOUT, connections: ctx.connections, durationSeconds: 3 });
@@ -48,10 +49,17 @@ export const demoMode: BenchMode = {
     const fixed = await runLoad({ title: `demo, ${DEMO_RATE} req/s`, url, ...CHECKOUT, connections: 5, durationSeconds: ctx.durationSeconds, overallRate: DEMO_RATE });
 
     const perWorkload = workloadStats(run.pods, before, after, seconds);
-    const previous = lastTwoProxyFigures();
+    const twoProxy = lastTwoProxyFigures();
     ctx.log('');
-    ctx.log(table(LOAD_HEADERS, [saturating, fixed].map(loadRow)));
-    if (previous) ctx.log(table(LOAD_HEADERS, previous.map(loadRow)).split('\n').slice(2).map((l) => `${l}   (last http1 run)`).join('\n'));
+    ctx.log('the demo path (client -> ingress proxy -> checkout -> orders -> payments: 6 passes through 4 proxies, 3 mTLS hops, retries)');
+    ctx.log(twoProxy
+      ? `next to the two-proxy path (client -> outbound -> mTLS -> inbound -> server) of the last http1 run (${twoProxy.at}):`
+      : 'no http1 run in bench/results.json yet: run `npm run bench` for the two-proxy figures beside these');
+    ctx.log(table(LOAD_HEADERS, [
+      ...[saturating, fixed].map((r) => loadRow({ ...r, title: `demo path, ${r.title.replace(/^demo, /, '')}` })),
+      ...(twoProxy?.runs ?? []).map((r) => loadRow({ ...r, title: `two proxies, ${r.title.replace(/^mesh, /, '')}` })),
+      ...(twoProxy?.direct ? [loadRow({ ...twoProxy.direct, title: `no proxy, ${twoProxy.direct.title.replace(/^direct, /, '')}` })] : []),
+    ]));
     ctx.log('');
     ctx.log('per workload during the saturating run, from its proxies\' inbound metrics:');
     ctx.log(
@@ -77,12 +85,15 @@ async function waitForDemo(stateDir: string, running: () => boolean, tail: () =>
   throw new Error(`the demo was not ready within ${timeoutMs / 1000} s:\n${tail()}`);
 }
 
-/** The saturating and fixed-rate mesh figures of the last http1 run, if any, to print beside the demo's. */
-function lastTwoProxyFigures() {
+/** The two-proxy (and direct) figures of the last http1 run, if any, to print beside the demo's. */
+function lastTwoProxyFigures(): { at: string; runs: LoadResult[]; direct?: LoadResult } | undefined {
   try {
-    const all = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { http1?: { mesh?: { saturating: never; fixedRate: never } } };
-    const mesh = all.http1?.mesh;
-    return mesh ? [mesh.saturating, mesh.fixedRate] : undefined;
+    const all = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as {
+      http1?: { at?: string; mesh?: { saturating: LoadResult; fixedRate: LoadResult }; direct?: { saturating: LoadResult } };
+    };
+    const http1 = all.http1;
+    if (!http1?.mesh) return undefined;
+    return { at: http1.at ?? 'unknown time', runs: [http1.mesh.saturating, http1.mesh.fixedRate], direct: http1.direct?.saturating };
   } catch {
     return undefined;
   }

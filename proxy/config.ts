@@ -32,6 +32,8 @@ export interface ProxyConfig {
   http1PoolSize: number;
   /** Ingress mode: route origin-form requests by `l5d-dst-override`, else Host (the demo's front door). */
   ingress: boolean;
+  /** Ingress mode: `host:port` for requests whose Host names no mesh service (an IP, a public name). */
+  ingressDefaultDst?: string;
   // ---- identity (control-plane.ts turns these into an IdentityClient) ----
   /** The identity CA, `host:port`; unset: no identity, the proxy runs in cleartext. */
   identityAddr?: string;
@@ -84,6 +86,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'http1PoolSize', flag: '--http1-pool-size', env: 'MESH_PROXY_HTTP1_POOL_SIZE', kind: 'count', default: '256', help: 'most HTTP/1.1 connections per endpoint; keep it at or above peak concurrency' },
   { key: 'maxTargets', flag: '--max-targets', env: 'MESH_PROXY_MAX_TARGETS', kind: 'count', default: '10000', help: 'authorities the outbound side keeps a stack for (LRU)' },
   { key: 'ingress', flag: '--ingress', env: 'MESH_PROXY_INGRESS', kind: 'bool', default: 'false', help: 'ingress mode: route origin-form requests by l5d-dst-override, else Host' },
+  { key: 'ingressDefaultDst', flag: '--ingress-default-dst', env: 'MESH_PROXY_INGRESS_DEFAULT_DST', kind: 'addr', help: 'ingress mode: host:port for requests whose Host is an IP or names no mesh service' },
   { key: 'identityAddr', flag: '--identity-addr', env: 'MESH_IDENTITY_ADDR', kind: 'addr', help: 'identity CA host:port (unset: cleartext, no identity)' },
   { key: 'trustAnchorsFile', flag: '--trust-anchors', env: 'MESH_TRUST_ANCHORS', kind: 'path', help: 'PEM trust anchors file (the CA directory\'s ca.crt)' },
   { key: 'tokenFile', flag: '--token-file', env: 'MESH_TOKEN_FILE', kind: 'path', help: 'service-account token file, re-read at every Certify call' },
@@ -128,6 +131,9 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
     const raw = fromFlag ?? (env[s.env] !== undefined && env[s.env] !== '' ? env[s.env] : s.default);
     if (raw === undefined) continue;
     config[s.key] = parseValue(s, raw, fromFlag !== undefined ? s.flag : env[s.env] !== undefined ? s.env : 'default');
+  }
+  if (config.ingressDefaultDst !== undefined && config.ingress !== true) {
+    throw new ConfigError('--ingress-default-dst / MESH_PROXY_INGRESS_DEFAULT_DST is set but ingress mode is not: add --ingress / MESH_PROXY_INGRESS=true');
   }
   return config as unknown as ProxyConfig;
 }

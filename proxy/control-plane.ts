@@ -9,34 +9,20 @@ import { DestinationClient } from './discovery/destination-client.ts';
 import type { PodInfo } from './discovery/types.ts';
 import { IdentityClient } from './identity/client.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
-import { identityOptionsFromEnv } from './identity/from-env.ts';
+import { identityOptions, IdentitySettingsError } from './identity/from-env.ts';
 
 /**
  * The IdentityClient for `config`, or undefined when no CA is configured (cleartext, development).
- * identityOptionsFromEnv does the checking (file readable, PEM, SPIFFE id, a token); it reads its own
- * spellings, so the settings are handed over under them after flags and environment are merged.
+ * identityOptions does the checking (file readable, PEM, SPIFFE id, a token) on the config's own
+ * fields, and its messages name each setting's flag and environment variable.
  */
 export function identityFromConfig(config: ProxyConfig, registry: Registry, logger: Logger): IdentityClient | undefined {
-  if (!config.identityAddr) return undefined;
   let options;
   try {
-    options = identityOptionsFromEnv({
-      MESH_IDENTITY_ADDR: config.identityAddr,
-      MESH_TRUST_ANCHORS_FILE: config.trustAnchorsFile,
-      MESH_IDENTITY_TOKEN_FILE: config.tokenFile,
-      MESH_IDENTITY_TOKEN: config.token,
-      MESH_TRUST_DOMAIN: config.trustDomain,
-      MESH_IDENTITY: config.identity,
-      MESH_NAMESPACE: config.podNamespace,
-      MESH_SERVICE_ACCOUNT: config.serviceAccount,
-    });
+    options = identityOptions(config);
   } catch (err) {
-    // Its message names its own variable spellings; say ours (flag / environment) instead.
-    const message = (err as Error).message
-      .replaceAll('MESH_TRUST_ANCHORS_FILE', '--trust-anchors / MESH_TRUST_ANCHORS')
-      .replaceAll('MESH_IDENTITY_TOKEN_FILE (or MESH_IDENTITY_TOKEN)', '--token-file / MESH_TOKEN_FILE (or MESH_TOKEN)')
-      .replaceAll('MESH_NAMESPACE and MESH_SERVICE_ACCOUNT (or MESH_IDENTITY)', '--pod-namespace / MESH_POD_NAMESPACE and --service-account / MESH_SERVICE_ACCOUNT (or MESH_IDENTITY)');
-    throw new ConfigError(message);
+    // A bad setting stops the proxy at start like any other bad setting.
+    throw err instanceof IdentitySettingsError ? new ConfigError(err.message) : err;
   }
   if (!options) return undefined;
   return new IdentityClient({ ...options, registry, logger: logger.child({ component: 'identity-client' }) });

@@ -121,6 +121,7 @@ export class Proxy {
       maxTargets: config.maxTargets,
       selfAddresses: self,
       ingress: config.ingress,
+      ingressDefaultDst: config.ingressDefaultDst,
     });
     const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
     // Every inbound request and opaque connection is checked against its port's live policy.

@@ -1,11 +1,11 @@
 // `mesh demo` (what `npm start` runs): the orders/checkout/payments demo on this machine, with
-// its control plane, sidecars and ingress, until Ctrl-C. See examples/orders-checkout/README.md.
+// its control plane, sidecars and ingress proxy, until Ctrl-C. See examples/orders-checkout/README.md.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
 
-export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, ingress on 127.0.0.1:8000';
+export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, the ingress proxy on 127.0.0.1:8000';
 
 const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS]
 

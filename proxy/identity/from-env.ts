@@ -1,43 +1,78 @@
-// Reads the identity client's settings from the proxy's environment (the names injected next to each proxy).
+// The identity client's settings, checked: from the proxy's config (flags and environment merged)
+// or straight from the environment, under the one set of names proxy/README.md lists.
 import { readFileSync } from 'node:fs';
 import { parseSpiffeId, spiffeId } from './credentials.ts';
 import { tokenFromFile, type IdentityClientOptions } from './client.ts';
 
-/**
- * MESH_IDENTITY_ADDR           the CA, host:port (unset: no identity, the proxy runs in cleartext)
- * MESH_TRUST_ANCHORS_FILE      PEM trust anchors (the CA directory's ca.crt)
- * MESH_IDENTITY_TOKEN_FILE     service-account token, re-read at every call; or
- * MESH_IDENTITY_TOKEN          the token itself
- * MESH_TRUST_DOMAIN            default cluster.local
- * MESH_NAMESPACE, MESH_SERVICE_ACCOUNT   this workload's; or MESH_IDENTITY, the whole SPIFFE id
- */
-export function identityOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<IdentityClientOptions, 'registry' | 'logger'> | undefined {
-  const addr = env.MESH_IDENTITY_ADDR?.trim();
+/** The fields of ProxyConfig the identity client needs (a ProxyConfig is one). */
+export interface IdentitySettings {
+  /** --identity-addr / MESH_IDENTITY_ADDR: the CA, host:port; unset: no identity (cleartext). */
+  identityAddr?: string;
+  /** --trust-anchors / MESH_TRUST_ANCHORS: PEM trust anchors (the CA directory's ca.crt). */
+  trustAnchorsFile?: string;
+  /** --token-file / MESH_TOKEN_FILE: service-account token, re-read at every call; or */
+  tokenFile?: string;
+  /** --token / MESH_TOKEN: the token itself. */
+  token?: string;
+  /** --trust-domain / MESH_TRUST_DOMAIN: default cluster.local. */
+  trustDomain?: string;
+  /** --identity / MESH_IDENTITY: the whole SPIFFE id; else from namespace and service account. */
+  identity?: string;
+  /** --pod-namespace / MESH_POD_NAMESPACE. */
+  podNamespace?: string;
+  /** --service-account / MESH_SERVICE_ACCOUNT. */
+  serviceAccount?: string;
+}
+
+export type IdentityOptions = Omit<IdentityClientOptions, 'registry' | 'logger'>;
+
+/** The identity settings from the environment, under the canonical names. */
+export function identityOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): IdentityOptions | undefined {
+  return identityOptions({
+    identityAddr: env.MESH_IDENTITY_ADDR,
+    trustAnchorsFile: env.MESH_TRUST_ANCHORS,
+    tokenFile: env.MESH_TOKEN_FILE,
+    token: env.MESH_TOKEN,
+    trustDomain: env.MESH_TRUST_DOMAIN,
+    identity: env.MESH_IDENTITY,
+    podNamespace: env.MESH_POD_NAMESPACE,
+    serviceAccount: env.MESH_SERVICE_ACCOUNT,
+  });
+}
+
+/** IdentityClientOptions, undefined when no CA is set; throws naming every problem at once. */
+export function identityOptions(s: IdentitySettings): IdentityOptions | undefined {
+  const addr = s.identityAddr?.trim();
   if (!addr) return undefined;
   const problems: string[] = [];
-  const anchorsFile = env.MESH_TRUST_ANCHORS_FILE?.trim();
+  const anchorsFile = s.trustAnchorsFile?.trim();
   let trustAnchorsPem = '';
-  if (!anchorsFile) problems.push('MESH_TRUST_ANCHORS_FILE is not set');
+  if (!anchorsFile) problems.push('--trust-anchors / MESH_TRUST_ANCHORS is not set');
   else {
     try {
       trustAnchorsPem = readFileSync(anchorsFile, 'utf8');
-      if (!trustAnchorsPem.includes('-----BEGIN CERTIFICATE-----')) problems.push(`MESH_TRUST_ANCHORS_FILE=${anchorsFile} holds no PEM certificate`);
+      if (!trustAnchorsPem.includes('-----BEGIN CERTIFICATE-----')) problems.push(`MESH_TRUST_ANCHORS=${anchorsFile} holds no PEM certificate`);
     } catch (err) {
-      problems.push(`MESH_TRUST_ANCHORS_FILE=${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      problems.push(`MESH_TRUST_ANCHORS=${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const trustDomain = env.MESH_TRUST_DOMAIN?.trim() || 'cluster.local';
-  let identity = env.MESH_IDENTITY?.trim();
+  const trustDomain = s.trustDomain?.trim() || 'cluster.local';
+  let identity = s.identity?.trim();
   if (!identity) {
-    const ns = env.MESH_NAMESPACE?.trim();
-    const sa = env.MESH_SERVICE_ACCOUNT?.trim();
-    if (!ns || !sa) problems.push('set MESH_NAMESPACE and MESH_SERVICE_ACCOUNT (or MESH_IDENTITY)');
+    const ns = s.podNamespace?.trim();
+    const sa = s.serviceAccount?.trim();
+    if (!ns || !sa) problems.push('set --pod-namespace / MESH_POD_NAMESPACE and --service-account / MESH_SERVICE_ACCOUNT (or --identity / MESH_IDENTITY)');
     else identity = spiffeId(trustDomain, ns, sa);
   }
   if (identity && !parseSpiffeId(identity)) problems.push(`identity "${identity}" is not spiffe://<trust-domain>/ns/<ns>/sa/<sa>`);
-  const tokenFile = env.MESH_IDENTITY_TOKEN_FILE?.trim();
-  const tokenText = env.MESH_IDENTITY_TOKEN?.trim();
-  if (!tokenFile && !tokenText) problems.push('set MESH_IDENTITY_TOKEN_FILE (or MESH_IDENTITY_TOKEN)');
-  if (problems.length > 0) throw new Error(`identity settings (MESH_IDENTITY_ADDR=${addr}): ${problems.join('; ')}`);
+  const tokenFile = s.tokenFile?.trim();
+  const tokenText = s.token?.trim();
+  if (!tokenFile && !tokenText) problems.push('set --token-file / MESH_TOKEN_FILE (or --token / MESH_TOKEN)');
+  if (problems.length > 0) throw new IdentitySettingsError(`identity settings (MESH_IDENTITY_ADDR=${addr}): ${problems.join('; ')}`);
   return { addr, trustAnchorsPem, identity: identity!, token: tokenFile ? tokenFromFile(tokenFile) : tokenText! };
+}
+
+export class IdentitySettingsError extends Error {
+  override readonly name = 'IdentitySettingsError';
+  readonly code = 'IDENTITY_SETTINGS_INVALID';
 }

@@ -42,6 +42,26 @@ export class HttpLabeller {
    * layer and again at the response, since inner layers may have filled in the route or the
    * endpoint's identity (`ctx.labels.server_id`, `ctx.labels.tls`) meanwhile.
    */
+  /**
+   * A string naming the series `labelsOf(req)` would return, made without building the label
+   * object: the request layer looks its series up twice per request, and the objects (plus
+   * the key built from them) were a tenth of the proxy's allocations. Reads exactly the fields
+   * labelsOf reads, in the same order; keep the two together.
+   */
+  keyOf(req: MeshRequest): string {
+    const ctx = req.ctx;
+    const extra = ctx.labels;
+    let key = `${ctx.direction}\u0000${this.authority.value(req.authority.toLowerCase())}\u0000${(extra.tls ?? String(ctx.tls)) === 'true'}`;
+    if (ctx.clientIdentity) key += `\u0000client_id=${this.identity.value(ctx.clientIdentity)}`;
+    if (extra.server_id) key += `\u0000server_id=${this.identity.value(extra.server_id)}`;
+    if (ctx.route) key += `\u0000route=${this.route.value(ctx.route)}`;
+    for (const [name, bounded] of this.context) {
+      const value = extra[name];
+      if (value !== undefined) key += `\u0000${name}=${bounded.value(value)}`;
+    }
+    return key;
+  }
+
   labelsOf(req: MeshRequest): LabelSet {
     const ctx = req.ctx;
     const extra = ctx.labels;

@@ -40,12 +40,10 @@ export class HttpSeriesTable {
 
   /** The series for the request's labels as its context says now. */
   of(req: MeshRequest): RequestSeries {
-    const labels = this.labeller.labelsOf(req);
-    let key = '';
-    for (const name in labels) key += `${name}=${labels[name]}\u0000`;
+    const key = this.labeller.keyOf(req);
     let series = this.series.get(key);
     if (!series) {
-      series = new RequestSeries(labels);
+      series = new RequestSeries(this.labeller.labelsOf(req));
       this.series.set(key, series);
     }
     return series;

@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet, Resolver } from '../discovery/types.ts';
 import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
-import { headerValue, stack, type Layer, type Service } from '../http/message.ts';
+import { stack, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createBalancer } from './concrete/balancer.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
+import { ingressRouting } from './ingress.ts';
 import { createLogicalService } from './logical/index.ts';
 import { normalizeAuthority, TargetCache } from './targets.ts';
 import { WatchHolds } from './watch-holds.ts';
@@ -26,6 +27,8 @@ export interface OutboundStackOptions {
   selfAddresses: ReadonlySet<string>;
   /** Ingress mode: `l5d-dst-override` names the destination (else Host), as Linkerd's ingress mode does. */
   ingress?: boolean;
+  /** Ingress mode: where requests go whose Host names no mesh service (`--ingress-default-dst`). */
+  ingressDefaultDst?: string;
 }
 
 export interface OutboundStack {
@@ -86,9 +89,9 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   const service = stack(
     router,
     // Ingress mode: the caller (an ingress controller, a user's curl) names the mesh service in
-    // `l5d-dst-override`; without it the Host header routes, as on any outbound request. First,
-    // so metrics carry the service the request went to.
-    ...(opts.ingress ? [dstOverride] : []),
+    // `l5d-dst-override`; without it the Host header routes, or the default destination when the
+    // Host names no mesh service (ingress.ts). First, so metrics carry the service the request went to.
+    ...(opts.ingress ? [ingressRouting({ resolver: opts.resolver, defaultDst: opts.ingressDefaultDst, discoveryTimeoutMs: opts.discoveryTimeoutMs })] : []),
     // Golden metrics next, so they count every request, including errors the proxy makes below.
     opts.metrics.requestLayer(),
   );
@@ -112,14 +115,6 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     },
   };
 }
-
-/** `l5d-dst-override: orders.production.svc.cluster.local:8080` replaces the request's authority. */
-const dstOverride: Layer = (inner) => (req) => {
-  const override = headerValue(req.headers, 'l5d-dst-override');
-  delete req.headers['l5d-dst-override'];
-  if (override !== undefined && override.trim() !== '') req.authority = override.trim();
-  return inner(req);
-};
 
 /** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */
 function endpointSet(cell: Watched<EndpointSet>, authority: string, timeoutMs: number): Promise<EndpointSet> {

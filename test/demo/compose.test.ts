@@ -20,6 +20,10 @@ describe('docker-compose.yml', () => {
     const resolved = parse(out);
     expect(resolved.services.ingress.ports[0]).toMatchObject({ published: 8000, target: 8000 });
     expect(resolved.services['checkout-0-proxy'].network_mode).toBe('service:checkout-0');
+    // The front door is one container, the proxy in ingress mode, on the ingress pod's address.
+    expect(resolved.services.ingress.command).toEqual(['node', 'bin/mesh.js', 'proxy', '--ingress']);
+    expect(resolved.services.ingress.networks.mesh.ipv4_address).toBe('172.28.10.1');
+    expect(resolved.services['ingress-proxy']).toBeUndefined();
   });
 
   it('is what `mesh demo compose` generates from the workloads today', () => {
@@ -39,6 +43,9 @@ describe('docker-compose.yml', () => {
     mapping.set(local.placement.destinationAddr, compose.placement.destinationAddr);
     mapping.set(local.placement.ingressUrl, compose.placement.ingressUrl);
     mapping.set(local.placement.ingressListen, compose.placement.ingressListen);
+    // The ingress proxy's outbound listener address is a setting of its own (the port stays 8000).
+    const hostOf = (listen: string) => listen.slice(0, listen.lastIndexOf(':'));
+    mapping.set(hostOf(local.placement.ingressListen), hostOf(compose.placement.ingressListen));
     const translate = (v: string) => [...mapping.entries()].sort((a, b) => b[0].length - a[0].length).reduce((s, [from, to]) => s.split(from).join(to), v);
 
     const processes = allProcesses(local);

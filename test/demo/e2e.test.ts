@@ -155,6 +155,20 @@ describe('the demo, end to end', () => {
     await back.body.dump();
   });
 
+  it('the front door is the ingress proxy itself: users\' requests (Host is its IP) go to checkout over mTLS', async () => {
+    expect(run.processes.find((p) => p.name === 'ingress')).toMatchObject({ role: 'ingress' });
+    expect(run.processes.some((p) => p.name === 'ingress-proxy')).toBe(false);
+    const front = (await metrics('ingress')).filter((s) => s.name === 'response_total' && s.labels.direction === 'outbound');
+    const toCheckout = front.filter((s) => s.labels.authority === 'checkout.production.svc.cluster.local:8080');
+    expect(toCheckout.reduce((a, s) => a + s.value, 0)).toBeGreaterThan(0);
+    // And checkout's proxy saw them arrive over mTLS from the ingress identity, never in the clear.
+    const fromIngress = (await metrics('checkout-0')).filter((s) => s.name === 'response_total' && s.labels.direction === 'inbound' && s.labels.client_id === id('ingress'));
+    expect(fromIngress.reduce((a, s) => a + s.value, 0)).toBeGreaterThan(0);
+    expect(fromIngress.every((s) => s.labels.tls === 'true')).toBe(true);
+    // No request was sent on to the Host it arrived with (the front door's own address).
+    expect(front.filter((s) => s.labels.authority === `${netPrefix}.1:8000`)).toEqual([]);
+  });
+
   it('lists its pods with identities, all ready', async () => {
     const r = await mesh(['pods', '-o', 'json']);
     expect(r.code).toBe(0);

@@ -2,10 +2,13 @@
 import type { DemoPlan } from './topology.ts';
 
 export function banner(plan: DemoPlan, opts: { stateDir: string }): string {
-  const rows = [plan.ingress, ...plan.pods].map((p) => {
-    const ports = p === plan.ingress ? plan.placement.ingressListen : p.ports.map((x) => `${x.containerPort}`).join(',') || '-';
-    return `  ${p.name.padEnd(16)} ${p.ip.padEnd(12)} ${p.serviceAccount.padEnd(10)} ${(p.meshed ? 'sidecar :4140/:4143/:4191' : 'no sidecar').padEnd(26)} app ${ports}`;
-  });
+  const row = (p: { name: string; ip: string; serviceAccount: string }, proxy: string, app: string) =>
+    `  ${p.name.padEnd(16)} ${p.ip.padEnd(12)} ${p.serviceAccount.padEnd(10)} ${proxy.padEnd(26)} ${app}`;
+  const rows = [
+    // The front door is the proxy itself (ingress mode): no app, users' requests on its outbound listener.
+    row(plan.ingress, 'ingress mode :4143/:4191', `front door ${plan.placement.ingressListen}`),
+    ...plan.pods.map((p) => row(p, p.meshed ? 'sidecar :4140/:4143/:4191' : 'no sidecar', `app ${p.ports.map((x) => `${x.containerPort}`).join(',') || '-'}`)),
+  ];
   const payments = plan.pods.find((p) => p.workload === 'payments');
   const rogue = plan.pods.find((p) => p.workload === 'rogue');
   const checkout = plan.pods.find((p) => p.workload === 'checkout');

@@ -1,7 +1,7 @@
 // docker-compose.yml, generated from the same plan as the embedded runner: one image, the
 // control plane, each pod as an app container plus a sidecar sharing its network namespace
 // (`network_mode: service:<pod>`, as containers of a Kubernetes pod share one), fixed pod
-// addresses on a private network, the CA state in a volume, and the ingress published on 8000.
+// addresses on a private network, the CA state in a volume, and the ingress proxy published on 8000.
 import { stringify } from 'yaml';
 import { composeSubnet, type DemoPlan, type ProcessSpec } from './topology.ts';
 
@@ -46,10 +46,14 @@ export function composeFile(plan: DemoPlan): Record<string, unknown> {
     const addr = spec.listens[0]!;
     services[spec.name] = { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...(spec.name === 'destination' ? ['identity'] : [])), restart: 'on-failure' };
   }
-  for (const pod of [plan.ingress, ...plan.pods]) {
+  // The front door, `mesh proxy --ingress`: a pod of one container, published on the host as a
+  // LoadBalancer Service would be in a cluster.
+  services[plan.ingress.proxy.name] = {
+    ...base(plan.ingress.proxy, true), networks: onNetwork(plan.ingress.ip), ports: ['8000:8000'],
+    depends_on: after('mesh-init', 'identity', 'destination'), restart: 'on-failure',
+  };
+  for (const pod of plan.pods) {
     services[pod.name] = { ...base(pod.app, true), networks: onNetwork(pod.ip), depends_on: after('mesh-init'), restart: 'on-failure' };
-    // The front door is published on the host, as a LoadBalancer Service would be in a cluster.
-    if (pod === plan.ingress) services[pod.name]!.ports = ['8000:8000'];
     if (pod.sidecar) {
       services[pod.sidecar.name] = {
         ...base(pod.sidecar, true), network_mode: `service:${pod.name}`,

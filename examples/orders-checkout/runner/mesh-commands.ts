@@ -31,6 +31,11 @@ export function sidecarCommand(): string[] {
   return [...mesh, 'proxy'];
 }
 
+/** The front door is a proxy in ingress mode; the flag is on the command line so `ps` shows it. */
+export function ingressCommand(): string[] {
+  return [...mesh, 'proxy', '--ingress'];
+}
+
 export interface SidecarSettings {
   pod: { name: string; namespace: string; labels: Record<string, string>; ip: string; ports: Array<{ name?: string; port: number }> };
   serviceAccount: string;
@@ -59,4 +64,18 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
     MESH_PROXY_SHUTDOWN_GRACE_MS: '2000',
   };
   return env;
+}
+
+/**
+ * The front door's settings: a sidecar's (identity, destination, pod) plus where its outbound
+ * listener takes users' requests and the service those go to (proxy/README.md, "Ingress mode").
+ */
+export function ingressEnvironment(sidecarEnv: Record<string, string>, listen: string, defaultDst: string): Record<string, string> {
+  const colon = listen.lastIndexOf(':');
+  return {
+    ...sidecarEnv,
+    MESH_PROXY_OUTBOUND_IP: listen.slice(0, colon),
+    MESH_PROXY_OUTBOUND_PORT: listen.slice(colon + 1),
+    MESH_PROXY_INGRESS_DEFAULT_DST: defaultDst,
+  };
 }

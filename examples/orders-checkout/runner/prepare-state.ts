@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import { dirname } from 'node:path';
 import type { DemoPlan } from './topology.ts';
 import { identityDir, identityInitCommand, tokenCommand } from './mesh-commands.ts';
+import { CONTROL_PLANE_NAMESPACE } from '../../../proxy/identity/credentials.ts';
 
 export class PrepareError extends Error {
   readonly code = 'STATE_PREPARE';
@@ -45,7 +46,8 @@ export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
   const tokensDir = `${plan.placement.stateDir}/tokens`;
   mkdirSync(tokensDir, { recursive: true });
   const wanted = [
-    { file: 'destination', ns: 'linkerd', sa: 'destination' },
+    // The destination serves as spiffe://<td>/ns/mesh-system/sa/destination (the control plane's namespace).
+    { file: 'destination', ns: CONTROL_PLANE_NAMESPACE, sa: 'destination' },
     ...[plan.ingress, ...plan.pods].filter((p) => p.meshed).map((p) => ({ file: p.name, ns: p.namespace, sa: p.serviceAccount })),
   ];
   // One command per service account, shared by its pods: fewer processes to start.

@@ -1,5 +1,5 @@
 // The embedded runner: everything `npm start` does, in order. Check the addresses, prepare the
-// state folder, start the control plane, then every pod (app + sidecar) and the ingress, wait
+// state folder, start the control plane, then every pod (app + sidecar) and the ingress proxy, wait
 // until each is ready, publish pods.json, print where things are, and stop it all on a signal.
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -74,7 +74,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await startAndWait(plan.controlPlane.slice(1));
     opts.say(`starting ${plan.pods.length} pods and the ingress`);
     const meshed = plan.pods.filter((p) => p.meshed);
-    await startAndWait([plan.ingress, ...meshed].flatMap((p) => [p.sidecar!, p.app]));
+    await startAndWait([plan.ingress.proxy, ...meshed.flatMap((p) => [p.sidecar!, p.app])]);
     await startAndWait(plan.pods.filter((p) => !p.meshed).map((p) => p.app));
     if (failure) throw new StartupError(`${failure.spec.name} failed; see ${failure.logFile}`);
     let stopSignal: string | undefined;
@@ -90,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${p.ip}:4191` : null,
         appPorts: p.ports.map((x) => x.containerPort), role: p === plan.ingress ? 'ingress' : 'workload',
       })),
-      processes: supervisor.processes.map((s) => ({ name: s.spec.name, pid: s.child.pid ?? -1, log: s.logFile })),
+      processes: supervisor.processes.map((s) => ({ name: s.spec.name, role: s.spec.role, pid: s.child.pid ?? -1, log: s.logFile })),
     });
     opts.say(banner(plan, opts));
     const signal = await stopped;
@@ -114,7 +114,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 }
 
 export function allProcesses(plan: DemoPlan): ProcessSpec[] {
-  return [...plan.controlPlane, ...[plan.ingress, ...plan.pods].flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
+  return [...plan.controlPlane, plan.ingress.proxy, ...plan.pods.flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
 }
 
 async function waitReady(s: Started, deadline: number): Promise<void> {

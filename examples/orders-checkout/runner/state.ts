@@ -30,7 +30,7 @@ export interface RunRecord {
   stateDir: string;
   pods: PodRecord[];
   /** Every process the runner started, for debugging and for checking that a stop left none. */
-  processes: Array<{ name: string; pid: number; log: string }>;
+  processes: Array<{ name: string; pid: number; log: string; role?: 'control-plane' | 'ingress' | 'app' | 'sidecar' }>;
 }
 
 export function defaultStateDir(root: string): string {

@@ -1,7 +1,7 @@
 // The demo's topology: which processes run, with which command, environment and addresses.
 // Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
 import type { Workload } from './deployments.ts';
-import { destinationServeCommand, identityServeCommand, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
+import { destinationServeCommand, identityServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -10,7 +10,7 @@ export interface Placement {
   podIp(n: number): string;
   identityAddr: string;
   destinationAddr: string;
-  /** Where the ingress listens for users, and the URL users (and the traffic generator) use. */
+  /** Where the ingress proxy's outbound listener takes users' requests, and the URL users (and the traffic generator) use. */
   ingressListen: string;
   ingressUrl: string;
   /** The state folder as the processes see it. */
@@ -80,12 +80,20 @@ export interface PodPlan {
   sidecar?: ProcessSpec;
 }
 
+/** The front door: a pod whose one process is `mesh proxy --ingress` (no app, no sidecar). */
+export interface IngressPlan extends Omit<PodPlan, 'app' | 'sidecar'> {
+  proxy: ProcessSpec;
+}
+
 export interface DemoPlan {
   placement: Placement;
   controlPlane: ProcessSpec[];
-  ingress: PodPlan;
+  ingress: IngressPlan;
   pods: PodPlan[];
 }
+
+/** Where the front door sends requests whose Host names no mesh service (every user's request). */
+export const ingressDefaultDst = 'checkout.production.svc.cluster.local:8080';
 
 export const trustDomain = 'cluster.local';
 export const spiffeId = (ns: string, sa: string) => `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
@@ -97,20 +105,16 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
     { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr },
   ];
 
-  // The front door: an ingress app on the user-facing address, with a sidecar like any pod.
+  // The front door: `mesh proxy --ingress`, its outbound listener on the user-facing address, its
+  // inbound and admin on its own pod address, identity sa/ingress (DESIGN.md: a proxy in ingress mode).
   const ingressPod = podShell('ingress', 'production', 'ingress', { app: 'ingress' }, 'ingress', placement.podIp(1), [], true);
-  const ingressProxy = `http://${ingressPod.ip}:4140`;
-  const ingress: PodPlan = {
+  const ingress: IngressPlan = {
     ...ingressPod,
-    app: {
-      name: 'ingress', role: 'ingress', command: ['node', 'bin/run.js', 'examples/orders-checkout/apps/ingress.ts'],
-      env: {
-        POD_IP: ingressPod.ip, POD_NAME: ingressPod.name, POD_NAMESPACE: ingressPod.namespace, INGRESS_LISTEN: placement.ingressListen,
-        INGRESS_UPSTREAM: 'http://checkout.production.svc.cluster.local:8080', HTTP_PROXY: ingressProxy, http_proxy: ingressProxy,
-      },
-      listens: [placement.ingressListen], readyTcp: placement.ingressListen.replace('0.0.0.0', '127.0.0.1'),
+    proxy: {
+      name: 'ingress', role: 'ingress', command: ingressCommand(),
+      env: ingressEnvironment(sidecarEnvFor(ingressPod, placement), placement.ingressListen, ingressDefaultDst),
+      listens: [placement.ingressListen, `${ingressPod.ip}:4143`, `${ingressPod.ip}:4191`], readyUrl: `http://${ingressPod.ip}:4191/ready`,
     },
-    sidecar: { name: 'ingress-proxy', role: 'sidecar', command: sidecarCommand(), env: sidecarEnvFor(ingressPod, placement), listens: adminPorts(ingressPod.ip), readyUrl: `http://${ingressPod.ip}:4191/ready` },
   };
 
   let n = 2;

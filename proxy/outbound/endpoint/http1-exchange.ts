@@ -2,7 +2,7 @@
 // MeshResponse whose body is a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
-import { endToEndHeaders } from '../../http/hop-by-hop.ts';
+import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
 /** Shared listener options: one object, not one per request. */
@@ -38,11 +38,14 @@ export class Http1Exchange {
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (status < 200) return true; // informational (100 Continue): the edge makes its own.
     this.responded = true;
-    const headers = endToEndHeaders(parseRawHeaders(rawHeaders));
+    const head = readResponseHead(rawHeaders);
     const hasBody = this.req.method !== 'HEAD' && !NO_BODY_STATUS.has(status);
     if (hasBody) this.body = new ResponseBody(resume, this);
-    const trailers = new Promise<HeaderMap | undefined>((r) => (this.resolveTrailers = r));
-    this.resolve({ status, headers, body: this.body, trailers });
+    // Only a chunked body can end with trailers. Without the promise, the edge and the metrics
+    // layer finish the response on the body's end alone: one promise, its callbacks and a
+    // microtask hop fewer per response (most responses carry a content-length).
+    const trailers = hasBody && head.chunked ? new Promise<HeaderMap | undefined>((r) => (this.resolveTrailers = r)) : undefined;
+    this.resolve({ status, headers: head.headers, body: this.body, trailers });
     return true;
   }
 
@@ -54,7 +57,7 @@ export class Http1Exchange {
   onComplete(rawTrailers: Array<Buffer | string> | null): void {
     this.done();
     this.body?.push(null);
-    this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? endToEndHeaders(parseRawHeaders(rawTrailers)) : undefined);
+    this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? readResponseHead(rawTrailers).headers : undefined);
   }
 
   onError(err: Error): void {
@@ -98,17 +101,37 @@ class ResponseBody extends Readable {
   }
 }
 
-function parseRawHeaders(raw: Array<Buffer | string>): HeaderMap {
-  const out: HeaderMap = {};
+/**
+ * undici's flat [name, value, ...] list as a HeaderMap without hop-by-hop headers, in one pass
+ * (this runs for every response: parsing into a map and then filtering a copy cost twice), and
+ * whether the body is chunked. Repeated headers become arrays.
+ */
+function readResponseHead(raw: Array<Buffer | string>): { headers: HeaderMap; chunked: boolean } {
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i]!);
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      for (const token of connectionTokens(text(raw[i + 1]!)) ?? []) (named ??= []).push(token);
+    }
+  }
+  const headers: HeaderMap = {};
+  let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = text(raw[i]!).toLowerCase();
     const value = text(raw[i + 1]!);
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
+    if (name === 'te') {
+      // As endToEndHeaders: `te: trailers` is end to end (gRPC); every other TE is hop-by-hop.
+      if (value.toLowerCase().includes('trailers')) headers['te'] = 'trailers';
+      continue;
+    }
+    if (name === 'transfer-encoding') chunked ||= value.toLowerCase().includes('chunked');
+    if (HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name))) continue;
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = value;
     else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
+    else headers[name] = [prev, value];
   }
-  return out;
+  return { headers, chunked };
 }
 
 function text(raw: Buffer | string): string {
