@@ -197,9 +197,16 @@ describe('balancing through a real proxy', () => {
     expect(flaky.hits).toBeGreaterThanOrEqual(7);
     expect(flaky.hits).toBeLessThan(20); // out after 7 in a row; at most a probe or two since
     broken = false;
-    await new Promise((r) => setTimeout(r, 1100)); // past the first backoff (0.5-1 s)
+    // Back in rotation after its backoff (0.5-1 s, doubled by each failed probe) and a successful
+    // probe; then peak-EWMA lets it earn its share again. Keep traffic going until it does, with a
+    // bound far above what a quiet machine needs (about 1.5 s), so a loaded one does not flake.
     const before = flaky.hits;
-    await many(300, 4, () => get('/', authority));
+    const deadline = Date.now() + 15_000;
+    while (flaky.hits - before <= 30 && Date.now() < deadline) {
+      await many(100, 4, () => get('/', authority));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    report('accrual: hits on the healed replica', flaky.hits - before);
     expect(flaky.hits - before).toBeGreaterThan(30);
   });
 
