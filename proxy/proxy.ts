@@ -80,6 +80,7 @@ export class Proxy {
       metrics: this.metrics,
       logger: this.logger,
       direction: 'outbound',
+      podIp: config.podIp,
       http1Connections: config.http1PoolSize,
     });
     this.appClients = new EndpointConnector({ metrics: this.metrics, logger: this.logger, direction: 'inbound', http1Connections: config.http1PoolSize });

@@ -7,9 +7,10 @@ import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
 import { splitPath } from '../http/route-match.ts';
 import type { Layer, MeshRequest, Service } from '../http/message.ts';
-import { authzCounters } from './authz/authz-metrics.ts';
+import { authzCounters, type AllowSeries, type AuthzCounters } from './authz/authz-metrics.ts';
+import { CallerCache } from './authz/caller-cache.ts';
 import { peerIp } from './authz/cidr.ts';
-import { decide, describeCaller, newDecisionCache, type Caller, type Decision } from './authz/decide.ts';
+import { decide, describeCaller, newDecisionCache, type Decision } from './authz/decide.ts';
 
 export interface AuthorizeOptions {
   registry: Registry;
@@ -31,51 +32,67 @@ export function authorizeConnection(policy: InboundPolicy, peer: string, identit
   return d.allowed ? { allowed: true, authz: d.authz } : { allowed: false, reason: d.message };
 }
 
-function isProbe(req: MeshRequest, ip: string, opts: AuthorizeOptions, paths: Set<string>): boolean {
-  if (req.method !== 'GET' || req.ctx.tls) return false; // the kubelet probes in plaintext
-  const local = ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || ip === opts.podIp;
-  return local && paths.has(splitPath(req.path).pathOnly);
+function allowSeriesOf(counters: AuthzCounters, decision: { server: string; authz: string }, port: number | undefined): AllowSeries {
+  return counters.allowSeries(decision.server, decision.authz, String(port ?? ''));
+}
+
+function isProbe(req: MeshRequest, local: boolean, paths: Set<string>): boolean {
+  if (!local || req.method !== 'GET' || req.ctx.tls) return false; // the kubelet probes in plaintext
+  return paths.has(splitPath(req.path).pathOnly);
 }
 
 export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions): Layer {
   const counters = authzCounters(opts.registry);
   const probePaths = new Set(opts.probePaths ?? DEFAULT_PROBE_PATHS);
   const cache = newDecisionCache();
+  // Every request of a connection asks the same question while the policy stays the same:
+  // remember the answer per connection (the policy is still read live, per request).
+  const callers = new CallerCache(opts.podIp);
 
-  return (inner: Service): Service => async (req) => {
-    const current = policy.get();
-    const caller: Caller = { ip: peerIp(req.ctx.peer), identity: req.ctx.clientIdentity, tls: req.ctx.tls };
-    let decision: Decision;
-    if (!current) {
-      // Fail closed: no policy has arrived yet for this port.
-      decision = { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy not yet known; refusing ${describeCaller(caller)}` };
-    } else if (isProbe(req, caller.ip, opts, probePaths)) {
-      decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
-    } else {
-      decision = decide(current, caller, req, cache);
+  // Not an async function: no promise of its own per request; a refusal is a rejected promise.
+  return (inner: Service): Service => (req) => {
+    try {
+      const current = policy.get();
+      const entry = callers.entry(current, req.ctx);
+      let decision: Decision;
+      if (!current) {
+        // Fail closed: no policy has arrived yet for this port.
+        decision = { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy not yet known; refusing ${describeCaller(entry.caller)}` };
+      } else if (isProbe(req, entry.local, probePaths)) {
+        decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
+      } else if (entry.decision) {
+        decision = entry.decision;
+      } else {
+        decision = decide(current, entry.caller, req, cache);
+        if (callers.decisionsCacheable) entry.decision = decision;
+      }
+      const port = current?.port;
+      if (decision.allowed) {
+        // A cached decision keeps its counter; a per-request one (a probe, a route rule) looks it up.
+        const series = decision === entry.decision ? (entry.allow ??= allowSeriesOf(counters, decision, port)) : allowSeriesOf(counters, decision, port);
+        series.count++;
+        req.ctx.labels.srv_name = decision.server;
+        req.ctx.labels.authz_name = decision.authz;
+        return inner(req);
+      }
+      counters.deny.inc({ server: decision.server, reason: decision.reason, port: String(port ?? '') });
+      opts.logger.warn(
+        {
+          request: req.ctx.id,
+          server: decision.server,
+          port,
+          client: entry.caller.identity ?? null,
+          peer: req.ctx.peer,
+          method: req.method,
+          path: splitPath(req.path).pathOnly,
+          reason: decision.reason,
+        },
+        `denied: ${decision.message}`,
+      );
+      throw new ProxyError('FORBIDDEN', decision.message);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const port = String(current?.port ?? '');
-    if (decision.allowed) {
-      counters.allow.inc({ server: decision.server, authz: decision.authz, port });
-      req.ctx.labels.srv_name = decision.server;
-      req.ctx.labels.authz_name = decision.authz;
-      return inner(req);
-    }
-    counters.deny.inc({ server: decision.server, reason: decision.reason, port });
-    opts.logger.warn(
-      {
-        request: req.ctx.id,
-        server: decision.server,
-        port: current?.port,
-        client: caller.identity ?? null,
-        peer: req.ctx.peer,
-        method: req.method,
-        path: splitPath(req.path).pathOnly,
-        reason: decision.reason,
-      },
-      `denied: ${decision.message}`,
-    );
-    throw new ProxyError('FORBIDDEN', decision.message);
   };
 }
 
@@ -93,8 +110,14 @@ export function authorizePorts(
 ): Layer {
   return (inner: Service): Service => {
     const perPort = new Map<number, Service>();
-    return async (req) => {
-      const port = portOf(req);
+    // Not an async function: a lookup and a call, without a promise of its own per request.
+    return (req) => {
+      let port: number;
+      try {
+        port = portOf(req);
+      } catch (err) {
+        return Promise.reject(err); // a bad l5d-dst-port
+      }
       let svc = perPort.get(port);
       if (!svc) {
         svc = authorize(policyFor(port), opts)(inner);

@@ -23,9 +23,21 @@ class OverriddenPolicy extends Watched<InboundPolicy> {
     super();
   }
 
+  private lastSource: InboundPolicy | undefined;
+  private lastApplied: InboundPolicy | undefined;
+
+  /**
+   * The same object for as long as the source's policy is the same: the authorization layer
+   * caches its decisions per policy object, and a fresh copy per request would defeat that.
+   */
   override get(): InboundPolicy | undefined {
     const p = this.source.get();
-    return p === undefined ? undefined : applyOverrides(p, this.overrides);
+    if (p === undefined) return undefined;
+    if (p !== this.lastSource) {
+      this.lastSource = p;
+      this.lastApplied = applyOverrides(p, this.overrides);
+    }
+    return this.lastApplied;
   }
 
   override subscribe(listener: (value: InboundPolicy) => void): () => void {

@@ -1,6 +1,8 @@
 // The inbound stack (mesh -> app), assembled top to bottom: what a request meets between the
 // inbound listener and the app on the pod address, one layer per line with the reason.
 import type { Duplex } from 'node:stream';
+import type { InboundPolicy } from '../discovery/types.ts';
+import type { Watched } from '../discovery/watched.ts';
 import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
 import { headerValue, stack, type Layer, type MeshRequest, type Service } from '../http/message.ts';
@@ -56,13 +58,23 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     return svc;
   };
 
+  // Three layers ask each request for its port, and nearly every request names the same one:
+  // remember the last header value and its port rather than validate the same text again.
+  let lastHeader: string | undefined;
+  let lastPort = 0;
+  const portOf = (req: MeshRequest): number => {
+    const header = headerValue(req.headers, 'l5d-dst-port');
+    if (header !== undefined && header === lastHeader) return lastPort;
+    const port = targetPort(header, opts.defaultAppPort);
+    if (header !== undefined) [lastHeader, lastPort] = [header, port];
+    return port;
+  };
+
   const toApp: Service = (req) => {
-    const port = targetPort(headerValue(req.headers, 'l5d-dst-port'), opts.defaultAppPort);
+    const port = portOf(req);
     delete req.headers['l5d-dst-port'];
     return appAt(port)(req);
   };
-
-  const portOf = (req: MeshRequest) => targetPort(headerValue(req.headers, 'l5d-dst-port'), opts.defaultAppPort);
   const policy = opts.policy;
   const authorize =
     opts.authorize ??
@@ -98,10 +110,20 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
 
 /** Holds a request until its port's policy is known (at most `timeoutMs`; then policy fails closed). */
 function awaitFirstPolicy(policy: InboundPolicySource, portOf: (req: MeshRequest) => number, timeoutMs: number): Layer {
-  return (inner) => async (req) => {
-    const cell = policy.policyFor(portOf(req));
-    if (cell.get() === undefined) await cell.first(timeoutMs, 'inbound policy').catch(() => undefined);
-    return inner(req);
+  // Not an async function: once the policy is known (every request but a port's first few),
+  // the request passes straight through without a promise and a microtask hop of its own.
+  return (inner) => (req) => {
+    let cell: Watched<InboundPolicy>;
+    try {
+      cell = policy.policyFor(portOf(req));
+    } catch (err) {
+      return Promise.reject(err); // a bad l5d-dst-port
+    }
+    if (cell.get() !== undefined) return inner(req);
+    return cell.first(timeoutMs, 'inbound policy').then(
+      () => inner(req),
+      () => inner(req), // the policy layer below then fails closed
+    );
   };
 }
 

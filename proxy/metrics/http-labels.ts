@@ -14,6 +14,17 @@ export const DEFAULT_CONTEXT_LABELS = ['dst_namespace', 'dst_service', 'backend'
 
 export type LabelSet = Record<string, string>;
 
+/** What keyOf reads from a request, before bounding (compared with `===`, no string built). */
+export interface LabelInputs {
+  direction: string;
+  authority: string;
+  tls: boolean;
+  clientId: string | undefined;
+  serverId: string | undefined;
+  route: string | undefined;
+  context: Array<string | undefined>;
+}
+
 export interface LabelBounds {
   authority: number;
   identity: number;
@@ -27,14 +38,23 @@ export class HttpLabeller {
   readonly authority: BoundedLabelValues;
   readonly identity: BoundedLabelValues;
   readonly route: BoundedLabelValues;
-  private readonly context = new Map<string, BoundedLabelValues>();
+  /**
+   * The allowlisted context labels and their bounds, as two parallel arrays: keyOf runs twice per
+   * request, and iterating a Map with `[name, bounded]` makes an iterator and an entry array
+   * per label each time.
+   */
+  private readonly contextNames: string[] = [];
+  private readonly contextBounds: BoundedLabelValues[] = [];
 
   constructor(contextLabels: readonly string[], bounds: LabelBounds) {
     this.contextLabels = contextLabels;
     this.authority = new BoundedLabelValues('authority', bounds.authority);
     this.identity = new BoundedLabelValues('identity', bounds.identity);
     this.route = new BoundedLabelValues('route', bounds.route);
-    for (const name of contextLabels) this.context.set(name, new BoundedLabelValues(name, bounds.contextLabel));
+    for (const name of new Set(contextLabels)) {
+      this.contextNames.push(name);
+      this.contextBounds.push(new BoundedLabelValues(name, bounds.contextLabel));
+    }
   }
 
   /**
@@ -55,11 +75,49 @@ export class HttpLabeller {
     if (ctx.clientIdentity) key += `\u0000client_id=${this.identity.value(ctx.clientIdentity)}`;
     if (extra.server_id) key += `\u0000server_id=${this.identity.value(extra.server_id)}`;
     if (ctx.route) key += `\u0000route=${this.route.value(ctx.route)}`;
-    for (const [name, bounded] of this.context) {
-      const value = extra[name];
-      if (value !== undefined) key += `\u0000${name}=${bounded.value(value)}`;
+    for (let i = 0; i < this.contextNames.length; i++) {
+      const value = extra[this.contextNames[i]!];
+      if (value !== undefined) key += `\u0000${this.contextNames[i]}=${this.contextBounds[i]!.value(value)}`;
     }
     return key;
+  }
+
+  /**
+   * The raw inputs keyOf reads, remembered so that a later request with the very same inputs
+   * can reuse its series without building the key again (see HttpSeriesTable.of).
+   */
+  inputsOf(req: MeshRequest): LabelInputs {
+    const ctx = req.ctx;
+    const extra = ctx.labels;
+    const context: Array<string | undefined> = [];
+    for (const name of this.contextNames) context.push(extra[name]);
+    return {
+      direction: ctx.direction,
+      authority: req.authority,
+      tls: (extra.tls ?? String(ctx.tls)) === 'true',
+      clientId: ctx.clientIdentity,
+      serverId: extra.server_id,
+      route: ctx.route,
+      context,
+    };
+  }
+
+  /** True when `req` would give the same key as the request `inputs` were taken from. */
+  sameInputs(inputs: LabelInputs, req: MeshRequest): boolean {
+    const ctx = req.ctx;
+    const extra = ctx.labels;
+    if (
+      inputs.authority !== req.authority ||
+      inputs.direction !== ctx.direction ||
+      inputs.tls !== ((extra.tls ?? String(ctx.tls)) === 'true') ||
+      inputs.clientId !== ctx.clientIdentity ||
+      inputs.serverId !== extra.server_id ||
+      inputs.route !== ctx.route
+    ) {
+      return false;
+    }
+    for (let i = 0; i < this.contextNames.length; i++) if (inputs.context[i] !== extra[this.contextNames[i]!]) return false;
+    return true;
   }
 
   labelsOf(req: MeshRequest): LabelSet {
@@ -73,9 +131,9 @@ export class HttpLabeller {
     if (ctx.clientIdentity) labels.client_id = this.identity.value(ctx.clientIdentity);
     if (extra.server_id) labels.server_id = this.identity.value(extra.server_id);
     if (ctx.route) labels.route = this.route.value(ctx.route);
-    for (const [name, bounded] of this.context) {
-      const value = extra[name];
-      if (value !== undefined) labels[name] = bounded.value(value);
+    for (let i = 0; i < this.contextNames.length; i++) {
+      const value = extra[this.contextNames[i]!];
+      if (value !== undefined) labels[this.contextNames[i]!] = this.contextBounds[i]!.value(value);
     }
     return labels;
   }

@@ -3,19 +3,16 @@
 // Each proxy instance owns a ProxyMetrics (never a module global), so several proxies can run
 // in one process, as tests do, without mixing their counts.
 import type { Socket } from 'node:net';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Layer } from '../http/message.ts';
 import { DEFAULT_CONTEXT_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
+import { registerLatencyHistogram } from './latency-histogram.ts';
 import { registerProcessMetrics } from './process.ts';
 import { HttpSeriesTable } from './http-series.ts';
 import { createRequestLayer, type HttpInstruments } from './request-layer.ts';
 import { TcpMetrics, type ConnectionLabels } from './tcp.ts';
 
-/** Linkerd's response_latency_ms buckets, in milliseconds. */
-export const LATENCY_BUCKETS_MS = [
-  1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000,
-  40000, 50000,
-];
+export { LATENCY_BUCKETS_MS } from './latency-histogram.ts';
 
 export interface ProxyMetricsOptions {
   /** Distinct authorities kept as labels before the rest fold into "other". Default 100. */
@@ -79,16 +76,13 @@ export class ProxyMetrics {
         for (const series of table.all()) for (const r of series.responses.values()) this.inc(r.labels, r.count);
       },
     });
-    this.http = {
-      table,
-      latency: new Histogram({
-        name: 'response_latency_ms',
-        help: 'Time from the request entering the proxy to the response headers, in milliseconds',
-        labelNames: requestLabels,
-        buckets: LATENCY_BUCKETS_MS,
-        registers,
-      }),
-    };
+    registerLatencyHistogram(
+      this.registry,
+      'response_latency_ms',
+      'Time from the request entering the proxy to the response headers, in milliseconds',
+      () => table.all(),
+    );
+    this.http = { table };
     this.tcp = new TcpMetrics(this.registry, { authority: labeller.authority, identity: labeller.identity });
     this.retries = new Counter({
       name: 'retry_total',

@@ -11,7 +11,7 @@ import { createBalancer } from './concrete/balancer.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { ingressRouting } from './ingress.ts';
 import { createLogicalService } from './logical/index.ts';
-import { normalizeAuthority, TargetCache } from './targets.ts';
+import { lastAuthorityMemo, normalizeAuthority, TargetCache } from './targets.ts';
 import { WatchHolds } from './watch-holds.ts';
 
 export interface OutboundStackOptions {
@@ -79,8 +79,9 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     });
   });
 
+  const normalize = lastAuthorityMemo();
   const router: Service = (req) => {
-    const authority = normalizeAuthority(req.authority, req.scheme);
+    const authority = normalize(req.authority, req.scheme);
     if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `request to ${authority} would come back to this proxy`);
     logicalHolds.touch(authority);
     return logical.get(authority)(req);

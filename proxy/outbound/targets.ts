@@ -5,6 +5,11 @@ import { ProxyError } from '../errors.ts';
 
 export class TargetCache<T> {
   private readonly entries = new Map<string, T>();
+  /**
+   * The most recently used key. Reordering costs a Map delete and insert, and nearly every
+   * request names the same authority as the one before: then the order is already right.
+   */
+  private newest: string | undefined;
 
   constructor(
     private readonly max: number,
@@ -14,19 +19,39 @@ export class TargetCache<T> {
   get(key: string): T {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
+      if (key === this.newest) return hit;
       // Move to the back: Map iteration order is insertion order, so the front is the eldest.
       this.entries.delete(key);
       this.entries.set(key, hit);
+      this.newest = key;
       return hit;
     }
     const built = this.build(key);
     this.entries.set(key, built);
+    this.newest = key;
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
     return built;
   }
 }
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
+
+/**
+ * normalizeAuthority remembering its last answer: the outbound router asks it for every request,
+ * mostly with the same authority text as the request before (a regex, a match array, two new
+ * strings saved). One per router, not a module global: each proxy keeps its own.
+ */
+export function lastAuthorityMemo(): (authority: string, scheme: 'http' | 'https') => string {
+  let lastIn: string | undefined;
+  let lastScheme: string | undefined;
+  let lastOut = '';
+  return (authority, scheme) => {
+    if (authority === lastIn && scheme === lastScheme) return lastOut;
+    const out = normalizeAuthority(authority, scheme); // throws for a bad one, which is not remembered
+    [lastIn, lastScheme, lastOut] = [authority, scheme, out];
+    return out;
+  };
+}
 
 /**
  * `host[:port]` as the client named it -> lower-case `host:port`, the key discovery knows.

@@ -6,15 +6,19 @@ import type { Watched } from '../discovery/watched.ts';
 
 export class WatchHolds {
   private readonly held = new Map<string, () => void>();
+  /** The most recently touched key: touching it again changes nothing (see TargetCache). */
+  private newest: string | undefined;
 
   constructor(private readonly max: number) {}
 
   /** Marks `key` as just used (same order as the TargetCache it shadows). */
   touch(key: string): void {
+    if (key === this.newest) return;
     const release = this.held.get(key);
     if (!release) return;
     this.held.delete(key);
     this.held.set(key, release);
+    this.newest = key;
   }
 
   /** Subscribes to `cell` for as long as `key` stays among the `max` most recently used. */
@@ -22,6 +26,7 @@ export class WatchHolds {
     this.held.get(key)?.();
     this.held.delete(key);
     this.held.set(key, cell.subscribe(() => {}));
+    this.newest = key;
     if (this.held.size > this.max) {
       const [eldest, release] = this.held.entries().next().value!;
       release();

@@ -22,7 +22,8 @@ export interface Http1Head {
 export function readHttp1Head(raw: string[]): Http1Head {
   let named: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+    // `Connection: keep-alive` (every pooled request from another proxy) names no other header.
+    if (raw[i]!.length === 10 && raw[i + 1] !== 'keep-alive' && raw[i]!.toLowerCase() === 'connection') {
       for (const t of raw[i + 1]!.split(',')) (named ??= []).push(t.trim().toLowerCase());
     }
   }

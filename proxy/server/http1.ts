@@ -81,7 +81,9 @@ export class Http1Edge {
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
     opts.drain.begin();
     const abort = connectionAbort(req.socket as TaggedSocket);
-    res.once('close', () => {
+    // `on`, not `once`, for events a stream emits once ('close', 'end'): `once` wraps each
+    // listener in a bound function and a state object, per request, for nothing.
+    res.on('close', () => {
       opts.drain.end();
       if (!res.writableFinished) abort.abort(new ProxyError('UPSTREAM_RESET', 'client closed the connection before the response ended'));
     });
@@ -130,7 +132,7 @@ export class Http1Edge {
       this.opts.logger.warn({ request: id, err }, 'response body from upstream failed mid-stream; closing the client connection');
       res.destroy(err);
     });
-    res.once('close', () => {
+    res.on('close', () => {
       if (!body.readableEnded) body.destroy();
     });
     if (!resp.trailers) {
@@ -138,7 +140,7 @@ export class Http1Edge {
       return;
     }
     body.pipe(res, { end: false });
-    body.once('end', () => {
+    body.on('end', () => {
       resp.trailers!.then(
         (trailers) => {
           if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
@@ -205,5 +207,5 @@ function forward(body: Readable, res: ServerResponse): void {
       res.once('drain', () => body.resume());
     }
   });
-  body.once('end', () => res.end());
+  body.on('end', () => res.end()); // 'end' comes once: no `once` wrapper needed
 }

@@ -19,6 +19,8 @@ export interface DialOptions {
   /** What errors call the target: `endpoint 127.0.10.2:8080 (via 127.0.10.2:4143)`. */
   label: string;
   connectTimeoutMs: number;
+  /** The local address to connect from (the pod IP); absent: the kernel chooses. */
+  localAddress?: string;
   /** Absent: plaintext. */
   tls?: DialTls;
 }
@@ -29,7 +31,7 @@ export type DialCallback = (err: ProxyError | null, socket?: Socket) => void;
 export function dial(opts: DialOptions, callback: DialCallback): void {
   let socket: Socket;
   try {
-    socket = opts.tls ? connectTls(opts, opts.tls) : net.connect({ host: opts.host, port: opts.port, noDelay: true });
+    socket = opts.tls ? connectTls(opts, opts.tls) : net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress, noDelay: true });
   } catch (err) {
     // credentials.current() throws until a certificate is issued; bad TLS material throws too.
     process.nextTick(callback, connectError(opts, err));
@@ -74,9 +76,12 @@ function connectTls(opts: DialOptions, t: DialTls): tls.TLSSocket {
   // Read the key and certificate fresh for every connection, so a renewed certificate applies
   // to new connections while open ones continue with the old one.
   const { key, cert } = t.credentials.current();
-  const socket = tls.connect({
+  // tls.connect hands these options to net.Socket#connect, which binds `localAddress`; Node's
+  // typings leave that field out of tls.ConnectionOptions, hence the wider type.
+  const options: tls.ConnectionOptions & { localAddress?: string } = {
     host: opts.host,
     port: opts.port,
+    localAddress: opts.localAddress,
     key,
     cert,
     ca: t.credentials.trustAnchorsPem,
@@ -92,7 +97,8 @@ function connectTls(opts: DialOptions, t: DialTls): tls.TLSSocket {
         `${opts.label}: expected identity ${t.identity}, but the peer presented ${presented ?? 'no SPIFFE identity'}`,
       );
     },
-  });
+  };
+  const socket = tls.connect(options);
   // Small frames (HTTP/2 SETTINGS, gRPC messages) must not wait for Nagle.
   socket.setNoDelay(true);
   return socket;

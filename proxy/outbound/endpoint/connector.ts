@@ -28,6 +28,11 @@ export interface EndpointConnectorOptions {
   credentials?: TlsCredentials;
   metrics?: ConnectionTracker;
   logger: Logger;
+  /**
+   * This proxy's pod IP: connections are dialled from it, so the peer's inbound proxy sees which
+   * pod calls (its CIDR rules and probe exemption depend on that) instead of 127.0.0.1.
+   */
+  podIp?: string;
   /** Which side of the proxy this connector serves, for connection metrics (default outbound). */
   direction?: 'inbound' | 'outbound';
   /** Most HTTP/1.1 connections per endpoint (default 256); keep it at or above peak concurrency. */
@@ -92,9 +97,16 @@ export class EndpointConnector {
 
   /** A raw byte stream to the endpoint: opaque TCP, CONNECT to a non-HTTP target, WebSocket upgrades. */
   async openTunnel(ep: Endpoint): Promise<Duplex> {
-    const target = endpointTarget(ep, this.opts.credentials);
+    const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
     const tls = dialTlsFor(target, TUNNEL_ALPN);
-    const socket = await dialAsync({ host: target.host, port: target.port, label: target.label, connectTimeoutMs: this.connectTimeoutMs, tls });
+    const socket = await dialAsync({
+      host: target.host,
+      port: target.port,
+      localAddress: target.localAddress,
+      label: target.label,
+      connectTimeoutMs: this.connectTimeoutMs,
+      tls,
+    });
     this.track(target, socket, tls !== undefined);
     // Through a proxy, the first bytes name the workload's port; the bytes after are the app's.
     if (target.dstPort !== undefined) writeOpaqueHeader(socket, target.dstPort);
@@ -120,7 +132,7 @@ export class EndpointConnector {
   }
 
   private create(ep: Endpoint): EndpointClients {
-    const target = endpointTarget(ep, this.opts.credentials);
+    const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
     const entry: EndpointClients = { target, used: true, evicted: false, service: undefined as unknown as Service };
     const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls);
     // Clients are made on first use of each protocol: most endpoints only ever see one.
@@ -142,10 +154,23 @@ export class EndpointConnector {
       });
       return entry.h2.service;
     };
+    // Outbound HTTP metrics are labelled by the hop's security: the metrics layer above reads
+    // `tls` and `server_id` from the shared context after this call, and only this tier knows
+    // whether the endpoint is reached over mTLS and as whom. Set on every request (not only
+    // mTLS ones) so a retry moved to a plaintext endpoint does not keep the previous labels.
+    // Inbound leaves them alone: there `tls` describes the caller's connection, not the app's.
+    const labelHop = this.direction === 'outbound';
+    const tlsLabel = target.identity ? 'true' : 'false';
     entry.service = (req: MeshRequest) => {
       if (entry.evicted) return this.service(ep)(req);
       // Callers may keep this Service (the inbound stack does, per app port): mark use per request.
       entry.used = true;
+      if (labelHop) {
+        const labels = req.ctx.labels;
+        labels.tls = tlsLabel;
+        if (target.identity) labels.server_id = target.identity;
+        else if (labels.server_id) labels.server_id = ''; // empty: no label (see http-labels.ts)
+      }
       return req.protocol === 'h2' ? h2()(req) : http1()(req);
     };
     this.byKey.set(target.key, entry);

@@ -72,7 +72,14 @@ export class H2Client {
   private async open(): Promise<ClientHttp2Session> {
     const t = this.target;
     const tls = dialTlsFor(t, 'h2');
-    const socket = await dialAsync({ host: t.host, port: t.port, label: t.label, connectTimeoutMs: this.opts.connectTimeoutMs, tls });
+    const socket = await dialAsync({
+      host: t.host,
+      port: t.port,
+      localAddress: t.localAddress,
+      label: t.label,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      tls,
+    });
     this.opts.onConnection(socket, tls !== undefined);
     const authority = `${tls ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
     // createConnection hands over the socket we dialled (no-delay set, identity verified).

@@ -2,11 +2,19 @@
 // undici's dispatch API with a handler object: no body buffering and no promise per chunk.
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 import { dial } from '../../transport/dial.ts';
 import { Http1Exchange } from './http1-exchange.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
+
+/**
+ * Without a `servername`, undici derives a TLS server name from each request's Host header (a
+ * hostname parse and net.isIP's IPv4 and IPv6 regexes, per request). It only matters to undici's
+ * own TLS connector on https: origins; these pools are http: origins whose connections dial.ts
+ * makes (verifying the SPIFFE identity, not a server name), so a fixed name spares the work.
+ */
+const UNUSED_SERVERNAME = 'mesh-endpoint';
 
 export interface Http1ClientOptions {
   /** Most connections to this endpoint; requests beyond it queue in the pool. */
@@ -28,7 +36,14 @@ export class Http1Client {
   ) {
     this.dstPort = target.dstPort === undefined ? undefined : String(target.dstPort);
     const tls = dialTlsFor(target, 'http/1.1');
-    const dialOpts = { host: target.host, port: target.port, label: target.label, connectTimeoutMs: opts.connectTimeoutMs, tls };
+    const dialOpts = {
+      host: target.host,
+      port: target.port,
+      localAddress: target.localAddress,
+      label: target.label,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      tls,
+    };
     this.pool = new Pool(`http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, {
       connections: opts.connections,
       pipelining: 1,
@@ -88,10 +103,16 @@ export class Http1Client {
     }
     return new Promise((resolve, reject) => {
       const exchange = new Http1Exchange(req, this.target.label, resolve, reject);
-      this.pool.dispatch(
-        { path: req.path, method: req.method, headers: headers as unknown as string[], body, reset: false },
-        exchange,
-      );
+      // `servername` is read by undici's Request though its typings leave it out, hence the wider type.
+      const options: Dispatcher.DispatchOptions & { servername: string } = {
+        path: req.path,
+        method: req.method,
+        headers: headers as unknown as string[],
+        body,
+        reset: false,
+        servername: UNUSED_SERVERNAME,
+      };
+      this.pool.dispatch(options, exchange);
     });
   }
 }

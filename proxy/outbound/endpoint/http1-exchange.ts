@@ -1,6 +1,7 @@
 // One HTTP/1.1 request's lifecycle as undici reports it (its handler callbacks), turned into a
 // MeshResponse whose body is a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
+import { util as undiciUtil } from 'undici';
 import { ProxyError } from '../../errors.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
@@ -8,6 +9,7 @@ import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts
 /** Shared listener options: one object, not one per request. */
 const ONCE = { once: true } as const;
 const NO_BODY_STATUS = new Set([204, 304]);
+const { headerNameToString } = undiciUtil;
 
 /** undici's handler callbacks (its legacy API, which it calls directly, without a wrapper). */
 export class Http1Exchange {
@@ -104,32 +106,37 @@ class ResponseBody extends Readable {
 /**
  * undici's flat [name, value, ...] list as a HeaderMap without hop-by-hop headers, in one pass
  * (this runs for every response: parsing into a map and then filtering a copy cost twice), and
- * whether the body is chunked. Repeated headers become arrays.
+ * whether the body is chunked. Repeated headers become arrays. Each name is decoded from its
+ * Buffer once: a `Connection` header naming more hop-by-hop headers is rare, so those are
+ * dropped afterwards, in a copy, only when one came.
  */
 function readResponseHead(raw: Array<Buffer | string>): { headers: HeaderMap; chunked: boolean } {
   let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = text(raw[i]!);
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const token of connectionTokens(text(raw[i + 1]!)) ?? []) (named ??= []).push(token);
-    }
-  }
-  const headers: HeaderMap = {};
+  let headers: HeaderMap = {};
   let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = text(raw[i]!).toLowerCase();
+    // undici's lookup returns the interned lower-case name of a well-known header without
+    // decoding the Buffer (two strings fewer per header); others are decoded and lower-cased.
+    const name = headerNameToString(raw[i]!);
     const value = text(raw[i + 1]!);
     if (name === 'te') {
       // As endToEndHeaders: `te: trailers` is end to end (gRPC); every other TE is hop-by-hop.
       if (value.toLowerCase().includes('trailers')) headers['te'] = 'trailers';
       continue;
     }
+    // `Connection: keep-alive` (nearly every response) names no other header: nothing to parse.
+    if (name === 'connection' && value !== 'keep-alive') for (const token of connectionTokens(value) ?? []) (named ??= []).push(token);
     if (name === 'transfer-encoding') chunked ||= value.toLowerCase().includes('chunked');
-    if (HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name))) continue;
+    if (HOP_BY_HOP.has(name)) continue;
     const prev = headers[name];
     if (prev === undefined) headers[name] = value;
     else if (Array.isArray(prev)) prev.push(value);
     else headers[name] = [prev, value];
+  }
+  if (named !== undefined) {
+    const kept: HeaderMap = {};
+    for (const name in headers) if (name === 'te' || !named.includes(name)) kept[name] = headers[name]!;
+    headers = kept;
   }
   return { headers, chunked };
 }

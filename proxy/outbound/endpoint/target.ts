@@ -4,6 +4,7 @@ import type { Endpoint } from '../../discovery/types.ts';
 import { ProxyError } from '../../errors.ts';
 import type { TlsCredentials } from '../../identity/credentials.ts';
 import type { DialTls } from '../../transport/dial.ts';
+import { sourceAddressFor } from '../../transport/source-address.ts';
 
 export interface EndpointTarget {
   /** Cache key: one set of connections per distinct (address, inbound port, identity). */
@@ -19,17 +20,21 @@ export interface EndpointTarget {
   /** How errors name it: `endpoint 127.0.10.2:8080 via 127.0.10.2:4143`. */
   readonly label: string;
   readonly credentials?: TlsCredentials;
+  /** The local address to dial from (this proxy's pod IP), when it can reach `host`. */
+  readonly localAddress?: string;
 }
 
 export function endpointKey(ep: Endpoint): string {
   return `${ep.address}|${ep.inboundPort ?? ''}|${ep.identity ?? ''}`;
 }
 
-export function endpointTarget(ep: Endpoint, credentials: TlsCredentials | undefined): EndpointTarget {
+/** `podIp`: this proxy's own address, dialled from so the peer can tell which pod calls. */
+export function endpointTarget(ep: Endpoint, credentials: TlsCredentials | undefined, podIp?: string): EndpointTarget {
   const { host, port } = parseAddress(ep.address);
   const key = endpointKey(ep);
+  const localAddress = sourceAddressFor(podIp, host);
   if (ep.inboundPort === undefined) {
-    return { key, address: ep.address, host, port, label: `endpoint ${ep.address}` };
+    return { key, address: ep.address, host, port, label: `endpoint ${ep.address}`, localAddress };
   }
   const via = `${host.includes(':') ? `[${host}]` : host}:${ep.inboundPort}`;
   // Without an identity on both sides there is nothing to verify, so the hop stays plaintext
@@ -44,6 +49,7 @@ export function endpointTarget(ep: Endpoint, credentials: TlsCredentials | undef
     identity,
     label: `endpoint ${ep.address} via ${via}`,
     credentials: identity ? credentials : undefined,
+    localAddress,
   };
 }
 

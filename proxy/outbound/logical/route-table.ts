@@ -79,6 +79,13 @@ export function compileRouteTable(profile: Profile): RouteTable {
     });
   }
 
+  if (spRoutes.length === 0 && rules.length === 0) {
+    // No routes (most services have no profile): every request gets the same default policy,
+    // so it is made once here rather than per request (two arrays, a key string, an object).
+    const only: RoutePolicy = { key: '-/-', name: undefined, isFailure: defaultIsFailure, requestTimeoutMs: 0, attemptTimeoutMs: 0, retry: undefined, backends: undefined };
+    return { select: () => only };
+  }
+
   function selectRule(req: MatchableRequest): CompiledRule | undefined {
     // Most specific match wins; ties keep the earlier route and rule (routes arrive ordered).
     let best: { rule: CompiledRule; rank: readonly number[] } | undefined;
