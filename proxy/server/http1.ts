@@ -81,11 +81,15 @@ export class Http1Edge {
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
     opts.drain.begin();
     const abort = connectionAbort(req.socket as TaggedSocket);
+    // The upstream response body, once there is one: the one 'close' listener below also
+    // drops it if the client goes first (one listener and closure per request, not two).
+    let upstreamBody: Readable | null = null;
     // `on`, not `once`, for events a stream emits once ('close', 'end'): `once` wraps each
     // listener in a bound function and a state object, per request, for nothing.
     res.on('close', () => {
       opts.drain.end();
       if (!res.writableFinished) abort.abort(new ProxyError('UPSTREAM_RESET', 'client closed the connection before the response ended'));
+      if (upstreamBody !== null && !upstreamBody.readableEnded) upstreamBody.destroy();
     });
     if (opts.drain.draining) res.shouldKeepAlive = false;
 
@@ -105,6 +109,7 @@ export class Http1Edge {
     };
     opts.service(meshReq).then(
       (resp) => {
+        upstreamBody = resp.body;
         try {
           this.writeResponse(res, resp, ctx.id);
         } catch (err) {
@@ -132,9 +137,7 @@ export class Http1Edge {
       this.opts.logger.warn({ request: id, err }, 'response body from upstream failed mid-stream; closing the client connection');
       res.destroy(err);
     });
-    res.on('close', () => {
-      if (!body.readableEnded) body.destroy();
-    });
+    // The edge's 'close' listener (onRequest) destroys the body if the client leaves first.
     if (!resp.trailers) {
       forward(body, res);
       return;
