@@ -43,7 +43,10 @@ beforeAll(async () => {
   proxies.push(ingress);
   front = new Pool(`http://${FRONT_IP}:${ingress.outboundPort}`, { connections: 4 });
   await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
-}, 30_000);
+  // Ready is per proxy; the mesh has converged once checkout's registration has reached the front
+  // door through the destination (on a loaded machine that can trail readiness by a moment).
+  await eventually(async () => (await via({ 'l5d-dst-override': CHECKOUT })).status === 200, 15_000, 'checkout reachable through the front door');
+}, 45_000);
 
 afterAll(async () => {
   await front?.close();
