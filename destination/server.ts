@@ -39,6 +39,8 @@ export interface DestinationServer {
   close(): Promise<void>;
 }
 
+const MAX_REQUEST_BYTES = 64 * 1024;
+
 export const DEFAULT_CLUSTER_NETWORKS = ['127.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
 
 export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
@@ -54,8 +56,14 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     registrationGraceMs: options.registrationGraceMs,
   });
   const proto = destinationProto();
-  // Each watcher is a long-lived stream; keepalive finds peers that vanished without a FIN.
-  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1 });
+  // Each watcher is a long-lived stream; keepalive finds peers that vanished without a FIN. What
+  // proxies send (a request, a pod announcement) is well under a KiB: anything near the cap is hostile.
+  const server = new grpc.Server({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+  });
   server.addService(proto.Destination.service, {
     getEndpoints: endpointsHandler(discovery, logger),
     getProfile: profileHandler(discovery, logger),

@@ -1,7 +1,10 @@
-// Reads a proxy's PKCS#10 CSR from DER and proves it: parseable, RSA, self-signature valid, one SPIFFE URI SAN.
+// Reads a proxy's PKCS#10 CSR from DER and proves it: parseable, RSA of at least 2048 bits, self-signature valid, one SPIFFE URI SAN.
 import forge from 'node-forge';
 
-export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE';
+export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE' | 'WEAK_CSR_KEY';
+
+/** Below this an RSA key can be factored; the CA must not vouch for it. Proxies make 2048-bit keys. */
+export const MIN_RSA_BITS = 2048;
 
 export class CsrError extends Error {
   override readonly name = 'CsrError';
@@ -36,6 +39,8 @@ export function verifyCsr(der: Uint8Array): VerifiedCsr {
     throw new CsrError('BAD_CSR_SIGNATURE', `CSR signature cannot be checked: ${(err as Error).message}`);
   }
   if (!signed) throw new CsrError('BAD_CSR_SIGNATURE', 'CSR signature does not verify with the public key it carries (the requester does not hold that key)');
+  const bits = (csr.publicKey as forge.pki.rsa.PublicKey).n.bitLength();
+  if (bits < MIN_RSA_BITS) throw new CsrError('WEAK_CSR_KEY', `CSR key is RSA ${bits} bits; at least ${MIN_RSA_BITS} are required`);
   const request = csr.getAttribute({ name: 'extensionRequest' }) as { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> } | null;
   const san = request?.extensions?.find((e) => e.name === 'subjectAltName');
   const uris = (san?.altNames ?? []).filter((n) => n.type === 6).map((n) => n.value);

@@ -83,14 +83,15 @@ export interface LoadedIdentityDir {
 export function loadIdentityDir(dir: string, nowMs = Date.now()): LoadedIdentityDir {
   const path = (name: string) => join(dir, name);
   const settingsText = readText(path(FILES.settings), 'settings');
-  let settings: Partial<Settings>;
+  let settings: Partial<Settings> | null;
   try {
-    settings = JSON.parse(settingsText) as Partial<Settings>;
+    settings = JSON.parse(settingsText) as Partial<Settings> | null;
   } catch (err) {
     throw new IdentityError('MALFORMED', `${path(FILES.settings)}: not JSON: ${(err as Error).message}`);
   }
-  if (typeof settings.trustDomain !== 'string' || !/^[a-z0-9.-]+$/.test(settings.trustDomain)) {
-    throw new IdentityError('MALFORMED', `${path(FILES.settings)}: "trustDomain" must be a DNS-like name, got ${JSON.stringify(settings.trustDomain)}`);
+  const trustDomain = typeof settings === 'object' ? settings?.trustDomain : undefined;
+  if (typeof trustDomain !== 'string' || !/^[a-z0-9.-]+$/.test(trustDomain)) {
+    throw new IdentityError('MALFORMED', `${path(FILES.settings)}: "trustDomain" must be a DNS-like name, got ${JSON.stringify(trustDomain)}`);
   }
   const ca = CertificateAuthority.fromPem(
     {
@@ -108,7 +109,7 @@ export function loadIdentityDir(dir: string, nowMs = Date.now()): LoadedIdentity
     if (err instanceof IdentityError) throw err;
     throw new IdentityError('MALFORMED', `${path(FILES.tokenPub)}: ${(err as Error).message}`, { cause: err });
   }
-  return { ca, trustDomain: settings.trustDomain, tokens };
+  return { ca, trustDomain, tokens };
 }
 
 /** The PEM key `mesh identity token` signs with. */

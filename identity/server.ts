@@ -35,6 +35,8 @@ const STATUS: Record<CertifyRefusal['status'], grpc.status> = {
   PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 };
 
+const MAX_REQUEST_BYTES = 64 * 1024;
+
 function splitAddr(addr: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(addr);
   if (!m) throw new Error(`identity: address "${addr}" is not host:port`);
@@ -53,7 +55,8 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
     lifetimeMs: options.ca.issuerNotAfterMs - Date.now(),
   });
 
-  const server = new grpc.Server();
+  // A CertifyRequest is a token and a CSR, a few KiB: refuse anything far larger before decoding it.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   server.addService(identityService().service, {
     Certify: (call: grpc.ServerUnaryCall<CertifyRequestMessage, CertifyResponseMessage>, callback: grpc.sendUnaryData<CertifyResponseMessage>) => {
       const req = call.request;

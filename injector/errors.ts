@@ -5,6 +5,7 @@ export type InjectorErrorCode =
   | 'BAD_YAML' // `mesh inject` input does not parse
   | 'BAD_REVIEW' // the webhook body is not a usable AdmissionReview (400)
   | 'BODY_TOO_LARGE' // the webhook body exceeds the limit (413)
+  | 'BODY_INCOMPLETE' // the client went away before sending the whole body (400, usually unread)
   | 'UNSUPPORTED_MEDIA_TYPE' // the webhook body is not JSON (415)
   | 'NOT_FOUND' // no such webhook path (404)
   | 'METHOD_NOT_ALLOWED'; // the webhook path only takes POST (405)
@@ -14,6 +15,7 @@ const HTTP_STATUS: Record<InjectorErrorCode, number> = {
   BAD_YAML: 400,
   BAD_REVIEW: 400,
   BODY_TOO_LARGE: 413,
+  BODY_INCOMPLETE: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

@@ -1,6 +1,7 @@
 // RFC 6902 JSON Patch from two versions of a document: what the webhook sends the API server so
 // that it applies exactly the change `inject` made to the object it received.
 import { isDeepStrictEqual } from 'node:util';
+import { isObject } from './workloads.ts';
 
 export type PatchOp =
   | { op: 'add'; path: string; value: unknown }
@@ -12,12 +13,10 @@ export function pointerToken(key: string | number): string {
   return String(key).replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The operations that turn `before` into `after`, applied in order. */
 export function diff(before: unknown, after: unknown, path = ''): PatchOp[] {
   if (isDeepStrictEqual(before, after)) return [];
-  if (isPlainObject(before) && isPlainObject(after)) return diffObjects(before, after, path);
+  if (isObject(before) && isObject(after)) return diffObjects(before, after, path);
   if (Array.isArray(before) && Array.isArray(after) && after.length >= before.length) return diffGrownArray(before, after, path);
   return [{ op: 'replace', path, value: after }];
 }

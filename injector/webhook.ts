@@ -117,7 +117,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       }
     });
     req.once('end', () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString('utf8'))));
-    req.once('error', reject);
+    // The client vanished mid-body: its mistake, not the webhook's (a warning, not a stack trace).
+    req.once('error', (cause) => reject(new InjectorError('BODY_INCOMPLETE', `body ended after ${size}${Number.isFinite(declared) ? ` of ${declared}` : ''} bytes: ${cause.message}`, { cause })));
   });
 }
 

@@ -2,12 +2,12 @@
 // or with --check says whether the file in the tree is what the plan generates.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readWorkloads } from '../../examples/orders-checkout/runner/deployments.ts';
 import { composePlacement, planDemo } from '../../examples/orders-checkout/runner/topology.ts';
 import { composeYaml } from '../../examples/orders-checkout/runner/compose.ts';
 import { defaultDirs } from '../../examples/orders-checkout/runner/run-demo.ts';
-import { projectRoot } from './demo.ts';
+import { projectRoot } from '../../api/locate.ts';
+import { parseCommandArgs, runCommand } from '../args.ts';
 
 export const summary = 'write docker-compose.yml from the demo workloads (--check: verify it is current)';
 
@@ -17,18 +17,11 @@ export function generatedCompose(): string {
   return composeYaml(planDemo(readWorkloads(dirs.workloadsDir), placement, relative(projectRoot, dirs.manifestsDir)));
 }
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (err) {
-    console.error(`mesh demo compose: ${(err as Error).message}\nusage: mesh demo compose [--check]`);
-    return 2;
-  }
-  if (values.help) {
-    console.log('usage: mesh demo compose [--check]');
-    return 0;
-  }
+export function run(args: string[]): Promise<number> {
+  return runCommand('demo compose', 'usage: mesh demo compose [--check]', async () => compose(parseCommandArgs(args, { check: { type: 'boolean', default: false } }).values.check));
+}
+
+async function compose(check: boolean): Promise<number> {
   const file = join(projectRoot, 'docker-compose.yml');
   let text: string;
   try {
@@ -37,7 +30,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`mesh demo compose: ${(err as Error).message}`);
     return 1;
   }
-  if (values.check) {
+  if (check) {
     let current = '';
     try { current = readFileSync(file, 'utf8'); } catch { /* missing counts as stale */ }
     if (current === text) return 0;

@@ -1,31 +1,30 @@
 // `mesh demo prepare`: what the runner does before starting processes, on its own, for Docker:
 // the CA material on first run and a token for every meshed pod, written into the state folder.
 import { relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readWorkloads } from '../../examples/orders-checkout/runner/deployments.ts';
 import { composePlacement, localPlacement, planDemo } from '../../examples/orders-checkout/runner/topology.ts';
 import { ensureIdentity, mintTokens } from '../../examples/orders-checkout/runner/prepare-state.ts';
 import { defaultDirs } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
-import { projectRoot } from './demo.ts';
+import { projectRoot } from '../../api/locate.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'prepare the demo state folder (trust anchor on first run, pod tokens) without starting anything';
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { state: { type: 'string' }, platform: { type: 'string', default: 'local' } } }));
-  } catch (err) {
-    console.error(`mesh demo prepare: ${(err as Error).message}\nusage: mesh demo prepare [--state DIR] [--platform local|compose]`);
-    return 2;
-  }
-  if (values.platform !== 'local' && values.platform !== 'compose') {
-    console.error(`mesh demo prepare: --platform must be "local" or "compose", got "${values.platform}"`);
-    return 2;
-  }
+const USAGE = 'usage: mesh demo prepare [--state DIR] [--platform local|compose]';
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('demo prepare', USAGE, async () => {
+    const { values } = parseCommandArgs(args, { state: { type: 'string' }, platform: { type: 'string', default: 'local' } });
+    if (values.platform !== 'local' && values.platform !== 'compose') throw new UsageError(`--platform must be "local" or "compose", got "${values.platform}"`);
+    return prepare(values.state, values.platform);
+  });
+}
+
+async function prepare(state: string | undefined, platform: 'local' | 'compose'): Promise<number> {
   const dirs = defaultDirs(projectRoot);
-  const stateDir = resolve(values.state ?? defaultStateDir(projectRoot));
-  const placement = values.platform === 'compose' ? { ...composePlacement(), stateDir } : localPlacement(stateDir, projectRoot);
+  const stateDir = resolve(state ?? defaultStateDir(projectRoot));
+  const placement = platform === 'compose' ? { ...composePlacement(), stateDir } : localPlacement(stateDir, projectRoot);
   try {
     const plan = planDemo(readWorkloads(dirs.workloadsDir), placement, relative(projectRoot, dirs.manifestsDir));
     const identity = await ensureIdentity(plan, projectRoot);

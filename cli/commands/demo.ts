@@ -1,9 +1,10 @@
 // `mesh demo` (what `npm start` runs): the orders/checkout/payments demo on this machine, with
 // its control plane, sidecars and ingress proxy, until Ctrl-C. See examples/orders-checkout/README.md.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { projectRoot } from '../../api/locate.ts';
 import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, the ingress proxy on 127.0.0.1:8000';
 
@@ -14,33 +15,18 @@ const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR
   --manifests DIR      Services and Linkerd resources for the destination (default examples/orders-checkout/manifests)
   --ready-timeout S    how long to wait for every process to be ready (default 60)`;
 
-import { projectRoot } from '../../api/locate.ts';
+const OPTIONS = { state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' }, 'ready-timeout': { type: 'string', default: '60' } } as const;
 
-export { projectRoot };
+export function run(args: string[]): Promise<number> {
+  return runCommand('demo', usage, async () => {
+    const { values } = parseCommandArgs(args, OPTIONS);
+    const timeout = Number(values['ready-timeout']);
+    if (!(timeout > 0)) throw new UsageError(`--ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
+    return demo(values, timeout);
+  });
+}
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' },
-        'ready-timeout': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    console.error(`mesh demo: ${(err as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  const timeout = Number(values['ready-timeout'] ?? 60);
-  if (!(timeout > 0)) {
-    console.error(`mesh demo: --ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
-    return 2;
-  }
+async function demo(values: { state?: string; workloads?: string; manifests?: string }, timeout: number): Promise<number> {
   const dirs = defaultDirs(projectRoot);
   try {
     return await runDemo({

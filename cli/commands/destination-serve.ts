@@ -2,6 +2,8 @@
 // folder of Kubernetes-style YAML, until SIGINT/SIGTERM.
 import { servingIdentity, type IdentitySource } from '../../destination/serving-identity.ts';
 import { DEFAULT_CLUSTER_NETWORKS, startDestination } from '../../destination/server.ts';
+import { FieldError } from '../../destination/store/field-reader.ts';
+import { cidrAt } from '../../destination/store/kinds/meta.ts';
 import type { DefaultPolicy } from '../../proxy/discovery/types.ts';
 import { createLogger } from '../../proxy/log.ts';
 import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
@@ -64,12 +66,23 @@ export function run(args: string[]): Promise<number> {
     if (!POLICIES.includes(values['default-policy'])) throw new UsageError(`--default-policy must be one of ${POLICIES.join(', ')}, got "${values['default-policy']}"`);
     const grace = Number(values['registration-grace']);
     if (!Number.isInteger(grace) || grace < 0) throw new UsageError(`--registration-grace must be milliseconds, got "${values['registration-grace']}"`);
-    return serve(values, identitySource(values), grace);
+    return serve(values, identitySource(values), grace, clusterNetworks(values['cluster-networks']));
   });
 }
 
+/** `--cluster-networks`, checked here: proxies receive these ranges in every inbound policy. */
+function clusterNetworks(flag: string | undefined): string[] | undefined {
+  if (flag === undefined) return undefined;
+  try {
+    return flag.split(',').map((s) => s.trim()).filter(Boolean).map((cidr, i) => cidrAt(cidr, `--cluster-networks[${i}]`));
+  } catch (err) {
+    if (err instanceof FieldError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Serves until SIGINT/SIGTERM: 0 after a clean stop, 1 when it cannot start. */
-async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source: IdentitySource, grace: number): Promise<number> {
+async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source: IdentitySource, grace: number, networks: string[] | undefined): Promise<number> {
   const log = createLogger('destination');
   let server;
   let identity;
@@ -81,7 +94,7 @@ async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source:
       tls: identity.tls,
       logger: log,
       defaultPolicy: values['default-policy'] as DefaultPolicy,
-      clusterNetworks: values['cluster-networks']?.split(',').map((s) => s.trim()).filter(Boolean),
+      clusterNetworks: networks,
       clusterDomain: values['cluster-domain'],
       registrationGraceMs: grace,
     });

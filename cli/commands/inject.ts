@@ -34,16 +34,15 @@ async function injectFile(source: string, values: CommandValues<typeof OPTIONS>)
   try {
     const text = source === '-' ? await readStdin() : readFileSync(source, 'utf8');
     const docs = parseYamlDocuments(text, source === '-' ? '<stdin>' : source);
-    const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.toJS()));
+    const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.value));
     const options = defaultInjectOptions({ assumeEnabled: !values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
     if (values['proxy-image']) options.proxy.imageName = values['proxy-image'];
 
     const out: string[] = [];
     const reports: InjectReport[] = [];
-    for (const doc of docs) {
-      const object: unknown = doc.toJS();
-      if (object === null || object === undefined) continue; // an empty document between two `---`
-      const result = inject(object, options);
+    for (const { doc, value } of docs) {
+      if (value === null || value === undefined) continue; // an empty document between two `---`
+      const result = inject(value, options);
       reports.push(...result.reports);
       // Documents left alone keep their text, comments included; injected ones are written anew.
       out.push(result.reports.some((r) => r.injected) ? new Document(result.object).toString() : doc.toString({ directives: false }));

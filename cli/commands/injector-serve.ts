@@ -45,7 +45,7 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
     cert = readFileSync(values.cert);
     key = readFileSync(values.key);
     const docs = values.namespaces ? parseYamlDocuments(readFileSync(values.namespaces, 'utf8'), values.namespaces) : [];
-    namespaces = namespaceAnnotationsFrom(docs.map((d) => d.toJS()));
+    namespaces = namespaceAnnotationsFrom(docs.map((d) => d.value));
   } catch (err) {
     return fail((err as Error).message);
   }

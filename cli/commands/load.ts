@@ -1,11 +1,11 @@
 // `mesh load` (`npm run load`): autocannon against the demo's ingress, then each workload's
 // golden metrics over the same window as its proxy's /metrics report them.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { defaultStateDir, readRun } from '../../examples/orders-checkout/runner/state.ts';
 import { scrapeAll, workloadStats, type WorkloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
-import { projectRoot } from './demo.ts';
+import { projectRoot } from '../../api/locate.ts';
+import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 
 export const summary = 'load the running demo through its ingress with autocannon and report per-service golden metrics';
 
@@ -19,27 +19,27 @@ const usage = `usage: mesh load [--duration SECONDS] [--connections N] [--path /
 const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} ms`);
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: {
-      duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '20' },
-      path: { type: 'string', default: '/checkout' }, url: { type: 'string' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    } }));
-  } catch (err) {
-    console.error(`mesh load: ${(err as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  const duration = Number(values.duration);
-  const connections = Number(values.connections);
-  if (!(duration > 0 && duration <= 3600)) return fail(`--duration must be 1-3600 seconds, got ${values.duration}`);
-  if (!(Number.isInteger(connections) && connections > 0 && connections <= 10_000)) return fail(`--connections must be a whole number 1-10000, got ${values.connections}`);
-  if (!values.path!.startsWith('/')) return fail(`--path must start with "/", got ${values.path}`);
+const OPTIONS = {
+  duration: { type: 'string', default: '10' },
+  connections: { type: 'string', default: '20' },
+  path: { type: 'string', default: '/checkout' },
+  url: { type: 'string' },
+  state: { type: 'string' },
+} as const;
 
+export function run(args: string[]): Promise<number> {
+  return runCommand('load', usage, async () => {
+    const { values } = parseCommandArgs(args, OPTIONS);
+    const duration = Number(values.duration);
+    const connections = Number(values.connections);
+    if (!(duration > 0 && duration <= 3600)) throw new UsageError(`--duration must be 1-3600 seconds, got ${values.duration}`);
+    if (!(Number.isInteger(connections) && connections > 0 && connections <= 10_000)) throw new UsageError(`--connections must be a whole number 1-10000, got ${values.connections}`);
+    if (!values.path.startsWith('/')) throw new UsageError(`--path must start with "/", got ${values.path}`);
+    return load(values, duration, connections);
+  });
+}
+
+async function load(values: CommandValues<typeof OPTIONS>, duration: number, connections: number): Promise<number> {
   let runRecord;
   try {
     runRecord = readRun(resolve(values.state ?? defaultStateDir(projectRoot)));

@@ -2,9 +2,9 @@
 // ready), read from the runner's pods.json and each proxy's /ready right now.
 import net from 'node:net';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaultStateDir, readRun, type PodRecord } from '../../examples/orders-checkout/runner/state.ts';
-import { projectRoot } from './demo.ts';
+import { projectRoot } from '../../api/locate.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'list the running demo pods with their address, service account, identity and readiness (-o json)';
 
@@ -46,30 +46,23 @@ export async function podStatuses(stateDir: string): Promise<PodStatus[]> {
   })));
 }
 
-export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { output: { type: 'string', short: 'o' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (err) {
-    console.error(`mesh pods: ${(err as Error).message}\nusage: mesh pods [-o json] [--state DIR]`);
-    return 2;
-  }
-  if (values.help) {
-    console.log('usage: mesh pods [-o json] [--state DIR]');
-    return 0;
-  }
-  if (values.output !== undefined && values.output !== 'json') {
-    console.error(`mesh pods: -o must be "json", got "${values.output}"`);
-    return 2;
-  }
+export function run(args: string[]): Promise<number> {
+  return runCommand('pods', 'usage: mesh pods [-o json] [--state DIR]', async () => {
+    const { values } = parseCommandArgs(args, { output: { type: 'string', short: 'o' }, state: { type: 'string' } });
+    if (values.output !== undefined && values.output !== 'json') throw new UsageError(`-o must be "json", got "${values.output}"`);
+    return listPods(values.state, values.output === 'json');
+  });
+}
+
+async function listPods(state: string | undefined, json: boolean): Promise<number> {
   let pods: PodStatus[];
   try {
-    pods = await podStatuses(resolve(values.state ?? defaultStateDir(projectRoot)));
+    pods = await podStatuses(resolve(state ?? defaultStateDir(projectRoot)));
   } catch (err) {
     console.error(`mesh pods: ${(err as Error).message}`);
     return 1;
   }
-  if (values.output === 'json') {
+  if (json) {
     console.log(JSON.stringify({ pods }, null, 2));
     return 0;
   }

@@ -46,7 +46,9 @@ export function connect(values: { addr?: string; 'trust-anchors'?: string; 'serv
 export function printStream<M>(call: grpc.ClientReadableStream<M>, stubs: DestinationStubs, watch: boolean, render: (m: M, first: boolean) => string): Promise<number> {
   return new Promise((resolve) => {
     let first = true;
+    let finished = false;
     const done = (code: number) => {
+      finished = true;
       process.off('SIGINT', interrupt);
       call.cancel();
       stubs.close();
@@ -55,14 +57,21 @@ export function printStream<M>(call: grpc.ClientReadableStream<M>, stubs: Destin
     const interrupt = () => done(0);
     process.on('SIGINT', interrupt);
     call.on('data', (m: M) => {
+      if (finished) return; // already cancelled: a message in flight is not printed
       const text = render(m, first);
       if (text) console.log(watch && !first ? `[${new Date().toISOString().slice(11, 23)}] ${text}` : text);
       first = false;
       if (!watch) done(0);
     });
     call.on('error', (err: grpc.ServiceError) => {
-      if (err.code === 1) return; // our own cancel
+      // Our own cancel, after done(); any other end (CANCELLED by a server going away included) is a failure.
+      if (finished) return;
       console.error(`destination: ${err.details || err.message}`);
+      done(1);
+    });
+    call.on('end', () => {
+      if (finished) return;
+      console.error('destination: the server ended the stream');
       done(1);
     });
   });

@@ -37,8 +37,8 @@ export function policyHandler(discovery: Discovery, logger: Logger) {
     };
     const watch = discovery.watchPolicy(namespace, name, port, proxyDefault, (p) => !held && send(p));
     const offPods = discovery.pods.onChange(() => discovery.pods.get(namespace, name) && release());
-    const holdTimer = setTimeout(release, discovery.pods.get(namespace, name) ? 0 : discovery.policyHoldMs);
-    if (discovery.pods.get(namespace, name)) release();
+    const holdTimer = setTimeout(release, discovery.policyHoldMs);
+    if (discovery.pods.get(namespace, name)) release(); // already registered: no reason to wait
     const stop = () => {
       offPods();
       clearTimeout(holdTimer);

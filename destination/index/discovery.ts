@@ -56,15 +56,19 @@ export class Discovery {
   }
 
   watchPolicy(namespace: string, podName: string, port: number, defaultPolicy: DefaultPolicy | undefined, listener: (v: InboundPolicy) => void): ViewWatch<InboundPolicy> {
-    const settings = { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
+    const settings = this.policySettings(defaultPolicy);
     const key = `${namespace}/${podName}:${port}|${settings.defaultPolicy}`;
     return this.policyHub.watch(key, () => policyFor(this.pods.get(namespace, podName), port, this.store.resources, settings), listener);
   }
 
   /** The policy now, computed directly (not from the shared view, which refreshes a tick later). */
   policyNow(namespace: string, podName: string, port: number, defaultPolicy: DefaultPolicy | undefined): InboundPolicy {
-    const settings = { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
-    return policyFor(this.pods.get(namespace, podName), port, this.store.resources, settings);
+    return policyFor(this.pods.get(namespace, podName), port, this.store.resources, this.policySettings(defaultPolicy));
+  }
+
+  /** The proxy's own default policy wins over the destination's. */
+  private policySettings(defaultPolicy: DefaultPolicy | undefined) {
+    return { defaultPolicy: defaultPolicy ?? this.settings.defaultPolicy, clusterNetworks: this.settings.clusterNetworks, trustDomain: this.store.trustDomain };
   }
 
   get policyHoldMs(): number {

@@ -50,7 +50,13 @@ export function readDocuments(dir: string, fullPath: string): { docs: RawDocumen
       const e = doc.errors[0]!;
       return { docs: [], problem: { file, message: `document ${i + 1}: YAML syntax: ${e.message.split('\n')[0]}` } };
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // Well-formed YAML can still fail here: an alias bomb or an alias before its anchor.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      return { docs: [], problem: { file, message: `document ${i + 1}: YAML: ${(err as Error).message}` } };
+    }
     if (value === null || value === undefined) continue; // an empty document between `---`
     const items = (value as { kind?: unknown; items?: unknown }).kind === 'List' ? (value as { items?: unknown }).items : undefined;
     if (Array.isArray(items)) items.forEach((item, j) => docs.push({ file, position: `document ${i + 1}, items[${j}]`, value: item }));

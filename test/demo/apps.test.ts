@@ -10,6 +10,7 @@ import { startOrders } from '../../examples/orders-checkout/apps/orders.ts';
 import { startCheckout } from '../../examples/orders-checkout/apps/checkout.ts';
 import { startRogue } from '../../examples/orders-checkout/apps/rogue.ts';
 import { healthPackage } from '../../examples/orders-checkout/apps/grpc-protos.ts';
+import { H2Client } from '../../examples/orders-checkout/apps/h2-client.ts';
 
 const log = pino({ level: 'silent' });
 const host = '127.0.27.1';
@@ -71,6 +72,8 @@ describe('demo apps without the mesh', () => {
     expect(bad.json.detail.error).toMatch(/quantity/);
     const missing = await http1(`http://${host}:${checkout.port}/orders/nonsense`);
     expect(missing.status).toBe(404);
+    const undecodable = await http1(`http://${host}:${orders.httpPort}/orders/%E0%A4%A`);
+    expect([undecodable.status, undecodable.json.error]).toEqual([400, 'order id "%E0%A4%A" is not valid percent-encoding']);
     const grpcMissing = await new Promise<grpc.ServiceError | null>((resolve) => {
       const c = new (healthPackage().Health)(`${host}:${orders.grpcPort}`, grpc.credentials.createInsecure());
       (c as any).check({ service: 'nope' }, (err: grpc.ServiceError | null) => { c.close(); resolve(err); });
@@ -97,6 +100,10 @@ describe('demo apps without the mesh', () => {
     const again = await h2(payments.port, 'POST', '/charge', { orderId: 'o_same', amountCents: 100 });
     expect(first.status).toBe(200);
     expect(again.json.chargeId).toBe(first.json.chargeId);
+    // A body that is JSON but not an object is the caller's mistake (400), not a crash (500).
+    const notAnObject = await h2(payments.port, 'POST', '/charge', null);
+    expect(notAnObject.status).toBe(400);
+    expect(notAnObject.json.error).toMatch(/^a charge is a JSON object/);
   });
 
   it('rogue counts every outcome of its calls', async () => {
@@ -107,5 +114,26 @@ describe('demo apps without the mesh', () => {
     // Without the mesh nothing refuses it: the policy lives in the proxy, not in the app.
     expect(stats.json.allowed).toBeGreaterThan(0);
     expect(stats.json.refused).toBe(0);
+  });
+});
+
+describe('H2Client', () => {
+  it('never passes off a cut-short body as a response: stalled past the timeout, or cut off mid-body', async () => {
+    const server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.write('{"chargeId":');
+      // '/cut' loses its connection mid-body; '/stall' sends nothing more.
+      if (headers[':path'] === '/cut') setTimeout(() => stream.session!.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    const client = new H2Client(`http://${host}:${(server.address() as { port: number }).port}`, undefined);
+    try {
+      await expect(client.request('GET', '/stall', {}, undefined, 200)).rejects.toThrow(/^no complete response from .*\/stall within 200 ms$/);
+      await expect(client.request('GET', '/cut', {}, undefined, 10_000)).rejects.toThrow(/^incomplete response from .*\/cut \(stream closed, code \d+\)$/);
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 });

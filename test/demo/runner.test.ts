@@ -2,8 +2,8 @@
 // types (`node bin/mesh.js demo`): each ends with a message a newcomer can act on, exit code 1,
 // no stack trace. Failures that need the demo's addresses are in e2e.test.ts, which owns them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,7 +44,7 @@ describe('mesh demo failures', () => {
     const dir = tempDir('bad-resources');
     cpSync(join(root, 'examples/orders-checkout/manifests'), dir, { recursive: true });
     const lesson = join(dir, 'lesson.yaml');
-    const text = execFileSync('cat', [lesson], { encoding: 'utf8' });
+    const text = readFileSync(lesson, 'utf8');
     writeFileSync(lesson, text.replace('weight: 10', 'weight: -10'));
     const r = await mesh(['demo', '--manifests', dir, '--state', tempDir('state')]);
     expect(r.code).toBe(1);
@@ -72,6 +72,7 @@ describe('mesh demo failures', () => {
     const corrupt = tempDir('state');
     cpSync(join(root, 'package.json'), join(corrupt, 'pods.json'));
     const c = await mesh(['pods', '--state', corrupt]);
+    expect(c.code).toBe(1);
     expect(c.err).toMatch(/pods\.json is damaged \(missing pods or runnerPid\)\. Restart the demo/);
   });
 });

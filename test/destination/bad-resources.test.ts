@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { pod, quietLogger, startHarness, until } from './harness.ts';
+import { pod, quietLogger, startHarness, until, waitFor } from './harness.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -127,6 +127,21 @@ spec: {parentRefs: [{name: orders, kind: Service, group: core}]}
     ]);
   });
 
+  it('an alias bomb or an alias before its anchor is a file error, not a crash', () => {
+    const row = (name: string, of: string) => `${name}: &${name} [${Array(9).fill(`*${of}`).join(', ')}]`;
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', row('b', 'a'), row('c', 'b'), row('d', 'c'), 'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]'].join('\n');
+    const { errors, store } = storeWith({
+      'bomb.yaml': bomb,
+      'early.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: *later, namespace: &later x}\n',
+      'ok.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: production}\nspec: {selector: {app: orders}, ports: [{port: 8080}]}\n',
+    });
+    expect(errors()).toEqual([
+      'bomb.yaml: document 1: YAML: Excessive alias count indicates a resource exhaustion attack',
+      expect.stringMatching(/^early\.yaml: document 1: YAML: Unresolved alias .*: later$/),
+    ]);
+    expect(store.resources.ofKind('Service').map((s) => s.meta.name)).toEqual(['orders']);
+  });
+
   it('warns loudly about a ServiceProfile that can never apply', () => {
     const sp = (name: string, ns: string) => `
 apiVersion: linkerd.io/v1alpha2
@@ -156,18 +171,23 @@ describe('last good state', () => {
       const file = join(h.dir, 'authz.yaml');
       const { readFileSync } = await import('node:fs');
       const original = readFileSync(file, 'utf8');
+      const errors = () => h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message);
       writeFileSync(file, original.replace('  port: 9090\n', ''));
-      await new Promise((r) => setTimeout(r, 500));
+      // Wait for the reload itself (a loaded machine may be slow to deliver the file event), then
+      // give a wrong push time to reach the proxy before checking that none came.
+      await waitFor(() => errors().length > 0, 5_000, 'the reload that rejects the Server');
+      await new Promise((r) => setTimeout(r, 300));
       expect(cell.get()!.server?.name).toBe('production/orders-grpc');
       expect(cell.get()!.authorizations).toHaveLength(1);
-      expect(h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message)).toEqual([
+      expect(errors()).toEqual([
         `${file}: Server production/orders-grpc: spec.port: is required: a port number or a container port name (the last good version stays in force)`,
       ]);
       // A file that no longer parses keeps everything it held.
       writeFileSync(file, original + '\n  : [broken');
-      await new Promise((r) => setTimeout(r, 500));
+      const unparsable = /authz\.yaml: document \d: YAML syntax: .*keeping the last good 2 resource\(s\) from it/;
+      await waitFor(() => unparsable.test(errors().join('\n')), 5_000, 'the reload that finds authz.yaml unparsable');
+      await new Promise((r) => setTimeout(r, 300));
       expect(cell.get()!.authorizations).toHaveLength(1);
-      expect(h.server.store.problems().map((p) => p.message).join('\n')).toMatch(/authz\.yaml: document \d: YAML syntax: .*keeping the last good 2 resource\(s\) from it/);
     } finally {
       await h.close();
     }

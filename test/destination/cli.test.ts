@@ -128,7 +128,12 @@ describe('the destination process killed (SIGKILL) under a client', () => {
     const before = addresses(cell.get());
     const accepted: string[] = [];
     stable.registration.subscribe((r) => accepted.push(r.message));
+    // A `mesh endpoints -w` following along is told the destination went away, and exits 1.
+    const follower = output(mesh(['endpoints', 'orders-stable.production:8080', '-w', ...conn()]));
+    await follower.waitFor(/127\.0\.25\.64:8080/);
     server.kill('SIGKILL');
+    expect(await follower.exit).toBe(1);
+    expect(follower.text()).toMatch(/\ndestination: .+\n$/);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(addresses(cell.get())).toEqual(before);
 
@@ -140,5 +145,15 @@ describe('the destination process killed (SIGKILL) under a client', () => {
     expect(accepted[0]).toBe('registered production/stable-k as spiffe://cluster.local/ns/production/sa/orders');
     await until(cell, (s) => addresses(s).includes('127.0.25.64:8080') && addresses(s).includes('127.0.25.65:8080'), 10_000, 'both replicas');
     joined.close();
+  });
+});
+
+describe('mesh destination serve flags', () => {
+  it('refuses a cluster network that is not a CIDR, naming which one, before serving', async () => {
+    const bad = mesh(['destination', 'serve', '--resources', join(tmp, 'resources'), '--addr', '127.0.25.7:0', '--ca-dir', join(tmp, 'identity'), '--cluster-networks', '10.0.0.0/8, 10.0.0.0/33']);
+    const out = output(bad);
+    expect(await out.exit).toBe(2);
+    expect(out.text()).toMatch(/^mesh destination serve: --cluster-networks\[1\]: must be a CIDR such as "10\.0\.0\.0\/8", got "10\.0\.0\.0\/33"\n/);
+    expect(out.text()).not.toMatch(/destination serving/);
   });
 });

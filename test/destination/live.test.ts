@@ -32,10 +32,12 @@ describe('file edits', () => {
     expect(elapsed).toBeLessThan(1_000);
 
     writeFileSync(lessonFile(), original.replace('weight: 10', 'weight: -5'));
-    await new Promise((r) => setTimeout(r, 400));
+    const errors = () => h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message);
+    // Wait for the reload that rejects it, then give a wrong push time to arrive before checking.
+    await waitFor(() => errors().length > 0, 5_000, 'the reload that rejects the weight');
+    await new Promise((r) => setTimeout(r, 300));
     expect(weights(cell.get()!)).toEqual([50, 50]); // the last good HTTPRoute stays in force
-    const errors = h.server.store.problems().filter((p) => p.severity === 'error').map((p) => p.message);
-    expect(errors).toEqual([
+    expect(errors()).toEqual([
       `${lessonFile()}: HTTPRoute production/orders-canary: spec.rules[0].backendRefs[1].weight: must be a non-negative integer, got -5 (the last good version stays in force)`,
     ]);
     // The ServiceProfile in the same file still loads.
@@ -140,12 +142,17 @@ describe('registration', () => {
     const forgedResult = await announce(forged, { ...base, namespace: 'production' });
     expect(forgedResult.status?.code).toBe(grpc.status.UNAUTHENTICATED);
 
+    // An announcement far larger than any pod's is refused before it is decoded.
+    const huge = await announce(stubs, { ...base, name: 'orders-huge', labels: { padding: 'x'.repeat(128 * 1024) } });
+    expect(huge.status?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+
     const ok = await announce(stubs, { ...base, namespace: 'production', serviceAccount: 'checkout' });
     expect(ok.events[0]!.accepted).toBe(true);
     for (const s of [stubs, anonymous, forged]) s.close();
 
     // None of the refused pods ever became an endpoint.
     expect(h.server.discovery.pods.all().filter((p) => p.name === 'orders-x' && p.serviceAccount !== 'checkout')).toEqual([]);
+    expect(h.server.discovery.pods.all().filter((p) => p.name === 'orders-huge')).toEqual([]);
   });
 
   it('refuses malformed announcements with the field named', async () => {

@@ -1,7 +1,7 @@
 // Gateway API routes (matches, timeouts, Linkerd's retry/timeout annotations, consumer routes)
 // and AuthorizationPolicy with MeshTLS/Network authentications, through the real streams.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pod, startHarness, until, type Harness } from './harness.ts';
+import { pod, startHarness, until, waitFor, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -86,10 +86,12 @@ describe('DestinationClient', () => {
     const unsubscribe = a.subscribe(() => undefined);
     client.profile('payments:8080');
     expect(client.watchCount).toBe(2);
-    await new Promise((r) => setTimeout(r, 600));
+    // Polled with a generous deadline (timers run late on a loaded machine); the pause after it,
+    // longer than the idle timeout, shows the subscribed endpoints really stay.
+    await waitFor(() => client.watchCount === 1, 5_000, 'the unheld profile to go idle');
+    await new Promise((r) => setTimeout(r, 400));
     expect(client.watchCount).toBe(1); // the profile nobody held went idle; the subscribed endpoints stay
     unsubscribe();
-    await new Promise((r) => setTimeout(r, 600));
-    expect(client.watchCount).toBe(0);
+    await waitFor(() => client.watchCount === 0, 5_000, 'the unsubscribed endpoints to go idle');
   });
 });

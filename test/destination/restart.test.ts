@@ -22,6 +22,9 @@ describe('destination restart', () => {
     const registrations: string[] = [];
     stableA.registration.subscribe((r) => registrations.push(r.message));
 
+    // Watched from before the stop: the set must not go empty while down nor after the restart.
+    let sawEmpty = false;
+    endpoints.subscribe((s) => (sawEmpty ||= addresses(s).length === 0));
     await h.server.close();
     await new Promise((r) => setTimeout(r, 600)); // several failed reconnects happen meanwhile
     expect(addresses(endpoints.get())).toEqual(['127.0.25.41:8080']);
@@ -33,9 +36,7 @@ describe('destination restart', () => {
 
     const restartedAt = Date.now();
     await h.restart();
-    // The pod re-registers on the new process, and the watcher never saw an empty set.
-    let sawEmpty = false;
-    endpoints.subscribe((s) => (sawEmpty ||= addresses(s).length === 0));
+    // The pod re-registers on the new process.
     await until(stableA.registration, () => registrations.length > 0, 5_000, 're-registration');
     expect(registrations[0]).toBe('registered production/stable-a as spiffe://cluster.local/ns/production/sa/orders');
     await waitFor(() => h.server.discovery.pods.all().length === 2, 5_000, 'both pods registered');

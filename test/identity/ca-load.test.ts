@@ -90,6 +90,10 @@ describe('loading the CA', () => {
     await initIdentityDir(dir, { trustDomain: 'cluster.local', force: true });
     writeFileSync(join(dir, 'issuer.key'), 'not a key');
     expect(() => loadIdentityDir(dir)).toThrow(`${dir}/issuer.key: not a PEM private key`);
+    for (const damaged of ['null', '"cluster.local"', '{"trustDomain": 7}']) {
+      writeFileSync(join(dir, 'identity.json'), damaged);
+      expect(() => loadIdentityDir(dir), damaged).toThrow(expect.objectContaining({ code: 'MALFORMED', message: expect.stringMatching(/identity\.json: "trustDomain" must be a DNS-like name, got (undefined|7)$/) }));
+    }
   });
 
   it('init refuses to overwrite an existing CA unless forced', async () => {

@@ -108,6 +108,21 @@ describe('Certify', () => {
     expect(err.details).toContain('BAD_CSR_SIGNATURE');
   });
 
+  it('refuses a CSR for a key too short to be safe', async () => {
+    const weak = await generateRsaKeyPair(1024);
+    const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, weak.forgePublicKey, weak.privateKey)));
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toBe('WEAK_CSR_KEY: CSR key is RSA 1024 bits; at least 2048 are required');
+  });
+
+  it('refuses an oversized request before decoding it, and keeps serving', async () => {
+    const csr = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);
+    const err = await refusal(client.certify(ORDERS, 'x'.repeat(256 * 1024), csr));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const res = await client.certify(ORDERS, f.token('production', 'orders'), csr);
+    expect(new X509Certificate(res.leafCertificate).subjectAltName).toBe(`URI:${ORDERS}`);
+  });
+
   it('refuses an identity outside the trust domain or not a SPIFFE id', async () => {
     const token = f.token('production', 'orders');
     const csr = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);

@@ -109,6 +109,11 @@ describe('mesh inject', () => {
     expect(badYaml.stdout).toBe('');
     expect(badYaml.stderr).toMatch(/^mesh inject: .*bad\.yaml: document 2, line \d+: /);
 
+    // Well-formed YAML that cannot become a value: an alias used before its anchor.
+    const earlyAlias = await runMesh(['inject', file('alias.yaml', 'kind: Pod\nmetadata: {name: *n, namespace: &n x}\n')]);
+    expect([earlyAlias.code, earlyAlias.stdout]).toEqual([1, '']);
+    expect(earlyAlias.stderr.trim()).toMatch(/^mesh inject: .*alias\.yaml: document 1: Unresolved alias .*: n$/);
+
     const badWorkload = await runMesh(['inject', '-'], 'kind: Deployment\nmetadata: {name: w}\nspec: {template: {spec: {containers: [{name: a, ports: [{containerPort: "http"}]}]}}}\n');
     expect([badWorkload.code, badWorkload.stdout]).toEqual([1, '']);
     expect(badWorkload.stderr.trim()).toBe('mesh inject: deployment/w: spec.template.spec.containers[0].ports[0].containerPort: expected an integer from 1 to 65535');

@@ -164,6 +164,23 @@ describe('webhook: hostile requests', () => {
   });
 });
 
+describe('webhook: a client that vanishes mid-body', () => {
+  it('logs a warning naming the problem, and keeps serving', async () => {
+    const { connect } = await import('node:tls');
+    const before = logs.length;
+    const socket = connect({ host: HOST, port: webhook.address.port, ca: cert.cert });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    socket.write('POST /inject HTTP/1.1\r\nhost: injector\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"apiVersion":');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const deadline = Date.now() + 5_000;
+    while (!logs.slice(before).some((l) => l.code === 'BODY_INCOMPLETE') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(logs.slice(before)).toContainEqual(expect.objectContaining({ level: 'warn', code: 'BODY_INCOMPLETE', msg: 'rejected request: body ended after 14 of 1000 bytes: aborted' }));
+    expect(logs.slice(before).filter((l) => l.level >= 50)).toEqual([]);
+    expect((await post(review(workload('Pod')))).status).toBe(200);
+  });
+});
+
 describe('mesh injector serve', () => {
   it('serves the webhook as a process and stops on SIGTERM', async () => {
     const { spawn } = await import('node:child_process');

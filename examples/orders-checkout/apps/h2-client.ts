@@ -38,7 +38,11 @@ export class H2Client {
   request(method: string, path: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<H2Response> {
     return new Promise((resolve, reject) => {
       const stream = this.connect().request({ ':method': method, ':path': path, ...headers }, { endStream: body === undefined });
-      const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, timeoutMs);
       let response: http2.IncomingHttpHeaders | undefined;
       const chunks: Buffer[] = [];
       stream.on('response', (h) => (response = h));
@@ -47,10 +51,14 @@ export class H2Client {
         clearTimeout(timer);
         reject(err);
       });
-      // A stream reset with CANCEL ends without 'error': a missing response is detected here.
+      // A stream reset (ours at the timeout, or the peer's) ends without 'error', possibly after the
+      // headers: only a stream closed with NO_ERROR carries a whole response.
       stream.on('close', () => {
         clearTimeout(timer);
-        if (!response) return reject(new Error(`no response from ${this.url}${path} (stream closed, code ${stream.rstCode})`));
+        if (timedOut) return reject(new Error(`no complete response from ${this.url}${path} within ${timeoutMs} ms`));
+        if (!response || stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+          return reject(new Error(`${response ? 'incomplete' : 'no'} response from ${this.url}${path} (stream closed, code ${stream.rstCode})`));
+        }
         resolve({ status: Number(response[':status']), headers: response, body: Buffer.concat(chunks).toString('utf8') });
       });
       if (body !== undefined) stream.end(body);

@@ -22,6 +22,15 @@ export interface OrdersOptions {
   log: Logger;
 }
 
+/** The order id in a request path: percent-decoded, or the caller's mistake (400), not a 502. */
+function orderIdIn(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest(`order id "${segment}" is not valid percent-encoding`);
+  }
+}
+
 export async function startOrders(opts: OrdersOptions) {
   const payments = new H2Client(opts.paymentsUrl, opts.proxy);
   const recent: Order[] = [];
@@ -55,7 +64,7 @@ export async function startOrders(opts: OrdersOptions) {
       }
       const match = /^\/orders\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'GET' && match) {
-        const order = orderFromId(decodeURIComponent(match[1]));
+        const order = orderFromId(orderIdIn(match[1]!));
         if (!order) return reply(404, { error: `no order "${match[1]}"` });
         return reply(200, { order, servedBy: opts.version, callerIdentity: caller });
       }

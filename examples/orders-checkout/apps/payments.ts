@@ -32,7 +32,9 @@ export function startPayments(opts: { host: string; port: number; settings: Paym
     };
     const handle = async () => {
       if (method === 'POST' && path === '/charge') {
-        const body = (await readJsonBody(stream)) as { orderId?: unknown; amountCents?: unknown };
+        const input = await readJsonBody(stream);
+        if (typeof input !== 'object' || input === null) throw new BadRequest('a charge is a JSON object like {"orderId":"o_1","amountCents":100}');
+        const body = input as { orderId?: unknown; amountCents?: unknown };
         const key = String(headers['idempotency-key'] ?? body.orderId ?? '');
         if (!key) throw new BadRequest('a charge needs an idempotency-key header or an orderId');
         if (typeof body.amountCents !== 'number' || !(body.amountCents >= 0)) throw new BadRequest('amountCents must be a number >= 0');

@@ -46,6 +46,8 @@ export async function waitForTcp(address: string, deadline: number, isDead: () =
       const socket = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
       socket.once('connect', () => { socket.destroy(); resolve(true); });
       socket.once('error', () => resolve(false));
+      // A connect nobody answers (a filtered address) must not outlive the deadline.
+      socket.setTimeout(1000, () => { socket.destroy(); resolve(false); });
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
