@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readRun, type RunRecord } from '../examples/orders-checkout/runner/state.ts';
 import { scrapeAll, workloadStats } from '../examples/orders-checkout/runner/golden-metrics.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import type { BenchContext, BenchMode } from './mode.ts';
+import type { BenchMode } from './mode.ts';
 import { meshProcess, RssSampler } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
 

@@ -1,4 +1,5 @@
 // Reads a proxy's PKCS#10 CSR from DER and proves it: parseable, RSA of at least 2048 bits, self-signature valid, one SPIFFE URI SAN.
+import { CodedError } from '../proxy/errors.ts';
 import forge from 'node-forge';
 
 export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE' | 'WEAK_CSR_KEY';
@@ -6,14 +7,8 @@ export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE' | 'WEAK_CSR_KEY
 /** Below this an RSA key can be factored; the CA must not vouch for it. Proxies make 2048-bit keys. */
 export const MIN_RSA_BITS = 2048;
 
-export class CsrError extends Error {
+export class CsrError extends CodedError<CsrErrorCode> {
   override readonly name = 'CsrError';
-  readonly code: CsrErrorCode;
-
-  constructor(code: CsrErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface VerifiedCsr {

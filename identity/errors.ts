@@ -1,4 +1,5 @@
 // Typed errors of the certificate authority: loading its key material, and refusing requests.
+import { CodedError } from '../proxy/errors.ts';
 
 /**
  * Stable codes, matched by tests and the CLI:
@@ -9,12 +10,6 @@
  */
 export type IdentityErrorCode = 'UNREADABLE' | 'MALFORMED' | 'EXPIRED' | 'MISMATCH' | 'EXISTS' | 'INVALID_ARGUMENT';
 
-export class IdentityError extends Error {
+export class IdentityError extends CodedError<IdentityErrorCode> {
   override readonly name = 'IdentityError';
-  readonly code: IdentityErrorCode;
-
-  constructor(code: IdentityErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -1,5 +1,6 @@
 // Service-account tokens: a compact JWT signed with Ed25519 by the control plane, and the
 // TokenValidator interface the CA checks them through (a Kubernetes TokenReview could replace it).
+import { CodedError } from '../proxy/errors.ts';
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 /** The audience the CA accepts; Linkerd's projected tokens use `identity.l5d.io`. */
@@ -8,14 +9,8 @@ export const TOKEN_ISSUER = 'mesh-identity';
 
 export type TokenErrorCode = 'MALFORMED' | 'FORGED' | 'EXPIRED' | 'WRONG_AUDIENCE';
 
-export class TokenError extends Error {
+export class TokenError extends CodedError<TokenErrorCode> {
   override readonly name = 'TokenError';
-  readonly code: TokenErrorCode;
-
-  constructor(code: TokenErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface TokenSubject {

@@ -1,4 +1,5 @@
 // Typed errors of the injector: a stable `code` for tests and logs, and the HTTP status the webhook answers with.
+import { CodedError } from '../proxy/errors.ts';
 
 export type InjectorErrorCode =
   | 'INVALID_WORKLOAD' // the object is not a well-formed workload (names the field)
@@ -21,14 +22,8 @@ const HTTP_STATUS: Record<InjectorErrorCode, number> = {
   METHOD_NOT_ALLOWED: 405,
 };
 
-export class InjectorError extends Error {
+export class InjectorError extends CodedError<InjectorErrorCode> {
   override readonly name = 'InjectorError';
-  readonly code: InjectorErrorCode;
-
-  constructor(code: InjectorErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 
   get httpStatus(): number {
     return HTTP_STATUS[this.code];

@@ -27,14 +27,22 @@ const STATUS: Record<ProxyErrorCode, { http: number; grpc: number }> = {
   SHUTTING_DOWN: { http: 503, grpc: 14 },
 };
 
-export class ProxyError extends Error {
-  override readonly name = 'ProxyError';
-  readonly code: ProxyErrorCode;
-
-  constructor(code: ProxyErrorCode, message: string, options?: { cause?: unknown }) {
+/**
+ * An error with a stable `code`: callers, tests and logs match on the code, never on the message
+ * (as undici's errors do). Each part of the mesh subclasses it with its own set of codes.
+ */
+export class CodedError<Code extends string> extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.code = code;
   }
+}
+
+export class ProxyError extends CodedError<ProxyErrorCode> {
+  override readonly name = 'ProxyError';
 
   get httpStatus(): number {
     return STATUS[this.code].http;

@@ -1,11 +1,8 @@
 // The pods whose proxies are registered right now. A pod lives exactly as long as its
 // registration stream; a newer registration of the same pod replaces the older one.
-export interface RegisteredPod {
-  name: string;
-  namespace: string;
-  labels: Record<string, string>;
-  ip: string;
-  ports: Array<{ name?: string; port: number; protocol?: string }>;
+import type { PodInfo } from '../../proxy/discovery/types.ts';
+
+export interface RegisteredPod extends PodInfo {
   /** The pod's inbound proxy port (4143). */
   inboundPort: number;
   /** From the proxy's client certificate, never from the announcement. */

@@ -72,7 +72,7 @@ export class ResourceStore {
   }
 
   load(): void {
-    const { dir, logger } = this.options;
+    const { dir } = this.options;
     const previous = this.current.all;
     const next = new Map<string, Resource>();
     const fileKeys = new Map<string, string[]>();

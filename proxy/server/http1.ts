@@ -4,14 +4,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
-import { isGrpc, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
-import type { Drain } from './drain.ts';
+import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { readHttp1Head } from './http1-headers.ts';
 import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
-import { createContext, type ConnectionInfo, type RequestIds } from './request-context.ts';
+import { createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
 const kAbort = Symbol('mesh.connection-abort');
@@ -33,13 +31,7 @@ function connectionAbort(socket: TaggedSocket): AbortController {
 /** CONNECT and Upgrade: the socket leaves HTTP and becomes a byte tunnel. */
 export type TunnelHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo) => void;
 
-export interface Http1EdgeOptions {
-  direction: 'inbound' | 'outbound';
-  service: Service;
-  logger: Logger;
-  ids: RequestIds;
-  drain: Drain;
-  maxHeaderBytes: number;
+export interface Http1EdgeOptions extends EdgeOptions {
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
   onConnect?: TunnelHandler;

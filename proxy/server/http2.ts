@@ -12,26 +12,16 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
-import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
-import type { Drain } from './drain.ts';
+import { endToEndHeaders } from '../http/hop-by-hop.ts';
+import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse } from './error-response.ts';
-import { createContext, type ConnectionInfo, type RequestIds } from './request-context.ts';
+import { createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
 type TaggedSession = ServerHttp2Session & { [kConn]?: ConnectionInfo };
-/** Connection-specific headers RFC 9113 8.2.2 forbids; `te` is handled apart. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-export interface Http2EdgeOptions {
-  direction: 'inbound' | 'outbound';
-  service: Service;
-  logger: Logger;
-  ids: RequestIds;
-  drain: Drain;
-  maxHeaderBytes: number;
-}
+export type Http2EdgeOptions = EdgeOptions;
 
 export class Http2Edge {
   private readonly server: Http2Server;
@@ -107,7 +97,7 @@ export class Http2Edge {
       scheme: headers[':scheme'] === 'https' ? 'https' : 'http',
       authority,
       path: headers[':path'],
-      headers: endToEnd(headers),
+      headers: endToEndHeaders(headers),
       body,
       trailers: ended ? undefined : streamTrailers(stream),
       signal: abort.signal,
@@ -178,24 +168,9 @@ export class Http2Edge {
   }
 }
 
-function endToEnd(headers: IncomingHttpHeaders): HeaderMap {
-  const out: HeaderMap = {};
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || CONNECTION_SPECIFIC.has(name)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (name === 'te') {
-      if (String(value).includes('trailers')) out['te'] = 'trailers';
-      continue;
-    }
-    out[name] = value;
-  }
-  return out;
-}
-
 function streamTrailers(stream: ServerHttp2Stream): Promise<HeaderMap | undefined> {
   return new Promise((resolve) => {
-    stream.once('trailers', (t: IncomingHttpHeaders) => resolve(endToEnd(t)));
+    stream.once('trailers', (t: IncomingHttpHeaders) => resolve(endToEndHeaders(t)));
     stream.once('end', () => setImmediate(() => resolve(undefined)));
     stream.once('close', () => resolve(undefined));
   });

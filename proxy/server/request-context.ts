@@ -1,5 +1,7 @@
 // Builds each request's RequestContext at the server edge: id, peer, TLS identity, gRPC deadline.
-import type { RequestContext } from '../http/message.ts';
+import type { Logger } from 'pino';
+import type { RequestContext, Service } from '../http/message.ts';
+import type { Drain } from './drain.ts';
 
 /** What the edge knows about the connection a request arrived on. */
 export interface ConnectionInfo {
@@ -58,4 +60,15 @@ export function createContext(
     labels: {},
     retries: 0,
   };
+}
+
+/** What every server edge (HTTP/1.1 and HTTP/2) is built with. */
+export interface EdgeOptions {
+  direction: 'inbound' | 'outbound';
+  /** The stack the edge hands each request to. */
+  service: Service;
+  logger: Logger;
+  ids: RequestIds;
+  drain: Drain;
+  maxHeaderBytes: number;
 }

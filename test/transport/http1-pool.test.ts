@@ -12,7 +12,6 @@ const HOST = '127.0.22.1';
 let server: http.Server;
 let address: string;
 const serverSockets = new Set<Socket>();
-let lastRequest: http.IncomingMessage | undefined;
 let inFlight = 0;
 /** What the /endless handler wrote, and whether its response was closed (by a cancel). */
 let endlessWritten = 0;
@@ -20,7 +19,6 @@ let endlessClosed = false;
 let peakInFlight = 0;
 
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
-  lastRequest = req;
   const url = new URL(req.url!, 'http://x');
   switch (url.pathname) {
     case '/echo': {
