@@ -57,6 +57,8 @@ export interface RequestContext {
   labels: Record<string, string>;
   /** How many times a retry layer re-sent the request (0 for the first attempt). */
   retries: number;
+  /** Inbound: the app port this request goes to (from `l5d-dst-port`, or the default), set once at the top of the stack. */
+  targetPort?: number;
   /**
    * Decides whether a response counts as a failure, for metrics and retries. A route layer sets
    * it from the ServiceProfile's responseClasses; absent: 5xx, or a gRPC status other than OK.

@@ -1,8 +1,6 @@
 // The inbound stack (mesh -> app), assembled top to bottom: what a request meets between the
 // inbound listener and the app on the pod address, one layer per line with the reason.
 import type { Duplex } from 'node:stream';
-import type { InboundPolicy } from '../discovery/types.ts';
-import type { Watched } from '../discovery/watched.ts';
 import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
 import { headerValue, stack, type Layer, type MeshRequest, type Service } from '../http/message.ts';
@@ -49,7 +47,6 @@ export interface InboundStack {
 export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   const appPorts = new Map<number, Service>();
   const appAt = (port: number): Service => {
-    refuseProxyPort(port, opts.proxyPorts);
     let svc = appPorts.get(port);
     if (!svc) {
       svc = opts.app.service({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
@@ -58,23 +55,9 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     return svc;
   };
 
-  // Three layers ask each request for its port, and nearly every request names the same one:
-  // remember the last header value and its port rather than validate the same text again.
-  let lastHeader: string | undefined;
-  let lastPort = 0;
-  const portOf = (req: MeshRequest): number => {
-    const header = headerValue(req.headers, 'l5d-dst-port');
-    if (header !== undefined && header === lastHeader) return lastPort;
-    const port = targetPort(header, opts.defaultAppPort);
-    if (header !== undefined) [lastHeader, lastPort] = [header, port];
-    return port;
-  };
-
-  const toApp: Service = (req) => {
-    const port = portOf(req);
-    delete req.headers['l5d-dst-port'];
-    return appAt(port)(req);
-  };
+  // Set by `appPortLayer` before any layer that asks.
+  const portOf = (req: MeshRequest): number => req.ctx.targetPort!;
+  const toApp: Service = (req) => appAt(portOf(req))(req);
   const policy = opts.policy;
   const authorize =
     opts.authorize ??
@@ -87,6 +70,9 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     toApp,
     // Golden metrics first, so refusals by policy and failures to reach the app are counted too.
     opts.metrics.requestLayer(),
+    // Which app port the request is for, decided once (policy is per port): `l5d-dst-port` from
+    // another proxy, else the default app port; never one of this proxy's own ports.
+    appPortLayer(opts.defaultAppPort, opts.proxyPorts),
     // A port's first request may arrive before its first policy (the watch starts on first use):
     // wait for it, bounded, rather than refuse a caller the policy would admit.
     ...(policy && !opts.authorize ? [awaitFirstPolicy(policy, portOf, opts.policyTimeoutMs ?? 3_000)] : []),
@@ -108,17 +94,27 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   };
 }
 
+/** Sets `ctx.targetPort` from `l5d-dst-port` (which the app must not see) or the default port. */
+function appPortLayer(defaultPort: number | undefined, proxyPorts: ReadonlySet<number> | undefined): Layer {
+  return (inner) => (req) => {
+    try {
+      const port = targetPort(headerValue(req.headers, 'l5d-dst-port'), defaultPort);
+      refuseProxyPort(port, proxyPorts);
+      req.ctx.targetPort = port;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    delete req.headers['l5d-dst-port'];
+    return inner(req);
+  };
+}
+
 /** Holds a request until its port's policy is known (at most `timeoutMs`; then policy fails closed). */
 function awaitFirstPolicy(policy: InboundPolicySource, portOf: (req: MeshRequest) => number, timeoutMs: number): Layer {
   // Not an async function: once the policy is known (every request but a port's first few),
   // the request passes straight through without a promise and a microtask hop of its own.
   return (inner) => (req) => {
-    let cell: Watched<InboundPolicy>;
-    try {
-      cell = policy.policyFor(portOf(req));
-    } catch (err) {
-      return Promise.reject(err); // a bad l5d-dst-port
-    }
+    const cell = policy.policyFor(portOf(req));
     if (cell.get() !== undefined) return inner(req);
     return cell.first(timeoutMs, 'inbound policy').then(
       () => inner(req),
