@@ -1,6 +1,8 @@
 // Runs the same load against several paths to the same kind of app (direct, through proxies...)
-// in one sitting, so their figures are comparable: saturating runs, then fixed-rate runs.
+// in one sitting, so their figures are comparable: saturating runs, then fixed-rate runs (paced
+// evenly, and autocannon's bursty `overallRate` beside them).
 import { mergeLoads, runLoad, type LoadResult } from './load.ts';
+import { runPaced } from './paced-load.ts';
 import type { BenchContext } from './mode.ts';
 import { RssSampler, type BenchProcess } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, table } from './report.ts';
@@ -19,7 +21,10 @@ export interface PathUnderTest {
 export interface PathFigures {
   label: string;
   saturating: LoadResult;
+  /** Evenly paced at the fixed rate (paced-load.ts): the figure the latency bar is checked on. */
   fixedRate: LoadResult;
+  /** autocannon `overallRate` at the same rate: bursts at each second's start (no bar). */
+  autocannonRate: LoadResult;
   /** Per proxy on the path: peak RSS polled during the saturating runs (all paths' slices), and VmHWM after them. */
   memory: Record<string, { peakRssBytes: number; vmHwmBytes: number }>;
 }
@@ -44,25 +49,40 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
   const memory = samplers.map((s) => s.stop());
   const saturating = paths.map((p, i) => mergeLoads(`${p.label}, ${connections} conns`, satParts[i]!));
 
-  // Enough connections that each sends at most 100 req/s: the rate holds without queueing in the client.
+  // The fixed rate is paced (paced-load.ts): one request about every 1/rate s. autocannon's
+  // `overallRate` sends each second's share in a burst at the top of the second; that run is
+  // kept beside it, with no bar, so both figures can be seen (bench/README.md says more).
   const fixedConnections = Math.max(1, Math.min(connections, Math.ceil(rate / 100)));
-  ctx.log(`fixed-rate runs: ${rate} req/s over ${fixedConnections} connections, ${d} s per path, interleaved...`);
+  ctx.log(`fixed-rate runs: ${rate} req/s paced evenly (up to ${fixedConnections} connections), ${d} s per path, interleaved...`);
   const fixedParts: LoadResult[][] = paths.map(() => []);
+  const lateP99: number[] = paths.map(() => 0);
   for (let round = 0; round < slices; round++) {
     for (const [i, p] of paths.entries()) {
-      fixedParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, overallRate: rate }));
+      const run = await runPaced({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, rate });
+      lateP99[i] = Math.max(lateP99[i]!, run.sendLateP99);
+      fixedParts[i]!.push(run);
     }
   }
-  const fixed = paths.map((p, i) => mergeLoads(`${p.label}, ${rate} req/s`, fixedParts[i]!));
+  const fixed = paths.map((p, i) => mergeLoads(`${p.label}, ${rate} req/s paced`, fixedParts[i]!));
+  ctx.log(`(the generator sent each request at most ${Math.max(...lateP99).toFixed(2)} ms after its planned moment, p99 of each slice)`);
+
+  ctx.log(`autocannon overallRate runs (bursts at each second's start; no bar): ${rate} req/s over ${fixedConnections} connections...`);
+  const burstParts: LoadResult[][] = paths.map(() => []);
+  for (let round = 0; round < slices; round++) {
+    for (const [i, p] of paths.entries()) {
+      burstParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, overallRate: rate }));
+    }
+  }
+  const bursts = paths.map((p, i) => mergeLoads(`${p.label}, autocannon -R ${rate}`, burstParts[i]!));
 
   ctx.log('');
-  ctx.log(table(LOAD_HEADERS, [...saturating, ...fixed].map(loadRow)));
+  ctx.log(table(LOAD_HEADERS, [...saturating, ...fixed, ...bursts].map(loadRow)));
   const memoryRows = memory.flatMap((m) => Object.entries(m).map(([name, v]) => [name, mb(v.peakRssBytes), mb(v.vmHwmBytes)]));
   if (memoryRows.length > 0) {
     ctx.log('');
     ctx.log(table(['proxy (during its saturating run)', 'peak RSS polled MB', 'VmHWM MB'], memoryRows));
   }
-  return paths.map((p, i) => ({ label: p.label, saturating: saturating[i]!, fixedRate: fixed[i]!, memory: memory[i]! }));
+  return paths.map((p, i) => ({ label: p.label, saturating: saturating[i]!, fixedRate: fixed[i]!, autocannonRate: bursts[i]!, memory: memory[i]! }));
 }
 
 /** The larger of the polled peak and the kernel's high-water mark. */

@@ -7,6 +7,7 @@ import { readRun, type RunRecord } from '../examples/orders-checkout/runner/stat
 import { scrapeAll, workloadStats } from '../examples/orders-checkout/runner/golden-metrics.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import type { BenchMode } from './mode.ts';
+import { runPaced } from './paced-load.ts';
 import { meshProcess, RssSampler } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
 
@@ -45,8 +46,8 @@ export const demoMode: BenchMode = {
     const seconds = (Date.now() - started) / 1000;
     const memory = sampler.stop();
     const after = await scrapeAll(run.pods);
-    ctx.log(`fixed-rate run: ${DEMO_RATE} req/s, ${ctx.durationSeconds} s...`);
-    const fixed = await runLoad({ title: `demo, ${DEMO_RATE} req/s`, url, ...CHECKOUT, connections: 5, durationSeconds: ctx.durationSeconds, overallRate: DEMO_RATE });
+    ctx.log(`fixed-rate run: ${DEMO_RATE} req/s paced evenly (paced-load.ts), ${ctx.durationSeconds} s...`);
+    const fixed = await runPaced({ title: `demo, ${DEMO_RATE} req/s paced`, url, ...CHECKOUT, connections: 5, durationSeconds: ctx.durationSeconds, rate: DEMO_RATE });
 
     const perWorkload = workloadStats(run.pods, before, after, seconds);
     const twoProxy = lastTwoProxyFigures();

@@ -109,7 +109,7 @@ export function mergeLoads(title: string, parts: LoadResult[]): LoadResult {
   };
 }
 
-function percentile(sorted: Float64Array, q: number): number {
+export function percentile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
