@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProxyError } from '../errors.ts';
-import { headerValue, stack, type Layer, type MeshRequest, type Service } from '../http/message.ts';
+import { headerValue, stack, withoutHeader, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';
 import { authorizePorts } from './authorize.ts';
@@ -104,7 +104,7 @@ function appPortLayer(defaultPort: number | undefined, proxyPorts: ReadonlySet<n
     } catch (err) {
       return Promise.reject(err);
     }
-    delete req.headers['l5d-dst-port'];
+    req.headers = withoutHeader(req.headers, 'l5d-dst-port');
     return inner(req);
   };
 }
@@ -125,8 +125,9 @@ function awaitFirstPolicy(policy: InboundPolicySource, portOf: (req: MeshRequest
 
 /** Replaces any `l5d-client-id` the caller sent with the identity its certificate proved. */
 const clientIdHeader: Layer = (inner) => (req) => {
-  delete req.headers['l5d-client-id'];
-  if (req.ctx.clientIdentity) req.headers['l5d-client-id'] = req.ctx.clientIdentity;
+  const headers = withoutHeader(req.headers, 'l5d-client-id');
+  if (req.ctx.clientIdentity) headers['l5d-client-id'] = req.ctx.clientIdentity;
+  req.headers = headers;
   return inner(req);
 };
 

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { EndpointSet, Resolver } from '../discovery/types.ts';
 import { ProxyError } from '../errors.ts';
-import { headerValue, type Layer, type MeshRequest } from '../http/message.ts';
+import { headerValue, withoutHeader, type Layer, type MeshRequest } from '../http/message.ts';
 import { normalizeAuthority } from './targets.ts';
 
 export interface IngressRoutingOptions {
@@ -21,7 +21,7 @@ export function ingressRouting(opts: IngressRoutingOptions): Layer {
   const fallback = opts.defaultDst;
   return (inner) => (req) => {
     const override = headerValue(req.headers, 'l5d-dst-override');
-    delete req.headers['l5d-dst-override'];
+    req.headers = withoutHeader(req.headers, 'l5d-dst-override');
     if (override !== undefined && override.trim() !== '') {
       req.authority = override.trim();
       return inner(req);
