@@ -21,6 +21,8 @@ export interface PathUnderTest {
 export interface PathFigures {
   label: string;
   saturating: LoadResult;
+  /** req/s of each saturating slice, in the order taken: slice i of every path ran back to back. */
+  saturatingSlices: number[];
   /** Evenly paced at the fixed rate (paced-load.ts): the figure the latency bar is checked on. */
   fixedRate: LoadResult;
   /** autocannon `overallRate` at the same rate: bursts at each second's start (no bar). */
@@ -82,7 +84,7 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
     ctx.log('');
     ctx.log(table(['proxy (during its saturating run)', 'peak RSS polled MB', 'VmHWM MB'], memoryRows));
   }
-  return paths.map((p, i) => ({ label: p.label, saturating: saturating[i]!, fixedRate: fixed[i]!, autocannonRate: bursts[i]!, memory: memory[i]! }));
+  return paths.map((p, i) => ({ label: p.label, saturating: saturating[i]!, saturatingSlices: satParts[i]!.map((r) => r.rps), fixedRate: fixed[i]!, autocannonRate: bursts[i]!, memory: memory[i]! }));
 }
 
 /** The larger of the polled peak and the kernel's high-water mark. */

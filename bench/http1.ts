@@ -39,11 +39,17 @@ export const http1Mode: BenchMode = {
 
 /** Throughput ratio, added latency at the fixed rate, and each proxy's peak memory, against the bars. */
 export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: number) {
-  const ratio = mesh.saturating.rps / direct.saturating.rps;
+  // Slice i of each path ran back to back, so their ratio shares the machine's state of that
+  // moment; the median of the paired ratios is the figure (a burst of background load on the
+  // shared machine moves one slice, not the median). The pooled ratio is kept beside it.
+  const sliceRatios = mesh.saturatingSlices.map((rps, i) => rps / direct.saturatingSlices[i]!);
+  const ratio = median(sliceRatios);
+  const pooledRatio = mesh.saturating.rps / direct.saturating.rps;
   const addedP50Ms = mesh.fixedRate.p50 - direct.fixedRate.p50;
   const addedP99Ms = mesh.fixedRate.p99 - direct.fixedRate.p99;
   const bars: Bar[] = [
-    { what: `throughput ${mesh.label}/${direct.label}`, value: ratio, unit: '', bar: `>= ${BAR_RATIO}`, met: ratio >= BAR_RATIO },
+    { what: `throughput ${mesh.label}/${direct.label}, median of ${sliceRatios.length} paired slices`, value: ratio, unit: '', bar: `>= ${BAR_RATIO}`, met: ratio >= BAR_RATIO },
+    { what: `  slices: ${sliceRatios.map((r) => r.toFixed(3)).join(' ')}; pooled`, value: pooledRatio, unit: '', bar: '(no bar)', met: true },
     { what: `${mesh.label}: added p50 at ${rate} req/s`, value: addedP50Ms, unit: 'ms', bar: `< ${BAR_ADDED_P50_MS} ms`, met: addedP50Ms < BAR_ADDED_P50_MS },
     { what: `${mesh.label}: added p99 at ${rate} req/s`, value: addedP99Ms, unit: 'ms', bar: '(no bar)', met: true },
     ...Object.entries(mesh.memory).map(([name, m]) => ({
@@ -54,7 +60,7 @@ export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: 
       met: peakBytes(m) < BAR_RSS_MB * 1024 * 1024,
     })),
   ];
-  return { ratio, addedP50Ms, addedP99Ms, bars };
+  return { ratio, sliceRatios, pooledRatio, addedP50Ms, addedP99Ms, bars };
 }
 
 /** What the proxies' own /metrics counted: a cross-check that the requests passed both. */
@@ -78,4 +84,10 @@ export async function countsFromProxies(t: Topology): Promise<Record<string, num
     inbound_other_failures: i.otherFailures,
     connections_between_proxies: sumOf(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst' }),
   };
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
