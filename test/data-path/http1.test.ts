@@ -163,3 +163,49 @@ describe('HTTP/1.1 through two proxies', () => {
     expect(await mesh.inbound.metrics()).toMatch(/request_total\{[^}]*direction="inbound"/);
   });
 });
+
+describe('HTTP/1.1 cancellation through two proxies', () => {
+  it('a client that leaves mid-request closes the app-side request, and the next request is served', async () => {
+    const { createServer } = await import('node:http');
+    const cancelled: string[] = [];
+    const arrived: string[] = [];
+    const upstream = createServer((req, res) => {
+      arrived.push(req.url!);
+      if (req.url === '/hang') {
+        // Never answers: only the client's departure, carried through both proxies, ends it.
+        res.on('close', () => cancelled.push(req.url!));
+        return;
+      }
+      res.end('fine');
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.21.32', r));
+    const authority = 'hang.test.svc.cluster.local:8080';
+    const port = (upstream.address() as { port: number }).port;
+    const pair = await startTwoProxies({ clientIp: '127.0.21.31', serverIp: '127.0.21.32', services: [{ authority, port }] });
+    try {
+      const leaving = new Client(pair.proxyUrl);
+      const pending = leaving.request({ path: '/hang', method: 'GET', headers: { host: authority } }).catch((err: Error) => err);
+      await waitFor(() => arrived.includes('/hang'), 'the app to receive /hang');
+      await leaving.destroy(); // the client's connection goes, the request unanswered
+      expect(await pending).toBeInstanceOf(Error);
+      await waitFor(() => cancelled.includes('/hang'), 'the app-side request to be closed');
+
+      const next = new Client(pair.proxyUrl);
+      const res = await next.request({ path: '/after', method: 'GET', headers: { host: authority } });
+      expect(res.statusCode).toBe(200);
+      expect(await res.body.text()).toBe('fine');
+      await next.close();
+    } finally {
+      await pair.close();
+      await new Promise<void>((r) => { upstream.closeAllConnections(); upstream.close(() => r()); });
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

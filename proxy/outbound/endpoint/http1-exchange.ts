@@ -3,16 +3,15 @@
 import { Readable } from 'node:stream';
 import { util as undiciUtil } from 'undici';
 import { ProxyError } from '../../errors.ts';
+import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
-/** Shared listener options: one object, not one per request. */
-const ONCE = { once: true } as const;
 const NO_BODY_STATUS = new Set([204, 304]);
 const { headerNameToString } = undiciUtil;
 
 /** undici's handler callbacks (its legacy API, which it calls directly, without a wrapper). */
-export class Http1Exchange {
+export class Http1Exchange implements CancelHook {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private body: ResponseBody | null = null;
   private responded = false;
@@ -27,13 +26,13 @@ export class Http1Exchange {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
-    // The exchange is its own abort listener (`handleEvent`): no closure per request.
-    if (this.req.signal.aborted) this.handleEvent();
-    else this.req.signal.addEventListener('abort', this, ONCE);
+    // The exchange is its own cancel hook: no closure per request (http/cancel.ts says why not
+    // an 'abort' listener per request).
+    onCancel(this.req.signal, this);
   }
 
   /** `req.signal` aborted: the client went away, so the upstream request goes too. */
-  handleEvent(): void {
+  onCancel(): void {
     this.abortUpstream?.(new ProxyError('UPSTREAM_RESET', `${this.label}: request cancelled by the client`));
   }
 
@@ -78,7 +77,7 @@ export class Http1Exchange {
   }
 
   private done(): void {
-    this.req.signal.removeEventListener('abort', this);
+    offCancel(this.req.signal, this);
   }
 }
 
