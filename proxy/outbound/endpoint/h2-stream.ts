@@ -3,11 +3,10 @@
 // reports it as a quiet close.
 import http2, { type ClientHttp2Stream } from 'node:http2';
 import { ProxyError } from '../../errors.ts';
+import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { endToEndHeaders } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
-/** Shared listener options: one object, not one per request. */
-const ONCE = { once: true } as const;
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 export interface StreamHooks {
@@ -25,8 +24,9 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     const cancel = (): void => {
       if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     };
-    if (req.signal.aborted) cancel();
-    else req.signal.addEventListener('abort', cancel, ONCE);
+    // An HTTP/1 client's requests share its connection's signal: a cancel hook, not a listener.
+    const hook: CancelHook = { onCancel: cancel };
+    onCancel(req.signal, hook);
 
     if (req.body) {
       const source = req.body;
@@ -60,7 +60,7 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     });
     stream.once('close', () => {
       hooks.onClose();
-      req.signal.removeEventListener('abort', cancel);
+      offCancel(req.signal, hook);
       resolveTrailers(undefined);
       // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing
       // response has to be noticed here.

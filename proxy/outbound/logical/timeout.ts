@@ -3,6 +3,7 @@
 // upstream through a child AbortSignal, and raise ProxyError('RESPONSE_TIMEOUT').
 import { finished, type Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
+import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 
 export interface TimeoutOptions {
@@ -37,16 +38,17 @@ async function withDeadline(
   message: string,
 ): Promise<MeshResponse> {
   const controller = new AbortController();
-  const forwardAbort = () => controller.abort(req.signal.reason);
-  if (req.signal.aborted) forwardAbort();
-  else req.signal.addEventListener('abort', forwardAbort, { once: true });
+  // A cancel hook, not an 'abort' listener: on HTTP/1 the signal is the client connection's,
+  // shared by its requests (http/cancel.ts).
+  const forwardAbort: CancelHook = { onCancel: () => controller.abort(req.signal.reason) };
+  onCancel(req.signal, forwardAbort);
 
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let onExpire: (err: ProxyError) => void = () => {};
   const release = () => {
     clearTimeout(timer);
-    req.signal.removeEventListener('abort', forwardAbort);
+    offCancel(req.signal, forwardAbort);
   };
   const expired = new Promise<never>((_, reject) => {
     onExpire = reject;
