@@ -243,6 +243,22 @@ describe('HTTP/1.1 endpoint client', () => {
     await c.close();
   });
 
+  it('keeps idle connections to another proxy longer than idle connections to an app', async () => {
+    const opened: Array<{ sock: Socket; proxied: boolean }> = [];
+    let proxied = false;
+    const c = connector({ idleTimeoutMs: 100, proxyIdleTimeoutMs: 60_000, metrics: { trackConnection: (sock) => void opened.push({ sock, proxied }) } });
+    const port = (server.address() as AddressInfo).port;
+    await readBody(await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/status?code=200' })));
+    proxied = true;
+    await readBody(await c.service({ address: `${HOST}:8080`, inboundPort: port, weight: 1, labels: {} })(meshRequest({ path: '/status?code=200' })));
+    expect(opened.map((o) => o.proxied)).toEqual([false, true]);
+    // The app connection idles out (its pool's 100 ms); the one to the proxy is still there.
+    await expect.poll(() => opened[0]!.sock.destroyed, { timeout: 10_000 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(opened[1]!.sock.destroyed).toBe(false);
+    await c.close();
+  });
+
   it('connects to the inbound port of a proxied endpoint and names the target port', async () => {
     const c = connector();
     const port = (server.address() as AddressInfo).port;

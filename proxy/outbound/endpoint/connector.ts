@@ -41,6 +41,12 @@ export interface EndpointConnectorOptions {
   /** Idle keep-alive connections close after this (default 4 s: below Node's 5 s server keep-alive). */
   idleTimeoutMs?: number;
   /**
+   * The same for connections to another proxy's inbound port (default 30 s): its keep-alive is
+   * 60 s unless set otherwise, and a new connection there may cost an mTLS handshake (~4 ms of
+   * CPU on each side). undici also honours the peer's `Keep-Alive: timeout=N` when it is shorter.
+   */
+  proxyIdleTimeoutMs?: number;
+  /**
    * An HTTP/2 session with no stream open for this long closes (default 60 s): reconnecting
    * costs a TLS handshake, and one session per endpoint is cheap to keep.
    */
@@ -139,7 +145,7 @@ export class EndpointConnector {
     const http1 = (): Service => {
       entry.http1 ??= new Http1Client(target, {
         connections: this.http1Connections,
-        idleTimeoutMs: this.idleTimeoutMs,
+        idleTimeoutMs: target.dstPort !== undefined ? (this.opts.proxyIdleTimeoutMs ?? 30_000) : this.idleTimeoutMs,
         connectTimeoutMs: this.connectTimeoutMs,
         onConnection,
       });
