@@ -8,7 +8,7 @@
 //
 // Measured (bench, same-run A/B against a listener added and removed per request): the listener
 // calls alone were ~2% of each proxy's CPU, but the whole change took CPU per request down
-// 15-20% and the GC share of busy time from ~12% to ~3.5%: the per-request listener records on
+// 10-20% (two A/B runs) and the GC share of busy time from ~12% to ~3.5%: the per-request listener records on
 // the long-lived signal were what kept request objects alive into the old generation.
 
 const kHooks = Symbol('mesh.cancel-hooks');
