@@ -68,6 +68,19 @@ describe('mTLS to a proxied endpoint', () => {
     });
   }
 
+  it('keeps an idle mTLS connection to another proxy longer than an idle one to an app', async () => {
+    const sockets: Array<{ destroyed: boolean }> = [];
+    const creds = new SwappableCredentials(pki.leaf(CHECKOUT), pki.caPem);
+    const c = new EndpointConnector({ logger: quietLogger, credentials: creds, idleTimeoutMs: 100, proxyIdleTimeoutMs: 60_000, metrics: { trackConnection: (s) => void sockets.push(s) } });
+    const res = await c.service(orders())(meshRequest({ protocol: 'http/1.1' }));
+    await readBody(res);
+    expect(sockets.length).toBe(1);
+    // Three times the app-side idle timeout: a new handshake is what the longer idle saves.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sockets[0]!.destroyed).toBe(false);
+    await c.close();
+  });
+
   it('refuses a server presenting another identity, naming both', async () => {
     const c = new EndpointConnector({ logger: quietLogger, credentials: new SwappableCredentials(pki.leaf(CHECKOUT), pki.caPem) });
     for (const protocol of ['h2', 'http/1.1'] as const) {

@@ -41,9 +41,13 @@ export interface EndpointConnectorOptions {
   /** Idle keep-alive connections close after this (default 4 s: below Node's 5 s server keep-alive). */
   idleTimeoutMs?: number;
   /**
-   * The same for connections to another proxy's inbound port (default 30 s): its keep-alive is
-   * 60 s unless set otherwise, and a new connection there may cost an mTLS handshake (~4 ms of
-   * CPU on each side). undici also honours the peer's `Keep-Alive: timeout=N` when it is shorter.
+   * The same for mTLS connections to another proxy's inbound port (default 30 s): a new one
+   * costs a handshake (~4 ms of CPU on each side), and the peer keeps them 60 s unless set
+   * otherwise (undici also honours its `Keep-Alive: timeout=N` when shorter). Only mTLS: a
+   * plaintext connection is told apart by its first bytes, and one the pool opened but left
+   * unused past the peer's detect timeout (10 s) would be taken for opaque TCP and tunnelled
+   * to the app, its requests never seen by the peer's HTTP stack. Plaintext hops keep
+   * `idleTimeoutMs`, below that timeout; a TLS connection is detected by its ClientHello.
    */
   proxyIdleTimeoutMs?: number;
   /**
@@ -145,7 +149,7 @@ export class EndpointConnector {
     const http1 = (): Service => {
       entry.http1 ??= new Http1Client(target, {
         connections: this.http1Connections,
-        idleTimeoutMs: target.dstPort !== undefined ? (this.opts.proxyIdleTimeoutMs ?? 30_000) : this.idleTimeoutMs,
+        idleTimeoutMs: target.dstPort !== undefined && target.identity !== undefined ? (this.opts.proxyIdleTimeoutMs ?? 30_000) : this.idleTimeoutMs,
         connectTimeoutMs: this.connectTimeoutMs,
         onConnection,
       });
