@@ -31,6 +31,10 @@ export const http1Mode: BenchMode = {
     const proxyCounts = await countsFromProxies(t);
     ctx.log('');
     ctx.log(`golden metrics after the runs: ${Object.entries(proxyCounts).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    // Every request the outbound proxy sent on must have passed the inbound proxy's HTTP stack.
+    if (proxyCounts.outbound_requests !== proxyCounts.inbound_requests) {
+      ctx.log(`WARNING: the outbound proxy counted ${proxyCounts.outbound_requests} requests and the inbound ${proxyCounts.inbound_requests}: requests reached the app without the inbound's HTTP stack (or were lost between the proxies)`);
+    }
     ctx.log('');
     ctx.log(barLines(figures.bars));
     return { direct, mesh, ...figures, proxyCounts };
@@ -76,6 +80,8 @@ export async function countsFromProxies(t: Topology): Promise<Record<string, num
   const o = side(out, 'outbound');
   const i = side(inb, 'inbound');
   return {
+    outbound_requests: sumOf(out, 'request_total', { direction: 'outbound' }),
+    inbound_requests: sumOf(inb, 'request_total', { direction: 'inbound' }),
     outbound_responses: o.responses,
     outbound_cancelled_by_client: o.cancelled,
     outbound_other_failures: o.otherFailures,
