@@ -76,6 +76,7 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
       },
       metrics: opts.metrics,
       logger: opts.logger,
+      profileTimeoutMs: opts.discoveryTimeoutMs,
     });
   });
 

@@ -91,3 +91,46 @@ describe('traffic split', () => {
     expect(req.ctx.isFailure?.(503, undefined)).toBe(true);
   });
 });
+
+describe('an authority\'s first profile', () => {
+  const retryingProfile = (): Profile => ({
+    fqdn: 'payments.production.svc.cluster.local',
+    routes: [{ name: 'POST /charge', condition: { pathRegex: '/charge' }, responseClasses: [], timeoutMs: 0, isRetryable: true }],
+    httpRoutes: [],
+  });
+
+  it('is waited for by the first requests, so their retries already apply', async () => {
+    const watched = new Watched<Profile>();
+    let attempts = 0;
+    const svc = createLogicalService({
+      authority: 'payments.production.svc.cluster.local:8080',
+      profile: watched,
+      profileTimeoutMs: 5_000,
+      concrete: () => async () => response(++attempts === 1 ? 503 : 200),
+    });
+    const pending = svc(meshRequest({ method: 'POST', path: '/charge' }));
+    setTimeout(() => watched.set(retryingProfile()), 50); // discovery answers a little later
+    expect((await pending).status).toBe(200);
+    expect(attempts).toBe(2); // the 503 was retried under the profile's route
+  });
+
+  it('is not waited for past its timeout: requests go on without it, and later ones do not wait', async () => {
+    const watched = new Watched<Profile>();
+    const svc = createLogicalService({
+      authority: 'payments.production.svc.cluster.local:8080',
+      profile: watched,
+      profileTimeoutMs: 1_000,
+      concrete: () => async () => response(200),
+    });
+    const started = performance.now();
+    expect((await svc(meshRequest())).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    // Half the timeout: a margin a loaded machine cannot eat (a wait would take the whole second).
+    const next = performance.now();
+    expect((await svc(meshRequest())).status).toBe(200);
+    expect(performance.now() - next).toBeLessThan(500);
+    // When the profile does come, it applies.
+    watched.set(retryingProfile());
+    expect((await svc(meshRequest({ path: '/charge' }))).status).toBe(200);
+  });
+});

@@ -28,6 +28,12 @@ export interface LogicalTarget {
   logger?: Logger;
   /** Injectable clock for the retry budget (tests). */
   now?: () => number;
+  /**
+   * How long an authority's first requests wait for its first profile (default 3 s), so that
+   * they already get its routes, timeouts and retries. After that, and while discovery stays
+   * silent, requests go on without a profile: its absence must not make the service fail.
+   */
+  profileTimeoutMs?: number;
 }
 
 interface Compiled {
@@ -81,9 +87,24 @@ export function createLogicalService(target: LogicalTarget): Service {
     return stack(backend, ...layers);
   }
 
-  return (req) => {
+  // The first profile: requests that arrive before it wait for it (one shared wait, bounded).
+  let firstProfile: Promise<void> | undefined;
+  let profileLate = false;
+  const awaitFirstProfile = (): Promise<void> =>
+    (firstProfile ??= target.profile.first(target.profileTimeoutMs ?? 3_000, `profile for ${target.authority}`).then(
+      () => {},
+      (err: Error) => {
+        profileLate = true;
+        target.logger?.warn({ authority: target.authority, err: err.message }, `${err.message}; routing ${target.authority} without its routes, timeouts and retries until it comes`);
+      },
+    ));
+
+  const route: Service = (req) => {
     const table = current();
-    if (!table) return direct(req);
+    if (!table) {
+      if (target.profile.get() === undefined && !profileLate) return awaitFirstProfile().then(() => route(req));
+      return direct(req);
+    }
     const policy = table.table.select(req);
     if (policy.name !== undefined) req.ctx.route = policy.name;
     req.ctx.isFailure = policy.isFailure;
@@ -94,4 +115,5 @@ export function createLogicalService(target: LogicalTarget): Service {
     }
     return svc(req);
   };
+  return route;
 }
