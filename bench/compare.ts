@@ -40,14 +40,15 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
   // so a change in background load hits every path alike instead of whichever ran last.
   const slices = Math.max(1, Math.min(ROUNDS, Math.floor(d / 2)));
   const slice = d / slices;
+  const interleaved = async <R extends LoadResult>(run: (p: PathUnderTest) => Promise<R>): Promise<R[][]> => {
+    const parts: R[][] = paths.map(() => []);
+    for (let round = 0; round < slices; round++) for (const [i, p] of paths.entries()) parts[i]!.push(await run(p));
+    return parts;
+  };
+
   ctx.log(`saturating runs: ${connections} connections, ${d} s per path in ${slices} interleaved slices...`);
-  const satParts: LoadResult[][] = paths.map(() => []);
   const samplers = paths.map((p) => new RssSampler(p.proxies));
-  for (let round = 0; round < slices; round++) {
-    for (const [i, p] of paths.entries()) {
-      satParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections, durationSeconds: slice }));
-    }
-  }
+  const satParts = await interleaved((p) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections, durationSeconds: slice }));
   const memory = samplers.map((s) => s.stop());
   const saturating = paths.map((p, i) => mergeLoads(`${p.label}, ${connections} conns`, satParts[i]!));
 
@@ -56,25 +57,13 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
   // kept beside it, with no bar, so both figures can be seen (bench/README.md says more).
   const fixedConnections = Math.max(1, Math.min(connections, Math.ceil(rate / 100)));
   ctx.log(`fixed-rate runs: ${rate} req/s paced evenly (up to ${fixedConnections} connections), ${d} s per path, interleaved...`);
-  const fixedParts: LoadResult[][] = paths.map(() => []);
-  const lateP99: number[] = paths.map(() => 0);
-  for (let round = 0; round < slices; round++) {
-    for (const [i, p] of paths.entries()) {
-      const run = await runPaced({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, rate });
-      lateP99[i] = Math.max(lateP99[i]!, run.sendLateP99);
-      fixedParts[i]!.push(run);
-    }
-  }
+  const fixedParts = await interleaved((p) => runPaced({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, rate }));
   const fixed = paths.map((p, i) => mergeLoads(`${p.label}, ${rate} req/s paced`, fixedParts[i]!));
-  ctx.log(`(the generator sent each request at most ${Math.max(...lateP99).toFixed(2)} ms after its planned moment, p99 of each slice)`);
+  const lateP99 = Math.max(...fixedParts.flat().map((r) => r.sendLateP99));
+  ctx.log(`(the generator sent each request at most ${lateP99.toFixed(2)} ms after its planned moment, p99 of each slice)`);
 
   ctx.log(`autocannon overallRate runs (bursts at each second's start; no bar): ${rate} req/s over ${fixedConnections} connections...`);
-  const burstParts: LoadResult[][] = paths.map(() => []);
-  for (let round = 0; round < slices; round++) {
-    for (const [i, p] of paths.entries()) {
-      burstParts[i]!.push(await runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, overallRate: rate }));
-    }
-  }
+  const burstParts = await interleaved((p) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: slice, overallRate: rate }));
   const bursts = paths.map((p, i) => mergeLoads(`${p.label}, autocannon -R ${rate}`, burstParts[i]!));
 
   ctx.log('');

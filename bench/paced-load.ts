@@ -33,7 +33,8 @@ export interface PacedResult extends LoadResult {
 
 export async function runPaced(opts: PacedOptions): Promise<PacedResult> {
   const target = new URL(opts.url);
-  const pool = new Pool(target.origin, { connections: opts.connections, pipelining: 1 });
+  // Bounded waits, so a stuck request ends as an error and the run still stops by itself.
+  const pool = new Pool(target.origin, { connections: opts.connections, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const path = target.pathname + target.search;
   const total = Math.round(opts.rate * opts.durationSeconds);
   const interval = 1000 / opts.rate;
