@@ -19,8 +19,9 @@ type TaggedSocket = Socket & { [kConn]?: ConnectionInfo; [kAbort]?: AbortControl
  * The cancellation signal of the requests on one client connection. One per connection, not
  * per request: making an AbortController (an EventTarget) showed as ~3% of the proxy's CPU
  * profile in Node 20, and on HTTP/1 a response can only end early when its connection goes,
- * which cancels every request on it alike. Layers remove their listeners when their request is done,
- * so a long keep-alive connection does not pile them up.
+ * which cancels every request on it alike. Layers listen through `http/cancel.ts` hooks, set and
+ * cleared per request, not an EventTarget listener each: on this long-lived signal those kept
+ * request objects alive into the old generation.
  */
 function connectionAbort(socket: TaggedSocket): AbortController {
   let abort = socket[kAbort];
