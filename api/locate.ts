@@ -16,7 +16,7 @@ function findProjectRoot(start: string): string {
 export const projectRoot: string = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** Absolute path of `api/<name>.proto`. */
-export function protoPath(name: 'identity' | 'destination'): string {
+export function protoPath(name: 'identity' | 'destination' | 'tap'): string {
   return join(projectRoot, 'api', `${name}.proto`);
 }
 
