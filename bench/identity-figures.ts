@@ -6,10 +6,10 @@ import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket 
 import * as grpc from '@grpc/grpc-js';
 import { readTokenSigningKey } from '../identity/files.ts';
 import { mintToken } from '../identity/token.ts';
-import { spiffeId, spiffeIdOfPeer } from '../proxy/identity/credentials.ts';
+import { spiffeId, spiffeIdOfPeer } from '../api/spiffe.ts';
 import { createCsrDer } from '../proxy/identity/csr.ts';
-import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../proxy/identity/identity-proto.ts';
-import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
+import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../api/identity-proto.ts';
+import { generateRsaKeyPair } from '../api/keypair.ts';
 import { chainPemFromResponse } from '../proxy/identity/renewal.ts';
 import { BenchProcess, meshProcess } from './processes.ts';
 

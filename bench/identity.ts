@@ -9,8 +9,8 @@ import { CertificateAuthority } from '../identity/ca.ts';
 import { startIdentityServer } from '../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../identity/token.ts';
 import { createCsrDer } from '../proxy/identity/csr.ts';
-import { identityService } from '../proxy/identity/identity-proto.ts';
-import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
+import { identityService } from '../api/identity-proto.ts';
+import { generateRsaKeyPair } from '../api/keypair.ts';
 import { StaticCredentials } from '../proxy/identity/static-credentials.ts';
 
 export interface IdentityBenchOptions {

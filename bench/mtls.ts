@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { SETTINGS } from '../proxy/config.ts';
 import { parsePrometheus, sumOf } from '../proxy/metrics/prom-text.ts';
-import { spiffeId } from '../proxy/identity/credentials.ts';
+import { spiffeId } from '../api/spiffe.ts';
 import { measurePaths } from './compare.ts';
 import { meshAgainstDirect } from './http1.ts';
 import { runIdentityBench } from './identity.ts';

@@ -3,8 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { destinationProto } from '../proxy/discovery/destination-proto.ts';
-import type { DefaultPolicy } from '../proxy/discovery/types.ts';
+import { destinationProto } from '../api/destination-proto.ts';
+import type { DefaultPolicy } from '../api/destination-types.ts';
 import { endpointsHandler } from './grpc/endpoints-stream.ts';
 import { policyHandler } from './grpc/policy-stream.ts';
 import { profileHandler } from './grpc/profile-stream.ts';

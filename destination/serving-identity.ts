@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadIdentityDir } from '../identity/files.ts';
 import { IdentityClient, tokenFromFile } from '../proxy/identity/client.ts';
-import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../proxy/identity/credentials.ts';
-import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
+import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../api/spiffe.ts';
+import { generateRsaKeyPair } from '../api/keypair.ts';
 import type { ServerTls } from './grpc/server-credentials.ts';
 
 export interface ServingIdentity {

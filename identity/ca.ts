@@ -1,7 +1,7 @@
 // The certificate authority: holds the trust anchor(s) and the issuer, and signs workload certificates.
 import type { KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
+import { generateRsaKeyPair } from '../api/keypair.ts';
 import { validateCaMaterial, type MaterialSources } from './ca-validate.ts';
 import { buildAnchor, buildIssuer, buildLeaf, wholeSeconds, type LeafNames } from './x509-build.ts';
 

@@ -1,5 +1,5 @@
 // The Certify decision, apart from gRPC: who is asking (token), for what (identity, CSR), and the certificate.
-import { parseSpiffeId, spiffeId } from '../proxy/identity/credentials.ts';
+import { parseSpiffeId, spiffeId } from '../api/spiffe.ts';
 import type { CertificateAuthority, IssuedCertificate } from './ca.ts';
 import { CsrError, verifyCsr } from './csr.ts';
 import { TokenError, type TokenValidator } from './token.ts';

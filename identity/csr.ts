@@ -1,5 +1,5 @@
 // Reads a proxy's PKCS#10 CSR from DER and proves it: parseable, RSA of at least 2048 bits, self-signature valid, one SPIFFE URI SAN.
-import { CodedError } from '../proxy/errors.ts';
+import { CodedError } from '../api/errors.ts';
 import forge from 'node-forge';
 
 export type CsrErrorCode = 'MALFORMED_CSR' | 'BAD_CSR_SIGNATURE' | 'WEAK_CSR_KEY';

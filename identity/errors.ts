@@ -1,5 +1,5 @@
 // Typed errors of the certificate authority: loading its key material, and refusing requests.
-import { CodedError } from '../proxy/errors.ts';
+import { CodedError } from '../api/errors.ts';
 
 /**
  * Stable codes, matched by tests and the CLI:

@@ -2,9 +2,9 @@
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { createLogger } from '../proxy/log.ts';
-import { generateRsaKeyPair } from '../proxy/identity/keypair.ts';
-import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../proxy/identity/identity-proto.ts';
+import { createLogger } from '../api/log.ts';
+import { generateRsaKeyPair } from '../api/keypair.ts';
+import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../api/identity-proto.ts';
 import type { CertificateAuthority } from './ca.ts';
 import { certify, CertifyRefusal } from './certify.ts';
 import type { TokenValidator } from './token.ts';

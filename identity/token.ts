@@ -1,6 +1,6 @@
 // Service-account tokens: a compact JWT signed with Ed25519 by the control plane, and the
 // TokenValidator interface the CA checks them through (a Kubernetes TokenReview could replace it).
-import { CodedError } from '../proxy/errors.ts';
+import { CodedError } from '../api/errors.ts';
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 /** The audience the CA accepts; Linkerd's projected tokens use `identity.l5d.io`. */

@@ -1,7 +1,7 @@
 // Builds the three kinds of certificate the mesh uses (anchor, issuer, workload) with node-forge.
 import { randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { nodeRsaSigner } from '../proxy/identity/forge-signer.ts';
+import { nodeRsaSigner } from '../api/rsa-signer.ts';
 
 /** Who signs: the issuing certificate (for names and key id) and its private key. */
 export interface Signer {

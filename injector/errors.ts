@@ -1,5 +1,5 @@
 // Typed errors of the injector: a stable `code` for tests and logs, and the HTTP status the webhook answers with.
-import { CodedError } from '../proxy/errors.ts';
+import { CodedError } from '../api/errors.ts';
 
 export type InjectorErrorCode =
   | 'INVALID_WORKLOAD' // the object is not a well-formed workload (names the field)

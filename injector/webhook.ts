@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../proxy/log.ts';
+import type { Logger } from '../api/log.ts';
 import { admissionResponse, parseAdmissionReview } from './admission.ts';
 import { InjectorError } from './errors.ts';
 import { inject } from './inject.ts';

@@ -1,6 +1,6 @@
 // Every setting of `mesh proxy`, from flags or environment variables (flags win), checked once
 // at start so a typo is an error naming the setting, not a surprise later.
-import type { DefaultPolicy } from './discovery/types.ts';
+import type { DefaultPolicy } from '../api/destination-types.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */

@@ -6,9 +6,9 @@ import type { Registry } from 'prom-client';
 import type { ProxyConfig } from './config.ts';
 import { ConfigError } from './config.ts';
 import { DestinationClient } from './discovery/destination-client.ts';
-import type { PodInfo } from './discovery/types.ts';
+import type { PodInfo } from '../api/destination-types.ts';
 import { IdentityClient } from './identity/client.ts';
-import type { TlsCredentials } from './identity/credentials.ts';
+import type { TlsCredentials } from '../api/spiffe.ts';
 import { identityOptions, IdentitySettingsError } from './identity/from-env.ts';
 
 /**

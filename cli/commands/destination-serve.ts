@@ -4,8 +4,8 @@ import { servingIdentity, type IdentitySource } from '../../destination/serving-
 import { DEFAULT_CLUSTER_NETWORKS, startDestination } from '../../destination/server.ts';
 import { FieldError } from '../../destination/store/field-reader.ts';
 import { cidrAt } from '../../destination/store/kinds/meta.ts';
-import type { DefaultPolicy } from '../../proxy/discovery/types.ts';
-import { createLogger } from '../../proxy/log.ts';
+import type { DefaultPolicy } from '../../api/destination-types.ts';
+import { createLogger } from '../../api/log.ts';
 import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
 

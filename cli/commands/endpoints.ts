@@ -1,8 +1,8 @@
 // `mesh endpoints <authority>`: what the destination tells proxies about a service's endpoints.
 import type * as grpc from '@grpc/grpc-js';
 import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
-import { endpointFromWire } from '../../proxy/discovery/destination-wire.ts';
-import type { Endpoint } from '../../proxy/discovery/types.ts';
+import { endpointFromWire } from '../../api/destination-wire.ts';
+import type { Endpoint } from '../../api/destination-types.ts';
 import { runCommand } from '../args.ts';
 
 export const summary = 'print (or follow with -w) the endpoints the destination streams for an authority';

@@ -3,7 +3,7 @@ import { parseDuration } from '../../identity/duration.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import { loadIdentityDir } from '../../identity/files.ts';
 import { startIdentityServer } from '../../identity/server.ts';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { parseCommandArgs, runCommand } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
 

@@ -1,6 +1,6 @@
 // `mesh injector serve`: runs the mutating admission webhook (HTTPS, POST /inject) until SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { defaultInjectOptions } from '../../injector/options.ts';
 import { startWebhook } from '../../injector/webhook.ts';

@@ -2,7 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
-import { policyFromWire } from '../../proxy/discovery/destination-wire.ts';
+import { policyFromWire } from '../../api/destination-wire.ts';
 import { runCommand, UsageError } from '../args.ts';
 
 export const summary = 'print (or follow with -w) the inbound policy (Server, authorizations) of a pod\'s port';

@@ -2,7 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
-import { profileFromWire } from '../../proxy/discovery/destination-wire.ts';
+import { profileFromWire } from '../../api/destination-wire.ts';
 import { runCommand } from '../args.ts';
 
 export const summary = 'print (or follow with -w) the profile (routes, retries, timeouts, splits) the destination streams for an authority';

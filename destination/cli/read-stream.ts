@@ -4,7 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { parseCommandArgs, UsageError } from '../../cli/args.ts';
-import { destinationStubs, type DestinationStubs } from '../../proxy/discovery/destination-channel.ts';
+import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 
 export const CONNECTION_USAGE = `connection:
   --addr ADDR             the destination (default $MESH_DESTINATION_ADDR or 127.0.0.1:8086)

@@ -2,8 +2,8 @@
 // change; `no_endpoints` whenever the set becomes empty.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { endpointToWire } from '../../proxy/discovery/destination-wire.ts';
-import type { Endpoint } from '../../proxy/discovery/types.ts';
+import { endpointToWire } from '../../api/destination-wire.ts';
+import type { Endpoint } from '../../api/destination-types.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 import type { EndpointView } from '../index/endpoint-view.ts';

@@ -2,8 +2,8 @@
 // message waits (briefly) for the pod to register, since Servers select pods by their labels.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { policyToWire } from '../../proxy/discovery/destination-wire.ts';
-import type { DefaultPolicy, InboundPolicy } from '../../proxy/discovery/types.ts';
+import { policyToWire } from '../../api/destination-wire.ts';
+import type { DefaultPolicy, InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
 
 const DEFAULTS = new Set(['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny']);

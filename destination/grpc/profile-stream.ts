@@ -1,7 +1,7 @@
 // Destination.GetProfile: the profile now, then again whenever it changes.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { profileToWire } from '../../proxy/discovery/destination-wire.ts';
+import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { parseSpiffeId } from '../../proxy/identity/credentials.ts';
+import { parseSpiffeId } from '../../api/spiffe.ts';
 import type { PodRegistry, RegisteredPod } from '../index/pod-registry.ts';
 import { verifiedCallerIdentity } from './server-credentials.ts';
 

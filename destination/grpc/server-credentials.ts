@@ -2,7 +2,7 @@
 // certificates requested and verified when presented (so proxies are identified) but not
 // required (so the CLI can read streams). Registration checks for a verified one itself.
 import * as grpc from '@grpc/grpc-js';
-import { spiffeIdOfPeer } from '../../proxy/identity/credentials.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 
 export interface ServerTls {
   key: string | Buffer;

@@ -1,6 +1,6 @@
 // The destination's live model: resources from the store plus registered pods, answered as
 // watchable views of endpoints, profiles and inbound policy that update on every change.
-import type { DefaultPolicy, InboundPolicy, Profile } from '../../proxy/discovery/types.ts';
+import type { DefaultPolicy, InboundPolicy, Profile } from '../../api/destination-types.ts';
 import type { ResourceStore } from '../store/resource-store.ts';
 import { resolveAuthority } from './authority.ts';
 import { endpointsFor, type EndpointView } from './endpoint-view.ts';

@@ -1,6 +1,6 @@
 // The endpoints of one target right now: the registered pods a Service selects, at the target
 // port its service port maps to (by number, or by the pod's container port name).
-import type { Endpoint } from '../../proxy/discovery/types.ts';
+import type { Endpoint } from '../../api/destination-types.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { Target } from './authority.ts';
 import type { PodRegistry, RegisteredPod } from './pod-registry.ts';

@@ -1,6 +1,6 @@
 // The pods whose proxies are registered right now. A pod lives exactly as long as its
 // registration stream; a newer registration of the same pod replaces the older one.
-import type { PodInfo } from '../../proxy/discovery/types.ts';
+import type { PodInfo } from '../../api/destination-types.ts';
 
 export interface RegisteredPod extends PodInfo {
   /** The pod's inbound proxy port (4143). */

@@ -1,7 +1,7 @@
 // The inbound policy of one pod port: the Server selecting it (by podSelector and port number or
 // name) and every authorization granted to that Server, from ServerAuthorization and from
 // AuthorizationPolicy with the authentications it requires.
-import type { Authentication, Authorization, DefaultPolicy, HttpRouteMatch, InboundPolicy } from '../../proxy/discovery/types.ts';
+import type { Authentication, Authorization, DefaultPolicy, HttpRouteMatch, InboundPolicy } from '../../api/destination-types.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { labelsMatch, resourceName, type AuthorizationPolicyResource, type ServerResource } from '../store/resources.ts';
 import type { RegisteredPod } from './pod-registry.ts';

@@ -1,6 +1,6 @@
 // The profile of one Service port: its ServiceProfile (only from the Service's own namespace,
 // named <svc>.<ns>.svc.<domain>) and the HTTPRoutes whose parentRef is that Service and port.
-import type { HttpRoute, HttpRouteRule, Profile } from '../../proxy/discovery/types.ts';
+import type { HttpRoute, HttpRouteRule, Profile } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { HttpRouteResource } from '../store/resources.ts';

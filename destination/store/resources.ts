@@ -1,6 +1,6 @@
 // The validated resources the destination serves from: what each kind means once its YAML
 // has been checked. Parsers in kinds/ produce these; the index reads only these.
-import type { HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../proxy/discovery/types.ts';
+import type { HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
 
 export interface Meta {
   kind: string;

@@ -2,7 +2,7 @@
 // POST /shutdown for the pod's own processes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../api/log.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { shutdownRefusal } from './local-caller.ts';
 

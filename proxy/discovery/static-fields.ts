@@ -1,7 +1,7 @@
 // Field-by-field checks for the static endpoints file: each returns the typed value or throws an
 // error that names the file, the field path (`services["orders:8080"].endpoints[0].address`) and why.
 import { isIP } from 'node:net';
-import { parseSpiffeId } from '../identity/credentials.ts';
+import { parseSpiffeId } from '../../api/spiffe.ts';
 
 export type Obj = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 // The static endpoints file (development mode): its shape, parsed and checked field by field so a
 // bad file is refused with the file and the field named. See proxy/discovery/README.md.
 import { parse as parseYaml } from 'yaml';
-import type { DefaultPolicy, Endpoint, InboundPolicy, Profile } from './types.ts';
+import type { DefaultPolicy, Endpoint, InboundPolicy, Profile } from '../../api/destination-types.ts';
 import { FieldReader, StaticFileError } from './static-fields.ts';
 import { readAuthorizations, readHttpRoutes, readProfileRoutes } from './static-profile.ts';
 

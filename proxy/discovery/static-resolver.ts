@@ -4,9 +4,9 @@
 import { readFileSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../api/log.ts';
 import { parseStaticFile, StaticFileError, type StaticFile, type StaticService } from './static-file.ts';
-import type { EndpointSet, InboundPolicy, Profile, Resolver } from './types.ts';
+import type { EndpointSet, InboundPolicy, Profile, Resolver } from '../../api/destination-types.ts';
 import { Watched } from './watched.ts';
 
 export interface StaticResolverOptions {

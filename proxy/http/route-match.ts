@@ -1,6 +1,6 @@
 // Gateway API HTTPRoute matching (path, headers, query params, method) and its precedence order,
 // shared by outbound traffic splits and inbound route-scoped authorization.
-import type { HttpRouteMatch } from '../discovery/types.ts';
+import type { HttpRouteMatch } from '../../api/destination-types.ts';
 import { headerValue, type HeaderMap } from './message.ts';
 
 /** The parts of a request a match looks at. */

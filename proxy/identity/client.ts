@@ -6,11 +6,11 @@ import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { createLogger } from '../log.ts';
-import { parseSpiffeId, spiffeIdOfPeer, type TlsCredentials } from './credentials.ts';
+import { createLogger } from '../../api/log.ts';
+import { parseSpiffeId, spiffeIdOfPeer, type TlsCredentials } from '../../api/spiffe.ts';
 import { createCsrDer } from './csr.ts';
-import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from './identity-proto.ts';
-import { generateRsaKeyPair, type RsaKeyPair } from './keypair.ts';
+import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../../api/identity-proto.ts';
+import { generateRsaKeyPair, type RsaKeyPair } from '../../api/keypair.ts';
 import { chainPemFromResponse, RetryDelay } from './renewal.ts';
 
 export interface IdentityClientOptions {

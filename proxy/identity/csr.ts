@@ -1,7 +1,7 @@
 // Builds the proxy's CSR: its public key and SPIFFE id, signed with the key that never leaves the proxy.
 import type { KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { nodeRsaSigner } from './forge-signer.ts';
+import { nodeRsaSigner } from '../../api/rsa-signer.ts';
 
 /** DER PKCS#10 with the identity as the URI SAN (in an extensionRequest attribute) and an empty subject. */
 export function createCsrDer(identity: string, publicKey: forge.pki.PublicKey, privateKey: KeyObject): Buffer {

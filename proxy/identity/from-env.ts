@@ -1,7 +1,7 @@
 // The identity client's settings, checked: from the proxy's config (flags and environment merged)
 // or straight from the environment, under the one set of names proxy/README.md lists.
 import { readFileSync } from 'node:fs';
-import { parseSpiffeId, spiffeId } from './credentials.ts';
+import { parseSpiffeId, spiffeId } from '../../api/spiffe.ts';
 import { tokenFromFile, type IdentityClientOptions } from './client.ts';
 
 /** The fields of ProxyConfig the identity client needs (a ProxyConfig is one). */

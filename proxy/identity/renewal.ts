@@ -1,7 +1,7 @@
 // Small pieces of the renewal loop: the jittered backoff, and the PEM chain built from a Certify answer.
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { spiffeIdOfPeer } from './credentials.ts';
-import type { CertifyResponseMessage } from './identity-proto.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
+import type { CertifyResponseMessage } from '../../api/identity-proto.ts';
 
 /** Exponential backoff with "equal jitter": half fixed, half random, so proxies restarted together spread out. */
 export class RetryDelay {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { AdminServer } from '../../proxy/admin/server.ts';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
 import { parsePrometheus } from '../../proxy/metrics/prom-text.ts';
 

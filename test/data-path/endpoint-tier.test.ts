@@ -3,7 +3,7 @@
 // proxy's pod IP as the caller (so CIDR rules can tell pods apart), not 127.0.0.1.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundPolicy } from '../../proxy/discovery/types.ts';
+import type { InboundPolicy } from '../../api/destination-types.ts';
 import { sourceAddressFor } from '../../proxy/transport/source-address.ts';
 import { startHttp1App } from '../helpers/apps.ts';
 import { testPki } from '../helpers/pki.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initIdentityDir, loadIdentityDir } from '../../identity/files.ts';
 import { DestinationClient } from '../../proxy/discovery/destination-client.ts';
-import { generateRsaKeyPair } from '../../proxy/identity/keypair.ts';
+import { generateRsaKeyPair } from '../../api/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { addresses, FIXTURES, pod, quietLogger, until } from './harness.ts';
 

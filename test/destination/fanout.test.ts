@@ -2,7 +2,7 @@
 // fan-out time (registration of a new pod -> last watcher has it) is printed.
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destinationStubs, type DestinationStubs } from '../../proxy/discovery/destination-channel.ts';
+import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 import { pod, startHarness, type Harness } from './harness.ts';
 
 const WATCHERS = 1_000;

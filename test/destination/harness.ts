@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startDestination, type DestinationServer } from '../../destination/server.ts';
 import { DestinationClient, type DestinationClientOptions } from '../../proxy/discovery/destination-client.ts';
-import type { PodInfo } from '../../proxy/discovery/types.ts';
+import type { PodInfo } from '../../api/destination-types.ts';
 import type { Watched } from '../../proxy/discovery/watched.ts';
 import { testPki, type TestPki } from '../helpers/pki.ts';
 

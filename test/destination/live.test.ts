@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destinationStubs } from '../../proxy/discovery/destination-channel.ts';
+import { destinationStubs } from '../../api/destination-channel.ts';
 import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
 
 let h: Harness;

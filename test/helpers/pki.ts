@@ -2,9 +2,9 @@
 // Keys are real RSA keys and certificates are real X.509 chains, so TLS refusals in tests are real.
 import forge from 'node-forge';
 import { CertificateAuthority } from '../../identity/ca.ts';
-import { generateRsaKeyPair, type RsaKeyPair } from '../../proxy/identity/keypair.ts';
+import { generateRsaKeyPair, type RsaKeyPair } from '../../api/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
-import { spiffeId } from '../../proxy/identity/credentials.ts';
+import { spiffeId } from '../../api/spiffe.ts';
 
 export interface CredentialsOptions {
   /** Certificate lifetime (default 24 h). */

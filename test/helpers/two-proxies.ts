@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../proxy/config.ts';
-import { createLogger } from '../../proxy/log.ts';
-import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
+import { createLogger } from '../../api/log.ts';
+import type { TlsCredentials } from '../../api/spiffe.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;

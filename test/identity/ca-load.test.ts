@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, type CaMaterial } from '../../identity/ca.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import { initIdentityDir, loadIdentityDir } from '../../identity/files.ts';
-import { generateRsaKeyPair } from '../../proxy/identity/keypair.ts';
+import { generateRsaKeyPair } from '../../api/keypair.ts';
 
 const HOUR = 3_600_000;
 let good: CaMaterial;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLOCK_SKEW_ALLOWANCE_MS } from '../../identity/ca.ts';
-import { spiffeIdOfPeer } from '../../proxy/identity/credentials.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { testPki, type TestPki } from '../helpers/pki.ts';
 

@@ -5,8 +5,8 @@ import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningIdentityServer } from '../../identity/server.ts';
 import { createCsrDer } from '../../proxy/identity/csr.ts';
-import { nodeRsaSigner } from '../../proxy/identity/forge-signer.ts';
-import { generateRsaKeyPair, type RsaKeyPair } from '../../proxy/identity/keypair.ts';
+import { nodeRsaSigner } from '../../api/rsa-signer.ts';
+import { generateRsaKeyPair, type RsaKeyPair } from '../../api/keypair.ts';
 import { caFixture, memoryLogger, rawCertify, serveCa, type CaFixture } from './fixture.ts';
 
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { startIdentityServer, type RunningIdentityServer } from '../../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../../identity/token.ts';
-import { caIdentityOf, identityService, type CertifyResponseMessage } from '../../proxy/identity/identity-proto.ts';
+import { caIdentityOf, identityService, type CertifyResponseMessage } from '../../api/identity-proto.ts';
 
 export interface CaFixture {
   ca: CertificateAuthority;

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { inject } from '../../injector/inject.ts';
 import { defaultInjectOptions } from '../../injector/options.ts';
 import { startWebhook, type Webhook } from '../../injector/webhook.ts';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { applyPatch } from './apply-patch.ts';
 import { runMesh } from './run-mesh.ts';
 import { selfSignedCert } from './self-signed.ts';

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationClient } from '../../proxy/discovery/destination-client.ts';
-import type { EndpointSet } from '../../proxy/discovery/types.ts';
+import type { EndpointSet } from '../../api/destination-types.ts';
 import {
   controlPlane, DESTINATION_IDENTITY, eventually, handMadeCredentials, proxyArgs, spawnProxy, startPodApp, startProxy,
   type ChildProxy, type ControlPlane, type PodApp, type RunningProxy,

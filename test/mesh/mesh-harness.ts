@@ -16,10 +16,10 @@ import { CertificateAuthority } from '../../identity/ca.ts';
 import { startIdentityServer, type RunningIdentityServer } from '../../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../../identity/token.ts';
 import { loadConfig } from '../../proxy/config.ts';
-import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
-import { generateRsaKeyPair } from '../../proxy/identity/keypair.ts';
+import type { TlsCredentials } from '../../api/spiffe.ts';
+import { generateRsaKeyPair } from '../../api/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'destination', 'fixtures');

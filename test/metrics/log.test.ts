@@ -1,7 +1,7 @@
 // createLogger: JSON lines with the agreed fields, the level from the environment, a bad level survived.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, type LoggerOptions } from '../../proxy/log.ts';
+import { createLogger, type LoggerOptions } from '../../api/log.ts';
 
 function capture(opts: LoggerOptions = {}) {
   const lines: Array<Record<string, unknown>> = [];

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { InboundPolicy } from '../../proxy/discovery/types.ts';
+import type { InboundPolicy } from '../../api/destination-types.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
 import { authorize, authorizeConnection } from '../../proxy/inbound/authorize.ts';
 import { parseCidr, peerIp } from '../../proxy/inbound/authz/cidr.ts';

@@ -1,7 +1,7 @@
 // The balancer against fake endpoint services: latency-aware choice, weights, failure accrual
 // with probing back, fail-fast when all are out, the retry's avoid hint, live endpoint changes.
 import { describe, expect, it } from 'vitest';
-import type { Endpoint, EndpointSet } from '../../proxy/discovery/types.ts';
+import type { Endpoint, EndpointSet } from '../../api/destination-types.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
 import type { MeshResponse, Service } from '../../proxy/http/message.ts';
 import { createBalancer } from '../../proxy/outbound/concrete/balancer.ts';

@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundPolicy } from '../../proxy/discovery/types.ts';
+import type { InboundPolicy } from '../../api/destination-types.ts';
 import { authorizePorts } from '../../proxy/inbound/authorize.ts';
 import { targetPort } from '../../proxy/inbound/stack.ts';
 import { headerValue } from '../../proxy/http/message.ts';
-import { createLogger } from '../../proxy/log.ts';
+import { createLogger } from '../../api/log.ts';
 import { testPki } from '../helpers/pki.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from './mesh-harness.ts';
 

@@ -4,12 +4,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { EndpointSet, InboundPolicy, Profile, Resolver } from '../../proxy/discovery/types.ts';
+import type { EndpointSet, InboundPolicy, Profile, Resolver } from '../../api/destination-types.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
 import { loadConfig } from '../../proxy/config.ts';
 import type { Layer } from '../../proxy/http/message.ts';
-import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
-import { createLogger } from '../../proxy/log.ts';
+import type { TlsCredentials } from '../../api/spiffe.ts';
+import { createLogger } from '../../api/log.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 export class TestResolver implements Resolver {

@@ -4,7 +4,7 @@
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
-import type { Profile } from '../../proxy/discovery/types.ts';
+import type { Profile } from '../../api/destination-types.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from './mesh-harness.ts';
 
 const ORDERS = 'orders.production.svc.cluster.local:8080';

@@ -1,7 +1,7 @@
 // Route matching: ServiceProfile conditions (anchored regex, all/any/not), response classes,
 // and Gateway API HTTPRoute match semantics and precedence.
 import { describe, expect, it } from 'vitest';
-import type { Profile } from '../../proxy/discovery/types.ts';
+import type { Profile } from '../../api/destination-types.ts';
 import { compileMatch, compareRank } from '../../proxy/http/route-match.ts';
 import { compileRouteTable } from '../../proxy/outbound/logical/route-table.ts';
 import { compileProfileRoute } from '../../proxy/outbound/logical/service-profile.ts';

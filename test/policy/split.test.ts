@@ -1,7 +1,7 @@
 // The logical service: weighted traffic split over HTTPRoute backends, live weight changes, route
 // labels, and keeping the last good profile when a bad one arrives.
 import { describe, expect, it } from 'vitest';
-import type { Profile } from '../../proxy/discovery/types.ts';
+import type { Profile } from '../../api/destination-types.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
 import { createLogicalService } from '../../proxy/outbound/logical/index.ts';
 import { meshRequest, response } from './fake-request.ts';

@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spiffeIdOfPeer } from '../../proxy/identity/credentials.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { EndpointConnector } from '../../proxy/outbound/endpoint/connector.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';

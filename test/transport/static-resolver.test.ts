@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StaticResolver } from '../../proxy/discovery/static-resolver.ts';
-import type { EndpointSet } from '../../proxy/discovery/types.ts';
+import type { EndpointSet } from '../../api/destination-types.ts';
 
 const ORDERS_ID = 'spiffe://cluster.local/ns/production/sa/orders';
 

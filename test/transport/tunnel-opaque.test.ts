@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spiffeIdOfPeer } from '../../proxy/identity/credentials.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { EndpointConnector, TUNNEL_ALPN } from '../../proxy/outbound/endpoint/connector.ts';
 import { opaqueHeader, parseOpaqueHeader, readOpaqueHeader } from '../../proxy/transport/opaque-header.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';

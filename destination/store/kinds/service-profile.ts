@@ -1,6 +1,6 @@
 // linkerd.io ServiceProfile: per-route conditions, response classes, timeouts, retryability and
 // the retry budget, as Linkerd's CRD defines them.
-import type { ProfileRoute, RequestMatch, ResponseMatch, RetryBudget } from '../../../proxy/discovery/types.ts';
+import type { ProfileRoute, RequestMatch, ResponseMatch, RetryBudget } from '../../../api/destination-types.ts';
 import { compiledRegex, Fields, FieldError } from '../field-reader.ts';
 import { durationMs } from '../duration.ts';
 import type { ServiceProfileResource } from '../resources.ts';

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import { dirname } from 'node:path';
 import type { DemoPlan } from './topology.ts';
 import { identityDir, identityInitCommand, tokenCommand } from './mesh-commands.ts';
-import { CONTROL_PLANE_NAMESPACE } from '../../../proxy/identity/credentials.ts';
+import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
 
 export class PrepareError extends Error {
   readonly code = 'STATE_PREPARE';

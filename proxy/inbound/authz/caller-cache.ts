@@ -1,6 +1,6 @@
 // What the authorization layer remembers per client connection: the caller's IP (parsed once),
 // whether it is local (probe exemption), and the decision the current policy made for it.
-import type { InboundPolicy } from '../../discovery/types.ts';
+import type { InboundPolicy } from '../../../api/destination-types.ts';
 import type { RequestContext } from '../../http/message.ts';
 import type { AllowSeries } from './authz-metrics.ts';
 import { peerIp } from './cidr.ts';

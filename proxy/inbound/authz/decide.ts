@@ -1,6 +1,6 @@
 // The authorization decision for one caller on one port: the Server's authorizations (route-scoped
 // ones only for requests their HTTPRoute matches), else the proxy's default policy.
-import type { Authentication, Authorization, InboundPolicy } from '../../discovery/types.ts';
+import type { Authentication, Authorization, InboundPolicy } from '../../../api/destination-types.ts';
 import { compileMatch, type MatchableRequest } from '../../http/route-match.ts';
 import { inNetworks, type NetworkCache } from './cidr.ts';
 

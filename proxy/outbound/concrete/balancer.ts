@@ -1,9 +1,9 @@
 // The concrete tier: one service's endpoints behind one balancer - power of two choices over
 // peak-EWMA cost (divided by weight), with failure accrual taking failing endpoints out.
 import type { Logger } from 'pino';
-import type { Endpoint, EndpointSet } from '../../discovery/types.ts';
+import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
-import { asProxyError, ProxyError } from '../../errors.ts';
+import { asProxyError, ProxyError } from '../../../api/errors.ts';
 import { headerValue, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
 import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
 import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';

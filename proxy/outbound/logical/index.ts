@@ -2,7 +2,7 @@
 // Per request: match a route, then route timeout -> retries -> per-attempt timeout -> traffic
 // split -> the concrete tier (balancer). One stack is built per route and profile version.
 import type { Logger } from 'pino';
-import type { Profile } from '../../discovery/types.ts';
+import type { Profile } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { stack, type Layer, type Service } from '../../http/message.ts';
 import { splitService } from './backend-split.ts';

@@ -1,6 +1,6 @@
 // Linkerd's retry budget: requests that are not retries deposit over a sliding window of `ttl`,
 // each retry withdraws, and a reserve of `minRetriesPerSecond * ttl` always remains.
-import type { RetryBudget as RetryBudgetConfig } from '../../discovery/types.ts';
+import type { RetryBudget as RetryBudgetConfig } from '../../../api/destination-types.ts';
 
 /** Linkerd's default when a ServiceProfile sets none. */
 export const DEFAULT_RETRY_BUDGET: RetryBudgetConfig = { retryRatio: 0.2, minRetriesPerSecond: 10, ttlMs: 10_000 };

@@ -1,7 +1,7 @@
 // One profile version compiled into the policy each request gets: the ServiceProfile route
 // (name, response classes, timeout, retryability) merged with the HTTPRoute rule (backends,
 // timeouts, retry annotations) that matches it.
-import type { HttpRouteRetry, Profile, WeightedBackend } from '../../discovery/types.ts';
+import type { HttpRouteRetry, Profile, WeightedBackend } from '../../../api/destination-types.ts';
 import { compareRank, compileMatch, type CompiledMatch, type MatchableRequest } from '../../http/route-match.ts';
 import { compileProfileRoute, defaultIsFailure, type CompiledProfileRoute, type FailureClassifier } from './service-profile.ts';
 

@@ -1,6 +1,6 @@
 // ServiceProfile routes compiled once per profile: request conditions (method, anchored path
 // regex, all/any/not) and response classes that decide what counts as a failure.
-import type { ProfileRoute, RequestMatch, ResponseMatch } from '../../discovery/types.ts';
+import type { ProfileRoute, RequestMatch, ResponseMatch } from '../../../api/destination-types.ts';
 import { anchoredRegex, splitPath, type MatchableRequest } from '../../http/route-match.ts';
 
 export type FailureClassifier = (status: number, grpcStatus: number | undefined) => boolean;

@@ -10,7 +10,7 @@ import type {
   RequestMatch,
   ResponseMatch,
   ServerProtocol,
-} from './types.ts';
+} from './destination-types.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 type Wire = any;

@@ -1,6 +1,6 @@
 // What discovery tells a proxy: where a service's endpoints are, how its routes behave, and
 // who may call this pod's ports. These mirror the messages of api/destination.proto.
-import type { Watched } from './watched.ts';
+import type { Watched } from '../proxy/discovery/watched.ts';
 
 // ---- Endpoints -------------------------------------------------------------------------
 

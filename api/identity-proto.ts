@@ -1,8 +1,8 @@
 // Loads api/identity.proto at runtime (no codegen) for the CA server and the proxy's client.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from '../../api/locate.ts';
-import { CONTROL_PLANE_NAMESPACE, spiffeId } from './credentials.ts';
+import { protoPath } from './locate.ts';
+import { CONTROL_PLANE_NAMESPACE, spiffeId } from './spiffe.ts';
 
 const PROTO = protoPath('identity');
 

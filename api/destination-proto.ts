@@ -2,7 +2,7 @@
 // proxy's destination client and the CLI so all three speak the same messages.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from '../../api/locate.ts';
+import { protoPath } from './locate.ts';
 
 const PROTO_PATH = protoPath('destination');
 

@@ -2,7 +2,7 @@
 // when the certificate rotates, so new streams present the new one.
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { spiffeIdOfPeer, type TlsCredentials } from '../identity/credentials.ts';
+import { spiffeIdOfPeer, type TlsCredentials } from './spiffe.ts';
 import { destinationProto } from './destination-proto.ts';
 
 export interface DestinationStubs {
