@@ -1,8 +1,8 @@
-// gRPC stubs for the destination over TLS with this proxy's current client certificate; rebuilt
-// when the certificate rotates, so new streams present the new one.
+// gRPC stubs for the destination's services over TLS, for every caller: a proxy (with its current
+// client certificate; rebuilt when it rotates, so new streams present the new one) or the CLI.
 import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
-import { spiffeIdOfPeer, type TlsCredentials } from './spiffe.ts';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import { spiffeIdOfPeer } from './spiffe.ts';
 import { destinationProto } from './destination-proto.ts';
 
 export interface DestinationStubs {
@@ -15,7 +15,7 @@ export interface DestinationStubs {
 export interface ChannelSecurity {
   trustAnchorsPem: string;
   /** The client certificate; absent for read-only callers such as the CLI. */
-  client?: Pick<TlsCredentials, 'current'>;
+  client?: { current(): Pick<SecureContextOptions, 'key' | 'cert'> };
   /** The SPIFFE id the destination's certificate must carry; absent: any certificate from the trust anchors. */
   serverIdentity?: string;
 }

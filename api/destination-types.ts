@@ -1,7 +1,5 @@
-// What discovery tells a proxy: where a service's endpoints are, how its routes behave, and
-// who may call this pod's ports. These mirror the messages of api/destination.proto.
-import type { Watched } from '../proxy/discovery/watched.ts';
-
+// The destination contract's data: where a service's endpoints are, how its routes behave, who may
+// call a pod's ports, and what a pod registers. These mirror the messages of api/destination.proto.
 // ---- Endpoints -------------------------------------------------------------------------
 
 export interface Endpoint {
@@ -152,7 +150,7 @@ export interface InboundPolicy {
   clusterNetworks: string[];
 }
 
-// ---- The interface the proxy consumes -------------------------------------------------------
+// ---- Registration ----------------------------------------------------------------------------
 
 export interface PodInfo {
   name: string;
@@ -160,17 +158,4 @@ export interface PodInfo {
   labels: Record<string, string>;
   ip: string;
   ports: Array<{ name?: string; port: number; protocol?: string }>;
-}
-
-/**
- * Where outbound sends and what inbound allows. Implemented by a static file (development mode,
- * proxy/discovery/static-resolver.ts) and by the destination client (proxy/discovery/destination-client.ts).
- * Each call returns a live cell; repeated calls for the same key share one watch.
- */
-export interface Resolver {
-  endpoints(authority: string): Watched<EndpointSet>;
-  /** Resolves to a profile with no routes for authorities that have none. */
-  profile(authority: string): Watched<Profile>;
-  inboundPolicy(port: number): Watched<InboundPolicy>;
-  close(): void;
 }

@@ -1,4 +1,4 @@
-// Converts between the discovery types (types.ts) and api/destination.proto's messages as
+// Converts between the destination's data types (destination-types.ts) and api/destination.proto's messages as
 // @grpc/proto-loader shapes them (camelCase, oneofs named by a `match`/`update` field).
 import type {
   Authorization,

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadIdentityDir } from '../identity/files.ts';
+// The destination gets its serving certificate from the CA exactly as a proxy does: it reuses the proxy's identity client.
 import { IdentityClient, tokenFromFile } from '../proxy/identity/client.ts';
 import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../api/spiffe.ts';
 import { generateRsaKeyPair } from '../api/keypair.ts';

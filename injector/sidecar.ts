@@ -21,7 +21,7 @@ const value = (name: string, v: string): EnvVar => ({ name, value: v });
 
 /**
  * Proxy settings, in an order where every `$(VAR)` refers to a variable defined above it. Names
- * follow proxy/config.ts (ports, pod IP), proxy/log.ts (level) and the demo runner's sidecar
+ * follow proxy/config.ts (ports, pod IP), api/log.ts (level) and the demo runner's sidecar
  * environment (examples/orders-checkout/runner/mesh-commands.ts), so a pod in a cluster and a pod
  * of the demo start their proxy the same way.
  */

@@ -8,7 +8,7 @@ import { ConfigError } from './config.ts';
 import { DestinationClient } from './discovery/destination-client.ts';
 import type { PodInfo } from '../api/destination-types.ts';
 import { IdentityClient } from './identity/client.ts';
-import type { TlsCredentials } from '../api/spiffe.ts';
+import type { TlsCredentials } from './identity/credentials.ts';
 import { identityOptions, IdentitySettingsError } from './identity/from-env.ts';
 
 /**

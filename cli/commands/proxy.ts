@@ -1,4 +1,5 @@
 // `mesh proxy`: runs one sidecar proxy until SIGTERM/SIGINT or POST /shutdown, then drains and exits 0.
+// `mesh proxy` runs the proxy itself: its settings and its lifecycle are the proxy's own code.
 import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 

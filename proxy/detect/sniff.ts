@@ -1,6 +1,6 @@
 // Protocol detection: read the first bytes of a connection, name the protocol, put the bytes back.
 import type { Socket } from 'node:net';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 
 export type DetectedProtocol =
   /** The HTTP/2 connection preface (h2c with prior knowledge, gRPC). */

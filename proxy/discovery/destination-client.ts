@@ -3,12 +3,14 @@
 // pod; keeps the last state while the destination is away and reconnects with jittered backoff.
 import type * as grpc from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
-import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId, type TlsCredentials } from '../../api/spiffe.ts';
+import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId } from '../../api/spiffe.ts';
+import { type TlsCredentials } from '../identity/credentials.ts';
 import { CountedWatched } from './counted-watched.ts';
 import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 import { endpointFromWire, policyFromWire, profileFromWire } from '../../api/destination-wire.ts';
 import { ResilientStream, type Backoff } from './resilient-stream.ts';
-import type { DefaultPolicy, Endpoint, EndpointSet, InboundPolicy, PodInfo, Profile, Resolver } from '../../api/destination-types.ts';
+import type { DefaultPolicy, Endpoint, EndpointSet, InboundPolicy, PodInfo, Profile } from '../../api/destination-types.ts';
+import type { Resolver } from './resolver.ts';
 import { Watched } from './watched.ts';
 
 export interface DestinationClientOptions {

@@ -1,4 +1,4 @@
-// The static file's profile routes, HTTPRoutes and authorizations, in the shapes of types.ts,
+// The static file's profile routes, HTTPRoutes and authorizations, in the shapes of api/destination-types.ts,
 // checked field by field (regexes compiled, so a bad one is refused at load, not per request).
 import type { Authorization, HttpRoute, HttpRouteMatch, HttpRouteRule, ProfileRoute, RequestMatch, ResponseMatch } from '../../api/destination-types.ts';
 import type { FieldReader } from './static-fields.ts';

@@ -6,7 +6,8 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../../api/log.ts';
 import { parseStaticFile, StaticFileError, type StaticFile, type StaticService } from './static-file.ts';
-import type { EndpointSet, InboundPolicy, Profile, Resolver } from '../../api/destination-types.ts';
+import type { EndpointSet, InboundPolicy, Profile } from '../../api/destination-types.ts';
+import type { Resolver } from './resolver.ts';
 import { Watched } from './watched.ts';
 
 export interface StaticResolverOptions {

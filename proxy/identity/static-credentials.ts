@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
-import type { TlsCredentials } from '../../api/spiffe.ts';
+import type { TlsCredentials } from './credentials.ts';
 
 export interface StaticMaterial {
   /** PKCS#8 (or PKCS#1) PEM private key. */

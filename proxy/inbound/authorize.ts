@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { InboundPolicy } from '../../api/destination-types.ts';
 import type { Watched } from '../discovery/watched.ts';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { splitPath } from '../http/route-match.ts';
 import type { Layer, MeshRequest, Service } from '../http/message.ts';
 import { authzCounters, type AllowSeries, type AuthzCounters } from './authz/authz-metrics.ts';

@@ -1,7 +1,8 @@
 // The inbound policy of each app port, as the authorization layers read it: the resolver's live
 // cell, held open (a discovery watch nobody subscribes to is stopped when idle, which would
 // freeze a cached layer's policy), with this proxy's own settings laid over it.
-import type { DefaultPolicy, InboundPolicy, Resolver } from '../../api/destination-types.ts';
+import type { DefaultPolicy, InboundPolicy } from '../../api/destination-types.ts';
+import type { Resolver } from '../discovery/resolver.ts';
 import { Watched } from '../discovery/watched.ts';
 
 export interface PolicyOverrides {

@@ -2,7 +2,7 @@
 // inbound listener and the app on the pod address, one layer per line with the reason.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { headerValue, stack, withoutHeader, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';

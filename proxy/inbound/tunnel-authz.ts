@@ -2,7 +2,7 @@
 // transport, WebSocket tunnels): one decision per connection against the port's live policy.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { authzCounters, type AuthzCounters } from './authz/authz-metrics.ts';
 import { peerIp } from './authz/cidr.ts';
 import { decide, type Decision } from './authz/decide.ts';

@@ -1,6 +1,6 @@
 // The golden-metrics layer: counts each request, times it to the response headers, and
 // classifies the response once its body (and trailers) have ended.
-import { ProxyError, asProxyError } from '../../api/errors.ts';
+import { ProxyError, asProxyError } from '../errors.ts';
 import { headerValue, type HeaderMap, type Layer, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import type { HttpSeriesTable, RequestSeries } from './http-series.ts';
 

@@ -3,8 +3,9 @@
 // users reach by IP or by a public name also needs a default for Hosts that name no mesh service
 // (`--ingress-default-dst`), which also keeps it from forwarding to whatever a stranger names.
 import { isIP } from 'node:net';
-import type { EndpointSet, Resolver } from '../../api/destination-types.ts';
-import { ProxyError } from '../../api/errors.ts';
+import type { EndpointSet } from '../../api/destination-types.ts';
+import type { Resolver } from '../discovery/resolver.ts';
+import { ProxyError } from '../errors.ts';
 import { headerValue, withoutHeader, type Layer, type MeshRequest } from '../http/message.ts';
 import { normalizeAuthority } from './targets.ts';
 

@@ -2,9 +2,10 @@
 // from the outbound listener to another pod's proxy, one layer per line with the reason.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Endpoint, EndpointSet, Resolver } from '../../api/destination-types.ts';
+import type { Endpoint, EndpointSet } from '../../api/destination-types.ts';
+import type { Resolver } from '../discovery/resolver.ts';
 import type { Watched } from '../discovery/watched.ts';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { stack, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createBalancer } from './concrete/balancer.ts';

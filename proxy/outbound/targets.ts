@@ -1,7 +1,7 @@
 // Per-target caches for the outbound stack: one logical service per authority the app names,
 // one concrete service per authority a route sends to. Bounded, because authorities come
 // from untrusted requests; the least recently used target is dropped first.
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 
 export class TargetCache<T> {
   private readonly entries = new Map<string, T>();

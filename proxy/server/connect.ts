@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { detect } from '../detect/sniff.ts';
-import { asProxyError } from '../../api/errors.ts';
+import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
 import type { ConnectionInfo } from './request-context.ts';

@@ -1,7 +1,7 @@
 // The one place where an error the proxy makes becomes what the client sees (DESIGN.md):
 // an HTTP status with `l5d-proxy-error`, or for gRPC a trailers-only HTTP 200 with grpc-status.
 import type { OutgoingHttpHeaders } from 'node:http';
-import { asProxyError, type ProxyError } from '../../api/errors.ts';
+import { asProxyError, type ProxyError } from '../errors.ts';
 
 export interface ErrorResponse {
   error: ProxyError;

@@ -1,7 +1,7 @@
 // Pure pieces of the HTTP/1.1 edge: where a request goes (origin-form, absolute-form, inside
 // CONNECT), its trailers, and what status a parser complaint deserves.
 import type { IncomingMessage } from 'node:http';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import type { HeaderMap } from '../http/message.ts';
 
 /** What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. */

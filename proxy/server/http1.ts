@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { readHttp1Head } from './http1-headers.ts';

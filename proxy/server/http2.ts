@@ -12,7 +12,7 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../errors.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse } from './error-response.ts';

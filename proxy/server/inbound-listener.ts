@@ -6,7 +6,8 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.ts';
 import { detect } from '../detect/sniff.ts';
-import { spiffeIdOfPeer, type TlsCredentials } from '../../api/spiffe.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
+import { type TlsCredentials } from '../identity/credentials.ts';
 import type { InboundStack } from '../inbound/stack.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { readOpaqueHeader } from '../transport/opaque-header.ts';

@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { asProxyError } from '../../api/errors.ts';
+import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
 import { requestTarget } from './http1-request.ts';

@@ -2,8 +2,9 @@
 // of the identity the peer's certificate carries. Every client of the endpoint tier dials here.
 import net, { type Socket } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
-import { ProxyError } from '../../api/errors.ts';
-import { spiffeIdOfPeer, type TlsCredentials } from '../../api/spiffe.ts';
+import { ProxyError } from '../errors.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
+import { type TlsCredentials } from '../identity/credentials.ts';
 
 export interface DialTls {
   credentials: TlsCredentials;

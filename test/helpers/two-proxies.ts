@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../proxy/config.ts';
 import { createLogger } from '../../api/log.ts';
-import type { TlsCredentials } from '../../api/spiffe.ts';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;

@@ -16,7 +16,7 @@ import { CertificateAuthority } from '../../identity/ca.ts';
 import { startIdentityServer, type RunningIdentityServer } from '../../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../../identity/token.ts';
 import { loadConfig } from '../../proxy/config.ts';
-import type { TlsCredentials } from '../../api/spiffe.ts';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { generateRsaKeyPair } from '../../api/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { createLogger } from '../../api/log.ts';

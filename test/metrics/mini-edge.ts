@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { pipeline, PassThrough } from 'node:stream';
 import { request } from 'undici';
-import { asProxyError } from '../../api/errors.ts';
+import { asProxyError } from '../../proxy/errors.ts';
 import { endToEndHeaders } from '../../proxy/http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type Service } from '../../proxy/http/message.ts';
 

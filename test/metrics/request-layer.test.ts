@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../../proxy/errors.ts';
 import { stack, type Layer, type Service } from '../../proxy/http/message.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
 import { h2Edge, h2Upstream, http1Edge, http1Upstream } from './mini-edge.ts';

@@ -4,11 +4,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { EndpointSet, InboundPolicy, Profile, Resolver } from '../../api/destination-types.ts';
+import type { EndpointSet, InboundPolicy, Profile } from '../../api/destination-types.ts';
+import type { Resolver } from '../../proxy/discovery/resolver.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
 import { loadConfig } from '../../proxy/config.ts';
 import type { Layer } from '../../proxy/http/message.ts';
-import type { TlsCredentials } from '../../api/spiffe.ts';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { createLogger } from '../../api/log.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 

@@ -1,7 +1,7 @@
 // Retry budget arithmetic (deterministic clock) and the retry layer against a fake inner service.
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../../proxy/errors.ts';
 import type { MeshRequest, MeshResponse } from '../../proxy/http/message.ts';
 import { retryLayer } from '../../proxy/outbound/logical/retry.ts';
 import { RetryBudget } from '../../proxy/outbound/logical/retry-budget.ts';

@@ -2,7 +2,7 @@
 // authority normalisation, and the one error-to-response mapping.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../proxy/config.ts';
-import { ProxyError } from '../../api/errors.ts';
+import { ProxyError } from '../../proxy/errors.ts';
 import { targetPort } from '../../proxy/inbound/stack.ts';
 import { normalizeAuthority } from '../../proxy/outbound/targets.ts';
 import { errorResponse } from '../../proxy/server/error-response.ts';

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
-import { asProxyError, ProxyError } from '../../../api/errors.ts';
+import { asProxyError, ProxyError } from '../../errors.ts';
 import { headerValue, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
 import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
 import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../../api/destination-types.ts';
 import type { MeshRequest, Service } from '../../http/message.ts';
-import type { TlsCredentials } from '../../../api/spiffe.ts';
+import type { TlsCredentials } from '../../identity/credentials.ts';
 import { dialAsync } from '../../transport/dial.ts';
 import { writeOpaqueHeader } from '../../transport/opaque-header.ts';
 import { H2Client } from './h2-client.ts';

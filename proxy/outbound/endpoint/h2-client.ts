@@ -3,7 +3,7 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import type { MeshRequest, MeshResponse } from '../../http/message.ts';
 import { dialAsync } from '../../transport/dial.ts';
 import { exchange } from './h2-stream.ts';

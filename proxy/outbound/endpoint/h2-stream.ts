@@ -2,7 +2,7 @@
 // cancellation as RST_STREAM(CANCEL), and a reset before the response noticed even when Node
 // reports it as a quiet close.
 import http2, { type ClientHttp2Stream } from 'node:http2';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { endToEndHeaders } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';

@@ -2,7 +2,7 @@
 // MeshResponse whose body is a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
 import { util as undiciUtil } from 'undici';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';

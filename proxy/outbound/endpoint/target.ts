@@ -1,8 +1,8 @@
 // Where a connection to one endpoint really goes: the endpoint itself (plaintext), or the proxy
 // beside it (its inbound port, mTLS when this proxy has an identity and the endpoint advertises one).
 import type { Endpoint } from '../../../api/destination-types.ts';
-import { ProxyError } from '../../../api/errors.ts';
-import type { TlsCredentials } from '../../../api/spiffe.ts';
+import { ProxyError } from '../../errors.ts';
+import type { TlsCredentials } from '../../identity/credentials.ts';
 import type { DialTls } from '../../transport/dial.ts';
 import { sourceAddressFor } from '../../transport/source-address.ts';
 

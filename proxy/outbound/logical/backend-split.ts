@@ -1,7 +1,7 @@
 // Traffic split: an HTTPRoute rule's weighted backendRefs, one backend drawn per request (and per
 // retry attempt) in proportion to its weight; the concrete tier is looked up per request.
 import type { WeightedBackend } from '../../../api/destination-types.ts';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import type { Service } from '../../http/message.ts';
 
 export function pickBackend(backends: WeightedBackend[], random: () => number = Math.random): WeightedBackend | undefined {

@@ -1,7 +1,7 @@
 // The retry layer: re-sends a failed request on a retryable route while the retry budget allows,
 // the body fits the replay buffer and the limit is not reached; a retry asks for another endpoint.
 import type { Logger } from 'pino';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
 import { RETRY_BUFFER_BYTES, ReplayableBody } from './replayable-body.ts';
 import type { RetryBudget } from './retry-budget.ts';

@@ -2,7 +2,7 @@
 // timeout (until response headers). Both also honour ctx.deadline (grpc-timeout), cancel the
 // upstream through a child AbortSignal, and raise ProxyError('RESPONSE_TIMEOUT').
 import { finished, type Readable } from 'node:stream';
-import { ProxyError } from '../../../api/errors.ts';
+import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 
