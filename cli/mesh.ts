@@ -1,5 +1,6 @@
 // The `mesh` command: one entry point; the subcommands are listed in cli/commands/index.ts.
 import { COMMANDS } from './commands/index.ts';
+import { hoistGlobalFlags } from './global-flags.ts';
 
 async function usage(): Promise<void> {
   const lines = ['usage: mesh <command> [options]   (mesh <command> --help for its options)', '', 'commands:'];
@@ -9,16 +10,26 @@ async function usage(): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+async function main(all: string[]): Promise<number> {
+  if (all.length === 0 || all[0] === '--help' || all[0] === '-h' || all[0] === 'help') {
     await usage();
-    return argv.length === 0 ? 2 : 0;
+    return all.length === 0 ? 2 : 0;
+  }
+  const split = hoistGlobalFlags(all);
+  if (typeof split === 'string') {
+    console.error(`mesh: ${split}. Run "mesh --help" to list commands.`);
+    return 2;
+  }
+  const { command: argv, globals } = split;
+  if (argv.length === 0) {
+    console.error(`mesh: ${globals.join(' ')} but no command. Run "mesh --help" to list commands.`);
+    return 2;
   }
   // Longest match first: `identity init ...` before a hypothetical `identity ...`.
   for (let words = Math.min(argv.length, 3); words >= 1; words--) {
     const load = COMMANDS[argv.slice(0, words).join(' ')];
     if (load) {
-      const code = await (await load()).run(argv.slice(words));
+      const code = await (await load()).run([...globals, ...argv.slice(words)]);
       return typeof code === 'number' ? code : 0;
     }
   }

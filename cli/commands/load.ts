@@ -1,10 +1,8 @@
 // `mesh load` (`npm run load`): autocannon against the demo's ingress, then each workload's
 // golden metrics over the same window as its proxy's /metrics report them.
-import { resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { defaultStateDir, readRun } from '../../examples/orders-checkout/runner/state.ts';
+import { findDemo } from '../find-demo.ts';
 import { scrapeAll, workloadStats, type WorkloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
-import { projectRoot } from '../../api/locate.ts';
 import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 
 export const summary = 'load the running demo through its ingress with autocannon and report per-service golden metrics';
@@ -14,7 +12,8 @@ const usage = `usage: mesh load [--duration SECONDS] [--connections N] [--path /
   --duration     seconds of load (default 10)
   --connections  concurrent connections (default 20)
   --path         POST /checkout (default) places orders; any other path is sent as GET
-  --url          the ingress (default: the running demo's, http://127.0.0.1:8000)`;
+  --url          the ingress (default: the running demo's, http://127.0.0.1:8000)
+  --state DIR    the demo's state folder (default $MESH_STATE_DIR, else the nearest .mesh-state/ above the working directory, else the project's)`;
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} ms`);
@@ -42,7 +41,7 @@ export function run(args: string[]): Promise<number> {
 async function load(values: CommandValues<typeof OPTIONS>, duration: number, connections: number): Promise<number> {
   let runRecord;
   try {
-    runRecord = readRun(resolve(values.state ?? defaultStateDir(projectRoot)));
+    runRecord = findDemo({ flag: values.state }).run;
   } catch (err) {
     if (!values.url) return fail((err as Error).message);
   }

@@ -1,9 +1,8 @@
 // `mesh pods`: the running demo's pods (name, namespace, address, service account, identity,
 // ready), read from the runner's pods.json and each proxy's /ready right now.
 import net from 'node:net';
-import { resolve } from 'node:path';
-import { defaultStateDir, readRun, type PodRecord } from '../../examples/orders-checkout/runner/state.ts';
-import { projectRoot } from '../../api/locate.ts';
+import type { PodRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'list the running demo pods with their address, service account, identity and readiness (-o json)';
@@ -38,8 +37,7 @@ async function isReady(pod: PodRecord): Promise<boolean> {
   });
 }
 
-export async function podStatuses(stateDir: string): Promise<PodStatus[]> {
-  const run = readRun(stateDir);
+export async function podStatuses(run: RunRecord): Promise<PodStatus[]> {
   return Promise.all(run.pods.map(async (p) => ({
     name: p.name, namespace: p.namespace, address: p.ip, serviceAccount: p.serviceAccount,
     identity: p.identity, meshed: p.meshed, ready: await isReady(p),
@@ -47,7 +45,8 @@ export async function podStatuses(stateDir: string): Promise<PodStatus[]> {
 }
 
 export function run(args: string[]): Promise<number> {
-  return runCommand('pods', 'usage: mesh pods [-o json] [--state DIR]', async () => {
+  return runCommand('pods', `usage: mesh pods [-o json] [--state DIR]
+  --state DIR   the demo's state folder (default $${STATE_ENV}, else the nearest .mesh-state/ above the working directory, else the project's)`, async () => {
     const { values } = parseCommandArgs(args, { output: { type: 'string', short: 'o' }, state: { type: 'string' } });
     if (values.output !== undefined && values.output !== 'json') throw new UsageError(`-o must be "json", got "${values.output}"`);
     return listPods(values.state, values.output === 'json');
@@ -57,7 +56,7 @@ export function run(args: string[]): Promise<number> {
 async function listPods(state: string | undefined, json: boolean): Promise<number> {
   let pods: PodStatus[];
   try {
-    pods = await podStatuses(resolve(state ?? defaultStateDir(projectRoot)));
+    pods = await podStatuses(findDemo({ flag: state }).run);
   } catch (err) {
     console.error(`mesh pods: ${(err as Error).message}`);
     return 1;

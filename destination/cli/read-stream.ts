@@ -4,11 +4,13 @@ import type * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { parseCommandArgs, UsageError } from '../../cli/args.ts';
+import { DemoNotFound, findDemo } from '../../cli/find-demo.ts';
 import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 
-export const CONNECTION_USAGE = `connection:
-  --addr ADDR             the destination (default $MESH_DESTINATION_ADDR or 127.0.0.1:8086)
-  --trust-anchors FILE    PEM the destination's certificate must chain to (default $MESH_TRUST_ANCHORS)
+export const CONNECTION_USAGE = `connection (flags win; then the environment; then the running demo's state folder):
+  --addr ADDR             the destination (default $MESH_DESTINATION_ADDR, else the running demo's)
+  --trust-anchors FILE    PEM the destination's certificate must chain to (default $MESH_TRUST_ANCHORS, else the running demo's)
+  --state DIR             the demo's state folder (default $MESH_STATE_DIR, else the nearest .mesh-state/ above the working directory, else the project's)
   --server-identity ID    SPIFFE id the destination must present (default: any from the trust anchors)
   -w, --watch             keep streaming changes until Ctrl-C
   --json                  print each message as one JSON line`;
@@ -16,6 +18,7 @@ export const CONNECTION_USAGE = `connection:
 export const CONNECTION_OPTIONS = {
   addr: { type: 'string' },
   'trust-anchors': { type: 'string' },
+  state: { type: 'string' },
   'server-identity': { type: 'string' },
   watch: { type: 'boolean', short: 'w', default: false },
   json: { type: 'boolean', default: false },
@@ -26,16 +29,28 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: s
   return parseCommandArgs(args, { ...CONNECTION_OPTIONS, ...options }, { positionals: { count, expected } });
 }
 
-export function connect(values: { addr?: string; 'trust-anchors'?: string; 'server-identity'?: string }): DestinationStubs {
-  const anchorsFile = values['trust-anchors'] ?? process.env['MESH_TRUST_ANCHORS'];
-  if (!anchorsFile) throw new UsageError('--trust-anchors (or $MESH_TRUST_ANCHORS) is required: the destination speaks only TLS');
+export function connect(values: { addr?: string; 'trust-anchors'?: string; 'server-identity'?: string; state?: string }): DestinationStubs {
+  let anchorsFile = values['trust-anchors'] ?? process.env['MESH_TRUST_ANCHORS'];
+  let addr = values.addr ?? process.env['MESH_DESTINATION_ADDR'];
+  if (!anchorsFile || !addr) {
+    // What was not given comes from the running demo; without one, say so and how to start it.
+    let demo;
+    try {
+      demo = findDemo({ flag: values.state });
+    } catch (err) {
+      if (!(err instanceof DemoNotFound)) throw err;
+      throw new DemoNotFound(err.code, `${err.message}
+  or name the destination yourself: --addr ADDR --trust-anchors FILE`);
+    }
+    anchorsFile ??= demo.trustAnchorsFile;
+    addr ??= demo.destinationAddr;
+  }
   let trustAnchorsPem: string;
   try {
     trustAnchorsPem = readFileSync(anchorsFile, 'utf8');
   } catch (err) {
     throw new UsageError(`trust anchors ${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const addr = values.addr ?? process.env['MESH_DESTINATION_ADDR'] ?? '127.0.0.1:8086';
   return destinationStubs(addr, { trustAnchorsPem, serverIdentity: values['server-identity'] });
 }
 

@@ -8,6 +8,7 @@ import { localPlacement, planDemo, type DemoPlan, type ProcessSpec } from './top
 import { acquireLock, clearRun, logsDir, writeRun, type PodRecord } from './state.ts';
 import { checkAddressesFree, waitForHttp200, waitForTcp } from './preflight.ts';
 import { ensureIdentity, mintTokens } from './prepare-state.ts';
+import { identityDir } from './mesh-commands.ts';
 import { Supervisor, type Started } from './supervisor.ts';
 import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
@@ -85,6 +86,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     writeRun(opts.stateDir, {
       runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: plan.placement.ingressUrl, stateDir: opts.stateDir,
+      controlPlane: {
+        identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
+        trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: opts.manifestsDir,
+      },
       pods: [plan.ingress, ...plan.pods].map((p): PodRecord => ({
         name: p.name, namespace: p.namespace, workload: p.workload, ip: p.ip, serviceAccount: p.serviceAccount,
         identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${p.ip}:4191` : null,

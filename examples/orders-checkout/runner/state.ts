@@ -29,8 +29,21 @@ export interface RunRecord {
   ingressUrl: string;
   stateDir: string;
   pods: PodRecord[];
+  /** Where the control plane listens and what it trusts, so `mesh` commands find it (cli/find-demo.ts). */
+  controlPlane?: ControlPlaneRecord;
   /** Every process the runner started, for debugging and for checking that a stop left none. */
   processes: Array<{ name: string; pid: number; log: string; role?: 'control-plane' | 'ingress' | 'app' | 'sidecar' }>;
+}
+
+export interface ControlPlaneRecord {
+  identityAddr: string;
+  destinationAddr: string;
+  /** The viz API's address, once the demo runs one. */
+  vizAddr?: string;
+  /** Absolute path of the trust anchors' PEM file. */
+  trustAnchorsFile: string;
+  /** Absolute path of the folder of resources the destination watches. */
+  resourcesDir: string;
 }
 
 export function defaultStateDir(root: string): string {
