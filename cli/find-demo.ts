@@ -1,7 +1,7 @@
 // Finds the running demo as kubectl finds its kubeconfig: a flag, else an environment variable,
 // else the nearest `.mesh-state/` above the working directory, else the project's own; then reads
 // what the demo published there (pods.json: pods, control-plane addresses, trust anchors).
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { projectRoot } from '../api/locate.ts';
 import { CodedError } from '../api/errors.ts';
@@ -80,16 +80,11 @@ export function findDemo(opts: Parameters<typeof locateState>[0] = {}): FoundDem
   const where = locateState(opts);
   let run: RunRecord;
   try {
-    if (!existsSync(where.dir)) {
-      throw new StateError('NOT_RUNNING', `no demo is running: the state folder ${where.dir} does not exist`);
-    }
     run = readRun(where.dir);
   } catch (err) {
     if (!(err instanceof StateError)) throw err;
     const code = err.code === 'CORRUPT_STATE' ? 'CORRUPT_STATE' : 'NOT_RUNNING';
-    throw new DemoNotFound(code, `${err.message.replace(/ Start it with: npm start$/, '')}\n` +
-      `  (state folder ${HOW_CHOSEN[where.source]})\n` +
-      '  Start the demo with: npm start   (or point at another with --state DIR or $' + STATE_ENV + ')');
+    throw new DemoNotFound(code, `${err.message}\n  (state folder ${HOW_CHOSEN[where.source]}; point at another with --state DIR or $${STATE_ENV})`);
   }
   const cp = run.controlPlane;
   return {
