@@ -1,5 +1,5 @@
-// Converts between the destination's data types (destination-types.ts) and api/destination.proto's messages as
-// @grpc/proto-loader shapes them (camelCase, oneofs named by a `match`/`update` field).
+// Converts between the destination's data types (destination-types.ts) and its proto messages
+// (destination-messages.ts): the destination sends with *ToWire, proxies and the CLI read with *FromWire.
 import type {
   Authorization,
   DefaultPolicy,
@@ -11,15 +11,21 @@ import type {
   ResponseMatch,
   ServerProtocol,
 } from './destination-types.ts';
+import type {
+  EndpointMessage,
+  HttpRouteMatchMessage,
+  HttpRouteRuleMessage,
+  InboundPolicyMessage,
+  ProfileUpdateMessage,
+  RequestMatchMessage,
+  ResponseMatchMessage,
+} from './destination-messages.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
-type Wire = any;
-
-export function endpointToWire(e: Endpoint): Wire {
+export function endpointToWire(e: Endpoint): EndpointMessage {
   return { address: e.address, weight: e.weight, identity: e.identity ?? '', protocolHint: { inboundPort: e.inboundPort ?? 0, h2: !!e.h2 }, labels: e.labels };
 }
 
-export function endpointFromWire(w: Wire): Endpoint {
+export function endpointFromWire(w: EndpointMessage): Endpoint {
   const e: Endpoint = { address: String(w.address), weight: Number(w.weight) || 1, labels: { ...(w.labels ?? {}) } };
   if (w.identity) e.identity = String(w.identity);
   if (w.protocolHint?.inboundPort) {
@@ -29,7 +35,7 @@ export function endpointFromWire(w: Wire): Endpoint {
   return e;
 }
 
-function requestMatchToWire(m: RequestMatch): Wire {
+function requestMatchToWire(m: RequestMatch): RequestMatchMessage {
   if ('method' in m) return { method: m.method };
   if ('pathRegex' in m) return { pathRegex: m.pathRegex };
   if ('all' in m) return { all: { matches: m.all.map(requestMatchToWire) } };
@@ -37,48 +43,52 @@ function requestMatchToWire(m: RequestMatch): Wire {
   return { not: requestMatchToWire(m.not) };
 }
 
-function requestMatchFromWire(w: Wire): RequestMatch {
+function requestMatchFromWire(w: RequestMatchMessage | null | undefined): RequestMatch {
   switch (w?.match) {
-    case 'method': return { method: w.method };
-    case 'pathRegex': return { pathRegex: w.pathRegex };
-    case 'all': return { all: (w.all.matches ?? []).map(requestMatchFromWire) };
-    case 'any': return { any: (w.any.matches ?? []).map(requestMatchFromWire) };
+    case 'method': return { method: w.method ?? '' };
+    case 'pathRegex': return { pathRegex: w.pathRegex ?? '' };
+    case 'all': return { all: (w.all?.matches ?? []).map(requestMatchFromWire) };
+    case 'any': return { any: (w.any?.matches ?? []).map(requestMatchFromWire) };
     case 'not': return { not: requestMatchFromWire(w.not) };
     default: return { all: [] }; // an empty condition matches everything
   }
 }
 
-function responseMatchToWire(m: ResponseMatch): Wire {
+function responseMatchToWire(m: ResponseMatch): ResponseMatchMessage {
   if ('status' in m) return { status: m.status };
   if ('all' in m) return { all: { matches: m.all.map(responseMatchToWire) } };
   if ('any' in m) return { any: { matches: m.any.map(responseMatchToWire) } };
   return { not: responseMatchToWire(m.not) };
 }
 
-function responseMatchFromWire(w: Wire): ResponseMatch {
+function responseMatchFromWire(w: ResponseMatchMessage | null | undefined): ResponseMatch {
   switch (w?.match) {
-    case 'status': return { status: { min: Number(w.status.min), max: Number(w.status.max) } };
-    case 'all': return { all: (w.all.matches ?? []).map(responseMatchFromWire) };
-    case 'any': return { any: (w.any.matches ?? []).map(responseMatchFromWire) };
+    case 'status': return { status: { min: Number(w.status?.min), max: Number(w.status?.max) } };
+    case 'all': return { all: (w.all?.matches ?? []).map(responseMatchFromWire) };
+    case 'any': return { any: (w.any?.matches ?? []).map(responseMatchFromWire) };
     case 'not': return { not: responseMatchFromWire(w.not) };
     default: return { all: [] };
   }
 }
 
-function httpMatchToWire(m: HttpRouteMatch): Wire {
+function httpMatchToWire(m: HttpRouteMatch): HttpRouteMatchMessage {
   return { path: m.path ?? null, headers: m.headers ?? [], queryParams: m.queryParams ?? [], method: m.method ?? '' };
 }
 
-function httpMatchFromWire(w: Wire): HttpRouteMatch {
+type PathMatchType = NonNullable<HttpRouteMatch['path']>['type'];
+type ValueMatchType = NonNullable<HttpRouteMatch['headers']>[number]['type'];
+const valueMatchFromWire = (h: { name?: string; value?: string; type?: string }) => ({ name: h.name ?? '', value: h.value ?? '', type: (h.type || 'Exact') as ValueMatchType });
+
+function httpMatchFromWire(w: HttpRouteMatchMessage): HttpRouteMatch {
   const m: HttpRouteMatch = {};
-  if (w.path) m.path = { type: w.path.type, value: w.path.value };
-  if (w.headers?.length) m.headers = w.headers.map((h: Wire) => ({ name: h.name, value: h.value, type: h.type || 'Exact' }));
-  if (w.queryParams?.length) m.queryParams = w.queryParams.map((h: Wire) => ({ name: h.name, value: h.value, type: h.type || 'Exact' }));
+  if (w.path) m.path = { type: w.path.type as PathMatchType, value: w.path.value ?? '' };
+  if (w.headers?.length) m.headers = w.headers.map(valueMatchFromWire);
+  if (w.queryParams?.length) m.queryParams = w.queryParams.map(valueMatchFromWire);
   if (w.method) m.method = w.method;
   return m;
 }
 
-export function profileToWire(p: Profile): Wire {
+export function profileToWire(p: Profile): ProfileUpdateMessage {
   return {
     fullyQualifiedName: p.fqdn,
     routes: p.routes.map((r) => ({
@@ -105,28 +115,28 @@ export function profileToWire(p: Profile): Wire {
 /** proto `float` carries 0.2 as 0.20000000298; six digits is all a ratio needs. */
 const ratio = (x: number) => Math.round(x * 1e6) / 1e6;
 
-export function profileFromWire(w: Wire): Profile {
+export function profileFromWire(w: ProfileUpdateMessage): Profile {
   const p: Profile = {
     fqdn: w.fullyQualifiedName ?? '',
-    routes: (w.routes ?? []).map((r: Wire) => ({
-      name: r.name,
+    routes: (w.routes ?? []).map((r) => ({
+      name: r.name ?? '',
       condition: requestMatchFromWire(r.condition),
-      responseClasses: (r.responseClasses ?? []).map((c: Wire) => ({ condition: responseMatchFromWire(c.condition), isFailure: !!c.isFailure })),
+      responseClasses: (r.responseClasses ?? []).map((c) => ({ condition: responseMatchFromWire(c.condition), isFailure: !!c.isFailure })),
       timeoutMs: Number(r.timeoutMs) || 0,
       isRetryable: !!r.isRetryable,
     })),
-    httpRoutes: (w.httpRoutes ?? []).map((h: Wire) => ({
-      name: h.name,
-      rules: (h.rules ?? []).map((r: Wire) => {
+    httpRoutes: (w.httpRoutes ?? []).map((h) => ({
+      name: h.name ?? '',
+      rules: (h.rules ?? []).map((r: HttpRouteRuleMessage) => {
         const rule: Profile['httpRoutes'][number]['rules'][number] = {
           matches: (r.matches ?? []).map(httpMatchFromWire),
-          backends: (r.backends ?? []).map((b: Wire) => ({ authority: b.authority, weight: Number(b.weight) })),
+          backends: (r.backends ?? []).map((b) => ({ authority: b.authority ?? '', weight: Number(b.weight) })),
           requestTimeoutMs: Number(r.requestTimeoutMs) || 0,
           backendTimeoutMs: Number(r.backendTimeoutMs) || 0,
         };
         if (r.retry) {
           rule.retry = {
-            httpStatuses: (r.retry.httpStatuses ?? []).map((s: Wire) => ({ min: Number(s.min), max: Number(s.max) })),
+            httpStatuses: (r.retry.httpStatuses ?? []).map((s) => ({ min: Number(s.min), max: Number(s.max) })),
             grpcStatuses: [...(r.retry.grpcStatuses ?? [])],
             limit: Number(r.retry.limit) || 0,
             timeoutMs: Number(r.retry.timeoutMs) || 0,
@@ -142,7 +152,7 @@ export function profileFromWire(w: Wire): Profile {
   return p;
 }
 
-export function policyToWire(p: InboundPolicy): Wire {
+export function policyToWire(p: InboundPolicy): InboundPolicyMessage {
   return {
     port: p.port,
     server: p.server ?? null,
@@ -157,12 +167,12 @@ export function policyToWire(p: InboundPolicy): Wire {
   };
 }
 
-export function policyFromWire(w: Wire): InboundPolicy {
+export function policyFromWire(w: InboundPolicyMessage): InboundPolicy {
   const p: InboundPolicy = {
     port: Number(w.port),
-    authorizations: (w.authorizations ?? []).map((a: Wire) => {
+    authorizations: (w.authorizations ?? []).map((a) => {
       const authz: Authorization = {
-        name: a.name,
+        name: a.name ?? '',
         authentication: {
           unauthenticated: !!a.authentication?.unauthenticated,
           identities: [...(a.authentication?.identities ?? [])],
@@ -176,6 +186,6 @@ export function policyFromWire(w: Wire): InboundPolicy {
     defaultPolicy: (w.defaultPolicy || 'all-unauthenticated') as DefaultPolicy,
     clusterNetworks: [...(w.clusterNetworks ?? [])],
   };
-  if (w.server) p.server = { name: w.server.name, protocol: (w.server.protocol || 'unknown') as ServerProtocol };
+  if (w.server) p.server = { name: w.server.name ?? '', protocol: (w.server.protocol || 'unknown') as ServerProtocol };
   return p;
 }

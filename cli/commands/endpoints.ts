@@ -1,6 +1,7 @@
 // `mesh endpoints <authority>`: what the destination tells proxies about a service's endpoints.
 import type * as grpc from '@grpc/grpc-js';
 import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
+import type { EndpointUpdateMessage } from '../../api/destination-messages.ts';
 import { endpointFromWire } from '../../api/destination-wire.ts';
 import type { Endpoint } from '../../api/destination-types.ts';
 import { runCommand } from '../args.ts';
@@ -24,13 +25,13 @@ export function run(args: string[]): Promise<number> {
     const { values, positionals } = parse(args, { namespace: { type: 'string', short: 'n', default: 'default' } }, 1, 'one authority');
     const authority = positionals[0]!;
     const stubs = connect(values);
-    const call = stubs.destination.getEndpoints({ authority, contextNamespace: values.namespace }) as grpc.ClientReadableStream<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const call = stubs.destination.getEndpoints({ authority, contextNamespace: values.namespace }) as grpc.ClientReadableStream<EndpointUpdateMessage>;
     return await printStream(call, stubs, values.watch, (m, first) => {
       if (values.json) return JSON.stringify(m);
-      if (m.update === 'noEndpoints') return m.noEndpoints.exists ? `${authority}: no endpoints (the service exists, no pod is registered)` : `${authority}: unknown to the destination (no such Service)`;
-      const endpoints = (m.update === 'add' ? m.add.endpoints : []).map(endpointFromWire);
+      if (m.update === 'noEndpoints') return m.noEndpoints?.exists ? `${authority}: no endpoints (the service exists, no pod is registered)` : `${authority}: unknown to the destination (no such Service)`;
+      const endpoints = (m.update === 'add' ? (m.add?.endpoints ?? []) : []).map(endpointFromWire);
       if (m.update === 'add') return first ? `${authority}: ${endpoints.length} endpoint(s)\n${table(endpoints)}` : `added:\n${table(endpoints)}`;
-      return `removed: ${m.remove.addresses.join(', ')}`;
+      return `removed: ${(m.remove?.addresses ?? []).join(', ')}`;
     });
   });
 }

@@ -2,6 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { CONNECTION_USAGE, connect, parse, printStream } from '../../destination/cli/read-stream.ts';
+import type { InboundPolicyMessage } from '../../api/destination-messages.ts';
 import { policyFromWire } from '../../api/destination-wire.ts';
 import { runCommand, UsageError } from '../args.ts';
 
@@ -24,7 +25,7 @@ export function run(args: string[]): Promise<number> {
     const port = Number(positionals[1]);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port must be 1-65535, got "${positionals[1]}"`);
     const stubs = connect(values);
-    const call = stubs.inbound.watchPort({ workload, port, defaultPolicy: values['default-policy'] }) as grpc.ClientReadableStream<unknown>;
+    const call = stubs.inbound.watchPort({ workload, port, defaultPolicy: values['default-policy'] }) as grpc.ClientReadableStream<InboundPolicyMessage>;
     return await printStream(call, stubs, values.watch, (m) => {
       const policy = policyFromWire(m);
       return values.json ? JSON.stringify(policy) : `--- # ${workload}:${port}\n${stringify(policy).trimEnd()}`;

@@ -2,16 +2,16 @@
 // change; `no_endpoints` whenever the set becomes empty.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { EndpointUpdateMessage, GetDestinationMessage } from '../../api/destination-messages.ts';
 import { endpointToWire } from '../../api/destination-wire.ts';
 import type { Endpoint } from '../../api/destination-types.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 import type { EndpointView } from '../index/endpoint-view.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 export function endpointsHandler(discovery: Discovery, logger: Logger) {
-  return (call: grpc.ServerWritableStream<any, unknown>) => {
-    const { authority, contextNamespace } = call.request as { authority: string; contextNamespace: string };
+  return (call: grpc.ServerWritableStream<GetDestinationMessage, EndpointUpdateMessage>) => {
+    const { authority = '', contextNamespace = '' } = call.request;
     let sent: Map<string, string> | undefined; // address -> fingerprint of what this caller holds
     const send = (view: EndpointView) => {
       const next = new Map(view.endpoints.map((e): [string, string] => [e.address, JSON.stringify(e)]));

@@ -2,16 +2,16 @@
 // message waits (briefly) for the pod to register, since Servers select pods by their labels.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { InboundPolicyMessage, PortSpecMessage } from '../../api/destination-messages.ts';
 import { policyToWire } from '../../api/destination-wire.ts';
 import type { DefaultPolicy, InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
 
 const DEFAULTS = new Set(['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny']);
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 export function policyHandler(discovery: Discovery, logger: Logger) {
-  return (call: grpc.ServerWritableStream<any, unknown>) => {
-    const { workload, port, defaultPolicy } = call.request as { workload: string; port: number; defaultPolicy: string };
+  return (call: grpc.ServerWritableStream<PortSpecMessage, InboundPolicyMessage>) => {
+    const { workload = '', port = 0, defaultPolicy = '' } = call.request;
     const [namespace, name, extra] = String(workload).split('/');
     const fail = (details: string) => call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
     if (!namespace || !name || extra !== undefined) return fail(`workload: must be namespace/name, got ${JSON.stringify(workload)}`);

@@ -1,14 +1,14 @@
 // Destination.GetProfile: the profile now, then again whenever it changes.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { GetDestinationMessage, ProfileUpdateMessage } from '../../api/destination-messages.ts';
 import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 export function profileHandler(discovery: Discovery, logger: Logger) {
-  return (call: grpc.ServerWritableStream<any, unknown>) => {
-    const { authority, contextNamespace } = call.request as { authority: string; contextNamespace: string };
+  return (call: grpc.ServerWritableStream<GetDestinationMessage, ProfileUpdateMessage>) => {
+    const { authority = '', contextNamespace = '' } = call.request;
     let watch;
     try {
       watch = discovery.watchProfile(authority, contextNamespace, (p) => call.write(profileToWire(p)));

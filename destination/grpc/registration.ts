@@ -3,15 +3,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import type { PodAnnouncementMessage, RegistrationEventMessage } from '../../api/destination-messages.ts';
 import { parseSpiffeId } from '../../api/spiffe.ts';
 import type { PodRegistry, RegisteredPod } from '../index/pod-registry.ts';
 import { verifiedCallerIdentity } from './server-credentials.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
-type Announcement = any;
-
 export function registrationHandler(pods: PodRegistry, logger: Logger) {
-  return (call: grpc.ServerDuplexStream<Announcement, unknown>) => {
+  return (call: grpc.ServerDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>) => {
     const peer = call.getPeer();
     const identity = verifiedCallerIdentity(call);
     const id = identity ? parseSpiffeId(identity) : undefined;
@@ -23,16 +21,16 @@ export function registrationHandler(pods: PodRegistry, logger: Logger) {
       unregister?.();
       unregister = undefined;
     };
-    call.on('data', (msg: Announcement) => {
+    call.on('data', (msg: PodAnnouncementMessage) => {
       if (!identity || !id) return refuse(grpc.status.UNAUTHENTICATED, 'registration requires a client certificate with a SPIFFE id issued by the mesh CA');
       const problem = checkAnnouncement(msg, id);
       if (problem) return refuse(problem.code, problem.message);
       const pod: RegisteredPod = {
-        name: msg.name,
+        name: String(msg.name),
         namespace: id.namespace,
         labels: { ...(msg.labels ?? {}) },
-        ip: msg.ip,
-        ports: (msg.ports ?? []).map((p: Announcement) => ({ name: p.name || undefined, port: Number(p.port), protocol: p.protocol || undefined })),
+        ip: String(msg.ip),
+        ports: (msg.ports ?? []).map((p) => ({ name: p.name || undefined, port: Number(p.port), protocol: p.protocol || undefined })),
         inboundPort: Number(msg.inboundPort) || 4143,
         identity,
         serviceAccount: id.serviceAccount,
@@ -59,7 +57,7 @@ export function registrationHandler(pods: PodRegistry, logger: Logger) {
   };
 }
 
-function checkAnnouncement(msg: Announcement, id: { namespace: string; serviceAccount: string }): { code: grpc.status; message: string } | undefined {
+function checkAnnouncement(msg: PodAnnouncementMessage, id: { namespace: string; serviceAccount: string }): { code: grpc.status; message: string } | undefined {
   const bad = (message: string) => ({ code: grpc.status.INVALID_ARGUMENT, message });
   if (!msg.name || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(msg.name)) return bad(`name: must be a lowercase DNS name, got ${JSON.stringify(msg.name)}`);
   if (msg.namespace && msg.namespace !== id.namespace) {

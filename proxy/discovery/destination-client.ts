@@ -7,6 +7,7 @@ import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId } from '../../api/spif
 import { type TlsCredentials } from '../identity/credentials.ts';
 import { CountedWatched } from './counted-watched.ts';
 import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
+import type { EndpointUpdateMessage, InboundPolicyMessage, PodAnnouncementMessage, ProfileUpdateMessage, RegistrationEventMessage } from '../../api/destination-messages.ts';
 import { endpointFromWire, policyFromWire, profileFromWire } from '../../api/destination-wire.ts';
 import { ResilientStream, type Backoff } from './resilient-stream.ts';
 import type { DefaultPolicy, Endpoint, EndpointSet, InboundPolicy, PodInfo, Profile } from '../../api/destination-types.ts';
@@ -49,13 +50,12 @@ export interface RegistrationState {
 
 const defaultServerIdentity = (own: string) => spiffeId(parseSpiffeId(own)?.trustDomain ?? 'cluster.local', CONTROL_PLANE_NAMESPACE, 'destination');
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 export class DestinationClient implements Resolver {
   /** The latest answer to this proxy's registration (absent until the destination replies). */
   readonly registration = new Watched<RegistrationState>();
   private stubs?: DestinationStubs;
-  private readonly entries = new Map<string, Entry<any>>();
-  private registrationStream?: ResilientStream<unknown>;
+  private readonly entries = new Map<string, Entry<unknown>>();
+  private registrationStream?: ResilientStream<RegistrationEventMessage>;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribeRotate: () => void;
   private readonly logger: Logger;
@@ -84,16 +84,16 @@ export class DestinationClient implements Resolver {
       let known = new Map<string, Endpoint>();
       return {
         what: `endpoints ${authority}`,
-        open: () => this.channel().destination.getEndpoints(request) as grpc.ClientReadableStream<unknown>,
+        open: () => this.channel().destination.getEndpoints(request) as grpc.ClientReadableStream<EndpointUpdateMessage>,
         onOpen: () => {
           known = new Map(); // the first message on a new stream is the whole current state
         },
-        apply: (m: any): EndpointSet => {
-          if (m.update === 'add') for (const w of m.add.endpoints ?? []) known.set(w.address, endpointFromWire(w));
-          else if (m.update === 'remove') for (const a of m.remove.addresses ?? []) known.delete(a);
+        apply: (m: EndpointUpdateMessage): EndpointSet => {
+          if (m.update === 'add') for (const w of m.add?.endpoints ?? []) known.set(String(w.address), endpointFromWire(w));
+          else if (m.update === 'remove') for (const a of m.remove?.addresses ?? []) known.delete(a);
           else if (m.update === 'noEndpoints') {
             known.clear();
-            if (!m.noEndpoints.exists) return { kind: 'unknown' };
+            if (!m.noEndpoints?.exists) return { kind: 'unknown' };
           }
           return { kind: 'endpoints', endpoints: [...known.values()] };
         },
@@ -104,8 +104,8 @@ export class DestinationClient implements Resolver {
   profile(authority: string): Watched<Profile> {
     return this.watch(`profile|${authority}`, () => ({
       what: `profile ${authority}`,
-      open: () => this.channel().destination.getProfile({ authority, contextNamespace: this.namespace }) as grpc.ClientReadableStream<unknown>,
-      apply: (m: any) => profileFromWire(m),
+      open: () => this.channel().destination.getProfile({ authority, contextNamespace: this.namespace }) as grpc.ClientReadableStream<ProfileUpdateMessage>,
+      apply: (m: ProfileUpdateMessage) => profileFromWire(m),
     }));
   }
 
@@ -118,8 +118,8 @@ export class DestinationClient implements Resolver {
     }
     return this.watch(`policy|${port}`, () => ({
       what: `inbound policy ${pod.namespace}/${pod.name}:${port}`,
-      open: () => this.channel().inbound.watchPort({ workload: `${pod.namespace}/${pod.name}`, port, defaultPolicy }) as grpc.ClientReadableStream<unknown>,
-      apply: (m: any) => policyFromWire(m),
+      open: () => this.channel().inbound.watchPort({ workload: `${pod.namespace}/${pod.name}`, port, defaultPolicy }) as grpc.ClientReadableStream<InboundPolicyMessage>,
+      apply: (m: InboundPolicyMessage) => policyFromWire(m),
     }));
   }
 
@@ -149,9 +149,9 @@ export class DestinationClient implements Resolver {
     return this.stubs;
   }
 
-  private watch<T>(
+  private watch<T, M>(
     key: string,
-    describe: () => { what: string; open: () => grpc.ClientReadableStream<unknown>; onOpen?: () => void; apply: (m: unknown) => T },
+    describe: () => { what: string; open: () => grpc.ClientReadableStream<M>; onOpen?: () => void; apply: (m: M) => T },
   ): Watched<T> {
     const existing = this.entries.get(key) as Entry<T> | undefined;
     if (existing) {
@@ -159,10 +159,10 @@ export class DestinationClient implements Resolver {
       return existing.cell;
     }
     const entry: Entry<T> = { cell: new CountedWatched<T>(), lastUsedMs: Date.now() };
-    this.entries.set(key, entry);
+    this.entries.set(key, entry as Entry<unknown>);
     if (this.closed) return entry.cell;
     const d = describe();
-    entry.stream = new ResilientStream<unknown>(d.what, { open: d.open, onOpen: d.onOpen, onMessage: (m) => entry.cell.set(d.apply(m)) }, this.backoff, this.logger);
+    entry.stream = new ResilientStream<M>(d.what, { open: d.open, onOpen: d.onOpen, onMessage: (m) => entry.cell.set(d.apply(m)) }, this.backoff, this.logger);
     void this.options.credentials.whenReady().then(() => entry.stream?.start());
     return entry.cell;
   }
@@ -178,7 +178,7 @@ export class DestinationClient implements Resolver {
   }
 
   private startRegistration(pod: PodInfo): void {
-    const announcement = {
+    const announcement: PodAnnouncementMessage = {
       name: pod.name,
       namespace: pod.namespace,
       labels: pod.labels,
@@ -187,15 +187,15 @@ export class DestinationClient implements Resolver {
       inboundPort: this.options.inboundPort ?? 4143,
       serviceAccount: parseSpiffeId(this.options.credentials.identity)?.serviceAccount ?? '',
     };
-    this.registrationStream = new ResilientStream<unknown>(
+    this.registrationStream = new ResilientStream<RegistrationEventMessage>(
       `registration ${pod.namespace}/${pod.name}`,
       {
         open: () => {
-          const call = this.channel().registration.register() as grpc.ClientDuplexStream<unknown, unknown>;
+          const call = this.channel().registration.register() as grpc.ClientDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>;
           call.write(announcement);
           return call;
         },
-        onMessage: (m: any) => {
+        onMessage: (m) => {
           if (!m.accepted) this.logger.error({ pod: `${pod.namespace}/${pod.name}`, reason: m.message }, 'destination refused registration');
           this.registration.set({ accepted: !!m.accepted, message: String(m.message ?? '') });
         },
