@@ -19,7 +19,7 @@ export interface TapClientOptions {
 }
 
 export interface OpenTap {
-  /** The events, in order; ends when the proxy ends the tap, throws a grpc `ServiceError` on failure. */
+  /** The events, in order; ends when the proxy ends the tap or `cancel()` is called, throws a grpc `ServiceError` on failure. */
   events: AsyncIterable<TapEvent>;
   /** Stops the tap (the proxy frees its slot); the iterator then ends with CANCELLED. */
   cancel(): void;
@@ -45,9 +45,25 @@ export function openTap(opts: TapClientOptions, request: ObserveRequest): OpenTa
     request,
     opts.deadline === undefined ? {} : { deadline: opts.deadline },
   );
+  // Errors reach the reader through `events`; this listener only keeps an unread stream's error
+  // (after cancel, or before anyone iterates) from being an uncaught exception.
+  call.on('error', () => {});
+  let cancelled = false;
+  async function* events(): AsyncGenerator<TapEvent> {
+    try {
+      for await (const event of call as AsyncIterable<TapEvent>) yield event;
+    } catch (err) {
+      // A tap we stopped ourselves just ends.
+      if (cancelled && (err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+      throw err;
+    }
+  }
   return {
-    events: call as AsyncIterable<TapEvent>,
-    cancel: () => call.cancel(),
+    events: events(),
+    cancel: () => {
+      cancelled = true;
+      call.cancel();
+    },
     close: () => client.close(),
   };
 }

@@ -10,6 +10,8 @@ export interface ProxyConfig {
   outboundIp?: string;
   inboundPort: number;
   adminPort: number;
+  /** The tap server (gRPC over mTLS, for the viz's identity only); needs an identity. */
+  tapPort: number;
   /** App port for inbound requests that name none (clients outside the mesh); unset: refused. */
   defaultAppPort?: number;
   /** Static endpoints file (development mode) used as the resolver. */
@@ -75,6 +77,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'outboundIp', flag: '--outbound-ip', env: 'MESH_PROXY_OUTBOUND_IP', kind: 'ip', help: 'address the outbound listener binds, if not the pod address (ingress front door)' },
   { key: 'inboundPort', flag: '--inbound-port', env: 'MESH_PROXY_INBOUND_PORT', kind: 'port', default: '4143', help: 'inbound listener (mesh -> app); 0 picks a free port' },
   { key: 'adminPort', flag: '--admin-port', env: 'MESH_PROXY_ADMIN_PORT', kind: 'port', default: '4191', help: 'admin listener: /metrics /ready /live POST /shutdown' },
+  { key: 'tapPort', flag: '--tap-port', env: 'MESH_PROXY_TAP_PORT', kind: 'port', default: '4190', help: 'tap server: live request events over mTLS, for the viz\'s identity only' },
   { key: 'defaultAppPort', flag: '--app-port', env: 'MESH_PROXY_APP_PORT', kind: 'port', help: 'app port for inbound requests without l5d-dst-port' },
   { key: 'endpointsFile', flag: '--endpoints-file', env: 'MESH_PROXY_ENDPOINTS_FILE', kind: 'path', help: 'static endpoints file (development mode, instead of the destination service)' },
   { key: 'detectTimeoutMs', flag: '--detect-timeout-ms', env: 'MESH_PROXY_DETECT_TIMEOUT_MS', kind: 'ms', default: '10000', help: 'wait for a connection\'s first bytes before treating it as opaque' },

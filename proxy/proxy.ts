@@ -1,4 +1,4 @@
-// One sidecar proxy: outbound (4140), inbound (4143) and admin (4191) listeners on the pod
+// One sidecar proxy: outbound (4140), inbound (4143), admin (4191) and tap (4190) listeners on the pod
 // address, the stacks behind them, and the lifecycle (start, drain, stop). Everything a proxy
 // owns hangs off this object, so several proxies can run in one process.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -20,6 +20,10 @@ import { buildOutboundStack, type OutboundStack } from './outbound/stack.ts';
 import { OutboundListener } from './server/outbound-listener.ts';
 import { Drain } from './server/drain.ts';
 import { RequestIds } from './server/request-context.ts';
+import type { SelfFacts } from './tap/events.ts';
+import { DEFAULT_TAP_LIMITS, TapHub, type TapLimits } from './tap/hub.ts';
+import { tapLayer } from './tap/layer.ts';
+import { TapServer } from './tap/server.ts';
 
 export interface ProxyDeps {
   /**
@@ -36,6 +40,8 @@ export interface ProxyDeps {
   metrics?: ProxyMetrics;
   /** Replaces the inbound policy layer built from the resolver's inbound policy (layer tests). */
   authorize?: Layer;
+  /** Bounds of the tap server (tests lower them). */
+  tapLimits?: TapLimits;
   /** Called once shutdown has finished (the CLI exits here). */
   onStopped?: () => void;
 }
@@ -44,6 +50,8 @@ export interface ProxyAddresses {
   outbound: AddressInfo;
   inbound: AddressInfo;
   admin: AddressInfo;
+  /** Bound once the proxy holds a certificate (no identity: no tap server). */
+  tap?: { address: string; port: number };
 }
 
 export class Proxy {
@@ -55,6 +63,9 @@ export class Proxy {
   private readonly appClients: EndpointConnector;
   private readonly admin: AdminServer;
   private readonly listeners: Server[] = [];
+  /** The taps open on this proxy; the stacks' tap layers read it on every request. */
+  readonly taps: TapHub;
+  private tapServer: TapServer | undefined;
   /** The proxy's identity: handed in, or the IdentityClient this proxy made (and closes). */
   readonly credentials: TlsCredentials | undefined;
   private readonly ownsCredentials: boolean;
@@ -83,6 +94,7 @@ export class Proxy {
       podIp: config.podIp,
       http1Connections: config.http1PoolSize,
     });
+    this.taps = new TapHub(deps.tapLimits ?? DEFAULT_TAP_LIMITS);
     this.appClients = new EndpointConnector({ metrics: this.metrics, logger: this.logger, direction: 'inbound', http1Connections: config.http1PoolSize });
     this.admin = new AdminServer({
       host: config.podIp,
@@ -112,7 +124,8 @@ export class Proxy {
     const outboundLog = logger.child({ listener: 'outbound' });
     const inboundLog = logger.child({ listener: 'inbound' });
     const common = { ids: this.ids, drain: this.drain, metrics: this.metrics, config };
-    const self = new Set([hostPort(outboundAt.address, outboundAt.port), hostPort(inboundAt.address, inboundAt.port)]);
+    const self = this.selfFacts();
+    const selfAddresses = new Set([hostPort(outboundAt.address, outboundAt.port), hostPort(inboundAt.address, inboundAt.port)]);
     this.outboundStack = buildOutboundStack({
       resolver: this.resolver,
       endpoints: this.outboundClients,
@@ -120,9 +133,10 @@ export class Proxy {
       logger: outboundLog,
       discoveryTimeoutMs: config.discoveryTimeoutMs,
       maxTargets: config.maxTargets,
-      selfAddresses: self,
+      selfAddresses,
       ingress: config.ingress,
       ingressDefaultDst: config.ingressDefaultDst,
+      tap: tapLayer({ hub: this.taps, direction: 'outbound', self }),
     });
     const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
     // Every inbound request and opaque connection is checked against its port's live policy.
@@ -143,6 +157,7 @@ export class Proxy {
         policyTimeoutMs: config.discoveryTimeoutMs,
         authorize: this.deps.authorize,
         proxyPorts: this.ownPorts,
+        tap: tapLayer({ hub: this.taps, direction: 'inbound', self, defaultAppPort: config.defaultAppPort }),
       }),
     });
     accept.outbound = (socket) => outbound.accept(socket);
@@ -150,6 +165,7 @@ export class Proxy {
     const admin = await this.admin.listen();
     for (const bound of [outboundAt, inboundAt, admin]) if (bound.address === config.podIp) this.ownPorts.add(bound.port);
     this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
+    await this.startTap();
     logger.info(
       {
         ...this.addresses,
@@ -187,12 +203,48 @@ export class Proxy {
     const { unfinished } = await this.drain.drain(this.config.shutdownGraceMs);
     if (unfinished > 0) logger.warn({ unfinished }, `shutdown grace of ${this.config.shutdownGraceMs} ms ended with ${unfinished} requests unfinished`);
     this.drain.destroyAll();
-    await Promise.allSettled([this.admin.close(), this.outboundClients.close(), this.appClients.close()]);
+    await Promise.allSettled([this.tapServer?.close(), this.admin.close(), this.outboundClients.close(), this.appClients.close()]);
     this.outboundStack?.close();
     this.policy?.close();
     if (this.ownsCredentials) (this.credentials as { close?: () => void }).close?.();
     logger.info({ reason }, 'proxy stopped');
     this.deps.onStopped?.();
+  }
+
+  /**
+   * The tap server needs the proxy's certificate. Held already (tests, a quick CA): bound before
+   * start() resolves. Else bound in the background once the first certificate arrives.
+   */
+  private async startTap(): Promise<void> {
+    const { credentials, config, logger } = this;
+    if (!credentials) {
+      logger.info('no identity, so no tap server: tap is served over mTLS to the viz\'s identity only');
+      return;
+    }
+    const server = (this.tapServer = new TapServer({ hub: this.taps, credentials, host: config.podIp, port: config.tapPort, logger: logger.child({ listener: 'tap' }) }));
+    const bind = server.listen().then(
+      (port) => {
+        if (this.stopping) return;
+        this.ownPorts.add(port);
+        if (this.addresses) this.addresses.tap = { address: config.podIp, port };
+        logger.info({ tap: { address: config.podIp, port } }, 'tap listening');
+      },
+      (err: Error) => logger.error({ err }, `${err.message}; the proxy runs without tap`),
+    );
+    if (credentials.isReady()) await bind;
+  }
+
+  /** What tap events say about this proxy's own pod. */
+  private selfFacts(): SelfFacts {
+    const { config } = this;
+    return {
+      podIp: config.podIp,
+      identity: this.credentials?.identity,
+      pod: config.podName,
+      namespace: config.podNamespace,
+      // A Deployment's pods are named `<deployment>-<ordinal>` here (`<deployment>-<hash>-<id>` in Kubernetes).
+      deployment: config.podName?.replace(/-[a-z0-9]{6,10}-[a-z0-9]{5}$|-\d+$/, ''),
+    };
   }
 
   private readiness(): true | string {

@@ -68,6 +68,16 @@ export interface RequestContext {
   endpoint?: string;
   /** A retry's hint: prefer an endpoint other than this one when the balancer has a choice. */
   avoidEndpoint?: string;
+  /**
+   * Set only while a tap reports this request (proxy/tap/): layers that decide something note it
+   * with `req.ctx.journey?.add(layer, note)`, which costs one field check for any other request.
+   */
+  journey?: JourneyRecorder;
+}
+
+/** Where layers note their decisions on a tapped request (proxy/tap/journey.ts keeps them, bounded). */
+export interface JourneyRecorder {
+  add(layer: string, note: string): void;
 }
 
 export interface MeshResponse {

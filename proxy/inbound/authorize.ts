@@ -73,6 +73,7 @@ export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions
         series.count++;
         req.ctx.labels.srv_name = decision.server;
         req.ctx.labels.authz_name = decision.authz;
+        req.ctx.journey?.add('policy', `admitted by Server ${decision.server}, authorization ${decision.authz} (port ${port ?? '?'})`);
         return inner(req);
       }
       counters.deny.inc({ server: decision.server, reason: decision.reason, port: String(port ?? '') });
@@ -89,6 +90,7 @@ export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions
         },
         `denied: ${decision.message}`,
       );
+      req.ctx.journey?.add('policy', `refused by Server ${decision.server} (${decision.reason}): ${decision.message}`);
       throw new ProxyError('FORBIDDEN', decision.message);
     } catch (err) {
       return Promise.reject(err);

@@ -33,6 +33,8 @@ export interface InboundStackOptions {
    * the proxy instead of the app: a loop, or the admin's local-only `POST /shutdown` from outside.
    */
   proxyPorts?: ReadonlySet<number>;
+  /** Reports requests to open taps (proxy/tap/); one field check when nobody taps. */
+  tap?: Layer;
 }
 
 export interface InboundStack {
@@ -70,6 +72,8 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     toApp,
     // Golden metrics first, so refusals by policy and failures to reach the app are counted too.
     opts.metrics.requestLayer(),
+    // Tap next, so refusals by policy are reported too, with the journey of the decisions below.
+    ...(opts.tap ? [opts.tap] : []),
     // Which app port the request is for, decided once (policy is per port): `l5d-dst-port` from
     // another proxy, else the default app port; never one of this proxy's own ports.
     appPortLayer(opts.defaultAppPort, opts.proxyPorts),

@@ -6,7 +6,7 @@ import type { Endpoint, EndpointSet } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
-import { stack, type Service } from '../http/message.ts';
+import { stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createBalancer } from './concrete/balancer.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
@@ -30,6 +30,8 @@ export interface OutboundStackOptions {
   ingress?: boolean;
   /** Ingress mode: where requests go whose Host names no mesh service (`--ingress-default-dst`). */
   ingressDefaultDst?: string;
+  /** Reports requests to open taps (proxy/tap/); one field check when nobody taps. */
+  tap?: Layer;
 }
 
 export interface OutboundStack {
@@ -97,6 +99,9 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     ...(opts.ingress ? [ingressRouting({ resolver: opts.resolver, defaultDst: opts.ingressDefaultDst, discoveryTimeoutMs: opts.discoveryTimeoutMs })] : []),
     // Golden metrics next, so they count every request, including errors the proxy makes below.
     opts.metrics.requestLayer(),
+    // Tap, under metrics, so a tapped request's events match what metrics count; above routing, so
+    // the journey starts before the first decision (the layers below note theirs in ctx.journey).
+    ...(opts.tap ? [opts.tap] : []),
   );
 
   async function openTunnel(target: string): Promise<Duplex> {

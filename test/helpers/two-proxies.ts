@@ -74,7 +74,7 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
   writeFileSync(file, endpointsFileText([], opts.serverIp, 1));
   const start = (args: string[], env: Record<string, string> | undefined, credentials?: TlsCredentials) =>
     opts.mode === 'process' ? startChild(args, env) : startInProcess(args, credentials);
-  const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', ...(opts.args ?? [])];
+  const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--tap-port', '0', ...(opts.args ?? [])];
   const ports = opts.services.length > 0 ? ['--app-port', String(opts.services[0]!.port)] : [];
   const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env, opts.mtls?.server);
   writeFileSync(file, endpointsFileText(opts.services, opts.serverIp, inbound.port, opts.mtls?.server.identity));

@@ -108,6 +108,7 @@ export function createBalancer(
       return Promise.reject(new ProxyError('UNAVAILABLE', `service ${options.authority}: all ${all.length} endpoints are out after consecutive failures`));
     }
     req.ctx.endpoint = slot.endpoint.address;
+    req.ctx.journey?.add('balancer', `endpoint ${slot.endpoint.address} of ${all.length}, latency estimate (peak-EWMA) ${slot.load.estimate().toFixed(2)} ms, ${slot.load.pending} in flight`);
     const started = now();
     slot.load.pending++;
     let sent: Promise<MeshResponse>;

@@ -180,6 +180,7 @@ export class EndpointConnector {
         labels.tls = tlsLabel;
         if (target.identity) labels.server_id = target.identity;
         else if (labels.server_id) labels.server_id = ''; // empty: no label (see http-labels.ts)
+        req.ctx.journey?.add('tls', target.identity ? `mTLS to ${target.label}, which must prove ${target.identity} (checked at each connection's handshake)` : `plaintext to ${target.label} (no proxy there)`);
       }
       return req.protocol === 'h2' ? h2()(req) : http1()(req);
     };

@@ -28,6 +28,7 @@ export function splitService(
       return Promise.reject(new ProxyError('NO_ENDPOINTS', `${describe}: every backendRef has weight 0`));
     }
     req.ctx.labels.backend = backend.authority; // bounded: the rule's configured backends
+    req.ctx.journey?.add('split', `backend ${backend.authority} (weight ${backend.weight} of ${backends.reduce((sum, b) => sum + Math.max(0, b.weight), 0)})`);
     return concrete(backend.authority)(req);
   };
 }

@@ -102,12 +102,17 @@ export function createLogicalService(target: LogicalTarget): Service {
   const route: Service = (req) => {
     const table = current();
     if (!table) {
-      if (target.profile.get() === undefined && !profileLate) return awaitFirstProfile().then(() => route(req));
+      if (target.profile.get() === undefined && !profileLate) {
+        req.ctx.journey?.add('route', `waiting for the first profile of ${target.authority}`);
+        return awaitFirstProfile().then(() => route(req));
+      }
+      req.ctx.journey?.add('route', `no profile for ${target.authority}: no routes, timeouts or retries`);
       return direct(req);
     }
     const policy = table.table.select(req);
     if (policy.name !== undefined) req.ctx.route = policy.name;
     req.ctx.isFailure = policy.isFailure;
+    req.ctx.journey?.add('route', policy.name !== undefined ? `route "${policy.name}"` : `no route of ${target.authority} matched: default`);
     let svc = table.routes.get(policy.key);
     if (!svc) {
       svc = buildRoute(policy);

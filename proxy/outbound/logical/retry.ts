@@ -65,6 +65,7 @@ export function retryLayer(opts: RetryOptions): Layer {
               : !budget.withdraw()
                 ? 'retry budget exhausted'
                 : undefined;
+      req.ctx.journey?.add('retry', attemptNote(retries + 1, res, error, failed, why));
       if (!failed || why) {
         if (failed) opts.logger?.debug({ request: req.ctx.id, route: req.ctx.route, why }, 'not retrying');
         if (res) return res;
@@ -77,4 +78,11 @@ export function retryLayer(opts: RetryOptions): Layer {
       attemptReq = { ...req, body: body ? body.replay() : null };
     }
   };
+}
+
+/** A tapped request's journey line for one attempt: `attempt 2 -> HTTP 503; retrying`. */
+function attemptNote(attempt: number, res: MeshResponse | undefined, error: unknown, failed: boolean, why: string | undefined): string {
+  const grpc = res ? grpcStatusOf(res) : undefined;
+  const outcome = res ? `HTTP ${res.status}${grpc !== undefined ? ` grpc-status ${grpc}` : ''}` : error instanceof Error ? error.message : String(error);
+  return `attempt ${attempt} -> ${outcome}${failed ? (why ? `; not retrying: ${why}` : '; retrying') : ''}`;
 }

@@ -26,6 +26,7 @@ export function timeoutLayer(opts: TimeoutOptions): Layer {
     const message = bySelf ? `${opts.what} of ${opts.ms} ms expired` : `request deadline (grpc-timeout) expired`;
     // Layers below (the endpoint tier) may propagate the sooner deadline as grpc-timeout.
     if (opts.coversBody) req.ctx.deadline = deadline;
+    req.ctx.journey?.add('timeout', bySelf ? `${opts.what}: ${opts.ms} ms` : `grpc-timeout deadline: ${Math.max(0, deadline - Date.now())} ms left`);
     return withDeadline(inner, req, deadline, opts.coversBody, message);
   };
 }

@@ -1,0 +1,244 @@
+// The tap layer: with no tap open it is one field check and the request passes on untouched.
+// With taps open, it matches each request, reports the ones a tap selects (request, response
+// head, end), and gives those a journey for the layers below to note their decisions in.
+import { Transform, pipeline } from 'node:stream';
+import type { TapEventOut } from '../../api/tap-proto.ts';
+import { asProxyError } from '../errors.ts';
+import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
+import { namespaceOfAuthority, namespaceOfIdentity, outboundDestination, tapHeaders, toPeer, type SelfFacts } from './events.ts';
+import type { Tap, TapHub } from './hub.ts';
+import { Journey } from './journey.ts';
+import type { RequestFacts } from './match.ts';
+
+export interface TapLayerOptions {
+  hub: TapHub;
+  direction: 'inbound' | 'outbound';
+  self: SelfFacts;
+  /** Inbound: the app port of requests that name none in `l5d-dst-port`. */
+  defaultAppPort?: number;
+}
+
+export function tapLayer(opts: TapLayerOptions): Layer {
+  const { hub } = opts;
+  // The whole cost when nobody taps: one property read and a length check.
+  return (inner) => (req) => (hub.taps.length === 0 ? inner(req) : observe(opts, req, inner));
+}
+
+function observe(opts: TapLayerOptions, req: MeshRequest, inner: Service): Promise<MeshResponse> {
+  const facts = factsOf(opts, req);
+  let candidates: Tap[] | undefined;
+  for (const tap of opts.hub.taps) if (tap.matcher(facts) !== false) (candidates ??= []).push(tap);
+  if (!candidates) return inner(req);
+  return new TappedRequest(opts, req, facts, candidates).run(inner);
+}
+
+function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
+  const { ctx } = req;
+  const self = { identity: opts.self.identity, pod: opts.self.pod, deployment: opts.self.deployment, namespace: opts.self.namespace };
+  if (opts.direction === 'inbound') {
+    const port = headerValue(req.headers, 'l5d-dst-port') ?? opts.defaultAppPort;
+    return {
+      direction: 'inbound',
+      method: req.method,
+      authority: req.authority,
+      path: req.path,
+      source: { address: ctx.peer, identity: ctx.clientIdentity, namespace: namespaceOfIdentity(ctx.clientIdentity) },
+      destination: { ...self, address: port === undefined ? opts.self.podIp : `${opts.self.podIp}:${port}` },
+      destinationKnown: true,
+    };
+  }
+  return {
+    direction: 'outbound',
+    method: req.method,
+    authority: req.authority,
+    path: req.path,
+    source: { ...self, address: ctx.peer },
+    destination: { service: req.authority, namespace: namespaceOfAuthority(req.authority) },
+    destinationKnown: false,
+  };
+}
+
+/** One request that at least one tap may report. */
+class TappedRequest {
+  /** Taps that cannot tell yet (a filter on the outbound endpoint, not chosen yet). */
+  private undecided: Tap[];
+  /** Taps reporting this request: each has been sent its request_init. */
+  private readonly reporting: Tap[] = [];
+  private tls: boolean;
+  private readonly journey: Journey | undefined;
+  private respondedAt = 0;
+
+  constructor(
+    private readonly opts: TapLayerOptions,
+    private readonly req: MeshRequest,
+    private readonly facts: RequestFacts,
+    candidates: Tap[],
+  ) {
+    this.undecided = candidates;
+    this.tls = req.ctx.tls;
+    if (candidates.some((t) => t.journey)) {
+      this.journey = new Journey(req.ctx.startedAt);
+      req.ctx.journey = this.journey;
+      if (opts.direction === 'inbound') this.journey.add('identity', identityNote(req));
+    }
+  }
+
+  run(inner: Service): Promise<MeshResponse> {
+    let pending: Promise<MeshResponse>;
+    try {
+      pending = inner(this.req);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    // The layers below run synchronously up to their first wait: on most requests the endpoint
+    // (and so the outbound destination) is chosen by now.
+    this.decide(false);
+    return pending.then(
+      (res) => this.responded(res),
+      (err: unknown) => {
+        this.failed(err);
+        throw err;
+      },
+    );
+  }
+
+  /** Reports the request to each tap whose filter now says yes (and whose bounds allow). */
+  private decide(final: boolean): void {
+    if (this.undecided.length === 0) return;
+    if (this.opts.direction === 'outbound') {
+      const d = outboundDestination(this.req.ctx, this.req.authority);
+      this.facts.destination = d.peer;
+      this.facts.destinationKnown = d.known;
+      this.tls = d.tls;
+    }
+    const still: Tap[] = [];
+    for (const tap of this.undecided) {
+      const verdict = tap.matcher(this.facts);
+      if (verdict === undefined && !final) still.push(tap);
+      else if (verdict === true && tap.admit()) {
+        this.reporting.push(tap);
+        tap.send(this.event({ requestInit: this.requestInit(tap) }));
+      }
+    }
+    this.undecided = still;
+    // Nobody will report it: stop recording its journey.
+    if (still.length === 0 && this.reporting.length === 0 && this.journey) this.req.ctx.journey = undefined;
+  }
+
+  private responded(res: MeshResponse): MeshResponse {
+    this.decide(true);
+    if (this.reporting.length === 0) return res;
+    this.respondedAt = performance.now();
+    const { ctx } = this.req;
+    if (this.opts.direction === 'inbound') this.journey?.add('app', `HTTP ${res.status} from the app after ${ms(this.respondedAt - ctx.startedAt)}`);
+    for (const tap of this.reporting) {
+      tap.send(this.event({ responseInit: { sinceRequestInitUs: us(this.respondedAt - ctx.startedAt), httpStatus: res.status, headers: tapHeaders(res.headers, tap.headers) } }));
+    }
+    const headerGrpc = grpcStatusOf(headerValue(res.headers, 'grpc-status'));
+    if (!res.body) {
+      this.afterBody(res, headerGrpc, 0);
+      return res;
+    }
+    // Counting the bytes needs a stream in between; only reported requests pay for it.
+    let bytes = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    pipeline(res.body, counted, (err) => {
+      if (!err) return this.afterBody(res, headerGrpc, bytes);
+      const cancelled = this.req.signal.aborted || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+      const e = asProxyError(err);
+      this.end(bytes, this.req.ctx.grpc ? (cancelled ? 1 : 2) : undefined, cancelled ? 'CANCELLED' : e.code, cancelled ? 'the response ended early: the client went away or reset the stream' : e.message);
+    });
+    return { ...res, body: counted };
+  }
+
+  private afterBody(res: MeshResponse, headerGrpc: number | undefined, bytes: number): void {
+    if (headerGrpc !== undefined || !res.trailers) return this.end(bytes, headerGrpc, '', '');
+    res.trailers.then(
+      (trailers) => this.end(bytes, trailers ? grpcStatusOf(headerValue(trailers, 'grpc-status')) : undefined, '', ''),
+      (err: unknown) => {
+        const e = asProxyError(err);
+        this.end(bytes, this.req.ctx.grpc ? 2 : undefined, e.code, e.message);
+      },
+    );
+  }
+
+  /** The proxy answered with an error of its own (the edge turns it into a status). */
+  private failed(err: unknown): void {
+    this.decide(true);
+    if (this.reporting.length === 0) return;
+    const e = asProxyError(err);
+    const cancelled = this.req.signal.aborted;
+    this.respondedAt = performance.now();
+    const since = us(this.respondedAt - this.req.ctx.startedAt);
+    this.journey?.add('error', `${cancelled ? 'CANCELLED' : e.code}: ${e.message}`);
+    const status = this.req.ctx.grpc ? 200 : e.httpStatus;
+    for (const tap of this.reporting) tap.send(this.event({ responseInit: { sinceRequestInitUs: since, httpStatus: status, headers: [] } }));
+    this.end(0, this.req.ctx.grpc ? (cancelled ? 1 : e.grpcStatus) : undefined, cancelled ? 'CANCELLED' : e.code, e.message);
+  }
+
+  private end(bytes: number, grpcStatus: number | undefined, error: string, message: string): void {
+    const now = performance.now();
+    const { ctx } = this.req;
+    if (ctx.journey === this.journey) ctx.journey = undefined;
+    for (const tap of this.reporting) {
+      tap.send(
+        this.event({
+          responseEnd: {
+            sinceRequestInitUs: us(now - ctx.startedAt),
+            sinceResponseInitUs: us(now - this.respondedAt),
+            responseBytes: bytes,
+            ...(grpcStatus === undefined ? {} : { grpcStatus: { code: grpcStatus } }),
+            error,
+            errorMessage: message,
+            journey: tap.journey && this.journey ? this.journey.entries : [],
+            journeyDropped: tap.journey && this.journey ? this.journey.dropped : 0,
+          },
+        }),
+      );
+      tap.ended();
+    }
+  }
+
+  private requestInit(tap: Tap): NonNullable<TapEventOut['requestInit']> {
+    const { req } = this;
+    return { method: req.method, scheme: req.scheme, authority: req.authority, path: req.path, protocol: req.protocol, headers: tapHeaders(req.headers, tap.headers) };
+  }
+
+  private event(body: Pick<TapEventOut, 'requestInit' | 'responseInit' | 'responseEnd'>): TapEventOut {
+    return {
+      proxyDirection: this.opts.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND',
+      source: toPeer(this.facts.source),
+      destination: toPeer(this.facts.destination),
+      tls: this.tls,
+      requestId: this.req.ctx.id,
+      route: this.req.ctx.route ?? '',
+      dropped: 0,
+      ...body,
+    };
+  }
+}
+
+function identityNote(req: MeshRequest): string {
+  const { ctx } = req;
+  if (ctx.clientIdentity) return `client ${ctx.clientIdentity}, proved by its certificate over mTLS`;
+  return ctx.tls ? `TLS from ${ctx.peer} without a client identity` : `no client identity: plaintext from ${ctx.peer}`;
+}
+
+function grpcStatusOf(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 && n <= 16 && raw.trim() !== '' ? n : 2;
+}
+
+function us(msValue: number): number {
+  return Math.max(0, Math.round(msValue * 1000));
+}
+
+function ms(msValue: number): string {
+  return `${msValue.toFixed(msValue < 10 ? 2 : 0)} ms`;
+}
