@@ -2,6 +2,7 @@
 // viz's certificate and hands back the events as an async iterable. The viz fans these in.
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
+import { spiffeIdOfPeer } from './spiffe.ts';
 import { tapService, type ObserveRequest, type TapEvent } from './tap-proto.ts';
 
 export interface TapClientOptions {
@@ -35,7 +36,7 @@ export function openTap(opts: TapClientOptions, request: ObserveRequest): OpenTa
     // check, since proxies' certificates carry SPIFFE ids, not host names.
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       if (opts.proxyIdentity === undefined) return undefined;
-      const presented = /URI:(spiffe:\/\/[^,\s]+)/.exec(cert.subjectaltname ?? '')?.[1];
+      const presented = spiffeIdOfPeer(cert.subjectaltname);
       return presented === opts.proxyIdentity ? undefined : new Error(`tap at ${opts.address} presented "${presented ?? 'no SPIFFE id'}", expected "${opts.proxyIdentity}"`);
     },
   });

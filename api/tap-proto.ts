@@ -3,13 +3,14 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from './locate.ts';
+import { spiffeId } from './spiffe.ts';
 
 /** The identity that may tap a proxy: the viz's service account in its own namespace. */
 export const TAP_NAMESPACE = 'mesh-viz';
 export const TAP_SERVICE_ACCOUNT = 'tap';
 
 export function tapIdentityOf(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/${TAP_NAMESPACE}/sa/${TAP_SERVICE_ACCOUNT}`;
+  return spiffeId(trustDomain, TAP_NAMESPACE, TAP_SERVICE_ACCOUNT);
 }
 
 /** The proxy's tap port (Linkerd's). */

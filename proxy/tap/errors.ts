@@ -1,5 +1,5 @@
 // Errors of the tap server: each turns into one gRPC status for the tapper.
-import { CodedError } from '../errors.ts';
+import { CodedError } from '../../api/errors.ts';
 
 export type TapErrorCode =
   | 'TAP_FORBIDDEN' // the caller is not the viz's identity (PERMISSION_DENIED)

@@ -1,6 +1,7 @@
 // Builds the parts of tap events from a request: its peers as far as this proxy knows them,
 // and its headers, chosen by the tap, redacted and cut to size. No body is ever read.
 import type { TapHeader, TapPeer } from '../../api/tap-proto.ts';
+import { parseSpiffeId } from '../../api/spiffe.ts';
 import type { HeaderMap, RequestContext } from '../http/message.ts';
 import type { PeerFacts } from './match.ts';
 
@@ -34,8 +35,7 @@ export interface SelfFacts {
 
 /** The namespace in a SPIFFE id of this mesh's shape (`.../ns/<ns>/sa/<sa>`). */
 export function namespaceOfIdentity(identity: string | undefined): string | undefined {
-  if (!identity) return undefined;
-  return /\/ns\/([^/]+)\/sa\//.exec(identity)?.[1];
+  return identity ? parseSpiffeId(identity)?.namespace : undefined;
 }
 
 /** `name.namespace[.svc...]:port` names its namespace; a bare name or an IP does not. */

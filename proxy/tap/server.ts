@@ -3,7 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { tapIdentityOf, tapService, type ObserveRequest, type TapEventOut } from '../../api/tap-proto.ts';
-import { spiffeIdOfPeer, type TlsCredentials } from '../identity/credentials.ts';
+import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
+import type { TlsCredentials } from '../identity/credentials.ts';
 import { TapError } from './errors.ts';
 import type { TapHub } from './hub.ts';
 
@@ -38,7 +39,7 @@ export class TapServer {
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: TapServerOptions) {
-    const trustDomain = /^spiffe:\/\/([^/]+)\//.exec(opts.credentials.identity)?.[1] ?? 'cluster.local';
+    const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
     this.server.addService(tapService().service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, TapEventOut>) => this.observe(call) });
   }
