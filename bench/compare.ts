@@ -16,6 +16,8 @@ export interface PathUnderTest {
   headers?: Record<string, string>;
   /** Proxies on this path, whose memory is sampled while it is saturated. */
   proxies: BenchProcess[];
+  /** Runs before each of this path's slices; what it returns runs after the slice (a tap held open, say). */
+  around?: () => Promise<() => Promise<void>>;
 }
 
 export interface PathFigures {
@@ -42,7 +44,16 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[]): P
   const slice = d / slices;
   const interleaved = async <R extends LoadResult>(run: (p: PathUnderTest) => Promise<R>): Promise<R[][]> => {
     const parts: R[][] = paths.map(() => []);
-    for (let round = 0; round < slices; round++) for (const [i, p] of paths.entries()) parts[i]!.push(await run(p));
+    for (let round = 0; round < slices; round++) {
+      for (const [i, p] of paths.entries()) {
+        const after = p.around ? await p.around() : undefined;
+        try {
+          parts[i]!.push(await run(p));
+        } finally {
+          await after?.();
+        }
+      }
+    }
     return parts;
   };
 

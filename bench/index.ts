@@ -14,6 +14,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   http1: async () => http1Mode,
   mtls: async () => (await import('./mtls.ts')).mtlsMode,
   demo: async () => (await import('./demo.ts')).demoMode,
+  tap: async () => (await import('./tap.ts')).tapMode,
 };
 
 function positive(name: string, raw: string): number {
@@ -31,11 +32,12 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '1000' },
       'proxy-build': { type: 'string', default: 'tsx' },
       'proxy-node-flags': { type: 'string', default: '' },
+      'baseline-proxy': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"] [--baseline-proxy /other/tree/bin/mesh.js]`);
     return 0;
   }
   const loadMode = MODES[values.mode];
@@ -74,6 +76,8 @@ async function main(): Promise<number> {
       ...values['proxy-node-flags'].split(' ').filter(Boolean),
       ...(values['proxy-build'] === 'bundle' ? buildProxyBundle(logDir) : ['bin/mesh.js', 'proxy']),
     ],
+    // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
+    baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
     durationSeconds: positive('duration', values.duration),
     connections: Math.round(positive('connections', values.connections)),
     rate: positive('rate', values.rate),

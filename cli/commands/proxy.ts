@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
-export const summary = 'run a sidecar proxy (outbound 4140, inbound 4143, admin 4191)';
+export const summary = 'run a sidecar proxy (outbound 4140, inbound 4143, admin 4191, tap 4190)';
 
 function help(): string {
   const rows = SETTINGS.map((s) => `  ${(s.kind === 'bool' ? s.flag : `${s.flag} <${s.kind}>`).padEnd(32)} ${s.env.padEnd(34)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);

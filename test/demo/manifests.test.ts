@@ -36,7 +36,7 @@ describe('workload manifests', () => {
     expect(byName['orders-canary-0']!.app.env).toMatchObject({ ORDERS_VERSION: 'canary', HTTP_PROXY: `http://${byName['orders-canary-0']!.ip}:4140` });
     // The front door is `mesh proxy --ingress`: users' requests on 127.0.0.1:8000, its own pod address for the rest.
     expect(plan.ingress.proxy.command).toEqual(['node', 'bin/mesh.js', 'proxy', '--ingress']);
-    expect(plan.ingress.proxy.listens).toEqual(['127.0.0.1:8000', '127.0.10.1:4143', '127.0.10.1:4191']);
+    expect(plan.ingress.proxy.listens).toEqual(['127.0.0.1:8000', '127.0.10.1:4143', '127.0.10.1:4190', '127.0.10.1:4191']);
     expect(plan.ingress.proxy.env).toMatchObject({
       MESH_PROXY_OUTBOUND_IP: '127.0.0.1', MESH_PROXY_OUTBOUND_PORT: '8000', MESH_PROXY_INGRESS_DEFAULT_DST: 'checkout.production.svc.cluster.local:8080',
       MESH_POD_IP: '127.0.10.1', MESH_SERVICE_ACCOUNT: 'ingress', MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/ingress',

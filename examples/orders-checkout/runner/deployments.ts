@@ -118,7 +118,7 @@ function readDeployment(value: unknown, where: string): Workload {
     const port = obj(p, `${cpath}.ports[${i}]`);
     const n = port.containerPort;
     if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 65535) fail(`${cpath}.ports[${i}].containerPort`, `must be a port number 1-65535, got ${JSON.stringify(n) ?? 'nothing'}`);
-    if ([4140, 4143, 4191].includes(n as number)) fail(`${cpath}.ports[${i}].containerPort`, `${n} is the sidecar's own port (4140 outbound, 4143 inbound, 4191 admin)`);
+    if ([4140, 4143, 4190, 4191].includes(n as number)) fail(`${cpath}.ports[${i}].containerPort`, `${n} is the sidecar's own port (4140 outbound, 4143 inbound, 4190 tap, 4191 admin)`);
     return { name: port.name === undefined ? undefined : str(port.name, `${cpath}.ports[${i}].name`), containerPort: n as number };
   });
   return { name, namespace, replicas: replicas as number, labels, serviceAccount, meshed: inject === 'enabled', command: command as string[], env, ports, source: where };

@@ -113,7 +113,7 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
     proxy: {
       name: 'ingress', role: 'ingress', command: ingressCommand(),
       env: ingressEnvironment(sidecarEnvFor(ingressPod, placement), placement.ingressListen, ingressDefaultDst),
-      listens: [placement.ingressListen, `${ingressPod.ip}:4143`, `${ingressPod.ip}:4191`], readyUrl: `http://${ingressPod.ip}:4191/ready`,
+      listens: [placement.ingressListen, `${ingressPod.ip}:4143`, `${ingressPod.ip}:4190`, `${ingressPod.ip}:4191`], readyUrl: `http://${ingressPod.ip}:4191/ready`,
     },
   };
 
@@ -147,7 +147,7 @@ function podShell(name: string, namespace: string, workload: string, labels: Rec
   return { name, namespace, workload, labels, serviceAccount: sa, identity: meshed ? spiffeId(namespace, sa) : undefined, ip, ports, meshed };
 }
 
-const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4191`];
+const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4190`, `${ip}:4191`];
 
 function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar'>, p: Placement): Record<string, string> {
   return sidecarEnvironment({
