@@ -2,6 +2,7 @@
 // request's start, response and end with both ends named; filters, redaction, bounds, refusals.
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
+import { connect as h2connect } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +156,39 @@ describe('tap through two proxies', () => {
     const init = (await events).find((e) => e.event === 'requestInit') as TapEvent & { event: 'requestInit' };
     expect(init.requestInit).toMatchObject({ method: 'POST', path: '/meshtest.Echo/Unary', protocol: 'h2' });
     await tapsOpen(mesh.outbound, 0);
+  });
+
+  it('HTTP/2 (h2c): reported as h2, with the response body bytes, whatever the trailers', async () => {
+    const t = tap(mesh.inbound, { match: { http: { authority: H2 } } });
+    await tapsOpen(mesh.inbound, 1);
+    const events = collect(t, (e) => ends(e) >= 1);
+    const session = h2connect(`http://${CLIENT_IP}:${mesh.outbound.port}`);
+    session.on('error', () => {});
+    const body = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/echo', ':authority': H2 });
+      let got = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => (got += d));
+      stream.on('end', () => resolve(got));
+      stream.on('error', reject);
+      stream.end('twelve bytes');
+    });
+    session.close();
+    expect(body).toBe('twelve bytes');
+    const all = await events;
+    expect(all.map((e) => e.event)).toEqual(['requestInit', 'responseInit', 'responseEnd']);
+    expect((all[0] as TapEvent & { event: 'requestInit' }).requestInit).toMatchObject({ method: 'POST', path: '/echo', protocol: 'h2' });
+    expect((all[2] as TapEvent & { event: 'responseEnd' }).responseEnd.responseBytes).toBe(12);
+    await tapsOpen(mesh.inbound, 0);
+  });
+
+  it('a tap whose gRPC deadline passes ends with DEADLINE_EXCEEDED and frees its slot', async () => {
+    const { key, cert } = viz.current();
+    const t = openTap({ address: tapAddress(mesh.inbound), key: key as string, cert: cert as string, trustAnchorsPem: pki.anchorPem, deadline: Date.now() + 1_500 }, { match: { http: { pathPrefix: '/nothing-goes-here' } } });
+    opened.push(t);
+    await tapsOpen(mesh.inbound, 1);
+    await expect(collect(t, () => false)).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    await tapsOpen(mesh.inbound, 0);
   });
 
   it('filters: only what matches is reported (method, authority, path prefix, direction, destination, not)', async () => {
