@@ -322,3 +322,14 @@ describe('tap through two proxies', () => {
     await get('/after-vanish'); // and the request path is unharmed
   });
 });
+
+describe('tap and shutdown', () => {
+  it('a proxy shutting down ends each tap with tap_end SHUTDOWN, not a broken stream', async () => {
+    const t = tap(mesh.inbound, {});
+    await tapsOpen(mesh.inbound, 1);
+    const events = collect(t, () => false);
+    await mesh.inbound.proxy!.shutdown('test: shutdown ends taps');
+    const all = await events;
+    expect(all.at(-1)).toMatchObject({ event: 'tapEnd', tapEnd: { reason: 'SHUTDOWN' } });
+  });
+});
