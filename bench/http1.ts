@@ -1,7 +1,8 @@
 // Mode http1: the app directly against the app through outbound + inbound proxies (cleartext
 // HTTP/1.1), in the same run: saturating throughput, fixed-rate latency, and the proxies' memory.
 import { request } from 'undici';
-import { parsePrometheus, sumOf } from '../proxy/metrics/prom-text.ts';
+import { parsePrometheus } from '../api/prom-text.ts';
+import { sumOf } from '../api/prom-samples.ts';
 import { measurePaths, peakBytes, type PathFigures } from './compare.ts';
 import type { BenchMode } from './mode.ts';
 import { barLines, mb, type Bar } from './report.ts';

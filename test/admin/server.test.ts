@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import { AdminServer } from '../../proxy/admin/server.ts';
 import { createLogger } from '../../api/log.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
-import { parsePrometheus } from '../../proxy/metrics/prom-text.ts';
+import { parsePrometheus } from '../../api/prom-text.ts';
 
 const POD = '127.0.23.10';
 const run = promisify(execFile);

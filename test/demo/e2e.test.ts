@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { parsePrometheusText, sumOf, type Sample } from '../../examples/orders-checkout/runner/prom-text.ts';
+import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
+import { sumOf } from '../../api/prom-samples.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -40,7 +41,7 @@ async function checkout(item = 'book') {
 
 async function metrics(pod: string): Promise<Sample[]> {
   const res = await fetch(`http://${podIp(pod)}:4191/metrics`);
-  return parsePrometheusText(await res.text());
+  return parsePrometheus(await res.text());
 }
 
 function paymentsConfig(settings: { failureRate?: number; latencyMs?: number }): Promise<number> {

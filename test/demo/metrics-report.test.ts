@@ -2,7 +2,8 @@
 // a window, and quantiles from histogram buckets as Prometheus computes them.
 import { describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { bucketsOf, delta, parsePrometheusText, quantile, sumOf } from '../../examples/orders-checkout/runner/prom-text.ts';
+import { parsePrometheus } from '../../api/prom-text.ts';
+import { bucketsOf, delta, quantile, sumOf } from '../../api/prom-samples.ts';
 import { workloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
 import type { PodRecord } from '../../examples/orders-checkout/runner/state.ts';
 
@@ -18,7 +19,7 @@ describe('reading proxy metrics', () => {
   it('parses prom-client text, labels with escapes included', async () => {
     const { registry, responses } = proxyRegistry();
     responses.inc({ direction: 'inbound', authority: 'a "quoted" \\ name', tls: 'true', classification: 'success', status_code: '200' }, 3);
-    const samples = parsePrometheusText(await registry.metrics());
+    const samples = parsePrometheus(await registry.metrics());
     const s = samples.find((x) => x.name === 'response_total')!;
     expect(s.labels.authority).toBe('a "quoted" \\ name');
     expect(s.value).toBe(3);
@@ -35,14 +36,14 @@ describe('reading proxy metrics', () => {
     const { registry, responses, latency, retries } = proxyRegistry();
     const inbound = { direction: 'inbound', authority: 'orders:8080', tls: 'true' };
     responses.inc({ ...inbound, classification: 'success', status_code: '200' }, 5); // before the window
-    const before = parsePrometheusText(await registry.metrics());
+    const before = parsePrometheus(await registry.metrics());
     responses.inc({ ...inbound, classification: 'success', status_code: '201' }, 98);
     responses.inc({ ...inbound, classification: 'failure', status_code: '502' }, 2);
     for (let i = 0; i < 90; i++) latency.observe({ direction: 'inbound', authority: 'orders:8080' }, 3);
     for (let i = 0; i < 10; i++) latency.observe({ direction: 'inbound', authority: 'orders:8080' }, 70);
     latency.observe({ direction: 'outbound', authority: 'payments:8080' }, 1000); // outbound: not this workload's latency
     retries.inc({ direction: 'outbound', authority: 'payments:8080', route: 'POST /charge' }, 7);
-    const after = parsePrometheusText(await registry.metrics());
+    const after = parsePrometheus(await registry.metrics());
 
     const d = delta(before, after);
     expect(sumOf(d, 'response_total', { direction: 'inbound' })).toBe(100);

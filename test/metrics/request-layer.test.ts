@@ -8,7 +8,8 @@ import { ProxyError } from '../../proxy/errors.ts';
 import { stack, type Layer, type Service } from '../../proxy/http/message.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
 import { h2Edge, h2Upstream, http1Edge, http1Upstream } from './mini-edge.ts';
-import { parsePrometheus, sumOf } from '../../proxy/metrics/prom-text.ts';
+import { parsePrometheus } from '../../api/prom-text.ts';
+import { sumOf } from '../../api/prom-samples.ts';
 
 const HOST = '127.0.23.1';
 const closers: Array<() => unknown> = [];

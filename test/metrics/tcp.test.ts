@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePrometheus, sumOf } from '../../proxy/metrics/prom-text.ts';
+import { parsePrometheus } from '../../api/prom-text.ts';
+import { sumOf } from '../../api/prom-samples.ts';
 
 const HOST = '127.0.23.2';
 const servers: net.Server[] = [];

@@ -4,7 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheus, sumOf, type Sample } from '../../proxy/metrics/prom-text.ts';
+import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
+import { sumOf } from '../../api/prom-samples.ts';
 import { startHttp1App } from '../helpers/apps.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
 import { testPki } from '../helpers/pki.ts';

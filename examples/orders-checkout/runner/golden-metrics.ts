@@ -1,7 +1,8 @@
 // Golden metrics per workload (success rate, request rate, p50/p99) over a time window, from
 // the inbound side of each pod's proxy, plus the retries its outbound side made.
 import type { PodRecord } from './state.ts';
-import { bucketsOf, delta, parsePrometheusText, quantile, sumOf, type Sample } from './prom-text.ts';
+import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
+import { bucketsOf, delta, quantile, sumOf } from '../../../api/prom-samples.ts';
 
 export interface WorkloadStats {
   workload: string;
@@ -22,7 +23,7 @@ export async function scrapeAll(pods: PodRecord[]): Promise<Scrape> {
   await Promise.all(pods.filter((p) => p.adminUrl).map(async (p) => {
     try {
       const res = await fetch(`${p.adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
-      if (res.status === 200) out.set(p.name, parsePrometheusText(await res.text()));
+      if (res.status === 200) out.set(p.name, parsePrometheus(await res.text()));
     } catch {
       // Reported as "no data" for that workload.
     }
