@@ -101,6 +101,7 @@ export class Proxy {
       port: config.adminPort,
       metrics: this.metrics,
       isReady: () => this.readiness(),
+      credentials: this.credentials,
       onShutdown: () => void this.shutdown('POST /shutdown'),
       logger: this.logger.child({ listener: 'admin' }),
     });

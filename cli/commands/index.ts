@@ -22,5 +22,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'demo compose': () => import('./demo-compose.ts'),
   pods: () => import('./pods.ts'),
   load: () => import('./load.ts'),
+  check: () => import('./check.ts'),
+  'viz check': () => import('./viz-check.ts'),
   version: () => import('./version.ts'),
 };

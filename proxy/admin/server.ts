@@ -1,10 +1,12 @@
 // The proxy's admin listener (4191): /metrics for Prometheus, /ready and /live for probes,
-// POST /shutdown for the pod's own processes.
+// /identity for `mesh check`, POST /shutdown for the pod's own processes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../api/log.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { shutdownRefusal } from './local-caller.ts';
+import type { TlsCredentials } from '../identity/credentials.ts';
+import { identitySummary } from './identity-summary.ts';
 
 export interface AdminServerOptions {
   host: string;
@@ -15,6 +17,8 @@ export interface AdminServerOptions {
   /** Called once the /shutdown response is written; the proxy drains and exits. */
   onShutdown: () => void;
   logger: Logger;
+  /** The proxy's identity, summarised on /identity; absent when it runs without one. */
+  credentials?: TlsCredentials;
 }
 
 /** Which methods each path answers; any other path is a 404. */
@@ -22,6 +26,7 @@ const ROUTES: Record<string, readonly string[]> = {
   '/metrics': ['GET', 'HEAD'],
   '/ready': ['GET', 'HEAD'],
   '/live': ['GET', 'HEAD'],
+  '/identity': ['GET', 'HEAD'],
   '/shutdown': ['POST'],
 };
 
@@ -76,7 +81,7 @@ export class AdminServer {
     req.resume(); // no endpoint reads a body; drain it so keep-alive works
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const methods = ROUTES[path];
-    if (!methods) return reply(res, 404, `not found: ${path} (try /metrics, /ready, /live, POST /shutdown)\n`);
+    if (!methods) return reply(res, 404, `not found: ${path} (try /metrics, /ready, /live, /identity, POST /shutdown)\n`);
     if (!methods.includes(req.method ?? '')) {
       res.setHeader('allow', methods.join(', '));
       return reply(res, 405, `method ${req.method} not allowed on ${path}\n`);
@@ -93,6 +98,9 @@ export class AdminServer {
       }
       case '/live':
         return reply(res, 200, 'live\n');
+      case '/identity':
+        res.setHeader('content-type', 'application/json');
+        return reply(res, 200, `${JSON.stringify(identitySummary(this.opts.credentials))}\n`);
       case '/shutdown':
         return this.shutdown(req, res);
     }

@@ -10,24 +10,12 @@ import { DemoNotFound, findDemo, locateState } from '../../cli/find-demo.ts';
 import { hoistGlobalFlags } from '../../cli/global-flags.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 import { startHarness, type Harness } from '../destination/harness.ts';
+import { runMesh } from './run-mesh.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 let tmp: string;
 
-/** Runs `node bin/mesh.js ...` to its end; stdout and stderr read until 'close'. */
-export function runMesh(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, MESH_LOG_LEVEL: 'warn', ...opts.env };
-  for (const k of ['MESH_STATE_DIR', 'MESH_TRUST_ANCHORS', 'MESH_DESTINATION_ADDR']) if (!opts.env?.[k]) delete env[k];
-  const child = spawn(process.execPath, [join(ROOT, 'bin/mesh.js'), ...args], { cwd: opts.cwd ?? ROOT, env });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  child.stderr.on('data', (d: Buffer) => (err += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, out, err })));
-}
-
 /** A state folder as the runner leaves it, owned by `pid` (this test process: alive). */
-export function writeState(dir: string, record: Partial<RunRecord> = {}, pid = process.pid): void {
+function writeState(dir: string, record: Partial<RunRecord> = {}, pid = process.pid): void {
   mkdirSync(dir, { recursive: true });
   const run: RunRecord = { runnerPid: pid, startedAt: new Date().toISOString(), ingressUrl: 'http://127.0.41.1:8000', stateDir: dir, pods: [], processes: [], ...record };
   writeFileSync(join(dir, 'pods.json'), JSON.stringify(run));

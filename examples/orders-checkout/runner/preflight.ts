@@ -6,7 +6,8 @@ export class PortProblem extends Error {
   readonly code = 'PORT_UNAVAILABLE';
 }
 
-function tryBind(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+/** Binds and closes at once: undefined when `host:port` could be listened on, else the error. */
+export function tryBind(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
