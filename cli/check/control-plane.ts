@@ -120,7 +120,7 @@ export function resourcesCategory(resourcesDir: string | undefined): Category {
         description: 'the policy has no warnings', hint,
         run: () => {
           const warnings = load().filter((p) => p.severity === 'warning');
-          return warnings.length ? warn(warnings.map((w) => w.message).join('\n'), 'read each warning: a route or policy that selects nothing does nothing') : ok;
+          return warnings.length ? warn(warnings.map((w) => w.message).join('\n'), 'each warning names the file, resource and field; the destination applies what it can and says how') : ok;
         },
       },
     ],

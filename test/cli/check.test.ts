@@ -14,6 +14,7 @@ import {
   copyManifests, DESTINATION_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
 } from './check-harness.ts';
 import { runMesh } from './run-mesh.ts';
+import { parseTable, sample, shape } from './check-table.ts';
 
 const CHECKOUT: TestPod = { name: 'checkout-0', namespace: 'production', serviceAccount: 'checkout', ip: '127.0.41.20' };
 /** Its CA address accepts nothing: it never gets a certificate, so it is never ready. */
@@ -80,6 +81,11 @@ describe('mesh check on a working control plane', () => {
     expect(dataPlane).toContain('    hint: read its log: ');
     expect(r.out).toMatch(/\nStatus check results are ×\n$/);
     expect(r.code).toBe(1);
+  });
+
+  it('runs the checks the README shows, in its order', async () => {
+    const r = await runMesh(['check', '--state', state]);
+    expect(shape(parseTable(r.out))).toEqual(shape(parseTable(sample('mesh check'))));
   });
 
   it('checks the data plane pod by pod, one namespace with -n given before the command', async () => {
