@@ -1,19 +1,20 @@
 // The outbound stack (app -> mesh), assembled top to bottom: what a request meets on its way
-// from the outbound listener to another pod's proxy, one layer per line with the reason.
+// from the outbound listener to another pod's proxy, one layer or tier per line with the reason.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Endpoint, EndpointSet } from '../../api/destination-types.ts';
+import type { Endpoint } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
-import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
 import { stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
-import { createBalancer } from './concrete/balancer.ts';
+import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { ingressRouting } from './ingress.ts';
-import { createLogicalService } from './logical/index.ts';
-import { lastAuthorityMemo, normalizeAuthority, TargetCache } from './targets.ts';
-import { WatchHolds } from './watch-holds.ts';
+import { splitService } from './logical/backend-split.ts';
+import { createLogicalService, type LogicalRoute } from './logical/index.ts';
+import { retryLayer } from './logical/retry.ts';
+import { timeoutLayer } from './logical/timeout.ts';
+import { lastAuthorityMemo, normalizeAuthority, TargetCache, watching } from './targets.ts';
 
 export interface OutboundStackOptions {
   resolver: Resolver;
@@ -38,61 +39,25 @@ export interface OutboundStack {
   service: Service;
   /** Raw bytes to what `target` (`host:port`) resolves to: CONNECT, opaque TCP, WebSocket. */
   openTunnel(target: string): Promise<Duplex>;
-  /** Releases the discovery watches held for cached targets. */
+  /** Drops the cached targets and releases their discovery watches. */
   close(): void;
 }
 
+/** What a route's stack reports; ProxyMetrics fits this shape. */
+export interface RetryMetrics {
+  retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
+}
+
 export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
-  const endpointsOf = (authority: string) => endpointSet(opts.resolver.endpoints(authority), authority, opts.discoveryTimeoutMs);
-
-  const concreteHolds = new WatchHolds(opts.maxTargets);
-  const logicalHolds = new WatchHolds(opts.maxTargets);
-
-  // The concrete tier, per backend authority: discovery's endpoints behind a balancer, or the
-  // authority itself when discovery does not know it (not a mesh service: forwarded as named).
-  const concrete = new TargetCache<Service>(opts.maxTargets, (authority) => {
-    concreteHolds.hold(authority, opts.resolver.endpoints(authority));
-    const balanced = createBalancer(opts.resolver.endpoints(authority), (ep) => opts.endpoints.service(ep), { authority, logger: opts.logger });
-    let direct: Service | undefined;
-    const pick = (set: EndpointSet): Service => {
-      if (set.kind === 'endpoints') return balanced;
-      return (direct ??= opts.endpoints.service(unmeshed(authority)));
-    };
-    const cell = opts.resolver.endpoints(authority);
-    return (req) => {
-      const set = cell.get();
-      if (set !== undefined) return pick(set)(req);
-      return endpointsOf(authority).then((s) => pick(s)(req));
-    };
-  });
-
-  // The logical tier, per authority the app named: routes, timeouts (and grpc-timeout), retries, splits.
-  const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
-    const profile = opts.resolver.profile(authority);
-    logicalHolds.hold(authority, profile);
-    return createLogicalService({
-      authority,
-      profile,
-      concrete: (backend) => {
-        concreteHolds.touch(backend);
-        return concrete.get(backend);
-      },
-      metrics: opts.metrics,
-      logger: opts.logger,
-      profileTimeoutMs: opts.discoveryTimeoutMs,
-    });
-  });
-
   const normalize = lastAuthorityMemo();
-  const router: Service = (req) => {
+  const toLogical: Service = (req) => {
     const authority = normalize(req.authority, req.scheme);
     if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `request to ${authority} would come back to this proxy`);
-    logicalHolds.touch(authority);
     return logical.get(authority)(req);
   };
 
   const service = stack(
-    router,
+    toLogical,
     // Ingress mode: the caller (an ingress controller, a user's curl) names the mesh service in
     // `l5d-dst-override`; without it the Host header routes, or the default destination when the
     // Host names no mesh service (ingress.ts). First, so metrics carry the service the request went to.
@@ -104,10 +69,30 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     ...(opts.tap ? [opts.tap] : []),
   );
 
+  // Each cache entry below owns a target's stack and the discovery watch it reads: evicting the
+  // least recently used target (past `maxTargets`) releases its watch with it (targets.ts).
+
+  // The logical tier, per authority the app named: its profile's routes, each with the route stack below.
+  const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
+    const profile = opts.resolver.profile(authority);
+    const toConcrete = (backend: string) => concrete.get(backend);
+    const route = routeStack({ authority, concrete: toConcrete, metrics: opts.metrics, logger: opts.logger });
+    return watching(profile, createLogicalService({ authority, profile, route, concrete: toConcrete, logger: opts.logger, profileTimeoutMs: opts.discoveryTimeoutMs }));
+  });
+
+  // The concrete tier, per backend authority: its endpoints behind a balancer, or the authority as named when not a mesh service.
+  const concrete = new TargetCache<Service>(opts.maxTargets, (authority) => {
+    const endpoints = opts.resolver.endpoints(authority);
+    return watching(endpoints, createConcreteService({ authority, endpoints, connect: endpoint, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
+  });
+
+  // The endpoint tier, per endpoint: connect, mTLS checked against the identity discovery promised, a pool or session (endpoint/connector.ts).
+  const endpoint = (ep: Endpoint): Service => opts.endpoints.service(ep);
+
   async function openTunnel(target: string): Promise<Duplex> {
     const authority = normalizeAuthority(target, 'http');
     if (opts.selfAddresses.has(authority)) throw new ProxyError('LOOP', `tunnel to ${authority} would come back to this proxy`);
-    const set = await endpointsOf(authority);
+    const set = await firstEndpointSet(opts.resolver.endpoints(authority), authority, opts.discoveryTimeoutMs);
     if (set.kind === 'unknown') return opts.endpoints.openTunnel(unmeshed(authority));
     if (set.endpoints.length === 0) throw new ProxyError('NO_ENDPOINTS', `service ${authority} has no endpoints`);
     // Tunnels are long-lived and not request-shaped, so a random pick spreads them well enough.
@@ -118,21 +103,36 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     service,
     openTunnel,
     close: () => {
-      concreteHolds.close();
-      logicalHolds.close();
+      logical.close();
+      concrete.close();
     },
   };
 }
 
-/** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */
-function endpointSet(cell: Watched<EndpointSet>, authority: string, timeoutMs: number): Promise<EndpointSet> {
-  const now = cell.get();
-  if (now !== undefined) return Promise.resolve(now);
-  return cell.first(timeoutMs, `endpoints for ${authority}`).catch((err: Error) => {
-    throw new ProxyError('UNAVAILABLE', `discovery: ${err.message}`, { cause: err });
-  });
+export interface RouteStackOptions {
+  /** The logical target's authority, normalised to `host:port`. */
+  authority: string;
+  /** The concrete tier: a Service per backend authority. */
+  concrete: (authority: string) => Service;
+  metrics?: RetryMetrics;
+  logger?: Logger;
 }
 
-function unmeshed(authority: string): Endpoint {
-  return { address: authority, weight: 1, labels: {} };
+/** The stack of one route of a logical target, outermost layer last (built once per route and profile version). */
+export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Service {
+  const { authority, concrete } = opts;
+  return ({ policy, label, budget }) =>
+    stack(
+      // Traffic split: each attempt draws one of an HTTPRoute's backends by weight, else goes to
+      // the authority itself; looked up per request, so the concrete cache stays in use order.
+      policy.backends ? splitService(policy.backends, concrete, label) : (req) => concrete(authority)(req),
+      // Whole request, retries and response body included; also enforces ctx.deadline from grpc-timeout.
+      timeoutLayer({ ms: policy.requestTimeoutMs, coversBody: true, what: `${label} request timeout` }),
+      // Retries of failed attempts, bounded by the target's budget; counted in retry_total.
+      ...(policy.retry
+        ? [retryLayer({ policy: policy.retry, budget, logger: opts.logger, onRetry: (req) => opts.metrics?.retried({ direction: 'outbound', authority, route: req.ctx.route }) })]
+        : []),
+      // Each attempt until its response headers; a timed-out attempt is retried when the route allows.
+      ...(policy.attemptTimeoutMs > 0 ? [timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` })] : []),
+    );
 }

@@ -1,10 +1,28 @@
-// Per-target caches for the outbound stack: one logical service per authority the app names,
-// one concrete service per authority a route sends to. Bounded, because authorities come
-// from untrusted requests; the least recently used target is dropped first.
+// The outbound stack's per-target cache: one entry per authority, holding that target's stack and
+// the discovery watch the stack reads, so the two live and die together. Bounded, because
+// authorities come from untrusted requests; the least recently used target is dropped first,
+// and dropping it releases its watch.
 import { ProxyError } from '../errors.ts';
+import type { Unsubscribe, Watched } from '../discovery/watched.ts';
+
+/** A target's stack, and how to let go of the discovery watch it reads. */
+export interface TargetEntry<T> {
+  stack: T;
+  release: Unsubscribe;
+}
+
+/**
+ * `stack` holding `cell` open for as long as its cache entry lives. The destination client stops
+ * a watch nobody subscribes to once it is idle, and a cached balancer or route table reads its
+ * cell with get() alone (per request, no listener): without this subscription its view of the
+ * target would silently freeze.
+ */
+export function watching<T, V>(cell: Watched<V>, stack: T): TargetEntry<T> {
+  return { stack, release: cell.subscribe(() => {}) };
+}
 
 export class TargetCache<T> {
-  private readonly entries = new Map<string, T>();
+  private readonly entries = new Map<string, TargetEntry<T>>();
   /**
    * The most recently used key. Reordering costs a Map delete and insert, and nearly every
    * request names the same authority as the one before: then the order is already right.
@@ -13,24 +31,35 @@ export class TargetCache<T> {
 
   constructor(
     private readonly max: number,
-    private readonly build: (key: string) => T,
+    private readonly build: (key: string) => TargetEntry<T>,
   ) {}
 
   get(key: string): T {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
-      if (key === this.newest) return hit;
+      if (key === this.newest) return hit.stack;
       // Move to the back: Map iteration order is insertion order, so the front is the eldest.
       this.entries.delete(key);
       this.entries.set(key, hit);
       this.newest = key;
-      return hit;
+      return hit.stack;
     }
     const built = this.build(key);
     this.entries.set(key, built);
     this.newest = key;
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-    return built;
+    if (this.entries.size > this.max) {
+      const [eldest, entry] = this.entries.entries().next().value!;
+      this.entries.delete(eldest);
+      entry.release();
+    }
+    return built.stack;
+  }
+
+  /** Drops every entry and releases its watch (the proxy is shutting down). */
+  close(): void {
+    for (const entry of this.entries.values()) entry.release();
+    this.entries.clear();
+    this.newest = undefined;
   }
 }
 

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Profile } from '../../api/destination-types.ts';
 import { Watched } from '../../proxy/discovery/watched.ts';
-import { createLogicalService } from '../../proxy/outbound/logical/index.ts';
+import { createLogicalService, type LogicalTarget } from '../../proxy/outbound/logical/index.ts';
+import { routeStack } from '../../proxy/outbound/stack.ts';
 import { meshRequest, response } from './fake-request.ts';
 
 function splitProfile(stable: number, canary: number, extra: Partial<Profile> = {}): Profile {
@@ -30,10 +31,15 @@ function splitProfile(stable: number, canary: number, extra: Partial<Profile> = 
   };
 }
 
+/** The logical service as the outbound stack builds it: each route with the stack's route layers. */
+function logicalService(target: Omit<LogicalTarget, 'route'>) {
+  return createLogicalService({ ...target, route: routeStack({ authority: target.authority, concrete: target.concrete }) });
+}
+
 function harness(profile: Profile) {
   const hits = new Map<string, number>();
   const watched = new Watched(profile);
-  const svc = createLogicalService({
+  const svc = logicalService({
     authority: 'orders.production.svc.cluster.local:8080',
     profile: watched,
     concrete: (authority) => async () => {
@@ -102,7 +108,7 @@ describe('an authority\'s first profile', () => {
   it('is waited for by the first requests, so their retries already apply', async () => {
     const watched = new Watched<Profile>();
     let attempts = 0;
-    const svc = createLogicalService({
+    const svc = logicalService({
       authority: 'payments.production.svc.cluster.local:8080',
       profile: watched,
       profileTimeoutMs: 5_000,
@@ -116,7 +122,7 @@ describe('an authority\'s first profile', () => {
 
   it('is not waited for past its timeout: requests go on without it, and later ones do not wait', async () => {
     const watched = new Watched<Profile>();
-    const svc = createLogicalService({
+    const svc = logicalService({
       authority: 'payments.production.svc.cluster.local:8080',
       profile: watched,
       profileTimeoutMs: 1_000,

@@ -1,30 +1,31 @@
 // The logical tier: what the application asked for (an authority), before any endpoint is chosen.
-// Per request: match a route, then route timeout -> retries -> per-attempt timeout -> traffic
-// split -> the concrete tier (balancer). One stack is built per route and profile version.
+// Per request: match a route of the authority's profile, then that route's own stack (assembled
+// in outbound/stack.ts), built once per route and profile version.
 import type { Logger } from 'pino';
 import type { Profile } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
-import { stack, type Layer, type Service } from '../../http/message.ts';
-import { splitService } from './backend-split.ts';
-import { retryLayer } from './retry.ts';
+import type { Service } from '../../http/message.ts';
 import { DEFAULT_RETRY_BUDGET, RetryBudget } from './retry-budget.ts';
 import { compileRouteTable, type RoutePolicy, type RouteTable } from './route-table.ts';
-import { timeoutLayer } from './timeout.ts';
 
-/** What the logical tier reports; proxy/metrics' ProxyMetrics fits this shape. */
-export interface RetryMetrics {
-  retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
+/** One route of a logical target, as its route stack is built from. */
+export interface LogicalRoute {
+  policy: RoutePolicy;
+  /** `route "<name>"`, or `authority <host:port>` for a profile's catch-all: for error messages. */
+  label: string;
+  /** The target's retry budget, shared by its routes (SP `retryBudget`, else Linkerd's default). */
+  budget: RetryBudget;
 }
 
 export interface LogicalTarget {
   /** The authority the application named, normalised to `host:port`. */
   authority: string;
   profile: Watched<Profile>;
-  /** The concrete service (balancer) for an authority: the target itself, or a split backend. */
+  /** Builds the stack of one route: timeouts, retries, split, on to the concrete tier. */
+  route: (route: LogicalRoute) => Service;
+  /** The concrete service (balancer) for the authority itself: requests while it has no profile. */
   concrete: (authority: string) => Service;
-  /** Counts retries. */
-  metrics?: RetryMetrics;
-  /** Logs rejected profiles and (at debug) retry decisions. */
+  /** Logs rejected profiles and a late first profile. */
   logger?: Logger;
   /** Injectable clock for the retry budget (tests). */
   now?: () => number;
@@ -62,31 +63,6 @@ export function createLogicalService(target: LogicalTarget): Service {
     return compiled;
   }
 
-  function buildRoute(policy: RoutePolicy): Service {
-    const label = policy.name ? `route "${policy.name}"` : `authority ${target.authority}`;
-    const layers: Layer[] = [
-      // Whole request, retries and body included; also enforces ctx.deadline from grpc-timeout.
-      timeoutLayer({ ms: policy.requestTimeoutMs, coversBody: true, what: `${label} request timeout` }),
-    ];
-    if (policy.retry) {
-      layers.push(
-        retryLayer({
-          policy: policy.retry,
-          budget,
-          logger: target.logger,
-          onRetry: (req) =>
-            target.metrics?.retried({ direction: 'outbound', authority: target.authority, route: req.ctx.route }),
-        }),
-      );
-    }
-    if (policy.attemptTimeoutMs > 0) {
-      // Each attempt until its response headers; a retry follows when the route allows.
-      layers.push(timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` }));
-    }
-    const backend = policy.backends ? splitService(policy.backends, target.concrete, label) : direct;
-    return stack(backend, ...layers);
-  }
-
   // The first profile: requests that arrive before it wait for it (one shared wait, bounded).
   let firstProfile: Promise<void> | undefined;
   let profileLate = false;
@@ -115,7 +91,8 @@ export function createLogicalService(target: LogicalTarget): Service {
     req.ctx.journey?.add('route', policy.name !== undefined ? `route "${policy.name}"` : `no route of ${target.authority} matched: default`);
     let svc = table.routes.get(policy.key);
     if (!svc) {
-      svc = buildRoute(policy);
+      const label = policy.name ? `route "${policy.name}"` : `authority ${target.authority}`;
+      svc = target.route({ policy, label, budget });
       table.routes.set(policy.key, svc);
     }
     return svc(req);

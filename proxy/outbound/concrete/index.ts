@@ -1,0 +1,48 @@
+// The concrete tier for one backend authority: discovery's endpoints behind a balancer, or the
+// authority itself when discovery does not know it (not a mesh service: forwarded as named).
+import type { Logger } from 'pino';
+import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
+import type { Watched } from '../../discovery/watched.ts';
+import { ProxyError } from '../../errors.ts';
+import type { Service } from '../../http/message.ts';
+import { createBalancer } from './balancer.ts';
+
+export interface ConcreteTarget {
+  /** The backend authority, normalised to `host:port`. */
+  authority: string;
+  endpoints: Watched<EndpointSet>;
+  /** The endpoint tier: a Service per endpoint. */
+  connect: (endpoint: Endpoint) => Service;
+  /** How long a request waits for discovery's first answer about the authority. */
+  discoveryTimeoutMs: number;
+  logger?: Logger;
+}
+
+export function createConcreteService(target: ConcreteTarget): Service {
+  const { authority, endpoints } = target;
+  const balanced = createBalancer(endpoints, target.connect, { authority, logger: target.logger });
+  let direct: Service | undefined;
+  const pick = (set: EndpointSet): Service => {
+    if (set.kind === 'endpoints') return balanced;
+    return (direct ??= target.connect(unmeshed(authority)));
+  };
+  return (req) => {
+    const set = endpoints.get();
+    if (set !== undefined) return pick(set)(req);
+    return firstEndpointSet(endpoints, authority, target.discoveryTimeoutMs).then((s) => pick(s)(req));
+  };
+}
+
+/** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */
+export function firstEndpointSet(cell: Watched<EndpointSet>, authority: string, timeoutMs: number): Promise<EndpointSet> {
+  const now = cell.get();
+  if (now !== undefined) return Promise.resolve(now);
+  return cell.first(timeoutMs, `endpoints for ${authority}`).catch((err: Error) => {
+    throw new ProxyError('UNAVAILABLE', `discovery: ${err.message}`, { cause: err });
+  });
+}
+
+/** An authority discovery does not know, as an endpoint: dialled as named, no proxy hop, no TLS. */
+export function unmeshed(authority: string): Endpoint {
+  return { address: authority, weight: 1, labels: {} };
+}
