@@ -25,7 +25,7 @@ export class RequestSeries {
   /**
    * The last response series handed out, by its raw inputs: nearly every response of a series
    * repeats the one before (200, success), and comparing four values is cheaper than building,
-   * flattening and hashing the key string per response (round 3 of the Performance notes).
+   * flattening and hashing the key string per response.
    */
   private last: { status: number; failed: boolean; grpcStatus: number | undefined; error: string | undefined; series: ResponseSeries } | undefined;
 
