@@ -1,11 +1,11 @@
 // CPU microseconds per request through the endpoint tier vs a bare undici forwarder, same process
-// and same load generator (less sensitive to a busy machine than req/s). `node bin/run.js test/transport/bench-cpu.ts`.
+// and same load generator (less sensitive to a busy machine than req/s). `node bin/run.js bench/endpoint-cpu.ts`.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Pool } from 'undici';
-import type { MeshRequest } from '../../proxy/http/message.ts';
-import { EndpointConnector } from '../../proxy/outbound/endpoint/connector.ts';
+import type { MeshRequest } from '../proxy/http/message.ts';
+import { EndpointConnector } from '../proxy/outbound/endpoint/connector.ts';
 
 const HOST = '127.0.22.10';
 const listen = async (s: http.Server) => { await new Promise<void>((r) => s.listen(0, HOST, r)); return `http://${HOST}:${(s.address() as AddressInfo).port}`; };

@@ -1,14 +1,14 @@
 // Measures the endpoint tier alone: autocannon -> a bare node:http edge -> EndpointConnector (HTTP/1.1
-// pool) -> server, against autocannon -> server, in one run. Not a test: `node bin/run.js test/transport/bench-endpoint.ts`.
+// pool) -> server, against autocannon -> server, in one run. Not a test: `node bin/run.js bench/endpoint-tier.ts`.
 import autocannon from 'autocannon';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { EndpointConnector } from '../../proxy/outbound/endpoint/connector.ts';
-import type { MeshRequest } from '../../proxy/http/message.ts';
+import { EndpointConnector } from '../proxy/outbound/endpoint/connector.ts';
+import type { MeshRequest } from '../proxy/http/message.ts';
 import { Pool } from 'undici';
 import https from 'node:https';
-import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
+import { SwappableCredentials, TestPki } from '../test/transport/fixtures/certs.ts';
 
 const HOST = '127.0.22.9';
 const upstream = http.createServer((_req, res) => res.end('hello world'));

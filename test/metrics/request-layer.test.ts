@@ -1,4 +1,4 @@
-// The golden-metrics layer on real HTTP/1.1 and HTTP/2 traffic through a minimal edge.
+// The golden-metrics layer on real HTTP/1.1 and HTTP/2 traffic through the proxy's own server edges.
 import { createServer, type Server } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -7,9 +7,9 @@ import { request } from 'undici';
 import { ProxyError } from '../../proxy/errors.ts';
 import { stack, type Layer, type Service } from '../../proxy/http/message.ts';
 import { ProxyMetrics } from '../../proxy/metrics/index.ts';
-import { h2Edge, h2Upstream, http1Edge, http1Upstream } from './mini-edge.ts';
 import { parsePrometheus } from '../../api/prom-text.ts';
 import { sumOf } from '../../api/prom-samples.ts';
+import { serveOnEdge, upstreamService } from '../helpers/edge.ts';
 
 const HOST = '127.0.23.1';
 const closers: Array<() => unknown> = [];
@@ -57,15 +57,22 @@ async function scrape(metrics: ProxyMetrics) {
 }
 
 async function edgeFor(service: Service, ...layers: Layer[]) {
-  const edge = await http1Edge(HOST, stack(service, ...layers));
-  closers.push(() => edge.server.close());
+  const edge = await serveOnEdge(HOST, stack(service, ...layers), 'http/1.1');
+  closers.push(edge.close);
   return edge.origin;
+}
+
+/** The endpoint tier's clients to `origin`, closed with the other test servers. */
+function upstreamTo(origin: string): Service {
+  const up = upstreamService(origin);
+  closers.push(up.close);
+  return up.service;
 }
 
 describe('request layer, HTTP/1.1', () => {
   it('counts exactly the requests and classifies 5xx as failures', async () => {
     const metrics = new ProxyMetrics();
-    const origin = await edgeFor(http1Upstream(upstream), metrics.requestLayer());
+    const origin = await edgeFor(upstreamTo(upstream), metrics.requestLayer());
     const statuses = [...Array(7).fill(200), ...Array(3).fill(500), 404];
     for (const status of statuses) {
       const res = await request(`${origin}/status/${status}`, { headers: { host: 'web.example:80' } });
@@ -85,7 +92,7 @@ describe('request layer, HTTP/1.1', () => {
 
   it('passes the body stream through untouched and counts the response only when it ends', async () => {
     const metrics = new ProxyMetrics();
-    const inner = http1Upstream(upstream);
+    const inner = upstreamTo(upstream);
     const seen: Array<{ inner: unknown; outer: unknown }> = [];
     let innerBody: unknown;
     const spyInner: Service = async (req) => {
@@ -116,7 +123,7 @@ describe('request layer, HTTP/1.1', () => {
 
   it('counts a client that leaves mid-body as a cancelled failure', async () => {
     const metrics = new ProxyMetrics();
-    const origin = await edgeFor(http1Upstream(upstream), metrics.requestLayer());
+    const origin = await edgeFor(upstreamTo(upstream), metrics.requestLayer());
     const abort = new AbortController();
     const res = await request(`${origin}/stream`, { signal: abort.signal });
     res.body.on('error', () => {});
@@ -165,7 +172,7 @@ describe('request layer, HTTP/1.1', () => {
       req.ctx.labels.not_allowlisted = 'dropped';
       return inner(req);
     };
-    const origin = await edgeFor(http1Upstream(upstream), metrics.requestLayer(), routeLayer);
+    const origin = await edgeFor(upstreamTo(upstream), metrics.requestLayer(), routeLayer);
     for (const status of [404, 500]) await (await request(`${origin}/status/${status}`)).body.text();
     const s = await scrape(metrics);
     const route = { route: 'GET /status/{code}', dst_service: 'web' };
@@ -176,7 +183,7 @@ describe('request layer, HTTP/1.1', () => {
 
   it('folds authorities past the cap into "other"', async () => {
     const metrics = new ProxyMetrics({ maxAuthorities: 3 });
-    const origin = await edgeFor(http1Upstream(upstream), metrics.requestLayer());
+    const origin = await edgeFor(upstreamTo(upstream), metrics.requestLayer());
     for (let i = 0; i < 6; i++) {
       await (await request(`${origin}/status/200`, { headers: { host: `svc${i}.example` } })).body.text();
     }
@@ -194,10 +201,8 @@ describe('request layer, HTTP/1.1', () => {
 describe('request layer, gRPC over HTTP/2', () => {
   it('reads grpc-status from trailers and from trailers-only responses', async () => {
     const metrics = new ProxyMetrics();
-    const up = h2Upstream(h2origin);
-    closers.push(up.close);
-    const edge = await h2Edge(HOST, stack(up.service, metrics.requestLayer()));
-    closers.push(() => edge.server.close());
+    const edge = await serveOnEdge(HOST, stack(upstreamTo(h2origin), metrics.requestLayer()), 'h2');
+    closers.push(edge.close);
     const client = http2.connect(edge.origin);
     closers.push(() => client.close());
     const call = (path: string) =>
@@ -228,8 +233,8 @@ describe('request layer, gRPC over HTTP/2', () => {
     const timeout: Service = async () => {
       throw new ProxyError('RESPONSE_TIMEOUT', 'route timeout 100ms');
     };
-    const edge = await h2Edge(HOST, stack(timeout, metrics.requestLayer()));
-    closers.push(() => edge.server.close());
+    const edge = await serveOnEdge(HOST, stack(timeout, metrics.requestLayer()), 'h2');
+    closers.push(edge.close);
     const client = http2.connect(edge.origin);
     closers.push(() => client.close());
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => {
