@@ -60,7 +60,7 @@ export function identityCategory(demo: FoundDemo, ca: () => CaFiles): Category {
       },
       {
         description: 'issuer cert is within its validity period', hint: START_OVER(dir),
-        run: () => withinValidity(ca().issuerChain, 'issuer certificate', `issue a new issuer from the same anchor (mesh identity init --dir ${dir} --force with your anchor), or ${START_OVER(dir)}`),
+        run: () => withinValidity(ca().issuerChain, 'issuer certificate', `the CA cannot certify proxies with it; ${START_OVER(dir)}`),
       },
       {
         description: 'issuer cert is valid for at least 60 days', hint: START_OVER(dir),

@@ -59,14 +59,24 @@ async function identity(pod: PodRecord, ctx: DataPlaneContext, log: string): Pro
   let summary: IdentitySummary;
   try {
     summary = JSON.parse(res.body) as IdentitySummary;
+    if (typeof summary !== 'object' || summary === null) throw new Error('not an object');
   } catch {
     const v = fail(`${pod.name}: GET ${pod.adminUrl}/identity did not answer JSON`, `read its log: ${log}`);
     return { certificate: v, clock: v };
   }
-  return { certificate: certificate(pod, summary, ctx, log), clock: clock(pod, summary, sentAt, receivedAt) };
+  // What a proxy says is input like any other: a malformed answer is that pod's ×, not a crash.
+  const guarded = (f: () => Verdict) => {
+    try {
+      return f();
+    } catch (err) {
+      return fail(`${pod.name}: GET ${pod.adminUrl}/identity: ${(err as Error).message}`, `read its log: ${log}`);
+    }
+  };
+  return { certificate: guarded(() => certificate(pod, summary, ctx, log)), clock: guarded(() => clock(pod, summary, sentAt, receivedAt)) };
 }
 
 function certificate(pod: PodRecord, summary: IdentitySummary, ctx: DataPlaneContext, log: string): Verdict {
+  if (typeof summary.certificateChainPem !== 'string' && summary.certificateChainPem !== null) throw new Error('certificateChainPem is not a PEM string');
   if (!summary.certificateChainPem) return fail(`${pod.name}: no certificate yet from the identity CA`, `read its log: ${log}; is identity reachable (mesh check)?`);
   const chain = splitPemCertificates(summary.certificateChainPem, `${pod.name}'s certificate`);
   const renew = `restart the pod's proxy so it gets a new certificate, or the demo (Ctrl-C, npm start); its log: ${log}`;
@@ -84,7 +94,7 @@ function certificate(pod: PodRecord, summary: IdentitySummary, ctx: DataPlaneCon
 }
 
 function clock(pod: PodRecord, summary: IdentitySummary, sentAt: number, receivedAt: number): Verdict {
-  const theirs = Date.parse(summary.now);
+  const theirs = typeof summary.now === 'string' ? Date.parse(summary.now) : NaN;
   if (Number.isNaN(theirs)) return fail(`${pod.name}: /identity gave no time ("${summary.now}")`, 'restart the demo so every proxy runs the current code');
   // The proxy read its clock somewhere between our send and receive: the midpoint, +- half the round trip.
   const skew = theirs - (sentAt + receivedAt) / 2;

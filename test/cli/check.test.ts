@@ -149,7 +149,7 @@ describe('mesh check with one thing broken on purpose', () => {
     writeCa(expired, old);
     const r = await runMesh(['check', '--state', expired]);
     expect(r.out).toMatch(/× issuer cert is within its validity period\n {4}issuer certificate "[^"]*" expired 35 days ago \(/);
-    expect(r.out).toContain('hint: issue a new issuer');
+    expect(r.out).toContain('hint: the CA cannot certify proxies with it; make a new CA: stop the demo, remove ');
     expect(r.code).toBe(1);
 
     const soon = join(tmp, 'soon');
@@ -173,6 +173,23 @@ describe('mesh check with one thing broken on purpose', () => {
     expect(r.out).toMatch(/^mesh-demo\n---------\n× the running demo is found\n {4}no demo is running \(no .*nothing\/pods\.json\)\. Start it with: npm start\n/);
     expect(r.out).not.toContain('mesh-identity');
     expect(r.code).toBe(1);
+  });
+
+  it('a proxy answering nonsense on its admin port: that pod\'s ×, no crash', async () => {
+    const liar: Server = createServer((req, res) => res.end(req.url === '/identity' ? '{"identity":1,"now":[],"certificateChainPem":5}' : 'ready\n'));
+    await new Promise<void>((r) => liar.listen(4191, '127.0.41.22', r));
+    try {
+      const dir = join(tmp, 'liar');
+      writeRun(dir, [podRecord({ name: 'liar-0', namespace: 'production', serviceAccount: 'liar', ip: '127.0.41.22' })], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });
+      const r = await runMesh(['check', '--proxy', '--state', dir]);
+      expect(r.err).toBe('');
+      expect(r.out).toContain('√ production/liar-0 proxy is ready');
+      expect(r.out).toContain('× production/liar-0 certificate is valid and chains to the trust anchor\n    liar-0: GET http://127.0.41.22:4191/identity: certificateChainPem is not a PEM string');
+      expect(r.out).toContain('× production/liar-0 clock agrees with this machine\'s\n    liar-0: /identity gave no time');
+      expect(r.code).toBe(1);
+    } finally {
+      await new Promise((r) => liar.close(r));
+    }
   });
 
   it('a stopped destination', async () => {
