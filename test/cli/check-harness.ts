@@ -1,7 +1,8 @@
-// A small real mesh for `mesh check`'s tests, on 127.0.41.x: `mesh identity serve`,
+// A small real mesh for `mesh check`'s tests, on a 127.41.N.x of its own: `mesh identity serve`,
 // `mesh destination serve` and `mesh proxy` processes, and state folders (pods.json) pointing at
 // them, so each test can break one thing on purpose and read what `mesh check` says.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PodRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
@@ -10,8 +11,14 @@ import { initIdentityDir } from '../../identity/files.ts';
 import { runMesh } from './run-mesh.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
-export const IDENTITY_ADDR = '127.0.41.10:8080';
-export const DESTINATION_ADDR = '127.0.41.11:8086';
+/**
+ * A /24 of its own per run: the test binds fixed ports (8080, 8086, 4190, 4191) as the demo
+ * does, and another engineer's run of this same file may be going on at the same time.
+ */
+export const NET = `127.41.${randomInt(1, 255)}`;
+export const IDENTITY_ADDR = `${NET}.10:8080`;
+export const DESTINATION_ADDR = `${NET}.11:8086`;
+export const VIZ_ADDR = `${NET}.12:8085`;
 export const MANIFESTS = join(ROOT, 'examples/orders-checkout/manifests');
 
 /** A process of the test's mesh; its output kept for the failure message. */
@@ -91,8 +98,8 @@ export async function startProxy(state: string, pod: TestPod, identityAddr = IDE
 export function writeRun(dir: string, pods: PodRecord[], cp: Partial<NonNullable<RunRecord['controlPlane']>> & { trustAnchorsFile: string }): void {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const run: RunRecord = {
-    runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: 'http://127.0.41.1:8000', stateDir: dir, pods, processes: [],
-    controlPlane: { identityAddr: IDENTITY_ADDR, destinationAddr: DESTINATION_ADDR, resourcesDir: MANIFESTS, vizAddr: '127.0.41.12:8085', ...cp },
+    runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: `http://${NET}.1:8000`, stateDir: dir, pods, processes: [],
+    controlPlane: { identityAddr: IDENTITY_ADDR, destinationAddr: DESTINATION_ADDR, resourcesDir: MANIFESTS, vizAddr: VIZ_ADDR, ...cp },
   };
   writeFileSync(join(dir, 'pods.json'), JSON.stringify(run, null, 2));
 }

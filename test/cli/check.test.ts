@@ -1,7 +1,8 @@
 // `mesh check` against a real small mesh (identity, destination and two sidecars as processes on
-// 127.0.41.x), each × made by breaking one thing on purpose: a stopped destination, a replaced
+// a 127.41.N.x of its own), each × made by breaking one thing on purpose: a stopped destination, a replaced
 // trust anchor, an expired issuer, a broken resource file, a proxy that cannot get a certificate,
 // an address already taken. Nothing here binds the demo's own addresses.
+import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,14 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { initIdentityDir } from '../../identity/files.ts';
 import {
-  copyManifests, DESTINATION_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
+  copyManifests, DESTINATION_ADDR, NET, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
 } from './check-harness.ts';
 import { runMesh } from './run-mesh.ts';
 import { parseTable, sample, shape } from './check-table.ts';
 
-const CHECKOUT: TestPod = { name: 'checkout-0', namespace: 'production', serviceAccount: 'checkout', ip: '127.0.41.20' };
+const CHECKOUT: TestPod = { name: 'checkout-0', namespace: 'production', serviceAccount: 'checkout', ip: `${NET}.20` };
 /** Its CA address accepts nothing: it never gets a certificate, so it is never ready. */
-const STUCK: TestPod = { name: 'stuck-0', namespace: 'staging', serviceAccount: 'stuck', ip: '127.0.41.21' };
+const STUCK: TestPod = { name: 'stuck-0', namespace: 'staging', serviceAccount: 'stuck', ip: `${NET}.21` };
 
 let tmp: string;
 let state: string;
@@ -52,7 +53,7 @@ beforeAll(async () => {
   await until('identity', () => listening(IDENTITY_ADDR), identity);
   await until('destination', () => listening(DESTINATION_ADDR), destination);
   const checkout = await startProxy(state, CHECKOUT);
-  const stuck = await startProxy(state, STUCK, '127.0.41.13:8080');
+  const stuck = await startProxy(state, STUCK, `${NET}.13:8080`);
   running.push(checkout, stuck);
   await until('checkout-0 proxy', httpOk(`http://${CHECKOUT.ip}:4191/ready`), checkout);
   await until('stuck-0 admin', async () => (await fetch(`http://${STUCK.ip}:4191/live`)).status === 200, stuck);
@@ -77,7 +78,7 @@ describe('mesh check on a working control plane', () => {
     expect(block(r.out, 'mesh-resources')).toMatch(/^mesh-resources\n--------------\n√ every resource in .*manifests is valid\n[√‼] the policy has no warnings/);
     // The stuck proxy (no CA) fails readiness, naming itself and the reason its /ready gives.
     const dataPlane = block(r.out, 'mesh-data-plane');
-    expect(dataPlane).toContain('× data plane proxies are ready\n    stuck-0: not ready: no certificate yet from the identity CA at 127.0.41.13:8080');
+    expect(dataPlane).toContain(`× data plane proxies are ready\n    stuck-0: not ready: no certificate yet from the identity CA at ${NET}.13:8080`);
     expect(dataPlane).toContain('    hint: read its log: ');
     expect(r.out).toMatch(/\nStatus check results are ×\n$/);
     expect(r.code).toBe(1);
@@ -113,15 +114,15 @@ describe('mesh check on a working control plane', () => {
     expect(r.code).toBe(1);
   });
 
-  it('says the viz is not reachable, and that it is once an HTTP server answers there', async () => {
+  it('mesh viz check: no viz, then an HTTP server where the viz should be', async () => {
     const down = await runMesh(['viz', 'check', '--state', state]);
-    expect(down.out).toContain('× viz is reachable at 127.0.41.12:8085\n    viz: nothing accepts connections on 127.0.41.12:8085 (connection refused)\n    hint: the viz runs with the demo');
+    expect(down.out).toContain(`× viz is reachable at ${VIZ_ADDR}\n    viz: nothing accepts connections on ${VIZ_ADDR} (connection refused)\n    hint: the viz runs with the demo`);
     expect(down.code).toBe(1);
     const server: Server = createServer((_req, res) => res.end('{}'));
-    await new Promise<void>((r) => server.listen(8085, '127.0.41.12', r));
+    await new Promise<void>((r) => server.listen(8085, `${NET}.12`, r));
     try {
       const up = await runMesh(['viz', 'check', '--state', state]);
-      expect(up.out).toContain('√ viz is reachable at 127.0.41.12:8085');
+      expect(up.out).toContain(`√ viz is reachable at ${VIZ_ADDR}`);
       expect(up.out).toMatch(/Status check results are √\n$/);
       expect(up.code).toBe(0);
     } finally {
@@ -177,14 +178,14 @@ describe('mesh check with one thing broken on purpose', () => {
 
   it('a proxy answering nonsense on its admin port: that pod\'s ×, no crash', async () => {
     const liar: Server = createServer((req, res) => res.end(req.url === '/identity' ? '{"identity":1,"now":[],"certificateChainPem":5}' : 'ready\n'));
-    await new Promise<void>((r) => liar.listen(4191, '127.0.41.22', r));
+    await new Promise<void>((r) => liar.listen(4191, `${NET}.22`, r));
     try {
       const dir = join(tmp, 'liar');
-      writeRun(dir, [podRecord({ name: 'liar-0', namespace: 'production', serviceAccount: 'liar', ip: '127.0.41.22' })], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });
+      writeRun(dir, [podRecord({ name: 'liar-0', namespace: 'production', serviceAccount: 'liar', ip: `${NET}.22` })], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });
       const r = await runMesh(['check', '--proxy', '--state', dir]);
       expect(r.err).toBe('');
       expect(r.out).toContain('√ production/liar-0 proxy is ready');
-      expect(r.out).toContain('× production/liar-0 certificate is valid and chains to the trust anchor\n    liar-0: GET http://127.0.41.22:4191/identity: certificateChainPem is not a PEM string');
+      expect(r.out).toContain(`× production/liar-0 certificate is valid and chains to the trust anchor\n    liar-0: GET http://${NET}.22:4191/identity: certificateChainPem is not a PEM string`);
       expect(r.out).toContain('× production/liar-0 clock agrees with this machine\'s\n    liar-0: /identity gave no time');
       expect(r.code).toBe(1);
     } finally {
@@ -202,18 +203,21 @@ describe('mesh check with one thing broken on purpose', () => {
 });
 
 describe('mesh check --pre', () => {
+  /** The demo's plan moved into a /24 of this run's own (the runner's MESH_DEMO_NET). */
+  const PRE_NET = `127.44.${randomInt(1, 255)}`;
+
   it('passes on a free /24, then names an address already taken and who wants it', async () => {
-    const env = { MESH_DEMO_NET: '127.0.44' };
+    const env = { MESH_DEMO_NET: PRE_NET };
     const preState = join(tmp, 'pre-state');
     const good = await runMesh(['check', '--pre', '--state', preState], { env });
     expect(good.out).toMatch(/^pre-demo-setup\n--------------\n√ Node\.js is 20\.10 or newer \(v\d+\.\d+\.\d+\)\n√ the pods' loopback addresses are usable \(\d+ addresses\)\n√ every address the demo listens on is free \(\d+ addresses\)\n√ the state folder .*pre-state is writable\n\nStatus check results are √\n$/);
     expect(good.code).toBe(0);
 
     const taken = net.createServer();
-    await new Promise<void>((r) => taken.listen(8086, '127.0.44.251', r));
+    await new Promise<void>((r) => taken.listen(8086, `${PRE_NET}.251`, r));
     try {
       const r = await runMesh(['check', '--pre', '--state', preState], { env });
-      expect(r.out).toContain('× every address the demo listens on is free\n    127.0.44.251:8086 (for destination) is already in use\n    hint: is the demo already running (mesh pods)? Else see who holds it: ss -ltnp \'sport = :8086\'');
+      expect(r.out).toContain(`× every address the demo listens on is free\n    ${PRE_NET}.251:8086 (for destination) is already in use\n    hint: is the demo already running (mesh pods)? Else see who holds it: ss -ltnp 'sport = :8086'`);
       expect(r.code).toBe(1);
     } finally {
       await new Promise((r) => taken.close(r));
@@ -223,7 +227,7 @@ describe('mesh check --pre', () => {
   it('a state folder that cannot be written', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'not a folder');
-    const r = await runMesh(['check', '--pre', '--state', join(file, 'state')], { env: { MESH_DEMO_NET: '127.0.44' } });
+    const r = await runMesh(['check', '--pre', '--state', join(file, 'state')], { env: { MESH_DEMO_NET: PRE_NET } });
     expect(r.out).toContain(`× the state folder ${join(file, 'state')} is writable\n    ${join(file, 'state')}: ENOTDIR`);
     expect(r.code).toBe(1);
   });
