@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { initIdentityDir } from '../../identity/files.ts';
 import {
-  copyManifests, DESTINATION_ADDR, NET, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
+  copyManifests, DESTINATION_ADDR, NET, ROOT, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
 } from './check-harness.ts';
 import { runMesh } from './run-mesh.ts';
+import { preCategories } from '../../cli/check/pre.ts';
 import { parseTable, sample, shape } from './check-table.ts';
 
 const CHECKOUT: TestPod = { name: 'checkout-0', namespace: 'production', serviceAccount: 'checkout', ip: `${NET}.20` };
@@ -187,6 +188,8 @@ describe('mesh check with one thing broken on purpose', () => {
       expect(r.out).toContain('√ production/liar-0 proxy is ready');
       expect(r.out).toContain(`× production/liar-0 certificate is valid and chains to the trust anchor\n    liar-0: GET http://${NET}.22:4191/identity: certificateChainPem is not a PEM string`);
       expect(r.out).toContain('× production/liar-0 clock agrees with this machine\'s\n    liar-0: /identity gave no time');
+      // Nothing listens on its tap port.
+      expect(r.out).toContain(`× production/liar-0 tap is reachable (port 4190)\n    liar-0: tap nothing accepts connections on ${NET}.22:4190 (connection refused)\n    hint: tap is served by every proxy on port 4190`);
       expect(r.code).toBe(1);
     } finally {
       await new Promise((r) => liar.close(r));
@@ -222,6 +225,12 @@ describe('mesh check --pre', () => {
     } finally {
       await new Promise((r) => taken.close(r));
     }
+  });
+
+  it('a Node.js older than 20.10', async () => {
+    const [node] = preCategories(ROOT, join(tmp, 'pre-node'), '18.19.0')[0]!.checks;
+    expect(await node!.run()).toEqual({ outcome: 'error', error: 'this is Node.js v18.19.0', hint: 'install Node.js 20 (20.10 or newer), e.g. with nvm: nvm install 20' });
+    expect(await preCategories(ROOT, join(tmp, 'pre-node'), '20.10.0')[0]!.checks[0]!.run()).toEqual({ outcome: 'ok', detail: 'v20.10.0' });
   });
 
   it('a state folder that cannot be written', async () => {
