@@ -28,7 +28,7 @@ export interface RunningCa {
 export async function startCa(logDir: string, addr: string): Promise<RunningCa> {
   const dir = join(logDir, 'identity');
   const init = meshProcess('identity-init', ['identity', 'init', '--dir', dir, '--trust-domain', TRUST_DOMAIN], logDir);
-  const code = await new Promise<number | null>((resolve) => init.proc.once('exit', resolve));
+  const code = await new Promise<number | null>((resolve) => init.proc.once('close', resolve));
   if (code !== 0) throw new Error(`mesh identity init failed (exit ${code}):\n${init.tail()}`);
   const serve = meshProcess('identity', ['identity', 'serve', '--dir', dir, '--addr', addr], logDir);
   const trustAnchorsPem = readFileSync(join(dir, 'ca.crt'), 'utf8');

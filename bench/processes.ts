@@ -21,7 +21,7 @@ export class BenchProcess {
     const profile = process.env.MESH_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESH_BENCH_PROFILE}`] : [];
     this.proc = spawn(process.execPath, [...profile, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
     closeSync(fd);
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => this.proc.once('close', (code) => resolve(code)));
   }
 
   get pid(): number {

@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
 import { sumOf } from '../../api/prom-samples.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { burnCpus } from '../helpers/cpu-burners.ts';
 
 const root = join(import.meta.dirname, '../..');
 const netPrefix = '127.0.27';
@@ -77,18 +78,27 @@ function mesh(args: string[], extraEnv: Record<string, string> = {}): Promise<{ 
     let err = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
-    c.on('exit', (code) => resolve({ code, out, err }));
+    c.on('close', (code) => resolve({ code, out, err })); // after the pipes end, not at 'exit'
   });
 }
 
+/** Starts the demo with every core kept busy until it is up: a loaded machine once made the
+ * start-up lose a token's bytes and never become ready, and this start must succeed regardless. */
 async function startDemo() {
-  demo = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  demo.stdout!.on('data', (d) => (output += d));
-  demo.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 150_000;
-  while (!output.includes('The mesh is up.')) {
-    if (demo.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not come up:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
+  const burners = burnCpus(150_000);
+  try {
+    demo = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let closed = false;
+    demo.stdout!.on('data', (d) => (output += d));
+    demo.stderr!.on('data', (d) => (output += d));
+    demo.once('close', () => (closed = true));
+    const deadline = Date.now() + 150_000;
+    while (!output.includes('The mesh is up.')) {
+      if (closed || Date.now() > deadline) throw new Error(`the demo did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await burners.stop();
   }
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
 }

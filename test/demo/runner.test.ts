@@ -24,7 +24,7 @@ function mesh(args: string[], env: Record<string, string> = {}): Promise<{ code:
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, out, err }));
+    child.on('close', (code) => resolve({ code, out, err })); // after the pipes end, not at 'exit'
   });
 }
 

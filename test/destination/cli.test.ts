@@ -25,7 +25,7 @@ function output(child: ChildProcess): { text: () => string; waitFor: (re: RegExp
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const exit = new Promise<number>((r) => child.on('exit', (code) => r(code ?? -1)));
+  const exit = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
   const waitFor = (re: RegExp, ms = 15_000) =>
     new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${re} in output within ${ms} ms:\n${text}`)), ms);

@@ -148,11 +148,11 @@ async function startChild(args: string[], env?: Record<string, string>): Promise
         if (entry.msg === 'proxy listening') resolve(entry as never);
       }
     });
-    child.once('exit', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
+    child.once('close', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
   });
   const a = await listening;
   const host = args[args.indexOf('--pod-ip') + 1]!;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     host,
     ...portsOf(a, args),

@@ -29,7 +29,8 @@ function mesh(args: string[]): ChildProcess & { output: () => { stdout: string; 
 
 async function runMesh(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = mesh(args);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // 'close', not 'exit': the output is complete only once the pipes have ended.
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, ...child.output() };
 }
 
@@ -85,7 +86,7 @@ describe('mesh identity', () => {
       client.close();
     }
     server.kill('SIGTERM');
-    expect(await new Promise((resolve) => server.on('exit', resolve))).toBe(0);
+    expect(await new Promise((resolve) => server.on('close', resolve))).toBe(0);
     const lines = server.output().stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.find((l) => l.msg === 'issued certificate')).toMatchObject({ identity: 'spiffe://cluster.local/ns/production/sa/orders', level: 'info' });
   });

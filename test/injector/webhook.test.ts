@@ -193,12 +193,12 @@ describe('mesh injector serve', () => {
         const m = /"url":"(https:[^"]+)"/.exec(out);
         if (m) resolve(m[1]!);
       });
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'ingress' })), undefined, url);
     const patched: any = applyPatch(workload('Pod', { 'linkerd.io/inject': 'ingress' }), JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
     expect(patched.spec.containers[0].command).toEqual(['mesh', 'proxy', '--ingress']);
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const exited = new Promise((resolve) => child.on('close', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -246,7 +246,7 @@ export interface ChildProxy {
 /** A real `mesh proxy` process configured by `env` alone (the names the injector and the demo runner set). */
 export async function spawnProxy(env: Record<string, string>): Promise<ChildProxy> {
   const child = spawn(process.execPath, ['bin/mesh.js', 'proxy'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_LOG_LEVEL: 'info', ...env } });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | string | null>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal)));
   const listening = await new Promise<{ admin: { port: number }; inbound: { port: number } }>((resolve, reject) => {
     let partial = '';
     let stderr = '';
@@ -260,7 +260,7 @@ export async function spawnProxy(env: Record<string, string>): Promise<ChildProx
         if (entry.msg === 'proxy listening') resolve(entry as never);
       }
     });
-    child.once('exit', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
+    child.once('close', (code) => reject(new Error(`mesh proxy exited with ${code} before listening: ${stderr}`)));
   });
   return { child, adminPort: listening.admin.port, inboundPort: listening.inbound.port, exited };
 }

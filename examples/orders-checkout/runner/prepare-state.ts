@@ -2,14 +2,19 @@
 // run (`mesh identity init`), then a service-account token for every meshed pod and for the
 // destination, signed by the control plane as a pod is started (DESIGN.md, "Identity").
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DemoPlan } from './topology.ts';
 import { identityDir, identityInitCommand, tokenCommand } from './mesh-commands.ts';
 import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
+import { CodedError } from '../../../api/errors.ts';
+import { FILES } from '../../../identity/files.ts';
+import { Ed25519TokenValidator } from '../../../identity/token.ts';
 
-export class PrepareError extends Error {
-  readonly code = 'STATE_PREPARE';
+export class PrepareError extends CodedError<'STATE_PREPARE'> {
+  constructor(message: string) {
+    super('STATE_PREPARE', message);
+  }
 }
 
 /** Runs a mesh command to completion; resolves with its stdout, rejects with its stderr. */
@@ -24,7 +29,9 @@ function runMesh(argv: string[], root: string): Promise<string> {
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (err += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error((err || out).trim() || `exit code ${code}`))));
+    // 'close', not 'exit': 'exit' can come before the pipes have been read to their end, and on
+    // a busy machine it does (a token file of one byte, and a proxy that never got certified).
+    child.on('close', (code, signal) => (code === 0 ? resolve(out) : reject(new Error((err || out).trim() || `exit ${signal ?? `code ${code}`}`))));
   });
 }
 
@@ -50,6 +57,9 @@ export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
     { file: 'destination', ns: CONTROL_PLANE_NAMESPACE, sa: 'destination' },
     ...[plan.ingress, ...plan.pods].filter((p) => p.meshed).map((p) => ({ file: p.name, ns: p.namespace, sa: p.serviceAccount })),
   ];
+  // Every token is checked before a proxy presents it: three parts and a signature that
+  // verifies with the CA's key, for the account it was asked for.
+  const validator = new Ed25519TokenValidator(readFileSync(join(identityDir(plan.placement), FILES.tokenPub), 'utf8'));
   // One command per service account, shared by its pods: fewer processes to start.
   const bySa = new Map<string, Promise<string>>();
   await Promise.all(wanted.map(async (w) => {
@@ -58,6 +68,10 @@ export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
     let token: string;
     try {
       token = (await bySa.get(key)!).trim();
+      const subject = await validator.validate(token);
+      if (subject.namespace !== w.ns || subject.serviceAccount !== w.sa) {
+        throw new Error(`the token names ${subject.namespace}/${subject.serviceAccount}`);
+      }
     } catch (err) {
       throw new PrepareError(`could not mint a token for ${key}: ${(err as Error).message}\n` +
         `  If the state folder is damaged, remove it and start again: rm -rf ${plan.placement.stateDir}`);
