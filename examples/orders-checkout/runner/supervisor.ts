@@ -32,7 +32,7 @@ export class Supervisor {
     });
     closeSync(out);
     const entry: Started = { spec, child, logFile };
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       entry.exited = { code, signal };
       if (!this.stopping) this.onExit(entry);
     });
