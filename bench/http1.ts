@@ -24,11 +24,26 @@ export const http1Mode: BenchMode = {
     const t = await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand });
     ctx.onCleanup(() => t.stop());
     await checkSamePath(t);
-    const [direct, mesh] = await measurePaths(ctx, [
+    // --baseline-proxy: the same path run by another build of the proxy, on its own pods, in the same run.
+    const base = ctx.baselineProxyCommand
+      ? await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.baselineProxyCommand, name: 'baseline', clientPod: '127.0.23.102', serverPod: '127.0.23.103' })
+      : undefined;
+    if (base) {
+      ctx.onCleanup(() => base.stop());
+      await checkSamePath(base);
+    }
+    const [direct, mesh, baseline] = await measurePaths(ctx, [
       { label: 'direct', url: t.directUrl, proxies: [] },
       { label: 'mesh', url: t.meshUrl, headers: t.meshHeaders, proxies: [t.outbound, t.inbound] },
+      ...(base ? [{ label: 'baseline mesh', url: base.meshUrl, headers: base.meshHeaders, proxies: [base.outbound, base.inbound] }] : []),
     ]);
     const figures = meshAgainstDirect(direct!, mesh!, ctx.rate);
+    if (baseline) {
+      const ratios = mesh!.saturatingSlices.map((rps, i) => rps / baseline.saturatingSlices[i]!).sort((a, b) => a - b);
+      const vsBaseline = ratios[Math.floor(ratios.length / 2)]!;
+      figures.bars.push({ what: `throughput mesh/baseline mesh (--baseline-proxy), median of ${ratios.length} paired slices`, value: vsBaseline, unit: '', bar: '(no bar)', met: true });
+      Object.assign(figures, { baseline, meshOverBaseline: vsBaseline });
+    }
     const proxyCounts = await countsFromProxies(t);
     ctx.log('');
     ctx.log(`golden metrics after the runs: ${Object.entries(proxyCounts).map(([k, v]) => `${k}=${v}`).join(', ')}`);
