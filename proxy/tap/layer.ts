@@ -105,12 +105,7 @@ class TappedRequest {
   /** Reports the request to each tap whose filter now says yes (and whose bounds allow). */
   private decide(final: boolean): void {
     if (this.undecided.length === 0) return;
-    if (this.opts.direction === 'outbound') {
-      const d = outboundDestination(this.req.ctx, this.req.authority);
-      this.facts.destination = d.peer;
-      this.facts.destinationKnown = d.known;
-      this.tls = d.tls;
-    }
+    this.readDestination();
     const still: Tap[] = [];
     for (const tap of this.undecided) {
       const verdict = tap.matcher(this.facts);
@@ -125,9 +120,19 @@ class TappedRequest {
     if (still.length === 0 && this.reporting.length === 0 && this.journey) this.req.ctx.journey = undefined;
   }
 
+  /** Outbound: the endpoint the layers below chose (a retry may have moved it), and whether mTLS. */
+  private readDestination(): void {
+    if (this.opts.direction !== 'outbound') return;
+    const d = outboundDestination(this.req.ctx, this.req.authority);
+    this.facts.destination = d.peer;
+    this.facts.destinationKnown = d.known;
+    this.tls = d.tls;
+  }
+
   private responded(res: MeshResponse): MeshResponse {
     this.decide(true);
     if (this.reporting.length === 0) return res;
+    this.readDestination();
     this.respondedAt = performance.now();
     const { ctx } = this.req;
     if (this.opts.direction === 'inbound') this.journey?.add('app', `HTTP ${res.status} from the app after ${ms(this.respondedAt - ctx.startedAt)}`);
@@ -171,6 +176,7 @@ class TappedRequest {
   private failed(err: unknown): void {
     this.decide(true);
     if (this.reporting.length === 0) return;
+    this.readDestination();
     const e = asProxyError(err);
     const cancelled = this.req.signal.aborted;
     this.respondedAt = performance.now();

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -320,6 +321,48 @@ describe('tap through two proxies', () => {
     child.kill('SIGKILL');
     await tapsOpen(mesh.inbound, 0);
     await get('/after-vanish'); // and the request path is unharmed
+  });
+});
+
+describe('journeys through a profile', () => {
+  it('shows the route, its timeout budget and each retry attempt with its status', async () => {
+    // Give WEB a retryable route with a timeout, through the static resolver's watched file.
+    const file = mesh.outbound.proxy!.config.endpointsFile!;
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { services: Record<string, unknown> };
+    doc.services[WEB] = {
+      endpoints: doc.services[WEB],
+      profile: {
+        routes: [{ name: 'GET /status/{code}', condition: { all: [{ method: 'GET' }, { pathRegex: '/status/[0-9]+' }] }, responseClasses: [{ condition: { status: { min: 500, max: 599 } }, isFailure: true }], timeoutMs: 5_000, isRetryable: true }],
+      },
+    };
+    writeFileSync(file, JSON.stringify(doc));
+    const t = tap(mesh.outbound, { journey: true, match: { http: { pathPrefix: '/status/503' } } });
+    await tapsOpen(mesh.outbound, 1);
+    // Until the edit is seen, the request has no route; ask again until one has it.
+    let journey: Array<{ layer: string; note: string }> = [];
+    const events = (async () => {
+      for await (const e of t.events) {
+        if (e.event !== 'responseEnd') continue;
+        journey = e.responseEnd.journey;
+        if (journey.some((j) => j.layer === 'retry')) return;
+      }
+    })();
+    await expect.poll(async () => {
+      await get('/status/503');
+      return journey.some((j) => j.layer === 'retry');
+    }, { timeout: 15_000, interval: 200 }).toBe(true);
+    await events;
+    t.cancel();
+    expect(journey[0]).toMatchObject({ layer: 'route', note: 'route "GET /status/{code}"' });
+    expect(journey.find((j) => j.layer === 'timeout')!.note).toMatch(/5000 ms/);
+    const attempts = journey.filter((j) => j.layer === 'retry').map((j) => j.note);
+    expect(attempts[0]).toBe('attempt 1 -> HTTP 503; retrying');
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    // The last attempt says why there was no other: the retry limit or budget, or (the endpoint
+    // taken out of balancing after consecutive 503s) an error that is not retryable.
+    expect(attempts.at(-1)).toMatch(/^attempt \d+ -> .*; not (retrying: |retryable)/);
+    // The balancer picked an endpoint for the attempts that reached one.
+    expect(journey.filter((j) => j.layer === 'balancer').length).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -84,5 +84,6 @@ export function retryLayer(opts: RetryOptions): Layer {
 function attemptNote(attempt: number, res: MeshResponse | undefined, error: unknown, failed: boolean, why: string | undefined): string {
   const grpc = res ? grpcStatusOf(res) : undefined;
   const outcome = res ? `HTTP ${res.status}${grpc !== undefined ? ` grpc-status ${grpc}` : ''}` : error instanceof Error ? error.message : String(error);
-  return `attempt ${attempt} -> ${outcome}${failed ? (why ? `; not retrying: ${why}` : '; retrying') : ''}`;
+  const next = failed ? (why ? `; not retrying: ${why}` : '; retrying') : res ? '' : '; not retryable';
+  return `attempt ${attempt} -> ${outcome}${next}`;
 }
