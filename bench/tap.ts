@@ -1,9 +1,10 @@
 // Mode tap: what tap costs the request path. The mTLS two-proxy path with no tap, the same path
 // with one tap open on each proxy at the tap's full rate, and (with --baseline-proxy) the same
 // path run by another build of the proxy (say, the tree before tap), interleaved in one run.
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openTap } from '../api/tap-client.ts';
+import { createInterface } from 'node:readline';
 import { spiffeId } from '../api/spiffe.ts';
 import { measurePaths, type PathUnderTest } from './compare.ts';
 import { issue, startCa, TRUST_DOMAIN, type IssuedMaterial, type RunningCa } from './identity-figures.ts';
@@ -34,13 +35,17 @@ export const tapMode: BenchMode = {
       ? await mtlsTopology(ctx, ca, 'baseline', '127.0.23.100', '127.0.23.101', ctx.baselineProxyCommand)
       : undefined;
 
+    const reader = startTapReader(ctx, viz, ca.trustAnchorsPem, ['127.0.23.102', '127.0.23.103'].map((pod) => `${pod}:${TAP_PORT}`));
     const taps = { opened: 0, events: 0, dropped: 0 };
     const tapOpen: PathUnderTest['around'] = async () => {
-      const open = ['127.0.23.102', '127.0.23.103'].map((pod) => holdTap(viz, ca.trustAnchorsPem, `${pod}:${TAP_PORT}`, taps));
+      await reader.ask('open');
+      taps.opened += 2;
       // The tap registers once its call reaches the proxy: give the handshake and the call a moment.
       await new Promise((r) => setTimeout(r, 300));
       return async () => {
-        for (const stop of open) await stop();
+        const counts = JSON.parse(await reader.ask('close')) as { events: number; dropped: number };
+        taps.events += counts.events;
+        taps.dropped += counts.dropped;
       };
     };
     const paths: PathUnderTest[] = [
@@ -96,24 +101,23 @@ async function mtlsTopology(ctx: BenchContext, ca: RunningCa, name: string, clie
   return t;
 }
 
-/** Opens one tap (every request, the tap's full rate, journeys on) and reads it until stopped. */
-function holdTap(viz: IssuedMaterial, anchorsPem: string, address: string, counts: { opened: number; events: number; dropped: number }): () => Promise<void> {
-  const tap = openTap({ address, key: viz.keyPem, cert: viz.certChainPem, trustAnchorsPem: anchorsPem }, { journey: true });
-  counts.opened++;
-  let lastDropped = 0;
-  const reading = (async () => {
-    for await (const e of tap.events) {
-      counts.events++;
-      lastDropped = e.dropped;
-    }
-  })().catch((err: Error) => {
-    throw new Error(`tap at ${address} failed: ${err.message}`);
+/** The tapper (bench/tap-reader.ts) in its own process, as the viz is: asked to open and close its taps. */
+function startTapReader(ctx: BenchContext, viz: IssuedMaterial, anchorsPem: string, addresses: string[]): { ask(command: string): Promise<string> } {
+  const child = spawn(process.execPath, ['bin/run.js', 'bench/tap-reader.ts'], {
+    env: { ...process.env, TAP_ADDRESSES: addresses.join(','), TAP_KEY: viz.keyPem, TAP_CERT: viz.certChainPem, TAP_ANCHORS: anchorsPem },
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  return async () => {
-    tap.cancel();
-    await reading;
-    tap.close();
-    counts.dropped += lastDropped;
+  ctx.onCleanup(async () => {
+    child.kill();
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    async ask(command) {
+      child.stdin!.write(`${command}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error(`the tapper process ended (asked to ${command})`);
+      return next.value;
+    },
   };
 }
 

@@ -26,10 +26,18 @@ export function tapLayer(opts: TapLayerOptions): Layer {
 
 function observe(opts: TapLayerOptions, req: MeshRequest, inner: Service): Promise<MeshResponse> {
   const facts = factsOf(opts, req);
-  let candidates: Tap[] | undefined;
-  for (const tap of opts.hub.taps) if (tap.matcher(facts) !== false) (candidates ??= []).push(tap);
-  if (!candidates) return inner(req);
-  return new TappedRequest(opts, req, facts, candidates).run(inner);
+  // Admission before anything is built: under load most matching requests are over the tap's
+  // rate and are only counted, so they must cost no more than the match and the count.
+  let admitted: Tap[] | undefined;
+  let undecided: Tap[] | undefined;
+  for (const tap of opts.hub.taps) {
+    const verdict = tap.matcher(facts);
+    if (verdict === true) {
+      if (tap.admit()) (admitted ??= []).push(tap);
+    } else if (verdict === undefined) (undecided ??= []).push(tap);
+  }
+  if (!admitted && !undecided) return inner(req);
+  return new TappedRequest(opts, req, facts, admitted ?? [], undecided ?? []).run(inner);
 }
 
 function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
@@ -62,8 +70,8 @@ function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
 class TappedRequest {
   /** Taps that cannot tell yet (a filter on the outbound endpoint, not chosen yet). */
   private undecided: Tap[];
-  /** Taps reporting this request: each has been sent its request_init. */
-  private readonly reporting: Tap[] = [];
+  /** Taps reporting this request, admitted: each is sent its request_init once the layers below have started. */
+  private readonly reporting: Tap[];
   private tls: boolean;
   private readonly journey: Journey | undefined;
   private respondedAt = 0;
@@ -72,11 +80,13 @@ class TappedRequest {
     private readonly opts: TapLayerOptions,
     private readonly req: MeshRequest,
     private readonly facts: RequestFacts,
-    candidates: Tap[],
+    admitted: Tap[],
+    undecided: Tap[],
   ) {
-    this.undecided = candidates;
+    this.reporting = admitted;
+    this.undecided = undecided;
     this.tls = req.ctx.tls;
-    if (candidates.some((t) => t.journey)) {
+    if (admitted.some((t) => t.journey) || undecided.some((t) => t.journey)) {
       this.journey = new Journey(req.ctx.startedAt);
       req.ctx.journey = this.journey;
       if (opts.direction === 'inbound') this.journey.add('identity', identityNote(req));
@@ -92,6 +102,8 @@ class TappedRequest {
     }
     // The layers below run synchronously up to their first wait: on most requests the endpoint
     // (and so the outbound destination) is chosen by now.
+    this.readDestination();
+    for (const tap of this.reporting) tap.send(this.event({ requestInit: this.requestInit(tap) }));
     this.decide(false);
     return pending.then(
       (res) => this.responded(res),

@@ -1,0 +1,46 @@
+// The bench's tapper, in a process of its own as the viz would be (not in the load generator's):
+// on "open" (a line on stdin) it opens one tap on each address in TAP_ADDRESSES (every request,
+// the proxy's full rate, journeys on) and reads them; on "close" it cancels them and prints
+// {"events":N,"dropped":M} on a line.
+import { createInterface } from 'node:readline';
+import { openTap, type OpenTap } from '../api/tap-client.ts';
+
+const env = process.env as Record<string, string>;
+const addresses = env.TAP_ADDRESSES!.split(',');
+let open: Array<{ tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
+let events = 0;
+
+function openAll(): void {
+  events = 0;
+  open = addresses.map((address) => {
+    const tap = openTap({ address, key: env.TAP_KEY!, cert: env.TAP_CERT!, trustAnchorsPem: env.TAP_ANCHORS! }, { journey: true });
+    const entry = { tap, dropped: 0, reading: Promise.resolve() };
+    entry.reading = (async () => {
+      for await (const e of tap.events) {
+        events++;
+        entry.dropped = e.dropped;
+      }
+    })().catch((err: Error) => {
+      process.stderr.write(`tap at ${address} failed: ${err.message}\n`);
+    });
+    return entry;
+  });
+}
+
+async function closeAll(): Promise<{ events: number; dropped: number }> {
+  for (const o of open) o.tap.cancel();
+  await Promise.all(open.map((o) => o.reading));
+  for (const o of open) o.tap.close();
+  const dropped = open.reduce((sum, o) => sum + o.dropped, 0);
+  open = [];
+  return { events, dropped };
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'open') {
+    openAll();
+    process.stdout.write('opened\n');
+  } else if (line === 'close') {
+    process.stdout.write(`${JSON.stringify(await closeAll())}\n`);
+  }
+}
