@@ -1,6 +1,7 @@
 // The conventions every `mesh` subcommand shares: `--help`, required flags, and usage errors
 // that say what was wrong and show the usage, with exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CodedError } from '../api/errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -13,12 +14,18 @@ export type CommandValues<O extends Options, R extends keyof O & string = never>
 };
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
+export class UsageError extends CodedError<'USAGE'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('USAGE', message, options);
+  }
 }
 
 /** `--help` was asked for: the usage goes to stdout, exit code 0. */
-class HelpRequested extends Error {}
+class HelpRequested extends CodedError<'HELP_REQUESTED'> {
+  constructor() {
+    super('HELP_REQUESTED', 'help requested');
+  }
+}
 
 /** `--a`, `--a and --b`, `--a, --b and --c`. */
 function flagList(names: string[]): string {
@@ -46,7 +53,7 @@ export function parseCommandArgs<O extends Options, R extends keyof O & string =
     parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals !== false, strict: true });
   } catch (err) {
     // node's messages name the flag and say what is wrong ("Unknown option '--ttl'. ...").
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
   const values = parsed.values as Record<string, unknown>;
   if (values['help']) throw new HelpRequested();

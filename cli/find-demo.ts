@@ -84,7 +84,7 @@ export function findDemo(opts: Parameters<typeof locateState>[0] = {}): FoundDem
   } catch (err) {
     if (!(err instanceof StateError)) throw err;
     const code = err.code === 'CORRUPT_STATE' ? 'CORRUPT_STATE' : 'NOT_RUNNING';
-    throw new DemoNotFound(code, `${err.message}\n  (state folder ${HOW_CHOSEN[where.source]}; point at another with --state DIR or $${STATE_ENV})`);
+    throw new DemoNotFound(code, `${err.message}\n  (state folder ${HOW_CHOSEN[where.source]}; point at another with --state DIR or $${STATE_ENV})`, { cause: err });
   }
   const cp = run.controlPlane;
   return {

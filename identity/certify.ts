@@ -1,21 +1,26 @@
 // The Certify decision, apart from gRPC: who is asking (token), for what (identity, CSR), and the certificate.
 import { parseSpiffeId, spiffeId } from '../api/spiffe.ts';
 import type { CertificateAuthority, IssuedCertificate } from './ca.ts';
-import { CsrError, verifyCsr } from './csr.ts';
-import { TokenError, type TokenValidator } from './token.ts';
+import { CsrError, verifyCsr, type CsrErrorCode } from './csr.ts';
+import { TokenError, type TokenErrorCode, type TokenValidator } from './token.ts';
+import { CodedError } from '../api/errors.ts';
 
-/** gRPC status names; the server maps them to numbers. `reason` is a stable code for logs and tests. */
+/** gRPC status names; the server maps them to numbers. */
 export type RefusalStatus = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
 
-export class CertifyRefusal extends Error {
-  override readonly name = 'CertifyRefusal';
-  readonly status: RefusalStatus;
-  readonly reason: string;
+/** Why a CSR was refused: a stable code for logs and tests (a token's or CSR's own code when they refused). */
+export type CertifyRefusalCode = 'BAD_IDENTITY' | 'WRONG_TRUST_DOMAIN' | 'IDENTITY_MISMATCH' | 'CSR_IDENTITY_MISMATCH' | `TOKEN_${TokenErrorCode}` | CsrErrorCode;
 
-  constructor(status: RefusalStatus, reason: string, message: string) {
-    super(message);
-    this.status = status;
-    this.reason = reason;
+export class CertifyRefusal extends CodedError<CertifyRefusalCode> {
+  override readonly name = 'CertifyRefusal';
+
+  constructor(
+    readonly status: RefusalStatus,
+    code: CertifyRefusalCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, options);
   }
 }
 
@@ -45,7 +50,7 @@ export async function certify(input: CertifyInput, policy: CertifyPolicy): Promi
   try {
     subject = await policy.tokens.validate(input.token);
   } catch (err) {
-    if (err instanceof TokenError) throw new CertifyRefusal('UNAUTHENTICATED', `TOKEN_${err.code}`, `token refused (${err.code}): ${err.message}`);
+    if (err instanceof TokenError) throw new CertifyRefusal('UNAUTHENTICATED', `TOKEN_${err.code}`, `token refused (${err.code}): ${err.message}`, { cause: err });
     throw err;
   }
   const tokenIdentity = spiffeId(policy.trustDomain, subject.namespace, subject.serviceAccount);
@@ -56,7 +61,7 @@ export async function certify(input: CertifyInput, policy: CertifyPolicy): Promi
   try {
     csr = verifyCsr(input.csrDer);
   } catch (err) {
-    if (err instanceof CsrError) throw new CertifyRefusal('INVALID_ARGUMENT', err.code, err.message);
+    if (err instanceof CsrError) throw new CertifyRefusal('INVALID_ARGUMENT', err.code, err.message, { cause: err });
     throw err;
   }
   if (csr.uris.length !== 1 || csr.uris[0] !== input.identity) {

@@ -24,14 +24,14 @@ export function verifyCsr(der: Uint8Array): VerifiedCsr {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary')), true);
     csr = forge.pki.certificationRequestFromAsn1(asn1, true);
   } catch (err) {
-    throw new CsrError('MALFORMED_CSR', `certificate_signing_request is not a DER PKCS#10 RSA CSR: ${(err as Error).message}`);
+    throw new CsrError('MALFORMED_CSR', `certificate_signing_request is not a DER PKCS#10 RSA CSR: ${(err as Error).message}`, { cause: err });
   }
   // forge's computeHash=true lets verify() recompute the hash over the info the signature covers.
   let signed = false;
   try {
     signed = csr.verify();
   } catch (err) {
-    throw new CsrError('BAD_CSR_SIGNATURE', `CSR signature cannot be checked: ${(err as Error).message}`);
+    throw new CsrError('BAD_CSR_SIGNATURE', `CSR signature cannot be checked: ${(err as Error).message}`, { cause: err });
   }
   if (!signed) throw new CsrError('BAD_CSR_SIGNATURE', 'CSR signature does not verify with the public key it carries (the requester does not hold that key)');
   const bits = (csr.publicKey as forge.pki.rsa.PublicKey).n.bitLength();

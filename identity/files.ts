@@ -87,7 +87,7 @@ export function loadIdentityDir(dir: string, nowMs = Date.now()): LoadedIdentity
   try {
     settings = JSON.parse(settingsText) as Partial<Settings> | null;
   } catch (err) {
-    throw new IdentityError('MALFORMED', `${path(FILES.settings)}: not JSON: ${(err as Error).message}`);
+    throw new IdentityError('MALFORMED', `${path(FILES.settings)}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   const trustDomain = typeof settings === 'object' ? settings?.trustDomain : undefined;
   if (typeof trustDomain !== 'string' || !/^[a-z0-9.-]+$/.test(trustDomain)) {

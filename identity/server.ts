@@ -73,8 +73,8 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
         },
         (err: unknown) => {
           if (err instanceof CertifyRefusal) {
-            log.warn({ identity: req.identity, peer, reason: err.reason }, `refused certificate: ${err.message}`);
-            callback({ code: STATUS[err.status], details: `${err.reason}: ${err.message}` });
+            log.warn({ identity: req.identity, peer, reason: err.code }, `refused certificate: ${err.message}`);
+            callback({ code: STATUS[err.status], details: `${err.code}: ${err.message}` });
           } else {
             log.error({ identity: req.identity, peer, err }, 'certify failed');
             callback({ code: grpc.status.INTERNAL, details: `certify failed: ${(err as Error).message}` });
@@ -87,7 +87,7 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
     { private_key: Buffer.from(keys.privateKeyPem), cert_chain: Buffer.from([serving.leafPem, ...serving.intermediatesPem].join('')) },
   ], false);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`)) : resolve(bound))),
+    server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`, { cause: err })) : resolve(bound))),
   );
   const addr = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ addr, identity, trustDomain: options.trustDomain, certLifetimeMs: options.certLifetimeMs }, 'identity CA listening');

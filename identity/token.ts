@@ -103,6 +103,6 @@ function decodeJson(part: string, what: string): unknown {
     if (typeof value !== 'object' || value === null) throw new Error('not an object');
     return value;
   } catch (err) {
-    throw new TokenError('MALFORMED', `token ${what} is not base64url JSON: ${(err as Error).message}`);
+    throw new TokenError('MALFORMED', `token ${what} is not base64url JSON: ${(err as Error).message}`, { cause: err });
   }
 }

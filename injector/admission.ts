@@ -22,7 +22,7 @@ export function parseAdmissionReview(body: string): AdmissionRequest {
   try {
     review = JSON.parse(body);
   } catch (err) {
-    throw new InjectorError('BAD_REVIEW', `body is not JSON: ${(err as Error).message}`);
+    throw new InjectorError('BAD_REVIEW', `body is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const bad = (problem: string): never => {
     throw new InjectorError('BAD_REVIEW', problem);

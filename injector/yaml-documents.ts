@@ -16,7 +16,7 @@ export function parseYamlDocuments(text: string, source: string): YamlDocument[]
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0]?.line;
-      throw new InjectorError('BAD_YAML', `${source}: document ${i + 1}${line ? `, line ${line}` : ''}: ${err.message.split('\n')[0]}`);
+      throw new InjectorError('BAD_YAML', `${source}: document ${i + 1}${line ? `, line ${line}` : ''}: ${err.message.split('\n')[0]}`, { cause: err });
     }
     try {
       // Well-formed YAML can still fail here: an alias bomb or an alias before its anchor.

@@ -1,6 +1,7 @@
 // Every setting of `mesh proxy`, from flags or environment variables (flags win), checked once
 // at start so a typo is an error naming the setting, not a surprise later.
 import type { DefaultPolicy } from '../api/destination-types.ts';
+import { CodedError } from '../api/errors.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
@@ -109,9 +110,11 @@ export const SETTINGS: readonly Setting[] = [
 
 const POLICIES: readonly DefaultPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
 
-export class ConfigError extends Error {
+export class ConfigError extends CodedError<'CONFIG_INVALID'> {
   override readonly name = 'ConfigError';
-  readonly code = 'CONFIG_INVALID';
+  constructor(message: string, options?: ErrorOptions) {
+    super('CONFIG_INVALID', message, options);
+  }
 }
 
 /** Parse `args` (`--flag value` or `--flag=value`) over `env`; throws ConfigError naming the setting. */

@@ -76,7 +76,7 @@ function clusterNetworks(flag: string | undefined): string[] | undefined {
   try {
     return flag.split(',').map((s) => s.trim()).filter(Boolean).map((cidr, i) => cidrAt(cidr, `--cluster-networks[${i}]`));
   } catch (err) {
-    if (err instanceof FieldError) throw new UsageError(err.message);
+    if (err instanceof FieldError) throw new UsageError(err.message, { cause: err });
     throw err;
   }
 }

@@ -40,7 +40,7 @@ export function connect(values: { addr?: string; 'trust-anchors'?: string; 'serv
     } catch (err) {
       if (!(err instanceof DemoNotFound)) throw err;
       throw new DemoNotFound(err.code, `${err.message}
-  or name the destination yourself: --addr ADDR --trust-anchors FILE`);
+  or name the destination yourself: --addr ADDR --trust-anchors FILE`, { cause: err });
     }
     anchorsFile ??= demo.trustAnchorsFile;
     addr ??= demo.destinationAddr;
@@ -49,7 +49,7 @@ export function connect(values: { addr?: string; 'trust-anchors'?: string; 'serv
   try {
     trustAnchorsPem = readFileSync(anchorsFile, 'utf8');
   } catch (err) {
-    throw new UsageError(`trust anchors ${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`trust anchors ${anchorsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return destinationStubs(addr, { trustAnchorsPem, serverIdentity: values['server-identity'] });
 }

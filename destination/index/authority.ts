@@ -2,14 +2,17 @@
 // `orders.production.svc.cluster.local:8080`, `127.0.10.3:8080`) into a Service or pod target,
 // resolving short names against the caller's namespace as Kubernetes DNS search paths would.
 import { isIP } from 'node:net';
+import { CodedError } from '../../api/errors.ts';
 
 export type Target =
   | { kind: 'service'; name: string; namespace: string; port: number }
   | { kind: 'ip'; ip: string; port: number }
   | { kind: 'unknown'; reason: string };
 
-export class AuthorityError extends Error {
-  readonly code = 'BAD_AUTHORITY';
+export class AuthorityError extends CodedError<'BAD_AUTHORITY'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('BAD_AUTHORITY', message, options);
+  }
 }
 
 /** Splits `host:port` (`[v6]:port` too); the port defaults to 80 as an HTTP client would. */

@@ -1,14 +1,15 @@
 // Reads fields out of untrusted YAML with a path for every value, so a bad document is
 // reported as `spec.rules[0].backendRefs[1].weight: must be ..., got -5`, never as a crash.
+import { CodedError } from '../../api/errors.ts';
 
 /** A field that does not hold what the resource kind requires; `path` is dotted, from the document root. */
-export class FieldError extends Error {
-  readonly code = 'FIELD_INVALID';
+export class FieldError extends CodedError<'FIELD_INVALID'> {
   constructor(
     readonly path: string,
     readonly problem: string,
+    options?: ErrorOptions,
   ) {
-    super(`${path}: ${problem}`);
+    super('FIELD_INVALID', `${path}: ${problem}`, options);
   }
 }
 
@@ -137,7 +138,7 @@ export function compiledRegex(source: string, path: string): string {
   } catch (err) {
     // V8 says "Invalid regular expression: /<source>/: Unterminated group"; keep the reason only.
     const reason = (err as Error).message;
-    throw new FieldError(path, `is not a valid regular expression (${reason.slice(reason.lastIndexOf('/: ') + 3)}), got ${shown(source)}`);
+    throw new FieldError(path, `is not a valid regular expression (${reason.slice(reason.lastIndexOf('/: ') + 3)}), got ${shown(source)}`, { cause: err });
   }
   return source;
 }

@@ -2,12 +2,15 @@
 // error that names the file, the field path (`services["orders:8080"].endpoints[0].address`) and why.
 import { isIP } from 'node:net';
 import { parseSpiffeId } from '../../api/spiffe.ts';
+import { CodedError } from '../../api/errors.ts';
 
 export type Obj = Record<string, unknown>;
 
-export class StaticFileError extends Error {
+export class StaticFileError extends CodedError<'STATIC_FILE_INVALID'> {
   override readonly name = 'StaticFileError';
-  readonly code = 'STATIC_FILE_INVALID';
+  constructor(message: string, options?: ErrorOptions) {
+    super('STATIC_FILE_INVALID', message, options);
+  }
 }
 
 export class FieldReader {

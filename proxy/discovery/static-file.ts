@@ -30,7 +30,7 @@ export function parseStaticFile(file: string, text: string): StaticFile {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new StaticFileError(`${file}: not valid YAML or JSON: ${(err as Error).message}`);
+    throw new StaticFileError(`${file}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
   }
   const r = new FieldReader(file);
   const root = r.object(doc ?? {}, '');

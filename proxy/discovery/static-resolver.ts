@@ -97,7 +97,7 @@ export class StaticResolver implements Resolver {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
-      throw new StaticFileError(`${this.file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new StaticFileError(`${this.file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     return parseStaticFile(this.file, text);
   }

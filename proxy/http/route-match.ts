@@ -2,6 +2,7 @@
 // shared by outbound traffic splits and inbound route-scoped authorization.
 import type { HttpRouteMatch } from '../../api/destination-types.ts';
 import { headerValue, type HeaderMap } from './message.ts';
+import { CodedError } from '../../api/errors.ts';
 
 /** The parts of a request a match looks at. */
 export interface MatchableRequest {
@@ -18,8 +19,10 @@ export interface CompiledMatch {
   readonly rank: readonly number[];
 }
 
-export class RouteMatchError extends Error {
-  readonly code = 'INVALID_ROUTE_MATCH';
+export class RouteMatchError extends CodedError<'INVALID_ROUTE_MATCH'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_ROUTE_MATCH', message, options);
+  }
 }
 
 /** Compiles `source` as a regex that must match the whole input, as Gateway API and Linkerd do. */
@@ -27,7 +30,7 @@ export function anchoredRegex(source: string, where: string): RegExp {
   try {
     return new RegExp(`^(?:${source})$`);
   } catch (err) {
-    throw new RouteMatchError(`${where}: regular expression ${JSON.stringify(source)} does not compile: ${(err as Error).message}`);
+    throw new RouteMatchError(`${where}: regular expression ${JSON.stringify(source)} does not compile: ${(err as Error).message}`, { cause: err });
   }
 }
 

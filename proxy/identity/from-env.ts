@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseSpiffeId, spiffeId } from '../../api/spiffe.ts';
 import { tokenFromFile, type IdentityClientOptions } from './client.ts';
+import { CodedError } from '../../api/errors.ts';
 
 /** The fields of ProxyConfig the identity client needs (a ProxyConfig is one). */
 export interface IdentitySettings {
@@ -72,7 +73,9 @@ export function identityOptions(s: IdentitySettings): IdentityOptions | undefine
   return { addr, trustAnchorsPem, identity: identity!, token: tokenFile ? tokenFromFile(tokenFile) : tokenText! };
 }
 
-export class IdentitySettingsError extends Error {
+export class IdentitySettingsError extends CodedError<'IDENTITY_SETTINGS_INVALID'> {
   override readonly name = 'IdentitySettingsError';
-  readonly code = 'IDENTITY_SETTINGS_INVALID';
+  constructor(message: string, options?: ErrorOptions) {
+    super('IDENTITY_SETTINGS_INVALID', message, options);
+  }
 }

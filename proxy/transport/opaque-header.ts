@@ -2,6 +2,7 @@
 // ASCII line `L5D-OPAQUE <port>\r\n`, naming the port of the workload the bytes are for.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { CodedError } from '../../api/errors.ts';
 
 const PREFIX = Buffer.from('L5D-OPAQUE ', 'latin1');
 /** `L5D-OPAQUE 65535\r\n`: nothing longer is a valid header, so reading stops there. */
@@ -9,14 +10,8 @@ export const OPAQUE_HEADER_MAX = PREFIX.length + 5 + 2;
 
 export type OpaqueHeaderErrorCode = 'OPAQUE_HEADER_INVALID' | 'OPAQUE_HEADER_TIMEOUT' | 'OPAQUE_HEADER_CLOSED';
 
-export class OpaqueHeaderError extends Error {
+export class OpaqueHeaderError extends CodedError<OpaqueHeaderErrorCode> {
   override readonly name = 'OpaqueHeaderError';
-  constructor(
-    readonly code: OpaqueHeaderErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export function opaqueHeader(port: number): Buffer {

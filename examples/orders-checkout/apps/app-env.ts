@@ -2,6 +2,8 @@
 import pino, { type Logger } from 'pino';
 import { pathToFileURL } from 'node:url';
 
+// The demo apps stand for any workload: they import nothing of the mesh (no CodedError), and
+// their errors still carry a stable `code`.
 export class AppConfigError extends Error {
   readonly code = 'APP_CONFIG';
 }

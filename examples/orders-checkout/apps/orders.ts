@@ -93,7 +93,7 @@ export async function startOrders(opts: OrdersOptions) {
 
   const grpcPort = await new Promise<number>((resolve, reject) => {
     grpcServer.bindAsync(`${opts.host}:${opts.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(new Error(`gRPC port ${opts.host}:${opts.grpcPort}: ${err.message}`)) : resolve(port));
+      err ? reject(new Error(`gRPC port ${opts.host}:${opts.grpcPort}: ${err.message}`, { cause: err })) : resolve(port));
   });
   const httpPort = await new Promise<number>((resolve, reject) => {
     http1.once('error', reject);

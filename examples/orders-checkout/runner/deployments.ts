@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { CodedError } from '../../../api/errors.ts';
 
 export interface Workload {
   name: string;
@@ -19,8 +20,10 @@ export interface Workload {
   source: string;
 }
 
-export class ManifestError extends Error {
-  readonly code = 'BAD_MANIFEST';
+export class ManifestError extends CodedError<'BAD_MANIFEST'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('BAD_MANIFEST', message, options);
+  }
 }
 
 const kubeName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -32,7 +35,7 @@ export function readWorkloads(dir: string): Workload[] {
   try {
     files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
   } catch (err) {
-    throw new ManifestError(`cannot read the workloads folder ${dir}: ${(err as Error).message}`);
+    throw new ManifestError(`cannot read the workloads folder ${dir}: ${(err as Error).message}`, { cause: err });
   }
   if (files.length === 0) throw new ManifestError(`no .yaml files in the workloads folder ${dir}`);
   const workloads = files.flatMap((f) => parseWorkloads(readFileSync(join(dir, f), 'utf8'), join(dir, f)));
@@ -51,7 +54,7 @@ export function parseWorkloads(text: string, file: string): Workload[] {
     const where = `${file}: document ${i + 1}`;
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      throw new ManifestError(`${where}: YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+      throw new ManifestError(`${where}: YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`, { cause: e });
     }
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined) return;

@@ -12,8 +12,8 @@ import { FILES } from '../../../identity/files.ts';
 import { Ed25519TokenValidator } from '../../../identity/token.ts';
 
 export class PrepareError extends CodedError<'STATE_PREPARE'> {
-  constructor(message: string) {
-    super('STATE_PREPARE', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('STATE_PREPARE', message, options);
   }
 }
 
@@ -43,7 +43,7 @@ export async function ensureIdentity(plan: DemoPlan, root: string): Promise<'cre
   try {
     await runMesh(identityInitCommand(plan.placement), root);
   } catch (err) {
-    throw new PrepareError(`could not create the trust anchor in ${dir}: ${(err as Error).message}`);
+    throw new PrepareError(`could not create the trust anchor in ${dir}: ${(err as Error).message}`, { cause: err });
   }
   return 'created';
 }
@@ -74,7 +74,7 @@ export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
       }
     } catch (err) {
       throw new PrepareError(`could not mint a token for ${key}: ${(err as Error).message}\n` +
-        `  If the state folder is damaged, remove it and start again: rm -rf ${plan.placement.stateDir}`);
+        `  If the state folder is damaged, remove it and start again: rm -rf ${plan.placement.stateDir}`, { cause: err });
     }
     const file = `${tokensDir}/${w.file}.jwt`;
     writeFileSync(file, token + '\n', { mode: 0o600 });

@@ -13,6 +13,7 @@ import { Supervisor, type Started } from './supervisor.ts';
 import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
 import { waitForEndToEnd } from './warm-up.ts';
+import { CodedError } from '../../../api/errors.ts';
 
 export interface DemoOptions {
   root: string;
@@ -24,12 +25,18 @@ export interface DemoOptions {
   say: (line: string) => void;
 }
 
-export class StartupError extends Error {
-  readonly code = 'DEMO_STARTUP';
+export class StartupError extends CodedError<'DEMO_STARTUP'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DEMO_STARTUP', message, options);
+  }
 }
 
 /** Ctrl-C while starting: not a failure, the user changed their mind. */
-class StopRequested extends Error {}
+class StopRequested extends CodedError<'STOP_REQUESTED'> {
+  constructor(signal: string) {
+    super('STOP_REQUESTED', signal); // the runner prints it: "SIGINT: stopping what had started..."
+  }
+}
 
 export function buildPlan(opts: Pick<DemoOptions, 'root' | 'stateDir' | 'workloadsDir' | 'manifestsDir'>): DemoPlan {
   const workloads = readWorkloads(opts.workloadsDir);
@@ -133,7 +140,7 @@ async function waitReady(s: Started, deadline: number): Promise<void> {
     const hint = s.spec.name === 'identity'
       ? `\n  The CA could not start from the state folder. If its files are damaged or expired, remove them\n  and a new trust anchor is made on the next start: rm -rf ${s.spec.command.at(s.spec.command.indexOf('--dir') + 1)}`
       : '';
-    throw new StartupError(`${s.spec.name} did not become ready: ${(err as Error).message}\n${logTail(s.logFile)}${hint}`);
+    throw new StartupError(`${s.spec.name} did not become ready: ${(err as Error).message}\n${logTail(s.logFile)}${hint}`, { cause: err });
   }
 }
 

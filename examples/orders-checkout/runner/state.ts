@@ -2,12 +2,9 @@
 // logs, the lock that keeps a second copy out, and pods.json, which `mesh pods` reads.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { CodedError } from '../../../api/errors.ts';
 
-export class StateError extends Error {
-  constructor(readonly code: 'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE', message: string) {
-    super(message);
-  }
-}
+export class StateError extends CodedError<'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE'> {}
 
 export interface PodRecord {
   name: string;
@@ -105,7 +102,7 @@ export function readRun(stateDir: string): RunRecord {
     run = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
     if (!Array.isArray(run.pods) || typeof run.runnerPid !== 'number') throw new Error('missing pods or runnerPid');
   } catch (err) {
-    throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`);
+    throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`, { cause: err });
   }
   if (!alive(run.runnerPid)) {
     throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running. Start it with: npm start`);

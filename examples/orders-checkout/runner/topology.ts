@@ -2,6 +2,7 @@
 // Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
 import type { Workload } from './deployments.ts';
 import { destinationServeCommand, identityServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
+import { CodedError } from '../../../api/errors.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -38,8 +39,10 @@ export function localPlacement(stateDir: string, root: string, net = process.env
   };
 }
 
-export class PlacementError extends Error {
-  readonly code = 'BAD_PLACEMENT';
+export class PlacementError extends CodedError<'BAD_PLACEMENT'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('BAD_PLACEMENT', message, options);
+  }
 }
 
 /** Fixed addresses on the compose network, so each pod knows its IP as it does on loopback. */

@@ -1,9 +1,12 @@
 // CIDR matching for IPv4 and IPv6 (IPv4-mapped IPv6 peers match IPv4 networks), used by
 // NetworkAuthentication, ServerAuthorization networks and cluster networks.
 import { isIPv4, isIPv6 } from 'node:net';
+import { CodedError } from '../../../api/errors.ts';
 
-export class CidrError extends Error {
-  readonly code = 'INVALID_CIDR';
+export class CidrError extends CodedError<'INVALID_CIDR'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_CIDR', message, options);
+  }
 }
 
 export interface Cidr {
