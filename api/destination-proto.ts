@@ -10,6 +10,7 @@ export interface DestinationProto {
   Destination: grpc.ServiceClientConstructor;
   InboundPolicies: grpc.ServiceClientConstructor;
   Registration: grpc.ServiceClientConstructor;
+  Pods: grpc.ServiceClientConstructor;
 }
 
 let cached: DestinationProto | undefined;

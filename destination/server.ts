@@ -7,6 +7,7 @@ import { destinationProto } from '../api/destination-proto.ts';
 import type { DefaultPolicy } from '../api/destination-types.ts';
 import { endpointsHandler } from './grpc/endpoints-stream.ts';
 import { policyHandler } from './grpc/policy-stream.ts';
+import { podsHandler } from './grpc/pods-stream.ts';
 import { profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
 import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
@@ -70,6 +71,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
   });
   server.addService(proto.InboundPolicies.service, { watchPort: policyHandler(discovery, logger) });
   server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger) });
+  server.addService(proto.Pods.service, { watchPods: podsHandler(discovery.pods, logger) });
   const credentials = new OptionalClientCertCredentials(options.tls);
   let port: number;
   try {

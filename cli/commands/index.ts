@@ -21,6 +21,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'demo prepare': () => import('./demo-prepare.ts'),
   'demo compose': () => import('./demo-compose.ts'),
   pods: () => import('./pods.ts'),
+  'viz serve': () => import('./viz-serve.ts'),
+  'viz stat': () => import('./viz-stat.ts'),
   load: () => import('./load.ts'),
   check: () => import('./check.ts'),
   'viz check': () => import('./viz-check.ts'),

@@ -41,6 +41,7 @@ describe('docker-compose.yml', () => {
     for (const [l, c] of pods) mapping.set(l.ip, c.ip);
     mapping.set(local.placement.identityAddr, compose.placement.identityAddr);
     mapping.set(local.placement.destinationAddr, compose.placement.destinationAddr);
+    mapping.set(local.placement.vizAddr, compose.placement.vizAddr);
     mapping.set(local.placement.ingressUrl, compose.placement.ingressUrl);
     mapping.set(local.placement.ingressListen, compose.placement.ingressListen);
     // The ingress proxy's outbound listener address is a setting of its own (the port stays 8000).

@@ -44,7 +44,10 @@ export function composeFile(plan: DemoPlan): Record<string, unknown> {
   };
   for (const spec of plan.controlPlane) {
     const addr = spec.listens[0]!;
-    services[spec.name] = { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...(spec.name === 'destination' ? ['identity'] : [])), restart: 'on-failure' };
+    const needs = spec.name === 'destination' ? ['identity'] : spec.name === 'viz' ? ['identity', 'destination'] : [];
+    services[spec.name] = { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...needs), restart: 'on-failure' };
+    // The viz API is published on the host's loopback, as `mesh viz ...` expects it.
+    if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${addr.slice(addr.lastIndexOf(':') + 1)}`];
   }
   // The front door, `mesh proxy --ingress`: a pod of one container, published on the host as a
   // LoadBalancer Service would be in a cluster.

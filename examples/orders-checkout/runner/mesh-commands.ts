@@ -27,6 +27,16 @@ export function destinationServeCommand(p: Placement, manifestsDir: string): str
   ];
 }
 
+/** The viz's token is minted for service account `tap` in namespace `mesh-viz` (viz/identity.ts). */
+export const vizTokenFile = (p: Placement) => `${p.stateDir}/tokens/viz.jwt`;
+
+export function vizServeCommand(p: Placement): string[] {
+  return [
+    ...mesh, 'viz', 'serve', '--listen', p.vizAddr, '--destination-addr', p.destinationAddr,
+    '--identity-addr', p.identityAddr, '--trust-anchors', `${identityDir(p)}/ca.crt`, '--token-file', vizTokenFile(p),
+  ];
+}
+
 export function sidecarCommand(): string[] {
   return [...mesh, 'proxy'];
 }

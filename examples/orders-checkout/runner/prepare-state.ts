@@ -1,6 +1,6 @@
 // Prepares the state folder before the mesh starts: the CA's trust anchor and issuer on first
 // run (`mesh identity init`), then a service-account token for every meshed pod and for the
-// destination, signed by the control plane as a pod is started (DESIGN.md, "Identity").
+// destination and the viz, signed by the control plane as a pod is started (DESIGN.md, "Identity").
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
 import { CodedError } from '../../../api/errors.ts';
 import { FILES } from '../../../identity/files.ts';
 import { Ed25519TokenValidator } from '../../../identity/token.ts';
+import { VIZ_NAMESPACE, VIZ_SERVICE_ACCOUNT } from '../../../viz/identity.ts';
 
 export class PrepareError extends CodedError<'STATE_PREPARE'> {
   constructor(message: string, options?: ErrorOptions) {
@@ -55,6 +56,8 @@ export async function mintTokens(plan: DemoPlan, root: string): Promise<void> {
   const wanted = [
     // The destination serves as spiffe://<td>/ns/mesh-system/sa/destination (the control plane's namespace).
     { file: 'destination', ns: CONTROL_PLANE_NAMESPACE, sa: 'destination' },
+    // The viz taps proxies as spiffe://<td>/ns/mesh-viz/sa/tap, the one identity they let tap.
+    { file: 'viz', ns: VIZ_NAMESPACE, sa: VIZ_SERVICE_ACCOUNT },
     ...[plan.ingress, ...plan.pods].filter((p) => p.meshed).map((p) => ({ file: p.name, ns: p.namespace, sa: p.serviceAccount })),
   ];
   // Every token is checked before a proxy presents it: three parts and a signature that

@@ -77,9 +77,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         stopped.then((sig) => { throw new StopRequested(sig); }),
       ]);
     };
-    opts.say('starting the control plane: identity, destination');
-    await startAndWait(plan.controlPlane.slice(0, 1));
-    await startAndWait(plan.controlPlane.slice(1));
+    opts.say('starting the control plane: identity, destination, viz');
+    await startAndWait(plan.controlPlane.filter((p) => p.name === 'identity'));
+    await startAndWait(plan.controlPlane.filter((p) => p.name !== 'identity'));
     opts.say(`starting ${plan.pods.length} pods and the ingress`);
     const meshed = plan.pods.filter((p) => p.meshed);
     await startAndWait([plan.ingress.proxy, ...meshed.flatMap((p) => [p.sidecar!, p.app])]);
@@ -96,6 +96,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       controlPlane: {
         identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
         trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: opts.manifestsDir,
+        vizAddr: plan.placement.vizAddr,
       },
       pods: [plan.ingress, ...plan.pods].map((p): PodRecord => ({
         name: p.name, namespace: p.namespace, workload: p.workload, ip: p.ip, serviceAccount: p.serviceAccount,

@@ -35,7 +35,7 @@ export interface RunRecord {
 export interface ControlPlaneRecord {
   identityAddr: string;
   destinationAddr: string;
-  /** The viz API's address, once the demo runs one. */
+  /** The viz API's address (`mesh viz ...` finds it here). */
   vizAddr?: string;
   /** Absolute path of the trust anchors' PEM file. */
   trustAnchorsFile: string;

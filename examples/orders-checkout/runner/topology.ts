@@ -1,7 +1,7 @@
 // The demo's topology: which processes run, with which command, environment and addresses.
 // Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
 import type { Workload } from './deployments.ts';
-import { destinationServeCommand, identityServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
+import { destinationServeCommand, identityServeCommand, vizServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 import { CodedError } from '../../../api/errors.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
@@ -11,6 +11,8 @@ export interface Placement {
   podIp(n: number): string;
   identityAddr: string;
   destinationAddr: string;
+  /** The viz API (`mesh viz serve`). */
+  vizAddr: string;
   /** Where the ingress proxy's outbound listener takes users' requests, and the URL users (and the traffic generator) use. */
   ingressListen: string;
   ingressUrl: string;
@@ -23,18 +25,18 @@ export interface Placement {
 /**
  * One machine: pods on 127.0.10.N and the control plane on 127.0.0.1 (DESIGN.md). Setting
  * MESH_DEMO_NET (say `127.0.27`) moves everything into that /24, so a test can run a whole demo
- * beside a learner's: pods on .N, identity on .250, destination on .251, ingress on pod 1.
+ * beside a learner's: pods on .N, identity on .250, destination on .251, viz on .252, ingress on pod 1.
  */
 export function localPlacement(stateDir: string, root: string, net = process.env.MESH_DEMO_NET): Placement {
   if (net !== undefined && net !== '') {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new PlacementError(`MESH_DEMO_NET="${net}": expected the first three parts of a loopback address, like 127.0.27`);
     return {
-      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`,
+      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`, vizAddr: `${net}.252:8085`,
       ingressListen: `${net}.1:8000`, ingressUrl: `http://${net}.1:8000`, stateDir, root,
     };
   }
   return {
-    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086',
+    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', vizAddr: '127.0.0.1:8085',
     ingressListen: '127.0.0.1:8000', ingressUrl: 'http://127.0.0.1:8000', stateDir, root,
   };
 }
@@ -49,7 +51,7 @@ export class PlacementError extends CodedError<'BAD_PLACEMENT'> {
 export const composeSubnet = '172.28.0.0/16';
 export function composePlacement(): Placement {
   return {
-    platform: 'compose', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086',
+    platform: 'compose', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086', vizAddr: '172.28.0.12:8085',
     ingressListen: '0.0.0.0:8000', ingressUrl: 'http://172.28.10.1:8000', stateDir: '/state', root: '/app',
   };
 }
@@ -106,6 +108,8 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
   const controlPlane: ProcessSpec[] = [
     { name: 'identity', role: 'control-plane', command: identityServeCommand(placement), env: {}, listens: [placement.identityAddr], readyTcp: placement.identityAddr },
     { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr },
+    // The viz: finds pods through the destination, scrapes their proxies, taps them as mesh-viz/tap.
+    { name: 'viz', role: 'control-plane', command: vizServeCommand(placement), env: {}, listens: [placement.vizAddr], readyTcp: placement.vizAddr },
   ];
 
   // The front door: `mesh proxy --ingress`, its outbound listener on the user-facing address, its

@@ -1,0 +1,59 @@
+// `mesh viz stat`: golden metrics per deployment, pod, namespace, authority or service, from the viz API.
+import { parseResource } from '../../viz/query/resource.ts';
+import { statTable } from '../../viz/cli/stat-table.ts';
+import { outputFormat } from '../../viz/cli/output.ts';
+import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
+import { VizError } from '../../viz/errors.ts';
+import type { StatRow } from '../../viz/query/stat.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+
+export const summary = 'golden metrics (success rate, RPS, latency) per deploy, pod, ns, authority or svc';
+
+const USAGE = `usage: mesh viz stat (deploy|pod|ns|authority|svc)[/NAME] [options]
+
+  -n, --namespace NS         only this namespace (default: every namespace)
+  --from RESOURCE            only traffic sent by RESOURCE (deploy/X, po/X, ns/X)
+  --to RESOURCE              only traffic the selected resources sent to RESOURCE
+  -t, --time-window WINDOW   10s to 10m (default 1m)
+  --proxy-version-mismatch   only resources whose proxies are older than the control plane
+  -o, --output FORMAT        wide or json (default: a table)
+  --viz-addr ADDR            the viz API (default: the running demo's, else ${'127.0.0.1:8085'})`;
+
+const OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'time-window': { type: 'string', short: 't' },
+  'proxy-version-mismatch': { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  'viz-addr': { type: 'string' },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('viz stat', USAGE, async () => {
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: true });
+    const format = outputFormat(values.output);
+    if (positionals.length > 1) throw new UsageError(`expected one resource, got ${positionals.length}: ${positionals.join(' ')}`);
+    // `mesh viz stat --proxy-version-mismatch` alone, as the lesson writes it, means pods.
+    const resource = positionals[0] ?? (values['proxy-version-mismatch'] ? 'po' : undefined);
+    if (!resource) throw new UsageError('a resource kind is required (deploy, po, ns, authority or svc)');
+    try {
+      parseResource(resource);
+      if (values.from) parseResource(values.from, '--from');
+      if (values.to) parseResource(values.to, '--to');
+    } catch (err) {
+      if (err instanceof VizError) throw new UsageError(err.message);
+      throw err;
+    }
+    return reportingVizErrors('viz stat', async () => {
+      const answer = await vizGet<{ rows: StatRow[] }>(vizAddress(values['viz-addr']), '/api/v1/stat', {
+        resource, namespace: values.namespace, from: values.from, to: values.to, window: values['time-window'],
+        proxyVersionMismatch: values['proxy-version-mismatch'] ? 'true' : undefined,
+      });
+      if (format === 'json') console.log(JSON.stringify(answer.rows, null, 2));
+      else if (answer.rows.length === 0) console.error('No traffic found.');
+      else console.log(statTable(answer.rows, { wide: format === 'wide', showNamespace: !values.namespace }));
+      return 0;
+    });
+  });
+}

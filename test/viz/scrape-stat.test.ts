@@ -1,0 +1,173 @@
+// The viz over a real control plane and real proxies: it finds the pods through the
+// destination's WatchPods (refused to a caller without a mesh identity), scrapes each proxy's
+// /metrics, and its stat matches the requests sent, exactly in counts; bad input is a clear 4xx.
+import * as grpc from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destinationProto } from '../../api/destination-proto.ts';
+import { vizIdentity } from '../../viz/identity.ts';
+import { startViz, type RunningViz } from '../../viz/viz.ts';
+import type { StatRow } from '../../viz/query/stat.ts';
+import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../mesh/mesh-harness.ts';
+
+const NET = '127.0.32';
+const ADMIN_PORT = 4191;
+const WEB = 'web.production.svc.cluster.local:8080';
+
+let cp: ControlPlane;
+let viz: RunningViz;
+let app: Server;
+const proxies: RunningProxy[] = [];
+let client: RunningProxy;
+
+const SERVICES = `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: production }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 8080, targetPort: 8080 }]
+`;
+
+/** One request through the client pod's outbound proxy to the web service; resolves with the status. */
+function send(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: client.ip, port: client.outboundPort, path, method: 'GET', headers: { host: WEB } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function api<T>(path: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(`http://${viz.address}${path}`);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+beforeAll(async () => {
+  cp = await controlPlane();
+  writeFileSync(join(cp.resourcesDir, 'services.yaml'), SERVICES);
+  await cp.startIdentity(`${NET}.250:0`);
+  await cp.startDestination(`${NET}.250:0`);
+  app = createServer((req, res) => {
+    res.statusCode = req.url === '/fail' ? 500 : 200;
+    res.end('ok');
+  });
+  await new Promise<void>((r) => app.listen(8080, `${NET}.2`, r));
+  const start = (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) =>
+    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT)]);
+  client = await start('client-0', `${NET}.1`, 'client', { app: 'client' }, []);
+  proxies.push(client, await start('web-0', `${NET}.2`, 'web', { app: 'web' }, ['http:8080']));
+  await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');
+  const credentials = await handMadeCredentials(cp.ca, vizIdentity('cluster.local'));
+  viz = await startViz({
+    listen: '127.0.0.1:0', destinationAddr: cp.destination!.address, credentials, trustDomain: 'cluster.local',
+    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: 4190, logger: pino({ level: 'silent' }),
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await viz?.close();
+  await Promise.allSettled(proxies.map((p) => p.stop()));
+  await new Promise((r) => app?.close(r));
+  await cp?.close();
+});
+
+describe('finding pods', () => {
+  it('lists every registered pod with its proxy ready', async () => {
+    await eventually(async () => (await api<{ pods: Array<{ ready: boolean }> }>('/api/v1/pods')).body.pods.filter((p) => p.ready).length === 2, 15_000, 'both pods ready in the viz');
+    const { body } = await api<{ pods: Array<{ name: string; deployment: string; identity: string }> }>('/api/v1/pods');
+    expect(body.pods.map((p) => [p.name, p.deployment, p.identity])).toEqual([
+      ['client-0', 'client', 'spiffe://cluster.local/ns/production/sa/client'],
+      ['web-0', 'web', 'spiffe://cluster.local/ns/production/sa/web'],
+    ]);
+  });
+
+  it('WatchPods refuses a caller without a mesh identity, saying what it needs', async () => {
+    const { Pods } = destinationProto();
+    const creds = grpc.credentials.createSsl(Buffer.from(cp.ca.material.trustAnchorsPem), null, null, { checkServerIdentity: () => undefined });
+    const stub = new Pods(cp.destination!.address, creds, { 'grpc.ssl_target_name_override': 'destination' }) as unknown as { watchPods(r: object): grpc.ClientReadableStream<unknown> };
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = stub.watchPods({});
+      call.on('data', () => undefined);
+      call.on('error', resolve);
+    });
+    expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(err.details).toContain('client certificate from the mesh CA');
+    (stub as unknown as grpc.Client).close();
+  });
+});
+
+describe('stat', () => {
+  it("counts web's inbound requests exactly: 30 sent, 6 failed, all over mTLS", async () => {
+    const statuses = await Promise.all([...Array(30).keys()].map((i) => send(i % 5 === 0 ? '/fail' : '/ok')));
+    expect(statuses.filter((s) => s === 500)).toHaveLength(6);
+    let row: StatRow | undefined;
+    await eventually(async () => {
+      const { body } = await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy/web&namespace=production&window=10s');
+      row = body.rows[0];
+      // rps * window covers every request once the scrape after the traffic is in.
+      return row?.success !== null && row?.success !== undefined && Math.abs(row.success - 24 / 30) < 1e-9;
+    }, 15_000, 'the stat to see all 30 requests');
+    expect(row!.meshed).toEqual({ ready: 1, total: 1 });
+    expect(row!.mtls).toBe(1);
+    expect(row!.rps).toBeGreaterThan(0);
+    expect(row!.latencyMs!.p50).toBeGreaterThan(0);
+    expect(row!.latencyMs!.p99).toBeGreaterThanOrEqual(row!.latencyMs!.p50);
+    expect(row!.tcpConnections).toBeGreaterThanOrEqual(1);
+  });
+
+  it('shows idle deployments too, with their meshed pods', async () => {
+    const { body } = await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy&window=1m');
+    expect(body.rows.map((r) => [r.name, r.meshed])).toEqual([['client', { ready: 1, total: 1 }], ['web', { ready: 1, total: 1 }]]);
+  });
+
+  it.each([
+    ['resource=dpl/web', 400, 'unknown resource kind "dpl"'],
+    ['resource=deploy/web&window=1y', 400, 'window "1y" is not a duration'],
+    ['resource=deploy/web&window=1h', 400, 'out of range'],
+    ['resource=deploy/nothing&namespace=production', 404, 'deployment nothing in namespace production has no registered pod'],
+    ['resource=deploy&colour=blue', 400, 'unknown parameter "colour"'],
+    ['namespace=production', 400, 'parameter "resource" is required'],
+  ])('refuses %s with %i and a reason', async (query, status, message) => {
+    const { status: got, body } = await api<{ error: { code: string; message: string } }>(`/api/v1/stat?${query}`);
+    expect(got).toBe(status);
+    expect(body.error.message).toContain(message);
+  });
+});
+
+describe('mesh viz stat', () => {
+  const mesh = (args: string[]) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    execFile(process.execPath, ['bin/mesh.js', 'viz', 'stat', ...args, '--viz-addr', viz.address], { cwd: join(import.meta.dirname, '../..') }, (err, out, errOut) => {
+      resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, out, err: errOut });
+    });
+  });
+
+  it('prints the table: a header and a row per deployment', async () => {
+    const r = await mesh(['deploy', '-n', 'production', '-t', '1m']);
+    expect(r.err).toBe('');
+    const [header, ...rows] = r.out.trimEnd().split('\n');
+    expect(header!.split(/\s+/)).toEqual(['NAME', 'MESHED', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99', 'TCP_CONN', 'MTLS']);
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(['client', 'web']);
+    expect(rows[1]).toMatch(/^web\s+1\/1\s+80\.00%\s+\d+\.\drps\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+\s+100%$/);
+  });
+
+  it('says what is wrong with a bad kind, exit 2, before asking the viz', async () => {
+    const r = await mesh(['deployz']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('unknown resource kind "deployz"');
+  });
+
+  it('names the address when the viz cannot be reached', async () => {
+    const r = await new Promise<{ code: number; err: string }>((resolve) => {
+      execFile(process.execPath, ['bin/mesh.js', 'viz', 'stat', 'deploy', '--viz-addr', '127.0.0.1:9'], { cwd: join(import.meta.dirname, '../..') }, (err, _out, errOut) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, err: errOut }));
+    });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('cannot reach the viz at 127.0.0.1:9');
+  });
+});

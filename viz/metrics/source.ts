@@ -1,0 +1,69 @@
+// What stat, routes and edges ask of metrics, in PromQL's terms, so the same questions are
+// answered by the viz's own scrapes (local-source.ts) or by a real Prometheus (prometheus-source.ts).
+
+/** `label="value"` (a value of "" also matches an absent label, as in PromQL) or `label!="value"`. */
+export interface Matcher {
+  label: string;
+  op: '=' | '!=';
+  value: string;
+}
+
+/** One result row: the grouping labels and a number. */
+export interface GroupValue {
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface MetricsSource {
+  /** `sum by (by) (rate(metric{match}[window]))`: per-second growth of a counter. */
+  rate(metric: string, match: Matcher[], by: string[], windowMs: number): Promise<GroupValue[]>;
+  /** `histogram_quantile(q, sum by (le, by) (rate(histogram_bucket{match}[window])))`, in the histogram's unit. */
+  quantile(q: number, histogram: string, match: Matcher[], by: string[], windowMs: number): Promise<GroupValue[]>;
+  /** `sum by (by) (metric{match})`: a gauge's latest values. */
+  latest(metric: string, match: Matcher[], by: string[]): Promise<GroupValue[]>;
+}
+
+export const eq = (label: string, value: string): Matcher => ({ label, op: '=', value });
+export const ne = (label: string, value: string): Matcher => ({ label, op: '!=', value });
+
+export function matches(labels: Record<string, string>, match: Matcher[]): boolean {
+  for (const m of match) {
+    const v = labels[m.label] ?? '';
+    if (m.op === '=' ? v !== m.value : v === m.value) return false;
+  }
+  return true;
+}
+
+/** The grouping key of `labels` under `by`, and the labels it keeps. */
+export function groupOf(labels: Record<string, string>, by: string[]): { key: string; labels: Record<string, string> } {
+  const kept: Record<string, string> = {};
+  let key = '';
+  for (const name of by) {
+    const v = labels[name] ?? '';
+    kept[name] = v;
+    key += `${v}\u0000`;
+  }
+  return { key, labels: kept };
+}
+
+/**
+ * The q-quantile of cumulative buckets (`le` -> count), interpolated linearly inside a bucket
+ * as Prometheus' histogram_quantile does; undefined with no observations.
+ */
+export function bucketQuantile(q: number, buckets: Map<number, number>): number | undefined {
+  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!(total > 0)) return undefined;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe; // the highest finite bucket, as Prometheus answers
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(count - prevCount, 1e-12);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}

@@ -1,0 +1,93 @@
+// The registered pods, from the destination's Pods.WatchPods stream (api/destination.proto),
+// presenting the viz's own certificate; reconnects with backoff and keeps the last list meanwhile.
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import { destinationProto } from '../../api/destination-proto.ts';
+// The proxy's reconnecting stream is reused as is: the viz watches the destination as a proxy does.
+import { ResilientStream } from '../../proxy/discovery/resilient-stream.ts';
+import { spiffeIdOfPeer } from '../../api/spiffe.ts';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
+
+export interface MeshPod {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ip: string;
+  identity: string;
+  serviceAccount: string;
+  /** The Deployment that owns the pod (see deploymentOf). */
+  deployment: string;
+}
+
+/**
+ * The owning Deployment's name: the `mesh.io/deployment` label when the pod carries one, else
+ * the pod's name without its replica suffix (`orders-stable-0`, or Kubernetes' `checkout-5d9f7c-x2x8k`).
+ */
+export function deploymentOf(name: string, labels: Record<string, string>): string {
+  const labelled = labels['mesh.io/deployment'] ?? labels['deployment'];
+  if (labelled) return labelled;
+  const k8s = /^(.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$/.exec(name);
+  if (k8s) return k8s[1]!;
+  return name.replace(/-\d+$/, '');
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
+function podFromWire(p: any): MeshPod {
+  const labels = { ...(p.labels ?? {}) } as Record<string, string>;
+  return { name: p.name, namespace: p.namespace, labels, ip: p.ip, identity: p.identity, serviceAccount: p.serviceAccount, deployment: deploymentOf(p.name, labels) };
+}
+
+export class PodWatch {
+  private pods: MeshPod[] = [];
+  private received = false;
+  private readonly stream: ResilientStream<any>;
+  private client?: grpc.Client;
+  private readonly listeners = new Set<(pods: MeshPod[]) => void>();
+
+  constructor(addr: string, credentials: TlsCredentials, serverIdentity: string, logger: Logger) {
+    this.stream = new ResilientStream<any>('pods', {
+      open: () => {
+        const key = credentials.current();
+        const creds = grpc.credentials.createSsl(Buffer.from(credentials.trustAnchorsPem), Buffer.from(String(key.key)), Buffer.from(String(key.cert)), {
+          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+            const id = spiffeIdOfPeer(cert.subjectaltname);
+            return id === serverIdentity ? undefined : new Error(`destination at ${addr} presented ${id ?? 'no SPIFFE id'}, expected ${serverIdentity}`);
+          },
+        });
+        this.client?.close();
+        const { Pods } = destinationProto();
+        this.client = new Pods(addr, creds, { 'grpc.ssl_target_name_override': 'destination.mesh-system', 'grpc.keepalive_time_ms': 30_000 });
+        return (this.client as any).watchPods({ namespace: '' });
+      },
+      onMessage: (list: any) => {
+        this.pods = (list.pods ?? []).map(podFromWire);
+        this.received = true;
+        for (const l of this.listeners) l(this.pods);
+      },
+    }, { minMs: 200, maxMs: 5_000 }, logger);
+    this.stream.start();
+    // A renewed certificate: reopen, so the destination sees the current one.
+    credentials.onRotate(() => this.stream.restart());
+  }
+
+  /** The latest list (empty until the destination first answers). */
+  current(): MeshPod[] {
+    return this.pods;
+  }
+
+  /** True once the destination answered at least once. */
+  get known(): boolean {
+    return this.received;
+  }
+
+  onChange(listener: (pods: MeshPod[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.stream.stop();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,77 @@
+// The viz, assembled: its certificate, the pod list from the destination, a metrics source (its
+// own scrapes, or a Prometheus), and the HTTP API over them. `mesh viz serve` runs this.
+import type { Logger } from 'pino';
+import type { TlsCredentials } from '../proxy/identity/credentials.ts';
+import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../api/spiffe.ts';
+import { statHandler, podsHandler, healthHandler } from './api/handlers.ts';
+import { startVizHttp, type Handler, type VizHttpServer } from './api/server.ts';
+import { LocalMetrics } from './metrics/local-source.ts';
+import { Scraper } from './metrics/scraper.ts';
+import type { MetricsSource } from './metrics/source.ts';
+import { PodWatch } from './pods/pod-watch.ts';
+
+export interface VizOptions {
+  /** Where the API listens (DESIGN.md: 127.0.0.1:8085). */
+  listen: string;
+  destinationAddr: string;
+  credentials: TlsCredentials;
+  trustDomain: string;
+  /** Scrape interval (5 s). */
+  scrapeIntervalMs: number;
+  /** The proxies' admin port (4191) and tap port (4190). */
+  adminPort: number;
+  tapPort: number;
+  /** Read this Prometheus instead of scraping (`--prometheus URL`). */
+  prometheus?: MetricsSource;
+  logger: Logger;
+}
+
+/** What the API handlers read: the shared state of one running viz. */
+export interface VizContext {
+  options: VizOptions;
+  pods: PodWatch;
+  scraper: Scraper;
+  metrics: MetricsSource;
+  startedAt: number;
+}
+
+export interface RunningViz {
+  address: string;
+  context: VizContext;
+  close(): Promise<void>;
+}
+
+export async function startViz(options: VizOptions): Promise<RunningViz> {
+  const { logger } = options;
+  const destinationIdentity = spiffeId(options.trustDomain, CONTROL_PLANE_NAMESPACE, 'destination');
+  const pods = new PodWatch(options.destinationAddr, options.credentials, destinationIdentity, logger);
+  const local = options.prometheus ? undefined : new LocalMetrics(options.scrapeIntervalMs);
+  // With a Prometheus, the scraper still asks each proxy's /ready (for MESHED), but not /metrics.
+  const scraper = new Scraper(pods, local, { intervalMs: options.scrapeIntervalMs, adminPort: options.adminPort, logger });
+  const context: VizContext = { options, pods, scraper, metrics: options.prometheus ?? local!, startedAt: Date.now() };
+  const routes: Record<string, Handler> = {
+    '/api/v1/health': healthHandler(context),
+    '/api/v1/pods': podsHandler(context),
+    '/api/v1/stat': statHandler(context),
+  };
+  let http: VizHttpServer;
+  try {
+    http = await startVizHttp(options.listen, routes, logger);
+  } catch (err) {
+    pods.close();
+    throw err;
+  }
+  scraper.start();
+  // A new pod is scraped at once, not at the next tick: stat shows it as soon as it registers.
+  pods.onChange(() => void scraper.tick());
+  logger.info({ address: http.address, source: options.prometheus ? 'prometheus' : 'scrape' }, 'viz serving');
+  return {
+    address: http.address,
+    context,
+    close: async () => {
+      scraper.stop();
+      pods.close();
+      await http.close();
+    },
+  };
+}
