@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { TlsCredentials } from '../proxy/identity/credentials.ts';
 import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../api/spiffe.ts';
-import { statHandler, podsHandler, healthHandler } from './api/handlers.ts';
+import { edgesHandler, healthHandler, podsHandler, routesHandler, statHandler } from './api/handlers.ts';
 import { startVizHttp, type Handler, type VizHttpServer } from './api/server.ts';
 import { LocalMetrics } from './metrics/local-source.ts';
 import { Scraper } from './metrics/scraper.ts';
@@ -53,6 +53,8 @@ export async function startViz(options: VizOptions): Promise<RunningViz> {
     '/api/v1/health': healthHandler(context),
     '/api/v1/pods': podsHandler(context),
     '/api/v1/stat': statHandler(context),
+    '/api/v1/edges': edgesHandler(context),
+    '/api/v1/routes': routesHandler(context),
   };
   let http: VizHttpServer;
   try {

@@ -23,6 +23,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   pods: () => import('./pods.ts'),
   'viz serve': () => import('./viz-serve.ts'),
   'viz stat': () => import('./viz-stat.ts'),
+  'viz edges': () => import('./viz-edges.ts'),
+  'viz routes': () => import('./viz-routes.ts'),
   load: () => import('./load.ts'),
   check: () => import('./check.ts'),
   'viz check': () => import('./viz-check.ts'),

@@ -1,9 +1,8 @@
 // `mesh viz stat`: golden metrics per deployment, pod, namespace, authority or service, from the viz API.
-import { parseResource } from '../../viz/query/resource.ts';
+import { resourceArg } from '../../viz/cli/resource-arg.ts';
 import { statTable } from '../../viz/cli/stat-table.ts';
 import { outputFormat } from '../../viz/cli/output.ts';
 import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
-import { VizError } from '../../viz/errors.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
@@ -37,14 +36,9 @@ export function run(args: string[]): Promise<number> {
     // `mesh viz stat --proxy-version-mismatch` alone, as the lesson writes it, means pods.
     const resource = positionals[0] ?? (values['proxy-version-mismatch'] ? 'po' : undefined);
     if (!resource) throw new UsageError('a resource kind is required (deploy, po, ns, authority or svc)');
-    try {
-      parseResource(resource);
-      if (values.from) parseResource(values.from, '--from');
-      if (values.to) parseResource(values.to, '--to');
-    } catch (err) {
-      if (err instanceof VizError) throw new UsageError(err.message);
-      throw err;
-    }
+    resourceArg(resource);
+    if (values.from) resourceArg(values.from, '--from');
+    if (values.to) resourceArg(values.to, '--to');
     return reportingVizErrors('viz stat', async () => {
       const answer = await vizGet<{ rows: StatRow[] }>(vizAddress(values['viz-addr']), '/api/v1/stat', {
         resource, namespace: values.namespace, from: values.from, to: values.to, window: values['time-window'],

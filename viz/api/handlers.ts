@@ -1,9 +1,11 @@
-// The JSON endpoints of the viz API: health, pods, stat (routes, edges, tap and top have files
-// of their own). Each reads its parameters strictly and answers what api/viz.md promises.
+// The JSON endpoints of the viz API: health, pods, stat, edges, routes (tap and top stream, in
+// files of their own). Each reads its parameters strictly and answers what api/viz.md promises.
 import { meshVersion } from '../../api/locate.ts';
 import { VizError } from '../errors.ts';
 import { eq } from '../metrics/source.ts';
 import { parseResource } from '../query/resource.ts';
+import { edges } from '../query/edges.ts';
+import { routes } from '../query/routes.ts';
 import { stat } from '../query/stat.ts';
 import { parseWindow } from '../query/window.ts';
 import type { VizContext } from '../viz.ts';
@@ -85,4 +87,32 @@ async function onlyMismatched(ctx: VizContext, rows: Awaited<ReturnType<typeof s
   const stale = [...ctx.scraper.proxies.values()].filter((p) => versionOf.get(`${p.pod.namespace}/${p.pod.name}`) !== expected);
   return rows.filter((r) => stale.some((p) => p.pod.namespace === r.namespace &&
     (r.kind === 'pod' ? p.pod.name === r.name : r.kind === 'deployment' ? p.pod.deployment === r.name : r.kind === 'namespace')));
+}
+
+export function edgesHandler(ctx: VizContext): Handler {
+  return async (req, res) => {
+    const q = queryOf(req, ['resource', 'namespace', 'window']);
+    const windowMs = parseWindow(q.window);
+    const resource = parseResource(required(q.resource, 'resource'));
+    const rows = await edges(resource.kind, namespaceParam(q.namespace), windowMs, ctx.metrics, [...ctx.scraper.proxies.values()]);
+    sendJson(res, 200, { window: q.window ?? '1m', rows });
+  };
+}
+
+export function routesHandler(ctx: VizContext): Handler {
+  return async (req, res) => {
+    const q = queryOf(req, ['resource', 'namespace', 'to', 'window']);
+    const windowMs = parseWindow(q.window);
+    const resource = parseResource(required(q.resource, 'resource'));
+    const to = q.to ? parseResource(q.to, 'to') : undefined;
+    const namespace = namespaceParam(q.namespace) ?? namespaceOf(ctx, resource.name);
+    const rows = await routes({ resource, namespace, to, windowMs }, ctx.metrics);
+    sendJson(res, 200, { window: q.window ?? '1m', namespace, rows });
+  };
+}
+
+/** Without -n: the namespace of the deployment's pods when there is exactly one, else `default` (kubectl's). */
+function namespaceOf(ctx: VizContext, deployment: string | undefined): string {
+  const spaces = new Set(ctx.pods.current().filter((p) => p.deployment === deployment || p.name === deployment).map((p) => p.namespace));
+  return spaces.size === 1 ? [...spaces][0]! : 'default';
 }

@@ -1,0 +1,43 @@
+// `mesh viz routes deploy/X [--to deploy/Y] | svc/X`: per-route success, rate and latency.
+import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
+import { outputFormat } from '../../viz/cli/output.ts';
+import { resourceArg } from '../../viz/cli/resource-arg.ts';
+import { routesTable } from '../../viz/cli/routes-table.ts';
+import type { RouteRow } from '../../viz/query/routes.ts';
+import { parseCommandArgs, runCommand } from '../args.ts';
+
+export const summary = 'per-route metrics of the calls to a deploy or svc (effective and actual with -o wide)';
+
+const USAGE = `usage: mesh viz routes (deploy/NAME|svc/NAME) [options]
+
+  -n, --namespace NS         the resource's namespace (default: the deployment's, if only one)
+  --to RESOURCE              only NAME's calls to RESOURCE (deploy/Y or svc/Y), measured at NAME's outbound side
+  -t, --time-window WINDOW   10s to 10m (default 1m)
+  -o, --output FORMAT        wide (effective and actual) or json (default: a table)
+  --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)`;
+
+const OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  to: { type: 'string' },
+  'time-window': { type: 'string', short: 't' },
+  output: { type: 'string', short: 'o' },
+  'viz-addr': { type: 'string' },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('viz routes', USAGE, async () => {
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one resource (deploy/NAME or svc/NAME)' } });
+    const format = outputFormat(values.output);
+    resourceArg(positionals[0]!);
+    if (values.to) resourceArg(values.to, '--to');
+    return reportingVizErrors('viz routes', async () => {
+      const answer = await vizGet<{ rows: RouteRow[] }>(vizAddress(values['viz-addr']), '/api/v1/routes', {
+        resource: positionals[0], namespace: values.namespace, to: values.to, window: values['time-window'],
+      });
+      if (format === 'json') console.log(JSON.stringify(answer.rows, null, 2));
+      else if (answer.rows.length === 0) console.error('No traffic found.');
+      else console.log(routesTable(answer.rows, format === 'wide'));
+      return 0;
+    });
+  });
+}
