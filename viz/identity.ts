@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { IdentityClient, tokenFromFile } from '../proxy/identity/client.ts';
-import { spiffeId } from '../api/spiffe.ts';
+import { TAP_NAMESPACE, TAP_SERVICE_ACCOUNT, tapIdentityOf } from '../api/tap-proto.ts';
 
-export const VIZ_NAMESPACE = 'mesh-viz';
-export const VIZ_SERVICE_ACCOUNT = 'tap';
-export const vizIdentity = (trustDomain: string) => spiffeId(trustDomain, VIZ_NAMESPACE, VIZ_SERVICE_ACCOUNT);
+/** The one identity proxies let tap them (api/tap.proto); the viz runs as it. */
+export const VIZ_NAMESPACE = TAP_NAMESPACE;
+export const VIZ_SERVICE_ACCOUNT = TAP_SERVICE_ACCOUNT;
+export const vizIdentity = tapIdentityOf;
 
 export interface VizIdentitySettings {
   identityAddr: string;

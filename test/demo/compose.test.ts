@@ -24,6 +24,9 @@ describe('docker-compose.yml', () => {
     expect(resolved.services.ingress.command).toEqual(['node', 'bin/mesh.js', 'proxy', '--ingress']);
     expect(resolved.services.ingress.networks.mesh.ipv4_address).toBe('172.28.10.1');
     expect(resolved.services['ingress-proxy']).toBeUndefined();
+    // Prometheus scrapes what `mesh viz prometheus-config` says, with targets from the viz.
+    expect(resolved.services.prometheus.environment.PROMETHEUS_CONFIG).toContain('http://172.28.0.12:8085/api/v1/prometheus-targets');
+    expect(resolved.services.prometheus.command[0]).toContain('$PROMETHEUS_CONFIG');
   });
 
   it('is what `mesh demo compose` generates from the workloads today', () => {
@@ -50,7 +53,7 @@ describe('docker-compose.yml', () => {
     const translate = (v: string) => [...mapping.entries()].sort((a, b) => b[0].length - a[0].length).reduce((s, [from, to]) => s.split(from).join(to), v);
 
     const processes = allProcesses(local);
-    expect(Object.keys(services).filter((n) => n !== 'mesh-init').sort()).toEqual(processes.map((p) => p.name).sort());
+    expect(Object.keys(services).filter((n) => n !== 'mesh-init' && n !== 'prometheus').sort()).toEqual(processes.map((p) => p.name).sort());
     for (const p of processes) {
       const svc = services[p.name]!;
       expect(svc.command, p.name).toEqual(p.command.map(translate));

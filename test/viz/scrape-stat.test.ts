@@ -3,46 +3,18 @@
 // /metrics, and its stat matches the requests sent, exactly in counts; bad input is a clear 4xx.
 import * as grpc from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationProto } from '../../api/destination-proto.ts';
-import { vizIdentity } from '../../viz/identity.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
-import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../mesh/mesh-harness.ts';
+import { eventually } from '../mesh/mesh-harness.ts';
+import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
-const NET = '127.0.32';
-const ADMIN_PORT = 4191;
-const WEB = 'web.production.svc.cluster.local:8080';
-
-let cp: ControlPlane;
+let mesh: MiniMesh;
 let viz: RunningViz;
-let app: Server;
-const proxies: RunningProxy[] = [];
-let client: RunningProxy;
-
-const SERVICES = `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: production }
-spec:
-  selector: { app: web }
-  ports: [{ name: http, port: 8080, targetPort: 8080 }]
-`;
-
-/** One request through the client pod's outbound proxy to the web service; resolves with the status. */
-function send(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: client.ip, port: client.outboundPort, path, method: 'GET', headers: { host: WEB } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (path: string) => mesh.send(path);
 
 async function api<T>(path: string): Promise<{ status: number; body: T }> {
   const res = await fetch(`http://${viz.address}${path}`);
@@ -50,32 +22,16 @@ async function api<T>(path: string): Promise<{ status: number; body: T }> {
 }
 
 beforeAll(async () => {
-  cp = await controlPlane();
-  writeFileSync(join(cp.resourcesDir, 'services.yaml'), SERVICES);
-  await cp.startIdentity(`${NET}.250:0`);
-  await cp.startDestination(`${NET}.250:0`);
-  app = createServer((req, res) => {
-    res.statusCode = req.url === '/fail' ? 500 : 200;
-    res.end('ok');
-  });
-  await new Promise<void>((r) => app.listen(8080, `${NET}.2`, r));
-  const start = (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) =>
-    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT)]);
-  client = await start('client-0', `${NET}.1`, 'client', { app: 'client' }, []);
-  proxies.push(client, await start('web-0', `${NET}.2`, 'web', { app: 'web' }, ['http:8080']));
-  await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');
-  const credentials = await handMadeCredentials(cp.ca, vizIdentity('cluster.local'));
+  mesh = await startMiniMesh('127.0.32');
   viz = await startViz({
-    listen: '127.0.0.1:0', destinationAddr: cp.destination!.address, credentials, trustDomain: 'cluster.local',
-    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: 4190, logger: pino({ level: 'silent' }),
+    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
+    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
   });
 }, 30_000);
 
 afterAll(async () => {
   await viz?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await new Promise((r) => app?.close(r));
-  await cp?.close();
+  await mesh?.close();
 });
 
 describe('finding pods', () => {
@@ -90,8 +46,8 @@ describe('finding pods', () => {
 
   it('WatchPods refuses a caller without a mesh identity, saying what it needs', async () => {
     const { Pods } = destinationProto();
-    const creds = grpc.credentials.createSsl(Buffer.from(cp.ca.material.trustAnchorsPem), null, null, { checkServerIdentity: () => undefined });
-    const stub = new Pods(cp.destination!.address, creds, { 'grpc.ssl_target_name_override': 'destination' }) as unknown as { watchPods(r: object): grpc.ClientReadableStream<unknown> };
+    const creds = grpc.credentials.createSsl(Buffer.from(mesh.cp.ca.material.trustAnchorsPem), null, null, { checkServerIdentity: () => undefined });
+    const stub = new Pods(mesh.cp.destination!.address, creds, { 'grpc.ssl_target_name_override': 'destination' }) as unknown as { watchPods(r: object): grpc.ClientReadableStream<unknown> };
     const err = await new Promise<grpc.ServiceError>((resolve) => {
       const call = stub.watchPods({});
       call.on('data', () => undefined);
@@ -142,14 +98,14 @@ describe('stat', () => {
 });
 
 describe('mesh viz stat', () => {
-  const mesh = (args: string[]) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
+  const meshCli = (args: string[]) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
     execFile(process.execPath, ['bin/mesh.js', 'viz', 'stat', ...args, '--viz-addr', viz.address], { cwd: join(import.meta.dirname, '../..') }, (err, out, errOut) => {
       resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, out, err: errOut });
     });
   });
 
   it('prints the table: a header and a row per deployment', async () => {
-    const r = await mesh(['deploy', '-n', 'production', '-t', '1m']);
+    const r = await meshCli(['deploy', '-n', 'production', '-t', '1m']);
     expect(r.err).toBe('');
     const [header, ...rows] = r.out.trimEnd().split('\n');
     expect(header!.split(/\s+/)).toEqual(['NAME', 'MESHED', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99', 'TCP_CONN', 'MTLS']);
@@ -158,7 +114,7 @@ describe('mesh viz stat', () => {
   });
 
   it('says what is wrong with a bad kind, exit 2, before asking the viz', async () => {
-    const r = await mesh(['deployz']);
+    const r = await meshCli(['deployz']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('unknown resource kind "deployz"');
   });

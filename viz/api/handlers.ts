@@ -2,6 +2,7 @@
 // files of their own). Each reads its parameters strictly and answers what api/viz.md promises.
 import { meshVersion } from '../../api/locate.ts';
 import { VizError } from '../errors.ts';
+import { targetGroups } from '../prometheus-config.ts';
 import { eq } from '../metrics/source.ts';
 import { parseResource } from '../query/resource.ts';
 import { edges } from '../query/edges.ts';
@@ -115,4 +116,12 @@ export function routesHandler(ctx: VizContext): Handler {
 function namespaceOf(ctx: VizContext, deployment: string | undefined): string {
   const spaces = new Set(ctx.pods.current().filter((p) => p.deployment === deployment || p.name === deployment).map((p) => p.namespace));
   return spaces.size === 1 ? [...spaces][0]! : 'default';
+}
+
+/** Prometheus' HTTP service discovery (`http_sd_configs`): every registered pod's admin port. */
+export function prometheusTargetsHandler(ctx: VizContext): Handler {
+  return async (req, res) => {
+    queryOf(req, []);
+    sendJson(res, 200, targetGroups(ctx.pods.current(), ctx.options.adminPort));
+  };
 }

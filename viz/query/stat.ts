@@ -68,6 +68,7 @@ function viewOf(req: StatRequest): View {
 }
 
 const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+const share = (part: number, whole: number) => Math.min(1, Math.max(0, part / whole));
 
 export async function stat(req: StatRequest, source: MetricsSource, proxies: ProxyState[]): Promise<StatRow[]> {
   const view = viewOf(req);
@@ -119,8 +120,9 @@ export async function stat(req: StatRequest, source: MetricsSource, proxies: Pro
     const key = keyOf(ns, name);
     r.rps = g.value;
     if (g.value > 0) {
-      r.success = (okBy.get(key) ?? 0) / g.value;
-      r.mtls = (tlsBy.get(key) ?? 0) / g.value;
+      // Shares from separate queries: a Prometheus extrapolates each a little differently.
+      r.success = share(okBy.get(key) ?? 0, g.value);
+      r.mtls = share(tlsBy.get(key) ?? 0, g.value);
     }
     if (p50By.has(key)) r.latencyMs = { p50: p50By.get(key)!, p95: p95By.get(key) ?? NaN, p99: p99By.get(key) ?? NaN };
   }

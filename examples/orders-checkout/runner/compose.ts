@@ -1,15 +1,21 @@
 // docker-compose.yml, generated from the same plan as the embedded runner: one image, the
 // control plane, each pod as an app container plus a sidecar sharing its network namespace
 // (`network_mode: service:<pod>`, as containers of a Kubernetes pod share one), fixed pod
-// addresses on a private network, the CA state in a volume, and the ingress proxy published on 8000.
+// addresses on a private network, the CA state in a volume, the ingress proxy published on 8000,
+// and a Prometheus scraping every proxy (from `mesh viz prometheus-config`) on 9090.
 import { stringify } from 'yaml';
+import { prometheusConfig } from '../../../viz/prometheus-config.ts';
 import { composeSubnet, type DemoPlan, type ProcessSpec } from './topology.ts';
 
 const image = 'mesh-demo:local';
+/** Debian's prometheus package is 2.42 too: the version the viz's Prometheus mode is tested with. */
+const prometheusImage = 'prom/prometheus:v2.42.0';
+const prometheusIp = '172.28.0.13';
 const volume = 'mesh-state';
 
 interface ComposeService {
   image: string;
+  entrypoint?: string[];
   build?: string;
   command: string[];
   environment?: Record<string, string>;
@@ -48,6 +54,24 @@ export function composeFile(plan: DemoPlan): Record<string, unknown> {
     services[spec.name] = { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...needs), restart: 'on-failure' };
     // The viz API is published on the host's loopback, as `mesh viz ...` expects it.
     if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${addr.slice(addr.lastIndexOf(':') + 1)}`];
+  }
+  // A Prometheus scraping every proxy, from the configuration `mesh viz prometheus-config` prints
+  // (its targets come from the viz). The image reads its configuration from a file only, so the
+  // entrypoint writes the generated text to one first: this file stays the one generated artefact.
+  const viz = plan.controlPlane.find((s) => s.name === 'viz');
+  if (viz) {
+    services.prometheus = {
+      image: prometheusImage,
+      entrypoint: ['/bin/sh', '-c'],
+      command: ['printf \'%s\' "$$PROMETHEUS_CONFIG" > /prometheus/prometheus.yml && exec /bin/prometheus --config.file=/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --web.listen-address=0.0.0.0:9090'],
+      environment: { PROMETHEUS_CONFIG: prometheusConfig({ vizAddr: viz.listens[0]!, scrapeIntervalSeconds: 5 }) },
+      volumes: [],
+      networks: onNetwork(prometheusIp),
+      ports: ['127.0.0.1:9090:9090'],
+      depends_on: after('viz'),
+      restart: 'on-failure',
+      init: true,
+    };
   }
   // The front door, `mesh proxy --ingress`: a pod of one container, published on the host as a
   // LoadBalancer Service would be in a cluster.

@@ -1,0 +1,65 @@
+// A small real mesh for the viz's tests: the CA and the destination, a `client-0` pod and a
+// `web-0` pod (with an app that answers 500 on /fail) in their own /24, each proxy with its admin
+// port on 4191 and its tap port on 4190, and the viz's certificate.
+import { writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
+import { vizIdentity } from '../../viz/identity.ts';
+import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../mesh/mesh-harness.ts';
+
+export const ADMIN_PORT = 4191;
+export const TAP_PORT = 4190;
+const WEB = 'web.production.svc.cluster.local:8080';
+
+const SERVICES = `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: production }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 8080, targetPort: 8080 }]
+`;
+
+export interface MiniMesh {
+  cp: ControlPlane;
+  client: RunningProxy;
+  web: RunningProxy;
+  vizCredentials: TlsCredentials;
+  /** One request from the client pod, through both proxies, to web; resolves with the status. */
+  send(path: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startMiniMesh(net: string): Promise<MiniMesh> {
+  const cp = await controlPlane();
+  writeFileSync(join(cp.resourcesDir, 'services.yaml'), SERVICES);
+  await cp.startIdentity(`${net}.250:0`);
+  await cp.startDestination(`${net}.250:0`);
+  const app: Server = createServer((req, res) => {
+    res.statusCode = req.url === '/fail' ? 500 : 200;
+    res.end('ok');
+  });
+  await new Promise<void>((r) => app.listen(8080, `${net}.2`, r));
+  const start = (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) =>
+    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT)]);
+  const client = await start('client-0', `${net}.1`, 'client', { app: 'client' }, []);
+  const web = await start('web-0', `${net}.2`, 'web', { app: 'web' }, ['http:8080']);
+  await eventually(async () => (await Promise.all([client, web].map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');
+  const vizCredentials = await handMadeCredentials(cp.ca, vizIdentity('cluster.local'));
+  const send = (path: string) => new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: client.ip, port: client.outboundPort, path, method: 'GET', headers: { host: WEB } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return {
+    cp, client, web, vizCredentials, send,
+    close: async () => {
+      await Promise.allSettled([client.stop(), web.stop()]);
+      await new Promise((r) => app.close(r));
+      await cp.close();
+    },
+  };
+}
