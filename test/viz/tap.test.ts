@@ -1,0 +1,161 @@
+// Tap through the viz over real proxies: events from a selected pod within 2 s, in Linkerd's
+// line format; a filter that matches nothing says so when the tap ends; a malformed filter, an
+// unknown pod and a proxy killed mid-tap each give a clear error, and nothing hangs.
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
+import { startViz, type RunningViz } from '../../viz/viz.ts';
+import { eventually, spawnProxy, type ChildProxy } from '../mesh/mesh-harness.ts';
+import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+
+const NET = '127.0.34';
+const root = join(import.meta.dirname, '../..');
+let mesh: MiniMesh;
+let viz: RunningViz;
+
+beforeAll(async () => {
+  mesh = await startMiniMesh(NET);
+  viz = await startViz({
+    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
+    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
+  });
+  await eventually(async () => {
+    const res = await fetch(`http://${viz.address}/api/v1/pods`);
+    return ((await res.json()) as { pods: Array<{ ready: boolean }> }).pods.filter((p) => p.ready).length === 2;
+  }, 15_000, 'the viz to see both proxies ready');
+}, 40_000);
+
+afterAll(async () => {
+  await viz?.close();
+  await mesh?.close();
+});
+
+/** `mesh viz tap ...` as a user runs it; resolves when it exits. */
+function tapCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/mesh.js', 'viz', 'tap', ...args, '--viz-addr', viz.address], { cwd: root, timeout: 30_000 }, (err, out, errOut) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+    });
+  });
+}
+
+/** Sends a request every 100 ms until `done` settles. */
+async function trafficUntil<T>(done: Promise<T>, path = '/ok'): Promise<T> {
+  let over = false;
+  void done.finally(() => (over = true));
+  while (!over) {
+    await mesh.send(path);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return done;
+}
+
+describe('mesh viz tap', () => {
+  it("prints the client's outbound requests to web within 2 s, in Linkerd's format", async () => {
+    const started = Date.now();
+    const r = await trafficUntil(tapCli(['deploy/client', '-n', 'production', '--to', 'ns/production', '--path', '/ok', '--limit', '2']));
+    expect(r.code, r.err).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const lines = r.out.trim().split('\n');
+    const id = /^req id=(\S+) /.exec(lines[0]!)?.[1];
+    expect(lines[0]).toMatch(new RegExp(`^req id=\\S+ proxy=out src=\\S+ dst=${NET}\\.2:\\d+ tls=true :method=GET :authority=web\\.production\\.svc\\.cluster\\.local:8080 :path=/ok$`));
+    const own = lines.filter((l) => l.includes(`id=${id} `));
+    expect(own[1]).toMatch(/^rsp id=\S+ proxy=out src=\S+ dst=\S+ tls=true :status=200 latency=\d+µs$/);
+    expect(own[2]).toMatch(/^end id=\S+ proxy=out src=\S+ dst=\S+ tls=true duration=\d+µs response-length=2B$/);
+    expect(r.err).toMatch(/tap ended: 2 requests reported in \d+s from 1 proxy/);
+  });
+
+  it('shows the first events of a tap within 2 s of the request', async () => {
+    const res = await fetch(`http://${viz.address}/api/v1/tap?resource=deploy/web&namespace=production&limit=1`);
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += Buffer.from(value).toString();
+        if (text.includes('"requestInit"')) return;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300)); // the tap is open on the proxy
+    const sent = Date.now();
+    await mesh.send('/ok');
+    await read;
+    expect(Date.now() - sent).toBeLessThan(2_000);
+    await reader.cancel();
+  });
+
+  it('says so when the filter matched nothing by the end', async () => {
+    const r = await tapCli(['deploy/web', '-n', 'production', '--path', '/never-called', '--duration', '2']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/tap ended: no request matched the filter in \ds \(1 proxy tapped\)/);
+  });
+
+  it.each([
+    [['deploy/web', '--method', 'G ET'], '--method must be an HTTP method'],
+    [['deploy/web', '--path', 'orders'], '--path must start with "/"'],
+    [['deploy/web', '--to', 'svc/web'], '--to must be deploy/NAME, po/NAME or ns/NAME'],
+    [['deploy/web', '--max-rps', 'lots'], 'max-rps must be a whole number'],
+    [['dpl/web'], 'unknown resource kind "dpl"'],
+  ])('refuses a malformed filter %j with exit 2', async (args, message) => {
+    const r = await tapCli(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+  });
+
+  it('names a pod that does not exist', async () => {
+    const r = await tapCli(['po/ghost-0', '-n', 'production']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('pod ghost-0 in namespace production has no pod with a proxy registered with the destination');
+  });
+});
+
+describe('a proxy that vanishes mid-tap', () => {
+  let child: ChildProxy;
+
+  it('ends the tap with an error naming the pod, without hanging', async () => {
+    const ip = `${NET}.3`;
+    child = await spawnProxy({
+      ...sidecarEnvironment({
+        pod: { name: 'doomed-0', namespace: 'production', labels: { app: 'doomed' }, ip, ports: [] },
+        serviceAccount: 'doomed', identity: 'spiffe://cluster.local/ns/production/sa/doomed',
+        identityAddr: mesh.cp.identity!.addr, destinationAddr: mesh.cp.destination!.address,
+        trustAnchorsFile: mesh.cp.anchorsFile, tokenFile: mesh.cp.tokenFile('production', 'doomed'),
+      }),
+    });
+    await eventually(async () => {
+      const res = await fetch(`http://${viz.address}/api/v1/pods`);
+      return ((await res.json()) as { pods: Array<{ name: string; ready: boolean }> }).pods.some((p) => p.name === 'doomed-0' && p.ready);
+    }, 20_000, 'the viz to see doomed-0 ready');
+    const tap = spawn(process.execPath, ['bin/mesh.js', 'viz', 'tap', 'po/doomed-0', '-n', 'production', '--viz-addr', viz.address], { cwd: root });
+    let err = '';
+    tap.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => tap.on('close', (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 1_000)); // the tap is open
+    child.child.kill('SIGKILL');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
+    if (code === 'hung') tap.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(err).toContain('tap of production/doomed-0 at 127.0.34.3:4190 ended: the proxy cannot be reached or went away');
+  }, 40_000);
+
+  afterAll(() => {
+    try { child?.child.kill('SIGKILL'); } catch { /* gone */ }
+  });
+});
+
+describe('top', () => {
+  it('folds tap into rows with counts and latencies', async () => {
+    const done = fetch(`http://${viz.address}/api/v1/top?resource=deploy/web&namespace=production&duration=2`).then((r) => r.text());
+    const text = await trafficUntil(done);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; rows?: Array<{ path: string; count: number; successes: number }>; message?: string });
+    const last = lines.filter((l) => l.type === 'top').at(-1)!;
+    const row = last.rows!.find((r) => r.path === '/ok')!;
+    expect(row.count).toBeGreaterThan(0);
+    expect(row.successes).toBe(row.count);
+    expect(lines.at(-1)!.type).toBe('end');
+  });
+});
