@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { TlsCredentials } from '../proxy/identity/credentials.ts';
 import { CONTROL_PLANE_NAMESPACE, spiffeId } from '../api/spiffe.ts';
-import { edgesHandler, healthHandler, podsHandler, prometheusTargetsHandler, routesHandler, statHandler } from './api/handlers.ts';
+import { authzHandler, edgesHandler, healthHandler, podsHandler, prometheusTargetsHandler, routesHandler, statHandler } from './api/handlers.ts';
 import { tapHandler, topHandler } from './api/streams.ts';
 import { startVizHttp, type Handler, type VizHttpServer } from './api/server.ts';
 import { LocalMetrics } from './metrics/local-source.ts';
@@ -56,6 +56,7 @@ export async function startViz(options: VizOptions): Promise<RunningViz> {
     '/api/v1/stat': statHandler(context),
     '/api/v1/edges': edgesHandler(context),
     '/api/v1/routes': routesHandler(context),
+    '/api/v1/authz': authzHandler(context),
     '/api/v1/tap': tapHandler(context),
     '/api/v1/top': topHandler(context),
     '/api/v1/prometheus-targets': prometheusTargetsHandler(context),

@@ -1,10 +1,11 @@
-// The JSON endpoints of the viz API: health, pods, stat, edges, routes (tap and top stream, in
+// The JSON endpoints of the viz API: health, pods, stat, edges, routes, authz (tap and top stream, in
 // files of their own). Each reads its parameters strictly and answers what api/viz.md promises.
 import { meshVersion } from '../../api/locate.ts';
 import { VizError } from '../errors.ts';
 import { targetGroups } from '../prometheus-config.ts';
 import { eq } from '../metrics/source.ts';
 import { parseResource } from '../query/resource.ts';
+import { authz } from '../query/authz.ts';
 import { edges } from '../query/edges.ts';
 import { routes } from '../query/routes.ts';
 import { stat } from '../query/stat.ts';
@@ -123,5 +124,15 @@ export function prometheusTargetsHandler(ctx: VizContext): Handler {
   return async (req, res) => {
     queryOf(req, []);
     sendJson(res, 200, targetGroups(ctx.pods.current(), ctx.options.adminPort));
+  };
+}
+
+export function authzHandler(ctx: VizContext): Handler {
+  return async (req, res) => {
+    const q = queryOf(req, ['resource', 'namespace', 'window']);
+    const windowMs = parseWindow(q.window);
+    const resource = parseResource(required(q.resource, 'resource'));
+    const namespace = namespaceParam(q.namespace) ?? namespaceOf(ctx, resource.name);
+    sendJson(res, 200, { window: q.window ?? '1m', namespace, rows: await authz(resource, namespace, windowMs, ctx.metrics) });
   };
 }

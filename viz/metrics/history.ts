@@ -9,6 +9,7 @@ export const KEPT_METRICS = new Set([
   'route_actual_request_total', 'route_actual_response_total',
   'tcp_open_connections', 'tcp_open_total', 'tcp_read_bytes_total', 'tcp_write_bytes_total',
   'retry_total', 'proxy_build_info',
+  'inbound_http_authz_allow_total', 'inbound_http_authz_deny_total',
 ]);
 
 export interface HistorySeries {
