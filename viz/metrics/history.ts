@@ -1,6 +1,6 @@
 // One pod's scrapes over the last ten minutes, kept as columns: one timestamp ring per pod and
 // one ring of values per series, so a window's growth is two array reads per series.
-import type { Sample } from '../../proxy/metrics/prom-text.ts';
+import type { Sample } from '../../api/prom-text.ts';
 
 /** The series the viz reads; everything else a proxy exports is dropped at the door. */
 export const KEPT_METRICS = new Set([

@@ -1,7 +1,8 @@
 // Answers the viz's metric questions from its own scrapes (history.ts), the way Prometheus
 // would answer the same PromQL: rates per pod over the window, summed into groups.
 import { growth, PodHistory } from './history.ts';
-import { bucketQuantile, groupOf, matches, type GroupValue, type Matcher, type MetricsSource } from './source.ts';
+import { quantile as bucketQuantile } from '../../api/prom-samples.ts';
+import { groupOf, matches, type GroupValue, type Matcher, type MetricsSource } from './source.ts';
 
 export class LocalMetrics implements MetricsSource {
   /** One history per scraped pod, by `namespace/name`. */

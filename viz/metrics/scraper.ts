@@ -1,7 +1,7 @@
 // Scrapes every registered pod's proxy: `/metrics` and `/ready` on its admin port, every
 // interval (5 s by default), into each pod's history. A pod that leaves the mesh leaves the history.
 import type { Logger } from 'pino';
-import { parsePrometheus } from '../../proxy/metrics/prom-text.ts';
+import { parsePrometheus } from '../../api/prom-text.ts';
 import type { MeshPod, PodWatch } from '../pods/pod-watch.ts';
 import { PodHistory } from './history.ts';
 import type { LocalMetrics } from './local-source.ts';

@@ -45,25 +45,3 @@ export function groupOf(labels: Record<string, string>, by: string[]): { key: st
   }
   return { key, labels: kept };
 }
-
-/**
- * The q-quantile of cumulative buckets (`le` -> count), interpolated linearly inside a bucket
- * as Prometheus' histogram_quantile does; undefined with no observations.
- */
-export function bucketQuantile(q: number, buckets: Map<number, number>): number | undefined {
-  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
-  const total = sorted.at(-1)?.[1] ?? 0;
-  if (!(total > 0)) return undefined;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevCount = 0;
-  for (const [le, count] of sorted) {
-    if (count >= rank) {
-      if (le === Infinity) return prevLe; // the highest finite bucket, as Prometheus answers
-      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(count - prevCount, 1e-12);
-    }
-    prevLe = le;
-    prevCount = count;
-  }
-  return prevLe;
-}
