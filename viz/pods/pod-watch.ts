@@ -21,12 +21,11 @@ export interface MeshPod {
 }
 
 /**
- * The owning Deployment's name: the `mesh.io/deployment` label when the pod carries one, else
- * the pod's name without its replica suffix (`orders-stable-0`, or Kubernetes' `checkout-5d9f7c-x2x8k`).
+ * The owning Deployment's name: what the proxy announced, else the pod's name without its
+ * replica suffix (`orders-stable-0`, or Kubernetes' `checkout-5d9f7c-x2x8k`).
  */
-export function deploymentOf(name: string, labels: Record<string, string>): string {
-  const labelled = labels['mesh.io/deployment'] ?? labels['deployment'];
-  if (labelled) return labelled;
+export function deploymentOf(name: string, announced: string | undefined): string {
+  if (announced) return announced;
   const k8s = /^(.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$/.exec(name);
   if (k8s) return k8s[1]!;
   return name.replace(/-\d+$/, '');
@@ -35,7 +34,7 @@ export function deploymentOf(name: string, labels: Record<string, string>): stri
 /* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
 function podFromWire(p: any): MeshPod {
   const labels = { ...(p.labels ?? {}) } as Record<string, string>;
-  return { name: p.name, namespace: p.namespace, labels, ip: p.ip, identity: p.identity, serviceAccount: p.serviceAccount, deployment: deploymentOf(p.name, labels) };
+  return { name: p.name, namespace: p.namespace, labels, ip: p.ip, identity: p.identity, serviceAccount: p.serviceAccount, deployment: deploymentOf(p.name, p.deployment) };
 }
 
 export class PodWatch {
