@@ -1,7 +1,7 @@
 // The tap layer: with no tap open it is one field check and the request passes on untouched.
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
-import { Transform, pipeline } from 'node:stream';
+import { Transform } from 'node:stream';
 import type { TapEventOut } from '../../api/tap-proto.ts';
 import { asProxyError } from '../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
@@ -20,12 +20,13 @@ export interface TapLayerOptions {
 
 export function tapLayer(opts: TapLayerOptions): Layer {
   const { hub } = opts;
+  const names = new NameMemo();
   // The whole cost when nobody taps: one property read and a length check.
-  return (inner) => (req) => (hub.taps.length === 0 ? inner(req) : observe(opts, req, inner));
+  return (inner) => (req) => (hub.taps.length === 0 ? inner(req) : observe(opts, req, inner, names));
 }
 
-function observe(opts: TapLayerOptions, req: MeshRequest, inner: Service): Promise<MeshResponse> {
-  const facts = factsOf(opts, req);
+function observe(opts: TapLayerOptions, req: MeshRequest, inner: Service, names: NameMemo): Promise<MeshResponse> {
+  const facts = factsOf(opts, req, names);
   // Admission before anything is built: under load most matching requests are over the tap's
   // rate and are only counted, so they must cost no more than the match and the count.
   let admitted: Tap[] | undefined;
@@ -40,9 +41,9 @@ function observe(opts: TapLayerOptions, req: MeshRequest, inner: Service): Promi
   return new TappedRequest(opts, req, facts, admitted ?? [], undecided ?? []).run(inner);
 }
 
-function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
+function factsOf(opts: TapLayerOptions, req: MeshRequest, names: NameMemo): RequestFacts {
   const { ctx } = req;
-  const self = { identity: opts.self.identity, pod: opts.self.pod, deployment: opts.self.deployment, namespace: opts.self.namespace };
+  const self = opts.self;
   if (opts.direction === 'inbound') {
     const port = headerValue(req.headers, 'l5d-dst-port') ?? opts.defaultAppPort;
     return {
@@ -50,8 +51,8 @@ function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
       method: req.method,
       authority: req.authority,
       path: req.path,
-      source: { address: ctx.peer, identity: ctx.clientIdentity, namespace: namespaceOfIdentity(ctx.clientIdentity) },
-      destination: { ...self, address: port === undefined ? opts.self.podIp : `${opts.self.podIp}:${port}` },
+      source: { address: ctx.peer, identity: ctx.clientIdentity, namespace: names.ofIdentity(ctx.clientIdentity) },
+      destination: { address: port === undefined ? self.podIp : `${self.podIp}:${port}`, identity: self.identity, pod: self.pod, deployment: self.deployment, namespace: self.namespace },
       destinationKnown: true,
     };
   }
@@ -60,10 +61,34 @@ function factsOf(opts: TapLayerOptions, req: MeshRequest): RequestFacts {
     method: req.method,
     authority: req.authority,
     path: req.path,
-    source: { ...self, address: ctx.peer },
-    destination: { service: req.authority, namespace: namespaceOfAuthority(req.authority) },
+    source: { address: ctx.peer, identity: self.identity, pod: self.pod, deployment: self.deployment, namespace: self.namespace },
+    destination: { service: req.authority, namespace: names.ofAuthority(req.authority) },
     destinationKnown: false,
   };
+}
+
+/** The namespace of the last identity and authority seen: consecutive requests mostly repeat them. */
+class NameMemo {
+  private identity: string | undefined;
+  private identityNs: string | undefined;
+  private authority = '';
+  private authorityNs: string | undefined;
+
+  ofIdentity(identity: string | undefined): string | undefined {
+    if (identity !== this.identity) {
+      this.identity = identity;
+      this.identityNs = namespaceOfIdentity(identity);
+    }
+    return this.identityNs;
+  }
+
+  ofAuthority(authority: string): string | undefined {
+    if (authority !== this.authority) {
+      this.authority = authority;
+      this.authorityNs = namespaceOfAuthority(authority);
+    }
+    return this.authorityNs;
+  }
 }
 
 /** One request that at least one tap may report. */
@@ -164,12 +189,18 @@ class TappedRequest {
         done(null, chunk);
       },
     });
-    pipeline(res.body, counted, (err) => {
-      if (!err) return this.afterBody(res, headerGrpc, bytes);
-      const cancelled = this.req.signal.aborted || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
-      const e = asProxyError(err);
+    // Wired by hand, not with stream.pipeline(): on Node 20 that makes an AbortController per
+    // call and aborts it at the end, building a DOMException (and its stack trace) per response.
+    const body = res.body;
+    body.on('error', (err) => counted.destroy(err));
+    counted.on('close', () => {
+      if (counted.readableEnded && !counted.errored) return this.afterBody(res, headerGrpc, bytes);
+      if (!body.destroyed) body.destroy(); // the client left: stop the upstream too
+      const cancelled = this.req.signal.aborted || !counted.errored;
+      const e = asProxyError(counted.errored);
       this.end(bytes, this.req.ctx.grpc ? (cancelled ? 1 : 2) : undefined, cancelled ? 'CANCELLED' : e.code, cancelled ? 'the response ended early: the client went away or reset the stream' : e.message);
     });
+    body.pipe(counted);
     return { ...res, body: counted };
   }
 
