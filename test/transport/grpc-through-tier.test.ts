@@ -1,12 +1,13 @@
-// gRPC through the endpoint tier with real @grpc/grpc-js clients and servers: all call kinds,
-// statuses and trailing metadata intact, deadlines, cancellation, large messages, one connection.
+// gRPC through the endpoint tier, behind the proxy's real HTTP/2 edge, with real @grpc/grpc-js
+// clients and servers: all call kinds, statuses and trailing metadata intact, deadlines,
+// cancellation, large messages, one connection.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointConnector } from '../../proxy/outbound/endpoint/connector.ts';
+import { serveOnEdge, type ServedEdge } from '../helpers/edge.ts';
 import { quietLogger } from './fixtures/harness.ts';
-import { startH2Edge } from './fixtures/h2-edge.ts';
 
 const HOST = '127.0.22.5';
 type Msg = { text?: string; blob?: Buffer };
@@ -16,7 +17,7 @@ const def = protoLoader.loadSync(fileURLToPath(new URL('./fixtures/echo.proto', 
 const Echo = (grpc.loadPackageDefinition(def).transporttest as grpc.GrpcObject).Echo as grpc.ServiceClientConstructor;
 
 let server: grpc.Server;
-let edge: Awaited<ReturnType<typeof startH2Edge>>;
+let edge: ServedEdge;
 let connector: EndpointConnector;
 let connections = 0;
 let cancelledOnServer: Promise<void>;
@@ -60,7 +61,7 @@ beforeAll(async () => {
   const port = await new Promise<number>((res, rej) => server.bindAsync(`${HOST}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
   connector = new EndpointConnector({ logger: quietLogger, metrics: { trackConnection: () => void connections++ } });
   const endpoint = { address: `${HOST}:${port}`, weight: 1, labels: {} };
-  edge = await startH2Edge(HOST, (req) => connector.service(endpoint)(req));
+  edge = await serveOnEdge(HOST, (req) => connector.service(endpoint)(req), 'h2');
 });
 afterAll(async () => {
   await edge.close();
@@ -69,7 +70,7 @@ afterAll(async () => {
 });
 
 function client(): EchoClient {
-  return new Echo(`${HOST}:${edge.port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 8 << 20 }) as unknown as EchoClient;
+  return new Echo(new URL(edge.origin).host, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 8 << 20 }) as unknown as EchoClient;
 }
 
 function unary(c: EchoClient, req: Msg, opts: grpc.CallOptions = {}): Promise<{ res?: Msg; err?: grpc.ServiceError; trailers?: grpc.Metadata }> {

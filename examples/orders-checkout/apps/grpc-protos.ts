@@ -17,16 +17,18 @@ export interface OrderMessage {
   createdAt: string;
 }
 
-type Loaded = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function load(file: string): Loaded {
-  return grpc.loadPackageDefinition(protoLoader.loadSync(protoDir + file, loaderOptions)) as Loaded;
+/**
+ * A .proto file's services, as `Shape` (its `package` line's namespaces down to the services):
+ * loaded at run time, so the shape is the caller's word for what the file declares.
+ */
+function load<Shape>(file: string): Shape {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(protoDir + file, loaderOptions)) as unknown as Shape;
 }
 
 export function ordersPackage(): { Orders: grpc.ServiceClientConstructor } {
-  return load('orders.proto').orders.v1;
+  return load<{ orders: { v1: { Orders: grpc.ServiceClientConstructor } } }>('orders.proto').orders.v1;
 }
 
 export function healthPackage(): { Health: grpc.ServiceClientConstructor } {
-  return load('health.proto').grpc.health.v1;
+  return load<{ grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }>('health.proto').grpc.health.v1;
 }
