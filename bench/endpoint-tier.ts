@@ -8,7 +8,7 @@ import { EndpointConnector } from '../proxy/outbound/endpoint/connector.ts';
 import type { MeshRequest } from '../proxy/http/message.ts';
 import { Pool } from 'undici';
 import https from 'node:https';
-import { SwappableCredentials, TestPki } from '../test/transport/fixtures/certs.ts';
+import { SwappableCredentials, TestPki } from '../test/proxy/outbound/endpoint/fixtures/certs.ts';
 
 const HOST = '127.0.22.9';
 const upstream = http.createServer((_req, res) => res.end('hello world'));

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 
-const PROTO = fileURLToPath(new URL('../data-path/fixtures/echo.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../proxy/fixtures/echo.proto', import.meta.url));
 const definition = grpc.loadPackageDefinition(loader.loadSync(PROTO, { keepCase: false, longs: Number, defaults: true })) as never as {
   meshtest: { Echo: grpc.ServiceClientConstructor };
 };

@@ -6,7 +6,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { vizIdentity } from '../../viz/identity.ts';
-import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../mesh/mesh-harness.ts';
+import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../helpers/control-plane.ts';
 
 export const ADMIN_PORT = 4191;
 export const TAP_PORT = 4190;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusMetrics } from '../../viz/metrics/prometheus-source.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
-import { eventually } from '../mesh/mesh-harness.ts';
+import { eventually } from '../helpers/control-plane.ts';
 import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
 const NET = '127.0.33';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationProto } from '../../api/destination-proto.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
-import { eventually } from '../mesh/mesh-harness.ts';
+import { eventually } from '../helpers/control-plane.ts';
 import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
 let mesh: MiniMesh;

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
-import { eventually, spawnProxy, type ChildProxy } from '../mesh/mesh-harness.ts';
+import { eventually, spawnProxy, type ChildProxy } from '../helpers/control-plane.ts';
 import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
 const NET = '127.0.34';

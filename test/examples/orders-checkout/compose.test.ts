@@ -1,0 +1,69 @@
+// docker-compose.yml: valid for docker-compose, current with the plan it is generated from, and
+// in agreement with what the embedded runner starts (same processes, commands and settings).
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { readWorkloads } from '../../../examples/orders-checkout/runner/deployments.ts';
+import { composePlacement, localPlacement, planDemo } from '../../../examples/orders-checkout/runner/topology.ts';
+import { allProcesses } from '../../../examples/orders-checkout/runner/run-demo.ts';
+import { generatedCompose } from '../../../cli/commands/demo-compose.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const file = join(root, 'docker-compose.yml');
+const manifests = 'examples/orders-checkout/manifests';
+
+describe('docker-compose.yml', () => {
+  it('passes `docker-compose config`', () => {
+    const out = execFileSync('docker-compose', ['-f', file, 'config'], { cwd: root, encoding: 'utf8' });
+    const resolved = parse(out);
+    expect(resolved.services.ingress.ports[0]).toMatchObject({ published: 8000, target: 8000 });
+    expect(resolved.services['checkout-0-proxy'].network_mode).toBe('service:checkout-0');
+    // The front door is one container, the proxy in ingress mode, on the ingress pod's address.
+    expect(resolved.services.ingress.command).toEqual(['node', 'bin/mesh.js', 'proxy', '--ingress']);
+    expect(resolved.services.ingress.networks.mesh.ipv4_address).toBe('172.28.10.1');
+    expect(resolved.services['ingress-proxy']).toBeUndefined();
+    // Prometheus scrapes what `mesh viz prometheus-config` says, with targets from the viz.
+    expect(resolved.services.prometheus.environment.PROMETHEUS_CONFIG).toContain('http://172.28.0.12:8085/api/v1/prometheus-targets');
+    expect(resolved.services.prometheus.command[0]).toContain('$PROMETHEUS_CONFIG');
+  });
+
+  it('is what `mesh demo compose` generates from the workloads today', () => {
+    expect(readFileSync(file, 'utf8')).toBe(generatedCompose());
+  });
+
+  it('runs the same processes, commands and settings as the embedded runner', () => {
+    const workloads = readWorkloads(join(root, 'examples/orders-checkout/workloads'));
+    const local = planDemo(workloads, localPlacement('/state', root, ''), manifests);
+    const compose = planDemo(workloads, composePlacement(), manifests);
+    const services = parse(readFileSync(file, 'utf8')).services as Record<string, { command: string[]; environment?: Record<string, string>; network_mode?: string; networks?: any }>;
+    // Every address maps one to one between the two placements; paths of the state folder too.
+    const mapping = new Map<string, string>([['/state', '/state']]);
+    const pods = [[local.ingress, compose.ingress], ...local.pods.map((p, i) => [p, compose.pods[i]!])] as const;
+    for (const [l, c] of pods) mapping.set(l.ip, c.ip);
+    mapping.set(local.placement.identityAddr, compose.placement.identityAddr);
+    mapping.set(local.placement.destinationAddr, compose.placement.destinationAddr);
+    mapping.set(local.placement.vizAddr, compose.placement.vizAddr);
+    mapping.set(local.placement.ingressUrl, compose.placement.ingressUrl);
+    mapping.set(local.placement.ingressListen, compose.placement.ingressListen);
+    // The ingress proxy's outbound listener address is a setting of its own (the port stays 8000).
+    const hostOf = (listen: string) => listen.slice(0, listen.lastIndexOf(':'));
+    mapping.set(hostOf(local.placement.ingressListen), hostOf(compose.placement.ingressListen));
+    const translate = (v: string) => [...mapping.entries()].sort((a, b) => b[0].length - a[0].length).reduce((s, [from, to]) => s.split(from).join(to), v);
+
+    const processes = allProcesses(local);
+    expect(Object.keys(services).filter((n) => n !== 'mesh-init' && n !== 'prometheus').sort()).toEqual(processes.map((p) => p.name).sort());
+    for (const p of processes) {
+      const svc = services[p.name]!;
+      expect(svc.command, p.name).toEqual(p.command.map(translate));
+      expect(Object.keys(svc.environment ?? {}).sort(), p.name).toEqual(Object.keys(p.env).sort());
+      for (const [k, v] of Object.entries(p.env)) expect(svc.environment![k], `${p.name} ${k}`).toBe(translate(v));
+    }
+    // Sidecars share their app's network namespace; apps hold the pod's address.
+    for (const pod of local.pods) {
+      if (pod.sidecar) expect(services[pod.sidecar.name]!.network_mode).toBe(`service:${pod.name}`);
+      expect(services[pod.name]!.networks.mesh.ipv4_address).toBe(mapping.get(pod.ip));
+    }
+  });
+});

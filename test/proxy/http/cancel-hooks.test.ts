@@ -1,0 +1,57 @@
+// http/cancel.ts: one 'abort' listener per signal, fanned out to the hooks registered at that moment.
+import { describe, expect, it } from 'vitest';
+import { offCancel, onCancel } from '../../../proxy/http/cancel.ts';
+
+const hook = () => {
+  const h = { calls: 0, onCancel: () => void h.calls++ };
+  return h;
+};
+
+describe('cancel hooks', () => {
+  it('calls every registered hook once when the signal aborts, and none that left', () => {
+    const ac = new AbortController();
+    const [a, b, gone] = [hook(), hook(), hook()];
+    onCancel(ac.signal, a);
+    onCancel(ac.signal, gone);
+    onCancel(ac.signal, b);
+    offCancel(ac.signal, gone);
+    ac.abort();
+    ac.abort();
+    expect([a.calls, b.calls, gone.calls]).toEqual([1, 1, 0]);
+  });
+
+  it('calls a hook at once on a signal that already aborted', () => {
+    const ac = new AbortController();
+    ac.abort();
+    const h = hook();
+    onCancel(ac.signal, h);
+    expect(h.calls).toBe(1);
+  });
+
+  it('serves many requests on one signal with a single abort listener', () => {
+    const ac = new AbortController();
+    let added = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    for (let i = 0; i < 100; i++) {
+      const h = hook();
+      onCancel(ac.signal, h);
+      offCancel(ac.signal, h);
+    }
+    const last = hook();
+    onCancel(ac.signal, last);
+    ac.abort();
+    expect(added).toBe(1);
+    expect(last.calls).toBe(1);
+  });
+
+  it('a hook that leaves while the others are being told does not stop them', () => {
+    const ac = new AbortController();
+    const b = hook();
+    const a = { onCancel: () => offCancel(ac.signal, a) };
+    onCancel(ac.signal, a);
+    onCancel(ac.signal, b);
+    ac.abort();
+    expect(b.calls).toBe(1);
+  });
+});

@@ -1,0 +1,148 @@
+// Refusals on both sides of the proxy-to-proxy hop: a peer whose certificate comes from another
+// trust anchor, has expired, or carries the wrong identity is refused by the outbound side (as a
+// server) and by the inbound side (as a client), each with a reason an operator can act on.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPki } from '../../helpers/pki.ts';
+import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+
+const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
+const HOUR = 3_600_000;
+const expired = { nowMs: Date.now() - 2 * HOUR, lifetimeMs: HOUR };
+
+let cp: ControlPlane;
+const apps: PodApp[] = [];
+const proxies: RunningProxy[] = [];
+let file: string;
+const servers: Record<string, RunningProxy> = {};
+const clients: Record<string, RunningProxy> = {};
+
+/** What the client proxies are told: every authority is "orders", but the pods behind them differ. */
+function endpoints(): string {
+  const services: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(servers)) {
+    services[`${name}.production.svc.cluster.local:8080`] = [{ address: `${s.ip}:8080`, identity: id('orders'), inboundPort: s.inboundPort }];
+  }
+  return JSON.stringify({
+    services,
+    // Only checkout may call the orders app (the good server's policy).
+    inbound: { ports: { '8080': { server: { name: 'orders-http', protocol: 'HTTP/1' }, authorizations: [{ name: 'ServerAuthorization production/checkout', authentication: { identities: [id('checkout')] } }] } } },
+  });
+}
+
+async function server(name: string, ip: string, sa: string, credentials?: Parameters<typeof startProxy>[1]): Promise<void> {
+  apps.push(await startPodApp(ip, 8080, name));
+  const args = credentials ? ['--pod-ip', ip, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0'] : proxyArgs(cp, { name, serviceAccount: sa, ip });
+  const p = await startProxy([...args, '--endpoints-file', file, '--app-port', '8080'], credentials);
+  proxies.push(p);
+  servers[name] = p;
+}
+
+async function client(name: string, ip: string, sa: string, credentials?: Parameters<typeof startProxy>[1]): Promise<void> {
+  const args = credentials ? ['--pod-ip', ip, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0'] : proxyArgs(cp, { name, serviceAccount: sa, ip });
+  const p = await startProxy([...args, '--endpoints-file', file, '--pod-namespace', 'production'], credentials);
+  proxies.push(p);
+  clients[name] = p;
+}
+
+beforeAll(async () => {
+  cp = await controlPlane();
+  await cp.startIdentity('127.0.29.40:0');
+  file = join(cp.dir, 'endpoints.json');
+  writeFileSync(file, endpoints());
+  const otherAnchor = await testPki();
+  await server('good', '127.0.29.41', 'orders');
+  await server('other-anchor', '127.0.29.42', 'orders', await otherAnchor.credentialsFor(id('orders')));
+  await server('expired', '127.0.29.43', 'orders', await handMadeCredentials(cp.ca, id('orders'), expired));
+  await server('wrong-identity', '127.0.29.44', 'payments');
+  writeFileSync(file, endpoints());
+  await client('checkout', '127.0.29.45', 'checkout');
+  await client('expired-client', '127.0.29.46', 'checkout', await handMadeCredentials(cp.ca, id('checkout'), expired));
+  await client('payments', '127.0.29.47', 'payments');
+  await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.allSettled(proxies.map((p) => p.stop()));
+  await Promise.allSettled(apps.map((a) => a.close()));
+  await cp?.close();
+});
+
+async function call(via: RunningProxy, service: string): Promise<{ status: number; error?: string; body: string }> {
+  const pool = new Pool(`http://${via.ip}:${via.outboundPort}`);
+  try {
+    const res = await pool.request({ path: '/', method: 'GET', headers: { host: `${service}.production.svc.cluster.local:8080` } });
+    return { status: res.statusCode, error: res.headers['l5d-proxy-error'] as string | undefined, body: await res.body.text() };
+  } finally {
+    await pool.close();
+  }
+}
+
+describe('the outbound side refuses a server that cannot prove the identity discovery gave', () => {
+  it('the good server is reached', async () => {
+    const r = await call(clients['checkout']!, 'good');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ pod: 'good', clientId: id('checkout') });
+  });
+
+  it('a server with a certificate from another trust anchor: 502, and the app never sees the request', async () => {
+    const r = await call(clients['checkout']!, 'other-anchor');
+    expect(r.status).toBe(502);
+    expect(r.error).toMatch(/certificate|self.signed|issuer/i);
+    expect(apps[1]!.seen).toEqual([]);
+  });
+
+  it('a server with an expired certificate: 502 naming the expiry', async () => {
+    const r = await call(clients['checkout']!, 'expired');
+    expect(r.status).toBe(502);
+    expect(r.error).toMatch(/expired/i);
+    expect(apps[2]!.seen).toEqual([]);
+  });
+
+  it('a server presenting another identity: 502 naming the expected and the presented identity', async () => {
+    const r = await call(clients['checkout']!, 'wrong-identity');
+    expect(r.status).toBe(502);
+    expect(r.error).toContain(id('orders'));
+    expect(r.error).toContain(id('payments'));
+    expect(apps[3]!.seen).toEqual([]);
+  });
+});
+
+describe('the inbound side refuses a client that cannot prove an allowed identity', () => {
+  it('a client proxy with an expired certificate: the handshake is refused and logged, the app sees nothing', async () => {
+    const before = apps[0]!.seen.length;
+    const r = await call(clients['expired-client']!, 'good');
+    expect(r.status).toBe(502);
+    expect(apps[0]!.seen.length).toBe(before);
+    await eventually(() => servers['good']!.logs.some((l) => /TLS connection from .* refused: client certificate for spiffe:\/\/cluster.local\/ns\/production\/sa\/checkout not accepted: CERT_HAS_EXPIRED/.test(String(l.msg))), 3_000, 'the inbound log of the refused handshake');
+  });
+
+  it('a client with a certificate from another trust anchor: the inbound side refuses the handshake', async () => {
+    const otherAnchor = await testPki();
+    const creds = (await otherAnchor.credentialsFor(id('checkout'))).current();
+    const good = servers['good']!;
+    // A raw TLS client that trusts the server (so only the server's check can fail) and presents the foreign certificate.
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect({ host: good.ip, port: good.inboundPort, ...creds, ca: cp.ca.material.trustAnchorsPem, servername: 'localhost', ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+      socket.on('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nhost: x\r\nl5d-dst-port: 8080\r\n\r\n`));
+      socket.on('data', (d: Buffer) => resolve(`answered: ${d.toString().split('\r\n')[0]}`));
+      socket.on('error', (err) => resolve(`refused: ${err.message}`));
+      socket.on('close', () => resolve('closed'));
+    });
+    expect(outcome).not.toMatch(/^answered/);
+    expect(apps[0]!.seen.every((s) => s.clientId === id('checkout'))).toBe(true);
+    await eventually(() => good.logs.some((l) => l.reason === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' || l.reason === 'UNABLE_TO_GET_ISSUER_CERT'), 3_000, 'the inbound log naming the unknown issuer');
+  });
+
+  it('a client with a valid certificate but an identity the Server does not authorize: 403 naming it, counted', async () => {
+    const r = await call(clients['payments']!, 'good');
+    expect(r.status).toBe(403);
+    expect(r.error).toContain(id('payments'));
+    const m = await servers['good']!.metrics();
+    expect(m).toMatch(/inbound_http_authz_deny_total\{[^}]*server="orders-http"[^}]*reason="unauthorized"[^}]*\} [1-9]/);
+    expect(servers['good']!.logs.some((l) => l.level === 'warn' && l.client === id('payments') && l.server === 'orders-http')).toBe(true);
+  });
+});

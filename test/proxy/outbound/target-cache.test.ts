@@ -1,0 +1,81 @@
+// The outbound stack's per-target cache through a real proxy: a cached target holds its discovery
+// watches (profile and endpoints) open, evicting it releases them, shutdown releases them all.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
+import { CountedWatched } from '../../../proxy/discovery/counted-watched.ts';
+import type { EndpointSet, Profile } from '../../../api/destination-types.ts';
+import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
+
+/** The test resolver, with cells that count their subscribers as the destination client's do. */
+class CountingResolver extends TestResolver {
+  readonly endpointCells = new Map<string, CountedWatched<EndpointSet>>();
+  readonly profileCells = new Map<string, CountedWatched<Profile>>();
+
+  override endpoints(authority: string): CountedWatched<EndpointSet> {
+    let cell = this.endpointCells.get(authority);
+    if (!cell) this.endpointCells.set(authority, (cell = new CountedWatched<EndpointSet>()));
+    return cell;
+  }
+
+  override profile(authority: string): CountedWatched<Profile> {
+    let cell = this.profileCells.get(authority);
+    if (!cell) this.profileCells.set(authority, (cell = new CountedWatched<Profile>({ fqdn: authority.split(':')[0]!, routes: [], httpRoutes: [] })));
+    return cell;
+  }
+
+  /** How many subscribers the authority's profile and endpoints cells have. */
+  held(authority: string): [number, number] {
+    return [this.profileCells.get(authority)?.subscriberCount ?? 0, this.endpointCells.get(authority)?.subscriberCount ?? 0];
+  }
+}
+
+const resolver = new CountingResolver();
+const names = ['a', 'b', 'c'].map((n) => `${n}.production.svc.cluster.local:8080`);
+let proxy: RunningProxy;
+let app: App;
+let pool: Pool;
+
+async function get(authority: string): Promise<number> {
+  const res = await pool.request({ path: '/', method: 'GET', headers: { host: authority } });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+beforeAll(async () => {
+  app = await startApp('127.0.26.30', (_req, res) => res.end('ok'));
+  for (const name of names) resolver.setEndpoints(name, [app.address]);
+  proxy = await startProxy('127.0.26.31', resolver, { args: ['--max-targets', '2'] });
+  pool = new Pool(proxy.outboundUrl, { connections: 2 });
+});
+
+afterAll(async () => {
+  if (!pool.closed) await pool.close();
+  await proxy.close();
+  await app.close();
+});
+
+describe('the outbound target cache', () => {
+  it('holds the watches of the targets it keeps, and releases those of the one it evicts', async () => {
+    const [a, b, c] = names as [string, string, string];
+    expect(await get(a)).toBe(200);
+    expect(await get(b)).toBe(200);
+    expect(resolver.held(a)).toEqual([1, 1]);
+    expect(resolver.held(b)).toEqual([1, 1]);
+    // A third target with room for two: a, the least recently used, goes, and its watches with it.
+    expect(await get(c)).toBe(200);
+    expect(resolver.held(a)).toEqual([0, 0]);
+    expect(resolver.held(b)).toEqual([1, 1]);
+    expect(resolver.held(c)).toEqual([1, 1]);
+    // Used again, a is rebuilt and watched again; now b is the eldest.
+    expect(await get(a)).toBe(200);
+    expect(resolver.held(a)).toEqual([1, 1]);
+    expect(resolver.held(b)).toEqual([0, 0]);
+    expect(app.hits).toBe(4);
+  });
+
+  it('releases every watch when the proxy shuts down', async () => {
+    await pool.close();
+    await proxy.close();
+    for (const name of names) expect(resolver.held(name)).toEqual([0, 0]);
+  });
+});
