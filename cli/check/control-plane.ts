@@ -1,5 +1,5 @@
 // `mesh check`'s control-plane categories: the CA's trust anchor and issuer on disk, identity and
-// destination reachable over TLS proving their SPIFFE ids, the destination's resources, the viz.
+// destination reachable over TLS proving their SPIFFE ids, the destination's resources.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ import { FILES } from '../../identity/files.ts';
 import { splitPemCertificates } from '../../identity/ca-validate.ts';
 import type { FoundDemo } from '../find-demo.ts';
 import { chainBreak, validForAWhile, withinValidity } from './certificates.ts';
-import { httpGet, tcpReach, tlsIdentity } from './probes.ts';
+import { tlsIdentity } from './probes.ts';
 import { fail, ok, warn, type Category } from './report.ts';
 
 /** The CA's files as the demo uses them, read once per run; the reason when they cannot be read. */
@@ -121,25 +121,6 @@ export function resourcesCategory(resourcesDir: string | undefined): Category {
         run: () => {
           const warnings = load().filter((p) => p.severity === 'warning');
           return warnings.length ? warn(warnings.map((w) => w.message).join('\n'), 'each warning names the file, resource and field; the destination applies what it can and says how') : ok;
-        },
-      },
-    ],
-  };
-}
-
-export function vizCategory(vizAddr: string): Category {
-  const hint = `the viz runs with the demo (npm start); alone: mesh viz serve. Is something else on ${vizAddr}?`;
-  return {
-    name: 'mesh-viz',
-    checks: [
-      {
-        description: `viz is reachable at ${vizAddr}`, hint,
-        run: async () => {
-          const problem = await tcpReach(vizAddr);
-          if (problem) return fail(`viz: ${problem}`, hint);
-          // Any HTTP answer shows an HTTP server there, not just an open port.
-          await httpGet(`http://${vizAddr}/`);
-          return ok;
         },
       },
     ],

@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { projectRoot } from '../../api/locate.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
-import { controlPlaneCategory, identityCategory, readCaFiles, resourcesCategory, vizCategory, type CaFiles } from '../check/control-plane.ts';
+import { controlPlaneCategory, identityCategory, readCaFiles, resourcesCategory, type CaFiles } from '../check/control-plane.ts';
+import { vizCategory } from '../check/viz.ts';
 import { dataPlaneByPod, dataPlaneSummary, inspectPods, type PodFindings } from '../check/data-plane.ts';
 import { demoCategory } from '../check/demo-category.ts';
 import { preCategories } from '../check/pre.ts';
@@ -55,7 +56,7 @@ async function check(state: string | undefined, byPod: boolean, namespace: strin
       identityCategory(d, caFiles),
       controlPlaneCategory(d, caFiles),
       resourcesCategory(d.resourcesDir),
-      vizCategory(d.vizAddr),
+      vizCategory(d),
       byPod ? dataPlaneByPod(inspect(), namespace) : dataPlaneSummary(inspect, namespace),
     ]);
   });

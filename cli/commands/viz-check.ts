@@ -1,6 +1,6 @@
 // `mesh viz check`: Linkerd's `linkerd viz check` for the demo: the viz is found and answers.
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
-import { vizCategory } from '../check/control-plane.ts';
+import { vizCategory } from '../check/viz.ts';
 import { demoCategory } from '../check/demo-category.ts';
 import { report } from '../check/report.ts';
 import type { FoundDemo } from '../find-demo.ts';
@@ -18,6 +18,6 @@ export function run(args: string[]): Promise<number> {
     const { values } = parseCommandArgs(args, { output: { type: 'string', short: 'o', default: 'table' }, state: { type: 'string' }, namespace: { type: 'string', short: 'n' } });
     if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`-o must be "table" or "json", got "${values.output}"`);
     let demo: FoundDemo | undefined;
-    return report(values.output, [demoCategory(values.state, (d) => (demo = d))], () => [vizCategory(demo!.vizAddr)]);
+    return report(values.output, [demoCategory(values.state, (d) => (demo = d))], () => [vizCategory(demo!)]);
   });
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { initIdentityDir } from '../../identity/files.ts';
 import {
-  copyManifests, DESTINATION_ADDR, NET, ROOT, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
+  copyManifests, DESTINATION_ADDR, NET, ROOT, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, mintToken, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
 } from './check-harness.ts';
 import { runMesh } from './run-mesh.ts';
 import { preCategories } from '../../cli/check/pre.ts';
@@ -85,11 +85,6 @@ describe('mesh check on a working control plane', () => {
     expect(r.code).toBe(1);
   });
 
-  it('runs the checks the README shows, in its order', async () => {
-    const r = await runMesh(['check', '--state', state]);
-    expect(shape(parseTable(r.out))).toEqual(shape(parseTable(sample('mesh check'))));
-  });
-
   it('checks the data plane pod by pod, one namespace with -n given before the command', async () => {
     const r = await runMesh(['-n', 'production', 'check', '--proxy', '--state', state]);
     const dataPlane = block(r.out, 'mesh-data-plane');
@@ -115,20 +110,47 @@ describe('mesh check on a working control plane', () => {
     expect(r.code).toBe(1);
   });
 
-  it('mesh viz check: no viz, then an HTTP server where the viz should be', async () => {
+  it('mesh viz check: no viz, then another HTTP server where the viz should be', async () => {
     const down = await runMesh(['viz', 'check', '--state', state]);
     expect(down.out).toContain(`× viz is reachable at ${VIZ_ADDR}\n    viz: nothing accepts connections on ${VIZ_ADDR} (connection refused)\n    hint: the viz runs with the demo`);
     expect(down.code).toBe(1);
-    const server: Server = createServer((_req, res) => res.end('{}'));
-    await new Promise<void>((r) => server.listen(8085, `${NET}.12`, r));
+    const other: Server = createServer((_req, res) => { res.statusCode = 404; res.end('no such page'); });
+    await new Promise<void>((r) => other.listen(8085, `${NET}.12`, r));
     try {
-      const up = await runMesh(['viz', 'check', '--state', state]);
-      expect(up.out).toContain(`√ viz is reachable at ${VIZ_ADDR}`);
-      expect(up.out).toMatch(/Status check results are √\n$/);
-      expect(up.code).toBe(0);
+      const r = await runMesh(['viz', 'check', '--state', state]);
+      expect(r.out).toContain(`√ viz is reachable at ${VIZ_ADDR}\n× viz API answers\n    GET /api/v1/health answered 404: no such page\n    hint: something else may hold ${VIZ_ADDR}`);
+      expect(r.out).not.toContain('viz hears from the destination');
+      expect(r.code).toBe(1);
     } finally {
-      await new Promise((r) => server.close(r));
+      await new Promise((r) => other.close(r));
     }
+  });
+
+  it('mesh viz check against a real viz that scrapes the checkout proxy', async () => {
+    const viz = start(['viz', 'serve', '--listen', VIZ_ADDR, '--destination-addr', DESTINATION_ADDR, '--identity-addr', IDENTITY_ADDR,
+      '--trust-anchors', join(state, 'identity', 'ca.crt'), '--token-file', await mintToken(state, 'mesh-viz', 'tap'), '--scrape-interval', '1s']);
+    running.push(viz);
+    const health = async () => (await fetch(`http://${VIZ_ADDR}/api/v1/health`)).json() as Promise<{ scrapeRounds: number; pods: number }>;
+    await until('viz scraping checkout-0', async () => { const h = await health(); return h.scrapeRounds > 1 && h.pods >= 1; }, viz);
+    const dir = join(tmp, 'with-viz');
+    writeRun(dir, [podRecord(CHECKOUT)], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });
+    const r = await runMesh(['viz', 'check', '--state', dir]);
+    expect(r.out).toMatch(new RegExp([
+      'mesh-viz', '--------', `√ viz is reachable at ${VIZ_ADDR.replaceAll('.', '\\.')}`, '√ viz API answers',
+      '√ viz runs the control plane\'s version \\(\\d+\\.\\d+\\.\\d+\\)', '√ viz hears from the destination', '√ viz scrapes every meshed pod \\(1 pods\\)',
+    ].join('\n')));
+    // The version check agrees with what the viz itself lists for the proxy.
+    const listed = await (await fetch(`http://${VIZ_ADDR}/api/v1/pods`)).json() as { controlPlaneVersion: string; pods: Array<{ name: string; proxyVersion: string | null }> };
+    const version = listed.pods.find((p) => p.name === 'checkout-0')!.proxyVersion;
+    expect(r.out).toContain(version === listed.controlPlaneVersion
+      ? `√ data plane proxies run the control plane's version (${version})`
+      : `‼ data plane proxies run the control plane's version\n    production/checkout-0: ${version ?? 'no version reported'}`);
+    expect(r.code).toBe(0);
+  });
+
+  it('runs the checks the README shows, in its order', async () => {
+    const r = await runMesh(['check', '--state', join(tmp, 'with-viz')]);
+    expect(shape(parseTable(r.out))).toEqual(shape(parseTable(sample('mesh check'))));
   });
 });
 
