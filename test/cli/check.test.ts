@@ -218,6 +218,21 @@ describe('mesh check with one thing broken on purpose', () => {
     }
   });
 
+  it('a proxy whose clock runs an hour ahead: ‼ with the skew', async () => {
+    const ahead: Server = createServer((req, res) => res.end(req.url === '/identity'
+      ? JSON.stringify({ identity: null, now: new Date(Date.now() + 3_600_000).toISOString(), certificateChainPem: null, trustAnchorsPem: null })
+      : 'ready\n'));
+    await new Promise<void>((r) => ahead.listen(4191, `${NET}.23`, r));
+    try {
+      const dir = join(tmp, 'ahead');
+      writeRun(dir, [podRecord({ name: 'ahead-0', namespace: 'production', serviceAccount: 'ahead', ip: `${NET}.23` })], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });
+      const r = await runMesh(['check', '--proxy', '--state', dir]);
+      expect(r.out).toMatch(/‼ production\/ahead-0 clock agrees with this machine's\n {4}ahead-0: its clock is 3\d{3}\.\d s ahead of this machine's \(\+- \d+\.\d s\)\n {4}hint: certificates are issued with only 20 s of allowance for skew/);
+    } finally {
+      await new Promise((r) => ahead.close(r));
+    }
+  });
+
   it('a stopped destination', async () => {
     await destination.stop();
     const r = await runMesh(['check', '--state', state]);
