@@ -1,12 +1,14 @@
-// The conventions every `mesh` subcommand shares: `--help`, required flags, and usage errors
-// that say what was wrong and show the usage, with exit code 2.
+// The one flag parser of every `mesh` command, the proxy's settings included: node:util's
+// parseArgs behind the conventions they share: `--help`, required flags, switches that also take
+// `=true`/`=false`, and usage errors that say which flag and what was wrong (exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DurationError, parseDuration } from '../api/duration.ts';
 import { CodedError } from '../api/errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** The values node:util's parseArgs gives for `options` (`help` is handled here, so it is left out). */
-type ParsedValues<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>['values'];
+export type ParsedValues<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>['values'];
 
 /** The flags parseCommandArgs returns for `options`, with the `required` ones typed as present. */
 export type CommandValues<O extends Options, R extends keyof O & string = never> = Omit<ParsedValues<O>, R> & {
@@ -18,6 +20,63 @@ export class UsageError extends CodedError<'USAGE'> {
   constructor(message: string, options?: ErrorOptions) {
     super('USAGE', message, options);
   }
+}
+
+const SWITCH_VALUES: Record<string, boolean> = { true: true, '1': true, false: false, '0': false };
+
+/** `--flag value`, `--flag=value`, `-f`, switches (`--watch`, `--watch=false`); throws UsageError. */
+export function parseFlags<O extends Options>(args: string[], options: O, allowPositionals: boolean): { values: ParsedValues<O>; positionals: string[] } {
+  // parseArgs' switches take no value (`--no-x` comes only in Node 22): `--x=false` is read here.
+  const written = new Map<string, { on: boolean; at: number }>();
+  const end = args.includes('--') ? args.indexOf('--') : args.length; // after `--`, all is positional
+  const rest = args.filter((arg, at) => {
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (!m || at > end || options[m[1]!]?.type !== 'boolean') return true;
+    const on = SWITCH_VALUES[m[2]!];
+    if (on === undefined) throw new UsageError(`option --${m[1]} is a switch: write --${m[1]}, --${m[1]}=true or --${m[1]}=false, got "${m[2]}"`);
+    written.set(m[1]!, { on, at });
+    return false;
+  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError(explain(rest, options, allowPositionals) ?? (err as Error).message, { cause: err });
+  }
+  const values = parsed.values as Record<string, unknown>;
+  // The last of `--x=false` and a bare `--x` wins, as for any repeated flag.
+  for (const [name, { on, at }] of written) if (!args.slice(at + 1, end).includes(`--${name}`)) values[name] = on;
+  return parsed as unknown as { values: ParsedValues<O>; positionals: string[] };
+}
+
+/** Which argument parseArgs refused and why, read from its own tokens (node's messages vary by version). */
+function explain(args: string[], options: Options, allowPositionals: boolean): string | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === 'positional' && !allowPositionals) return `unexpected argument "${t.value}" (options start with --)`;
+    if (t.kind !== 'option') continue;
+    const spec = options[t.name];
+    if (!spec) return `unknown option "${t.rawName}"`;
+    if (spec.type === 'boolean' && t.value !== undefined) return `option ${t.rawName} takes no value`;
+    if (spec.type === 'string' && t.value === undefined) return `option ${t.rawName} needs a value`;
+    if (spec.type === 'string' && !t.inlineValue && t.value?.startsWith('-')) {
+      return `option ${t.rawName} needs a value, got the option "${t.value}" (write ${t.rawName}=${t.value} if that is the value)`;
+    }
+  }
+  return undefined;
+}
+
+/** A positive duration flag (`--ttl 24h`, `--cert-lifetime 90m`) in whole milliseconds; throws UsageError naming the flag. */
+export function durationFlag(text: string, flag: string): number {
+  let ms: number;
+  try {
+    ms = Math.round(parseDuration(text));
+  } catch (err) {
+    if (err instanceof DurationError) throw new UsageError(`${flag}: ${err.message}`);
+    throw err;
+  }
+  if (ms <= 0) throw new UsageError(`${flag}: "${text}" must be longer than zero`);
+  return ms;
 }
 
 /** `--help` was asked for: the usage goes to stdout, exit code 0. */
@@ -48,13 +107,7 @@ export function parseCommandArgs<O extends Options, R extends keyof O & string =
   options: O,
   { required = [], positionals = false }: { required?: R[]; positionals?: Positionals } = {},
 ): { values: CommandValues<O, R>; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals !== false, strict: true });
-  } catch (err) {
-    // node's messages name the flag and say what is wrong ("Unknown option '--ttl'. ...").
-    throw new UsageError((err as Error).message, { cause: err });
-  }
+  const parsed = parseFlags(args, { ...options, help: { type: 'boolean', short: 'h' } }, positionals !== false);
   const values = parsed.values as Record<string, unknown>;
   if (values['help']) throw new HelpRequested();
   const missing = required.filter((name) => values[name] === undefined || values[name] === '');

@@ -1,8 +1,7 @@
 // `mesh identity init`: creates the CA's directory (trust anchor, issuer, token key), or adopts a brought chain.
-import { parseDuration } from '../../identity/duration.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import { initIdentityDir } from '../../identity/files.ts';
-import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+import { durationFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'create the trust anchor, issuer and token key of the identity CA';
 
@@ -30,8 +29,8 @@ export function run(args: string[]): Promise<number> {
     try {
       const written = await initIdentityDir(values.dir, {
         trustDomain: values['trust-domain'],
-        anchorLifetimeMs: parseDuration(values['anchor-lifetime'], '--anchor-lifetime'),
-        issuerLifetimeMs: parseDuration(values['issuer-lifetime'], '--issuer-lifetime'),
+        anchorLifetimeMs: durationFlag(values['anchor-lifetime'], '--anchor-lifetime'),
+        issuerLifetimeMs: durationFlag(values['issuer-lifetime'], '--issuer-lifetime'),
         force: values.force,
         brought,
       });

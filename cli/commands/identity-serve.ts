@@ -1,10 +1,9 @@
 // `mesh identity serve`: runs the CA's gRPC service until SIGINT/SIGTERM.
-import { parseDuration } from '../../identity/duration.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import { loadIdentityDir } from '../../identity/files.ts';
 import { startIdentityServer } from '../../identity/server.ts';
 import { createLogger } from '../../api/log.ts';
-import { parseCommandArgs, runCommand } from '../args.ts';
+import { durationFlag, parseCommandArgs, runCommand } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the identity CA (gRPC over TLS) from a directory made by `mesh identity init`';
@@ -25,7 +24,7 @@ export function run(args: string[]): Promise<number> {
     try {
       server = await startIdentityServer({
         ...loadIdentityDir(values.dir),
-        certLifetimeMs: parseDuration(values['cert-lifetime'], '--cert-lifetime'),
+        certLifetimeMs: durationFlag(values['cert-lifetime'], '--cert-lifetime'),
         addr: values.addr,
         logger: log,
       });

@@ -1,9 +1,8 @@
 // `mesh identity token`: mints a service-account token a proxy presents to the CA (printed on stdout).
-import { parseDuration } from '../../identity/duration.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import { readTokenSigningKey } from '../../identity/files.ts';
 import { mintToken, TokenError } from '../../identity/token.ts';
-import { parseCommandArgs, runCommand } from '../args.ts';
+import { durationFlag, parseCommandArgs, runCommand } from '../args.ts';
 
 export const summary = 'print a service-account token for a workload (signed by the CA directory\'s token key)';
 
@@ -21,7 +20,7 @@ export function run(args: string[]): Promise<number> {
     const { values } = parseCommandArgs(args, OPTIONS, { required: ['dir', 'namespace', 'service-account'] });
     try {
       const workload = { namespace: values.namespace, serviceAccount: values['service-account'] };
-      console.log(mintToken(readTokenSigningKey(values.dir), workload, { ttlMs: parseDuration(values.ttl, '--ttl') }));
+      console.log(mintToken(readTokenSigningKey(values.dir), workload, { ttlMs: durationFlag(values.ttl, '--ttl') }));
       return 0;
     } catch (err) {
       if (err instanceof IdentityError || err instanceof TokenError) {

@@ -1,5 +1,6 @@
 // Reads fields out of untrusted YAML with a path for every value, so a bad document is
 // reported as `spec.rules[0].backendRefs[1].weight: must be ..., got -5`, never as a crash.
+import { DurationError, parseDuration } from '../../api/duration.ts';
 import { CodedError } from '../../api/errors.ts';
 
 /** A field that does not hold what the resource kind requires; `path` is dotted, from the document root. */
@@ -141,4 +142,18 @@ export function compiledRegex(source: string, path: string): string {
     throw new FieldError(path, `is not a valid regular expression (${reason.slice(reason.lastIndexOf('/: ') + 3)}), got ${shown(source)}`, { cause: err });
   }
   return source;
+}
+
+/** A duration field in Go's grammar ("500ms", "1m30s"; "0": none) as whole milliseconds; never negative. */
+export function durationMs(value: unknown, path: string): number {
+  if (typeof value !== 'string') throw new FieldError(path, `must be a duration such as "500ms" or "10s", got ${shown(value)}`);
+  let ms: number;
+  try {
+    ms = Math.round(parseDuration(value));
+  } catch (err) {
+    if (err instanceof DurationError) throw new FieldError(path, err.message);
+    throw err;
+  }
+  if (ms < 0) throw new FieldError(path, `must not be negative, got ${shown(value)}`);
+  return ms;
 }

@@ -45,7 +45,7 @@ describe('precise errors', () => {
 
   it('a timeout of "abc"', () => {
     const { errors } = storeWith({ 'orders.yaml': route('10', 'abc') });
-    expect(errors()).toEqual(['orders.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: must be a duration such as "500ms" or "10s", got "abc"']);
+    expect(errors()).toEqual(['orders.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: "abc" is not a duration: expected a number at "abc" (write e.g. 300ms, 1.5h, 2h45m)']);
   });
 
   it('a ServiceProfile timeout of "abc" and a regex that does not compile', () => {
@@ -60,7 +60,7 @@ spec:
     timeout: ${timeout}
 `;
     expect(storeWith({ 'sp.yaml': profile('abc', '/orders/[^/]+') }).errors()).toEqual([
-      'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].timeout: must be a duration such as "500ms" or "10s", got "abc"',
+      'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].timeout: "abc" is not a duration: expected a number at "abc" (write e.g. 300ms, 1.5h, 2h45m)',
     ]);
     expect(storeWith({ 'sp.yaml': profile('1s', '/orders/([^/]+') }).errors()).toEqual([
       'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].condition.pathRegex: is not a valid regular expression (Unterminated group), got "/orders/([^/]+"',

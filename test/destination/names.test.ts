@@ -1,7 +1,7 @@
 // Name resolution as Kubernetes DNS would do it, and Go-style durations.
 import { describe, expect, it } from 'vitest';
 import { resolveAuthority } from '../../destination/index/authority.ts';
-import { durationMs } from '../../destination/store/duration.ts';
+import { durationMs } from '../../destination/store/field-reader.ts';
 
 describe('resolveAuthority', () => {
   const r = (a: string, ns = 'checkout') => resolveAuthority(a, ns, 'cluster.local');
@@ -34,8 +34,10 @@ describe('durationMs', () => {
     expect(durationMs('1m30s', 'x')).toBe(90_000);
     expect(durationMs('1.5s', 'x')).toBe(1_500);
     expect(durationMs('0', 'x')).toBe(0);
-    expect(() => durationMs('abc', 'spec.timeout')).toThrow('spec.timeout: must be a duration such as "500ms" or "10s", got "abc"');
-    expect(() => durationMs(5, 'spec.timeout')).toThrow('got 5');
-    expect(() => durationMs('10', 'spec.timeout')).toThrow('got "10"');
+    expect(durationMs('1.5h', 'x')).toBe(5_400_000);
+    expect(() => durationMs('abc', 'spec.timeout')).toThrow('spec.timeout: "abc" is not a duration: expected a number at "abc"');
+    expect(() => durationMs(5, 'spec.timeout')).toThrow('spec.timeout: must be a duration such as "500ms" or "10s", got 5');
+    expect(() => durationMs('10', 'spec.timeout')).toThrow('spec.timeout: "10" is not a duration: "10" has no unit');
+    expect(() => durationMs('-1s', 'spec.timeout')).toThrow('spec.timeout: must not be negative, got "-1s"');
   });
 });

@@ -1,7 +1,6 @@
 // Token validation on its own: each way a token can be wrong has its own code.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../identity/duration.ts';
 import { Ed25519TokenValidator, mintToken, TokenError } from '../../identity/token.ts';
 
 const pair = generateKeyPairSync('ed25519');
@@ -41,15 +40,5 @@ describe('Ed25519TokenValidator', () => {
 
   it('refuses to mint for names Kubernetes would not accept', () => {
     expect(() => mintToken(signingKey, { namespace: 'Prod', serviceAccount: 'x' })).toThrow(/namespace "Prod" is not a Kubernetes name/);
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads the lifetimes operators type, and names the option on a typo', () => {
-    expect(parseDuration('24h', 'x')).toBe(86_400_000);
-    expect(parseDuration('1h30m', 'x')).toBe(5_400_000);
-    expect(parseDuration('500ms', 'x')).toBe(500);
-    expect(() => parseDuration('10', '--ttl')).toThrow('--ttl: "10" is not a duration');
-    expect(() => parseDuration('0s', '--ttl')).toThrow('--ttl: "0s" must be longer than zero');
   });
 });

@@ -1,8 +1,7 @@
 // HTTPRoute (policy.linkerd.io v1beta1..v1beta3, gateway.networking.k8s.io v1beta1/v1): matches,
 // weighted backendRefs, timeouts, and Linkerd's timeout/retry annotations.
 import type { HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
-import { compiledRegex, Fields, FieldError, shown } from '../field-reader.ts';
-import { durationMs } from '../duration.ts';
+import { compiledRegex, durationMs, Fields, FieldError, shown } from '../field-reader.ts';
 import type { BackendRef, HttpRouteResource, ParentRef } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
 

@@ -1,8 +1,7 @@
 // linkerd.io ServiceProfile: per-route conditions, response classes, timeouts, retryability and
 // the retry budget, as Linkerd's CRD defines them.
 import type { ProfileRoute, RequestMatch, ResponseMatch, RetryBudget } from '../../../api/destination-types.ts';
-import { compiledRegex, Fields, FieldError } from '../field-reader.ts';
-import { durationMs } from '../duration.ts';
+import { compiledRegex, durationMs, Fields, FieldError } from '../field-reader.ts';
 import type { ServiceProfileResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
 
