@@ -61,15 +61,8 @@ describe('malformed text', () => {
   ];
   for (const [what, text, message] of cases) {
     it(`refuses ${what}, naming the line`, () => {
-      let caught: unknown;
-      try {
-        parsePrometheus(text);
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(PromTextError);
-      expect((caught as PromTextError).code).toBe('BAD_EXPOSITION');
-      expect((caught as Error).message).toMatch(message);
+      expect(() => parsePrometheus(text)).toThrow(PromTextError);
+      expect(() => parsePrometheus(text)).toThrow(expect.objectContaining({ code: 'BAD_EXPOSITION', message: expect.stringMatching(message) }));
     });
   }
 });
