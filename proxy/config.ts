@@ -2,6 +2,7 @@
 // at start so a typo is an error naming the setting, not a surprise later.
 import type { DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
+import { parseFlags, UsageError } from '../cli/args.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
@@ -117,23 +118,26 @@ export class ConfigError extends CodedError<'CONFIG_INVALID'> {
   }
 }
 
-/** Parse `args` (`--flag value` or `--flag=value`) over `env`; throws ConfigError naming the setting. */
+/** The settings as parseArgs options: `--pod-ip` is `pod-ip`, a `bool` setting is a switch. */
+const FLAG_OPTIONS = Object.fromEntries(SETTINGS.map((s) => [s.flag.slice(2), { type: s.kind === 'bool' ? 'boolean' : 'string' }] as const));
+
+/** Parse `args` (`--flag value`, `--flag=value`, `--switch[=false]`) over `env`; throws ConfigError naming the setting. */
 export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env): ProxyConfig {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!SETTINGS.some((s) => s.flag === flag)) throw new ConfigError(`unknown option "${flag}" (mesh proxy --help lists them)`);
-    const isBool = SETTINGS.find((s) => s.flag === flag)!.kind === 'bool';
-    // A switch (`--ingress`) takes no value unless written `--ingress=false`.
-    const value = eq > 0 ? arg.slice(eq + 1) : isBool ? 'true' : args[++i];
-    if (value === undefined) throw new ConfigError(`option ${flag} needs a value`);
-    flags.set(flag, value);
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    // `mesh proxy` is a mesh command: its flags are read by the one parser every command uses.
+    flags = parseFlags(args, FLAG_OPTIONS, false).values;
+  } catch (err) {
+    if (err instanceof UsageError) throw new ConfigError(`${err.message} (mesh proxy --help lists the options)`, { cause: err });
+    throw err;
   }
   const config: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    const fromFlag = flags.get(s.flag);
+    const fromFlag = flags[s.flag.slice(2)];
+    if (typeof fromFlag === 'boolean') {
+      config[s.key] = fromFlag;
+      continue;
+    }
     const raw = fromFlag ?? (env[s.env] !== undefined && env[s.env] !== '' ? env[s.env] : s.default);
     if (raw === undefined) continue;
     config[s.key] = parseValue(s, raw, fromFlag !== undefined ? s.flag : env[s.env] !== undefined ? s.env : 'default');

@@ -1,7 +1,9 @@
 // The control-plane settings of `mesh proxy`: the names the injector and the demo runner set parse
-// into the config, a bad value is refused naming the setting, and `--ingress` is a switch.
+// into the config, a bad value is refused naming the setting, `--ingress` is a switch, and the
+// README's settings table says what the code reads.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../proxy/config.ts';
+import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
 
 const injected = {
   MESH_POD_IP: '127.0.29.90', MESH_POD_NAME: 'orders-1', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders',
@@ -41,5 +43,26 @@ describe('mesh proxy control-plane settings', () => {
   ])('refuses %j naming the setting', (env, message) => {
     expect(() => loadConfig([], env)).toThrow(ConfigError);
     expect(() => loadConfig([], env)).toThrow(message);
+  });
+});
+
+describe('proxy/README.md settings table', () => {
+  // The README's table explains each setting at more length than `--help`; this keeps the two in
+  // step: the same flags, each with its environment variable and default.
+  const readme = readFileSync(new URL('../../proxy/README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Settings'), readme.indexOf('\n## ', readme.indexOf('## Settings') + 1));
+  const rows = new Map(
+    [...section.matchAll(/^\| `(--[a-z0-9-]+)` \| `([A-Z0-9_]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, { env: m[2]!, default: m[3]!.trim() }]),
+  );
+
+  it('lists every setting of proxy/config.ts, and no other', () => {
+    expect([...rows.keys()].sort()).toEqual(SETTINGS.map((s) => s.flag).sort());
+  });
+
+  it('gives each flag its environment variable and its default', () => {
+    for (const s of SETTINGS) {
+      expect(rows.get(s.flag)?.env, s.flag).toBe(s.env);
+      if (s.default) expect(rows.get(s.flag)?.default, s.flag).toBe(`\`${s.default}\``);
+    }
   });
 });
