@@ -1,6 +1,6 @@
 // `mesh viz prometheus-config`: prints a Prometheus scrape configuration for the mesh's proxies,
 // for a Prometheus that `mesh viz serve --prometheus URL` then reads.
-import { durationMs } from '../../destination/store/duration.ts';
+import { durationMs } from '../../destination/store/field-reader.ts';
 import { vizAddress } from '../../viz/cli/client.ts';
 import { prometheusConfig } from '../../viz/prometheus-config.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';

@@ -1,6 +1,6 @@
 // `mesh viz serve`: the viz API (stat, routes, edges, top, tap) over every registered proxy's
 // /metrics and tap, or over a Prometheus, until SIGINT/SIGTERM.
-import { durationMs } from '../../destination/store/duration.ts';
+import { durationMs } from '../../destination/store/field-reader.ts';
 import { createLogger } from '../../api/log.ts';
 import { vizIdentityClient } from '../../viz/identity.ts';
 import { PrometheusMetrics } from '../../viz/metrics/prometheus-source.ts';

@@ -1,6 +1,6 @@
 // The time windows stat, routes and edges look back over: any duration from 10 s to 10 min,
 // written as Go writes durations (`10s`, `1m`, `1m30s`), as `linkerd viz stat -t` takes them.
-import { durationMs } from '../../destination/store/duration.ts';
+import { durationMs } from '../../destination/store/field-reader.ts';
 import { VizError } from '../errors.ts';
 
 export const MIN_WINDOW_MS = 10_000;
