@@ -15,6 +15,7 @@ export interface EndpointMessage {
   identity?: string;
   protocolHint?: { inboundPort?: number; h2?: boolean } | null;
   labels?: Record<string, string>;
+  metricLabels?: Record<string, string>;
 }
 
 export interface EndpointUpdateMessage {
@@ -117,6 +118,7 @@ export interface PodAnnouncementMessage {
   ports?: Array<{ name?: string; port?: number; protocol?: string }>;
   inboundPort?: number;
   serviceAccount?: string;
+  deployment?: string;
 }
 
 export interface RegistrationEventMessage {

@@ -18,6 +18,11 @@ export interface Endpoint {
   h2?: boolean;
   /** Pod labels, for logs and metrics (`pod`, `namespace`). */
   labels: Record<string, string>;
+  /**
+   * What metrics call this endpoint (Linkerd's `metric_labels`): `namespace`, `service`,
+   * `deployment`, `pod` when known. The proxy exports them as `dst_<key>` on outbound series.
+   */
+  metricLabels?: Record<string, string>;
 }
 
 export type EndpointSet =
@@ -158,4 +163,6 @@ export interface PodInfo {
   labels: Record<string, string>;
   ip: string;
   ports: Array<{ name?: string; port: number; protocol?: string }>;
+  /** The owning Deployment's name, for the `dst_deployment` label of its callers' metrics. */
+  deployment?: string;
 }

@@ -22,12 +22,14 @@ import type {
 } from './destination-messages.ts';
 
 export function endpointToWire(e: Endpoint): EndpointMessage {
-  return { address: e.address, weight: e.weight, identity: e.identity ?? '', protocolHint: { inboundPort: e.inboundPort ?? 0, h2: !!e.h2 }, labels: e.labels };
+  return { address: e.address, weight: e.weight, identity: e.identity ?? '', protocolHint: { inboundPort: e.inboundPort ?? 0, h2: !!e.h2 }, labels: e.labels, metricLabels: e.metricLabels ?? {} };
 }
 
 export function endpointFromWire(w: EndpointMessage): Endpoint {
   const e: Endpoint = { address: String(w.address), weight: Number(w.weight) || 1, labels: { ...(w.labels ?? {}) } };
   if (w.identity) e.identity = String(w.identity);
+  // One object per endpoint, kept as the proxy's metrics key their dst_* labels by its identity.
+  if (w.metricLabels && Object.keys(w.metricLabels).length > 0) e.metricLabels = { ...w.metricLabels };
   if (w.protocolHint?.inboundPort) {
     e.inboundPort = Number(w.protocolHint.inboundPort);
     e.h2 = !!w.protocolHint.h2;

@@ -91,7 +91,9 @@ function addSidecar(
     if ((p.protocol ?? 'TCP') !== 'TCP' || ports.some((q) => q.port === p.containerPort)) continue;
     ports.push(p.name ? { name: p.name, port: p.containerPort } : { port: p.containerPort });
   }
-  const pod: PodFacts = { labels: template.metadata?.labels ?? {}, ports };
+  const labels = template.metadata?.labels ?? {};
+  // markInjected put the owner's name in Linkerd's label when the workload is a Deployment.
+  const pod: PodFacts = { labels, ports, deployment: labels['linkerd.io/proxy-deployment'] };
   for (const app of spec.containers) routeThroughProxy(app, warnings);
   const sidecar = proxyContainer(config, mode, pod, options);
   // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the app.

@@ -14,6 +14,8 @@ const TOKEN_DIR = '/var/run/secrets/tokens';
 export interface PodFacts {
   labels: Record<string, string>;
   ports: Array<{ name?: string; port: number }>;
+  /** The Deployment that owns the pod, when injection knows it. */
+  deployment?: string;
 }
 
 const field = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -36,6 +38,8 @@ function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[
     // Label values cannot hold `,` or `=` (Kubernetes forbids them), so this list is unambiguous.
     value('MESH_POD_LABELS', Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',')),
     value('MESH_POD_PORTS', pod.ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(',')),
+    // The owning Deployment, for the `deployment` label of the proxy's metrics (and its callers' `dst_deployment`).
+    ...(pod.deployment ? [value('MESH_POD_DEPLOYMENT', pod.deployment)] : []),
     value('MESH_PROXY_OUTBOUND_PORT', String(PORTS.outbound)),
     value('MESH_PROXY_INBOUND_PORT', String(PORTS.inbound)),
     value('MESH_PROXY_ADMIN_PORT', String(PORTS.admin)),

@@ -55,6 +55,8 @@ export interface ProxyConfig {
   destinationIdentity?: string;
   podName?: string;
   podNamespace?: string;
+  /** The Deployment that owns this pod: the `deployment` label of every series, and its callers' `dst_deployment`. */
+  podDeployment?: string;
   podLabels: Record<string, string>;
   podPorts: Array<{ name?: string; port: number }>;
   /** Policy for ports no Server selects. */
@@ -67,7 +69,7 @@ interface Setting {
   key: keyof ProxyConfig;
   flag: string;
   env: string;
-  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'spiffe';
+  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'name' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'spiffe';
   default?: string;
   help: string;
 }
@@ -103,6 +105,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'destinationIdentity', flag: '--destination-identity', env: 'MESH_DESTINATION_IDENTITY', kind: 'spiffe', help: 'SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination)' },
   { key: 'podName', flag: '--pod-name', env: 'MESH_POD_NAME', kind: 'text', help: 'this pod\'s name, registered with the destination' },
   { key: 'podNamespace', flag: '--pod-namespace', env: 'MESH_POD_NAMESPACE', kind: 'text', help: 'this pod\'s namespace (short service names resolve in it)' },
+  { key: 'podDeployment', flag: '--pod-deployment', env: 'MESH_POD_DEPLOYMENT', kind: 'name', help: 'the Deployment owning this pod (metrics: deployment, and dst_deployment for callers)' },
   { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },
   { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
   { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-authenticated | deny' },
@@ -168,6 +171,10 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
     case 'path':
     case 'text':
       if (raw.trim() === '') throw bad('set (it is empty)');
+      return raw.trim();
+    case 'name':
+      // A Kubernetes object name: it becomes a metric label value, so nothing else is let in.
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(raw.trim())) throw bad('a Kubernetes name (lowercase letters, digits, - and .)');
       return raw.trim();
     case 'addr':
       if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(raw.trim())) throw bad('host:port');

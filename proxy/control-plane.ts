@@ -32,7 +32,7 @@ export function identityFromConfig(config: ProxyConfig, registry: Registry, logg
 export function podFromConfig(config: ProxyConfig): PodInfo | undefined {
   if (!config.podName) return undefined;
   if (!config.podNamespace) throw new ConfigError('--pod-name / MESH_POD_NAME is set but --pod-namespace / MESH_POD_NAMESPACE is not');
-  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports: config.podPorts };
+  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports: config.podPorts, deployment: config.podDeployment };
 }
 
 /** The DestinationClient for `config`, or undefined when no destination is configured (static file mode). */

@@ -3,6 +3,7 @@
 // owns hangs off this object, so several proxies can run in one process.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { meshVersion } from '../api/locate.ts';
 import { AdminServer } from './admin/server.ts';
 import type { ProxyConfig } from './config.ts';
 import { destinationFromConfig, identityFromConfig } from './control-plane.ts';
@@ -82,7 +83,14 @@ export class Proxy {
     private readonly deps: ProxyDeps = {},
   ) {
     this.logger = deps.logger ?? createLogger('proxy', { fields: { pod: config.podIp } });
-    this.metrics = deps.metrics ?? new ProxyMetrics();
+    // Every series carries this pod's namespace, deployment and pod (constant per proxy: added at
+    // scrape time), and the build's version is exported for the viz to compare.
+    this.metrics =
+      deps.metrics ??
+      new ProxyMetrics({
+        workload: { namespace: config.podNamespace, deployment: config.podDeployment, pod: config.podName },
+        version: meshVersion(),
+      });
     // Started now, not at start(): the key pair and the first Certify call overlap the binding.
     this.credentials = deps.credentials ?? identityFromConfig(config, this.metrics.registry, this.logger);
     this.ownsCredentials = deps.credentials === undefined && this.credentials !== undefined;

@@ -29,6 +29,7 @@ export function registrationHandler(pods: PodRegistry, logger: Logger) {
         name: String(msg.name),
         namespace: id.namespace,
         labels: { ...(msg.labels ?? {}) },
+        deployment: msg.deployment || undefined,
         ip: String(msg.ip),
         ports: (msg.ports ?? []).map((p) => ({ name: p.name || undefined, port: Number(p.port), protocol: p.protocol || undefined })),
         inboundPort: Number(msg.inboundPort) || 4143,
@@ -65,6 +66,10 @@ function checkAnnouncement(msg: PodAnnouncementMessage, id: { namespace: string;
   }
   if (msg.serviceAccount && msg.serviceAccount !== id.serviceAccount) {
     return { code: grpc.status.PERMISSION_DENIED, message: `service_account: the certificate is for ${id.serviceAccount}, the announcement claims ${msg.serviceAccount}` };
+  }
+  // Trusted like the labels (the namespace is the certificate's); it becomes a metric label, so only a Kubernetes name.
+  if (msg.deployment && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(msg.deployment)) {
+    return bad(`deployment: must be a lowercase DNS name, got ${JSON.stringify(msg.deployment)}`);
   }
   if (!isIP(msg.ip ?? '')) return bad(`ip: must be an IP address, got ${JSON.stringify(msg.ip)}`);
   for (const [i, p] of (msg.ports ?? []).entries()) {

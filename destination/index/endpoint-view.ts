@@ -11,7 +11,12 @@ export interface EndpointView {
   endpoints: Endpoint[];
 }
 
-function endpointOf(pod: RegisteredPod, port: number): Endpoint {
+/** `service`: the Service the endpoint was selected by (absent when an IP was asked for). */
+function endpointOf(pod: RegisteredPod, port: number, service?: string): Endpoint {
+  // Linkerd's metric_labels: what the caller's proxy labels its outbound series with (dst_*).
+  const metricLabels: Record<string, string> = { namespace: pod.namespace, pod: pod.name };
+  if (service) metricLabels.service = service;
+  if (pod.deployment) metricLabels.deployment = pod.deployment;
   return {
     address: pod.ip.includes(':') ? `[${pod.ip}]:${port}` : `${pod.ip}:${port}`,
     weight: 1,
@@ -19,6 +24,7 @@ function endpointOf(pod: RegisteredPod, port: number): Endpoint {
     inboundPort: pod.inboundPort,
     h2: true,
     labels: { ...pod.labels, pod: pod.name, namespace: pod.namespace, serviceaccount: pod.serviceAccount },
+    metricLabels,
   };
 }
 
@@ -40,7 +46,7 @@ export function endpointsFor(target: Target, set: ResourceSet, pods: PodRegistry
     if (!Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) continue;
     const targetPort =
       typeof servicePort.targetPort === 'number' ? servicePort.targetPort : pod.ports.find((p) => p.name === servicePort.targetPort)?.port;
-    if (targetPort !== undefined) endpoints.push(endpointOf(pod, targetPort));
+    if (targetPort !== undefined) endpoints.push(endpointOf(pod, targetPort, svc.meta.name));
   }
   endpoints.sort((a, b) => a.address.localeCompare(b.address));
   return { exists: true, endpoints };

@@ -182,6 +182,7 @@ export class DestinationClient implements Resolver {
       name: pod.name,
       namespace: pod.namespace,
       labels: pod.labels,
+      deployment: pod.deployment ?? '',
       ip: pod.ip,
       ports: pod.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? '' })),
       inboundPort: this.options.inboundPort ?? 4143,

@@ -98,7 +98,7 @@ function readEndpoints(r: FieldReader, value: unknown, at: string): Endpoint[] {
   return r.array(value, at).map((item, i) => {
     const here = `${at}[${i}]`;
     const e = r.object(item, here);
-    r.onlyKeys(e, here, ['address', 'identity', 'inboundPort', 'weight', 'labels', 'h2']);
+    r.onlyKeys(e, here, ['address', 'identity', 'inboundPort', 'weight', 'labels', 'metricLabels', 'h2']);
     const ep: Endpoint = {
       address: r.address(e.address, `${here}.address`),
       weight: e.weight === undefined ? 1 : r.number(e.weight, `${here}.weight`, 0, 1e6),
@@ -107,6 +107,7 @@ function readEndpoints(r: FieldReader, value: unknown, at: string): Endpoint[] {
     if (e.identity !== undefined) ep.identity = r.spiffeId(e.identity, `${here}.identity`);
     if (e.inboundPort !== undefined) ep.inboundPort = r.port(e.inboundPort, `${here}.inboundPort`);
     if (e.h2 !== undefined) ep.h2 = r.boolean(e.h2, `${here}.h2`);
+    if (e.metricLabels !== undefined) ep.metricLabels = r.stringMap(e.metricLabels, `${here}.metricLabels`);
     return ep;
   });
 }

@@ -66,6 +66,11 @@ export interface RequestContext {
   isFailure?: (status: number, grpcStatus: number | undefined) => boolean;
   /** The endpoint (`ip:port`) the balancer chose for the latest attempt. */
   endpoint?: string;
+  /**
+   * Outbound: discovery's metric labels of that endpoint (`namespace`, `service`, `deployment`,
+   * `pod`), one object per endpoint; the metrics layer exports them as `dst_*` labels.
+   */
+  dstLabels?: Readonly<Record<string, string>>;
   /** A retry's hint: prefer an endpoint other than this one when the balancer has a choice. */
   avoidEndpoint?: string;
   /**

@@ -4,13 +4,20 @@ import { BoundedLabelValues } from './bounded-values.ts';
 
 /** Labels every request series carries (absent ones are omitted from the output, as Linkerd does). */
 export const REQUEST_LABELS = ['direction', 'authority', 'tls', 'client_id', 'server_id', 'route'] as const;
+/** The dst_* labels, as exported. */
+export const DST_LABELS = ['dst_namespace', 'dst_service', 'dst_deployment', 'dst_pod'] as const;
 /** Labels only responses carry. */
 export const RESPONSE_LABELS = ['status_code', 'classification', 'grpc_status', 'error'] as const;
 /**
  * Keys of `req.ctx.labels` that become labels. Anything else a layer puts there is ignored:
  * Prometheus series need their label names fixed up front, and an allowlist keeps the set bounded.
  */
-export const DEFAULT_CONTEXT_LABELS = ['dst_namespace', 'dst_service', 'backend', 'srv_name', 'authz_name'];
+export const DEFAULT_CONTEXT_LABELS = ['backend', 'srv_name', 'authz_name'];
+/**
+ * Keys of the endpoint's metric labels (discovery's `metric_labels`, `ctx.dstLabels`), exported
+ * with a `dst_` prefix as linkerd2-proxy does: `dst_namespace`, `dst_service`, `dst_deployment`, `dst_pod`.
+ */
+export const DST_LABEL_KEYS = ['namespace', 'service', 'deployment', 'pod'] as const;
 
 export type LabelSet = Record<string, string>;
 
@@ -23,6 +30,8 @@ export interface LabelInputs {
   serverId: string | undefined;
   route: string | undefined;
   context: Array<string | undefined>;
+  /** The endpoint's metric labels, compared by identity: discovery hands one object per endpoint. */
+  dst: Readonly<Record<string, string>> | undefined;
 }
 
 export interface LabelBounds {
@@ -31,6 +40,10 @@ export interface LabelBounds {
   route: number;
   /** Distinct values of each allowlisted context label. */
   contextLabel: number;
+  /** Distinct values of dst_namespace, dst_service and dst_deployment. */
+  dstWorkload: number;
+  /** Distinct values of dst_pod (a Deployment has many pods). */
+  dstPod: number;
 }
 
 export class HttpLabeller {
@@ -45,6 +58,14 @@ export class HttpLabeller {
    */
   private readonly contextNames: string[] = [];
   private readonly contextBounds: BoundedLabelValues[] = [];
+  /** Bounds of the dst_* labels, in DST_LABEL_KEYS order. */
+  readonly dstBounds: BoundedLabelValues[];
+  /**
+   * Each endpoint's dst_* labels, bounded once: discovery gives an endpoint one metric-labels
+   * object, so the bounded form (and its key) is worked out per endpoint, not per request. A
+   * bounded value never changes once given (a value seen stays, "other" stays "other").
+   */
+  private readonly dstForms = new WeakMap<object, { key: string; labels: LabelSet }>();
 
   constructor(contextLabels: readonly string[], bounds: LabelBounds) {
     this.contextLabels = contextLabels;
@@ -55,6 +76,26 @@ export class HttpLabeller {
       this.contextNames.push(name);
       this.contextBounds.push(new BoundedLabelValues(name, bounds.contextLabel));
     }
+    this.dstBounds = DST_LABEL_KEYS.map((k) => new BoundedLabelValues(`dst_${k}`, k === 'pod' ? bounds.dstPod : bounds.dstWorkload));
+  }
+
+  /** The bounded dst_* labels of one endpoint's metric labels, and a key string naming them. */
+  private dstForm(dst: Readonly<Record<string, string>>): { key: string; labels: LabelSet } {
+    let form = this.dstForms.get(dst);
+    if (form === undefined) {
+      const labels: LabelSet = {};
+      let key = '';
+      for (let i = 0; i < DST_LABEL_KEYS.length; i++) {
+        const raw = dst[DST_LABEL_KEYS[i]!];
+        if (typeof raw !== 'string' || raw === '') continue;
+        const value = this.dstBounds[i]!.value(raw);
+        labels[`dst_${DST_LABEL_KEYS[i]}`] = value;
+        key += `\u0000dst_${DST_LABEL_KEYS[i]}=${value}`;
+      }
+      form = { key, labels };
+      this.dstForms.set(dst, form);
+    }
+    return form;
   }
 
   /**
@@ -79,6 +120,7 @@ export class HttpLabeller {
       const value = extra[this.contextNames[i]!];
       if (value !== undefined) key += `\u0000${this.contextNames[i]}=${this.contextBounds[i]!.value(value)}`;
     }
+    if (ctx.dstLabels !== undefined) key += this.dstForm(ctx.dstLabels).key;
     return key;
   }
 
@@ -99,6 +141,7 @@ export class HttpLabeller {
       serverId: extra.server_id,
       route: ctx.route,
       context,
+      dst: ctx.dstLabels,
     };
   }
 
@@ -112,7 +155,8 @@ export class HttpLabeller {
       inputs.tls !== ((extra.tls ?? String(ctx.tls)) === 'true') ||
       inputs.clientId !== ctx.clientIdentity ||
       inputs.serverId !== extra.server_id ||
-      inputs.route !== ctx.route
+      inputs.route !== ctx.route ||
+      inputs.dst !== ctx.dstLabels
     ) {
       return false;
     }
@@ -135,6 +179,7 @@ export class HttpLabeller {
       const value = extra[this.contextNames[i]!];
       if (value !== undefined) labels[this.contextNames[i]!] = this.contextBounds[i]!.value(value);
     }
+    if (ctx.dstLabels !== undefined) Object.assign(labels, this.dstForm(ctx.dstLabels).labels);
     return labels;
   }
 }

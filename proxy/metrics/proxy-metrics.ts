@@ -5,11 +5,12 @@
 import type { Socket } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Layer } from '../http/message.ts';
-import { DEFAULT_CONTEXT_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
-import { registerLatencyHistogram } from './latency-histogram.ts';
+import { DEFAULT_CONTEXT_LABELS, DST_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
 import { registerProcessMetrics } from './process.ts';
 import { HttpSeriesTable } from './http-series.ts';
-import { createRequestLayer, type HttpInstruments } from './request-layer.ts';
+import { createRequestLayer } from './request-layer.ts';
+import { ROUTE_LABELS, RouteSeries, type RouteLayers } from './route-series.ts';
+import { registerSeriesFamily } from './series-export.ts';
 import { TcpMetrics, type ConnectionLabels } from './tcp.ts';
 
 export { LATENCY_BUCKETS_MS } from './latency-histogram.ts';
@@ -23,8 +24,27 @@ export interface ProxyMetricsOptions {
   maxRoutes?: number;
   /** Keys of `req.ctx.labels` that become labels (see http-labels.ts for the default list). */
   contextLabels?: readonly string[];
+  /** Distinct values of dst_namespace, dst_service, dst_deployment (each). Default 100. */
+  maxDstWorkloads?: number;
+  /** Distinct values of dst_pod. Default 500. */
+  maxDstPods?: number;
   /** Export process_resident_memory_bytes and friends. Default true. */
   processMetrics?: boolean;
+  /**
+   * This proxy's own workload: `namespace`, `deployment`, `pod` on every series it exports (as
+   * Linkerd's Prometheus configuration adds them). Constant per proxy, so they are added at
+   * scrape time (the registry's default labels) and cost the request path nothing.
+   */
+  workload?: WorkloadLabels;
+  /** The mesh's version, exported as `proxy_build_info{version}` (Linkerd's gauge). */
+  version?: string;
+}
+
+export interface WorkloadLabels {
+  namespace?: string;
+  /** The owning Deployment's name; absent for a pod no Deployment owns. */
+  deployment?: string;
+  pod?: string;
 }
 
 export interface RetryLabels {
@@ -38,51 +58,48 @@ export type { ConnectionLabels } from './tcp.ts';
 export class ProxyMetrics {
   /** This proxy's registry: other components add their metrics here (identity expiry, ...). */
   readonly registry = new Registry();
-  private readonly http: HttpInstruments;
   private readonly tcp: TcpMetrics;
   private readonly retries: Counter<string>;
   private readonly layer: Layer;
   private readonly labeller: HttpLabeller;
+  private readonly routes: RouteSeries;
 
   constructor(opts: ProxyMetricsOptions = {}) {
     const registers = [this.registry];
+    const workload = Object.entries(opts.workload ?? {}).filter(([, v]) => typeof v === 'string' && v !== '');
+    if (workload.length > 0) this.registry.setDefaultLabels(Object.fromEntries(workload));
     const contextLabels = opts.contextLabels ?? DEFAULT_CONTEXT_LABELS;
     const labeller = (this.labeller = new HttpLabeller(contextLabels, {
       authority: opts.maxAuthorities ?? 100,
       identity: opts.maxIdentities ?? 100,
       route: opts.maxRoutes ?? 200,
       contextLabel: 100,
+      dstWorkload: opts.maxDstWorkloads ?? 100,
+      dstPod: opts.maxDstPods ?? 500,
     }));
-    const requestLabels = [...REQUEST_LABELS, ...contextLabels];
     const table = new HttpSeriesTable(labeller);
-    new Counter({
-      name: 'request_total',
-      help: 'HTTP requests',
-      labelNames: requestLabels,
-      registers,
-      collect() {
-        this.reset();
-        // A label set first seen at response time (a route filled in below) has no requests of its own.
-        for (const series of table.all()) if (series.requests > 0) this.inc(series.labels, series.requests);
-      },
+    registerSeriesFamily(this.registry, {
+      prefix: '',
+      what: 'HTTP',
+      requestLabels: [...REQUEST_LABELS, ...contextLabels, ...DST_LABELS],
+      responseLabels: RESPONSE_LABELS,
+      all: () => table.all(),
     });
-    new Counter({
-      name: 'response_total',
-      help: 'HTTP responses, counted when the response stream ends',
-      labelNames: [...requestLabels, ...RESPONSE_LABELS],
-      registers,
-      collect() {
-        this.reset();
-        for (const series of table.all()) for (const r of series.responses.values()) this.inc(r.labels, r.count);
-      },
+    const routes = (this.routes = new RouteSeries({ authority: labeller.authority, route: labeller.route }));
+    registerSeriesFamily(this.registry, {
+      prefix: 'route_',
+      what: 'Per route, once per request the app sent',
+      requestLabels: ROUTE_LABELS,
+      responseLabels: RESPONSE_LABELS,
+      all: () => routes.effective.values(),
     });
-    registerLatencyHistogram(
-      this.registry,
-      'response_latency_ms',
-      'Time from the request entering the proxy to the response headers, in milliseconds',
-      () => table.all(),
-    );
-    this.http = { table };
+    registerSeriesFamily(this.registry, {
+      prefix: 'route_actual_',
+      what: 'Per route, every attempt (retries included)',
+      requestLabels: ROUTE_LABELS,
+      responseLabels: RESPONSE_LABELS,
+      all: () => routes.actual.values(),
+    });
     this.tcp = new TcpMetrics(this.registry, { authority: labeller.authority, identity: labeller.identity });
     this.retries = new Counter({
       name: 'retry_total',
@@ -96,16 +113,30 @@ export class ProxyMetrics {
       labelNames: ['label'],
       registers,
       collect() {
-        for (const bounded of [labeller.authority, labeller.identity]) this.set({ label: bounded.label }, bounded.full ? 1 : 0);
+        for (const bounded of [labeller.authority, labeller.identity, labeller.route, ...labeller.dstBounds]) {
+          this.set({ label: bounded.label }, bounded.full ? 1 : 0);
+        }
       },
     });
+    if (opts.version !== undefined) {
+      // Linkerd's proxy_build_info: the viz compares it with the control plane's version.
+      new Gauge({ name: 'proxy_build_info', help: 'This proxy\'s build: always 1, the version is in the labels', labelNames: ['version'], registers }).set({ version: opts.version }, 1);
+    }
     if (opts.processMetrics ?? true) registerProcessMetrics(this.registry);
-    this.layer = createRequestLayer(this.http);
+    this.layer = createRequestLayer((req) => table.of(req));
   }
 
   /** The golden-metrics layer for a request stack (cheap: one label set and three updates per request). */
   requestLayer(): Layer {
     return this.layer;
+  }
+
+  /**
+   * The per-route metrics layers for one route of the logical target `dst` (the authority the
+   * app named): `effective` outside the retries, `actual` inside them (route-series.ts).
+   */
+  routeLayers(dst: string, route: string | undefined): RouteLayers {
+    return this.routes.layers(dst, route);
   }
 
   /** Counts a connection now and, when it closes, its close and its bytes. */

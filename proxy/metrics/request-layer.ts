@@ -1,20 +1,22 @@
 // The golden-metrics layer: counts each request, times it to the response headers, and
-// classifies the response once its body (and trailers) have ended.
+// classifies the response once its body (and trailers) have ended. The same layer keeps the
+// per-route series (route-series.ts): only where its series come from differs.
 import { ProxyError, asProxyError } from '../errors.ts';
 import { headerValue, type HeaderMap, type Layer, type MeshRequest, type MeshResponse } from '../http/message.ts';
-import type { HttpSeriesTable, RequestSeries } from './http-series.ts';
+import type { RequestSeries } from './http-series.ts';
 
-export interface HttpInstruments {
-  /** request_total, response_total and response_latency_ms live here, read at scrape time. */
-  table: HttpSeriesTable;
-}
+/**
+ * The series a request is counted in, read once its labels are complete. The golden layer
+ * looks it up from the request's context (http-series.ts); a route layer holds a fixed one.
+ */
+export type SeriesOf = (req: MeshRequest) => RequestSeries;
 
 /** gRPC status 1: what a gRPC client sees when its call ends before the server's status. */
 const GRPC_CANCELLED = 1;
 /** gRPC status 2: what grpc clients make of a grpc-status they cannot parse. */
 const GRPC_UNKNOWN = 2;
 
-export function createRequestLayer(m: HttpInstruments): Layer {
+export function createRequestLayer(seriesOf: SeriesOf): Layer {
   // Not an async function: `inner(req).then(...)` hands the caller one promise, where an async
   // function with `await` makes its own besides and takes extra microtask hops to adopt the
   // inner one. This layer wraps every request, so it stays cheap.
@@ -22,20 +24,25 @@ export function createRequestLayer(m: HttpInstruments): Layer {
     const startedAt = performance.now();
     let pending: Promise<MeshResponse>;
     try {
-      m.table.of(req).requests++;
       pending = inner(req);
     } catch (err) {
       pending = Promise.reject(err); // a layer below threw instead of rejecting
     }
+    // The request is counted when its response headers come back (or the proxy fails it), not
+    // when it enters: only then have the layers below filled in the labels that describe it
+    // (the endpoint's tls, server_id and dst_*, the route, the inbound Server and
+    // authorization). Counted at entry, one request's request_total and response_total would
+    // land in different series (`tls="false"` on the request, `tls="true"` on its response).
     return pending.then(
       (res) => {
-        const series = m.table.of(req);
+        const series = seriesOf(req);
+        series.requests++;
         series.latency.observe(performance.now() - startedAt);
         whenSettled(req, res, (grpcStatus, error) => recordResponse(req, series, res.status, grpcStatus, error));
         return res;
       },
       (err: unknown) => {
-        recordProxyError(m, req, asProxyError(err), startedAt);
+        recordProxyError(seriesOf(req), req, asProxyError(err), startedAt);
         throw err;
       },
     );
@@ -43,8 +50,8 @@ export function createRequestLayer(m: HttpInstruments): Layer {
 }
 
 /** A response the proxy makes itself: its status (HTTP 200 + grpc-status for gRPC), always a failure. */
-function recordProxyError(m: HttpInstruments, req: MeshRequest, err: ProxyError, startedAt: number): void {
-  const series = m.table.of(req);
+function recordProxyError(series: RequestSeries, req: MeshRequest, err: ProxyError, startedAt: number): void {
+  series.requests++;
   series.latency.observe(performance.now() - startedAt);
   const grpc = req.ctx.grpc;
   // A client that left before the answer is not an upstream failure, whatever error the abort caused below.

@@ -46,6 +46,8 @@ export interface OutboundStack {
 /** What a route's stack reports; ProxyMetrics fits this shape. */
 export interface RetryMetrics {
   retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
+  /** Per-route metrics: `effective` counts each request once, `actual` (when the route retries) each attempt. */
+  routeLayers?(dst: string, route: string | undefined, retries: boolean): { effective: Layer; actual?: Layer };
 }
 
 export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
@@ -121,18 +123,26 @@ export interface RouteStackOptions {
 /** The stack of one route of a logical target, outermost layer last (built once per route and profile version). */
 export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Service {
   const { authority, concrete } = opts;
-  return ({ policy, label, budget }) =>
-    stack(
+  return ({ policy, label, budget }) => {
+    const observed = opts.metrics?.routeLayers?.(authority, policy.name, policy.retry !== undefined);
+    return stack(
       // Traffic split: each attempt draws one of an HTTPRoute's backends by weight, else goes to
       // the authority itself; looked up per request, so the concrete cache stays in use order.
       policy.backends ? splitService(policy.backends, concrete, label) : (req) => concrete(authority)(req),
+      // Route metrics, effective (route_*): outermost, so each request the app sent counts once,
+      // with what the app got back (a route timeout's 504 included), however many attempts it took.
+      ...(observed ? [observed.effective] : []),
       // Whole request, retries and response body included; also enforces ctx.deadline from grpc-timeout.
       timeoutLayer({ ms: policy.requestTimeoutMs, coversBody: true, what: `${label} request timeout` }),
       // Retries of failed attempts, bounded by the target's budget; counted in retry_total.
       ...(policy.retry
         ? [retryLayer({ policy: policy.retry, budget, logger: opts.logger, onRetry: (req) => opts.metrics?.retried({ direction: 'outbound', authority, route: req.ctx.route }) })]
         : []),
+      // Route metrics, actual (route_actual_*): below the retries, so every attempt counts. A route
+      // without retries has none: its attempts are its requests, and it shares the effective series.
+      ...(observed?.actual ? [observed.actual] : []),
       // Each attempt until its response headers; a timed-out attempt is retried when the route allows.
       ...(policy.attemptTimeoutMs > 0 ? [timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` })] : []),
     );
+  };
 }

@@ -59,8 +59,10 @@ export function createContext(
     deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
     labels: {},
     retries: 0,
-    // Present from the start, so every context has one shape whether or not a tap records it.
+    // Present from the start, so every context has one shape whether or not a tap records it
+    // (journey) or an endpoint served it (dstLabels).
     journey: undefined,
+    dstLabels: undefined,
   };
 }
 

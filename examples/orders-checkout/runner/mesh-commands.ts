@@ -47,7 +47,7 @@ export function ingressCommand(): string[] {
 }
 
 export interface SidecarSettings {
-  pod: { name: string; namespace: string; labels: Record<string, string>; ip: string; ports: Array<{ name?: string; port: number }> };
+  pod: { name: string; namespace: string; deployment?: string; labels: Record<string, string>; ip: string; ports: Array<{ name?: string; port: number }> };
   serviceAccount: string;
   identity: string;
   identityAddr: string;
@@ -73,6 +73,8 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
     // The demo stops in seconds; in-flight requests get 2 s, not the default 10.
     MESH_PROXY_SHUTDOWN_GRACE_MS: '2000',
   };
+  // The owning Deployment: the `deployment` label of the proxy's metrics.
+  if (s.pod.deployment) env.MESH_POD_DEPLOYMENT = s.pod.deployment;
   return env;
 }
 

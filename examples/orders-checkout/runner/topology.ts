@@ -158,7 +158,7 @@ const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4190`, `$
 
 function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar'>, p: Placement): Record<string, string> {
   return sidecarEnvironment({
-    pod: { name: pod.name, namespace: pod.namespace, labels: pod.labels, ip: pod.ip, ports: pod.ports.map((x) => ({ name: x.name, port: x.containerPort })) },
+    pod: { name: pod.name, namespace: pod.namespace, deployment: pod.workload, labels: pod.labels, ip: pod.ip, ports: pod.ports.map((x) => ({ name: x.name, port: x.containerPort })) },
     serviceAccount: pod.serviceAccount,
     identity: pod.identity ?? '',
     identityAddr: p.identityAddr,

@@ -68,6 +68,8 @@ interface EndpointClients {
   used: boolean;
   /** Closed by a sweep; a caller still holding `service` is sent to a fresh entry. */
   evicted: boolean;
+  /** Discovery's metric labels for this endpoint (the latest Endpoint object's), for `dst_*` labels. */
+  dst: Readonly<Record<string, string>> | undefined;
 }
 
 export class EndpointConnector {
@@ -99,6 +101,8 @@ export class EndpointConnector {
         // A malformed address from discovery fails the request, not the caller's stack.
         return () => Promise.reject(err);
       }
+      // A new Endpoint object for the same address (discovery sent an update): its labels win.
+      entry.dst = ep.metricLabels;
       this.byEndpoint.set(ep, entry);
     }
     entry.used = true;
@@ -143,7 +147,7 @@ export class EndpointConnector {
 
   private create(ep: Endpoint): EndpointClients {
     const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
-    const entry: EndpointClients = { target, used: true, evicted: false, service: undefined as unknown as Service };
+    const entry: EndpointClients = { target, used: true, evicted: false, dst: ep.metricLabels, service: undefined as unknown as Service };
     const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls);
     // Clients are made on first use of each protocol: most endpoints only ever see one.
     const http1 = (): Service => {
@@ -164,10 +168,11 @@ export class EndpointConnector {
       });
       return entry.h2.service;
     };
-    // Outbound HTTP metrics are labelled by the hop's security: the metrics layer above reads
-    // `tls` and `server_id` from the shared context after this call, and only this tier knows
-    // whether the endpoint is reached over mTLS and as whom. Set on every request (not only
-    // mTLS ones) so a retry moved to a plaintext endpoint does not keep the previous labels.
+    // Outbound HTTP metrics are labelled by the hop's security and its destination: the metrics
+    // layers above read `tls`, `server_id` and `dstLabels` from the shared context after this
+    // call, and only this tier knows whether the endpoint is reached over mTLS, as whom, and
+    // which pod it is. Set on every request (not only mTLS ones) so a retry moved to a plaintext
+    // endpoint does not keep the previous labels.
     // Inbound leaves them alone: there `tls` describes the caller's connection, not the app's.
     const labelHop = this.direction === 'outbound';
     const tlsLabel = target.identity ? 'true' : 'false';
@@ -181,6 +186,7 @@ export class EndpointConnector {
         if (target.identity) labels.server_id = target.identity;
         else if (labels.server_id) labels.server_id = ''; // empty: no label (see http-labels.ts)
         req.ctx.journey?.add('tls', target.identity ? `mTLS to ${target.label}, which must prove ${target.identity} (checked at each connection's handshake)` : `plaintext to ${target.label} (no proxy there)`);
+        req.ctx.dstLabels = entry.dst;
       }
       return req.protocol === 'h2' ? h2()(req) : http1()(req);
     };

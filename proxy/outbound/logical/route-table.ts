@@ -9,7 +9,7 @@ import { compileProfileRoute, defaultIsFailure, type CompiledProfileRoute, type 
 export interface RoutePolicy {
   /** Identifies the (ServiceProfile route, HTTPRoute rule) pair: one built stack per key. */
   key: string;
-  /** The route label for metrics: the ServiceProfile route name, else the HTTPRoute's name. */
+  /** The route label for metrics: the ServiceProfile route name, else the HTTPRoute's name (`#<rule index>` when it has several rules). */
   name?: string;
   isFailure: FailureClassifier;
   /** Whole request, retries and response body included; 0 = none. */
@@ -75,7 +75,10 @@ export function compileRouteTable(profile: Profile): RouteTable {
       // A rule with no matches matches everything, as a `/` prefix does.
       const list = rule.matches.length > 0 ? rule.matches : [{}];
       const matches = list.map((m, i) => compileMatch(m, `HTTPRoute ${route.name} rules[${ruleIndex}].matches[${i}]`));
-      rules.push({ routeName: route.name, ruleIndex, matches, rule });
+      // The route label names the rule: the HTTPRoute's name, with `#<index>` when it has several
+      // rules (they differ in backends and timeouts, so their metrics are kept apart).
+      const routeName = route.rules.length > 1 ? `${route.name}#${ruleIndex}` : route.name;
+      rules.push({ routeName, ruleIndex, matches, rule });
     });
   }
 

@@ -150,35 +150,43 @@ describe('request layer, HTTP/1.1', () => {
 
   it('counts a client that leaves before the response as CANCELLED, not as the error it caused below', async () => {
     const metrics = new ProxyMetrics();
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((r) => (arrived = r));
     const waitsForever: Service = (req) =>
-      new Promise((_, reject) =>
-        req.signal.addEventListener('abort', () => reject(new ProxyError('UPSTREAM_RESET', 'request cancelled by the client'))),
-      );
+      new Promise((_, reject) => {
+        arrived();
+        req.signal.addEventListener('abort', () => reject(new ProxyError('UPSTREAM_RESET', 'request cancelled by the client')));
+      });
     const origin = await edgeFor(waitsForever, metrics.requestLayer());
     const abort = new AbortController();
     const pending = request(`${origin}/slow`, { signal: abort.signal }).catch(() => 'aborted');
-    await expect.poll(async () => sumOf(await scrape(metrics), 'request_total')).toBe(1);
+    await inFlight;
+    // Counted once its labels are complete, i.e. when it is answered (or failed), not on arrival.
+    expect(sumOf(await scrape(metrics), 'request_total')).toBe(0);
     abort.abort();
     expect(await pending).toBe('aborted');
     await expect.poll(async () => sumOf(await scrape(metrics), 'response_total', { status_code: '502', classification: 'failure', error: 'CANCELLED' })).toBe(1);
+    expect(sumOf(await scrape(metrics), 'request_total', { status_code: null })).toBe(1);
   });
 
-  it('uses ctx.isFailure and the route set by an inner layer', async () => {
+  it('uses ctx.isFailure, the route and the endpoint\'s dst_* labels set by an inner layer, on requests and responses alike', async () => {
     const metrics = new ProxyMetrics();
     const routeLayer: Layer = (inner) => (req) => {
       req.ctx.route = 'GET /status/{code}';
       req.ctx.isFailure = (status) => status === 404;
-      req.ctx.labels.dst_service = 'web';
+      req.ctx.dstLabels = { service: 'web', namespace: 'prod', deployment: 'web-v1', pod: 'web-v1-0', zone: 'not exported' };
       req.ctx.labels.not_allowlisted = 'dropped';
       return inner(req);
     };
     const origin = await edgeFor(upstreamTo(upstream), metrics.requestLayer(), routeLayer);
     for (const status of [404, 500]) await (await request(`${origin}/status/${status}`)).body.text();
     const s = await scrape(metrics);
-    const route = { route: 'GET /status/{code}', dst_service: 'web' };
+    const route = { route: 'GET /status/{code}', dst_service: 'web', dst_namespace: 'prod', dst_deployment: 'web-v1', dst_pod: 'web-v1-0' };
     expect(sumOf(s, 'response_total', { ...route, status_code: '404', classification: 'failure' })).toBe(1);
     expect(sumOf(s, 'response_total', { ...route, status_code: '500', classification: 'success' })).toBe(1);
-    expect(s.some((x) => 'not_allowlisted' in x.labels)).toBe(false);
+    expect(sumOf(s, 'request_total', route), 'the requests carry the labels set below them too').toBe(2);
+    expect(sumOf(s, 'request_total'), 'and are counted in no other series').toBe(2);
+    expect(s.some((x) => 'not_allowlisted' in x.labels || 'dst_zone' in x.labels || 'zone' in x.labels)).toBe(false);
   });
 
   it('folds authorities past the cap into "other"', async () => {
