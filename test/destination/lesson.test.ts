@@ -44,8 +44,8 @@ describe('lesson YAML through the destination', () => {
     expect((await client.profile('orders:9090').first(5_000)).httpRoutes).toEqual([]);
   });
 
-  it('resolves endpoints of registered pods by label, mapping named target ports', async () => {
-    const orders = await h.client('production/orders', { pod: pod('orders-1', '127.0.25.11', { app: 'orders', track: 'stable' }) });
+  it('resolves endpoints of registered pods by label, mapping named target ports, with their metric labels', async () => {
+    const orders = await h.client('production/orders', { pod: { ...pod('orders-1', '127.0.25.11', { app: 'orders', track: 'stable' }), deployment: 'orders-stable' } });
     await until(orders.registration, (r) => r.accepted, 5_000, 'registration');
     const checkout = await h.client('production/checkout', { namespace: 'production' });
     const stable = await until(checkout.endpoints('orders-stable:8080'), (s) => addresses(s).length === 1);
@@ -59,9 +59,13 @@ describe('lesson YAML through the destination', () => {
           inboundPort: 4143,
           h2: true,
           labels: { app: 'orders', track: 'stable', pod: 'orders-1', namespace: 'production', serviceaccount: 'orders' },
+          // Linkerd's metric_labels: the caller's proxy exports them as dst_* (the Service is the one asked for).
+          metricLabels: { namespace: 'production', service: 'orders-stable', deployment: 'orders-stable', pod: 'orders-1' },
         },
       ],
     });
+    const viaOrders = await until(checkout.endpoints('orders:8080'), (s) => addresses(s).length === 1);
+    expect(viaOrders.kind === 'endpoints' && viaOrders.endpoints[0]!.metricLabels?.service).toBe('orders');
     expect(addresses(await checkout.endpoints('orders:9090').first(5_000))).toEqual(['127.0.25.11:9090']);
     expect(await until(checkout.endpoints('orders-canary:8080'), () => true)).toEqual({ kind: 'endpoints', endpoints: [] });
     expect(await checkout.endpoints('nosuch:80').first(5_000)).toEqual({ kind: 'unknown' });

@@ -35,6 +35,8 @@ describe('inject: kinds', () => {
       expect(env(proxy, 'MESH_IDENTITY_ADDR').value).toBe('identity.mesh-system.svc.cluster.local:8080');
       expect(env(proxy, 'MESH_DESTINATION_ADDR').value).toBe('destination.mesh-system.svc.cluster.local:8086');
       expect(env(proxy, 'MESH_POD_PORTS').value).toBe('http:8080,9090');
+      // The `deployment` label of the proxy's metrics: only a Deployment's pods have one.
+      expect(env(proxy, 'MESH_POD_DEPLOYMENT')?.value).toBe(kind === 'Deployment' ? 'orders' : undefined);
       const labels = Object.fromEntries(env(proxy, 'MESH_POD_LABELS').value.split(',').map((kv: string) => kv.split('=')));
       expect(labels).toEqual(templateOf(object).metadata.labels);
       expect(labels).toMatchObject({ app: 'orders', 'linkerd.io/control-plane-ns': 'mesh-system' });

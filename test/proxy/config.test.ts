@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
 
 const injected = {
-  MESH_POD_IP: '127.0.29.90', MESH_POD_NAME: 'orders-1', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders',
+  MESH_POD_IP: '127.0.29.90', MESH_POD_NAME: 'orders-1', MESH_POD_NAMESPACE: 'production', MESH_POD_DEPLOYMENT: 'orders-stable', MESH_SERVICE_ACCOUNT: 'orders',
   MESH_POD_LABELS: 'app=orders,track=stable', MESH_POD_PORTS: 'http:8080,9090',
   MESH_PROXY_INBOUND_DEFAULT_POLICY: 'all-authenticated', MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/orders',
   MESH_IDENTITY_ADDR: 'identity.mesh-system.svc.cluster.local:8080', MESH_DESTINATION_ADDR: '127.0.0.1:8086',
@@ -17,7 +17,7 @@ describe('mesh proxy control-plane settings', () => {
   it('reads the environment the injector and the demo runner set', () => {
     const c = loadConfig([], injected);
     expect(c).toMatchObject({
-      podIp: '127.0.29.90', podName: 'orders-1', podNamespace: 'production', serviceAccount: 'orders',
+      podIp: '127.0.29.90', podName: 'orders-1', podNamespace: 'production', podDeployment: 'orders-stable', serviceAccount: 'orders',
       podLabels: { app: 'orders', track: 'stable' }, podPorts: [{ name: 'http', port: 8080 }, { port: 9090 }],
       inboundDefaultPolicy: 'all-authenticated', identity: 'spiffe://cluster.local/ns/production/sa/orders',
       identityAddr: 'identity.mesh-system.svc.cluster.local:8080', destinationAddr: '127.0.0.1:8086',
@@ -35,6 +35,7 @@ describe('mesh proxy control-plane settings', () => {
 
   it.each([
     [{ MESH_PROXY_INBOUND_DEFAULT_POLICY: 'allow-all' }, /MESH_PROXY_INBOUND_DEFAULT_POLICY="allow-all" is not all-unauthenticated \| all-authenticated/],
+    [{ MESH_POD_DEPLOYMENT: 'Orders Stable"}' }, /MESH_POD_DEPLOYMENT="Orders Stable"\}" is not a Kubernetes name/],
     [{ MESH_POD_LABELS: 'app' }, /MESH_POD_LABELS="app" is not k=v,k=v labels \("app" is not k=v\)/],
     [{ MESH_POD_PORTS: 'http:99999' }, /MESH_POD_PORTS="http:99999" is not name:port,port/],
     [{ MESH_IDENTITY_ADDR: 'nohost' }, /MESH_IDENTITY_ADDR="nohost" is not host:port/],
