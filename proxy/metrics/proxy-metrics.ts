@@ -100,7 +100,7 @@ export class ProxyMetrics {
       responseLabels: RESPONSE_LABELS,
       all: () => routes.actual.values(),
     });
-    this.tcp = new TcpMetrics(this.registry, { authority: labeller.authority, identity: labeller.identity });
+    this.tcp = new TcpMetrics(this.registry, { authority: labeller.authority, identity: labeller.identity, dst: labeller.dstBounds });
     this.retries = new Counter({
       name: 'retry_total',
       help: 'Requests sent again by a retry layer',

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BoundedLabelValues } from './bounded-values.ts';
+import { DST_LABEL_KEYS, DST_LABELS } from './http-labels.ts';
 
 export interface ConnectionLabels {
   direction: 'inbound' | 'outbound';
@@ -15,9 +16,11 @@ export interface ConnectionLabels {
   authority?: string;
   /** The peer's identity: the client's on `src` connections, the server's on `dst` ones. */
   identity?: string;
+  /** Outbound `dst` connections: discovery's metric labels of the endpoint, exported as `dst_*`. */
+  dst?: Readonly<Record<string, string>>;
 }
 
-const LABELS = ['direction', 'peer', 'tls', 'authority', 'client_id', 'server_id'] as const;
+const LABELS = ['direction', 'peer', 'tls', 'authority', 'client_id', 'server_id', ...DST_LABELS] as const;
 type TcpLabels = Partial<Record<(typeof LABELS)[number], string>>;
 
 /** One label set's sockets: the bytes of those already closed, and the live ones. */
@@ -37,7 +40,7 @@ export class TcpMetrics {
 
   constructor(
     registry: Registry,
-    private readonly bound: { authority: BoundedLabelValues; identity: BoundedLabelValues },
+    private readonly bound: { authority: BoundedLabelValues; identity: BoundedLabelValues; dst: readonly BoundedLabelValues[] },
   ) {
     const labelNames = [...LABELS];
     const registers = [registry];
@@ -105,6 +108,12 @@ export class TcpMetrics {
     if (labels.authority) out.authority = this.bound.authority.value(labels.authority.toLowerCase());
     if (labels.identity) {
       out[labels.peer === 'src' ? 'client_id' : 'server_id'] = this.bound.identity.value(labels.identity);
+    }
+    if (labels.dst) {
+      for (let i = 0; i < DST_LABEL_KEYS.length; i++) {
+        const raw = labels.dst[DST_LABEL_KEYS[i]!];
+        if (typeof raw === 'string' && raw !== '') out[DST_LABELS[i]!] = this.bound.dst[i]!.value(raw);
+      }
     }
     return out;
   }

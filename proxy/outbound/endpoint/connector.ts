@@ -20,7 +20,7 @@ export const TUNNEL_ALPN = 'transport.l5d.io/v1';
 export interface ConnectionTracker {
   trackConnection(
     socket: Socket,
-    labels: { direction: 'inbound' | 'outbound'; peer: 'src' | 'dst'; tls: boolean; authority?: string; identity?: string },
+    labels: { direction: 'inbound' | 'outbound'; peer: 'src' | 'dst'; tls: boolean; authority?: string; identity?: string; dst?: Readonly<Record<string, string>> },
   ): void;
 }
 
@@ -121,7 +121,7 @@ export class EndpointConnector {
       connectTimeoutMs: this.connectTimeoutMs,
       tls,
     });
-    this.track(target, socket, tls !== undefined);
+    this.track(target, socket, tls !== undefined, ep.metricLabels);
     // Through a proxy, the first bytes name the workload's port; the bytes after are the app's.
     if (target.dstPort !== undefined) writeOpaqueHeader(socket, target.dstPort);
     return socket;
@@ -148,7 +148,7 @@ export class EndpointConnector {
   private create(ep: Endpoint): EndpointClients {
     const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
     const entry: EndpointClients = { target, used: true, evicted: false, dst: ep.metricLabels, service: undefined as unknown as Service };
-    const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls);
+    const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls, entry.dst);
     // Clients are made on first use of each protocol: most endpoints only ever see one.
     const http1 = (): Service => {
       entry.http1 ??= new Http1Client(target, {
@@ -194,13 +194,14 @@ export class EndpointConnector {
     return entry;
   }
 
-  private track(target: EndpointTarget, socket: Socket, tls: boolean): void {
+  private track(target: EndpointTarget, socket: Socket, tls: boolean, dst: Readonly<Record<string, string>> | undefined): void {
     this.opts.metrics?.trackConnection(socket, {
       direction: this.direction,
       peer: 'dst',
       tls,
       authority: target.address,
       identity: tls ? target.identity : undefined,
+      dst: this.direction === 'outbound' ? dst : undefined,
     });
   }
 

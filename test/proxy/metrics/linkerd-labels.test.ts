@@ -108,6 +108,10 @@ describe('Linkerd\'s labels on real traffic', () => {
     for (const series of [...requests, ...responses]) expect(series.labels).toMatchObject(edge);
     expect(sumOf(s, 'request_total', edge)).toBe(sumOf(s, 'response_total', edge));
     expect(sumOf(s, 'response_latency_ms_count', edge)).toBe(sumOf(s, 'request_total', edge));
+    // The connections to web-0's proxy are labelled alike.
+    const hop = { direction: 'outbound', peer: 'dst', tls: 'true', server_id: WEB_ID, dst_namespace: 'production', dst_service: 'web', dst_deployment: 'web', dst_pod: 'web-0' };
+    expect(sumOf(s, 'tcp_open_total', hop)).toBeGreaterThanOrEqual(1);
+    expect(sumOf(s, 'tcp_open_total', { direction: 'outbound', peer: 'dst', dst_pod: null })).toBe(0);
     // Inbound series are web-0's own, never dst_*; its caller is named by client_id.
     const inbound = samplesOf(await scrape(web), 'request_total', { direction: 'inbound' });
     expect(inbound.length).toBeGreaterThan(0);
