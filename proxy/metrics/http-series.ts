@@ -22,6 +22,17 @@ export class RequestSeries {
 
   constructor(readonly labels: LabelSet) {}
 
+  /** A new series with this one's counts so far (its response series copied, not shared). */
+  copy(): RequestSeries {
+    const c = new RequestSeries(this.labels);
+    c.requests = this.requests;
+    c.latency.buckets.set(this.latency.buckets);
+    c.latency.sum = this.latency.sum;
+    c.latency.count = this.latency.count;
+    for (const [key, r] of this.responses) c.responses.set(key, { labels: r.labels, count: r.count });
+    return c;
+  }
+
   /**
    * The last response series handed out, by its raw inputs: nearly every response of a series
    * repeats the one before (200, success), and comparing four values is cheaper than building,

@@ -133,10 +133,11 @@ export class ProxyMetrics {
 
   /**
    * The per-route metrics layers for one route of the logical target `dst` (the authority the
-   * app named): `effective` outside the retries, `actual` inside them (route-series.ts).
+   * app named): `effective` outside the retries, `actual` inside them; a route without retries
+   * gets no `actual` layer, its attempts being its requests (route-series.ts).
    */
-  routeLayers(dst: string, route: string | undefined): RouteLayers {
-    return this.routes.layers(dst, route);
+  routeLayers(dst: string, route: string | undefined, retries: boolean): RouteLayers {
+    return this.routes.layers(dst, route, retries);
   }
 
   /** Counts a connection now and, when it closes, its close and its bytes. */

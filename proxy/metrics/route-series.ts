@@ -13,8 +13,12 @@ export const ROUTE_LABELS = ['direction', 'dst', 'rt_route'] as const;
 export interface RouteLayers {
   /** Outermost in the route's stack: once per request, whatever retries and timeouts do below. */
   effective: Layer;
-  /** Below the retry layer: once per attempt. */
-  actual: Layer;
+  /**
+   * Below the retry layer: once per attempt. Absent when the route does not retry: each request
+   * is then exactly one attempt, and the actual series is the effective one (the same object in
+   * both tables), which spares every request of such a route a second layer.
+   */
+  actual?: Layer;
 }
 
 export class RouteSeries {
@@ -28,13 +32,22 @@ export class RouteSeries {
    * route's stack is built (once per route and profile version), so its series are looked up
    * here, once, and a request pays no lookup at all.
    */
-  layers(dst: string, route: string | undefined): RouteLayers {
+  layers(dst: string, route: string | undefined, retries: boolean): RouteLayers {
     const labels: LabelSet = { direction: 'outbound', dst: this.bound.authority.value(dst.toLowerCase()) };
     if (route) labels.rt_route = this.bound.route.value(route);
     const key = `${labels.dst}\u0000${labels.rt_route ?? ''}`;
     const effective = seriesIn(this.effective, key, labels);
-    const actual = seriesIn(this.actual, key, labels);
-    return { effective: createRequestLayer(() => effective), actual: createRequestLayer(() => actual) };
+    const effectiveLayer = createRequestLayer(() => effective);
+    const shared = this.actual.get(key);
+    if (!retries && (shared === undefined || shared === effective)) {
+      this.actual.set(key, effective);
+      return { effective: effectiveLayer };
+    }
+    // A route that retries (or one whose earlier version did) counts its attempts apart. If the
+    // actual series was shared so far, it goes on from a copy, so its counts do not go backwards.
+    const actual = shared === undefined ? new RequestSeries(labels) : shared === effective ? effective.copy() : shared;
+    this.actual.set(key, actual);
+    return { effective: effectiveLayer, actual: createRequestLayer(() => actual) };
   }
 }
 
