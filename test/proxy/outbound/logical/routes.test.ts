@@ -148,7 +148,10 @@ describe('HTTPRoute matches (Gateway API)', () => {
     expect(orders.retry?.shouldRetry(200, 14)).toBe(true);
     expect(orders.retry?.shouldRetry(200, 13)).toBe(false);
     expect(orders.retry?.shouldRetry(503, undefined)).toBe(true);
-    expect(orders.name).toBe('production/orders-canary');
-    expect(table.select(req('GET', '/other')).backends?.[0]?.authority).toBe('stable:8080');
+    // The route label names the rule: the HTTPRoute has two, which differ in backends and timeouts.
+    expect(orders.name).toBe('production/orders-canary#1');
+    const other = table.select(req('GET', '/other'));
+    expect(other.backends?.[0]?.authority).toBe('stable:8080');
+    expect(other.name).toBe('production/orders-canary#0');
   });
 });
