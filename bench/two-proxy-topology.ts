@@ -4,13 +4,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { devResources } from '../test/helpers/dev-resources.ts';
 import { BenchProcess, tsProcess } from './processes.ts';
 
 /** Loopback addresses of the bench's two pods (the bench's own range, clear of the tests'). */
 export const CLIENT_POD = '127.0.23.100';
 export const SERVER_POD = '127.0.23.101';
 export const APP_PORT = 8080;
-export const AUTHORITY = `bench.default.svc.cluster.local:${APP_PORT}`;
+/** The Service `bench` in the namespace of the server's identity (a Service selects pods of its own namespace). */
+export const AUTHORITY = `bench.bench.svc.cluster.local:${APP_PORT}`;
 
 export interface ProxySide {
   args?: string[];
@@ -57,9 +59,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
   };
   try {
     const endpointsFile = join(opts.logDir, `${prefix}endpoints.json`);
-    const endpoint: Record<string, unknown> = { address: `${serverPod}:${APP_PORT}`, inboundPort: 4143, labels: { pod: 'bench-server-0' } };
-    if (opts.serverIdentity) endpoint.identity = opts.serverIdentity;
-    writeFileSync(endpointsFile, JSON.stringify({ services: { [AUTHORITY]: { endpoints: [endpoint] } } }, null, 2));
+    const benchPod = { name: 'bench-server-0', ip: serverPod, inboundPort: 4143, identity: opts.serverIdentity };
+    writeFileSync(endpointsFile, devResources(benchPod, [{ authority: AUTHORITY, port: APP_PORT }]));
 
     let app: BenchProcess | undefined;
     if (opts.startApp ?? true) {

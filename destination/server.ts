@@ -11,7 +11,7 @@ import { podsHandler } from './grpc/pods-stream.ts';
 import { profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
 import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
-import { Discovery } from './index/discovery.ts';
+import { DEFAULT_CLUSTER_NETWORKS, Discovery } from './index/discovery.ts';
 import { ResourceStore } from './store/resource-store.ts';
 
 export interface DestinationOptions {
@@ -41,8 +41,6 @@ export interface DestinationServer {
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
-
-export const DEFAULT_CLUSTER_NETWORKS = ['127.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
 
 export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
   const logger = options.logger;

@@ -7,7 +7,7 @@ import { meshVersion } from '../api/locate.ts';
 import { AdminServer } from './admin/server.ts';
 import type { ProxyConfig } from './config.ts';
 import { destinationFromConfig, identityFromConfig } from './control-plane.ts';
-import { StaticResolver } from './discovery/static-resolver.ts';
+import { DevResolver } from './discovery/dev-resolver.ts';
 import type { Resolver } from './discovery/resolver.ts';
 import type { Layer } from './http/message.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
@@ -29,7 +29,7 @@ import { TapServer } from './tap/server.ts';
 export interface ProxyDeps {
   /**
    * Where outbound sends and what inbound allows; default: a DestinationClient when
-   * config.destinationAddr is set, else a StaticResolver over config.endpointsFile.
+   * config.destinationAddr is set, else a DevResolver over the YAML at config.endpointsFile.
    */
   resolver?: Resolver;
   /**
@@ -125,7 +125,7 @@ export class Proxy {
     try {
       outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
-      this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? this.staticResolver();
+      this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? this.devResolver();
     } catch (err) {
       for (const server of this.listeners) server.close();
       throw err;
@@ -180,7 +180,7 @@ export class Proxy {
         ...this.addresses,
         tls: this.credentials !== undefined,
         identity: this.credentials?.identity,
-        discovery: config.destinationAddr && !this.deps.resolver ? `destination ${config.destinationAddr}` : this.deps.resolver ? 'given' : `static ${config.endpointsFile}`,
+        discovery: config.destinationAddr && !this.deps.resolver ? `destination ${config.destinationAddr}` : this.deps.resolver ? 'given' : `resources ${config.endpointsFile}`,
         ingress: config.ingress,
       },
       'proxy listening',
@@ -267,11 +267,20 @@ export class Proxy {
     return true;
   }
 
-  private staticResolver(): Resolver {
-    if (!this.config.endpointsFile) {
-      throw new Error('no resolver: set --destination-addr / MESH_DESTINATION_ADDR (the destination service) or --endpoints-file (static development mode)');
+  private devResolver(): Resolver {
+    const c = this.config;
+    if (!c.endpointsFile) {
+      throw new Error('no resolver: set --destination-addr / MESH_DESTINATION_ADDR (the destination service) or --endpoints-file (Kubernetes YAML, development mode)');
     }
-    return new StaticResolver(this.config.endpointsFile, { namespace: this.config.podNamespace, logger: this.logger.child({ component: 'static-resolver' }) });
+    return new DevResolver(c.endpointsFile, {
+      podIp: c.podIp,
+      namespace: c.podNamespace,
+      podName: c.podName,
+      trustDomain: c.trustDomain,
+      defaultPolicy: c.inboundDefaultPolicy,
+      clusterNetworks: c.clusterNetworks,
+      logger: this.logger.child({ component: 'dev-resolver' }),
+    });
   }
 
   private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {

@@ -1,7 +1,8 @@
 // `mesh destination serve`: runs the destination (discovery and policy over gRPC/TLS) from a
 // folder of Kubernetes-style YAML, until SIGINT/SIGTERM.
 import { servingIdentity, type IdentitySource } from '../../destination/serving-identity.ts';
-import { DEFAULT_CLUSTER_NETWORKS, startDestination } from '../../destination/server.ts';
+import { DEFAULT_CLUSTER_NETWORKS } from '../../destination/index/discovery.ts';
+import { startDestination } from '../../destination/server.ts';
 import { FieldError } from '../../destination/store/field-reader.ts';
 import { cidrAt } from '../../destination/store/kinds/meta.ts';
 import type { DefaultPolicy } from '../../api/destination-types.ts';

@@ -9,6 +9,9 @@ import { policyFor } from './policy-view.ts';
 import { profileFor } from './profile-view.ts';
 import { ViewHub, type ViewWatch } from './view-hub.ts';
 
+/** Loopback (this mesh's pods on one machine), the private ranges, carrier-grade NAT, IPv6 ULA. */
+export const DEFAULT_CLUSTER_NETWORKS = ['127.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
+
 export interface DiscoverySettings {
   /** Default inbound policy for ports no Server selects, unless the proxy names its own. */
   defaultPolicy: DefaultPolicy;

@@ -18,7 +18,9 @@ export interface FileProblem {
 
 const EXTENSIONS = /\.(ya?ml|json)$/;
 
+/** Every resource file below `dir`; `dir` itself when it is a file. */
 export function listResourceFiles(dir: string): string[] {
+  if (statSync(dir).isFile()) return [dir];
   const out: string[] = [];
   const walk = (at: string) => {
     for (const entry of readdirSync(at, { withFileTypes: true })) {

@@ -1,7 +1,7 @@
 // The folder of YAML as a live, validated set: each (re)load keeps every good document, rejects
 // bad ones with file/resource/field, and keeps the last good version of a rejected resource.
-import { watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { Fields, FieldError } from './field-reader.ts';
 import { listResourceFiles, readDocuments } from './folder-reader.ts';
@@ -11,12 +11,15 @@ import type { Resource } from './resources.ts';
 import { profileWarnings } from './profile-warnings.ts';
 
 export interface StoreOptions {
+  /** A folder of YAML, or one file (development mode). */
   dir: string;
   trustDomain?: string;
   clusterDomain?: string;
   logger: Logger;
   /** Quiet period after a file event before reloading; editors write in bursts. */
   debounceMs?: number;
+  /** Read Pods too (development mode, where they stand for registrations); else they are skipped. */
+  pods?: boolean;
 }
 
 export interface StoreProblem {
@@ -57,7 +60,10 @@ export class ResourceStore {
   /** Loads once, then reloads on every change in the folder. */
   start(): void {
     this.load();
-    this.watcher = watch(this.options.dir, { recursive: true }, () => this.scheduleLoad());
+    const { dir } = this.options;
+    // One file: watch its folder, since editors and `mv` replace the file, which ends a watch on it.
+    const file = statSync(dir, { throwIfNoEntry: false })?.isFile() ?? false;
+    this.watcher = watch(file ? dirname(dir) : dir, { recursive: !file }, () => this.scheduleLoad());
     this.watcher.on('error', (err) => this.options.logger.error({ err, dir: this.options.dir }, 'resource folder watch failed'));
   }
 
@@ -104,7 +110,7 @@ export class ResourceStore {
         const name = typeof raw.metadata?.name === 'string' ? raw.metadata.name : '?';
         const namespace = typeof raw.metadata?.namespace === 'string' && raw.metadata.namespace ? raw.metadata.namespace : 'default';
         const label = `${kind || '(no kind)'} ${namespace}/${name}`;
-        const parse = parserFor(kind);
+        const parse = parserFor(kind, this.options.pods);
         if (!parse) {
           if (!IGNORED_KINDS.has(kind)) error(`${file}: ${doc.position}: ${label}: kind: must be one of ${SUPPORTED_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
           continue;

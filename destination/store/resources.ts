@@ -117,6 +117,19 @@ export interface NetworkAuthenticationResource {
   networks: string[];
 }
 
+/** Development mode only (`StoreOptions.pods`): a pod as its proxy would have registered it. */
+export interface PodResource {
+  kind: 'Pod';
+  meta: Meta;
+  /** `status.podIP`. */
+  ip: string;
+  serviceAccount: string;
+  /** The port named `mesh-inbound`, else 4143. */
+  inboundPort: number;
+  /** The app containers' ports (the proxy's own `mesh-*` ports left out). */
+  ports: Array<{ name?: string; port: number }>;
+}
+
 export type Resource =
   | ServiceResource
   | ServiceProfileResource
@@ -125,7 +138,8 @@ export type Resource =
   | ServerAuthorizationResource
   | AuthorizationPolicyResource
   | MeshTLSAuthenticationResource
-  | NetworkAuthenticationResource;
+  | NetworkAuthenticationResource
+  | PodResource;
 
 /** `Kind namespace/name`: how every message names a resource. */
 export function resourceName(r: { kind: string; namespace: string; name: string }): string {

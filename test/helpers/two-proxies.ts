@@ -1,5 +1,5 @@
-// Test harness: an outbound proxy on a client pod and an inbound proxy on a server pod, wired by a
-// static endpoints file, in front of app servers the test starts on the server pod address.
+// Test harness: an outbound proxy on a client pod and an inbound proxy on a server pod, wired by
+// development mode's Kubernetes YAML, in front of app servers the test starts on the server pod address.
 // Proxies run in this process (fast, inspectable) or as real `mesh proxy` child processes
 // (for memory and signal tests).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,20 +11,14 @@ import { loadConfig } from '../../proxy/config.ts';
 import { createLogger } from '../../api/log.ts';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
+import { devResources, type DevService } from './dev-resources.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
-
-export interface ServiceEntry {
-  /** The authority clients use, `name.ns.svc.cluster.local:port`. */
-  authority: string;
-  /** The app's port on the server pod address. */
-  port: number;
-}
 
 export interface TwoProxiesOptions {
   clientIp: string;
   serverIp: string;
-  services: ServiceEntry[];
+  services: DevService[];
   mode?: 'in-process' | 'process';
   /** Extra `mesh proxy` flags for both proxies. */
   args?: string[];
@@ -59,25 +53,17 @@ export interface TwoProxies {
   close(): Promise<void>;
 }
 
-/** The static resolver's file: each authority's endpoints are the app on the server pod, behind its inbound proxy. */
-export function endpointsFileText(services: ServiceEntry[], serverIp: string, inboundPort: number, identity?: string): string {
-  const doc: Record<string, unknown> = {};
-  for (const s of services) {
-    doc[s.authority] = [{ address: `${serverIp}:${s.port}`, inboundPort, labels: { pod: 'server-0' }, ...(identity ? { identity } : {}) }];
-  }
-  return JSON.stringify({ services: doc }, null, 2);
-}
-
 export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxies> {
   const dir = mkdtempSync(join(tmpdir(), 'two-proxies-'));
   const file = join(dir, 'endpoints.json');
-  writeFileSync(file, endpointsFileText([], opts.serverIp, 1));
+  // The server pod first without its services (its proxy's inbound port is not known yet).
+  writeFileSync(file, devResources({ name: 'server-0', ip: opts.serverIp, inboundPort: 4143 }, []));
   const start = (args: string[], env: Record<string, string> | undefined, credentials?: TlsCredentials) =>
     opts.mode === 'process' ? startChild(args, env) : startInProcess(args, credentials);
   const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--tap-port', '0', ...(opts.args ?? [])];
   const ports = opts.services.length > 0 ? ['--app-port', String(opts.services[0]!.port)] : [];
   const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env, opts.mtls?.server);
-  writeFileSync(file, endpointsFileText(opts.services, opts.serverIp, inbound.port, opts.mtls?.server.identity));
+  writeFileSync(file, devResources({ name: 'server-0', ip: opts.serverIp, inboundPort: inbound.port, identity: opts.mtls?.server.identity }, opts.services));
   const outbound = await start([...base, '--pod-ip', opts.clientIp, '--endpoints-file', file], opts.env, opts.mtls?.client).catch(async (err) => {
     await inbound.stop();
     throw err;

@@ -4,6 +4,7 @@ import type { Resource } from '../resources.ts';
 import { parseAuthorizationPolicy, parseMeshTLSAuthentication, parseNetworkAuthentication, parseServerAuthorization } from './authorization.ts';
 import { parseHttpRoute } from './http-route.ts';
 import type { ParseContext } from './meta.ts';
+import { parsePod } from './pod.ts';
 import { parseServer } from './server.ts';
 import { parseService } from './service.ts';
 import { parseServiceProfile } from './service-profile.ts';
@@ -24,7 +25,9 @@ const PARSERS: Record<string, (doc: Fields, ctx: ParseContext) => Resource> = {
 /** Kinds that are legal Kubernetes but carry nothing for the proxies (a Namespace, a Deployment). */
 export const IGNORED_KINDS = new Set(['Namespace', 'ServiceAccount', 'Deployment', 'Pod', 'ConfigMap', 'Secret', 'Endpoints', 'EndpointSlice']);
 
-export function parserFor(kind: string): ((doc: Fields, ctx: ParseContext) => Resource) | undefined {
+/** `pods`: development mode, where Pods stand for the registrations no proxy sends. */
+export function parserFor(kind: string, pods = false): ((doc: Fields, ctx: ParseContext) => Resource) | undefined {
+  if (kind === 'Pod' && pods) return parsePod;
   return Object.hasOwn(PARSERS, kind) ? PARSERS[kind] : undefined;
 }
 

@@ -21,7 +21,7 @@ describe('the CA down at proxy start', () => {
   it('the proxy is not ready (503 with the reason) until the CA is up, then ready with no restart', async () => {
     cp = await controlPlane();
     const endpoints = join(cp.dir, 'endpoints.json');
-    writeFileSync(endpoints, JSON.stringify({ services: {} }));
+    writeFileSync(endpoints, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [] }));
     // The names injector/sidecar.ts and the demo runner set: one set of names everywhere.
     proc = await spawnProxy({
       MESH_POD_IP: POD_IP,

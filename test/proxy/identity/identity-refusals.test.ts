@@ -7,6 +7,7 @@ import { connect } from 'node:tls';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPki } from '../../helpers/pki.ts';
+import { devResources, type Doc } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 
 const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
@@ -20,17 +21,19 @@ let file: string;
 const servers: Record<string, RunningProxy> = {};
 const clients: Record<string, RunningProxy> = {};
 
-/** What the client proxies are told: every authority is "orders", but the pods behind them differ. */
+/** Where each server pod runs: all of them promise the orders identity, whatever they present. */
+const SERVER_PODS = { good: '127.0.29.41', 'other-anchor': '127.0.29.42', expired: '127.0.29.43', 'wrong-identity': '127.0.29.44' };
+
+/** What the client proxies are told: every pod is "orders", behind a Service of its own name. */
 function endpoints(): string {
-  const services: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(servers)) {
-    services[`${name}.production.svc.cluster.local:8080`] = [{ address: `${s.ip}:8080`, identity: id('orders'), inboundPort: s.inboundPort }];
-  }
-  return JSON.stringify({
-    services,
-    // Only checkout may call the orders app (the good server's policy).
-    inbound: { ports: { '8080': { server: { name: 'orders-http', protocol: 'HTTP/1' }, authorizations: [{ name: 'ServerAuthorization production/checkout', authentication: { identities: [id('checkout')] } }] } } },
+  const docs = Object.entries(SERVER_PODS).flatMap(([name, ip]) => {
+    const pod = { name, ip, inboundPort: servers[name]?.inboundPort ?? 4143, identity: id('orders'), labels: { role: 'orders' } };
+    return JSON.parse(devResources(pod, [{ authority: `${name}.production.svc.cluster.local:8080`, port: 8080 }])).items as Doc[];
   });
+  // Only checkout may call the orders app.
+  const server = { apiVersion: 'policy.linkerd.io/v1beta1', kind: 'Server', metadata: { name: 'orders-http', namespace: 'production' }, spec: { podSelector: { matchLabels: { role: 'orders' } }, port: 8080, proxyProtocol: 'HTTP/1' } };
+  const authz = { apiVersion: 'policy.linkerd.io/v1beta1', kind: 'ServerAuthorization', metadata: { name: 'checkout', namespace: 'production' }, spec: { server: { name: 'orders-http' }, client: { meshTLS: { identities: [id('checkout')] } } } };
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...docs, server, authz] });
 }
 
 async function server(name: string, ip: string, sa: string, credentials?: Parameters<typeof startProxy>[1]): Promise<void> {
@@ -54,10 +57,10 @@ beforeAll(async () => {
   file = join(cp.dir, 'endpoints.json');
   writeFileSync(file, endpoints());
   const otherAnchor = await testPki();
-  await server('good', '127.0.29.41', 'orders');
-  await server('other-anchor', '127.0.29.42', 'orders', await otherAnchor.credentialsFor(id('orders')));
-  await server('expired', '127.0.29.43', 'orders', await handMadeCredentials(cp.ca, id('orders'), expired));
-  await server('wrong-identity', '127.0.29.44', 'payments');
+  await server('good', SERVER_PODS.good, 'orders');
+  await server('other-anchor', SERVER_PODS['other-anchor'], 'orders', await otherAnchor.credentialsFor(id('orders')));
+  await server('expired', SERVER_PODS.expired, 'orders', await handMadeCredentials(cp.ca, id('orders'), expired));
+  await server('wrong-identity', SERVER_PODS['wrong-identity'], 'payments');
   writeFileSync(file, endpoints());
   await client('checkout', '127.0.29.45', 'checkout');
   await client('expired-client', '127.0.29.46', 'checkout', await handMadeCredentials(cp.ca, id('checkout'), expired));
@@ -142,7 +145,7 @@ describe('the inbound side refuses a client that cannot prove an allowed identit
     expect(r.status).toBe(403);
     expect(r.error).toContain(id('payments'));
     const m = await servers['good']!.metrics();
-    expect(m).toMatch(/inbound_http_authz_deny_total\{[^}]*server="orders-http"[^}]*reason="unauthorized"[^}]*\} [1-9]/);
-    expect(servers['good']!.logs.some((l) => l.level === 'warn' && l.client === id('payments') && l.server === 'orders-http')).toBe(true);
+    expect(m).toMatch(/inbound_http_authz_deny_total\{[^}]*server="production\/orders-http"[^}]*reason="unauthorized"[^}]*\} [1-9]/);
+    expect(servers['good']!.logs.some((l) => l.level === 'warn' && l.client === id('payments') && l.server === 'production/orders-http')).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devResources } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 
 const CLIENT_IP = '127.0.29.11';
@@ -24,9 +25,9 @@ beforeAll(async () => {
   await cp.startIdentity('127.0.29.10:0');
   app = await startPodApp(SERVER_IP, 8080, 'orders-1');
   file = join(cp.dir, 'endpoints.json');
-  writeFileSync(file, JSON.stringify({ services: {} }));
+  writeFileSync(file, devResources({ name: 'orders-1', ip: SERVER_IP, inboundPort: 4143 }, []));
   server = await startProxy([...proxyArgs(cp, { name: 'orders-1', serviceAccount: 'orders', ip: SERVER_IP }), '--endpoints-file', file, '--app-port', '8080']);
-  writeFileSync(file, JSON.stringify({ services: { [ORDERS]: [{ address: `${SERVER_IP}:8080`, identity: ORDERS_ID, inboundPort: server.inboundPort }] } }));
+  writeFileSync(file, devResources({ name: 'orders-1', ip: SERVER_IP, inboundPort: server.inboundPort, identity: ORDERS_ID }, [{ authority: ORDERS, port: 8080 }]));
   client = await startProxy([...proxyArgs(cp, { name: 'checkout-1', serviceAccount: 'checkout', ip: CLIENT_IP }), '--endpoints-file', file]);
   await eventually(async () => (await client.ready()).status === 200 && (await server.ready()).status === 200, 15_000, 'both proxies ready');
 }, 30_000);

@@ -326,15 +326,17 @@ describe('tap through two proxies', () => {
 
 describe('journeys through a profile', () => {
   it('shows the route, its timeout budget and each retry attempt with its status', async () => {
-    // Give WEB a retryable route with a timeout, through the static resolver's watched file.
+    // Give WEB a retryable route with a timeout: a ServiceProfile added to the watched resources.
     const file = mesh.outbound.proxy!.config.endpointsFile!;
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { services: Record<string, unknown> };
-    doc.services[WEB] = {
-      endpoints: doc.services[WEB],
-      profile: {
-        routes: [{ name: 'GET /status/{code}', condition: { all: [{ method: 'GET' }, { pathRegex: '/status/[0-9]+' }] }, responseClasses: [{ condition: { status: { min: 500, max: 599 } }, isFailure: true }], timeoutMs: 5_000, isRetryable: true }],
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { items: unknown[] };
+    doc.items.push({
+      apiVersion: 'linkerd.io/v1alpha2',
+      kind: 'ServiceProfile',
+      metadata: { name: WEB.replace(/:\d+$/, ''), namespace: 'production' },
+      spec: {
+        routes: [{ name: 'GET /status/{code}', condition: { method: 'GET', pathRegex: '/status/[0-9]+' }, responseClasses: [{ condition: { status: { min: 500, max: 599 } }, isFailure: true }], timeout: '5s', isRetryable: true }],
       },
-    };
+    });
     writeFileSync(file, JSON.stringify(doc));
     const t = tap(mesh.outbound, { journey: true, match: { http: { pathPrefix: '/status/503' } } });
     await tapsOpen(mesh.outbound, 1);
