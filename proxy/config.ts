@@ -49,7 +49,7 @@ export interface ProxyConfig {
   identity?: string;
   serviceAccount?: string;
   // ---- destination and this pod ----
-  /** The destination service, `host:port`; unset: the static endpoints file (development mode). */
+  /** The destination service, `host:port`; unset: the Kubernetes YAML at endpointsFile (development mode). */
   destinationAddr?: string;
   /** The SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination). */
   destinationIdentity?: string;
@@ -83,7 +83,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'adminPort', flag: '--admin-port', env: 'MESH_PROXY_ADMIN_PORT', kind: 'port', default: '4191', help: 'admin listener: /metrics /ready /live POST /shutdown' },
   { key: 'tapPort', flag: '--tap-port', env: 'MESH_PROXY_TAP_PORT', kind: 'port', default: '4190', help: 'tap server: live request events over mTLS, for the viz\'s identity only' },
   { key: 'defaultAppPort', flag: '--app-port', env: 'MESH_PROXY_APP_PORT', kind: 'port', help: 'app port for inbound requests without l5d-dst-port' },
-  { key: 'endpointsFile', flag: '--endpoints-file', env: 'MESH_PROXY_ENDPOINTS_FILE', kind: 'path', help: 'static endpoints file (development mode, instead of the destination service)' },
+  { key: 'endpointsFile', flag: '--endpoints-file', env: 'MESH_PROXY_ENDPOINTS_FILE', kind: 'path', help: 'Kubernetes YAML, a file or a folder, read as the destination reads it, with Pods for registrations (development mode, instead of the destination service)' },
   { key: 'detectTimeoutMs', flag: '--detect-timeout-ms', env: 'MESH_PROXY_DETECT_TIMEOUT_MS', kind: 'ms', default: '10000', help: 'wait for a connection\'s first bytes before treating it as opaque' },
   { key: 'headersTimeoutMs', flag: '--headers-timeout-ms', env: 'MESH_PROXY_HEADERS_TIMEOUT_MS', kind: 'ms', default: '10000', help: 'wait for a complete HTTP/1 request head (then 408)' },
   { key: 'keepAliveTimeoutMs', flag: '--keepalive-timeout-ms', env: 'MESH_PROXY_KEEPALIVE_TIMEOUT_MS', kind: 'ms', default: '60000', help: 'idle client connections close after this' },
@@ -103,7 +103,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'serviceAccount', flag: '--service-account', env: 'MESH_SERVICE_ACCOUNT', kind: 'text', help: 'this pod\'s service account' },
   { key: 'destinationAddr', flag: '--destination-addr', env: 'MESH_DESTINATION_ADDR', kind: 'addr', help: 'destination host:port (unset: --endpoints-file, development mode)' },
   { key: 'destinationIdentity', flag: '--destination-identity', env: 'MESH_DESTINATION_IDENTITY', kind: 'spiffe', help: 'SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination)' },
-  { key: 'podName', flag: '--pod-name', env: 'MESH_POD_NAME', kind: 'text', help: 'this pod\'s name, registered with the destination' },
+  { key: 'podName', flag: '--pod-name', env: 'MESH_POD_NAME', kind: 'text', help: 'this pod\'s name, registered with the destination (development mode: names its own Pod)' },
   { key: 'podNamespace', flag: '--pod-namespace', env: 'MESH_POD_NAMESPACE', kind: 'text', help: 'this pod\'s namespace (short service names resolve in it)' },
   { key: 'podDeployment', flag: '--pod-deployment', env: 'MESH_POD_DEPLOYMENT', kind: 'name', help: 'the Deployment owning this pod (metrics: deployment, and dst_deployment for callers)' },
   { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },

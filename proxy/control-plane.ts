@@ -35,7 +35,7 @@ export function podFromConfig(config: ProxyConfig): PodInfo | undefined {
   return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports: config.podPorts, deployment: config.podDeployment };
 }
 
-/** The DestinationClient for `config`, or undefined when no destination is configured (static file mode). */
+/** The DestinationClient for `config`, or undefined when no destination is configured (development mode). */
 export function destinationFromConfig(
   config: ProxyConfig,
   credentials: TlsCredentials | undefined,

@@ -3,8 +3,8 @@ import type { EndpointSet, InboundPolicy, Profile } from '../../api/destination-
 import type { Watched } from './watched.ts';
 
 /**
- * Where outbound sends and what inbound allows. Implemented by a static file (development mode,
- * proxy/discovery/static-resolver.ts) and by the destination client (proxy/discovery/destination-client.ts).
+ * Where outbound sends and what inbound allows. Implemented by the destination client
+ * (proxy/discovery/destination-client.ts) and by development mode (proxy/discovery/dev-resolver.ts).
  * Each call returns a live cell; repeated calls for the same key share one watch.
  */
 export interface Resolver {

@@ -1,5 +1,5 @@
 // A value that changes over time, with listeners: how discovery hands live state to the proxy.
-// The destination client updates cells from its gRPC streams; the static resolver fills them once.
+// The destination client updates cells from its gRPC streams; development mode from its YAML.
 
 export type Unsubscribe = () => void;
 
