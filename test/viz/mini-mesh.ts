@@ -18,6 +18,16 @@ metadata: { name: web, namespace: production }
 spec:
   selector: { app: web }
   ports: [{ name: http, port: 8080, targetPort: 8080 }]
+---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: { name: web.production.svc.cluster.local, namespace: production }
+spec:
+  routes:
+  - name: GET /ok
+    condition: { method: GET, pathRegex: /ok }
+  - name: GET /fail
+    condition: { method: GET, pathRegex: /fail }
 `;
 
 export interface MiniMesh {
@@ -41,7 +51,7 @@ export async function startMiniMesh(net: string): Promise<MiniMesh> {
   });
   await new Promise<void>((r) => app.listen(8080, `${net}.2`, r));
   const start = (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) =>
-    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT)]);
+    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT), '--pod-deployment', name.replace(/-\d+$/, '')]);
   const client = await start('client-0', `${net}.1`, 'client', { app: 'client' }, []);
   const web = await start('web-0', `${net}.2`, 'web', { app: 'web' }, ['http:8080']);
   await eventually(async () => (await Promise.all([client, web].map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');

@@ -8,6 +8,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationProto } from '../../api/destination-proto.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
+import type { EdgeRow } from '../../viz/query/edges.ts';
+import type { RouteRow } from '../../viz/query/routes.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { eventually } from '../helpers/control-plane.ts';
 import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
@@ -94,6 +96,40 @@ describe('stat', () => {
     const { status: got, body } = await api<{ error: { code: string; message: string } }>(`/api/v1/stat?${query}`);
     expect(got).toBe(status);
     expect(body.error.message).toContain(message);
+  });
+});
+
+describe('edges, routes and versions', () => {
+  it('client -> web over mTLS, with both identities', async () => {
+    await eventually(async () => (await api<{ rows: EdgeRow[] }>('/api/v1/edges?resource=deploy&window=1m')).body.rows.length > 0, 10_000, 'an edge');
+    const { body } = await api<{ rows: EdgeRow[] }>('/api/v1/edges?resource=deploy&window=1m');
+    expect(body.rows).toEqual([expect.objectContaining({
+      src: 'client', dst: 'web', srcNamespace: 'production', dstNamespace: 'production', secured: true,
+      clientId: 'spiffe://cluster.local/ns/production/sa/client', serverId: 'spiffe://cluster.local/ns/production/sa/web',
+    })]);
+  });
+
+  it('per route, from the callers: deploy/web, svc/web and client --to web agree', async () => {
+    const read = async (query: string) => (await api<{ rows: RouteRow[] }>(`/api/v1/routes?${query}&window=1m`)).body.rows;
+    const [byDeploy, bySvc, byCaller] = await Promise.all([
+      read('resource=deploy/web&namespace=production'), read('resource=svc/web&namespace=production'), read('resource=deploy/client&namespace=production&to=deploy/web'),
+    ]);
+    expect(byDeploy.map((r) => r.route)).toEqual(['GET /fail', 'GET /ok']);
+    expect(bySvc).toEqual(byDeploy);
+    expect(byCaller).toEqual(byDeploy);
+    const fail = byDeploy[0]!;
+    expect(fail.authority).toBe('web.production.svc.cluster.local:8080');
+    expect(fail.effective.success).toBe(0);
+    expect(byDeploy[1]!.effective.success).toBe(1);
+    // No retries on these routes: every attempt is a request.
+    expect(fail.actual.rps).toBeCloseTo(fail.effective.rps, 9);
+  });
+
+  it('--proxy-version-mismatch lists nothing when every proxy is the control plane\'s version', async () => {
+    const { body } = await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy&proxyVersionMismatch=true');
+    expect(body.rows).toEqual([]);
+    const pods = (await api<{ controlPlaneVersion: string; pods: Array<{ proxyVersion: string }> }>('/api/v1/pods')).body;
+    expect(pods.pods.map((p) => p.proxyVersion)).toEqual([pods.controlPlaneVersion, pods.controlPlaneVersion]);
   });
 });
 

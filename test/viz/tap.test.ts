@@ -55,7 +55,7 @@ async function trafficUntil<T>(done: Promise<T>, path = '/ok'): Promise<T> {
 describe('mesh viz tap', () => {
   it("prints the client's outbound requests to web within 2 s, in Linkerd's format", async () => {
     const started = Date.now();
-    const r = await trafficUntil(tapCli(['deploy/client', '-n', 'production', '--to', 'ns/production', '--path', '/ok', '--limit', '2']));
+    const r = await trafficUntil(tapCli(['deploy/client', '-n', 'production', '--to', 'deploy/web', '--path', '/ok', '--limit', '2']));
     expect(r.code, r.err).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
     const lines = r.out.trim().split('\n');
@@ -120,7 +120,7 @@ describe('a proxy that vanishes mid-tap', () => {
     const ip = `${NET}.3`;
     child = await spawnProxy({
       ...sidecarEnvironment({
-        pod: { name: 'doomed-0', namespace: 'production', labels: { app: 'doomed' }, ip, ports: [] },
+        pod: { name: 'doomed-0', namespace: 'production', deployment: 'doomed', labels: { app: 'doomed' }, ip, ports: [] },
         serviceAccount: 'doomed', identity: 'spiffe://cluster.local/ns/production/sa/doomed',
         identityAddr: mesh.cp.identity!.addr, destinationAddr: mesh.cp.destination!.address,
         trustAnchorsFile: mesh.cp.anchorsFile, tokenFile: mesh.cp.tokenFile('production', 'doomed'),
