@@ -151,9 +151,11 @@ describe('top', () => {
   it('folds tap into rows with counts and latencies', async () => {
     const done = fetch(`http://${viz.address}/api/v1/top?resource=deploy/web&namespace=production&duration=2`).then((r) => r.text());
     const text = await trafficUntil(done);
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; rows?: Array<{ path: string; count: number; successes: number }>; message?: string });
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; rows?: Array<{ source: string; destination: string; method: string; path: string; count: number; successes: number }>; message?: string });
     const last = lines.filter((l) => l.type === 'top').at(-1)!;
     const row = last.rows!.find((r) => r.path === '/ok')!;
+    // The caller is named from the registered pods: web's proxy knows it only by address.
+    expect(row).toMatchObject({ source: 'client-0', destination: 'web-0', method: 'GET' });
     expect(row.count).toBeGreaterThan(0);
     expect(row.successes).toBe(row.count);
     expect(lines.at(-1)!.type).toBe('end');

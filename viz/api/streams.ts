@@ -41,7 +41,8 @@ function openFanIn(ctx: VizContext, req: IncomingMessage, emit: (line: TapLine) 
     return spaces.size === 1 ? [...spaces][0]! : 'default';
   });
   const { targets, skipped } = selectPods(filter, [...ctx.scraper.proxies.values()]);
-  return new TapFanIn({ filter, targets, skipped, credentials: ctx.options.credentials, tapPort: ctx.options.tapPort, emit });
+  const podsByIp = new Map(ctx.pods.current().map((p) => [p.ip, p]));
+  return new TapFanIn({ filter, targets, skipped, podsByIp, credentials: ctx.options.credentials, tapPort: ctx.options.tapPort, emit });
 }
 
 export function tapHandler(ctx: VizContext): Handler {

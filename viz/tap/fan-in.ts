@@ -5,6 +5,7 @@ import type { TapEvent } from '../../api/tap-proto.ts';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { VizError } from '../errors.ts';
 import type { ProxyState } from '../metrics/scraper.ts';
+import type { MeshPod } from '../pods/pod-watch.ts';
 import { tapMatch, type TapFilter } from './filter.ts';
 
 /** What a tap stream carries, one JSON object per line (api/viz.md, "tap"). */
@@ -36,6 +37,8 @@ export function selectPods(filter: TapFilter, proxies: ProxyState[]): { targets:
 
 export interface FanInOptions {
   filter: TapFilter;
+  /** Registered pods by IP: a peer the proxy knows only by address is named from here. */
+  podsByIp: Map<string, MeshPod>;
   targets: ProxyState[];
   skipped: Array<{ pod: string; why: string }>;
   credentials: TlsCredentials;
@@ -104,7 +107,7 @@ export class TapFanIn {
           this.reported++;
           if (this.options.filter.limit > 0 && this.reported >= this.options.filter.limit) this.stopAll();
         }
-        if (!this.options.emit({ type: 'event', pod, ...event })) this.dropped++;
+        if (!this.options.emit({ type: 'event', pod, ...event, source: this.named(event.source), destination: this.named(event.destination) })) this.dropped++;
       }
     } catch (err) {
       if (this.cancelled || this.stopping) return;
@@ -117,6 +120,17 @@ export class TapFanIn {
   }
 
   private stopping = false;
+
+  /**
+   * A peer with its pod, deployment and namespace filled in from the registered pods when the
+   * proxy knew only its address (an inbound caller is an `ip:port` and an identity to its proxy).
+   */
+  private named(peer: TapEvent['source']): TapEvent['source'] {
+    if (!peer || peer.pod || !peer.address) return peer;
+    const ip = peer.address.replace(/^\[/, '').replace(/\]?:\d+$/, '');
+    const pod = this.options.podsByIp.get(ip);
+    return pod ? { ...peer, pod: pod.name, deployment: peer.deployment || pod.deployment, namespace: peer.namespace || pod.namespace } : peer;
+  }
 
   /** Ends every tap on our side (limit reached, or a proxy outlived the duration); `end` still follows. */
   private stopAll(): void {
