@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // A suite of its own (npm run test:viz-demo): one whole demo under load.
-    exclude: ['test/viz-demo/**', '**/node_modules/**'],
+    exclude: ['test/viz/demo/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
