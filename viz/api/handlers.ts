@@ -4,7 +4,8 @@ import { meshVersion } from '../../api/locate.ts';
 import { VizError } from '../errors.ts';
 import { targetGroups } from '../prometheus-config.ts';
 import { eq } from '../metrics/source.ts';
-import { parseResource } from '../query/resource.ts';
+import { parseResource, type ResourceRef } from '../query/resource.ts';
+import { deploymentsNamed } from '../pods/workloads.ts';
 import { authz } from '../query/authz.ts';
 import { edges } from '../query/edges.ts';
 import { routes } from '../query/routes.ts';
@@ -65,11 +66,12 @@ export function statHandler(ctx: VizContext): Handler {
     const q = queryOf(req, ['resource', 'namespace', 'from', 'to', 'window', 'proxyVersionMismatch']);
     const windowMs = parseWindow(q.window);
     const resource = parseResource(required(q.resource, 'resource'));
+    const namespace = namespaceParam(q.namespace);
     const request = {
-      resource,
-      namespace: namespaceParam(q.namespace),
-      from: q.from ? parseResource(q.from, 'from') : undefined,
-      to: q.to ? parseResource(q.to, 'to') : undefined,
+      resource: resolved(ctx, resource, namespace),
+      namespace,
+      from: q.from ? resolved(ctx, parseResource(q.from, 'from'), namespace) : undefined,
+      to: q.to ? resolved(ctx, parseResource(q.to, 'to'), namespace) : undefined,
       windowMs,
     };
     let rows = await stat(request, ctx.metrics, [...ctx.scraper.proxies.values()]);
@@ -108,15 +110,21 @@ export function routesHandler(ctx: VizContext): Handler {
     const resource = parseResource(required(q.resource, 'resource'));
     const to = q.to ? parseResource(q.to, 'to') : undefined;
     const namespace = namespaceParam(q.namespace) ?? namespaceOf(ctx, resource.name);
-    const rows = await routes({ resource, namespace, to, windowMs }, ctx.metrics);
+    const rows = await routes({ resource: resolved(ctx, resource, namespace), namespace, to: to && resolved(ctx, to, namespace), windowMs }, ctx.metrics);
     sendJson(res, 200, { window: q.window ?? '1m', namespace, rows });
   };
 }
 
-/** Without -n: the namespace of the deployment's pods when there is exactly one, else `default` (kubectl's). */
-function namespaceOf(ctx: VizContext, deployment: string | undefined): string {
-  const spaces = new Set(ctx.pods.current().filter((p) => p.deployment === deployment || p.name === deployment).map((p) => p.namespace));
+/** Without -n: the namespace of the resource's pods when there is exactly one, else `default` (kubectl's). */
+export function namespaceOf(ctx: VizContext, name: string | undefined): string {
+  const spaces = new Set(ctx.pods.current().filter((p) => p.deployment === name || p.name === name || p.labels.app === name).map((p) => p.namespace));
   return spaces.size === 1 ? [...spaces][0]! : 'default';
+}
+
+/** A deploy name resolved to the Deployments it stands for (pods/workloads.ts); other kinds as they are. */
+export function resolved(ctx: VizContext, ref: ResourceRef, namespace: string | undefined): ResourceRef {
+  if (ref.kind !== 'deployment' || !ref.name) return ref;
+  return { ...ref, names: deploymentsNamed(ref.name, namespace, ctx.pods.current()) };
 }
 
 /** Prometheus' HTTP service discovery (`http_sd_configs`): every registered pod's admin port. */
@@ -133,6 +141,6 @@ export function authzHandler(ctx: VizContext): Handler {
     const windowMs = parseWindow(q.window);
     const resource = parseResource(required(q.resource, 'resource'));
     const namespace = namespaceParam(q.namespace) ?? namespaceOf(ctx, resource.name);
-    sendJson(res, 200, { window: q.window ?? '1m', namespace, rows: await authz(resource, namespace, windowMs, ctx.metrics) });
+    sendJson(res, 200, { window: q.window ?? '1m', namespace, rows: await authz(resolved(ctx, resource, namespace), namespace, windowMs, ctx.metrics) });
   };
 }

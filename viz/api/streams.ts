@@ -8,6 +8,7 @@ import { selectPods, TapFanIn, type TapLine } from '../tap/fan-in.ts';
 import { parseTapFilter } from '../tap/filter.ts';
 import { TopTable } from '../tap/top.ts';
 import type { VizContext } from '../viz.ts';
+import { namespaceOf, resolved } from './handlers.ts';
 import { queryOf } from './http.ts';
 import type { Handler } from './server.ts';
 
@@ -36,10 +37,8 @@ function lineWriter(req: IncomingMessage, res: ServerResponse): (kind: string, b
 /** Parses the tap parameters, picks the pods and opens the fan-in; errors before any byte is sent. */
 function openFanIn(ctx: VizContext, req: IncomingMessage, emit: (line: TapLine) => boolean, extra: readonly string[] = []): TapFanIn {
   const q = queryOf(req, [...TAP_PARAMS, ...extra]);
-  const filter = parseTapFilter(q, (resource) => {
-    const spaces = new Set(ctx.pods.current().filter((p) => (resource.kind === 'pod' ? p.name : p.deployment) === resource.name).map((p) => p.namespace));
-    return spaces.size === 1 ? [...spaces][0]! : 'default';
-  });
+  const parsed = parseTapFilter(q, (resource) => namespaceOf(ctx, resource.name));
+  const filter = { ...parsed, resource: resolved(ctx, parsed.resource, parsed.namespace), to: parsed.to && resolved(ctx, parsed.to, parsed.toNamespace) };
   const { targets, skipped } = selectPods(filter, [...ctx.scraper.proxies.values()]);
   const podsByIp = new Map(ctx.pods.current().map((p) => [p.ip, p]));
   return new TapFanIn({ filter, targets, skipped, podsByIp, credentials: ctx.options.credentials, tapPort: ctx.options.tapPort, emit });

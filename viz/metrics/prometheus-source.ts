@@ -6,7 +6,8 @@ import type { GroupValue, Matcher, MetricsSource } from './source.ts';
 /** `{a="x",b!="y"}`, values escaped as PromQL string literals. */
 export function selector(match: Matcher[]): string {
   const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-  return `{${match.map((m) => `${m.label}${m.op}"${escape(m.value)}"`).join(',')}}`;
+  const regex = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `{${match.map((m) => (m.op === 'in' ? `${m.label}=~"${escape(m.values.map(regex).join('|'))}"` : `${m.label}${m.op}"${escape(m.value)}"`)).join(',')}}`;
 }
 
 const seconds = (windowMs: number) => `${Math.round(windowMs / 1000)}s`;

@@ -1,12 +1,11 @@
 // What stat, routes and edges ask of metrics, in PromQL's terms, so the same questions are
 // answered by the viz's own scrapes (local-source.ts) or by a real Prometheus (prometheus-source.ts).
 
-/** `label="value"` (a value of "" also matches an absent label, as in PromQL) or `label!="value"`. */
-export interface Matcher {
-  label: string;
-  op: '=' | '!=';
-  value: string;
-}
+/**
+ * `label="value"` (a value of "" also matches an absent label, as in PromQL), `label!="value"`,
+ * or `label` one of `values` (PromQL `=~"a|b"`, the values escaped).
+ */
+export type Matcher = { label: string; op: '=' | '!='; value: string } | { label: string; op: 'in'; values: string[] };
 
 /** One result row: the grouping labels and a number. */
 export interface GroupValue {
@@ -25,11 +24,13 @@ export interface MetricsSource {
 
 export const eq = (label: string, value: string): Matcher => ({ label, op: '=', value });
 export const ne = (label: string, value: string): Matcher => ({ label, op: '!=', value });
+/** One of `values`; a single value is plain equality. */
+export const oneOf = (label: string, values: string[]): Matcher => (values.length === 1 ? eq(label, values[0]!) : { label, op: 'in', values });
 
 export function matches(labels: Record<string, string>, match: Matcher[]): boolean {
   for (const m of match) {
     const v = labels[m.label] ?? '';
-    if (m.op === '=' ? v !== m.value : v === m.value) return false;
+    if (m.op === 'in' ? !m.values.includes(v) : m.op === '=' ? v !== m.value : v === m.value) return false;
   }
   return true;
 }

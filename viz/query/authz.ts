@@ -1,8 +1,8 @@
 // `authz`: who the Servers of a deployment let in and turned away, per Server and authorization,
 // from its proxies' inbound_http_authz_allow_total / _deny_total (Linkerd's `viz authz`).
 import { VizError } from '../errors.ts';
-import { eq, type MetricsSource } from '../metrics/source.ts';
-import type { ResourceRef } from './resource.ts';
+import { eq, oneOf, type MetricsSource } from '../metrics/source.ts';
+import { namesOf, type ResourceRef } from './resource.ts';
 
 export interface AuthzRow {
   /** The Server that selected the port (`default:<policy>` when none did). */
@@ -20,7 +20,7 @@ export const UNAUTHORIZED = '[UNAUTHORIZED]';
 
 export async function authz(resource: ResourceRef, namespace: string, windowMs: number, source: MetricsSource): Promise<AuthzRow[]> {
   if (!resource.name || (resource.kind !== 'deployment' && resource.kind !== 'pod')) throw new VizError('BAD_ARGUMENT', 'authz needs one deploy/NAME or po/NAME');
-  const match = [eq('namespace', namespace), eq(resource.kind === 'pod' ? 'pod' : 'deployment', resource.name)];
+  const match = [eq('namespace', namespace), oneOf(resource.kind === 'pod' ? 'pod' : 'deployment', namesOf(resource))];
   const [allowed, denied] = await Promise.all([
     source.rate('inbound_http_authz_allow_total', match, ['server', 'authz'], windowMs),
     source.rate('inbound_http_authz_deny_total', match, ['server', 'reason'], windowMs),

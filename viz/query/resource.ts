@@ -16,7 +16,12 @@ export interface ResourceRef {
   kind: ResourceKind;
   /** Absent: every resource of the kind. */
   name?: string;
+  /** What `name` stands for, when it stands for several (deploy/orders: orders-stable, orders-canary; see pods/workloads.ts). */
+  names?: string[];
 }
+
+/** The names a query matches: `names` when resolved, else `name`. */
+export const namesOf = (ref: ResourceRef): string[] => ref.names ?? (ref.name ? [ref.name] : []);
 
 /** The label the proxies' series carry for a kind (Linkerd's names). */
 export const LABEL_OF: Record<ResourceKind, string> = {

@@ -1,8 +1,8 @@
 // `routes`: per-route golden metrics of the calls to a deployment or service, from the callers'
 // route_* series (effective: each request once) and route_actual_* (actual: every attempt).
 import { VizError } from '../errors.ts';
-import { eq, type GroupValue, type Matcher, type MetricsSource } from '../metrics/source.ts';
-import type { ResourceRef } from './resource.ts';
+import { eq, oneOf, type GroupValue, type Matcher, type MetricsSource } from '../metrics/source.ts';
+import { namesOf, type ResourceRef } from './resource.ts';
 
 export interface RouteRow {
   route: string;
@@ -42,7 +42,7 @@ export async function routes(req: RoutesRequest, source: MetricsSource): Promise
   let callers: Matcher[];
   let target: ResourceRef;
   if (to) {
-    callers = [eq('namespace', namespace), eq('deployment', resource.name)];
+    callers = [eq('namespace', namespace), oneOf('deployment', namesOf(resource))];
     target = to;
   } else {
     callers = [];
@@ -87,7 +87,7 @@ export async function routes(req: RoutesRequest, source: MetricsSource): Promise
  */
 async function authoritiesOf(target: ResourceRef, namespace: string, callers: Matcher[], windowMs: number, source: MetricsSource): Promise<(authority: string) => boolean> {
   if (target.kind === 'service') return (a) => namesService(a, target.name!, namespace);
-  const served = await source.rate('response_total', [eq('direction', 'outbound'), ...callers, eq('dst_namespace', namespace), eq('dst_deployment', target.name!)], ['authority'], windowMs);
+  const served = await source.rate('response_total', [eq('direction', 'outbound'), ...callers, eq('dst_namespace', namespace), oneOf('dst_deployment', namesOf(target))], ['authority'], windowMs);
   const set = new Set(served.map((g) => g.labels.authority));
   return (a) => set.has(a);
 }

@@ -2,8 +2,8 @@
 // asked of a MetricsSource in PromQL's terms, as Linkerd's viz asks its Prometheus.
 import { VizError } from '../errors.ts';
 import type { ProxyState } from '../metrics/scraper.ts';
-import { eq, type GroupValue, type Matcher, type MetricsSource } from '../metrics/source.ts';
-import { LABEL_OF, type ResourceKind, type ResourceRef } from './resource.ts';
+import { eq, oneOf, type GroupValue, type Matcher, type MetricsSource } from '../metrics/source.ts';
+import { LABEL_OF, namesOf, type ResourceKind, type ResourceRef } from './resource.ts';
 
 export interface StatRequest {
   resource: ResourceRef;
@@ -54,13 +54,13 @@ function viewOf(req: StatRequest): View {
   if (req.from) {
     // What the `from` resource sent, grouped by where it went.
     if (req.from.kind === 'authority' || req.from.kind === 'service') throw new VizError('BAD_ARGUMENT', `--from must be a deploy, pod or ns, got ${req.from.kind}`);
-    const match = [eq('direction', 'outbound'), ...(req.from.name ? [eq(LABEL_OF[req.from.kind], req.from.name)] : [])];
+    const match = [eq('direction', 'outbound'), ...(req.from.name ? [oneOf(LABEL_OF[req.from.kind], namesOf(req.from))] : [])];
     return { match, nsLabel: kind === 'authority' ? 'namespace' : 'dst_namespace', nameLabel: DST_LABEL[kind], tcp: false };
   }
   if (req.to) {
     // What the selected resources sent to `to`, grouped by the sender.
     if (kind === 'authority' || kind === 'service') throw new VizError('BAD_ARGUMENT', `--to needs a deploy, pod or ns to measure at, got ${kind}`);
-    const match = [eq('direction', 'outbound'), ...(req.to.name ? [eq(DST_LABEL[req.to.kind], req.to.name)] : [])];
+    const match = [eq('direction', 'outbound'), ...(req.to.name ? [oneOf(DST_LABEL[req.to.kind], namesOf(req.to))] : [])];
     return { match, nsLabel: 'namespace', nameLabel: LABEL_OF[kind], tcp: false };
   }
   if (kind === 'service') return { match: [eq('direction', 'outbound')], nsLabel: 'dst_namespace', nameLabel: 'dst_service', tcp: false };
@@ -75,7 +75,7 @@ export async function stat(req: StatRequest, source: MetricsSource, proxies: Pro
   const kind = req.resource.kind;
   const match = [...view.match];
   if (req.namespace) match.push(eq(view.nsLabel, req.namespace));
-  if (req.resource.name) match.push(eq(view.nameLabel, req.resource.name));
+  if (req.resource.name) match.push(oneOf(view.nameLabel, namesOf(req.resource)));
   const by = [view.nsLabel, view.nameLabel];
   const w = req.windowMs;
   const [all, ok, tls, p50, p95, p99, conns, read, written] = await Promise.all([
@@ -108,7 +108,7 @@ export async function stat(req: StatRequest, source: MetricsSource, proxies: Pro
     for (const [key, group] of podsByRow) {
       const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
       if (req.namespace && ns !== req.namespace) continue;
-      if (req.resource.name && name !== req.resource.name) continue;
+      if (req.resource.name && !namesOf(req.resource).includes(name)) continue;
       row(ns, name).meshed = group;
     }
   }

@@ -6,6 +6,7 @@ import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { VizError } from '../errors.ts';
 import type { ProxyState } from '../metrics/scraper.ts';
 import type { MeshPod } from '../pods/pod-watch.ts';
+import { namesOf } from '../query/resource.ts';
 import { tapMatch, type TapFilter } from './filter.ts';
 
 /** What a tap stream carries, one JSON object per line (api/viz.md, "tap"). */
@@ -18,8 +19,9 @@ export type TapLine =
 /** The pods `filter` selects, split into those that can be tapped and those that cannot (and why). */
 export function selectPods(filter: TapFilter, proxies: ProxyState[]): { targets: ProxyState[]; skipped: Array<{ pod: string; why: string }> } {
   const { resource, namespace } = filter;
+  const names = namesOf(resource);
   const chosen = proxies.filter((p) => p.pod.namespace === namespace &&
-    (resource.kind === 'namespace' || (resource.kind === 'deployment' ? p.pod.deployment === resource.name : p.pod.name === resource.name)));
+    (resource.kind === 'namespace' || names.includes(resource.kind === 'deployment' ? p.pod.deployment : p.pod.name)));
   if (chosen.length === 0) {
     const what = resource.kind === 'namespace' ? `namespace ${namespace}` : `${resource.kind} ${resource.name} in namespace ${namespace}`;
     throw new VizError('NOT_FOUND', `${what} has no pod with a proxy registered with the destination: it does not exist, is not running, or runs without a proxy (so it cannot be tapped)`);

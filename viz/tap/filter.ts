@@ -2,7 +2,7 @@
 // checked field by field and turned into the match every selected proxy applies (api/tap.proto).
 import type { TapMatch } from '../../api/tap-proto.ts';
 import { VizError } from '../errors.ts';
-import { parseResource, type ResourceRef } from '../query/resource.ts';
+import { namesOf, parseResource, type ResourceRef } from '../query/resource.ts';
 
 export interface TapFilter {
   resource: ResourceRef;
@@ -65,7 +65,10 @@ export function tapMatch(f: TapFilter): TapMatch | undefined {
   if (f.to) {
     // Where the request goes, as the tapped proxy sees it: out of its pod, to `to`.
     all.push({ direction: 'OUTBOUND' });
-    if (f.to.kind === 'deployment') all.push({ destination: { deployment: f.to.name! } });
+    if (f.to.kind === 'deployment') {
+      const names = namesOf(f.to);
+      all.push(names.length === 1 ? { destination: { deployment: names[0]! } } : { any: { matches: names.map((d) => ({ destination: { deployment: d } })) } });
+    }
     if (f.to.kind === 'pod') all.push({ destination: { pod: f.to.name! } });
     all.push({ destination: { namespace: f.to.kind === 'namespace' ? f.to.name! : f.toNamespace! } });
   }

@@ -151,6 +151,27 @@ describe('tap', () => {
   });
 });
 
+describe("the lesson's commands, with mesh for linkerd", () => {
+  it('mesh viz tap deploy/orders -n production --to deploy/payments --path /charge', async () => {
+    const r = await mesh(['viz', 'tap', 'deploy/orders', '-n', 'production', '--to', 'deploy/payments', '--path', '/charge', '--limit', '2']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^req id=\S+ proxy=out src=\S+ dst=\S+ tls=true :method=POST :authority=payments\S* :path=\/charge$/m);
+  });
+
+  it('mesh viz routes deploy/orders -n production --to deploy/payments', async () => {
+    const r = await mesh(['viz', 'routes', 'deploy/orders', '-n', 'production', '--to', 'deploy/payments']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.split('\n')[0]!.split(/\s+/)).toEqual(['ROUTE', 'SERVICE', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99']);
+    expect(r.out).toMatch(/^POST \/charge\s+payments\s+\d+\.\d\d%\s+\d+\.\drps/m);
+  });
+
+  it('mesh viz stat deploy -n production', async () => {
+    const r = await mesh(['viz', 'stat', 'deploy', '-n', 'production']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^checkout\s+1\/1\s+\d+\.\d\d%/m);
+  });
+});
+
 describe('the README\'s "Watch it" samples', () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('### Watch it'), readme.indexOf('\n### ', readme.indexOf('### Watch it') + 5));
