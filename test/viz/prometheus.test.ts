@@ -12,9 +12,9 @@ import { PrometheusMetrics } from '../../viz/metrics/prometheus-source.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { ADMIN_PORT, randomNet, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
-const NET = '127.0.33';
+const NET = randomNet();
 const PROMETHEUS = `${NET}.251:9090`;
 const VIZ = `${NET}.252:8085`;
 const root = join(import.meta.dirname, '../..');

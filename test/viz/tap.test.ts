@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually, spawnProxy, type ChildProxy } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { ADMIN_PORT, randomNet, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
-const NET = '127.0.34';
+const NET = randomNet();
 const root = join(import.meta.dirname, '../..');
 let mesh: MiniMesh;
 let viz: RunningViz;
@@ -139,7 +139,7 @@ describe('a proxy that vanishes mid-tap', () => {
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
     if (code === 'hung') tap.kill('SIGKILL');
     expect(code).toBe(1);
-    expect(err).toContain('tap of production/doomed-0 at 127.0.34.3:4190 ended: the proxy cannot be reached or went away');
+    expect(err).toContain(`tap of production/doomed-0 at ${NET}.3:4190 ended: the proxy cannot be reached or went away`);
   }, 40_000);
 
   afterAll(() => {
