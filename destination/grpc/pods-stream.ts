@@ -11,7 +11,7 @@ function podToWire(pod: RegisteredPod) {
     name: pod.name, namespace: pod.namespace, labels: pod.labels, ip: pod.ip,
     ports: pod.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? '' })),
     inboundPort: pod.inboundPort, identity: pod.identity, serviceAccount: pod.serviceAccount,
-    deployment: (pod as { deployment?: string }).deployment ?? '',
+    deployment: pod.deployment ?? '',
   };
 }
 
