@@ -123,7 +123,10 @@ describe('edges', () => {
   it('checkout -> orders-stable over mTLS, with both identities', async () => {
     const { rows } = await api<{ rows: EdgeRow[] }>('/api/v1/edges?resource=deploy&namespace=production&window=1m');
     const edge = rows.find((r) => r.src === 'checkout' && r.dst === 'orders-stable');
-    expect(edge, JSON.stringify(rows)).toMatchObject({ secured: true, clientId: id('checkout'), serverId: id('orders'), srcNamespace: 'production', dstNamespace: 'production' });
+    // When it is missing, show what checkout's proxy exports for its outbound requests.
+    const checkoutIp = run.pods.find((p) => p.name === 'checkout-0')!.ip;
+    const raw = edge ? '' : (await (await fetch(`http://${checkoutIp}:4191/metrics`)).text()).split('\n').filter((l) => l.startsWith('response_total') && l.includes('outbound')).slice(0, 5).join('\n');
+    expect(edge, `${JSON.stringify(rows)}\n${raw}`).toMatchObject({ secured: true, clientId: id('checkout'), serverId: id('orders'), srcNamespace: 'production', dstNamespace: 'production' });
     const cli = await mesh(['viz', 'edges', 'deploy', '-n', 'production', '-o', 'wide']);
     expect(cli.out).toMatch(new RegExp(`checkout\\s+orders-stable\\s+production\\s+production\\s+√\\s+.*${id('checkout')}\\s+${id('orders')}`));
   });
@@ -153,7 +156,7 @@ describe('tap', () => {
 
 describe("the lesson's commands, with mesh for linkerd", () => {
   it('mesh viz tap deploy/orders -n production --to deploy/payments --path /charge', async () => {
-    const r = await mesh(['viz', 'tap', 'deploy/orders', '-n', 'production', '--to', 'deploy/payments', '--path', '/charge', '--limit', '2']);
+    const r = await mesh(['viz', 'tap', 'deploy/orders', '-n', 'production', '--to', 'deploy/payments', '--path', '/charge', '--limit', '2', '--duration', '20']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^req id=\S+ proxy=out src=\S+ dst=\S+ tls=true :method=POST :authority=payments\S* :path=\/charge$/m);
   });
