@@ -1,8 +1,8 @@
 // `mesh viz edges deploy|po`: who calls whom, with both identities and whether the hop is mTLS.
-import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
 import { edgesTable } from '../../viz/cli/edges-table.ts';
 import { outputFormat } from '../../viz/cli/output.ts';
 import { resourceArg } from '../../viz/cli/resource-arg.ts';
+import { printRows, ROWS_OPTIONS } from '../../viz/cli/rows-command.ts';
 import type { EdgeRow } from '../../viz/query/edges.ts';
 import { parseCommandArgs, runCommand } from '../args.ts';
 
@@ -15,26 +15,19 @@ const USAGE = `usage: mesh viz edges (deploy|po) [options]
   -o, --output FORMAT        wide (rates and identities) or json (default: a table)
   --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)`;
 
-const OPTIONS = {
-  namespace: { type: 'string', short: 'n' },
-  'time-window': { type: 'string', short: 't' },
-  output: { type: 'string', short: 'o' },
-  'viz-addr': { type: 'string' },
-} as const;
-
 export function run(args: string[]): Promise<number> {
   return runCommand('viz edges', USAGE, async () => {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one resource kind (deploy or po)' } });
+    const { values, positionals } = parseCommandArgs(args, ROWS_OPTIONS, { positionals: { count: 1, expected: 'one resource kind (deploy or po)' } });
     const format = outputFormat(values.output);
     resourceArg(positionals[0]!);
-    return reportingVizErrors('viz edges', async () => {
-      const answer = await vizGet<{ rows: EdgeRow[] }>(vizAddress(values['viz-addr']), '/api/v1/edges', {
-        resource: positionals[0], namespace: values.namespace, window: values['time-window'],
-      });
-      if (format === 'json') console.log(JSON.stringify(answer.rows, null, 2));
-      else if (answer.rows.length === 0) console.error('No edges found.');
-      else console.log(edgesTable(answer.rows, format === 'wide'));
-      return 0;
+    return printRows<EdgeRow>({
+      command: 'viz edges',
+      vizAddr: values['viz-addr'],
+      path: '/api/v1/edges',
+      query: { resource: positionals[0], namespace: values.namespace, window: values['time-window'] },
+      format,
+      none: 'No edges found.',
+      table: edgesTable,
     });
   });
 }

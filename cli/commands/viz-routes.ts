@@ -1,7 +1,7 @@
 // `mesh viz routes deploy/X [--to deploy/Y] | svc/X`: per-route success, rate and latency.
-import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
 import { outputFormat } from '../../viz/cli/output.ts';
 import { resourceArg } from '../../viz/cli/resource-arg.ts';
+import { printRows, ROWS_OPTIONS } from '../../viz/cli/rows-command.ts';
 import { routesTable } from '../../viz/cli/routes-table.ts';
 import type { RouteRow } from '../../viz/query/routes.ts';
 import { parseCommandArgs, runCommand } from '../args.ts';
@@ -16,13 +16,7 @@ const USAGE = `usage: mesh viz routes (deploy/NAME|svc/NAME) [options]
   -o, --output FORMAT        wide (effective and actual) or json (default: a table)
   --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)`;
 
-const OPTIONS = {
-  namespace: { type: 'string', short: 'n' },
-  to: { type: 'string' },
-  'time-window': { type: 'string', short: 't' },
-  output: { type: 'string', short: 'o' },
-  'viz-addr': { type: 'string' },
-} as const;
+const OPTIONS = { ...ROWS_OPTIONS, to: { type: 'string' } } as const;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('viz routes', USAGE, async () => {
@@ -30,14 +24,14 @@ export function run(args: string[]): Promise<number> {
     const format = outputFormat(values.output);
     resourceArg(positionals[0]!);
     if (values.to) resourceArg(values.to, '--to');
-    return reportingVizErrors('viz routes', async () => {
-      const answer = await vizGet<{ rows: RouteRow[] }>(vizAddress(values['viz-addr']), '/api/v1/routes', {
-        resource: positionals[0], namespace: values.namespace, to: values.to, window: values['time-window'],
-      });
-      if (format === 'json') console.log(JSON.stringify(answer.rows, null, 2));
-      else if (answer.rows.length === 0) console.error('No traffic found.');
-      else console.log(routesTable(answer.rows, format === 'wide'));
-      return 0;
+    return printRows<RouteRow>({
+      command: 'viz routes',
+      vizAddr: values['viz-addr'],
+      path: '/api/v1/routes',
+      query: { resource: positionals[0], namespace: values.namespace, to: values.to, window: values['time-window'] },
+      format,
+      none: 'No traffic found.',
+      table: routesTable,
     });
   });
 }

@@ -2,7 +2,7 @@
 import { resourceArg } from '../../viz/cli/resource-arg.ts';
 import { statTable } from '../../viz/cli/stat-table.ts';
 import { outputFormat } from '../../viz/cli/output.ts';
-import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
+import { printRows, ROWS_OPTIONS } from '../../viz/cli/rows-command.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
@@ -18,15 +18,7 @@ const USAGE = `usage: mesh viz stat (deploy|pod|ns|authority|svc)[/NAME] [option
   -o, --output FORMAT        wide or json (default: a table)
   --viz-addr ADDR            the viz API (default: the running demo's, else ${'127.0.0.1:8085'})`;
 
-const OPTIONS = {
-  namespace: { type: 'string', short: 'n' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  'time-window': { type: 'string', short: 't' },
-  'proxy-version-mismatch': { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-  'viz-addr': { type: 'string' },
-} as const;
+const OPTIONS = { ...ROWS_OPTIONS, from: { type: 'string' }, to: { type: 'string' }, 'proxy-version-mismatch': { type: 'boolean' } } as const;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('viz stat', USAGE, async () => {
@@ -39,15 +31,17 @@ export function run(args: string[]): Promise<number> {
     resourceArg(resource);
     if (values.from) resourceArg(values.from, '--from');
     if (values.to) resourceArg(values.to, '--to');
-    return reportingVizErrors('viz stat', async () => {
-      const answer = await vizGet<{ rows: StatRow[] }>(vizAddress(values['viz-addr']), '/api/v1/stat', {
+    return printRows<StatRow>({
+      command: 'viz stat',
+      vizAddr: values['viz-addr'],
+      path: '/api/v1/stat',
+      query: {
         resource, namespace: values.namespace, from: values.from, to: values.to, window: values['time-window'],
         proxyVersionMismatch: values['proxy-version-mismatch'] ? 'true' : undefined,
-      });
-      if (format === 'json') console.log(JSON.stringify(answer.rows, null, 2));
-      else if (answer.rows.length === 0) console.error('No traffic found.');
-      else console.log(statTable(answer.rows, { wide: format === 'wide', showNamespace: !values.namespace }));
-      return 0;
+      },
+      format,
+      none: 'No traffic found.',
+      table: (rows, wide) => statTable(rows, { wide, showNamespace: !values.namespace }),
     });
   });
 }
