@@ -77,26 +77,23 @@ function compile(m: TapMatch, where: string, depth: number, budget: { leaves: nu
 }
 
 function allOf(parts: Matcher[]): Matcher {
-  return (f) => {
-    let unknown = false;
-    for (const p of parts) {
-      const v = p(f);
-      if (v === false) return false;
-      if (v === undefined) unknown = true;
-    }
-    return unknown ? undefined : true;
-  };
+  return decidedBy(parts, false);
 }
 
 function anyOf(parts: Matcher[]): Matcher {
+  return decidedBy(parts, true);
+}
+
+/** The first part that answers `decisive` decides; else unknown if a part could not tell (a fact not known yet). */
+function decidedBy(parts: Matcher[], decisive: boolean): Matcher {
   return (f) => {
     let unknown = false;
     for (const p of parts) {
       const v = p(f);
-      if (v === true) return true;
+      if (v === decisive) return decisive;
       if (v === undefined) unknown = true;
     }
-    return unknown ? undefined : false;
+    return unknown ? undefined : !decisive;
   };
 }
 
