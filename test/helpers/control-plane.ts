@@ -153,7 +153,7 @@ export async function startProxy(args: string[], credentials?: TlsCredentials): 
     },
   });
   const config = loadConfig(args, {});
-  const proxy = new Proxy(config, { credentials, logger: createLogger('proxy', { destination: sink, level: 'debug' }) });
+  const proxy = new Proxy(config, { credentials, logger: createLogger('proxy', { destination: sink, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
   const a = await proxy.start();
   const admin = `http://${config.podIp}:${a.admin.port}`;
   return {

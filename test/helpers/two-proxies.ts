@@ -6,11 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../proxy/config.ts';
-import { createLogger } from '../../api/log.ts';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
+import { startProxy } from './control-plane.ts';
 import { devResources, type DevService } from './dev-resources.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -86,25 +84,16 @@ function adminMetrics(host: string, port: number): Promise<string> {
 }
 
 async function startInProcess(args: string[], credentials?: TlsCredentials): Promise<Started> {
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  const config = loadConfig(args, {});
-  const proxy = new Proxy(config, { credentials, logger: createLogger('proxy', { destination, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
-  const a = await proxy.start();
+  const p = await startProxy(args, credentials);
   return {
-    host: config.podIp,
-    ...portsOf(a, args),
-    adminPort: a.admin.port,
-    proxy,
-    logs,
-    metrics: () => adminMetrics(config.podIp, a.admin.port),
+    host: p.ip,
+    port: args.includes('--app-port') ? p.inboundPort : p.outboundPort,
+    adminPort: p.adminPort,
+    proxy: p.proxy,
+    logs: p.logs,
+    metrics: p.metrics,
     rss: () => process.memoryUsage().rss,
-    stop: () => proxy.shutdown('test done'),
+    stop: p.stop,
   };
 }
 
