@@ -8,6 +8,7 @@ import type { Endpoint } from '../../api/destination-types.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 import type { EndpointView } from '../index/endpoint-view.ts';
+import { stopWhenEnded } from './stream-end.ts';
 
 export function endpointsHandler(discovery: Discovery, logger: Logger) {
   return (call: grpc.ServerWritableStream<GetDestinationMessage, EndpointUpdateMessage>) => {
@@ -48,11 +49,6 @@ export function endpointsHandler(discovery: Discovery, logger: Logger) {
       clearTimeout(graceTimer);
       watch.stop();
     };
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('error', (err) => {
-      stop();
-      logger.debug({ err, authority }, 'endpoints stream failed');
-    });
+    stopWhenEnded(call, stop, (err) => logger.debug({ err, authority }, 'endpoints stream failed'));
   };
 }

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { PodRegistry, RegisteredPod } from '../index/pod-registry.ts';
 import { verifiedCallerIdentity } from './server-credentials.ts';
+import { stopWhenEnded } from './stream-end.ts';
 
 /** What one pod looks like on the wire (api/destination.proto, RegisteredPod). */
 function podToWire(pod: RegisteredPod) {
@@ -49,8 +50,6 @@ export function podsHandler(pods: PodRegistry, logger: Logger) {
       closed = true;
       stopListening();
     };
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('error', stop);
+    stopWhenEnded(call, stop);
   };
 }

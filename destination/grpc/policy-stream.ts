@@ -6,6 +6,7 @@ import type { InboundPolicyMessage, PortSpecMessage } from '../../api/destinatio
 import { policyToWire } from '../../api/destination-wire.ts';
 import type { DefaultPolicy, InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
+import { stopWhenEnded } from './stream-end.ts';
 
 const DEFAULTS = new Set(['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny']);
 
@@ -44,11 +45,6 @@ export function policyHandler(discovery: Discovery, logger: Logger) {
       clearTimeout(holdTimer);
       watch.stop();
     };
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('error', (err) => {
-      stop();
-      logger.debug({ err, workload, port }, 'policy stream failed');
-    });
+    stopWhenEnded(call, stop, (err) => logger.debug({ err, workload, port }, 'policy stream failed'));
   };
 }

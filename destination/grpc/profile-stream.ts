@@ -5,6 +5,7 @@ import type { GetDestinationMessage, ProfileUpdateMessage } from '../../api/dest
 import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
+import { stopWhenEnded } from './stream-end.ts';
 
 export function profileHandler(discovery: Discovery, logger: Logger) {
   return (call: grpc.ServerWritableStream<GetDestinationMessage, ProfileUpdateMessage>) => {
@@ -19,11 +20,6 @@ export function profileHandler(discovery: Discovery, logger: Logger) {
     }
     call.write(profileToWire(watch.current));
     const stop = () => watch.stop();
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('error', (err) => {
-      stop();
-      logger.debug({ err, authority }, 'profile stream failed');
-    });
+    stopWhenEnded(call, stop, (err) => logger.debug({ err, authority }, 'profile stream failed'));
   };
 }
