@@ -1,0 +1,92 @@
+// `mesh proxy-init`: installs (or with --remove, deletes) the iptables rules that send a pod's
+// TCP through its proxy, in the network namespace it runs in; --dry-run prints them only.
+import { lookup } from 'node:dns/promises';
+import { CodedError } from '../../api/errors.ts';
+import { current, install, remove } from '../../proxy-init/iptables.ts';
+import { buildRules, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+
+export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
+
+const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 4140] [--proxy-uid 2102]
+                      [--skip-inbound-ports LIST] [--skip-outbound-ports LIST]
+                      [--control-plane HOST:PORT,...] [--dry-run | --remove | --list]
+  LIST: ports or ranges, as the config.linkerd.io/skip-*-ports annotations (25,587,4000-4100).
+  The proxy's admin and tap ports (${DEFAULT_SKIP_INBOUND}) are always skipped inbound.
+  Needs NET_ADMIN and the iptables binaries; run it only in a pod's own network namespace.`;
+
+const OPTIONS = {
+  'inbound-port': { type: 'string', default: '4143' },
+  'outbound-port': { type: 'string', default: '4140' },
+  'proxy-uid': { type: 'string', default: '2102' },
+  'skip-inbound-ports': { type: 'string', default: '' },
+  'skip-outbound-ports': { type: 'string', default: '' },
+  'control-plane': { type: 'string', default: '' },
+  'dry-run': { type: 'boolean', default: false },
+  remove: { type: 'boolean', default: false },
+  list: { type: 'boolean', default: false },
+} as const;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('proxy-init', USAGE, async () => {
+    const { values } = parseCommandArgs(args, OPTIONS);
+    if ([values['dry-run'], values.remove, values.list].filter(Boolean).length > 1) throw new UsageError('--dry-run, --remove and --list exclude each other');
+    try {
+      if (values.list) {
+        console.log((await current()).join('\n'));
+        return 0;
+      }
+      if (values.remove) {
+        const { committed } = await remove();
+        log(committed === '' ? 'no proxy-init rules were installed; nothing removed' : `removed:\n${committed}`);
+        return 0;
+      }
+      const set = buildRules({
+        inboundPort: integer(values['inbound-port'], '--inbound-port'),
+        outboundPort: integer(values['outbound-port'], '--outbound-port'),
+        proxyUid: integer(values['proxy-uid'], '--proxy-uid'),
+        skipInboundPorts: [DEFAULT_SKIP_INBOUND, values['skip-inbound-ports']].filter(Boolean).join(','),
+        skipOutboundPorts: values['skip-outbound-ports'],
+        controlPlane: await resolveAll(values['control-plane']),
+      });
+      if (values['dry-run']) {
+        process.stdout.write(restoreText(set));
+        return 0;
+      }
+      const { committed, installed } = await install(set);
+      log(`committed:\n${committed}now installed:\n${installed.join('\n')}`);
+      return 0;
+    } catch (err) {
+      if (err instanceof CodedError) {
+        console.error(`mesh proxy-init: ${err.code}: ${err.message}`);
+        return 1;
+      }
+      throw err;
+    }
+  });
+}
+
+/** Logged with a timestamp, as an init container's output is all that remains of its run. */
+function log(text: string): void {
+  console.log(`${new Date().toISOString()} mesh proxy-init: ${text}`);
+}
+
+function integer(text: string, flag: string): number {
+  if (!/^\d{1,10}$/.test(text)) throw new UsageError(`${flag}: "${text}" is not a whole number`);
+  return Number(text);
+}
+
+/** `host:port` -> `ip:port`: iptables matches addresses, and a name must be resolved once, here. */
+async function resolveAll(list: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(.+):(\d{1,5})$/.exec(entry);
+    if (!m) throw new UsageError(`--control-plane: "${entry}" is not host:port`);
+    try {
+      out.push(`${(await lookup(m[1]!, { family: 4 })).address}:${m[2]}`);
+    } catch (err) {
+      throw new UsageError(`--control-plane: cannot resolve "${m[1]}": ${(err as Error).message}`);
+    }
+  }
+  return out;
+}

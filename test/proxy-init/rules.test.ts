@@ -1,0 +1,52 @@
+// The rule set as text (what `mesh proxy-init --dry-run` prints), and its refusals of bad settings.
+import { describe, expect, it } from 'vitest';
+import { buildRules, DEFAULT_SKIP_INBOUND, multiportChunks, restoreText } from '../../proxy-init/rules.ts';
+import { runMesh } from '../cli/run-mesh.ts';
+
+const base = { inboundPort: 4143, outboundPort: 4140, proxyUid: 2102, skipInboundPorts: DEFAULT_SKIP_INBOUND, skipOutboundPorts: '', controlPlane: [] };
+
+describe('proxy-init rules', () => {
+  it('exempts the proxy user before loopback before skipped ports, then redirects the rest', () => {
+    const { rules, jumps } = buildRules({ ...base, skipOutboundPorts: '25, 587,4000-4100', controlPlane: ['10.0.0.9:8086'] });
+    const outbound = rules.filter((r) => r.startsWith('-A PROXY_INIT_OUTPUT'));
+    expect(outbound.map((r) => /proxy-init\/([a-z-]+)/.exec(r)![1])).toEqual([
+      'ignore-proxy-user-id',
+      'ignore-loopback',
+      'ignore-control-plane',
+      'ignore-outbound-ports',
+      'redirect-all-outgoing-to-proxy-port',
+    ]);
+    expect(outbound[0]).toContain('--uid-owner 2102 -j RETURN');
+    expect(outbound[2]).toContain('-d 10.0.0.9/32 -p tcp --dport 8086 -j RETURN');
+    expect(outbound[3]).toContain('--dports 25,587,4000:4100 -j RETURN');
+    expect(outbound[4]).toContain('-p tcp -j REDIRECT --to-ports 4140');
+    expect(rules.filter((r) => r.startsWith('-A PROXY_INIT_REDIRECT')).at(-1)).toContain('-p tcp -j REDIRECT --to-ports 4143');
+    expect(jumps).toEqual([expect.stringMatching(/^-A PREROUTING -j PROXY_INIT_REDIRECT /), expect.stringMatching(/^-A OUTPUT -j PROXY_INIT_OUTPUT /)]);
+  });
+
+  it('splits port lists at multiport\'s 15 ports, a range counting twice', () => {
+    const ports = Array.from({ length: 20 }, (_, i) => 1000 + i).join(',');
+    expect(multiportChunks(ports, 'x').map((c) => c.split(',').length)).toEqual([15, 5]);
+    expect(multiportChunks('1-2,3-4,5-6,7-8,9-10,11-12,13-14,15', 'x')).toEqual(['1:2,3:4,5:6,7:8,9:10,11:12,13:14,15']);
+    expect(multiportChunks('1-2,3-4,5-6,7-8,9-10,11-12,13-14,15-16', 'x')).toEqual(['1:2,3:4,5:6,7:8,9:10,11:12,13:14', '15:16']);
+  });
+
+  it('refuses bad settings, naming them', () => {
+    expect(() => buildRules({ ...base, skipOutboundPorts: '25,abc' })).toThrow(/skip-outbound-ports: "25,abc"/);
+    expect(() => buildRules({ ...base, skipInboundPorts: '9-3' })).toThrow(/skip-inbound-ports/);
+    expect(() => buildRules({ ...base, inboundPort: 70000 })).toThrow(/inbound port/);
+    expect(() => buildRules({ ...base, controlPlane: ['10.0.0.300:1'] })).toThrow(/control plane address "10.0.0.300:1"/);
+  });
+
+  it('mesh proxy-init --dry-run prints the iptables-restore input and changes nothing', async () => {
+    const { code, out } = await runMesh(['proxy-init', '--dry-run', '--skip-inbound-ports', '22', '--proxy-uid', '1500']);
+    expect(code).toBe(0);
+    expect(out).toBe(restoreText(buildRules({ ...base, proxyUid: 1500, skipInboundPorts: `${DEFAULT_SKIP_INBOUND},22` })));
+    expect(out.split('\n')[0]).toBe('*nat');
+    expect(out.trimEnd().split('\n').at(-1)).toBe('COMMIT');
+    const bad = await runMesh(['proxy-init', '--dry-run', '--skip-outbound-ports', '80,x']);
+    expect([bad.code, bad.err]).toEqual([1, expect.stringContaining('INTERCEPT_CONFIG: skip-outbound-ports: "80,x"')]);
+    const usage = await runMesh(['proxy-init', '--dry-run', '--remove']);
+    expect([usage.code, usage.err]).toEqual([2, expect.stringContaining('exclude each other')]);
+  });
+});
