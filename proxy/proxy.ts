@@ -7,7 +7,6 @@ import { meshVersion } from '../api/locate.ts';
 import { AdminServer } from './admin/server.ts';
 import type { ProxyConfig } from './config.ts';
 import { destinationFromConfig, identityFromConfig } from './control-plane.ts';
-import { DevResolver } from './discovery/dev-resolver.ts';
 import type { Resolver } from './discovery/resolver.ts';
 import type { Layer } from './http/message.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
@@ -125,7 +124,7 @@ export class Proxy {
     try {
       outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
-      this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? this.devResolver();
+      this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? (await this.devResolver());
     } catch (err) {
       for (const server of this.listeners) server.close();
       throw err;
@@ -267,11 +266,14 @@ export class Proxy {
     return true;
   }
 
-  private devResolver(): Resolver {
+  /** Development mode. Imported only here: it brings the destination's store and a YAML parser,
+   *  which a proxy fed by the destination service never needs (bench/NOTES.md: ~2 MB idle). */
+  private async devResolver(): Promise<Resolver> {
     const c = this.config;
     if (!c.endpointsFile) {
       throw new Error('no resolver: set --destination-addr / MESH_DESTINATION_ADDR (the destination service) or --endpoints-file (Kubernetes YAML, development mode)');
     }
+    const { DevResolver } = await import('./discovery/dev-resolver.ts');
     return new DevResolver(c.endpointsFile, {
       podIp: c.podIp,
       namespace: c.podNamespace,
