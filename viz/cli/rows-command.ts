@@ -1,7 +1,9 @@
 // What every `mesh viz` command that asks for rows shares: its common flags, and how an answer
 // prints (JSON for programs, a line on stderr when there is nothing, else the command's table).
+import { parseCommandArgs, runCommand } from '../../cli/args.ts';
 import { reportingVizErrors, vizAddress, vizGet } from './client.ts';
-import type { OutputFormat } from './output.ts';
+import { outputFormat, type OutputFormat } from './output.ts';
+import { resourceArg } from './resource-arg.ts';
 
 /** The flags of every rows command (the resource's namespace, the window, -o, the viz's address). */
 export const ROWS_OPTIONS = {
@@ -33,4 +35,27 @@ export function printRows<R>(r: RowsRequest<R>): Promise<number> {
     else console.log(r.table(rows, r.format === 'wide'));
     return 0;
   });
+}
+
+export interface ResourceRowsCommand<R> {
+  /** `viz authz` */
+  command: string;
+  usage: string;
+  /** What the one argument must be, for the usage error: `one resource (deploy/NAME or po/NAME)`. */
+  expected: string;
+  path: string;
+  none: string;
+  table(rows: R[], wide: boolean): string;
+}
+
+/** A command that takes one resource and the common flags only (`mesh viz authz deploy/X -n NS -t 1m -o wide`). */
+export function resourceRowsCommand<R>(c: ResourceRowsCommand<R>): (args: string[]) => Promise<number> {
+  return (args) =>
+    runCommand(c.command, c.usage, async () => {
+      const { values, positionals } = parseCommandArgs(args, ROWS_OPTIONS, { positionals: { count: 1, expected: c.expected } });
+      const format = outputFormat(values.output);
+      resourceArg(positionals[0]!);
+      const query = { resource: positionals[0], namespace: values.namespace, window: values['time-window'] };
+      return printRows<R>({ command: c.command, vizAddr: values['viz-addr'], path: c.path, query, format, none: c.none, table: c.table });
+    });
 }
