@@ -1,8 +1,8 @@
 // The benchmark's topology: an app on a server pod, an inbound proxy beside it, an outbound proxy
-// on a client pod, each its own process, wired by a static endpoints file. The load generator
+// on a client pod, each its own process, wired by development mode's Kubernetes YAML. The load generator
 // (this process) plays the client app.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { request } from 'undici';
 import { devResources } from '../test/helpers/dev-resources.ts';
 import { BenchProcess, tsProcess } from './processes.ts';
@@ -59,8 +59,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
   };
   try {
     const endpointsFile = join(opts.logDir, `${prefix}endpoints.json`);
-    const benchPod = { name: 'bench-server-0', ip: serverPod, inboundPort: 4143, identity: opts.serverIdentity };
-    writeFileSync(endpointsFile, devResources(benchPod, [{ authority: AUTHORITY, port: APP_PORT }]));
+    writeFileSync(endpointsFile, endpointsText(opts.proxyCommand, serverPod, opts.serverIdentity));
 
     let app: BenchProcess | undefined;
     if (opts.startApp ?? true) {
@@ -108,4 +107,17 @@ export async function checkSamePath(t: Topology): Promise<void> {
     throw new Error(`the mesh path does not work: status ${res.statusCode}, body ${JSON.stringify(meshed.slice(0, 200))}; ` +
       `l5d-proxy-error: ${String(res.headers['l5d-proxy-error'] ?? '-')}\noutbound log:\n${t.outbound.tail()}\ninbound log:\n${t.inbound.tail()}`);
   }
+}
+
+/**
+ * `--endpoints-file` for a build: development mode's Kubernetes YAML; for a `--baseline-proxy`
+ * build from before development mode read it, the static file that build reads instead.
+ */
+function endpointsText(proxyCommand: string[] | undefined, serverPod: string, identity: string | undefined): string {
+  const tree = resolve(dirname(proxyCommand?.[0] ?? 'bin/mesh.js'), '..');
+  if (!existsSync(join(tree, 'proxy/discovery/dev-resolver.ts'))) {
+    const endpoint = { address: `${serverPod}:${APP_PORT}`, inboundPort: 4143, ...(identity ? { identity } : {}) };
+    return JSON.stringify({ services: { [AUTHORITY]: { endpoints: [endpoint] } } });
+  }
+  return devResources({ name: 'bench-server-0', ip: serverPod, inboundPort: 4143, identity }, [{ authority: AUTHORITY, port: APP_PORT }]);
 }
