@@ -15,6 +15,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   mtls: async () => (await import('./mtls.ts')).mtlsMode,
   demo: async () => (await import('./demo.ts')).demoMode,
   tap: async () => (await import('./tap.ts')).tapMode,
+  peers: async () => (await import('./peers.ts')).peersMode,
 };
 
 function positive(name: string, raw: string): number {
