@@ -36,6 +36,8 @@ export interface ProxyConfig {
   http1PoolSize: number;
   /** Ingress mode: route origin-form requests by `l5d-dst-override`, else Host (the demo's front door). */
   ingress: boolean;
+  /** Outbound connections come redirected by `mesh proxy-init`: each is sent where SO_ORIGINAL_DST says. */
+  transparent: boolean;
   /** Ingress mode: `host:port` for requests whose Host names no mesh service (an IP, a public name). */
   ingressDefaultDst?: string;
   // ---- identity (control-plane.ts turns these into an IdentityClient) ----
@@ -92,6 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'discoveryTimeoutMs', flag: '--discovery-timeout-ms', env: 'MESH_PROXY_DISCOVERY_TIMEOUT_MS', kind: 'ms', default: '3000', help: 'wait for discovery\'s first answer about an authority (then 503)' },
   { key: 'http1PoolSize', flag: '--http1-pool-size', env: 'MESH_PROXY_HTTP1_POOL_SIZE', kind: 'count', default: '256', help: 'most HTTP/1.1 connections per endpoint; keep it at or above peak concurrency' },
   { key: 'maxTargets', flag: '--max-targets', env: 'MESH_PROXY_MAX_TARGETS', kind: 'count', default: '10000', help: 'authorities the outbound side keeps a stack for (LRU)' },
+  { key: 'transparent', flag: '--transparent', env: 'MESH_PROXY_TRANSPARENT', kind: 'bool', default: 'false', help: 'outbound connections are redirected by mesh proxy-init: route each by its original destination (SO_ORIGINAL_DST); bind --outbound-ip 127.0.0.1' },
   { key: 'ingress', flag: '--ingress', env: 'MESH_PROXY_INGRESS', kind: 'bool', default: 'false', help: 'ingress mode: route origin-form requests by l5d-dst-override, else Host' },
   { key: 'ingressDefaultDst', flag: '--ingress-default-dst', env: 'MESH_PROXY_INGRESS_DEFAULT_DST', kind: 'addr', help: 'ingress mode: host:port for requests whose Host is an IP or names no mesh service' },
   { key: 'identityAddr', flag: '--identity-addr', env: 'MESH_IDENTITY_ADDR', kind: 'addr', help: 'identity CA host:port (unset: cleartext, no identity)' },

@@ -4,14 +4,19 @@ import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.ts';
 import type { HeaderMap } from '../http/message.ts';
 
-/** What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. */
+/**
+ * What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. On a
+ * redirected connection the Host still names the target (routes and profiles are the Host's, as
+ * in Linkerd); the original destination stands in only for a request without one.
+ */
 export function requestTarget(
   url: string,
   host: string | undefined,
   connectTarget: string | undefined,
+  originalDst?: string,
 ): { authority: string; path: string } | ProxyError {
   if (url.charCodeAt(0) === 47 /* '/' */ || url === '*') {
-    const authority = connectTarget ?? host;
+    const authority = connectTarget ?? host ?? originalDst;
     if (!authority) return new ProxyError('BAD_REQUEST', 'request has no Host header and no absolute-form URI');
     return { authority, path: url };
   }

@@ -86,7 +86,7 @@ export class Http1Edge {
     });
     if (opts.drain.draining) res.shouldKeepAlive = false;
 
-    const target = requestTarget(req.url ?? '', head.host, conn.connectTarget);
+    const target = requestTarget(req.url ?? '', head.host, conn.connectTarget, conn.originalDst);
     if (target instanceof ProxyError) return this.writeError(res, target, grpc, ctx.id, req);
     const meshReq: MeshRequest = {
       protocol: 'http/1.1',

@@ -83,7 +83,7 @@ export class Http2Edge {
     });
 
     const method = headers[':method'] ?? 'GET';
-    const authority = conn.connectTarget ?? headers[':authority'] ?? headers['host'];
+    const authority = conn.connectTarget ?? headers[':authority'] ?? headers['host'] ?? conn.originalDst;
     if (method === 'CONNECT' || !authority || !headers[':path']) {
       const why = method === 'CONNECT' ? 'HTTP/2 CONNECT is not supported' : 'request has no :authority or :path';
       return this.writeError(stream, new ProxyError('BAD_REQUEST', why), grpc, ctx.id);

@@ -1,18 +1,22 @@
 // The outbound listener (app -> mesh): one port, the protocol told by sniffing. HTTP/2 preface
 // -> the HTTP/2 edge; an HTTP/1 request line -> the HTTP/1 edge (origin-form, absolute-form,
-// CONNECT, Upgrade); anything else has no destination without transparent interception and is
-// closed (inside a CONNECT tunnel it is carried opaque to the CONNECT target).
+// CONNECT, Upgrade); anything else is carried opaque to the connection's original destination when
+// proxy-init redirected it (--transparent), else it has no destination and is closed (inside a
+// CONNECT tunnel it is carried opaque to the CONNECT target).
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.ts';
 import { detect } from '../detect/sniff.ts';
+import { asProxyError } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { OutboundStack } from '../outbound/stack.ts';
+import { originalDst } from '../transport/original-dst.ts';
 import { connectHandler } from './connect.ts';
 import type { Drain } from './drain.ts';
 import { Http1Edge } from './http1.ts';
 import { Http2Edge } from './http2.ts';
 import type { ConnectionInfo, RequestIds } from './request-context.ts';
+import { joinTunnel } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 
 export interface OutboundListenerOptions {
@@ -49,12 +53,16 @@ export class OutboundListener {
   accept(socket: Socket): void {
     const { opts } = this;
     const conn: ConnectionInfo = { peer: `${socket.remoteAddress}:${socket.remotePort}`, tls: false };
+    // Read before anything else: the answer belongs to this socket's connection-tracking entry.
+    if (opts.config.transparent) conn.originalDst = originalDst(socket);
     socket.on('error', (err) => opts.logger.info({ peer: conn.peer, err: err.message }, `connection from ${conn.peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
     opts.metrics.trackConnection(socket, { direction: 'outbound', peer: 'src', tls: false });
     detect(socket, opts.config.detectTimeoutMs).then(
       ({ protocol, timedOut }) => {
         if (protocol === 'http1' || protocol === 'h2') return this.serve(protocol, socket, conn);
+        // Redirected and not HTTP (or silent: a server-speaks-first protocol): bytes as they are.
+        if (conn.originalDst !== undefined) return this.forwardOpaque(socket, conn.originalDst, conn);
         opts.logger.warn(
           { peer: conn.peer, protocol, timedOut },
           timedOut
@@ -64,6 +72,22 @@ export class OutboundListener {
         socket.destroy();
       },
       (err: Error) => opts.logger.debug({ peer: conn.peer, err: err.message }, 'connection closed before detection'),
+    );
+  }
+
+  /** To where the app sent it: a mesh endpoint when discovery knows the address, else the address itself. */
+  private forwardOpaque(socket: Socket, target: string, conn: ConnectionInfo): void {
+    const { opts } = this;
+    opts.stack.openTunnel(target).then(
+      (upstream) => {
+        socket.resume();
+        joinTunnel(socket, upstream, opts.logger, `opaque ${target}`);
+      },
+      (err: unknown) => {
+        const e = asProxyError(err, `opaque ${target}`);
+        opts.logger.warn({ peer: conn.peer, target, code: e.code, err: e.message }, `opaque connection to ${target} failed: ${e.message}`);
+        socket.destroy();
+      },
     );
   }
 

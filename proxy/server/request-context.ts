@@ -13,6 +13,8 @@ export interface ConnectionInfo {
   clientIdentity?: string;
   /** Inside a CONNECT tunnel: the `host:port` the client asked to reach. */
   connectTarget?: string;
+  /** A connection redirected by proxy-init: the `ip:port` the app sent it to (SO_ORIGINAL_DST). */
+  originalDst?: string;
 }
 
 /** Request ids for one proxy: a random prefix per proxy and a counter, cheap and unique enough for logs. */

@@ -23,7 +23,7 @@ export function upgradeHandler(opts: UpgradeOptions): TunnelHandler {
   return (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo) => {
     socket.on('error', () => {});
     const host = req.headers.host;
-    const target = requestTarget(req.url ?? '', host, conn.connectTarget);
+    const target = requestTarget(req.url ?? '', host, conn.connectTarget, conn.originalDst);
     if (target instanceof Error) {
       opts.logger.warn({ peer: conn.peer, url: req.url }, `upgrade refused: ${target.message}`);
       socket.end(rawHttp1Error(400, 'Bad Request', target.code, target.message));

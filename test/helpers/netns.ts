@@ -124,10 +124,11 @@ export function tagServer(name: string, listen: Array<[string, number]>): string
   return [process.execPath, '-e', script];
 }
 
-/** A client that knows nothing of proxies: connects, prints what it reads, exits. */
-export function tagClient(host: string, port: number): string[] {
+/** A client that knows nothing of proxies: connects, sends `send` if given, prints what it reads, exits. */
+export function tagClient(host: string, port: number, send?: string): string[] {
   const script = `
     const s = require('node:net').connect(${port}, '${host}');
+    ${send === undefined ? '' : `s.write(${JSON.stringify(send)});`}
     let got = '';
     s.setEncoding('utf8').on('data', (d) => (got += d)).on('end', () => process.stdout.write(got));
     s.on('error', (e) => { console.error(e.message); process.exit(3); });
