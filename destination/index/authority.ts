@@ -3,6 +3,7 @@
 // resolving short names against the caller's namespace as Kubernetes DNS search paths would.
 import { isIP } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
+import type { ResourceSet } from '../store/resource-set.ts';
 
 export type Target =
   | { kind: 'service'; name: string; namespace: string; port: number }
@@ -45,4 +46,16 @@ export function resolveAuthority(authority: string, contextNamespace: string, cl
 
 export function serviceFqdn(name: string, namespace: string, clusterDomain: string): string {
   return `${name}.${namespace}.svc.${clusterDomain}`;
+}
+
+/**
+ * An `ip:port` target that is a Service's clusterIP stands for that Service: the app dialled the
+ * Service's virtual address and the proxy, reading SO_ORIGINAL_DST, asks about it. Looked up at
+ * each recompute, so a Service that gains or changes its clusterIP is seen. Two Services claiming
+ * one address (Kubernetes forbids it): the first by namespace/name wins.
+ */
+export function viaClusterIp(target: Target, set: ResourceSet): Target {
+  if (target.kind !== 'ip') return target;
+  const svc = set.ofKind('Service').find((s) => s.clusterIP === target.ip);
+  return svc ? { kind: 'service', name: svc.meta.name, namespace: svc.meta.namespace, port: target.port } : target;
 }

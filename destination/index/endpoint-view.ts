@@ -2,7 +2,7 @@
 // port its service port maps to (by number, or by the pod's container port name).
 import type { Endpoint } from '../../api/destination-types.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
-import type { Target } from './authority.ts';
+import { viaClusterIp, type Target } from './authority.ts';
 import type { PodRegistry, RegisteredPod } from './pod-registry.ts';
 
 export interface EndpointView {
@@ -28,7 +28,8 @@ function endpointOf(pod: RegisteredPod, port: number, service?: string): Endpoin
   };
 }
 
-export function endpointsFor(target: Target, set: ResourceSet, pods: PodRegistry): EndpointView {
+export function endpointsFor(named: Target, set: ResourceSet, pods: PodRegistry): EndpointView {
+  const target = viaClusterIp(named, set);
   if (target.kind === 'unknown') return { exists: false, endpoints: [] };
   if (target.kind === 'ip') {
     const pod = pods.byIp(target.ip);

@@ -4,11 +4,12 @@ import type { HttpRoute, HttpRouteRule, Profile } from '../../api/destination-ty
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { HttpRouteResource } from '../store/resources.ts';
-import { serviceFqdn, type Target } from './authority.ts';
+import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
 
-export function profileFor(target: Target, set: ResourceSet, contextNamespace: string, clusterDomain: string): Profile {
+export function profileFor(named: Target, set: ResourceSet, contextNamespace: string, clusterDomain: string): Profile {
+  const target = viaClusterIp(named, set);
   if (target.kind !== 'service') return EMPTY;
   const fqdn = serviceFqdn(target.name, target.namespace, clusterDomain);
   const sp = set.get('ServiceProfile', target.namespace, fqdn);

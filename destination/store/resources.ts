@@ -24,6 +24,8 @@ export interface ServiceResource {
   /** Absent: a Service without selector selects no registered pod. */
   selector?: Record<string, string>;
   ports: Array<{ name?: string; port: number; targetPort: number | string; protocol: string }>;
+  /** `spec.clusterIP`: the virtual address an app dials (absent: headless, or not given). */
+  clusterIP?: string;
 }
 
 export interface ServiceProfileResource {

@@ -1,5 +1,5 @@
 // Network namespaces a test creates and deletes: pods joined by a bridge in a hub namespace,
-// addresses 10.237.0.N/24 that exist nowhere else, so no packet can leave them. Needs root (CI
+// addresses 10.237.0.N/24 that exist nowhere else; the hub has no link out, so no packet can leave. Needs root (CI
 // runs as root): creating them fails loudly, never skips. Deleting a namespace deletes its
 // interfaces and its iptables rules with it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -53,6 +53,9 @@ export class NetnsLab {
         lab.in(ns, 'ip', 'link', 'set', 'lo', 'up');
         lab.in(ns, 'ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
         lab.in(ns, 'ip', 'link', 'set', 'eth0', 'up');
+        // As in a cluster, a default route: a Service's virtual address is on no link, and without
+        // a route connect() fails before iptables sees the packet. The hub forwards nowhere.
+        lab.in(ns, 'ip', 'route', 'add', 'default', 'via', `${SUBNET}.254`);
       }
     } catch (err) {
       lab.close();

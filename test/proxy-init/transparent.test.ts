@@ -17,6 +17,8 @@ const APP_UID = 1000;
 const CLIENT_UID = 65534;
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 const SERVER_ID = 'spiffe://cluster.local/ns/demo/sa/server';
+/** The server Service's virtual address: no interface has it; only the client's proxy makes it real. */
+const CLUSTER_IP = '10.237.1.10';
 
 /** The server app: answers with what it saw, so the test reads the caller's identity and Host. */
 const HTTP_APP = (ip: string, port: number, name: string) => [
@@ -53,7 +55,12 @@ describe('transparent interception through two proxies', () => {
     const resources = devResources({ name: 'server', ip: b.ip, inboundPort: 4143, identity: SERVER_ID }, [{ authority: 'server.demo.svc.cluster.local:8080', port: 8080 }], [
       devPod({ name: 'client', ip: a.ip, inboundPort: 4143 }, 'demo', 'client'),
     ]);
-    writeFileSync(join(dir, 'resources.json'), resources, { mode: 0o644 });
+    // The Service also gets a virtual address (and a port of its own), as in a cluster: apps dial that.
+    const list = JSON.parse(resources) as { items: Array<{ kind: string; spec: Record<string, unknown> }> };
+    const svc = list.items.find((i) => i.kind === 'Service')!;
+    svc.spec['clusterIP'] = CLUSTER_IP;
+    svc.spec['ports'] = [{ name: 'http', port: 8080, targetPort: 8080 }, { name: 'web', port: 80, targetPort: 8080 }];
+    writeFileSync(join(dir, 'resources.json'), JSON.stringify(list), { mode: 0o644 });
 
     const identity = lab.spawn(lab.hub, [process.execPath, MESH, 'identity', 'serve', '--dir', idDir, '--addr', '10.237.0.254:8080']);
     const apps = [
@@ -107,6 +114,12 @@ describe('transparent interception through two proxies', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ app: 'server', clientId: CLIENT_ID, url: '/by-name' });
     expect(sum(await metricsOfA(), 'request_total', (l) => l.includes('authority="server.demo.svc.cluster.local:8080"'))).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('a Service\'s clusterIP, which no interface has, resolves through the destination to the Service\'s pods', async () => {
+    const r = await curl([`http://${CLUSTER_IP}/by-cluster-ip`]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ app: 'server', host: CLUSTER_IP, clientId: CLIENT_ID, url: '/by-cluster-ip' });
   }, 60_000);
 
   it('skipped ports bypass the proxy', async () => {

@@ -1,4 +1,5 @@
 // core/v1 Service: which registered pods it selects (by label) and how its ports map to theirs.
+import { isIP } from 'node:net';
 import { Fields, shown } from '../field-reader.ts';
 import type { ServiceResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
@@ -8,6 +9,13 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
   const meta = readMeta(doc, ctx);
   const spec = doc.object('spec');
   const selector = spec.has('selector') ? spec.stringMap('selector') : undefined;
+  // The Service's virtual address: an app whose connection proxy-init redirected dialled it, and
+  // the proxy asks about that address. `None` (headless) and `""` mean it has none.
+  const rawClusterIp = spec.optionalString('clusterIP');
+  if (rawClusterIp !== undefined && rawClusterIp !== '' && rawClusterIp !== 'None' && !isIP(rawClusterIp)) {
+    spec.fail('clusterIP', `must be an IP address or None, got ${shown(rawClusterIp)}`);
+  }
+  const clusterIP = rawClusterIp === '' || rawClusterIp === 'None' ? undefined : rawClusterIp;
   const ports = spec.list('ports', (raw, path) => {
     const p = Fields.of(raw, path);
     const port = p.optionalInteger('port', 1, 65535) ?? p.fail('port', 'is required');
@@ -23,5 +31,5 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
   if (ports.length > 1 && ports.some((p) => !p.name)) {
     spec.fail('ports', 'must each have a name when there is more than one (as Kubernetes requires)');
   }
-  return { kind: 'Service', meta, selector, ports };
+  return { kind: 'Service', meta, selector, ports, ...(clusterIP ? { clusterIP } : {}) };
 }
