@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
+import { closeServer, listen } from './http-listen.ts';
 import { healthPackage, ordersPackage } from './grpc-protos.ts';
 
 export interface CheckoutOptions {
@@ -90,17 +91,13 @@ export async function startCheckout(opts: CheckoutOptions) {
     });
   });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve((server.address() as { port: number }).port));
-  });
+  const port = await listen(server, opts.port, opts.host);
   return {
     port,
     close: async () => {
       orders.close();
       health.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
       await dispatcher.close();
     },
   };

@@ -5,6 +5,7 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
+import { closeServer, listen } from './http-listen.ts';
 import { ordersPackage } from './grpc-protos.ts';
 import { HealthService } from './grpc-health.ts';
 import { H2Client } from './h2-client.ts';
@@ -95,18 +96,14 @@ export async function startOrders(opts: OrdersOptions) {
     grpcServer.bindAsync(`${opts.host}:${opts.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(new Error(`gRPC port ${opts.host}:${opts.grpcPort}: ${err.message}`, { cause: err })) : resolve(port));
   });
-  const httpPort = await new Promise<number>((resolve, reject) => {
-    http1.once('error', reject);
-    http1.listen(opts.httpPort, opts.host, () => resolve((http1.address() as { port: number }).port));
-  });
+  const httpPort = await listen(http1, opts.httpPort, opts.host);
   return {
     httpPort,
     grpcPort,
     close: async () => {
       payments.close();
       grpcServer.forceShutdown();
-      http1.closeAllConnections();
-      await new Promise((r) => http1.close(r));
+      await closeServer(http1);
     },
   };
 }

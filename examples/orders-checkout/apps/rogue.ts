@@ -5,6 +5,7 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { appEnv, isMain, numberFromEnv, runMain } from './app-env.ts';
+import { closeServer, listen } from './http-listen.ts';
 import { ordersPackage } from './grpc-protos.ts';
 
 export interface RogueStats {
@@ -45,18 +46,14 @@ export async function startRogue(opts: { host: string; port: number; target: str
     res.writeHead(req.url === '/stats' ? 200 : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(req.url === '/stats' ? stats : { error: 'try GET /stats' }));
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve((server.address() as { port: number }).port));
-  });
+  const port = await listen(server, opts.port, opts.host);
   return {
     port,
     stats,
     close: async () => {
       clearInterval(timer);
       orders.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
     },
   };
 }
