@@ -27,12 +27,7 @@ export function parseServerAuthorization(doc: Fields, ctx: ParseContext): Server
   const mesh = client.optionalObject('meshTLS');
   let meshTLS: ServerAuthorizationResource['meshTLS'];
   if (mesh) {
-    const identities: string[] = [];
-    const identityPrefixes: string[] = [];
-    for (const id of mesh.list('identities', identityAt)) {
-      if (id.identity) identities.push(id.identity);
-      if (id.prefix) identityPrefixes.push(id.prefix);
-    }
+    const { identities, identityPrefixes } = readIdentities(mesh);
     mesh.list('serviceAccounts', (raw, path) => {
       const sa = Fields.of(raw, path);
       identities.push(`spiffe://${ctx.trustDomain}/ns/${sa.optionalString('namespace') || meta.namespace}/sa/${sa.string('name')}`);
@@ -84,12 +79,7 @@ export function parseMeshTLSAuthentication(doc: Fields, ctx: ParseContext): Mesh
   checkVersion(doc, POLICY_ALPHA);
   const meta = readMeta(doc, ctx);
   const spec = doc.object('spec');
-  const identities: string[] = [];
-  const identityPrefixes: string[] = [];
-  for (const id of spec.list('identities', identityAt)) {
-    if (id.identity) identities.push(id.identity);
-    if (id.prefix) identityPrefixes.push(id.prefix);
-  }
+  const { identities, identityPrefixes } = readIdentities(spec);
   spec.list('identityRefs', (raw, path) => {
     const ref = readRef(raw, path, meta.namespace);
     if (ref.kind === 'ServiceAccount') identities.push(`spiffe://${ctx.trustDomain}/ns/${ref.namespace}/sa/${ref.name}`);
@@ -107,4 +97,15 @@ export function parseNetworkAuthentication(doc: Fields, ctx: ParseContext): Netw
   const networks = readNetworks(spec);
   if (networks.length === 0) spec.fail('networks', 'must list at least one network');
   return { kind: 'NetworkAuthentication', meta, networks };
+}
+
+/** The `identities` list, split into exact ids and namespace-wide prefixes (`*.<ns>.serviceaccount...`). */
+function readIdentities(f: Fields): { identities: string[]; identityPrefixes: string[] } {
+  const identities: string[] = [];
+  const identityPrefixes: string[] = [];
+  for (const id of f.list('identities', identityAt)) {
+    if (id.identity) identities.push(id.identity);
+    if (id.prefix) identityPrefixes.push(id.prefix);
+  }
+  return { identities, identityPrefixes };
 }
