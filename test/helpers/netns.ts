@@ -98,6 +98,11 @@ export class NetnsLab {
     return listed.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(prefix));
   }
 
+  /** The hub's address on the bridge: where a test puts what every pod reaches (the control plane). */
+  get hubIp(): string {
+    return `${SUBNET}.254`;
+  }
+
   get name(): string {
     return this.prefix;
   }

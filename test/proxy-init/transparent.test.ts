@@ -3,22 +3,12 @@
 // running as their own user, and clients that know nothing of proxies (curl, a bare TCP client).
 // They reach the server through both proxies with mTLS between them; skipped ports bypass the
 // proxy; an address discovery does not know is forwarded as is, HTTP and opaque.
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMesh } from '../cli/run-mesh.ts';
-import { devPod, devResources } from '../helpers/dev-resources.ts';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
+import { CLIENT_ID, CLUSTER_IP, startTransparentPair } from '../helpers/transparent-pair.ts';
 
-const MESH = join(import.meta.dirname, '../../bin/mesh.js');
-const PROXY_UID = 2102;
 const APP_UID = 1000;
 const CLIENT_UID = 65534;
-const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
-const SERVER_ID = 'spiffe://cluster.local/ns/demo/sa/server';
-/** The server Service's virtual address: no interface has it; only the client's proxy makes it real. */
-const CLUSTER_IP = '10.237.1.10';
 
 /** The server app: answers with what it saw, so the test reads the caller's identity and Host. */
 const HTTP_APP = (ip: string, port: number, name: string) => [
@@ -30,7 +20,7 @@ const HTTP_APP = (ip: string, port: number, name: string) => [
 
 describe('transparent interception through two proxies', () => {
   let lab: NetnsLab;
-  let dir: string;
+  let pair: { close(): void } | undefined;
   let a: { ns: string; ip: string }; // the client's pod
   let b: { ns: string; ip: string }; // the server's pod
   let c: { ns: string; ip: string }; // a host outside the mesh: no proxy, unknown to discovery
@@ -42,27 +32,6 @@ describe('transparent interception through two proxies', () => {
   beforeAll(async () => {
     lab = NetnsLab.create(3);
     [a, b, c] = lab.pods as [typeof a, typeof b, typeof c];
-    dir = mkdtempSync(join(tmpdir(), 'mesh-intercept-'));
-    chmodSync(dir, 0o755); // the proxies run as their own user and read their files here
-    const idDir = join(dir, 'identity');
-    expect((await runMesh(['identity', 'init', '--dir', idDir])).code).toBe(0);
-    copyFileSync(join(idDir, 'ca.crt'), join(dir, 'ca.crt'));
-    for (const sa of ['client', 'server']) {
-      const token = await runMesh(['identity', 'token', '--dir', idDir, '--namespace', 'demo', '--service-account', sa]);
-      expect(token.code, token.err).toBe(0);
-      writeFileSync(join(dir, `${sa}.token`), token.out.trim(), { mode: 0o644 });
-    }
-    const resources = devResources({ name: 'server', ip: b.ip, inboundPort: 4143, identity: SERVER_ID }, [{ authority: 'server.demo.svc.cluster.local:8080', port: 8080 }], [
-      devPod({ name: 'client', ip: a.ip, inboundPort: 4143 }, 'demo', 'client'),
-    ]);
-    // The Service also gets a virtual address (and a port of its own), as in a cluster: apps dial that.
-    const list = JSON.parse(resources) as { items: Array<{ kind: string; spec: Record<string, unknown> }> };
-    const svc = list.items.find((i) => i.kind === 'Service')!;
-    svc.spec['clusterIP'] = CLUSTER_IP;
-    svc.spec['ports'] = [{ name: 'http', port: 8080, targetPort: 8080 }, { name: 'web', port: 80, targetPort: 8080 }];
-    writeFileSync(join(dir, 'resources.json'), JSON.stringify(list), { mode: 0o644 });
-
-    const identity = lab.spawn(lab.hub, [process.execPath, MESH, 'identity', 'serve', '--dir', idDir, '--addr', '10.237.0.254:8080']);
     const apps = [
       lab.spawn(b.ns, HTTP_APP(b.ip, 8080, 'server'), { uid: APP_UID }),
       lab.spawn(b.ns, tagServer('skipped', [[b.ip, 9999]]), { uid: APP_UID }),
@@ -70,34 +39,13 @@ describe('transparent interception through two proxies', () => {
       lab.spawn(c.ns, HTTP_APP(c.ip, 8081, 'outside-http')),
     ];
     await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
-
-    for (const [pod, args] of [[a, ['--skip-outbound-ports', '9999']], [b, ['--skip-inbound-ports', '9999']]] as const) {
-      const init = await lab.run(pod.ns, [process.execPath, MESH, 'proxy-init', '--proxy-uid', String(PROXY_UID), ...args]);
-      expect(init.code, init.err).toBe(0);
-    }
-    const proxy = (pod: typeof a, sa: string, extra: string[]) =>
-      lab.spawn(pod.ns, [process.execPath, MESH, 'proxy', '--pod-ip', pod.ip, '--outbound-ip', '127.0.0.1', '--transparent',
-        '--identity-addr', '10.237.0.254:8080', '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
-        '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
-        { uid: PROXY_UID, env: { ...process.env, MESH_LOG_LEVEL: process.env['MESH_TEST_LOG'] ?? 'warn' } });
-    const proxies = [proxy(a, 'client', []), proxy(b, 'server', ['--app-port', '8080'])];
-    for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
-    // Ready: each proxy holds its certificate (its admin /ready says so).
-    for (const pod of [a, b]) {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const r = await lab.run(pod.ns, ['curl', '-sf', `http://${pod.ip}:4191/ready`]);
-        if (r.code === 0) break;
-        if (Date.now() > deadline) throw new Error(`proxy of ${pod.ns} not ready in 60 s: ${r.out}${r.err}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080 });
   }, 120_000);
 
   afterAll(() => {
     const name = lab?.name;
     lab?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    pair?.close();
     if (name) expect(NetnsLab.leftovers(name)).toEqual([]);
   });
 
