@@ -59,6 +59,8 @@ export interface RequestContext {
   retries: number;
   /** Inbound: the app port this request goes to (from `l5d-dst-port`, or the default), set once at the top of the stack. */
   targetPort?: number;
+  /** A connection redirected by proxy-init: the port the caller dialled (SO_ORIGINAL_DST); inbound, the app port when no `l5d-dst-port` names one. */
+  originalDstPort?: number;
   /**
    * Decides whether a response counts as a failure, for metrics and retries. A route layer sets
    * it from the ServiceProfile's responseClasses; absent: 5xx, or a gRPC status other than OK.

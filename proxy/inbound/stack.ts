@@ -98,11 +98,12 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   };
 }
 
-/** Sets `ctx.targetPort` from `l5d-dst-port` (which the app must not see) or the default port. */
+/** Sets `ctx.targetPort` from `l5d-dst-port` (which the app must not see), the port a redirected connection was sent to, or the default port. */
 function appPortLayer(defaultPort: number | undefined, proxyPorts: ReadonlySet<number> | undefined): Layer {
   return (inner) => (req) => {
     try {
-      const port = targetPort(headerValue(req.headers, 'l5d-dst-port'), defaultPort);
+      // A redirected connection's own port comes before the configured default: it is what the caller dialled.
+      const port = targetPort(headerValue(req.headers, 'l5d-dst-port'), req.ctx.originalDstPort ?? defaultPort);
       refuseProxyPort(port, proxyPorts);
       req.ctx.targetPort = port;
     } catch (err) {

@@ -14,10 +14,11 @@ import { readOpaqueHeader } from '../transport/opaque-header.ts';
 import type { Drain } from './drain.ts';
 import { Http1Edge } from './http1.ts';
 import { Http2Edge } from './http2.ts';
-import type { ConnectionInfo, RequestIds } from './request-context.ts';
+import { portOf, type ConnectionInfo, type RequestIds } from './request-context.ts';
 import { joinTunnel } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 import { targetPort } from '../inbound/stack.ts';
+import { originalDst } from '../transport/original-dst.ts';
 
 const TUNNEL_ALPN = 'transport.l5d.io/v1';
 
@@ -65,16 +66,18 @@ export class InboundListener {
       ({ protocol, timedOut }) => {
         if (protocol === 'tls') return this.acceptTls(socket, peer);
         opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: false });
-        const conn: ConnectionInfo = { peer, tls: false };
+        // Plaintext redirected by proxy-init (a caller outside the mesh dialled the app's port): that port is the app's.
+        const conn: ConnectionInfo = { peer, tls: false, originalDst: opts.config.transparent ? originalDst(socket) : undefined };
         if (protocol === 'h2') return this.h2.accept(socket, conn);
         if (protocol === 'http1') return this.http1.accept(socket, conn);
         if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer, undefined);
-        // Raw bytes from outside the mesh go to the app's default port, as they would without a proxy.
-        if (opts.config.defaultAppPort === undefined) {
+        // Raw bytes from outside the mesh go to the port they were sent to, else the app's default port.
+        const port = conn.originalDst === undefined ? opts.config.defaultAppPort : portOf(conn.originalDst);
+        if (port === undefined) {
           opts.logger.warn({ peer, timedOut }, `connection from ${peer} is not HTTP and no default app port is set; closing`);
           return socket.destroy();
         }
-        this.tunnelToApp(socket, opts.config.defaultAppPort, Buffer.alloc(0), peer, undefined);
+        this.tunnelToApp(socket, port, Buffer.alloc(0), peer, undefined);
       },
       (err: Error) => opts.logger.debug({ peer, err: err.message }, 'connection closed before detection'),
     );

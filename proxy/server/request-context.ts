@@ -61,6 +61,7 @@ export function createContext(
     deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
     labels: {},
     retries: 0,
+    originalDstPort: conn.originalDst === undefined ? undefined : portOf(conn.originalDst),
     // Present from the start, so every context has one shape whether or not a tap records it
     // (journey) or an endpoint served it (dstLabels).
     journey: undefined,
@@ -77,4 +78,9 @@ export interface EdgeOptions {
   ids: RequestIds;
   drain: Drain;
   maxHeaderBytes: number;
+}
+
+/** The port of an `ip:port` (an original destination, always written so). */
+export function portOf(hostPort: string): number {
+  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
 }

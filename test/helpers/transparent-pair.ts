@@ -23,7 +23,7 @@ export interface PairOptions {
   server: Pod;
   /** A port skipped both ways (outbound at the client, inbound at the server). */
   skipPort: number;
-  /** The server app's port (also the server proxy's --app-port). */
+  /** The server app's port (the server's proxy has no --app-port: a redirected caller's own port tells it). */
   appPort: number;
 }
 
@@ -63,7 +63,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
         '--identity-addr', `${lab.hubIp}:8080`, '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
         '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
         { uid: PROXY_UID, env: { ...process.env, MESH_LOG_LEVEL: logLevel } });
-    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', ['--app-port', String(o.appPort)])];
+    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', [])];
     for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
     // Ready: each proxy holds its certificate (its admin /ready says so).
     for (const pod of [o.client, o.server]) {

@@ -35,6 +35,7 @@ describe('transparent interception through two proxies', () => {
     const apps = [
       lab.spawn(b.ns, HTTP_APP(b.ip, 8080, 'server'), { uid: APP_UID }),
       lab.spawn(b.ns, tagServer('skipped', [[b.ip, 9999]]), { uid: APP_UID }),
+      lab.spawn(b.ns, tagServer('server-tcp', [[b.ip, 7070]]), { uid: APP_UID }),
       lab.spawn(c.ns, tagServer('outside', [[c.ip, 7000]])),
       lab.spawn(c.ns, HTTP_APP(c.ip, 8081, 'outside-http')),
     ];
@@ -68,6 +69,18 @@ describe('transparent interception through two proxies', () => {
     const r = await curl([`http://${CLUSTER_IP}/by-cluster-ip`]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toEqual({ app: 'server', host: CLUSTER_IP, clientId: CLIENT_ID, url: '/by-cluster-ip' });
+  }, 60_000);
+
+  it('a caller outside the mesh is redirected into the server\'s proxy, which sends it to the port it dialled', async () => {
+    // From pod c (no proxy, no rules): plaintext into b, where PREROUTING sends it to the inbound port.
+    const http = await lab.run(c.ns, ['curl', '-sS', '--max-time', '20', `http://${b.ip}:8080/from-outside`], { uid: CLIENT_UID });
+    expect(http.code, http.err).toBe(0);
+    expect(JSON.parse(http.out)).toEqual({ app: 'server', host: `${b.ip}:8080`, clientId: null, url: '/from-outside' });
+    // Raw bytes to a second port: only SO_ORIGINAL_DST on b's inbound socket says it was 7070.
+    const opaque = await lab.run(c.ns, tagClient(b.ip, 7070, 'PING\r\n'), { uid: CLIENT_UID });
+    expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${b.ip}:7070`);
+    const inbound = (await lab.run(b.ns, ['curl', '-sS', `http://${b.ip}:4191/metrics`])).out;
+    expect(sum(inbound, 'tcp_open_total', (l) => l.includes('direction="inbound"') && l.includes('tls="false"'))).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it('skipped ports bypass the proxy', async () => {
