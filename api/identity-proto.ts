@@ -1,10 +1,6 @@
 // Loads api/identity.proto at runtime (no codegen) for the CA server and the proxy's client.
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from './locate.ts';
+import { protoService, type ServiceDefinition } from './proto-service.ts';
 import { CONTROL_PLANE_NAMESPACE, spiffeId } from './spiffe.ts';
-
-const PROTO = protoPath('identity');
 
 /** The Certify request and response as proto-loader hands them over (camelCase, int64 as Number). */
 export interface CertifyRequestMessage {
@@ -19,22 +15,10 @@ export interface CertifyResponseMessage {
   validUntilMs: number;
 }
 
-export interface IdentityServiceDefinition {
-  service: grpc.ServiceDefinition;
-  Client: grpc.ServiceClientConstructor;
-}
+export type IdentityServiceDefinition = ServiceDefinition;
 
-let loaded: IdentityServiceDefinition | undefined;
-
-/** Parsed once per process: the definition is immutable, so sharing it holds no per-proxy state. */
 export function identityService(): IdentityServiceDefinition {
-  if (!loaded) {
-    const definition = protoLoader.loadSync(PROTO, { longs: Number, defaults: true, keepCase: false });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as { mesh: { identity: { v1: { Identity: grpc.ServiceClientConstructor } } } };
-    const Client = pkg.mesh.identity.v1.Identity;
-    loaded = { service: Client.service, Client };
-  }
-  return loaded;
+  return protoService('identity', 'mesh.identity.v1.Identity', { longs: Number, defaults: true, keepCase: false });
 }
 
 /** The CA's own SPIFFE id, which clients require on its serving certificate. */

@@ -1,8 +1,6 @@
 // api/tap.proto loaded at run time (no codegen), and its messages as TypeScript types: what the
 // proxy's tap server sends and what a tap client (the viz) receives, field for field.
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from './locate.ts';
+import { protoService, type ServiceDefinition } from './proto-service.ts';
 import { spiffeId } from './spiffe.ts';
 
 /** The identity that may tap a proxy: the viz's service account in its own namespace. */
@@ -125,20 +123,8 @@ export type TapEventOut = Omit<TapEventCommon, 'source' | 'destination'> & {
   tapEnd?: TapEnd;
 };
 
-export interface TapServiceDefinition {
-  service: grpc.ServiceDefinition;
-  Client: grpc.ServiceClientConstructor;
-}
+export type TapServiceDefinition = ServiceDefinition;
 
-let loaded: TapServiceDefinition | undefined;
-
-/** Parsed once per process: the definition never changes at run time. */
 export function tapService(): TapServiceDefinition {
-  if (!loaded) {
-    const definition = protoLoader.loadSync(protoPath('tap'), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as { mesh: { tap: { v1: { Tap: grpc.ServiceClientConstructor } } } };
-    const Client = pkg.mesh.tap.v1.Tap;
-    loaded = { service: Client.service, Client };
-  }
-  return loaded;
+  return protoService('tap', 'mesh.tap.v1.Tap', { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
 }
