@@ -80,6 +80,15 @@ describe('stat', () => {
     expect(row!.tcpConnections).toBeGreaterThanOrEqual(1);
   });
 
+  it('--from deploy/client: what client sent, by destination; --to deploy/web: by sender', async () => {
+    const from = (await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy&from=deploy/client&window=1m')).body.rows;
+    expect(from.map((r) => [r.name, r.tcpConnections])).toEqual([['web', null]]);
+    expect(from[0]!.success).toBeCloseTo(24 / 30, 9);
+    const to = (await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy&to=deploy/web&window=1m')).body.rows;
+    expect(to.map((r) => r.name)).toEqual(['client']);
+    expect(to[0]!.rps).toBeCloseTo(from[0]!.rps, 9);
+  });
+
   it('shows idle deployments too, with their meshed pods', async () => {
     const { body } = await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy&window=1m');
     expect(body.rows.map((r) => [r.name, r.meshed])).toEqual([['client', { ready: 1, total: 1 }], ['web', { ready: 1, total: 1 }]]);

@@ -87,6 +87,14 @@ describe('mesh viz tap', () => {
     await reader.cancel();
   });
 
+  it('speaks SSE to a browser (an EventSource), the same lines as events', async () => {
+    const res = await fetch(`http://${viz.address}/api/v1/tap?resource=deploy/web&namespace=production&path=/never&duration=1`, { headers: { accept: 'text/event-stream' } });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    expect(text).toMatch(/^event: start\ndata: \{"type":"start","pods":\["production\/web-0"\]/);
+    expect(text).toMatch(/event: end\ndata: \{"type":"end".*"message":"no request matched the filter in \ds \(1 proxy tapped\)"\}\n\n$/);
+  });
+
   it('says so when the filter matched nothing by the end', async () => {
     const r = await tapCli(['deploy/web', '-n', 'production', '--path', '/never-called', '--duration', '2']);
     expect(r.code).toBe(0);

@@ -9,14 +9,17 @@ export class LocalMetrics implements MetricsSource {
   readonly pods = new Map<string, PodHistory>();
 
   constructor(
-    /** How often pods are scraped: a pod not scraped for three of these is stale and left out. */
+    /** How often pods are scraped (the slack a window's start is given). */
     private readonly intervalMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  private stale(atMs: number, now: number): boolean {
-    return now - atMs > 3 * this.intervalMs + 1_000;
-  }
+  /**
+   * As Prometheus: a gauge's last value counts for five minutes after its last good scrape; a
+   * rate needs its newest scrape inside the window. A scrape or two that failed on a busy
+   * machine leaves the numbers as they were, not blank.
+   */
+  private static readonly LOOKBACK_MS = 5 * 60_000;
 
   async rate(metric: string, match: Matcher[], by: string[], windowMs: number): Promise<GroupValue[]> {
     const groups = new Map<string, GroupValue>();
@@ -48,7 +51,7 @@ export class LocalMetrics implements MetricsSource {
     const groups = new Map<string, GroupValue>();
     for (const pod of this.pods.values()) {
       const newest = pod.newest();
-      if (!newest || this.stale(newest.atMs, this.now())) continue;
+      if (!newest || this.now() - newest.atMs > LocalMetrics.LOOKBACK_MS) continue;
       for (const s of pod.series.values()) {
         if (s.name !== metric || !matches(s.labels, match)) continue;
         const v = s.values[newest.slot]!;
@@ -66,7 +69,7 @@ export class LocalMetrics implements MetricsSource {
     const now = this.now();
     for (const pod of this.pods.values()) {
       const end = pod.newest();
-      if (!end || this.stale(end.atMs, now)) continue;
+      if (!end || now - end.atMs > windowMs) continue;
       // Half an interval of slack: scrapes drift, and a 10 s window should still span two of 5 s.
       const start = pod.startOf(end.atMs - windowMs - this.intervalMs / 2);
       if (!start) continue; // one scrape is no rate
