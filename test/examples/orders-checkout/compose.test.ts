@@ -18,8 +18,18 @@ describe('docker-compose.yml', () => {
   it('passes `docker-compose config`', () => {
     const out = execFileSync('docker-compose', ['-f', file, 'config'], { cwd: root, encoding: 'utf8' });
     const resolved = parse(out);
-    expect(resolved.services.ingress.ports[0]).toMatchObject({ published: 8000, target: 8000 });
-    expect(resolved.services['checkout-0-proxy'].network_mode).toBe('service:checkout-0');
+    // Published on the host's loopback only (docker-compose prints a port with a host address as text).
+    const published = (p: string | { host_ip?: string; published: number; target: number }) => (typeof p === 'string' ? p : `${p.host_ip}:${p.published}:${p.target}/tcp`);
+    expect(published(resolved.services.ingress.ports[0])).toBe('127.0.0.1:8000:8000/tcp');
+    expect(published(resolved.services.prometheus.ports[0])).toBe('127.0.0.1:9090:9090/tcp');
+    expect(published(resolved.services.viz.ports[0])).toBe('127.0.0.1:8085:8085/tcp');
+    // The pod's network namespace is its sidecar's; the app joins it once the proxy says it is ready.
+    expect(resolved.services['checkout-0'].network_mode).toBe('service:checkout-0-proxy');
+    expect(resolved.services['checkout-0'].depends_on['checkout-0-proxy']).toEqual({ condition: 'service_healthy' });
+    expect(resolved.services['checkout-0-proxy'].healthcheck.test).toEqual(['CMD', 'node', '-e', expect.stringContaining('http://172.28.10.2:4191/ready')]);
+    // Every long-running service says when it is healthy; the one-shot does not need to.
+    const unchecked = Object.entries(resolved.services as Record<string, { healthcheck?: unknown }>).filter(([, svc]) => !svc.healthcheck).map(([name]) => name);
+    expect(unchecked.sort()).toEqual(['mesh-init', 'traffic-0']); // traffic-0 listens on nothing: a client only
     // The front door is one container, the proxy in ingress mode, on the ingress pod's address.
     expect(resolved.services.ingress.command).toEqual(['node', 'bin/mesh.js', 'proxy', '--ingress']);
     expect(resolved.services.ingress.networks.mesh.ipv4_address).toBe('172.28.10.1');
@@ -60,10 +70,14 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(svc.environment ?? {}).sort(), p.name).toEqual(Object.keys(p.env).sort());
       for (const [k, v] of Object.entries(p.env)) expect(svc.environment![k], `${p.name} ${k}`).toBe(translate(v));
     }
-    // Sidecars share their app's network namespace; apps hold the pod's address.
+    // A meshed pod's address is its sidecar's, and its app shares the sidecar's network namespace.
     for (const pod of local.pods) {
-      if (pod.sidecar) expect(services[pod.sidecar.name]!.network_mode).toBe(`service:${pod.name}`);
-      expect(services[pod.name]!.networks.mesh.ipv4_address).toBe(mapping.get(pod.ip));
+      if (pod.sidecar) {
+        expect(services[pod.sidecar.name]!.networks.mesh.ipv4_address).toBe(mapping.get(pod.ip));
+        expect(services[pod.name]!.network_mode).toBe(`service:${pod.sidecar.name}`);
+      } else {
+        expect(services[pod.name]!.networks.mesh.ipv4_address).toBe(mapping.get(pod.ip));
+      }
     }
   });
 });
