@@ -2,12 +2,12 @@
 // `mesh destination serve` and `mesh proxy` processes, and state folders (pods.json) pointing at
 // them, so each test can break one thing on purpose and read what `mesh check` says.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PodRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
 import { initIdentityDir } from '../../identity/files.ts';
+import { addressBlock } from '../helpers/address-block.ts';
 import { runMesh } from './run-mesh.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
@@ -15,7 +15,7 @@ export const ROOT = join(import.meta.dirname, '../..');
  * A /24 of its own per run: the test binds fixed ports (8080, 8086, 4190, 4191) as the demo
  * does, and another engineer's run of this same file may be going on at the same time.
  */
-export const NET = `127.41.${randomInt(1, 255)}`;
+export const NET = await addressBlock();
 export const IDENTITY_ADDR = `${NET}.10:8080`;
 export const DESTINATION_ADDR = `${NET}.11:8086`;
 export const VIZ_ADDR = `${NET}.12:8085`;

@@ -2,7 +2,6 @@
 // a 127.41.N.x of its own), each × made by breaking one thing on purpose: a stopped destination, a replaced
 // trust anchor, an expired issuer, a broken resource file, a proxy that cannot get a certificate,
 // an address already taken. Nothing here binds the demo's own addresses.
-import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,10 +13,13 @@ import { initIdentityDir } from '../../identity/files.ts';
 import {
   copyManifests, DESTINATION_ADDR, NET, ROOT, VIZ_ADDR, httpOk, IDENTITY_ADDR, makeCa, mintToken, podRecord, start, startProxy, until, writeRun, type Running, type TestPod,
 } from './check-harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
 import { runMesh } from './run-mesh.ts';
 import { preCategories } from '../../cli/check/pre.ts';
 import { parseTable, sample, shape } from './check-table.ts';
 
+/** `mesh check --pre`'s demo plan, moved (MESH_DEMO_NET) into a second /24 of this run's own. */
+const PRE_DEMO_NET = await addressBlock();
 const CHECKOUT: TestPod = { name: 'checkout-0', namespace: 'production', serviceAccount: 'checkout', ip: `${NET}.20` };
 /** Its CA address accepts nothing: it never gets a certificate, so it is never ready. */
 const STUCK: TestPod = { name: 'stuck-0', namespace: 'staging', serviceAccount: 'stuck', ip: `${NET}.21` };
@@ -243,8 +245,7 @@ describe('mesh check with one thing broken on purpose', () => {
 });
 
 describe('mesh check --pre', () => {
-  /** The demo's plan moved into a /24 of this run's own (the runner's MESH_DEMO_NET). */
-  const PRE_NET = `127.44.${randomInt(1, 255)}`;
+  const PRE_NET = PRE_DEMO_NET;
 
   it('passes on a free /24, then names an address already taken and who wants it', async () => {
     const env = { MESH_DEMO_NET: PRE_NET };

@@ -11,13 +11,19 @@ import { hoistGlobalFlags } from '../../cli/global-flags.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 import { startHarness, type Harness } from '../destination/harness.ts';
 import { runMesh } from './run-mesh.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+/** NET inside a regular expression. */
+const NET_RE = NET.replaceAll('.', '\\.');
 
 let tmp: string;
 
 /** A state folder as the runner leaves it, owned by `pid` (this test process: alive). */
 function writeState(dir: string, record: Partial<RunRecord> = {}, pid = process.pid): void {
   mkdirSync(dir, { recursive: true });
-  const run: RunRecord = { runnerPid: pid, startedAt: new Date().toISOString(), ingressUrl: 'http://127.0.41.1:8000', stateDir: dir, pods: [], processes: [], ...record };
+  const run: RunRecord = { runnerPid: pid, startedAt: new Date().toISOString(), ingressUrl: `http://${NET}.1:8000`, stateDir: dir, pods: [], processes: [], ...record };
   writeFileSync(join(dir, 'pods.json'), JSON.stringify(run));
 }
 
@@ -77,8 +83,8 @@ describe('findDemo: what the state folder says', () => {
 
   it('gives the published addresses, and the fixed ones for an older record', () => {
     const dir = join(tmp, 'published');
-    writeState(dir, { controlPlane: { identityAddr: '127.0.41.250:8080', destinationAddr: '127.0.41.251:8086', trustAnchorsFile: '/x/ca.crt', resourcesDir: '/x/res' } });
-    expect(findDemo({ flag: dir })).toMatchObject({ identityAddr: '127.0.41.250:8080', destinationAddr: '127.0.41.251:8086', vizAddr: '127.0.0.1:8085', trustAnchorsFile: '/x/ca.crt', resourcesDir: '/x/res' });
+    writeState(dir, { controlPlane: { identityAddr: `${NET}.250:8080`, destinationAddr: `${NET}.251:8086`, trustAnchorsFile: '/x/ca.crt', resourcesDir: '/x/res' } });
+    expect(findDemo({ flag: dir })).toMatchObject({ identityAddr: `${NET}.250:8080`, destinationAddr: `${NET}.251:8086`, vizAddr: '127.0.0.1:8085', trustAnchorsFile: '/x/ca.crt', resourcesDir: '/x/res' });
     const old = join(tmp, 'older');
     writeState(old);
     expect(findDemo({ flag: old })).toMatchObject({ identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', trustAnchorsFile: join(old, 'identity', 'ca.crt') });
@@ -98,10 +104,10 @@ describe('mesh endpoints with only a state folder', () => {
   let h: Harness;
   let project: string;
   beforeAll(async () => {
-    h = await startHarness('lesson', '127.0.41.1');
+    h = await startHarness('lesson', `${NET}.1`);
     project = join(tmp, 'project');
     const state = join(project, '.mesh-state');
-    writeState(state, { controlPlane: { identityAddr: '127.0.41.1:1', destinationAddr: h.server.address, trustAnchorsFile: join(state, 'ca.crt'), resourcesDir: h.dir } });
+    writeState(state, { controlPlane: { identityAddr: `${NET}.1:1`, destinationAddr: h.server.address, trustAnchorsFile: join(state, 'ca.crt'), resourcesDir: h.dir } });
     writeFileSync(join(state, 'ca.crt'), h.pki.anchorPem);
     mkdirSync(join(project, 'sub', 'dir'), { recursive: true });
   });
@@ -115,9 +121,9 @@ describe('mesh endpoints with only a state folder', () => {
   });
 
   it('lets a flag win over the state folder', async () => {
-    const r = await runMesh(['endpoints', 'orders.production', '--addr', '127.0.41.2:9'], { cwd: project });
+    const r = await runMesh(['endpoints', 'orders.production', '--addr', `${NET}.2:9`], { cwd: project });
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/127\.0\.41\.2:9/);
+    expect(r.err).toMatch(new RegExp(String.raw`${NET_RE}\.2:9`));
   });
 
   it('says no demo is running, and how to start one, when none is', async () => {

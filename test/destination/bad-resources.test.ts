@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { pod, quietLogger, startHarness, until, waitFor } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -163,9 +167,9 @@ spec: {routes: [{name: all, condition: {pathRegex: '.*'}}]}
 
 describe('last good state', () => {
   it('a Server edited to lose its port keeps its last good policy on the proxy', async () => {
-    const h = await startHarness('lesson', '127.0.25.3');
+    const h = await startHarness('lesson', `${NET}.3`);
     try {
-      const orders = await h.client('production/orders', { pod: pod('orders-1', '127.0.25.31', { app: 'orders' }) });
+      const orders = await h.client('production/orders', { pod: pod('orders-1', `${NET}.31`, { app: 'orders' }) });
       const cell = orders.inboundPolicy(9090);
       await until(cell, (p) => p.server?.name === 'production/orders-grpc');
       const file = join(h.dir, 'authz.yaml');

@@ -4,6 +4,10 @@ import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 import { pod, startHarness, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const WATCHERS = 1_000;
 const CHANNELS = 10;
@@ -11,7 +15,7 @@ const CHANNELS = 10;
 let h: Harness;
 const channels: DestinationStubs[] = [];
 beforeAll(async () => {
-  h = await startHarness('lesson', '127.0.25.5');
+  h = await startHarness('lesson', `${NET}.5`);
 });
 afterAll(async () => {
   for (const c of channels) c.close();
@@ -40,7 +44,7 @@ describe('fan-out', () => {
           if (++ready === WATCHERS) allReady();
           return;
         }
-        if (m.update === 'add' && m.add!.endpoints[0]!.address === '127.0.25.51:8080') {
+        if (m.update === 'add' && m.add!.endpoints[0]!.address === `${NET}.51:8080`) {
           lastAt = performance.now();
           if (++got === WATCHERS) allGot();
         }
@@ -54,7 +58,7 @@ describe('fan-out', () => {
     const started = performance.now();
     let registeredAt = 0;
     const off = h.server.discovery.pods.onChange(() => (registeredAt ||= performance.now()));
-    const canary = await h.client('production/orders', { pod: pod('canary-1', '127.0.25.51', { app: 'orders', track: 'canary' }) });
+    const canary = await h.client('production/orders', { pod: pod('canary-1', `${NET}.51`, { app: 'orders', track: 'canary' }) });
     await gotP;
     off();
     const fanoutMs = lastAt - registeredAt;

@@ -1,5 +1,5 @@
 // Test harness for the destination: a copy of a fixture folder, a test PKI, a real destination
-// server over TLS on 127.0.25.x, and real clients (DestinationClient, or raw stubs for the CLI view).
+// server over TLS on a host the test gives (in its own addressBlock()), and real clients (DestinationClient, or raw stubs for the CLI view).
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ export interface Harness {
 
 export const quietLogger = () => pino({ level: process.env['MESH_TEST_LOG'] ?? 'silent' });
 
-export async function startHarness(fixture: string, host = '127.0.25.1', registrationGraceMs = 0): Promise<Harness> {
+export async function startHarness(fixture: string, host: string, registrationGraceMs = 0): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-destination-'));
   cpSync(join(FIXTURES, fixture), dir, { recursive: true });
   const pki = await testPki();

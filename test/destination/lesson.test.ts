@@ -2,10 +2,14 @@
 // split, and the orders-grpc Server admitting only checkout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addresses, pod, startHarness, until, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('lesson');
+  h = await startHarness('lesson', `${NET}.1`);
 });
 afterAll(() => h.close());
 
@@ -45,7 +49,7 @@ describe('lesson YAML through the destination', () => {
   });
 
   it('resolves endpoints of registered pods by label, mapping named target ports, with their metric labels', async () => {
-    const orders = await h.client('production/orders', { pod: { ...pod('orders-1', '127.0.25.11', { app: 'orders', track: 'stable' }), deployment: 'orders-stable' } });
+    const orders = await h.client('production/orders', { pod: { ...pod('orders-1', `${NET}.11`, { app: 'orders', track: 'stable' }), deployment: 'orders-stable' } });
     await until(orders.registration, (r) => r.accepted, 5_000, 'registration');
     const checkout = await h.client('production/checkout', { namespace: 'production' });
     const stable = await until(checkout.endpoints('orders-stable:8080'), (s) => addresses(s).length === 1);
@@ -53,7 +57,7 @@ describe('lesson YAML through the destination', () => {
       kind: 'endpoints',
       endpoints: [
         {
-          address: '127.0.25.11:8080',
+          address: `${NET}.11:8080`,
           weight: 1,
           identity: 'spiffe://cluster.local/ns/production/sa/orders',
           inboundPort: 4143,
@@ -66,14 +70,14 @@ describe('lesson YAML through the destination', () => {
     });
     const viaOrders = await until(checkout.endpoints('orders:8080'), (s) => addresses(s).length === 1);
     expect(viaOrders.kind === 'endpoints' && viaOrders.endpoints[0]!.metricLabels?.service).toBe('orders');
-    expect(addresses(await checkout.endpoints('orders:9090').first(5_000))).toEqual(['127.0.25.11:9090']);
+    expect(addresses(await checkout.endpoints('orders:9090').first(5_000))).toEqual([`${NET}.11:9090`]);
     expect(await until(checkout.endpoints('orders-canary:8080'), () => true)).toEqual({ kind: 'endpoints', endpoints: [] });
     expect(await checkout.endpoints('nosuch:80').first(5_000)).toEqual({ kind: 'unknown' });
   });
 
   it('streams the orders-grpc Server and its checkout-only authorization to the orders pod', async () => {
     const orders = await h.client('production/orders', {
-      pod: pod('orders-2', '127.0.25.12', { app: 'orders' }),
+      pod: pod('orders-2', `${NET}.12`, { app: 'orders' }),
       defaultPolicy: 'all-authenticated',
     });
     const policy = await until(orders.inboundPolicy(9090), (p) => p.server !== undefined, 5_000, 'policy with server');

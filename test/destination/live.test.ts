@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../api/destination-channel.ts';
 import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('lesson', '127.0.25.2');
+  h = await startHarness('lesson', `${NET}.2`);
 });
 afterAll(() => h.close());
 
@@ -53,29 +57,29 @@ describe('endpoints', () => {
   it('a proxy that leaves disappears from every watcher; a new replica joins; deleting the Service sends no endpoints', async () => {
     const watchers = await Promise.all([1, 2, 3].map(() => h.client('production/checkout', { namespace: 'production' })));
     const cells = watchers.map((w) => w.endpoints('orders-stable.production:8080'));
-    const a = await h.client('production/orders', { pod: pod('stable-a', '127.0.25.21', { app: 'orders', track: 'stable' }) });
-    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.21:8080')));
+    const a = await h.client('production/orders', { pod: pod('stable-a', `${NET}.21`, { app: 'orders', track: 'stable' }) });
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === `${NET}.21:8080`)));
 
-    const b = await h.client('production/orders', { pod: pod('stable-b', '127.0.25.22', { app: 'orders', track: 'stable' }) });
-    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.21:8080,127.0.25.22:8080', 2_000, 'replica joined')));
+    const b = await h.client('production/orders', { pod: pod('stable-b', `${NET}.22`, { app: 'orders', track: 'stable' }) });
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === `${NET}.21:8080,${NET}.22:8080`, 2_000, 'replica joined')));
 
     a.close(); // the registration stream ends
-    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.22:8080', 2_000, 'endpoint removed')));
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === `${NET}.22:8080`, 2_000, 'endpoint removed')));
 
     const services = join(h.dir, 'services.yaml');
     const text = readFileSync(services, 'utf8');
     rmSync(services);
     await Promise.all(cells.map((c) => until(c, (s) => s.kind === 'unknown', 1_000, 'no endpoints after deleting the Service')));
     writeFileSync(services, text);
-    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === '127.0.25.22:8080', 1_000, 'Service back')));
+    await Promise.all(cells.map((c) => until(c, (s) => addresses(s).join() === `${NET}.22:8080`, 1_000, 'Service back')));
     b.close();
   });
 
   it('a canary replica joins its Service and leaves it', async () => {
     const checkout = await h.client('production/checkout', { namespace: 'production' });
     const canary = checkout.endpoints('orders-canary:8080');
-    const c = await h.client('production/orders', { pod: pod('canary-a', '127.0.25.23', { app: 'orders', track: 'canary' }) });
-    await until(canary, (s) => addresses(s).join() === '127.0.25.23:8080');
+    const c = await h.client('production/orders', { pod: pod('canary-a', `${NET}.23`, { app: 'orders', track: 'canary' }) });
+    await until(canary, (s) => addresses(s).join() === `${NET}.23:8080`);
     c.close();
     await until(canary, (s) => s.kind === 'endpoints' && s.endpoints.length === 0, 2_000, 'empty');
   });
@@ -92,7 +96,7 @@ describe('inbound policy', () => {
     call.on('error', () => undefined);
     await new Promise((r) => setTimeout(r, 300));
     expect(messages).toEqual([]);
-    const late = await h.client('production/orders', { pod: pod('late-1', '127.0.25.24', { app: 'orders' }) });
+    const late = await h.client('production/orders', { pod: pod('late-1', `${NET}.24`, { app: 'orders' }) });
     await waitFor(() => messages.length > 0, 2_000, 'first policy');
     await new Promise((r) => setTimeout(r, 100));
     expect(messages).toEqual(['production/orders-grpc']);
@@ -119,7 +123,7 @@ describe('registration', () => {
       call.write(msg);
     });
 
-  const base = { name: 'orders-x', labels: { app: 'orders' }, ip: '127.0.25.30', ports: [{ name: 'http', port: 8080 }] };
+  const base = { name: 'orders-x', labels: { app: 'orders' }, ip: `${NET}.30`, ports: [{ name: 'http', port: 8080 }] };
 
   it('refuses a namespace or service account other than the certificate\'s, and a caller without a certificate', async () => {
     const creds = await h.pki.credentialsFor('production/checkout');

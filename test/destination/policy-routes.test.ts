@@ -2,10 +2,14 @@
 // and AuthorizationPolicy with MeshTLS/Network authentications, through the real streams.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('policy', '127.0.25.7');
+  h = await startHarness('policy', `${NET}.7`);
 });
 afterAll(() => h.close());
 
@@ -45,7 +49,7 @@ describe('HTTPRoute', () => {
 describe('AuthorizationPolicy', () => {
   it('a Server selected by expression and port name, with policy-, route- and missing-ref authorizations', async () => {
     const payments = await h.client('production/payments', {
-      pod: { ...pod('payments-1', '127.0.25.71', { app: 'payments' }), ports: [{ name: 'http', port: 8080 }] },
+      pod: { ...pod('payments-1', `${NET}.71`, { app: 'payments' }), ports: [{ name: 'http', port: 8080 }] },
       defaultPolicy: 'deny',
     });
     const policy = await until(payments.inboundPolicy(8080), (p) => p.server !== undefined, 5_000, 'server');

@@ -4,20 +4,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('lesson', '127.0.25.4', 3_000);
+  h = await startHarness('lesson', `${NET}.4`, 3_000);
 });
 afterAll(() => h.close());
 
 describe('destination restart', () => {
   it('clients keep the last endpoints and profile, then reconnect, re-register and follow new changes', async () => {
-    const stableA = await h.client('production/orders', { pod: pod('stable-a', '127.0.25.41', { app: 'orders', track: 'stable' }) });
-    const checkout = await h.client('production/checkout', { namespace: 'production', pod: pod('checkout-1', '127.0.25.40', { app: 'checkout' }) });
+    const stableA = await h.client('production/orders', { pod: pod('stable-a', `${NET}.41`, { app: 'orders', track: 'stable' }) });
+    const checkout = await h.client('production/checkout', { namespace: 'production', pod: pod('checkout-1', `${NET}.40`, { app: 'checkout' }) });
     const endpoints = checkout.endpoints('orders-stable:8080');
     const profile = checkout.profile('orders:8080');
-    await until(endpoints, (s) => addresses(s).join() === '127.0.25.41:8080');
+    await until(endpoints, (s) => addresses(s).join() === `${NET}.41:8080`);
     await profile.first(5_000);
     const registrations: string[] = [];
     stableA.registration.subscribe((r) => registrations.push(r.message));
@@ -27,7 +31,7 @@ describe('destination restart', () => {
     endpoints.subscribe((s) => (sawEmpty ||= addresses(s).length === 0));
     await h.server.close();
     await new Promise((r) => setTimeout(r, 600)); // several failed reconnects happen meanwhile
-    expect(addresses(endpoints.get())).toEqual(['127.0.25.41:8080']);
+    expect(addresses(endpoints.get())).toEqual([`${NET}.41:8080`]);
     expect(profile.get()!.httpRoutes[0]!.rules[0]!.backends.map((b) => b.weight)).toEqual([90, 10]);
 
     // While it is down, the split changes in the folder.
@@ -43,10 +47,10 @@ describe('destination restart', () => {
     await until(profile, (p) => p.httpRoutes[0]?.rules[0]?.backends.map((b) => b.weight).join() === '70,30', 5_000, 'new weights');
     console.log(`clients back in sync ${Date.now() - restartedAt} ms after the restart`);
 
-    const stableB = await h.client('production/orders', { pod: pod('stable-b', '127.0.25.42', { app: 'orders', track: 'stable' }) });
-    await until(endpoints, (s) => addresses(s).join() === '127.0.25.41:8080,127.0.25.42:8080', 5_000, 'new replica after restart');
+    const stableB = await h.client('production/orders', { pod: pod('stable-b', `${NET}.42`, { app: 'orders', track: 'stable' }) });
+    await until(endpoints, (s) => addresses(s).join() === `${NET}.41:8080,${NET}.42:8080`, 5_000, 'new replica after restart');
     expect(sawEmpty).toBe(false);
     stableB.close();
-    await until(endpoints, (s) => addresses(s).join() === '127.0.25.41:8080', 5_000, 'replica left after restart');
+    await until(endpoints, (s) => addresses(s).join() === `${NET}.41:8080`, 5_000, 'replica left after restart');
   });
 });

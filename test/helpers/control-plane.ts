@@ -1,7 +1,7 @@
 // Harness for the whole-mesh tests: a real CA (identity/server.ts over gRPC/TLS) and a real
 // destination (over mTLS, from a YAML folder), proxies configured only through `mesh proxy`
 // settings (so they build their own IdentityClient and DestinationClient), and small apps on
-// pod addresses in 127.0.29.0/24 that say which pod answered and who called.
+// pod addresses in the test's own loopback /24 (address-block.ts) that say which pod answered and who called.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Behaviour-test harness: a real proxy (real edges, stacks and endpoint clients) driven by an
 // in-test Resolver whose endpoints, profiles and policies the test changes live, and real app
-// servers on this area's loopback range (127.0.26.0/24).
+// servers on the test's own loopback /24 (address-block.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';

@@ -10,6 +10,10 @@ import { CLOCK_SKEW_ALLOWANCE_MS } from '../../identity/ca.ts';
 import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { testPki, type TestPki } from '../helpers/pki.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
 const DAY = 24 * 3_600_000;
@@ -101,9 +105,9 @@ function handshake(
       if (!s.authorized) s.end(`refused:${String(s.authorizationError)}`);
       else s.end(`saw:${spiffeIdOfPeer(s.getPeerCertificate().subjectaltname)}`);
     });
-    srv.listen(0, '127.0.24.2', () => {
+    srv.listen(0, `${NET}.2`, () => {
       const { port } = srv.address() as { port: number };
-      const sock = connect({ host: '127.0.24.2', port, ...client.current(), ca: client.trustAnchorsPem, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+      const sock = connect({ host: `${NET}.2`, port, ...client.current(), ca: client.trustAnchorsPem, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
       let body = '';
       sock.on('data', (d: Buffer) => (body += d.toString()));
       sock.on('end', () => {

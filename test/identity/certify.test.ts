@@ -8,6 +8,10 @@ import { createCsrDer } from '../../proxy/identity/csr.ts';
 import { nodeRsaSigner } from '../../api/rsa-signer.ts';
 import { generateRsaKeyPair, type RsaKeyPair } from '../../api/keypair.ts';
 import { caFixture, memoryLogger, rawCertify, serveCa, type CaFixture } from './fixture.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
 const PAYMENTS = 'spiffe://cluster.local/ns/production/sa/payments';
@@ -22,7 +26,7 @@ const logs = memoryLogger();
 beforeAll(async () => {
   f = await caFixture();
   [keys, otherKeys] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
-  server = await serveCa(f, '127.0.24.1:0', 24 * 3_600_000, logs.logger);
+  server = await serveCa(f, `${NET}.1:0`, 24 * 3_600_000, logs.logger);
   client = rawCertify(server.addr, f.ca.material.trustAnchorsPem);
 });
 

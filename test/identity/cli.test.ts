@@ -10,6 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { Ed25519TokenValidator } from '../../identity/token.ts';
 import { IdentityClient, tokenFromFile } from '../../proxy/identity/client.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const children: ChildProcess[] = [];
@@ -65,9 +69,9 @@ describe('mesh identity', () => {
     const token = await runMesh(['identity', 'token', '--dir', dir, '--namespace', 'production', '--service-account', 'orders']);
     const tokenFile = join(dir, 'orders.token');
     writeFileSync(tokenFile, token.stdout);
-    const server = mesh(['identity', 'serve', '--dir', dir, '--addr', '127.0.24.5:18081', '--cert-lifetime', '1h']);
+    const server = mesh(['identity', 'serve', '--dir', dir, '--addr', `${NET}.5:18081`, '--cert-lifetime', '1h']);
     const client = new IdentityClient({
-      addr: '127.0.24.5:18081',
+      addr: `${NET}.5:18081`,
       trustAnchorsPem: readFileSync(join(dir, 'ca.crt'), 'utf8'),
       identity: 'spiffe://cluster.local/ns/production/sa/orders',
       token: tokenFromFile(tokenFile),
@@ -98,7 +102,7 @@ describe('mesh identity', () => {
     writeFileSync(join(expiredDir, 'ca.crt'), old.material.trustAnchorsPem);
     writeFileSync(join(expiredDir, 'issuer.crt'), old.material.issuerChainPem);
     writeFileSync(join(expiredDir, 'issuer.key'), old.material.issuerKeyPem);
-    const out = await runMesh(['identity', 'serve', '--dir', expiredDir, '--addr', '127.0.24.5:0']);
+    const out = await runMesh(['identity', 'serve', '--dir', expiredDir, '--addr', `${NET}.5:0`]);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(new RegExp(`refusing to start: EXPIRED: ${expiredDir}/issuer.crt: .* expired at `));
   });

@@ -13,9 +13,13 @@ import { applyPatch } from './apply-patch.ts';
 import { runMesh } from './run-mesh.ts';
 import { selfSignedCert } from './self-signed.ts';
 import { podSpec, workload } from './workloads.ts';
+import { addressBlock } from '../helpers/address-block.ts';
 
-const HOST = '127.0.28.1';
-const cert = selfSignedCert([HOST, '127.0.28.2']);
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.1`;
+const cert = selfSignedCert([HOST, `${NET}.2`]);
 const dispatcher = new Agent({ connect: { ca: cert.cert } });
 const options = defaultInjectOptions({
   namespaceAnnotations: (ns) => (ns === 'auto' ? { 'linkerd.io/inject': 'enabled', 'config.linkerd.io/proxy-log-level': 'debug' } : undefined),
@@ -185,7 +189,7 @@ describe('mesh injector serve', () => {
   it('serves the webhook as a process and stops on SIGTERM', async () => {
     const { spawn } = await import('node:child_process');
     const { REPO } = await import('./run-mesh.ts');
-    const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', '127.0.28.2:0'], { cwd: REPO });
+    const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', `${NET}.2:0`], { cwd: REPO });
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d) => {

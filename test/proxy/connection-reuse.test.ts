@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const GRPC = 'echo.test.svc.cluster.local:9090';
 const WEB = 'web.test.svc.cluster.local:8080';
@@ -16,11 +20,11 @@ let web: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  grpcApp = await startGrpcEcho('127.0.21.16');
-  web = await startHttp1App('127.0.21.16');
+  grpcApp = await startGrpcEcho(`${NET}.16`);
+  web = await startHttp1App(`${NET}.16`);
   mesh = await startTwoProxies({
-    clientIp: '127.0.21.15',
-    serverIp: '127.0.21.16',
+    clientIp: `${NET}.15`,
+    serverIp: `${NET}.16`,
     services: [
       { authority: GRPC, port: grpcApp.port },
       { authority: WEB, port: web.port },

@@ -4,6 +4,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const AUTHORITY = 'echo.test.svc.cluster.local:9090';
 let app: EchoApp;
@@ -11,8 +15,8 @@ let mesh: TwoProxies;
 let client: ReturnType<typeof echoClient>;
 
 beforeAll(async () => {
-  app = await startGrpcEcho('127.0.21.6');
-  mesh = await startTwoProxies({ clientIp: '127.0.21.5', serverIp: '127.0.21.6', services: [{ authority: AUTHORITY, port: app.port }] });
+  app = await startGrpcEcho(`${NET}.6`);
+  mesh = await startTwoProxies({ clientIp: `${NET}.5`, serverIp: `${NET}.6`, services: [{ authority: AUTHORITY, port: app.port }] });
   client = echoClient(`${mesh.outbound.host}:${mesh.outbound.port}`, AUTHORITY);
 });
 afterAll(async () => {
@@ -119,7 +123,7 @@ describe('gRPC through two proxies', () => {
   });
 
   it('no endpoint answers UNAVAILABLE from the proxy itself, trailers-only', async () => {
-    const nowhere = echoClient(`${mesh.outbound.host}:${mesh.outbound.port}`, '127.0.21.6:1');
+    const nowhere = echoClient(`${mesh.outbound.host}:${mesh.outbound.port}`, `${NET}.6:1`);
     try {
       const { err } = await unary(nowhere, { text: 'x' });
       expect(err?.code).toBe(grpc.status.UNAVAILABLE);

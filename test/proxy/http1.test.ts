@@ -6,6 +6,10 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunks, startHttp1App } from '../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const AUTHORITY = 'web.test.svc.cluster.local:8080';
 let app: Awaited<ReturnType<typeof startHttp1App>>;
@@ -13,8 +17,8 @@ let mesh: TwoProxies;
 let client: Client;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.2');
-  mesh = await startTwoProxies({ clientIp: '127.0.21.1', serverIp: '127.0.21.2', services: [{ authority: AUTHORITY, port: app.port }] });
+  app = await startHttp1App(`${NET}.2`);
+  mesh = await startTwoProxies({ clientIp: `${NET}.1`, serverIp: `${NET}.2`, services: [{ authority: AUTHORITY, port: app.port }] });
   client = new Client(mesh.proxyUrl);
 });
 afterAll(async () => {
@@ -178,10 +182,10 @@ describe('HTTP/1.1 cancellation through two proxies', () => {
       }
       res.end('fine');
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.21.32', r));
+    await new Promise<void>((r) => upstream.listen(0, `${NET}.32`, r));
     const authority = 'hang.test.svc.cluster.local:8080';
     const port = (upstream.address() as { port: number }).port;
-    const pair = await startTwoProxies({ clientIp: '127.0.21.31', serverIp: '127.0.21.32', services: [{ authority, port }] });
+    const pair = await startTwoProxies({ clientIp: `${NET}.31`, serverIp: `${NET}.32`, services: [{ authority, port }] });
     try {
       const leaving = new Client(pair.proxyUrl);
       const pending = leaving.request({ path: '/hang', method: 'GET', headers: { host: authority } }).catch((err: Error) => err);

@@ -5,6 +5,10 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunks, startHttp1App } from '../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const AUTHORITY = 'bulk.test.svc.cluster.local:8080';
 const SIZE = 100 * 1024 * 1024;
@@ -15,8 +19,8 @@ let mesh: TwoProxies;
 let client: Client;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.12');
-  mesh = await startTwoProxies({ mode: 'process', clientIp: '127.0.21.11', serverIp: '127.0.21.12', services: [{ authority: AUTHORITY, port: app.port }] });
+  app = await startHttp1App(`${NET}.12`);
+  mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.11`, serverIp: `${NET}.12`, services: [{ authority: AUTHORITY, port: app.port }] });
   client = new Client(mesh.proxyUrl);
   // Warm both proxies before taking the baseline: the first requests build stacks and pools, and
   // V8 sizes its young generation to the allocation rate of a bulk transfer (measured: a first

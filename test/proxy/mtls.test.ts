@@ -12,6 +12,10 @@ import { startH2App, startHttp1App } from '../helpers/apps.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
 import { testPki } from '../helpers/pki.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const WEB = 'web.test.svc.cluster.local:8080';
 const GRPC = 'echo.test.svc.cluster.local:9090';
@@ -32,15 +36,15 @@ beforeAll(async () => {
   const client = (clientCreds = await pki.credentialsFor('test/client'));
   const server = (serverCreds = await pki.credentialsFor('test/server'));
   clientId = client.identity;
-  web = await startHttp1App('127.0.21.18');
-  grpcApp = await startGrpcEcho('127.0.21.18');
-  h2app = await startH2App('127.0.21.18');
-  wss = new WebSocketServer({ host: '127.0.21.18', port: 0 });
+  web = await startHttp1App(`${NET}.18`);
+  grpcApp = await startGrpcEcho(`${NET}.18`);
+  h2app = await startH2App(`${NET}.18`);
+  wss = new WebSocketServer({ host: `${NET}.18`, port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws, req) => ws.send(`hello ${req.headers['l5d-client-id'] ?? 'anonymous'}`));
   mesh = await startTwoProxies({
-    clientIp: '127.0.21.17',
-    serverIp: '127.0.21.18',
+    clientIp: `${NET}.17`,
+    serverIp: `${NET}.18`,
     services: [
       { authority: WEB, port: web.port },
       { authority: GRPC, port: grpcApp.port },

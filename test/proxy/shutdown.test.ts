@@ -5,13 +5,17 @@ import { Client, request } from 'undici';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const AUTHORITY = 'web.test.svc.cluster.local:8080';
 let app: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies | undefined;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.14');
+  app = await startHttp1App(`${NET}.14`);
 });
 afterEach(async () => {
   await mesh?.close();
@@ -22,7 +26,7 @@ afterAll(async () => {
 });
 
 const start = (args: string[] = []) =>
-  startTwoProxies({ mode: 'process', clientIp: '127.0.21.13', serverIp: '127.0.21.14', services: [{ authority: AUTHORITY, port: app.port }], args });
+  startTwoProxies({ mode: 'process', clientIp: `${NET}.13`, serverIp: `${NET}.14`, services: [{ authority: AUTHORITY, port: app.port }], args });
 
 function refused(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -9,15 +9,6 @@ import { vizIdentity } from '../../viz/identity.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../helpers/control-plane.ts';
 
 export const ADMIN_PORT = 4191;
-
-/**
- * A loopback /24 of its own for each run (`127.64.0` to `127.163.249`): the proxies' admin and
- * tap ports are fixed (the viz assumes one admin port for every pod, as Linkerd does), so two
- * runs of these tests at once (other worktrees, on a shared machine) must not share addresses.
- */
-export function randomNet(): string {
-  return `127.${64 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
-}
 export const TAP_PORT = 4190;
 const WEB = 'web.production.svc.cluster.local:8080';
 

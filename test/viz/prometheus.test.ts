@@ -12,9 +12,10 @@ import { PrometheusMetrics } from '../../viz/metrics/prometheus-source.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, randomNet, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
-const NET = randomNet();
+const NET = await addressBlock();
 const PROMETHEUS = `${NET}.251:9090`;
 const VIZ = `${NET}.252:8085`;
 const root = join(import.meta.dirname, '../..');

@@ -12,7 +12,8 @@ import type { EdgeRow } from '../../viz/query/edges.ts';
 import type { RouteRow } from '../../viz/query/routes.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { eventually } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, randomNet, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
 let mesh: MiniMesh;
 let viz: RunningViz;
@@ -24,7 +25,7 @@ async function api<T>(path: string): Promise<{ status: number; body: T }> {
 }
 
 beforeAll(async () => {
-  mesh = await startMiniMesh(randomNet());
+  mesh = await startMiniMesh(await addressBlock());
   viz = await startViz({
     listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
     scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),

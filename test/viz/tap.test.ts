@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually, spawnProxy, type ChildProxy } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, randomNet, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
-const NET = randomNet();
+const NET = await addressBlock();
 const root = join(import.meta.dirname, '../..');
 let mesh: MiniMesh;
 let viz: RunningViz;

@@ -11,9 +11,10 @@ import { startCheckout } from '../../../examples/orders-checkout/apps/checkout.t
 import { startRogue } from '../../../examples/orders-checkout/apps/rogue.ts';
 import { healthPackage } from '../../../examples/orders-checkout/apps/grpc-protos.ts';
 import { H2Client } from '../../../examples/orders-checkout/apps/h2-client.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const log = pino({ level: 'silent' });
-const host = '127.0.27.1';
+const host = `${await addressBlock()}.1`;
 
 function h2(port: number, method: string, path: string, body?: unknown) {
   return new Promise<{ status: number; json: any }>((resolve, reject) => {

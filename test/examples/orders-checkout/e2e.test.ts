@@ -1,5 +1,5 @@
 // The whole demo, started the way a learner starts it (`npm start`), in its own loopback /24
-// (MESH_DEMO_NET=127.0.27) so it never meets a learner's demo. Asserts what issue 6 promises:
+// (MESH_DEMO_NET, a /24 from addressBlock()) so it never meets a learner's demo. Asserts what issue 6 promises:
 // traffic flows, every hop is mTLS, the canary gets ~10%, retries absorb payments' failures,
 // a slow payments becomes a timeout, the rogue is refused, gRPC health answers through the
 // mesh, and Ctrl-C leaves no process and no bound port behind. It also owns the failures that
@@ -16,9 +16,10 @@ import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
 import { sumOf } from '../../../api/prom-samples.ts';
 import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
 import { burnCpus } from '../../helpers/cpu-burners.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const netPrefix = '127.0.27';
+const netPrefix = await addressBlock();
 const ingress = `http://${netPrefix}.1:8000`;
 const state = mkdtempSync(join(tmpdir(), 'demo-e2e-'));
 const env = { ...process.env, MESH_DEMO_NET: netPrefix, MESH_STATE_DIR: state };

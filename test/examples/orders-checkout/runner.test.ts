@@ -6,9 +6,10 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const net27 = '127.0.27';
+const demoNet = await addressBlock();
 const temp: string[] = [];
 const tempDir = (tag: string) => {
   const d = mkdtempSync(join(tmpdir(), `demo-${tag}-`));
@@ -19,7 +20,7 @@ afterAll(() => temp.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 function mesh(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env: { ...process.env, MESH_DEMO_NET: net27, ...env } });
+    const child = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env: { ...process.env, MESH_DEMO_NET: demoNet, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

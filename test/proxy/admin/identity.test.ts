@@ -7,8 +7,12 @@ import { AdminServer } from '../../../proxy/admin/server.ts';
 import { ProxyMetrics } from '../../../proxy/metrics/index.ts';
 import { testPki } from '../../helpers/pki.ts';
 import type { TlsCredentials } from '../../../proxy/identity/credentials.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const POD = '127.0.41.30';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const POD = `${NET}.30`;
 const servers: AdminServer[] = [];
 afterEach(async () => Promise.all(servers.splice(0).map((s) => s.close())));
 

@@ -9,8 +9,12 @@ import { AdminServer } from '../../../proxy/admin/server.ts';
 import { createLogger } from '../../../api/log.ts';
 import { ProxyMetrics } from '../../../proxy/metrics/index.ts';
 import { parsePrometheus } from '../../../api/prom-text.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const POD = '127.0.23.10';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const POD = `${NET}.10`;
 const run = promisify(execFile);
 const servers: AdminServer[] = [];
 afterEach(async () => Promise.all(servers.splice(0).map((s) => s.close())));
@@ -99,11 +103,11 @@ describe('AdminServer', () => {
 
   it('refuses POST /shutdown from another pod on this machine with 403 and the reason', async () => {
     const { origin, shutdowns, lines } = await start();
-    const res = await request(`${origin}/shutdown`, { method: 'POST', dispatcher: from('127.0.23.11') });
+    const res = await request(`${origin}/shutdown`, { method: 'POST', dispatcher: from(`${NET}.11`) });
     expect(res.statusCode).toBe(403);
-    expect(await res.body.text()).toBe(`shutdown refused: caller 127.0.23.11 is another pod's address, not this pod's (${POD})\n`);
+    expect(await res.body.text()).toBe(`shutdown refused: caller ${NET}.11 is another pod's address, not this pod's (${POD})\n`);
     expect(shutdowns()).toBe(0);
-    expect(lines.find((l) => l.msg === 'admin: refused POST /shutdown')).toMatchObject({ level: 'warn', peer: '127.0.23.11' });
+    expect(lines.find((l) => l.msg === 'admin: refused POST /shutdown')).toMatchObject({ level: 'warn', peer: `${NET}.11` });
     const get = await request(`${origin}/shutdown`);
     expect(get.statusCode).toBe(405);
     await get.body.text();

@@ -4,6 +4,10 @@ import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { classify, detect } from '../../../proxy/detect/sniff.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const b = (s: string | number[]) => (typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s));
 
@@ -36,9 +40,9 @@ describe('classify', () => {
 
 async function pair(): Promise<{ client: Socket; server: Socket; close(): void }> {
   const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.21.40', r));
+  await new Promise<void>((r) => srv.listen(0, `${NET}.40`, r));
   const accepted = new Promise<Socket>((r) => srv.once('connection', r));
-  const client = connect((srv.address() as AddressInfo).port, '127.0.21.40');
+  const client = connect((srv.address() as AddressInfo).port, `${NET}.40`);
   const server = await accepted;
   return { client, server, close: () => (client.destroy(), server.destroy(), srv.close()) };
 }

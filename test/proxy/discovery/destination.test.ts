@@ -13,8 +13,12 @@ import {
   controlPlane, DESTINATION_IDENTITY, eventually, handMadeCredentials, proxyArgs, spawnProxy, startPodApp, startProxy,
   type ChildProxy, type ControlPlane, type PodApp, type RunningProxy,
 } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const DEST_ADDR_HOST = '127.0.29.50';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const DEST_ADDR_HOST = `${NET}.50`;
 const ORDERS_LABELS = { app: 'orders' };
 const PORTS = ['http:8080', 'grpc:9090'];
 
@@ -60,11 +64,11 @@ beforeAll(async () => {
   writeFileSync(join(cp.resourcesDir, 'payments.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: payments, namespace: production}\nspec:\n  selector: {app: payments}\n  ports: [{port: 8080}]\n');
   await cp.startIdentity(`${DEST_ADDR_HOST}:0`);
   await cp.startDestination(`${DEST_ADDR_HOST}:0`);
-  await pod('orders-stable-1', '127.0.29.52', 'stable');
-  await pod('orders-canary-1', '127.0.29.53', 'canary');
-  checkout = await startProxy(proxyArgs(cp, { name: 'checkout-1', serviceAccount: 'checkout', ip: '127.0.29.51', labels: { app: 'checkout' }, ports: ['8080'] }));
+  await pod('orders-stable-1', `${NET}.52`, 'stable');
+  await pod('orders-canary-1', `${NET}.53`, 'canary');
+  checkout = await startProxy(proxyArgs(cp, { name: 'checkout-1', serviceAccount: 'checkout', ip: `${NET}.51`, labels: { app: 'checkout' }, ports: ['8080'] }));
   proxies.push(checkout);
-  pool = new Pool(`http://127.0.29.51:${checkout.outboundPort}`, { connections: 8 });
+  pool = new Pool(`http://${NET}.51:${checkout.outboundPort}`, { connections: 8 });
   watcher = new DestinationClient({
     addr: cp.destination!.address,
     credentials: await handMadeCredentials(cp.ca, 'spiffe://cluster.local/ns/production/sa/watcher'),
@@ -88,7 +92,7 @@ afterAll(async () => {
 describe('destination through the proxy', () => {
   it('resolves by the full name and by the short name from the same namespace; each pod registered itself', async () => {
     const stable = watcher.endpoints('orders-stable.production.svc.cluster.local:8080');
-    await eventually(() => addressesOf(stable.get()).join() === '127.0.29.52:8080', 5_000, 'orders-stable-1 registered');
+    await eventually(() => addressesOf(stable.get()).join() === `${NET}.52:8080`, 5_000, 'orders-stable-1 registered');
     const full = await podsAnswering('orders.production.svc.cluster.local:8080', 30);
     const short = await podsAnswering('orders:8080', 30);
     // The lesson's HTTPRoute splits orders 90/10 between stable and canary.
@@ -101,11 +105,11 @@ describe('destination through the proxy', () => {
   });
 
   it('ingress mode: plain origin-form requests routed by l5d-dst-override, else by Host', async () => {
-    const ingress = await startProxy([...proxyArgs(cp, { name: 'ingress-1', serviceAccount: 'ingress', ip: '127.0.29.55', labels: { app: 'ingress' } }), '--ingress', '--outbound-ip', '127.0.29.56']);
+    const ingress = await startProxy([...proxyArgs(cp, { name: 'ingress-1', serviceAccount: 'ingress', ip: `${NET}.55`, labels: { app: 'ingress' } }), '--ingress', '--outbound-ip', `${NET}.56`]);
     proxies.push(ingress);
     await eventually(async () => (await ingress.ready()).status === 200, 10_000, 'the ingress proxy ready');
     // The front door listens apart from the pod address (the demo's 127.0.0.1:8000).
-    const front = new Pool(`http://127.0.29.56:${ingress.outboundPort}`);
+    const front = new Pool(`http://${NET}.56:${ingress.outboundPort}`);
     try {
       const byOverride = await front.request({ path: '/x', method: 'GET', headers: { host: 'shop.example.com', 'l5d-dst-override': 'orders-canary.production.svc.cluster.local:8080' } });
       expect(byOverride.statusCode).toBe(200);
@@ -127,9 +131,9 @@ describe('destination through the proxy', () => {
   });
 
   it('a new replica joins without any restart; a replica that exits leaves every watcher', async () => {
-    apps.push(await startPodApp('127.0.29.54', 8080, 'orders-stable-2'));
+    apps.push(await startPodApp(`${NET}.54`, 8080, 'orders-stable-2'));
     replica = await spawnProxy({
-      MESH_POD_IP: '127.0.29.54', MESH_PROXY_OUTBOUND_PORT: '0', MESH_PROXY_INBOUND_PORT: '0', MESH_PROXY_ADMIN_PORT: '0',
+      MESH_POD_IP: `${NET}.54`, MESH_PROXY_OUTBOUND_PORT: '0', MESH_PROXY_INBOUND_PORT: '0', MESH_PROXY_ADMIN_PORT: '0',
       MESH_POD_NAME: 'orders-stable-2', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders',
       MESH_POD_LABELS: 'app=orders,track=stable', MESH_POD_PORTS: PORTS.join(','),
       MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/orders',
@@ -142,7 +146,7 @@ describe('destination through the proxy', () => {
 
     replica.child.kill('SIGKILL'); // no goodbye: the registration stream just breaks
     await replica.exited;
-    await eventually(() => addressesOf(stable.get()).join() === '127.0.29.52:8080', 5_000, 'orders-stable-2 gone from the watcher');
+    await eventually(() => addressesOf(stable.get()).join() === `${NET}.52:8080`, 5_000, 'orders-stable-2 gone from the watcher');
     // And from the checkout proxy's view: every request lands on the remaining replica.
     await eventually(async () => {
       const seen = await podsAnswering('orders-stable:8080', 20);

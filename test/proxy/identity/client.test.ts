@@ -6,6 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningIdentityServer } from '../../../identity/server.ts';
 import { IdentityClient } from '../../../proxy/identity/client.ts';
 import { caFixture, serveCa } from '../../identity/fixture.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
 const quiet = pino({ level: 'silent' });
@@ -35,7 +39,7 @@ function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what:
 describe('IdentityClient', () => {
   it('gets a certificate for its key, then renews at 70% of a short lifetime and moves the expiry metric', async () => {
     const f = await caFixture();
-    const server = await serveCa(f, '127.0.24.3:0', 4_000);
+    const server = await serveCa(f, `${NET}.3:0`, 4_000);
     cleanups.push(() => server.close());
     const registry = new Registry();
     const client = new IdentityClient({ addr: server.addr, trustAnchorsPem: f.ca.material.trustAnchorsPem, identity: ORDERS, token: f.token('production', 'orders'), registry, logger: quiet });
@@ -66,7 +70,7 @@ describe('IdentityClient', () => {
 
   it('stays not ready while the CA is down, and becomes ready when it starts (no restart)', async () => {
     const f = await caFixture();
-    const addr = '127.0.24.4:18080';
+    const addr = `${NET}.4:18080`;
     const registry = new Registry();
     const client = new IdentityClient({
       addr, trustAnchorsPem: f.ca.material.trustAnchorsPem, identity: ORDERS, token: f.token('production', 'orders'),
@@ -84,7 +88,7 @@ describe('IdentityClient', () => {
   it('does not accept a CA that the anchors do not vouch for', async () => {
     const f = await caFixture();
     const impostor = await caFixture();
-    const server = await serveCa(impostor, '127.0.24.3:0');
+    const server = await serveCa(impostor, `${NET}.3:0`);
     cleanups.push(() => server.close());
     const registry = new Registry();
     const client = new IdentityClient({ addr: server.addr, trustAnchorsPem: f.ca.material.trustAnchorsPem, identity: ORDERS, token: f.token('production', 'orders'), registry, logger: quiet, retryMinMs: 100, retryMaxMs: 200 });

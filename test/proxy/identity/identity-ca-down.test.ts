@@ -5,9 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { controlPlane, eventually, spawnProxy, type ChildProxy, type ControlPlane } from '../../helpers/control-plane.ts';
-const POD_IP = '127.0.29.21';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+const POD_IP = `${NET}.21`;
 // A fixed port on an address of this test's own, so the CA can come up where the proxy already looks.
-const CA_ADDR = '127.0.29.20:18080';
+const CA_ADDR = `${NET}.20:18080`;
 
 let cp: ControlPlane | undefined;
 let proc: ChildProxy | undefined;

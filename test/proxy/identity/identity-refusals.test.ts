@@ -9,6 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPki } from '../../helpers/pki.ts';
 import { devResources, type Doc } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 const HOUR = 3_600_000;
@@ -22,7 +26,7 @@ const servers: Record<string, RunningProxy> = {};
 const clients: Record<string, RunningProxy> = {};
 
 /** Where each server pod runs: all of them promise the orders identity, whatever they present. */
-const SERVER_PODS = { good: '127.0.29.41', 'other-anchor': '127.0.29.42', expired: '127.0.29.43', 'wrong-identity': '127.0.29.44' };
+const SERVER_PODS = { good: `${NET}.41`, 'other-anchor': `${NET}.42`, expired: `${NET}.43`, 'wrong-identity': `${NET}.44` };
 
 /** What the client proxies are told: every pod is "orders", behind a Service of its own name. */
 function endpoints(): string {
@@ -53,7 +57,7 @@ async function client(name: string, ip: string, sa: string, credentials?: Parame
 
 beforeAll(async () => {
   cp = await controlPlane();
-  await cp.startIdentity('127.0.29.40:0');
+  await cp.startIdentity(`${NET}.40:0`);
   file = join(cp.dir, 'endpoints.json');
   writeFileSync(file, endpoints());
   const otherAnchor = await testPki();
@@ -62,9 +66,9 @@ beforeAll(async () => {
   await server('expired', SERVER_PODS.expired, 'orders', await handMadeCredentials(cp.ca, id('orders'), expired));
   await server('wrong-identity', SERVER_PODS['wrong-identity'], 'payments');
   writeFileSync(file, endpoints());
-  await client('checkout', '127.0.29.45', 'checkout');
-  await client('expired-client', '127.0.29.46', 'checkout', await handMadeCredentials(cp.ca, id('checkout'), expired));
-  await client('payments', '127.0.29.47', 'payments');
+  await client('checkout', `${NET}.45`, 'checkout');
+  await client('expired-client', `${NET}.46`, 'checkout', await handMadeCredentials(cp.ca, id('checkout'), expired));
+  await client('payments', `${NET}.47`, 'payments');
   await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
 }, 30_000);
 

@@ -7,9 +7,13 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devResources } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const CLIENT_IP = '127.0.29.11';
-const SERVER_IP = '127.0.29.12';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const CLIENT_IP = `${NET}.11`;
+const SERVER_IP = `${NET}.12`;
 const ORDERS = 'orders.production.svc.cluster.local:8080';
 const CHECKOUT_ID = 'spiffe://cluster.local/ns/production/sa/checkout';
 const ORDERS_ID = 'spiffe://cluster.local/ns/production/sa/orders';
@@ -22,7 +26,7 @@ let file: string;
 
 beforeAll(async () => {
   cp = await controlPlane({ certLifetimeMs: 10_000 });
-  await cp.startIdentity('127.0.29.10:0');
+  await cp.startIdentity(`${NET}.10:0`);
   app = await startPodApp(SERVER_IP, 8080, 'orders-1');
   file = join(cp.dir, 'endpoints.json');
   writeFileSync(file, devResources({ name: 'orders-1', ip: SERVER_IP, inboundPort: 4143 }, []));

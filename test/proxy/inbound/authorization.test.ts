@@ -10,6 +10,10 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EchoClient, echoClient } from '../../helpers/grpc-echo.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ORDERS_GRPC = 'orders.production.svc.cluster.local:9090';
 const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
@@ -33,18 +37,18 @@ async function startOrdersGrpc(ip: string): Promise<grpc.Server> {
 
 beforeAll(async () => {
   cp = await controlPlane({ fixtures: ['lesson'] });
-  await cp.startIdentity('127.0.29.60:0');
-  await cp.startDestination('127.0.29.60:0');
-  grpcApp = await startOrdersGrpc('127.0.29.61');
-  apps.push(await startPodApp('127.0.29.61', 8080, 'orders-1'), await startPodApp('127.0.29.62', 8080, 'inventory-1'));
+  await cp.startIdentity(`${NET}.60:0`);
+  await cp.startDestination(`${NET}.60:0`);
+  grpcApp = await startOrdersGrpc(`${NET}.61`);
+  apps.push(await startPodApp(`${NET}.61`, 8080, 'orders-1'), await startPodApp(`${NET}.62`, 8080, 'inventory-1'));
   const start = async (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[], args: string[] = []) => {
     proxies[name] = await startProxy(proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports, args }));
   };
   await Promise.all([
-    start('orders-1', '127.0.29.61', 'orders', { app: 'orders', track: 'stable' }, ['http:8080', 'grpc:9090'], ['--default-inbound-policy', 'all-authenticated', '--app-port', '8080']),
-    start('inventory-1', '127.0.29.62', 'inventory', { app: 'inventory' }, ['8080'], ['--default-inbound-policy', 'all-unauthenticated', '--app-port', '8080']),
-    start('checkout-1', '127.0.29.63', 'checkout', { app: 'checkout' }, ['8080']),
-    start('payments-1', '127.0.29.64', 'payments', { app: 'payments' }, ['8080']),
+    start('orders-1', `${NET}.61`, 'orders', { app: 'orders', track: 'stable' }, ['http:8080', 'grpc:9090'], ['--default-inbound-policy', 'all-authenticated', '--app-port', '8080']),
+    start('inventory-1', `${NET}.62`, 'inventory', { app: 'inventory' }, ['8080'], ['--default-inbound-policy', 'all-unauthenticated', '--app-port', '8080']),
+    start('checkout-1', `${NET}.63`, 'checkout', { app: 'checkout' }, ['8080']),
+    start('payments-1', `${NET}.64`, 'payments', { app: 'payments' }, ['8080']),
   ]);
   await eventually(async () => (await Promise.all(Object.values(proxies).map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
 }, 30_000);

@@ -13,8 +13,12 @@ import { headerValue } from '../../../proxy/http/message.ts';
 import { createLogger } from '../../../api/log.ts';
 import { testPki } from '../../helpers/pki.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const SERVER_IP = '127.0.26.22';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const SERVER_IP = `${NET}.22`;
 const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
 
 const serverResolver = new TestResolver();
@@ -81,8 +85,8 @@ beforeAll(async () => {
     { registry, logger: createLogger('authz', { level: 'silent' }), podIp: SERVER_IP },
   );
   inbound = await startProxy(SERVER_IP, serverResolver, { authorize, credentials: await pki.credentialsFor('production/orders'), args: ['--app-port', String(httpPort)] });
-  checkout = await startProxy('127.0.26.20', clientResolver, { credentials: await pki.credentialsFor('production/checkout') });
-  payments = await startProxy('127.0.26.21', clientResolver, { credentials: await pki.credentialsFor('production/payments') });
+  checkout = await startProxy(`${NET}.20`, clientResolver, { credentials: await pki.credentialsFor('production/checkout') });
+  payments = await startProxy(`${NET}.21`, clientResolver, { credentials: await pki.credentialsFor('production/payments') });
 });
 
 afterAll(async () => {

@@ -12,8 +12,9 @@ import { meshVersion } from '../../../api/locate.ts';
 import { samplesOf, sumOf } from '../../../api/prom-samples.ts';
 import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
 import { controlPlane, eventually, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const NET = '127.0.37';
+const NET = await addressBlock();
 const WEB = 'web.production.svc.cluster.local:8080';
 const WEB_ID = 'spiffe://cluster.local/ns/production/sa/web';
 const RESOURCES = `

@@ -10,8 +10,12 @@ import { ProxyMetrics } from '../../../proxy/metrics/index.ts';
 import { parsePrometheus } from '../../../api/prom-text.ts';
 import { sumOf } from '../../../api/prom-samples.ts';
 import { serveOnEdge, upstreamService } from '../../helpers/edge.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const HOST = '127.0.23.1';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.1`;
 const closers: Array<() => unknown> = [];
 let upstream: string;
 let h2origin: string;

@@ -9,8 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePrometheus } from '../../../api/prom-text.ts';
 import { sumOf } from '../../../api/prom-samples.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const HOST = '127.0.23.2';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.2`;
 const servers: net.Server[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));
 

@@ -4,14 +4,18 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../../helpers/two-proxies.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const AUTHORITY = 'counted.test.svc.cluster.local:8080';
 let app: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.20');
-  mesh = await startTwoProxies({ clientIp: '127.0.21.19', serverIp: '127.0.21.20', services: [{ authority: AUTHORITY, port: app.port }] });
+  app = await startHttp1App(`${NET}.20`);
+  mesh = await startTwoProxies({ clientIp: `${NET}.19`, serverIp: `${NET}.20`, services: [{ authority: AUTHORITY, port: app.port }] });
 });
 afterAll(async () => {
   await mesh?.close();

@@ -10,6 +10,10 @@ import { startHttp1App } from '../../helpers/apps.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../../helpers/grpc-echo.ts';
 import { testPki } from '../../helpers/pki.ts';
 import { startTwoProxies, type ProxyHandle, type TwoProxies } from '../../helpers/two-proxies.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const WEB = 'web.counts.svc.cluster.local:8080';
 const GRPC = 'echo.counts.svc.cluster.local:9090';
@@ -62,7 +66,7 @@ for (const tls of [false, true]) {
   describe(`exact counts on both proxies (${tls ? 'mTLS' : 'cleartext'} between them)`, () => {
     let m: Awaited<ReturnType<typeof startMesh>>;
     beforeAll(async () => {
-      m = tls ? await startMesh('127.0.23.32', '127.0.23.33', { mtls: true }) : await startMesh('127.0.23.30', '127.0.23.31');
+      m = tls ? await startMesh(`${NET}.32`, `${NET}.33`, { mtls: true }) : await startMesh(`${NET}.30`, `${NET}.31`);
     });
     afterAll(async () => m?.close());
 
@@ -115,7 +119,7 @@ describe('connections between the proxies, from both proxies\' tcp metrics', () 
   const POOL = 8;
   let m: Mesh;
   beforeAll(async () => {
-    m = await startMesh('127.0.23.34', '127.0.23.35', { args: ['--http1-pool-size', String(POOL)] });
+    m = await startMesh(`${NET}.34`, `${NET}.35`, { args: ['--http1-pool-size', String(POOL)] });
   });
   afterAll(async () => m?.close());
 

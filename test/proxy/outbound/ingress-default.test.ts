@@ -1,15 +1,16 @@
 // The front door's default destination (`mesh proxy --ingress --ingress-default-dst ...`), with a
 // real CA, a real destination and real proxies: a request whose Host is an IP or a name that is
 // no mesh service goes to the default service over mTLS; a Host naming a mesh service and
-// l5d-dst-override still choose. Addresses in 127.0.27.100-119 (the demo tests' /24).
+// l5d-dst-override still choose. Addresses .100-119 of this run's own /24.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../proxy/config.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
-const NET = '127.0.27';
+const NET = await addressBlock();
 const CHECKOUT = 'checkout.production.svc.cluster.local:8080';
 const FRONT_IP = `${NET}.110`;
 

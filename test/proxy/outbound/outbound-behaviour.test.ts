@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import type { Profile } from '../../../api/destination-types.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const ORDERS = 'orders.production.svc.cluster.local:8080';
 const STABLE = 'orders-stable.production.svc.cluster.local:8080';
@@ -44,7 +48,7 @@ function split(stable: number, canary: number): Profile {
 }
 
 beforeAll(async () => {
-  proxy = await startProxy('127.0.26.1', resolver);
+  proxy = await startProxy(`${NET}.1`, resolver);
   pool = new Pool(proxy.outboundUrl, { connections: 32 });
 });
 
@@ -57,7 +61,7 @@ afterAll(async () => {
 describe('timeouts through a real proxy', () => {
   it('a 200 ms route timeout against a 1 s upstream gives 504 after ~200 ms, and the upstream sees the cancel', async () => {
     let upstreamCancelled = false;
-    const slow = await app('127.0.26.2', (_req, res) => {
+    const slow = await app(`${NET}.2`, (_req, res) => {
       const t = setTimeout(() => res.end('late'), 1000);
       res.on('close', () => {
         if (!res.writableFinished) upstreamCancelled = true;
@@ -100,9 +104,9 @@ describe('timeouts through a real proxy', () => {
       stream.on('error', () => {});
       setTimeout(() => { if (!stream.destroyed) stream.respond({ ':status': 200, 'content-type': 'application/grpc' }); }, 1000);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.26.3', r));
+    await new Promise<void>((r) => server.listen(0, `${NET}.3`, r));
     const authority = 'grpc.production.svc.cluster.local:9090';
-    resolver.endpoints(authority).set({ kind: 'endpoints', endpoints: [{ address: `127.0.26.3:${(server.address() as { port: number }).port}`, weight: 1, labels: {}, h2: true }] });
+    resolver.endpoints(authority).set({ kind: 'endpoints', endpoints: [{ address: `${NET}.3:${(server.address() as { port: number }).port}`, weight: 1, labels: {}, h2: true }] });
     resolver.profile(authority).set({
       fqdn: 'grpc.production.svc.cluster.local',
       routes: [{ name: 'Get', condition: { pathRegex: '/orders\\.Orders/Get' }, responseClasses: [], timeoutMs: 200, isRetryable: false }],
@@ -132,8 +136,8 @@ describe('traffic split through a real proxy', () => {
   let stable: App;
   let canary: App;
   beforeAll(async () => {
-    stable = await app('127.0.26.4', (_q, res) => res.end('stable'));
-    canary = await app('127.0.26.5', (_q, res) => res.end('canary'));
+    stable = await app(`${NET}.4`, (_q, res) => res.end('stable'));
+    canary = await app(`${NET}.5`, (_q, res) => res.end('canary'));
     resolver.setEndpoints(STABLE, [stable.address]);
     resolver.setEndpoints(CANARY, [canary.address]);
     resolver.setEndpoints(ORDERS, [stable.address]);
@@ -174,8 +178,8 @@ describe('traffic split through a real proxy', () => {
 
 describe('balancing through a real proxy', () => {
   it('sends at least 80% to a 1 ms replica over a 100 ms one', async () => {
-    const fast = await app('127.0.26.6', (_q, res) => setTimeout(() => res.end('fast'), 1));
-    const slow = await app('127.0.26.7', (_q, res) => setTimeout(() => res.end('slow'), 100));
+    const fast = await app(`${NET}.6`, (_q, res) => setTimeout(() => res.end('fast'), 1));
+    const slow = await app(`${NET}.7`, (_q, res) => setTimeout(() => res.end('slow'), 100));
     const authority = 'lb.production.svc.cluster.local:8080';
     resolver.setEndpoints(authority, [fast.address, slow.address]);
     await many(400, 8, () => get('/', authority));
@@ -185,11 +189,11 @@ describe('balancing through a real proxy', () => {
 
   it('takes out a replica that fails every request and brings it back when it heals', async () => {
     let broken = true;
-    const flaky = await app('127.0.26.8', (_q, res) => {
+    const flaky = await app(`${NET}.8`, (_q, res) => {
       res.statusCode = broken ? 500 : 200;
       res.end('flaky');
     });
-    const good = await app('127.0.26.9', (_q, res) => res.end('good'));
+    const good = await app(`${NET}.9`, (_q, res) => res.end('good'));
     const authority = 'accrual.production.svc.cluster.local:8080';
     resolver.setEndpoints(authority, [flaky.address, good.address]);
     await many(300, 4, () => get('/', authority));
@@ -212,11 +216,11 @@ describe('balancing through a real proxy', () => {
 
   it('retries on a retryable route mask a replica failing 30% (>= 99% success)', async () => {
     let n = 0;
-    const flaky = await app('127.0.26.10', (_q, res) => {
+    const flaky = await app(`${NET}.10`, (_q, res) => {
       res.statusCode = ++n % 10 < 3 ? 503 : 200;
       res.end();
     });
-    const healthy = await app('127.0.26.11', (_q, res) => res.end());
+    const healthy = await app(`${NET}.11`, (_q, res) => res.end());
     const authority = 'retry.production.svc.cluster.local:8080';
     resolver.setEndpoints(authority, [flaky.address, healthy.address]);
     resolver.profile(authority).set({
@@ -239,7 +243,7 @@ describe('balancing through a real proxy', () => {
   it('against an upstream that always fails, retries over 2,000 requests stay within the budget', async () => {
     // 429 is retried by the route's annotation but is no failure to the balancer, so failure
     // accrual keeps the endpoint in and every request reaches it: only the budget limits retries.
-    const busy = await app('127.0.26.12', (_q, res) => {
+    const busy = await app(`${NET}.12`, (_q, res) => {
       res.statusCode = 429;
       res.end();
     });

@@ -5,6 +5,10 @@ import { Pool } from 'undici';
 import { CountedWatched } from '../../../proxy/discovery/counted-watched.ts';
 import type { EndpointSet, Profile } from '../../../api/destination-types.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 /** The test resolver, with cells that count their subscribers as the destination client's do. */
 class CountingResolver extends TestResolver {
@@ -42,9 +46,9 @@ async function get(authority: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  app = await startApp('127.0.26.30', (_req, res) => res.end('ok'));
+  app = await startApp(`${NET}.30`, (_req, res) => res.end('ok'));
   for (const name of names) resolver.setEndpoints(name, [app.address]);
-  proxy = await startProxy('127.0.26.31', resolver, { args: ['--max-targets', '2'] });
+  proxy = await startProxy(`${NET}.31`, resolver, { args: ['--max-targets', '2'] });
   pool = new Pool(proxy.outboundUrl, { connections: 2 });
 });
 

@@ -8,6 +8,10 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startH2App, startHttp1App } from '../../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../../helpers/two-proxies.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const WEB = 'web.test.svc.cluster.local:8080';
 const DEAD = 'dead.test.svc.cluster.local:8080';
@@ -18,16 +22,16 @@ let mesh: TwoProxies;
 let deadPort: number;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.10');
-  h2app = await startH2App('127.0.21.10');
+  app = await startHttp1App(`${NET}.10`);
+  h2app = await startH2App(`${NET}.10`);
   // A port that refuses connections: bound once, then closed.
   const probe: Server = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.21.10', r));
+  await new Promise<void>((r) => probe.listen(0, `${NET}.10`, r));
   deadPort = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
   mesh = await startTwoProxies({
-    clientIp: '127.0.21.9',
-    serverIp: '127.0.21.10',
+    clientIp: `${NET}.9`,
+    serverIp: `${NET}.10`,
     services: [
       { authority: WEB, port: app.port },
       { authority: DEAD, port: deadPort },
@@ -150,7 +154,7 @@ describe('bad input', () => {
     const client = new Client(mesh.proxyUrl);
     const res = await client.request({ path: '/x', method: 'GET', headers: { host: DEAD } });
     expect(res.statusCode).toBe(502);
-    expect(res.headers['l5d-proxy-error']).toMatch(new RegExp(`127.0.21.10:${deadPort}.*refused`));
+    expect(res.headers['l5d-proxy-error']).toMatch(new RegExp(`${NET}.10:${deadPort}.*refused`));
     expect(await res.body.text()).toMatch(/^CONNECT_FAILED: /);
     await client.close();
     await logged('inbound', /proxy answered 502/);

@@ -8,6 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startHttp1App } from '../../helpers/apps.ts';
 import { startTwoProxies, type TwoProxies } from '../../helpers/two-proxies.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 const WEB = 'web.test.svc.cluster.local:8080';
 const DB = 'db.test.svc.cluster.local:5432';
@@ -20,21 +24,21 @@ let wss: WebSocketServer;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  app = await startHttp1App('127.0.21.8');
+  app = await startHttp1App(`${NET}.8`);
   tcpEcho = createTcp((s) => s.pipe(s));
-  await new Promise<void>((r) => tcpEcho.listen(0, '127.0.21.8', r));
+  await new Promise<void>((r) => tcpEcho.listen(0, `${NET}.8`, r));
   // A server-first protocol: it speaks before the client does.
   greeter = createTcp((s) => {
     s.write('220 mail ready\r\n');
     s.pipe(s);
   });
-  await new Promise<void>((r) => greeter.listen(0, '127.0.21.8', r));
-  wss = new WebSocketServer({ host: '127.0.21.8', port: 0 });
+  await new Promise<void>((r) => greeter.listen(0, `${NET}.8`, r));
+  wss = new WebSocketServer({ host: `${NET}.8`, port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(binary ? m : `echo: ${m}`)));
   mesh = await startTwoProxies({
-    clientIp: '127.0.21.7',
-    serverIp: '127.0.21.8',
+    clientIp: `${NET}.7`,
+    serverIp: `${NET}.8`,
     services: [
       { authority: WEB, port: app.port },
       { authority: DB, port: (tcpEcho.address() as AddressInfo).port },

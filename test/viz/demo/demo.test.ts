@@ -1,5 +1,5 @@
 // The viz over the whole demo, started as a learner starts it (`npm start`, in its own loopback
-// /24, 127.0.28), with a paced load through the front door. One demo for every test here:
+// /24 from addressBlock()), with a paced load through the front door. One demo for every test here:
 // stat agrees with the load generator's own counts, the canary takes about a tenth of orders'
 // traffic, the rogue's refusals show on orders' inbound side with the Server named, edges show
 // checkout -> orders-stable over mTLS with both identities, tap lines come within 2 s, and the
@@ -14,9 +14,10 @@ import type { RunRecord } from '../../../examples/orders-checkout/runner/state.t
 import type { EdgeRow } from '../../../viz/query/edges.ts';
 import type { StatRow } from '../../../viz/query/stat.ts';
 import type { AuthzRow } from '../../../viz/query/authz.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const NET = '127.0.28';
+const NET = await addressBlock();
 const ingress = `http://${NET}.1:8000`;
 const VIZ = `${NET}.252:8085`;
 const state = mkdtempSync(join(tmpdir(), 'viz-demo-'));

@@ -9,6 +9,12 @@ import { startHttp1App } from '../../../helpers/apps.ts';
 import { testPki } from '../../../helpers/pki.ts';
 import { startTwoProxies, type TwoProxies } from '../../../helpers/two-proxies.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../../helpers/proxy-harness.ts';
+import { addressBlock } from '../../../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+/** NET inside a regular expression. */
+const NET_RE = NET.replaceAll('.', '\\.');
 
 const WEB = 'web.test.svc.cluster.local:8080';
 
@@ -22,8 +28,8 @@ describe('outbound HTTP metrics over mTLS', () => {
     const client = await pki.credentialsFor('test/client');
     const server = await pki.credentialsFor('test/server');
     serverId = server.identity;
-    web = await startHttp1App('127.0.30.2');
-    mesh = await startTwoProxies({ clientIp: '127.0.30.1', serverIp: '127.0.30.2', services: [{ authority: WEB, port: web.port }], mtls: { client, server } });
+    web = await startHttp1App(`${NET}.2`);
+    mesh = await startTwoProxies({ clientIp: `${NET}.1`, serverIp: `${NET}.2`, services: [{ authority: WEB, port: web.port }], mtls: { client, server } });
   });
   afterAll(async () => {
     await mesh?.close();
@@ -56,17 +62,17 @@ describe('the pod IP as the source address', () => {
   const AUTH = 'orders.test.svc.cluster.local:8080';
 
   beforeAll(async () => {
-    app = await startApp('127.0.30.12', (_req, res) => res.end('ok'));
-    server = await startProxy('127.0.30.12', resolver);
+    app = await startApp(`${NET}.12`, (_req, res) => res.end('ok'));
+    server = await startProxy(`${NET}.12`, resolver);
     const appPort = Number(app.address.split(':')[1]);
-    // Only the pod at 127.0.30.11 may call; everyone else (127.0.0.1 included) is denied.
+    // Only the pod at .11 may call; everyone else (127.0.0.1 included) is denied.
     policy = {
       port: appPort,
       server: { name: 'orders-http', protocol: 'HTTP/1' },
       authorizations: [
         {
           name: 'ServerAuthorization test/orders-from-web',
-          authentication: { unauthenticated: true, identities: [], identitySuffixes: [], networks: ['127.0.30.11/32'] },
+          authentication: { unauthenticated: true, identities: [], identitySuffixes: [], networks: [`${NET}.11/32`] },
         },
       ],
       defaultPolicy: 'deny',
@@ -74,8 +80,8 @@ describe('the pod IP as the source address', () => {
     };
     resolver.inboundPolicy(appPort).set(policy);
     resolver.endpoints(AUTH).set({ kind: 'endpoints', endpoints: [{ address: app.address, inboundPort: server.inboundPort, weight: 1, labels: {} }] });
-    allowed = await startProxy('127.0.30.11', resolver);
-    other = await startProxy('127.0.30.13', resolver);
+    allowed = await startProxy(`${NET}.11`, resolver);
+    other = await startProxy(`${NET}.13`, resolver);
   });
   afterAll(async () => {
     await Promise.all([allowed?.close(), other?.close(), server?.close()]);
@@ -90,7 +96,7 @@ describe('the pod IP as the source address', () => {
     await fromOther.body.text();
     expect(fromOther.statusCode).toBe(403);
     const denied = server.logs.find((l) => String(l.msg).startsWith('denied'));
-    expect(denied?.peer).toMatch(/^127\.0\.30\.13:/);
+    expect(denied?.peer).toMatch(new RegExp(String.raw`^${NET_RE}\.13:`));
   });
 
   it('a policy edit applies to the next request on the same pooled connection (decisions are cached per policy)', async () => {
@@ -102,7 +108,7 @@ describe('the pod IP as the source address', () => {
     expect(await ask()).toBe(200);
     const cell = resolver.inboundPolicy(policy.port);
     const auth = policy.authorizations[0]!;
-    cell.set({ ...policy, authorizations: [{ ...auth, authentication: { ...auth.authentication, networks: ['127.0.30.99/32'] } }] });
+    cell.set({ ...policy, authorizations: [{ ...auth, authentication: { ...auth.authentication, networks: [`${NET}.99/32`] } }] });
     try {
       expect(await ask()).toBe(403);
     } finally {
@@ -112,15 +118,15 @@ describe('the pod IP as the source address', () => {
   });
 
   it('binds only where the kernel can route from the pod IP', () => {
-    expect(sourceAddressFor('127.0.30.11', '127.0.30.12')).toBe('127.0.30.11');
+    expect(sourceAddressFor(`${NET}.11`, `${NET}.12`)).toBe(`${NET}.11`);
     expect(sourceAddressFor('10.1.2.3', '10.1.2.4')).toBe('10.1.2.3');
     expect(sourceAddressFor('fd00::3', 'fd00::4')).toBe('fd00::3');
-    expect(sourceAddressFor(undefined, '127.0.30.12')).toBeUndefined();
-    expect(sourceAddressFor('0.0.0.0', '127.0.30.12')).toBeUndefined();
+    expect(sourceAddressFor(undefined, `${NET}.12`)).toBeUndefined();
+    expect(sourceAddressFor('0.0.0.0', `${NET}.12`)).toBeUndefined();
     expect(sourceAddressFor('::', 'fd00::4')).toBeUndefined();
-    expect(sourceAddressFor('127.0.30.11', 'fd00::4')).toBeUndefined();
+    expect(sourceAddressFor(`${NET}.11`, 'fd00::4')).toBeUndefined();
     expect(sourceAddressFor('fd00::3', '10.1.2.4')).toBeUndefined();
-    expect(sourceAddressFor('127.0.30.11', '10.1.2.4')).toBeUndefined();
+    expect(sourceAddressFor(`${NET}.11`, '10.1.2.4')).toBeUndefined();
     expect(sourceAddressFor('::1', '::1')).toBe('::1');
   });
 });

@@ -8,8 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector.ts';
 import { serveOnEdge, type ServedEdge } from '../../../helpers/edge.ts';
 import { quietLogger } from './fixtures/harness.ts';
+import { addressBlock } from '../../../helpers/address-block.ts';
 
-const HOST = '127.0.22.5';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.5`;
 type Msg = { text?: string; blob?: Buffer };
 type EchoClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 

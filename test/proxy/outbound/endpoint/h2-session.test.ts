@@ -5,8 +5,12 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
+import { addressBlock } from '../../../helpers/address-block.ts';
 
-const HOST = '127.0.22.2';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.2`;
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 let server: http2.Http2Server;

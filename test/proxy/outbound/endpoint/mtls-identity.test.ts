@@ -8,8 +8,12 @@ import { spiffeIdOfPeer } from '../../../../api/spiffe.ts';
 import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
+import { addressBlock } from '../../../helpers/address-block.ts';
 
-const HOST = '127.0.22.3';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.3`;
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
 const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
 const PAYMENTS = 'spiffe://cluster.local/ns/production/sa/payments';

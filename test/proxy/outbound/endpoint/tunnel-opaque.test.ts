@@ -8,8 +8,12 @@ import { EndpointConnector, TUNNEL_ALPN } from '../../../../proxy/outbound/endpo
 import { opaqueHeader, parseOpaqueHeader, readOpaqueHeader } from '../../../../proxy/transport/opaque-header.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 import { quietLogger, rejection } from './fixtures/harness.ts';
+import { addressBlock } from '../../../helpers/address-block.ts';
 
-const HOST = '127.0.22.4';
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
+
+const HOST = `${NET}.4`;
 const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
 const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
 
