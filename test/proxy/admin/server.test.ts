@@ -1,7 +1,7 @@
 // The admin listener against real clients: metrics, probes, and who may shut the proxy down.
 import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
@@ -16,6 +16,7 @@ const NET = await addressBlock();
 
 const POD = `${NET}.10`;
 const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const servers: AdminServer[] = [];
 afterEach(async () => Promise.all(servers.splice(0).map((s) => s.close())));
 
@@ -113,14 +114,29 @@ describe('AdminServer', () => {
     await get.body.text();
   });
 
-  // Needs a non-loopback interface to call from; skipped (and reported as skipped) on a machine without one.
-  const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  it.skipIf(!external)('refuses POST /shutdown from a non-loopback address', async () => {
-    const { admin } = await start({ host: '0.0.0.0' });
-    const port = (admin['server'].address() as { port: number }).port;
-    const res = await request(`http://${external}:${port}/shutdown`, { method: 'POST', dispatcher: from(external!) });
-    expect(res.statusCode).toBe(403);
-    expect(await res.body.text()).toBe(`shutdown refused: caller ${external} is not a loopback address (only the pod's own processes may shut the proxy down)\n`);
+  // A caller off the machine needs an address that is not loopback: the fixture runs in a network
+  // namespace of its own (gone when it exits), where a veth pair gives it 10.91.0.1 and 10.91.0.2.
+  // Root makes the namespace directly; anyone else through a user namespace (--map-root-user).
+  it('refuses POST /shutdown from a non-loopback address (in a network namespace of its own)', async () => {
+    const setup = [
+      'set -e', 'ip link set lo up', 'ip link add v0 type veth peer name v1',
+      'ip addr add 10.91.0.1/24 dev v0', 'ip addr add 10.91.0.2/24 dev v1', 'ip link set v0 up', 'ip link set v1 up',
+      `exec "${process.execPath}" --import tsx "${fileURLToPath(new URL('./fixtures/shutdown-from-outside.ts', import.meta.url))}" 10.91.0.1 10.91.0.2`,
+    ].join('; ');
+    const userns = process.getuid?.() === 0 ? [] : ['--map-root-user'];
+    const { stdout } = await run('unshare', [...userns, '--net', '--', 'sh', '-c', setup], { cwd: REPO });
+    const { fromOutside, fromLoopback, lines } = JSON.parse(stdout) as {
+      fromOutside: { status: number; body: string; shutdowns: number };
+      fromLoopback: { status: number; body: string; shutdowns: number };
+      lines: Array<Record<string, unknown>>;
+    };
+    expect(fromOutside).toEqual({
+      status: 403, shutdowns: 0,
+      body: 'shutdown refused: caller 10.91.0.2 is not a loopback address (only the pod\'s own processes may shut the proxy down)\n',
+    });
+    expect(lines.find((l) => l.msg === 'admin: refused POST /shutdown')).toMatchObject({ level: 'warn', peer: '10.91.0.2' });
+    // The same server, the same request from loopback: accepted, so the address made the refusal.
+    expect(fromLoopback).toMatchObject({ status: 200, shutdowns: 1 });
   });
 
   it('answers garbage with 400 and serves the next request', async () => {
