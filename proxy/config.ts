@@ -151,6 +151,14 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.ingressDefaultDst !== undefined && config.ingress !== true) {
     throw new ConfigError('--ingress-default-dst / MESH_PROXY_INGRESS_DEFAULT_DST is set but ingress mode is not: add --ingress / MESH_PROXY_INGRESS=true');
   }
+  if (config.transparent === true) {
+    // REDIRECT in the OUTPUT chain delivers to 127.0.0.1: an outbound listener anywhere else never
+    // sees the app's connections.
+    config.outboundIp ??= '127.0.0.1';
+    if (config.outboundIp !== '127.0.0.1' && config.outboundIp !== '0.0.0.0') {
+      throw new ConfigError(`--transparent needs the outbound listener on 127.0.0.1 (where iptables REDIRECT delivers) or 0.0.0.0, but --outbound-ip / MESH_PROXY_OUTBOUND_IP is ${String(config.outboundIp)}`);
+    }
+  }
   return config as unknown as ProxyConfig;
 }
 

@@ -35,7 +35,10 @@ export class NetnsLab {
 
   /** `count` pod namespaces on one bridge; pod i has address 10.237.0.(i+1); the hub has .254. */
   static create(count: number): NetnsLab {
+    sweepOrphans();
     const lab = new NetnsLab(`mesh-${process.pid}-${randomBytes(2).toString('hex')}`);
+    // A test that dies before its afterAll still deletes what it made.
+    process.once('exit', () => lab.close());
     try {
       lab.ip('netns', 'add', lab.hub);
       lab.in(lab.hub, 'ip', 'link', 'set', 'lo', 'up');
@@ -116,6 +119,25 @@ export class NetnsLab {
     if (r.status !== 0) {
       throw new Error(`network namespace set-up failed (root is needed; CI runs as root): ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
     }
+  }
+}
+
+/** Namespaces of labs whose process is gone (killed before it could clean up): deleted. */
+function sweepOrphans(): void {
+  const listed = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const name of listed.split('\n').map((l) => l.split(' ')[0]!)) {
+    const pid = /^mesh-(\d+)-[0-9a-f]{4}-/.exec(name)?.[1];
+    if (pid === undefined || alive(Number(pid))) continue;
+    spawnSync(IP, ['netns', 'del', name], { stdio: 'ignore' });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

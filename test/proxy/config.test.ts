@@ -33,6 +33,13 @@ describe('mesh proxy control-plane settings', () => {
     expect(loadConfig([], { MESH_PROXY_INGRESS: 'true' }).ingress).toBe(true);
   });
 
+  it('--transparent binds the outbound listener where iptables REDIRECT delivers, and refuses anywhere else', () => {
+    expect(loadConfig(['--transparent', '--pod-ip', '10.0.0.5'], {}).outboundIp).toBe('127.0.0.1');
+    expect(loadConfig(['--transparent', '--outbound-ip', '0.0.0.0'], {}).outboundIp).toBe('0.0.0.0');
+    expect(() => loadConfig(['--transparent', '--outbound-ip', '10.0.0.5'], {})).toThrow(/--transparent needs the outbound listener on 127\.0\.0\.1.*is 10\.0\.0\.5/);
+    expect(loadConfig(['--pod-ip', '10.0.0.5'], {}).outboundIp).toBeUndefined();
+  });
+
   it.each([
     [{ MESH_PROXY_INBOUND_DEFAULT_POLICY: 'allow-all' }, /MESH_PROXY_INBOUND_DEFAULT_POLICY="allow-all" is not all-unauthenticated \| all-authenticated/],
     [{ MESH_POD_DEPLOYMENT: 'Orders Stable"}' }, /MESH_POD_DEPLOYMENT="Orders Stable"\}" is not a Kubernetes name/],
