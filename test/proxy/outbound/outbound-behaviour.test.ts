@@ -59,10 +59,10 @@ afterAll(async () => {
 });
 
 describe('timeouts through a real proxy', () => {
-  it('a 200 ms route timeout against a 1 s upstream gives 504 after ~200 ms, and the upstream sees the cancel', async () => {
+  it('a 200 ms route timeout against a 10 s upstream gives 504 after ~200 ms, and the upstream sees the cancel', async () => {
     let upstreamCancelled = false;
     const slow = await app(`${NET}.2`, (_req, res) => {
-      const t = setTimeout(() => res.end('late'), 1000);
+      const t = setTimeout(() => res.end('late'), 10_000);
       res.on('close', () => {
         if (!res.writableFinished) upstreamCancelled = true;
         clearTimeout(t);
@@ -82,16 +82,17 @@ describe('timeouts through a real proxy', () => {
     // Warm (connections up): the issue asks for 504 within 50 ms of the timeout, and that is what a
     // quiet machine shows (POLICY_NUMBERS=1 prints it). A shared 2-core CI box can stall a timer by
     // hundreds of ms, so the assertions only prove the timeout, not the upstream, ended the request:
-    // at least 200 ms, and well before the upstream's 1 s answer.
+    // at least 200 ms, and well before the upstream's 10 s answer (beside another suite on this
+    // machine the first request took 852 ms).
     const t0 = performance.now();
     expect((await get('/orders/8', authority)).status).toBe(504);
     const warm = performance.now() - t0;
     report('warm http route timeout elapsed ms', Math.round(warm));
-    expect(warm).toBeLessThan(800);
+    expect(warm).toBeLessThan(5_000);
     expect(res.status).toBe(504);
     expect(String(res.headers['l5d-proxy-error'])).toContain('GET /orders/{id}');
     expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(800);
+    expect(elapsed).toBeLessThan(5_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(upstreamCancelled).toBe(true);
   });
