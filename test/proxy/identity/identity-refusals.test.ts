@@ -70,7 +70,7 @@ beforeAll(async () => {
   await client('expired-client', `${NET}.46`, 'checkout', await handMadeCredentials(cp.ca, id('checkout'), expired));
   await client('payments', `${NET}.47`, 'payments');
   await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
-}, 30_000);
+}, 120_000); // seven proxies and their RSA keys: beside another suite on this machine, over 30 s
 
 afterAll(async () => {
   await Promise.allSettled(proxies.map((p) => p.stop()));
