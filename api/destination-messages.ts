@@ -119,6 +119,8 @@ export interface PodAnnouncementMessage {
   inboundPort?: number;
   serviceAccount?: string;
   deployment?: string;
+  /** The pod's Ready condition, inverted so the default means Ready (destination.proto). */
+  notReady?: boolean;
 }
 
 export interface RegistrationEventMessage {

@@ -28,6 +28,8 @@ export interface ProxyConfig {
   maxHeaderBytes: number;
   /** How long shutdown lets in-flight requests finish. */
   shutdownGraceMs: number;
+  /** On shutdown, how long listeners stay open after leaving the endpoints (callers hear first). */
+  deregisterDelayMs: number;
   /** Longest wait for discovery's first answer about a new authority. */
   discoveryTimeoutMs: number;
   /** Most authorities the outbound side keeps a stack for. */
@@ -51,6 +53,8 @@ export interface ProxyConfig {
   identity?: string;
   serviceAccount?: string;
   // ---- destination and this pod ----
+  /** Where the kubelet keeps this pod's Ready condition; unset: the pod counts as Ready while the proxy runs. */
+  podReadyFile?: string;
   /** The destination service, `host:port`; unset: the Kubernetes YAML at endpointsFile (development mode). */
   destinationAddr?: string;
   /** The SPIFFE id the destination must present (default spiffe://<td>/ns/mesh-system/sa/destination). */
@@ -90,6 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'headersTimeoutMs', flag: '--headers-timeout-ms', env: 'MESH_PROXY_HEADERS_TIMEOUT_MS', kind: 'ms', default: '10000', help: 'wait for a complete HTTP/1 request head (then 408)' },
   { key: 'keepAliveTimeoutMs', flag: '--keepalive-timeout-ms', env: 'MESH_PROXY_KEEPALIVE_TIMEOUT_MS', kind: 'ms', default: '60000', help: 'idle client connections close after this' },
   { key: 'maxHeaderBytes', flag: '--max-header-bytes', env: 'MESH_PROXY_MAX_HEADER_BYTES', kind: 'count', default: '65536', help: 'largest request head accepted (then 431)' },
+  { key: 'deregisterDelayMs', flag: '--deregister-delay-ms', env: 'MESH_PROXY_DEREGISTER_DELAY_MS', kind: 'ms', default: '1000', help: 'on shutdown, how long to keep listening after leaving the endpoints, so callers hear of it first' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'MESH_PROXY_SHUTDOWN_GRACE_MS', kind: 'ms', default: '10000', help: 'how long shutdown lets in-flight requests finish' },
   { key: 'discoveryTimeoutMs', flag: '--discovery-timeout-ms', env: 'MESH_PROXY_DISCOVERY_TIMEOUT_MS', kind: 'ms', default: '3000', help: 'wait for discovery\'s first answer about an authority (then 503)' },
   { key: 'http1PoolSize', flag: '--http1-pool-size', env: 'MESH_PROXY_HTTP1_POOL_SIZE', kind: 'count', default: '256', help: 'most HTTP/1.1 connections per endpoint; keep it at or above peak concurrency' },
@@ -111,6 +116,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'podDeployment', flag: '--pod-deployment', env: 'MESH_POD_DEPLOYMENT', kind: 'name', help: 'the Deployment owning this pod (metrics: deployment, and dst_deployment for callers)' },
   { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },
   { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
+  { key: 'podReadyFile', flag: '--pod-ready-file', env: 'MESH_POD_READY_FILE', kind: 'path', help: 'file where the kubelet keeps the pod\'s Ready condition (true/false); registered with the pod, and only Ready pods are endpoints (unset: Ready)' },
   { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-authenticated | deny' },
   { key: 'clusterNetworks', flag: '--cluster-networks', env: 'MESH_PROXY_CLUSTER_NETWORKS', kind: 'cidrs', help: 'CIDRs cluster-authenticated treats as the cluster, a,b (default: the destination\'s)' },
 ];

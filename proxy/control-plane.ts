@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { ProxyConfig } from './config.ts';
 import { ConfigError } from './config.ts';
 import { DestinationClient } from './discovery/destination-client.ts';
+import { PodReadyFile } from './discovery/pod-ready-file.ts';
 import type { PodInfo } from '../api/destination-types.ts';
 import { IdentityClient } from './identity/client.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
@@ -47,6 +48,7 @@ export function destinationFromConfig(
   if (!credentials) throw new ConfigError('--destination-addr / MESH_DESTINATION_ADDR needs an identity: set --identity-addr / MESH_IDENTITY_ADDR too');
   const pod = podFromConfig(config);
   return new DestinationClient({
+    podReady: config.podReadyFile ? new PodReadyFile(config.podReadyFile, logger) : undefined,
     addr: config.destinationAddr,
     credentials,
     pod,

@@ -4,29 +4,33 @@ import { resolve } from 'node:path';
 import { projectRoot } from '../../api/locate.ts';
 import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
+import { KUBERNETES_BACKOFF } from '../../examples/orders-checkout/runner/backoff.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, the ingress proxy on 127.0.0.1:8000';
 
-const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS]
+const usage = `usage: mesh demo [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS] [--restart-backoff SECONDS]
 
   --state DIR          state folder: trust anchor, tokens, logs, pods.json (default .mesh-state, or $MESH_STATE_DIR)
   --workloads DIR      Deployment YAML of the workloads (default examples/orders-checkout/workloads)
   --manifests DIR      Services and Linkerd resources for the destination (default examples/orders-checkout/manifests)
-  --ready-timeout S    how long to wait for every process to be ready (default 60)`;
+  --ready-timeout S    how long to wait for every process to be ready (default 60)
+  --restart-backoff S  the first wait before restarting a process that exited, doubling to 5 min (default 10, Kubernetes's)`;
 
-const OPTIONS = { state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' }, 'ready-timeout': { type: 'string', default: '60' } } as const;
+const OPTIONS = { state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' }, 'ready-timeout': { type: 'string', default: '60' }, 'restart-backoff': { type: 'string', default: '10' } } as const;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('demo', usage, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
     const timeout = Number(values['ready-timeout']);
     if (!(timeout > 0)) throw new UsageError(`--ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
-    return demo(values, timeout);
+    const backoff = Number(values['restart-backoff']);
+    if (!(backoff > 0 && backoff <= 300)) throw new UsageError(`--restart-backoff must be a number of seconds from 0 to 300, got ${values['restart-backoff']}`);
+    return demo(values, timeout, backoff);
   });
 }
 
-async function demo(values: { state?: string; workloads?: string; manifests?: string }, timeout: number): Promise<number> {
+async function demo(values: { state?: string; workloads?: string; manifests?: string }, timeout: number, backoffSeconds: number): Promise<number> {
   const dirs = defaultDirs(projectRoot);
   try {
     return await runDemo({
@@ -35,6 +39,7 @@ async function demo(values: { state?: string; workloads?: string; manifests?: st
       workloadsDir: resolve(values.workloads ?? dirs.workloadsDir),
       manifestsDir: resolve(values.manifests ?? dirs.manifestsDir),
       readyTimeoutMs: timeout * 1000,
+      restartBackoff: { ...KUBERNETES_BACKOFF, initialMs: backoffSeconds * 1000 },
       say: (line) => console.log(line),
     });
   } catch (err) {

@@ -1,11 +1,12 @@
-// `mesh pods`: the running demo's pods (name, namespace, address, service account, identity,
-// ready), read from the runner's pods.json and each proxy's /ready right now.
+// `mesh pods`: the running demo's pods as kubectl shows them (READY as ready/total containers,
+// STATUS, RESTARTS, AGE) with address, service account and identity, from the runner's pods.json,
+// which the runner (the demo's kubelet) rewrites whenever a container starts, exits or changes readiness.
 import net from 'node:net';
-import type { PodRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import type { PodRecord, PodStatusRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 import { findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
-export const summary = 'list the running demo pods with their address, service account, identity and readiness (-o json)';
+export const summary = 'list the running demo pods with READY, STATUS, RESTARTS, AGE, address, service account and identity (-o json)';
 
 export interface PodStatus {
   name: string;
@@ -14,10 +15,18 @@ export interface PodStatus {
   serviceAccount: string;
   identity: string | null;
   meshed: boolean;
+  /** The pod's Ready condition: every container ready. */
   ready: boolean;
+  /** kubectl's READY column: ready containers / containers. */
+  containers: string;
+  status: string;
+  restarts: number;
+  /** Seconds since the pod was created. */
+  ageSeconds: number;
 }
 
-async function isReady(pod: PodRecord): Promise<boolean> {
+/** A file from a runner without status: ask the proxy's /ready (or the app's port) right now. */
+async function isReadyNow(pod: PodRecord): Promise<boolean> {
   if (pod.adminUrl) {
     try {
       const res = await fetch(`${pod.adminUrl}/ready`, { signal: AbortSignal.timeout(1500) });
@@ -27,7 +36,6 @@ async function isReady(pod: PodRecord): Promise<boolean> {
       return false;
     }
   }
-  // No sidecar: ready when its first port accepts connections (or, with no port, when listed).
   if (pod.appPorts.length === 0) return true;
   return new Promise((done) => {
     const s = net.connect({ host: pod.ip, port: pod.appPorts[0]! });
@@ -37,11 +45,50 @@ async function isReady(pod: PodRecord): Promise<boolean> {
   });
 }
 
-export async function podStatuses(run: RunRecord): Promise<PodStatus[]> {
-  return Promise.all(run.pods.map(async (p) => ({
-    name: p.name, namespace: p.namespace, address: p.ip, serviceAccount: p.serviceAccount,
-    identity: p.identity, meshed: p.meshed, ready: await isReady(p),
-  })));
+/** kubectl's STATUS: Running, or why not (a container waiting out its back-off, or terminating). */
+function statusWord(s: PodStatusRecord): string {
+  if (s.containers.some((c) => c.state === 'waiting')) return s.containers.some((c) => c.restarts > 0) ? 'CrashLoopBackOff' : 'Waiting';
+  return 'Running';
+}
+
+function fromStatus(s: PodStatusRecord, now: number) {
+  return {
+    ready: s.ready,
+    containers: `${s.containers.filter((c) => c.ready).length}/${s.containers.length}`,
+    status: statusWord(s),
+    restarts: s.containers.reduce((n, c) => n + c.restarts, 0),
+    ageSeconds: Math.max(0, Math.round((now - Date.parse(s.createdAt)) / 1000)),
+  };
+}
+
+export async function podStatuses(run: RunRecord, now = Date.now()): Promise<PodStatus[]> {
+  const pods = await Promise.all(run.pods.map(async (p) => {
+    const base = { name: p.name, namespace: p.namespace, address: p.ip, serviceAccount: p.serviceAccount, identity: p.identity, meshed: p.meshed };
+    if (p.status) return { ...base, ...fromStatus(p.status, now) };
+    const ready = await isReadyNow(p);
+    const total = p.meshed && p.role !== 'ingress' ? 2 : 1;
+    return { ...base, ready, containers: `${ready ? total : 0}/${total}`, status: 'Running', restarts: 0, ageSeconds: Math.round((now - Date.parse(run.startedAt)) / 1000) };
+  }));
+  // The control plane, as `kubectl get pods -A` lists linkerd's own pods.
+  for (const c of run.controlPlanePods ?? []) {
+    pods.push({ name: c.name, namespace: c.namespace, address: c.address, serviceAccount: c.name, identity: null, meshed: false, ...fromStatus(c.status, now) });
+  }
+  return pods;
+}
+
+/** kubectl's AGE (its HumanDuration): 90s, 3m20s, 61m, 3h5m, 20h, 2d4h, 9d. */
+export function age(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const h = Math.floor(seconds / 3600);
+  const d = Math.floor(seconds / 86_400);
+  const pair = (a: number, ua: string, b: number, ub: string) => (b === 0 ? `${a}${ua}` : `${a}${ua}${b}${ub}`);
+  if (seconds < 120) return `${seconds}s`;
+  if (m < 10) return pair(m, 'm', seconds % 60, 's');
+  if (m < 180) return `${m}m`;
+  if (h < 8) return pair(h, 'h', m % 60, 'm');
+  if (h < 48) return `${h}h`;
+  if (h < 192) return pair(d, 'd', h % 24, 'h');
+  return `${d}d`;
 }
 
 export function run(args: string[]): Promise<number> {
@@ -65,8 +112,10 @@ async function listPods(state: string | undefined, json: boolean): Promise<numbe
     console.log(JSON.stringify({ pods }, null, 2));
     return 0;
   }
-  const rows = [['NAME', 'NAMESPACE', 'ADDRESS', 'SERVICE ACCOUNT', 'READY', 'IDENTITY']];
-  for (const p of pods) rows.push([p.name, p.namespace, p.address, p.serviceAccount, p.ready ? 'yes' : 'no', p.identity ?? '(not meshed)']);
+  const rows = [['NAME', 'NAMESPACE', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'ADDRESS', 'SERVICE ACCOUNT', 'IDENTITY']];
+  for (const p of pods) {
+    rows.push([p.name, p.namespace, p.containers, p.status, String(p.restarts), age(p.ageSeconds), p.address, p.serviceAccount, p.identity ?? (p.namespace === 'mesh-system' ? '(control plane)' : '(not meshed)')]);
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd());
   return 0;

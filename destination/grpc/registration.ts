@@ -35,11 +35,12 @@ export function registrationHandler(pods: PodRegistry, logger: Logger) {
         inboundPort: Number(msg.inboundPort) || 4143,
         identity,
         serviceAccount: id.serviceAccount,
+        ready: !msg.notReady,
       };
       const previous = unregister;
       unregister = pods.register(pod); // a re-announcement replaces the pod in place
       if (previous) previous();
-      logger.info({ pod: `${pod.namespace}/${pod.name}`, ip: pod.ip, identity }, 'pod registered');
+      logger.info({ pod: `${pod.namespace}/${pod.name}`, ip: pod.ip, identity, ready: pod.ready }, previous ? 'pod announced again' : 'pod registered');
       call.write({ accepted: true, message: `registered ${pod.namespace}/${pod.name} as ${identity}` });
     });
     const gone = (why: string) => {

@@ -44,6 +44,8 @@ export function endpointsFor(named: Target, set: ResourceSet, pods: PodRegistry)
   const endpoints: Endpoint[] = [];
   for (const pod of pods.all()) {
     if (pod.namespace !== svc.meta.namespace) continue;
+    // Only Ready pods are endpoints of a Service, as in Kubernetes (a pod's own IP still reaches it).
+    if (pod.ready === false) continue;
     if (!Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) continue;
     const targetPort =
       typeof servicePort.targetPort === 'number' ? servicePort.targetPort : pod.ports.find((p) => p.name === servicePort.targetPort)?.port;

@@ -8,6 +8,8 @@ export interface RegisteredPod extends PodInfo {
   /** From the proxy's client certificate, never from the announcement. */
   identity: string;
   serviceAccount: string;
+  /** The pod's Ready condition, as its proxy announces it from the kubelet (true when not said). */
+  ready: boolean;
 }
 
 export class PodRegistry {

@@ -22,6 +22,8 @@ export interface DestinationClientOptions {
   pod?: PodInfo;
   /** Namespace short names resolve against; defaults to the pod's. */
   namespace?: string;
+  /** The pod's Ready condition (the kubelet's); announced, and announced again when it changes. Unset: Ready. */
+  podReady?: { readonly ready: boolean; onChange(listener: (ready: boolean) => void): () => void };
   /** This proxy's inbound port, announced with the pod (default 4143). */
   inboundPort?: number;
   /** The default inbound policy this proxy runs with (sent with every policy watch). */
@@ -56,6 +58,8 @@ export class DestinationClient implements Resolver {
   private stubs?: DestinationStubs;
   private readonly entries = new Map<string, Entry<unknown>>();
   private registrationStream?: ResilientStream<RegistrationEventMessage>;
+  private registrationCall?: grpc.ClientDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>;
+  private unsubscribeReady?: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribeRotate: () => void;
   private readonly logger: Logger;
@@ -128,12 +132,23 @@ export class DestinationClient implements Resolver {
     return this.entries.size;
   }
 
+  /**
+   * Leaves the endpoints now (graceful shutdown), keeping every watch: the registration stream
+   * is ended and not reopened, so the destination removes the pod and tells its callers.
+   */
+  deregister(): void {
+    this.unsubscribeReady?.();
+    this.registrationStream?.stop();
+    this.registrationStream = undefined;
+    this.registrationCall = undefined;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
     this.unsubscribeRotate();
-    this.registrationStream?.stop();
+    this.deregister();
     for (const entry of this.entries.values()) entry.stream?.stop();
     this.entries.clear();
     this.stubs?.close();
@@ -187,12 +202,20 @@ export class DestinationClient implements Resolver {
       ports: pod.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? '' })),
       inboundPort: this.options.inboundPort ?? 4143,
       serviceAccount: parseSpiffeId(this.options.credentials.identity)?.serviceAccount ?? '',
+      notReady: this.options.podReady ? !this.options.podReady.ready : false,
     };
+    // A change of Ready goes out on the open stream at once: the destination replaces the pod in
+    // place and tells every watcher of its Services (a closed stream re-announces when it reopens).
+    this.unsubscribeReady = this.options.podReady?.onChange((ready) => {
+      announcement.notReady = !ready;
+      this.registrationCall?.write(announcement);
+    });
     this.registrationStream = new ResilientStream<RegistrationEventMessage>(
       `registration ${pod.namespace}/${pod.name}`,
       {
         open: () => {
           const call = this.channel().registration.register() as grpc.ClientDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>;
+          this.registrationCall = call;
           call.write(announcement);
           return call;
         },

@@ -148,6 +148,8 @@ export class DevResolver implements Resolver {
         inboundPort: p.inboundPort,
         serviceAccount: p.serviceAccount,
         identity: spiffeId(this.trustDomain, p.meta.namespace, p.serviceAccount),
+        // A Pod written in the file is taken as Ready: there is no kubelet to say otherwise.
+        ready: true,
       }),
     );
     // A newer registration of the same pod replaced the old one, whose removal is then a no-op.

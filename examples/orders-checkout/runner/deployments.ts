@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CodedError } from '../../../api/errors.ts';
+import { readProbes, type ContainerProbes } from './probe-spec.ts';
 
 export interface Workload {
   name: string;
@@ -16,6 +17,10 @@ export interface Workload {
   command: string[];
   env: Record<string, string>;
   ports: Array<{ name?: string; containerPort: number }>;
+  /** readinessProbe, livenessProbe and startupProbe of its container, if declared. */
+  probes: ContainerProbes;
+  /** spec.template.spec.terminationGracePeriodSeconds (default 30, as Kubernetes's). */
+  terminationGraceSeconds: number;
   /** Where it was read, for messages. */
   source: string;
 }
@@ -124,5 +129,11 @@ function readDeployment(value: unknown, where: string): Workload {
     if ([4140, 4143, 4190, 4191].includes(n as number)) fail(`${cpath}.ports[${i}].containerPort`, `${n} is the sidecar's own port (4140 outbound, 4143 inbound, 4190 tap, 4191 admin)`);
     return { name: port.name === undefined ? undefined : str(port.name, `${cpath}.ports[${i}].name`), containerPort: n as number };
   });
-  return { name, namespace, replicas: replicas as number, labels, serviceAccount, meshed: inject === 'enabled', command: command as string[], env, ports, source: where };
+  const probes = readProbes(container, cpath, ports, fail);
+  const grace = pod.terminationGracePeriodSeconds ?? 30;
+  if (!Number.isInteger(grace) || (grace as number) < 0) fail('spec.template.spec.terminationGracePeriodSeconds', `must be a non-negative integer, got ${JSON.stringify(grace)}`);
+  return {
+    name, namespace, replicas: replicas as number, labels, serviceAccount, meshed: inject === 'enabled', command: command as string[], env, ports,
+    probes, terminationGraceSeconds: grace as number, source: where,
+  };
 }

@@ -4,12 +4,17 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { readWorkloads } from './deployments.ts';
-import { localPlacement, planDemo, type DemoPlan, type ProcessSpec } from './topology.ts';
-import { acquireLock, clearRun, logsDir, writeRun, type PodRecord } from './state.ts';
-import { checkAddressesFree, waitForHttp200, waitForTcp } from './preflight.ts';
+import { localPlacement, planDemo, type DemoPlan, type PodPlan, type ProcessSpec } from './topology.ts';
+import { acquireLock, clearRun, logsDir } from './state.ts';
+import { checkAddressesFree } from './preflight.ts';
 import { ensureIdentity, mintTokens } from './prepare-state.ts';
-import { identityDir } from './mesh-commands.ts';
 import { Supervisor, type Started } from './supervisor.ts';
+import { Kubelet, type KubePod } from './kubelet.ts';
+import { KUBERNETES_BACKOFF, type BackoffSettings } from './backoff.ts';
+import { StatusPublisher } from './status-publisher.ts';
+import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
+
+type PodIdentity = { name: string; namespace: string; ip: string; readyFile?: string };
 import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
 import { waitForEndToEnd } from './warm-up.ts';
@@ -23,6 +28,8 @@ export interface DemoOptions {
   readyTimeoutMs: number;
   /** Written to as the runner progresses; the banner goes here too. */
   say: (line: string) => void;
+  /** The restart back-off (default Kubernetes's: 10 s doubling to 5 min); tests shorten it. */
+  restartBackoff?: BackoffSettings;
 }
 
 export class StartupError extends CodedError<'DEMO_STARTUP'> {
@@ -51,6 +58,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const owners = new Map(all.flatMap((p) => p.listens.map((a) => [a, p.name] as const)));
   const releaseLock = acquireLock(opts.stateDir);
   let supervisor: Supervisor | undefined;
+  let kubeletRef: Kubelet | undefined;
+  let publishRef: StatusPublisher | undefined;
   let stopRequested: (signal: string) => void = () => {};
   const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
   const onSignal = (signal: NodeJS.Signals) => stopRequested(signal);
@@ -68,22 +77,28 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     supervisor = new Supervisor(opts.root, logsDir(opts.stateDir), (s) => {
       failure ??= s;
       opts.say(`! ${s.spec.name} exited (${s.exited?.signal ?? `code ${s.exited?.code}`}); its log: ${s.logFile}`);
-    });
+    }, opts.restartBackoff ?? KUBERNETES_BACKOFF);
+    const kubelet = new Kubelet(supervisor, (line) => opts.say(line));
+    kubeletRef = kubelet;
     const deadline = () => Date.now() + opts.readyTimeoutMs;
-    const startAndWait = async (specs: ProcessSpec[]) => {
-      const started = specs.map((s) => supervisor!.start(s));
+    const startAndWait = async (pods: Array<{ pod: PodIdentity; specs: ProcessSpec[] }>) => {
+      const started = pods.map((p) => kubelet.runPod(p.pod, p.specs));
       await Promise.race([
-        Promise.all(started.map((s) => waitReady(s, deadline()))),
+        Promise.all(started.map((p) => waitPodReady(kubelet, p, deadline()))),
         stopped.then((sig) => { throw new StopRequested(sig); }),
       ]);
     };
+    const controlPlanePod = (spec: ProcessSpec) => ({ pod: { name: spec.name, namespace: CONTROL_PLANE_NAMESPACE, ip: spec.listens[0]!.slice(0, spec.listens[0]!.lastIndexOf(':')) }, specs: [spec] });
     opts.say('starting the control plane: identity, destination, viz');
-    await startAndWait(plan.controlPlane.filter((p) => p.name === 'identity'));
-    await startAndWait(plan.controlPlane.filter((p) => p.name !== 'identity'));
+    await startAndWait(plan.controlPlane.filter((p) => p.name === 'identity').map(controlPlanePod));
+    await startAndWait(plan.controlPlane.filter((p) => p.name !== 'identity').map(controlPlanePod));
     opts.say(`starting ${plan.pods.length} pods and the ingress`);
-    const meshed = plan.pods.filter((p) => p.meshed);
-    await startAndWait([plan.ingress.proxy, ...meshed.flatMap((p) => [p.sidecar!, p.app])]);
-    await startAndWait(plan.pods.filter((p) => !p.meshed).map((p) => p.app));
+    const podOf = (p: PodPlan) => ({ pod: { name: p.name, namespace: p.namespace, ip: p.ip, readyFile: p.readyFile }, specs: p.sidecar ? [p.sidecar, p.app] : [p.app] });
+    await startAndWait([
+      { pod: { name: plan.ingress.name, namespace: plan.ingress.namespace, ip: plan.ingress.ip }, specs: [plan.ingress.proxy] },
+      ...plan.pods.filter((p) => p.meshed).map(podOf),
+    ]);
+    await startAndWait(plan.pods.filter((p) => !p.meshed).map(podOf));
     if (failure) throw new StartupError(`${failure.spec.name} failed; see ${failure.logFile}`);
     let stopSignal: string | undefined;
     void stopped.then((sig) => (stopSignal = sig));
@@ -91,20 +106,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (stopSignal) throw new StopRequested(stopSignal);
     if (notYet) opts.say(`note: every process is ready, but requests through the ingress still fail: ${notYet}`);
 
-    writeRun(opts.stateDir, {
-      runnerPid: process.pid, startedAt: new Date().toISOString(), ingressUrl: plan.placement.ingressUrl, stateDir: opts.stateDir,
-      controlPlane: {
-        identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
-        trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: opts.manifestsDir,
-        vizAddr: plan.placement.vizAddr,
-      },
-      pods: [plan.ingress, ...plan.pods].map((p): PodRecord => ({
-        name: p.name, namespace: p.namespace, workload: p.workload, ip: p.ip, serviceAccount: p.serviceAccount,
-        identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${p.ip}:4191` : null,
-        appPorts: p.ports.map((x) => x.containerPort), role: p === plan.ingress ? 'ingress' : 'workload',
-      })),
-      processes: supervisor.processes.map((s) => ({ name: s.spec.name, role: s.spec.role, pid: s.child.pid ?? -1, log: s.logFile })),
-    });
+    // From here on the runner is the kubelet: restartPolicy Always, probes, status in pods.json.
+    supervisor.keepRunning();
+    const publish = new StatusPublisher(opts.stateDir, plan, { manifestsDir: opts.manifestsDir }, kubelet, supervisor);
+    publishRef = publish;
+    publish.now();
     opts.say(banner(plan, opts));
     const signal = await stopped;
     opts.say(`\n${signal}: stopping every process of the demo...`);
@@ -116,6 +122,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    publishRef?.close();
+    kubeletRef?.stopProbes();
     clearRun(opts.stateDir);
     await supervisor?.stopAll();
     releaseLock();
@@ -130,14 +138,14 @@ export function allProcesses(plan: DemoPlan): ProcessSpec[] {
   return [...plan.controlPlane, plan.ingress.proxy, ...plan.pods.flatMap((p) => (p.sidecar ? [p.sidecar, p.app] : [p.app]))];
 }
 
-async function waitReady(s: Started, deadline: number): Promise<void> {
-  const dead = () => s.exited !== undefined;
+/** Waits for a pod to be Ready; a container that exits while starting fails the start at once. */
+async function waitPodReady(kubelet: Kubelet, pod: KubePod, deadline: number): Promise<void> {
+  const exited = () => pod.containers.find((c) => c.process.exited);
   try {
-    if (s.spec.readyUrl) await waitForHttp200(s.spec.readyUrl, deadline, dead);
-    else if (s.spec.readyTcp) await waitForTcp(s.spec.readyTcp, deadline, dead);
-    else await new Promise((r) => setTimeout(r, 300));
-    if (dead()) throw new Error('exited');
+    await kubelet.whenReady(pod, deadline, () => (exited() ? 'exited before it was ready' : undefined));
   } catch (err) {
+    const c = exited() ?? pod.containers.find((x) => !x.ready) ?? pod.containers[0]!;
+    const s = c.process;
     const hint = s.spec.name === 'identity'
       ? `\n  The CA could not start from the state folder. If its files are damaged or expired, remove them\n  and a new trust anchor is made on the next start: rm -rf ${s.spec.command.at(s.spec.command.indexOf('--dir') + 1)}`
       : '';

@@ -1,6 +1,6 @@
 // The runner's state folder (.mesh-state/ by default): the CA material, the pods' tokens, the
 // logs, the lock that keeps a second copy out, and pods.json, which `mesh pods` reads.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
 
@@ -18,6 +18,26 @@ export interface PodRecord {
   adminUrl: string | null;
   appPorts: number[];
   role: 'ingress' | 'workload';
+  /** The kubelet's view, kept current while the demo runs (absent in files from older runners). */
+  status?: PodStatusRecord;
+}
+
+/** A pod's status as the kubelet (the runner) sees it: what kubectl's READY, STATUS, RESTARTS and AGE show. */
+export interface PodStatusRecord {
+  ready: boolean;
+  createdAt: string;
+  containers: ContainerStatusRecord[];
+}
+
+export interface ContainerStatusRecord {
+  name: string;
+  ready: boolean;
+  restarts: number;
+  /** running, or waiting (between an exit and its restart: CrashLoopBackOff). */
+  state: 'running' | 'waiting';
+  startedAt: string;
+  pid: number;
+  lastExit?: { code: number | null; signal: string | null };
 }
 
 export interface RunRecord {
@@ -29,7 +49,11 @@ export interface RunRecord {
   /** Where the control plane listens and what it trusts, so `mesh` commands find it (cli/find-demo.ts). */
   controlPlane?: ControlPlaneRecord;
   /** Every process the runner started, for debugging and for checking that a stop left none. */
-  processes: Array<{ name: string; pid: number; log: string; role?: 'control-plane' | 'ingress' | 'app' | 'sidecar' }>;
+  processes: Array<{ name: string; pid: number; log: string; role?: 'control-plane' | 'ingress' | 'app' | 'sidecar'; restarts?: number }>;
+  /** The control plane's processes as pods of mesh-system (identity, destination, ...), with their status. */
+  controlPlanePods?: Array<{ name: string; namespace: string; address: string; status: PodStatusRecord }>;
+  /** The runner's control socket (`mesh rollout restart` talks to it). */
+  controlSocket?: string;
 }
 
 export interface ControlPlaneRecord {
@@ -83,8 +107,11 @@ export function acquireLock(stateDir: string): () => void {
   throw new StateError('ALREADY_RUNNING', `could not take the lock ${file}; is another demo starting right now?`);
 }
 
+/** Rewritten whenever a pod's status changes: written then renamed, so a reader never sees half. */
 export function writeRun(stateDir: string, run: RunRecord): void {
-  writeFileSync(runFile(stateDir), JSON.stringify(run, null, 2) + '\n');
+  const tmp = `${runFile(stateDir)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(run, null, 2) + '\n');
+  renameSync(tmp, runFile(stateDir));
 }
 
 export function clearRun(stateDir: string): void {

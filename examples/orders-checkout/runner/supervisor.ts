@@ -1,26 +1,118 @@
-// Starts the demo's processes, each in its own process group with its output in a log file,
-// and stops every one of them (children included) when asked: no orphans, no ports left bound.
+// Starts the demo's processes, each in its own process group with its output in a log file;
+// once the demo is up, restarts any that exits, after the kubelet's back-off (restartPolicy:
+// Always); and stops every one of them (children included) when asked: no orphans, no ports left bound.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessSpec } from './topology.ts';
+import { KUBERNETES_BACKOFF, RestartBackoff, type BackoffSettings } from './backoff.ts';
 
+/** One process the runner keeps running: a container, in Kubernetes's words. */
 export interface Started {
   spec: ProcessSpec;
+  /** The current child; a new one after each restart. */
   child: ChildProcess;
   logFile: string;
+  /** Set while the current child is not running (exited, or waiting out its back-off). */
   exited?: { code: number | null; signal: NodeJS.Signals | null };
+  /** How many times it was restarted (kubectl's RESTARTS). */
+  restarts: number;
+  /** When the current child started (ms since the epoch). */
+  startedAtMs: number;
+  /** When the waiting child will be started again, while in back-off. */
+  restartAtMs?: number;
+  /** How the previous child ended (kubectl's "Last State"). */
+  lastExit?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-export class Supervisor {
-  private readonly started: Started[] = [];
-  private stopping = false;
+interface Entry extends Started {
+  backoff: RestartBackoff;
+  timer?: NodeJS.Timeout;
+  /** Stopped on purpose (pod deleted, demo stopping): never restarted. */
+  removed: boolean;
+}
 
-  constructor(private readonly root: string, private readonly logsDir: string, private readonly onExit: (s: Started) => void) {}
+export type SupervisorEvent = { kind: 'exited' | 'started' | 'restart-scheduled'; process: Started };
+
+export class Supervisor {
+  private readonly entries: Entry[] = [];
+  private stopping = false;
+  private restarting = false;
+  private readonly listeners = new Set<(e: SupervisorEvent) => void>();
+
+  constructor(
+    private readonly root: string,
+    private readonly logsDir: string,
+    /** Told of an exit while starting up (before keepRunning): the start then fails. */
+    private readonly onExit: (s: Started) => void,
+    private readonly backoff: BackoffSettings = KUBERNETES_BACKOFF,
+  ) {}
 
   start(spec: ProcessSpec): Started {
-    const logFile = join(this.logsDir, `${spec.name}.log`);
-    const out = openSync(logFile, 'a');
+    const entry: Entry = { spec, child: undefined as unknown as ChildProcess, logFile: join(this.logsDir, `${spec.name}.log`), restarts: 0, startedAtMs: 0, backoff: new RestartBackoff(this.backoff), removed: false };
+    this.spawnChild(entry);
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** From now on a process that exits is restarted after its back-off, as the kubelet does. */
+  keepRunning(): void {
+    this.restarting = true;
+  }
+
+  onEvent(listener: (e: SupervisorEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get processes(): readonly Started[] {
+    return this.entries;
+  }
+
+  /** Kills the current child to have it restarted (a failed liveness or startup probe). */
+  restart(s: Started, graceMs = 5000): void {
+    const entry = s as Entry;
+    if (entry.exited || entry.removed) return;
+    void this.terminate(entry, graceMs);
+  }
+
+  /** Stops one process for good (its pod is going away): SIGTERM, SIGKILL after `graceMs`. */
+  async remove(s: Started, graceMs = 5000): Promise<void> {
+    const entry = s as Entry;
+    entry.removed = true;
+    clearTimeout(entry.timer);
+    await this.terminate(entry, graceMs);
+    this.entries.splice(this.entries.indexOf(entry), 1);
+  }
+
+  /** SIGTERM to every group, newest first (apps before proxies before control plane); SIGKILL after `graceMs`. */
+  async stopAll(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    for (const e of this.entries) clearTimeout(e.timer);
+    const running = [...this.entries].reverse().filter((s) => !s.exited && s.child.pid);
+    for (const s of running) signalGroup(s.child.pid!, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (running.some((s) => !s.exited) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.entries) if (s.child.pid) signalGroup(s.child.pid, 'SIGKILL');
+    // Give the kernel a moment to reap and release ports of anything killed just now.
+    while (running.some((s) => !s.exited) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async terminate(entry: Entry, graceMs: number): Promise<void> {
+    const child = entry.child;
+    if (entry.exited || !child.pid) return;
+    const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    signalGroup(child.pid, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+    // Whatever the process group still holds goes with it.
+    signalGroup(child.pid, 'SIGKILL');
+  }
+
+  private spawnChild(entry: Entry): void {
+    const { spec } = entry;
+    const out = openSync(entry.logFile, 'a');
     const [cmd, ...args] = spec.command;
     const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, {
       cwd: this.root,
@@ -31,33 +123,40 @@ export class Supervisor {
       detached: true,
     });
     closeSync(out);
-    const entry: Started = { spec, child, logFile };
-    child.on('close', (code, signal) => {
-      entry.exited = { code, signal };
-      if (!this.stopping) this.onExit(entry);
-    });
-    child.on('error', (err) => {
-      entry.exited = { code: -1, signal: null };
-      if (!this.stopping) this.onExit({ ...entry, exited: { code: -1, signal: null }, logFile: `${logFile} (spawn failed: ${err.message})` });
-    });
-    this.started.push(entry);
-    return entry;
+    entry.child = child;
+    entry.exited = undefined;
+    entry.restartAtMs = undefined;
+    entry.startedAtMs = Date.now();
+    let ended = false;
+    const end = (exited: { code: number | null; signal: NodeJS.Signals | null }, note?: string) => {
+      if (ended) return;
+      ended = true;
+      entry.exited = exited;
+      entry.lastExit = exited;
+      // Take the rest of its group with it: a process's children do not outlive it.
+      if (child.pid) signalGroup(child.pid, 'SIGKILL');
+      if (this.stopping || entry.removed) return;
+      this.emit({ kind: 'exited', process: entry });
+      if (!this.restarting) {
+        this.onExit(note ? { ...entry, logFile: `${entry.logFile} (${note})` } : entry);
+        return;
+      }
+      const delay = entry.backoff.delayAfter(Date.now() - entry.startedAtMs);
+      entry.restartAtMs = Date.now() + delay;
+      this.emit({ kind: 'restart-scheduled', process: entry });
+      entry.timer = setTimeout(() => {
+        if (this.stopping || entry.removed) return;
+        entry.restarts++;
+        this.spawnChild(entry);
+      }, delay);
+    };
+    child.on('close', (code, signal) => end({ code, signal }));
+    child.on('error', (err) => end({ code: -1, signal: null }, `spawn failed: ${err.message}`));
+    if (this.entries.includes(entry)) this.emit({ kind: 'started', process: entry });
   }
 
-  get processes(): readonly Started[] {
-    return this.started;
-  }
-
-  /** SIGTERM to every group, newest first (apps before proxies before control plane); SIGKILL after `graceMs`. */
-  async stopAll(graceMs = 5000): Promise<void> {
-    this.stopping = true;
-    const running = [...this.started].reverse().filter((s) => !s.exited && s.child.pid);
-    for (const s of running) signalGroup(s.child.pid!, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (running.some((s) => !s.exited) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const s of this.started) if (s.child.pid) signalGroup(s.child.pid, 'SIGKILL');
-    // Give the kernel a moment to reap and release ports of anything killed just now.
-    while (running.some((s) => !s.exited) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+  private emit(e: SupervisorEvent): void {
+    for (const l of this.listeners) l(e);
   }
 }
 

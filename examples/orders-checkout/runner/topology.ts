@@ -1,6 +1,7 @@
 // The demo's topology: which processes run, with which command, environment and addresses.
 // Both the embedded runner and docker-compose.yml come from this one plan, so they cannot drift.
 import type { Workload } from './deployments.ts';
+import type { ContainerProbes, ProbeSpec } from './probe-spec.ts';
 import { destinationServeCommand, identityServeCommand, vizServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 import { CodedError } from '../../../api/errors.ts';
 
@@ -68,6 +69,8 @@ export interface ProcessSpec {
   /** An admin /ready URL to wait for, or a TCP address to wait for. */
   readyUrl?: string;
   readyTcp?: string;
+  /** What the kubelet probes: the app's from its Deployment, the proxy's and control plane's set here. */
+  probes?: ContainerProbes;
 }
 
 export interface PodPlan {
@@ -83,10 +86,14 @@ export interface PodPlan {
   meshed: boolean;
   app: ProcessSpec;
   sidecar?: ProcessSpec;
+  /** terminationGracePeriodSeconds, in ms. */
+  graceMs: number;
+  /** Where the kubelet writes the pod's Ready condition for its sidecar (meshed pods). */
+  readyFile?: string;
 }
 
 /** The front door: a pod whose one process is `mesh proxy --ingress` (no app, no sidecar). */
-export interface IngressPlan extends Omit<PodPlan, 'app' | 'sidecar'> {
+export interface IngressPlan extends Omit<PodPlan, 'app' | 'sidecar' | 'graceMs' | 'readyFile'> {
   proxy: ProcessSpec;
 }
 
@@ -95,6 +102,10 @@ export interface DemoPlan {
   controlPlane: ProcessSpec[];
   ingress: IngressPlan;
   pods: PodPlan[];
+  /** The Deployments the pods come from (a rollout plans new pods from them). */
+  workloads: Workload[];
+  /** The next free N of `placement.podIp(N)`. */
+  nextPodNumber: number;
 }
 
 /** Where the front door sends requests whose Host names no mesh service (every user's request). */
@@ -103,13 +114,27 @@ export const ingressDefaultDst = 'checkout.production.svc.cluster.local:8080';
 export const trustDomain = 'cluster.local';
 export const spiffeId = (ns: string, sa: string) => `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
 export const tokenPath = (p: Placement, pod: string) => `${p.stateDir}/tokens/${pod}.jwt`;
+export const readyFilePath = (p: Placement, pod: string) => `${p.stateDir}/pods/${pod}.ready`;
+
+/** A probe with Kubernetes's defaults except a one-second period: a demo should react while you watch. */
+const quickProbe = (action: ProbeSpec['action'], failureThreshold = 3, timeoutSeconds = 1): ProbeSpec =>
+  ({ action, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds, successThreshold: 1, failureThreshold });
+/** The probes the injector gives a proxy container (Linkerd's: /ready and /live on the admin port). */
+const proxyProbes: ContainerProbes = {
+  readiness: quickProbe({ kind: 'httpGet', path: '/ready', port: 4191, scheme: 'HTTP', headers: [] }),
+  liveness: quickProbe({ kind: 'httpGet', path: '/live', port: 4191, scheme: 'HTTP', headers: [] }, 10, 5),
+};
+const tcpReadiness = (addr: string): ContainerProbes => {
+  const i = addr.lastIndexOf(':');
+  return { readiness: quickProbe({ kind: 'tcpSocket', host: addr.slice(0, i), port: Number(addr.slice(i + 1)) }) };
+};
 
 export function planDemo(workloads: Workload[], placement: Placement, manifestsDir: string): DemoPlan {
   const controlPlane: ProcessSpec[] = [
-    { name: 'identity', role: 'control-plane', command: identityServeCommand(placement), env: {}, listens: [placement.identityAddr], readyTcp: placement.identityAddr },
-    { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr },
+    { name: 'identity', role: 'control-plane', command: identityServeCommand(placement), env: {}, listens: [placement.identityAddr], readyTcp: placement.identityAddr, probes: tcpReadiness(placement.identityAddr) },
+    { name: 'destination', role: 'control-plane', command: destinationServeCommand(placement, manifestsDir), env: {}, listens: [placement.destinationAddr], readyTcp: placement.destinationAddr, probes: tcpReadiness(placement.destinationAddr) },
     // The viz: finds pods through the destination, scrapes their proxies, taps them as mesh-viz/tap.
-    { name: 'viz', role: 'control-plane', command: vizServeCommand(placement), env: {}, listens: [placement.vizAddr], readyTcp: placement.vizAddr },
+    { name: 'viz', role: 'control-plane', command: vizServeCommand(placement), env: {}, listens: [placement.vizAddr], readyTcp: placement.vizAddr, probes: tcpReadiness(placement.vizAddr) },
   ];
 
   // The front door: `mesh proxy --ingress`, its outbound listener on the user-facing address, its
@@ -121,17 +146,30 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
       name: 'ingress', role: 'ingress', command: ingressCommand(),
       env: ingressEnvironment(sidecarEnvFor(ingressPod, placement), placement.ingressListen, ingressDefaultDst),
       listens: [placement.ingressListen, `${ingressPod.ip}:4143`, `${ingressPod.ip}:4190`, `${ingressPod.ip}:4191`], readyUrl: `http://${ingressPod.ip}:4191/ready`,
+      probes: proxyProbes,
     },
   };
 
+  // Addresses: every workload's first replica in manifest order (.2, .3, ...), then the further
+  // replicas, so adding a replica moves no other pod's address (the README's examples stay true).
   let n = 2;
+  const ips = new Map<string, string>();
+  for (const w of workloads) if (w.replicas > 0) ips.set(`${w.name}-0`, placement.podIp(n++));
+  for (const w of workloads) for (let r = 1; r < w.replicas; r++) ips.set(`${w.name}-${r}`, placement.podIp(n++));
   const pods: PodPlan[] = [];
   for (const w of workloads) {
-    for (let r = 0; r < w.replicas; r++) {
-      const pod = podShell(`${w.name}-${r}`, w.namespace, w.name, w.labels, w.serviceAccount, placement.podIp(n++), w.ports, w.meshed);
+    for (let r = 0; r < w.replicas; r++) pods.push(planPod(w, `${w.name}-${r}`, ips.get(`${w.name}-${r}`)!, placement));
+  }
+  return { placement, controlPlane, ingress, pods, workloads, nextPodNumber: n };
+}
+
+/** One pod of a workload: its app and (when meshed) its sidecar. A rollout plans new pods the same way. */
+export function planPod(w: Workload, name: string, ip: string, placement: Placement): PodPlan {
+      const pod = podShell(name, w.namespace, w.name, w.labels, w.serviceAccount, ip, w.ports, w.meshed);
+      const readyFile = pod.meshed && placement.platform === 'local' ? readyFilePath(placement, pod.name) : undefined;
       const proxyUrl = `http://${pod.ip}:4140`;
       const app: ProcessSpec = {
-        name: pod.name, role: 'app', command: w.command,
+        name: pod.name, role: 'app', command: [...w.command],
         env: {
           POD_IP: pod.ip, POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, INGRESS_URL: placement.ingressUrl,
           // How app traffic reaches its sidecar without iptables (DESIGN.md, "Pods on one machine").
@@ -140,14 +178,17 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
         },
         listens: w.ports.map((p) => `${pod.ip}:${p.containerPort}`),
         readyTcp: w.ports[0] ? `${pod.ip}:${w.ports[0].containerPort}` : undefined,
+        probes: w.probes,
       };
       const sidecar: ProcessSpec | undefined = pod.meshed
-        ? { name: `${pod.name}-proxy`, role: 'sidecar', command: sidecarCommand(), env: sidecarEnvFor(pod, placement), listens: adminPorts(pod.ip), readyUrl: `http://${pod.ip}:4191/ready` }
+        ? {
+          name: `${pod.name}-proxy`, role: 'sidecar', command: sidecarCommand(),
+          // Compose has no kubelet to write the file: there the pod counts as Ready while its proxy runs.
+          env: { ...sidecarEnvFor(pod, placement), ...(readyFile ? { MESH_POD_READY_FILE: readyFile } : {}) },
+          listens: adminPorts(pod.ip), readyUrl: `http://${pod.ip}:4191/ready`, probes: proxyProbes,
+        }
         : undefined;
-      pods.push({ ...pod, app, sidecar });
-    }
-  }
-  return { placement, controlPlane, ingress, pods };
+      return { ...pod, app, sidecar, graceMs: w.terminationGraceSeconds * 1000, readyFile };
 }
 
 function podShell(name: string, namespace: string, workload: string, labels: Record<string, string>, sa: string, ip: string, ports: PodPlan['ports'], meshed: boolean) {
@@ -156,7 +197,7 @@ function podShell(name: string, namespace: string, workload: string, labels: Rec
 
 const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4190`, `${ip}:4191`];
 
-function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar'>, p: Placement): Record<string, string> {
+function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar' | 'graceMs' | 'readyFile'>, p: Placement): Record<string, string> {
   return sidecarEnvironment({
     pod: { name: pod.name, namespace: pod.namespace, deployment: pod.workload, labels: pod.labels, ip: pod.ip, ports: pod.ports.map((x) => ({ name: x.name, port: x.containerPort })) },
     serviceAccount: pod.serviceAccount,
