@@ -76,6 +76,7 @@ export interface HttpRouteRuleMessage {
   requestTimeoutMs?: number;
   backendTimeoutMs?: number;
   retry?: { httpStatuses?: StatusRangeMessage[]; grpcStatuses?: string[]; limit?: number; timeoutMs?: number } | null;
+  failoverDisabled?: boolean;
 }
 
 export interface ProfileUpdateMessage {

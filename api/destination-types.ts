@@ -103,6 +103,8 @@ export interface HttpRouteRule {
   /** Per-attempt timeout (`timeouts.backendRequest`, `timeout.linkerd.io/response`); 0 = none. */
   backendTimeoutMs: number;
   retry?: HttpRouteRetry;
+  /** `failover.linkerd.io/enabled: "false"`: weights stay as written even while a backend has no ready endpoints. */
+  failoverDisabled?: boolean;
 }
 
 export interface HttpRoute {

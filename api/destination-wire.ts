@@ -109,6 +109,7 @@ export function profileToWire(p: Profile): ProfileUpdateMessage {
         requestTimeoutMs: r.requestTimeoutMs,
         backendTimeoutMs: r.backendTimeoutMs,
         retry: r.retry ?? null,
+        failoverDisabled: r.failoverDisabled ?? false,
       })),
     })),
   };
@@ -136,6 +137,7 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
           requestTimeoutMs: Number(r.requestTimeoutMs) || 0,
           backendTimeoutMs: Number(r.backendTimeoutMs) || 0,
         };
+        if (r.failoverDisabled) rule.failoverDisabled = true;
         if (r.retry) {
           rule.retry = {
             httpStatuses: (r.retry.httpStatuses ?? []).map((s) => ({ min: Number(s.min), max: Number(s.max) })),

@@ -48,6 +48,7 @@ function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: st
       backendTimeoutMs: rule.backendTimeoutMs ?? r.annotationTimeouts.responseMs ?? 0,
     };
     if (r.retry) out.retry = r.retry;
+    if (r.failoverDisabled) out.failoverDisabled = true;
     return out;
   });
   return { name: `${r.meta.namespace}/${r.meta.name}`, rules };

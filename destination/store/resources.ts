@@ -68,6 +68,8 @@ export interface HttpRouteResource {
   annotationTimeouts: { requestMs?: number; responseMs?: number };
   /** From the `retry.linkerd.io/*` annotations. */
   retry?: HttpRouteRetry;
+  /** `failover.linkerd.io/enabled: "false"` turns the proxies' failover off for this route. */
+  failoverDisabled?: boolean;
 }
 
 export interface ServerResource {

@@ -60,6 +60,7 @@ export class ProxyMetrics {
   readonly registry = new Registry();
   private readonly tcp: TcpMetrics;
   private readonly retries: Counter<string>;
+  private readonly failovers: Counter<string>;
   private readonly layer: Layer;
   private readonly labeller: HttpLabeller;
   private readonly routes: RouteSeries;
@@ -107,6 +108,12 @@ export class ProxyMetrics {
       labelNames: ['direction', 'authority', 'route'],
       registers,
     });
+    this.failovers = new Counter({
+      name: 'failover_total',
+      help: 'Traffic-split backends whose weight went to the rule\'s other backends (state="failed_over", no ready endpoints) or came back (state="restored")',
+      labelNames: ['authority', 'backend', 'state'],
+      registers,
+    });
     new Gauge({
       name: 'metrics_label_capped',
       help: '1 when a label reached its distinct-value cap and new values fold into "other"',
@@ -152,6 +159,10 @@ export class ProxyMetrics {
     };
     if (labels.route) out.route = this.labeller.route.value(labels.route);
     this.retries.inc(out);
+  }
+
+  failover(labels: { authority: string; backend: string; state: 'failed_over' | 'restored' }): void {
+    this.failovers.inc({ ...labels, authority: this.labeller.authority.value(labels.authority.toLowerCase()), backend: this.labeller.authority.value(labels.backend.toLowerCase()) });
   }
 
   /** The Prometheus text exposition of everything in this proxy's registry. */

@@ -10,7 +10,9 @@ import type { ProxyMetrics } from '../metrics/index.ts';
 import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { ingressRouting } from './ingress.ts';
-import { splitService } from './logical/backend-split.ts';
+import { splitService, type Failover } from './logical/backend-split.ts';
+import type { RoutePolicy } from './logical/route-table.ts';
+import type { EndpointSet } from '../../api/destination-types.ts';
 import { createLogicalService, type LogicalRoute } from './logical/index.ts';
 import { retryLayer } from './logical/retry.ts';
 import { timeoutLayer } from './logical/timeout.ts';
@@ -48,6 +50,7 @@ export interface RetryMetrics {
   retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
   /** Per-route metrics: `effective` counts each request once, `actual` (when the route retries) each attempt. */
   routeLayers?(dst: string, route: string | undefined, retries: boolean): { effective: Layer; actual?: Layer };
+  failover?(labels: { authority: string; backend: string; state: 'failed_over' | 'restored' }): void;
 }
 
 export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
@@ -78,7 +81,7 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
     const profile = opts.resolver.profile(authority);
     const toConcrete = (backend: string) => concrete.get(backend);
-    const route = routeStack({ authority, concrete: toConcrete, metrics: opts.metrics, logger: opts.logger });
+    const route = routeStack({ authority, concrete: toConcrete, backendHasEndpoints, metrics: opts.metrics, logger: opts.logger });
     return watching(profile, createLogicalService({ authority, profile, route, concrete: toConcrete, logger: opts.logger, profileTimeoutMs: opts.discoveryTimeoutMs }));
   });
 
@@ -87,6 +90,9 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     const endpoints = opts.resolver.endpoints(authority);
     return watching(endpoints, createConcreteService({ authority, endpoints, connect: endpoint, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
   });
+
+  // What failover asks of discovery: has this backend's Service any ready endpoint now?
+  const backendHasEndpoints = (backend: string) => hasReadyEndpoints(opts.resolver.endpoints(backend).get());
 
   // The endpoint tier, per endpoint: connect, mTLS checked against the identity discovery promised, a pool or session (endpoint/connector.ts).
   const endpoint = (ep: Endpoint): Service => opts.endpoints.service(ep);
@@ -116,6 +122,8 @@ export interface RouteStackOptions {
   authority: string;
   /** The concrete tier: a Service per backend authority. */
   concrete: (authority: string) => Service;
+  /** Whether a backend's Service has ready endpoints now (false: none; undefined: not known yet); enables failover. */
+  backendHasEndpoints?: (authority: string) => boolean | undefined;
   metrics?: RetryMetrics;
   logger?: Logger;
 }
@@ -128,7 +136,8 @@ export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Se
     return stack(
       // Traffic split: each attempt draws one of an HTTPRoute's backends by weight, else goes to
       // the authority itself; looked up per request, so the concrete cache stays in use order.
-      policy.backends ? splitService(policy.backends, concrete, label) : (req) => concrete(authority)(req),
+      // Failover: a backend without ready endpoints hands its weight to the rule's others.
+      policy.backends ? splitService(policy.backends, concrete, label, failover(opts, policy)) : (req) => concrete(authority)(req),
       // Route metrics, effective (route_*): outermost, so each request the app sent counts once,
       // with what the app got back (a route timeout's 504 included), however many attempts it took.
       ...(observed ? [observed.effective] : []),
@@ -145,4 +154,24 @@ export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Se
       ...(policy.attemptTimeoutMs > 0 ? [timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` })] : []),
     );
   };
+}
+
+/** A route's failover (absent when the route turns it off, `failover.linkerd.io/enabled: "false"`): said in a log line and failover_total. */
+function failover(opts: RouteStackOptions, policy: RoutePolicy): Failover | undefined {
+  const { backendHasEndpoints, authority } = opts;
+  if (!backendHasEndpoints || policy.failoverDisabled) return undefined;
+  return {
+    hasEndpoints: backendHasEndpoints,
+    changed: (backend, failedOver, weights) => {
+      opts.metrics?.failover?.({ authority, backend, state: failedOver ? 'failed_over' : 'restored' });
+      const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
+      opts.logger?.warn({ authority, route: policy.name, backend, weights: shares },
+        failedOver ? `failover: ${backend} has no ready endpoints; its weight goes to the other backends (${shares})` : `failover: ${backend} has ready endpoints again; weights as written (${shares})`);
+    },
+  };
+}
+
+/** A Service known to discovery with no ready endpoints: false; with endpoints: true; not known (yet): undefined. */
+function hasReadyEndpoints(set: EndpointSet | undefined): boolean | undefined {
+  return set?.kind === 'endpoints' ? set.endpoints.length > 0 : undefined;
 }

@@ -45,7 +45,11 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
     requestMs: a['timeout.linkerd.io/request'] !== undefined ? durationMs(a['timeout.linkerd.io/request'], ann('timeout.linkerd.io/request')) : undefined,
     responseMs: a['timeout.linkerd.io/response'] !== undefined ? durationMs(a['timeout.linkerd.io/response'], ann('timeout.linkerd.io/response')) : undefined,
   };
-  return { kind: 'HTTPRoute', meta, parentRefs, rules, annotationTimeouts, retry: readRetry(a, ann) };
+  const failover = a['failover.linkerd.io/enabled'];
+  if (failover !== undefined && failover !== 'true' && failover !== 'false') {
+    throw new FieldError(ann('failover.linkerd.io/enabled'), `must be "true" or "false", got ${shown(failover)}`);
+  }
+  return { kind: 'HTTPRoute', meta, parentRefs, rules, annotationTimeouts, retry: readRetry(a, ann), ...(failover === 'false' ? { failoverDisabled: true } : {}) };
 }
 
 function readMatch(m: Fields): HttpRouteMatch {

@@ -1,5 +1,8 @@
 // Traffic split: an HTTPRoute rule's weighted backendRefs, one backend drawn per request (and per
 // retry attempt) in proportion to its weight; the concrete tier is looked up per request.
+// Failover: while a backend's Service has no ready endpoints, its weight is shared among the
+// rule's other backends (what Linkerd needs the linkerd-failover extension for), unless the
+// route says `failover.linkerd.io/enabled: "false"`.
 import type { WeightedBackend } from '../../../api/destination-types.ts';
 import { ProxyError } from '../../errors.ts';
 import type { Service } from '../../http/message.ts';
@@ -15,14 +18,39 @@ export function pickBackend(backends: WeightedBackend[], random: () => number = 
   return [...backends].reverse().find((b) => b.weight > 0); // float rounding at the top end
 }
 
+export interface Failover {
+  /** false when discovery says the backend's Service has no ready endpoints; undefined when not known yet. */
+  hasEndpoints(authority: string): boolean | undefined;
+  /** Told once per change: a backend's weight went to the others (`failedOver`), or came back. */
+  changed(backend: string, failedOver: boolean, weights: WeightedBackend[]): void;
+}
+
 export function splitService(
   backends: WeightedBackend[],
   concrete: (authority: string) => Service,
   describe: string,
+  failover?: Failover,
   random?: () => number,
 ): Service {
+  // The set of backends without endpoints, as last seen: a change is logged and counted once.
+  let down = new Set<string>();
+  let effective = backends;
+  const current = (): WeightedBackend[] => {
+    if (!failover || backends.length < 2) return backends;
+    let changed = false;
+    for (const b of backends) if ((failover.hasEndpoints(b.authority) === false) !== down.has(b.authority)) changed = true;
+    if (!changed) return effective;
+    const nowDown = new Set(backends.filter((b) => failover.hasEndpoints(b.authority) === false).map((b) => b.authority));
+    effective = redistribute(backends, nowDown);
+    // Said for the backends that carry weight; a standby (weight 0) going away moves nothing.
+    for (const b of backends) {
+      if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) failover.changed(b.authority, nowDown.has(b.authority), effective);
+    }
+    down = nowDown;
+    return effective;
+  };
   return (req) => {
-    const backend = pickBackend(backends, random);
+    const backend = pickBackend(current(), random);
     if (!backend) {
       // Gateway API: a rule whose backends all weigh 0 must not route anywhere.
       return Promise.reject(new ProxyError('NO_ENDPOINTS', `${describe}: every backendRef has weight 0`));
@@ -31,4 +59,20 @@ export function splitService(
     req.ctx.journey?.add('split', `backend ${backend.authority} (weight ${backend.weight} of ${backends.reduce((sum, b) => sum + Math.max(0, b.weight), 0)})`);
     return concrete(backend.authority)(req);
   };
+}
+
+/**
+ * The weights with every backend in `down` at 0, its share going to the others in proportion to
+ * their weights (equally when they all weigh 0: a standby backend). When every backend is down,
+ * the weights stay as written: there is nowhere better to send, and the failure should show.
+ */
+export function redistribute(backends: WeightedBackend[], down: ReadonlySet<string>): WeightedBackend[] {
+  if (down.size === 0) return backends;
+  const up = backends.filter((b) => !down.has(b.authority));
+  if (up.length === 0) return backends;
+  const upTotal = up.reduce((sum, b) => sum + Math.max(0, b.weight), 0);
+  return backends.map((b) => ({
+    authority: b.authority,
+    weight: down.has(b.authority) ? 0 : upTotal > 0 ? Math.max(0, b.weight) : 1,
+  }));
 }

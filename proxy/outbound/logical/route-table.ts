@@ -19,6 +19,8 @@ export interface RoutePolicy {
   retry?: RetryPolicy;
   /** Weighted backends of the matched HTTPRoute rule; absent: the logical authority itself. */
   backends?: WeightedBackend[];
+  /** The route's failover is off (`failover.linkerd.io/enabled: "false"`). */
+  failoverDisabled?: boolean;
 }
 
 export interface RetryPolicy {
@@ -118,6 +120,7 @@ export function compileRouteTable(profile: Profile): RouteTable {
         attemptTimeoutMs: attempt.length > 0 ? Math.min(...attempt) : 0,
         retry,
         backends: rule?.rule.backends,
+        failoverDisabled: rule?.rule.failoverDisabled,
       };
     },
   };

@@ -140,3 +140,69 @@ describe('an authority\'s first profile', () => {
     expect((await svc(meshRequest({ path: '/charge' }))).status).toBe(200);
   });
 });
+
+describe('failover', () => {
+  const stableName = 'orders-stable.production.svc.cluster.local:8080';
+  const canaryName = 'orders-canary.production.svc.cluster.local:8080';
+
+  function failoverHarness(profile: Profile) {
+    const hits = new Map<string, number>();
+    const ready = new Map<string, boolean | undefined>();
+    const counted: Array<{ backend: string; state: string }> = [];
+    const authority = 'orders.production.svc.cluster.local:8080';
+    const concrete = (backend: string) => async () => {
+      hits.set(backend, (hits.get(backend) ?? 0) + 1);
+      return response(200);
+    };
+    const svc = createLogicalService({
+      authority, profile: new Watched(profile), concrete,
+      route: routeStack({
+        authority, concrete, backendHasEndpoints: (backend) => ready.get(backend),
+        metrics: { retried: () => {}, failover: (l) => counted.push({ backend: l.backend, state: l.state }) },
+      }),
+    });
+    const send = async (n: number) => {
+      hits.clear();
+      for (let i = 0; i < n; i++) await svc(meshRequest());
+      return { stable: hits.get(stableName) ?? 0, canary: hits.get(canaryName) ?? 0 };
+    };
+    return { ready, counted, send };
+  }
+
+  it('gives a backend\'s weight to the others while its Service has no ready endpoints, counting each change once', async () => {
+    const h = failoverHarness(splitProfile(90, 10));
+    h.ready.set(canaryName, false); // canary's one pod is not Ready
+    expect(await h.send(500)).toEqual({ stable: 500, canary: 0 });
+    h.ready.set(canaryName, true);
+    const back = await h.send(2000);
+    expect(back.canary).toBeGreaterThan(100);
+    h.ready.set(stableName, false);
+    expect(await h.send(300)).toEqual({ stable: 0, canary: 300 });
+    // Unknown (discovery has not answered yet) is not "down": weights stay as written.
+    h.ready.set(stableName, undefined);
+    expect((await h.send(500)).stable).toBeGreaterThan(300);
+    expect(h.counted).toEqual([
+      { backend: canaryName, state: 'failed_over' },
+      { backend: canaryName, state: 'restored' },
+      { backend: stableName, state: 'failed_over' },
+      { backend: stableName, state: 'restored' },
+    ]);
+  });
+
+  it('shares equally among standby backends of weight 0, and keeps the weights when every backend is down', async () => {
+    const h = failoverHarness(splitProfile(100, 0));
+    h.ready.set(stableName, false);
+    expect(await h.send(200)).toEqual({ stable: 0, canary: 200 });
+    h.ready.set(canaryName, false);
+    expect(await h.send(100)).toEqual({ stable: 100, canary: 0 });
+  });
+
+  it('is off for a route that says failover.linkerd.io/enabled: "false"', async () => {
+    const profile = splitProfile(90, 10);
+    profile.httpRoutes[0]!.rules[0]!.failoverDisabled = true;
+    const h = failoverHarness(profile);
+    h.ready.set(canaryName, false);
+    expect((await h.send(2000)).canary).toBeGreaterThan(100);
+    expect(h.counted).toEqual([]);
+  });
+});
