@@ -27,7 +27,12 @@ describe('workload manifests', () => {
   it('the shipped Deployments plan every pod on its own address, with its service account', () => {
     const plan = planDemo(readWorkloads(workloadsDir), localPlacement('/tmp/state', root, ''), 'examples/orders-checkout/manifests');
     const byName = Object.fromEntries(plan.pods.map((p) => [p.name, p]));
-    expect(Object.keys(byName).sort()).toEqual(['checkout-0', 'orders-canary-0', 'orders-stable-0', 'payments-0', 'rogue-0', 'traffic-0']);
+    expect(Object.keys(byName).sort()).toEqual(['checkout-0', 'orders-canary-0', 'orders-stable-0', 'orders-stable-1', 'payments-0', 'rogue-0', 'traffic-0']);
+    // First replicas keep their addresses in manifest order; a second replica comes after them all.
+    expect(plan.pods.map((p) => `${p.name} ${p.ip}`)).toEqual([
+      'checkout-0 127.0.10.2', 'orders-stable-0 127.0.10.3', 'orders-stable-1 127.0.10.8', 'orders-canary-0 127.0.10.4',
+      'payments-0 127.0.10.5', 'rogue-0 127.0.10.6', 'traffic-0 127.0.10.7',
+    ]);
     expect(new Set(plan.pods.map((p) => p.ip)).size).toBe(plan.pods.length);
     expect(plan.pods.every((p) => /^127\.0\.10\.\d+$/.test(p.ip))).toBe(true);
     expect(byName['checkout-0']!.identity).toBe('spiffe://cluster.local/ns/production/sa/checkout');
@@ -71,7 +76,7 @@ describe('workload manifests', () => {
     ['bad port', good.replace('containerPort: 9090', 'containerPort: 99999'), /containers\[0\]\.ports\[1\]\.containerPort: must be a port number/],
     ['sidecar port', good.replace('containerPort: 9090', 'containerPort: 4191'), /4191 is the sidecar's own port/],
     ['selector mismatch', good.replace(/matchLabels:\n      app: orders\n      version: stable/, 'matchLabels:\n      app: payments'), /spec\.selector\.matchLabels: app=payments does not match/],
-    ['replicas', good.replace('replicas: 1', 'replicas: many'), /spec\.replicas: must be an integer from 0 to 20, got "many"/],
+    ['replicas', good.replace('replicas: 2', 'replicas: many'), /spec\.replicas: must be an integer from 0 to 20, got "many"/],
     ['two containers', good.replace('      containers:\n', '      containers:\n      - name: extra\n        command: [x]\n'), /must list exactly one container/],
   ])('rejects %s with an actionable message', (_what, text, message) => {
     expect(brokenMessage(text)).toMatch(message);
