@@ -193,8 +193,9 @@ export class Proxy {
   }
 
   /**
-   * Graceful stop: stop accepting, let in-flight requests finish (up to shutdownGraceMs), close
-   * what is left. Safe to call more than once (SIGTERM and POST /shutdown may both arrive).
+   * Graceful stop: leave the endpoints, give callers `deregisterDelayMs` to hear of it, stop
+   * accepting, let in-flight requests finish (up to shutdownGraceMs), close what is left. Safe to
+   * call more than once (SIGTERM and POST /shutdown may both arrive).
    */
   shutdown(reason = 'shutdown'): Promise<void> {
     this.stopping ??= this.stop(reason);
@@ -204,8 +205,13 @@ export class Proxy {
   private async stop(reason: string): Promise<void> {
     const { logger } = this;
     logger.info({ reason, inFlight: this.drain.requestsInFlight, connections: this.drain.openConnections }, `proxy draining (${reason})`);
+    // Leave the endpoints first and keep listening a moment: the destination tells callers, and
+    // requests they send meanwhile are still served. Closing first would refuse those requests.
+    if (this.resolver?.deregister && this.config.podName) {
+      this.resolver.deregister();
+      await new Promise((r) => setTimeout(r, this.config.deregisterDelayMs));
+    }
     for (const server of this.listeners) server.close();
-    // Leave discovery first: the registration ends, so peers stop picking this pod while it drains.
     // Cells keep their last values, so in-flight requests are unaffected.
     if (!this.deps.resolver) this.resolver?.close();
     const { unfinished } = await this.drain.drain(this.config.shutdownGraceMs);

@@ -32,6 +32,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'viz top': () => import('./viz-top.ts'),
   'viz prometheus-config': () => import('./viz-prometheus-config.ts'),
   'viz dashboard': () => import('./viz-dashboard.ts'),
+  'rollout restart': () => import('./rollout-restart.ts'),
   load: () => import('./load.ts'),
   check: () => import('./check.ts'),
   'viz check': () => import('./viz-check.ts'),

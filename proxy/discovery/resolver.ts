@@ -12,5 +12,7 @@ export interface Resolver {
   /** Resolves to a profile with no routes for authorities that have none. */
   profile(authority: string): Watched<Profile>;
   inboundPolicy(port: number): Watched<InboundPolicy>;
+  /** Leaves the endpoints of this pod's Services (graceful shutdown); watches stay. Absent: nothing to leave. */
+  deregister?(): void;
   close(): void;
 }

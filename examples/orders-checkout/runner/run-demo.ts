@@ -12,6 +12,8 @@ import { Supervisor, type Started } from './supervisor.ts';
 import { Kubelet, type KubePod } from './kubelet.ts';
 import { KUBERNETES_BACKOFF, type BackoffSettings } from './backoff.ts';
 import { StatusPublisher } from './status-publisher.ts';
+import { Rollouts } from './rollout.ts';
+import { startControlServer } from './control-server.ts';
 import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
 
 type PodIdentity = { name: string; namespace: string; ip: string; readyFile?: string };
@@ -60,6 +62,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   let supervisor: Supervisor | undefined;
   let kubeletRef: Kubelet | undefined;
   let publishRef: StatusPublisher | undefined;
+  let control: { close(): Promise<void> } | undefined;
   let stopRequested: (signal: string) => void = () => {};
   const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
   const onSignal = (signal: NodeJS.Signals) => stopRequested(signal);
@@ -108,8 +111,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     // From here on the runner is the kubelet: restartPolicy Always, probes, status in pods.json.
     supervisor.keepRunning();
-    const publish = new StatusPublisher(opts.stateDir, plan, { manifestsDir: opts.manifestsDir }, kubelet, supervisor);
+    const controlSocket = join(opts.stateDir, 'runner.sock');
+    const publish = new StatusPublisher(opts.stateDir, plan, { manifestsDir: opts.manifestsDir, controlSocket }, kubelet, supervisor);
     publishRef = publish;
+    control = await startControlServer(controlSocket, new Rollouts(plan, kubelet, publish, opts.readyTimeoutMs));
     publish.now();
     opts.say(banner(plan, opts));
     const signal = await stopped;
@@ -123,6 +128,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     publishRef?.close();
+    await control?.close();
     kubeletRef?.stopProbes();
     clearRun(opts.stateDir);
     await supervisor?.stopAll();

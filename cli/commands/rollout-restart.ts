@@ -1,0 +1,49 @@
+// `mesh rollout restart deploy/NAME`: as `kubectl rollout restart`, replaces a Deployment's pods
+// one at a time, each new pod Ready before an old one stops; prints the runner's progress.
+import http from 'node:http';
+import { findDemo, STATE_ENV } from '../find-demo.ts';
+import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+
+export const summary = 'restart a Deployment\'s pods one at a time, each new pod Ready before an old one stops (deploy/NAME)';
+
+const USAGE = `usage: mesh rollout restart deploy/NAME [-n NAMESPACE] [--state DIR]
+  -n NAMESPACE  the Deployment's namespace (default production, the demo's)
+  --state DIR   the demo's state folder (default $${STATE_ENV}, else the nearest .mesh-state/, else the project's)`;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('rollout restart', USAGE, async () => {
+    const { values, positionals } = parseCommandArgs(args, { namespace: { type: 'string', short: 'n', default: 'production' }, state: { type: 'string' } }, { positionals: { count: 1, expected: 'one Deployment, as deploy/NAME' } });
+    const m = /^(?:deploy|deployment|deployments|deployment\.apps)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(positionals[0]!);
+    if (!m) throw new UsageError(`expected deploy/NAME (a Deployment), got ${JSON.stringify(positionals[0])}`);
+    return restart(values.state, values.namespace!, m[1]!);
+  });
+}
+
+async function restart(state: string | undefined, namespace: string, name: string): Promise<number> {
+  let socketPath: string;
+  try {
+    const demo = findDemo({ flag: state });
+    if (!demo.run.controlSocket) throw new Error('the running demo has no control socket (it was started by an older runner); restart it with npm start');
+    socketPath = demo.run.controlSocket;
+  } catch (err) {
+    console.error(`mesh rollout restart: ${(err as Error).message}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const req = http.request({ socketPath, method: 'POST', path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}/restart` }, (res) => {
+      let last = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        process.stdout.write(chunk);
+        last = (last + chunk).split('\n').filter(Boolean).at(-1) ?? last;
+      });
+      res.on('end', () => resolve(res.statusCode === 200 && last === 'OK' ? 0 : 1));
+      res.on('error', () => resolve(1));
+    });
+    req.on('error', (err) => {
+      console.error(`mesh rollout restart: cannot reach the demo's runner at ${socketPath}: ${err.message}`);
+      resolve(1);
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,71 @@
+// `kubectl rollout restart` for the demo: replaces a Deployment's pods one at a time, with
+// Kubernetes's default strategy for a few replicas (maxSurge 1, maxUnavailable 0): a new pod
+// first, and only once it is Ready is an old one deleted (gracefully: it leaves the endpoints,
+// its proxy finishes in-flight requests, then its app stops).
+import { copyFileSync, existsSync } from 'node:fs';
+import { CodedError } from '../../../api/errors.ts';
+import type { Kubelet } from './kubelet.ts';
+import type { StatusPublisher } from './status-publisher.ts';
+import { planPod, tokenPath, type DemoPlan, type PodPlan } from './topology.ts';
+
+export class RolloutError extends CodedError<'NOT_FOUND' | 'IN_PROGRESS' | 'NOT_READY'> {
+  override readonly name = 'RolloutError';
+}
+
+export class Rollouts {
+  private running = false;
+  private nextNumber: number;
+  private readonly podCounters = new Map<string, number>();
+
+  constructor(
+    private readonly plan: DemoPlan,
+    private readonly kubelet: Kubelet,
+    private readonly publisher: StatusPublisher,
+    private readonly readyTimeoutMs: number,
+  ) {
+    this.nextNumber = plan.nextPodNumber;
+    for (const w of plan.workloads) this.podCounters.set(w.name, w.replicas);
+  }
+
+  /** Restarts every pod of `namespace/deployment`; `say` hears each step. Rejects if a new pod never gets Ready. */
+  async restart(namespace: string, deployment: string, say: (line: string) => void): Promise<void> {
+    const workload = this.plan.workloads.find((w) => w.name === deployment && w.namespace === namespace);
+    if (!workload) {
+      const known = this.plan.workloads.map((w) => `${w.namespace}/${w.name}`).join(', ');
+      throw new RolloutError('NOT_FOUND', `no Deployment ${namespace}/${deployment} (the demo runs ${known})`);
+    }
+    if (this.running) throw new RolloutError('IN_PROGRESS', 'a rollout is already in progress; wait for it to finish');
+    this.running = true;
+    try {
+      const old = this.publisher.podPlans.filter((p): p is PodPlan => 'app' in p && p.workload === deployment && p.namespace === namespace);
+      say(`rolling out deployment/${deployment}: ${old.length} pod(s), one at a time (maxSurge 1, maxUnavailable 0)`);
+      for (const [i, previous] of old.entries()) {
+        const n = this.podCounters.get(deployment) ?? 0;
+        this.podCounters.set(deployment, n + 1);
+        const fresh = planPod(workload, `${deployment}-${n}`, this.plan.placement.podIp(this.nextNumber++), this.plan.placement);
+        // Same service account, same token (Kubernetes mounts the account's token into every pod).
+        const token = tokenPath(this.plan.placement, previous.name);
+        if (fresh.meshed && existsSync(token)) copyFileSync(token, tokenPath(this.plan.placement, fresh.name));
+        this.publisher.podPlans.push(fresh);
+        const began = Date.now();
+        const pod = this.kubelet.runPod({ name: fresh.name, namespace: fresh.namespace, ip: fresh.ip, readyFile: fresh.readyFile }, fresh.sidecar ? [fresh.sidecar, fresh.app] : [fresh.app]);
+        say(`[${i + 1}/${old.length}] started ${fresh.name} (${fresh.ip}); waiting for it to be Ready`);
+        try {
+          await this.kubelet.whenReady(pod, Date.now() + this.readyTimeoutMs);
+        } catch (err) {
+          throw new RolloutError('NOT_READY', `${fresh.name} did not become Ready: ${(err as Error).message}; ${previous.name} keeps serving, the rollout stops here`);
+        }
+        say(`[${i + 1}/${old.length}] ${fresh.name} is Ready after ${Date.now() - began} ms; stopping ${previous.name}`);
+        const gone = this.kubelet.pod(previous.name);
+        if (gone) await this.kubelet.deletePod(gone, previous.graceMs);
+        const at = this.publisher.podPlans.indexOf(previous);
+        if (at >= 0) this.publisher.podPlans.splice(at, 1);
+        this.publisher.soon();
+        say(`[${i + 1}/${old.length}] ${previous.name} stopped`);
+      }
+      say(`deployment/${deployment} restarted`);
+    } finally {
+      this.running = false;
+    }
+  }
+}
