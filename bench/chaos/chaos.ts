@@ -1,0 +1,251 @@
+// The chaos suite: starts the demo, puts steady load through its ingress, SIGKILLs in turn the
+// destination, the identity CA, the viz (when the demo runs one), one orders-stable app, one
+// orders-stable proxy, the orders-canary app and the payments app, and ends with a rolling
+// restart of orders-stable. For each fault: failed requests, when they failed, when the process
+// was back and Ready, when the failure rate was back to normal; then the issue's bars.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerStatusRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { failed, SteadyLoad, type Outcome } from './steady-load.ts';
+
+export interface ChaosOptions {
+  root: string;
+  /** The demo's loopback /24 (MESH_DEMO_NET), so the suite never meets a learner's demo. */
+  net: string;
+  stateDir: string;
+  /** The runner's first restart back-off, in seconds (Kubernetes's is 10). */
+  backoffSeconds: number;
+  /** Checkouts per second through the ingress. */
+  rate: number;
+  /** How long the load must run clean after a process is back and Ready before the next fault. */
+  settleMs: number;
+  say: (line: string) => void;
+}
+
+export type FaultKind = 'control-plane' | 'replica' | 'canary' | 'sole-replica' | 'rollout';
+
+export interface FaultResult {
+  fault: string;
+  kind: FaultKind;
+  requests: number;
+  failed: number;
+  /** ms after the kill of the first and last failed response (or give-up). */
+  firstFailMs?: number;
+  lastFailMs?: number;
+  /** ms after the kill until the process was running again and its pod Ready. */
+  backReadyMs?: number;
+  /** ms after the kill until requests stopped failing (0: none failed). */
+  normalMs: number;
+  /** Failed requests by status (0: no response at all) and proxy error. */
+  failures: Record<string, number>;
+}
+
+export interface Bar {
+  fault: string;
+  bar: string;
+  ok: boolean;
+}
+
+interface Target {
+  fault: string;
+  kind: FaultKind;
+  /** The process to kill, by the runner's name for it. */
+  process: (run: RunRecord) => string | undefined;
+}
+
+const TARGETS: Target[] = [
+  { fault: 'destination', kind: 'control-plane', process: () => 'destination' },
+  { fault: 'identity CA', kind: 'control-plane', process: () => 'identity' },
+  { fault: 'viz', kind: 'control-plane', process: (run) => run.processes.find((p) => p.name === 'viz')?.name },
+  { fault: 'orders-stable app', kind: 'replica', process: (run) => podOf(run, 'orders-stable', 0) },
+  { fault: 'orders-stable proxy', kind: 'replica', process: (run) => withProxy(podOf(run, 'orders-stable', 1)) },
+  { fault: 'orders-canary app', kind: 'canary', process: (run) => podOf(run, 'orders-canary', 0) },
+  { fault: 'payments app', kind: 'sole-replica', process: (run) => podOf(run, 'payments', 0) },
+];
+
+const podOf = (run: RunRecord, workload: string, i: number) => run.pods.filter((p) => p.workload === workload)[i]?.name;
+const withProxy = (pod: string | undefined) => (pod ? `${pod}-proxy` : undefined);
+
+export async function runChaos(opts: ChaosOptions): Promise<{ results: FaultResult[]; bars: Bar[] }> {
+  const demo = await startDemo(opts);
+  const results: FaultResult[] = [];
+  let load: SteadyLoad | undefined;
+  try {
+    const run = readRun(opts.stateDir);
+    // Payments' simulated failures off: "normal" is then no failed request at all.
+    await paymentsConfig(run, { failureRate: 0 });
+    load = new SteadyLoad(`${run.ingressUrl}/checkout`, opts.rate);
+    load.start();
+    await settle(load, opts.settleMs, 30_000);
+    opts.say(`steady load: ${opts.rate} checkouts/s through ${run.ingressUrl}`);
+    for (const target of TARGETS) {
+      const name = target.process(readRun(opts.stateDir));
+      if (!name) {
+        opts.say(`${target.fault}: not running in this demo, skipped`);
+        continue;
+      }
+      results.push(await killAndWatch(opts, load, target, name));
+      opts.say(line(results.at(-1)!));
+    }
+    results.push(await rollingRestart(opts, load));
+    opts.say(line(results.at(-1)!));
+  } finally {
+    await load?.stop();
+    await stopDemo(demo);
+  }
+  return { results, bars: checkBars(results, opts.backoffSeconds) };
+}
+
+async function killAndWatch(opts: ChaosOptions, load: SteadyLoad, target: Target, name: string): Promise<FaultResult> {
+  const before = containerOf(readRun(opts.stateDir), name);
+  if (!before) throw new Error(`${name}: not in pods.json`);
+  const killAt = Date.now();
+  process.kill(before.pid, 'SIGKILL');
+  // Back: a new process (another pid) running, and its pod Ready.
+  const deadline = killAt + opts.backoffSeconds * 1000 + 90_000;
+  let backReadyMs: number | undefined;
+  while (Date.now() < deadline) {
+    const run = readRun(opts.stateDir);
+    const now = containerOf(run, name);
+    if (now && now.pid !== before.pid && now.state === 'running' && now.ready && podReady(run, name)) {
+      backReadyMs = Date.now() - killAt;
+      break;
+    }
+    await sleep(100);
+  }
+  await settle(load, opts.settleMs, 60_000);
+  return measure(target.fault, target.kind, load.between(killAt - 1, Date.now()), killAt, backReadyMs);
+}
+
+async function rollingRestart(opts: ChaosOptions, load: SteadyLoad): Promise<FaultResult> {
+  const began = Date.now();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['bin/mesh.js', 'rollout', 'restart', 'deploy/orders-stable', '--state', opts.stateDir], { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => opts.say(`  rollout: ${l}`)));
+    child.stderr.on('data', (d: Buffer) => opts.say(`  rollout: ${d.toString().trim()}`));
+    child.on('close', resolve);
+  });
+  const done = Date.now();
+  await settle(load, opts.settleMs, 30_000);
+  const result = measure('rolling restart of orders-stable', 'rollout', load.between(began, Date.now()), began, code === 0 ? done - began : undefined);
+  return result;
+}
+
+function measure(fault: string, kind: FaultKind, outcomes: Outcome[], t0: number, backReadyMs: number | undefined): FaultResult {
+  const bad = outcomes.filter(failed);
+  const failures: Record<string, number> = {};
+  for (const o of bad) {
+    const key = `${o.status}${o.error ? ` ${o.error}` : ''}`;
+    failures[key] = (failures[key] ?? 0) + 1;
+  }
+  const ends = bad.map((o) => o.endMs - t0);
+  return {
+    fault, kind, requests: outcomes.length, failed: bad.length,
+    ...(bad.length ? { firstFailMs: Math.min(...ends), lastFailMs: Math.max(...ends) } : {}),
+    ...(backReadyMs !== undefined ? { backReadyMs } : {}),
+    normalMs: bad.length ? Math.max(...ends) : 0,
+    failures,
+  };
+}
+
+/** Waits until the last `ms` of load had no failed request (bounded by `maxMs`). */
+async function settle(load: SteadyLoad, ms: number, maxMs: number): Promise<void> {
+  const began = Date.now();
+  while (Date.now() - began < maxMs) {
+    await sleep(Math.min(ms, 500));
+    const recent = load.outcomes.filter((o) => o.endMs >= Date.now() - ms);
+    const lastFail = [...load.outcomes].reverse().find(failed);
+    if (recent.length > 0 && (!lastFail || Date.now() - lastFail.endMs >= ms)) return;
+  }
+}
+
+export function checkBars(results: FaultResult[], backoffSeconds: number): Bar[] {
+  // "Back within back-off + start": the first restart waits the back-off; starting and passing
+  // the readiness probe is given 20 s on a busy machine.
+  const backWithin = backoffSeconds * 1000 + 20_000;
+  return results.map((r): Bar => {
+    switch (r.kind) {
+      case 'control-plane':
+        return { fault: r.fault, bar: `0 failed; back and Ready within ${backWithin / 1000} s`, ok: r.failed === 0 && r.backReadyMs !== undefined && r.backReadyMs <= backWithin };
+      case 'replica':
+      case 'canary':
+        return { fault: r.fault, bar: 'failures only within 1 s of the kill; back Ready', ok: (r.lastFailMs ?? 0) <= 1000 && r.backReadyMs !== undefined && r.backReadyMs <= backWithin };
+      case 'sole-replica':
+        return { fault: r.fault, bar: `failures are 5xx answers, not hangs; back within ${backWithin / 1000} s`, ok: !Object.keys(r.failures).some((k) => k.startsWith('0')) && r.backReadyMs !== undefined && r.backReadyMs <= backWithin };
+      case 'rollout':
+        return { fault: r.fault, bar: '0 failed requests', ok: r.failed === 0 && r.backReadyMs !== undefined };
+    }
+  });
+}
+
+export function line(r: FaultResult): string {
+  const window = r.failed ? `${r.firstFailMs}-${r.lastFailMs} ms after` : '-';
+  const kinds = Object.entries(r.failures).map(([k, n]) => `${n}x ${k}`).join(', ');
+  return `${r.fault.padEnd(34)} failed ${String(r.failed).padStart(4)}/${String(r.requests).padEnd(5)} window ${window.padEnd(20)} back+Ready ${r.backReadyMs === undefined ? 'NO' : `${(r.backReadyMs / 1000).toFixed(1)} s`}  normal after ${(r.normalMs / 1000).toFixed(1)} s${kinds ? `  (${kinds})` : ''}`;
+}
+
+function containerOf(run: RunRecord, name: string): ContainerStatusRecord | undefined {
+  for (const c of run.controlPlanePods ?? []) if (c.name === name) return c.status.containers[0];
+  for (const p of run.pods) {
+    if (!p.status) continue;
+    if (name === p.name) return p.status.containers.find((c) => c.name !== 'linkerd-proxy');
+    if (name === `${p.name}-proxy` || (p.role === 'ingress' && name === p.name)) return p.status.containers.find((c) => c.name === 'linkerd-proxy') ?? p.status.containers[0];
+  }
+  return undefined;
+}
+
+function podReady(run: RunRecord, name: string): boolean {
+  const cp = (run.controlPlanePods ?? []).find((c) => c.name === name);
+  if (cp) return cp.status.ready;
+  return run.pods.some((p) => (p.name === name || `${p.name}-proxy` === name) && p.status?.ready === true);
+}
+
+function readRun(stateDir: string): RunRecord {
+  return JSON.parse(readFileSync(join(stateDir, 'pods.json'), 'utf8')) as RunRecord;
+}
+
+function paymentsConfig(run: RunRecord, settings: { failureRate: number }): Promise<void> {
+  const ip = run.pods.find((p) => p.workload === 'payments')!.ip;
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${ip}:8080`);
+    session.on('error', reject);
+    const s = session.request({ ':method': 'POST', ':path': '/config', 'content-type': 'application/json' });
+    s.on('response', () => { session.close(); resolve(); });
+    s.on('error', reject);
+    s.end(JSON.stringify(settings));
+  });
+}
+
+async function startDemo(opts: ChaosOptions): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/mesh.js', 'demo', '--state', opts.stateDir, '--restart-backoff', String(opts.backoffSeconds), '--ready-timeout', '120'], {
+    cwd: opts.root, env: { ...process.env, MESH_DEMO_NET: opts.net }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let closed = false;
+  child.stdout!.on('data', (d: Buffer) => (output += d));
+  child.stderr!.on('data', (d: Buffer) => (output += d));
+  child.once('close', () => (closed = true));
+  const deadline = Date.now() + 180_000;
+  while (!output.includes('The mesh is up.')) {
+    if (closed || Date.now() > deadline) {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      throw new Error(`the demo did not come up:\n${output}`);
+    }
+    await sleep(250);
+  }
+  if (!existsSync(join(opts.stateDir, 'pods.json'))) throw new Error('the demo is up but wrote no pods.json');
+  return child;
+}
+
+async function stopDemo(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ }
+  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 20_000);
+  await closed;
+  clearTimeout(timer);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,35 @@
+// `npm run chaos [-- --backoff 10 --rate 20 --settle 5]`: the chaos suite against a demo of its
+// own (in 127.0.31.0/24), with the figures of each fault and the issue's bars; exit 1 if one fails.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runChaos } from './chaos.ts';
+
+const { values } = parseArgs({
+  options: {
+    backoff: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '20' },
+    settle: { type: 'string', default: '5' },
+    net: { type: 'string', default: '127.0.31' },
+  },
+});
+const number = (name: string, raw: string) => {
+  const n = Number(raw);
+  if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  return n;
+};
+const stateDir = mkdtempSync(join(tmpdir(), 'mesh-chaos-'));
+const root = join(import.meta.dirname, '../..');
+try {
+  const backoff = number('backoff', values.backoff!);
+  const { results, bars } = await runChaos({
+    root, net: values.net!, stateDir, backoffSeconds: backoff, rate: number('rate', values.rate!), settleMs: number('settle', values.settle!) * 1000,
+    say: (l) => console.log(l),
+  });
+  console.log(`\n${results.length} faults, restart back-off ${backoff} s`);
+  for (const b of bars) console.log(`${b.ok ? 'PASS' : 'FAIL'}  ${b.fault.padEnd(34)} ${b.bar}`);
+  process.exitCode = bars.every((b) => b.ok) ? 0 : 1;
+} finally {
+  rmSync(stateDir, { recursive: true, force: true });
+}
