@@ -115,6 +115,8 @@ async function killAndWatch(opts: ChaosOptions, load: SteadyLoad, target: Target
     }
     await sleep(100);
   }
+  // A restarted payments starts with its Deployment's failure rate: set it back to 0.
+  if (name.startsWith('payments')) await paymentsConfig(readRun(opts.stateDir), { failureRate: 0 }).catch(() => {});
   await settle(load, opts.settleMs, 60_000);
   return measure(target.fault, target.kind, load.between(killAt - 1, Date.now()), killAt, backReadyMs);
 }
