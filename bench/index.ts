@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { http1Mode } from './http1.ts';
+import { parseDuration } from '../api/duration.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { buildProxyBundle } from './proxy-bundle.ts';
 import { machineNote, saveResults } from './report.ts';
@@ -14,9 +15,18 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   http1: async () => http1Mode,
   mtls: async () => (await import('./mtls.ts')).mtlsMode,
   demo: async () => (await import('./demo.ts')).demoMode,
+  soak: async () => (await import('./soak.ts')).soakMode,
   tap: async () => (await import('./tap.ts')).tapMode,
   peers: async () => (await import('./peers.ts')).peersMode,
 };
+
+/** `--duration 10` (seconds) or a duration such as `30m`, `1h30m`, `90s`. */
+function durationSeconds(raw: string): number {
+  if (/^\d+(\.\d+)?$/.test(raw)) return positive('duration', raw);
+  const ms = parseDuration(raw);
+  if (!(ms > 0)) throw new Error(`--duration must be longer than zero, got "${raw}"`);
+  return ms / 1000;
+}
 
 function positive(name: string, raw: string): number {
   const n = Number(raw);
@@ -79,7 +89,7 @@ async function main(): Promise<number> {
     ],
     // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
     baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
-    durationSeconds: positive('duration', values.duration),
+    durationSeconds: durationSeconds(values.duration),
     connections: Math.round(positive('connections', values.connections)),
     rate: positive('rate', values.rate),
     onCleanup: (fn) => cleanups.push(fn),
