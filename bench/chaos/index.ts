@@ -30,6 +30,9 @@ try {
   console.log(`\n${results.length} faults, restart back-off ${backoff} s`);
   for (const b of bars) console.log(`${b.ok ? 'PASS' : 'FAIL'}  ${b.fault.padEnd(34)} ${b.bar}`);
   process.exitCode = bars.every((b) => b.ok) ? 0 : 1;
+} catch (err) {
+  console.error(`chaos: ${(err as Error).message}`);
+  process.exitCode = 1;
 } finally {
   rmSync(stateDir, { recursive: true, force: true });
 }
