@@ -40,6 +40,8 @@ export interface FaultResult {
   normalMs: number;
   /** Failed requests by status (0: no response at all) and proxy error. */
   failures: Record<string, number>;
+  /** One response body per kind of failure. */
+  samples: Record<string, string>;
 }
 
 export interface Bar {
@@ -138,9 +140,11 @@ async function rollingRestart(opts: ChaosOptions, load: SteadyLoad): Promise<Fau
 function measure(fault: string, kind: FaultKind, outcomes: Outcome[], t0: number, backReadyMs: number | undefined): FaultResult {
   const bad = outcomes.filter(failed);
   const failures: Record<string, number> = {};
+  const samples: Record<string, string> = {};
   for (const o of bad) {
     const key = `${o.status}${o.error ? ` ${o.error}` : ''}`;
     failures[key] = (failures[key] ?? 0) + 1;
+    if (o.body && !samples[key]) samples[key] = o.body;
   }
   const ends = bad.map((o) => o.endMs - t0);
   return {
@@ -149,6 +153,7 @@ function measure(fault: string, kind: FaultKind, outcomes: Outcome[], t0: number
     ...(backReadyMs !== undefined ? { backReadyMs } : {}),
     normalMs: bad.length ? Math.max(...ends) : 0,
     failures,
+    samples,
   };
 }
 
@@ -184,7 +189,7 @@ export function checkBars(results: FaultResult[], backoffSeconds: number): Bar[]
 
 export function line(r: FaultResult): string {
   const window = r.failed ? `${r.firstFailMs}-${r.lastFailMs} ms after` : '-';
-  const kinds = Object.entries(r.failures).map(([k, n]) => `${n}x ${k}`).join(', ');
+  const kinds = Object.entries(r.failures).map(([k, n]) => `${n}x ${k}${r.samples[k] ? ` ${r.samples[k]}` : ''}`).join(', ');
   return `${r.fault.padEnd(34)} failed ${String(r.failed).padStart(4)}/${String(r.requests).padEnd(5)} window ${window.padEnd(20)} back+Ready ${r.backReadyMs === undefined ? 'NO' : `${(r.backReadyMs / 1000).toFixed(1)} s`}  normal after ${(r.normalMs / 1000).toFixed(1)} s${kinds ? `  (${kinds})` : ''}`;
 }
 

@@ -20,6 +20,7 @@ const number = (name: string, raw: string) => {
   return n;
 };
 const stateDir = mkdtempSync(join(tmpdir(), 'mesh-chaos-'));
+let keep = false;
 const root = join(import.meta.dirname, '../..');
 try {
   const backoff = number('backoff', values.backoff!);
@@ -30,9 +31,12 @@ try {
   console.log(`\n${results.length} faults, restart back-off ${backoff} s`);
   for (const b of bars) console.log(`${b.ok ? 'PASS' : 'FAIL'}  ${b.fault.padEnd(34)} ${b.bar}`);
   process.exitCode = bars.every((b) => b.ok) ? 0 : 1;
+  if (process.exitCode) keep = true;
 } catch (err) {
   console.error(`chaos: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
-  rmSync(stateDir, { recursive: true, force: true });
+  // A failed bar leaves the demo's logs for reading.
+  if (keep) console.log(`the demo's state and logs: ${stateDir}`);
+  else rmSync(stateDir, { recursive: true, force: true });
 }

@@ -9,6 +9,8 @@ export interface Outcome {
   status: number;
   /** The proxy's error header, or the client's error code. */
   error?: string;
+  /** The start of a failed response's body, to tell who answered. */
+  body?: string;
 }
 
 export const failed = (o: Outcome) => o.status === 0 || o.status >= 500;
@@ -47,9 +49,10 @@ export class SteadyLoad {
         headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'chaos', quantity: 1 }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      await res.body.dump();
       const proxyError = res.headers['l5d-proxy-error'];
-      this.outcomes.push({ startMs, endMs: Date.now(), status: res.statusCode, ...(proxyError ? { error: String(proxyError) } : {}) });
+      // Bodies of failures are kept (their start): which hop answered is the first question.
+      const body = res.statusCode >= 500 ? (await res.body.text()).slice(0, 300) : (await res.body.dump(), undefined);
+      this.outcomes.push({ startMs, endMs: Date.now(), status: res.statusCode, ...(proxyError ? { error: String(proxyError) } : {}), ...(body ? { body } : {}) });
     } catch (err) {
       this.outcomes.push({ startMs, endMs: Date.now(), status: 0, error: (err as { code?: string }).code ?? (err as Error).name });
     } finally {

@@ -31,13 +31,14 @@ async function restart(state: string | undefined, namespace: string, name: strin
   }
   return new Promise<number>((resolve) => {
     const req = http.request({ socketPath, method: 'POST', path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}/restart` }, (res) => {
-      let last = '';
+      // The runner's last line says how it ended; lines may arrive split across chunks.
+      let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         process.stdout.write(chunk);
-        last = (last + chunk).split('\n').filter(Boolean).at(-1) ?? last;
+        text = (text + chunk).slice(-4096);
       });
-      res.on('end', () => resolve(res.statusCode === 200 && last === 'OK' ? 0 : 1));
+      res.on('end', () => resolve(res.statusCode === 200 && text.trimEnd().split('\n').at(-1) === 'OK' ? 0 : 1));
       res.on('error', () => resolve(1));
     });
     req.on('error', (err) => {
