@@ -10,6 +10,11 @@ export const SUBNET = '10.237.0';
 /** `ip`'s own path, found once: a test may run a command with a PATH that has no `ip` on it. */
 const IP = spawnSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).stdout.trim() || 'ip';
 
+/** The environment without proxy variables: what runs in a pod knows nothing of the mesh (curl would obey http_proxy). */
+export function withoutProxyVariables(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^(https?|grpc|no|all)_proxy$/i.test(k)));
+}
+
 export interface Ran {
   code: number;
   out: string;
@@ -80,7 +85,7 @@ export class NetnsLab {
   /** Starts `argv` in `ns`; stopped by close() if still running. */
   spawn(ns: string, argv: string[], opts: RunOptions = {}): ChildProcess {
     const as = opts.uid === undefined && !opts.setpriv ? [] : ['setpriv', ...(opts.uid === undefined ? [] : [`--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups']), ...(opts.setpriv ?? []), '--'];
-    const child = spawn(IP, ['netns', 'exec', ns, ...as, ...argv], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(IP, ['netns', 'exec', ns, ...as, ...argv], { env: opts.env ?? withoutProxyVariables(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.on('close', () => this.children.delete(child));
     child.on('error', (err) => child.stderr!.emit('data', `cannot start ip netns exec: ${err.message}`));

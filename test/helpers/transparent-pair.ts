@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMesh } from '../cli/run-mesh.ts';
 import { devPod, devResources } from './dev-resources.ts';
-import type { NetnsLab } from './netns.ts';
+import { withoutProxyVariables, type NetnsLab } from './netns.ts';
 
 const MESH = join(import.meta.dirname, '../../bin/mesh.js');
 export const PROXY_UID = 2102;
@@ -62,7 +62,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
       lab.spawn(pod.ns, [process.execPath, MESH, 'proxy', '--pod-ip', pod.ip, '--outbound-ip', '127.0.0.1', '--transparent',
         '--identity-addr', `${lab.hubIp}:8080`, '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
         '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
-        { uid: PROXY_UID, env: { ...process.env, MESH_LOG_LEVEL: logLevel } });
+        { uid: PROXY_UID, env: { ...withoutProxyVariables(), MESH_LOG_LEVEL: logLevel } });
     const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', [])];
     for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
     // Ready: each proxy holds its certificate (its admin /ready says so).

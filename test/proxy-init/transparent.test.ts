@@ -3,11 +3,13 @@
 // running as their own user, and clients that know nothing of proxies (curl, a bare TCP client).
 // They reach the server through both proxies with mTLS between them; skipped ports bypass the
 // proxy; an address discovery does not know is forwarded as is, HTTP and opaque.
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
 import { CLIENT_ID, CLUSTER_IP, startTransparentPair } from '../helpers/transparent-pair.ts';
 
 const APP_UID = 1000;
+const GRPC_ECHO = join(import.meta.dirname, '../helpers/grpc-echo.ts');
 const CLIENT_UID = 65534;
 
 /** The server app: answers with what it saw, so the test reads the caller's identity and Host. */
@@ -81,6 +83,29 @@ describe('transparent interception through two proxies', () => {
     expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${b.ip}:7070`);
     const inbound = (await lab.run(b.ns, ['curl', '-sS', `http://${b.ip}:4191/metrics`])).out;
     expect(sum(inbound, 'tcp_open_total', (l) => l.includes('direction="inbound"') && l.includes('tls="false"'))).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('a gRPC client with no proxy settings goes through both proxies (HTTP/2 detected on the redirected connection)', async () => {
+    const server = lab.spawn(b.ns, [process.execPath, '--import', 'tsx', '--input-type=module', '-e',
+      `import { startGrpcEcho } from ${JSON.stringify(GRPC_ECHO)}; const app = await startGrpcEcho('${b.ip}'); console.log('ready ' + app.port);`], { uid: APP_UID});
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      server.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /ready (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      server.on('close', (code) => reject(new Error(`gRPC echo exited (${code})`)));
+    });
+    const target = `${b.ip}:${port}`;
+    const call = await lab.run(a.ns, [process.execPath, '--import', 'tsx', '--input-type=module', '-e',
+      `import { echoClient } from ${JSON.stringify(GRPC_ECHO)};
+       echoClient('${target}', '${target}').Unary({ text: 'through-iptables' }, (err, reply) => { console.log(JSON.stringify(err ? { err: err.message } : { text: reply.text })); process.exit(0); });`],
+      { uid: CLIENT_UID});
+    expect(JSON.parse(call.out.trim().split('\n').at(-1)!), call.err).toEqual({ text: 'through-iptables' });
+    // Counted by the client's proxy under the address the app dialled, sent over mTLS.
+    const counted = sum(await metricsOfA(), 'request_total', (l) => l.includes(`authority="${target}"`) && l.includes('tls="true"'));
+    expect(counted).toBe(1);
   }, 60_000);
 
   it('skipped ports bypass the proxy', async () => {
