@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodReadyFile } from '../../proxy/discovery/pod-ready-file.ts';
 import { addresses, pod, quietLogger, startHarness, until, type Harness } from './harness.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+
+/** This run's own loopback /24 (another run of this file may be going on at the same time). */
+const NET = await addressBlock();
 
 let h: Harness;
 const dir = mkdtempSync(join(tmpdir(), 'pod-ready-'));
 beforeAll(async () => {
-  h = await startHarness('lesson', '127.0.25.7');
+  h = await startHarness('lesson', `${NET}.7`);
 });
 afterAll(async () => {
   await h.close();
@@ -30,12 +34,12 @@ describe('pod readiness in endpoints', () => {
     const readyA = join(dir, 'a.ready');
     setReady(readyA, false);
     const fileA = new PodReadyFile(readyA, quietLogger());
-    await h.client('production/orders', { pod: pod('stable-a', '127.0.25.71', { app: 'orders', track: 'stable' }), podReady: fileA });
+    await h.client('production/orders', { pod: pod('stable-a', `${NET}.71`, { app: 'orders', track: 'stable' }), podReady: fileA });
     // No ready file: Ready (a proxy without a kubelet).
-    await h.client('production/orders', { pod: pod('stable-b', '127.0.25.72', { app: 'orders', track: 'stable' }) });
-    await until(cell, (s) => addresses(s).join() === '127.0.25.72:8080', 5_000, 'only the Ready replica');
+    await h.client('production/orders', { pod: pod('stable-b', `${NET}.72`, { app: 'orders', track: 'stable' }) });
+    await until(cell, (s) => addresses(s).join() === `${NET}.72:8080`, 5_000, 'only the Ready replica');
 
-    for (const [ready, want] of [[true, '127.0.25.71:8080,127.0.25.72:8080'], [false, '127.0.25.72:8080'], [true, '127.0.25.71:8080,127.0.25.72:8080']] as const) {
+    for (const [ready, want] of [[true, `${NET}.71:8080,${NET}.72:8080`], [false, `${NET}.72:8080`], [true, `${NET}.71:8080,${NET}.72:8080`]] as const) {
       const began = Date.now();
       setReady(readyA, ready);
       await until(cell, (s) => addresses(s).join() === want, 1_000, `Ready=${ready} within a second`);
@@ -43,9 +47,9 @@ describe('pod readiness in endpoints', () => {
     }
     // A pod's own IP still reaches it when not Ready (as a Pod IP does in Kubernetes).
     setReady(readyA, false);
-    await until(cell, (s) => addresses(s).join() === '127.0.25.72:8080', 1_000, 'not Ready again');
-    const direct = await watcher.endpoints('127.0.25.71:8080').first(2_000);
-    expect(addresses(direct)).toEqual(['127.0.25.71:8080']);
+    await until(cell, (s) => addresses(s).join() === `${NET}.72:8080`, 1_000, 'not Ready again');
+    const direct = await watcher.endpoints(`${NET}.71:8080`).first(2_000);
+    expect(addresses(direct)).toEqual([`${NET}.71:8080`]);
     fileA.close();
   });
 });
