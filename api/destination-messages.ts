@@ -107,6 +107,7 @@ export interface InboundPolicyMessage {
   authorizations?: AuthorizationMessage[];
   defaultPolicy?: string;
   clusterNetworks?: string[];
+  appProtocol?: string;
 }
 
 // ---- Registration.Register -------------------------------------------------------------------

@@ -155,6 +155,12 @@ export interface InboundPolicy {
   defaultPolicy: DefaultPolicy;
   /** Networks that `cluster-authenticated` and `all-*` defaults treat as the cluster. */
   clusterNetworks: string[];
+  /**
+   * The HTTP version the app on this port speaks, from the `appProtocol` of a Service port that
+   * targets it (`http`: HTTP/1.1; `kubernetes.io/h2c`, `grpc`: HTTP/2). Absent: requests reach
+   * the app in the version they arrived in, as Linkerd does.
+   */
+  appProtocol?: 'http/1.1' | 'h2';
 }
 
 // ---- Registration ----------------------------------------------------------------------------

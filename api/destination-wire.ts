@@ -168,6 +168,7 @@ export function policyToWire(p: InboundPolicy): InboundPolicyMessage {
     })),
     defaultPolicy: p.defaultPolicy,
     clusterNetworks: p.clusterNetworks,
+    appProtocol: p.appProtocol ?? '',
   };
 }
 
@@ -191,5 +192,7 @@ export function policyFromWire(w: InboundPolicyMessage): InboundPolicy {
     clusterNetworks: [...(w.clusterNetworks ?? [])],
   };
   if (w.server) p.server = { name: w.server.name ?? '', protocol: (w.server.protocol || 'unknown') as ServerProtocol };
+  // Anything but the two known values (a newer destination's, say) is as if absent.
+  if (w.appProtocol === 'http/1.1' || w.appProtocol === 'h2') p.appProtocol = w.appProtocol;
   return p;
 }

@@ -15,6 +15,8 @@ export interface PolicySettings {
 export function policyFor(pod: RegisteredPod | undefined, port: number, set: ResourceSet, settings: PolicySettings): InboundPolicy {
   const policy: InboundPolicy = { port, authorizations: [], defaultPolicy: settings.defaultPolicy, clusterNetworks: settings.clusterNetworks };
   if (!pod) return policy; // not registered yet: labels unknown, so only the default can apply
+  const appProtocol = appProtocolOf(pod, port, set);
+  if (appProtocol) policy.appProtocol = appProtocol;
   const server = set
     .ofKind('Server')
     .find((s) => s.meta.namespace === pod.namespace && labelsMatch(s.podSelector, pod.labels) && portMatches(s, pod, port));
@@ -22,6 +24,25 @@ export function policyFor(pod: RegisteredPod | undefined, port: number, set: Res
   policy.server = { name: `${server.meta.namespace}/${server.meta.name}`, protocol: server.proxyProtocol === 'opaque' ? 'opaque' : server.proxyProtocol };
   policy.authorizations = [...fromServerAuthorizations(server, set), ...fromAuthorizationPolicies(server, set, settings)];
   return policy;
+}
+
+/** The appProtocol of the first Service port (by name) selecting this pod whose targetPort is this port. */
+function appProtocolOf(pod: RegisteredPod, port: number, set: ResourceSet): 'http/1.1' | 'h2' | undefined {
+  const services = set.ofKind('Service').filter((s) => s.meta.namespace === pod.namespace && s.selector && selectorMatches(s.selector, pod.labels));
+  services.sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0));
+  for (const svc of services) {
+    for (const p of svc.ports) {
+      if (p.appProtocol === undefined) continue;
+      const target = p.targetPort;
+      if (target === port || (typeof target === 'string' && pod.ports.some((pp) => pp.name === target && pp.port === port))) return p.appProtocol;
+    }
+  }
+  return undefined;
+}
+
+function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
 }
 
 function portMatches(s: ServerResource, pod: RegisteredPod, port: number): boolean {

@@ -23,7 +23,8 @@ export interface ServiceResource {
   meta: Meta;
   /** Absent: a Service without selector selects no registered pod. */
   selector?: Record<string, string>;
-  ports: Array<{ name?: string; port: number; targetPort: number | string; protocol: string }>;
+  /** `appProtocol`: the HTTP version the app on the target port speaks, when one the mesh knows is declared. */
+  ports: Array<{ name?: string; port: number; targetPort: number | string; protocol: string; appProtocol?: 'http/1.1' | 'h2' }>;
   /** `spec.clusterIP`: the virtual address an app dials (absent: headless, or not given). */
   clusterIP?: string;
 }

@@ -6,6 +6,7 @@ import { ProxyError } from '../errors.ts';
 import { headerValue, stack, withoutHeader, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';
+import { appProtocolLayer } from './app-protocol.ts';
 import { authorizePorts } from './authorize.ts';
 import type { InboundPolicySource } from './policy-source.ts';
 import { TunnelAuthorizer, type TunnelCaller } from './tunnel-authz.ts';
@@ -85,6 +86,9 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     ...(authorize ? [authorize] : []),
     // The app learns who called from `l5d-client-id`, which only this proxy may set.
     clientIdHeader,
+    // The app's own HTTP version, when a Service port's appProtocol declares it (below policy:
+    // a refused request is never translated).
+    ...(policy ? [appProtocolLayer((port) => policy.policyFor(port), portOf)] : []),
   );
 
   return {

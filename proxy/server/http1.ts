@@ -1,12 +1,14 @@
 // The HTTP/1.1 server edge: turns requests on sniffed sockets into MeshRequests, calls the
 // stack, writes the MeshResponse back (body streamed, trailers when chunked), and answers bad
-// input with a precise 4xx. CONNECT and Upgrade requests are handed to tunnel handlers.
+// input with a precise 4xx. CONNECT and Upgrade requests are handed to tunnel handlers, except
+// `Upgrade: h2c`, which is served as the plain HTTP/1.1 request it also is (h2c-upgrade.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
+import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
 import { readHttp1Head } from './http1-headers.ts';
 import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
 import { createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
@@ -181,6 +183,15 @@ export class Http1Edge {
 
   private onTunnel(handler: TunnelHandler | undefined, req: IncomingMessage, socket: Duplex, head: Buffer, kind: string): void {
     const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: 'unknown', tls: false };
+    if (kind === 'Upgrade' && isH2cUpgrade(req.headers)) {
+      // Node has already handed the socket over (the parser is gone), so the request is given
+      // back to the server as the bytes it was, minus the upgrade: a fresh parser reads it, and
+      // the body bytes that followed the head, then the rest of the connection as usual.
+      socket.unshift(Buffer.concat([Buffer.from(withoutH2cUpgrade(req), 'latin1'), head]));
+      this.server.emit('connection', socket);
+      (socket as Socket).resume();
+      return;
+    }
     if (!handler) {
       this.opts.logger.warn({ peer: conn.peer, url: req.url }, `${kind} is not served on this listener`);
       socket.end(rawHttp1Error(405, 'Method Not Allowed', 'BAD_REQUEST', `${kind} is not served on the ${this.opts.direction} listener`));

@@ -4,6 +4,23 @@ import { Fields, shown } from '../field-reader.ts';
 import type { ServiceResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
 
+/**
+ * The `appProtocol` values the mesh acts on: the wire the app on the target port speaks, so the
+ * inbound proxy can translate a request that arrived in the other HTTP version.
+ */
+const APP_PROTOCOLS: Readonly<Record<string, 'http/1.1' | 'h2'>> = { http: 'http/1.1', 'kubernetes.io/h2c': 'h2', grpc: 'h2' };
+
+/** A value the mesh does not know is warned about and treated as absent (never breaks the port). */
+function readAppProtocol(p: Fields, ctx: ParseContext): 'http/1.1' | 'h2' | undefined {
+  const value = p.optionalString('appProtocol');
+  if (value === undefined) return undefined;
+  const known = APP_PROTOCOLS[value];
+  if (known === undefined) {
+    ctx.warn(p.at('appProtocol'), `${shown(value)} is not one the mesh knows (${Object.keys(APP_PROTOCOLS).join(', ')}); treated as absent: requests reach the app in the protocol they arrived in`);
+  }
+  return known;
+}
+
 export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
   checkVersion(doc, ['v1']);
   const meta = readMeta(doc, ctx);
@@ -21,7 +38,7 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
     const port = p.optionalInteger('port', 1, 65535) ?? p.fail('port', 'is required');
     const protocol = p.optionalString('protocol') ?? 'TCP';
     if (!['TCP', 'UDP', 'SCTP'].includes(protocol)) p.fail('protocol', `must be TCP, UDP or SCTP, got ${shown(protocol)}`);
-    return { name: p.optionalString('name'), port, targetPort: p.portOrName('targetPort') ?? port, protocol };
+    return { name: p.optionalString('name'), port, targetPort: p.portOrName('targetPort') ?? port, protocol, appProtocol: readAppProtocol(p, ctx) };
   });
   const seen = new Set<number>();
   ports.forEach((p, i) => {
