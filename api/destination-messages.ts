@@ -103,7 +103,7 @@ export interface AuthorizationMessage {
 
 export interface InboundPolicyMessage {
   port?: number;
-  server?: { name?: string; protocol?: string } | null;
+  server?: { name?: string; protocol?: string; accessPolicy?: string } | null;
   authorizations?: AuthorizationMessage[];
   defaultPolicy?: string;
   clusterNetworks?: string[];

@@ -124,7 +124,19 @@ export interface Profile {
 
 // ---- Inbound policy (Server, ServerAuthorization, AuthorizationPolicy) -----------------------
 
-export type DefaultPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
+/**
+ * Linkerd's default inbound policies, the one list the injector, the proxy and the destination
+ * accept (`config.linkerd.io/default-inbound-policy`, `--default-inbound-policy`, a Server's
+ * `accessPolicy`): `cluster-*` admit only callers from the cluster's networks; `audit` admits
+ * everyone, logging and counting (`authz="audit"`) each call no rule admitted.
+ */
+export const DEFAULT_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-unauthenticated', 'cluster-authenticated', 'deny', 'audit'] as const;
+
+export type DefaultPolicy = (typeof DEFAULT_POLICIES)[number];
+
+export function isDefaultPolicy(value: string): value is DefaultPolicy {
+  return (DEFAULT_POLICIES as readonly string[]).includes(value);
+}
 
 export type ServerProtocol = 'unknown' | 'HTTP/1' | 'HTTP/2' | 'gRPC' | 'opaque';
 
@@ -149,8 +161,12 @@ export interface Authorization {
 
 export interface InboundPolicy {
   port: number;
-  /** The Server that selects this pod and port, if any; absent: the default policy applies. */
-  server?: { name: string; protocol: ServerProtocol };
+  /**
+   * The Server that selects this pod and port, if any; absent: the default policy applies. Its
+   * `accessPolicy` decides callers none of its authorizations admits (Linkerd 2.15+; `deny`
+   * when the Server leaves it out).
+   */
+  server?: { name: string; protocol: ServerProtocol; accessPolicy?: DefaultPolicy };
   authorizations: Authorization[];
   defaultPolicy: DefaultPolicy;
   /** Networks that `cluster-authenticated` and `all-*` defaults treat as the cluster. */

@@ -1,5 +1,6 @@
 // Converts between the destination's data types (destination-types.ts) and its proto messages
 // (destination-messages.ts): the destination sends with *ToWire, proxies and the CLI read with *FromWire.
+import { isDefaultPolicy } from './destination-types.ts';
 import type {
   Authorization,
   DefaultPolicy,
@@ -159,7 +160,7 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
 export function policyToWire(p: InboundPolicy): InboundPolicyMessage {
   return {
     port: p.port,
-    server: p.server ?? null,
+    server: p.server ? { name: p.server.name, protocol: p.server.protocol, accessPolicy: p.server.accessPolicy ?? 'deny' } : null,
     authorizations: p.authorizations.map((a) => ({
       name: a.name,
       authentication: a.authentication,
@@ -191,7 +192,11 @@ export function policyFromWire(w: InboundPolicyMessage): InboundPolicy {
     defaultPolicy: (w.defaultPolicy || 'all-unauthenticated') as DefaultPolicy,
     clusterNetworks: [...(w.clusterNetworks ?? [])],
   };
-  if (w.server) p.server = { name: w.server.name ?? '', protocol: (w.server.protocol || 'unknown') as ServerProtocol };
+  if (w.server) {
+    // An accessPolicy this proxy does not know (or none, from an older destination) fails closed.
+    const access = w.server.accessPolicy ?? '';
+    p.server = { name: w.server.name ?? '', protocol: (w.server.protocol || 'unknown') as ServerProtocol, accessPolicy: isDefaultPolicy(access) ? access : 'deny' };
+  }
   // Anything but the two known values (a newer destination's, say) is as if absent.
   if (w.appProtocol === 'http/1.1' || w.appProtocol === 'h2') p.appProtocol = w.appProtocol;
   return p;

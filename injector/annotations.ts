@@ -1,3 +1,4 @@
+import { DEFAULT_POLICIES } from '../api/destination-types.ts';
 // The annotations the injector reads (linkerd.io/inject, config.linkerd.io/* overrides) and writes
 // (markers); overrides are parsed here, and a bad value becomes a warning, never a failed deploy.
 
@@ -22,14 +23,8 @@ export const CONFIG = {
 } as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-export const INBOUND_POLICIES = [
-  'all-unauthenticated',
-  'all-authenticated',
-  'cluster-unauthenticated',
-  'cluster-authenticated',
-  'deny',
-  'audit',
-] as const;
+/** The proxy and the destination accept exactly these (one list, in api/). */
+export const INBOUND_POLICIES = DEFAULT_POLICIES;
 
 /** What the sidecar of one workload looks like, after defaults, namespace and pod overrides. */
 export interface ProxyConfig {

@@ -1,6 +1,6 @@
 // Every setting of `mesh proxy`, from flags or environment variables (flags win), checked once
 // at start so a typo is an error naming the setting, not a surprise later.
-import type { DefaultPolicy } from '../api/destination-types.ts';
+import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 
@@ -117,11 +117,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'podLabels', flag: '--pod-labels', env: 'MESH_POD_LABELS', kind: 'labels', default: '', help: 'this pod\'s labels, k=v,k=v (Services and Servers select by them)' },
   { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
   { key: 'podReadyFile', flag: '--pod-ready-file', env: 'MESH_POD_READY_FILE', kind: 'path', help: 'file where the kubelet keeps the pod\'s Ready condition (true/false); registered with the pod, and only Ready pods are endpoints (unset: Ready)' },
-  { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-authenticated | deny' },
+  { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-unauthenticated | cluster-authenticated | deny | audit' },
   { key: 'clusterNetworks', flag: '--cluster-networks', env: 'MESH_PROXY_CLUSTER_NETWORKS', kind: 'cidrs', help: 'CIDRs cluster-authenticated treats as the cluster, a,b (default: the destination\'s)' },
 ];
 
-const POLICIES: readonly DefaultPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
+const POLICIES: readonly DefaultPolicy[] = DEFAULT_POLICIES;
 
 export class ConfigError extends CodedError<'CONFIG_INVALID'> {
   override readonly name = 'ConfigError';

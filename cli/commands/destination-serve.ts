@@ -5,7 +5,7 @@ import { DEFAULT_CLUSTER_NETWORKS } from '../../destination/index/discovery.ts';
 import { startDestination } from '../../destination/server.ts';
 import { FieldError } from '../../destination/store/field-reader.ts';
 import { cidrAt } from '../../destination/store/kinds/meta.ts';
-import type { DefaultPolicy } from '../../api/destination-types.ts';
+import { DEFAULT_POLICIES, type DefaultPolicy } from '../../api/destination-types.ts';
 import { createLogger } from '../../api/log.ts';
 import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
@@ -23,12 +23,13 @@ options:
   --listen ADDR               same as --addr
   --identity ID               the SPIFFE id to serve as (default spiffe://<trust-domain>/ns/mesh-system/sa/destination)
   --default-policy P          for ports no Server selects, unless the proxy sends its own:
-                              all-unauthenticated (default), all-authenticated, cluster-authenticated, deny
+                              all-unauthenticated (default), all-authenticated, cluster-unauthenticated,
+                              cluster-authenticated, deny, audit
   --cluster-networks CIDRS    comma-separated (default ${DEFAULT_CLUSTER_NETWORKS.join(',')})
   --cluster-domain D          default cluster.local
   --registration-grace MS     after start, hold empty endpoint sets this long while proxies re-register (default 5000)`;
 
-const POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
+const POLICIES: readonly string[] = DEFAULT_POLICIES;
 
 const OPTIONS = {
   resources: { type: 'string' },

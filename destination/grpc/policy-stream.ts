@@ -4,11 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { InboundPolicyMessage, PortSpecMessage } from '../../api/destination-messages.ts';
 import { policyToWire } from '../../api/destination-wire.ts';
-import type { DefaultPolicy, InboundPolicy } from '../../api/destination-types.ts';
+import { DEFAULT_POLICIES, type DefaultPolicy, type InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
-const DEFAULTS = new Set(['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny']);
+const DEFAULTS: ReadonlySet<string> = new Set(DEFAULT_POLICIES);
 
 export function policyHandler(discovery: Discovery, logger: Logger) {
   return (call: grpc.ServerWritableStream<PortSpecMessage, InboundPolicyMessage>) => {

@@ -21,7 +21,7 @@ export function policyFor(pod: RegisteredPod | undefined, port: number, set: Res
     .ofKind('Server')
     .find((s) => s.meta.namespace === pod.namespace && labelsMatch(s.podSelector, pod.labels) && portMatches(s, pod, port));
   if (!server) return policy;
-  policy.server = { name: `${server.meta.namespace}/${server.meta.name}`, protocol: server.proxyProtocol === 'opaque' ? 'opaque' : server.proxyProtocol };
+  policy.server = { name: `${server.meta.namespace}/${server.meta.name}`, protocol: server.proxyProtocol, accessPolicy: server.accessPolicy };
   policy.authorizations = [...fromServerAuthorizations(server, set), ...fromAuthorizationPolicies(server, set, settings)];
   return policy;
 }

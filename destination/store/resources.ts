@@ -1,6 +1,6 @@
 // The validated resources the destination serves from: what each kind means once its YAML
 // has been checked. Parsers in kinds/ produce these; the index reads only these.
-import type { HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
+import type { DefaultPolicy, HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
 
 export interface Meta {
   kind: string;
@@ -79,6 +79,8 @@ export interface ServerResource {
   podSelector: LabelSelector;
   port: number | string;
   proxyProtocol: 'unknown' | 'HTTP/1' | 'HTTP/2' | 'gRPC' | 'opaque';
+  /** For callers none of its authorizations admits (`deny` when the Server leaves it out). */
+  accessPolicy: DefaultPolicy;
 }
 
 export interface ClientNetwork {

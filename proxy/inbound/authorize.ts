@@ -24,12 +24,13 @@ export interface AuthorizeOptions {
 export const DEFAULT_PROBE_PATHS = ['/live', '/ready', '/healthz', '/readyz'];
 
 /** Admitted or refused, for opaque TCP: the caller is refused by closing the connection. */
-export type ConnectionDecision = { allowed: true; authz: string } | { allowed: false; reason: string };
+export type ConnectionDecision = { allowed: true; authz: string; audit?: string } | { allowed: false; reason: string };
 
 /** The connection-level check for opaque TCP (route-scoped authorizations never admit TCP). */
 export function authorizeConnection(policy: InboundPolicy, peer: string, identity: string | undefined): ConnectionDecision {
   const d = decide(policy, { ip: peerIp(peer), identity, tls: identity !== undefined });
-  return d.allowed ? { allowed: true, authz: d.authz } : { allowed: false, reason: d.message };
+  if (!d.allowed) return { allowed: false, reason: d.message };
+  return d.audit === undefined ? { allowed: true, authz: d.authz } : { allowed: true, authz: d.authz, audit: d.audit };
 }
 
 function allowSeriesOf(counters: AuthzCounters, decision: { server: string; authz: string }, port: number | undefined): AllowSeries {
@@ -73,6 +74,11 @@ export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions
         series.count++;
         req.ctx.labels.srv_name = decision.server;
         req.ctx.labels.authz_name = decision.authz;
+        // Audit mode (Linkerd's): admitted, counted under authz "audit" above and in request_total's
+        // authz_name, and logged at info with what a deny would have refused.
+        if (decision.audit !== undefined) {
+          opts.logger.info({ request: req.ctx.id, 'authz.name': 'audit', server: decision.server, port, client: entry.caller.identity ?? null, peer: req.ctx.peer, method: req.method, path: splitPath(req.path).pathOnly }, `audit: ${decision.audit}`);
+        }
         req.ctx.journey?.add('policy', `admitted by Server ${decision.server}, authorization ${decision.authz} (port ${port ?? '?'})`);
         return inner(req);
       }

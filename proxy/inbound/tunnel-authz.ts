@@ -37,6 +37,9 @@ export class TunnelAuthorizer {
       : { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy for port ${port} not known after ${this.opts.timeoutMs} ms` };
     if (decision.allowed) {
       this.counters.allow.inc({ server: decision.server, authz: decision.authz, port: String(port) });
+      if (decision.audit !== undefined) {
+        this.opts.logger.info({ 'authz.name': 'audit', server: decision.server, port, client: caller.identity ?? null, peer: caller.peer, transport: 'opaque' }, `audit: connection ${decision.audit}`);
+      }
       return;
     }
     this.counters.deny.inc({ server: decision.server, reason: decision.reason, port: String(port) });

@@ -81,7 +81,7 @@ describe('lesson YAML through the destination', () => {
       defaultPolicy: 'all-authenticated',
     });
     const policy = await until(orders.inboundPolicy(9090), (p) => p.server !== undefined, 5_000, 'policy with server');
-    expect(policy.server).toEqual({ name: 'production/orders-grpc', protocol: 'gRPC' });
+    expect(policy.server).toEqual({ name: 'production/orders-grpc', protocol: 'gRPC', accessPolicy: 'deny' });
     expect(policy.defaultPolicy).toBe('all-authenticated');
     expect(policy.authorizations).toEqual([
       {

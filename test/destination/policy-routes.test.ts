@@ -53,7 +53,7 @@ describe('AuthorizationPolicy', () => {
       defaultPolicy: 'deny',
     });
     const policy = await until(payments.inboundPolicy(8080), (p) => p.server !== undefined, 5_000, 'server');
-    expect(policy.server).toEqual({ name: 'production/payments-http', protocol: 'HTTP/1' });
+    expect(policy.server).toEqual({ name: 'production/payments-http', protocol: 'HTTP/1', accessPolicy: 'deny' });
     expect(policy.authorizations).toEqual([
       {
         name: 'ServerAuthorization production/payments-from-checkout-ns',

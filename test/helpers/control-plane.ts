@@ -144,7 +144,7 @@ export function proxyArgs(cp: ControlPlane, pod: MeshPod): string[] {
  * A proxy in this process, configured by flags alone: it makes its own identity and destination
  * clients. `credentials` replaces the identity (peers with hand-made certificates).
  */
-export async function startProxy(args: string[], credentials?: TlsCredentials): Promise<RunningProxy> {
+export async function startProxy(args: string[], credentials?: TlsCredentials, env: Record<string, string | undefined> = {}): Promise<RunningProxy> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -152,7 +152,7 @@ export async function startProxy(args: string[], credentials?: TlsCredentials): 
       cb();
     },
   });
-  const config = loadConfig(args, {});
+  const config = loadConfig(args, env);
   const proxy = new Proxy(config, { credentials, logger: createLogger('proxy', { destination: sink, level: process.env.TEST_LOG_LEVEL ?? 'debug' }) });
   const a = await proxy.start();
   const admin = `http://${config.podIp}:${a.admin.port}`;

@@ -1,4 +1,5 @@
 // policy.linkerd.io Server: a port (number or container port name) on the pods a selector picks.
+import { DEFAULT_POLICIES, isDefaultPolicy } from '../../../api/destination-types.ts';
 import { shown } from '../field-reader.ts';
 import type { Fields } from '../field-reader.ts';
 import type { ServerResource } from '../resources.ts';
@@ -20,5 +21,8 @@ export function parseServer(doc: Fields, ctx: ParseContext): ServerResource {
   if (!PROTOCOLS.includes(protocol)) spec.fail('proxyProtocol', `must be one of ${PROTOCOLS.join(', ')}, got ${shown(protocol)}`);
   // TLS is opaque to the proxy: it cannot look inside an application's own TLS.
   const proxyProtocol = (protocol === 'TLS' ? 'opaque' : protocol) as ServerResource['proxyProtocol'];
-  return { kind: 'Server', meta, podSelector, port, proxyProtocol };
+  // Linkerd 2.15+: what callers no authorization admits get (Linkerd's default: deny).
+  const access = spec.optionalString('accessPolicy') ?? 'deny';
+  const accessPolicy = isDefaultPolicy(access) ? access : spec.fail('accessPolicy', `must be one of ${DEFAULT_POLICIES.join(', ')}, got ${shown(access)}`);
+  return { kind: 'Server', meta, podSelector, port, proxyProtocol, accessPolicy };
 }

@@ -1,6 +1,6 @@
 // The authorization decision for one caller on one port: the Server's authorizations (route-scoped
 // ones only for requests their HTTPRoute matches), else the proxy's default policy.
-import type { Authentication, Authorization, InboundPolicy } from '../../../api/destination-types.ts';
+import type { Authentication, Authorization, DefaultPolicy, InboundPolicy } from '../../../api/destination-types.ts';
 import { compileMatch, type MatchableRequest } from '../../http/route-match.ts';
 import { inNetworks, type NetworkCache } from './cidr.ts';
 
@@ -15,7 +15,8 @@ export interface Caller {
 export type DenyReason = 'unauthenticated' | 'unauthorized' | 'outside-cluster' | 'default-deny' | 'no-policy';
 
 export type Decision =
-  | { allowed: true; server: string; authz: string }
+  /** `audit`: admitted only by audit mode; what a deny would have said. */
+  | { allowed: true; server: string; authz: string; audit?: string }
   | { allowed: false; server: string; reason: DenyReason; message: string };
 
 /** `Server production/orders-grpc`, or `default policy all-authenticated` when no Server selects the port. */
@@ -86,40 +87,53 @@ export function decide(
 ): Decision {
   const server = serverLabel(policy);
   const who = describeCaller(caller);
-  const authenticated = caller.tls && caller.identity !== undefined;
   if (policy.server) {
     for (const a of policy.authorizations) {
       if (routeApplies(a, req, cache.routes) && admits(a.authentication, caller, cache.networks)) return { allowed: true, server, authz: a.name };
     }
-    return {
-      allowed: false,
-      server,
-      reason: authenticated ? 'unauthorized' : 'unauthenticated',
-      message: `port ${policy.port}: Server ${policy.server.name} does not authorize ${who}`,
-    };
+    // No authorization admits the caller: the Server's accessPolicy decides (Linkerd 2.15+).
+    const access = policy.server.accessPolicy ?? 'deny';
+    if (access === 'deny') {
+      const reason = isAuthenticated(caller) ? 'unauthorized' : 'unauthenticated';
+      return { allowed: false, server, reason, message: `port ${policy.port}: Server ${policy.server.name} does not authorize ${who}` };
+    }
+    return byPolicy(access, policy, caller, cache, server, `port ${policy.port}: no authorization of Server ${policy.server.name} admits this caller, and its accessPolicy ${access}`);
   }
-  const deny = (reason: DenyReason, why: string): Decision => ({
-    allowed: false,
-    server,
-    reason,
-    message: `port ${policy.port}: no Server selects this port and the default policy ${policy.defaultPolicy} ${why} ${who}`,
-  });
-  const allow: Decision = { allowed: true, server, authz: `default:${policy.defaultPolicy}` };
-  switch (policy.defaultPolicy) {
+  return byPolicy(policy.defaultPolicy, policy, caller, cache, server, `port ${policy.port}: no Server selects this port and the default policy ${policy.defaultPolicy}`);
+}
+
+function isAuthenticated(c: Caller): boolean {
+  return c.tls && c.identity !== undefined;
+}
+
+/**
+ * One of Linkerd's default policies applied to a caller (a port's default, or a Server's
+ * accessPolicy): `why` starts the message of a refusal.
+ */
+function byPolicy(kind: DefaultPolicy, policy: InboundPolicy, caller: Caller, cache: DecisionCache, server: string, why: string): Decision {
+  const who = describeCaller(caller);
+  const deny = (reason: DenyReason, verdict: string): Decision => ({ allowed: false, server, reason, message: `${why} ${verdict} ${who}` });
+  const allow: Decision = { allowed: true, server, authz: `default:${kind}` };
+  const inCluster = policy.clusterNetworks.length === 0 || inNetworks(caller.ip, policy.clusterNetworks, cache.networks);
+  switch (kind) {
     case 'all-unauthenticated':
       return allow;
     case 'all-authenticated':
-      return authenticated ? allow : deny('unauthenticated', 'requires mTLS; refuses');
+      return isAuthenticated(caller) ? allow : deny('unauthenticated', 'requires mTLS; refuses');
+    case 'cluster-unauthenticated':
+      // As Linkerd: any caller, with or without mTLS, from the cluster's networks (empty list: any network).
+      return inCluster ? allow : deny('outside-cluster', 'admits only cluster networks; refuses');
     case 'cluster-authenticated':
-      // As Linkerd: authenticated AND from the cluster's networks (empty list: any network).
-      if (!authenticated) return deny('unauthenticated', 'requires mTLS; refuses');
-      if (policy.clusterNetworks.length > 0 && !inNetworks(caller.ip, policy.clusterNetworks, cache.networks)) {
-        return deny('outside-cluster', 'admits only cluster networks; refuses');
-      }
-      return allow;
+      // As Linkerd: authenticated AND from the cluster's networks.
+      if (!isAuthenticated(caller)) return deny('unauthenticated', 'requires mTLS; refuses');
+      return inCluster ? allow : deny('outside-cluster', 'admits only cluster networks; refuses');
     case 'deny':
       return deny('default-deny', 'refuses');
+    case 'audit':
+      // Admitted, but as Linkerd's audit mode: authz "audit" in the metrics, and a log line
+      // saying what a deny would have refused.
+      return { allowed: true, server, authz: 'audit', audit: `${why} admits ${who}, which no rule admits` };
     default:
-      return deny('no-policy', `is unknown; refuses`);
+      return deny('no-policy', 'is unknown; refuses');
   }
 }
