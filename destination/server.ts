@@ -12,6 +12,7 @@ import { profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
 import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from './index/discovery.ts';
+import { PodWarnings } from './index/pod-warnings.ts';
 import { ResourceStore } from './store/resource-store.ts';
 
 export interface DestinationOptions {
@@ -34,6 +35,8 @@ export interface DestinationServer {
   address: string;
   port: number;
   store: ResourceStore;
+  /** Warnings that depend on registered pods (a Server selecting none), logged once each. */
+  podWarnings: PodWarnings;
   discovery: Discovery;
   credentials: OptionalClientCertCredentials;
   /** Stops accepting, cancels every stream (watchers see the destination go away). */
@@ -54,6 +57,8 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     clusterNetworks: options.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS,
     registrationGraceMs: options.registrationGraceMs,
   });
+  // A Server selecting no pod is judged once registrations settle (after the grace, pods re-register).
+  const podWarnings = new PodWarnings(store, discovery.pods, logger, Math.max(options.registrationGraceMs ?? 5_000, 2_000));
   const proto = destinationProto();
   // Each watcher is a long-lived stream; keepalive finds peers that vanished without a FIN. What
   // proxies send (a request, a pod announcement) is well under a KiB: anything near the cap is hostile.
@@ -79,6 +84,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
   } catch (err) {
     store.stop();
     discovery.close();
+    podWarnings.close();
     throw new Error(`destination: cannot listen on ${options.addr}: ${(err as Error).message}`, { cause: err });
   }
   const host = options.addr.slice(0, options.addr.lastIndexOf(':'));
@@ -89,10 +95,12 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     port,
     store,
     discovery,
+    podWarnings,
     credentials,
     close: async () => {
       store.stop();
       discovery.close();
+      podWarnings.close();
       server.forceShutdown();
     },
   };

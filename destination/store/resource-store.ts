@@ -9,6 +9,7 @@ import { IGNORED_KINDS, parserFor, SUPPORTED_KINDS } from './kinds/index.ts';
 import { resourceKey, ResourceSet } from './resource-set.ts';
 import type { Resource } from './resources.ts';
 import { profileWarnings } from './profile-warnings.ts';
+import { referenceWarnings } from './reference-warnings.ts';
 
 export interface StoreOptions {
   /** A folder of YAML, or one file (development mode). */
@@ -145,7 +146,7 @@ export class ResourceStore {
 
   private finish(problems: StoreProblem[], resources: ReadonlyMap<string, Resource>, fileKeys: Map<string, string[]>): void {
     const set = new ResourceSet(resources);
-    for (const message of profileWarnings(set, this.clusterDomain)) problems.push({ severity: 'warning', message });
+    for (const message of [...profileWarnings(set, this.clusterDomain), ...referenceWarnings(set)]) problems.push({ severity: 'warning', message });
     const before = new Set(this.problemList.map((p) => p.message));
     for (const p of problems) {
       if (before.has(p.message)) continue; // say each problem once, not on every reload

@@ -1,5 +1,7 @@
 // core/v1 Service: which registered pods it selects (by label) and how its ports map to theirs.
 import { isIP } from 'node:net';
+import { OPAQUE_PORTS_ANNOTATION } from '../reference-warnings.ts';
+import { parsePortRanges } from '../../../api/port-ranges.ts';
 import { Fields, shown } from '../field-reader.ts';
 import type { ServiceResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
@@ -47,6 +49,10 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
   });
   if (ports.length > 1 && ports.some((p) => !p.name)) {
     spec.fail('ports', 'must each have a name when there is more than one (as Kubernetes requires)');
+  }
+  const opaque = meta.annotations[OPAQUE_PORTS_ANNOTATION];
+  if (opaque !== undefined && parsePortRanges(opaque) === undefined) {
+    ctx.warn(`metadata.annotations["${OPAQUE_PORTS_ANNOTATION}"]`, `${shown(opaque)} is not a list of ports and ranges such as 25,587,4000-4100; ignored`);
   }
   return { kind: 'Service', meta, selector, ports, ...(clusterIP ? { clusterIP } : {}) };
 }
