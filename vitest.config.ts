@@ -5,8 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // A suite of its own (npm run test:viz-demo): one whole demo under load.
-    exclude: ['test/viz/demo/**', '**/node_modules/**'],
+    // Suites of their own (npm run test:viz-demo, npm run test:dashboard): a whole demo under load.
+    exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

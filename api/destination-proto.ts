@@ -11,6 +11,7 @@ export interface DestinationProto {
   InboundPolicies: grpc.ServiceClientConstructor;
   Registration: grpc.ServiceClientConstructor;
   Pods: grpc.ServiceClientConstructor;
+  Resources: grpc.ServiceClientConstructor;
 }
 
 let cached: DestinationProto | undefined;

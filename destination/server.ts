@@ -10,6 +10,7 @@ import { policyHandler } from './grpc/policy-stream.ts';
 import { podsHandler } from './grpc/pods-stream.ts';
 import { profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
+import { resourcesHandler } from './grpc/resources-stream.ts';
 import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from './index/discovery.ts';
 import { PodWarnings } from './index/pod-warnings.ts';
@@ -75,6 +76,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
   server.addService(proto.InboundPolicies.service, { watchPort: policyHandler(discovery, logger) });
   server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger) });
   server.addService(proto.Pods.service, { watchPods: podsHandler(discovery.pods, logger) });
+  server.addService(proto.Resources.service, { watchResources: resourcesHandler(store, logger) });
   const credentials = new OptionalClientCertCredentials(options.tls);
   let port: number;
   try {

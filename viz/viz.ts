@@ -10,6 +10,9 @@ import { LocalMetrics } from './metrics/local-source.ts';
 import { Scraper } from './metrics/scraper.ts';
 import type { MetricsSource } from './metrics/source.ts';
 import { PodWatch } from './pods/pod-watch.ts';
+import { startDashboard, type RunningDashboard } from './dashboard/server.ts';
+import { resourcesHandler } from './api/resources.ts';
+import { ResourceWatch } from './resources/resource-watch.ts';
 
 export interface VizOptions {
   /** Where the API listens (DESIGN.md: 127.0.0.1:8085). */
@@ -24,6 +27,8 @@ export interface VizOptions {
   tapPort: number;
   /** Read this Prometheus instead of scraping (`--prometheus URL`). */
   prometheus?: MetricsSource;
+  /** The dashboard (DESIGN.md: 127.0.0.1:8084), served by this process; absent: no dashboard. */
+  dashboard?: { listen: string; ingressUrl?: string };
   logger: Logger;
 }
 
@@ -31,6 +36,8 @@ export interface VizOptions {
 export interface VizContext {
   options: VizOptions;
   pods: PodWatch;
+  /** What the destination holds (Resources.WatchResources), for GET /api/v1/resources. */
+  resources: ResourceWatch;
   scraper: Scraper;
   metrics: MetricsSource;
   startedAt: number;
@@ -38,6 +45,7 @@ export interface VizContext {
 
 export interface RunningViz {
   address: string;
+  dashboard?: RunningDashboard;
   context: VizContext;
   close(): Promise<void>;
 }
@@ -46,10 +54,11 @@ export async function startViz(options: VizOptions): Promise<RunningViz> {
   const { logger } = options;
   const destinationIdentity = spiffeId(options.trustDomain, CONTROL_PLANE_NAMESPACE, 'destination');
   const pods = new PodWatch(options.destinationAddr, options.credentials, destinationIdentity, logger);
+  const resources = new ResourceWatch(options.destinationAddr, options.credentials, destinationIdentity, logger);
   const local = options.prometheus ? undefined : new LocalMetrics(options.scrapeIntervalMs);
   // With a Prometheus, the scraper still asks each proxy's /ready (for MESHED), but not /metrics.
   const scraper = new Scraper(pods, local, { intervalMs: options.scrapeIntervalMs, adminPort: options.adminPort, logger });
-  const context: VizContext = { options, pods, scraper, metrics: options.prometheus ?? local!, startedAt: Date.now() };
+  const context: VizContext = { options, pods, resources, scraper, metrics: options.prometheus ?? local!, startedAt: Date.now() };
   const routes: Record<string, Handler> = {
     '/api/v1/health': healthHandler(context),
     '/api/v1/pods': podsHandler(context),
@@ -60,13 +69,26 @@ export async function startViz(options: VizOptions): Promise<RunningViz> {
     '/api/v1/tap': tapHandler(context),
     '/api/v1/top': topHandler(context),
     '/api/v1/prometheus-targets': prometheusTargetsHandler(context),
+    '/api/v1/resources': resourcesHandler(context),
   };
   let http: VizHttpServer;
   try {
     http = await startVizHttp(options.listen, routes, logger);
   } catch (err) {
     pods.close();
+    resources.close();
     throw err;
+  }
+  let dashboard: RunningDashboard | undefined;
+  if (options.dashboard) {
+    try {
+      dashboard = await startDashboard({ ...options.dashboard, api: routes, ctx: context, logger });
+    } catch (err) {
+      pods.close();
+      resources.close();
+      await http.close();
+      throw err;
+    }
   }
   scraper.start();
   // A new pod is scraped at once, not at the next tick: stat shows it as soon as it registers.
@@ -74,10 +96,13 @@ export async function startViz(options: VizOptions): Promise<RunningViz> {
   logger.info({ address: http.address, source: options.prometheus ? 'prometheus' : 'scrape' }, 'viz serving');
   return {
     address: http.address,
+    dashboard,
     context,
     close: async () => {
       scraper.stop();
       pods.close();
+      resources.close();
+      await dashboard?.close();
       await http.close();
     },
   };

@@ -13,6 +13,9 @@ export const summary = 'run the viz API (stat, routes, edges, top, tap) over eve
 const USAGE = `usage: mesh viz serve --destination-addr ADDR --identity-addr ADDR --trust-anchors FILE --token-file FILE [options]
 
   --listen ADDR              the viz API (default 127.0.0.1:8085)
+  --dashboard ADDR           the dashboard, a web page (default 127.0.0.1:8084; "off": none).
+                             Beyond loopback anyone who reaches it can watch the traffic: it warns
+  --ingress-url URL          the demo's front door, for the dashboard's "send a checkout"
   --destination-addr ADDR    where registered pods are listed (the destination, 127.0.0.1:8086)
   --identity-addr ADDR       the CA that certifies the viz as spiffe://<td>/ns/mesh-viz/sa/tap
   --trust-anchors FILE       the mesh's trust anchors (PEM)
@@ -25,6 +28,8 @@ const USAGE = `usage: mesh viz serve --destination-addr ADDR --identity-addr ADD
 
 const OPTIONS = {
   listen: { type: 'string', default: '127.0.0.1:8085' },
+  dashboard: { type: 'string', default: '127.0.0.1:8084' },
+  'ingress-url': { type: 'string' },
   'destination-addr': { type: 'string' },
   'identity-addr': { type: 'string' },
   'trust-anchors': { type: 'string' },
@@ -53,6 +58,18 @@ function interval(text: string): number {
   return ms;
 }
 
+function httpUrl(text: string | undefined, flag: string): URL | undefined {
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${flag} must be a URL such as http://127.0.0.1:8000, got "${text}"`);
+  }
+  if (url.protocol !== 'http:') throw new UsageError(`${flag} must be an http URL, got "${text}"`);
+  return url;
+}
+
 function prometheusUrl(text: string | undefined): URL | undefined {
   if (text === undefined) return undefined;
   let url: URL;
@@ -73,6 +90,7 @@ export function run(args: string[]): Promise<number> {
       adminPort: port(values['admin-port'], '--admin-port'),
       tapPort: port(values['tap-port'], '--tap-port'),
       prometheus: prometheusUrl(values.prometheus),
+      ingressUrl: httpUrl(values['ingress-url'], '--ingress-url'),
     };
     const logger = createLogger('viz');
     let credentials;
@@ -87,6 +105,7 @@ export function run(args: string[]): Promise<number> {
         listen: values.listen, destinationAddr: values['destination-addr'], credentials, trustDomain: values['trust-domain'],
         scrapeIntervalMs: settings.scrapeIntervalMs, adminPort: settings.adminPort, tapPort: settings.tapPort,
         prometheus: settings.prometheus ? new PrometheusMetrics(settings.prometheus) : undefined, logger,
+        dashboard: values.dashboard === 'off' ? undefined : { listen: values.dashboard, ingressUrl: settings.ingressUrl?.href.replace(/\/$/, '') },
       });
     } catch (err) {
       logger.fatal({ err }, `viz refused to start: ${(err as Error).message}`);
@@ -95,6 +114,8 @@ export function run(args: string[]): Promise<number> {
       return 1;
     }
     console.log(`viz serving on http://${viz.address} as ${credentials.identity}, ${settings.prometheus ? `reading ${settings.prometheus.href}` : `scraping every proxy every ${settings.scrapeIntervalMs / 1000}s`}`);
+    if (viz.dashboard) console.log(`dashboard on http://${viz.dashboard.address}`);
+    if (viz.dashboard?.warning) console.error(`mesh viz serve: warning: ${viz.dashboard.warning}`);
     logger.info({ signal: await stopSignal() }, 'viz shutting down');
     await viz.close();
     credentials.close();

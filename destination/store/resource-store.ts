@@ -10,6 +10,7 @@ import { resourceKey, ResourceSet } from './resource-set.ts';
 import type { Resource } from './resources.ts';
 import { profileWarnings } from './profile-warnings.ts';
 import { referenceWarnings } from './reference-warnings.ts';
+import { stringify } from 'yaml';
 
 export interface StoreOptions {
   /** A folder of YAML, or one file (development mode). */
@@ -29,8 +30,24 @@ export interface StoreProblem {
   message: string;
 }
 
+/** One document of the folder as the destination took it: for people (the dashboard's Resources page). */
+export interface ResourceState {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** Relative to the resource folder. */
+  file: string;
+  /** The document, as YAML. */
+  yaml: string;
+  /** applied; applied with warnings; or refused (then `problems` names the field). */
+  state: 'applied' | 'warnings' | 'refused';
+  /** `field.path: problem` for each warning or error. */
+  problems: string[];
+}
+
 export class ResourceStore {
   private current = new ResourceSet(new Map());
+  private stateList: ResourceState[] = [];
   private fileKeys = new Map<string, string[]>();
   private problemList: StoreProblem[] = [];
   private readonly listeners = new Set<(set: ResourceSet) => void>();
@@ -51,6 +68,11 @@ export class ResourceStore {
   /** Errors and warnings of the latest load. */
   problems(): StoreProblem[] {
     return this.problemList;
+  }
+
+  /** Every document of the latest load with its state, in file order. */
+  states(): ResourceState[] {
+    return this.stateList;
   }
 
   onChange(listener: (set: ResourceSet) => void): () => void {
@@ -84,13 +106,14 @@ export class ResourceStore {
     const next = new Map<string, Resource>();
     const fileKeys = new Map<string, string[]>();
     const problems: StoreProblem[] = [];
+    const states: ResourceState[] = [];
     const error = (message: string) => problems.push({ severity: 'error', message });
     let files: string[] = [];
     try {
       files = listResourceFiles(dir);
     } catch (err) {
       error(`${dir}: cannot list the resource folder: ${(err as Error).message}; keeping the last good state`);
-      this.finish(problems, this.current.all, this.fileKeys);
+      this.finish(problems, this.current.all, this.fileKeys, this.stateList);
       return;
     }
     for (const full of files) {
@@ -103,6 +126,7 @@ export class ResourceStore {
         for (const key of kept) if (previous.has(key)) next.set(key, previous.get(key)!);
         fileKeys.set(problem.file, kept);
         error(`${join(dir, problem.file)}: ${problem.message}${kept.length ? `; keeping the last good ${kept.length} resource(s) from it` : ''}`);
+        states.push({ kind: '', namespace: '', name: problem.file, file: problem.file, yaml: '', state: 'refused', problems: [problem.message] });
         continue;
       }
       for (const doc of docs) {
@@ -111,20 +135,35 @@ export class ResourceStore {
         const name = typeof raw.metadata?.name === 'string' ? raw.metadata.name : '?';
         const namespace = typeof raw.metadata?.namespace === 'string' && raw.metadata.namespace ? raw.metadata.namespace : 'default';
         const label = `${kind || '(no kind)'} ${namespace}/${name}`;
+        const state: ResourceState = { kind, namespace, name, file: doc.file, yaml: yamlOf(doc.value), state: 'applied', problems: [] };
+        const refuse = (problem: string) => {
+          state.state = 'refused';
+          state.problems.push(problem);
+        };
         const parse = parserFor(kind, this.options.pods);
         if (!parse) {
-          if (!IGNORED_KINDS.has(kind)) error(`${file}: ${doc.position}: ${label}: kind: must be one of ${SUPPORTED_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
+          if (!IGNORED_KINDS.has(kind)) {
+            error(`${file}: ${doc.position}: ${label}: kind: must be one of ${SUPPORTED_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
+            refuse(`kind: must be one of ${SUPPORTED_KINDS.join(', ')}`);
+            states.push(state);
+          }
           continue;
         }
+        states.push(state);
         const key = resourceKey(kind, namespace, name);
         try {
           const resource = parse(Fields.of(doc.value, ''), {
             file,
             trustDomain: this.trustDomain,
-            warn: (path, message) => problems.push({ severity: 'warning', message: `${file}: ${label}: ${path}: ${message}` }),
+            warn: (path, message) => {
+              problems.push({ severity: 'warning', message: `${file}: ${label}: ${path}: ${message}` });
+              state.state = 'warnings';
+              state.problems.push(`${path}: ${message}`);
+            },
           });
           if (next.has(key)) {
             error(`${file}: ${label}: metadata.name: duplicates the ${kind} already defined in ${next.get(key)!.meta.file}; ignored`);
+            refuse(`metadata.name: duplicates the ${kind} already defined in ${next.get(key)!.meta.file}; ignored`);
             continue;
           }
           next.set(key, resource);
@@ -137,16 +176,26 @@ export class ResourceStore {
             keys.push(key);
           }
           error(`${file}: ${label}: ${detail}${last ? ' (the last good version stays in force)' : ''}`);
+          refuse(`${detail}${last ? ' (the last good version stays in force)' : ''}`);
         }
       }
       fileKeys.set(docs[0]?.file ?? file, keys);
     }
-    this.finish(problems, next, fileKeys);
+    this.finish(problems, next, fileKeys, states);
   }
 
-  private finish(problems: StoreProblem[], resources: ReadonlyMap<string, Resource>, fileKeys: Map<string, string[]>): void {
+  private finish(problems: StoreProblem[], resources: ReadonlyMap<string, Resource>, fileKeys: Map<string, string[]>, states: ResourceState[]): void {
     const set = new ResourceSet(resources);
-    for (const message of [...profileWarnings(set, this.clusterDomain), ...referenceWarnings(set)]) problems.push({ severity: 'warning', message });
+    for (const message of [...profileWarnings(set, this.clusterDomain), ...referenceWarnings(set)]) {
+      problems.push({ severity: 'warning', message });
+      // The resource it names carries it too, as `field: problem`.
+      for (const st of states) {
+        const label = `${st.kind} ${st.namespace}/${st.name}: `;
+        if (!st.kind || st.state === 'refused' || !message.includes(label)) continue;
+        st.state = 'warnings';
+        st.problems.push(message.slice(message.indexOf(label) + label.length));
+      }
+    }
     const before = new Set(this.problemList.map((p) => p.message));
     for (const p of problems) {
       if (before.has(p.message)) continue; // say each problem once, not on every reload
@@ -154,8 +203,18 @@ export class ResourceStore {
       else this.options.logger.warn({ problem: p.message }, 'resource warning');
     }
     this.problemList = problems;
+    this.stateList = states;
     this.current = set;
     this.fileKeys = fileKeys;
     for (const listener of this.listeners) listener(set);
+  }
+}
+
+/** A document as YAML for people; a value YAML cannot write (a cycle cannot come from a file) is said so. */
+function yamlOf(value: unknown): string {
+  try {
+    return stringify(value, { lineWidth: 0 });
+  } catch (err) {
+    return `# cannot be shown as YAML: ${(err as Error).message}\n`;
   }
 }

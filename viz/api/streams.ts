@@ -12,7 +12,7 @@ import { namespaceOf, resolved } from './handlers.ts';
 import { queryOf } from './http.ts';
 import type { Handler } from './server.ts';
 
-const TAP_PARAMS = ['resource', 'namespace', 'to', 'toNamespace', 'method', 'path', 'authority', 'maxRps', 'limit', 'duration'] as const;
+const TAP_PARAMS = ['resource', 'namespace', 'to', 'toNamespace', 'method', 'path', 'authority', 'maxRps', 'limit', 'duration', 'journey'] as const;
 
 /** Bytes a slow reader may leave unread before events are dropped (and counted) instead of queued. */
 const MAX_BUFFERED = 1024 * 1024;

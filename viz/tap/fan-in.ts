@@ -80,7 +80,7 @@ export class TapFanIn {
     const backstop = filter.durationMs > 0 ? setTimeout(() => this.stopAll(), filter.durationMs + 3_000) : undefined;
     await Promise.all(targets.map((t) => this.tapOne(t, {
       key: String(key.key), cert: String(key.cert), trustAnchorsPem: credentials.trustAnchorsPem,
-      request: { match, maxRps: perPodRps, limit: filter.limit, durationMs: filter.durationMs, headers: [] },
+      request: { match, maxRps: perPodRps, limit: filter.limit, durationMs: filter.durationMs, headers: [], journey: filter.journey },
     })));
     clearTimeout(backstop);
     if (this.cancelled) return;

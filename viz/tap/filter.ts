@@ -18,6 +18,8 @@ export interface TapFilter {
   limit: number;
   /** End after this long; 0: until the caller stops. */
   durationMs: number;
+  /** Ask the proxies for each layer's decisions on every reported request (`ResponseEnd.journey`). */
+  journey: boolean;
 }
 
 /** Linkerd's default: 100 requests per second. */
@@ -50,12 +52,14 @@ export function parseTapFilter(q: Record<string, string | undefined>, defaultNam
   const namespace = resource.kind === 'namespace' ? resource.name! : q.namespace || defaultNamespace(resource);
   const durationS = q.duration === undefined ? 0 : Number(q.duration.replace(/s$/, ''));
   if (!Number.isFinite(durationS) || durationS < 0 || durationS > 3600) throw bad(`duration must be seconds from 0 to 3600, got "${q.duration}"`);
+  if (q.journey !== undefined && q.journey !== 'true' && q.journey !== 'false') throw bad(`journey must be true or false, got "${q.journey}"`);
   return {
     resource, namespace, to, toNamespace: q.toNamespace || namespace,
     method: q.method, pathPrefix: q.path, authority: q.authority,
     maxRps: count(q.maxRps, 'max-rps', DEFAULT_MAX_RPS, 10_000) || DEFAULT_MAX_RPS,
     limit: count(q.limit, 'limit', 0, 1_000_000),
     durationMs: Math.round(durationS * 1000),
+    journey: q.journey === 'true',
   };
 }
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
 import { closeServer, listen } from './http-listen.ts';
 import { healthPackage, ordersPackage } from './grpc-protos.ts';
+import { requestIdOf } from './request-id.ts';
 
 export interface CheckoutOptions {
   host: string;
@@ -31,10 +32,13 @@ export async function startCheckout(opts: CheckoutOptions) {
   const orders = new (ordersPackage().Orders)(opts.ordersGrpcTarget, grpc.credentials.createInsecure());
   const health = new (healthPackage().Health)(opts.ordersGrpcTarget, grpc.credentials.createInsecure());
 
-  const callOrders = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const callOrders = async (method: 'GET' | 'POST', path: string, body?: unknown, requestId?: string) => {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    // The caller's request id goes on, so one request can be followed across every hop (tap, journey).
+    if (requestId) headers['x-request-id'] = requestId;
     const res = await request(`${opts.ordersUrl}${path}`, {
       method, dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.body.text();
@@ -50,11 +54,12 @@ export async function startCheckout(opts: CheckoutOptions) {
   const server = http.createServer((req, res) => {
     const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const caller = req.headers['l5d-client-id'] ?? null;
+    const requestId = requestIdOf(req.headers['x-request-id']);
     const handle = async () => {
       const url = new URL(req.url ?? '/', 'http://checkout');
       if (req.method === 'POST' && url.pathname === '/checkout') {
         const input = await readJsonBody(req);
-        const placed = await callOrders('POST', '/orders', input);
+        const placed = await callOrders('POST', '/orders', input, requestId);
         if (placed.status !== 201) {
           const error = placed.status === 504 ? 'orders did not answer in time' : placed.status >= 500 ? 'orders failed' : 'orders refused the order';
           // 5xx keep their status (a timeout stays a 504); a 400 is the caller's; any other answer is ours to explain.
@@ -65,7 +70,7 @@ export async function startCheckout(opts: CheckoutOptions) {
       }
       const one = /^\/orders\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'GET' && one) {
-        const got = await callOrders('GET', `/orders/${one[1]}`);
+        const got = await callOrders('GET', `/orders/${one[1]}`, undefined, requestId);
         return reply(got.status, { ...got.json, proxyError: got.proxyError });
       }
       if (req.method === 'GET' && url.pathname === '/orders') {

@@ -10,6 +10,7 @@ import { ordersPackage } from './grpc-protos.ts';
 import { HealthService } from './grpc-health.ts';
 import { H2Client } from './h2-client.ts';
 import { newOrder, orderFromId, parseOrderInput, toMessage, type Order } from './order-record.ts';
+import { requestIdOf } from './request-id.ts';
 
 export interface OrdersOptions {
   host: string;
@@ -41,6 +42,7 @@ export async function startOrders(opts: OrdersOptions) {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     const caller = req.headers['l5d-client-id'] ?? null;
+    const requestId = requestIdOf(req.headers['x-request-id']);
     const handle = async () => {
       const url = new URL(req.url ?? '/', 'http://orders');
       if (req.method === 'POST' && url.pathname === '/orders') {
@@ -48,7 +50,7 @@ export async function startOrders(opts: OrdersOptions) {
         if (typeof input === 'string') throw new BadRequest(input);
         const order = newOrder(input.item, input.quantity, opts.version);
         const charge = await payments.request('POST', '/charge',
-          { 'content-type': 'application/json', 'idempotency-key': order.id },
+          { 'content-type': 'application/json', 'idempotency-key': order.id, ...(requestId ? { 'x-request-id': requestId } : {}) },
           JSON.stringify({ orderId: order.id, amountCents: order.amountCents }), 30_000);
         if (charge.status !== 200) {
           opts.log.warn({ status: charge.status, proxyError: charge.headers['l5d-proxy-error'] }, 'payment failed');

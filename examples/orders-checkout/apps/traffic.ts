@@ -3,6 +3,7 @@
 import { request } from 'undici';
 import type { Logger } from 'pino';
 import { appEnv, isMain, numberFromEnv, runMain } from './app-env.ts';
+import { newRequestId } from './request-id.ts';
 
 const items = ['book', 'lamp', 'mug', 'chair', 'plant'];
 
@@ -20,7 +21,7 @@ export function startTraffic(opts: { target: string; ratePerSecond: number; log:
     try {
       const res = await request(`${opts.target}${path}`, {
         method: kind === 'checkout' ? 'POST' : 'GET',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-request-id': newRequestId() },
         body: kind === 'checkout' ? JSON.stringify({ item: items[tick % items.length], quantity: 1 + (tick % 3) }) : undefined,
         headersTimeout: 10_000, bodyTimeout: 10_000,
       });

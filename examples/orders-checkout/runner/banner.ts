@@ -18,6 +18,7 @@ export function banner(plan: DemoPlan, opts: { stateDir: string }): string {
     'The mesh is up.',
     '',
     `  control plane    identity ${plan.placement.identityAddr}   destination ${plan.placement.destinationAddr}   viz ${plan.placement.vizAddr}`,
+    `  dashboard        http://${plan.placement.platform === 'compose' ? '127.0.0.1:8084' : plan.placement.dashboardAddr}   (open it in a browser)`,
     `  ${'pod'.padEnd(16)} ${'address'.padEnd(12)} ${'account'.padEnd(10)} ${'proxy'.padEnd(26)} app`,
     ...rows,
     '',

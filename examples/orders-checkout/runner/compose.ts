@@ -67,7 +67,8 @@ export function composeFile(plan: DemoPlan): Record<string, unknown> {
     const needs = spec.name === 'destination' ? ['identity'] : spec.name === 'viz' ? ['identity', 'destination'] : [];
     services[spec.name] = withHealth(spec, { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...needs), restart: 'on-failure' });
     // The viz API is published on the host's loopback, as `mesh viz ...` expects it.
-    if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${addr.slice(addr.lastIndexOf(':') + 1)}`];
+    // So is the dashboard, on 127.0.0.1 only: it shows the mesh's traffic.
+    if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${addr.slice(addr.lastIndexOf(':') + 1)}`, '127.0.0.1:8084:8084'];
   }
   // A Prometheus scraping every proxy, from the configuration `mesh viz prometheus-config` prints
   // (its targets come from the viz). The image reads its configuration from a file only, so the

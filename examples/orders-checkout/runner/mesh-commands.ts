@@ -34,6 +34,7 @@ export function vizServeCommand(p: Placement): string[] {
   return [
     ...mesh, 'viz', 'serve', '--listen', p.vizAddr, '--destination-addr', p.destinationAddr,
     '--identity-addr', p.identityAddr, '--trust-anchors', `${identityDir(p)}/ca.crt`, '--token-file', vizTokenFile(p),
+    '--dashboard', p.dashboardAddr, '--ingress-url', p.ingressUrl,
   ];
 }
 

@@ -14,6 +14,8 @@ export interface Placement {
   destinationAddr: string;
   /** The viz API (`mesh viz serve`). */
   vizAddr: string;
+  /** The dashboard, served by the viz (127.0.0.1:8084). */
+  dashboardAddr: string;
   /** Where the ingress proxy's outbound listener takes users' requests, and the URL users (and the traffic generator) use. */
   ingressListen: string;
   ingressUrl: string;
@@ -32,12 +34,12 @@ export function localPlacement(stateDir: string, root: string, net = process.env
   if (net !== undefined && net !== '') {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new PlacementError(`MESH_DEMO_NET="${net}": expected the first three parts of a loopback address, like 127.0.27`);
     return {
-      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`, vizAddr: `${net}.252:8085`,
+      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`, vizAddr: `${net}.252:8085`, dashboardAddr: `${net}.252:8084`,
       ingressListen: `${net}.1:8000`, ingressUrl: `http://${net}.1:8000`, stateDir, root,
     };
   }
   return {
-    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', vizAddr: '127.0.0.1:8085',
+    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', vizAddr: '127.0.0.1:8085', dashboardAddr: '127.0.0.1:8084',
     ingressListen: '127.0.0.1:8000', ingressUrl: 'http://127.0.0.1:8000', stateDir, root,
   };
 }
@@ -53,6 +55,9 @@ export const composeSubnet = '172.28.0.0/16';
 export function composePlacement(): Placement {
   return {
     platform: 'compose', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086', vizAddr: '172.28.0.12:8085',
+    // Inside its container the dashboard must listen beyond loopback to be published; compose
+    // publishes it on the host's 127.0.0.1 only (the viz warns about the bind all the same).
+    dashboardAddr: '0.0.0.0:8084',
     ingressListen: '0.0.0.0:8000', ingressUrl: 'http://172.28.10.1:8000', stateDir: '/state', root: '/app',
   };
 }

@@ -1,0 +1,15 @@
+// The dashboard's browser tests: a whole demo under load and a real chromium, so a suite of its
+// own (`npm run test:dashboard`, run by .ci/run after the main suite, under the heavy lock on a
+// shared machine).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/dashboard/**/*.test.ts'],
+    testTimeout: 90_000,
+    hookTimeout: 240_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    reporters: ['default'],
+  },
+});
