@@ -1,12 +1,13 @@
 // The dashboard in a real browser (Debian's chromium, driven by playwright-core) over a running
 // demo under a paced load: each page renders live without console errors, and each test leaves
 // a screenshot in artifacts/dashboard/.
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPaced } from '../../bench/paced-load.ts';
 import { launchBrowser, type Browser } from './browser.ts';
-import { DASHBOARD, INGRESS, NET, startDemo, type Demo } from './demo.ts';
+import { DASHBOARD, INGRESS, NET, root, startDemo, type Demo } from './demo.ts';
 
 /** Sets payments' failure rate (its /config takes HTTP/2 with prior knowledge). */
 function paymentsFailureRate(rate: number): Promise<void> {
@@ -71,6 +72,14 @@ describe('overview', () => {
     await tab.page.locator('.sparkline canvas').first().waitFor();
     await tab.screenshot('overview');
     expect(tab.problems).toEqual([]);
+  });
+
+  it('is in the table npm start prints, and mesh viz dashboard finds it', async () => {
+    expect(demo.output()).toContain(`dashboard        ${DASHBOARD}`);
+    const out = await new Promise<string>((resolve) => {
+      execFile(process.execPath, ['bin/mesh.js', 'viz', 'dashboard'], { cwd: root, env: demo.env }, (_err, stdout) => resolve(stdout));
+    });
+    expect(out).toContain(`Dashboard: ${DASHBOARD} (open it in a browser)`);
   });
 
   it('answers with a Content-Security-Policy that allows no inline script', async () => {

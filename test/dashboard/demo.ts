@@ -14,6 +14,8 @@ export const PAYMENTS_CONFIG = `http://${NET}.5:8080/config`;
 
 export interface Demo {
   output(): string;
+  /** The environment a learner's shell would have: `mesh ...` finds this demo by itself. */
+  env: NodeJS.ProcessEnv;
   stop(): void;
 }
 
@@ -41,5 +43,5 @@ export async function startDemo(): Promise<Demo> {
     await new Promise((r) => setTimeout(r, 250));
   }
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
-  return { output: () => output, stop };
+  return { output: () => output, env, stop };
 }

@@ -61,6 +61,8 @@ export interface ControlPlaneRecord {
   destinationAddr: string;
   /** The viz API's address (`mesh viz ...` finds it here). */
   vizAddr?: string;
+  /** The dashboard's address, served by the viz (`mesh viz dashboard` finds it here). */
+  dashboardAddr?: string;
   /** Absolute path of the trust anchors' PEM file. */
   trustAnchorsFile: string;
   /** Absolute path of the folder of resources the destination watches. */

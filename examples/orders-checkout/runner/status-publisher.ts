@@ -44,7 +44,7 @@ export class StatusPublisher {
       controlPlane: {
         identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
         trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: this.opts.manifestsDir,
-        vizAddr: plan.placement.vizAddr,
+        vizAddr: plan.placement.vizAddr, dashboardAddr: plan.placement.dashboardAddr,
       },
       pods: this.podPlans.map((p): PodRecord => {
         const kube = this.kubelet.pod(p.name);
