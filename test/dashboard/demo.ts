@@ -16,6 +16,8 @@ export interface Demo {
   output(): string;
   /** The environment a learner's shell would have: `mesh ...` finds this demo by itself. */
   env: NodeJS.ProcessEnv;
+  /** What the runner recorded: every process with its pid. */
+  run: RunRecord;
   stop(): void;
 }
 
@@ -43,5 +45,5 @@ export async function startDemo(): Promise<Demo> {
     await new Promise((r) => setTimeout(r, 250));
   }
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
-  return { output: () => output, env, stop };
+  return { output: () => output, env, run, stop };
 }
