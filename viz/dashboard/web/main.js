@@ -56,4 +56,6 @@ function App() {
     </main>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the "loading" line, which preact would keep beside the page
+render(html`<${App} />`, root);

@@ -6,6 +6,7 @@ import { html } from '../html.js';
 import { health, ms, pct, rps, shortId, us } from '../format.js';
 import { useJson } from '../fetch-json.js';
 import { openStream } from '../tap-stream.js';
+import { Lock } from '../lock.js';
 
 export function Deployment({ snapshot, namespace, name }) {
   if (!namespace || !name) return html`<p class="empty">Pick a deployment on the <a href="#/overview">overview</a>.</p>`;
@@ -49,7 +50,7 @@ function DeploymentView({ snapshot, namespace, name }) {
 function Edges({ rows, side }) {
   if (rows.length === 0) return html`<p class="empty">none in the last minute</p>`;
   return html`<table><thead><tr><th>${side === 'src' ? 'from' : 'to'}</th><th>mTLS</th><th>client</th><th>server</th><th>success</th><th>RPS</th></tr></thead>
-    <tbody>${rows.map((e) => html`<tr><td>${e[side]}</td><td>${e.secured ? '🔒' : e.message}</td><td class="mono">${shortId(e.clientId)}</td>
+    <tbody>${rows.map((e) => html`<tr><td>${e[side]}</td><td>${e.secured ? html`<${Lock} title=${`client ${e.clientId}\nserver ${e.serverId}`} />` : e.message}</td><td class="mono">${shortId(e.clientId)}</td>
       <td class="mono">${shortId(e.serverId)}</td><td class=${e.deniedRps > 0 ? 'bad' : health(e.success)}>${pct(e.success)}${e.deniedRps > 0 ? ' (refused by policy)' : ''}</td><td>${rps(e.rps)}</td></tr>`)}</tbody></table>`;
 }
 

@@ -19,7 +19,7 @@ export function Overview({ snapshot }) {
       <table class="stat" data-namespace=${namespace}>
         <thead><tr><th>deployment</th><th>meshed</th><th>success</th><th>RPS</th><th>p50</th><th>p95</th><th>p99</th><th>last 10 minutes</th></tr></thead>
         <tbody>${rows.map((r) => html`
-          <tr class=${`row ${health(r.success)}`} data-deployment=${r.name} data-rps=${r.rps}>
+          <tr class=${`row health-${health(r.success)}`} data-deployment=${r.name} data-rps=${r.rps}>
             <td><a href=${`#/deploy/${namespace}/${r.name}`}>${r.name}</a></td>
             <td>${r.meshed ? `${r.meshed.ready}/${r.meshed.total}` : '-'}</td>
             <td class="success">${pct(r.success)}</td>

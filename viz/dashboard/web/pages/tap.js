@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { openStream, RequestTable } from '../tap-stream.js';
 import { us } from '../format.js';
+import { Lock } from '../lock.js';
 
 const SHOWN = 200;
 
@@ -78,7 +79,7 @@ export function TapPage({ snapshot }) {
           <td>${r.direction === 'INBOUND' ? 'in' : 'out'}</td>
           <td class="mono">${r.source?.pod || r.source?.address || ''}</td>
           <td class="mono">${r.destination?.pod || r.destination?.service || r.destination?.address || ''}</td>
-          <td>${r.tls ? '🔒' : ''}</td>
+          <td>${r.tls && html`<${Lock} title="mTLS" />`}</td>
           <td>${r.method ?? ''}</td>
           <td class="mono path">${r.path ?? ''}</td>
           <td class=${r.status >= 500 || r.error ? 'bad' : ''}>${r.error ? r.error : r.grpcStatus !== undefined ? `${r.status} grpc ${r.grpcStatus}` : r.status ?? '…'}</td>

@@ -5,6 +5,7 @@ import { html } from '../html.js';
 import { health, pct, rps, shortId } from '../format.js';
 import { layeredLayout, NODE } from '../layout.js';
 import { HEALTH_COLOUR } from './overview.js';
+import { Lock } from '../lock.js';
 
 /** Refused: at least half the edge's calls were refused by policy. */
 const isDenied = (e) => e.deniedRps > 0 && e.deniedRps >= e.rps * 0.5;
@@ -20,7 +21,7 @@ export function Topology({ snapshot }) {
   if (nodes.size === 0) return html`<p class="empty">No deployment has a registered proxy yet.</p>`;
   return html`<section class="topology">
     <p class="legend"><span class="good">■</span> ≥ 99% <span class="warn">■</span> ≥ 95% <span class="bad">■</span> below
-      · <span class="lock-legend">🔒</span> mTLS (hover for both identities) · <span class="bad">- - -</span> refused by policy · last minute</p>
+      · <${Lock} /> mTLS (hover for both identities) · <span class="bad">- - -</span> refused by policy · last minute</p>
     <svg class="graph" width=${width} height=${height} viewBox=${`0 0 ${width} ${height}`} role="img" aria-label="deployments and the calls between them">
       <defs>
         <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#8a8f98" /></marker>
