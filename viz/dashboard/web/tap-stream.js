@@ -82,3 +82,9 @@ export class RequestTable {
     return n;
   }
 }
+
+/**
+ * Every tapped request of this page's life, whichever page tapped it, for the Journey page: a
+ * request picked on the Tap page shows there with the hops that tap saw.
+ */
+export const seenRequests = new RequestTable(2000);

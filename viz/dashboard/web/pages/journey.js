@@ -4,13 +4,13 @@
 // live list, or send a checkout from here.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
-import { openStream, RequestTable } from '../tap-stream.js';
+import { openStream, seenRequests } from '../tap-stream.js';
 import { shortId, us } from '../format.js';
 
 export function JourneyPage({ snapshot, requestId }) {
   const namespaces = [...new Set(snapshot.pods.map((p) => p.namespace))].sort();
   const namespace = namespaces.includes('production') ? 'production' : namespaces[0];
-  const state = useRef({ table: new RequestTable(2000), pending: false });
+  const state = useRef({ pending: false });
   const [ready, setReady] = useState(false);
   const [messages, setMessages] = useState([]);
   const [sent, setSent] = useState(undefined);
@@ -22,7 +22,7 @@ export function JourneyPage({ snapshot, requestId }) {
       if (line.type === 'start') setReady(true);
       if (line.type === 'error') setMessages((m) => [...m.slice(-3), line.pod ? `${line.pod}: ${line.message}` : line.message]);
       if (line.type === 'closed') setReady(false);
-      state.current.table.add(line);
+      seenRequests.add(line);
       if (!state.current.pending) {
         state.current.pending = true;
         setTimeout(() => { state.current.pending = false; redraw((n) => n + 1); }, 250);
@@ -44,7 +44,7 @@ export function JourneyPage({ snapshot, requestId }) {
   };
 
   const byId = new Map();
-  for (const r of state.current.table.rows()) {
+  for (const r of seenRequests.rows()) {
     if (!r.requestId || r.startedAt === undefined) continue;
     if (!byId.has(r.requestId)) byId.set(r.requestId, []);
     byId.get(r.requestId).push(r);

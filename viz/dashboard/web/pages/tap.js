@@ -3,7 +3,7 @@
 // is capped (max RPS, shared by the tapped proxies) and the page says how many were dropped.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
-import { openStream, RequestTable } from '../tap-stream.js';
+import { openStream, RequestTable, seenRequests } from '../tap-stream.js';
 import { us } from '../format.js';
 import { Lock } from '../lock.js';
 
@@ -30,7 +30,10 @@ export function TapPage({ snapshot }) {
     state.current.messages = [];
     setRunning(true);
     state.current.stop = openStream('tap', { ...filters, journey: 'true' }, (line) => {
-      if (line.type === 'event' || line.type === 'end') state.current.table.add(line);
+      if (line.type === 'event' || line.type === 'end') {
+        state.current.table.add(line);
+        seenRequests.add(line);
+      }
       if (line.type === 'start') state.current.messages.push({ kind: 'note', text: `tapping ${line.pods.join(', ')}${line.skipped.length ? `; skipped ${line.skipped.map((s) => `${s.pod} (${s.why})`).join(', ')}` : ''}` });
       if (line.type === 'error') state.current.messages.push({ kind: 'error', text: line.pod ? `${line.pod}: ${line.message}` : line.message });
       if (line.type === 'end') state.current.messages.push({ kind: 'note', text: line.message });
