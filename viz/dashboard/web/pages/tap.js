@@ -29,7 +29,9 @@ export function TapPage({ snapshot }) {
     state.current.table = new RequestTable(SHOWN);
     state.current.messages = [];
     setRunning(true);
-    state.current.stop = openStream('tap', { ...filters, journey: 'true' }, (line) => {
+    // The page's own cap: a browser table redraws well at a hundred requests a second, not more.
+    const maxRps = String(Math.min(100, Math.max(1, Number(filters.maxRps) || 20)));
+    state.current.stop = openStream('tap', { ...filters, maxRps, journey: 'true' }, (line) => {
       if (line.type === 'event' || line.type === 'end') {
         state.current.table.add(line);
         seenRequests.add(line);
