@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import http2 from 'node:http2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPaced } from '../../bench/paced-load.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { DASHBOARD, INGRESS, NET, root, startDemo, type Demo } from './demo.ts';
@@ -27,7 +27,8 @@ function paymentsFailureRate(rate: number): Promise<void> {
 function rawRequest(text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const [host, port] = INGRESS.replace('http://', '').split(':');
-    const socket = connect(Number(port), host!, () => socket.end(text));
+    // Written, not ended: the answer comes back before the connection closes (Connection: close).
+    const socket = connect(Number(port), host!, () => socket.write(text));
     let answer = '';
     socket.on('data', (d) => (answer += d));
     socket.on('close', () => resolve(answer));
@@ -49,6 +50,10 @@ beforeAll(async () => {
   });
   await new Promise((r) => setTimeout(r, 12_000)); // two scrapes into the load
 }, 240_000);
+
+afterEach(async () => {
+  await browser?.closeTabs();
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -97,7 +102,7 @@ describe('topology', () => {
     const denied = tab.page.locator('g.edge[data-src="rogue"][data-denied="true"]');
     await denied.first().waitFor({ timeout: 20_000 });
     expect(await denied.evaluateAll((edges) => edges.map((e) => e.getAttribute('data-dst')))).toEqual(expect.arrayContaining([expect.stringMatching(/^orders-/)]));
-    const dash = await denied.first().locator('path').evaluate((p) => getComputedStyle(p).strokeDasharray);
+    const dash = await denied.first().locator('path.edge-line').evaluate((p) => getComputedStyle(p).strokeDasharray);
     expect(dash).not.toBe('none');
     await tab.page.locator('g.edge[data-src="ingress"][data-dst="checkout"]').waitFor();
     const locks = tab.page.locator('g.edge[data-mtls="true"] g.lock');

@@ -1,16 +1,15 @@
 // The dashboard's one live data feed: a snapshot of the mesh (pods, stat per deployment, edges
 // with their denied calls, ten minutes of per-deployment history for the sparklines), sent over
 // SSE to every open page each scrape interval. Nothing is computed while no page is open,
-// except one history sample every ten seconds, so a page opened later still has its ten minutes.
+// except one history sample per scrape interval, so a page opened later still has its ten minutes.
 import type { ServerResponse } from 'node:http';
 import { edges, type EdgeRow } from '../query/edges.ts';
 import { stat, type StatRow } from '../query/stat.ts';
 import { eq } from '../metrics/source.ts';
 import type { VizContext } from '../viz.ts';
 
-/** One history point per this long; 60 of them are the sparkline's ten minutes. */
-export const HISTORY_STEP_MS = 10_000;
-const HISTORY_POINTS = 60;
+/** The sparkline's ten minutes. */
+const HISTORY_MS = 600_000;
 
 export interface HistorySeries {
   /** Seconds since the epoch, one per point. */
@@ -47,8 +46,12 @@ export class LiveFeed {
   /** Per `namespace/pod`: the proxy's start time last seen, and the restarts counted so far. */
   private readonly starts = new Map<string, { start: number; restarts: number }>();
 
+  /** One history point per scrape (a new point needs a new scrape), over two scrapes (a rate needs two). */
+  private readonly stepMs: number;
+
   constructor(private readonly ctx: VizContext, private readonly canSendCheckout: boolean) {
-    this.sampler = setInterval(() => void this.sample().catch(() => {}), HISTORY_STEP_MS);
+    this.stepMs = ctx.options.scrapeIntervalMs;
+    this.sampler = setInterval(() => void this.sample().catch(() => {}), this.stepMs);
     this.sampler.unref();
   }
 
@@ -151,7 +154,7 @@ export class LiveFeed {
   /** One history point per deployment: RPS and success over the last step. */
   private async sample(): Promise<void> {
     await this.countRestarts();
-    const rows = await stat({ resource: { kind: 'deployment' }, windowMs: HISTORY_STEP_MS }, this.ctx.metrics, [...this.ctx.scraper.proxies.values()]);
+    const rows = await stat({ resource: { kind: 'deployment' }, windowMs: 2 * this.stepMs }, this.ctx.metrics, [...this.ctx.scraper.proxies.values()]);
     const t = Math.round(Date.now() / 1000);
     for (const row of rows) {
       const key = `${row.namespace}/${row.name}`;
@@ -159,7 +162,7 @@ export class LiveFeed {
       series.t.push(t);
       series.rps.push(Math.round(row.rps * 100) / 100);
       series.success.push(row.success);
-      if (series.t.length > HISTORY_POINTS) {
+      if (series.t.length > HISTORY_MS / this.stepMs) {
         series.t.shift();
         series.rps.shift();
         series.success.shift();

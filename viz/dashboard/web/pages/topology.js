@@ -63,7 +63,7 @@ function Edge({ link, from, to }) {
     `\n${rps(e.rps)}, success ${pct(e.success)}${e.deniedRps > 0 ? `, refused by policy ${rps(e.deniedRps)}` : ''}`;
   return html`<g class=${`edge ${denied ? 'denied' : ''}`} data-src=${e.src} data-dst=${e.dst} data-denied=${String(denied)} data-mtls=${String(e.secured)}>
     <title>${hover}</title>
-    <path d=${d} stroke=${colour} marker-end="url(#arrow)" />
+    <path class="edge-line" d=${d} stroke=${colour} marker-end="url(#arrow)" />
     <text x=${lx} y=${ly - 6} text-anchor="middle" class="edge-label">${denied ? `denied ${rps(e.deniedRps)}` : rps(e.rps)}</text>
     ${e.secured && html`<g class="lock" data-client=${e.clientId} data-server=${e.serverId} transform=${`translate(${lx - 6},${ly + 1})`}>
       <title>${`mTLS\nclient ${e.clientId}\nserver ${e.serverId}`}</title>
