@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/dashboard/**/*.test.ts'],
+    include: ['test/viz/dashboard/**/*.test.ts'],
     testTimeout: 90_000,
     hookTimeout: 240_000,
     pool: 'forks',

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import http2 from 'node:http2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runPaced } from '../../bench/paced-load.ts';
+import { runPaced } from '../../../bench/paced-load.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { DASHBOARD, INGRESS, NET, root, startDemo, type Demo } from './demo.ts';
 

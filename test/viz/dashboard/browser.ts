@@ -8,7 +8,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Screenshots land here: git-ignored, left in place by .ci/run. */
-export const ARTIFACTS = join(import.meta.dirname, '../../artifacts/dashboard');
+export const ARTIFACTS = join(import.meta.dirname, '../../../artifacts/dashboard');
 
 export interface Browser {
   context: BrowserContext;

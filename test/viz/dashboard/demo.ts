@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
 
-export const root = join(import.meta.dirname, '../..');
+export const root = join(import.meta.dirname, '../../..');
 export const NET = '127.0.36';
 export const INGRESS = `http://${NET}.1:8000`;
 export const DASHBOARD = `http://${NET}.252:8084`;
