@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
 import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { addressBlock } from '../helpers/address-block.ts';
 
-const NET = '127.0.35';
 /** A Server for web's port with one authorization, and a Server whose port is not a port. */
 const POLICY = `apiVersion: policy.linkerd.io/v1beta1
 kind: Server
@@ -42,7 +42,7 @@ let viz: RunningViz;
 let base: string;
 
 beforeAll(async () => {
-  mesh = await startMiniMesh(NET);
+  mesh = await startMiniMesh(await addressBlock());
   viz = await startViz({
     listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
     scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),

@@ -1,13 +1,14 @@
 // One whole demo for the dashboard's browser tests, started as a learner starts it (`npm start`)
-// in its own loopback /24 (127.0.36), its dashboard on 127.0.36.252:8084.
+// in a loopback /24 of its own (addressBlock()), its dashboard on <net>.252:8084.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 export const root = join(import.meta.dirname, '../../..');
-export const NET = '127.0.36';
+export const NET = await addressBlock();
 export const INGRESS = `http://${NET}.1:8000`;
 export const DASHBOARD = `http://${NET}.252:8084`;
 export const PAYMENTS_CONFIG = `http://${NET}.5:8080/config`;
