@@ -75,9 +75,35 @@ function label(h) {
   return `${h.pod} outbound, to ${h.destination?.service || h.destination?.address || '?'}`;
 }
 
+/**
+ * Each hop's place on the request's path: a pod's inbound hop comes after the outbound hop that
+ * chose that pod, and a pod's outbound hops after its inbound one. Arrival order alone is not
+ * enough: a proxy reports a hop when it ends as often as when it starts.
+ */
+function depths(hops) {
+  const podName = (p) => (p ?? '').split('/').pop();
+  const depth = new Map(hops.map((h) => [h, 0]));
+  for (let round = 0; round < hops.length; round++) {
+    let moved = false;
+    for (const h of hops) {
+      const before = h.direction === 'INBOUND'
+        ? hops.filter((o) => o.direction === 'OUTBOUND' && podName(o.destination?.pod) === podName(h.pod))
+        : hops.filter((o) => o.direction === 'INBOUND' && o.pod === h.pod);
+      const d = before.length ? Math.min(...before.map((o) => depth.get(o))) + 1 : 0;
+      if (d > depth.get(h) && d <= hops.length) {
+        depth.set(h, d);
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return depth;
+}
+
 function Waterfall({ hops }) {
   if (hops.length === 0) return html`<p class="empty">No hop of this request was seen yet (tap sees requests from the moment it starts).</p>`;
-  const sorted = [...hops].sort((a, b) => a.startedAt - b.startedAt || (a.direction === 'OUTBOUND' ? -1 : 1));
+  const depth = depths(hops);
+  const sorted = [...hops].sort((a, b) => depth.get(a) - depth.get(b) || a.startedAt - b.startedAt);
   const t0 = sorted[0].startedAt;
   const endOf = (h) => h.startedAt + (h.durationUs ?? 0) / 1000;
   const total = Math.max(1, ...sorted.map((h) => endOf(h) - t0));

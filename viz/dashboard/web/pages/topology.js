@@ -16,7 +16,11 @@ export function Topology({ snapshot }) {
   const links = snapshot.edges.map((e) => ({ from: key(e.srcNamespace, e.src), to: key(e.dstNamespace, e.dst), edge: e }));
   for (const l of links) nodes.add(l.from).add(l.to);
   // Refused calls do not make the callee a later column: the rogue does not push orders right.
-  const { positions, width, height } = layeredLayout([...nodes], links.filter((l) => !isDenied(l.edge)));
+  const layout = layeredLayout([...nodes], links.filter((l) => !isDenied(l.edge)));
+  const { positions, width } = layout;
+  // Room below the nodes for edges that skip a column.
+  const bottom = Math.max(...[...positions.values()].map((p) => p.y + NODE.height));
+  const height = layout.height + NODE.rowGap * 2;
   const stat = new Map(snapshot.deployments.map((r) => [key(r.namespace, r.name), r]));
   if (nodes.size === 0) return html`<p class="empty">No deployment has a registered proxy yet.</p>`;
   return html`<section class="topology">
@@ -26,7 +30,7 @@ export function Topology({ snapshot }) {
       <defs>
         <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#8a8f98" /></marker>
       </defs>
-      ${links.map((l) => html`<${Edge} link=${l} from=${positions.get(l.from)} to=${positions.get(l.to)} />`)}
+      ${links.map((l) => html`<${Edge} link=${l} from=${positions.get(l.from)} to=${positions.get(l.to)} bottom=${bottom} />`)}
       ${[...nodes].map((n) => html`<${Node} id=${n} at=${positions.get(n)} row=${stat.get(n)} />`)}
     </svg>
   </section>`;
@@ -45,7 +49,7 @@ function Node({ id, at, row }) {
   </a>`;
 }
 
-function Edge({ link, from, to }) {
+function Edge({ link, from, to, bottom }) {
   const e = link.edge;
   const denied = isDenied(e);
   const x1 = from.x + NODE.width;
@@ -55,10 +59,14 @@ function Edge({ link, from, to }) {
   // Same column (a refused call between neighbours): bend around the right side instead.
   if (x2 <= x1) x2 = to.x + NODE.width;
   const mid = (x1 + x2) / 2;
-  const d = x2 > x1 ? `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}` : `M ${x1} ${y1} C ${x1 + 60} ${y1}, ${x2 + 60} ${y2}, ${x2} ${y2}`;
+  // An edge that skips a column bends below the drawing's nodes rather than through them.
+  const long = x2 - x1 > NODE.width + NODE.columnGap + 1;
+  const low = bottom + NODE.rowGap;
+  const d = long ? `M ${x1} ${y1} C ${x1 + 80} ${low}, ${x2 - 80} ${low}, ${x2} ${y2}`
+    : x2 > x1 ? `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}` : `M ${x1} ${y1} C ${x1 + 60} ${y1}, ${x2 + 60} ${y2}, ${x2} ${y2}`;
   const colour = denied ? HEALTH_COLOUR.bad : HEALTH_COLOUR[health(e.success)];
-  const lx = x2 > x1 ? mid : x1 + 45;
-  const ly = (y1 + y2) / 2;
+  const lx = long ? mid + (y2 - y1) / 4 : x2 > x1 ? mid : x1 + 45;
+  const ly = long ? low - 4 + (y2 - y1) / 6 : (y1 + y2) / 2;
   const hover = `${e.src} → ${e.dst}\n${e.secured ? 'mTLS' : `not mTLS: ${e.message}`}\nclient ${e.clientId || '?'}\nserver ${e.serverId || '?'}` +
     `\n${rps(e.rps)}, success ${pct(e.success)}${e.deniedRps > 0 ? `, refused by policy ${rps(e.deniedRps)}` : ''}`;
   return html`<g class=${`edge ${denied ? 'denied' : ''}`} data-src=${e.src} data-dst=${e.dst} data-denied=${String(denied)} data-mtls=${String(e.secured)}>
