@@ -166,9 +166,15 @@ describe('journey', () => {
   it('shows a checkout sent from the page hop by hop, at least three hops, with each layer', async () => {
     const tab = await browser.open(`${DASHBOARD}/#/journey`);
     await tab.page.locator('#send-checkout:not([disabled])').waitFor({ timeout: 15_000 });
-    await tab.page.click('#send-checkout');
-    await tab.page.locator('#sent-status').waitFor({ timeout: 15_000 });
-    await tab.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6, undefined, { timeout: 15_000 });
+    // A proxy reports a request only if its tap was open when the request began: try a few.
+    let whole = false;
+    for (let i = 0; i < 5 && !whole; i++) {
+      await tab.page.click('#send-checkout');
+      await tab.page.locator('#sent-status').waitFor({ timeout: 15_000 });
+      whole = await tab.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6, undefined, { timeout: 5_000 })
+        .then(() => true, () => false);
+    }
+    expect(whole, 'no checkout among five was seen at all six hops').toBe(true);
     const pods = await tab.page.locator('.hop').evaluateAll((hops) => hops.map((h) => `${h.getAttribute('data-pod')} ${h.getAttribute('data-direction')}`));
     expect(pods).toEqual(expect.arrayContaining([
       expect.stringMatching(/ingress OUTBOUND$/), expect.stringMatching(/checkout-0 INBOUND$/), expect.stringMatching(/orders-(stable|canary)-0 INBOUND$/),

@@ -19,7 +19,9 @@ export function JourneyPage({ snapshot, requestId }) {
   useEffect(() => {
     if (!namespace) return undefined;
     const stop = openStream('tap', { resource: `ns/${namespace}`, journey: 'true', maxRps: '300' }, (line) => {
-      if (line.type === 'start') setReady(true);
+      // The viz says start once it has asked every proxy; give their taps a moment to be in place
+      // before offering to send a request that each of them must see.
+      if (line.type === 'start') setTimeout(() => setReady(true), 1000);
       if (line.type === 'error') setMessages((m) => [...m.slice(-3), line.pod ? `${line.pod}: ${line.message}` : line.message]);
       if (line.type === 'closed') setReady(false);
       seenRequests.add(line);
