@@ -9,6 +9,9 @@ export interface DestinationStubs {
   destination: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   inbound: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   registration: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  /** Pods.WatchPods and Resources.WatchResources: what the viz watches. */
+  pods: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  resources: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   close(): void;
 }
 
@@ -52,5 +55,7 @@ export function destinationStubs(addr: string, security: ChannelSecurity): Desti
   const shared = { ...options, channelOverride } as grpc.ChannelOptions;
   const inbound = new proto.InboundPolicies(addr, creds, shared) as DestinationStubs['inbound'];
   const registration = new proto.Registration(addr, creds, shared) as DestinationStubs['registration'];
-  return { destination, inbound, registration, close: () => destination.close() };
+  const pods = new proto.Pods(addr, creds, shared) as DestinationStubs['pods'];
+  const resources = new proto.Resources(addr, creds, shared) as DestinationStubs['resources'];
+  return { destination, inbound, registration, pods, resources, close: () => destination.close() };
 }

@@ -1,4 +1,5 @@
 import { DEFAULT_POLICIES } from '../api/destination-types.ts';
+import { parsePortRanges } from '../api/port-ranges.ts';
 // The annotations the injector reads (linkerd.io/inject, config.linkerd.io/* overrides) and writes
 // (markers); overrides are parsed here, and a bad value becomes a warning, never a failed deploy.
 
@@ -86,14 +87,7 @@ export function proxyConfig(
 
 /** `25, 587,4000-4100` -> `25,587,4000-4100`; undefined when any entry is not a port or an ordered range. */
 export function portList(value: string): string | undefined {
-  const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (entries.length === 0) return undefined;
-  for (const entry of entries) {
-    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(entry);
-    if (!m) return undefined;
-    const low = Number(m[1]);
-    const high = m[2] === undefined ? low : Number(m[2]);
-    if (low < 1 || high > 65535 || high < low) return undefined;
-  }
-  return entries.join(',');
+  // One grammar for port lists (api/port-ranges.ts); this keeps the annotation's own spelling.
+  const ranges = parsePortRanges(value);
+  return ranges?.map(([low, high]) => (low === high ? `${low}` : `${low}-${high}`)).join(',');
 }

@@ -128,7 +128,7 @@ export interface RouteStackOptions {
   logger?: Logger;
 }
 
-/** The stack of one route of a logical target, outermost layer last (built once per route and profile version). */
+/** The stack of one route of a logical target, outermost layer first (built once per route and profile version). */
 export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Service {
   const { authority, concrete } = opts;
   return ({ policy, label, budget }) => {

@@ -1,12 +1,10 @@
 // The registered pods, from the destination's Pods.WatchPods stream (api/destination.proto),
 // presenting the viz's own certificate; reconnects with backoff and keeps the last list meanwhile.
-import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { destinationProto } from '../../api/destination-proto.ts';
+import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 // The proxy's reconnecting stream is reused as is: the viz watches the destination as a proxy does.
 import { ResilientStream } from '../../proxy/discovery/resilient-stream.ts';
-import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 
 export interface MeshPod {
@@ -31,35 +29,38 @@ export function deploymentOf(name: string, announced: string | undefined): strin
   return name.replace(/-\d+$/, '');
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- wire messages are dynamic objects */
-function podFromWire(p: any): MeshPod {
-  const labels = { ...(p.labels ?? {}) } as Record<string, string>;
+/** A pod as Pods.WatchPods sends it (proto-loader leaves unset strings empty). */
+interface WirePod {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  ip: string;
+  identity: string;
+  serviceAccount: string;
+  deployment?: string;
+}
+
+function podFromWire(p: WirePod): MeshPod {
+  const labels = { ...(p.labels ?? {}) };
   return { name: p.name, namespace: p.namespace, labels, ip: p.ip, identity: p.identity, serviceAccount: p.serviceAccount, deployment: deploymentOf(p.name, p.deployment) };
 }
 
 export class PodWatch {
   private pods: MeshPod[] = [];
   private received = false;
-  private readonly stream: ResilientStream<any>;
-  private client?: grpc.Client;
+  private readonly stream: ResilientStream<{ pods?: WirePod[] }>;
+  private stubs?: DestinationStubs;
   private readonly listeners = new Set<(pods: MeshPod[]) => void>();
 
   constructor(addr: string, credentials: TlsCredentials, serverIdentity: string, logger: Logger) {
-    this.stream = new ResilientStream<any>('pods', {
+    this.stream = new ResilientStream<{ pods?: WirePod[] }>('pods', {
       open: () => {
-        const key = credentials.current();
-        const creds = grpc.credentials.createSsl(Buffer.from(credentials.trustAnchorsPem), Buffer.from(String(key.key)), Buffer.from(String(key.cert)), {
-          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-            const id = spiffeIdOfPeer(cert.subjectaltname);
-            return id === serverIdentity ? undefined : new Error(`destination at ${addr} presented ${id ?? 'no SPIFFE id'}, expected ${serverIdentity}`);
-          },
-        });
-        this.client?.close();
-        const { Pods } = destinationProto();
-        this.client = new Pods(addr, creds, { 'grpc.ssl_target_name_override': 'destination.mesh-system', 'grpc.keepalive_time_ms': 30_000 });
-        return (this.client as any).watchPods({ namespace: '' });
+        // A fresh channel each time, so a renewed certificate is the one presented.
+        this.stubs?.close();
+        this.stubs = destinationStubs(addr, { trustAnchorsPem: credentials.trustAnchorsPem, client: credentials, serverIdentity });
+        return this.stubs.pods.watchPods({ namespace: '' }) as ClientReadableStream<{ pods?: WirePod[] }>;
       },
-      onMessage: (list: any) => {
+      onMessage: (list) => {
         this.pods = (list.pods ?? []).map(podFromWire);
         this.received = true;
         for (const l of this.listeners) l(this.pods);
@@ -87,6 +88,6 @@ export class PodWatch {
 
   close(): void {
     this.stream.stop();
-    this.client?.close();
+    this.stubs?.close();
   }
 }

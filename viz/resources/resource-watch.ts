@@ -1,12 +1,10 @@
 // Every resource the destination holds, with its state, from Resources.WatchResources
 // (api/destination.proto), presenting the viz's own certificate as the pod watch does;
 // reconnects with backoff and keeps the last list meanwhile.
-import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { destinationProto } from '../../api/destination-proto.ts';
+import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
 import { ResilientStream } from '../../proxy/discovery/resilient-stream.ts';
-import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 
 export interface HeldResource {
@@ -24,22 +22,15 @@ export class ResourceWatch {
   private list: HeldResource[] = [];
   private received = false;
   private readonly stream: ResilientStream<{ resources?: HeldResource[] }>;
-  private client?: grpc.Client;
+  private stubs?: DestinationStubs;
 
   constructor(addr: string, credentials: TlsCredentials, serverIdentity: string, logger: Logger) {
     this.stream = new ResilientStream<{ resources?: HeldResource[] }>('resources', {
       open: () => {
-        const key = credentials.current();
-        const creds = grpc.credentials.createSsl(Buffer.from(credentials.trustAnchorsPem), Buffer.from(String(key.key)), Buffer.from(String(key.cert)), {
-          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-            const id = spiffeIdOfPeer(cert.subjectaltname);
-            return id === serverIdentity ? undefined : new Error(`destination at ${addr} presented ${id ?? 'no SPIFFE id'}, expected ${serverIdentity}`);
-          },
-        });
-        this.client?.close();
-        const { Resources } = destinationProto();
-        this.client = new Resources(addr, creds, { 'grpc.ssl_target_name_override': 'destination.mesh-system', 'grpc.keepalive_time_ms': 30_000 });
-        return (this.client as unknown as { watchResources(req: object): grpc.ClientReadableStream<{ resources?: HeldResource[] }> }).watchResources({});
+        // A fresh channel each time, so a renewed certificate is the one presented.
+        this.stubs?.close();
+        this.stubs = destinationStubs(addr, { trustAnchorsPem: credentials.trustAnchorsPem, client: credentials, serverIdentity });
+        return this.stubs.resources.watchResources({}) as ClientReadableStream<{ resources?: HeldResource[] }>;
       },
       onMessage: (message) => {
         this.list = (message.resources ?? []).map((r) => ({ ...r, problems: [...(r.problems ?? [])], authorizations: [...(r.authorizations ?? [])] }));
@@ -61,6 +52,6 @@ export class ResourceWatch {
 
   close(): void {
     this.stream.stop();
-    this.client?.close();
+    this.stubs?.close();
   }
 }

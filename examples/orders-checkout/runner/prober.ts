@@ -13,8 +13,8 @@ import { projectRoot } from '../../../api/locate.ts';
 let Health: grpc.ServiceClientConstructor | undefined;
 function healthClient(): grpc.ServiceClientConstructor {
   const definition = protoLoader.loadSync(join(projectRoot, 'examples/orders-checkout/proto/health.proto'), { keepCase: false, longs: Number, enums: String, defaults: true });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a loaded package is dynamic
-  return (grpc.loadPackageDefinition(definition) as any).grpc.health.v1.Health as grpc.ServiceClientConstructor;
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+  return loaded.grpc.health.v1.Health;
 }
 import type { ProbeAction } from './probe-spec.ts';
 
