@@ -165,7 +165,7 @@ export class Proxy {
         policyTimeoutMs: config.discoveryTimeoutMs,
         authorize: this.deps.authorize,
         proxyPorts: this.ownPorts,
-        tap: tapLayer({ hub: this.taps, direction: 'inbound', self, defaultAppPort: config.defaultAppPort }),
+        tap: tapLayer({ hub: this.taps, direction: 'inbound', self }),
       }),
     });
     accept.outbound = (socket) => outbound.accept(socket);

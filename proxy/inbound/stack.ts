@@ -73,11 +73,12 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     toApp,
     // Golden metrics first, so refusals by policy and failures to reach the app are counted too.
     opts.metrics.requestLayer(),
+    // Which app port the request is for, decided once (policy and tap read it): `l5d-dst-port`
+    // from another proxy, else the port a redirected connection was sent to, else the default app
+    // port; never one of this proxy's own ports.
+    appPortLayer(opts.defaultAppPort, opts.proxyPorts),
     // Tap next, so refusals by policy are reported too, with the journey of the decisions below.
     ...(opts.tap ? [opts.tap] : []),
-    // Which app port the request is for, decided once (policy is per port): `l5d-dst-port` from
-    // another proxy, else the default app port; never one of this proxy's own ports.
-    appPortLayer(opts.defaultAppPort, opts.proxyPorts),
     // A port's first request may arrive before its first policy (the watch starts on first use):
     // wait for it, bounded, rather than refuse a caller the policy would admit.
     ...(policy && !opts.authorize ? [awaitFirstPolicy(policy, portOf, opts.policyTimeoutMs ?? 3_000)] : []),

@@ -3,7 +3,7 @@
 // head, end), and gives those a journey for the layers below to note their decisions in.
 import { Transform } from 'node:stream';
 import type { TapEventOut } from '../../api/tap-proto.ts';
-import { asProxyError } from '../errors.ts';
+import { asProxyError, ProxyError } from '../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
 import { namespaceOfAuthority, namespaceOfIdentity, outboundDestination, tapHeaders, toPeer, type SelfFacts } from './events.ts';
 import type { Tap, TapHub } from './hub.ts';
@@ -14,8 +14,6 @@ export interface TapLayerOptions {
   hub: TapHub;
   direction: 'inbound' | 'outbound';
   self: SelfFacts;
-  /** Inbound: the app port of requests that name none in `l5d-dst-port`. */
-  defaultAppPort?: number;
 }
 
 export function tapLayer(opts: TapLayerOptions): Layer {
@@ -45,7 +43,8 @@ function factsOf(opts: TapLayerOptions, req: MeshRequest, names: NameMemo): Requ
   const { ctx } = req;
   const self = opts.self;
   if (opts.direction === 'inbound') {
-    const port = headerValue(req.headers, 'l5d-dst-port') ?? opts.defaultAppPort;
+    // Decided once by the inbound stack's appPortLayer, which runs before this layer.
+    const port = ctx.targetPort;
     return {
       direction: 'inbound',
       method: req.method,
@@ -193,6 +192,11 @@ class TappedRequest {
     // call and aborts it at the end, building a DOMException (and its stack trace) per response.
     const body = res.body;
     body.on('error', (err) => counted.destroy(err));
+    // A peer that vanishes can end the body with neither 'end' nor 'error' (a destroyed stream):
+    // end the client's copy too, or the client hangs and this tap never sees its end.
+    body.on('close', () => {
+      if (!body.readableEnded && !counted.destroyed) counted.destroy(new ProxyError('UPSTREAM_RESET', 'the response ended early: the upstream closed its stream'));
+    });
     counted.on('close', () => {
       if (counted.readableEnded && !counted.errored) return this.afterBody(res, headerGrpc, bytes);
       if (!body.destroyed) body.destroy(); // the client left: stop the upstream too

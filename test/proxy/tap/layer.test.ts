@@ -1,0 +1,33 @@
+// The tap layer against a fake inner service: what it reports when the upstream's body goes away.
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { TapEventOut } from '../../../api/tap-proto.ts';
+import { TapHub } from '../../../proxy/tap/hub.ts';
+import { tapLayer } from '../../../proxy/tap/layer.ts';
+import { meshRequest } from '../../helpers/fake-request.ts';
+
+describe('tap layer', () => {
+  it('an upstream body destroyed without an error ends the client copy and the tap reports UPSTREAM_RESET', async () => {
+    const hub = new TapHub();
+    const events: TapEventOut[] = [];
+    hub.open({ limit: 10 }, { write: (e) => events.push(e), backlog: () => 0, end: () => {} });
+    const upstream = new Readable({ read() {} });
+    const service = tapLayer({ hub, direction: 'outbound', self: { podIp: '127.0.0.1' } })(async () => ({ status: 200, headers: {}, body: upstream }));
+
+    const res = await service(meshRequest());
+    const received: Buffer[] = [];
+    const ended = new Promise<Error | undefined>((resolve) => {
+      res.body!.on('data', (c: Buffer) => received.push(c));
+      res.body!.on('end', () => resolve(undefined));
+      res.body!.on('error', (err) => resolve(err));
+    });
+    upstream.push('partial');
+    await new Promise((r) => setImmediate(r));
+    upstream.destroy(); // the peer vanished: 'close' with neither 'end' nor 'error'
+
+    const err = await ended;
+    expect(err?.message).toMatch(/upstream closed its stream/);
+    expect(Buffer.concat(received).toString()).toBe('partial');
+    await expect.poll(() => events.find((e) => e.responseEnd)?.responseEnd).toMatchObject({ error: 'UPSTREAM_RESET', responseBytes: 7 });
+  });
+});
