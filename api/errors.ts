@@ -13,3 +13,12 @@ export class CodedError<Code extends string> extends Error {
     super(message, options);
   }
 }
+
+/** A CodedError that an HTTP API answers with the status its code maps to. */
+export abstract class HttpCodedError<Code extends string> extends CodedError<Code> {
+  protected abstract readonly statuses: Readonly<Record<Code, number>>;
+
+  get httpStatus(): number {
+    return this.statuses[this.code];
+  }
+}

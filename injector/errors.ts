@@ -1,5 +1,5 @@
 // Typed errors of the injector: a stable `code` for tests and logs, and the HTTP status the webhook answers with.
-import { CodedError } from '../api/errors.ts';
+import { HttpCodedError } from '../api/errors.ts';
 
 export type InjectorErrorCode =
   | 'INVALID_WORKLOAD' // the object is not a well-formed workload (names the field)
@@ -22,10 +22,7 @@ const HTTP_STATUS: Record<InjectorErrorCode, number> = {
   METHOD_NOT_ALLOWED: 405,
 };
 
-export class InjectorError extends CodedError<InjectorErrorCode> {
+export class InjectorError extends HttpCodedError<InjectorErrorCode> {
   override readonly name = 'InjectorError';
-
-  get httpStatus(): number {
-    return HTTP_STATUS[this.code];
-  }
+  protected readonly statuses = HTTP_STATUS;
 }

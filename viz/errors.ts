@@ -1,5 +1,5 @@
 // The viz's errors: each with a stable code, and the HTTP status the viz API answers it with.
-import { CodedError } from '../api/errors.ts';
+import { HttpCodedError } from '../api/errors.ts';
 
 export type VizErrorCode =
   | 'UNKNOWN_KIND' // a resource kind the viz does not know ("deploy/x" is fine, "dpl/x" is not)
@@ -20,10 +20,7 @@ const HTTP_STATUS: Record<VizErrorCode, number> = {
   TAP_FAILED: 502,
 };
 
-export class VizError extends CodedError<VizErrorCode> {
+export class VizError extends HttpCodedError<VizErrorCode> {
   override readonly name = 'VizError';
-
-  get httpStatus(): number {
-    return HTTP_STATUS[this.code];
-  }
+  protected readonly statuses = HTTP_STATUS;
 }

@@ -9,10 +9,10 @@ import { startVizHttp, type Handler, type VizHttpServer } from './api/server.ts'
 import { LocalMetrics } from './metrics/local-source.ts';
 import { Scraper } from './metrics/scraper.ts';
 import type { MetricsSource } from './metrics/source.ts';
-import { PodWatch } from './pods/pod-watch.ts';
+import { watchPods, type PodWatch } from './pods/pod-watch.ts';
 import { startDashboard, type RunningDashboard } from './dashboard/server.ts';
 import { resourcesHandler } from './api/resources.ts';
-import { ResourceWatch } from './resources/resource-watch.ts';
+import { watchResources, type ResourceWatch } from './resources/resource-watch.ts';
 
 export interface VizOptions {
   /** Where the API listens (DESIGN.md: 127.0.0.1:8085). */
@@ -53,8 +53,9 @@ export interface RunningViz {
 export async function startViz(options: VizOptions): Promise<RunningViz> {
   const { logger } = options;
   const destinationIdentity = spiffeId(options.trustDomain, CONTROL_PLANE_NAMESPACE, 'destination');
-  const pods = new PodWatch(options.destinationAddr, options.credentials, destinationIdentity, logger);
-  const resources = new ResourceWatch(options.destinationAddr, options.credentials, destinationIdentity, logger);
+  const destination = { addr: options.destinationAddr, credentials: options.credentials, serverIdentity: destinationIdentity, logger };
+  const pods = watchPods(destination);
+  const resources = watchResources(destination);
   const local = options.prometheus ? undefined : new LocalMetrics(options.scrapeIntervalMs);
   // With a Prometheus, the scraper still asks each proxy's /ready (for MESHED), but not /metrics.
   const scraper = new Scraper(pods, local, { intervalMs: options.scrapeIntervalMs, adminPort: options.adminPort, logger });

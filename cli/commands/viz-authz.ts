@@ -1,6 +1,6 @@
 // `mesh viz authz deploy/X`: per Server and authorization, the requests a deployment's proxies
 // admitted and refused (refused ones as [UNAUTHORIZED], with the reason in -o wide).
-import { resourceRowsCommand } from '../../viz/cli/rows-command.ts';
+import { resourceRowsCommand, VIZ_ADDR_USAGE, WINDOW_USAGE } from '../../viz/cli/rows-command.ts';
 import { rps, table } from '../../viz/cli/table.ts';
 import { UNAUTHORIZED, type AuthzRow } from '../../viz/query/authz.ts';
 
@@ -9,9 +9,9 @@ export const summary = 'requests a deploy or pod admitted and refused, per Serve
 const USAGE = `usage: mesh viz authz (deploy|po)/NAME [options]
 
   -n, --namespace NS         the resource's namespace (default: its pods', if in one namespace)
-  -t, --time-window WINDOW   10s to 10m (default 1m)
+${WINDOW_USAGE}
   -o, --output FORMAT        wide (adds why requests were refused) or json (default: a table)
-  --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)`;
+${VIZ_ADDR_USAGE}`;
 
 export const run = resourceRowsCommand<AuthzRow>({
   command: 'viz authz',

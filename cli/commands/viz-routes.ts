@@ -1,7 +1,7 @@
 // `mesh viz routes deploy/X [--to deploy/Y] | svc/X`: per-route success, rate and latency.
 import { outputFormat } from '../../viz/cli/output.ts';
 import { resourceArg } from '../../viz/cli/resource-arg.ts';
-import { printRows, ROWS_OPTIONS } from '../../viz/cli/rows-command.ts';
+import { printRows, ROWS_OPTIONS, VIZ_ADDR_USAGE, WINDOW_USAGE } from '../../viz/cli/rows-command.ts';
 import { routesTable } from '../../viz/cli/routes-table.ts';
 import type { RouteRow } from '../../viz/query/routes.ts';
 import { parseCommandArgs, runCommand } from '../args.ts';
@@ -12,9 +12,9 @@ const USAGE = `usage: mesh viz routes (deploy/NAME|svc/NAME) [options]
 
   -n, --namespace NS         the resource's namespace (default: the deployment's, if only one)
   --to RESOURCE              only NAME's calls to RESOURCE (deploy/Y or svc/Y), measured at NAME's outbound side
-  -t, --time-window WINDOW   10s to 10m (default 1m)
+${WINDOW_USAGE}
   -o, --output FORMAT        wide (effective and actual) or json (default: a table)
-  --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)`;
+${VIZ_ADDR_USAGE}`;
 
 const OPTIONS = { ...ROWS_OPTIONS, to: { type: 'string' } } as const;
 

@@ -2,7 +2,7 @@
 import { resourceArg } from '../../viz/cli/resource-arg.ts';
 import { statTable } from '../../viz/cli/stat-table.ts';
 import { outputFormat } from '../../viz/cli/output.ts';
-import { printRows, ROWS_OPTIONS } from '../../viz/cli/rows-command.ts';
+import { printRows, ROWS_OPTIONS, VIZ_ADDR_USAGE, WINDOW_USAGE } from '../../viz/cli/rows-command.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
@@ -13,10 +13,10 @@ const USAGE = `usage: mesh viz stat (deploy|pod|ns|authority|svc)[/NAME] [option
   -n, --namespace NS         only this namespace (default: every namespace)
   --from RESOURCE            only traffic sent by RESOURCE (deploy/X, po/X, ns/X)
   --to RESOURCE              only traffic the selected resources sent to RESOURCE
-  -t, --time-window WINDOW   10s to 10m (default 1m)
+${WINDOW_USAGE}
   --proxy-version-mismatch   only resources whose proxies are older than the control plane
   -o, --output FORMAT        wide or json (default: a table)
-  --viz-addr ADDR            the viz API (default: the running demo's, else ${'127.0.0.1:8085'})`;
+${VIZ_ADDR_USAGE}`;
 
 const OPTIONS = { ...ROWS_OPTIONS, from: { type: 'string' }, to: { type: 'string' }, 'proxy-version-mismatch': { type: 'boolean' } } as const;
 

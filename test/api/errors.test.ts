@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from '../../proxy/config.ts';
 import { RouteMatchError, anchoredRegex } from '../../proxy/http/route-match.ts';
 import { CidrError, parseCidr } from '../../proxy/inbound/authz/cidr.ts';
 
-const SOURCE_FOLDERS = ['api', 'proxy', 'destination', 'identity', 'injector', 'cli', 'examples', 'bench'];
+const SOURCE_FOLDERS = ['api', 'proxy', 'proxy-init', 'destination', 'identity', 'injector', 'viz', 'cli', 'examples', 'bench'];
 // The demo apps stand for any workload and import nothing of the mesh (see apps/app-env.ts).
 const OUTSIDE_THE_MESH = 'examples/orders-checkout/apps/';
 

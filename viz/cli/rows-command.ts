@@ -13,6 +13,10 @@ export const ROWS_OPTIONS = {
   'viz-addr': { type: 'string' },
 } as const;
 
+/** Usage lines of the two flags every rows command takes, so that each says them alike. */
+export const WINDOW_USAGE = '  -t, --time-window WINDOW   10s to 10m (default 1m)';
+export const VIZ_ADDR_USAGE = "  --viz-addr ADDR            the viz API (default: the running demo's, else 127.0.0.1:8085)";
+
 export interface RowsRequest<R> {
   /** `viz authz`: how errors name the command. */
   command: string;

@@ -1,11 +1,7 @@
 // The registered pods, from the destination's Pods.WatchPods stream (api/destination.proto),
 // presenting the viz's own certificate; reconnects with backoff and keeps the last list meanwhile.
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
-// The proxy's reconnecting stream is reused as is: the viz watches the destination as a proxy does.
-import { ResilientStream } from '../../proxy/discovery/resilient-stream.ts';
-import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
+import { ListWatch, type DestinationPeer } from '../watch/list-watch.ts';
 
 export interface MeshPod {
   name: string;
@@ -45,49 +41,13 @@ function podFromWire(p: WirePod): MeshPod {
   return { name: p.name, namespace: p.namespace, labels, ip: p.ip, identity: p.identity, serviceAccount: p.serviceAccount, deployment: deploymentOf(p.name, p.deployment) };
 }
 
-export class PodWatch {
-  private pods: MeshPod[] = [];
-  private received = false;
-  private readonly stream: ResilientStream<{ pods?: WirePod[] }>;
-  private stubs?: DestinationStubs;
-  private readonly listeners = new Set<(pods: MeshPod[]) => void>();
+/** The registered pods, as the viz's views and scraper see them. */
+export type PodWatch = ListWatch<{ pods?: WirePod[] }, MeshPod>;
 
-  constructor(addr: string, credentials: TlsCredentials, serverIdentity: string, logger: Logger) {
-    this.stream = new ResilientStream<{ pods?: WirePod[] }>('pods', {
-      open: () => {
-        // A fresh channel each time, so a renewed certificate is the one presented.
-        this.stubs?.close();
-        this.stubs = destinationStubs(addr, { trustAnchorsPem: credentials.trustAnchorsPem, client: credentials, serverIdentity });
-        return this.stubs.pods.watchPods({ namespace: '' }) as ClientReadableStream<{ pods?: WirePod[] }>;
-      },
-      onMessage: (list) => {
-        this.pods = (list.pods ?? []).map(podFromWire);
-        this.received = true;
-        for (const l of this.listeners) l(this.pods);
-      },
-    }, { minMs: 200, maxMs: 5_000 }, logger);
-    this.stream.start();
-    // A renewed certificate: reopen, so the destination sees the current one.
-    credentials.onRotate(() => this.stream.restart());
-  }
-
-  /** The latest list (empty until the destination first answers). */
-  current(): MeshPod[] {
-    return this.pods;
-  }
-
-  /** True once the destination answered at least once. */
-  get known(): boolean {
-    return this.received;
-  }
-
-  onChange(listener: (pods: MeshPod[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  close(): void {
-    this.stream.stop();
-    this.stubs?.close();
-  }
+export function watchPods(peer: DestinationPeer): PodWatch {
+  return new ListWatch(peer, {
+    name: 'pods',
+    open: (stubs) => stubs.pods.watchPods({ namespace: '' }) as ClientReadableStream<{ pods?: WirePod[] }>,
+    itemsOf: (list) => (list.pods ?? []).map(podFromWire),
+  });
 }

@@ -1,11 +1,7 @@
 // Every resource the destination holds, with its state, from Resources.WatchResources
-// (api/destination.proto), presenting the viz's own certificate as the pod watch does;
-// reconnects with backoff and keeps the last list meanwhile.
+// (api/destination.proto), kept by a ListWatch as the pods are.
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
-import { ResilientStream } from '../../proxy/discovery/resilient-stream.ts';
-import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
+import { ListWatch, type DestinationPeer } from '../watch/list-watch.ts';
 
 export interface HeldResource {
   kind: string;
@@ -18,40 +14,15 @@ export interface HeldResource {
   authorizations: string[];
 }
 
-export class ResourceWatch {
-  private list: HeldResource[] = [];
-  private received = false;
-  private readonly stream: ResilientStream<{ resources?: HeldResource[] }>;
-  private stubs?: DestinationStubs;
+type WireResources = { resources?: HeldResource[] };
 
-  constructor(addr: string, credentials: TlsCredentials, serverIdentity: string, logger: Logger) {
-    this.stream = new ResilientStream<{ resources?: HeldResource[] }>('resources', {
-      open: () => {
-        // A fresh channel each time, so a renewed certificate is the one presented.
-        this.stubs?.close();
-        this.stubs = destinationStubs(addr, { trustAnchorsPem: credentials.trustAnchorsPem, client: credentials, serverIdentity });
-        return this.stubs.resources.watchResources({}) as ClientReadableStream<{ resources?: HeldResource[] }>;
-      },
-      onMessage: (message) => {
-        this.list = (message.resources ?? []).map((r) => ({ ...r, problems: [...(r.problems ?? [])], authorizations: [...(r.authorizations ?? [])] }));
-        this.received = true;
-      },
-    }, { minMs: 200, maxMs: 5_000 }, logger);
-    this.stream.start();
-    credentials.onRotate(() => this.stream.restart());
-  }
+export type ResourceWatch = ListWatch<WireResources, HeldResource>;
 
-  current(): HeldResource[] {
-    return this.list;
-  }
-
-  /** True once the destination answered at least once. */
-  get known(): boolean {
-    return this.received;
-  }
-
-  close(): void {
-    this.stream.stop();
-    this.stubs?.close();
-  }
+export function watchResources(peer: DestinationPeer): ResourceWatch {
+  return new ListWatch(peer, {
+    name: 'resources',
+    open: (stubs) => stubs.resources.watchResources({}) as ClientReadableStream<WireResources>,
+    // proto-loader leaves empty repeated fields out.
+    itemsOf: (message) => (message.resources ?? []).map((r) => ({ ...r, problems: [...(r.problems ?? [])], authorizations: [...(r.authorizations ?? [])] })),
+  });
 }

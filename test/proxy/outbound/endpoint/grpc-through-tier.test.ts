@@ -14,11 +14,11 @@ import { addressBlock } from '../../../helpers/address-block.ts';
 const NET = await addressBlock();
 
 const HOST = `${NET}.5`;
-type Msg = { text?: string; blob?: Buffer };
+type Msg = { text?: string; payload?: Buffer };
 type EchoClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
-const def = protoLoader.loadSync(fileURLToPath(new URL('./fixtures/echo.proto', import.meta.url)), { keepCase: true });
-const Echo = (grpc.loadPackageDefinition(def).transporttest as grpc.GrpcObject).Echo as grpc.ServiceClientConstructor;
+const def = protoLoader.loadSync(fileURLToPath(new URL('../../fixtures/echo.proto', import.meta.url)), { keepCase: true });
+const Echo = (grpc.loadPackageDefinition(def).meshtest as grpc.GrpcObject).Echo as grpc.ServiceClientConstructor;
 
 let server: grpc.Server;
 let edge: ServedEdge;
@@ -41,7 +41,7 @@ beforeAll(async () => {
       if (text === 'slow') return setTimeout(() => cb(null, { text }), 1500);
       const md = new grpc.Metadata();
       md.set('x-trailer', 'kept');
-      cb(null, { text: `echo:${text}`, blob: call.request.blob }, md);
+      cb(null, { text: `echo:${text}`, payload: call.request.payload }, md);
     },
     ServerStream: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       if (call.request.text === 'forever') {
@@ -129,9 +129,9 @@ describe('gRPC through the endpoint tier', () => {
   it('carries a 4 MB message both ways', async () => {
     const c = client();
     const blob = Buffer.alloc(4 << 20, 5);
-    const { res, err } = await unary(c, { text: 'big', blob });
+    const { res, err } = await unary(c, { text: 'big', payload: blob });
     expect(err).toBeUndefined();
-    expect(res!.blob!.equals(blob)).toBe(true);
+    expect(res!.payload!.equals(blob)).toBe(true);
     c.close();
   });
 
