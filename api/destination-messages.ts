@@ -72,11 +72,19 @@ export interface HttpRouteMatchMessage {
 
 export interface HttpRouteRuleMessage {
   matches?: HttpRouteMatchMessage[];
-  backends?: Array<{ authority?: string; weight?: number }>;
+  backends?: Array<{ authority?: string; weight?: number; failure?: string }>;
   requestTimeoutMs?: number;
   backendTimeoutMs?: number;
   retry?: { httpStatuses?: StatusRangeMessage[]; grpcStatuses?: string[]; limit?: number; timeoutMs?: number } | null;
   failoverDisabled?: boolean;
+  filters?: HttpRouteFilterMessage[];
+  failure?: string;
+}
+
+export interface HttpRouteFilterMessage {
+  type?: string;
+  headerModifier?: { set?: Array<{ name?: string; value?: string }>; add?: Array<{ name?: string; value?: string }>; remove?: string[] } | null;
+  redirect?: { scheme?: string; hostname?: string; pathType?: string; pathValue?: string; port?: number; statusCode?: number } | null;
 }
 
 export interface ProfileUpdateMessage {

@@ -81,7 +81,29 @@ export interface WeightedBackend {
   /** The backend Service's authority, `name.namespace.svc.cluster.local:port`. */
   authority: string;
   weight: number;
+  /**
+   * Set when the backendRef cannot be used (its Service does not exist): this share of the
+   * rule's requests is answered 500, the Gateway API's answer, with this reason.
+   */
+  failure?: string;
 }
+
+export interface HeaderValue {
+  name: string;
+  value: string;
+}
+
+/** An HTTPRoute filter the mesh applies (those Linkerd supports). */
+export type HttpRouteFilter =
+  | { type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'; set: HeaderValue[]; add: HeaderValue[]; remove: string[] }
+  | {
+      type: 'RequestRedirect';
+      scheme?: string;
+      hostname?: string;
+      path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+      port?: number;
+      statusCode: number;
+    };
 
 export interface HttpRouteRetry {
   /** HTTP status ranges that are retried, from `retry.linkerd.io/http` (e.g. "5xx", "429"). */
@@ -105,6 +127,10 @@ export interface HttpRouteRule {
   retry?: HttpRouteRetry;
   /** `failover.linkerd.io/enabled: "false"`: weights stay as written even while a backend has no ready endpoints. */
   failoverDisabled?: boolean;
+  /** Applied in order to every request the rule matches (and its response). */
+  filters?: HttpRouteFilter[];
+  /** Set when the rule cannot be served as written (an unsupported filter): its requests get 500 with this reason. */
+  failure?: string;
 }
 
 export interface HttpRoute {

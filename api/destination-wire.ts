@@ -3,6 +3,7 @@
 import { isDefaultPolicy } from './destination-types.ts';
 import type {
   Authorization,
+  HttpRouteFilter,
   DefaultPolicy,
   Endpoint,
   HttpRouteMatch,
@@ -15,6 +16,7 @@ import type {
 import type {
   EndpointMessage,
   HttpRouteMatchMessage,
+  HttpRouteFilterMessage,
   HttpRouteRuleMessage,
   InboundPolicyMessage,
   ProfileUpdateMessage,
@@ -106,14 +108,45 @@ export function profileToWire(p: Profile): ProfileUpdateMessage {
       name: h.name,
       rules: h.rules.map((r) => ({
         matches: r.matches.map(httpMatchToWire),
-        backends: r.backends,
+        backends: r.backends.map((b) => ({ authority: b.authority, weight: b.weight, failure: b.failure ?? '' })),
         requestTimeoutMs: r.requestTimeoutMs,
         backendTimeoutMs: r.backendTimeoutMs,
         retry: r.retry ?? null,
         failoverDisabled: r.failoverDisabled ?? false,
+        filters: (r.filters ?? []).map(filterToWire),
+        failure: r.failure ?? '',
       })),
     })),
   };
+}
+
+function filterToWire(f: HttpRouteFilter): HttpRouteFilterMessage {
+  if (f.type === 'RequestRedirect') {
+    return {
+      type: f.type,
+      redirect: { scheme: f.scheme ?? '', hostname: f.hostname ?? '', pathType: f.path?.type ?? '', pathValue: f.path?.value ?? '', port: f.port ?? 0, statusCode: f.statusCode },
+    };
+  }
+  return { type: f.type, headerModifier: { set: f.set, add: f.add, remove: f.remove } };
+}
+
+/** A filter type this proxy does not know refuses its rule (never skipped), as the destination would. */
+function filterFromWire(w: HttpRouteFilterMessage): HttpRouteFilter {
+  if (w.type === 'RequestRedirect') {
+    const r = w.redirect ?? {};
+    const f: HttpRouteFilter = { type: 'RequestRedirect', statusCode: Number(r.statusCode) || 302 };
+    if (r.scheme) f.scheme = r.scheme;
+    if (r.hostname) f.hostname = r.hostname;
+    if (r.port) f.port = Number(r.port);
+    if (r.pathType === 'ReplaceFullPath' || r.pathType === 'ReplacePrefixMatch') f.path = { type: r.pathType, value: r.pathValue ?? '' };
+    return f;
+  }
+  if (w.type === 'RequestHeaderModifier' || w.type === 'ResponseHeaderModifier') {
+    const m = w.headerModifier ?? {};
+    const pairs = (l?: Array<{ name?: string; value?: string }>) => (l ?? []).map((h) => ({ name: h.name ?? '', value: h.value ?? '' }));
+    return { type: w.type, set: pairs(m.set), add: pairs(m.add), remove: [...(m.remove ?? [])] };
+  }
+  throw new Error(`HTTPRoute filter type ${JSON.stringify(w.type)} is not one this proxy applies`);
 }
 
 /** proto `float` carries 0.2 as 0.20000000298; six digits is all a ratio needs. */
@@ -134,11 +167,13 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
       rules: (h.rules ?? []).map((r: HttpRouteRuleMessage) => {
         const rule: Profile['httpRoutes'][number]['rules'][number] = {
           matches: (r.matches ?? []).map(httpMatchFromWire),
-          backends: (r.backends ?? []).map((b) => ({ authority: b.authority ?? '', weight: Number(b.weight) })),
+          backends: (r.backends ?? []).map((b) => ({ authority: b.authority ?? '', weight: Number(b.weight), ...(b.failure ? { failure: b.failure } : {}) })),
           requestTimeoutMs: Number(r.requestTimeoutMs) || 0,
           backendTimeoutMs: Number(r.backendTimeoutMs) || 0,
         };
         if (r.failoverDisabled) rule.failoverDisabled = true;
+        if (r.filters && r.filters.length > 0) rule.filters = r.filters.map(filterFromWire);
+        if (r.failure) rule.failure = r.failure;
         if (r.retry) {
           rule.retry = {
             httpStatuses: (r.retry.httpStatuses ?? []).map((s) => ({ min: Number(s.min), max: Number(s.max) })),

@@ -1,6 +1,6 @@
 // The profile of one Service port: its ServiceProfile (only from the Service's own namespace,
 // named <svc>.<ns>.svc.<domain>) and the HTTPRoutes whose parentRef is that Service and port.
-import type { HttpRoute, HttpRouteRule, Profile } from '../../api/destination-types.ts';
+import type { HttpRoute, HttpRouteFilter, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { HttpRouteResource } from '../store/resources.ts';
@@ -20,7 +20,7 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const consumer = attached.filter((r) => r.meta.namespace === contextNamespace && contextNamespace !== target.namespace);
   const producer = attached.filter((r) => r.meta.namespace === target.namespace);
   const chosen = consumer.length > 0 ? consumer : producer;
-  profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain));
+  profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain, set));
   return profile;
 }
 
@@ -34,12 +34,14 @@ function isParent(p: HttpRouteResource['parentRefs'][number], target: { name: st
   );
 }
 
-function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: string; port: number }, clusterDomain: string): HttpRoute {
+function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: string; port: number }, clusterDomain: string, set: ResourceSet): HttpRoute {
   const rules = r.rules.map((rule): HttpRouteRule => {
-    const backends = rule.backendRefs.map((b) => ({
-      authority: `${serviceFqdn(b.name, b.namespace, clusterDomain)}:${b.port ?? parent.port}`,
-      weight: b.weight,
-    }));
+    const backends = rule.backendRefs.map((b): WeightedBackend => {
+      const backend: WeightedBackend = { authority: `${serviceFqdn(b.name, b.namespace, clusterDomain)}:${b.port ?? parent.port}`, weight: b.weight };
+      // Gateway API: a backendRef that cannot be resolved gets 500 for its share of the requests.
+      if (!set.get('Service', b.namespace, b.name)) backend.failure = `backendRef Service ${b.namespace}/${b.name} of HTTPRoute ${r.meta.namespace}/${r.meta.name} does not exist`;
+      return backend;
+    });
     const out: HttpRouteRule = {
       matches: rule.matches,
       // A rule without backendRefs sends to its parent Service.
@@ -49,6 +51,9 @@ function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: st
     };
     if (r.retry) out.retry = r.retry;
     if (r.failoverDisabled) out.failoverDisabled = true;
+    const filters = rule.filters.filter((f): f is HttpRouteFilter => f !== undefined);
+    if (filters.length > 0) out.filters = filters;
+    if (rule.failure) out.failure = rule.failure;
     return out;
   });
   return { name: `${r.meta.namespace}/${r.meta.name}`, rules };

@@ -1,6 +1,6 @@
 // The validated resources the destination serves from: what each kind means once its YAML
 // has been checked. Parsers in kinds/ produce these; the index reads only these.
-import type { DefaultPolicy, HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
+import type { DefaultPolicy, HttpRouteFilter, HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
 
 export interface Meta {
   kind: string;
@@ -58,6 +58,10 @@ export interface HttpRouteRuleResource {
   backendRefs: BackendRef[];
   requestTimeoutMs?: number;
   backendTimeoutMs?: number;
+  /** The supported filters, in order (an unsupported one sets `failure` instead). */
+  filters: Array<HttpRouteFilter | undefined>;
+  /** Why the rule cannot be served as written: its requests are answered 500. */
+  failure?: string;
 }
 
 export interface HttpRouteResource {
