@@ -93,17 +93,28 @@ export interface HeaderValue {
   value: string;
 }
 
-/** An HTTPRoute filter the mesh applies (those Linkerd supports). */
-export type HttpRouteFilter =
-  | { type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'; set: HeaderValue[]; add: HeaderValue[]; remove: string[] }
-  | {
-      type: 'RequestRedirect';
-      scheme?: string;
-      hostname?: string;
-      path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
-      port?: number;
-      statusCode: number;
-    };
+/** RequestHeaderModifier / ResponseHeaderModifier: header names lower-case, each named once. */
+export interface HeaderModifierFilter {
+  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier';
+  /** Replace (or add) the header with this value. */
+  set: HeaderValue[];
+  /** Append this value to the header's values. */
+  add: HeaderValue[];
+  remove: string[];
+}
+
+/** RequestRedirect: the proxy answers 301/302 itself; an absent field keeps the request's own. */
+export interface RedirectFilter {
+  type: 'RequestRedirect';
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+  port?: number;
+  statusCode: number;
+}
+
+/** A route filter the mesh applies (those Linkerd supports), from an HTTPRoute or GRPCRoute rule. */
+export type HttpRouteFilter = HeaderModifierFilter | RedirectFilter;
 
 export interface HttpRouteRetry {
   /** HTTP status ranges that are retried, from `retry.linkerd.io/http` (e.g. "5xx", "429"). */

@@ -4,6 +4,7 @@ import { isDefaultPolicy } from './destination-types.ts';
 import type {
   Authorization,
   HttpRouteFilter,
+  RedirectFilter,
   DefaultPolicy,
   Endpoint,
   HttpRouteMatch,
@@ -130,23 +131,28 @@ function filterToWire(f: HttpRouteFilter): HttpRouteFilterMessage {
   return { type: f.type, headerModifier: { set: f.set, add: f.add, remove: f.remove } };
 }
 
-/** A filter type this proxy does not know refuses its rule (never skipped), as the destination would. */
-function filterFromWire(w: HttpRouteFilterMessage): HttpRouteFilter {
+/**
+ * A filter from the wire, or why this proxy cannot apply it (a type or value it does not know):
+ * the rule is then refused (answered 500) rather than served without the filter.
+ */
+function filterFromWire(w: HttpRouteFilterMessage): HttpRouteFilter | string {
   if (w.type === 'RequestRedirect') {
     const r = w.redirect ?? {};
-    const f: HttpRouteFilter = { type: 'RequestRedirect', statusCode: Number(r.statusCode) || 302 };
-    if (r.scheme) f.scheme = r.scheme;
+    const f: RedirectFilter = { type: 'RequestRedirect', statusCode: Number(r.statusCode) || 302 };
+    if (r.scheme === 'http' || r.scheme === 'https') f.scheme = r.scheme;
+    else if (r.scheme) return `redirect scheme ${JSON.stringify(r.scheme)} is not http or https`;
     if (r.hostname) f.hostname = r.hostname;
     if (r.port) f.port = Number(r.port);
     if (r.pathType === 'ReplaceFullPath' || r.pathType === 'ReplacePrefixMatch') f.path = { type: r.pathType, value: r.pathValue ?? '' };
+    else if (r.pathType) return `redirect path type ${JSON.stringify(r.pathType)} is not one this proxy applies`;
     return f;
   }
   if (w.type === 'RequestHeaderModifier' || w.type === 'ResponseHeaderModifier') {
     const m = w.headerModifier ?? {};
-    const pairs = (l?: Array<{ name?: string; value?: string }>) => (l ?? []).map((h) => ({ name: h.name ?? '', value: h.value ?? '' }));
-    return { type: w.type, set: pairs(m.set), add: pairs(m.add), remove: [...(m.remove ?? [])] };
+    const pairs = (l?: Array<{ name?: string; value?: string }>) => (l ?? []).map((h) => ({ name: (h.name ?? '').toLowerCase(), value: h.value ?? '' }));
+    return { type: w.type, set: pairs(m.set), add: pairs(m.add), remove: (m.remove ?? []).map((n) => n.toLowerCase()) };
   }
-  throw new Error(`HTTPRoute filter type ${JSON.stringify(w.type)} is not one this proxy applies`);
+  return `filter type ${JSON.stringify(w.type)} is not one this proxy applies`;
 }
 
 /** proto `float` carries 0.2 as 0.20000000298; six digits is all a ratio needs. */
@@ -172,8 +178,10 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
           backendTimeoutMs: Number(r.backendTimeoutMs) || 0,
         };
         if (r.failoverDisabled) rule.failoverDisabled = true;
-        if (r.filters && r.filters.length > 0) rule.filters = r.filters.map(filterFromWire);
-        if (r.failure) rule.failure = r.failure;
+        const filters = (r.filters ?? []).map(filterFromWire);
+        const unknown = filters.filter((f): f is string => typeof f === 'string');
+        if (filters.length > unknown.length) rule.filters = filters.filter((f): f is HttpRouteFilter => typeof f !== 'string');
+        if (r.failure || unknown.length > 0) rule.failure = [r.failure, ...unknown].filter(Boolean).join('; ');
         if (r.retry) {
           rule.retry = {
             httpStatuses: (r.retry.httpStatuses ?? []).map((s) => ({ min: Number(s.min), max: Number(s.max) })),

@@ -1,6 +1,6 @@
 // The profile of one Service port: its ServiceProfile (only from the Service's own namespace,
 // named <svc>.<ns>.svc.<domain>) and the HTTPRoutes whose parentRef is that Service and port.
-import type { HttpRoute, HttpRouteFilter, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
+import type { HttpRoute, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { HttpRouteResource } from '../store/resources.ts';
@@ -51,8 +51,7 @@ function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: st
     };
     if (r.retry) out.retry = r.retry;
     if (r.failoverDisabled) out.failoverDisabled = true;
-    const filters = rule.filters.filter((f): f is HttpRouteFilter => f !== undefined);
-    if (filters.length > 0) out.filters = filters;
+    if (rule.filters.length > 0) out.filters = rule.filters;
     if (rule.failure) out.failure = rule.failure;
     return out;
   });

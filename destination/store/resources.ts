@@ -58,8 +58,8 @@ export interface HttpRouteRuleResource {
   backendRefs: BackendRef[];
   requestTimeoutMs?: number;
   backendTimeoutMs?: number;
-  /** The supported filters, in order (an unsupported one sets `failure` instead). */
-  filters: Array<HttpRouteFilter | undefined>;
+  /** The supported filters, in order (an unsupported one, or a redirect loop, sets `failure` instead). */
+  filters: HttpRouteFilter[];
   /** Why the rule cannot be served as written: its requests are answered 500. */
   failure?: string;
 }

@@ -15,6 +15,7 @@ import type { RoutePolicy } from './logical/route-table.ts';
 import type { EndpointSet } from '../../api/destination-types.ts';
 import { createLogicalService, type LogicalRoute } from './logical/index.ts';
 import { retryLayer } from './logical/retry.ts';
+import { refusedRule, routeFilterLayer } from './logical/route-filters.ts';
 import { timeoutLayer } from './logical/timeout.ts';
 import { lastAuthorityMemo, normalizeAuthority, TargetCache, watching } from './targets.ts';
 
@@ -133,6 +134,9 @@ export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Se
   const { authority, concrete } = opts;
   return ({ policy, label, budget }) => {
     const observed = opts.metrics?.routeLayers?.(authority, policy.name, policy.retry !== undefined);
+    // A rule that cannot be served as written (an unsupported filter) answers 500, never the
+    // route without the filter (Gateway API); still counted on its route.
+    if (policy.failure) return stack(refusedRule(label, policy.failure), ...(observed ? [observed.effective] : []));
     return stack(
       // Traffic split: each attempt draws one of an HTTPRoute's backends by weight, else goes to
       // the authority itself; looked up per request, so the concrete cache stays in use order.
@@ -141,6 +145,9 @@ export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Se
       // Route metrics, effective (route_*): outermost, so each request the app sent counts once,
       // with what the app got back (a route timeout's 504 included), however many attempts it took.
       ...(observed ? [observed.effective] : []),
+      // The rule's filters (header modifiers; a redirect answered here), once per request, not per
+      // attempt; under route metrics, so a redirect counts on its route.
+      ...(policy.filters ? [routeFilterLayer({ filters: policy.filters, pathPrefixes: policy.pathPrefixes ?? [], label })] : []),
       // Whole request, retries and response body included; also enforces ctx.deadline from grpc-timeout.
       timeoutLayer({ ms: policy.requestTimeoutMs, coversBody: true, what: `${label} request timeout` }),
       // Retries of failed attempts, bounded by the target's budget; counted in retry_total.

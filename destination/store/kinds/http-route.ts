@@ -1,9 +1,10 @@
 // HTTPRoute (policy.linkerd.io v1beta1..v1beta3, gateway.networking.k8s.io v1beta1/v1): matches,
 // weighted backendRefs, timeouts, the filters Linkerd supports, and Linkerd's timeout/retry annotations.
-import type { HttpRouteFilter, HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
+import type { HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
 import { compiledRegex, durationMs, Fields, FieldError, shown } from '../field-reader.ts';
 import type { BackendRef, HttpRouteResource, HttpRouteRuleResource, ParentRef } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
+import { readRuleFilters, REFUSED } from './route-filters.ts';
 
 export const HTTP_ROUTE_VERSIONS = [
   'policy.linkerd.io/v1alpha1',
@@ -32,8 +33,8 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
   const rules = spec.list('rules', (raw, path) => {
     const r = Fields.of(raw, path);
     const timeouts = r.optionalObject('timeouts');
-    const refused: string[] = [];
-    const filters = r.list('filters', (f, fp) => readFilter(Fields.of(f, fp), ctx, refused));
+    const matches = r.list('matches', (m, mp) => readMatch(Fields.of(m, mp)));
+    const { filters, refused } = readRuleFilters(r, 'HTTPRoute', matches, ctx);
     const backendRefs = r.list('backendRefs', (b, bp) => {
       const backend = Fields.of(b, bp);
       if (backend.has('filters')) {
@@ -43,13 +44,13 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
       return readBackend(backend, meta.namespace);
     });
     const rule: HttpRouteRuleResource = {
-      matches: r.list('matches', (m, mp) => readMatch(Fields.of(m, mp))),
+      matches,
       backendRefs,
       requestTimeoutMs: timeouts?.has('request') ? durationMs(timeouts.raw['request'], timeouts.at('request')) : undefined,
       backendTimeoutMs: timeouts?.has('backendRequest') ? durationMs(timeouts.raw['backendRequest'], timeouts.at('backendRequest')) : undefined,
       filters,
     };
-    if (refused.length > 0) rule.failure = `HTTPRoute ${meta.namespace}/${meta.name} ${path}: unsupported ${refused.join(', ')}`;
+    if (refused.length > 0) rule.failure = `HTTPRoute ${meta.namespace}/${meta.name} ${path} is refused: ${refused.join(', ')}`;
     return rule;
   });
   const ann = (key: string) => `metadata.annotations["${key}"]`;
@@ -94,57 +95,6 @@ function readMatch(m: Fields): HttpRouteMatch {
     match.method = method;
   }
   return match;
-}
-
-const SUPPORTED_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect'];
-const REFUSED = 'the rule is refused: requests it matches are answered 500, never served without the filter';
-
-/**
- * One rule filter, as Linkerd supports them. Any other type refuses the rule (Gateway API: a
- * filter that cannot be applied must not be skipped); `refused` collects what, for the 500's reason.
- */
-function readFilter(f: Fields, ctx: ParseContext, refused: string[]): HttpRouteFilter | undefined {
-  const type = f.string('type');
-  if (!SUPPORTED_FILTERS.includes(type)) {
-    ctx.warn(f.at('type'), `filter ${shown(type)} is not supported (${SUPPORTED_FILTERS.join(', ')} are); ${REFUSED}`);
-    refused.push(`filter ${type}`);
-    return undefined;
-  }
-  if (type === 'RequestRedirect') {
-    const rr = f.optionalObject('requestRedirect') ?? f.fail('requestRedirect', 'is required for type RequestRedirect');
-    const statusCode = rr.optionalInteger('statusCode', 300, 399) ?? 302;
-    if (statusCode !== 301 && statusCode !== 302) rr.fail('statusCode', `must be 301 or 302, got ${statusCode}`);
-    const scheme = rr.optionalString('scheme');
-    if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') rr.fail('scheme', `must be http or https, got ${shown(scheme)}`);
-    const out: HttpRouteFilter = { type, statusCode };
-    if (scheme !== undefined) out.scheme = scheme;
-    const hostname = rr.optionalString('hostname');
-    if (hostname !== undefined) out.hostname = hostname;
-    const port = rr.optionalInteger('port', 1, 65535);
-    if (port !== undefined) out.port = port;
-    const path = rr.optionalObject('path');
-    if (path) {
-      const kind = path.string('type');
-      if (kind === 'ReplaceFullPath') out.path = { type: kind, value: path.string('replaceFullPath') };
-      else if (kind === 'ReplacePrefixMatch') out.path = { type: kind, value: path.string('replacePrefixMatch') };
-      else path.fail('type', `must be ReplaceFullPath or ReplacePrefixMatch, got ${shown(kind)}`);
-    }
-    return out;
-  }
-  const key = type === 'RequestHeaderModifier' ? 'requestHeaderModifier' : 'responseHeaderModifier';
-  const m = f.optionalObject(key) ?? f.fail(key, `is required for type ${type}`);
-  const pairs = (list: 'set' | 'add') =>
-    m.list(list, (raw, p) => {
-      const h = Fields.of(raw, p);
-      const name = h.string('name');
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) h.fail('name', `is not a header name: ${shown(name)}`);
-      return { name: name.toLowerCase(), value: h.optionalString('value') ?? '' };
-    });
-  const remove = m.list('remove', (raw, p) => {
-    if (typeof raw !== 'string') throw new FieldError(p, `must be a header name, got ${shown(raw)}`);
-    return raw.toLowerCase();
-  });
-  return { type: type as 'RequestHeaderModifier' | 'ResponseHeaderModifier', set: pairs('set'), add: pairs('add'), remove };
 }
 
 function readBackend(b: Fields, routeNamespace: string): BackendRef {

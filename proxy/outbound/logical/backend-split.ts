@@ -56,6 +56,8 @@ export function splitService(
       return Promise.reject(new ProxyError('NO_ENDPOINTS', `${describe}: every backendRef has weight 0`));
     }
     req.ctx.labels.backend = backend.authority; // bounded: the rule's configured backends
+    // Gateway API: the share of a backendRef that cannot be resolved (no such Service) gets 500.
+    if (backend.failure) return Promise.reject(new ProxyError('ROUTE_REFUSED', `${describe}: ${backend.failure}`));
     req.ctx.journey?.add('split', `backend ${backend.authority} (weight ${backend.weight} of ${backends.reduce((sum, b) => sum + Math.max(0, b.weight), 0)})`);
     return concrete(backend.authority)(req);
   };
@@ -74,5 +76,6 @@ export function redistribute(backends: WeightedBackend[], down: ReadonlySet<stri
   return backends.map((b) => ({
     authority: b.authority,
     weight: down.has(b.authority) ? 0 : upTotal > 0 ? Math.max(0, b.weight) : 1,
+    ...(b.failure ? { failure: b.failure } : {}),
   }));
 }

@@ -1,7 +1,7 @@
 // One profile version compiled into the policy each request gets: the ServiceProfile route
 // (name, response classes, timeout, retryability) merged with the HTTPRoute rule (backends,
 // timeouts, retry annotations) that matches it.
-import type { HttpRouteRetry, Profile, WeightedBackend } from '../../../api/destination-types.ts';
+import type { HttpRouteFilter, HttpRouteRetry, Profile, WeightedBackend } from '../../../api/destination-types.ts';
 import { compareRank, compileMatch, type CompiledMatch, type MatchableRequest } from '../../http/route-match.ts';
 import { compileProfileRoute, defaultIsFailure, type CompiledProfileRoute, type FailureClassifier } from './service-profile.ts';
 
@@ -21,6 +21,12 @@ export interface RoutePolicy {
   backends?: WeightedBackend[];
   /** The route's failover is off (`failover.linkerd.io/enabled: "false"`). */
   failoverDisabled?: boolean;
+  /** The matched HTTPRoute rule's filters, in order (header modifiers, redirect). */
+  filters?: HttpRouteFilter[];
+  /** The rule's PathPrefix match values: the prefix a ReplacePrefixMatch redirect replaces. */
+  pathPrefixes?: string[];
+  /** Set when the rule cannot be served as written (an unsupported filter): its requests are answered 500 with this. */
+  failure?: string;
 }
 
 export interface RetryPolicy {
@@ -60,6 +66,7 @@ interface CompiledRule {
   ruleIndex: number;
   matches: CompiledMatch[];
   rule: Profile['httpRoutes'][number]['rules'][number];
+  pathPrefixes: string[];
 }
 
 export interface RouteTable {
@@ -80,7 +87,8 @@ export function compileRouteTable(profile: Profile): RouteTable {
       // The route label names the rule: the HTTPRoute's name, with `#<index>` when it has several
       // rules (they differ in backends and timeouts, so their metrics are kept apart).
       const routeName = route.rules.length > 1 ? `${route.name}#${ruleIndex}` : route.name;
-      rules.push({ routeName, ruleIndex, matches, rule });
+      const pathPrefixes = rule.matches.flatMap((m) => (m.path?.type === 'PathPrefix' ? [m.path.value] : []));
+      rules.push({ routeName, ruleIndex, matches, rule, pathPrefixes });
     });
   }
 
@@ -121,6 +129,9 @@ export function compileRouteTable(profile: Profile): RouteTable {
         retry,
         backends: rule?.rule.backends,
         failoverDisabled: rule?.rule.failoverDisabled,
+        filters: rule?.rule.filters,
+        pathPrefixes: rule?.pathPrefixes,
+        failure: rule?.rule.failure,
       };
     },
   };
