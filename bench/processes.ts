@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../examples/orders-checkout/runner/state.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
 
@@ -89,14 +90,6 @@ export interface Watched {
   pid: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Polls the RSS of some processes while a run lasts, keeping each one's peak. */
 export class RssSampler {
@@ -110,7 +103,7 @@ export class RssSampler {
 
   private sample(): void {
     for (const p of this.processes) {
-      if (!alive(p.pid)) continue;
+      if (!processAlive(p.pid)) continue;
       try {
         const { rss } = memoryOf(p.pid);
         this.peaks.set(p.name, Math.max(this.peaks.get(p.name) ?? 0, rss));

@@ -4,6 +4,7 @@
 // interfaces and its iptables rules with it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from '../../examples/orders-checkout/runner/state.ts';
 
 export const SUBNET = '10.237.0';
 
@@ -132,19 +133,11 @@ function sweepOrphans(): void {
   const listed = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
   for (const name of listed.split('\n').map((l) => l.split(' ')[0]!)) {
     const pid = /^mesh-(\d+)-[0-9a-f]{4}-/.exec(name)?.[1];
-    if (pid === undefined || alive(Number(pid))) continue;
+    if (pid === undefined || processAlive(Number(pid))) continue;
     spawnSync(IP, ['netns', 'del', name], { stdio: 'ignore' });
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** A TCP server (node, in a namespace) that answers every connection with `<name> <local address>` and closes. */
 export function tagServer(name: string, listen: Array<[string, number]>): string[] {

@@ -5,11 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startViz, type RunningViz } from '../../viz/viz.ts';
+import type { RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { startMiniMesh, startVizOver, type MiniMesh } from './mini-mesh.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** A Server for web's port with one authorization, and a Server whose port is not a port. */
@@ -43,16 +42,8 @@ let base: string;
 
 beforeAll(async () => {
   mesh = await startMiniMesh(await addressBlock());
-  viz = await startViz({
-    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
-    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
-    dashboard: { listen: '127.0.0.1:0' },
-  });
+  viz = await startVizOver(mesh, { dashboard: { listen: '127.0.0.1:0' } });
   base = `http://${viz.dashboard!.address}`;
-  await eventually(async () => {
-    const res = await fetch(`${base}/api/v1/pods`);
-    return ((await res.json()) as { pods: Array<{ ready: boolean }> }).pods.filter((p) => p.ready).length === 2;
-  }, 15_000, 'the viz to see both proxies ready');
 }, 40_000);
 
 afterAll(async () => {
@@ -168,11 +159,7 @@ describe('the dashboard server', () => {
   });
 
   it('warns when told to listen beyond loopback', async () => {
-    const wide = await startViz({
-      listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
-      scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
-      dashboard: { listen: '0.0.0.0:0' },
-    });
+    const wide = await startVizOver(mesh, { dashboard: { listen: '0.0.0.0:0' } });
     try {
       expect(wide.dashboard!.warning).toMatch(/beyond this machine's loopback/);
     } finally {

@@ -4,8 +4,10 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
+import pino from 'pino';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { vizIdentity } from '../../viz/identity.ts';
+import { startViz, type RunningViz, type VizOptions } from '../../viz/viz.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../helpers/control-plane.ts';
 
 export const ADMIN_PORT = 4191;
@@ -72,4 +74,22 @@ export async function startMiniMesh(net: string): Promise<MiniMesh> {
       await cp.close();
     },
   };
+}
+
+/**
+ * A viz over the mini mesh (its own listen address unless `extra` says otherwise), by default
+ * once it sees both proxies ready: most tests that ask it anything start from there.
+ */
+export async function startVizOver(mesh: MiniMesh, extra: Partial<VizOptions> = {}, { untilReady = true } = {}): Promise<RunningViz> {
+  const viz = await startViz({
+    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
+    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
+    ...extra,
+  });
+  if (!untilReady) return viz;
+  await eventually(async () => {
+    const res = await fetch(`http://${viz.address}/api/v1/pods`);
+    return ((await res.json()) as { pods: Array<{ ready: boolean }> }).pods.filter((p) => p.ready).length === 2;
+  }, 15_000, 'the viz to see both proxies ready');
+  return viz;
 }

@@ -13,7 +13,7 @@ import type { StatRow } from '../../viz/query/stat.ts';
 import { startViz, type RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
 import { addressBlock } from '../helpers/address-block.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { ADMIN_PORT, startMiniMesh, startVizOver, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
 
 const NET = await addressBlock();
 const PROMETHEUS = `${NET}.251:9090`;
@@ -110,11 +110,7 @@ describe('the viz over Prometheus', () => {
   });
 
   it('says which Prometheus failed and why when it cannot be reached', async () => {
-    const gone = await startViz({
-      listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
-      scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
-      prometheus: new PrometheusMetrics(new URL('http://127.0.0.1:9')),
-    });
+    const gone = await startVizOver(mesh, { prometheus: new PrometheusMetrics(new URL('http://127.0.0.1:9')) }, { untilReady: false });
     try {
       const res = await fetch(`http://${gone.address}/api/v1/stat?resource=deploy`);
       expect(res.status).toBe(503);

@@ -4,16 +4,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destinationProto } from '../../api/destination-proto.ts';
-import { startViz, type RunningViz } from '../../viz/viz.ts';
+import type { RunningViz } from '../../viz/viz.ts';
 import type { EdgeRow } from '../../viz/query/edges.ts';
 import type { RouteRow } from '../../viz/query/routes.ts';
 import type { StatRow } from '../../viz/query/stat.ts';
 import { eventually } from '../helpers/control-plane.ts';
 import { addressBlock } from '../helpers/address-block.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { startMiniMesh, startVizOver, type MiniMesh } from './mini-mesh.ts';
 
 let mesh: MiniMesh;
 let viz: RunningViz;
@@ -26,10 +25,7 @@ async function api<T>(path: string): Promise<{ status: number; body: T }> {
 
 beforeAll(async () => {
   mesh = await startMiniMesh(await addressBlock());
-  viz = await startViz({
-    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
-    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
-  });
+  viz = await startVizOver(mesh);
 }, 30_000);
 
 afterAll(async () => {

@@ -3,13 +3,12 @@
 // unknown pod and a proxy killed mid-tap each give a clear error, and nothing hangs.
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarEnvironment } from '../../examples/orders-checkout/runner/mesh-commands.ts';
-import { startViz, type RunningViz } from '../../viz/viz.ts';
+import type { RunningViz } from '../../viz/viz.ts';
 import { eventually, spawnProxy, type ChildProxy } from '../helpers/control-plane.ts';
 import { addressBlock } from '../helpers/address-block.ts';
-import { ADMIN_PORT, startMiniMesh, TAP_PORT, type MiniMesh } from './mini-mesh.ts';
+import { startMiniMesh, startVizOver, type MiniMesh } from './mini-mesh.ts';
 
 const NET = await addressBlock();
 const root = join(import.meta.dirname, '../..');
@@ -18,14 +17,7 @@ let viz: RunningViz;
 
 beforeAll(async () => {
   mesh = await startMiniMesh(NET);
-  viz = await startViz({
-    listen: '127.0.0.1:0', destinationAddr: mesh.cp.destination!.address, credentials: mesh.vizCredentials, trustDomain: 'cluster.local',
-    scrapeIntervalMs: 1_000, adminPort: ADMIN_PORT, tapPort: TAP_PORT, logger: pino({ level: 'silent' }),
-  });
-  await eventually(async () => {
-    const res = await fetch(`http://${viz.address}/api/v1/pods`);
-    return ((await res.json()) as { pods: Array<{ ready: boolean }> }).pods.filter((p) => p.ready).length === 2;
-  }, 15_000, 'the viz to see both proxies ready');
+  viz = await startVizOver(mesh);
 }, 40_000);
 
 afterAll(async () => {

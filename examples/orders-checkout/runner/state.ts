@@ -77,7 +77,8 @@ export const logsDir = (stateDir: string) => join(stateDir, 'logs');
 const lockFile = (stateDir: string) => join(stateDir, 'demo.pid');
 const runFile = (stateDir: string) => join(stateDir, 'pods.json');
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (one owned by another user counts: EPERM). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -99,7 +100,7 @@ export function acquireLock(stateDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
         throw new StateError('ALREADY_RUNNING', `the demo is already running (process ${holder}, state folder ${stateDir}).\n` +
           `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${holder}`);
       }
@@ -133,7 +134,7 @@ export function readRun(stateDir: string): RunRecord {
   } catch (err) {
     throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`, { cause: err });
   }
-  if (!alive(run.runnerPid)) {
+  if (!processAlive(run.runnerPid)) {
     throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running. Start it with: npm start`);
   }
   return run;
