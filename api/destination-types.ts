@@ -227,3 +227,25 @@ export interface PodInfo {
   /** The owning Deployment's name, for the `dst_deployment` label of its callers' metrics. */
   deployment?: string;
 }
+
+// ---- Resources (what the destination holds, for people) -------------------------------------
+
+/** One document of the resource folder (or API object) as the destination took it. */
+export interface ResourceState {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** Relative to the resource folder. */
+  file: string;
+  /** The document, as YAML. */
+  yaml: string;
+  /** applied; applied with warnings; or refused (then `problems` names the field). */
+  state: 'applied' | 'warnings' | 'refused';
+  /** `field.path: problem` for each warning or error. */
+  problems: string[];
+}
+
+/** A resource as Resources.WatchResources sends it: for a Server, the authorizations that apply. */
+export interface HeldResource extends ResourceState {
+  authorizations: string[];
+}

@@ -11,6 +11,7 @@ import type { Resource } from './resources.ts';
 import { profileWarnings } from './profile-warnings.ts';
 import { referenceWarnings } from './reference-warnings.ts';
 import { stringify } from 'yaml';
+import type { ResourceState } from '../../api/destination-types.ts';
 
 export interface StoreOptions {
   /** A folder of YAML, or one file (development mode). */
@@ -28,21 +29,6 @@ export interface StoreProblem {
   severity: 'error' | 'warning';
   /** `file: Kind ns/name: field.path: problem`, ready to print. */
   message: string;
-}
-
-/** One document of the folder as the destination took it: for people (the dashboard's Resources page). */
-export interface ResourceState {
-  kind: string;
-  namespace: string;
-  name: string;
-  /** Relative to the resource folder. */
-  file: string;
-  /** The document, as YAML. */
-  yaml: string;
-  /** applied; applied with warnings; or refused (then `problems` names the field). */
-  state: 'applied' | 'warnings' | 'refused';
-  /** `field.path: problem` for each warning or error. */
-  problems: string[];
 }
 
 export class ResourceStore {

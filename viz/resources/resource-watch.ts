@@ -1,18 +1,8 @@
 // Every resource the destination holds, with its state, from Resources.WatchResources
 // (api/destination.proto), kept by a ListWatch as the pods are.
 import type { ClientReadableStream } from '@grpc/grpc-js';
+import type { HeldResource } from '../../api/destination-types.ts';
 import { ListWatch, type DestinationPeer } from '../watch/list-watch.ts';
-
-export interface HeldResource {
-  kind: string;
-  namespace: string;
-  name: string;
-  file: string;
-  yaml: string;
-  state: 'applied' | 'warnings' | 'refused';
-  problems: string[];
-  authorizations: string[];
-}
 
 type WireResources = { resources?: HeldResource[] };
 
