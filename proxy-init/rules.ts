@@ -34,6 +34,8 @@ export interface InterceptOptions {
 
 /** Linkerd's: admin 4191 and tap 4190 are not the app's, so never sent to the inbound port. */
 export const DEFAULT_SKIP_INBOUND = '4190,4191';
+/** Linkerd's proxy UID: the proxy runs as this user, so its own dials are told from the app's. */
+export const DEFAULT_PROXY_UID = 2102;
 
 /** The rule lines (iptables-restore syntax, without the table header and COMMIT). */
 export interface RuleSet {

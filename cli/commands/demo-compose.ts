@@ -1,10 +1,11 @@
 // `mesh demo compose`: writes docker-compose.yml from the demo's workloads and the runner's plan,
 // or with --check says whether the file in the tree is what the plan generates.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { readWorkloads } from '../../examples/orders-checkout/runner/deployments.ts';
 import { composePlacement, planDemo } from '../../examples/orders-checkout/runner/topology.ts';
-import { composeYaml } from '../../examples/orders-checkout/runner/compose.ts';
+import { composeManifestsDir, composeYaml } from '../../examples/orders-checkout/runner/compose.ts';
+import { serviceAddresses } from '../../examples/orders-checkout/runner/cluster-ips.ts';
 import { defaultDirs } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { projectRoot } from '../../api/locate.ts';
 import { parseCommandArgs, runCommand } from '../args.ts';
@@ -14,7 +15,8 @@ export const summary = 'write docker-compose.yml from the demo workloads (--chec
 export function generatedCompose(): string {
   const dirs = defaultDirs(projectRoot);
   const placement = composePlacement();
-  return composeYaml(planDemo(readWorkloads(dirs.workloadsDir), placement, relative(projectRoot, dirs.manifestsDir)));
+  // The destination serves the copy of the manifests that `demo prepare` gives clusterIPs.
+  return composeYaml(planDemo(readWorkloads(dirs.workloadsDir), placement, composeManifestsDir(placement)), serviceAddresses(dirs.manifestsDir));
 }
 
 export function run(args: string[]): Promise<number> {

@@ -1,9 +1,12 @@
 // `mesh pods`: the running demo's pods as kubectl shows them (READY as ready/total containers,
 // STATUS, RESTARTS, AGE) with address, service account and identity, from the runner's pods.json,
 // which the runner (the demo's kubelet) rewrites whenever a container starts, exits or changes readiness.
+// With no runner here (docker-compose, or a viz of its own), the pods the destination knows, from the viz.
 import net from 'node:net';
 import type { PodRecord, PodStatusRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
-import { findDemo, STATE_ENV } from '../find-demo.ts';
+import { parseSpiffeId } from '../../api/spiffe.ts';
+import { reportingVizErrors, vizAddress, vizGet } from '../../viz/cli/client.ts';
+import { DemoNotFound, findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'list the running demo pods with READY, STATUS, RESTARTS, AGE, address, service account and identity (-o json)';
@@ -17,12 +20,26 @@ export interface PodStatus {
   meshed: boolean;
   /** The pod's Ready condition: every container ready. */
   ready: boolean;
-  /** kubectl's READY column: ready containers / containers. */
+  /** kubectl's READY column: ready containers / containers ('-' when only the proxy is known). */
   containers: string;
   status: string;
-  restarts: number;
-  /** Seconds since the pod was created. */
-  ageSeconds: number;
+  /** null when the source cannot know (the destination knows a pod, not its containers' history). */
+  restarts: number | null;
+  /** Seconds since the pod was created; null when unknown. */
+  ageSeconds: number | null;
+}
+
+/** A pod as the viz lists it (GET /api/v1/pods): registered with the destination by its proxy. */
+interface VizPod { namespace: string; name: string; ip: string; identity: string | null; ready: boolean; lastError: string | null }
+
+/** The pods the destination knows, through the viz: every meshed pod of a compose deployment, say. */
+export async function podsFromViz(addr: string): Promise<PodStatus[]> {
+  const { pods } = await vizGet<{ pods: VizPod[] }>(addr, '/api/v1/pods', {});
+  return pods.map((p) => ({
+    name: p.name, namespace: p.namespace, address: p.ip, identity: p.identity, meshed: p.identity !== null,
+    serviceAccount: (p.identity && parseSpiffeId(p.identity)?.serviceAccount) || '-',
+    ready: p.ready, containers: '-', status: p.lastError ? 'Unknown' : p.ready ? 'Running' : 'NotReady', restarts: null, ageSeconds: null,
+  }));
 }
 
 /** A file from a runner without status: ask the proxy's /ready (or the app's port) right now. */
@@ -92,21 +109,35 @@ export function age(seconds: number): string {
 }
 
 export function run(args: string[]): Promise<number> {
-  return runCommand('pods', `usage: mesh pods [-o json] [--state DIR]
-  --state DIR   the demo's state folder (default $${STATE_ENV}, else the nearest .mesh-state/ above the working directory, else the project's)`, async () => {
-    const { values } = parseCommandArgs(args, { output: { type: 'string', short: 'o' }, state: { type: 'string' } });
+  return runCommand('pods', `usage: mesh pods [-o json] [--state DIR] [--viz-addr HOST:PORT]
+  --state DIR   the demo's state folder (default $${STATE_ENV}, else the nearest .mesh-state/ above the working directory, else the project's)
+  --viz-addr    with no demo running here (docker-compose): the viz to ask (default $MESH_VIZ_ADDR, else 127.0.0.1:8085)`, async () => {
+    const { values } = parseCommandArgs(args, { output: { type: 'string', short: 'o' }, state: { type: 'string' }, 'viz-addr': { type: 'string' } });
     if (values.output !== undefined && values.output !== 'json') throw new UsageError(`-o must be "json", got "${values.output}"`);
-    return listPods(values.state, values.output === 'json');
+    return listPods(values.state, values['viz-addr'], values.output === 'json');
   });
 }
 
-async function listPods(state: string | undefined, json: boolean): Promise<number> {
+async function listPods(state: string | undefined, vizFlag: string | undefined, json: boolean): Promise<number> {
   let pods: PodStatus[];
   try {
     pods = await podStatuses(findDemo({ flag: state }).run);
   } catch (err) {
-    console.error(`mesh pods: ${(err as Error).message}`);
-    return 1;
+    // No runner's record (and none asked for by --state): a deployment the runner did not start.
+    if (!(err instanceof DemoNotFound) || err.code !== 'NOT_RUNNING' || state !== undefined) {
+      console.error(`mesh pods: ${(err as Error).message}`);
+      return 1;
+    }
+    let found: PodStatus[] | undefined;
+    const code = await reportingVizErrors('pods', async () => {
+      found = await podsFromViz(vizAddress(vizFlag, state));
+      return 0;
+    });
+    if (!found) {
+      console.error(`mesh pods: and no demo runs here either: ${err.message}`);
+      return code || 1;
+    }
+    pods = found;
   }
   if (json) {
     console.log(JSON.stringify({ pods }, null, 2));
@@ -114,7 +145,7 @@ async function listPods(state: string | undefined, json: boolean): Promise<numbe
   }
   const rows = [['NAME', 'NAMESPACE', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'ADDRESS', 'SERVICE ACCOUNT', 'IDENTITY']];
   for (const p of pods) {
-    rows.push([p.name, p.namespace, p.containers, p.status, String(p.restarts), age(p.ageSeconds), p.address, p.serviceAccount, p.identity ?? (p.namespace === 'mesh-system' ? '(control plane)' : '(not meshed)')]);
+    rows.push([p.name, p.namespace, p.containers, p.status, p.restarts === null ? '-' : String(p.restarts), p.ageSeconds === null ? '-' : age(p.ageSeconds), p.address, p.serviceAccount, p.identity ?? (p.namespace === 'mesh-system' ? '(control plane)' : '(not meshed)')]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd());

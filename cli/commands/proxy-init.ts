@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises';
 import { CodedError } from '../../api/errors.ts';
 import { current, install, remove } from '../../proxy-init/iptables.ts';
-import { buildRules, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
+import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
@@ -18,7 +18,7 @@ const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 414
 const OPTIONS = {
   'inbound-port': { type: 'string', default: '4143' },
   'outbound-port': { type: 'string', default: '4140' },
-  'proxy-uid': { type: 'string', default: '2102' },
+  'proxy-uid': { type: 'string', default: String(DEFAULT_PROXY_UID) },
   'skip-inbound-ports': { type: 'string', default: '' },
   'skip-outbound-ports': { type: 'string', default: '' },
   'control-plane': { type: 'string', default: '' },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CodedError } from '../../../api/errors.ts';
 import { readProbes, type ContainerProbes } from './probe-spec.ts';
+import { CONFIG, portList } from '../../../injector/annotations.ts';
 
 export interface Workload {
   name: string;
@@ -23,6 +24,9 @@ export interface Workload {
   terminationGraceSeconds: number;
   /** Where it was read, for messages. */
   source: string;
+  /** `config.linkerd.io/skip-inbound-ports` and `skip-outbound-ports` ('' when absent): ports `mesh proxy-init` leaves alone. */
+  skipInboundPorts: string;
+  skipOutboundPorts: string;
 }
 
 export class ManifestError extends CodedError<'BAD_MANIFEST'> {
@@ -100,7 +104,13 @@ function readDeployment(value: unknown, where: string): Workload {
   for (const [k, v] of Object.entries(selector)) {
     if (labels[k] !== v) fail('spec.selector.matchLabels', `${k}=${v} does not match the pod template's labels, so the Deployment would own no pods`);
   }
-  const inject = labelsAt(tmeta.annotations, 'spec.template.metadata.annotations')['linkerd.io/inject'] ?? 'enabled';
+  const annotations = labelsAt(tmeta.annotations, 'spec.template.metadata.annotations');
+  const inject = annotations['linkerd.io/inject'] ?? 'enabled';
+  const skip = (key: string): string => {
+    const v = annotations[key];
+    if (v === undefined) return '';
+    return portList(v) ?? fail(`spec.template.metadata.annotations.${key}`, `must be ports or ranges like 25,587,4000-4100, got ${JSON.stringify(v)}`);
+  };
   if (inject !== 'enabled' && inject !== 'disabled') fail('spec.template.metadata.annotations.linkerd.io/inject', `must be "enabled" or "disabled", got ${JSON.stringify(inject)}`);
   const pod = obj(template.spec, 'spec.template.spec');
   const serviceAccount = pod.serviceAccountName === undefined ? 'default' : str(pod.serviceAccountName, 'spec.template.spec.serviceAccountName');
@@ -135,5 +145,6 @@ function readDeployment(value: unknown, where: string): Workload {
   return {
     name, namespace, replicas: replicas as number, labels, serviceAccount, meshed: inject === 'enabled', command: command as string[], env, ports,
     probes, terminationGraceSeconds: grace as number, source: where,
+    skipInboundPorts: skip(CONFIG.skipInboundPorts), skipOutboundPorts: skip(CONFIG.skipOutboundPorts),
   };
 }

@@ -8,6 +8,12 @@ import { CodedError } from '../../../api/errors.ts';
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
   platform: 'local' | 'compose';
+  /**
+   * How an app's traffic reaches its sidecar: `proxy-env` tells the app (HTTP_PROXY, grpc_proxy:
+   * one machine, no namespaces); `iptables` tells it nothing, and `mesh proxy-init` redirects its
+   * TCP in the pod's own network namespace, as in a cluster.
+   */
+  interception: 'proxy-env' | 'iptables';
   /** The address of the Nth pod (N from 1); the ingress is pod 1. */
   podIp(n: number): string;
   identityAddr: string;
@@ -34,12 +40,12 @@ export function localPlacement(stateDir: string, root: string, net = process.env
   if (net !== undefined && net !== '') {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new PlacementError(`MESH_DEMO_NET="${net}": expected the first three parts of a loopback address, like 127.0.27`);
     return {
-      platform: 'local', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`, vizAddr: `${net}.252:8085`, dashboardAddr: `${net}.252:8084`,
+      platform: 'local', interception: 'proxy-env', podIp: (n) => `${net}.${n}`, identityAddr: `${net}.250:8080`, destinationAddr: `${net}.251:8086`, vizAddr: `${net}.252:8085`, dashboardAddr: `${net}.252:8084`,
       ingressListen: `${net}.1:8000`, ingressUrl: `http://${net}.1:8000`, stateDir, root,
     };
   }
   return {
-    platform: 'local', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', vizAddr: '127.0.0.1:8085', dashboardAddr: '127.0.0.1:8084',
+    platform: 'local', interception: 'proxy-env', podIp: (n) => `127.0.10.${n}`, identityAddr: '127.0.0.1:8080', destinationAddr: '127.0.0.1:8086', vizAddr: '127.0.0.1:8085', dashboardAddr: '127.0.0.1:8084',
     ingressListen: '127.0.0.1:8000', ingressUrl: 'http://127.0.0.1:8000', stateDir, root,
   };
 }
@@ -54,7 +60,7 @@ export class PlacementError extends CodedError<'BAD_PLACEMENT'> {
 export const composeSubnet = '172.28.0.0/16';
 export function composePlacement(): Placement {
   return {
-    platform: 'compose', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086', vizAddr: '172.28.0.12:8085',
+    platform: 'compose', interception: 'iptables', podIp: (n) => `172.28.10.${n}`, identityAddr: '172.28.0.10:8080', destinationAddr: '172.28.0.11:8086', vizAddr: '172.28.0.12:8085',
     // Inside its container the dashboard must listen beyond loopback to be published; compose
     // publishes it on the host's 127.0.0.1 only (the viz warns about the bind all the same).
     dashboardAddr: '0.0.0.0:8084',
@@ -178,7 +184,7 @@ export function planPod(w: Workload, name: string, ip: string, placement: Placem
         env: {
           POD_IP: pod.ip, POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, INGRESS_URL: placement.ingressUrl,
           // How app traffic reaches its sidecar without iptables (DESIGN.md, "Pods on one machine").
-          ...(pod.meshed ? { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, grpc_proxy: proxyUrl, NO_PROXY: '', no_grpc_proxy: '' } : {}),
+          ...(pod.meshed && placement.interception === 'proxy-env' ? { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, grpc_proxy: proxyUrl, NO_PROXY: '', no_grpc_proxy: '' } : {}),
           ...w.env,
         },
         listens: w.ports.map((p) => `${pod.ip}:${p.containerPort}`),
@@ -189,7 +195,11 @@ export function planPod(w: Workload, name: string, ip: string, placement: Placem
         ? {
           name: `${pod.name}-proxy`, role: 'sidecar', command: sidecarCommand(),
           // Compose has no kubelet to write the file: there the pod counts as Ready while its proxy runs.
-          env: { ...sidecarEnvFor(pod, placement), ...(readyFile ? { MESH_POD_READY_FILE: readyFile } : {}) },
+          env: {
+            ...sidecarEnvFor(pod, placement), ...(readyFile ? { MESH_POD_READY_FILE: readyFile } : {}),
+            // Redirected connections arrive on 127.0.0.1:4140; the proxy routes each by its original destination.
+            ...(placement.interception === 'iptables' ? { MESH_PROXY_TRANSPARENT: 'true', MESH_PROXY_OUTBOUND_IP: '127.0.0.1' } : {}),
+          },
           listens: adminPorts(pod.ip), readyUrl: `http://${pod.ip}:4191/ready`, probes: proxyProbes,
         }
         : undefined;
