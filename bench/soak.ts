@@ -1,8 +1,11 @@
 // Mode soak: the demo at a fixed rate through its ingress for a long time (`--duration 30m`),
-// each proxy's RSS recorded every 10 s; prints each proxy's growth after the warm-up (the first
-// 5 minutes, or the first sixth of a shorter run) and its trend. Goal: flat, < 5 MB per proxy.
-import { existsSync } from 'node:fs';
+// every process's RSS and open FDs (and each proxy's active handles) recorded every 10 s; prints
+// each one's growth after the warm-up (the first 5 minutes, or the first sixth of a shorter run),
+// its RSS trend, and the warnings and errors it logged. Goal: flat, < 5 MB per proxy.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
+import { parsePrometheus } from '../api/prom-text.ts';
 import { readRun, type RunRecord } from '../examples/orders-checkout/runner/state.ts';
 import type { BenchMode } from './mode.ts';
 import { runPaced } from './paced-load.ts';
@@ -17,16 +20,26 @@ const DEFAULT_RATE = 50;
 const SAMPLE_MS = 10_000;
 const CHECKOUT = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'book', quantity: 1 }) };
 
+interface Point {
+  /** Seconds since the load started. */
+  t: number;
+  rss: number;
+  fds: number;
+  /** Active event-loop resources (sockets, timers): proxies only, from their /metrics. */
+  handles: number | null;
+}
+
 interface Series {
   name: string;
-  /** [seconds since the load started, RSS bytes] */
-  points: Array<[number, number]>;
+  role: string;
+  points: Point[];
   pids: Set<number>;
+  log: string;
 }
 
 export const soakMode: BenchMode = {
   name: 'soak',
-  summary: 'the demo at a fixed rate for a long time; each proxy\'s RSS every 10 s and its growth after the warm-up',
+  summary: 'the demo at a fixed rate for a long time; every process\'s RSS, FDs and handles every 10 s, growth after the warm-up, warnings and errors logged',
   async available() {
     return existsSync(join(REPO, 'cli/commands/demo.ts')) ? true : 'the demo runner does not exist yet';
   },
@@ -43,44 +56,108 @@ export const soakMode: BenchMode = {
     }
     const series = new Map<string, Series>();
     const began = Date.now();
-    const sample = () => {
+    const sample = async () => {
       const run: RunRecord = readRun(stateDir);
-      for (const p of run.processes.filter((x) => x.role === 'sidecar' || x.role === 'ingress')) {
+      const admin = new Map(run.pods.filter((p) => p.adminUrl).map((p) => [p.name, p.adminUrl!]));
+      for (const p of run.processes) {
         let rss: number;
+        let fds: number;
         try {
           rss = memoryOf(p.pid).rss;
+          fds = readdirSync(`/proc/${p.pid}/fd`).length;
         } catch {
           continue; // restarting
         }
-        const s = series.get(p.name) ?? { name: p.name, points: [], pids: new Set<number>() };
-        s.points.push([(Date.now() - began) / 1000, rss]);
+        // A sidecar is named after its pod ("orders-stable-0-proxy" or the pod's own name).
+        const url = p.role === 'sidecar' || p.role === 'ingress' ? [...admin].find(([pod]) => p.name.startsWith(pod))?.[1] : undefined;
+        const handles = url ? await activeResources(url) : null;
+        const s = series.get(p.name) ?? { name: p.name, role: p.role ?? '?', points: [], pids: new Set<number>(), log: p.log };
+        s.points.push({ t: (Date.now() - began) / 1000, rss, fds, handles });
         s.pids.add(p.pid);
         series.set(p.name, s);
       }
     };
-    sample();
-    const timer = setInterval(sample, SAMPLE_MS);
-    ctx.log(`soak: ${rate} checkouts/s for ${ctx.durationSeconds} s, RSS of every proxy every ${SAMPLE_MS / 1000} s...`);
+    let sampling = Promise.resolve();
+    await sample();
+    const timer = setInterval(() => (sampling = sampling.then(sample)), SAMPLE_MS);
+    const warmupS = Math.min(300, ctx.durationSeconds / 6);
+    // Warnings and errors each process logged by the end of the warm-up, to count only later ones.
+    let atWarmup = new Map<string, LogCounts>();
+    const warmupTimer = setTimeout(() => (atWarmup = new Map([...series.values()].map((s) => [s.name, logCounts(s.log)]))), warmupS * 1000);
+    ctx.log(`soak: ${rate} checkouts/s for ${ctx.durationSeconds} s, every process's RSS, FDs and handles every ${SAMPLE_MS / 1000} s...`);
     const load = await runPaced({ title: `soak, ${rate} req/s`, url: `${readRun(stateDir).ingressUrl}/checkout`, ...CHECKOUT, connections: 20, durationSeconds: ctx.durationSeconds, rate });
     clearInterval(timer);
-    sample();
+    clearTimeout(warmupTimer);
+    await sampling;
+    await sample();
 
-    const warmupS = Math.min(300, ctx.durationSeconds / 6);
     const rows = [...series.values()].map((s) => {
-      const after = s.points.filter(([t]) => t >= warmupS);
-      const first = after[0]?.[1] ?? NaN;
-      const last = after.at(-1)?.[1] ?? NaN;
-      return { proxy: s.name, atWarmup: first, atEnd: last, growth: last - first, peak: Math.max(...after.map(([, r]) => r)), mbPerHour: slopeMbPerHour(after), restarts: s.pids.size - 1 };
+      const after = s.points.filter((p) => p.t >= warmupS);
+      const first = after[0];
+      const last = after.at(-1);
+      const logs = logCounts(s.log);
+      const before = atWarmup.get(s.name) ?? { warn: 0, error: 0 };
+      return {
+        process: s.name,
+        role: s.role,
+        rssAtWarmup: first?.rss ?? NaN,
+        rssAtEnd: last?.rss ?? NaN,
+        rssGrowth: (last?.rss ?? NaN) - (first?.rss ?? NaN),
+        rssPeak: Math.max(...after.map((p) => p.rss)),
+        mbPerHour: slopeMbPerHour(after.map((p) => [p.t, p.rss])),
+        fdsAtWarmup: first?.fds ?? NaN,
+        fdsAtEnd: last?.fds ?? NaN,
+        fdsPeak: Math.max(...after.map((p) => p.fds)),
+        handlesAtWarmup: first?.handles ?? null,
+        handlesAtEnd: last?.handles ?? null,
+        handlesPeak: after.some((p) => p.handles !== null) ? Math.max(...after.map((p) => p.handles ?? 0)) : null,
+        warnAfterWarmup: logs.warn - before.warn,
+        errorAfterWarmup: logs.error - before.error,
+        warnTotal: logs.warn,
+        errorTotal: logs.error,
+        restarts: s.pids.size - 1,
+      };
     });
     ctx.log('');
     ctx.log(`load: ${load.requests} ok of ${Math.round(rate * ctx.durationSeconds)} sent, ${load.non2xx} non-2xx, ${load.errors} errors, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms`);
-    ctx.log(`RSS after the warm-up (${warmupS.toFixed(0)} s) to the end, per proxy (goal: under 5 MB of growth):`);
-    ctx.log(table(['proxy', `RSS at ${warmupS.toFixed(0)} s MB`, 'RSS at end MB', 'growth MB', 'peak MB', 'trend MB/h', 'restarts'],
-      rows.map((r) => [r.proxy, mb(r.atWarmup), mb(r.atEnd), mb(r.growth), mb(r.peak), r.mbPerHour, r.restarts])));
+    ctx.log(`after the warm-up (${warmupS.toFixed(0)} s) to the end, per process (goal: under 5 MB of RSS growth per proxy, FDs and handles flat):`);
+    const dash = (v: number | null) => (v === null ? '-' : v);
+    ctx.log(table(['process', 'RSS start MB', 'RSS end MB', 'growth MB', 'peak MB', 'trend MB/h', 'FDs start', 'FDs end', 'FDs peak', 'handles start', 'handles end', 'handles peak', 'warn/error logged (total)', 'restarts'],
+      rows.map((r) => [r.process, mb(r.rssAtWarmup), mb(r.rssAtEnd), mb(r.rssGrowth), mb(r.rssPeak), r.mbPerHour, r.fdsAtWarmup, r.fdsAtEnd, r.fdsPeak, dash(r.handlesAtWarmup), dash(r.handlesAtEnd), dash(r.handlesPeak),
+        `${r.warnAfterWarmup}/${r.errorAfterWarmup} (${r.warnTotal}/${r.errorTotal})`, r.restarts])));
     const { samples: _samples, ...loadFigures } = load;
-    return { rate, warmupSeconds: warmupS, load: loadFigures, proxies: rows, series: Object.fromEntries([...series.values()].map((s) => [s.name, s.points])) };
+    return { rate, warmupSeconds: warmupS, load: loadFigures, processes: rows, series: Object.fromEntries([...series.values()].map((s) => [s.name, s.points])) };
   },
 };
+
+/** A proxy's nodejs_active_resources_total, or null when its admin server does not answer. */
+async function activeResources(adminUrl: string): Promise<number | null> {
+  try {
+    const res = await request(`${adminUrl}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const samples = parsePrometheus(await res.body.text());
+    return samples.find((x) => x.name === 'nodejs_active_resources_total')?.value ?? null;
+  } catch {
+    return null;
+  }
+}
+
+interface LogCounts {
+  warn: number;
+  error: number;
+}
+
+/** Lines a process logged at warn and at error or worse: pino's levels as words (the mesh's) or numbers (the apps'). */
+function logCounts(file: string): LogCounts {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { warn: 0, error: 0 };
+  }
+  const warn = text.match(/"level":(?:"warn"|40)[,}]/g)?.length ?? 0;
+  const error = text.match(/"level":(?:"error"|"fatal"|50|60)[,}]/g)?.length ?? 0;
+  return { warn, error };
+}
 
 /** Least-squares slope of RSS over time, in MB per hour. */
 function slopeMbPerHour(points: Array<[number, number]>): number {

@@ -62,6 +62,9 @@ describe('AdminServer', () => {
     const samples = parsePrometheus(await res.body.text());
     expect(samples.find((s) => s.name === 'retry_total')).toMatchObject({ value: 1, labels: { authority: 'orders:8080', route: 'POST /orders' } });
     expect(samples.find((s) => s.name === 'process_resident_memory_bytes')!.value).toBeGreaterThan(1e6);
+    // stdin/stdout/stderr and the listening sockets at least; a soak watches these for leaks.
+    expect(samples.find((s) => s.name === 'process_open_fds')!.value).toBeGreaterThan(3);
+    expect(samples.find((s) => s.name === 'nodejs_active_resources_total')!.value).toBeGreaterThan(0);
 
     const live = await request(`${origin}/live`);
     expect([live.statusCode, await live.body.text()]).toEqual([200, 'live\n']);
