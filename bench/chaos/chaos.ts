@@ -21,6 +21,10 @@ export interface ChaosOptions {
   rate: number;
   /** How long the load must run clean after a process is back and Ready before the next fault. */
   settleMs: number;
+  /** Only the faults named here (e.g. ['destination']), to study one; default every fault and the rollout. */
+  only?: string[];
+  /** Each fault this many times in a row (default 1). */
+  repeat?: number;
   say: (line: string) => void;
 }
 
@@ -42,6 +46,10 @@ export interface FaultResult {
   failures: Record<string, number>;
   /** One response body per kind of failure. */
   samples: Record<string, string>;
+  /** The slowest answered request from the kill to the end (ms): a stall shows here before it fails. */
+  slowestMs: number;
+  /** The same over the settle period just before the kill, and the failures then: the baseline this fault is judged against. */
+  baseline?: { requests: number; failed: number; slowestMs: number };
 }
 
 export interface Bar {
@@ -67,6 +75,8 @@ const TARGETS: Target[] = [
   { fault: 'payments app', kind: 'sole-replica', process: (run) => podOf(run, 'payments', 0) },
 ];
 
+const ROLLOUT = 'rolling restart of orders-stable';
+
 const podOf = (run: RunRecord, workload: string, i: number) => run.pods.filter((p) => p.workload === workload)[i]?.name;
 const withProxy = (pod: string | undefined) => (pod ? `${pod}-proxy` : undefined);
 
@@ -82,17 +92,22 @@ export async function runChaos(opts: ChaosOptions): Promise<{ results: FaultResu
     load.start();
     await settle(load, opts.settleMs, 30_000);
     opts.say(`steady load: ${opts.rate} checkouts/s through ${run.ingressUrl}`);
-    for (const target of TARGETS) {
-      const name = target.process(readRun(opts.stateDir));
-      if (!name) {
-        opts.say(`${target.fault}: not running in this demo, skipped`);
-        continue;
+    const chosen = (fault: string) => !opts.only || opts.only.includes(fault);
+    for (const target of TARGETS.filter((t) => chosen(t.fault))) {
+      for (let i = 0; i < (opts.repeat ?? 1); i++) {
+        const name = target.process(readRun(opts.stateDir));
+        if (!name) {
+          opts.say(`${target.fault}: not running in this demo, skipped`);
+          break;
+        }
+        results.push(await killAndWatch(opts, load, target, name));
+        opts.say(line(results.at(-1)!));
       }
-      results.push(await killAndWatch(opts, load, target, name));
+    }
+    if (chosen(ROLLOUT)) {
+      results.push(await rollingRestart(opts, load));
       opts.say(line(results.at(-1)!));
     }
-    results.push(await rollingRestart(opts, load));
-    opts.say(line(results.at(-1)!));
   } finally {
     await load?.stop();
     await stopDemo(demo);
@@ -120,7 +135,10 @@ async function killAndWatch(opts: ChaosOptions, load: SteadyLoad, target: Target
   // A restarted payments starts with its Deployment's failure rate: set it back to 0.
   if (name.startsWith('payments')) await paymentsConfig(readRun(opts.stateDir), { failureRate: 0 }).catch(() => {});
   await settle(load, opts.settleMs, 60_000);
-  return measure(target.fault, target.kind, load.between(killAt - 1, Date.now()), killAt, backReadyMs);
+  const result = measure(target.fault, target.kind, load.between(killAt - 1, Date.now()), killAt, backReadyMs);
+  const calm = load.between(killAt - opts.settleMs, killAt).filter((o) => o.endMs < killAt);
+  result.baseline = { requests: calm.length, failed: calm.filter(failed).length, slowestMs: slowest(calm) };
+  return result;
 }
 
 async function rollingRestart(opts: ChaosOptions, load: SteadyLoad): Promise<FaultResult> {
@@ -133,7 +151,7 @@ async function rollingRestart(opts: ChaosOptions, load: SteadyLoad): Promise<Fau
   });
   const done = Date.now();
   await settle(load, opts.settleMs, 30_000);
-  const result = measure('rolling restart of orders-stable', 'rollout', load.between(began, Date.now()), began, code === 0 ? done - began : undefined);
+  const result = measure(ROLLOUT, 'rollout', load.between(began, Date.now()), began, code === 0 ? done - began : undefined);
   return result;
 }
 
@@ -154,7 +172,12 @@ function measure(fault: string, kind: FaultKind, outcomes: Outcome[], t0: number
     normalMs: bad.length ? Math.max(...ends) : 0,
     failures,
     samples,
+    slowestMs: slowest(outcomes),
   };
+}
+
+function slowest(outcomes: Outcome[]): number {
+  return outcomes.reduce((max, o) => Math.max(max, o.endMs - o.startMs), 0);
 }
 
 /** Waits until the last `ms` of load had no failed request (bounded by `maxMs`). */
@@ -190,7 +213,8 @@ export function checkBars(results: FaultResult[], backoffSeconds: number): Bar[]
 export function line(r: FaultResult): string {
   const window = r.failed ? `${r.firstFailMs}-${r.lastFailMs} ms after` : '-';
   const kinds = Object.entries(r.failures).map(([k, n]) => `${n}x ${k}${r.samples[k] ? ` ${r.samples[k]}` : ''}`).join(', ');
-  return `${r.fault.padEnd(34)} failed ${String(r.failed).padStart(4)}/${String(r.requests).padEnd(5)} window ${window.padEnd(20)} back+Ready ${r.backReadyMs === undefined ? 'NO' : `${(r.backReadyMs / 1000).toFixed(1)} s`}  normal after ${(r.normalMs / 1000).toFixed(1)} s${kinds ? `  (${kinds})` : ''}`;
+  const base = r.baseline ? `  slowest ${r.slowestMs} ms (before the kill: ${r.baseline.failed}/${r.baseline.requests} failed, slowest ${r.baseline.slowestMs} ms)` : `  slowest ${r.slowestMs} ms`;
+  return `${r.fault.padEnd(34)} failed ${String(r.failed).padStart(4)}/${String(r.requests).padEnd(5)} window ${window.padEnd(20)} back+Ready ${r.backReadyMs === undefined ? 'NO' : `${(r.backReadyMs / 1000).toFixed(1)} s`}  normal after ${(r.normalMs / 1000).toFixed(1)} s${base}${kinds ? `  (${kinds})` : ''}`;
 }
 
 function containerOf(run: RunRecord, name: string): ContainerStatusRecord | undefined {

@@ -1,4 +1,4 @@
-// `npm run chaos [-- --backoff 10 --rate 20 --settle 5]`: the chaos suite against a demo of its
+// `npm run chaos [-- --backoff 10 --rate 20 --settle 5 --only destination --repeat 3 --keep]`: the chaos suite against a demo of its
 // own (in 127.0.31.0/24), with the figures of each fault and the issue's bars; exit 1 if one fails.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,9 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '20' },
     settle: { type: 'string', default: '5' },
     net: { type: 'string', default: '127.0.31' },
+    only: { type: 'string', multiple: true },
+    repeat: { type: 'string', default: '1' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const number = (name: string, raw: string) => {
@@ -20,12 +23,13 @@ const number = (name: string, raw: string) => {
   return n;
 };
 const stateDir = mkdtempSync(join(tmpdir(), 'mesh-chaos-'));
-let keep = false;
+let keep = values.keep!;
 const root = join(import.meta.dirname, '../..');
 try {
   const backoff = number('backoff', values.backoff!);
   const { results, bars } = await runChaos({
     root, net: values.net!, stateDir, backoffSeconds: backoff, rate: number('rate', values.rate!), settleMs: number('settle', values.settle!) * 1000,
+    only: values.only, repeat: number('repeat', values.repeat!),
     say: (l) => console.log(l),
   });
   console.log(`\n${results.length} faults, restart back-off ${backoff} s`);

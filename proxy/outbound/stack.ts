@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
+import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
 import { stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
@@ -13,7 +14,7 @@ import { ingressRouting } from './ingress.ts';
 import { splitService, type Failover } from './logical/backend-split.ts';
 import type { RoutePolicy } from './logical/route-table.ts';
 import type { EndpointSet } from '../../api/destination-types.ts';
-import { createLogicalService, type LogicalRoute } from './logical/index.ts';
+import { createLogicalService, type LogicalRoute, type RouteService } from './logical/index.ts';
 import { retryLayer } from './logical/retry.ts';
 import { refusedRule, routeFilterLayer } from './logical/route-filters.ts';
 import { timeoutLayer } from './logical/timeout.ts';
@@ -79,11 +80,14 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   // least recently used target (past `maxTargets`) releases its watch with it (targets.ts).
 
   // The logical tier, per authority the app named: its profile's routes, each with the route stack below.
+  // Releasing a target also releases its route stacks (their failover watches).
   const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
     const profile = opts.resolver.profile(authority);
     const toConcrete = (backend: string) => concrete.get(backend);
-    const route = routeStack({ authority, concrete: toConcrete, backendHasEndpoints, metrics: opts.metrics, logger: opts.logger });
-    return watching(profile, createLogicalService({ authority, profile, route, concrete: toConcrete, logger: opts.logger, profileTimeoutMs: opts.discoveryTimeoutMs }));
+    const route = routeStack({ authority, concrete: toConcrete, backendEndpoints, metrics: opts.metrics, logger: opts.logger });
+    const built = createLogicalService({ authority, profile, route, concrete: toConcrete, logger: opts.logger, profileTimeoutMs: opts.discoveryTimeoutMs });
+    const held = watching(profile, built.service);
+    return { stack: held.stack, release: () => (held.release(), built.release()) };
   });
 
   // The concrete tier, per backend authority: its endpoints behind a balancer, or the authority as named when not a mesh service.
@@ -92,8 +96,8 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     return watching(endpoints, createConcreteService({ authority, endpoints, connect: endpoint, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
   });
 
-  // What failover asks of discovery: has this backend's Service any ready endpoint now?
-  const backendHasEndpoints = (backend: string) => hasReadyEndpoints(opts.resolver.endpoints(backend).get());
+  // What failover watches: a backend's endpoints, asked once when a split is built (not per request).
+  const backendEndpoints = (backend: string) => opts.resolver.endpoints(backend);
 
   // The endpoint tier, per endpoint: connect, mTLS checked against the identity discovery promised, a pool or session (endpoint/connector.ts).
   const endpoint = (ep: Endpoint): Service => opts.endpoints.service(ep);
@@ -123,25 +127,26 @@ export interface RouteStackOptions {
   authority: string;
   /** The concrete tier: a Service per backend authority. */
   concrete: (authority: string) => Service;
-  /** Whether a backend's Service has ready endpoints now (false: none; undefined: not known yet); enables failover. */
-  backendHasEndpoints?: (authority: string) => boolean | undefined;
+  /** A backend's endpoints from discovery, watched by the split while it lives; enables failover. */
+  backendEndpoints?: (authority: string) => Watched<EndpointSet>;
   metrics?: RetryMetrics;
   logger?: Logger;
 }
 
 /** The stack of one route of a logical target, outermost layer first (built once per route and profile version). */
-export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Service {
+export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => RouteService {
   const { authority, concrete } = opts;
   return ({ policy, label, budget }) => {
     const observed = opts.metrics?.routeLayers?.(authority, policy.name, policy.retry !== undefined);
     // A rule that cannot be served as written (an unsupported filter) answers 500, never the
     // route without the filter (Gateway API); still counted on its route.
-    if (policy.failure) return stack(refusedRule(label, policy.failure), ...(observed ? [observed.effective] : []));
-    return stack(
+    if (policy.failure) return { service: stack(refusedRule(label, policy.failure), ...(observed ? [observed.effective] : [])), release: () => {} };
+    const split = policy.backends ? splitService(policy.backends, concrete, label, failover(opts, policy)) : undefined;
+    const service = stack(
       // Traffic split: each attempt draws one of an HTTPRoute's backends by weight, else goes to
       // the authority itself; looked up per request, so the concrete cache stays in use order.
       // Failover: a backend without ready endpoints hands its weight to the rule's others.
-      policy.backends ? splitService(policy.backends, concrete, label, failover(opts, policy)) : (req) => concrete(authority)(req),
+      split ? split.service : (req) => concrete(authority)(req),
       // Route metrics, effective (route_*): outermost, so each request the app sent counts once,
       // with what the app got back (a route timeout's 504 included), however many attempts it took.
       ...(observed ? [observed.effective] : []),
@@ -160,15 +165,16 @@ export function routeStack(opts: RouteStackOptions): (route: LogicalRoute) => Se
       // Each attempt until its response headers; a timed-out attempt is retried when the route allows.
       ...(policy.attemptTimeoutMs > 0 ? [timeoutLayer({ ms: policy.attemptTimeoutMs, coversBody: false, what: `${label} attempt timeout` })] : []),
     );
+    return { service, release: () => split?.release() };
   };
 }
 
 /** A route's failover (absent when the route turns it off, `failover.linkerd.io/enabled: "false"`): said in a log line and failover_total. */
 function failover(opts: RouteStackOptions, policy: RoutePolicy): Failover | undefined {
-  const { backendHasEndpoints, authority } = opts;
-  if (!backendHasEndpoints || policy.failoverDisabled) return undefined;
+  const { backendEndpoints, authority } = opts;
+  if (!backendEndpoints || policy.failoverDisabled) return undefined;
   return {
-    hasEndpoints: backendHasEndpoints,
+    endpoints: backendEndpoints,
     changed: (backend, failedOver, weights) => {
       opts.metrics?.failover?.({ authority, backend, state: failedOver ? 'failed_over' : 'restored' });
       const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
@@ -176,9 +182,4 @@ function failover(opts: RouteStackOptions, policy: RoutePolicy): Failover | unde
         failedOver ? `failover: ${backend} has no ready endpoints; its weight goes to the other backends (${shares})` : `failover: ${backend} has ready endpoints again; weights as written (${shares})`);
     },
   };
-}
-
-/** A Service known to discovery with no ready endpoints: false; with endpoints: true; not known (yet): undefined. */
-function hasReadyEndpoints(set: EndpointSet | undefined): boolean | undefined {
-  return set?.kind === 'endpoints' ? set.endpoints.length > 0 : undefined;
 }

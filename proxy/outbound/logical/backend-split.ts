@@ -2,8 +2,10 @@
 // retry attempt) in proportion to its weight; the concrete tier is looked up per request.
 // Failover: while a backend's Service has no ready endpoints, its weight is shared among the
 // rule's other backends (what Linkerd needs the linkerd-failover extension for), unless the
-// route says `failover.linkerd.io/enabled: "false"`.
-import type { WeightedBackend } from '../../../api/destination-types.ts';
+// route says `failover.linkerd.io/enabled: "false"`. The split watches its backends' endpoints
+// and recomputes its weights when they change; a request only draws.
+import type { EndpointSet, WeightedBackend } from '../../../api/destination-types.ts';
+import type { Watched } from '../../discovery/watched.ts';
 import { ProxyError } from '../../errors.ts';
 import type { Service } from '../../http/message.ts';
 
@@ -19,10 +21,19 @@ export function pickBackend(backends: WeightedBackend[], random: () => number = 
 }
 
 export interface Failover {
-  /** false when discovery says the backend's Service has no ready endpoints; undefined when not known yet. */
-  hasEndpoints(authority: string): boolean | undefined;
+  /**
+   * Discovery's endpoints of a backend's Service. Asked once per backend when the split is built;
+   * the split subscribes and keeps its weights current from the updates, so a request asks nothing.
+   */
+  endpoints(authority: string): Watched<EndpointSet>;
   /** Told once per change: a backend's weight went to the others (`failedOver`), or came back. */
   changed(backend: string, failedOver: boolean, weights: WeightedBackend[]): void;
+}
+
+/** A rule's split, and how to let go of the discovery watches its failover reads. */
+export interface Split {
+  service: Service;
+  release(): void;
 }
 
 export function splitService(
@@ -31,26 +42,30 @@ export function splitService(
   describe: string,
   failover?: Failover,
   random?: () => number,
-): Service {
-  // The set of backends without endpoints, as last seen: a change is logged and counted once.
-  let down = new Set<string>();
+): Split {
+  // The weights requests draw from: as written, or with failed-over backends' shares moved.
   let effective = backends;
-  const current = (): WeightedBackend[] => {
-    if (!failover || backends.length < 2) return backends;
-    let changed = false;
-    for (const b of backends) if ((failover.hasEndpoints(b.authority) === false) !== down.has(b.authority)) changed = true;
-    if (!changed) return effective;
-    const nowDown = new Set(backends.filter((b) => failover.hasEndpoints(b.authority) === false).map((b) => b.authority));
-    effective = redistribute(backends, nowDown);
-    // Said for the backends that carry weight; a standby (weight 0) going away moves nothing.
-    for (const b of backends) {
-      if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) failover.changed(b.authority, nowDown.has(b.authority), effective);
-    }
-    down = nowDown;
-    return effective;
-  };
-  return (req) => {
-    const backend = pickBackend(current(), random);
+  const unsubscribes: Array<() => void> = [];
+  if (failover && backends.length > 1) {
+    const cells = new Map([...new Set(backends.map((b) => b.authority))].map((a) => [a, failover.endpoints(a)]));
+    // The backends without ready endpoints, as last seen: a change is logged and counted once.
+    let down = new Set<string>();
+    const update = () => {
+      // Unknown (discovery has not answered) is not "down": only a Service known to be empty is.
+      const nowDown = new Set([...cells].filter(([, cell]) => isEmpty(cell.get())).map(([a]) => a));
+      if (nowDown.size === down.size && [...nowDown].every((a) => down.has(a))) return;
+      effective = redistribute(backends, nowDown);
+      // Said for the backends that carry weight; a standby (weight 0) going away moves nothing.
+      for (const b of backends) {
+        if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) failover.changed(b.authority, nowDown.has(b.authority), effective);
+      }
+      down = nowDown;
+    };
+    for (const cell of cells.values()) unsubscribes.push(cell.subscribe(update));
+    update();
+  }
+  const service: Service = (req) => {
+    const backend = pickBackend(effective, random);
     if (!backend) {
       // Gateway API: a rule whose backends all weigh 0 must not route anywhere.
       return Promise.reject(new ProxyError('NO_ENDPOINTS', `${describe}: every backendRef has weight 0`));
@@ -61,6 +76,12 @@ export function splitService(
     req.ctx.journey?.add('split', `backend ${backend.authority} (weight ${backend.weight} of ${backends.reduce((sum, b) => sum + Math.max(0, b.weight), 0)})`);
     return concrete(backend.authority)(req);
   };
+  return { service, release: () => unsubscribes.splice(0).forEach((u) => u()) };
+}
+
+/** A Service discovery knows to have no ready endpoints (not: one it has not answered about yet). */
+function isEmpty(set: EndpointSet | undefined): boolean {
+  return set?.kind === 'endpoints' && set.endpoints.length === 0;
 }
 
 /**

@@ -22,7 +22,7 @@ export interface LogicalTarget {
   authority: string;
   profile: Watched<Profile>;
   /** Builds the stack of one route: timeouts, retries, split, on to the concrete tier. */
-  route: (route: LogicalRoute) => Service;
+  route: (route: LogicalRoute) => RouteService;
   /** The concrete service (balancer) for the authority itself: requests while it has no profile. */
   concrete: (authority: string) => Service;
   /** Logs rejected profiles and a late first profile. */
@@ -37,12 +37,24 @@ export interface LogicalTarget {
   profileTimeoutMs?: number;
 }
 
-interface Compiled {
-  table: RouteTable;
-  routes: Map<string, Service>;
+/** A route's stack, and how to let go of what it holds (its split's discovery watches). */
+export interface RouteService {
+  service: Service;
+  release(): void;
 }
 
-export function createLogicalService(target: LogicalTarget): Service {
+/** The logical service, and how to let go of every route stack it built (the target is evicted). */
+export interface LogicalService {
+  service: Service;
+  release(): void;
+}
+
+interface Compiled {
+  table: RouteTable;
+  routes: Map<string, RouteService>;
+}
+
+export function createLogicalService(target: LogicalTarget): LogicalService {
   const budget = new RetryBudget(DEFAULT_RETRY_BUDGET, target.now);
   const direct: Service = (req) => target.concrete(target.authority)(req);
   let compiled: Compiled | undefined;
@@ -55,7 +67,11 @@ export function createLogicalService(target: LogicalTarget): Service {
     if (!profile || profile === seen) return compiled;
     seen = profile;
     try {
-      compiled = { table: compileRouteTable(profile), routes: new Map() };
+      const next = { table: compileRouteTable(profile), routes: new Map() };
+      // The old version's route stacks are dropped: their watches go with them (requests in
+      // flight on them finish with what they hold).
+      releaseRoutes(compiled);
+      compiled = next;
       budget.configure(profile.retryBudget ?? DEFAULT_RETRY_BUDGET);
     } catch (err) {
       target.logger?.error({ err, authority: target.authority }, `profile for ${target.authority} rejected; keeping the last good one`);
@@ -89,13 +105,25 @@ export function createLogicalService(target: LogicalTarget): Service {
     if (policy.name !== undefined) req.ctx.route = policy.name;
     req.ctx.isFailure = policy.isFailure;
     req.ctx.journey?.add('route', policy.name !== undefined ? `route "${policy.name}"` : `no route of ${target.authority} matched: default`);
-    let svc = table.routes.get(policy.key);
-    if (!svc) {
+    let built = table.routes.get(policy.key);
+    if (!built) {
       const label = policy.name ? `route "${policy.name}"` : `authority ${target.authority}`;
-      svc = target.route({ policy, label, budget });
-      table.routes.set(policy.key, svc);
+      built = target.route({ policy, label, budget });
+      table.routes.set(policy.key, built);
     }
-    return svc(req);
+    return built.service(req);
   };
-  return route;
+  return {
+    service: route,
+    release: () => {
+      releaseRoutes(compiled);
+      compiled = undefined;
+      seen = undefined;
+    },
+  };
+}
+
+function releaseRoutes(compiled: Compiled | undefined): void {
+  for (const r of compiled?.routes.values() ?? []) r.release();
+  compiled?.routes.clear();
 }

@@ -1,7 +1,8 @@
 // The logical service: weighted traffic split over HTTPRoute backends, live weight changes, route
 // labels, and keeping the last good profile when a bad one arrives.
 import { describe, expect, it } from 'vitest';
-import type { Profile } from '../../../../api/destination-types.ts';
+import type { EndpointSet, Profile } from '../../../../api/destination-types.ts';
+import { CountedWatched } from '../../../../proxy/discovery/counted-watched.ts';
 import { Watched } from '../../../../proxy/discovery/watched.ts';
 import { createLogicalService, type LogicalTarget } from '../../../../proxy/outbound/logical/index.ts';
 import { routeStack } from '../../../../proxy/outbound/stack.ts';
@@ -33,7 +34,7 @@ function splitProfile(stable: number, canary: number, extra: Partial<Profile> = 
 
 /** The logical service as the outbound stack builds it: each route with the stack's route layers. */
 function logicalService(target: Omit<LogicalTarget, 'route'>) {
-  return createLogicalService({ ...target, route: routeStack({ authority: target.authority, concrete: target.concrete }) });
+  return createLogicalService({ ...target, route: routeStack({ authority: target.authority, concrete: target.concrete }) }).service;
 }
 
 function harness(profile: Profile) {
@@ -145,33 +146,53 @@ describe('failover', () => {
   const stableName = 'orders-stable.production.svc.cluster.local:8080';
   const canaryName = 'orders-canary.production.svc.cluster.local:8080';
 
+  const endpointSet = (n: number): EndpointSet => ({ kind: 'endpoints', endpoints: Array.from({ length: n }, (_, i) => ({ address: `127.0.0.${i + 1}:8080`, weight: 1, labels: {} })) });
+
   function failoverHarness(profile: Profile) {
     const hits = new Map<string, number>();
-    const ready = new Map<string, boolean | undefined>();
+    // Discovery's cells, as the destination client hands them out: counted subscribers, and a
+    // count of how often each backend's endpoints were asked for.
+    const cells = new Map<string, CountedWatched<EndpointSet>>();
+    const lookups = new Map<string, number>();
+    const cellOf = (backend: string) => {
+      let cell = cells.get(backend);
+      if (!cell) cells.set(backend, (cell = new CountedWatched<EndpointSet>()));
+      return cell;
+    };
+    const backendEndpoints = (backend: string) => {
+      lookups.set(backend, (lookups.get(backend) ?? 0) + 1);
+      return cellOf(backend);
+    };
+    const ready = {
+      /** true: one ready endpoint; false: none (known empty); undefined: discovery has not answered. */
+      set: (backend: string, up: boolean | undefined) => cellOf(backend).set(up === undefined ? { kind: 'unknown' } : endpointSet(up ? 1 : 0)),
+    };
     const counted: Array<{ backend: string; state: string }> = [];
     const authority = 'orders.production.svc.cluster.local:8080';
     const concrete = (backend: string) => async () => {
       hits.set(backend, (hits.get(backend) ?? 0) + 1);
       return response(200);
     };
-    const svc = createLogicalService({
-      authority, profile: new Watched(profile), concrete,
+    const profileCell = new Watched(profile);
+    const logical = createLogicalService({
+      authority, profile: profileCell, concrete,
       route: routeStack({
-        authority, concrete, backendHasEndpoints: (backend) => ready.get(backend),
+        authority, concrete, backendEndpoints,
         metrics: { retried: () => {}, failover: (l) => counted.push({ backend: l.backend, state: l.state }) },
       }),
     });
     const send = async (n: number) => {
       hits.clear();
-      for (let i = 0; i < n; i++) await svc(meshRequest());
+      for (let i = 0; i < n; i++) await logical.service(meshRequest());
       return { stable: hits.get(stableName) ?? 0, canary: hits.get(canaryName) ?? 0 };
     };
-    return { ready, counted, send };
+    return { ready, counted, send, cells, lookups, logical, profileCell };
   }
 
   it('gives a backend\'s weight to the others while its Service has no ready endpoints, counting each change once', async () => {
     const h = failoverHarness(splitProfile(90, 10));
     h.ready.set(canaryName, false); // canary's one pod is not Ready
+    h.ready.set(stableName, true);
     expect(await h.send(500)).toEqual({ stable: 500, canary: 0 });
     h.ready.set(canaryName, true);
     const back = await h.send(2000);
@@ -187,6 +208,31 @@ describe('failover', () => {
       { backend: stableName, state: 'failed_over' },
       { backend: stableName, state: 'restored' },
     ]);
+  });
+
+  it('asks discovery once per backend, not per request; a new profile version and an evicted target release the watches', async () => {
+    const h = failoverHarness(splitProfile(90, 10));
+    h.ready.set(stableName, true);
+    h.ready.set(canaryName, true);
+    await h.send(1000);
+    // One lookup per backend when the route's split was built; none per request.
+    expect(Object.fromEntries(h.lookups)).toEqual({ [stableName]: 1, [canaryName]: 1 });
+    expect([h.cells.get(stableName)!.subscriberCount, h.cells.get(canaryName)!.subscriberCount]).toEqual([1, 1]);
+
+    // An update reaches the split through its subscription, with no lookup.
+    h.ready.set(canaryName, false);
+    expect(await h.send(200)).toEqual({ stable: 200, canary: 0 });
+    expect(Object.fromEntries(h.lookups)).toEqual({ [stableName]: 1, [canaryName]: 1 });
+
+    // A new profile version builds new route stacks; the old split lets go of its watches.
+    h.profileCell.set(splitProfile(50, 50));
+    await h.send(10);
+    expect([h.cells.get(stableName)!.subscriberCount, h.cells.get(canaryName)!.subscriberCount]).toEqual([1, 1]);
+    expect(Object.fromEntries(h.lookups)).toEqual({ [stableName]: 2, [canaryName]: 2 });
+
+    // The target evicted (or the proxy closing): nothing is left subscribed, so idle watches can stop.
+    h.logical.release();
+    expect([h.cells.get(stableName)!.subscriberCount, h.cells.get(canaryName)!.subscriberCount]).toEqual([0, 0]);
   });
 
   it('shares equally among standby backends of weight 0, and keeps the weights when every backend is down', async () => {
