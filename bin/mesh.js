@@ -25,7 +25,7 @@ if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--heap-growing-pe
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['cli', 'proxy', 'proxy-init', 'identity', 'destination', 'injector', 'api', 'examples', 'viz'];
+const SOURCES = ['cli', 'proxy', 'proxy-init', 'identity', 'destination', 'injector', 'install', 'api', 'examples', 'viz'];
 
 /** A key over every source file's path, size and mtime: a new key means a rebuild. */
 function sourceKey() {

@@ -18,13 +18,19 @@ export interface InjectOptions {
   namespaceAnnotations: (namespace: string) => Record<string, string> | undefined;
 }
 
+/**
+ * The one image that runs every part (`mesh` on its PATH): the proxy, proxy-init and the control
+ * plane. The Dockerfile builds it; `mesh install` and the injector name it with the version as tag.
+ */
+export const MESH_IMAGE = 'ghcr.io/mesh/mesh';
+
 /** The version in package.json: the proxy image tag and the `linkerd.io/proxy-version` marker. */
 export { meshVersion };
 
 export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): InjectOptions {
   return {
     proxy: {
-      imageName: 'ghcr.io/mesh/proxy',
+      imageName: MESH_IMAGE,
       version: meshVersion(),
       logLevel: 'info',
       defaultInboundPolicy: 'all-unauthenticated',

@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   profile: () => import('./profile.ts'),
   policy: () => import('./policy.ts'),
   inject: () => import('./inject.ts'),
+  install: () => import('./install.ts'),
   'injector serve': () => import('./injector-serve.ts'),
   demo: () => import('./demo.ts'),
   'demo prepare': () => import('./demo-prepare.ts'),

@@ -17,7 +17,7 @@ Reads Kubernetes YAML (several documents, Lists), writes it to stdout with the m
 sidecar added to every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob,
 and prints one line per workload to stderr. A workload or namespace annotated
 linkerd.io/inject: disabled is left alone; Namespaces in the input count as the namespace.
-  --proxy-image NAME   the proxy image, without tag (default ghcr.io/mesh/proxy)
+  --proxy-image NAME   the proxy image, without tag (default ghcr.io/mesh/mesh)
   --only-annotated     inject only where linkerd.io/inject is enabled or ingress (as the webhook does)`;
 
 const OPTIONS = { 'proxy-image': { type: 'string' }, 'only-annotated': { type: 'boolean', default: false } } as const;

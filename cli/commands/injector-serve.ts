@@ -14,7 +14,7 @@ const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0
   --cert, --key    PEM certificate and key the webhook serves (the API server must trust the cert)
   --addr           host:port to listen on (default 127.0.0.1:8443; port 0 picks a free one)
   --namespaces     YAML with Namespace objects whose annotations apply (linkerd.io/inject, config.linkerd.io/*)
-  --proxy-image    the proxy image, without tag (default ghcr.io/mesh/proxy)`;
+  --proxy-image    the proxy image, without tag (default ghcr.io/mesh/mesh)`;
 
 const OPTIONS = {
   cert: { type: 'string' },

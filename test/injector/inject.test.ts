@@ -22,7 +22,7 @@ describe('inject: kinds', () => {
       const t = templateOf(object);
       const [proxy, app] = t.spec.containers;
       expect(proxy.name).toBe('mesh-proxy');
-      expect(proxy.image).toBe(`ghcr.io/mesh/proxy:${meshVersion()}`);
+      expect(proxy.image).toBe(`ghcr.io/mesh/mesh:${meshVersion()}`);
       expect(proxy.command).toEqual(['mesh', 'proxy']);
       expect(proxy.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
         ['mesh-outbound', 4140],
