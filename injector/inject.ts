@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { IDENTITY_MODE, PROXY_VERSION, proxyConfig, type ProxyConfig } from './annotations.ts';
 import { decide, type InjectMode } from './decision.ts';
 import type { InjectOptions } from './options.ts';
-import { appEnv, PORTS, proxyContainer, proxyVolumes, VOLUMES, type PodFacts } from './sidecar.ts';
+import { appEnv, PORTS, proxyContainer, proxyInitContainer, proxyVolumes, VOLUMES, type PodFacts } from './sidecar.ts';
 import { isObject, isWorkloadKind, podTemplateOf, resourceName, type Container, type PodTemplate } from './workloads.ts';
 
 /** One line of the summary: `deployment/orders injected`, or skipped with the reason. */
@@ -55,7 +55,8 @@ export function inject(obj: unknown, options: InjectOptions, namespace = 'defaul
     );
   }
   // Markers first: the labels the proxy registers are the ones the pod will carry.
-  markInjected(template, config.version, options, ns, copy.kind === 'Pod' ? undefined : { kind: String(copy.kind), name: meta.name });
+  const owner = copy.kind === 'Pod' ? deploymentOfPod(meta) : { kind: String(copy.kind), name: meta.name };
+  markInjected(template, config.version, options, ns, owner);
   addSidecar(template, decision.mode, config, options, warnings);
   return { object: copy, reports: [{ resource, injected: true, warnings }] };
 }
@@ -66,6 +67,7 @@ function conflictIn(template: PodTemplate): string | undefined {
     [PORTS.outbound, 'outbound'],
     [PORTS.inbound, 'inbound'],
     [PORTS.admin, 'admin'],
+    [PORTS.tap, 'tap'],
   ]);
   for (const c of template.spec.containers) {
     for (const p of c.ports ?? []) {
@@ -94,11 +96,17 @@ function addSidecar(
   const labels = template.metadata?.labels ?? {};
   // markInjected put the owner's name in Linkerd's label when the workload is a Deployment.
   const pod: PodFacts = { labels, ports, deployment: labels['linkerd.io/proxy-deployment'] };
-  for (const app of spec.containers) routeThroughProxy(app, warnings);
+  // With proxy-init the apps need no settings: their TCP is redirected to the proxy.
+  if (options.capture === 'http-proxy') for (const app of spec.containers) routeThroughProxy(app, warnings);
   const sidecar = proxyContainer(config, mode, pod, options);
-  // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the app.
-  if (config.nativeSidecar) spec.initContainers = [sidecar, ...(spec.initContainers ?? [])];
-  else spec.containers = [sidecar, ...spec.containers];
+  // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the
+  // app (and, not native, holds the app back until it is ready: its postStart hook).
+  const inits = [
+    ...(options.capture === 'iptables' ? [proxyInitContainer(config)] : []),
+    ...(config.nativeSidecar ? [sidecar] : []),
+  ];
+  if (inits.length > 0) spec.initContainers = [...inits, ...(spec.initContainers ?? [])];
+  if (!config.nativeSidecar) spec.containers = [sidecar, ...spec.containers];
   spec.volumes = [...(spec.volumes ?? []), ...proxyVolumes(options)];
 }
 
@@ -122,6 +130,19 @@ function routeThroughProxy(app: Container, warnings: string[]): void {
     env.push(wanted);
   }
   app.env = env;
+}
+
+/**
+ * The Deployment a Pod belongs to, read from its owner: a ReplicaSet named `<deployment>-<hash>`
+ * whose hash is the pod's `pod-template-hash` label, as the Deployment controller names them.
+ * The webhook sees Pods, not Deployments, and the proxy's metrics carry the Deployment's name.
+ */
+function deploymentOfPod(meta: Record<string, unknown>): { kind: string; name: unknown } | undefined {
+  const owners = Array.isArray(meta.ownerReferences) ? meta.ownerReferences : [];
+  const rs = owners.find((o) => isObject(o) && o.kind === 'ReplicaSet' && o.controller === true);
+  const hash = isObject(meta.labels) ? meta.labels['pod-template-hash'] : undefined;
+  if (!isObject(rs) || typeof rs.name !== 'string' || typeof hash !== 'string' || !rs.name.endsWith(`-${hash}`)) return undefined;
+  return { kind: 'Deployment', name: rs.name.slice(0, -hash.length - 1) };
 }
 
 function markInjected(

@@ -14,6 +14,18 @@ export interface InjectOptions {
   trustRootsConfigMap: string;
   /** `mesh inject` opts every workload in (as `linkerd inject` does); the webhook needs the annotation. */
   assumeEnabled: boolean;
+  /**
+   * How the app's traffic reaches the proxy: `http-proxy` sets HTTP_PROXY/grpc_proxy on the apps
+   * (one machine, shared loopback); `iptables` adds the proxy-init container and a transparent
+   * proxy (a pod with a network namespace of its own: a cluster). DESIGN.md, "Pods on one machine".
+   */
+  capture: 'http-proxy' | 'iptables';
+  /**
+   * The trust anchors themselves, when the injector knows them (a cluster: from the ConfigMap): they
+   * go into the proxy's environment, because a ConfigMap volume cannot reach into another namespace.
+   * Unset: the pod mounts the ConfigMap `trustRootsConfigMap` of its own namespace.
+   */
+  trustAnchorsPem?: string;
   /** Annotations of a namespace, when known (a Namespace in the same file, or `--namespaces`). */
   namespaceAnnotations: (namespace: string) => Record<string, string> | undefined;
 }
@@ -47,6 +59,7 @@ export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): In
     identityAudience: 'identity.l5d.io',
     trustRootsConfigMap: 'mesh-identity-trust-roots',
     assumeEnabled: false,
+    capture: 'http-proxy',
     namespaceAnnotations: () => undefined,
     ...overrides,
   };

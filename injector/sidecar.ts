@@ -5,7 +5,10 @@ import { PROXY_CONTAINER, type InjectMode } from './decision.ts';
 import type { InjectOptions } from './options.ts';
 import type { Container, EnvVar, Volume } from './workloads.ts';
 
-export const PORTS = { outbound: 4140, inbound: 4143, admin: 4191 } as const;
+export const PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
+/** The proxy runs as this user; proxy-init lets its own dials out untouched by it (proxy-init/README.md). */
+export const PROXY_UID = 2102;
+export const PROXY_INIT_CONTAINER = 'mesh-init';
 export const VOLUMES = { trustRoots: 'mesh-identity-trust-roots', token: 'mesh-identity-token' } as const;
 const TRUST_ROOTS_DIR = '/var/run/mesh/identity/trust-roots';
 const TOKEN_DIR = '/var/run/secrets/tokens';
@@ -43,8 +46,11 @@ function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[
     value('MESH_PROXY_OUTBOUND_PORT', String(PORTS.outbound)),
     value('MESH_PROXY_INBOUND_PORT', String(PORTS.inbound)),
     value('MESH_PROXY_ADMIN_PORT', String(PORTS.admin)),
+    value('MESH_PROXY_TAP_PORT', String(PORTS.tap)),
     value('MESH_PROXY_INBOUND_DEFAULT_POLICY', config.defaultInboundPolicy),
   ];
+  // proxy-init redirects the app's outbound TCP to 127.0.0.1:4140; the proxy reads where it was going.
+  if (o.capture === 'iptables') env.push(value('MESH_PROXY_TRANSPARENT', 'true'), value('MESH_PROXY_OUTBOUND_IP', '127.0.0.1'));
   // A client outside the mesh names no port; with one app port there is no doubt which it meant.
   if (pod.ports.length === 1) env.push(value('MESH_PROXY_APP_PORT', String(pod.ports[0]!.port)));
   if (config.skipInboundPorts) env.push(value('MESH_PROXY_SKIP_INBOUND_PORTS', config.skipInboundPorts));
@@ -54,7 +60,7 @@ function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[
     value('MESH_IDENTITY', `spiffe://${o.trustDomain}/ns/$(MESH_POD_NAMESPACE)/sa/$(MESH_SERVICE_ACCOUNT)`),
     value('MESH_IDENTITY_ADDR', svc('identity', 8080)),
     value('MESH_DESTINATION_ADDR', svc('destination', 8086)),
-    value('MESH_TRUST_ANCHORS', `${TRUST_ROOTS_DIR}/ca-bundle.crt`),
+    o.trustAnchorsPem ? value('MESH_TRUST_ANCHORS_PEM', o.trustAnchorsPem) : value('MESH_TRUST_ANCHORS', `${TRUST_ROOTS_DIR}/ca-bundle.crt`),
     value('MESH_TOKEN_FILE', `${TOKEN_DIR}/${VOLUMES.token}`),
   );
   return env;
@@ -77,13 +83,14 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
       { name: 'mesh-outbound', containerPort: PORTS.outbound, protocol: 'TCP' },
       { name: 'mesh-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },
       { name: 'mesh-admin', containerPort: PORTS.admin, protocol: 'TCP' },
+      { name: 'mesh-tap', containerPort: PORTS.tap, protocol: 'TCP' },
     ],
     env: proxyEnv(config, pod, o),
     readinessProbe: probe('/ready', 2),
     livenessProbe: probe('/live', 10),
     resources: { requests: { ...requests }, limits: { ...limits } },
     securityContext: {
-      runAsUser: 2102,
+      runAsUser: PROXY_UID,
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
@@ -91,17 +98,47 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
     },
     terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [
-      { name: VOLUMES.trustRoots, mountPath: TRUST_ROOTS_DIR, readOnly: true },
+      ...(o.trustAnchorsPem ? [] : [{ name: VOLUMES.trustRoots, mountPath: TRUST_ROOTS_DIR, readOnly: true }]),
       { name: VOLUMES.token, mountPath: TOKEN_DIR, readOnly: true },
     ],
     // A native sidecar (Kubernetes 1.29+) starts before the app and stops after it, so Jobs finish.
-    ...(config.nativeSidecar ? { restartPolicy: 'Always' } : {}),
+    // Otherwise the kubelet starts the next container only once this hook returns: the app's
+    // first request finds a ready proxy (Linkerd's linkerd-await).
+    ...(config.nativeSidecar
+      ? { restartPolicy: 'Always', startupProbe: { httpGet: { path: '/ready', port: PORTS.admin }, periodSeconds: 1, failureThreshold: 120 } }
+      : { lifecycle: { postStart: { exec: { command: ['mesh', 'proxy-await', '--timeout', '2m'] } } } }),
+  };
+}
+
+/**
+ * linkerd-init's part: in the pod's network namespace, before any other container, install the
+ * iptables rules that send the app's TCP through the proxy. It needs NET_ADMIN (and root to use
+ * it), and nothing else; it runs once and exits.
+ */
+export function proxyInitContainer(config: ProxyConfig): Container {
+  const args = ['--inbound-port', String(PORTS.inbound), '--outbound-port', String(PORTS.outbound), '--proxy-uid', String(PROXY_UID)];
+  if (config.skipInboundPorts) args.push('--skip-inbound-ports', config.skipInboundPorts);
+  if (config.skipOutboundPorts) args.push('--skip-outbound-ports', config.skipOutboundPorts);
+  return {
+    name: PROXY_INIT_CONTAINER,
+    image: `${config.imageName}:${config.version}`,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['mesh', 'proxy-init', ...args],
+    resources: { requests: { cpu: '10m', memory: '20Mi' }, limits: { memory: '100Mi' } },
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }
 
 export function proxyVolumes(o: InjectOptions): Volume[] {
   return [
-    { name: VOLUMES.trustRoots, configMap: { name: o.trustRootsConfigMap } },
+    ...(o.trustAnchorsPem ? [] : [{ name: VOLUMES.trustRoots, configMap: { name: o.trustRootsConfigMap } }]),
     {
       name: VOLUMES.token,
       projected: {

@@ -17,6 +17,12 @@ export interface WebhookOptions {
   port: number;
   inject: InjectOptions;
   logger: Logger;
+  /**
+   * A namespace's annotations from the API server (a cluster), asked per review; unset: the
+   * inject options' own `namespaceAnnotations`. A lookup that fails never blocks the pod: the
+   * pod's own annotation decides, and the answer carries a warning.
+   */
+  lookupNamespace?: (namespace: string) => Promise<Record<string, string> | undefined>;
   /** Largest AdmissionReview accepted; objects in etcd stop at ~1.5 MiB, the review wraps one or two. */
   maxBodyBytes?: number;
 }
@@ -66,7 +72,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') throw new InjectorError('UNSUPPORTED_MEDIA_TYPE', `content-type "${type}": expected application/json`);
     const review = parseAdmissionReview(await readBody(req, limit));
-    send(res, 200, admit(review, options));
+    send(res, 200, await admit(review, options));
   } catch (err) {
     if (!(err instanceof InjectorError)) throw err;
     options.logger.warn({ code: err.code, method: req.method, path, peer: req.socket.remoteAddress }, `rejected request: ${err.message}`);
@@ -78,20 +84,33 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
 }
 
 /** Runs injection for one review; a workload that cannot be injected is admitted untouched with a warning. */
-function admit(review: ReturnType<typeof parseAdmissionReview>, options: WebhookOptions): object {
+async function admit(review: ReturnType<typeof parseAdmissionReview>, options: WebhookOptions): Promise<object> {
   const log = options.logger.child({ uid: review.uid, kind: review.kind, namespace: review.namespace, name: review.name });
   if (review.object === null || (review.operation !== 'CREATE' && review.operation !== 'UPDATE')) {
-    return admissionResponse(review.uid, [], []);
+    return admissionResponse(review.apiVersion, review.uid, [], []);
+  }
+  const lookupWarnings: string[] = [];
+  let injectOptions = options.inject;
+  if (options.lookupNamespace) {
+    let annotations: Record<string, string> | undefined;
+    try {
+      annotations = await options.lookupNamespace(review.namespace);
+    } catch (err) {
+      const message = `namespace ${review.namespace}: its annotations could not be read (${(err as Error).message}); only the pod's own decide`;
+      log.warn({ err }, message);
+      lookupWarnings.push(message);
+    }
+    injectOptions = { ...options.inject, namespaceAnnotations: (ns) => (ns === review.namespace ? annotations : undefined) };
   }
   try {
-    const { object, reports } = inject(review.object, options.inject, review.namespace);
-    const warnings = reports.flatMap((r) => r.warnings);
+    const { object, reports } = inject(review.object, injectOptions, review.namespace);
+    const warnings = [...lookupWarnings, ...reports.flatMap((r) => r.warnings)];
     for (const r of reports) log.info({ resource: r.resource, injected: r.injected, reason: r.reason, warnings: r.warnings }, r.injected ? 'injected' : `skipped: ${r.reason}`);
-    return admissionResponse(review.uid, diff(review.object, object), warnings);
+    return admissionResponse(review.apiVersion, review.uid, diff(review.object, object), warnings);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error({ err }, `not injected: ${message}`);
-    return admissionResponse(review.uid, [], [`not injected: ${message}`]);
+    return admissionResponse(review.apiVersion, review.uid, [], [`not injected: ${message}`]);
   }
 }
 

@@ -46,6 +46,8 @@ export interface ProxyConfig {
   /** The identity CA, `host:port`; unset: no identity, the proxy runs in cleartext. */
   identityAddr?: string;
   trustAnchorsFile?: string;
+  /** The anchors themselves, as an injected pod gets them (a ConfigMap volume cannot cross namespaces). */
+  trustAnchorsPem?: string;
   tokenFile?: string;
   token?: string;
   trustDomain: string;
@@ -104,6 +106,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ingressDefaultDst', flag: '--ingress-default-dst', env: 'MESH_PROXY_INGRESS_DEFAULT_DST', kind: 'addr', help: 'ingress mode: host:port for requests whose Host is an IP or names no mesh service' },
   { key: 'identityAddr', flag: '--identity-addr', env: 'MESH_IDENTITY_ADDR', kind: 'addr', help: 'identity CA host:port (unset: cleartext, no identity)' },
   { key: 'trustAnchorsFile', flag: '--trust-anchors', env: 'MESH_TRUST_ANCHORS', kind: 'path', help: 'PEM trust anchors file (the CA directory\'s ca.crt)' },
+  { key: 'trustAnchorsPem', flag: '--trust-anchors-pem', env: 'MESH_TRUST_ANCHORS_PEM', kind: 'text', help: 'the PEM trust anchors themselves (instead of --trust-anchors), as the injector sets them in a cluster' },
   { key: 'tokenFile', flag: '--token-file', env: 'MESH_TOKEN_FILE', kind: 'path', help: 'service-account token file, re-read at every Certify call' },
   { key: 'token', flag: '--token', env: 'MESH_TOKEN', kind: 'text', help: 'the service-account token itself (instead of --token-file)' },
   { key: 'trustDomain', flag: '--trust-domain', env: 'MESH_TRUST_DOMAIN', kind: 'text', default: 'cluster.local', help: 'trust domain of SPIFFE ids' },

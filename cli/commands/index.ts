@@ -9,6 +9,7 @@ export interface Command {
 export const COMMANDS: Record<string, () => Promise<Command>> = {
   proxy: () => import('./proxy.ts'),
   'proxy-init': () => import('./proxy-init.ts'),
+  'proxy-await': () => import('./proxy-await.ts'),
   'identity init': () => import('./identity-init.ts'),
   'identity token': () => import('./identity-token.ts'),
   'identity serve': () => import('./identity-serve.ts'),

@@ -11,6 +11,8 @@ export interface IdentitySettings {
   identityAddr?: string;
   /** --trust-anchors / MESH_TRUST_ANCHORS: PEM trust anchors (the CA directory's ca.crt). */
   trustAnchorsFile?: string;
+  /** --trust-anchors-pem / MESH_TRUST_ANCHORS_PEM: the PEM itself (what the injector sets in a cluster). */
+  trustAnchorsPem?: string;
   /** --token-file / MESH_TOKEN_FILE: service-account token, re-read at every call; or */
   tokenFile?: string;
   /** --token / MESH_TOKEN: the token itself. */
@@ -32,6 +34,7 @@ export function identityOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Id
   return identityOptions({
     identityAddr: env.MESH_IDENTITY_ADDR,
     trustAnchorsFile: env.MESH_TRUST_ANCHORS,
+    trustAnchorsPem: env.MESH_TRUST_ANCHORS_PEM,
     tokenFile: env.MESH_TOKEN_FILE,
     token: env.MESH_TOKEN,
     trustDomain: env.MESH_TRUST_DOMAIN,
@@ -48,7 +51,12 @@ export function identityOptions(s: IdentitySettings): IdentityOptions | undefine
   const problems: string[] = [];
   const anchorsFile = s.trustAnchorsFile?.trim();
   let trustAnchorsPem = '';
-  if (!anchorsFile) problems.push('--trust-anchors / MESH_TRUST_ANCHORS is not set');
+  const inline = s.trustAnchorsPem?.trim();
+  if (inline && anchorsFile) problems.push('set one of --trust-anchors / MESH_TRUST_ANCHORS and --trust-anchors-pem / MESH_TRUST_ANCHORS_PEM, not both');
+  else if (inline) {
+    trustAnchorsPem = `${inline}\n`;
+    if (!inline.includes('-----BEGIN CERTIFICATE-----')) problems.push('MESH_TRUST_ANCHORS_PEM holds no PEM certificate');
+  } else if (!anchorsFile) problems.push('--trust-anchors / MESH_TRUST_ANCHORS is not set');
   else {
     try {
       trustAnchorsPem = readFileSync(anchorsFile, 'utf8');

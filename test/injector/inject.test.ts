@@ -28,7 +28,10 @@ describe('inject: kinds', () => {
         ['mesh-outbound', 4140],
         ['mesh-inbound', 4143],
         ['mesh-admin', 4191],
+        ['mesh-tap', 4190],
       ]);
+      // The kubelet starts the app only once the proxy is ready (the await behaviour).
+      expect(proxy.lifecycle.postStart.exec.command).toEqual(['mesh', 'proxy-await', '--timeout', '2m']);
       expect(env(proxy, 'MESH_POD_IP')).toEqual({ name: 'MESH_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
       expect(env(proxy, 'MESH_POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
       expect(env(proxy, 'MESH_SERVICE_ACCOUNT').valueFrom.fieldRef.fieldPath).toBe('spec.serviceAccountName');
@@ -237,5 +240,59 @@ describe('inject: annotations and modes', () => {
     const { object, reports } = inject(workload('Pod', ENABLED, podSpec({ containers: [app] })), options) as any;
     expect(object.spec.containers[1].env.map((e: any) => e.name)).toEqual(['POD_IP', 'LOG', 'HTTP_PROXY', 'http_proxy', 'grpc_proxy']);
     expect(reports[0].warnings).toEqual(['container web: HTTP_PROXY was "http://corp-proxy:3128"; replaced so its traffic goes through the proxy']);
+  });
+});
+
+describe('inject: in a cluster (proxy-init, anchors inline, the owning Deployment)', () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+  const cluster = defaultInjectOptions({ capture: 'iptables', trustAnchorsPem: PEM });
+
+  it('adds proxy-init first, makes the proxy transparent, and leaves the apps\' environment alone', () => {
+    const annotations = { ...ENABLED, 'config.linkerd.io/skip-outbound-ports': '25,3306' };
+    const { object } = inject(workload('Pod', annotations, podSpec({ initContainers: [{ name: 'migrate' }] })), cluster) as any;
+    const [init, migrate] = object.spec.initContainers;
+    expect([init.name, migrate.name]).toEqual(['mesh-init', 'migrate']);
+    expect(init.command).toEqual(['mesh', 'proxy-init', '--inbound-port', '4143', '--outbound-port', '4140', '--proxy-uid', '2102', '--skip-outbound-ports', '25,3306']);
+    expect(init.securityContext.capabilities.add).toEqual(['NET_ADMIN', 'NET_RAW']);
+    const [proxy, app] = object.spec.containers;
+    expect(proxy.securityContext.runAsUser).toBe(2102); // the UID proxy-init lets through
+    expect(env(proxy, 'MESH_PROXY_TRANSPARENT').value).toBe('true');
+    expect(env(proxy, 'MESH_PROXY_OUTBOUND_IP').value).toBe('127.0.0.1');
+    expect(app.env).toBeUndefined();
+  });
+
+  it('puts the anchors in the proxy\'s environment instead of a ConfigMap volume of the pod\'s namespace, and the proxy loads them', () => {
+    const { object } = inject(workload('Pod', ENABLED), cluster) as any;
+    const proxy = object.spec.containers[0];
+    expect(env(proxy, 'MESH_TRUST_ANCHORS_PEM').value).toBe(PEM);
+    expect(env(proxy, 'MESH_TRUST_ANCHORS')).toBeUndefined();
+    expect(object.spec.volumes.map((v: any) => v.name)).toEqual(['mesh-identity-token']);
+    expect(proxy.volumeMounts.map((m: any) => m.name)).toEqual(['mesh-identity-token']);
+    const vars = Object.fromEntries(proxy.env.filter((e: any) => e.value !== undefined && !e.value.includes('$(')).map((e: any) => [e.name, e.value]));
+    const config = loadConfig([], { ...vars, MESH_POD_IP: '10.0.0.7', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders', MESH_POD_NAME: 'orders-1' });
+    expect(config.trustAnchorsPem?.trim()).toBe(PEM.trim());
+    expect(config.transparent).toBe(true);
+  });
+
+  it('a native sidecar (a server that has them) goes after proxy-init and is awaited by its startup probe', () => {
+    const native = defaultInjectOptions({ capture: 'iptables', trustAnchorsPem: PEM });
+    native.proxy.nativeSidecar = true;
+    const { object } = inject(workload('Pod', ENABLED), native) as any;
+    expect(object.spec.initContainers.map((c: any) => c.name)).toEqual(['mesh-init', 'mesh-proxy']);
+    const proxy = object.spec.initContainers[1];
+    expect(proxy.restartPolicy).toBe('Always');
+    expect(proxy.startupProbe.httpGet).toEqual({ path: '/ready', port: 4191 });
+    expect(proxy.lifecycle).toBeUndefined();
+  });
+
+  it('names a ReplicaSet\'s pod\'s Deployment (the deployment label of its metrics), and nothing for a bare pod', () => {
+    const pod = workload('Pod', ENABLED);
+    pod.metadata.labels['pod-template-hash'] = '5d8f7c9b4';
+    pod.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'orders-stable-5d8f7c9b4', controller: true, uid: 'u' }];
+    const { object } = inject(pod, cluster) as any;
+    expect(object.metadata.labels['linkerd.io/proxy-deployment']).toBe('orders-stable');
+    expect(env(object.spec.containers[0], 'MESH_POD_DEPLOYMENT').value).toBe('orders-stable');
+    pod.metadata.ownerReferences[0].name = 'someone-else';
+    expect((inject(pod, cluster).object as any).metadata.labels['linkerd.io/proxy-deployment']).toBeUndefined();
   });
 });

@@ -119,12 +119,54 @@ describe('webhook: admission reviews', () => {
   });
 });
 
+describe('webhook: a cluster\'s reviews', () => {
+  it('answers an admission.k8s.io/v1beta1 review in v1beta1', async () => {
+    const pod = workload('Pod', { 'linkerd.io/inject': 'enabled' });
+    const res = await post({ ...review(pod), apiVersion: 'admission.k8s.io/v1beta1' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', response: { allowed: true, patchType: 'JSONPatch' } });
+  });
+
+  it('asks for the namespace\'s annotations per review; a lookup that fails admits the pod, with a warning', async () => {
+    const asked: string[] = [];
+    const lookupNamespace = async (ns: string) => {
+      asked.push(ns);
+      if (ns === 'broken') throw new Error('namespaces "broken" is forbidden: User cannot get resource "namespaces"');
+      return ns === 'annotated' ? { 'linkerd.io/inject': 'enabled' } : {};
+    };
+    const logger = createLogger('injector', { level: 'error', destination: { write: () => {} } });
+    const hook = await startWebhook({ cert: cert.cert, key: cert.key, host: `${NET}.2`, port: 0, inject: options, logger, lookupNamespace });
+    try {
+      const bare = () => {
+        const pod = workload('Pod');
+        delete pod.metadata.namespace;
+        return pod;
+      };
+      const injected = await post(review(bare(), { namespace: 'annotated' }), undefined, hook.url);
+      expect(injected.body.response.patchType).toBe('JSONPatch');
+      const plain = await post(review(bare(), { namespace: 'plain' }), undefined, hook.url);
+      expect(plain.body.response).toEqual({ uid: 'e911857d-c318-11e8-bbad-025000000001', allowed: true });
+      const broken = await post(review(bare(), { namespace: 'broken' }), undefined, hook.url);
+      expect(broken.status).toBe(200);
+      expect(broken.body.response.allowed).toBe(true);
+      expect(broken.body.response.patch).toBeUndefined();
+      expect(broken.body.response.warnings[0]).toMatch(/^mesh injector: namespace broken: its annotations could not be read \(.*forbidden.*\); only the pod's own decide$/);
+      // The pod's own annotation still injects it when its namespace cannot be read.
+      const own = await post(review(workload('Pod', { 'linkerd.io/inject': 'enabled' }), { namespace: 'broken' }), undefined, hook.url);
+      expect(own.body.response.patchType).toBe('JSONPatch');
+      expect(asked).toEqual(['annotated', 'plain', 'broken', 'broken']);
+    } finally {
+      await hook.close();
+    }
+  });
+});
+
 describe('webhook: hostile requests', () => {
   it('answers bad reviews with a 400 naming the problem', async () => {
     const cases: Array<[unknown, RegExp]> = [
       ['{"apiVersion": ', /^body is not JSON: /],
       ['[1,2]', /^body: expected an AdmissionReview object$/],
-      [{ ...review({}), apiVersion: 'admission.k8s.io/v1beta1' }, /^apiVersion: expected admission.k8s.io\/v1, got "admission.k8s.io\/v1beta1"/],
+      [{ ...review({}), apiVersion: 'admission.k8s.io/v2' }, /^apiVersion: expected admission.k8s.io\/v1 or admission.k8s.io\/v1beta1, got "admission.k8s.io\/v2"/],
       [{ ...review({}), kind: 'Pod' }, /^kind: expected AdmissionReview, got "Pod"$/],
       [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /^request: missing or not an object$/],
       [review({}, { uid: undefined }), /^request.uid: missing or not a non-empty string$/],

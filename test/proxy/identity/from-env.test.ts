@@ -41,4 +41,12 @@ describe('identityOptionsFromEnv', () => {
       MESH_IDENTITY_ADDR: '127.0.0.1:8080', MESH_TRUST_ANCHORS_FILE: '/x/ca.crt', MESH_IDENTITY_TOKEN_FILE: '/x/token', MESH_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders',
     })).toThrow(/MESH_TRUST_ANCHORS is not set; set --pod-namespace .*; set --token-file/);
   });
+
+  it('takes the anchors themselves from MESH_TRUST_ANCHORS_PEM (an injected pod in a cluster), refusing both or a non-PEM', async () => {
+    const pem = (await testPki()).anchorPem;
+    const base = { MESH_IDENTITY_ADDR: '127.0.0.1:8080', MESH_TOKEN: 't', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'orders' };
+    expect(identityOptionsFromEnv({ ...base, MESH_TRUST_ANCHORS_PEM: pem })!.trustAnchorsPem.trim()).toBe(pem.trim());
+    expect(() => identityOptionsFromEnv({ ...base, MESH_TRUST_ANCHORS_PEM: pem, MESH_TRUST_ANCHORS: '/x/ca.crt' })).toThrow(/not both/);
+    expect(() => identityOptionsFromEnv({ ...base, MESH_TRUST_ANCHORS_PEM: 'ca.crt' })).toThrow(/MESH_TRUST_ANCHORS_PEM holds no PEM certificate/);
+  });
 });
