@@ -129,7 +129,7 @@ describe('webhook: a cluster\'s reviews', () => {
 
   it('asks for the namespace\'s annotations per review; a lookup that fails admits the pod, with a warning', async () => {
     const asked: string[] = [];
-    const lookupNamespace = async (ns: string) => {
+    const lookupNamespace = async (ns: string): Promise<Record<string, string>> => {
       asked.push(ns);
       if (ns === 'broken') throw new Error('namespaces "broken" is forbidden: User cannot get resource "namespaces"');
       return ns === 'annotated' ? { 'linkerd.io/inject': 'enabled' } : {};
