@@ -58,6 +58,9 @@ export interface CrdSpec {
   printerColumns?: Array<{ name: string; type: string; jsonPath: string }>;
 }
 
+/** Where each Kubernetes-owned group's API was approved (the Gateway API's own CRDs say the same). */
+const API_APPROVALS: Record<string, string> = { 'gateway.networking.k8s.io': 'https://github.com/kubernetes-sigs/gateway-api/pull/2466' };
+
 /** One apiextensions.k8s.io/v1 CustomResourceDefinition, labelled as part of the mesh. */
 export function crd(s: CrdSpec): object {
   const schema = {
@@ -79,6 +82,8 @@ export function crd(s: CrdSpec): object {
     metadata: {
       name: `${s.plural}.${s.group}`,
       labels: { 'app.kubernetes.io/part-of': 'mesh' },
+      // The API server refuses a CRD in a *.k8s.io group without the API review that approved it.
+      ...(s.group.endsWith('.k8s.io') ? { annotations: { 'api-approved.kubernetes.io': API_APPROVALS[s.group] ?? 'unapproved' } } : {}),
     },
     spec: {
       group: s.group,
