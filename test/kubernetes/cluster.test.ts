@@ -23,6 +23,7 @@ describe('kube-cluster harness', () => {
 
   it('runs the controller-manager: a Ready pod of a Service becomes an EndpointSlice', async () => {
     await cluster.kubectlOk(['create', 'namespace', 'harness']);
+    await cluster.waitForServiceAccount('harness');
     await cluster.apply(`
 apiVersion: v1
 kind: Node
