@@ -92,6 +92,7 @@ export interface ProfileUpdateMessage {
   routes?: RouteMessage[];
   retryBudget?: { retryRatio?: number; minRetriesPerSecond?: number; ttlMs?: number } | null;
   httpRoutes?: Array<{ name?: string; rules?: HttpRouteRuleMessage[] }>;
+  opaqueProtocol?: boolean;
 }
 
 // ---- InboundPolicies.WatchPort ---------------------------------------------------------------

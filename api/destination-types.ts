@@ -157,6 +157,12 @@ export interface Profile {
   retryBudget?: RetryBudget;
   /** HTTPRoutes whose parentRef is this service and port: matched before the default backend. */
   httpRoutes: HttpRoute[];
+  /**
+   * The port carries an opaque protocol (Linkerd's `opaque_protocol`): the Service's
+   * `config.linkerd.io/opaque-ports` names it, or a Server selecting its pods on the target port
+   * says `proxyProtocol: opaque`. Callers skip protocol detection and tunnel its bytes over mTLS.
+   */
+  opaqueProtocol?: boolean;
 }
 
 // ---- Inbound policy (Server, ServerAuthorization, AuthorizationPolicy) -----------------------

@@ -105,6 +105,7 @@ export function profileToWire(p: Profile): ProfileUpdateMessage {
       isRetryable: r.isRetryable,
     })),
     retryBudget: p.retryBudget ?? null,
+    opaqueProtocol: p.opaqueProtocol ?? false,
     httpRoutes: p.httpRoutes.map((h) => ({
       name: h.name,
       rules: h.rules.map((r) => ({
@@ -197,6 +198,7 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
   if (w.retryBudget) {
     p.retryBudget = { retryRatio: ratio(Number(w.retryBudget.retryRatio)), minRetriesPerSecond: Number(w.retryBudget.minRetriesPerSecond), ttlMs: Number(w.retryBudget.ttlMs) };
   }
+  if (w.opaqueProtocol) p.opaqueProtocol = true;
   return p;
 }
 

@@ -2,6 +2,7 @@
 // at start so a typo is an error naming the setting, not a surprise later.
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
+import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 
 export interface ProxyConfig {
@@ -71,13 +72,19 @@ export interface ProxyConfig {
   inboundDefaultPolicy: DefaultPolicy;
   /** Networks `cluster-authenticated` treats as the cluster; unset: what discovery says. */
   clusterNetworks?: string[];
+  /** This pod's opaque ports (`config.linkerd.io/opaque-ports`): inbound connections to them are not sniffed. */
+  opaquePorts?: PortRanges;
+  /** `config.linkerd.io/skip-inbound-ports`: a redirected connection to one is handed to the app unsniffed. */
+  skipInboundPorts?: PortRanges;
+  /** `config.linkerd.io/skip-outbound-ports`: connections to them go straight to their target, outside the mesh. */
+  skipOutboundPorts?: PortRanges;
 }
 
 interface Setting {
   key: keyof ProxyConfig;
   flag: string;
   env: string;
-  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'name' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'spiffe';
+  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'name' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'port-ranges' | 'spiffe';
   default?: string;
   help: string;
 }
@@ -121,6 +128,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
   { key: 'podReadyFile', flag: '--pod-ready-file', env: 'MESH_POD_READY_FILE', kind: 'path', help: 'file where the kubelet keeps the pod\'s Ready condition (true/false); registered with the pod, and only Ready pods are endpoints (unset: Ready)' },
   { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-unauthenticated | cluster-authenticated | deny | audit' },
+  { key: 'opaquePorts', flag: '--opaque-ports', env: 'MESH_PROXY_OPAQUE_PORTS', kind: 'port-ranges', help: 'this pod\'s opaque ports, 25,587,4000-4100 (config.linkerd.io/opaque-ports): inbound connections to them skip protocol detection' },
+  { key: 'skipInboundPorts', flag: '--skip-inbound-ports', env: 'MESH_PROXY_SKIP_INBOUND_PORTS', kind: 'port-ranges', help: 'ports proxy-init leaves to the app; a redirected connection to one reaches the app unsniffed' },
+  { key: 'skipOutboundPorts', flag: '--skip-outbound-ports', env: 'MESH_PROXY_SKIP_OUTBOUND_PORTS', kind: 'port-ranges', help: 'CONNECT tunnels and redirected connections to these ports go straight to their target: no detection, no discovery, no mTLS' },
   { key: 'clusterNetworks', flag: '--cluster-networks', env: 'MESH_PROXY_CLUSTER_NETWORKS', kind: 'cidrs', help: 'CIDRs cluster-authenticated treats as the cluster, a,b (default: the destination\'s)' },
 ];
 
@@ -222,6 +232,11 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
         labels[m[1]!] = m[2]!;
       }
       return labels;
+    }
+    case 'port-ranges': {
+      const ranges = parsePortRanges(raw);
+      if (!ranges) throw bad('a list of ports and ranges such as 25,587,4000-4100');
+      return ranges;
     }
     case 'ports': {
       const ports: Array<{ name?: string; port: number }> = [];

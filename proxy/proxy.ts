@@ -145,6 +145,7 @@ export class Proxy {
       ingress: config.ingress,
       ingressDefaultDst: config.ingressDefaultDst,
       tap: tapLayer({ hub: this.taps, direction: 'outbound', self }),
+      skipPorts: config.skipOutboundPorts,
     });
     const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
     // Every inbound request and opaque connection is checked against its port's live policy.

@@ -3,7 +3,9 @@
 import type { HttpRoute, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
-import type { HttpRouteResource } from '../store/resources.ts';
+import { inPortRanges, parsePortRanges } from '../../api/port-ranges.ts';
+import { OPAQUE_PORTS_ANNOTATION } from '../store/reference-warnings.ts';
+import { labelsMatch, type HttpRouteResource } from '../store/resources.ts';
 import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
@@ -21,7 +23,27 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const producer = attached.filter((r) => r.meta.namespace === target.namespace);
   const chosen = consumer.length > 0 ? consumer : producer;
   profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain, set));
+  if (isOpaquePort(target, set)) profile.opaqueProtocol = true;
   return profile;
+}
+
+/**
+ * Linkerd's opaque ports, as a caller sees them: the Service's `config.linkerd.io/opaque-ports`
+ * names the port (or its numeric target port), or a Server in the Service's namespace that
+ * selects its pods says `proxyProtocol: opaque` on the target port.
+ */
+function isOpaquePort(target: { name: string; namespace: string; port: number }, set: ResourceSet): boolean {
+  const svc = set.get('Service', target.namespace, target.name);
+  const port = svc?.ports.find((p) => p.port === target.port);
+  if (!svc || !port) return false;
+  const raw = svc.meta.annotations[OPAQUE_PORTS_ANNOTATION];
+  const ranges = raw === undefined ? undefined : parsePortRanges(raw);
+  if (ranges && (inPortRanges(port.port, ranges) || (typeof port.targetPort === 'number' && inPortRanges(port.targetPort, ranges)))) return true;
+  const selector = svc.selector;
+  if (!selector) return false;
+  return set.ofKind('Server').some(
+    (s) => s.meta.namespace === svc.meta.namespace && s.proxyProtocol === 'opaque' && s.port === port.targetPort && labelsMatch(s.podSelector, selector),
+  );
 }
 
 function isParent(p: HttpRouteResource['parentRefs'][number], target: { name: string; namespace: string; port: number }): boolean {

@@ -45,6 +45,8 @@ export interface InboundStack {
    * a refusal rejects with ProxyError FORBIDDEN (logged and counted) and the caller is closed.
    */
   openTunnel(port: number, caller: TunnelCaller): Promise<Duplex>;
+  /** Whether the app's `port` is opaque now (its Server says `proxyProtocol: opaque`): asked before sniffing a redirected connection. */
+  opaquePort(port: number): boolean;
 }
 
 export function buildInboundStack(opts: InboundStackOptions): InboundStack {
@@ -100,6 +102,8 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
       if (tunnels) await tunnels.check(port, caller);
       return opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
     },
+    // The policy as last received (a port is watched from its first request on): no wait here.
+    opaquePort: (port) => opts.policy?.policyFor(port).get()?.server?.protocol === 'opaque',
   };
 }
 

@@ -1,6 +1,7 @@
 // The outbound stack (app -> mesh), assembled top to bottom: what a request meets on its way
 // from the outbound listener to another pod's proxy, one layer or tier per line with the reason.
 import type { Duplex } from 'node:stream';
+import { inPortRanges, type PortRanges } from '../../api/port-ranges.ts';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
@@ -37,12 +38,25 @@ export interface OutboundStackOptions {
   ingressDefaultDst?: string;
   /** Reports requests to open taps (proxy/tap/); one field check when nobody taps. */
   tap?: Layer;
+  /** `--skip-outbound-ports`: connections to these ports go straight to their target, outside the mesh. */
+  skipPorts?: PortRanges;
 }
+
+/**
+ * How a connection's bytes are carried before any is read: `skip` (a skipped outbound port:
+ * straight to the target, no discovery, no mTLS), `opaque` (discovery says the port is opaque:
+ * over mTLS, no protocol detection, so a server that speaks first is heard at once) or `detect`.
+ */
+export type ConnectionKind = 'skip' | 'opaque' | 'detect';
 
 export interface OutboundStack {
   service: Service;
   /** Raw bytes to what `target` (`host:port`) resolves to: CONNECT, opaque TCP, WebSocket. */
   openTunnel(target: string): Promise<Duplex>;
+  /** Whether a connection to `target` skips the mesh, is opaque, or is detected (asked before reading it). */
+  connectionKind(target: string): Promise<ConnectionKind>;
+  /** Raw bytes to `target` as named, outside the mesh (a skipped port). */
+  openDirect(target: string): Promise<Duplex>;
   /** Drops the cached targets and releases their discovery watches. */
   close(): void;
 }
@@ -112,9 +126,21 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     return opts.endpoints.openTunnel(set.endpoints[Math.floor(Math.random() * set.endpoints.length)]!);
   }
 
+  async function connectionKind(target: string): Promise<ConnectionKind> {
+    const authority = normalizeAuthority(target, 'http');
+    const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+    if (opts.skipPorts && inPortRanges(port, opts.skipPorts)) return 'skip';
+    // The profile's answer is cached by discovery (one watch per authority), so only a
+    // connection to a new authority waits, and never longer than the discovery timeout.
+    const profile = await opts.resolver.profile(authority).first(opts.discoveryTimeoutMs, `profile for ${authority}`).catch(() => undefined);
+    return profile?.opaqueProtocol ? 'opaque' : 'detect';
+  }
+
   return {
     service,
     openTunnel,
+    connectionKind,
+    openDirect: (target) => opts.endpoints.openTunnel(unmeshed(normalizeAuthority(target, 'http'))),
     close: () => {
       logical.close();
       concrete.close();

@@ -1,7 +1,9 @@
 // CONNECT (outbound forward-proxy mode): answer 200, then sniff the tunnel again. HTTP/1 and
 // HTTP/2 inside are served as requests to the CONNECT target (so grpc-js behind `grpc_proxy`
-// gets routing, metrics and retries); anything else is carried as opaque bytes.
-import type { IncomingMessage } from 'node:http';
+// gets routing, metrics and retries); anything else is carried as opaque bytes. A target whose
+// port is opaque (discovery says so) or skipped is not sniffed at all: a server that speaks first
+// (SMTP, MySQL) is heard at once instead of after the detect timeout.
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -11,6 +13,7 @@ import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
 import type { ConnectionInfo } from './request-context.ts';
 import { joinTunnel, type TunnelOpener } from './tunnel.ts';
+import type { ConnectionKind } from '../outbound/stack.ts';
 
 export interface ConnectOptions {
   logger: Logger;
@@ -18,6 +21,10 @@ export interface ConnectOptions {
   /** Serve a sniffed HTTP connection on the matching edge. */
   serveHttp: (protocol: 'http1' | 'h2', socket: Socket, conn: ConnectionInfo) => void;
   openTunnel: TunnelOpener;
+  /** Asked before reading the tunnel: skip the mesh, carry opaque, or detect (outbound/stack.ts). */
+  connectionKind: (target: string) => Promise<ConnectionKind>;
+  /** Bytes to the target as named, outside the mesh (a skipped port). */
+  openDirect: TunnelOpener;
 }
 
 const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -32,26 +39,39 @@ export function connectHandler(opts: ConnectOptions): TunnelHandler {
       socket.end(rawHttp1Error(400, 'Bad Request', 'BAD_REQUEST', `CONNECT target "${target.slice(0, 100)}" is not host:port`));
       return;
     }
-    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    if (head.length > 0) socket.unshift(head);
-    const inner: ConnectionInfo = { ...conn, connectTarget: target };
-    detect(socket, opts.detectTimeoutMs).then(
-      ({ protocol, timedOut }) => {
-        opts.logger.debug({ peer: conn.peer, target, protocol, timedOut }, `CONNECT ${target}: tunnel carries ${protocol}`);
-        if (protocol === 'http1' || protocol === 'h2') return opts.serveHttp(protocol, socket, inner);
-        opts.openTunnel(target).then(
-          (upstream) => {
-            socket.resume();
-            joinTunnel(socket, upstream, opts.logger, `CONNECT ${target}`);
-          },
-          (err: unknown) => {
-            const e = asProxyError(err, `CONNECT ${target}`);
-            opts.logger.warn({ peer: conn.peer, code: e.code, err: e.message }, `opaque tunnel failed: ${e.message}`);
-            socket.destroy();
-          },
-        );
-      },
-      (err: Error) => opts.logger.debug({ peer: conn.peer, target, err: err.message }, 'CONNECT tunnel closed before any bytes'),
-    );
+    const tunnel = (open: TunnelOpener, what: string) =>
+      open(target).then(
+        (upstream) => {
+          socket.resume();
+          joinTunnel(socket, upstream, opts.logger, `CONNECT ${target}`);
+        },
+        (err: unknown) => {
+          const e = asProxyError(err, `CONNECT ${target}`);
+          opts.logger.warn({ peer: conn.peer, code: e.code, err: e.message }, `${what} failed: ${e.message}`);
+          socket.destroy();
+        },
+      );
+    socket.pause(); // nothing is read until the tunnel's kind is known
+    opts.connectionKind(target).then((kind) => {
+      socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      if (head.length > 0) socket.unshift(head);
+      if (kind !== 'detect') {
+        opts.logger.debug({ peer: conn.peer, target, kind }, `CONNECT ${target}: ${kind === 'skip' ? 'skipped port, straight to the target' : 'opaque port, no protocol detection'}`);
+        return void tunnel(kind === 'skip' ? opts.openDirect : opts.openTunnel, kind === 'skip' ? 'direct tunnel' : 'opaque tunnel');
+      }
+      const inner: ConnectionInfo = { ...conn, connectTarget: target };
+      detect(socket, opts.detectTimeoutMs).then(
+        ({ protocol, timedOut }) => {
+          opts.logger.debug({ peer: conn.peer, target, protocol, timedOut }, `CONNECT ${target}: tunnel carries ${protocol}`);
+          if (protocol === 'http1' || protocol === 'h2') return opts.serveHttp(protocol, socket, inner);
+          void tunnel(opts.openTunnel, 'opaque tunnel');
+        },
+        (err: Error) => opts.logger.debug({ peer: conn.peer, target, err: err.message }, 'CONNECT tunnel closed before any bytes'),
+      );
+    }, (err: unknown) => {
+      const e = asProxyError(err, `CONNECT ${target}`);
+      opts.logger.warn({ peer: conn.peer, code: e.code, err: e.message }, `CONNECT refused: ${e.message}`);
+      socket.end(rawHttp1Error(e.httpStatus, STATUS_CODES[e.httpStatus] ?? 'Error', e.code, e.message));
+    });
   };
 }

@@ -2,6 +2,7 @@
 // h2, http/1.1 or the opaque transport), plaintext from clients outside the mesh (HTTP/2
 // preface, HTTP/1, the `L5D-OPAQUE` header, or raw bytes to the default app port).
 import type { Socket } from 'node:net';
+import { inPortRanges } from '../../api/port-ranges.ts';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.ts';
@@ -62,12 +63,20 @@ export class InboundListener {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', (err) => opts.logger.info({ peer, err: err.message }, `connection from ${peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
+    // Redirected by proxy-init to a port that carries an opaque protocol (or that proxy-init should
+    // have left alone): no detection, so a server that speaks first is heard at once.
+    const redirected = opts.config.transparent ? originalDst(socket) : undefined;
+    if (redirected !== undefined && this.unsniffed(portOf(redirected))) {
+      opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: false });
+      opts.logger.debug({ peer, port: portOf(redirected) }, `connection from ${peer} to opaque port ${portOf(redirected)}: no protocol detection`);
+      return this.tunnelToApp(socket, portOf(redirected), Buffer.alloc(0), peer, undefined);
+    }
     detect(socket, opts.config.detectTimeoutMs).then(
       ({ protocol, timedOut }) => {
         if (protocol === 'tls') return this.acceptTls(socket, peer);
         opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: false });
         // Plaintext redirected by proxy-init (a caller outside the mesh dialled the app's port): that port is the app's.
-        const conn: ConnectionInfo = { peer, tls: false, originalDst: opts.config.transparent ? originalDst(socket) : undefined };
+        const conn: ConnectionInfo = { peer, tls: false, originalDst: redirected };
         if (protocol === 'h2') return this.h2.accept(socket, conn);
         if (protocol === 'http1') return this.http1.accept(socket, conn);
         if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer, undefined);
@@ -81,6 +90,14 @@ export class InboundListener {
       },
       (err: Error) => opts.logger.debug({ peer, err: err.message }, 'connection closed before detection'),
     );
+  }
+
+  /** `--opaque-ports`, `--skip-inbound-ports`, or a Server's `proxyProtocol: opaque`. */
+  private unsniffed(port: number): boolean {
+    const { config, stack } = this.opts;
+    return (config.opaquePorts !== undefined && inPortRanges(port, config.opaquePorts)) ||
+      (config.skipInboundPorts !== undefined && inPortRanges(port, config.skipInboundPorts)) ||
+      stack.opaquePort(port);
   }
 
   private acceptTls(socket: Socket, peer: string): void {

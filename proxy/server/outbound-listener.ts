@@ -16,7 +16,7 @@ import type { Drain } from './drain.ts';
 import { Http1Edge } from './http1.ts';
 import { Http2Edge } from './http2.ts';
 import type { ConnectionInfo, RequestIds } from './request-context.ts';
-import { joinTunnel } from './tunnel.ts';
+import { joinTunnel, type TunnelOpener } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 
 export interface OutboundListenerOptions {
@@ -45,6 +45,8 @@ export class OutboundListener {
         detectTimeoutMs: config.detectTimeoutMs,
         serveHttp: (protocol, socket, conn) => this.serve(protocol, socket, conn),
         openTunnel: stack.openTunnel,
+        connectionKind: stack.connectionKind,
+        openDirect: stack.openDirect,
       }),
       onUpgrade: upgradeHandler({ logger, open: (authority) => stack.openTunnel(authority) }),
     });
@@ -58,6 +60,25 @@ export class OutboundListener {
     socket.on('error', (err) => opts.logger.info({ peer: conn.peer, err: err.message }, `connection from ${conn.peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
     opts.metrics.trackConnection(socket, { direction: 'outbound', peer: 'src', tls: false });
+    if (conn.originalDst === undefined) return this.detectAndServe(socket, conn);
+    // Redirected: the original destination's port may be opaque or skipped, known before any byte.
+    const target = conn.originalDst;
+    socket.pause();
+    opts.stack.connectionKind(target).then(
+      (kind) => {
+        if (kind === 'detect') return this.detectAndServe(socket, conn);
+        opts.logger.debug({ peer: conn.peer, target, kind }, `connection to ${target}: ${kind === 'skip' ? 'skipped port, straight to the target' : 'opaque port, no protocol detection'}`);
+        this.forwardOpaque(socket, target, conn, kind === 'skip' ? opts.stack.openDirect : opts.stack.openTunnel);
+      },
+      (err: unknown) => {
+        opts.logger.warn({ peer: conn.peer, target, err: (err as Error).message }, `connection to ${target} refused: ${(err as Error).message}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  private detectAndServe(socket: Socket, conn: ConnectionInfo): void {
+    const { opts } = this;
     detect(socket, opts.config.detectTimeoutMs).then(
       ({ protocol, timedOut }) => {
         if (protocol === 'http1' || protocol === 'h2') return this.serve(protocol, socket, conn);
@@ -76,9 +97,9 @@ export class OutboundListener {
   }
 
   /** To where the app sent it: a mesh endpoint when discovery knows the address, else the address itself. */
-  private forwardOpaque(socket: Socket, target: string, conn: ConnectionInfo): void {
+  private forwardOpaque(socket: Socket, target: string, conn: ConnectionInfo, open: TunnelOpener = this.opts.stack.openTunnel): void {
     const { opts } = this;
-    opts.stack.openTunnel(target).then(
+    open(target).then(
       (upstream) => {
         socket.resume();
         joinTunnel(socket, upstream, opts.logger, `opaque ${target}`);

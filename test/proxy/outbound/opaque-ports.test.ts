@@ -1,0 +1,154 @@
+// Server-speaks-first protocols through the mesh: an SMTP-like and a MySQL-like server greet the
+// client as soon as it connects, and the client sends nothing until it has the greeting. Through a
+// client proxy's CONNECT tunnel (as an app behind HTTP_PROXY opens one), the greeting must arrive
+// at once, not after the 10 s detect timeout: the port is opaque by the Service's
+// `config.linkerd.io/opaque-ports`, or by a Server's `proxyProtocol: opaque`, and rides mTLS to
+// the server's proxy. A port in `--skip-outbound-ports` goes straight to its target, outside the
+// mesh. Real CA, destination, proxies and sockets.
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressBlock } from '../../helpers/address-block.ts';
+import { controlPlane, eventually, metricValue, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
+
+const RESOURCES = `apiVersion: v1
+kind: Service
+metadata:
+  name: smtp
+  namespace: production
+  annotations: {config.linkerd.io/opaque-ports: "2525"}
+spec:
+  selector: {app: mail}
+  ports: [{port: 25, targetPort: 2525}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mysql, namespace: production}
+spec:
+  selector: {app: mail}
+  ports: [{port: 3306}]
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: mail-mysql, namespace: production}
+spec:
+  podSelector: {matchLabels: {app: mail}}
+  port: 3306
+  proxyProtocol: opaque
+  accessPolicy: all-unauthenticated
+`;
+
+let net: string;
+let cp: ControlPlane;
+const servers: Server[] = [];
+const sockets = new Set<Socket>();
+/** Who each server-first app saw connect (the address a connection came from). */
+const callers: Record<number, string[]> = {};
+let mail: RunningProxy;
+let client: RunningProxy;
+
+/** A server that speaks first: a greeting line on connect, then each line it reads echoed back. */
+async function greeter(port: number, greeting: string): Promise<void> {
+  callers[port] = [];
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    callers[port]!.push(socket.remoteAddress ?? '');
+    socket.write(`${greeting}\r\n`);
+    socket.on('data', (d) => socket.write(`echo ${d.toString()}`));
+    socket.on('error', () => {});
+  });
+  server.listen(port, `${net}.2`);
+  await once(server, 'listening');
+  servers.push(server);
+}
+
+/** A client that CONNECTs through the outbound proxy, then waits for the server to speak first. */
+async function connectAndHear(target: string): Promise<{ greeting: string; ms: number; socket: Socket }> {
+  const socket = connect(client.outboundPort, client.ip);
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+  let buffered = '';
+  const line = (test: (s: string) => boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        buffered += d.toString('latin1');
+        if (!test(buffered)) return;
+        socket.off('data', onData);
+        const all = buffered;
+        buffered = '';
+        resolve(all);
+      };
+      socket.on('data', onData);
+      socket.once('close', () => reject(new Error(`closed; read ${JSON.stringify(buffered)}`)));
+    });
+  const head = await line((s) => s.includes('\r\n\r\n'));
+  expect(head).toMatch(/^HTTP\/1\.1 200 /);
+  const rest = head.slice(head.indexOf('\r\n\r\n') + 4);
+  const started = performance.now();
+  buffered = rest;
+  const greeting = rest.includes('\r\n') ? rest : await line((s) => s.includes('\r\n'));
+  return { greeting: greeting.trim(), ms: performance.now() - started, socket };
+}
+
+async function echo(socket: Socket, text: string): Promise<string> {
+  socket.write(`${text}\r\n`);
+  const [d] = (await once(socket, 'data')) as [Buffer];
+  return d.toString().trim();
+}
+
+beforeAll(async () => {
+  net = await addressBlock();
+  cp = await controlPlane();
+  writeFileSync(join(cp.resourcesDir, 'mail.yaml'), RESOURCES);
+  await cp.startIdentity(`${net}.1:0`);
+  await cp.startDestination(`${net}.1:0`);
+  await greeter(2525, '220 smtp.example ESMTP ready');
+  await greeter(3306, 'J\u0000\u0000\u0000\n8.0.36-mysql-like');
+  await greeter(2600, '220 outside the mesh');
+  mail = await startProxy(proxyArgs(cp, { name: 'mail-1', serviceAccount: 'mail', ip: `${net}.2`, labels: { app: 'mail' }, ports: ['2525', '3306'] }));
+  client = await startProxy([...proxyArgs(cp, { name: 'client-1', serviceAccount: 'client', ip: `${net}.3`, labels: { app: 'client' } }), '--skip-outbound-ports', '2600-2610']);
+  await eventually(async () => (await Promise.all([mail.ready(), client.ready()])).every((r) => r.status === 200), 15_000, 'both proxies ready');
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  for (const s of servers) s.close();
+  await Promise.allSettled([client?.stop(), mail?.stop()]);
+  await cp?.close();
+});
+
+describe('server-speaks-first protocols through opaque ports', () => {
+  // The detect timeout is 10 s: a greeting held behind detection would arrive after it. The bound
+  // is generous for a loaded machine; on an idle one the greeting takes a few milliseconds.
+  const PROMPT_MS = 1_000;
+
+  it.each([
+    ['the Service\'s opaque-ports annotation', 'smtp.production.svc.cluster.local:25', '220 smtp.example ESMTP ready', 2525],
+    ['a Server\'s proxyProtocol: opaque', 'mysql.production.svc.cluster.local:3306', 'J\u0000\u0000\u0000\n8.0.36-mysql-like', 3306],
+  ])('a greeting reaches the client at once, over mTLS (%s)', async (_why, target, greeting, port) => {
+    const before = metricValue(await mail.metrics(), 'tcp_open_total', { direction: 'inbound', tls: 'true' }) ?? 0;
+    const { greeting: heard, ms, socket } = await connectAndHear(target);
+    expect(heard).toBe(greeting);
+    expect(ms).toBeLessThan(PROMPT_MS);
+    // Both ways: the client's line reaches the server and its answer comes back.
+    expect(await echo(socket, 'EHLO client.example')).toBe('echo EHLO client.example');
+    socket.destroy();
+    // Through the mail pod's proxy over mTLS, not from the client pod directly.
+    expect(callers[port]!.at(-1)).not.toBe(`${net}.3`);
+    expect(metricValue(await mail.metrics(), 'tcp_open_total', { direction: 'inbound', tls: 'true' }) ?? 0).toBeGreaterThan(before);
+  });
+
+  it('a port in --skip-outbound-ports goes straight to its target, outside the mesh, and is heard at once', async () => {
+    const { greeting, ms, socket } = await connectAndHear(`${net}.2:2600`);
+    expect(greeting).toBe('220 outside the mesh');
+    expect(ms).toBeLessThan(PROMPT_MS);
+    expect(await echo(socket, 'HELO')).toBe('echo HELO');
+    socket.destroy();
+    // Dialled by the client's proxy from the client pod's address: the mail pod's proxy never saw it.
+    expect(callers[2600]!.at(-1)).toBe(`${net}.3`);
+  });
+});
