@@ -28,6 +28,9 @@ afterAll(async () => {
 const start = (args: string[] = []) =>
   startTwoProxies({ mode: 'process', clientIp: `${NET}.13`, serverIp: `${NET}.14`, services: [{ authority: AUTHORITY, port: app.port }], args });
 
+/** Resolves when the app has the next request: from then on it is in flight through both proxies. */
+const reachesApp = () => new Promise<void>((resolve) => app.server.once('request', () => resolve()));
+
 function refused(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, host);
@@ -43,10 +46,11 @@ describe('graceful shutdown', () => {
   it('SIGTERM: stops accepting, finishes the in-flight request, exits 0', async () => {
     mesh = await start();
     const client = new Client(mesh.proxyUrl);
+    const reached = reachesApp();
     const inFlight = client.request({ path: '/slow/800', method: 'GET', headers: { host: AUTHORITY } });
-    await new Promise((r) => setTimeout(r, 200));
+    await reached;
     process.kill(mesh.outbound.pid!, 'SIGTERM');
-    await expect.poll(() => refused(mesh!.outbound.host, mesh!.outbound.port), { timeout: 2000 }).toBe(true);
+    await expect.poll(() => refused(mesh!.outbound.host, mesh!.outbound.port), { timeout: 10_000 }).toBe(true);
     const res = await inFlight;
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe('slow done');
@@ -58,8 +62,9 @@ describe('graceful shutdown', () => {
   it('POST /shutdown from the pod: drains and exits 0', async () => {
     mesh = await start();
     const client = new Client(mesh.proxyUrl);
+    const reached = reachesApp();
     const inFlight = client.request({ path: '/slow/500', method: 'GET', headers: { host: AUTHORITY } });
-    await new Promise((r) => setTimeout(r, 150));
+    await reached;
     const res = await request(`http://${mesh.inbound.host}:${mesh.inbound.adminPort}/shutdown`, { method: 'POST' });
     expect(res.statusCode).toBe(200);
     await res.body.text();
@@ -72,11 +77,12 @@ describe('graceful shutdown', () => {
   it('the grace period bounds the drain: a request slower than it is cut, and the exit is still 0', async () => {
     mesh = await start(['--shutdown-grace-ms', '300']);
     const client = new Client(mesh.proxyUrl);
+    const reached = reachesApp();
     const inFlight = client.request({ path: '/slow/5000', method: 'GET', headers: { host: AUTHORITY } }).then(
       (r) => r.body.text(),
       (err: Error) => err,
     );
-    await new Promise((r) => setTimeout(r, 150));
+    await reached;
     const t0 = Date.now();
     process.kill(mesh.outbound.pid!, 'SIGTERM');
     expect(await mesh.outbound.exited).toBe(0);

@@ -131,11 +131,14 @@ describe('a proxy that vanishes mid-tap', () => {
       const res = await fetch(`http://${viz.address}/api/v1/pods`);
       return ((await res.json()) as { pods: Array<{ name: string; ready: boolean }> }).pods.some((p) => p.name === 'doomed-0' && p.ready);
     }, 20_000, 'the viz to see doomed-0 ready');
+    // The proxy says when the viz's tap reached it: only then is the tap open to be cut.
+    let proxyLog = '';
+    child.child.stdout!.on('data', (d: Buffer) => (proxyLog += d.toString()));
     const tap = spawn(process.execPath, ['bin/mesh.js', 'viz', 'tap', 'po/doomed-0', '-n', 'production', '--viz-addr', viz.address], { cwd: root });
     let err = '';
     tap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((resolve) => tap.on('close', (code) => resolve(code)));
-    await new Promise((r) => setTimeout(r, 1_000)); // the tap is open
+    await eventually(() => proxyLog.includes('"msg":"tap opened"'), 20_000, "doomed-0's proxy to log the viz's tap as opened");
     child.child.kill('SIGKILL');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
     if (code === 'hung') tap.kill('SIGKILL');
