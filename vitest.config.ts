@@ -5,9 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Suites of their own (npm run test:viz-demo, npm run test:dashboard): a whole demo under load;
+    // Suites of their own (npm run test:viz-demo, test:dashboard, test:compose): a whole demo under load;
     // npm run test:kubernetes: a real kube-apiserver per file.
-    exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', 'test/kubernetes/**', '**/node_modules/**'],
+    exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', 'test/kubernetes/**', 'test/compose/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -82,6 +82,12 @@ describe('workload manifests', () => {
     expect(brokenMessage(text)).toMatch(message);
   });
 
+  it('reads the skip-port annotations proxy-init is given, and names a bad one', () => {
+    const annotated = (value: string) => good.replace('linkerd.io/inject: enabled', `linkerd.io/inject: enabled\n        config.linkerd.io/skip-outbound-ports: "${value}"`);
+    expect(parseWorkloads(annotated('25, 587,4000-4100'), 'ok.yaml')[0]).toMatchObject({ skipOutboundPorts: '25,587,4000-4100', skipInboundPorts: '' });
+    expect(brokenMessage(annotated('25,smtp'))).toMatch(/bad\.yaml: document 1 \(Deployment "orders-stable"\): spec\.template\.metadata\.annotations\.config\.linkerd\.io\/skip-outbound-ports: must be ports or ranges like 25,587,4000-4100, got "25,smtp"/);
+  });
+
   it('names the folder when it is missing or empty, and a duplicate Deployment', () => {
     expect(() => readWorkloads('/nonexistent/workloads')).toThrow(/cannot read the workloads folder \/nonexistent\/workloads/);
     const dir = mkdtempSync(join(tmpdir(), 'demo-workloads-'));
