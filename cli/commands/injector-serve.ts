@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../api/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
-import { defaultInjectOptions } from '../../injector/options.ts';
+import { splitPemCertificates } from '../../identity/ca-validate.ts';
+import { clusterFacts, type ClusterFacts } from '../../injector/cluster.ts';
+import { defaultInjectOptions, MESH_IMAGE, meshVersion } from '../../injector/options.ts';
 import { startWebhook } from '../../injector/webhook.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
 import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
@@ -10,18 +12,33 @@ import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the sidecar injector (HTTPS mutating admission webhook)';
 
-const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0.1:8443] [--namespaces FILE] [--proxy-image NAME]
-  --cert, --key    PEM certificate and key the webhook serves (the API server must trust the cert)
-  --addr           host:port to listen on (default 127.0.0.1:8443; port 0 picks a free one)
-  --namespaces     YAML with Namespace objects whose annotations apply (linkerd.io/inject, config.linkerd.io/*)
-  --proxy-image    the proxy image, without tag (default ghcr.io/mesh/mesh)`;
+const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0.1:8443] [--namespaces FILE | --kubernetes] [options]
+  --cert, --key      PEM certificate and key the webhook serves (the API server must trust the cert)
+  --addr             host:port to listen on (default 127.0.0.1:8443; port 0 picks a free one)
+  --namespaces       YAML with Namespace objects whose annotations apply (linkerd.io/inject, config.linkerd.io/*)
+  --kubernetes       in a cluster: each pod's Namespace is read from the API server, apps are captured
+                     with proxy-init, proxies are native sidecars where the server has them (1.29+)
+  --kubeconfig FILE  with --kubernetes (default $KUBECONFIG, else the pod's in-cluster account)
+  --trust-anchors F  PEM anchors, put in every proxy's environment (else each pod mounts the ConfigMap)
+  --capture MODE     iptables (proxy-init) or http-proxy (HTTP_PROXY); default iptables with --kubernetes
+  --proxy-image      the proxy image, without tag (default ${MESH_IMAGE})
+  --proxy-version    its tag (default ${meshVersion()})
+  --trust-domain TD  default cluster.local
+  --cluster-domain D default cluster.local`;
 
 const OPTIONS = {
   cert: { type: 'string' },
   key: { type: 'string' },
   addr: { type: 'string', default: '127.0.0.1:8443' },
   namespaces: { type: 'string' },
+  kubernetes: { type: 'boolean', default: false },
+  kubeconfig: { type: 'string' },
+  'trust-anchors': { type: 'string' },
+  capture: { type: 'string' },
   'proxy-image': { type: 'string' },
+  'proxy-version': { type: 'string' },
+  'trust-domain': { type: 'string', default: 'cluster.local' },
+  'cluster-domain': { type: 'string', default: 'cluster.local' },
 } as const;
 
 export function run(args: string[]): Promise<number> {
@@ -40,21 +57,47 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const addr = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(values.addr);
   if (!addr || Number(addr[2]) > 65535) return fail(`--addr ${values.addr}: expected host:port, such as 127.0.0.1:8443`);
 
-  let cert: Buffer, key: Buffer, namespaces;
+  if (values.kubernetes && values.namespaces) return fail('--namespaces and --kubernetes exclude each other: in a cluster the namespaces come from the API server');
+  const capture = values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy');
+  if (capture !== 'iptables' && capture !== 'http-proxy') return fail(`--capture must be iptables or http-proxy, got "${capture}"`);
+
+  let cert: Buffer, key: Buffer, namespaces, trustAnchorsPem: string | undefined;
   try {
     cert = readFileSync(values.cert);
     key = readFileSync(values.key);
     const docs = values.namespaces ? parseYamlDocuments(readFileSync(values.namespaces, 'utf8'), values.namespaces) : [];
     namespaces = namespaceAnnotationsFrom(docs.map((d) => d.value));
+    if (values['trust-anchors']) {
+      trustAnchorsPem = readFileSync(values['trust-anchors'], 'utf8');
+      splitPemCertificates(trustAnchorsPem, values['trust-anchors']); // refuse a file that is not certificates now, not in every pod
+    }
   } catch (err) {
     return fail((err as Error).message);
   }
-  const options = defaultInjectOptions({ namespaceAnnotations: (ns) => namespaces.get(ns) });
+  const options = defaultInjectOptions({
+    namespaceAnnotations: (ns) => namespaces.get(ns),
+    capture,
+    trustAnchorsPem,
+    trustDomain: values['trust-domain'],
+    clusterDomain: values['cluster-domain'],
+  });
   if (values['proxy-image']) options.proxy.imageName = values['proxy-image'];
+  if (values['proxy-version']) options.proxy.version = values['proxy-version'];
+
+  let cluster: ClusterFacts | undefined;
+  if (values.kubernetes) {
+    try {
+      cluster = await clusterFacts(values.kubeconfig ?? process.env.KUBECONFIG);
+    } catch (err) {
+      return fail(`--kubernetes: ${(err as Error).message}`);
+    }
+    options.proxy.nativeSidecar = cluster.nativeSidecars;
+    logger.info({ version: cluster.version, nativeSidecars: cluster.nativeSidecars }, `API server ${cluster.version}: proxies are ${cluster.nativeSidecars ? 'native sidecars' : 'containers held ready by postStart'}`);
+  }
 
   let webhook;
   try {
-    webhook = await startWebhook({ cert, key, host: addr[1]!, port: Number(addr[2]), inject: options, logger });
+    webhook = await startWebhook({ cert, key, host: addr[1]!, port: Number(addr[2]), inject: options, logger, lookupNamespace: cluster?.lookupNamespace });
   } catch (err) {
     return fail(`cannot serve on ${values.addr}: ${(err as Error).message}`);
   }
