@@ -1,11 +1,11 @@
 // The profile of one Service port: its ServiceProfile (only from the Service's own namespace,
-// named <svc>.<ns>.svc.<domain>) and the HTTPRoutes whose parentRef is that Service and port.
+// named <svc>.<ns>.svc.<domain>) and the HTTPRoutes and GRPCRoutes whose parentRef is that Service and port.
 import type { HttpRoute, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { inPortRanges, parsePortRanges } from '../../api/port-ranges.ts';
 import { OPAQUE_PORTS_ANNOTATION } from '../store/reference-warnings.ts';
-import { labelsMatch, type HttpRouteResource } from '../store/resources.ts';
+import { labelsMatch, type GrpcRouteResource, type HttpRouteResource } from '../store/resources.ts';
 import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
@@ -17,7 +17,8 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const sp = set.get('ServiceProfile', target.namespace, fqdn);
   const profile: Profile = { fqdn, routes: sp?.routes ?? [], httpRoutes: [] };
   if (sp) profile.retryBudget = sp.retryBudget ?? DEFAULT_RETRY_BUDGET;
-  const attached = set.ofKind('HTTPRoute').filter((r) => r.parentRefs.some((p) => isParent(p, target)));
+  const routes: Array<HttpRouteResource | GrpcRouteResource> = [...set.ofKind('HTTPRoute'), ...set.ofKind('GRPCRoute')];
+  const attached = routes.filter((r) => r.parentRefs.some((p) => isParent(p, target)));
   // Consumer routes (in the caller's namespace) override the producer's, as in Linkerd.
   const consumer = attached.filter((r) => r.meta.namespace === contextNamespace && contextNamespace !== target.namespace);
   const producer = attached.filter((r) => r.meta.namespace === target.namespace);
@@ -56,7 +57,7 @@ function isParent(p: HttpRouteResource['parentRefs'][number], target: { name: st
   );
 }
 
-function toHttpRoute(r: HttpRouteResource, parent: { name: string; namespace: string; port: number }, clusterDomain: string, set: ResourceSet): HttpRoute {
+function toHttpRoute(r: HttpRouteResource | GrpcRouteResource, parent: { name: string; namespace: string; port: number }, clusterDomain: string, set: ResourceSet): HttpRoute {
   const rules = r.rules.map((rule): HttpRouteRule => {
     const backends = rule.backendRefs.map((b): WeightedBackend => {
       const backend: WeightedBackend = { authority: `${serviceFqdn(b.name, b.namespace, clusterDomain)}:${b.port ?? parent.port}`, weight: b.weight };

@@ -17,7 +17,7 @@ export function referenceWarnings(set: ResourceSet): string[] {
 
 function routeWarnings(set: ResourceSet): string[] {
   const out: string[] = [];
-  for (const route of set.ofKind('HTTPRoute')) {
+  for (const route of [...set.ofKind('HTTPRoute'), ...set.ofKind('GRPCRoute')]) {
     route.parentRefs.forEach((p, i) => {
       const at = `${where(route.meta)}: spec.parentRefs[${i}]`;
       if (p.kind === 'Service' && !set.get('Service', p.namespace, p.name)) {

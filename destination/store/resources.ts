@@ -77,6 +77,11 @@ export interface HttpRouteResource {
   failoverDisabled?: boolean;
 }
 
+/** A GRPCRoute: an HTTPRoute whose matches were written as gRPC service and method (kinds/grpc-route.ts). */
+export interface GrpcRouteResource extends Omit<HttpRouteResource, 'kind'> {
+  kind: 'GRPCRoute';
+}
+
 export interface ServerResource {
   kind: 'Server';
   meta: Meta;
@@ -145,6 +150,7 @@ export type Resource =
   | ServiceResource
   | ServiceProfileResource
   | HttpRouteResource
+  | GrpcRouteResource
   | ServerResource
   | ServerAuthorizationResource
   | AuthorizationPolicyResource

@@ -40,7 +40,7 @@ function untyped(schema: Obj, path: string): string[] {
 
 describe('mesh install --crds', () => {
   it('has a CRD for every kind the destination reads, serving every version it reads', () => {
-    const groups: Record<string, string[]> = { ServiceProfile: ['linkerd.io'] };
+    const groups: Record<string, string[]> = { ServiceProfile: ['linkerd.io'], GRPCRoute: ['gateway.networking.k8s.io'] };
     for (const kind of SUPPORTED_KINDS.filter((k) => k !== 'Service')) {
       for (const group of groups[kind] ?? ['policy.linkerd.io']) expect(crdFor(group, kind), `${kind}.${group}`).toBeDefined();
     }

@@ -1,5 +1,6 @@
 // HTTPRoute (policy.linkerd.io v1beta1..v1beta3, gateway.networking.k8s.io v1beta1/v1): matches,
-// weighted backendRefs, timeouts, the filters Linkerd supports, and Linkerd's timeout/retry annotations.
+// weighted backendRefs, timeouts, the filters Linkerd supports, and Linkerd's timeout/retry
+// annotations; the route spec it shares with GRPCRoute (grpc-route.ts).
 import type { HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
 import { compiledRegex, durationMs, Fields, FieldError, shown } from '../field-reader.ts';
 import type { BackendRef, HttpRouteResource, HttpRouteRuleResource, ParentRef } from '../resources.ts';
@@ -18,6 +19,15 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPT
 
 export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResource {
   checkVersion(doc, HTTP_ROUTE_VERSIONS);
+  return { kind: 'HTTPRoute', ...parseRouteSpec(doc, ctx, 'HTTPRoute', readMatch) };
+}
+
+/**
+ * What HTTPRoute and GRPCRoute share: parentRefs, rules (matches read by `readMatch`, filters,
+ * weighted backendRefs; `timeouts` on HTTPRoute only, as the Gateway API has them), and Linkerd's
+ * timeout, retry and failover annotations.
+ */
+export function parseRouteSpec(doc: Fields, ctx: ParseContext, kind: 'HTTPRoute' | 'GRPCRoute', readMatch: (m: Fields) => HttpRouteMatch): Omit<HttpRouteResource, 'kind'> {
   const meta = readMeta(doc, ctx);
   const spec = doc.object('spec');
   const parentRefs = spec.list('parentRefs', (raw, path): ParentRef => {
@@ -32,9 +42,9 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
   });
   const rules = spec.list('rules', (raw, path) => {
     const r = Fields.of(raw, path);
-    const timeouts = r.optionalObject('timeouts');
+    const timeouts = kind === 'HTTPRoute' ? r.optionalObject('timeouts') : undefined;
     const matches = r.list('matches', (m, mp) => readMatch(Fields.of(m, mp)));
-    const { filters, refused } = readRuleFilters(r, 'HTTPRoute', matches, ctx);
+    const { filters, refused } = readRuleFilters(r, kind, matches, ctx);
     const backendRefs = r.list('backendRefs', (b, bp) => {
       const backend = Fields.of(b, bp);
       if (backend.has('filters')) {
@@ -50,7 +60,7 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
       backendTimeoutMs: timeouts?.has('backendRequest') ? durationMs(timeouts.raw['backendRequest'], timeouts.at('backendRequest')) : undefined,
       filters,
     };
-    if (refused.length > 0) rule.failure = `HTTPRoute ${meta.namespace}/${meta.name} ${path} is refused: ${refused.join(', ')}`;
+    if (refused.length > 0) rule.failure = `${kind} ${meta.namespace}/${meta.name} ${path} is refused: ${refused.join(', ')}`;
     return rule;
   });
   const ann = (key: string) => `metadata.annotations["${key}"]`;
@@ -63,7 +73,7 @@ export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResourc
   if (failover !== undefined && failover !== 'true' && failover !== 'false') {
     throw new FieldError(ann('failover.linkerd.io/enabled'), `must be "true" or "false", got ${shown(failover)}`);
   }
-  return { kind: 'HTTPRoute', meta, parentRefs, rules, annotationTimeouts, retry: readRetry(a, ann), ...(failover === 'false' ? { failoverDisabled: true } : {}) };
+  return { meta, parentRefs, rules, annotationTimeouts, retry: readRetry(a, ann), ...(failover === 'false' ? { failoverDisabled: true } : {}) };
 }
 
 function readMatch(m: Fields): HttpRouteMatch {

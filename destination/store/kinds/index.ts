@@ -2,6 +2,7 @@
 import { Fields } from '../field-reader.ts';
 import type { Resource } from '../resources.ts';
 import { parseAuthorizationPolicy, parseMeshTLSAuthentication, parseNetworkAuthentication, parseServerAuthorization } from './authorization.ts';
+import { parseGrpcRoute } from './grpc-route.ts';
 import { parseHttpRoute } from './http-route.ts';
 import type { ParseContext } from './meta.ts';
 import { parsePod } from './pod.ts';
@@ -15,6 +16,7 @@ const PARSERS: Record<string, (doc: Fields, ctx: ParseContext) => Resource> = {
   Service: parseService,
   ServiceProfile: parseServiceProfile,
   HTTPRoute: parseHttpRoute,
+  GRPCRoute: parseGrpcRoute,
   Server: parseServer,
   ServerAuthorization: parseServerAuthorization,
   AuthorizationPolicy: parseAuthorizationPolicy,

@@ -1,0 +1,68 @@
+// GRPCRoute as the destination reads it: service/method matches become the path matches of the
+// gRPC call's `/<service>/<method>` path, carried in the Service port's profile; hostile values
+// refuse the file naming the field; a filter GRPCRoute does not have (RequestRedirect) is warned
+// about and refuses the rule.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { profileFor } from '../../destination/index/profile-view.ts';
+import { ResourceStore } from '../../destination/store/resource-store.ts';
+import { quietLogger } from './harness.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function load(route: string): { problems: string[]; store: ResourceStore } {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-grpcroute-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'orders.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: production}\nspec:\n  selector: {app: orders}\n  ports: [{port: 9090}]\n');
+  writeFileSync(join(dir, 'route.yaml'), route);
+  const store = new ResourceStore({ dir, logger: quietLogger() });
+  store.load();
+  return { problems: store.problems().map((p) => `${p.severity}: ${p.message.replaceAll(`${dir}/`, '')}`), store };
+}
+
+const route = (matches: string, extra = '') => `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: orders, namespace: production}
+spec:
+  parentRefs: [{name: orders, kind: Service, group: core, port: 9090}]
+  rules:
+  - matches: ${matches}
+${extra}`;
+
+describe('GRPCRoute in the destination', () => {
+  it('turns service and method matches into path matches on the Service port\'s profile', () => {
+    const { problems, store } = load(route('[{method: {service: orders.v1.Orders, method: Get}}, {method: {service: orders.v1.Orders}}, {method: {method: Health}}, {method: {type: RegularExpression, service: "orders\\\\..*", method: "List.*"}, headers: [{name: x-tenant, value: a}]}]'));
+    expect(problems).toEqual([]);
+    const profile = profileFor({ kind: 'service', name: 'orders', namespace: 'production', port: 9090 }, store.resources, 'production', 'cluster.local');
+    expect(profile.httpRoutes[0]!.rules[0]!.matches).toEqual([
+      { method: 'POST', path: { type: 'Exact', value: '/orders.v1.Orders/Get' } },
+      { method: 'POST', path: { type: 'PathPrefix', value: '/orders.v1.Orders' } },
+      { method: 'POST', path: { type: 'RegularExpression', value: '/[^/]+/Health' } },
+      { method: 'POST', path: { type: 'RegularExpression', value: '/(?:orders\\..*)/(?:List.*)' }, headers: [{ name: 'x-tenant', value: 'a', type: 'Exact' }] },
+    ]);
+  });
+
+  it.each([
+    ['a service name with a slash', '[{method: {service: "orders/v1", method: Get}}]', 'spec.rules[0].matches[0].method.service: must be a gRPC service name such as orders.v1.Orders, got "orders/v1"'],
+    ['a method match naming neither', '[{method: {type: Exact}}]', 'spec.rules[0].matches[0].method.service: or method is required (a method match names at least one)'],
+    ['a regex that does not compile', '[{method: {type: RegularExpression, service: "orders(("}}]', 'spec.rules[0].matches[0].method.service'],
+    ['an unknown match type', '[{method: {type: Prefix, service: orders}}]', 'spec.rules[0].matches[0].method.type: must be Exact or RegularExpression, got "Prefix"'],
+  ])('refuses the file for %s, naming the field', (_what, matches, message) => {
+    const { problems } = load(route(matches));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^error: route\.yaml/);
+    expect(problems[0]).toContain(message);
+  });
+
+  it('warns about RequestRedirect, which GRPCRoute does not have, and refuses the rule', () => {
+    const { problems } = load(route('[{method: {service: orders.v1.Orders}}]', '    filters: [{type: RequestRedirect, requestRedirect: {hostname: a.example}}]\n'));
+    expect(problems).toEqual([
+      'warning: route.yaml: GRPCRoute production/orders: spec.rules[0].filters[0].type: filter "RequestRedirect" is not supported on a GRPCRoute (RequestHeaderModifier, ResponseHeaderModifier are); the rule is refused: requests it matches are answered 500, never served without the filter',
+    ]);
+  });
+});
