@@ -15,9 +15,13 @@ import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-cre
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from './index/discovery.ts';
 import { PodWarnings } from './index/pod-warnings.ts';
 import { ResourceStore } from './store/resource-store.ts';
+import type { ApiSource } from './kubernetes/api-source.ts';
 
 export interface DestinationOptions {
+  /** The folder of YAML; unused with `kubernetes`. */
   resourcesDir: string;
+  /** Read the Kubernetes API instead of the folder: a kubeconfig file, or in-cluster configuration when it is absent. */
+  kubernetes?: { kubeconfig?: string };
   /** `host:port`; port 0 picks a free port. DESIGN.md: 127.0.0.1:8086. */
   addr: string;
   tls: ServerTls;
@@ -40,6 +44,8 @@ export interface DestinationServer {
   podWarnings: PodWarnings;
   discovery: Discovery;
   credentials: OptionalClientCertCredentials;
+  /** Kubernetes mode: the API watches (which kind at which version, lists and resumes). */
+  kubernetes?: ApiSource;
   /** Stops accepting, cancels every stream (watchers see the destination go away). */
   close(): Promise<void>;
 }
@@ -48,16 +54,32 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 
 export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
   const logger = options.logger;
-  if (!statSync(options.resourcesDir, { throwIfNoEntry: false })?.isDirectory()) {
+  // Loaded only in Kubernetes mode: the API client is a large import that YAML mode never needs.
+  const kube = options.kubernetes ? await (await import('./kubernetes/mode.ts')).startKubernetesSource(options.kubernetes.kubeconfig, logger) : undefined;
+  if (!kube && !statSync(options.resourcesDir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`resources ${options.resourcesDir}: not a directory (a folder of Kubernetes-style YAML is required)`);
   }
-  const store = new ResourceStore({ dir: options.resourcesDir, logger, trustDomain: options.trustDomain, clusterDomain: options.clusterDomain });
+  const store = new ResourceStore({
+    dir: kube ? kube.source.server : options.resourcesDir,
+    source: kube?.source,
+    // Kubernetes mode reads Pods (the registry) and EndpointSlices (the endpoints) as resources too.
+    pods: Boolean(kube),
+    endpointSlices: Boolean(kube),
+    logger,
+    trustDomain: options.trustDomain,
+    clusterDomain: options.clusterDomain,
+  });
   store.start();
   const discovery = new Discovery(store, {
     defaultPolicy: options.defaultPolicy ?? 'all-unauthenticated',
     clusterNetworks: options.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS,
     registrationGraceMs: options.registrationGraceMs,
   });
+  const kubeMode = kube?.attach(store, discovery.pods, logger);
+  const closeKubernetes = () => {
+    kubeMode?.close();
+    kube?.source.stop();
+  };
   // A Server selecting no pod is judged once registrations settle (after the grace, pods re-register).
   const podWarnings = new PodWarnings(store, discovery.pods, logger, Math.max(options.registrationGraceMs ?? 5_000, 2_000));
   const proto = destinationProto();
@@ -74,7 +96,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     getProfile: profileHandler(discovery, logger),
   });
   server.addService(proto.InboundPolicies.service, { watchPort: policyHandler(discovery, logger) });
-  server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger) });
+  server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger, Boolean(kube)) });
   server.addService(proto.Pods.service, { watchPods: podsHandler(discovery.pods, logger) });
   server.addService(proto.Resources.service, { watchResources: resourcesHandler(store, logger) });
   const credentials = new OptionalClientCertCredentials(options.tls);
@@ -84,6 +106,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
       server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
   } catch (err) {
+    closeKubernetes();
     store.stop();
     discovery.close();
     podWarnings.close();
@@ -91,7 +114,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
   }
   const host = options.addr.slice(0, options.addr.lastIndexOf(':'));
   const address = `${host}:${port}`;
-  logger.info({ address, resources: options.resourcesDir }, 'destination serving');
+  logger.info({ address, resources: kube ? `kubernetes ${kube.source.server}` : options.resourcesDir }, 'destination serving');
   return {
     address,
     port,
@@ -99,7 +122,9 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     discovery,
     podWarnings,
     credentials,
+    kubernetes: kube?.source,
     close: async () => {
+      closeKubernetes();
       store.stop();
       discovery.close();
       podWarnings.close();

@@ -10,7 +10,8 @@ import { certify, CertifyRefusal } from './certify.ts';
 import type { TokenValidator } from './token.ts';
 
 export interface IdentityServerOptions {
-  ca: CertificateAuthority;
+  /** The issuer; a holder whose `current` changes (Kubernetes mode: a watched Secret) is read per Certify. */
+  ca: CertificateAuthority | { readonly current: CertificateAuthority };
   tokens: TokenValidator;
   trustDomain: string;
   /** Lifetime of workload certificates (clamped to the issuer's). */
@@ -47,12 +48,14 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
   const log = options.logger ?? createLogger('identity');
   const { host } = splitAddr(options.addr);
   const identity = caIdentityOf(options.trustDomain);
+  const currentCa = () => ('current' in options.ca ? options.ca.current : options.ca);
   // The CA serves with a certificate from its own issuer, so proxies need only the trust anchor.
   // It lives as long as the issuer: the CA is restarted anyway when the issuer rotates.
   const keys = await generateRsaKeyPair();
   const ipAddresses = ['127.0.0.1', ...(isIP(host) && host !== '127.0.0.1' ? [host] : [])];
-  const serving = options.ca.issue(keys.forgePublicKey, { uri: identity, dnsNames: ['localhost', ...(isIP(host) ? [] : [host])], ipAddresses }, {
-    lifetimeMs: options.ca.issuerNotAfterMs - Date.now(),
+  const startCa = currentCa();
+  const serving = startCa.issue(keys.forgePublicKey, { uri: identity, dnsNames: ['localhost', ...(isIP(host) ? [] : [host])], ipAddresses }, {
+    lifetimeMs: startCa.issuerNotAfterMs - Date.now(),
   });
 
   // A CertifyRequest is a token and a CSR, a few KiB: refuse anything far larger before decoding it.
@@ -62,7 +65,7 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
       const req = call.request;
       const peer = call.getPeer();
       certify({ identity: req.identity, token: req.token.toString('utf8'), csrDer: req.certificateSigningRequest }, {
-        ca: options.ca,
+        ca: currentCa(),
         tokens: options.tokens,
         trustDomain: options.trustDomain,
         lifetimeMs: options.certLifetimeMs,

@@ -1,5 +1,5 @@
 // `mesh destination serve`: runs the destination (discovery and policy over gRPC/TLS) from a
-// folder of Kubernetes-style YAML, until SIGINT/SIGTERM.
+// folder of Kubernetes-style YAML or from the Kubernetes API (--kubernetes), until SIGINT/SIGTERM.
 import { servingIdentity, type IdentitySource } from '../../destination/serving-identity.ts';
 import { DEFAULT_CLUSTER_NETWORKS } from '../../destination/index/discovery.ts';
 import { startDestination } from '../../destination/server.ts';
@@ -12,7 +12,11 @@ import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the destination service (endpoints, profiles, inbound policy, registration) from a folder of YAML';
 
-const USAGE = `usage: mesh destination serve --resources DIR [--addr 127.0.0.1:8086] <certificate source> [options]
+const USAGE = `usage: mesh destination serve (--resources DIR | --kubernetes [--kubeconfig FILE]) [--addr 127.0.0.1:8086] <certificate source> [options]
+
+  --resources DIR             a folder of Kubernetes-style YAML, watched
+  --kubernetes                read the Kubernetes API instead (Services, EndpointSlices, Pods, the mesh's CRDs)
+  --kubeconfig FILE           with --kubernetes: the API's address and credentials (default: in-cluster configuration)
 
 certificate source (one of):
   --identity-addr ADDR --trust-anchors FILE --token-file FILE   ask the identity CA, as a proxy does
@@ -33,6 +37,8 @@ const POLICIES: readonly string[] = DEFAULT_POLICIES;
 
 const OPTIONS = {
   resources: { type: 'string' },
+  kubernetes: { type: 'boolean', default: false },
+  kubeconfig: { type: 'string' },
   addr: { type: 'string' },
   listen: { type: 'string' },
   'identity-addr': { type: 'string' },
@@ -64,7 +70,9 @@ function identitySource(values: CommandValues<typeof OPTIONS>): IdentitySource {
 
 export function run(args: string[]): Promise<number> {
   return runCommand('destination serve', USAGE, async () => {
-    const { values } = parseCommandArgs(args, OPTIONS, { required: ['resources'] });
+    const { values } = parseCommandArgs(args, OPTIONS);
+    if (values.kubernetes === Boolean(values.resources)) throw new UsageError('exactly one of --resources DIR and --kubernetes is required');
+    if (values.kubeconfig && !values.kubernetes) throw new UsageError('--kubeconfig goes with --kubernetes');
     if (!POLICIES.includes(values['default-policy'])) throw new UsageError(`--default-policy must be one of ${POLICIES.join(', ')}, got "${values['default-policy']}"`);
     const grace = Number(values['registration-grace']);
     if (!Number.isInteger(grace) || grace < 0) throw new UsageError(`--registration-grace must be milliseconds, got "${values['registration-grace']}"`);
@@ -84,14 +92,15 @@ function clusterNetworks(flag: string | undefined): string[] | undefined {
 }
 
 /** Serves until SIGINT/SIGTERM: 0 after a clean stop, 1 when it cannot start. */
-async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source: IdentitySource, grace: number, networks: string[] | undefined): Promise<number> {
+async function serve(values: CommandValues<typeof OPTIONS>, source: IdentitySource, grace: number, networks: string[] | undefined): Promise<number> {
   const log = createLogger('destination');
   let server;
   let identity;
   try {
     identity = await servingIdentity(source, log);
     server = await startDestination({
-      resourcesDir: values.resources,
+      resourcesDir: values.resources ?? '',
+      kubernetes: values.kubernetes ? { kubeconfig: values.kubeconfig ?? process.env['KUBECONFIG'] } : undefined,
       addr: values.listen ?? values.addr ?? '127.0.0.1:8086',
       tls: identity.tls,
       logger: log,
@@ -109,7 +118,8 @@ async function serve(values: CommandValues<typeof OPTIONS, 'resources'>, source:
   const running = server;
   identity.onRotate((tls) => running.credentials.rotate(tls));
   for (const p of running.store.problems()) console.error(`${p.severity}: ${p.message}`);
-  console.log(`destination serving on ${running.address} as ${identity.identity} from ${values.resources}`);
+  const from = values.kubernetes ? `the Kubernetes API at ${running.kubernetes?.server ?? '?'}` : values.resources;
+  console.log(`destination serving on ${running.address} as ${identity.identity} from ${from}`);
   log.info({ signal: await stopSignal() }, 'destination shutting down');
   identity.close();
   await running.close();

@@ -8,7 +8,8 @@ import { parseSpiffeId } from '../../api/spiffe.ts';
 import type { PodRegistry, RegisteredPod } from '../index/pod-registry.ts';
 import { verifiedCallerIdentity } from './server-credentials.ts';
 
-export function registrationHandler(pods: PodRegistry, logger: Logger) {
+/** `podsFromApi`: Kubernetes mode, where the API's Pods are the registry and an announcement is only checked and acknowledged. */
+export function registrationHandler(pods: PodRegistry, logger: Logger, podsFromApi = false) {
   return (call: grpc.ServerDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>) => {
     const peer = call.getPeer();
     const identity = verifiedCallerIdentity(call);
@@ -37,6 +38,10 @@ export function registrationHandler(pods: PodRegistry, logger: Logger) {
         serviceAccount: id.serviceAccount,
         ready: !msg.notReady,
       };
+      if (podsFromApi) {
+        call.write({ accepted: true, message: `${pod.namespace}/${pod.name}: pods come from the Kubernetes API here` });
+        return;
+      }
       const previous = unregister;
       unregister = pods.register(pod); // a re-announcement replaces the pod in place
       if (previous) previous();

@@ -1,6 +1,7 @@
 // The endpoints of one target right now: the registered pods a Service selects, at the target
 // port its service port maps to (by number, or by the pod's container port name).
 import type { Endpoint } from '../../api/destination-types.ts';
+import type { EndpointSliceResource } from '../store/resources.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { viaClusterIp, type Target } from './authority.ts';
 import type { PodRegistry, RegisteredPod } from './pod-registry.ts';
@@ -17,14 +18,43 @@ function endpointOf(pod: RegisteredPod, port: number, service?: string): Endpoin
   const metricLabels: Record<string, string> = { namespace: pod.namespace, pod: pod.name };
   if (service) metricLabels.service = service;
   if (pod.deployment) metricLabels.deployment = pod.deployment;
+  const address = pod.ip.includes(':') ? `[${pod.ip}]:${port}` : `${pod.ip}:${port}`;
+  // A pod without the mesh's proxy (Kubernetes mode: no injector mark) is reached directly, in plaintext.
+  const proxy = pod.identity ? { identity: pod.identity, inboundPort: pod.inboundPort, h2: true } : {};
   return {
-    address: pod.ip.includes(':') ? `[${pod.ip}]:${port}` : `${pod.ip}:${port}`,
+    address,
     weight: 1,
-    identity: pod.identity,
-    inboundPort: pod.inboundPort,
-    h2: true,
+    ...proxy,
     labels: { ...pod.labels, pod: pod.name, namespace: pod.namespace, serviceaccount: pod.serviceAccount },
     metricLabels,
+  };
+}
+
+/** The ready addresses of every slice at the slice port named like the Service port; each pod's identity from the registry. */
+function sliceEndpoints(slices: EndpointSliceResource[], portName: string, service: string, pods: PodRegistry): Endpoint[] {
+  const byAddress = new Map<string, Endpoint>();
+  for (const slice of slices) {
+    const port = slice.ports.find((p) => p.name === portName)?.port;
+    if (port === undefined) continue;
+    for (const e of slice.endpoints) {
+      if (!e.ready) continue;
+      for (const ip of e.addresses) {
+        const pod = (e.pod ? pods.get(slice.meta.namespace, e.pod) : undefined) ?? pods.byIp(ip);
+        const endpoint = pod ? endpointOf(pod, port, service) : bareEndpoint(ip, port, slice.meta.namespace, service);
+        byAddress.set(endpoint.address, endpoint);
+      }
+    }
+  }
+  return [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address));
+}
+
+/** An address whose pod is not (yet) known: no identity, so the caller's proxy talks to it in plaintext. */
+function bareEndpoint(ip: string, port: number, namespace: string, service: string): Endpoint {
+  return {
+    address: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`,
+    weight: 1,
+    labels: { namespace },
+    metricLabels: { namespace, service },
   };
 }
 
@@ -38,6 +68,9 @@ export function endpointsFor(named: Target, set: ResourceSet, pods: PodRegistry)
   const svc = set.get('Service', target.namespace, target.name);
   if (!svc) return { exists: false, endpoints: [] };
   const servicePort = svc.ports.find((p) => p.port === target.port);
+  // Kubernetes mode: the Service's EndpointSlices, however many, are its endpoints.
+  const slices = set.ofKind('EndpointSlice').filter((s) => s.meta.namespace === svc.meta.namespace && s.service === svc.meta.name);
+  if (slices.length > 0) return { exists: true, endpoints: servicePort ? sliceEndpoints(slices, servicePort.name ?? '', svc.meta.name, pods) : [] };
   // A port the Service does not declare, or a Service without selector, has no endpoints here.
   if (!servicePort || !svc.selector || Object.keys(svc.selector).length === 0) return { exists: true, endpoints: [] };
   const selector = svc.selector;

@@ -1,10 +1,9 @@
 // The folder of YAML as a live, validated set: each (re)load keeps every good document, rejects
 // bad ones with file/resource/field, and keeps the last good version of a rejected resource.
-import { statSync, watch, type FSWatcher } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import type { DocumentGroup, DocumentSource } from './document-source.ts';
 import { Fields, FieldError } from './field-reader.ts';
-import { listResourceFiles, readDocuments } from './folder-reader.ts';
+import { FolderSource } from './folder-source.ts';
 import { IGNORED_KINDS, parserFor, SUPPORTED_KINDS } from './kinds/index.ts';
 import { resourceKey, ResourceSet } from './resource-set.ts';
 import type { Resource } from './resources.ts';
@@ -16,6 +15,8 @@ import type { ResourceState } from '../../api/destination-types.ts';
 export interface StoreOptions {
   /** A folder of YAML, or one file (development mode). */
   dir: string;
+  /** Where documents come from instead of `dir` (the Kubernetes API); `dir` then only names it. */
+  source?: DocumentSource;
   trustDomain?: string;
   clusterDomain?: string;
   logger: Logger;
@@ -23,6 +24,8 @@ export interface StoreOptions {
   debounceMs?: number;
   /** Read Pods too (development mode, where they stand for registrations); else they are skipped. */
   pods?: boolean;
+  /** Read EndpointSlices too (Kubernetes mode: the controller-manager's endpoints). */
+  endpointSlices?: boolean;
 }
 
 export interface StoreProblem {
@@ -37,14 +40,16 @@ export class ResourceStore {
   private fileKeys = new Map<string, string[]>();
   private problemList: StoreProblem[] = [];
   private readonly listeners = new Set<(set: ResourceSet) => void>();
-  private watcher?: FSWatcher;
+  private stopWatching?: () => void;
   private timer?: NodeJS.Timeout;
+  private readonly source: DocumentSource;
   readonly trustDomain: string;
   readonly clusterDomain: string;
 
   constructor(private readonly options: StoreOptions) {
     this.trustDomain = options.trustDomain ?? 'cluster.local';
     this.clusterDomain = options.clusterDomain ?? 'cluster.local';
+    this.source = options.source ?? new FolderSource(options.dir, options.logger);
   }
 
   get resources(): ResourceSet {
@@ -66,18 +71,14 @@ export class ResourceStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Loads once, then reloads on every change in the folder. */
+  /** Loads once, then reloads on every change of the source. */
   start(): void {
     this.load();
-    const { dir } = this.options;
-    // One file: watch its folder, since editors and `mv` replace the file, which ends a watch on it.
-    const file = statSync(dir, { throwIfNoEntry: false })?.isFile() ?? false;
-    this.watcher = watch(file ? dirname(dir) : dir, { recursive: !file }, () => this.scheduleLoad());
-    this.watcher.on('error', (err) => this.options.logger.error({ err, dir: this.options.dir }, 'resource folder watch failed'));
+    this.stopWatching = this.source.watch(() => this.scheduleLoad());
   }
 
   stop(): void {
-    this.watcher?.close();
+    this.stopWatching?.();
     clearTimeout(this.timer);
   }
 
@@ -94,24 +95,22 @@ export class ResourceStore {
     const problems: StoreProblem[] = [];
     const states: ResourceState[] = [];
     const error = (message: string) => problems.push({ severity: 'error', message });
-    let files: string[] = [];
+    let groups: DocumentGroup[] = [];
     try {
-      files = listResourceFiles(dir);
+      groups = this.source.read();
     } catch (err) {
       error(`${dir}: cannot list the resource folder: ${(err as Error).message}; keeping the last good state`);
       this.finish(problems, this.current.all, this.fileKeys, this.stateList);
       return;
     }
-    for (const full of files) {
-      const { docs, problem } = readDocuments(dir, full);
-      const file = join(dir, problem?.file ?? docs[0]?.file ?? full.slice(dir.length + 1));
+    for (const { origin, label: file, docs, problem } of groups) {
       const keys: string[] = [];
       if (problem) {
         // A file that does not parse at all keeps everything it defined last time.
-        const kept = this.fileKeys.get(problem.file) ?? [];
+        const kept = this.fileKeys.get(origin) ?? [];
         for (const key of kept) if (previous.has(key)) next.set(key, previous.get(key)!);
-        fileKeys.set(problem.file, kept);
-        error(`${join(dir, problem.file)}: ${problem.message}${kept.length ? `; keeping the last good ${kept.length} resource(s) from it` : ''}`);
+        fileKeys.set(origin, kept);
+        error(`${file}: ${problem.message}${kept.length ? `; keeping the last good ${kept.length} resource(s) from it` : ''}`);
         states.push({ kind: '', namespace: '', name: problem.file, file: problem.file, yaml: '', state: 'refused', problems: [problem.message] });
         continue;
       }
@@ -126,7 +125,7 @@ export class ResourceStore {
           state.state = 'refused';
           state.problems.push(problem);
         };
-        const parse = parserFor(kind, this.options.pods);
+        const parse = parserFor(kind, { pods: this.options.pods, endpointSlices: this.options.endpointSlices });
         if (!parse) {
           if (!IGNORED_KINDS.has(kind)) {
             error(`${file}: ${doc.position}: ${label}: kind: must be one of ${SUPPORTED_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
@@ -165,7 +164,7 @@ export class ResourceStore {
           refuse(`${detail}${last ? ' (the last good version stays in force)' : ''}`);
         }
       }
-      fileKeys.set(docs[0]?.file ?? file, keys);
+      fileKeys.set(origin, keys);
     }
     this.finish(problems, next, fileKeys, states);
   }

@@ -144,6 +144,20 @@ export interface PodResource {
   inboundPort: number;
   /** The app containers' ports (the proxy's own `mesh-*` ports left out). */
   ports: Array<{ name?: string; port: number }>;
+  /** `status.conditions[Ready]`; absent in a file (no kubelet), where a Pod is taken as Ready. */
+  ready?: boolean;
+  /** Has the mesh's proxy (the injector's `linkerd.io/proxy-version` annotation or a `mesh-inbound` port): its endpoints use mTLS. */
+  meshed: boolean;
+}
+
+/** Kubernetes mode: one EndpointSlice (discovery.k8s.io v1 or v1beta1); a Service's slices together are its endpoints. */
+export interface EndpointSliceResource {
+  kind: 'EndpointSlice';
+  meta: Meta;
+  /** The label `kubernetes.io/service-name`: the Service the slice belongs to. */
+  service: string;
+  ports: Array<{ name: string; port: number }>;
+  endpoints: Array<{ addresses: string[]; ready: boolean; pod?: string }>;
 }
 
 export type Resource =
@@ -156,7 +170,8 @@ export type Resource =
   | AuthorizationPolicyResource
   | MeshTLSAuthenticationResource
   | NetworkAuthenticationResource
-  | PodResource;
+  | PodResource
+  | EndpointSliceResource;
 
 /** `Kind namespace/name`: how every message names a resource. */
 export function resourceName(r: { kind: string; namespace: string; name: string }): string {
