@@ -26,5 +26,7 @@ const HTTP_STATUS: Record<InjectorErrorCode, number> = {
 
 export class InjectorError extends HttpCodedError<InjectorErrorCode> {
   override readonly name = 'InjectorError';
-  protected readonly statuses = HTTP_STATUS;
+  protected get statuses(): Readonly<Record<InjectorErrorCode, number>> {
+    return HTTP_STATUS;
+  }
 }

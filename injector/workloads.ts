@@ -1,5 +1,7 @@
 // Kubernetes shapes the injector touches, where each workload kind keeps its pod template, and
 // the checks that turn a malformed object into an error naming the field.
+// The destination's reader of untrusted YAML, reused: one grammar of field errors in the mesh.
+import { FieldError, Fields } from '../destination/store/field-reader.ts';
 import { InjectorError } from './errors.ts';
 
 export interface ObjectMeta {
@@ -73,71 +75,36 @@ export function resourceName(obj: Record<string, unknown>): string {
 /** The pod template of a workload, checked field by field; throws INVALID_WORKLOAD naming the bad field. */
 export function podTemplateOf(workload: Record<string, unknown>): { template: PodTemplate; field: string } {
   const path = TEMPLATE_PATH[String(workload.kind)]!;
-  let node: unknown = workload;
-  for (let i = 0; i < path.length; i++) {
-    node = (node as Record<string, unknown>)[path[i]!];
-    if (!isObject(node)) fail(workload, path.slice(0, i + 1).join('.'), 'expected an object');
+  try {
+    let node = Fields.of(workload, '');
+    for (const key of path) node = node.object(key);
+    checkTemplate(node);
+    return { template: node.raw as unknown as PodTemplate, field: node.path };
+  } catch (err) {
+    if (err instanceof FieldError) throw new InjectorError('INVALID_WORKLOAD', `${resourceName(workload)}: ${err.message}`, { cause: err });
+    throw err;
   }
-  const field = path.join('.');
-  checkTemplate(workload, node as Record<string, unknown>, field === '' ? '' : `${field}.`);
-  return { template: node as unknown as PodTemplate, field };
 }
 
-function fail(workload: Record<string, unknown>, field: string, problem: string): never {
-  throw new InjectorError('INVALID_WORKLOAD', `${resourceName(workload)}: ${field}: ${problem}`);
+/** Every field of the template that injection reads or writes, so a patch never lands on a malformed one. */
+function checkTemplate(template: Fields): void {
+  const meta = template.optionalObject('metadata');
+  meta?.stringMap('annotations');
+  meta?.stringMap('labels');
+  const spec = template.object('spec');
+  if (spec.list('containers', checkContainer).length === 0) spec.fail('containers', 'must list at least one container');
+  spec.list('initContainers', checkContainer);
+  spec.list('volumes', (v, at) => Fields.of(v, at).string('name'));
+  spec.optionalBoolean('hostNetwork');
+  spec.optionalString('serviceAccountName');
 }
 
-function checkTemplate(workload: Record<string, unknown>, t: Record<string, unknown>, at: string): void {
-  const bad = (field: string, problem: string): never => fail(workload, `${at}${field}`, problem);
-  if (t.metadata !== undefined) {
-    if (!isObject(t.metadata)) bad('metadata', 'expected an object');
-    const meta = t.metadata as Record<string, unknown>;
-    for (const map of ['annotations', 'labels']) {
-      if (meta[map] === undefined || meta[map] === null) continue;
-      if (!isObject(meta[map])) bad(`metadata.${map}`, 'expected a map of strings');
-      for (const [k, v] of Object.entries(meta[map] as object)) {
-        if (typeof v !== 'string') bad(`metadata.${map}["${k}"]`, `expected a string, got ${typeof v}`);
-      }
-    }
-  }
-  if (!isObject(t.spec)) bad('spec', 'expected an object');
-  const spec = t.spec as Record<string, unknown>;
-  if (!Array.isArray(spec.containers) || spec.containers.length === 0) bad('spec.containers', 'expected a non-empty list');
-  checkContainers(spec.containers as unknown[], `spec.containers`, bad);
-  if (spec.initContainers !== undefined) {
-    if (!Array.isArray(spec.initContainers)) bad('spec.initContainers', 'expected a list');
-    checkContainers(spec.initContainers as unknown[], 'spec.initContainers', bad);
-  }
-  if (spec.volumes !== undefined) {
-    if (!Array.isArray(spec.volumes)) bad('spec.volumes', 'expected a list');
-    (spec.volumes as unknown[]).forEach((v, i) => {
-      if (!isObject(v) || typeof v.name !== 'string') bad(`spec.volumes[${i}].name`, 'expected a string');
-    });
-  }
-  if (spec.hostNetwork !== undefined && typeof spec.hostNetwork !== 'boolean') bad('spec.hostNetwork', 'expected true or false');
-  if (spec.serviceAccountName !== undefined && typeof spec.serviceAccountName !== 'string') bad('spec.serviceAccountName', 'expected a string');
-}
-
-function checkContainers(list: unknown[], at: string, bad: (field: string, problem: string) => never): void {
-  list.forEach((c, i) => {
-    const here = `${at}[${i}]`;
-    if (!isObject(c)) bad(here, 'expected an object');
-    const container = c as Record<string, unknown>;
-    if (typeof container.name !== 'string' || container.name === '') bad(`${here}.name`, 'expected a non-empty string');
-    if (container.env !== undefined) {
-      if (!Array.isArray(container.env)) bad(`${here}.env`, 'expected a list');
-      (container.env as unknown[]).forEach((e, j) => {
-        if (!isObject(e) || typeof e.name !== 'string') bad(`${here}.env[${j}].name`, 'expected a string');
-      });
-    }
-    if (container.ports !== undefined) {
-      if (!Array.isArray(container.ports)) bad(`${here}.ports`, 'expected a list');
-      (container.ports as unknown[]).forEach((p, j) => {
-        const port = isObject(p) ? p.containerPort : undefined;
-        if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
-          bad(`${here}.ports[${j}].containerPort`, 'expected an integer from 1 to 65535');
-        }
-      });
-    }
+function checkContainer(value: unknown, at: string): void {
+  const container = Fields.of(value, at);
+  container.string('name');
+  container.list('env', (e, p) => Fields.of(e, p).string('name'));
+  container.list('ports', (p, where) => {
+    const port = Fields.of(p, where);
+    if (port.optionalInteger('containerPort', 1, 65535) === undefined) port.fail('containerPort', 'is required');
   });
 }

@@ -22,5 +22,7 @@ const HTTP_STATUS: Record<VizErrorCode, number> = {
 
 export class VizError extends HttpCodedError<VizErrorCode> {
   override readonly name = 'VizError';
-  protected readonly statuses = HTTP_STATUS;
+  protected get statuses(): Readonly<Record<VizErrorCode, number>> {
+    return HTTP_STATUS;
+  }
 }

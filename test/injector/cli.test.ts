@@ -116,7 +116,7 @@ describe('mesh inject', () => {
 
     const badWorkload = await runMesh(['inject', '-'], 'kind: Deployment\nmetadata: {name: w}\nspec: {template: {spec: {containers: [{name: a, ports: [{containerPort: "http"}]}]}}}\n');
     expect([badWorkload.code, badWorkload.stdout]).toEqual([1, '']);
-    expect(badWorkload.stderr.trim()).toBe('mesh inject: deployment/w: spec.template.spec.containers[0].ports[0].containerPort: expected an integer from 1 to 65535');
+    expect(badWorkload.stderr.trim()).toBe('mesh inject: deployment/w: spec.template.spec.containers[0].ports[0].containerPort: must be an integer, got "http"');
 
     const missing = await runMesh(['inject', join(dir, 'nope.yaml')]);
     expect([missing.code, missing.stderr.trim()]).toEqual([1, `mesh inject: ENOENT: no such file or directory, open '${join(dir, 'nope.yaml')}'`]);

@@ -148,12 +148,12 @@ describe('inject: when it skips', () => {
 
   it('rejects malformed workloads naming the field', () => {
     const cases: Array<[unknown, string]> = [
-      [{ kind: 'Deployment', metadata: { name: 'x' }, spec: {} }, 'deployment/x: spec.template: expected an object'],
-      [{ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [] } }, 'pod/p: spec.containers: expected a non-empty list'],
-      [{ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ image: 'x' }] } }, 'pod/p: spec.containers[0].name: expected a non-empty string'],
-      [workload('Pod', ENABLED, podSpec({ containers: [{ name: 'a', ports: [{ containerPort: 70000 }] }] })), 'pod/orders-1: spec.containers[0].ports[0].containerPort: expected an integer from 1 to 65535'],
-      [workload('Deployment', { 'linkerd.io/inject': 5 as unknown as string }), 'deployment/orders: spec.template.metadata.annotations["linkerd.io/inject"]: expected a string, got number'],
-      [workload('Job', ENABLED, podSpec({ containers: [{ name: 'a', env: {} }] })), 'job/orders: spec.template.spec.containers[0].env: expected a list'],
+      [{ kind: 'Deployment', metadata: { name: 'x' }, spec: {} }, 'deployment/x: spec.template: is required'],
+      [{ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [] } }, 'pod/p: spec.containers: must list at least one container'],
+      [{ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ image: 'x' }] } }, 'pod/p: spec.containers[0].name: is required'],
+      [workload('Pod', ENABLED, podSpec({ containers: [{ name: 'a', ports: [{ containerPort: 70000 }] }] })), 'pod/orders-1: spec.containers[0].ports[0].containerPort: must be an integer from 1 to 65535, got 70000'],
+      [workload('Deployment', { 'linkerd.io/inject': 5 as unknown as string }), 'deployment/orders: spec.template.metadata.annotations.linkerd.io/inject: must be a string, got 5'],
+      [workload('Job', ENABLED, podSpec({ containers: [{ name: 'a', env: {} }] })), 'job/orders: spec.template.spec.containers[0].env: must be a list, got {}'],
     ];
     for (const [obj, message] of cases) {
       expect(() => inject(obj, options)).toThrow(new InjectorError('INVALID_WORKLOAD', message));

@@ -96,9 +96,9 @@ describe('webhook: admission reviews', () => {
     expect(body.response).toEqual({
       uid: 'e911857d-c318-11e8-bbad-025000000001',
       allowed: true,
-      warnings: ['mesh injector: not injected: pod/broken: spec.containers: expected a non-empty list'],
+      warnings: ['mesh injector: not injected: pod/broken: spec.containers: must be a list, got \"nope\"'],
     });
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'not injected: pod/broken: spec.containers: expected a non-empty list' }));
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'not injected: pod/broken: spec.containers: must be a list, got \"nope\"' }));
   });
 
   it('survives an object nested too deep to walk', async () => {
