@@ -177,7 +177,16 @@ export class DestinationClient implements Resolver {
     this.entries.set(key, entry as Entry<unknown>);
     if (this.closed) return entry.cell;
     const d = describe();
-    entry.stream = new ResilientStream<M>(d.what, { open: d.open, onOpen: d.onOpen, onMessage: (m) => entry.cell.set(d.apply(m)) }, this.backoff, this.logger);
+    entry.stream = new ResilientStream<M>(d.what, {
+      open: d.open,
+      onOpen: d.onOpen,
+      onMessage: (m) => entry.cell.set(d.apply(m)),
+      // A watch that has never had an answer (an authority first asked for while the destination
+      // is down) has no last state to keep: requests waiting for it are told at once, and fail
+      // with a 503 saying so, rather than each hanging for the discovery timeout. A cell with a
+      // value keeps it: callers go on with the last state.
+      onLost: (why) => entry.cell.fail(new Error(`the destination ${this.options.addr} did not answer (${why})`)),
+    }, this.backoff, this.logger);
     void this.options.credentials.whenReady().then(() => entry.stream?.start());
     return entry.cell;
   }

@@ -14,6 +14,8 @@ export interface StreamHooks<M> {
   /** A new call is open: the next message restarts the state from scratch. */
   onOpen?(call: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>): void;
   onMessage(message: M): void;
+  /** The call failed or ended and will be reopened after a backoff (`why`: what the call said). */
+  onLost?(why: string): void;
 }
 
 export class ResilientStream<M> {
@@ -80,6 +82,7 @@ export class ResilientStream<M> {
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.attempt++;
     this.logger.warn({ stream: this.what, why, retryInMs: delay, attempt: this.attempt }, 'destination stream lost; keeping last state');
+    this.hooks.onLost?.(why);
     this.timer = setTimeout(() => this.start(), delay);
     this.timer.unref();
   }

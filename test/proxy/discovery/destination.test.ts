@@ -179,6 +179,13 @@ describe('destination through the proxy', () => {
       await new Promise((r) => setTimeout(r, 3_000));
       expect((answeredBy.get('orders-stable-1') ?? 0) - downAt).toBeGreaterThan(20);
 
+      // An authority first asked for while the destination is down has no last state to keep: a
+      // 503 at once that says so, not a hang of the discovery timeout for its profile and then
+      // again for its endpoints (3 s + 3 s, which a caller's 500 ms route timeout turns into 504s).
+      const fresh = await get('reviews:8080');
+      expect(fresh).toMatchObject({ status: 503, error: expect.stringMatching(/did not answer/) });
+      expect(fresh.ms).toBeLessThan(3_000);
+
       // Back on the same address, holding back "no endpoints" while pods re-register (as after a real restart).
       await cp.startDestination(addr, 5_000);
       const registered = () => cp.destination!.discovery.pods.all().map((p) => p.name).sort().join();
