@@ -8,6 +8,8 @@ import http2 from 'node:http2';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerStatusRecord, RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { samplesOf } from '../../api/prom-samples.ts';
+import { scrapeAll } from '../../examples/orders-checkout/runner/golden-metrics.ts';
 import { failed, SteadyLoad, type Outcome } from './steady-load.ts';
 
 export interface ChaosOptions {
@@ -90,6 +92,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ results: FaultResu
     await paymentsConfig(run, { failureRate: 0 });
     load = new SteadyLoad(`${run.ingressUrl}/checkout`, opts.rate);
     load.start();
+    await warmUp(run);
     await settle(load, opts.settleMs, 30_000);
     opts.say(`steady load: ${opts.rate} checkouts/s through ${run.ingressUrl}`);
     const chosen = (fault: string) => !opts.only || opts.only.includes(fault);
@@ -178,6 +181,26 @@ function measure(fault: string, kind: FaultKind, outcomes: Outcome[], t0: number
 
 function slowest(outcomes: Outcome[]): number {
   return outcomes.reduce((max, o) => Math.max(max, o.endMs - o.startMs), 0);
+}
+
+/**
+ * The bars are about a mesh in its steady state, where every proxy has already resolved what its
+ * app calls and so has a last state to keep while the control plane is away. Right after start,
+ * the canary (10% of checkouts) may not have called payments yet: with the destination killed
+ * then, its proxy has nothing to route by (a 503 at once). Waits until the proxy of every orders
+ * pod has sent requests to payments, the deepest hop.
+ */
+async function warmUp(run: RunRecord): Promise<void> {
+  const orders = run.pods.filter((p) => p.workload.startsWith('orders') && p.adminUrl);
+  const deadline = Date.now() + 90_000;
+  let cold: string[] = orders.map((p) => p.name);
+  while (cold.length > 0) {
+    if (Date.now() > deadline) throw new Error(`warm-up: after 90 s of load, ${cold.join(', ')} had still sent nothing to payments`);
+    await sleep(500);
+    const scrape = await scrapeAll(orders);
+    const toPayments = (name: string) => samplesOf(scrape.get(name) ?? [], 'request_total', { direction: 'outbound' }).filter((s) => s.labels.authority?.startsWith('payments.'));
+    cold = orders.filter((p) => toPayments(p.name).every((s) => s.value === 0)).map((p) => p.name);
+  }
 }
 
 /** Waits until the last `ms` of load had no failed request (bounded by `maxMs`). */

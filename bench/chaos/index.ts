@@ -1,6 +1,6 @@
-// `npm run chaos [-- --backoff 10 --rate 20 --settle 5 --only destination --repeat 3 --keep]`: the chaos suite against a demo of its
+// `npm run chaos [-- --backoff 10 --rate 20 --settle 5 --only destination --repeat 3 --keep --json out.json]`: the chaos suite against a demo of its
 // own (in 127.0.31.0/24), with the figures of each fault and the issue's bars; exit 1 if one fails.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     only: { type: 'string', multiple: true },
     repeat: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const number = (name: string, raw: string) => {
@@ -32,6 +33,7 @@ try {
     only: values.only, repeat: number('repeat', values.repeat!),
     say: (l) => console.log(l),
   });
+  if (values.json) writeFileSync(values.json, JSON.stringify({ results, bars }, null, 2));
   console.log(`\n${results.length} faults, restart back-off ${backoff} s`);
   for (const b of bars) console.log(`${b.ok ? 'PASS' : 'FAIL'}  ${b.fault.padEnd(34)} ${b.bar}`);
   process.exitCode = bars.every((b) => b.ok) ? 0 : 1;
