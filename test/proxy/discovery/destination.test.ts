@@ -177,7 +177,8 @@ describe('destination through the proxy', () => {
       await cp.destination!.close();
       const downAt = answeredBy.get('orders-stable-1') ?? 0;
       await new Promise((r) => setTimeout(r, 3_000));
-      expect((answeredBy.get('orders-stable-1') ?? 0) - downAt).toBeGreaterThan(20);
+      // Still answering (a handful in 3 s is enough to say so; a loaded machine answers fewer than an idle one).
+      expect((answeredBy.get('orders-stable-1') ?? 0) - downAt).toBeGreaterThan(5);
 
       // An authority first asked for while the destination is down has no last state to keep: a
       // 503 at once that says so, not a hang of the discovery timeout for its profile and then
