@@ -23,6 +23,8 @@ export interface ChaosOptions {
   rate: number;
   /** How long the load must run clean after a process is back and Ready before the next fault. */
   settleMs: number;
+  /** The demo's Services and Linkerd resources (`mesh demo --manifests`); default the lesson's. */
+  manifestsDir?: string;
   /** Only the faults named here (e.g. ['destination']), to study one; default every fault and the rollout. */
   only?: string[];
   /** Each fault this many times in a row (default 1). */
@@ -273,7 +275,8 @@ function paymentsConfig(run: RunRecord, settings: { failureRate: number }): Prom
 }
 
 async function startDemo(opts: ChaosOptions): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/mesh.js', 'demo', '--state', opts.stateDir, '--restart-backoff', String(opts.backoffSeconds), '--ready-timeout', '120'], {
+  const manifests = opts.manifestsDir ? ['--manifests', opts.manifestsDir] : [];
+  const child = spawn(process.execPath, ['bin/mesh.js', 'demo', '--state', opts.stateDir, '--restart-backoff', String(opts.backoffSeconds), '--ready-timeout', '120', ...manifests], {
     cwd: opts.root, env: { ...process.env, MESH_DEMO_NET: opts.net }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,4 +1,4 @@
-// `npm run chaos [-- --backoff 10 --rate 20 --settle 5 --only destination --repeat 3 --keep --json out.json]`: the chaos suite against a demo of its
+// `npm run chaos [-- --backoff 10 --rate 20 --settle 5 --only destination --repeat 3 --keep --json out.json --manifests DIR]`: the chaos suite against a demo of its
 // own (in 127.0.31.0/24), with the figures of each fault and the issue's bars; exit 1 if one fails.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     json: { type: 'string' },
+    manifests: { type: 'string' },
   },
 });
 const number = (name: string, raw: string) => {
@@ -30,7 +31,7 @@ try {
   const backoff = number('backoff', values.backoff!);
   const { results, bars } = await runChaos({
     root, net: values.net!, stateDir, backoffSeconds: backoff, rate: number('rate', values.rate!), settleMs: number('settle', values.settle!) * 1000,
-    only: values.only, repeat: number('repeat', values.repeat!),
+    only: values.only, repeat: number('repeat', values.repeat!), manifestsDir: values.manifests,
     say: (l) => console.log(l),
   });
   if (values.json) writeFileSync(values.json, JSON.stringify({ results, bars }, null, 2));

@@ -66,6 +66,8 @@ export class DestinationClient implements Resolver {
   private readonly backoff: Backoff;
   private readonly namespace: string;
   private closed = false;
+  /** Whether any watch has had an answer: the destination has been reachable, so a lost stream is an outage. */
+  private answered = false;
 
   constructor(private readonly options: DestinationClientOptions) {
     this.logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'destination-client', destination: options.addr });
@@ -180,12 +182,19 @@ export class DestinationClient implements Resolver {
     entry.stream = new ResilientStream<M>(d.what, {
       open: d.open,
       onOpen: d.onOpen,
-      onMessage: (m) => entry.cell.set(d.apply(m)),
+      onMessage: (m) => {
+        this.answered = true;
+        entry.cell.set(d.apply(m));
+      },
       // A watch that has never had an answer (an authority first asked for while the destination
       // is down) has no last state to keep: requests waiting for it are told at once, and fail
       // with a 503 saying so, rather than each hanging for the discovery timeout. A cell with a
-      // value keeps it: callers go on with the last state.
-      onLost: (why) => entry.cell.fail(new Error(`the destination ${this.options.addr} did not answer (${why})`)),
+      // value keeps it: callers go on with the last state. Only once the destination has answered
+      // this proxy at all: before that (the proxy starting beside a destination that is still
+      // starting), a request waits for it as long as the discovery timeout allows.
+      onLost: (why) => {
+        if (this.answered) entry.cell.fail(new Error(`the destination ${this.options.addr} did not answer (${why})`));
+      },
     }, this.backoff, this.logger);
     void this.options.credentials.whenReady().then(() => entry.stream?.start());
     return entry.cell;
