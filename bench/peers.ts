@@ -6,7 +6,10 @@ import { join, resolve } from 'node:path';
 import type { BenchMode } from './mode.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const RUN_SH = resolve(ROOT, '..', 'shared', 'peer-bench', 'run.sh');
+/** `PEER_BENCH_DIR`, else `../shared/peer-bench` beside the checkout (a worktree under `wt/` looks one level further up). */
+const RUN_SH = process.env.PEER_BENCH_DIR
+  ? resolve(process.env.PEER_BENCH_DIR, 'run.sh')
+  : ([resolve(ROOT, '..', 'shared', 'peer-bench', 'run.sh'), resolve(ROOT, '..', '..', 'shared', 'peer-bench', 'run.sh')].find((p) => existsSync(p)) ?? resolve(ROOT, '..', 'shared', 'peer-bench', 'run.sh'));
 const TOOLS = ['haproxy', 'nginx', 'wrk', 'openssl', 'curl'];
 
 export const peersMode: BenchMode = {

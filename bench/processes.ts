@@ -84,6 +84,20 @@ export function memoryOf(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (utime + stime) a process has used so far; 0 once it has exited. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** A process to watch: one of ours, or one another program started (the demo's proxies). */
 export interface Watched {
   name: string;

@@ -1,6 +1,8 @@
 // The bench's tapper, in a process of its own as the viz would be (not in the load generator's):
 // on "open" (a line on stdin) it opens one tap on each address in TAP_ADDRESSES (every request,
-// the proxy's full rate, journeys on) and reads them; on "close" it cancels them and prints
+// the proxy's full rate, journeys on) and reads them; on "open-none" the same taps with a filter
+// that matches no request (what matching alone costs); either may name other addresses after a
+// space ("open 127.0.23.100:4190,127.0.23.101:4190"); on "close" it cancels them and prints
 // {"events":N,"dropped":M} on a line.
 import { createInterface } from 'node:readline';
 import { openTap, type OpenTap } from '../api/tap-client.ts';
@@ -10,10 +12,11 @@ const addresses = env.TAP_ADDRESSES!.split(',');
 let open: Array<{ tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
 let events = 0;
 
-function openAll(): void {
+function openAll(matchNothing: boolean, at: string[]): void {
   events = 0;
-  open = addresses.map((address) => {
-    const tap = openTap({ address, key: env.TAP_KEY!, cert: env.TAP_CERT!, trustAnchorsPem: env.TAP_ANCHORS! }, { journey: true });
+  const match = matchNothing ? { http: { pathPrefix: '/no-request-has-this-path' } } : undefined;
+  open = at.map((address) => {
+    const tap = openTap({ address, key: env.TAP_KEY!, cert: env.TAP_CERT!, trustAnchorsPem: env.TAP_ANCHORS! }, { journey: true, ...(match ? { match } : {}) });
     const entry = { tap, dropped: 0, reading: Promise.resolve() };
     entry.reading = (async () => {
       for await (const e of tap.events) {
@@ -37,8 +40,9 @@ async function closeAll(): Promise<{ events: number; dropped: number }> {
 }
 
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === 'open') {
-    openAll();
+  const [command, at] = line.split(' ');
+  if (command === 'open' || command === 'open-none') {
+    openAll(command === 'open-none', at ? at.split(',') : addresses);
     process.stdout.write('opened\n');
   } else if (line === 'close') {
     process.stdout.write(`${JSON.stringify(await closeAll())}\n`);

@@ -2,13 +2,13 @@
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
 import { Transform } from 'node:stream';
-import type { TapEventOut } from '../../api/tap-proto.ts';
+import type { TapEventOut, TapPeer } from '../../api/tap-proto.ts';
 import { asProxyError, ProxyError } from '../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
 import { namespaceOfAuthority, namespaceOfIdentity, outboundDestination, tapHeaders, toPeer, type SelfFacts } from './events.ts';
 import type { Tap, TapHub } from './hub.ts';
 import { Journey } from './journey.ts';
-import type { RequestFacts } from './match.ts';
+import type { PeerFacts, RequestFacts } from './match.ts';
 
 export interface TapLayerOptions {
   hub: TapHub;
@@ -99,6 +99,10 @@ class TappedRequest {
   private tls: boolean;
   private readonly journey: Journey | undefined;
   private respondedAt = 0;
+  /** The ends as events name them, built once and shared by the request's events (outbound: again when the endpoint moves). */
+  private readonly source: Partial<TapPeer>;
+  private destination: Partial<TapPeer>;
+  private destinationFrom: PeerFacts | undefined;
 
   constructor(
     private readonly opts: TapLayerOptions,
@@ -110,6 +114,9 @@ class TappedRequest {
     this.reporting = admitted;
     this.undecided = undecided;
     this.tls = req.ctx.tls;
+    this.source = toPeer(facts.source);
+    this.destination = toPeer(facts.destination);
+    this.destinationFrom = facts.destination;
     if (admitted.some((t) => t.journey) || undecided.some((t) => t.journey)) {
       this.journey = new Journey(req.ctx.startedAt);
       req.ctx.journey = this.journey;
@@ -263,15 +270,21 @@ class TappedRequest {
   }
 
   private event(body: Pick<TapEventOut, 'requestInit' | 'responseInit' | 'responseEnd'>): TapEventOut {
+    if (this.facts.destination !== this.destinationFrom) {
+      this.destinationFrom = this.facts.destination;
+      this.destination = toPeer(this.facts.destination);
+    }
     return {
       proxyDirection: this.opts.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND',
-      source: toPeer(this.facts.source),
-      destination: toPeer(this.facts.destination),
+      source: this.source,
+      destination: this.destination,
       tls: this.tls,
       requestId: this.req.ctx.id,
       route: this.req.ctx.route ?? '',
       dropped: 0,
-      ...body,
+      requestInit: body.requestInit,
+      responseInit: body.responseInit,
+      responseEnd: body.responseEnd,
     };
   }
 }

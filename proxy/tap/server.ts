@@ -2,9 +2,11 @@
 // certificate, answering `Tap.Observe` for the viz's identity only.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { encodeTapEvent } from '../../api/tap-encode.ts';
 import { tapIdentityOf, tapService, type ObserveRequest, type TapEventOut } from '../../api/tap-proto.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../identity/credentials.ts';
+import { BatchedSink } from './batched-sink.ts';
 import { TapError } from './errors.ts';
 import type { TapHub } from './hub.ts';
 
@@ -41,7 +43,9 @@ export class TapServer {
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
-    this.server.addService(tapService().service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, TapEventOut>) => this.observe(call) });
+    // The events are encoded by encodeTapEvent, not proto-loader's serializer (half the cost per event).
+    const service = Object.fromEntries(Object.entries(tapService().service).map(([name, method]) => [name, { ...method, responseSerialize: encodeTapEvent }]));
+    this.server.addService(service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, TapEventOut>) => this.observe(call) });
   }
 
   /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0). */
@@ -80,15 +84,16 @@ export class TapServer {
         const who = caller ? `the caller presented ${caller}` : 'the caller presented no client certificate that chains to this mesh\'s trust anchors';
         throw new TapError('TAP_FORBIDDEN', `only ${this.allowed} (the viz) may tap this proxy; ${who}`);
       }
-      const tap = hub.open(call.request, {
-        write: (event) => call.write(event),
-        backlog: () => call.writableLength,
-        end: () => call.end(),
-      });
+      const sink = new BatchedSink(call);
+      const tap = hub.open(call.request, sink);
       // The caller cancelled, hit its deadline, or its connection went away: free the slot now.
-      call.on('cancelled', () => tap.close());
-      call.on('close', () => tap.close());
-      call.on('error', () => tap.close());
+      const gone = () => {
+        sink.discard();
+        tap.close();
+      };
+      call.on('cancelled', gone);
+      call.on('close', gone);
+      call.on('error', gone);
       logger.info({ caller, peer: call.getPeer(), taps: hub.taps.length }, 'tap opened');
     } catch (err) {
       const e = err instanceof TapError ? err : new TapError('TAP_BAD_MATCH', (err as Error).message);

@@ -2,7 +2,9 @@
 // undici's dispatch API with a handler object: no body buffering and no promise per chunk.
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// By path, not from undici's index: see undici-parts.d.ts.
+import Pool from 'undici/lib/dispatcher/pool.js';
 import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 import { dial } from '../../transport/dial.ts';
 import { Http1Exchange } from './http1-exchange.ts';

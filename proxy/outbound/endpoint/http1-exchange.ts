@@ -1,7 +1,8 @@
 // One HTTP/1.1 request's lifecycle as undici reports it (its handler callbacks), turned into a
 // MeshResponse whose body is a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
-import { util as undiciUtil } from 'undici';
+// By path, not from undici's index: see undici-parts.d.ts.
+import undiciUtil from 'undici/lib/core/util.js';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
