@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   install: () => import('./install.ts'),
   'injector serve': () => import('./injector-serve.ts'),
   demo: () => import('./demo.ts'),
+  node: () => import('./node.ts'),
   'demo prepare': () => import('./demo-prepare.ts'),
   'demo compose': () => import('./demo-compose.ts'),
   pods: () => import('./pods.ts'),

@@ -2,7 +2,7 @@
 // startupProbe), with Kubernetes's fields, defaults and limits, each field checked where read.
 
 export type ProbeAction =
-  | { kind: 'httpGet'; path: string; port: number; host?: string; scheme: 'HTTP'; headers: Array<{ name: string; value: string }> }
+  | { kind: 'httpGet'; path: string; port: number; host?: string; scheme: 'HTTP' | 'HTTPS'; headers: Array<{ name: string; value: string }> }
   | { kind: 'tcpSocket'; port: number; host?: string }
   | { kind: 'grpc'; port: number; service: string };
 
@@ -54,11 +54,12 @@ function readProbe(value: unknown, path: string, ports: Array<{ name?: string; c
     const h = mapping(probe.httpGet, `${path}.httpGet`, fail);
     const p = h.path ?? '/';
     if (typeof p !== 'string' || !p.startsWith('/')) fail(`${path}.httpGet.path`, `must be a path starting with "/", got ${JSON.stringify(p)}`);
-    if (h.scheme !== undefined && h.scheme !== 'HTTP') fail(`${path}.httpGet.scheme`, `only HTTP is supported (the app's own port, as the kubelet sees it), got ${JSON.stringify(h.scheme)}`);
+    // HTTPS as the kubelet does it: TLS without checking the certificate (a probe asks "alive?", not "who?").
+    if (h.scheme !== undefined && h.scheme !== 'HTTP' && h.scheme !== 'HTTPS') fail(`${path}.httpGet.scheme`, `must be HTTP or HTTPS, got ${JSON.stringify(h.scheme)}`);
     const headers = ((h.httpHeaders ?? []) as unknown[]);
     if (!Array.isArray(headers)) fail(`${path}.httpGet.httpHeaders`, 'must be a list of {name, value}');
     action = {
-      kind: 'httpGet', path: p as string, port: port(h.port, `${path}.httpGet.port`), host: optionalString(h.host, `${path}.httpGet.host`, fail), scheme: 'HTTP',
+      kind: 'httpGet', path: p as string, port: port(h.port, `${path}.httpGet.port`), host: optionalString(h.host, `${path}.httpGet.host`, fail), scheme: (h.scheme ?? 'HTTP') as 'HTTP' | 'HTTPS',
       headers: headers.map((x, i) => {
         const e = mapping(x, `${path}.httpGet.httpHeaders[${i}]`, fail);
         if (typeof e.name !== 'string' || typeof e.value !== 'string') fail(`${path}.httpGet.httpHeaders[${i}]`, 'must have a string name and value');

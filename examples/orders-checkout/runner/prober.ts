@@ -3,7 +3,7 @@
 // grpc.health.v1.Health/Check answering SERVING; each bounded by timeoutSeconds.
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { projectRoot } from '../../../api/locate.ts';
@@ -28,7 +28,7 @@ export interface ProbeOutcome {
 export async function probeOnce(action: ProbeAction, podIp: string, timeoutMs: number): Promise<ProbeOutcome> {
   const host = ('host' in action && action.host) || podIp;
   try {
-    if (action.kind === 'httpGet') return await httpGet(host, action.port, action.path, action.headers, timeoutMs);
+    if (action.kind === 'httpGet') return await httpGet(action.scheme, host, action.port, action.path, action.headers, timeoutMs);
     if (action.kind === 'tcpSocket') return await tcpConnect(host, action.port, timeoutMs);
     return await grpcHealth(host, action.port, action.service, timeoutMs);
   } catch (err) {
@@ -36,10 +36,14 @@ export async function probeOnce(action: ProbeAction, podIp: string, timeoutMs: n
   }
 }
 
-async function httpGet(host: string, port: number, path: string, headers: Array<{ name: string; value: string }>, timeoutMs: number): Promise<ProbeOutcome> {
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+/** The kubelet's HTTPS probe checks no certificate: one dispatcher that trusts any, shared by every such probe. */
+let insecureTls: Agent | undefined;
+
+async function httpGet(scheme: 'HTTP' | 'HTTPS', host: string, port: number, path: string, headers: Array<{ name: string; value: string }>, timeoutMs: number): Promise<ProbeOutcome> {
+  const url = `${scheme.toLowerCase()}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
   const res = await request(url, {
     method: 'GET',
+    ...(scheme === 'HTTPS' ? { dispatcher: (insecureTls ??= new Agent({ connect: { rejectUnauthorized: false } })) } : {}),
     headers: { 'user-agent': 'kube-probe/mesh', ...Object.fromEntries(headers.map((h) => [h.name, h.value])) },
     signal: AbortSignal.timeout(timeoutMs),
   });

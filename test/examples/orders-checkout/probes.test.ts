@@ -2,6 +2,7 @@
 // tcpSocket, grpc) and its timeout, the thresholds, and the Deployment fields' checks.
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HealthService } from '../../../examples/orders-checkout/apps/grpc-health.ts';
@@ -9,6 +10,7 @@ import { parseWorkloads } from '../../../examples/orders-checkout/runner/deploym
 import { probeOnce } from '../../../examples/orders-checkout/runner/prober.ts';
 import { ProbeWorker } from '../../../examples/orders-checkout/runner/probe-worker.ts';
 import type { ProbeSpec } from '../../../examples/orders-checkout/runner/probe-spec.ts';
+import { selfSignedCert } from '../../injector/self-signed.ts';
 
 const host = '127.0.0.1';
 const closers: Array<() => void> = [];
@@ -35,6 +37,17 @@ describe('one probe attempt', () => {
     expect(slow.ok).toBe(false);
     expect(slow.detail).toMatch(/abort|timeout/i);
     delayMs = 0;
+  });
+
+  it('httpGet with scheme HTTPS speaks TLS and, as the kubelet, checks no certificate', async () => {
+    const cert = selfSignedCert([host]);
+    const tls = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => res.writeHead(req.url === '/ready' ? 200 : 404).end());
+    const port = await new Promise<number>((r) => tls.listen(0, host, () => r((tls.address() as net.AddressInfo).port)));
+    closers.push(() => tls.close());
+    expect(await probeOnce({ kind: 'httpGet', path: '/ready', port, scheme: 'HTTPS', headers: [] }, host, 2000)).toEqual({ ok: true, detail: `GET https://${host}:${port}/ready: HTTP 200` });
+    expect(await probeOnce({ kind: 'httpGet', path: '/other', port, scheme: 'HTTPS', headers: [] }, host, 2000)).toMatchObject({ ok: false });
+    // Plain HTTP to the TLS port fails: the scheme is honoured, not guessed.
+    expect((await probeOnce({ kind: 'httpGet', path: '/ready', port, scheme: 'HTTP', headers: [] }, host, 2000)).ok).toBe(false);
   });
 
   it('tcpSocket succeeds on a connection and fails on a refused one', async () => {
