@@ -5,6 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDestination, type DestinationServer } from '../../destination/server.ts';
 import { DestinationClient } from '../../proxy/discovery/destination-client.ts';
+import { request } from 'node:http';
+import { addressBlock } from '../helpers/address-block.ts';
+import { startPodApp, startProxy } from '../helpers/control-plane.ts';
 import { KubeCluster, REPO_DIR } from '../helpers/kube-cluster.ts';
 import { testPki, type TestPki } from '../helpers/pki.ts';
 import { addresses, quietLogger, SERVER_IDENTITY, until } from '../destination/harness.ts';
@@ -181,6 +184,72 @@ spec: {ports: [{name: http, port: 80}]}
     timings['HTTPRoute weight -> stream'] = Date.now() - t0;
   });
 
+  it('a proxy routes by an HTTPRoute weight change applied with kubectl (timed to the first request that follows it)', async () => {
+    const net = await addressBlock();
+    const apps = [await startPodApp(`${net}.2`, 8080, 'web-stable-1'), await startPodApp(`${net}.3`, 8080, 'web-canary-1')];
+    await runPod('web-stable-1', `${net}.2`, { app: 'web', track: 'stable' }, { meshed: false });
+    await runPod('web-canary-1', `${net}.3`, { app: 'web', track: 'canary' }, { meshed: false });
+    const route = (stable: number, canary: number) => `
+apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: web-split, namespace: ${NS}}
+spec:
+  parentRefs: [{name: web, kind: Service, group: core, port: 8080}]
+  rules: [{backendRefs: [{name: web-stable, port: 8080, weight: ${stable}}, {name: web-canary, port: 8080, weight: ${canary}}]}]
+`;
+    await cluster.apply(`
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${NS}}
+spec: {selector: {app: web}, ports: [{port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-stable, namespace: ${NS}}
+spec: {selector: {app: web, track: stable}, ports: [{port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-canary, namespace: ${NS}}
+spec: {selector: {app: web, track: canary}, ports: [{port: 8080}]}
+${`---${route(100, 0)}`}`);
+    const credentials = await pki.credentialsFor(`spiffe://cluster.local/ns/${NS}/sa/checkout`);
+    const proxy = await startProxy(['--pod-ip', `${net}.1`, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--tap-port', '0',
+      '--destination-addr', destination.address, '--pod-namespace', NS, '--pod-name', 'client-1', '--service-account', 'checkout'], credentials);
+    const get = () => new Promise<string>((resolve, reject) => {
+      const req = request({ host: `${net}.1`, port: proxy.outboundPort, path: `http://web.${NS}.svc.cluster.local:8080/`, headers: { host: `web.${NS}.svc.cluster.local:8080` } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const pods = async (n: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) seen.add((JSON.parse(await get()) as { pod?: string }).pod ?? 'error');
+      return seen;
+    };
+    try {
+      let stableOnly = false;
+      for (let i = 0; i < 100 && !stableOnly; i++) {
+        stableOnly = [...(await pods(5).catch(() => new Set(['error'])))].join() === 'web-stable-1';
+        if (!stableOnly) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(stableOnly).toBe(true);
+      const t0 = Date.now();
+      await cluster.apply(route(0, 100));
+      const applied = Date.now() - t0;
+      let canaryOnly = false;
+      while (!canaryOnly && Date.now() - t0 < 30_000) canaryOnly = [...(await pods(5))].join() === 'web-canary-1';
+      timings['kubectl apply HTTPRoute -> proxy routes by it'] = Date.now() - t0;
+      timings['(of which kubectl apply itself)'] = applied;
+      expect(canaryOnly).toBe(true);
+    } finally {
+      await proxy.stop();
+      for (const app of apps) await app.close();
+    }
+  });
+
   it('Server and ServerAuthorization: the pod\'s inbound policy; an AuthorizationPolicy with MeshTLSAuthentication too', async () => {
     const c = new DestinationClient({
       addr: destination.address,
@@ -232,6 +301,28 @@ spec:
     const after = destination.kubernetes!.watched();
     const resumes = after.reduce((n, w) => n + w.resumes, 0) - before.reduce((n, w) => n + w.resumes, 0);
     expect(resumes).toBeGreaterThan(0);
+  });
+
+  it('a watch resumed from a version etcd compacted away gets 410 Gone, lists again, and keeps no object deleted in the gap', async () => {
+    const c = await client();
+    const external = c.endpoints(`external.${NS}.svc.cluster.local:80`);
+    await until(external, (s) => addresses(s).length > 0, 30_000, 'external endpoints');
+    const lists = () => destination.kubernetes!.watched().find((w) => w.kind === 'Service')!.lists;
+    const listsBefore = lists();
+    cluster.stopApiserver();
+    const etcdctl = (...args: string[]) => {
+      const r = spawnSync('ip', ['netns', 'exec', cluster.netns, 'etcdctl', '--endpoints=http://127.0.0.1:2379', ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+      if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    // While no apiserver runs: the Service is deleted behind its back, and history compacted past our version.
+    etcdctl('del', `/registry/services/specs/${NS}/external`);
+    const revision = (JSON.parse(etcdctl('endpoint', 'status', '-w', 'json')) as Array<{ Status: { header: { revision: number } } }>)[0]!.Status.header.revision;
+    etcdctl('compact', String(revision));
+    await cluster.startApiserver();
+    await until(external, (s) => addresses(s).length === 0, 60_000, 'the Service deleted in the gap to be gone');
+    expect(destination.store.resources.get('Service', NS, 'external')).toBeUndefined();
+    expect(lists()).toBeGreaterThan(listsBefore);
   });
 
   it('an object the schema refuses never reaches the store; one the destination refuses or warns about gets an Event', async () => {
