@@ -6,6 +6,7 @@
 // HTTP/1.1 and HTTP/2 listeners) turn wire messages into `MeshRequest`s and write
 // `MeshResponse`s back; endpoint clients (an undici Pool, an HTTP/2 session) do the reverse.
 import type { Readable } from 'node:stream';
+import type { InboundPolicy } from '../../api/destination-types.ts';
 
 /** Header names are lower-case. Pseudo-headers (`:path`) and hop-by-hop headers never appear here. */
 export type HeaderMap = Record<string, string | string[]>;
@@ -59,6 +60,11 @@ export interface RequestContext {
   retries: number;
   /** Inbound: the app port this request goes to (from `l5d-dst-port`, or the default), set once at the top of the stack. */
   targetPort?: number;
+  /**
+   * Inbound: the port's policy as the authorization layer read it to admit this request; the
+   * layers below it (the app's protocol) read it here rather than look the port up again.
+   */
+  inboundPolicy?: InboundPolicy;
   /** A connection redirected by proxy-init: the port the caller dialled (SO_ORIGINAL_DST); inbound, the app port when no `l5d-dst-port` names one. */
   originalDstPort?: number;
   /**

@@ -2,21 +2,18 @@
 // port's policy says) tells the inbound proxy which version the app speaks, and a request that
 // arrived in the other one is sent to the app in the app's. The response comes back through the
 // same edge that took the request, which writes it in the client's version.
-import type { InboundPolicy } from '../../api/destination-types.ts';
-import type { Watched } from '../discovery/watched.ts';
-import type { Layer, MeshRequest } from '../http/message.ts';
+import type { Layer } from '../http/message.ts';
 
 /**
- * `policyFor(port)`: the port's live policy. Without an `appProtocol` the request passes as it
- * arrived (Linkerd's behaviour). HTTP/2 to HTTP/1.1 keeps headers and body; request trailers,
- * which HTTP/1.1 requests cannot carry here, are dropped. Response trailers travel back on
- * chunked HTTP/1.1 responses.
+ * Without an `appProtocol` the request passes as it arrived (Linkerd's behaviour). HTTP/2 to
+ * HTTP/1.1 keeps headers and body; request trailers, which HTTP/1.1 requests cannot carry here,
+ * are dropped. Response trailers travel back on chunked HTTP/1.1 responses. The port's policy is
+ * the one the authorization layer admitted the request under (`ctx.inboundPolicy`): no lookup of
+ * its own per request.
  */
-export function appProtocolLayer(policyFor: (port: number) => Watched<InboundPolicy>, portOf: (req: MeshRequest) => number): Layer {
-  return (inner) => (req) => {
-    const wanted = policyFor(portOf(req)).get()?.appProtocol;
-    if (wanted === undefined || wanted === req.protocol) return inner(req);
-    req.ctx.journey?.add('app-protocol', `${req.protocol} -> ${wanted} (the port's appProtocol)`);
-    return inner(wanted === 'http/1.1' ? { ...req, protocol: wanted, trailers: undefined } : { ...req, protocol: wanted });
-  };
-}
+export const appProtocolLayer: Layer = (inner) => (req) => {
+  const wanted = req.ctx.inboundPolicy?.appProtocol;
+  if (wanted === undefined || wanted === req.protocol) return inner(req);
+  req.ctx.journey?.add('app-protocol', `${req.protocol} -> ${wanted} (the port's appProtocol)`);
+  return inner(wanted === 'http/1.1' ? { ...req, protocol: wanted, trailers: undefined } : { ...req, protocol: wanted });
+};

@@ -19,6 +19,11 @@ export interface AuthorizeOptions {
   podIp?: string;
   /** Override the probe paths (default /live, /ready, /healthz, /readyz). */
   probePaths?: string[];
+  /**
+   * A port's first requests may arrive before its first policy (the watch starts on first use):
+   * wait this long for it rather than refuse a caller the policy would admit. Absent: no wait.
+   */
+  firstPolicyTimeoutMs?: number;
 }
 
 export const DEFAULT_PROBE_PATHS = ['/live', '/ready', '/healthz', '/readyz'];
@@ -51,56 +56,64 @@ export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions
   const callers = new CallerCache(opts.podIp);
 
   // Not an async function: no promise of its own per request; a refusal is a rejected promise.
-  return (inner: Service): Service => (req) => {
-    try {
-      const current = policy.get();
-      const entry = callers.entry(current, req.ctx);
-      let decision: Decision;
-      if (!current) {
-        // Fail closed: no policy has arrived yet for this port.
-        decision = { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy not yet known; refusing ${describeCaller(entry.caller)}` };
-      } else if (isProbe(req, entry.local, probePaths)) {
-        decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
-      } else if (entry.decision) {
-        decision = entry.decision;
-      } else {
-        decision = decide(current, entry.caller, req, cache);
-        if (callers.decisionsCacheable) entry.decision = decision;
-      }
-      const port = current?.port;
-      if (decision.allowed) {
-        // A cached decision keeps its counter; a per-request one (a probe, a route rule) looks it up.
-        const series = decision === entry.decision ? (entry.allow ??= allowSeriesOf(counters, decision, port)) : allowSeriesOf(counters, decision, port);
-        series.count++;
-        req.ctx.labels.srv_name = decision.server;
-        req.ctx.labels.authz_name = decision.authz;
-        // Audit mode (Linkerd's): admitted, counted under authz "audit" above and in request_total's
-        // authz_name, and logged at info with what a deny would have refused.
-        if (decision.audit !== undefined) {
-          opts.logger.info({ request: req.ctx.id, 'authz.name': 'audit', server: decision.server, port, client: entry.caller.identity ?? null, peer: req.ctx.peer, method: req.method, path: splitPath(req.path).pathOnly }, `audit: ${decision.audit}`);
+  return (inner: Service): Service => {
+    const check: Service = (req) => {
+      try {
+        const current = policy.get();
+        const entry = callers.entry(current, req.ctx);
+        let decision: Decision;
+        if (!current) {
+          // Fail closed: no policy has arrived yet for this port.
+          decision = { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy not yet known; refusing ${describeCaller(entry.caller)}` };
+        } else if (isProbe(req, entry.local, probePaths)) {
+          decision = { allowed: true, server: current.server?.name ?? `default:${current.defaultPolicy}`, authz: 'probe' };
+        } else if (entry.decision) {
+          decision = entry.decision;
+        } else {
+          decision = decide(current, entry.caller, req, cache);
+          if (callers.decisionsCacheable) entry.decision = decision;
         }
-        req.ctx.journey?.add('policy', `admitted by Server ${decision.server}, authorization ${decision.authz} (port ${port ?? '?'})`);
-        return inner(req);
+        const port = current?.port;
+        if (decision.allowed) {
+          // A cached decision keeps its counter; a per-request one (a probe, a route rule) looks it up.
+          const series = decision === entry.decision ? (entry.allow ??= allowSeriesOf(counters, decision, port)) : allowSeriesOf(counters, decision, port);
+          series.count++;
+          req.ctx.labels.srv_name = decision.server;
+          req.ctx.labels.authz_name = decision.authz;
+          // Audit mode (Linkerd's): admitted, counted under authz "audit" above and in request_total's
+          // authz_name, and logged at info with what a deny would have refused.
+          if (decision.audit !== undefined) {
+            opts.logger.info({ request: req.ctx.id, 'authz.name': 'audit', server: decision.server, port, client: entry.caller.identity ?? null, peer: req.ctx.peer, method: req.method, path: splitPath(req.path).pathOnly }, `audit: ${decision.audit}`);
+          }
+          req.ctx.journey?.add('policy', `admitted by Server ${decision.server}, authorization ${decision.authz} (port ${port ?? '?'})`);
+          req.ctx.inboundPolicy = current;
+          return inner(req);
+        }
+        counters.deny.inc({ server: decision.server, reason: decision.reason, port: String(port ?? '') });
+        opts.logger.warn(
+          {
+            request: req.ctx.id,
+            server: decision.server,
+            port,
+            client: entry.caller.identity ?? null,
+            peer: req.ctx.peer,
+            method: req.method,
+            path: splitPath(req.path).pathOnly,
+            reason: decision.reason,
+          },
+          `denied: ${decision.message}`,
+        );
+        req.ctx.journey?.add('policy', `refused by Server ${decision.server} (${decision.reason}): ${decision.message}`);
+        throw new ProxyError('FORBIDDEN', decision.message);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      counters.deny.inc({ server: decision.server, reason: decision.reason, port: String(port ?? '') });
-      opts.logger.warn(
-        {
-          request: req.ctx.id,
-          server: decision.server,
-          port,
-          client: entry.caller.identity ?? null,
-          peer: req.ctx.peer,
-          method: req.method,
-          path: splitPath(req.path).pathOnly,
-          reason: decision.reason,
-        },
-        `denied: ${decision.message}`,
-      );
-      req.ctx.journey?.add('policy', `refused by Server ${decision.server} (${decision.reason}): ${decision.message}`);
-      throw new ProxyError('FORBIDDEN', decision.message);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    };
+    const wait = opts.firstPolicyTimeoutMs;
+    if (wait === undefined) return check;
+    // Once the policy is known (every request but a port's first few) the request goes straight
+    // to the check; before, it waits (bounded), and the check then fails closed if none came.
+    return (req) => (policy.get() !== undefined ? check(req) : policy.first(wait, 'inbound policy').then(() => check(req), () => check(req)));
   };
 }
 

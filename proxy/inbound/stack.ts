@@ -67,7 +67,7 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   const authorize =
     opts.authorize ??
     (policy
-      ? authorizePorts((port) => policy.policyFor(port), portOf, { registry: opts.metrics.registry, logger: opts.logger, podIp: opts.podIp })
+      ? authorizePorts((port) => policy.policyFor(port), portOf, { registry: opts.metrics.registry, logger: opts.logger, podIp: opts.podIp, firstPolicyTimeoutMs: opts.policyTimeoutMs ?? 3_000 })
       : undefined);
   const tunnels = policy ? new TunnelAuthorizer(policy, { registry: opts.metrics.registry, logger: opts.logger, timeoutMs: opts.policyTimeoutMs ?? 3_000 }) : undefined;
 
@@ -81,17 +81,16 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
     appPortLayer(opts.defaultAppPort, opts.proxyPorts),
     // Tap next, so refusals by policy are reported too, with the journey of the decisions below.
     ...(opts.tap ? [opts.tap] : []),
-    // A port's first request may arrive before its first policy (the watch starts on first use):
-    // wait for it, bounded, rather than refuse a caller the policy would admit.
-    ...(policy && !opts.authorize ? [awaitFirstPolicy(policy, portOf, opts.policyTimeoutMs ?? 3_000)] : []),
     // Policy: the port's Server and its authorizations (or the default policy) refuse a caller
-    // before the app sees anything; the decision is read live, so policy edits apply at once.
+    // before the app sees anything; the decision is read live, so policy edits apply at once. A
+    // port's first requests wait (bounded) for its first policy rather than being refused. The
+    // policy that admitted a request rides on it (ctx.inboundPolicy) to the layers below.
     ...(authorize ? [authorize] : []),
     // The app learns who called from `l5d-client-id`, which only this proxy may set.
     clientIdHeader,
-    // The app's own HTTP version, when a Service port's appProtocol declares it (below policy:
-    // a refused request is never translated).
-    ...(policy ? [appProtocolLayer((port) => policy.policyFor(port), portOf)] : []),
+    // The app's own HTTP version, when a Service port's appProtocol declares it: read from the
+    // policy that admitted the request (below policy: a refused request is never translated).
+    ...(policy ? [appProtocolLayer] : []),
   );
 
   return {
@@ -120,20 +119,6 @@ function appPortLayer(defaultPort: number | undefined, proxyPorts: ReadonlySet<n
     }
     req.headers = withoutHeader(req.headers, 'l5d-dst-port');
     return inner(req);
-  };
-}
-
-/** Holds a request until its port's policy is known (at most `timeoutMs`; then policy fails closed). */
-function awaitFirstPolicy(policy: InboundPolicySource, portOf: (req: MeshRequest) => number, timeoutMs: number): Layer {
-  // Not an async function: once the policy is known (every request but a port's first few),
-  // the request passes straight through without a promise and a microtask hop of its own.
-  return (inner) => (req) => {
-    const cell = policy.policyFor(portOf(req));
-    if (cell.get() !== undefined) return inner(req);
-    return cell.first(timeoutMs, 'inbound policy').then(
-      () => inner(req),
-      () => inner(req), // the policy layer below then fails closed
-    );
   };
 }
 
