@@ -9,8 +9,7 @@ export type InjectorErrorCode =
   | 'BODY_INCOMPLETE' // the client went away before sending the whole body (400, usually unread)
   | 'UNSUPPORTED_MEDIA_TYPE' // the webhook body is not JSON (415)
   | 'NOT_FOUND' // no such webhook path (404)
-  | 'METHOD_NOT_ALLOWED' // the webhook path only takes POST (405)
-  | 'KUBE_API'; // the API server could not be asked (a kubeconfig, a refusal, no answer): names the request
+  | 'METHOD_NOT_ALLOWED'; // the webhook path only takes POST (405)
 
 const HTTP_STATUS: Record<InjectorErrorCode, number> = {
   INVALID_WORKLOAD: 422,
@@ -21,7 +20,6 @@ const HTTP_STATUS: Record<InjectorErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
-  KUBE_API: 502,
 };
 
 export class InjectorError extends HttpCodedError<InjectorErrorCode> {

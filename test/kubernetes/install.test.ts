@@ -3,7 +3,7 @@
 // server as the webhook's backend, injects pods of an annotated namespace (read back from the API),
 // leaves others alone, follows the lesson's annotate + rollout restart, and never blocks a pod
 // when it is down.
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,21 @@ async function meshInstall(args: string[]): Promise<string> {
   if (r.code !== 0) throw new Error(`mesh install ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
+
+/** `mesh ARGS` on this machine with KUBECONFIG set, as a learner with a cluster runs `mesh check`. */
+function meshWithKubeconfig(args: string[], kubeconfig: string): Promise<{ code: number; out: string; err: string }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/mesh.js'), ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, MESH_STATE_DIR: '' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, out, err })));
+}
+
+/** The `√`/`‼`/`×` line of a check, by its description. */
+const line = (out: string, description: string) => out.split('\n').find((l) => l.slice(2).startsWith(description)) ?? `(no line "${description}" in:\n${out})`;
+
+let hostKubeconfig: string;
 
 async function getJson(args: string[]): Promise<Obj> {
   return JSON.parse(await cluster.kubectlOk([...args, '-o', 'json'])) as Obj;
@@ -89,6 +104,7 @@ beforeAll(async () => {
   const read = (f: string) => readFileSync(join(dir, 'ca', f), 'utf8');
   pki = { ca: read('ca.crt'), issuerCrt: read('issuer.crt'), issuerKey: read('issuer.key') };
   await cluster.apply('apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n');
+  hostKubeconfig = await cluster.hostKubeconfig();
 });
 
 afterAll(async () => {
@@ -152,6 +168,23 @@ spec: {routes: [{name: r, condition: {method: GET}, timeout: soon}]}
   });
 });
 
+describe('mesh check against the cluster', () => {
+  it('mesh check --pre (before the control plane): the API is reachable and recent, the namespace free, the rights there', async () => {
+    const r = await meshWithKubeconfig(['check', '--pre'], hostKubeconfig);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(line(r.out, 'can query the Kubernetes API')).toBe('\u221A can query the Kubernetes API (v1.20.2)');
+    expect(line(r.out, 'control plane namespace does not already exist')).toMatch(/^\u221A/);
+    expect(line(r.out, 'can create the resources mesh install makes')).toMatch(/^\u221A .*\(12 kinds\)/);
+  });
+
+  it('a kubeconfig pointing nowhere: the client check fails naming the server and why, and nothing else runs', async () => {
+    const r = await meshWithKubeconfig(['check'], cluster.kubeconfigAt('https://127.0.0.1:1', 'nowhere'));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\u00D7 can query the Kubernetes API\n {4}get \/version at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(r.out).not.toContain('mesh-existence');
+  });
+});
+
 describe('mesh install --set ... | kubectl apply -f - (the lesson\'s four settings)', () => {
   it('applies the whole control plane', async () => {
     const yaml = await meshInstall([
@@ -172,6 +205,18 @@ describe('mesh install --set ... | kubectl apply -f - (the lesson\'s four settin
     // Applying it again changes nothing it should not (kubectl apply is how upgrades go).
     const again = await cluster.kubectl(['apply', '-f', '-'], yaml);
     expect(again.code, again.err).toBe(0);
+  });
+
+  it('mesh check: CRDs, identity and webhook pass; the control plane pods are not ready (no node runs them here), and it says so', async () => {
+    const r = await meshWithKubeconfig(['check'], hostKubeconfig);
+    expect(line(r.out, "'mesh-system' namespace exists")).toMatch(/^\u221A/);
+    expect(line(r.out, "the mesh's CRDs are installed")).toBe("\u221A the mesh's CRDs are installed (9 CRDs)");
+    expect(line(r.out, 'certificate config is valid')).toMatch(/^\u221A/);
+    expect(line(r.out, 'issuer cert is signed by the trust anchor')).toMatch(/^\u221A/);
+    expect(line(r.out, "proxy-injector webhook has a valid caBundle for the injector's certificate")).toMatch(/^\u221A/);
+    expect(line(r.out, 'control plane pods are ready')).toMatch(/^\u00D7/);
+    expect(r.out).toContain('mesh-system/mesh-identity: 0/2 ready');
+    expect(r.code).toBe(1);
   });
 });
 
@@ -244,6 +289,15 @@ spec:
     const injected = after.find((p) => containerNames(p).includes('mesh-proxy'))!;
     expect(injected.metadata.labels['linkerd.io/proxy-deployment']).toBe('orders');
     expect((injected.spec.containers[0].env as Obj[]).find((e) => e.name === 'MESH_POD_DEPLOYMENT')!.value).toBe('orders');
+  });
+
+  it('mesh -n production check --proxy: finds the injected pods, on the current anchors and version; not ready while no node runs them', async () => {
+    const r = await meshWithKubeconfig(['-n', 'production', 'check', '--proxy'], hostKubeconfig);
+    expect(line(r.out, 'data plane namespace exists')).toMatch(/^\u221A/);
+    expect(line(r.out, 'data plane proxies are ready')).toMatch(/^\u00D7/);
+    expect(r.out).toContain('production/web-1: proxy not ready (phase Pending)');
+    const none = await meshWithKubeconfig(['-n', 'elsewhere-empty', 'check', '--proxy'], hostKubeconfig);
+    expect(none.out).toMatch(/\u00D7 data plane namespace exists\n {4}get namespace elsewhere-empty at .*: HTTP 404/);
   });
 
   it('with the injector down, a pod is still created (failurePolicy: Ignore), without the proxy', async () => {
