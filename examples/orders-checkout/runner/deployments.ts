@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CodedError } from '../../../api/errors.ts';
+// The destination's reader of untrusted YAML: one grammar of field errors across the mesh.
+import { FieldError, Fields, shown } from '../../../destination/store/field-reader.ts';
 import { readProbes, type ContainerProbes } from './probe-spec.ts';
 import { CONFIG, portList } from '../../../injector/annotations.ts';
 
@@ -36,7 +38,12 @@ export class ManifestError extends CodedError<'BAD_MANIFEST'> {
 }
 
 const kubeName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-type Obj = Record<string, unknown>;
+/** The sidecar's own ports (DESIGN.md): an app that takes one would never get its traffic. */
+const SIDECAR_PORTS = [4140, 4143, 4190, 4191];
+
+function fieldError(path: string, problem: string): never {
+  throw new FieldError(path, problem);
+}
 
 /** Every Deployment in the .yaml/.yml files of `dir`, in file then document order. */
 export function readWorkloads(dir: string): Workload[] {
@@ -73,78 +80,68 @@ export function parseWorkloads(text: string, file: string): Workload[] {
 }
 
 function readDeployment(value: unknown, where: string): Workload {
-  const fail = (path: string, problem: string): never => {
-    throw new ManifestError(`${where}${name ? ` (Deployment "${name}")` : ''}: ${path}: ${problem}`);
-  };
   let name = '';
-  const obj = (v: unknown, path: string): Obj =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(path, `must be a mapping, got ${JSON.stringify(v) ?? 'nothing'}`);
-  const str = (v: unknown, path: string): string => (typeof v === 'string' && v !== '' ? v : fail(path, `must be a non-empty string, got ${JSON.stringify(v) ?? 'nothing'}`));
-  const labelsAt = (v: unknown, path: string): Record<string, string> => {
-    const labels: Record<string, string> = {};
-    for (const [k, val] of Object.entries(obj(v ?? {}, path))) labels[k] = str(val, `${path}.${k}`);
-    return labels;
-  };
+  try {
+    return readFields(Fields.of(value, ''), where, (n) => (name = n));
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    throw new ManifestError(`${where}${name ? ` (Deployment "${name}")` : ''}: ${err.path || '(document)'}: ${err.problem}`, { cause: err });
+  }
+}
 
-  const doc = obj(value, '(document)');
-  if (doc.apiVersion !== 'apps/v1' || doc.kind !== 'Deployment') {
-    fail('kind', `the workloads folder holds apps/v1 Deployments only, got ${String(doc.apiVersion)} ${String(doc.kind)} (Services and policy go in the manifests folder)`);
+function readFields(doc: Fields, source: string, named: (name: string) => void): Workload {
+  if (doc.raw.apiVersion !== 'apps/v1' || doc.raw.kind !== 'Deployment') {
+    doc.fail('kind', `the workloads folder holds apps/v1 Deployments only, got ${String(doc.raw.apiVersion)} ${String(doc.raw.kind)} (Services and policy go in the manifests folder)`);
   }
-  const meta = obj(doc.metadata, 'metadata');
-  name = str(meta.name, 'metadata.name');
-  if (!kubeName.test(name)) fail('metadata.name', 'must be a Kubernetes name: lowercase letters, digits and "-"');
-  const namespace = meta.namespace === undefined ? 'default' : str(meta.namespace, 'metadata.namespace');
-  const spec = obj(doc.spec, 'spec');
-  const replicas = spec.replicas ?? 1;
-  if (!Number.isInteger(replicas) || (replicas as number) < 0 || (replicas as number) > 20) fail('spec.replicas', `must be an integer from 0 to 20, got ${JSON.stringify(replicas)}`);
-  const template = obj(spec.template, 'spec.template');
-  const tmeta = obj(template.metadata ?? {}, 'spec.template.metadata');
-  const labels = labelsAt(tmeta.labels, 'spec.template.metadata.labels');
-  const selector = labelsAt(obj(spec.selector ?? {}, 'spec.selector').matchLabels, 'spec.selector.matchLabels');
+  const meta = doc.object('metadata');
+  const name = meta.string('name');
+  named(name);
+  if (!kubeName.test(name)) meta.fail('name', 'must be a Kubernetes name: lowercase letters, digits and "-"');
+  const namespace = meta.optionalString('namespace') ?? 'default';
+  const spec = doc.object('spec');
+  const replicas = spec.optionalInteger('replicas', 0, 20) ?? 1;
+  const template = spec.object('template');
+  const tmeta = template.optionalObject('metadata');
+  const labels = tmeta?.stringMap('labels') ?? {};
+  const selector = spec.optionalObject('selector')?.stringMap('matchLabels') ?? {};
   for (const [k, v] of Object.entries(selector)) {
-    if (labels[k] !== v) fail('spec.selector.matchLabels', `${k}=${v} does not match the pod template's labels, so the Deployment would own no pods`);
+    if (labels[k] !== v) spec.fail('selector.matchLabels', `${k}=${v} does not match the pod template's labels, so the Deployment would own no pods`);
   }
-  const annotations = labelsAt(tmeta.annotations, 'spec.template.metadata.annotations');
+  const annotations = tmeta?.stringMap('annotations') ?? {};
   const inject = annotations['linkerd.io/inject'] ?? 'enabled';
+  if (inject !== 'enabled' && inject !== 'disabled') template.fail('metadata.annotations.linkerd.io/inject', `must be "enabled" or "disabled", got ${JSON.stringify(inject)}`);
   const skip = (key: string): string => {
     const v = annotations[key];
     if (v === undefined) return '';
-    return portList(v) ?? fail(`spec.template.metadata.annotations.${key}`, `must be ports or ranges like 25,587,4000-4100, got ${JSON.stringify(v)}`);
+    return portList(v) ?? template.fail(`metadata.annotations.${key}`, `must be ports or ranges like 25,587,4000-4100, got ${JSON.stringify(v)}`);
   };
-  if (inject !== 'enabled' && inject !== 'disabled') fail('spec.template.metadata.annotations.linkerd.io/inject', `must be "enabled" or "disabled", got ${JSON.stringify(inject)}`);
-  const pod = obj(template.spec, 'spec.template.spec');
-  const serviceAccount = pod.serviceAccountName === undefined ? 'default' : str(pod.serviceAccountName, 'spec.template.spec.serviceAccountName');
-  if (!Array.isArray(pod.containers) || pod.containers.length !== 1) {
-    fail('spec.template.spec.containers', 'must list exactly one container (the runner adds the sidecar itself)');
+  const pod = template.object('spec');
+  const serviceAccount = pod.optionalString('serviceAccountName') ?? 'default';
+  const containers = pod.list('containers', (c, at) => Fields.of(c, at));
+  if (containers.length !== 1) pod.fail('containers', 'must list exactly one container (the runner adds the sidecar itself)');
+  const container = containers[0]!;
+  if (!Array.isArray(container.raw.command) || container.raw.command.length === 0) {
+    container.fail('command', `must be a non-empty list of strings, e.g. [node, bin/run.js, examples/orders-checkout/apps/orders.ts], got ${shown(container.raw.command)}`);
   }
-  const cpath = 'spec.template.spec.containers[0]';
-  const container = obj((pod.containers as unknown[])[0], cpath);
-  const command = container.command;
-  if (!Array.isArray(command) || command.length === 0 || command.some((c) => typeof c !== 'string' || c === '')) {
-    fail(`${cpath}.command`, 'must be a non-empty list of strings, e.g. [node, bin/run.js, examples/orders-checkout/apps/orders.ts]');
-  }
-  if (!Array.isArray(container.env ?? [])) fail(`${cpath}.env`, 'must be a list of {name, value}');
-  if (!Array.isArray(container.ports ?? [])) fail(`${cpath}.ports`, 'must be a list of {name, containerPort}');
+  const command = container.list('command', (c, at) => (typeof c === 'string' && c !== '' ? c : fieldError(at, `must be a non-empty string, got ${shown(c)}`)));
   const env: Record<string, string> = {};
-  ((container.env ?? []) as unknown[]).forEach((e, i) => {
-    const entry = obj(e, `${cpath}.env[${i}]`);
-    const envName = str(entry.name, `${cpath}.env[${i}].name`);
-    if (typeof entry.value !== 'string') fail(`${cpath}.env[${i}].value`, `must be a string (quote numbers: "0.2"), got ${JSON.stringify(entry.value) ?? 'nothing'}`);
-    env[envName] = entry.value as string;
+  container.list('env', (e, at) => {
+    const entry = Fields.of(e, at);
+    const envValue = entry.raw.value;
+    if (typeof envValue !== 'string') return entry.fail('value', `must be a string (quote numbers: "0.2"), got ${shown(envValue)}`);
+    env[entry.string('name')] = envValue;
   });
-  const ports = ((container.ports ?? []) as unknown[]).map((p, i) => {
-    const port = obj(p, `${cpath}.ports[${i}]`);
-    const n = port.containerPort;
-    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 65535) fail(`${cpath}.ports[${i}].containerPort`, `must be a port number 1-65535, got ${JSON.stringify(n) ?? 'nothing'}`);
-    if ([4140, 4143, 4190, 4191].includes(n as number)) fail(`${cpath}.ports[${i}].containerPort`, `${n} is the sidecar's own port (4140 outbound, 4143 inbound, 4190 tap, 4191 admin)`);
-    return { name: port.name === undefined ? undefined : str(port.name, `${cpath}.ports[${i}].name`), containerPort: n as number };
+  const ports = container.list('ports', (p, at) => {
+    const port = Fields.of(p, at);
+    const n = port.optionalInteger('containerPort', 1, 65535) ?? port.fail('containerPort', 'is required');
+    if (SIDECAR_PORTS.includes(n)) port.fail('containerPort', `${n} is the sidecar's own port (4140 outbound, 4143 inbound, 4190 tap, 4191 admin)`);
+    return { name: port.optionalString('name'), containerPort: n };
   });
-  const probes = readProbes(container, cpath, ports, fail);
-  const grace = pod.terminationGracePeriodSeconds ?? 30;
-  if (!Number.isInteger(grace) || (grace as number) < 0) fail('spec.template.spec.terminationGracePeriodSeconds', `must be a non-negative integer, got ${JSON.stringify(grace)}`);
+  const probes = readProbes(container, ports);
+  const grace = pod.optionalInteger('terminationGracePeriodSeconds', 0, Number.MAX_SAFE_INTEGER) ?? 30;
   return {
-    name, namespace, replicas: replicas as number, labels, serviceAccount, meshed: inject === 'enabled', command: command as string[], env, ports,
-    probes, terminationGraceSeconds: grace as number, source: where,
+    name, namespace, replicas, labels, serviceAccount, meshed: inject === 'enabled', command, env, ports,
+    probes, terminationGraceSeconds: grace, source,
     skipInboundPorts: skip(CONFIG.skipInboundPorts), skipOutboundPorts: skip(CONFIG.skipOutboundPorts),
   };
 }

@@ -1,5 +1,6 @@
 // A container's probes as a Deployment declares them (readinessProbe, livenessProbe,
 // startupProbe), with Kubernetes's fields, defaults and limits, each field checked where read.
+import { FieldError, Fields, shown } from '../../../destination/store/field-reader.ts';
 
 export type ProbeAction =
   | { kind: 'httpGet'; path: string; port: number; host?: string; scheme: 'HTTP' | 'HTTPS'; headers: Array<{ name: string; value: string }> }
@@ -21,62 +22,57 @@ export interface ContainerProbes {
   startup?: ProbeSpec;
 }
 
-type Obj = Record<string, unknown>;
-type Fail = (path: string, problem: string) => never;
+type Ports = Array<{ name?: string; containerPort: number }>;
 
 const FIELDS = ['httpGet', 'tcpSocket', 'grpc', 'exec', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold', 'terminationGracePeriodSeconds'];
 
 /** Reads the three probes of a container; `ports` resolves a named port, as Kubernetes does. */
-export function readProbes(container: Obj, path: string, ports: Array<{ name?: string; containerPort: number }>, fail: Fail): ContainerProbes {
+export function readProbes(container: Fields, ports: Ports): ContainerProbes {
   const probes: ContainerProbes = {};
   for (const [field, key] of [['readinessProbe', 'readiness'], ['livenessProbe', 'liveness'], ['startupProbe', 'startup']] as const) {
-    if (container[field] === undefined) continue;
-    probes[key] = readProbe(container[field], `${path}.${field}`, ports, fail, key);
+    const probe = container.optionalObject(field);
+    if (probe) probes[key] = readProbe(probe, ports, key);
   }
   return probes;
 }
 
-function readProbe(value: unknown, path: string, ports: Array<{ name?: string; containerPort: number }>, fail: Fail, kind: keyof ContainerProbes): ProbeSpec {
-  const probe = mapping(value, path, fail);
-  for (const k of Object.keys(probe)) if (!FIELDS.includes(k)) fail(`${path}.${k}`, `unknown probe field (Kubernetes has ${FIELDS.join(', ')})`);
-  const handlers = ['httpGet', 'tcpSocket', 'grpc', 'exec'].filter((h) => probe[h] !== undefined);
-  if (handlers.length !== 1) fail(path, `must have exactly one of httpGet, tcpSocket, grpc, got ${handlers.length === 0 ? 'none' : handlers.join(' and ')}`);
-  if (handlers[0] === 'exec') fail(`${path}.exec`, 'exec probes are not supported here (the runner starts no shell in a container); use httpGet, tcpSocket or grpc');
-  const port = (v: unknown, at: string): number => {
+function readProbe(probe: Fields, ports: Ports, kind: keyof ContainerProbes): ProbeSpec {
+  for (const k of Object.keys(probe.raw)) if (!FIELDS.includes(k)) probe.fail(k, `unknown probe field (Kubernetes has ${FIELDS.join(', ')})`);
+  const handlers = ['httpGet', 'tcpSocket', 'grpc', 'exec'].filter((h) => probe.has(h));
+  if (handlers.length !== 1) throw new FieldError(probe.path, `must have exactly one of httpGet, tcpSocket, grpc, got ${handlers.length === 0 ? 'none' : handlers.join(' and ')}`);
+  if (handlers[0] === 'exec') probe.fail('exec', 'exec probes are not supported here (the runner starts no shell in a container); use httpGet, tcpSocket or grpc');
+  const port = (on: Fields): number => {
+    const v = on.raw.port;
     if (typeof v === 'string') {
       const named = ports.find((p) => p.name === v);
-      return named ? named.containerPort : fail(at, `names no port of the container (${ports.map((p) => p.name).filter(Boolean).join(', ') || 'it names none'})`);
+      return named ? named.containerPort : on.fail('port', `names no port of the container (${ports.map((p) => p.name).filter(Boolean).join(', ') || 'it names none'})`);
     }
-    return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? (v as number) : fail(at, `must be a port number 1-65535 or a port name, got ${JSON.stringify(v) ?? 'nothing'}`);
+    return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? (v as number) : on.fail('port', `must be a port number 1-65535 or a port name, got ${shown(v)}`);
   };
   let action: ProbeAction;
   if (handlers[0] === 'httpGet') {
-    const h = mapping(probe.httpGet, `${path}.httpGet`, fail);
-    const p = h.path ?? '/';
-    if (typeof p !== 'string' || !p.startsWith('/')) fail(`${path}.httpGet.path`, `must be a path starting with "/", got ${JSON.stringify(p)}`);
+    const h = probe.object('httpGet');
+    const path = h.optionalString('path') ?? '/';
+    if (!path.startsWith('/')) h.fail('path', `must be a path starting with "/", got ${shown(path)}`);
+    const scheme = h.optionalString('scheme') ?? 'HTTP';
     // HTTPS as the kubelet does it: TLS without checking the certificate (a probe asks "alive?", not "who?").
-    if (h.scheme !== undefined && h.scheme !== 'HTTP' && h.scheme !== 'HTTPS') fail(`${path}.httpGet.scheme`, `must be HTTP or HTTPS, got ${JSON.stringify(h.scheme)}`);
-    const headers = ((h.httpHeaders ?? []) as unknown[]);
-    if (!Array.isArray(headers)) fail(`${path}.httpGet.httpHeaders`, 'must be a list of {name, value}');
-    action = {
-      kind: 'httpGet', path: p as string, port: port(h.port, `${path}.httpGet.port`), host: optionalString(h.host, `${path}.httpGet.host`, fail), scheme: (h.scheme ?? 'HTTP') as 'HTTP' | 'HTTPS',
-      headers: headers.map((x, i) => {
-        const e = mapping(x, `${path}.httpGet.httpHeaders[${i}]`, fail);
-        if (typeof e.name !== 'string' || typeof e.value !== 'string') fail(`${path}.httpGet.httpHeaders[${i}]`, 'must have a string name and value');
-        return { name: e.name as string, value: e.value as string };
-      }),
-    };
+    if (scheme !== 'HTTP' && scheme !== 'HTTPS') return h.fail('scheme', `must be HTTP or HTTPS, got ${shown(scheme)}`);
+    const headers = h.list('httpHeaders', (x, at) => {
+      const e = Fields.of(x, at);
+      return { name: e.string('name'), value: e.optionalString('value') ?? '' };
+    });
+    action = { kind: 'httpGet', path, port: port(h), host: h.optionalString('host'), scheme, headers };
   } else if (handlers[0] === 'tcpSocket') {
-    const t = mapping(probe.tcpSocket, `${path}.tcpSocket`, fail);
-    action = { kind: 'tcpSocket', port: port(t.port, `${path}.tcpSocket.port`), host: optionalString(t.host, `${path}.tcpSocket.host`, fail) };
+    const t = probe.object('tcpSocket');
+    action = { kind: 'tcpSocket', port: port(t), host: t.optionalString('host') };
   } else {
-    const g = mapping(probe.grpc, `${path}.grpc`, fail);
-    if (typeof g.port !== 'number') fail(`${path}.grpc.port`, `must be a port number (Kubernetes takes no name here), got ${JSON.stringify(g.port) ?? 'nothing'}`);
-    action = { kind: 'grpc', port: port(g.port, `${path}.grpc.port`), service: optionalString(g.service, `${path}.grpc.service`, fail) ?? '' };
+    const g = probe.object('grpc');
+    if (typeof g.raw.port !== 'number') g.fail('port', `must be a port number (Kubernetes takes no name here), got ${shown(g.raw.port)}`);
+    action = { kind: 'grpc', port: port(g), service: g.optionalString('service') ?? '' };
   }
   const int = (field: string, dflt: number, min: number): number => {
-    const v = probe[field] ?? dflt;
-    return Number.isInteger(v) && (v as number) >= min ? (v as number) : fail(`${path}.${field}`, `must be an integer of at least ${min}, got ${JSON.stringify(v)}`);
+    const v = probe.raw[field] ?? dflt;
+    return Number.isInteger(v) && (v as number) >= min ? (v as number) : probe.fail(field, `must be an integer of at least ${min}, got ${shown(v)}`);
   };
   const spec: ProbeSpec = {
     action,
@@ -87,15 +83,6 @@ function readProbe(value: unknown, path: string, ports: Array<{ name?: string; c
     failureThreshold: int('failureThreshold', 3, 1),
   };
   // Kubernetes's validation: liveness and startup probes must have successThreshold 1.
-  if (kind !== 'readiness' && spec.successThreshold !== 1) fail(`${path}.successThreshold`, `must be 1 for a ${kind} probe, got ${spec.successThreshold}`);
+  if (kind !== 'readiness' && spec.successThreshold !== 1) probe.fail('successThreshold', `must be 1 for a ${kind} probe, got ${spec.successThreshold}`);
   return spec;
-}
-
-function mapping(v: unknown, path: string, fail: Fail): Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(path, `must be a mapping, got ${JSON.stringify(v) ?? 'nothing'}`);
-}
-
-function optionalString(v: unknown, path: string, fail: Fail): string | undefined {
-  if (v === undefined) return undefined;
-  return typeof v === 'string' && v !== '' ? v : fail(path, `must be a non-empty string, got ${JSON.stringify(v)}`);
 }

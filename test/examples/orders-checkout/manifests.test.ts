@@ -73,10 +73,10 @@ describe('workload manifests', () => {
     ['bad name', good.replace('name: orders-stable', 'name: Orders_Stable'), /metadata\.name: must be a Kubernetes name/],
     ['no command', good.replace(/\n\s+command: .*/, ''), /\(Deployment "orders-stable"\): spec\.template\.spec\.containers\[0\]\.command: must be a non-empty list/],
     ['numeric env', good.replace('value: stable', 'value: 3'), /containers\[0\]\.env\[0\]\.value: must be a string \(quote numbers/],
-    ['bad port', good.replace('containerPort: 9090', 'containerPort: 99999'), /containers\[0\]\.ports\[1\]\.containerPort: must be a port number/],
+    ['bad port', good.replace('containerPort: 9090', 'containerPort: 99999'), /containers\[0\]\.ports\[1\]\.containerPort: must be an integer from 1 to 65535, got 99999/],
     ['sidecar port', good.replace('containerPort: 9090', 'containerPort: 4191'), /4191 is the sidecar's own port/],
     ['selector mismatch', good.replace(/matchLabels:\n      app: orders\n      version: stable/, 'matchLabels:\n      app: payments'), /spec\.selector\.matchLabels: app=payments does not match/],
-    ['replicas', good.replace('replicas: 2', 'replicas: many'), /spec\.replicas: must be an integer from 0 to 20, got "many"/],
+    ['replicas', good.replace('replicas: 2', 'replicas: many'), /spec\.replicas: must be a non-negative integer, got "many"/],
     ['two containers', good.replace('      containers:\n', '      containers:\n      - name: extra\n        command: [x]\n'), /must list exactly one container/],
   ])('rejects %s with an actionable message', (_what, text, message) => {
     expect(brokenMessage(text)).toMatch(message);

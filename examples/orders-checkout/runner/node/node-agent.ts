@@ -10,7 +10,8 @@ import { Kubelet, type KubePod } from '../kubelet.ts';
 import { Supervisor } from '../supervisor.ts';
 import type { BackoffSettings } from '../backoff.ts';
 import type { ProcessSpec } from '../topology.ts';
-import { readProbes } from '../probe-spec.ts';
+import { readProbes, type ContainerProbes } from '../probe-spec.ts';
+import { FieldError, Fields } from '../../../../destination/store/field-reader.ts';
 import { type KubeApi, mergePatch, reasonOf, statusOf } from './kube-api.ts';
 import { PodIps } from './pod-ips.ts';
 import { makeVolumes } from './pod-volumes.ts';
@@ -207,9 +208,7 @@ export class NodeAgent {
       env.PATH = containerPath(this.binDir);
       const argv = containerArgv(c, (s) => expand(s, env));
       const ports = (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort }));
-      const probes = readProbes(c as unknown as Record<string, unknown>, `container ${c.name}`, ports, (path, problem) => {
-        throw new SandboxError(`${path}: ${problem}`);
-      });
+      const probes = probesOf(c, ports);
       specs.push({
         name: `${pod.metadata!.namespace}_${pod.metadata!.name}_${c.name}`,
         role: c.name === 'mesh-proxy' || c.name === 'linkerd-proxy' ? 'sidecar' : 'app',
@@ -314,4 +313,14 @@ export class NodeAgent {
 function isProxyInit(c: k8s.V1Container): boolean {
   const argv = [...(c.command ?? []), ...(c.args ?? [])];
   return c.name === 'mesh-init' || c.name === 'linkerd-init' || argv.includes('proxy-init');
+}
+
+/** A container's probes, read as the runner reads a Deployment's; a bad one names the container and field. */
+function probesOf(c: k8s.V1Container, ports: Array<{ name?: string; containerPort: number }>): ContainerProbes {
+  try {
+    return readProbes(Fields.of(c, `container ${c.name}`), ports);
+  } catch (err) {
+    if (err instanceof FieldError) throw new SandboxError(err.message);
+    throw err;
+  }
 }
