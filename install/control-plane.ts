@@ -51,6 +51,7 @@ export function configMaps(v: InstallValues, identity: IdentityMaterial): object
     controllerReplicas: v.controllerReplicas,
     enablePodAntiAffinity: v.enablePodAntiAffinity,
     webhookFailurePolicy: v.webhookFailurePolicy,
+    capture: v.proxy.capture,
   };
   return [
     {
@@ -151,6 +152,7 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
         '--trust-anchors', anchors,
         '--proxy-image', v.image.name, '--proxy-version', v.image.version,
         '--trust-domain', v.identityTrustDomain, '--cluster-domain', v.clusterDomain,
+        '--capture', v.proxy.capture,
       ],
       ports: [{ name: 'https', port: PORTS.injector }],
       volumes: [trustRootsVolume, { name: 'tls', secret: { secretName: INJECTOR_TLS_SECRET } }],

@@ -26,6 +26,14 @@ export interface InstallValues {
       issuanceLifetime: string;
     };
   };
+  proxy: {
+    /**
+     * How injected apps' traffic reaches their proxy: `iptables` (proxy-init, each pod in its own
+     * network namespace: a cluster), or `http-proxy` (HTTP_PROXY, for a node whose pods share one
+     * network namespace, such as the demo's runner playing the node).
+     */
+    capture: 'iptables' | 'http-proxy';
+  };
   /** `Ignore` (the default): a webhook that is down never blocks pod creation. */
   webhookFailurePolicy: 'Ignore' | 'Fail';
   proxyInjector: {
@@ -43,6 +51,7 @@ export function defaultValues(): InstallValues {
     clusterDomain: 'cluster.local',
     identityTrustDomain: 'cluster.local',
     identity: { issuer: { scheme: 'linkerd.io/tls', tls: {}, issuanceLifetime: '24h' } },
+    proxy: { capture: 'iptables' },
     webhookFailurePolicy: 'Ignore',
     proxyInjector: {},
     controllerLogLevel: 'info',
@@ -68,6 +77,7 @@ const SETTERS: Record<string, (v: InstallValues, text: string, key: string) => v
   'identity.issuer.tls.keyPEM': (v, t, k) => (v.identity.issuer.tls.keyPEM = pem(t, k, 'PRIVATE KEY')),
   'identity.issuer.scheme': (v, t, k) => (v.identity.issuer.scheme = oneOf(t, k, ['linkerd.io/tls', 'kubernetes.io/tls'] as const)),
   'identity.issuer.issuanceLifetime': (v, t, k) => (v.identity.issuer.issuanceLifetime = duration(t, k)),
+  'proxy.capture': (v, t, k) => (v.proxy.capture = oneOf(t, k, ['iptables', 'http-proxy'] as const)),
   webhookFailurePolicy: (v, t, k) => (v.webhookFailurePolicy = oneOf(t, k, ['Ignore', 'Fail'] as const)),
   'proxyInjector.url': (v, t, k) => (v.proxyInjector.url = httpsUrl(t, k)),
   controllerLogLevel: (v, t, k) => (v.controllerLogLevel = oneOf(t, k, ['trace', 'debug', 'info', 'warn', 'error'] as const)),

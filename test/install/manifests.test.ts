@@ -118,6 +118,7 @@ describe('--set', () => {
     expect(() => values(['identityTrustAnchorsPEM=-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\ntrailing junk'])).toThrow(/identityTrustAnchorsPEM: expected PEM/);
     expect(() => values(['identity.issuer.tls.keyPEM=-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----'])).toThrow(/keyPEM: expected PEM PRIVATE KEY blocks only, found CERTIFICATE/);
     expect(() => values(['proxyInjector.url=http://127.0.0.1:8443/inject'])).toThrow(/proxyInjector.url: expected an https:\/\/ URL/);
+    expect(() => values(['proxy.capture=ebpf'])).toThrow(/proxy.capture: expected one of iptables, http-proxy, got "ebpf"/);
   });
 
   it('refuses an issuer that the anchors did not sign, a key that is not the issuer\'s, or half an issuer', async () => {
@@ -166,6 +167,9 @@ describe('mesh install', () => {
       if (writes.length > 0) expect(['events', 'tokenreviews']).toContain(r.resources[0]);
       if (r.resources.includes('secrets')) expect(r.resourceNames).toEqual(['mesh-identity-issuer']);
     }
+    // The injector captures with proxy-init unless told otherwise.
+    const injector = byKind(objects, 'Deployment').find((d) => d.metadata.name === 'mesh-injector')!.spec.template.spec.containers[0];
+    expect(injector.command.slice(injector.command.indexOf('--capture'), injector.command.indexOf('--capture') + 2)).toEqual(['--capture', 'iptables']);
     // One image runs every part, `mesh` on its PATH.
     for (const d of byKind(objects, 'Deployment')) {
       const c = d.spec.template.spec.containers[0];

@@ -13,10 +13,20 @@ export interface InstallObjects {
   namespaces: string[];
 }
 
+/**
+ * The defaults, but the injector captures with HTTP_PROXY: this node's pods share its network
+ * namespace, where proxy-init's rules would catch every pod's traffic (runner/README.md).
+ */
+function demoValues() {
+  const v = defaultValues();
+  v.proxy.capture = 'http-proxy';
+  return v;
+}
+
 export async function installObjects(): Promise<InstallObjects> {
   return {
     crds: crdObjects() as KubernetesObject[],
-    controlPlane: (await controlPlaneObjects(defaultValues())) as KubernetesObject[],
+    controlPlane: (await controlPlaneObjects(demoValues())) as KubernetesObject[],
     namespaces: [CONTROL_PLANE_NS, VIZ_NS],
   };
 }
