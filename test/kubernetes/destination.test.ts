@@ -355,6 +355,20 @@ spec:
     const warning = found.find((e) => e.involvedObject.kind === 'ServiceProfile');
     expect(warning?.message).toMatch(/retryBudget belongs at spec.retryBudget/);
     expect(destination.store.problems().some((p) => p.message.includes('retryBudget'))).toBe(true);
+    // Past the schema, refused by the destination's own reader: a regex that does not compile.
+    await cluster.apply(`
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: payments.${NS}.svc.cluster.local, namespace: ${NS}}
+spec: {routes: [{name: broken, condition: {method: GET, pathRegex: "(["}}]}
+`);
+    let rejected: (typeof found)[number] | undefined;
+    for (let i = 0; i < 100 && !rejected; i++) {
+      rejected = (await events()).items.find((e) => e.reason === 'Rejected' && e.involvedObject.name === `payments.${NS}.svc.cluster.local`);
+      if (!rejected) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(rejected?.message).toMatch(/spec\.routes\[0\]\.condition\.pathRegex/);
+    expect(destination.store.problems().some((p) => p.severity === 'error' && p.message.includes(`payments.${NS}.svc.cluster.local`))).toBe(true);
   });
 
   it('RBAC refusal names the missing verb and resource', async () => {
