@@ -19,6 +19,7 @@ export const WATCHED_KINDS: KindInfo[] = [
   { kind: 'NetworkAuthentication', group: 'policy.linkerd.io', versions: ['v1alpha1'], plural: 'networkauthentications' },
   { kind: 'HTTPRoute', group: 'policy.linkerd.io', versions: ['v1beta3', 'v1beta2', 'v1beta1', 'v1alpha1'], plural: 'httproutes' },
   { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], plural: 'httproutes' },
+  { kind: 'GRPCRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1alpha2'], plural: 'grpcroutes' },
 ];
 
 /** How often a kind whose CRD is not installed yet is looked for again. */
