@@ -83,6 +83,21 @@ describe('docker-compose.yml on a real engine', () => {
     expect(list).toMatch(/-A PROXY_INIT_REDIRECT -p tcp .*-j REDIRECT --to-ports 4143/);
   });
 
+  it('refuses, whole, a proxy-init without NET_ADMIN: it names what is missing and installs nothing', () => {
+    const before = docker('run', '--rm', '--network', `container:${container('payments-0-proxy')}`, '--cap-add', 'NET_ADMIN', 'mesh-demo:local', 'mesh', 'proxy-init', '--list');
+    let failed: { status: number; stderr: string } | undefined;
+    try {
+      docker('run', '--rm', '--network', `container:${container('payments-0-proxy')}`, 'mesh-demo:local', 'mesh', 'proxy-init', '--skip-outbound-ports', '25');
+    } catch (err) {
+      failed = err as { status: number; stderr: string };
+    }
+    expect(failed?.status).toBe(1);
+    expect(failed?.stderr).toMatch(/NET_ADMIN_MISSING/);
+    const after = docker('run', '--rm', '--network', `container:${container('payments-0-proxy')}`, '--cap-add', 'NET_ADMIN', 'mesh-demo:local', 'mesh', 'proxy-init', '--list');
+    expect(after).toBe(before);
+    expect(after).not.toMatch(/--dports 25\b/);
+  });
+
   it('meshes an app that knows nothing of the proxy: a plain curl to a Service name goes out over mTLS as the pod', () => {
     // curl in checkout's pod, with no proxy setting: iptables hands it to checkout's proxy, which
     // asks the destination about the clusterIP and carries it to orders over mTLS.
