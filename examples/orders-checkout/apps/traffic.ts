@@ -8,7 +8,9 @@ import { newRequestId } from './request-id.ts';
 const items = ['book', 'lamp', 'mug', 'chair', 'plant'];
 
 export function startTraffic(opts: { target: string; ratePerSecond: number; log: Logger }) {
-  const counts = { sent: 0, ok: 0, failed: 0 };
+  // `failed`: the mesh answered an error (a route timeout, say); `unreachable`: no answer at all
+  // (the front door refused the connection): what an app started before the mesh was ready sees.
+  const counts = { sent: 0, ok: 0, failed: 0, unreachable: 0 };
   let lastOrderId: string | undefined;
   let tick = 0;
 
@@ -34,6 +36,7 @@ export function startTraffic(opts: { target: string; ratePerSecond: number; log:
       }
     } catch (err) {
       counts.failed++;
+      counts.unreachable++;
       opts.log.debug({ err: String(err), path }, 'request failed');
     }
   };
