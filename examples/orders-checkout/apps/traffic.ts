@@ -8,8 +8,8 @@ import { newRequestId } from './request-id.ts';
 const items = ['book', 'lamp', 'mug', 'chair', 'plant'];
 
 export function startTraffic(opts: { target: string; ratePerSecond: number; log: Logger }) {
-  // `failed`: the mesh answered an error (a route timeout, say); `unreachable`: no answer at all
-  // (the front door refused the connection): what an app started before the mesh was ready sees.
+  // `failed`: no good answer (an error status, or none in time); `unreachable`, counted in it too:
+  // the front door refused the connection, which is what an app started before the mesh sees.
   const counts = { sent: 0, ok: 0, failed: 0, unreachable: 0 };
   let lastOrderId: string | undefined;
   let tick = 0;
@@ -36,7 +36,7 @@ export function startTraffic(opts: { target: string; ratePerSecond: number; log:
       }
     } catch (err) {
       counts.failed++;
-      counts.unreachable++;
+      if (['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH'].includes((err as { code?: string }).code ?? '')) counts.unreachable++;
       opts.log.debug({ err: String(err), path }, 'request failed');
     }
   };
