@@ -59,6 +59,7 @@ export function createLogicalService(target: LogicalTarget): LogicalService {
   const direct: Service = (req) => target.concrete(target.authority)(req);
   let compiled: Compiled | undefined;
   let seen: Profile | undefined;
+  let released = false;
 
   // Recompiled when the Watched hands a new profile object; a profile that does not compile is
   // refused (logged once) and the last good one stays in force.
@@ -109,6 +110,12 @@ export function createLogicalService(target: LogicalTarget): LogicalService {
     if (!built) {
       const label = policy.name ? `route "${policy.name}"` : `authority ${target.authority}`;
       built = target.route({ policy, label, budget });
+      if (released) {
+        // Released while this request waited for the first profile (the target was evicted):
+        // nothing would release a cached stack again, so this one serves this request alone.
+        const once = built;
+        return once.service(req).finally(() => once.release());
+      }
       table.routes.set(policy.key, built);
     }
     return built.service(req);
@@ -116,6 +123,7 @@ export function createLogicalService(target: LogicalTarget): LogicalService {
   return {
     service: route,
     release: () => {
+      released = true;
       releaseRoutes(compiled);
       compiled = undefined;
       seen = undefined;

@@ -235,6 +235,22 @@ describe('failover', () => {
     expect([h.cells.get(stableName)!.subscriberCount, h.cells.get(canaryName)!.subscriberCount]).toEqual([0, 0]);
   });
 
+  it('leaves no watch behind for a request that waited for the first profile while its target was evicted', async () => {
+    const h = failoverHarness(splitProfile(90, 10));
+    h.ready.set(stableName, true);
+    h.ready.set(canaryName, true);
+    const empty = new Watched<Profile>();
+    const logical = createLogicalService({
+      authority: 'orders.production.svc.cluster.local:8080', profile: empty, concrete: () => async () => response(200),
+      route: routeStack({ authority: 'orders.production.svc.cluster.local:8080', concrete: () => async () => response(200), backendEndpoints: (b) => h.cells.get(b)! }),
+    });
+    const waiting = logical.service(meshRequest()); // no profile yet: it waits for the first one
+    logical.release(); // evicted meanwhile (LRU past maxTargets)
+    empty.set(splitProfile(90, 10));
+    expect((await waiting).status).toBe(200);
+    expect([h.cells.get(stableName)!.subscriberCount, h.cells.get(canaryName)!.subscriberCount]).toEqual([0, 0]);
+  });
+
   it('shares equally among standby backends of weight 0, and keeps the weights when every backend is down', async () => {
     const h = failoverHarness(splitProfile(100, 0));
     h.ready.set(stableName, false);
