@@ -113,7 +113,7 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
       replicas: v.controllerReplicas,
       command: [
         'mesh', 'identity', 'serve', '--kubernetes',
-        '--addr', `0.0.0.0:${PORTS.identity}`,
+        '--addr', `$(MESH_POD_IP):${PORTS.identity}`,
         '--issuer-secret', `${CONTROL_PLANE_NS}/${ISSUER_SECRET}`,
         '--trust-domain', v.identityTrustDomain,
         '--cert-lifetime', v.identity.issuer.issuanceLifetime,
@@ -130,7 +130,7 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
       replicas: v.controllerReplicas,
       command: [
         'mesh', 'destination', 'serve', '--kubernetes',
-        '--addr', `0.0.0.0:${PORTS.destination}`,
+        '--addr', `$(MESH_POD_IP):${PORTS.destination}`,
         '--identity-addr', identityAddr, '--trust-anchors', anchors, '--token-file', token,
         '--cluster-domain', v.clusterDomain,
       ],
@@ -146,7 +146,7 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
       replicas: v.controllerReplicas,
       command: [
         'mesh', 'injector', 'serve', '--kubernetes',
-        '--addr', `0.0.0.0:${PORTS.injector}`,
+        '--addr', `$(MESH_POD_IP):${PORTS.injector}`,
         '--cert', `${MOUNTS.injectorTls}/tls.crt`, '--key', `${MOUNTS.injectorTls}/tls.key`,
         // The anchors go into every injected proxy's environment: a ConfigMap volume cannot reach across namespaces.
         '--trust-anchors', anchors,
@@ -166,7 +166,7 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
       replicas: 1,
       command: [
         'mesh', 'viz', 'serve',
-        '--listen', `0.0.0.0:${PORTS.viz}`, '--dashboard', `0.0.0.0:${PORTS.dashboard}`,
+        '--listen', `$(MESH_POD_IP):${PORTS.viz}`, '--dashboard', `$(MESH_POD_IP):${PORTS.dashboard}`,
         '--destination-addr', `destination.${CONTROL_PLANE_NS}.svc.${v.clusterDomain}:${PORTS.destination}`,
         '--identity-addr', identityAddr, '--trust-anchors', anchors, '--token-file', token,
         '--trust-domain', v.identityTrustDomain,
@@ -211,6 +211,9 @@ function deployment(w: Workload, v: InstallValues): object {
                 { name: 'MESH_LOG_LEVEL', value: v.controllerLogLevel },
                 { name: 'MESH_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'MESH_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // Each component listens on its pod's address, not 0.0.0.0: the same in a cluster, and
+                // where pods share one network namespace (the demo's node) two wildcards would clash.
+                { name: 'MESH_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
               ],
               ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               readinessProbe: w.readiness,

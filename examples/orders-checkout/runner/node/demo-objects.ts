@@ -81,3 +81,26 @@ export function injectWithLibrary(workloads: KubernetesObject[]): { objects: Kub
   });
   return { objects, notes };
 }
+
+/**
+ * Kubernetes 1.20 (the API server built here) has no gRPC probes (they came in 1.24): its schema
+ * refuses the field. Such a probe becomes a tcpSocket probe of the same port, and a note says so.
+ * On a server that has them nothing changes.
+ */
+export function withoutGrpcProbes(workloads: KubernetesObject[]): { objects: KubernetesObject[]; notes: string[] } {
+  const notes: string[] = [];
+  const objects = workloads.map((w) => {
+    const copy = structuredClone(w) as KubernetesObject & { spec?: { template?: { spec?: { containers?: Array<Record<string, unknown>> } } } };
+    for (const c of copy.spec?.template?.spec?.containers ?? []) {
+      for (const field of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+        const probe = c[field] as { grpc?: { port: number } } | undefined;
+        if (!probe?.grpc) continue;
+        const { grpc, ...rest } = probe;
+        c[field] = { ...rest, tcpSocket: { port: grpc.port } };
+        notes.push(`${w.kind}/${w.metadata?.name}: ${field} grpc on port ${grpc.port} becomes tcpSocket (Kubernetes 1.20 has no gRPC probes)`);
+      }
+    }
+    return copy as KubernetesObject;
+  });
+  return { objects, notes };
+}

@@ -1,5 +1,7 @@
 // The node's connection to the Kubernetes API: a kubeconfig, the typed clients the node uses, and
-// the few shapes of call it makes (merge patches, "create or patch" for manifests, 404 as absent).
+// the few shapes of call it makes (merge patches, `kubectl apply` for manifests, 404 as absent).
+import { spawn } from 'node:child_process';
+import { stringify } from 'yaml';
 import * as k8s from '@kubernetes/client-node';
 import { CodedError } from '../../../../api/errors.ts';
 
@@ -14,6 +16,7 @@ export interface KubeApi {
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   objects: k8s.KubernetesObjectApi;
+  version: k8s.VersionApi;
 }
 
 /** Connects with a kubeconfig file (the node's credentials; here the cluster's admin). */
@@ -24,7 +27,7 @@ export function connectKube(kubeconfigFile: string): KubeApi {
   } catch (err) {
     throw new KubeApiError(`kubeconfig ${kubeconfigFile}: ${(err as Error).message}`, { cause: err });
   }
-  return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), objects: k8s.KubernetesObjectApi.makeApiClient(kc) };
+  return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), objects: k8s.KubernetesObjectApi.makeApiClient(kc), version: kc.makeApiClient(k8s.VersionApi) };
 }
 
 /** Options that send a body as a JSON merge patch (RFC 7386), what `kubectl patch --type merge` sends. */
@@ -51,21 +54,20 @@ export function reasonOf(err: unknown): string {
 }
 
 /**
- * Creates each object, or merge-patches it when it exists (what `kubectl apply` does for objects
- * it created, minus the three-way merge). Objects go in order: a Namespace before what it holds.
+ * `kubectl apply -f -` of the objects, as a user applies `mesh install` and the demo's files.
+ * kubectl, not the typed client: the client's serializer keeps only fields it has a model for,
+ * and would drop `x-kubernetes-int-or-string` from a CRD's schema, or any field newer than it.
  */
-export async function applyObjects(api: KubeApi, objects: k8s.KubernetesObject[], where: string): Promise<void> {
-  for (const obj of objects) {
-    const id = `${obj.kind}/${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}`;
-    try {
-      try {
-        await api.objects.create(obj);
-      } catch (err) {
-        if (statusOf(err) !== 409) throw err;
-        await api.objects.patch(obj, undefined, undefined, 'mesh-node', undefined, k8s.PatchStrategy.MergePatch);
-      }
-    } catch (err) {
-      throw new KubeApiError(`${where}: ${id}: ${reasonOf(err)}`, { cause: err });
-    }
-  }
+export async function applyObjects(kubeconfig: string, objects: object[], where: string): Promise<void> {
+  const yaml = objects.map((o) => `---\n${stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
+  const r = await new Promise<{ code: number; err: string }>((resolve) => {
+    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', (e) => resolve({ code: -1, err: `kubectl: ${e.message}` }));
+    // 'close', not 'exit': all of stderr is read first.
+    child.on('close', (code) => resolve({ code: code ?? -1, err }));
+    child.stdin.end(yaml);
+  });
+  if (r.code !== 0) throw new KubeApiError(`${where}: kubectl apply failed (exit ${r.code}): ${r.err.trim()}`);
 }

@@ -11,8 +11,9 @@ import { waitForEndToEnd } from '../warm-up.ts';
 import { buildCluster, startCluster, stopCluster } from './cluster.ts';
 import { applyObjects, connectKube, reasonOf, type KubeApi } from './kube-api.ts';
 import { NodeAgent } from './node-agent.ts';
-import { DEMO_NAMESPACE, ingressDeployment, injectWithLibrary, namespaceAndAccounts, readManifests } from './demo-objects.ts';
+import { DEMO_NAMESPACE, ingressDeployment, injectWithLibrary, namespaceAndAccounts, readManifests, withoutGrpcProbes } from './demo-objects.ts';
 import { installObjects } from './install.ts';
+import { TRUST_ROOTS_CONFIGMAP as TRUST_ROOTS } from '../../../../install/names.ts';
 import { CodedError } from '../../../../api/errors.ts';
 
 export class KubernetesDemoError extends CodedError<'KUBE_DEMO'> {
@@ -78,7 +79,8 @@ async function outside(o: KubeDemoOptions): Promise<number> {
 async function inside(o: KubeDemoOptions): Promise<number> {
   const t0 = Number(process.env[STARTED]) || Date.now();
   const runDir = clusterRunDir(o.stateDir);
-  const api = connectKube(join(runDir, 'admin.kubeconfig'));
+  const kubeconfig = join(runDir, 'admin.kubeconfig');
+  const api = connectKube(kubeconfig);
   const server = new URL(api.kc.getCurrentCluster()!.server);
   const node = new NodeAgent(api, {
     nodeName: 'mesh-node', dir: join(o.stateDir, 'node'), root: o.root,
@@ -96,25 +98,30 @@ async function inside(o: KubeDemoOptions): Promise<number> {
     o.say(`node mesh-node registered; it binds and runs every pod (${secs(Date.now() - t0)})`);
 
     const install = await installObjects();
-    await applyObjects(api, install.crds, 'mesh install --crds');
+    await applyObjects(kubeconfig, install.crds, 'mesh install --crds');
     await waitFor(() => crdsEstablished(api, install.crds), deadline, 'the CRDs to be established', () => signalled);
-    await applyObjects(api, install.controlPlane, 'mesh install');
+    await applyObjects(kubeconfig, install.controlPlane, 'mesh install');
     o.say(`applied mesh install: ${install.controlPlane.length} objects; waiting for the control plane`);
     await waitFor(() => deploymentsReady(api, install.namespaces), deadline, 'the control plane to be Ready', () => signalled);
     o.say(`control plane Ready (${secs(Date.now() - t0)})`);
 
-    const workloads = readManifests(o.workloadsDir);
-    await applyObjects(api, namespaceAndAccounts(workloads), 'namespace and service accounts');
-    await applyObjects(api, readManifests(o.manifestsDir), o.manifestsDir);
+    const version = await api.version.getCode();
+    const adapted = Number(version.minor.replace(/\D/g, '')) < 24 ? withoutGrpcProbes(readManifests(o.workloadsDir)) : { objects: readManifests(o.workloadsDir), notes: [] };
+    for (const n of adapted.notes) o.say(`note: ${n}`);
+    const workloads = adapted.objects;
+    // The front door's proxy reads the trust anchors from a ConfigMap of its own namespace, as injected proxies did.
+    const anchors = await api.core.readNamespacedConfigMap({ name: TRUST_ROOTS, namespace: install.namespaces[0]! });
+    await applyObjects(kubeconfig, [...namespaceAndAccounts(workloads), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: TRUST_ROOTS, namespace: DEMO_NAMESPACE }, data: anchors.data }], 'namespace, service accounts, trust anchors');
+    await applyObjects(kubeconfig, readManifests(o.manifestsDir), o.manifestsDir);
     const webhook = install.controlPlane.some((x) => x.kind === 'MutatingWebhookConfiguration');
-    if (webhook) await applyObjects(api, workloads, o.workloadsDir);
+    if (webhook) await applyObjects(kubeconfig, workloads, o.workloadsDir);
     else {
       // No webhook to call: the injector's own function adds the sidecars, as `mesh inject` would.
       const injected = injectWithLibrary(workloads);
       for (const n of injected.notes) o.say(`note: ${n}`);
-      await applyObjects(api, injected.objects, `${o.workloadsDir} (injected with mesh inject's library: no webhook installed)`);
+      await applyObjects(kubeconfig, injected.objects, `${o.workloadsDir} (injected with mesh inject's library: no webhook installed)`);
     }
-    await applyObjects(api, [ingressDeployment()], 'the front door');
+    await applyObjects(kubeconfig, [ingressDeployment()], 'the front door');
     o.say(`applied the demo's files unchanged; waiting for every pod to be Ready`);
     await waitFor(() => deploymentsReady(api, [DEMO_NAMESPACE]), deadline, `every pod of ${DEMO_NAMESPACE} to be Ready`, () => signalled);
     o.say(`every pod Ready (${secs(Date.now() - t0)})`);
