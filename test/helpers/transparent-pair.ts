@@ -25,6 +25,11 @@ export interface PairOptions {
   skipPort: number;
   /** The server app's port (the server's proxy has no --app-port: a redirected caller's own port tells it). */
   appPort: number;
+  /**
+   * A server port that carries an opaque protocol: a port of the Service (`config.linkerd.io/opaque-ports`,
+   * for callers' proxies) and in the server proxy's `--opaque-ports` (for callers outside the mesh).
+   */
+  opaquePort?: number;
 }
 
 /** Starts the CA, installs the rules and starts both proxies; resolves when both are ready. */
@@ -47,9 +52,13 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
     ]);
     // The Service also gets a virtual address (and port 80 of its own), as in a cluster: apps dial that.
     const list = JSON.parse(resources) as { items: Array<{ kind: string; spec: Record<string, unknown> }> };
-    const svc = list.items.find((i) => i.kind === 'Service')!;
+    const svc = list.items.find((i) => i.kind === 'Service')! as { spec: Record<string, unknown>; metadata?: Record<string, unknown> };
     svc.spec['clusterIP'] = CLUSTER_IP;
     svc.spec['ports'] = [{ name: 'http', port: o.appPort, targetPort: o.appPort }, { name: 'web', port: 80, targetPort: o.appPort }];
+    if (o.opaquePort !== undefined) {
+      (svc.spec['ports'] as unknown[]).push({ name: 'opaque', port: o.opaquePort, targetPort: o.opaquePort });
+      svc.metadata = { ...svc.metadata, annotations: { 'config.linkerd.io/opaque-ports': String(o.opaquePort) } };
+    }
     writeFileSync(join(dir, 'resources.json'), JSON.stringify(list), { mode: 0o644 });
 
     const logLevel = process.env['MESH_TEST_LOG'] ?? 'warn';
@@ -63,7 +72,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
         '--identity-addr', `${lab.hubIp}:8080`, '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
         '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
         { uid: PROXY_UID, env: { ...withoutProxyVariables(), MESH_LOG_LEVEL: logLevel } });
-    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', [])];
+    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', o.opaquePort !== undefined ? ['--opaque-ports', String(o.opaquePort)] : [])];
     for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
     // Ready: each proxy holds its certificate (its admin /ready says so).
     for (const pod of [o.client, o.server]) {

@@ -2,8 +2,10 @@
 // root): `mesh proxy-init` in two pods, a real identity CA in the hub namespace, two real proxies
 // running as their own user, and clients that know nothing of proxies (curl, a bare TCP client).
 // They reach the server through both proxies with mTLS between them; skipped ports bypass the
-// proxy; an address discovery does not know is forwarded as is, HTTP and opaque.
+// proxy; an address discovery does not know is forwarded as is, HTTP and opaque; a server that
+// speaks first on an opaque port is heard at once, from inside and from outside the mesh.
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
 import { CLIENT_ID, CLUSTER_IP, startTransparentPair } from '../helpers/transparent-pair.ts';
@@ -38,11 +40,13 @@ describe('transparent interception through two proxies', () => {
       lab.spawn(b.ns, HTTP_APP(b.ip, 8080, 'server'), { uid: APP_UID }),
       lab.spawn(b.ns, tagServer('skipped', [[b.ip, 9999]]), { uid: APP_UID }),
       lab.spawn(b.ns, tagServer('server-tcp', [[b.ip, 7070]]), { uid: APP_UID }),
+      // Speaks first: its line goes out on connect, before the client sends anything.
+      lab.spawn(b.ns, tagServer('greeter', [[b.ip, 2525]]), { uid: APP_UID }),
       lab.spawn(c.ns, tagServer('outside', [[c.ip, 7000]])),
       lab.spawn(c.ns, HTTP_APP(c.ip, 8081, 'outside-http')),
     ];
     await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
-    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080 });
+    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080, opaquePort: 2525 });
   }, 120_000);
 
   afterAll(() => {
@@ -106,6 +110,20 @@ describe('transparent interception through two proxies', () => {
     // Counted by the client's proxy under the address the app dialled, sent over mTLS.
     const counted = sum(await metricsOfA(), 'request_total', (l) => l.includes(`authority="${target}"`) && l.includes('tls="true"'));
     expect(counted).toBe(1);
+  }, 60_000);
+
+  // A server that speaks first gets no bytes to detect: on an opaque port nothing waits for them.
+  // Held behind detection, its line would come after the 10 s detect timeout; the bound is
+  // generous for a loaded machine (a node client starts in it too).
+  it.each([
+    ['a caller outside the mesh (its --opaque-ports, at the server\'s proxy)', () => c, () => b.ip],
+    ['a meshed caller dialling the Service (its opaque-ports annotation, at the caller\'s proxy; mTLS between)', () => a, () => CLUSTER_IP],
+  ])('a server-speaks-first protocol on an opaque port is heard at once by %s', async (_who, from, host) => {
+    const started = performance.now();
+    const r = await lab.run(from().ns, tagClient(host(), 2525), { uid: CLIENT_UID });
+    const ms = performance.now() - started;
+    expect(r.out.trim(), r.err).toBe(`greeter ${b.ip}:2525`);
+    expect(ms).toBeLessThan(5_000);
   }, 60_000);
 
   it('skipped ports bypass the proxy', async () => {
