@@ -67,14 +67,16 @@ export class IssuerSecret {
       .then((handle) => {
         this.watch = handle;
         if (this.stopped) handle.stop();
-      });
+      }, (err: unknown) => this.ended(err as KubeApiError)); // e.g. credentials not loadable: retried, never an unhandled rejection
   }
 
   private apply(event: WatchEvent): void {
     if (event.type === 'ERROR') {
-      if ((event.object as { code?: number }).code === 410) this.resourceVersion = '';
+      const status = event.object as { code?: number; message?: string };
+      if (status.code === 410) this.resourceVersion = '';
       this.watch?.stop();
-      this.ended();
+      // Any other error waits RETRY_MS like a broken watch: resuming at once would meet it again.
+      this.ended(status.code === 410 ? undefined : new KubeApiError('KUBE_REQUEST', `the API server sent an error (${status.code ?? '?'}): ${status.message ?? ''}`));
       return;
     }
     const secret = event.object as unknown as Secret;

@@ -86,7 +86,9 @@ export class Reflector {
       if (status.code === 410) this.resourceVersion = '';
       this.logger.info({ kind: this.info.kind, code: status.code, message: status.message }, 'kubernetes watch ended by the server');
       this.watch?.stop();
-      this.ended();
+      // Any other error is a failure, with its backoff: resuming at once from the same version
+      // would meet the same error again, as fast as the API server answers.
+      this.ended(status.code === 410 ? undefined : new KubeApiError('KUBE_REQUEST', `watch ${this.info.plural}: the API server sent an error (${status.code ?? '?'}): ${status.message ?? ''}`));
       return;
     }
     const obj = event.object as KubeObject;

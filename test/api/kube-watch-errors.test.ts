@@ -1,0 +1,78 @@
+// Watches of the Kubernetes API (the destination's Reflector, the identity's issuer Secret) against
+// a real HTTPS server standing in for an API server that ends every watch with an ERROR event that
+// is not 410: each must back off like any failed watch, not reopen it at once, again and again, as
+// fast as the server answers.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../api/kubernetes/kube-api.ts';
+import { Reflector } from '../../destination/kubernetes/reflector.ts';
+import { IssuerSecret } from '../../identity/issuer-secret.ts';
+import { testPki } from '../helpers/pki.ts';
+import { quietLogger } from '../destination/harness.ts';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+/** An HTTPS API server answering GETs with `object` and every watch with an ERROR event; counts the watches. */
+async function erroringApi(object: unknown): Promise<{ api: KubeApi; watches: () => number }> {
+  const pki = await testPki();
+  const tls = (await pki.credentialsFor('kube-system/apiserver', { ipAddresses: ['127.0.0.1'] })).current();
+  let watches = 0;
+  const server: Server = createServer({ ...tls }, (req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (!req.url?.includes('watch=1')) return res.end(JSON.stringify(object));
+    watches++;
+    res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 500, message: 'etcd is unavailable' } })}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => server.close());
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-kube-watch-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
+    clusters: [{ name: 'test', cluster: { server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, 'certificate-authority-data': Buffer.from(pki.anchorPem).toString('base64') } }],
+    users: [{ name: 'test', user: { token: 'x' } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
+  }));
+  return { api: KubeApi.load(kubeconfig), watches: () => watches };
+}
+
+/** Waits for two refused watches (the event), then counts them over a second: backed off, a handful; reopened at once, hundreds. */
+async function watchesInASecond(watches: () => number): Promise<number> {
+  for (const deadline = Date.now() + 20_000; watches() < 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+  expect(watches()).toBeGreaterThanOrEqual(2);
+  const before = watches();
+  await new Promise((r) => setTimeout(r, 1_000));
+  return watches() - before;
+}
+
+describe('a watch the API server ends with an ERROR event', () => {
+  it('the Reflector backs off', async () => {
+    const { api, watches } = await erroringApi({ items: [], metadata: { resourceVersion: '7' } });
+    const reflector = new Reflector(api, { kind: 'Service', group: '', versions: ['v1'], plural: 'services' }, 'v1', quietLogger(), () => {});
+    cleanups.push(() => reflector.stop());
+    await reflector.start();
+    expect(await watchesInASecond(watches)).toBeLessThan(10);
+  });
+
+  it('the issuer Secret backs off', async () => {
+    const pki = await testPki();
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const secret = {
+      metadata: { name: 'mesh-identity-issuer', namespace: 'mesh-system', resourceVersion: '7' },
+      type: 'kubernetes.io/tls',
+      data: { 'ca.crt': b64(pki.ca.material.trustAnchorsPem), 'tls.crt': b64(pki.ca.material.issuerChainPem), 'tls.key': b64(pki.ca.material.issuerKeyPem) },
+    };
+    const { api, watches } = await erroringApi(secret);
+    const issuer = await IssuerSecret.load(api, 'mesh-system/mesh-identity-issuer', quietLogger());
+    cleanups.push(() => issuer.stop());
+    expect(await watchesInASecond(watches)).toBeLessThan(10);
+  });
+});
