@@ -18,6 +18,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   soak: async () => (await import('./soak.ts')).soakMode,
   tap: async () => (await import('./tap.ts')).tapMode,
   peers: async () => (await import('./peers.ts')).peersMode,
+  h2: async () => (await import('./h2.ts')).h2Mode,
 };
 
 /** `--duration 10` (seconds) or a duration such as `30m`, `1h30m`, `90s`. */

@@ -127,7 +127,7 @@ export const tapMode: BenchMode = {
   },
 };
 
-async function mtlsTopology(ctx: BenchContext, ca: RunningCa, name: string, clientPod: string, serverPod: string, proxyCommand: string[]): Promise<Topology> {
+export async function mtlsTopology(ctx: BenchContext, ca: RunningCa, name: string, clientPod: string, serverPod: string, proxyCommand: string[]): Promise<Topology> {
   const tokens = join(ctx.logDir, `${name}-tokens`);
   mkdirSync(tokens, { recursive: true });
   const identityEnv = (sa: string) => {
