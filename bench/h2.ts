@@ -67,7 +67,7 @@ export const h2Mode: BenchMode = {
     const sum = (rs: H2Result[], pick: (r: H2Result) => number) => rs.reduce((n, r) => n + pick(r), 0);
     const ratios = parts[1]!.map((m, i) => m.rps / parts[0]![i]!.rps);
     const ratio = median(ratios);
-    const meshRequests = sum(parts[1]!, (r) => r.succeeded);
+    const meshRequests = sum(parts[1]!, (r) => r.succeeded + r.failed);
     ctx.log('');
     ctx.log(
       table(

@@ -133,7 +133,8 @@ export class Http2Edge {
     if (trailers) {
       stream.once('wantTrailers', () => {
         trailers.then(
-          (t) => !stream.destroyed && stream.sendTrailers(t ?? {}),
+          // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
+          (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
           () => stream.close(constants.NGHTTP2_INTERNAL_ERROR),
         );
       });

@@ -37,7 +37,9 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
       if (trailersOf) {
         stream.once('wantTrailers', () => {
           trailersOf.then((t) => {
-            if (!stream.destroyed) stream.sendTrailers(t ?? {});
+            // A stream closed meanwhile (a cancel, a reset) is not destroyed yet, but sendTrailers
+            // throws on it, and here that would be an unhandled rejection: the end of the process.
+            if (!stream.destroyed && !stream.closed) stream.sendTrailers(t ?? {});
           }, cancel);
         });
       }
