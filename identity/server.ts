@@ -6,12 +6,16 @@ import { createLogger } from '../api/log.ts';
 import { generateRsaKeyPair } from '../api/keypair.ts';
 import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../api/identity-proto.ts';
 import type { CertificateAuthority } from './ca.ts';
+import { RotatingServerCredentials } from './serving-credentials.ts';
 import { certify, CertifyRefusal } from './certify.ts';
 import type { TokenValidator } from './token.ts';
 
 export interface IdentityServerOptions {
-  /** The issuer; a holder whose `current` changes (Kubernetes mode: a watched Secret) is read per Certify. */
-  ca: CertificateAuthority | { readonly current: CertificateAuthority };
+  /**
+   * The issuer; a holder whose `current` changes (Kubernetes mode: a watched Secret) is read per
+   * Certify, and its `onRotate` re-issues the CA's own serving certificate.
+   */
+  ca: CertificateAuthority | { readonly current: CertificateAuthority; onRotate?(listener: (ca: CertificateAuthority) => void): () => void };
   tokens: TokenValidator;
   trustDomain: string;
   /** Lifetime of workload certificates (clamped to the issuer's). */
@@ -50,13 +54,15 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
   const identity = caIdentityOf(options.trustDomain);
   const currentCa = () => ('current' in options.ca ? options.ca.current : options.ca);
   // The CA serves with a certificate from its own issuer, so proxies need only the trust anchor.
-  // It lives as long as the issuer: the CA is restarted anyway when the issuer rotates.
+  // It lives as long as the issuer, and is issued again by a rotated one.
   const keys = await generateRsaKeyPair();
   const ipAddresses = ['127.0.0.1', ...(isIP(host) && host !== '127.0.0.1' ? [host] : [])];
-  const startCa = currentCa();
-  const serving = startCa.issue(keys.forgePublicKey, { uri: identity, dnsNames: ['localhost', ...(isIP(host) ? [] : [host])], ipAddresses }, {
-    lifetimeMs: startCa.issuerNotAfterMs - Date.now(),
-  });
+  const servingTls = (ca: CertificateAuthority) => {
+    const serving = ca.issue(keys.forgePublicKey, { uri: identity, dnsNames: ['localhost', ...(isIP(host) ? [] : [host])], ipAddresses }, {
+      lifetimeMs: ca.issuerNotAfterMs - Date.now(),
+    });
+    return { key: keys.privateKeyPem, cert: [serving.leafPem, ...serving.intermediatesPem].join('') };
+  };
 
   // A CertifyRequest is a token and a CSR, a few KiB: refuse anything far larger before decoding it.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
@@ -86,9 +92,8 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
       );
     },
   });
-  const credentials = grpc.ServerCredentials.createSsl(null, [
-    { private_key: Buffer.from(keys.privateKeyPem), cert_chain: Buffer.from([serving.leafPem, ...serving.intermediatesPem].join('')) },
-  ], false);
+  const credentials = new RotatingServerCredentials(servingTls(currentCa()));
+  const stopRotating = 'onRotate' in options.ca && options.ca.onRotate ? options.ca.onRotate((ca) => credentials.rotate(servingTls(ca))) : () => {};
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`, { cause: err })) : resolve(bound))),
   );
@@ -100,6 +105,7 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
     identity,
     close: () =>
       new Promise<void>((resolve) => {
+        stopRotating();
         server.tryShutdown(() => resolve());
         // Open calls get a moment to finish; then connections are cut so close() always returns.
         setTimeout(() => server.forceShutdown(), 1_000).unref();

@@ -6,6 +6,7 @@ import { createPrivateKey, sign, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApi } from '../../api/kubernetes/kube-api.ts';
@@ -58,6 +59,17 @@ async function csrFor(identity: string): Promise<Buffer> {
 
 const token = async (sa: string, audience = 'identity.l5d.io') => (await cluster.kubectlOk(['-n', NS, 'create', 'token', sa, '--audience', audience])).trim();
 
+/** The CN of the issuer of the certificate the CA serves with, on a fresh connection. */
+function servingIssuer(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: server.port, ca: readFileSync(join(pkiDir, 'anchor.crt')), ALPNProtocols: ['h2'], checkServerIdentity: () => undefined }, () => {
+      resolve(String(socket.getPeerCertificate().issuer?.CN ?? ''));
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
 /** What a refused Certify says: `CODE: reason`. */
 async function refusal(identity: string, tok: string): Promise<string> {
   return client.certify(identity, tok, await csrFor(identity)).then(
@@ -91,6 +103,7 @@ afterAll(async () => {
 
 describe('identity --kubernetes', () => {
   it('issues the certificate for exactly the token\'s namespace and service account', async () => {
+    expect(await servingIssuer()).toContain('issuer1');
     const res = await client.certify(WEB, await token('web'), await csrFor(WEB));
     const leaf = new X509Certificate(res.leafCertificate);
     expect(leaf.subjectAltName).toBe(`URI:${WEB}`);
@@ -152,6 +165,8 @@ describe('identity --kubernetes', () => {
     expect([...issuers].some((i) => i.includes('issuer1'))).toBe(true);
     expect([...issuers].some((i) => i.includes('issuer2'))).toBe(true);
     expect(failures).toBe(0);
+    // The CA's own serving certificate follows the issuer: it must not die with the old one.
+    expect(await servingIssuer()).toContain('issuer2');
     // A broken Secret is refused; the issuer in force stays.
     await cluster.kubectlOk(['-n', 'mesh-system', 'patch', 'secret', 'mesh-identity-issuer', '--type=merge', '-p', JSON.stringify({ data: { 'tls.key': Buffer.from('not a key').toString('base64') } })]);
     await new Promise((r) => setTimeout(r, 1_000));
