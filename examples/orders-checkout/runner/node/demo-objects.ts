@@ -8,7 +8,6 @@ import { parseAllDocuments } from 'yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { defaultInjectOptions } from '../../../../injector/options.ts';
 import { proxyContainer, proxyVolumes } from '../../../../injector/sidecar.ts';
-import { inject } from '../../../../injector/inject.ts';
 import { ingressDefaultDst } from '../topology.ts';
 import { CodedError } from '../../../../api/errors.ts';
 
@@ -68,18 +67,6 @@ export function ingressDeployment(): KubernetesObject {
       },
     },
   } as KubernetesObject;
-}
-
-/** The workloads with their sidecars added by the injector's own function: what the webhook would store. */
-export function injectWithLibrary(workloads: KubernetesObject[]): { objects: KubernetesObject[]; notes: string[] } {
-  const options = defaultInjectOptions({ namespaceAnnotations: (ns) => (ns === DEMO_NAMESPACE ? { 'linkerd.io/inject': 'enabled' } : undefined) });
-  const notes: string[] = [];
-  const objects = workloads.map((w) => {
-    const r = inject(w, options, w.metadata?.namespace ?? DEMO_NAMESPACE);
-    for (const report of r.reports) for (const warning of report.warnings) notes.push(`${report.resource}: ${warning}`);
-    return r.object as KubernetesObject;
-  });
-  return { objects, notes };
 }
 
 /**

@@ -11,7 +11,7 @@ import { waitForEndToEnd } from '../warm-up.ts';
 import { buildCluster, startCluster, stopCluster } from './cluster.ts';
 import { applyObjects, connectKube, reasonOf, type KubeApi } from './kube-api.ts';
 import { NodeAgent } from './node-agent.ts';
-import { DEMO_NAMESPACE, ingressDeployment, injectWithLibrary, namespaceAndAccounts, readManifests, withoutGrpcProbes } from './demo-objects.ts';
+import { DEMO_NAMESPACE, ingressDeployment, namespaceAndAccounts, readManifests, withoutGrpcProbes } from './demo-objects.ts';
 import { installObjects } from './install.ts';
 import { TRUST_ROOTS_CONFIGMAP as TRUST_ROOTS } from '../../../../install/names.ts';
 import { CodedError } from '../../../../api/errors.ts';
@@ -59,9 +59,9 @@ async function outside(o: KubeDemoOptions): Promise<number> {
       stdio: 'inherit',
       env: { ...process.env, [INSIDE]: o.netns, [STARTED]: String(t0) },
     });
-    // Ctrl-C reaches both processes (one terminal, one process group); the inner one stops the demo,
-    // this one waits for it and then stops the cluster. SIGTERM comes only here: pass it on.
-    const onInt = () => {};
+    // The inner runner stops the demo on SIGINT or SIGTERM; this one passes either on (from a
+    // terminal, Ctrl-C reaches both: a second SIGINT is harmless) and stops the cluster after.
+    const onInt = () => child.kill('SIGINT');
     const onTerm = () => child.kill('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
@@ -113,14 +113,8 @@ async function inside(o: KubeDemoOptions): Promise<number> {
     const anchors = await api.core.readNamespacedConfigMap({ name: TRUST_ROOTS, namespace: install.namespaces[0]! });
     await applyObjects(kubeconfig, [...namespaceAndAccounts(workloads), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: TRUST_ROOTS, namespace: DEMO_NAMESPACE }, data: anchors.data }], 'namespace, service accounts, trust anchors');
     await applyObjects(kubeconfig, readManifests(o.manifestsDir), o.manifestsDir);
-    const webhook = install.controlPlane.some((x) => x.kind === 'MutatingWebhookConfiguration');
-    if (webhook) await applyObjects(kubeconfig, workloads, o.workloadsDir);
-    else {
-      // No webhook to call: the injector's own function adds the sidecars, as `mesh inject` would.
-      const injected = injectWithLibrary(workloads);
-      for (const n of injected.notes) o.say(`note: ${n}`);
-      await applyObjects(kubeconfig, injected.objects, `${o.workloadsDir} (injected with mesh inject's library: no webhook installed)`);
-    }
+    // The webhook (mesh install's injector) adds the sidecars as the API server stores each pod.
+    await applyObjects(kubeconfig, workloads, o.workloadsDir);
     await applyObjects(kubeconfig, [ingressDeployment()], 'the front door');
     o.say(`applied the demo's files unchanged; waiting for every pod to be Ready`);
     await waitFor(() => deploymentsReady(api, [DEMO_NAMESPACE]), deadline, `every pod of ${DEMO_NAMESPACE} to be Ready`, () => signalled);
