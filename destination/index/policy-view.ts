@@ -79,8 +79,8 @@ function fromAuthorizationPolicies(server: ServerResource, set: ResourceSet, set
     if (ap.meta.namespace !== server.meta.namespace) continue;
     const t = ap.targetRef;
     let routeMatches: HttpRouteMatch[] | undefined;
-    if (t.kind === 'HTTPRoute') {
-      const route = set.get('HTTPRoute', t.namespace, t.name);
+    if (t.kind === 'HTTPRoute' || t.kind === 'GRPCRoute') {
+      const route = t.kind === 'HTTPRoute' ? set.get('HTTPRoute', t.namespace, t.name) : set.get('GRPCRoute', t.namespace, t.name);
       if (!route || !route.parentRefs.some((p) => p.kind === 'Server' && p.name === server.meta.name && p.namespace === server.meta.namespace)) continue;
       // A rule without matches matches every request (Gateway API's default `/` prefix).
       routeMatches = route.rules.flatMap((r) => (r.matches.length > 0 ? r.matches : [{ path: { type: 'PathPrefix' as const, value: '/' } }]));

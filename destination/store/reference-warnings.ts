@@ -43,7 +43,11 @@ function authorizationWarnings(set: ResourceSet): string[] {
   const out: string[] = [];
   for (const ap of set.ofKind('AuthorizationPolicy')) {
     const t = ap.targetRef;
-    if ((t.kind === 'Server' && !set.get('Server', t.namespace, t.name)) || (t.kind === 'HTTPRoute' && !set.get('HTTPRoute', t.namespace, t.name))) {
+    const missing =
+      (t.kind === 'Server' && !set.get('Server', t.namespace, t.name)) ||
+      (t.kind === 'HTTPRoute' && !set.get('HTTPRoute', t.namespace, t.name)) ||
+      (t.kind === 'GRPCRoute' && !set.get('GRPCRoute', t.namespace, t.name));
+    if (missing) {
       out.push(`${where(ap.meta)}: spec.targetRef: ${t.kind} ${t.namespace}/${t.name} does not exist; the policy targets nothing and authorizes no one`);
     }
     ap.requiredAuthenticationRefs.forEach((ref, i) => {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { policyFor } from '../../destination/index/policy-view.ts';
 import { profileFor } from '../../destination/index/profile-view.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { quietLogger } from './harness.ts';
@@ -63,6 +64,54 @@ describe('GRPCRoute in the destination', () => {
     const { problems } = load(route('[{method: {service: orders.v1.Orders}}]', '    filters: [{type: RequestRedirect, requestRedirect: {hostname: a.example}}]\n'));
     expect(problems).toEqual([
       'warning: route.yaml: GRPCRoute production/orders: spec.rules[0].filters[0].type: filter "RequestRedirect" is not supported on a GRPCRoute (RequestHeaderModifier, ResponseHeaderModifier are); the rule is refused: requests it matches are answered 500, never served without the filter',
+    ]);
+  });
+
+  it('an AuthorizationPolicy targeting a GRPCRoute whose parent is a Server authorizes just its calls; a missing one is warned about', () => {
+    const { problems, store } = load(`apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: orders-grpc, namespace: production}
+spec:
+  podSelector: {matchLabels: {app: orders}}
+  port: 9090
+  proxyProtocol: gRPC
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: orders-reads, namespace: production}
+spec:
+  parentRefs: [{name: orders-grpc, kind: Server, group: policy.linkerd.io}]
+  rules:
+  - matches: [{method: {service: orders.v1.Orders, method: Get}}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: reads-from-anyone, namespace: production}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: GRPCRoute, name: orders-reads}
+  requiredAuthenticationRefs: [{name: all, kind: NetworkAuthentication, group: policy.linkerd.io}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {name: all, namespace: production}
+spec:
+  networks: [{cidr: 0.0.0.0/0}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: dangling, namespace: production}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: GRPCRoute, name: gone}
+  requiredAuthenticationRefs: [{name: all, kind: NetworkAuthentication, group: policy.linkerd.io}]
+`);
+    expect(problems).toEqual([
+      'warning: route.yaml: AuthorizationPolicy production/dangling: spec.targetRef: GRPCRoute production/gone does not exist; the policy targets nothing and authorizes no one',
+    ]);
+    const pod = { name: 'orders-0', namespace: 'production', labels: { app: 'orders' }, ip: '10.0.0.5', ports: [{ port: 9090 }], inboundPort: 4143, identity: 'spiffe://cluster.local/ns/production/sa/orders', serviceAccount: 'orders', ready: true };
+    const policy = policyFor(pod, 9090, store.resources, { defaultPolicy: 'deny', clusterNetworks: [], trustDomain: 'cluster.local' });
+    expect(policy.server?.name).toBe('production/orders-grpc');
+    expect(policy.authorizations.map((a) => [a.name, a.routeMatches])).toEqual([
+      ['AuthorizationPolicy production/reads-from-anyone', [{ method: 'POST', path: { type: 'Exact', value: '/orders.v1.Orders/Get' } }]],
     ]);
   });
 });

@@ -62,8 +62,8 @@ export function parseAuthorizationPolicy(doc: Fields, ctx: ParseContext): Author
   const meta = readMeta(doc, ctx);
   const spec = doc.object('spec');
   const targetRef = readRef(spec.raw['targetRef'], spec.at('targetRef'), meta.namespace);
-  if (!['Server', 'HTTPRoute', 'Namespace'].includes(targetRef.kind)) {
-    spec.fail('targetRef.kind', `must be Server, HTTPRoute or Namespace, got ${shown(targetRef.kind)}`);
+  if (!['Server', 'HTTPRoute', 'GRPCRoute', 'Namespace'].includes(targetRef.kind)) {
+    spec.fail('targetRef.kind', `must be Server, HTTPRoute, GRPCRoute or Namespace, got ${shown(targetRef.kind)}`);
   }
   const requiredAuthenticationRefs = spec.list('requiredAuthenticationRefs', (raw, path) => {
     const ref = readRef(raw, path, meta.namespace);
