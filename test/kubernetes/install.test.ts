@@ -207,6 +207,32 @@ describe('mesh install --set ... | kubectl apply -f - (the lesson\'s four settin
     expect(again.code, again.err).toBe(0);
   });
 
+  it('RBAC gives each component what it uses and nothing more (asked of the API server as each ServiceAccount)', async () => {
+    const can = async (sa: string, ns: string, args: string[]) => {
+      const r = await cluster.kubectl(['auth', 'can-i', ...args, '--as', `system:serviceaccount:${ns}:${sa}`]);
+      return r.out.trim();
+    };
+    const expectations: Array<[string, string, string[], 'yes' | 'no']> = [
+      ['identity', 'mesh-system', ['create', 'tokenreviews.authentication.k8s.io'], 'yes'],
+      ['identity', 'mesh-system', ['watch', 'secrets/mesh-identity-issuer', '-n', 'mesh-system'], 'yes'],
+      ['identity', 'mesh-system', ['get', 'secrets/mesh-injector-tls', '-n', 'mesh-system'], 'no'],
+      ['identity', 'mesh-system', ['list', 'pods', '-A'], 'no'],
+      ['destination', 'mesh-system', ['watch', 'endpointslices.discovery.k8s.io', '-A'], 'yes'],
+      ['destination', 'mesh-system', ['list', 'httproutes.gateway.networking.k8s.io', '-A'], 'yes'],
+      ['destination', 'mesh-system', ['watch', 'serviceprofiles.linkerd.io', '-A'], 'yes'],
+      ['destination', 'mesh-system', ['create', 'events', '-n', 'production'], 'yes'],
+      ['destination', 'mesh-system', ['get', 'secrets', '-n', 'production'], 'no'],
+      ['destination', 'mesh-system', ['update', 'services', '-n', 'production'], 'no'],
+      ['injector', 'mesh-system', ['get', 'namespaces'], 'yes'],
+      ['injector', 'mesh-system', ['create', 'pods', '-n', 'production'], 'no'],
+      ['injector', 'mesh-system', ['get', 'secrets', '-n', 'mesh-system'], 'no'],
+      ['tap', 'mesh-viz', ['list', 'pods', '-A'], 'no'],
+    ];
+    const got = [];
+    for (const [sa, ns, args] of expectations) got.push(await can(sa, ns, args));
+    expect(got.map((answer, i) => `${expectations[i]![0]} ${expectations[i]![2].join(' ')}: ${answer}`)).toEqual(expectations.map(([sa, , args, want]) => `${sa} ${args.join(' ')}: ${want}`));
+  });
+
   it('mesh check: CRDs, identity and webhook pass; the control plane pods are not ready (no node runs them here), and it says so', async () => {
     const r = await meshWithKubeconfig(['check'], hostKubeconfig);
     expect(line(r.out, "'mesh-system' namespace exists")).toMatch(/^\u221A/);
