@@ -220,6 +220,17 @@ describe('docker-compose.yml on a real engine', () => {
     expect(await res.body.json()).toMatchObject({ status: 'SERVING' });
   });
 
+  it('has Prometheus scraping every proxy the viz lists, from the configuration `mesh viz prometheus-config` prints', async () => {
+    let up: string[] = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      const targets = (await (await fetch('http://127.0.0.1:9090/api/v1/targets')).json()) as { data: { activeTargets: Array<{ health: string; labels: { pod?: string } }> } };
+      up = targets.data.activeTargets.filter((t) => t.health === 'up').map((t) => t.labels.pod ?? '?').sort();
+      if (up.length >= meshedApps.length + 1) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(up).toEqual(['ingress', ...meshedApps].sort());
+  });
+
   it('publishes the front door and the viz on 127.0.0.1 only', () => {
     expect(docker('port', container('ingress')).trim()).toBe('8000/tcp -> 127.0.0.1:8000');
     expect(docker('port', container('viz')).trim().split('\n').sort()).toEqual(['8084/tcp -> 127.0.0.1:8084', '8085/tcp -> 127.0.0.1:8085']);
