@@ -23,6 +23,11 @@ export interface WebhookOptions {
    * pod's own annotation decides, and the answer carries a warning.
    */
   lookupNamespace?: (namespace: string) => Promise<Record<string, string> | undefined>;
+  /**
+   * How long a namespace lookup may take (default 5 s): well inside the API server's 10 s
+   * webhook timeout, past which it admits the pod uninjected and nobody is told why.
+   */
+  lookupTimeoutMs?: number;
   /** Largest AdmissionReview accepted; objects in etcd stop at ~1.5 MiB, the review wraps one or two. */
   maxBodyBytes?: number;
 }
@@ -94,7 +99,10 @@ async function admit(review: ReturnType<typeof parseAdmissionReview>, options: W
   if (options.lookupNamespace) {
     let annotations: Record<string, string> | undefined;
     try {
-      annotations = await options.lookupNamespace(review.namespace);
+      const ms = options.lookupTimeoutMs ?? 5_000;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the API server did not answer within ${ms} ms`)), ms)));
+      annotations = await Promise.race([options.lookupNamespace(review.namespace), late]).finally(() => clearTimeout(timer));
     } catch (err) {
       const message = `namespace ${review.namespace}: its annotations could not be read (${(err as Error).message}); only the pod's own decide`;
       log.warn({ err }, message);

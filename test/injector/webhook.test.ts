@@ -161,6 +161,25 @@ describe('webhook: a cluster\'s reviews', () => {
   });
 });
 
+describe('webhook: a namespace lookup that hangs', () => {
+  it('answers within the lookup timeout, admitting the pod with a warning, before the API server gives up on the webhook', async () => {
+    const logger = createLogger('injector', { level: 'error', destination: { write: () => {} } });
+    const hook = await startWebhook({
+      cert: cert.cert, key: cert.key, host: `${NET}.2`, port: 0, inject: options, logger,
+      lookupNamespace: () => new Promise(() => {}), // an API server that never answers
+      lookupTimeoutMs: 200,
+    });
+    try {
+      const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'enabled' }), { namespace: 'hung' }), undefined, hook.url);
+      expect(res.status).toBe(200);
+      expect(res.body.response.patchType).toBe('JSONPatch'); // the pod's own annotation still decides
+      expect(res.body.response.warnings[0]).toMatch(/^mesh injector: namespace hung: its annotations could not be read \(the API server did not answer within 200 ms\)/);
+    } finally {
+      await hook.close();
+    }
+  });
+});
+
 describe('webhook: hostile requests', () => {
   it('answers bad reviews with a 400 naming the problem', async () => {
     const cases: Array<[unknown, RegExp]> = [
