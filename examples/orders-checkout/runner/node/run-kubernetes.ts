@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { BackoffSettings } from '../backoff.ts';
 import { waitForEndToEnd } from '../warm-up.ts';
+import { acquireLock } from '../state.ts';
 import { buildCluster, startCluster, stopCluster } from './cluster.ts';
 import { applyObjects, connectKube, reasonOf, type KubeApi } from './kube-api.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -47,7 +48,17 @@ export async function runKubernetesDemo(o: KubeDemoOptions): Promise<number> {
 async function outside(o: KubeDemoOptions): Promise<number> {
   const t0 = Date.now();
   const place = { root: o.root, netns: o.netns, runDir: clusterRunDir(o.stateDir) };
+  // One demo per state folder, whichever mode: a second start would stop this one's cluster.
+  const releaseLock = acquireLock(o.stateDir);
   o.say('Kubernetes mode: the control plane is a real kube-apiserver and kube-controller-manager; this runner is its node');
+  try {
+    return await outsideLocked(o, t0, place);
+  } finally {
+    releaseLock();
+  }
+}
+
+async function outsideLocked(o: KubeDemoOptions, t0: number, place: { root: string; netns: string; runDir: string }): Promise<number> {
   await buildCluster(o.root, (line) => o.say(`  build: ${line}`));
   o.say(`control plane binaries ready (${secs(Date.now() - t0)})`);
   let code = 1;
