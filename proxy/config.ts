@@ -72,7 +72,7 @@ export interface ProxyConfig {
   inboundDefaultPolicy: DefaultPolicy;
   /** Networks `cluster-authenticated` treats as the cluster; unset: what discovery says. */
   clusterNetworks?: string[];
-  /** This pod's opaque ports (`config.linkerd.io/opaque-ports`): inbound connections to them are not sniffed. */
+  /** This pod's opaque ports (`config.linkerd.io/opaque-ports`): announced opaque at registration; inbound connections to them are not sniffed. */
   opaquePorts?: PortRanges;
   /** `config.linkerd.io/skip-inbound-ports`: a redirected connection to one is handed to the app unsniffed. */
   skipInboundPorts?: PortRanges;
@@ -128,7 +128,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'podPorts', flag: '--pod-ports', env: 'MESH_POD_PORTS', kind: 'ports', default: '', help: 'the app\'s ports, name:port,port (targetPort by name)' },
   { key: 'podReadyFile', flag: '--pod-ready-file', env: 'MESH_POD_READY_FILE', kind: 'path', help: 'file where the kubelet keeps the pod\'s Ready condition (true/false); registered with the pod, and only Ready pods are endpoints (unset: Ready)' },
   { key: 'inboundDefaultPolicy', flag: '--default-inbound-policy', env: 'MESH_PROXY_INBOUND_DEFAULT_POLICY', kind: 'policy', default: 'all-unauthenticated', help: 'ports no Server selects: all-unauthenticated | all-authenticated | cluster-unauthenticated | cluster-authenticated | deny | audit' },
-  { key: 'opaquePorts', flag: '--opaque-ports', env: 'MESH_PROXY_OPAQUE_PORTS', kind: 'port-ranges', help: 'this pod\'s opaque ports, 25,587,4000-4100 (config.linkerd.io/opaque-ports): inbound connections to them skip protocol detection' },
+  { key: 'opaquePorts', flag: '--opaque-ports', env: 'MESH_PROXY_OPAQUE_PORTS', kind: 'port-ranges', help: 'this pod\'s opaque ports, 25,587,4000-4100 (config.linkerd.io/opaque-ports): announced opaque when the pod registers (callers skip detection), and redirected connections to them reach the app unsniffed' },
   { key: 'skipInboundPorts', flag: '--skip-inbound-ports', env: 'MESH_PROXY_SKIP_INBOUND_PORTS', kind: 'port-ranges', help: 'ports proxy-init leaves to the app; a redirected connection to one reaches the app unsniffed' },
   { key: 'skipOutboundPorts', flag: '--skip-outbound-ports', env: 'MESH_PROXY_SKIP_OUTBOUND_PORTS', kind: 'port-ranges', help: 'CONNECT tunnels and redirected connections to these ports go straight to their target: no detection, no discovery, no mTLS' },
   { key: 'clusterNetworks', flag: '--cluster-networks', env: 'MESH_PROXY_CLUSTER_NETWORKS', kind: 'cidrs', help: 'CIDRs cluster-authenticated treats as the cluster, a,b (default: the destination\'s)' },

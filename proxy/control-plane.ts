@@ -1,6 +1,7 @@
 // The proxy's control-plane clients, built from its config: the IdentityClient (its TlsCredentials,
 // from the CA) and the DestinationClient (its Resolver, registering this pod). Kept out of proxy.ts
 // so the Proxy class only wires what it is handed.
+import { inPortRanges } from '../api/port-ranges.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ProxyConfig } from './config.ts';
@@ -33,7 +34,11 @@ export function identityFromConfig(config: ProxyConfig, registry: Registry, logg
 export function podFromConfig(config: ProxyConfig): PodInfo | undefined {
   if (!config.podName) return undefined;
   if (!config.podNamespace) throw new ConfigError('--pod-name / MESH_POD_NAME is set but --pod-namespace / MESH_POD_NAMESPACE is not');
-  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports: config.podPorts, deployment: config.podDeployment };
+  // A port in --opaque-ports is announced with protocol `opaque` (the pod's config.linkerd.io/opaque-ports):
+  // the destination then tells callers' proxies not to sniff it.
+  const opaque = config.opaquePorts;
+  const ports = config.podPorts.map((p) => (opaque && inPortRanges(p.port, opaque) ? { ...p, protocol: 'opaque' } : p));
+  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports, deployment: config.podDeployment };
 }
 
 /** The DestinationClient for `config`, or undefined when no destination is configured (development mode). */

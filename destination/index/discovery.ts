@@ -55,7 +55,7 @@ export class Discovery {
   watchProfile(authority: string, contextNamespace: string, listener: (v: Profile) => void): ViewWatch<Profile> {
     const target = resolveAuthority(authority, contextNamespace, this.store.clusterDomain);
     const key = `${JSON.stringify(target)}|${contextNamespace}`;
-    return this.profileHub.watch(key, () => profileFor(target, this.store.resources, contextNamespace, this.store.clusterDomain), listener);
+    return this.profileHub.watch(key, () => profileFor(target, this.store.resources, contextNamespace, this.store.clusterDomain, this.pods), listener);
   }
 
   watchPolicy(namespace: string, podName: string, port: number, defaultPolicy: DefaultPolicy | undefined, listener: (v: InboundPolicy) => void): ViewWatch<InboundPolicy> {

@@ -2,6 +2,7 @@
 // named <svc>.<ns>.svc.<domain>) and the HTTPRoutes and GRPCRoutes whose parentRef is that Service and port.
 import type { HttpRoute, HttpRouteRule, Profile, WeightedBackend } from '../../api/destination-types.ts';
 import { DEFAULT_RETRY_BUDGET } from '../store/kinds/service-profile.ts';
+import type { PodRegistry } from './pod-registry.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { inPortRanges, parsePortRanges } from '../../api/port-ranges.ts';
 import { OPAQUE_PORTS_ANNOTATION } from '../store/reference-warnings.ts';
@@ -10,8 +11,13 @@ import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
 
-export function profileFor(named: Target, set: ResourceSet, contextNamespace: string, clusterDomain: string): Profile {
+export function profileFor(named: Target, set: ResourceSet, contextNamespace: string, clusterDomain: string, pods?: PodRegistry): Profile {
   const target = viaClusterIp(named, set);
+  if (target.kind === 'ip') {
+    // A pod dialled by its own address: opaque when its proxy announced the port so.
+    const pod = pods?.byIp(target.ip);
+    return pod?.ports.some((p) => p.port === target.port && p.protocol === 'opaque') ? { ...EMPTY, opaqueProtocol: true } : EMPTY;
+  }
   if (target.kind !== 'service') return EMPTY;
   const fqdn = serviceFqdn(target.name, target.namespace, clusterDomain);
   const sp = set.get('ServiceProfile', target.namespace, fqdn);
@@ -24,16 +30,17 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const producer = attached.filter((r) => r.meta.namespace === target.namespace);
   const chosen = consumer.length > 0 ? consumer : producer;
   profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain, set));
-  if (isOpaquePort(target, set)) profile.opaqueProtocol = true;
+  if (isOpaquePort(target, set, pods)) profile.opaqueProtocol = true;
   return profile;
 }
 
 /**
  * Linkerd's opaque ports, as a caller sees them: the Service's `config.linkerd.io/opaque-ports`
  * names the port (or its numeric target port), or a Server in the Service's namespace that
- * selects its pods says `proxyProtocol: opaque` on the target port.
+ * selects its pods says `proxyProtocol: opaque` on the target port, or a registered pod it selects
+ * announced the target port opaque (the pod's own opaque-ports annotation, through its proxy).
  */
-function isOpaquePort(target: { name: string; namespace: string; port: number }, set: ResourceSet): boolean {
+function isOpaquePort(target: { name: string; namespace: string; port: number }, set: ResourceSet, pods?: PodRegistry): boolean {
   const svc = set.get('Service', target.namespace, target.name);
   const port = svc?.ports.find((p) => p.port === target.port);
   if (!svc || !port) return false;
@@ -42,8 +49,15 @@ function isOpaquePort(target: { name: string; namespace: string; port: number },
   if (ranges && (inPortRanges(port.port, ranges) || (typeof port.targetPort === 'number' && inPortRanges(port.targetPort, ranges)))) return true;
   const selector = svc.selector;
   if (!selector) return false;
-  return set.ofKind('Server').some(
+  const byServer = set.ofKind('Server').some(
     (s) => s.meta.namespace === svc.meta.namespace && s.proxyProtocol === 'opaque' && s.port === port.targetPort && labelsMatch(s.podSelector, selector),
+  );
+  if (byServer || !pods) return byServer;
+  return pods.all().some(
+    (pod) =>
+      pod.namespace === svc.meta.namespace &&
+      Object.entries(selector).every(([k, v]) => pod.labels[k] === v) &&
+      pod.ports.some((p) => p.protocol === 'opaque' && (p.port === port.targetPort || (p.name !== undefined && p.name === port.targetPort))),
   );
 }
 

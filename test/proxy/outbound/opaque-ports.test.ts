@@ -39,6 +39,13 @@ spec:
   port: 3306
   proxyProtocol: opaque
   accessPolicy: all-unauthenticated
+---
+apiVersion: v1
+kind: Service
+metadata: {name: legacy, namespace: production}
+spec:
+  selector: {app: mail}
+  ports: [{port: 4000}]
 `;
 
 let net: string;
@@ -109,7 +116,10 @@ beforeAll(async () => {
   await greeter(2525, '220 smtp.example ESMTP ready');
   await greeter(3306, 'J\u0000\u0000\u0000\n8.0.36-mysql-like');
   await greeter(2600, '220 outside the mesh');
-  mail = await startProxy(proxyArgs(cp, { name: 'mail-1', serviceAccount: 'mail', ip: `${net}.2`, labels: { app: 'mail' }, ports: ['2525', '3306'] }));
+  await greeter(4000, 'LEGACY v1 ready');
+  // The pod's own opaque-ports annotation reaches its proxy as --opaque-ports (the injector's
+  // MESH_PROXY_OPAQUE_PORTS), which announces the port opaque when it registers.
+  mail = await startProxy(proxyArgs(cp, { name: 'mail-1', serviceAccount: 'mail', ip: `${net}.2`, labels: { app: 'mail' }, ports: ['2525', '3306', '4000'], args: ['--opaque-ports', '4000'] }));
   client = await startProxy([...proxyArgs(cp, { name: 'client-1', serviceAccount: 'client', ip: `${net}.3`, labels: { app: 'client' } }), '--skip-outbound-ports', '2600-2610']);
   await eventually(async () => (await Promise.all([mail.ready(), client.ready()])).every((r) => r.status === 200), 15_000, 'both proxies ready');
 }, 60_000);
@@ -129,6 +139,7 @@ describe('server-speaks-first protocols through opaque ports', () => {
   it.each([
     ['the Service\'s opaque-ports annotation', 'smtp.production.svc.cluster.local:25', '220 smtp.example ESMTP ready', 2525],
     ['a Server\'s proxyProtocol: opaque', 'mysql.production.svc.cluster.local:3306', 'J\u0000\u0000\u0000\n8.0.36-mysql-like', 3306],
+    ['the pod\'s own opaque-ports, announced by its proxy', 'legacy.production.svc.cluster.local:4000', 'LEGACY v1 ready', 4000],
   ])('a greeting reaches the client at once, over mTLS (%s)', async (_why, target, greeting, port) => {
     const before = metricValue(await mail.metrics(), 'tcp_open_total', { direction: 'inbound', tls: 'true' }) ?? 0;
     const { greeting: heard, ms, socket } = await connectAndHear(target);
