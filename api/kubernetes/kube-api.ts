@@ -103,11 +103,14 @@ export class KubeApi {
 
   /**
    * A watch from `resourceVersion`: `onEvent` for each event line, `onEnd` once when the stream
-   * ends (undefined: the server closed it normally, as it does every few minutes).
+   * ends (undefined: the server closed it normally, as it asks it to after 5-10 minutes).
+   * `timeoutSeconds` (default: random in 300-600, as client-go spreads them) is the server's; a
+   * watch silent for 30 s longer (at most; an API server gone without a FIN or RST: a partition, a paused
+   * VM) is ended here with an error, so the caller resumes instead of keeping stale state forever.
    */
-  async watch(path: string, resourceVersion: string, what: Verb, onEvent: (event: WatchEvent) => void, onEnd: (err?: KubeApiError) => void): Promise<WatchHandle> {
+  async watch(path: string, resourceVersion: string, what: Verb, onEvent: (event: WatchEvent) => void, onEnd: (err?: KubeApiError) => void, timeoutSeconds = 300 + Math.floor(Math.random() * 300)): Promise<WatchHandle> {
     const sep = path.includes('?') ? '&' : '?';
-    const options = await this.options('GET', `${path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}`);
+    const options = await this.options('GET', `${path}${sep}watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}&resourceVersion=${encodeURIComponent(resourceVersion)}`);
     let ended = false;
     const end = (err?: KubeApiError) => {
       if (ended) return;
@@ -149,6 +152,9 @@ export class KubeApi {
       res.on('close', () => end());
     });
     req.on('error', (err) => end(this.unreachable(err)));
+    // Idle time on the socket: every event or bookmark resets it.
+    const silentMs = timeoutSeconds * 1000 + Math.min(30_000, timeoutSeconds * 1000);
+    req.setTimeout(silentMs, () => req.destroy(new Error(`the watch was silent for ${silentMs / 1000} s, past its timeoutSeconds=${timeoutSeconds}`)));
     req.end();
     return {
       stop: () => {

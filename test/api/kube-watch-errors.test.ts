@@ -1,7 +1,8 @@
 // Watches of the Kubernetes API (the destination's Reflector, the identity's issuer Secret) against
-// a real HTTPS server standing in for an API server that ends every watch with an ERROR event that
-// is not 410: each must back off like any failed watch, not reopen it at once, again and again, as
-// fast as the server answers.
+// a real HTTPS server standing in for an API server: one that ends every watch with an ERROR event
+// that is not 410 must be backed off from like any failed watch, not reopened at once, again and
+// again, as fast as the server answers; one that goes silent without closing (a partition) must
+// be given up on once its timeoutSeconds has passed, so the watch resumes elsewhere.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -19,18 +20,22 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
-/** An HTTPS API server answering GETs with `object` and every watch with an ERROR event; counts the watches. */
-async function erroringApi(object: unknown): Promise<{ api: KubeApi; watches: () => number }> {
+/** An HTTPS API server answering GETs with `object` and every watch with an ERROR event (or, `silent`, with nothing after the headers); counts the watches. */
+async function erroringApi(object: unknown, silent = false): Promise<{ api: KubeApi; watches: () => number; urls: string[] }> {
   const pki = await testPki();
   const tls = (await pki.credentialsFor('kube-system/apiserver', { ipAddresses: ['127.0.0.1'] })).current();
   let watches = 0;
+  const urls: string[] = [];
   const server: Server = createServer({ ...tls }, (req, res) => {
     res.setHeader('content-type', 'application/json');
     if (!req.url?.includes('watch=1')) return res.end(JSON.stringify(object));
     watches++;
+    urls.push(req.url);
+    if (silent) return res.flushHeaders(); // a server gone quiet without closing: a partition, a paused VM
     res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 500, message: 'etcd is unavailable' } })}\n`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => server.closeAllConnections());
   cleanups.push(() => server.close());
   const dir = mkdtempSync(join(tmpdir(), 'mesh-kube-watch-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,7 +46,7 @@ async function erroringApi(object: unknown): Promise<{ api: KubeApi; watches: ()
     users: [{ name: 'test', user: { token: 'x' } }],
     contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
   }));
-  return { api: KubeApi.load(kubeconfig), watches: () => watches };
+  return { api: KubeApi.load(kubeconfig), watches: () => watches, urls };
 }
 
 /** Waits for two refused watches (the event), then counts them over a second: backed off, a handful; reopened at once, hundreds. */
@@ -53,8 +58,8 @@ async function watchesInASecond(watches: () => number): Promise<number> {
   return watches() - before;
 }
 
-describe('a watch the API server ends with an ERROR event', () => {
-  it('the Reflector backs off', async () => {
+describe('watches of the Kubernetes API', () => {
+  it('the Reflector backs off when the server ends each watch with an ERROR event (not 410)', async () => {
     const { api, watches } = await erroringApi({ items: [], metadata: { resourceVersion: '7' } });
     const reflector = new Reflector(api, { kind: 'Service', group: '', versions: ['v1'], plural: 'services' }, 'v1', quietLogger(), () => {});
     cleanups.push(() => reflector.stop());
@@ -62,7 +67,7 @@ describe('a watch the API server ends with an ERROR event', () => {
     expect(await watchesInASecond(watches)).toBeLessThan(10);
   });
 
-  it('the issuer Secret backs off', async () => {
+  it('the issuer Secret backs off when the server ends each watch with an ERROR event (not 410)', async () => {
     const pki = await testPki();
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const secret = {
@@ -74,5 +79,17 @@ describe('a watch the API server ends with an ERROR event', () => {
     const issuer = await IssuerSecret.load(api, 'mesh-system/mesh-identity-issuer', quietLogger());
     cleanups.push(() => issuer.stop());
     expect(await watchesInASecond(watches)).toBeLessThan(10);
+  });
+
+  it('a watch that goes silent past its timeoutSeconds is ended by the client, so its owner resumes', async () => {
+    const { api, urls } = await erroringApi({}, true);
+    let ended: Error | undefined | 'clean';
+    const started = Date.now();
+    const handle = await api.watch('/api/v1/services', '7', { verb: 'watch', resource: 'services', group: '' }, () => {}, (err) => (ended = err ?? 'clean'), 1);
+    cleanups.push(() => handle.stop());
+    for (const deadline = Date.now() + 20_000; ended === undefined && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    expect(ended, 'the watch never ended').toBeDefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900); // not before the server's own timeout had passed
+    expect(urls[0]).toContain('timeoutSeconds=1');
   });
 });
