@@ -259,12 +259,24 @@ export function dataPlaneCategory(kube: () => Kube, namespace: string | undefine
           const { config, core } = kube();
           const cm = await askKube(config, `get configmap ${CONTROL_PLANE_NS}/${CONFIG_CONFIGMAP}`, () => core.readNamespacedConfigMap({ name: CONFIG_CONFIGMAP, namespace: CONTROL_PLANE_NS }));
           const version = (JSON.parse(cm.data?.['values.json'] ?? '{}') as { version?: string }).version;
-          const old = (await injected()).filter((p) => p.metadata?.annotations?.['linkerd.io/proxy-version'] !== version);
+          const old = (await injected()).map((p) => [p, proxyVersion(p)] as const).filter(([, v]) => v !== version);
           return old.length > 0
-            ? warn(`${old.map((p) => `${podName(p)} (${p.metadata?.annotations?.['linkerd.io/proxy-version'] ?? 'no version'})`).join(', ')}: not the control plane's ${version}`, `kubectl rollout restart deployment -n ${namespace ?? 'NS'}`)
+            ? warn(`${old.map(([p, v]) => `${podName(p)} (${v ?? 'no version'})`).join(', ')}: not the control plane's ${version}`, `kubectl rollout restart deployment -n ${namespace ?? 'NS'}`)
             : okWith(`proxy ${version}`);
         },
       },
     ],
   };
+}
+
+/**
+ * The proxy's version: the injector's `linkerd.io/proxy-version` marker, else the tag of the
+ * proxy container's image (a pod that carries the proxy itself, such as an ingress, has no marker).
+ */
+function proxyVersion(p: V1Pod): string | undefined {
+  const marked = p.metadata?.annotations?.['linkerd.io/proxy-version'];
+  if (marked) return marked;
+  const image = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === PROXY_CONTAINER)?.image ?? '';
+  const tag = /:([^:/@]+)$/.exec(image)?.[1];
+  return tag;
 }
