@@ -37,29 +37,22 @@ export function run(args: string[]): Promise<number> {
 
 async function demo(values: { kubernetes: boolean; netns: string; state?: string; workloads?: string; manifests?: string }, timeout: number, backoffSeconds: number): Promise<number> {
   const dirs = defaultDirs(projectRoot);
+  // What both runners take: the folders, how long to wait for Ready, the kubelet's back-off.
+  const common = {
+    root: projectRoot,
+    stateDir: resolve(values.state ?? defaultStateDir(projectRoot)),
+    workloadsDir: resolve(values.workloads ?? dirs.workloadsDir),
+    manifestsDir: resolve(values.manifests ?? dirs.manifestsDir),
+    readyTimeoutMs: timeout * 1000,
+    restartBackoff: { ...KUBERNETES_BACKOFF, initialMs: backoffSeconds * 1000 },
+    say: (line: string) => console.log(line),
+  };
   try {
     if (values.kubernetes) {
       const { runKubernetesDemo } = await import('../../examples/orders-checkout/runner/node/run-kubernetes.ts');
-      return await runKubernetesDemo({
-        root: projectRoot,
-        stateDir: resolve(values.state ?? defaultStateDir(projectRoot)),
-        workloadsDir: resolve(values.workloads ?? dirs.workloadsDir),
-        manifestsDir: resolve(values.manifests ?? dirs.manifestsDir),
-        readyTimeoutMs: timeout * 1000,
-        restartBackoff: { ...KUBERNETES_BACKOFF, initialMs: backoffSeconds * 1000 },
-        netns: values.netns,
-        say: (line) => console.log(line),
-      });
+      return await runKubernetesDemo({ ...common, netns: values.netns });
     }
-    return await runDemo({
-      root: projectRoot,
-      stateDir: resolve(values.state ?? defaultStateDir(projectRoot)),
-      workloadsDir: resolve(values.workloads ?? dirs.workloadsDir),
-      manifestsDir: resolve(values.manifests ?? dirs.manifestsDir),
-      readyTimeoutMs: timeout * 1000,
-      restartBackoff: { ...KUBERNETES_BACKOFF, initialMs: backoffSeconds * 1000 },
-      say: (line) => console.log(line),
-    });
+    return await runDemo(common);
   } catch (err) {
     // Every expected failure carries a `code` and a message written for the person at the terminal.
     const known = typeof (err as { code?: unknown }).code === 'string';

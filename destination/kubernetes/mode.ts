@@ -6,7 +6,7 @@ import type { PodRegistry } from '../index/pod-registry.ts';
 import type { ResourceStore } from '../store/resource-store.ts';
 import { ApiSource } from './api-source.ts';
 import { ProblemEvents } from './events.ts';
-import { PodFeed } from './pod-feed.ts';
+import { PodFeed } from '../index/pod-feed.ts';
 
 export interface KubernetesSource {
   source: ApiSource;

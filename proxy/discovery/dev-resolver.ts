@@ -2,15 +2,14 @@
 // read and indexed as the destination does, with the Pods in it standing for registrations.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { spiffeId } from '../../api/spiffe.ts';
 import { CodedError } from '../../api/errors.ts';
 import type { DefaultPolicy, EndpointSet, InboundPolicy, Profile } from '../../api/destination-types.ts';
 // Dev mode is the destination run in-process: one reading of the resources, not a second schema.
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from '../../destination/index/discovery.ts';
 import type { EndpointView } from '../../destination/index/endpoint-view.ts';
 import type { ViewWatch } from '../../destination/index/view-hub.ts';
+import { PodFeed } from '../../destination/index/pod-feed.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
-import type { ResourceSet } from '../../destination/store/resource-set.ts';
 import type { Resolver } from './resolver.ts';
 import { Watched } from './watched.ts';
 
@@ -44,7 +43,7 @@ export class DevResolver implements Resolver {
   private readonly store: ResourceStore;
   private readonly discovery: Discovery;
   private readonly cells = new Map<string, { cell: unknown; stop(): void }>();
-  private registered: Array<() => void> = [];
+  private readonly podFeed: PodFeed;
   private readonly trustDomain: string;
 
   /** Reads the resources now; throws DevResourcesError naming every bad file, resource and field. */
@@ -59,7 +58,8 @@ export class DevResolver implements Resolver {
       defaultPolicy: options.defaultPolicy ?? 'all-unauthenticated',
       clusterNetworks: options.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS,
     });
-    this.store.onChange((set) => this.register(set));
+    // Every load registers the Pods it holds, as their proxies would; Pods gone are unregistered.
+    this.podFeed = new PodFeed(this.store, this.discovery.pods, { everyPodMeshed: true });
     let watchError: Error | undefined;
     try {
       this.store.start();
@@ -103,6 +103,7 @@ export class DevResolver implements Resolver {
   close(): void {
     for (const { stop } of this.cells.values()) stop();
     this.cells.clear();
+    this.podFeed.close();
     this.discovery.close();
     this.store.stop();
   }
@@ -133,26 +134,5 @@ export class DevResolver implements Resolver {
     if (this.options.podName) return { namespace, name: this.options.podName };
     const pod = this.discovery.pods.byIp(this.options.podIp);
     return pod ? { namespace: pod.namespace, name: pod.name } : { namespace, name: this.options.podIp };
-  }
-
-  /** Every load registers the Pods it holds, as their proxies would; Pods gone are unregistered. */
-  private register(set: ResourceSet): void {
-    const before = this.registered;
-    this.registered = set.ofKind('Pod').map((p) =>
-      this.discovery.pods.register({
-        name: p.meta.name,
-        namespace: p.meta.namespace,
-        labels: p.meta.labels,
-        ip: p.ip,
-        ports: p.ports,
-        inboundPort: p.inboundPort,
-        serviceAccount: p.serviceAccount,
-        identity: spiffeId(this.trustDomain, p.meta.namespace, p.serviceAccount),
-        // A Pod written in the file is taken as Ready: there is no kubelet to say otherwise.
-        ready: true,
-      }),
-    );
-    // A newer registration of the same pod replaced the old one, whose removal is then a no-op.
-    for (const unregister of before) unregister();
   }
 }

@@ -1,10 +1,16 @@
-// Kubernetes mode: the Pods the API holds are the registered pods (as Linkerd's destination reads
-// pods from the API), each with its labels, IP, ports, readiness and, when it carries the mesh's
-// proxy, the identity of its service account.
+// Pods that come as resources are registered pods: in Kubernetes mode the API's Pods (as Linkerd's
+// destination reads pods from the API), in development mode the Pods of the proxy's folder. Each
+// with its labels, IP, ports, readiness and, when it carries the mesh's proxy, the identity of its
+// service account.
 import { spiffeId } from '../../api/spiffe.ts';
-import type { PodRegistry } from '../index/pod-registry.ts';
+import type { PodRegistry } from './pod-registry.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import type { ResourceStore } from '../store/resource-store.ts';
+
+export interface PodFeedOptions {
+  /** A Pod written in a file carries no injector's annotation: take every one as meshed (development mode). */
+  everyPodMeshed?: boolean;
+}
 
 export class PodFeed {
   private registered: Array<() => void> = [];
@@ -13,6 +19,7 @@ export class PodFeed {
   constructor(
     private readonly store: ResourceStore,
     private readonly pods: PodRegistry,
+    private readonly options: PodFeedOptions = {},
   ) {
     this.unsubscribe = store.onChange((set) => this.sync(set));
     this.sync(store.resources);
@@ -36,7 +43,7 @@ export class PodFeed {
         ports: p.ports,
         inboundPort: p.inboundPort,
         serviceAccount: p.serviceAccount,
-        identity: p.meshed ? spiffeId(this.store.trustDomain, p.meta.namespace, p.serviceAccount) : '',
+        identity: p.meshed || this.options.everyPodMeshed ? spiffeId(this.store.trustDomain, p.meta.namespace, p.serviceAccount) : '',
         ready: p.ready ?? true,
       }),
     );
