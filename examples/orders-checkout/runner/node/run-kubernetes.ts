@@ -59,12 +59,20 @@ async function outside(o: KubeDemoOptions): Promise<number> {
 }
 
 async function outsideLocked(o: KubeDemoOptions, t0: number, place: { root: string; netns: string; runDir: string }): Promise<number> {
-  await buildCluster(o.root, (line) => o.say(`  build: ${line}`));
-  o.say(`control plane binaries ready (${secs(Date.now() - t0)})`);
+  // Ctrl-C while building or starting the cluster: finish that step, then stop cleanly (a cluster
+  // half started would otherwise outlive the runner).
+  let early: string | undefined;
+  const onEarly = (signal: NodeJS.Signals) => (early ??= signal);
+  process.on('SIGINT', onEarly);
+  process.on('SIGTERM', onEarly);
   let code = 1;
   try {
+    await buildCluster(o.root, (line) => o.say(`  build: ${line}`));
+    o.say(`control plane binaries ready (${secs(Date.now() - t0)})`);
+    if (early) return 0;
     await startCluster(place, (line) => o.say(`  cluster: ${line}`));
     o.say(`cluster up in network namespace ${o.netns} (${secs(Date.now() - t0)})`);
+    if (early) return 0;
     const args = process.argv.slice(2);
     const child = spawn('ip', ['netns', 'exec', o.netns, process.execPath, ...process.execArgv, process.argv[1]!, ...args], {
       stdio: 'inherit',
@@ -80,8 +88,10 @@ async function outsideLocked(o: KubeDemoOptions, t0: number, place: { root: stri
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   } finally {
+    process.off('SIGINT', onEarly);
+    process.off('SIGTERM', onEarly);
     await stopCluster(place);
-    o.say(`cluster stopped (network namespace ${o.netns} removed)`);
+    o.say(`${early ? `${early}: ` : ''}cluster stopped (network namespace ${o.netns} removed)`);
   }
   return code;
 }
