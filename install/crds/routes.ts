@@ -14,48 +14,40 @@ const backendRef = () =>
 
 const valueMatch = () => obj({ type: enumOf(['Exact', 'RegularExpression']), name: str({ minLength: 1 }), value: str() }, ['name']);
 
-const httpRouteSpec = (): Schema =>
+/** What HTTPRoute and GRPCRoute share: parents, hostnames, and rules of matches, filters and backends. */
+const routeSpec = (match: Schema, ruleExtras: Record<string, Schema> = {}): Schema =>
   obj({
     parentRefs: list(parentRef(), { maxItems: 32 }),
     hostnames: list(str(), { maxItems: 16 }),
     rules: list(
       obj({
-        matches: list(
-          obj({
-            path: obj({ type: enumOf(['Exact', 'PathPrefix', 'RegularExpression']), value: str({ maxLength: 1024 }) }),
-            headers: list(valueMatch(), { maxItems: 16 }),
-            queryParams: list(valueMatch(), { maxItems: 16 }),
-            method: enumOf(METHODS),
-          }),
-          { maxItems: 64 },
-        ),
+        matches: list(match, { maxItems: 64 }),
         filters: list(anyObject(), { maxItems: 16 }),
         backendRefs: list(backendRef(), { maxItems: 16 }),
-        timeouts: obj({ request: duration(), backendRequest: duration() }),
+        ...ruleExtras,
       }),
       { maxItems: 16 },
     ),
   });
 
+const httpRouteSpec = (): Schema =>
+  routeSpec(
+    obj({
+      path: obj({ type: enumOf(['Exact', 'PathPrefix', 'RegularExpression']), value: str({ maxLength: 1024 }) }),
+      headers: list(valueMatch(), { maxItems: 16 }),
+      queryParams: list(valueMatch(), { maxItems: 16 }),
+      method: enumOf(METHODS),
+    }),
+    { timeouts: obj({ request: duration(), backendRequest: duration() }) },
+  );
+
 const grpcRouteSpec = (): Schema =>
-  obj({
-    parentRefs: list(parentRef(), { maxItems: 32 }),
-    hostnames: list(str(), { maxItems: 16 }),
-    rules: list(
-      obj({
-        matches: list(
-          obj({
-            method: obj({ type: enumOf(['Exact', 'RegularExpression']), service: str(), method: str() }),
-            headers: list(valueMatch(), { maxItems: 16 }),
-          }),
-          { maxItems: 64 },
-        ),
-        filters: list(anyObject(), { maxItems: 16 }),
-        backendRefs: list(backendRef(), { maxItems: 16 }),
-      }),
-      { maxItems: 16 },
-    ),
-  });
+  routeSpec(
+    obj({
+      method: obj({ type: enumOf(['Exact', 'RegularExpression']), service: str(), method: str() }),
+      headers: list(valueMatch(), { maxItems: 16 }),
+    }),
+  );
 
 const route = (group: string, kind: string, versions: CrdSpec['versions'], spec: Schema) =>
   crd({
