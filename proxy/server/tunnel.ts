@@ -7,6 +7,15 @@ import type { Logger } from 'pino';
 export type TunnelOpener = (target: string) => Promise<Duplex>;
 
 export function joinTunnel(client: Duplex, upstream: Duplex, logger: Logger, what: string): void {
+  // A side that went away while the other was being opened (a client that gave up while the
+  // target's profile or connection was awaited) has already emitted 'close': nothing below would
+  // ever end the other side, which would stay open for as long as its peer allows.
+  if (client.destroyed || upstream.destroyed) {
+    logger.debug({ tunnel: what }, `tunnel ${what}: one side closed before the tunnel was joined`);
+    client.destroy();
+    upstream.destroy();
+    return;
+  }
   let broken = false;
   const fail = (side: string) => (err: Error) => {
     if (broken) return;
