@@ -1,0 +1,27 @@
+// The demo's rogue workload, seen from a test: it calls orders' gRPC port every 2 s without the
+// authorization to, and counts what it is told on GET /stats.
+import { expect } from 'vitest';
+
+export interface RogueStats {
+  attempts: number;
+  refused: number;
+  allowed: number;
+  otherErrors: number;
+}
+
+/**
+ * Waits for two more of the rogue's attempts (a starved machine delays its timer, so no fixed
+ * sleep) and expects each refused: none allowed, and no error other than the refusal.
+ */
+export async function expectRogueRefused(statsUrl: string): Promise<void> {
+  const stats = async () => (await (await fetch(statsUrl)).json()) as RogueStats;
+  const a = await stats();
+  let b = await stats();
+  for (const deadline = Date.now() + 60_000; b.refused - a.refused < 2 && b.allowed === 0 && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 500));
+    b = await stats();
+  }
+  expect(b.refused - a.refused, JSON.stringify(b)).toBeGreaterThanOrEqual(2);
+  expect(b.allowed).toBe(0);
+  expect(b.otherErrors - a.otherErrors).toBe(0);
+}
