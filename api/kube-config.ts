@@ -28,11 +28,15 @@ export function loadKubeConfig(path?: string): KubeConfig {
     if (path) {
       if (!existsSync(path)) throw new Error('no such file');
       config.loadFromFile(path);
-    } else config.loadFromCluster();
+    } else if (process.env['KUBERNETES_SERVICE_HOST']) {
+      config.loadFromCluster();
+    } else {
+      throw new Error('no kubeconfig given and not inside a cluster (KUBERNETES_SERVICE_HOST is unset)');
+    }
   } catch (err) {
     throw new KubeConfigError('KUBE_CONFIG', `kubeconfig ${path ?? '(in-cluster)'}: ${(err as Error).message}`, { cause: err });
   }
-  if (!config.getCurrentCluster()) throw new KubeConfigError('KUBE_CONFIG', `kubeconfig ${path ?? '(in-cluster)'}: no current cluster (set current-context)`);
+  if (!config.getCurrentCluster()?.server) throw new KubeConfigError('KUBE_CONFIG', `kubeconfig ${path ?? '(in-cluster)'}: the current context names no cluster server (set current-context)`);
   return config;
 }
 

@@ -1,11 +1,11 @@
 // The Kubernetes API as the control plane reads it: credentials from a kubeconfig or the pod's
 // in-cluster configuration (@kubernetes/client-node does that part), then plain JSON requests and
 // watch streams over node:https, with errors that say what was refused and where.
-import { KubeConfig } from '@kubernetes/client-node';
-import { existsSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { CodedError } from '../errors.ts';
+import { KubeConfigError, loadKubeConfig } from '../kube-config.ts';
 
 export type KubeErrorCode = 'KUBE_CONFIG' | 'KUBE_UNREACHABLE' | 'KUBE_FORBIDDEN' | 'KUBE_UNAUTHORIZED' | 'KUBE_GONE' | 'KUBE_NOT_FOUND' | 'KUBE_REQUEST';
 
@@ -47,21 +47,12 @@ export class KubeApi {
 
   /** From a kubeconfig file, or, without one, the in-cluster service account (KUBERNETES_SERVICE_HOST). */
   static load(kubeconfig?: string): KubeApi {
-    const config = new KubeConfig();
     try {
-      if (kubeconfig) {
-        if (!existsSync(kubeconfig)) throw new Error('no such file');
-        config.loadFromFile(kubeconfig);
-      } else if (process.env['KUBERNETES_SERVICE_HOST']) {
-        config.loadFromCluster();
-      } else {
-        throw new Error('no --kubeconfig given and not inside a cluster (KUBERNETES_SERVICE_HOST is unset)');
-      }
+      return new KubeApi(loadKubeConfig(kubeconfig), kubeconfig ?? 'in-cluster configuration');
     } catch (err) {
-      throw new KubeApiError('KUBE_CONFIG', `kubeconfig ${kubeconfig ?? '(in-cluster)'}: ${(err as Error).message}`, 0, { cause: err });
+      if (err instanceof KubeConfigError) throw new KubeApiError('KUBE_CONFIG', err.message, 0, { cause: err });
+      throw err;
     }
-    if (!config.getCurrentCluster()?.server) throw new KubeApiError('KUBE_CONFIG', `kubeconfig ${kubeconfig ?? '(in-cluster)'}: the current context names no cluster server`);
-    return new KubeApi(config, kubeconfig ?? 'in-cluster configuration');
   }
 
   get server(): string {
