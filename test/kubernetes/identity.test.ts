@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApi } from '../../api/kubernetes/kube-api.ts';
 import { generateRsaKeyPair } from '../../api/keypair.ts';
@@ -26,6 +27,8 @@ let pkiDir: string;
 let issuer: IssuerSecret;
 let server: RunningIdentityServer;
 let client: ReturnType<typeof rawCertify>;
+/** The issuer watch's log lines: what it did with each version of the Secret. */
+const issuerLog: string[] = [];
 
 /** An anchor and two issuers under it, made with openssl as an operator (or cert-manager) would. */
 function makePki(dir: string): void {
@@ -88,7 +91,7 @@ beforeAll(async () => {
   makePki(pkiDir);
   await applyIssuer('issuer1');
   const api = KubeApi.load(await cluster.hostKubeconfig());
-  issuer = await IssuerSecret.load(api, 'mesh-system/mesh-identity-issuer', quietLogger());
+  issuer = await IssuerSecret.load(api, 'mesh-system/mesh-identity-issuer', pino({ level: 'info' }, { write: (line: string) => void issuerLog.push(line) }));
   server = await startIdentityServer({ ca: issuer, tokens: new TokenReviewValidator(api), trustDomain: 'cluster.local', certLifetimeMs: 3_600_000, addr: '127.0.0.1:0', logger: quietLogger() });
   client = rawCertify(server.addr, readFileSync(join(pkiDir, 'anchor.crt'), 'utf8'));
 });
@@ -167,9 +170,13 @@ describe('identity --kubernetes', () => {
     expect(failures).toBe(0);
     // The CA's own serving certificate follows the issuer: it must not die with the old one.
     expect(await servingIssuer()).toContain('issuer2');
-    // A broken Secret is refused; the issuer in force stays.
+    // A broken Secret is refused; the issuer in force stays. Waited for by the watch's own word
+    // that it refused it: a fixed wait could look before the watch had seen the change at all.
+    const refusals = () => issuerLog.filter((l) => l.includes('issuer Secret refused')).length;
+    const before = refusals();
     await cluster.kubectlOk(['-n', 'mesh-system', 'patch', 'secret', 'mesh-identity-issuer', '--type=merge', '-p', JSON.stringify({ data: { 'tls.key': Buffer.from('not a key').toString('base64') } })]);
-    await new Promise((r) => setTimeout(r, 1_000));
+    for (const deadline = Date.now() + 30_000; refusals() === before && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    expect(refusals(), 'the issuer watch never refused the broken Secret').toBeGreaterThan(before);
     const res = await client.certify(WEB, tok, await csrFor(WEB));
     expect(new X509Certificate(res.leafCertificate).issuer).toContain('issuer2');
   });
