@@ -102,8 +102,16 @@ export class ApiSource implements DocumentSource {
 
   private async startReflector(info: KindInfo, version: string): Promise<void> {
     const reflector = new Reflector(this.api, info, version, this.logger, () => this.changed());
-    await reflector.start();
+    // Held before it lists, so a stop() meanwhile (a CRD found by the retry while the destination
+    // shuts down) reaches it and it never opens its watch; one that fails to list is let go.
     this.reflectors.push(reflector);
+    try {
+      await reflector.start();
+    } catch (err) {
+      this.reflectors.splice(this.reflectors.indexOf(reflector), 1);
+      throw err;
+    }
+    if (this.stopped) return;
     this.logger.info({ kind: info.kind, apiVersion: reflector.apiVersion, objects: reflector.objects.size }, 'kubernetes watch started');
     this.changed();
   }

@@ -3,15 +3,11 @@
 // that is not 410 must be backed off from like any failed watch, not reopened at once, again and
 // again, as fast as the server answers; one that goes silent without closing (a partition) must
 // be given up on once its timeoutSeconds has passed, so the watch resumes elsewhere.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApi } from '../../api/kubernetes/kube-api.ts';
+import type { KubeApi } from '../../api/kubernetes/kube-api.ts';
 import { Reflector } from '../../destination/kubernetes/reflector.ts';
 import { IssuerSecret } from '../../identity/issuer-secret.ts';
+import { fakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { testPki } from '../helpers/pki.ts';
 import { quietLogger } from '../destination/harness.ts';
 
@@ -20,33 +16,19 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
-/** An HTTPS API server answering GETs with `object` and every watch with an ERROR event (or, `silent`, with nothing after the headers); counts the watches. */
+/** An API server answering GETs with `object` and every watch with an ERROR event (or, `silent`, with nothing after the headers); counts the watches. */
 async function erroringApi(object: unknown, silent = false): Promise<{ api: KubeApi; watches: () => number; urls: string[] }> {
-  const pki = await testPki();
-  const tls = (await pki.credentialsFor('kube-system/apiserver', { ipAddresses: ['127.0.0.1'] })).current();
   let watches = 0;
   const urls: string[] = [];
-  const server: Server = createServer({ ...tls }, (req, res) => {
-    res.setHeader('content-type', 'application/json');
+  const fake = await fakeKubeApi((req, res) => {
     if (!req.url?.includes('watch=1')) return res.end(JSON.stringify(object));
     watches++;
     urls.push(req.url);
     if (silent) return res.flushHeaders(); // a server gone quiet without closing: a partition, a paused VM
     res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 500, message: 'etcd is unavailable' } })}\n`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => server.closeAllConnections());
-  cleanups.push(() => server.close());
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-kube-watch-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
-    clusters: [{ name: 'test', cluster: { server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, 'certificate-authority-data': Buffer.from(pki.anchorPem).toString('base64') } }],
-    users: [{ name: 'test', user: { token: 'x' } }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
-  }));
-  return { api: KubeApi.load(kubeconfig), watches: () => watches, urls };
+  cleanups.push(() => fake.close());
+  return { api: fake.api, watches: () => watches, urls };
 }
 
 /** Waits for two refused watches (the event), then counts them over a second: backed off, a handful; reopened at once, hundreds. */
