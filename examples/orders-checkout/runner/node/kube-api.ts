@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import * as k8s from '@kubernetes/client-node';
 import { CodedError } from '../../../../api/errors.ts';
+import { loadKubeConfig } from '../../../../api/kube-config.ts';
 
 export class KubeApiError extends CodedError<'KUBE_API'> {
   constructor(message: string, options?: ErrorOptions) {
@@ -21,11 +22,11 @@ export interface KubeApi {
 
 /** Connects with a kubeconfig file (the node's credentials; here the cluster's admin). */
 export function connectKube(kubeconfigFile: string): KubeApi {
-  const kc = new k8s.KubeConfig();
+  let kc: k8s.KubeConfig;
   try {
-    kc.loadFromFile(kubeconfigFile);
+    kc = loadKubeConfig(kubeconfigFile);
   } catch (err) {
-    throw new KubeApiError(`kubeconfig ${kubeconfigFile}: ${(err as Error).message}`, { cause: err });
+    throw new KubeApiError((err as Error).message, { cause: err });
   }
   return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), objects: k8s.KubernetesObjectApi.makeApiClient(kc), version: kc.makeApiClient(k8s.VersionApi) };
 }
