@@ -86,14 +86,23 @@ export class IssuerSecret {
       this.logger.error({ secret: `${this.namespace}/${this.name}` }, 'issuer Secret deleted; keeping the current issuer');
       return;
     }
+    let next: ReturnType<typeof issuerOf>;
     try {
-      const next = issuerOf(secret);
-      if (next.material.issuerChainPem === this.ca.material.issuerChainPem && next.material.issuerKeyPem === this.ca.material.issuerKeyPem) return;
-      this.ca = next;
-      this.logger.info({ secret: `${this.namespace}/${this.name}`, notAfter: new Date(next.issuerNotAfterMs).toISOString() }, 'issuer rotated');
-      for (const listener of this.listeners) listener(next);
+      next = issuerOf(secret);
     } catch (err) {
       this.logger.error({ secret: `${this.namespace}/${this.name}`, err: (err as Error).message }, 'issuer Secret refused; keeping the current issuer');
+      return;
+    }
+    if (next.material.issuerChainPem === this.ca.material.issuerChainPem && next.material.issuerKeyPem === this.ca.material.issuerKeyPem) return;
+    this.ca = next;
+    this.logger.info({ secret: `${this.namespace}/${this.name}`, notAfter: new Date(next.issuerNotAfterMs).toISOString() }, 'issuer rotated');
+    // The issuer has changed whatever a listener does: a failing one is said as such, not as a refusal.
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.logger.error({ secret: `${this.namespace}/${this.name}`, err: (err as Error).message }, 'issuer rotated, but a user of it failed to take the new one');
+      }
     }
   }
 

@@ -34,8 +34,9 @@ export class ProblemEvents {
       if (!found) continue;
       const uid = found.object.metadata.uid ?? '';
       for (const problem of state.problems) {
-        // An object edited into another broken shape is a new uid+version: a new Event.
-        const key = `${uid}|${found.object.metadata.resourceVersion ?? ''}|${problem}`;
+        // Keyed by the spec's generation, not the resourceVersion: a status update of a refused
+        // object (a Pod's, every few seconds) is not news, an edit of its spec is.
+        const key = `${uid}|${found.object.metadata.generation ?? found.object.metadata.resourceVersion ?? ''}|${problem}`;
         seen.add(key);
         if (this.posted.has(key)) continue;
         this.posted.add(key);

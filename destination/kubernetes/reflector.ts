@@ -12,7 +12,7 @@ export interface KindInfo {
   plural: string;
 }
 
-export type KubeObject = Record<string, unknown> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string } };
+export type KubeObject = Record<string, unknown> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number } };
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;

@@ -53,6 +53,8 @@ export function connectHandler(opts: ConnectOptions): TunnelHandler {
       );
     socket.pause(); // nothing is read until the tunnel's kind is known
     opts.connectionKind(target).then((kind) => {
+      // The client may have gone while discovery answered: nothing to establish.
+      if (socket.destroyed) return;
       socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
       if (head.length > 0) socket.unshift(head);
       if (kind !== 'detect') {

@@ -66,6 +66,8 @@ export class OutboundListener {
     socket.pause();
     opts.stack.connectionKind(target).then(
       (kind) => {
+        // The client may have gone while discovery answered: nothing to detect or forward.
+        if (socket.destroyed) return;
         if (kind === 'detect') return this.detectAndServe(socket, conn);
         opts.logger.debug({ peer: conn.peer, target, kind }, `connection to ${target}: ${kind === 'skip' ? 'skipped port, straight to the target' : 'opaque port, no protocol detection'}`);
         this.forwardOpaque(socket, target, conn, kind === 'skip' ? opts.stack.openDirect : opts.stack.openTunnel);
