@@ -63,7 +63,8 @@ export class TargetCache<T> {
   }
 }
 
-const DEFAULT_PORT = { http: 80, https: 443 } as const;
+/** The port a scheme implies when an authority names none. */
+export const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
 /**
  * normalizeAuthority remembering its last answer: the outbound router asks it for every request,

@@ -12,7 +12,7 @@ import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
 import type { ConnectionInfo } from './request-context.ts';
-import { joinTunnel, type TunnelOpener } from './tunnel.ts';
+import { kindOpener, openAndJoin, type TunnelOpener } from './tunnel.ts';
 import type { ConnectionKind } from '../outbound/stack.ts';
 
 export interface ConnectOptions {
@@ -39,18 +39,6 @@ export function connectHandler(opts: ConnectOptions): TunnelHandler {
       socket.end(rawHttp1Error(400, 'Bad Request', 'BAD_REQUEST', `CONNECT target "${target.slice(0, 100)}" is not host:port`));
       return;
     }
-    const tunnel = (open: TunnelOpener, what: string) =>
-      open(target).then(
-        (upstream) => {
-          socket.resume();
-          joinTunnel(socket, upstream, opts.logger, `CONNECT ${target}`);
-        },
-        (err: unknown) => {
-          const e = asProxyError(err, `CONNECT ${target}`);
-          opts.logger.warn({ peer: conn.peer, code: e.code, err: e.message }, `${what} failed: ${e.message}`);
-          socket.destroy();
-        },
-      );
     socket.pause(); // nothing is read until the tunnel's kind is known
     opts.connectionKind(target).then((kind) => {
       // The client may have gone while discovery answered: nothing to establish.
@@ -58,15 +46,16 @@ export function connectHandler(opts: ConnectOptions): TunnelHandler {
       socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
       if (head.length > 0) socket.unshift(head);
       if (kind !== 'detect') {
-        opts.logger.debug({ peer: conn.peer, target, kind }, `CONNECT ${target}: ${kind === 'skip' ? 'skipped port, straight to the target' : 'opaque port, no protocol detection'}`);
-        return void tunnel(kind === 'skip' ? opts.openDirect : opts.openTunnel, kind === 'skip' ? 'direct tunnel' : 'opaque tunnel');
+        const { open, why } = kindOpener(kind, opts);
+        opts.logger.debug({ peer: conn.peer, target, kind }, `CONNECT ${target}: ${why}`);
+        return openAndJoin(socket, target, open, opts.logger, `CONNECT ${target}`);
       }
       const inner: ConnectionInfo = { ...conn, connectTarget: target };
       detect(socket, opts.detectTimeoutMs).then(
         ({ protocol, timedOut }) => {
           opts.logger.debug({ peer: conn.peer, target, protocol, timedOut }, `CONNECT ${target}: tunnel carries ${protocol}`);
           if (protocol === 'http1' || protocol === 'h2') return opts.serveHttp(protocol, socket, inner);
-          void tunnel(opts.openTunnel, 'opaque tunnel');
+          openAndJoin(socket, target, opts.openTunnel, opts.logger, `CONNECT ${target}`);
         },
         (err: Error) => opts.logger.debug({ peer: conn.peer, target, err: err.message }, 'CONNECT tunnel closed before any bytes'),
       );

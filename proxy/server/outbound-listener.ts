@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.ts';
 import { detect } from '../detect/sniff.ts';
-import { asProxyError } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { OutboundStack } from '../outbound/stack.ts';
 import { originalDst } from '../transport/original-dst.ts';
@@ -16,7 +15,7 @@ import type { Drain } from './drain.ts';
 import { Http1Edge } from './http1.ts';
 import { Http2Edge } from './http2.ts';
 import type { ConnectionInfo, RequestIds } from './request-context.ts';
-import { joinTunnel, type TunnelOpener } from './tunnel.ts';
+import { kindOpener, openAndJoin } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 
 export interface OutboundListenerOptions {
@@ -69,8 +68,9 @@ export class OutboundListener {
         // The client may have gone while discovery answered: nothing to detect or forward.
         if (socket.destroyed) return;
         if (kind === 'detect') return this.detectAndServe(socket, conn);
-        opts.logger.debug({ peer: conn.peer, target, kind }, `connection to ${target}: ${kind === 'skip' ? 'skipped port, straight to the target' : 'opaque port, no protocol detection'}`);
-        this.forwardOpaque(socket, target, conn, kind === 'skip' ? opts.stack.openDirect : opts.stack.openTunnel);
+        const { open, why } = kindOpener(kind, opts.stack);
+        opts.logger.debug({ peer: conn.peer, target, kind }, `connection to ${target}: ${why}`);
+        openAndJoin(socket, target, open, opts.logger, `opaque ${target}`);
       },
       (err: unknown) => {
         opts.logger.warn({ peer: conn.peer, target, err: (err as Error).message }, `connection to ${target} refused: ${(err as Error).message}`);
@@ -85,7 +85,8 @@ export class OutboundListener {
       ({ protocol, timedOut }) => {
         if (protocol === 'http1' || protocol === 'h2') return this.serve(protocol, socket, conn);
         // Redirected and not HTTP (or silent: a server-speaks-first protocol): bytes as they are.
-        if (conn.originalDst !== undefined) return this.forwardOpaque(socket, conn.originalDst, conn);
+        // To where the app sent it: a mesh endpoint when discovery knows the address, else the address itself.
+        if (conn.originalDst !== undefined) return openAndJoin(socket, conn.originalDst, opts.stack.openTunnel, opts.logger, `opaque ${conn.originalDst}`);
         opts.logger.warn(
           { peer: conn.peer, protocol, timedOut },
           timedOut
@@ -95,22 +96,6 @@ export class OutboundListener {
         socket.destroy();
       },
       (err: Error) => opts.logger.debug({ peer: conn.peer, err: err.message }, 'connection closed before detection'),
-    );
-  }
-
-  /** To where the app sent it: a mesh endpoint when discovery knows the address, else the address itself. */
-  private forwardOpaque(socket: Socket, target: string, conn: ConnectionInfo, open: TunnelOpener = this.opts.stack.openTunnel): void {
-    const { opts } = this;
-    open(target).then(
-      (upstream) => {
-        socket.resume();
-        joinTunnel(socket, upstream, opts.logger, `opaque ${target}`);
-      },
-      (err: unknown) => {
-        const e = asProxyError(err, `opaque ${target}`);
-        opts.logger.warn({ peer: conn.peer, target, code: e.code, err: e.message }, `opaque connection to ${target} failed: ${e.message}`);
-        socket.destroy();
-      },
     );
   }
 

@@ -2,6 +2,8 @@
 // modifiers, and RequestRedirect, which the proxy answers itself; a refused rule answers 500.
 import type { HeaderModifierFilter, HttpRouteFilter, RedirectFilter } from '../../../api/destination-types.ts';
 import { ProxyError } from '../../errors.ts';
+import { portOf } from '../../server/request-context.ts';
+import { DEFAULT_PORT, normalizeAuthority } from '../targets.ts';
 import { withoutHeader, type HeaderMap, type Layer, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
 
 export interface RouteFilterOptions {
@@ -60,15 +62,15 @@ export function modified(headers: HeaderMap, modifiers: HeaderModifierFilter[]):
   return out;
 }
 
-const DEFAULT_PORT = { http: 80, https: 443 } as const;
-
 /**
  * The redirect for `req` (Gateway API HTTPRequestRedirectFilter): each part the filter leaves out
  * is the request's own; a port left out is the scheme's well-known one when the filter changes the
  * scheme, else the request's. A Location equal to the request's own URL is refused: a loop.
  */
 export function redirectResponse(req: MeshRequest, r: RedirectFilter, pathPrefixes: string[], label: string): MeshResponse {
-  const own = splitAuthority(req.authority, req.scheme);
+  // The request's own host and port, as routing read them (lower-case host, the scheme's port when none).
+  const authority = normalizeAuthority(req.authority, req.scheme);
+  const own = { host: authority.slice(0, authority.lastIndexOf(':')), port: portOf(authority) };
   const scheme = r.scheme ?? req.scheme;
   const host = r.hostname ?? own.host;
   const port = r.port ?? (r.scheme !== undefined ? DEFAULT_PORT[scheme] : own.port);
@@ -83,13 +85,6 @@ export function redirectResponse(req: MeshRequest, r: RedirectFilter, pathPrefix
   }
   const hostPart = port === DEFAULT_PORT[scheme] ? host : `${host}:${port}`;
   return { status: r.statusCode, headers: { location: `${scheme}://${hostPart}${nextPath}${query}`, 'content-length': '0' }, body: null };
-}
-
-/** `host[:port]` (IPv6 in brackets) into its parts; the scheme's port when none is named. */
-function splitAuthority(authority: string, scheme: 'http' | 'https'): { host: string; port: number } {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(authority);
-  if (!m) return { host: authority, port: DEFAULT_PORT[scheme] };
-  return { host: m[1]!, port: m[2] !== undefined ? Number(m[2]) : DEFAULT_PORT[scheme] };
 }
 
 /** The longest of the rule's PathPrefix values that `path` matches (element-wise), replaced by `value`. */
