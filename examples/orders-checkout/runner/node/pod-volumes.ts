@@ -57,30 +57,34 @@ function writeFiles(folder: string, files: Record<string, Buffer>, items: Array<
   }
 }
 
-async function writeConfigMap(api: KubeApi, namespace: string, name: string, items: Array<{ key: string; path: string }> | undefined, folder: string, optional?: boolean): Promise<void> {
-  let cm: k8s.V1ConfigMap;
-  try {
-    cm = await api.core.readNamespacedConfigMap({ name, namespace });
-  } catch (err) {
-    if (optional) return;
-    throw new VolumeError(`configmap "${name}" in ${namespace}: ${reasonOf(err)}`, { cause: err });
-  }
-  const files: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(cm.data ?? {})) files[k] = Buffer.from(v);
-  for (const [k, v] of Object.entries(cm.binaryData ?? {})) files[k] = Buffer.from(v, 'base64');
-  writeFiles(folder, files, items);
-}
+type Items = Array<{ key: string; path: string }> | undefined;
 
-async function writeSecret(api: KubeApi, namespace: string, name: string, items: Array<{ key: string; path: string }> | undefined, folder: string, optional?: boolean): Promise<void> {
-  let secret: k8s.V1Secret;
+const writeConfigMap = (api: KubeApi, namespace: string, name: string, items: Items, folder: string, optional?: boolean) =>
+  writeKeys(`configmap "${name}" in ${namespace}`, folder, items, optional, async () => {
+    const cm = await api.core.readNamespacedConfigMap({ name, namespace });
+    const files: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries(cm.data ?? {})) files[k] = Buffer.from(v);
+    for (const [k, v] of Object.entries(cm.binaryData ?? {})) files[k] = Buffer.from(v, 'base64');
+    return files;
+  });
+
+const writeSecret = (api: KubeApi, namespace: string, name: string, items: Items, folder: string, optional?: boolean) =>
+  writeKeys(`secret "${name}" in ${namespace}`, folder, items, optional, async () => {
+    const secret = await api.core.readNamespacedSecret({ name, namespace });
+    const files: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) files[k] = Buffer.from(v, 'base64');
+    return files;
+  });
+
+/** An object's keys as files; an optional object that cannot be read is no volume, a required one an error naming it. */
+async function writeKeys(what: string, folder: string, items: Items, optional: boolean | undefined, read: () => Promise<Record<string, Buffer>>): Promise<void> {
+  let files: Record<string, Buffer>;
   try {
-    secret = await api.core.readNamespacedSecret({ name, namespace });
+    files = await read();
   } catch (err) {
     if (optional) return;
-    throw new VolumeError(`secret "${name}" in ${namespace}: ${reasonOf(err)}`, { cause: err });
+    throw new VolumeError(`${what}: ${reasonOf(err)}`, { cause: err });
   }
-  const files: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) files[k] = Buffer.from(v, 'base64');
   writeFiles(folder, files, items);
 }
 
