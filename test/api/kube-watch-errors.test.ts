@@ -3,6 +3,7 @@
 // that is not 410 must be backed off from like any failed watch, not reopened at once, again and
 // again, as fast as the server answers; one that goes silent without closing (a partition) must
 // be given up on once its timeoutSeconds has passed, so the watch resumes elsewhere.
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeApi } from '../../api/kubernetes/kube-api.ts';
 import { Reflector } from '../../destination/kubernetes/reflector.ts';
@@ -40,6 +41,16 @@ async function watchesInASecond(watches: () => number): Promise<number> {
   return watches() - before;
 }
 
+/** The issuer Secret of a test PKI, as a kubernetes.io/tls Secret at `resourceVersion`. */
+function issuerSecretOf(pki: Awaited<ReturnType<typeof testPki>>, resourceVersion: string) {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return {
+    metadata: { name: 'mesh-identity-issuer', namespace: 'mesh-system', resourceVersion },
+    type: 'kubernetes.io/tls',
+    data: { 'ca.crt': b64(pki.ca.material.trustAnchorsPem), 'tls.crt': b64(pki.ca.material.issuerChainPem), 'tls.key': b64(pki.ca.material.issuerKeyPem) },
+  };
+}
+
 describe('watches of the Kubernetes API', () => {
   it('the Reflector backs off when the server ends each watch with an ERROR event (not 410)', async () => {
     const { api, watches } = await erroringApi({ items: [], metadata: { resourceVersion: '7' } });
@@ -50,17 +61,33 @@ describe('watches of the Kubernetes API', () => {
   });
 
   it('the issuer Secret backs off when the server ends each watch with an ERROR event (not 410)', async () => {
-    const pki = await testPki();
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const secret = {
-      metadata: { name: 'mesh-identity-issuer', namespace: 'mesh-system', resourceVersion: '7' },
-      type: 'kubernetes.io/tls',
-      data: { 'ca.crt': b64(pki.ca.material.trustAnchorsPem), 'tls.crt': b64(pki.ca.material.issuerChainPem), 'tls.key': b64(pki.ca.material.issuerKeyPem) },
-    };
-    const { api, watches } = await erroringApi(secret);
+    const { api, watches } = await erroringApi(issuerSecretOf(await testPki(), '7'));
     const issuer = await IssuerSecret.load(api, 'mesh-system/mesh-identity-issuer', quietLogger());
     cleanups.push(() => issuer.stop());
     expect(await watchesInASecond(watches)).toBeLessThan(10);
+  });
+
+  it('a rotated issuer whose user fails to take it is in force, and the log says the user failed, not that the Secret was refused', async () => {
+    const [first, second] = [await testPki(), await testPki()];
+    let watched = false;
+    const fake = await fakeKubeApi((req, res) => {
+      if (!req.url?.includes('watch=1')) return res.end(JSON.stringify(issuerSecretOf(first, '7')));
+      if (watched) return res.flushHeaders(); // one rotation, then quiet
+      watched = true;
+      res.end(`${JSON.stringify({ type: 'MODIFIED', object: issuerSecretOf(second, '8') })}\n`);
+    });
+    cleanups.push(() => fake.close());
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const issuer = await IssuerSecret.load(fake.api, 'mesh-system/mesh-identity-issuer', logger);
+    cleanups.push(() => issuer.stop());
+    issuer.onRotate(() => {
+      throw new Error('serving certificate could not be re-issued');
+    });
+    for (const deadline = Date.now() + 20_000; !lines.some((l) => l.msg.startsWith('issuer rotated, but')) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    expect(lines.map((l) => l.msg)).toContain('issuer rotated, but a user of it failed to take the new one');
+    expect(lines.map((l) => l.msg)).not.toContain('issuer Secret refused; keeping the current issuer');
+    expect(issuer.current.material.issuerChainPem).toBe(second.ca.material.issuerChainPem);
   });
 
   it('a watch that goes silent past its timeoutSeconds is ended by the client, so its owner resumes', async () => {
