@@ -56,8 +56,10 @@ beforeAll(async () => {
   // As checkout's gRPC client does: HTTP/2 with prior knowledge to the outbound port, the service in :authority.
   orders = new (ordersPackage().Orders)(`${checkout.ip}:${checkout.outboundPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': ORDERS }) as unknown as Orders;
   const id = newOrder('warm-up', 1, 'stable').id;
-  // Until the client proxy knows both backends' endpoints, failover gives the canary's share to stable.
-  await eventually(async () => (await getOrder(id)).servedBy === 'canary', 30_000, 'a GetOrder served by the canary');
+  // Until the client proxy knows both backends' endpoints, failover gives one backend's share to
+  // the other: measure the split only once each has served a call.
+  const seen = new Set<string>();
+  await eventually(async () => (seen.add((await getOrder(id)).servedBy), seen.has('canary') && seen.has('stable')), 30_000, 'GetOrders served by both stable and canary');
 }, 90_000);
 
 afterAll(async () => {
