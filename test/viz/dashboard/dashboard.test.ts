@@ -195,9 +195,12 @@ describe('journey', () => {
       for (let i = 0; i < 12 && !retried; i++) {
         await tab.page.click('#send-checkout');
         await tab.page.locator('#sent-status').waitFor({ timeout: 15_000 });
-        // Until the last hop (orders' outbound, which ends after every attempt) has its layers.
-        await tab.page.waitForFunction(() => document.querySelectorAll('.hop li.entry').length > 0 &&
-          [...document.querySelectorAll('.hop')].some((h) => h.getAttribute('data-direction') === 'OUTBOUND' && /orders/.test(h.getAttribute('data-pod') ?? '') && h.querySelector('li.entry')), undefined, { timeout: 15_000 });
+        // Until the last hop (orders' outbound, which ends after every attempt) has its layers. A
+        // checkout whose journey never reaches it (one that failed before orders called payments)
+        // is not the one asked for: the next click tries again; twelve without a retry still fail.
+        const complete = await tab.page.waitForFunction(() => document.querySelectorAll('.hop li.entry').length > 0 &&
+          [...document.querySelectorAll('.hop')].some((h) => h.getAttribute('data-direction') === 'OUTBOUND' && /orders/.test(h.getAttribute('data-pod') ?? '') && h.querySelector('li.entry')), undefined, { timeout: 15_000 }).then(() => true, () => false);
+        if (!complete) continue;
         const attempts = await tab.page.locator('.hop li.entry[data-layer="retry"]').count();
         const paymentsHops = await tab.page.locator('.hop[data-pod$="payments-0"][data-direction="INBOUND"]').count();
         retried = attempts >= 2 && paymentsHops >= 2;
@@ -210,7 +213,7 @@ describe('journey', () => {
     } finally {
       await paymentsFailureRate(0.2);
     }
-  });
+  }, 240_000); // up to twelve checkouts, each waited for up to 15 s
 });
 
 describe('every other page', () => {
