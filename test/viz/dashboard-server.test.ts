@@ -10,32 +10,19 @@ import type { RunningViz } from '../../viz/viz.ts';
 import { eventually } from '../helpers/control-plane.ts';
 import { startMiniMesh, startVizOver, type MiniMesh } from './mini-mesh.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { serverDoc, yamlDocuments } from '../helpers/dev-resources.ts';
 
 /** A Server for web's port with one authorization, and a Server whose port is not a port. */
-const POLICY = `apiVersion: policy.linkerd.io/v1beta1
-kind: Server
-metadata: { name: web-http, namespace: production }
-spec:
-  podSelector: { matchLabels: { app: web } }
-  port: 8080
-  proxyProtocol: HTTP/1
----
-apiVersion: policy.linkerd.io/v1beta1
-kind: ServerAuthorization
-metadata: { name: web-allow-client, namespace: production }
-spec:
-  server: { name: web-http }
-  client:
-    meshTLS:
-      serviceAccounts: [{ name: client }]
----
-apiVersion: policy.linkerd.io/v1beta1
-kind: Server
-metadata: { name: web-broken, namespace: production }
-spec:
-  podSelector: { matchLabels: { app: web } }
-  port: 70000
-`;
+const POLICY = yamlDocuments([
+  serverDoc({ name: 'web-http', namespace: 'production', app: 'web', port: 8080, proxyProtocol: 'HTTP/1', version: 'v1beta1' }),
+  {
+    apiVersion: 'policy.linkerd.io/v1beta1',
+    kind: 'ServerAuthorization',
+    metadata: { name: 'web-allow-client', namespace: 'production' },
+    spec: { server: { name: 'web-http' }, client: { meshTLS: { serviceAccounts: [{ name: 'client' }] } } },
+  },
+  serverDoc({ name: 'web-broken', namespace: 'production', app: 'web', port: 70000, version: 'v1beta1' }),
+]);
 let mesh: MiniMesh;
 let viz: RunningViz;
 let base: string;

@@ -13,18 +13,13 @@ import { samplesOf, sumOf } from '../../../api/prom-samples.ts';
 import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
 import { controlPlane, eventually, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { serviceDoc, yamlDocuments } from '../../helpers/dev-resources.ts';
 
 const NET = await addressBlock();
 const WEB = 'web.production.svc.cluster.local:8080';
 const WEB_ID = 'spiffe://cluster.local/ns/production/sa/web';
-const RESOURCES = `
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: production}
-spec:
-  selector: {app: web}
-  ports: [{port: 8080}]
----
+const SERVICE = yamlDocuments([serviceDoc({ name: 'web', namespace: 'production', app: 'web', ports: [{ port: 8080 }] })]);
+const PROFILE = `
 apiVersion: linkerd.io/v1alpha2
 kind: ServiceProfile
 metadata: {name: web.production.svc.cluster.local, namespace: production}
@@ -56,7 +51,8 @@ async function get(path: string, authority = WEB): Promise<number> {
 
 beforeAll(async () => {
   cp = await controlPlane();
-  writeFileSync(join(cp.resourcesDir, 'web.yaml'), RESOURCES);
+  writeFileSync(join(cp.resourcesDir, 'web.yaml'), SERVICE);
+  writeFileSync(join(cp.resourcesDir, 'web-profile.yaml'), PROFILE);
   await cp.startIdentity(`${NET}.1:0`);
   await cp.startDestination(`${NET}.1:0`);
   app = createServer((req, res) => {

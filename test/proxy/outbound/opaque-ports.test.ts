@@ -12,41 +12,19 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { serverDoc, serviceDoc, yamlDocuments } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
 
-const RESOURCES = `apiVersion: v1
-kind: Service
-metadata:
-  name: smtp
-  namespace: production
-  annotations: {config.linkerd.io/opaque-ports: "2525"}
-spec:
-  selector: {app: mail}
-  ports: [{port: 25, targetPort: 2525}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: mysql, namespace: production}
-spec:
-  selector: {app: mail}
-  ports: [{port: 3306}]
----
-apiVersion: policy.linkerd.io/v1beta3
-kind: Server
-metadata: {name: mail-mysql, namespace: production}
-spec:
-  podSelector: {matchLabels: {app: mail}}
-  port: 3306
-  proxyProtocol: opaque
-  accessPolicy: all-unauthenticated
----
-apiVersion: v1
-kind: Service
-metadata: {name: legacy, namespace: production}
-spec:
-  selector: {app: mail}
-  ports: [{port: 4000}]
-`;
+/**
+ * smtp is opaque by its Service's annotation, mysql by a Server's `proxyProtocol: opaque`; legacy
+ * (port 4000) is opaque only by the pod's own `--opaque-ports`.
+ */
+const RESOURCES = yamlDocuments([
+  serviceDoc({ name: 'smtp', namespace: 'production', app: 'mail', ports: [{ port: 25, targetPort: 2525 }], annotations: { 'config.linkerd.io/opaque-ports': '2525' } }),
+  serviceDoc({ name: 'mysql', namespace: 'production', app: 'mail', ports: [{ port: 3306 }] }),
+  serverDoc({ name: 'mail-mysql', namespace: 'production', app: 'mail', port: 3306, proxyProtocol: 'opaque', accessPolicy: 'all-unauthenticated' }),
+  serviceDoc({ name: 'legacy', namespace: 'production', app: 'mail', ports: [{ port: 4000 }] }),
+]);
 
 let net: string;
 let cp: ControlPlane;
