@@ -13,8 +13,7 @@ import type { InboundStack } from '../inbound/stack.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { readOpaqueHeader } from '../transport/opaque-header.ts';
 import type { Drain } from './drain.ts';
-import { Http1Edge } from './http1.ts';
-import { Http2Edge } from './http2.ts';
+import { httpEdges, type HttpEdges } from './http-edges.ts';
 import { portOf, type ConnectionInfo, type RequestIds } from './request-context.ts';
 import { joinTunnel } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
@@ -34,18 +33,12 @@ export interface InboundListenerOptions {
 }
 
 export class InboundListener {
-  private readonly http1: Http1Edge;
-  private readonly h2: Http2Edge;
+  private readonly edges: HttpEdges;
   private tlsServer: TlsServer | undefined;
 
   constructor(private readonly opts: InboundListenerOptions) {
-    const { config, stack, logger, ids, drain } = opts;
-    const edge = { direction: 'inbound' as const, service: stack.service, logger, ids, drain, maxHeaderBytes: config.maxHeaderBytes };
-    this.h2 = new Http2Edge(edge);
-    this.http1 = new Http1Edge({
-      ...edge,
-      headersTimeoutMs: config.headersTimeoutMs,
-      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    const { config, stack, logger } = opts;
+    this.edges = httpEdges('inbound', opts, {
       // A WebSocket from outside the mesh: tunnel to the app port the request names (or the default).
       onUpgrade: upgradeHandler({
         logger,
@@ -77,8 +70,8 @@ export class InboundListener {
         opts.metrics.trackConnection(socket, { direction: 'inbound', peer: 'src', tls: false });
         // Plaintext redirected by proxy-init (a caller outside the mesh dialled the app's port): that port is the app's.
         const conn: ConnectionInfo = { peer, tls: false, originalDst: redirected };
-        if (protocol === 'h2') return this.h2.accept(socket, conn);
-        if (protocol === 'http1') return this.http1.accept(socket, conn);
+        if (protocol === 'h2') return this.edges.h2.accept(socket, conn);
+        if (protocol === 'http1') return this.edges.http1.accept(socket, conn);
         if (protocol === 'opaque-transport') return this.opaqueTransport(socket, peer, undefined);
         // Raw bytes from outside the mesh go to the port they were sent to, else the app's default port.
         const port = conn.originalDst === undefined ? opts.config.defaultAppPort : portOf(conn.originalDst);
@@ -147,9 +140,9 @@ export class InboundListener {
     this.opts.metrics.trackConnection(tls as unknown as Socket, { direction: 'inbound', peer: 'src', tls: true, identity: clientIdentity });
     const conn: ConnectionInfo = { peer, tls: true, clientIdentity };
     const alpn = tls.alpnProtocol;
-    if (alpn === 'h2') this.h2.accept(tls as unknown as Socket, conn);
+    if (alpn === 'h2') this.edges.h2.accept(tls as unknown as Socket, conn);
     else if (alpn === TUNNEL_ALPN) this.opaqueTransport(tls as unknown as Socket, peer, clientIdentity);
-    else this.http1.accept(tls as unknown as Socket, conn);
+    else this.edges.http1.accept(tls as unknown as Socket, conn);
   }
 
   /** Another proxy's tunnel: `L5D-OPAQUE <port>\r\n`, then the app's bytes. */

@@ -12,8 +12,7 @@ import type { OutboundStack } from '../outbound/stack.ts';
 import { originalDst } from '../transport/original-dst.ts';
 import { connectHandler } from './connect.ts';
 import type { Drain } from './drain.ts';
-import { Http1Edge } from './http1.ts';
-import { Http2Edge } from './http2.ts';
+import { httpEdges, type HttpEdges } from './http-edges.ts';
 import type { ConnectionInfo, RequestIds } from './request-context.ts';
 import { kindOpener, openAndJoin } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
@@ -28,17 +27,11 @@ export interface OutboundListenerOptions {
 }
 
 export class OutboundListener {
-  private readonly http1: Http1Edge;
-  private readonly h2: Http2Edge;
+  private readonly edges: HttpEdges;
 
   constructor(private readonly opts: OutboundListenerOptions) {
-    const { config, stack, logger, ids, drain } = opts;
-    const edge = { direction: 'outbound' as const, service: stack.service, logger, ids, drain, maxHeaderBytes: config.maxHeaderBytes };
-    this.h2 = new Http2Edge(edge);
-    this.http1 = new Http1Edge({
-      ...edge,
-      headersTimeoutMs: config.headersTimeoutMs,
-      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    const { config, stack, logger } = opts;
+    this.edges = httpEdges('outbound', opts, {
       onConnect: connectHandler({
         logger,
         detectTimeoutMs: config.detectTimeoutMs,
@@ -100,7 +93,7 @@ export class OutboundListener {
   }
 
   private serve(protocol: 'http1' | 'h2', socket: Socket, conn: ConnectionInfo): void {
-    if (protocol === 'h2') this.h2.accept(socket, conn);
-    else this.http1.accept(socket, conn);
+    if (protocol === 'h2') this.edges.h2.accept(socket, conn);
+    else this.edges.http1.accept(socket, conn);
   }
 }
