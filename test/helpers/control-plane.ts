@@ -172,6 +172,26 @@ export async function startProxy(args: string[], credentials?: TlsCredentials, e
   };
 }
 
+export interface MeshParts {
+  /** The test's own clients (a Pool, a gRPC stub), closed first and in order, so no call outlives the mesh. */
+  clients?: Array<{ close(): unknown } | undefined>;
+  proxies: RunningProxy[];
+  apps: Array<{ close(): Promise<void> }>;
+  cp: ControlPlane | undefined;
+}
+
+/**
+ * Tears a whole-mesh test down in the reverse of the order it was built: the test's clients, then
+ * every proxy, then every app, then the control plane. A proxy or an app failing to stop does not
+ * leave the others running.
+ */
+export async function stopMesh(parts: MeshParts): Promise<void> {
+  for (const c of parts.clients ?? []) await c?.close();
+  await Promise.allSettled(parts.proxies.map((p) => p.stop()));
+  await Promise.allSettled(parts.apps.map((a) => a.close()));
+  await parts.cp?.close();
+}
+
 /** Polls `check` until it returns true (or throws its last error after `timeoutMs`). */
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationClient } from '../../../proxy/discovery/destination-client.ts';
 import type { EndpointSet } from '../../../api/destination-types.ts';
 import {
-  controlPlane, DESTINATION_IDENTITY, eventually, handMadeCredentials, proxyArgs, spawnProxy, startPodApp, startProxy,
+  controlPlane, DESTINATION_IDENTITY, eventually, handMadeCredentials, proxyArgs, spawnProxy, startPodApp, startProxy, stopMesh,
   type ChildProxy, type ControlPlane, type PodApp, type RunningProxy,
 } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
@@ -82,11 +82,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (replica && replica.child.exitCode === null) replica.child.kill('SIGKILL');
-  watcher?.close();
-  await pool?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
+  await stopMesh({ clients: [watcher, pool], cp, proxies, apps });
 });
 
 describe('destination through the proxy', () => {

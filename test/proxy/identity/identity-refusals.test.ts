@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPki } from '../../helpers/pki.ts';
 import { devResources, type Doc } from '../../helpers/dev-resources.ts';
-import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, stopMesh, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
@@ -72,11 +72,7 @@ beforeAll(async () => {
   await eventually(async () => (await Promise.all(proxies.map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'every proxy ready');
 }, 120_000); // seven proxies and their RSA keys: beside another suite on this machine, over 30 s
 
-afterAll(async () => {
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
-});
+afterAll(() => stopMesh({ cp, proxies, apps }));
 
 async function call(via: RunningProxy, service: string): Promise<{ status: number; error?: string; body: string }> {
   const pool = new Pool(`http://${via.ip}:${via.outboundPort}`);

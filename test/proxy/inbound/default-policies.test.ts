@@ -13,7 +13,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../../../api/destination-types.ts';
-import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, stopMesh, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 
 const run = promisify(execFile);
 const REPO = new URL('../../..', import.meta.url).pathname;
@@ -104,12 +104,7 @@ beforeAll(async () => {
   await eventually(async () => (await meshed('all-unauthenticated')) === 200, 15_000, 'the mesh converged');
 }, 90_000);
 
-afterAll(async () => {
-  await callerPool?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
-});
+afterAll(() => stopMesh({ clients: [callerPool], cp, proxies, apps }));
 
 describe('default inbound policies, from mesh inject to the proxy', () => {
   it('mesh inject writes each value for the proxy, unchanged', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../proxy/config.ts';
-import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, stopMesh, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 
 const NET = await addressBlock();
@@ -49,12 +49,7 @@ beforeAll(async () => {
   await eventually(async () => (await via({ 'l5d-dst-override': CHECKOUT })).status === 200, 15_000, 'checkout reachable through the front door');
 }, 45_000);
 
-afterAll(async () => {
-  await front?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
-});
+afterAll(() => stopMesh({ clients: [front], cp, proxies, apps }));
 
 describe('ingress mode with a default destination', () => {
   it('sends a request addressed to the front door itself (Host is its IP) to the default service, over mTLS', async () => {

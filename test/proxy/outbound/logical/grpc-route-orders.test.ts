@@ -10,7 +10,7 @@ import { startOrders } from '../../../../examples/orders-checkout/apps/orders.ts
 import { ordersPackage } from '../../../../examples/orders-checkout/apps/grpc-protos.ts';
 import { newOrder } from '../../../../examples/orders-checkout/apps/order-record.ts';
 import { addressBlock } from '../../../helpers/address-block.ts';
-import { controlPlane, eventually, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../../helpers/control-plane.ts';
+import { controlPlane, eventually, proxyArgs, startProxy, stopMesh, type ControlPlane, type RunningProxy } from '../../../helpers/control-plane.ts';
 
 const ORDERS = 'orders.production.svc.cluster.local:9090';
 
@@ -62,12 +62,7 @@ beforeAll(async () => {
   await eventually(async () => (seen.add((await getOrder(id)).servedBy), seen.has('canary') && seen.has('stable')), 30_000, 'GetOrders served by both stable and canary');
 }, 90_000);
 
-afterAll(async () => {
-  orders?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
-});
+afterAll(() => stopMesh({ clients: [orders], cp, proxies, apps }));
 
 describe("GRPCRoute over the demo's orders service", () => {
   it('splits GetOrder 3:1 over stable and canary', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressBlock } from '../../../helpers/address-block.ts';
-import { controlPlane, eventually, metricValue, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../../helpers/control-plane.ts';
+import { controlPlane, eventually, metricValue, proxyArgs, startProxy, stopMesh, type ControlPlane, type RunningProxy } from '../../../helpers/control-plane.ts';
 import { echoClient, startGrpcEcho, type EchoApp } from '../../../helpers/grpc-echo.ts';
 
 const ORDERS = 'orders.production.svc.cluster.local:9090';
@@ -87,12 +87,7 @@ beforeAll(async () => {
   await eventually(async () => (await unary({ text: 'warm-up' })).headers?.get('x-route')[0] === 'orders-split', 20_000, 'the GRPCRoute reached the client proxy');
 }, 60_000);
 
-afterAll(async () => {
-  stub?.close();
-  await Promise.allSettled(proxies.map((p) => p.stop()));
-  await Promise.allSettled(apps.map((a) => a.close()));
-  await cp?.close();
-});
+afterAll(() => stopMesh({ clients: [stub], cp, proxies, apps }));
 
 describe('GRPCRoute through real proxies', () => {
   it('matches service and method, splits by weight over both backends, and sets the response header', async () => {
