@@ -1,28 +1,13 @@
 // A Service port's appProtocol reaches the inbound policy of every pod port it targets (by number
 // or by container port name); a value the mesh does not know is warned about, with file, resource
 // and field, and treated as absent: the port keeps working, its requests pass through unchanged.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { policyFor } from '../../destination/index/policy-view.ts';
 import type { RegisteredPod } from '../../destination/index/pod-registry.ts';
-import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { quietLogger } from './harness.ts';
+import type { ResourceStore } from '../../destination/store/resource-store.ts';
+import { loadFolder } from './resource-folder.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function load(yaml: string): ResourceStore {
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-appproto-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'svc.yaml'), yaml);
-  const store = new ResourceStore({ dir, logger: quietLogger() });
-  store.load();
-  return store;
-}
+const load = (yaml: string): ResourceStore => loadFolder({ 'svc.yaml': yaml }).store;
 
 const pod: RegisteredPod = {
   name: 'web-0', namespace: 'production', labels: { app: 'web' }, ip: '127.0.0.9',

@@ -1,27 +1,18 @@
 // Bad resources are rejected with file, kind/name and field path, and the last good version of
 // that resource stays in force while the rest of the folder loads.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { pod, quietLogger, startHarness, until, waitFor } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import type { ResourceStore } from '../../destination/store/resource-store.ts';
+import { pod, startHarness, until, waitFor } from './harness.ts';
+import { loadFolder } from './resource-folder.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
 function storeWith(files: Record<string, string>): { store: ResourceStore; dir: string; errors: () => string[]; warnings: () => string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-bad-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const store = new ResourceStore({ dir, logger: quietLogger() });
-  store.load();
+  const { dir, store } = loadFolder(files);
   const of = (severity: string) => () => store.problems().filter((p) => p.severity === severity).map((p) => p.message.replace(`${dir}/`, ''));
   return { store, dir, errors: of('error'), warnings: of('warning') };
 }

@@ -2,28 +2,18 @@
 // gRPC call's `/<service>/<method>` path, carried in the Service port's profile; hostile values
 // refuse the file naming the field; a filter GRPCRoute does not have (RequestRedirect) is warned
 // about and refuses the rule.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { policyFor } from '../../destination/index/policy-view.ts';
 import { profileFor } from '../../destination/index/profile-view.ts';
-import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { quietLogger } from './harness.ts';
+import type { ResourceStore } from '../../destination/store/resource-store.ts';
+import { loadFolder } from './resource-folder.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const ORDERS_SERVICE = 'apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: production}\nspec:\n  selector: {app: orders}\n  ports: [{port: 9090}]\n';
 
+/** The orders Service and `route`, loaded. */
 function load(route: string): { problems: string[]; store: ResourceStore } {
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-grpcroute-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'orders.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: production}\nspec:\n  selector: {app: orders}\n  ports: [{port: 9090}]\n');
-  writeFileSync(join(dir, 'route.yaml'), route);
-  const store = new ResourceStore({ dir, logger: quietLogger() });
-  store.load();
-  return { problems: store.problems().map((p) => `${p.severity}: ${p.message.replaceAll(`${dir}/`, '')}`), store };
+  const folder = loadFolder({ 'orders.yaml': ORDERS_SERVICE, 'route.yaml': route });
+  return { problems: folder.problems(), store: folder.store };
 }
 
 const route = (matches: string, extra = '') => `apiVersion: gateway.networking.k8s.io/v1

@@ -2,33 +2,14 @@
 // it says) is warned about with its file, resource and field, in the store's problems (which the
 // destination logs and `mesh check` shows) and, for what depends on registered pods, in the
 // running destination's log.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resourcesCategory } from '../../cli/check/control-plane.ts';
 import { podWarnings as warnAbout } from '../../destination/index/pod-warnings.ts';
 import type { RegisteredPod } from '../../destination/index/pod-registry.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { quietLogger } from './harness.ts';
+import { loadFolder, writeFolder } from './resource-folder.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-warn-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
-
-function warningsOf(dir: string): string[] {
-  const store = new ResourceStore({ dir, logger: quietLogger() });
-  store.load();
-  return store.problems().map((p) => `${p.severity}: ${p.message.replaceAll(`${dir}/`, '')}`);
-}
 
 const services = `apiVersion: v1
 kind: Service
@@ -100,8 +81,7 @@ spec:
 
 describe('warnings the folder alone can tell', () => {
   it('names the file, resource and field of each, with what happens instead', () => {
-    const dir = folder({ 'services.yaml': services, 'routes.yaml': routes, 'policy.yaml': policy });
-    expect(warningsOf(dir)).toEqual([
+    expect(loadFolder({ 'services.yaml': services, 'routes.yaml': routes, 'policy.yaml': policy }).problems()).toEqual([
       'warning: services.yaml: Service production/web: metadata.annotations["config.linkerd.io/opaque-ports"]: "80-70" is not a list of ports and ranges such as 25,587,4000-4100; ignored',
       'warning: routes.yaml: HTTPRoute production/split: spec.parentRefs[1]: Service production/gone does not exist; the route applies to nothing until it does',
       'warning: routes.yaml: HTTPRoute production/split: spec.parentRefs[2]: kind Gateway is not served here (only Service and Server parents); the route applies to nothing through it',
@@ -122,7 +102,7 @@ describe('warnings the folder alone can tell', () => {
   });
 
   it('mesh check shows them under "the policy has no warnings"', async () => {
-    const dir = folder({ 'routes.yaml': routes.replace('{name: gone, kind: Service, group: core}, {name: gw, kind: Gateway}', '') });
+    const dir = writeFolder({ 'routes.yaml': routes.replace('{name: gone, kind: Service, group: core}, {name: gw, kind: Gateway}', '') });
     const check = resourcesCategory(dir).checks.find((c) => c.description === 'the policy has no warnings')!;
     const verdict = await check.run();
     expect(verdict).toMatchObject({ outcome: 'warning' });
@@ -150,9 +130,7 @@ spec: {podSelector: {matchLabels: {app: db}}, port: admin}
 `;
 
   it('a Server selecting no registered pod, or no pod with its named port', () => {
-    const dir = folder({ 'servers.yaml': servers });
-    const store = new ResourceStore({ dir, logger: quietLogger() });
-    store.load();
+    const { dir, store } = loadFolder({ 'servers.yaml': servers });
     const podWarnings = (pods: RegisteredPod[]) => warnAbout(store.resources, pods).map((w) => w.replaceAll(`${dir}/`, ''));
     expect(podWarnings([pod({ app: 'web' }, [])])).toEqual([
       'servers.yaml: Server production/db-admin: spec.podSelector: selects no registered pod in namespace production; the Server protects nothing',

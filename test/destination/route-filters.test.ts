@@ -2,26 +2,14 @@
 // an unsupported one or a redirect loop warned about (file, resource, field) and refusing its
 // rule, and hostile values (bad header names, CR/LF in values, hop-by-hop headers, bad redirects)
 // refusing the file with an error that says what and where.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { quietLogger } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { loadFolder } from './resource-folder.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const WEB_SERVICE = 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: production}\nspec:\n  selector: {app: web}\n  ports: [{port: 8080}]\n';
 
+/** What the destination says of the web Service and `route`. */
 function problemsOf(route: string): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-filters-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'web.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: production}\nspec:\n  selector: {app: web}\n  ports: [{port: 8080}]\n');
-  writeFileSync(join(dir, 'route.yaml'), route);
-  const store = new ResourceStore({ dir, logger: quietLogger() });
-  store.load();
-  return store.problems().map((p) => `${p.severity}: ${p.message.replaceAll(`${dir}/`, '')}`);
+  return loadFolder({ 'web.yaml': WEB_SERVICE, 'route.yaml': route }).problems();
 }
 
 const route = (rule: string) => `apiVersion: gateway.networking.k8s.io/v1
