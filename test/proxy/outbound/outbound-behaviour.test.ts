@@ -253,7 +253,9 @@ describe('balancing through a real proxy', () => {
     resolver.profile(authority).set({
       fqdn: 'budget.production.svc.cluster.local',
       routes: [],
-      retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttlMs: 10_000 },
+      // A minute's window: the whole run fits inside it even on a loaded machine, so nothing
+      // deposited expires and the bound below is exact. A reserve of 1/s keeps it tight.
+      retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 1, ttlMs: 60_000 },
       httpRoutes: [{ name: 'production/budget', rules: [{ matches: [], backends: [{ authority, weight: 1 }], requestTimeoutMs: 0, backendTimeoutMs: 0, retry: { httpStatuses: [{ min: 429, max: 429 }], grpcStatuses: [], limit: 3, timeoutMs: 0 } }] }],
     });
     const started = performance.now();
@@ -261,8 +263,8 @@ describe('balancing through a real proxy', () => {
     const seconds = (performance.now() - started) / 1000;
     const retries = busy.hits - 2000;
     report('budget: retries over 2000 failing requests, seconds', [retries, seconds.toFixed(1)]);
-    expect(seconds).toBeLessThan(10); // all inside one ttl window, so the bound below is exact
-    expect(retries).toBeLessThanOrEqual(0.2 * 2000 + 10 * 10);
+    expect(seconds).toBeLessThan(60); // all inside one ttl window, so the bound below is exact
+    expect(retries).toBeLessThanOrEqual(0.2 * 2000 + 1 * 60);
     expect(retries).toBeGreaterThanOrEqual(0.2 * 2000);
   });
 });
