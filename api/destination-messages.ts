@@ -32,21 +32,22 @@ export interface StatusRangeMessage {
   max?: number;
 }
 
-export interface RequestMatchMessage {
+/** The all / any / not arms of a condition message (RequestMatch, ResponseMatch) over its own kind. */
+export interface CombinedMatchMessage<M> {
+  all?: { matches?: M[] } | null;
+  any?: { matches?: M[] } | null;
+  not?: M | null;
+}
+
+export interface RequestMatchMessage extends CombinedMatchMessage<RequestMatchMessage> {
   match?: 'method' | 'pathRegex' | 'all' | 'any' | 'not';
   method?: string;
   pathRegex?: string;
-  all?: { matches?: RequestMatchMessage[] } | null;
-  any?: { matches?: RequestMatchMessage[] } | null;
-  not?: RequestMatchMessage | null;
 }
 
-export interface ResponseMatchMessage {
+export interface ResponseMatchMessage extends CombinedMatchMessage<ResponseMatchMessage> {
   match?: 'status' | 'all' | 'any' | 'not';
   status?: StatusRangeMessage | null;
-  all?: { matches?: ResponseMatchMessage[] } | null;
-  any?: { matches?: ResponseMatchMessage[] } | null;
-  not?: ResponseMatchMessage | null;
 }
 
 export interface RouteMessage {

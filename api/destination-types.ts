@@ -33,20 +33,24 @@ export type EndpointSet =
 
 // ---- Profiles (ServiceProfile + HTTPRoute) -------------------------------------------------
 
-/** A request condition, as ServiceProfile's `condition` (all/any/not nest). */
-export type RequestMatch =
-  | { method: string }
-  | { pathRegex: string }
-  | { all: RequestMatch[] }
-  | { any: RequestMatch[] }
-  | { not: RequestMatch };
+/** How ServiceProfile's conditions of one kind nest: all of, any of, or not a condition. */
+export type CombinedMatch<M> = AllOf<M> | AnyOf<M> | NotOf<M>;
+// (Interfaces, so that a condition type can name itself among its own parts.)
+export interface AllOf<M> {
+  all: M[];
+}
+export interface AnyOf<M> {
+  any: M[];
+}
+export interface NotOf<M> {
+  not: M;
+}
+
+/** A request condition, as ServiceProfile's `condition`. */
+export type RequestMatch = { method: string } | { pathRegex: string } | AllOf<RequestMatch> | AnyOf<RequestMatch> | NotOf<RequestMatch>;
 
 /** A response condition, as ServiceProfile's `responseClasses[].condition`. */
-export type ResponseMatch =
-  | { status: { min: number; max: number } }
-  | { all: ResponseMatch[] }
-  | { any: ResponseMatch[] }
-  | { not: ResponseMatch };
+export type ResponseMatch = { status: { min: number; max: number } } | AllOf<ResponseMatch> | AnyOf<ResponseMatch> | NotOf<ResponseMatch>;
 
 export interface ResponseClass {
   condition: ResponseMatch;

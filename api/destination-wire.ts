@@ -3,6 +3,7 @@
 import { isDefaultPolicy } from './destination-types.ts';
 import type {
   Authorization,
+  CombinedMatch,
   HttpRouteFilter,
   RedirectFilter,
   DefaultPolicy,
@@ -15,6 +16,7 @@ import type {
   ServerProtocol,
 } from './destination-types.ts';
 import type {
+  CombinedMatchMessage,
   EndpointMessage,
   HttpRouteMatchMessage,
   HttpRouteFilterMessage,
@@ -44,36 +46,40 @@ export function endpointFromWire(w: EndpointMessage): Endpoint {
 function requestMatchToWire(m: RequestMatch): RequestMatchMessage {
   if ('method' in m) return { method: m.method };
   if ('pathRegex' in m) return { pathRegex: m.pathRegex };
-  if ('all' in m) return { all: { matches: m.all.map(requestMatchToWire) } };
-  if ('any' in m) return { any: { matches: m.any.map(requestMatchToWire) } };
-  return { not: requestMatchToWire(m.not) };
+  return combinedMatchToWire(m, requestMatchToWire);
 }
 
 function requestMatchFromWire(w: RequestMatchMessage | null | undefined): RequestMatch {
   switch (w?.match) {
     case 'method': return { method: w.method ?? '' };
     case 'pathRegex': return { pathRegex: w.pathRegex ?? '' };
-    case 'all': return { all: (w.all?.matches ?? []).map(requestMatchFromWire) };
-    case 'any': return { any: (w.any?.matches ?? []).map(requestMatchFromWire) };
-    case 'not': return { not: requestMatchFromWire(w.not) };
-    default: return { all: [] }; // an empty condition matches everything
+    default: return combinedMatchFromWire(w, requestMatchFromWire);
   }
 }
 
 function responseMatchToWire(m: ResponseMatch): ResponseMatchMessage {
   if ('status' in m) return { status: m.status };
-  if ('all' in m) return { all: { matches: m.all.map(responseMatchToWire) } };
-  if ('any' in m) return { any: { matches: m.any.map(responseMatchToWire) } };
-  return { not: responseMatchToWire(m.not) };
+  return combinedMatchToWire(m, responseMatchToWire);
 }
 
 function responseMatchFromWire(w: ResponseMatchMessage | null | undefined): ResponseMatch {
+  if (w?.match === 'status') return { status: { min: Number(w.status?.min), max: Number(w.status?.max) } };
+  return combinedMatchFromWire(w, responseMatchFromWire);
+}
+
+/** The all / any / not of a request or a response condition; `toWire` converts its parts. */
+function combinedMatchToWire<M, W>(m: CombinedMatch<M>, toWire: (part: M) => W): CombinedMatchMessage<W> {
+  if ('all' in m) return { all: { matches: m.all.map(toWire) } };
+  if ('any' in m) return { any: { matches: m.any.map(toWire) } };
+  return { not: toWire(m.not) };
+}
+
+function combinedMatchFromWire<W, M>(w: (CombinedMatchMessage<W> & { match?: string }) | null | undefined, fromWire: (part: W | null | undefined) => M): CombinedMatch<M> {
   switch (w?.match) {
-    case 'status': return { status: { min: Number(w.status?.min), max: Number(w.status?.max) } };
-    case 'all': return { all: (w.all?.matches ?? []).map(responseMatchFromWire) };
-    case 'any': return { any: (w.any?.matches ?? []).map(responseMatchFromWire) };
-    case 'not': return { not: responseMatchFromWire(w.not) };
-    default: return { all: [] };
+    case 'all': return { all: (w.all?.matches ?? []).map(fromWire) };
+    case 'any': return { any: (w.any?.matches ?? []).map(fromWire) };
+    case 'not': return { not: fromWire(w.not) };
+    default: return { all: [] }; // an empty condition matches everything
   }
 }
 

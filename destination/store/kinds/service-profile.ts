@@ -1,6 +1,6 @@
 // linkerd.io ServiceProfile: per-route conditions, response classes, timeouts, retryability and
 // the retry budget, as Linkerd's CRD defines them.
-import type { ProfileRoute, RequestMatch, ResponseMatch, RetryBudget } from '../../../api/destination-types.ts';
+import type { AllOf, CombinedMatch, ProfileRoute, RequestMatch, ResponseMatch, RetryBudget } from '../../../api/destination-types.ts';
 import { compiledRegex, durationMs, Fields, FieldError } from '../field-reader.ts';
 import type { ServiceProfileResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
@@ -42,7 +42,6 @@ function readRoute(r: Fields): ProfileRoute {
   return { name, condition, responseClasses, timeoutMs, isRetryable: r.optionalBoolean('isRetryable') ?? false };
 }
 
-/** Several fields at one level all have to hold (Linkerd ANDs them). */
 function readRequestMatch(m: Fields): RequestMatch {
   const parts: RequestMatch[] = [];
   const method = m.optionalString('method');
@@ -52,11 +51,7 @@ function readRequestMatch(m: Fields): RequestMatch {
   }
   const pathRegex = m.optionalString('pathRegex');
   if (pathRegex !== undefined) parts.push({ pathRegex: compiledRegex(pathRegex, m.at('pathRegex')) });
-  if (m.has('all')) parts.push({ all: m.list('all', (raw, p) => readRequestMatch(Fields.of(raw, p))) });
-  if (m.has('any')) parts.push({ any: m.list('any', (raw, p) => readRequestMatch(Fields.of(raw, p))) });
-  if (m.has('not')) parts.push({ not: readRequestMatch(m.object('not')) });
-  if (parts.length === 0) throw new FieldError(m.path, 'must have one of method, pathRegex, all, any, not');
-  return parts.length === 1 ? parts[0]! : { all: parts };
+  return allOfLevel(m, [...parts, ...readCombinedMatch(m, readRequestMatch)], 'method, pathRegex');
 }
 
 function readResponseMatch(m: Fields): ResponseMatch {
@@ -68,10 +63,21 @@ function readResponseMatch(m: Fields): ResponseMatch {
     if (min > max) status.fail('min', `must not exceed max (${max}), got ${min}`);
     parts.push({ status: { min, max } });
   }
-  if (m.has('all')) parts.push({ all: m.list('all', (raw, p) => readResponseMatch(Fields.of(raw, p))) });
-  if (m.has('any')) parts.push({ any: m.list('any', (raw, p) => readResponseMatch(Fields.of(raw, p))) });
-  if (m.has('not')) parts.push({ not: readResponseMatch(m.object('not')) });
-  if (parts.length === 0) throw new FieldError(m.path, 'must have one of status, all, any, not');
+  return allOfLevel(m, [...parts, ...readCombinedMatch(m, readResponseMatch)], 'status');
+}
+
+/** A condition's `all`, `any` and `not` fields, whichever it has, each part read by `read`. */
+function readCombinedMatch<M>(m: Fields, read: (part: Fields) => M): CombinedMatch<M>[] {
+  const parts: CombinedMatch<M>[] = [];
+  if (m.has('all')) parts.push({ all: m.list('all', (raw, p) => read(Fields.of(raw, p))) });
+  if (m.has('any')) parts.push({ any: m.list('any', (raw, p) => read(Fields.of(raw, p))) });
+  if (m.has('not')) parts.push({ not: read(m.object('not')) });
+  return parts;
+}
+
+/** Several fields at one level all have to hold (Linkerd ANDs them); a level needs one at least. */
+function allOfLevel<M>(m: Fields, parts: M[], ownFields: string): M | AllOf<M> {
+  if (parts.length === 0) throw new FieldError(m.path, `must have one of ${ownFields}, all, any, not`);
   return parts.length === 1 ? parts[0]! : { all: parts };
 }
 
