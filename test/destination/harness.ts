@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { startDestination, type DestinationServer } from '../../destination/server.ts';
 import { DestinationClient, type DestinationClientOptions } from '../../proxy/discovery/destination-client.ts';
 import type { PodInfo } from '../../api/destination-types.ts';
@@ -67,6 +68,31 @@ export async function startHarness(fixture: string, host: string, registrationGr
     },
   };
   return h;
+}
+
+/**
+ * The harness of a whole test file: started before its first test and closed after its last (the
+ * hooks are registered here, so call it at the top of the file). Its fields read the running
+ * harness, so they are there inside tests, and `server` follows a restart.
+ */
+export function harnessForFile(fixture: string, host: string, registrationGraceMs = 0): Harness {
+  let running: Harness | undefined;
+  beforeAll(async () => {
+    running = await startHarness(fixture, host, registrationGraceMs);
+  });
+  afterAll(() => running?.close());
+  const now = (): Harness => {
+    if (!running) throw new Error(`the ${fixture} harness is used before its file's tests began`);
+    return running;
+  };
+  return {
+    get dir() { return now().dir; },
+    get pki() { return now().pki; },
+    get server() { return now().server; },
+    restart: () => now().restart(),
+    client: (identity, options) => now().client(identity, options),
+    close: () => now().close(),
+  };
 }
 
 export function pod(name: string, ip: string, labels: Record<string, string>, namespace = 'production'): PodInfo {

@@ -1,17 +1,13 @@
 // The lesson's YAML served over the real gRPC streams: profile routes and budget, the canary
 // split, and the orders-grpc Server admitting only checkout.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addresses, pod, startHarness, until, type Harness } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { addresses, pod, harnessForFile, until, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('lesson', `${NET}.1`);
-});
-afterAll(() => h.close());
+const h = harnessForFile('lesson', `${NET}.1`);
 
 describe('lesson YAML through the destination', () => {
   it('loads with no errors, and warns about the misplaced retryBudget', () => {

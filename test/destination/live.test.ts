@@ -3,19 +3,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../api/destination-channel.ts';
-import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { addresses, pod, harnessForFile, until, waitFor, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('lesson', `${NET}.2`);
-});
-afterAll(() => h.close());
+const h = harnessForFile('lesson', `${NET}.2`);
 
 const lessonFile = () => join(h.dir, 'lesson.yaml');
 const weights = (p: { httpRoutes: Array<{ rules: Array<{ backends: Array<{ weight: number }> }> }> }) =>

@@ -1,17 +1,13 @@
 // Gateway API routes (matches, timeouts, Linkerd's retry/timeout annotations, consumer routes)
 // and AuthorizationPolicy with MeshTLS/Network authentications, through the real streams.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pod, harnessForFile, until, waitFor, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('policy', `${NET}.7`);
-});
-afterAll(() => h.close());
+const h = harnessForFile('policy', `${NET}.7`);
 
 describe('HTTPRoute', () => {
   it('producer route: matches, per-rule timeouts over annotation defaults, retry annotations', async () => {

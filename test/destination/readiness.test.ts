@@ -3,23 +3,17 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PodReadyFile } from '../../proxy/discovery/pod-ready-file.ts';
-import { addresses, pod, quietLogger, startHarness, until, type Harness } from './harness.ts';
+import { addresses, pod, quietLogger, harnessForFile, until, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-let h: Harness;
+const h = harnessForFile('lesson', `${NET}.7`);
 const dir = mkdtempSync(join(tmpdir(), 'pod-ready-'));
-beforeAll(async () => {
-  h = await startHarness('lesson', `${NET}.7`);
-});
-afterAll(async () => {
-  await h.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The kubelet's way of writing the file: whole, by rename. */
 function setReady(file: string, ready: boolean): void {

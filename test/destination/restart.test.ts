@@ -2,18 +2,14 @@
 // on the same address they reconnect, re-register, and see new changes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addresses, pod, startHarness, until, waitFor, type Harness } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { addresses, pod, harnessForFile, until, waitFor, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('lesson', `${NET}.4`, 3_000);
-});
-afterAll(() => h.close());
+const h = harnessForFile('lesson', `${NET}.4`, 3_000);
 
 describe('destination restart', () => {
   it('clients keep the last endpoints and profile, then reconnect, re-register and follow new changes', async () => {
