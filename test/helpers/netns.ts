@@ -101,6 +101,12 @@ export class NetnsLab {
     this.pods.length = 0;
   }
 
+  /** close(), then the namespaces of this lab that still exist: a test's last check, that it left none. */
+  closeAndFindLeftovers(): string[] {
+    this.close();
+    return NetnsLab.leftovers(this.prefix);
+  }
+
   /** Namespaces of this lab that still exist (a test checks that close() left none). */
   static leftovers(prefix: string): string[] {
     const listed = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' }).stdout;

@@ -34,11 +34,7 @@ describe('mesh proxy-init in a pod namespace', () => {
     await Promise.all(servers.map((s, i) => ready(s, `server ${i}`)));
   }, 60_000);
 
-  afterAll(() => {
-    const name = lab?.name;
-    lab?.close();
-    if (name) expect(NetnsLab.leftovers(name)).toEqual([]);
-  });
+  afterAll(() => expect(lab?.closeAndFindLeftovers() ?? []).toEqual([]));
 
   it('redirects a plain client, but not the proxy user, skipped ports or the admin port', async () => {
     const installA = await mesh(a.ns, ['--proxy-uid', String(PROXY_UID), '--skip-outbound-ports', '9999']);

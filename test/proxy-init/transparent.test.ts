@@ -50,10 +50,9 @@ describe('transparent interception through two proxies', () => {
   }, 120_000);
 
   afterAll(() => {
-    const name = lab?.name;
-    lab?.close();
+    const leftovers = lab?.closeAndFindLeftovers() ?? [];
     pair?.close();
-    if (name) expect(NetnsLab.leftovers(name)).toEqual([]);
+    expect(leftovers).toEqual([]);
   });
 
   it('a plain client reaches the server by its pod IP, through both proxies, with mTLS between them', async () => {

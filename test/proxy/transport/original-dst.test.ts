@@ -33,11 +33,7 @@ describe('originalDst', () => {
     await ready(reader, 'the original-destination reader');
   }, 60_000);
 
-  afterAll(() => {
-    const name = lab?.name;
-    lab?.close();
-    if (name) expect(NetnsLab.leftovers(name)).toEqual([]);
-  });
+  afterAll(() => expect(lab?.closeAndFindLeftovers() ?? []).toEqual([]));
 
   it('reads the address and port a redirected connection was sent to', async () => {
     // Addresses on the pod's subnet that nothing listens on: only the redirect answers.
