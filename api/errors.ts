@@ -14,11 +14,14 @@ export class CodedError<Code extends string> extends Error {
   }
 }
 
-/** A CodedError that an HTTP API answers with the status its code maps to. */
-export abstract class HttpCodedError<Code extends string> extends CodedError<Code> {
-  protected abstract readonly statuses: Readonly<Record<Code, number>>;
-
-  get httpStatus(): number {
-    return this.statuses[this.code];
-  }
+/**
+ * The base class of an HTTP API's errors: CodedErrors that the API answers with the status each
+ * code maps to in `statuses`, so that a code and its status are written once, side by side.
+ */
+export function httpCodedError<Code extends string>(statuses: Readonly<Record<Code, number>>) {
+  return class HttpCodedError extends CodedError<Code> {
+    get httpStatus(): number {
+      return statuses[this.code];
+    }
+  };
 }
