@@ -25,11 +25,20 @@ afterAll(async () => {
   await app?.close();
 });
 
-const start = (args: string[] = []) =>
-  startTwoProxies({ mode: 'process', clientIp: `${NET}.13`, serverIp: `${NET}.14`, services: [{ authority: AUTHORITY, port: app.port }], args });
-
-/** Resolves when the app has the next request: from then on it is in flight through both proxies. */
-const reachesApp = () => new Promise<void>((resolve) => app.server.once('request', () => resolve()));
+/**
+ * Both proxies as processes (with `args`), and a GET /slow/<slowMs> through them that the app
+ * already has: from then on it is in flight through both proxies. The mesh is also kept for
+ * afterEach to close.
+ */
+async function startWithRequestInFlight(slowMs: number, args: string[] = []) {
+  const started = await startTwoProxies({ mode: 'process', clientIp: `${NET}.13`, serverIp: `${NET}.14`, services: [{ authority: AUTHORITY, port: app.port }], args });
+  mesh = started;
+  const client = new Client(started.proxyUrl);
+  const reached = new Promise<void>((resolve) => app.server.once('request', () => resolve()));
+  const inFlight = client.request({ path: `/slow/${slowMs}`, method: 'GET', headers: { host: AUTHORITY } });
+  await reached;
+  return { mesh: started, client, inFlight };
+}
 
 function refused(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -44,13 +53,9 @@ function refused(host: string, port: number): Promise<boolean> {
 
 describe('graceful shutdown', () => {
   it('SIGTERM: stops accepting, finishes the in-flight request, exits 0', async () => {
-    mesh = await start();
-    const client = new Client(mesh.proxyUrl);
-    const reached = reachesApp();
-    const inFlight = client.request({ path: '/slow/800', method: 'GET', headers: { host: AUTHORITY } });
-    await reached;
+    const { mesh, client, inFlight } = await startWithRequestInFlight(800);
     process.kill(mesh.outbound.pid!, 'SIGTERM');
-    await expect.poll(() => refused(mesh!.outbound.host, mesh!.outbound.port), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => refused(mesh.outbound.host, mesh.outbound.port), { timeout: 10_000 }).toBe(true);
     const res = await inFlight;
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe('slow done');
@@ -60,11 +65,7 @@ describe('graceful shutdown', () => {
   });
 
   it('POST /shutdown from the pod: drains and exits 0', async () => {
-    mesh = await start();
-    const client = new Client(mesh.proxyUrl);
-    const reached = reachesApp();
-    const inFlight = client.request({ path: '/slow/500', method: 'GET', headers: { host: AUTHORITY } });
-    await reached;
+    const { mesh, client, inFlight } = await startWithRequestInFlight(500);
     const res = await request(`http://${mesh.inbound.host}:${mesh.inbound.adminPort}/shutdown`, { method: 'POST' });
     expect(res.statusCode).toBe(200);
     await res.body.text();
@@ -75,14 +76,8 @@ describe('graceful shutdown', () => {
   });
 
   it('the grace period bounds the drain: a request slower than it is cut, and the exit is still 0', async () => {
-    mesh = await start(['--shutdown-grace-ms', '300']);
-    const client = new Client(mesh.proxyUrl);
-    const reached = reachesApp();
-    const inFlight = client.request({ path: '/slow/5000', method: 'GET', headers: { host: AUTHORITY } }).then(
-      (r) => r.body.text(),
-      (err: Error) => err,
-    );
-    await reached;
+    const { mesh, client, inFlight: request } = await startWithRequestInFlight(5000, ['--shutdown-grace-ms', '300']);
+    const inFlight = request.then((r) => r.body.text(), (err: Error) => err);
     const t0 = Date.now();
     process.kill(mesh.outbound.pid!, 'SIGTERM');
     expect(await mesh.outbound.exited).toBe(0);
