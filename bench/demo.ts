@@ -11,7 +11,6 @@ import { runPaced } from './paced-load.ts';
 import { meshProcess, RssSampler } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
 
-const REPO = new URL('..', import.meta.url).pathname;
 /** The demo's addresses move into the bench's own /24 (pods 127.0.23.N, the ingress proxy's front door 127.0.23.1:8000). */
 const DEMO_NET = '127.0.23';
 /** The demo path does four proxy hops and retries: a fixed rate it can hold on a 2-core machine. */
@@ -21,11 +20,6 @@ const CHECKOUT = { method: 'POST' as const, headers: { 'content-type': 'applicat
 export const demoMode: BenchMode = {
   name: 'demo',
   summary: 'the orders/checkout demo under load through its front door, the ingress proxy (POST /checkout)',
-  async available() {
-    return existsSync(join(REPO, 'examples/orders-checkout/runner/run-demo.ts')) && existsSync(join(REPO, 'cli/commands/demo.ts'))
-      ? true
-      : 'the demo runner (examples/orders-checkout/runner) does not exist yet';
-  },
   async run(ctx) {
     const stateDir = join(ctx.logDir, 'state');
     ctx.log(`starting the demo (mesh demo --state ${stateDir}, MESH_DEMO_NET=${DEMO_NET})...`);

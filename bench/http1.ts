@@ -16,9 +16,6 @@ export const BAR_RSS_MB = 130;
 export const http1Mode: BenchMode = {
   name: 'http1',
   summary: 'HTTP/1.1 direct vs through outbound + inbound proxies (cleartext)',
-  async available() {
-    return true;
-  },
   async run(ctx) {
     ctx.log('starting the app and two proxies (each its own process)...');
     const t = await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand });

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
     console.log(`bench mode ${values.mode} is not available yet: ${(err as Error).message}`);
     return 0;
   }
-  const available = await mode.available();
+  const available = (await mode.available?.()) ?? true;
   if (available !== true) {
     console.log(`bench mode ${values.mode} is not available yet: ${available}`);
     return 0;

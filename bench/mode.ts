@@ -21,8 +21,8 @@ export interface BenchContext {
 export interface BenchMode {
   name: string;
   summary: string;
-  /** `true`, or why this mode cannot run in this tree yet. */
-  available(): Promise<true | string>;
+  /** For a mode that needs what a machine may lack (a tool): `true`, or what is missing. Absent: it always runs. */
+  available?(): Promise<true | string>;
   /** Runs, prints its tables through ctx.log, and returns what goes into bench/results.json. */
   run(ctx: BenchContext): Promise<unknown>;
 }

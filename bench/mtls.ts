@@ -1,6 +1,6 @@
 // Mode mtls: the two-proxy path with mTLS against the same path in cleartext (and the app
 // directly), in the same run; the CA's issuance rate; and the cost of a full mTLS handshake.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { SETTINGS } from '../proxy/config.ts';
@@ -16,7 +16,6 @@ import { barLines, table } from './report.ts';
 import { checkSamePath, startTopology } from './two-proxy-topology.ts';
 
 const CA_ADDR = '127.0.23.110:8080';
-const REPO = new URL('..', import.meta.url).pathname;
 
 /** The proxy takes its identity from these (examples/orders-checkout/runner/mesh-commands.ts uses the same). */
 function proxyTakesIdentity(): boolean {
@@ -26,9 +25,6 @@ function proxyTakesIdentity(): boolean {
 export const mtlsMode: BenchMode = {
   name: 'mtls',
   summary: 'two proxies with mTLS vs cleartext, CA issuance rate, full-handshake cost',
-  async available() {
-    return existsSync(join(REPO, 'identity/server.ts')) ? true : 'identity/ (the CA) does not exist yet';
-  },
   async run(ctx) {
     ctx.log(`starting the CA (mesh identity init + serve) on ${CA_ADDR}...`);
     const ca = await startCa(ctx.logDir, CA_ADDR);

@@ -12,7 +12,6 @@ import { runPaced } from './paced-load.ts';
 import { memoryOf, meshProcess } from './processes.ts';
 import { mb, table } from './report.ts';
 
-const REPO = new URL('..', import.meta.url).pathname;
 /** The soak's own loopback /24, so it runs beside a learner's demo and the other bench modes. */
 const SOAK_NET = '127.0.33';
 /** 1000 is the saturating modes' default --rate; the demo path holds about 100/s on 2 cores, so the soak runs at 50/s unless told otherwise. */
@@ -40,9 +39,6 @@ interface Series {
 export const soakMode: BenchMode = {
   name: 'soak',
   summary: 'the demo at a fixed rate for a long time; every process\'s RSS, FDs and handles every 10 s, growth after the warm-up, warnings and errors logged',
-  async available() {
-    return existsSync(join(REPO, 'cli/commands/demo.ts')) ? true : 'the demo runner does not exist yet';
-  },
   async run(ctx) {
     const rate = ctx.rate === 1000 ? DEFAULT_RATE : ctx.rate;
     const stateDir = join(ctx.logDir, 'state');

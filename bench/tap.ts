@@ -20,9 +20,6 @@ export const BAR_TAP_RATIO = 0.9;
 export const tapMode: BenchMode = {
   name: 'tap',
   summary: 'mTLS two-proxy path: no tap vs one tap open at full rate (vs --baseline-proxy, another build)',
-  async available() {
-    return true;
-  },
   async run(ctx) {
     ctx.log(`starting the CA on ${CA_ADDR}, and the viz's certificate (mesh-viz/tap) from it...`);
     const ca = await startCa(ctx.logDir, CA_ADDR);
