@@ -20,6 +20,8 @@ export interface TapClientOptions {
 }
 
 export interface OpenTap {
+  /** Resolves once the proxy has accepted the tap (its response headers came); rejects if the call fails first. */
+  opened: Promise<void>;
   /** The events, in order; ends when the proxy ends the tap or `cancel()` is called, throws a grpc `ServiceError` on failure. */
   events: AsyncIterable<TapEvent>;
   /** Stops the tap (the proxy frees its slot); the iterator then ends with CANCELLED. */
@@ -46,20 +48,30 @@ export function openTap(opts: TapClientOptions, request: ObserveRequest): OpenTa
     request,
     opts.deadline === undefined ? {} : { deadline: opts.deadline },
   );
-  // Errors reach the reader through `events`; this listener only keeps an unread stream's error
-  // (after cancel, or before anyone iterates) from being an uncaught exception.
-  call.on('error', () => {});
+  // Errors reach the reader through `events`. This listener keeps an unread stream's error
+  // (after cancel, or before anyone iterates) from being an uncaught exception, and holds it
+  // for a reader that starts only after the call failed (one that awaited `opened` first).
+  let failure: grpc.ServiceError | undefined;
+  call.on('error', (err: grpc.ServiceError) => {
+    failure ??= err;
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    call.once('metadata', () => resolve());
+    call.once('error', reject);
+  });
+  opened.catch(() => {}); // the same error reaches the reader through `events`
   let cancelled = false;
   async function* events(): AsyncGenerator<TapEvent> {
     try {
       for await (const event of call as AsyncIterable<TapEvent>) yield event;
     } catch (err) {
-      // A tap we stopped ourselves just ends.
-      if (cancelled && (err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-      throw err;
+      failure = err as grpc.ServiceError;
     }
+    // A tap we stopped ourselves just ends.
+    if (failure && !(cancelled && failure.code === grpc.status.CANCELLED)) throw failure;
   }
   return {
+    opened,
     events: events(),
     cancel: () => {
       cancelled = true;

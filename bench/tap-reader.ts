@@ -2,8 +2,9 @@
 // on "open" (a line on stdin) it opens one tap on each address in TAP_ADDRESSES (every request,
 // the proxy's full rate, journeys on) and reads them; on "open-none" the same taps with a filter
 // that matches no request (what matching alone costs); either may name other addresses after a
-// space ("open 127.0.23.100:4190,127.0.23.101:4190"); on "close" it cancels them and prints
-// {"events":N,"dropped":M} on a line.
+// space ("open 127.0.23.100:4190,127.0.23.101:4190") and is answered once every proxy has
+// accepted its tap. "count" prints the events received so far; "close" cancels the taps and
+// prints {"events":N,"dropped":M} on a line.
 import { createInterface } from 'node:readline';
 import { openTap, type OpenTap } from '../api/tap-client.ts';
 
@@ -12,7 +13,7 @@ const addresses = env.TAP_ADDRESSES!.split(',');
 let open: Array<{ tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
 let events = 0;
 
-function openAll(matchNothing: boolean, at: string[]): void {
+async function openAll(matchNothing: boolean, at: string[]): Promise<void> {
   events = 0;
   const match = matchNothing ? { http: { pathPrefix: '/no-request-has-this-path' } } : undefined;
   open = at.map((address) => {
@@ -28,6 +29,7 @@ function openAll(matchNothing: boolean, at: string[]): void {
     });
     return entry;
   });
+  await Promise.all(open.map((o) => o.tap.opened));
 }
 
 async function closeAll(): Promise<{ events: number; dropped: number }> {
@@ -42,8 +44,13 @@ async function closeAll(): Promise<{ events: number; dropped: number }> {
 for await (const line of createInterface({ input: process.stdin })) {
   const [command, at] = line.split(' ');
   if (command === 'open' || command === 'open-none') {
-    openAll(command === 'open-none', at ? at.split(',') : addresses);
-    process.stdout.write('opened\n');
+    const answer = await openAll(command === 'open-none', at ? at.split(',') : addresses).then(
+      () => 'opened',
+      (err: Error) => `failed: ${err.message}`,
+    );
+    process.stdout.write(`${answer}\n`);
+  } else if (line === 'count') {
+    process.stdout.write(`${events}\n`);
   } else if (line === 'close') {
     process.stdout.write(`${JSON.stringify(await closeAll())}\n`);
   }

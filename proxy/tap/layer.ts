@@ -1,11 +1,11 @@
 // The tap layer: with no tap open it is one field check and the request passes on untouched.
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
-import { Transform } from 'node:stream';
 import type { TapEventOut, TapPeer } from '../../api/tap-proto.ts';
-import { asProxyError, ProxyError } from '../errors.ts';
+import { asProxyError } from '../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
 import { namespaceOfAuthority, namespaceOfIdentity, outboundDestination, tapHeaders, toPeer, type SelfFacts } from './events.ts';
+import { countBody } from './counted-body.ts';
 import type { Tap, TapHub } from './hub.ts';
 import { Journey } from './journey.ts';
 import type { PeerFacts, RequestFacts } from './match.ts';
@@ -188,31 +188,13 @@ class TappedRequest {
       return res;
     }
     // Counting the bytes needs a stream in between; only reported requests pay for it.
-    let bytes = 0;
-    const counted = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    // Wired by hand, not with stream.pipeline(): on Node 20 that makes an AbortController per
-    // call and aborts it at the end, building a DOMException (and its stack trace) per response.
-    const body = res.body;
-    body.on('error', (err) => counted.destroy(err));
-    // A peer that vanishes can end the body with neither 'end' nor 'error' (a destroyed stream):
-    // end the client's copy too, or the client hangs and this tap never sees its end.
-    body.on('close', () => {
-      if (!body.readableEnded && !counted.destroyed) counted.destroy(new ProxyError('UPSTREAM_RESET', 'the response ended early: the upstream closed its stream'));
-    });
-    counted.on('close', () => {
-      if (counted.readableEnded && !counted.errored) return this.afterBody(res, headerGrpc, bytes);
-      if (!body.destroyed) body.destroy(); // the client left: stop the upstream too
-      const cancelled = this.req.signal.aborted || !counted.errored;
-      const e = asProxyError(counted.errored);
+    const counted = countBody(res.body, ({ stream, bytes }) => {
+      if (stream.readableEnded && !stream.errored) return this.afterBody(res, headerGrpc, bytes);
+      const cancelled = this.req.signal.aborted || !stream.errored;
+      const e = asProxyError(stream.errored);
       this.end(bytes, this.req.ctx.grpc ? (cancelled ? 1 : 2) : undefined, cancelled ? 'CANCELLED' : e.code, cancelled ? 'the response ended early: the client went away or reset the stream' : e.message);
     });
-    body.pipe(counted);
-    return { ...res, body: counted };
+    return { ...res, body: counted.stream };
   }
 
   private afterBody(res: MeshResponse, headerGrpc: number | undefined, bytes: number): void {

@@ -94,6 +94,9 @@ export class TapServer {
       call.on('cancelled', gone);
       call.on('close', gone);
       call.on('error', gone);
+      // The response headers now, not with the first event: the tapper knows its tap is open
+      // (not refused, not still connecting) even while no request matches.
+      call.sendMetadata(new grpc.Metadata());
       logger.info({ caller, peer: call.getPeer(), taps: hub.taps.length }, 'tap opened');
     } catch (err) {
       const e = err instanceof TapError ? err : new TapError('TAP_BAD_MATCH', (err as Error).message);

@@ -30,4 +30,29 @@ describe('tap layer', () => {
     expect(Buffer.concat(received).toString()).toBe('partial');
     await expect.poll(() => events.find((e) => e.responseEnd)?.responseEnd).toMatchObject({ error: 'UPSTREAM_RESET', responseBytes: 7 });
   });
+
+  it('a reported body keeps its backpressure: a client that does not read pauses the upstream; every byte is counted', async () => {
+    const hub = new TapHub();
+    const events: TapEventOut[] = [];
+    hub.open({ limit: 10 }, { write: (e) => events.push(e), backlog: () => 0, end: () => {} });
+    let pushed = 0;
+    const chunk = Buffer.alloc(16 * 1024, 'x');
+    const upstream = new Readable({
+      read() {
+        if (pushed >= 64) return void this.push(null);
+        pushed++;
+        this.push(chunk);
+      },
+    });
+    const service = tapLayer({ hub, direction: 'outbound', self: { podIp: '127.0.0.1' } })(async () => ({ status: 200, headers: {}, body: upstream }));
+    const res = await service(meshRequest());
+    // Nobody reads the client's copy: the upstream must stop well short of its 64 chunks.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pushed).toBeLessThan(16);
+    expect(upstream.isPaused()).toBe(true);
+    let received = 0;
+    for await (const c of res.body!) received += (c as Buffer).length;
+    expect(received).toBe(64 * chunk.length);
+    await expect.poll(() => events.find((e) => e.responseEnd)?.responseEnd).toMatchObject({ error: '', responseBytes: 64 * chunk.length });
+  });
 });

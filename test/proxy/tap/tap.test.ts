@@ -193,7 +193,9 @@ describe('tap through two proxies', () => {
     const { key, cert } = viz.current();
     const t = openTap({ address: tapAddress(mesh.inbound), key: key as string, cert: cert as string, trustAnchorsPem: pki.anchorPem, deadline: Date.now() + 1_500 }, { match: { http: { pathPrefix: '/nothing-goes-here' } } });
     opened.push(t);
-    await tapsOpen(mesh.inbound, 1);
+    // The proxy's headers come as soon as it holds the tap, with no request matching yet.
+    await t.opened;
+    expect(mesh.inbound.proxy!.taps.taps).toHaveLength(1);
     await expect(collect(t, () => false)).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
     await tapsOpen(mesh.inbound, 0);
   });
@@ -286,6 +288,7 @@ describe('tap through two proxies', () => {
     const four = [1, 2, 3, 4].map(() => tap(mesh.inbound, {}));
     await tapsOpen(mesh.inbound, 4);
     const fifth = tap(mesh.inbound, {});
+    await expect(fifth.opened).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
     await expect(collect(fifth, () => true)).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/most at once \(4\)/) });
     for (const t of four) t.cancel();
     await tapsOpen(mesh.inbound, 0);
