@@ -93,6 +93,11 @@ export class KubeCluster {
     return this.kubectlOk(['apply', '-f', '-'], yaml);
   }
 
+  /** A Node named `name` for pods to name in `spec.nodeName`: no kubelet runs, so the test sets those pods' status itself. */
+  addNode(name: string): Promise<string> {
+    return this.apply(`apiVersion: v1\nkind: Node\nmetadata: {name: ${name}}\n`);
+  }
+
   /** Waits until namespace `ns` has ServiceAccount `name` (the controller-manager makes `default`). */
   async waitForServiceAccount(ns: string, name = 'default', timeoutMs = 60_000): Promise<void> {
     const until = Date.now() + timeoutMs;

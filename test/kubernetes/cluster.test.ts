@@ -24,11 +24,8 @@ describe('kube-cluster harness', () => {
   it('runs the controller-manager: a Ready pod of a Service becomes an EndpointSlice', async () => {
     await cluster.kubectlOk(['create', 'namespace', 'harness']);
     await cluster.waitForServiceAccount('harness');
+    await cluster.addNode('node-1');
     await cluster.apply(`
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
----
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: harness}

@@ -78,11 +78,8 @@ beforeAll(async () => {
   await cluster.kubectlOk(['wait', '--for', 'condition=established', '--timeout=60s', 'crd', '--all']);
   await cluster.kubectlOk(['create', 'namespace', NS]);
   await cluster.waitForServiceAccount(NS);
+  await cluster.addNode('node-1');
   await cluster.apply(`
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
----
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: orders, namespace: ${NS}}

@@ -103,7 +103,7 @@ beforeAll(async () => {
   if (init.code !== 0) throw new Error(`mesh identity init: ${init.stderr}`);
   const read = (f: string) => readFileSync(join(dir, 'ca', f), 'utf8');
   pki = { ca: read('ca.crt'), issuerCrt: read('issuer.crt'), issuerKey: read('issuer.key') };
-  await cluster.apply('apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n');
+  await cluster.addNode('node-1');
   hostKubeconfig = await cluster.hostKubeconfig();
 });
 
