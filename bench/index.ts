@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { http1Mode } from './http1.ts';
 import { parseDuration } from '../api/duration.ts';
+import { positiveFlag } from '../cli/args.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { buildProxyBundle } from './proxy-bundle.ts';
 import { machineNote, saveResults } from './report.ts';
@@ -23,16 +24,10 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
 
 /** `--duration 10` (seconds) or a duration such as `30m`, `1h30m`, `90s`. */
 function durationSeconds(raw: string): number {
-  if (/^\d+(\.\d+)?$/.test(raw)) return positive('duration', raw);
+  if (/^\d+(\.\d+)?$/.test(raw)) return positiveFlag(raw, '--duration');
   const ms = parseDuration(raw);
   if (!(ms > 0)) throw new Error(`--duration must be longer than zero, got "${raw}"`);
   return ms / 1000;
-}
-
-function positive(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
-  return n;
 }
 
 async function main(): Promise<number> {
@@ -91,8 +86,8 @@ async function main(): Promise<number> {
     // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
     baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
     durationSeconds: durationSeconds(values.duration),
-    connections: Math.round(positive('connections', values.connections)),
-    rate: positive('rate', values.rate),
+    connections: Math.round(positiveFlag(values.connections, '--connections')),
+    rate: positiveFlag(values.rate, '--rate'),
     onCleanup: (fn) => cleanups.push(fn),
     log: (line) => console.log(line),
   };

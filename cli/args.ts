@@ -79,6 +79,13 @@ export function durationFlag(text: string, flag: string): number {
   return ms;
 }
 
+/** A positive number flag (`--rate 20`, `--backoff 0.5`); throws UsageError naming the flag. */
+export function positiveFlag(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got "${text}"`);
+  return n;
+}
+
 /** `--help` was asked for: the usage goes to stdout, exit code 0. */
 class HelpRequested extends CodedError<'HELP_REQUESTED'> {
   constructor() {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positiveFlag } from '../../cli/args.ts';
 import { runChaos } from './chaos.ts';
 
 const { values } = parseArgs({
@@ -19,19 +20,14 @@ const { values } = parseArgs({
     manifests: { type: 'string' },
   },
 });
-const number = (name: string, raw: string) => {
-  const n = Number(raw);
-  if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${raw}"`);
-  return n;
-};
 const stateDir = mkdtempSync(join(tmpdir(), 'mesh-chaos-'));
 let keep = values.keep!;
 const root = join(import.meta.dirname, '../..');
 try {
-  const backoff = number('backoff', values.backoff!);
+  const backoff = positiveFlag(values.backoff!, '--backoff');
   const { results, bars } = await runChaos({
-    root, net: values.net!, stateDir, backoffSeconds: backoff, rate: number('rate', values.rate!), settleMs: number('settle', values.settle!) * 1000,
-    only: values.only, repeat: number('repeat', values.repeat!), manifestsDir: values.manifests,
+    root, net: values.net!, stateDir, backoffSeconds: backoff, rate: positiveFlag(values.rate!, '--rate'), settleMs: positiveFlag(values.settle!, '--settle') * 1000,
+    only: values.only, repeat: positiveFlag(values.repeat!, '--repeat'), manifestsDir: values.manifests,
     say: (l) => console.log(l),
   });
   if (values.json) writeFileSync(values.json, JSON.stringify({ results, bars }, null, 2));
