@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
 import { sumOf } from '../../api/prom-samples.ts';
+import { expectInboundOnlyOverMtls } from '../helpers/demo-mtls.ts';
 import { runMesh } from '../cli/run-mesh.ts';
 import { expectRogueRefused } from '../helpers/rogue.ts';
 
@@ -180,13 +181,7 @@ describe('docker-compose.yml on a real engine', () => {
     expect((await retries()) - before).toBeGreaterThan(10);
   });
 
-  it('carries every hop between proxies over mTLS (inbound metrics)', async () => {
-    for (const pod of ['checkout-0', 'orders-stable-0', 'payments-0']) {
-      const m = (await metrics(pod)).filter((s) => s.name === 'response_total' && s.labels.direction === 'inbound');
-      expect(m.filter((s) => s.labels.tls === 'true').reduce((a, s) => a + s.value, 0), pod).toBeGreaterThan(0);
-      expect(m.filter((s) => s.labels.tls !== 'true').reduce((a, s) => a + s.value, 0), pod).toBe(0);
-    }
-  });
+  it('carries every hop between proxies over mTLS (inbound metrics)', () => expectInboundOnlyOverMtls(metrics));
 
   it('turns a payments slower than the route timeout into a 504, not a hang', async () => {
     expect(paymentsConfig({ latencyMs: 2000 })).toBe('200');

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
 import { sumOf } from '../../../api/prom-samples.ts';
+import { expectInboundOnlyOverMtls } from '../../helpers/demo-mtls.ts';
 import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
 import { burnCpus } from '../../helpers/cpu-burners.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
@@ -209,13 +210,7 @@ describe('the demo, end to end', () => {
     expect(after - before).toBeGreaterThan(10);
   });
 
-  it('carries every hop between proxies over mTLS (inbound metrics)', async () => {
-    for (const pod of ['checkout-0', 'orders-stable-0', 'payments-0']) {
-      const m = (await metrics(pod)).filter((s) => s.name === 'response_total' && s.labels.direction === 'inbound');
-      expect(m.filter((s) => s.labels.tls === 'true').reduce((a, s) => a + s.value, 0), pod).toBeGreaterThan(0);
-      expect(m.filter((s) => s.labels.tls !== 'true').reduce((a, s) => a + s.value, 0), pod).toBe(0);
-    }
-  });
+  it('carries every hop between proxies over mTLS (inbound metrics)', () => expectInboundOnlyOverMtls(metrics));
 
   it('turns a payments slower than the route timeout into a timeout, not a hang', async () => {
     expect(await paymentsConfig({ latencyMs: 2000 })).toBe(200);
