@@ -105,55 +105,46 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
   const anchors = `${MOUNTS.trustRoots}/ca-bundle.crt`;
   const token = `${MOUNTS.token}/identity-token`;
   const tcp = (port: number) => ({ tcpSocket: { port }, periodSeconds: 5 });
+  // A controller runs `mesh <component> serve --kubernetes` on its pod's address, in the control
+  // plane's namespace under its own service account, with as many replicas as --ha asks for.
+  const controller = (component: 'identity' | 'destination' | 'injector', flags: string[]) => ({
+    component,
+    namespace: CONTROL_PLANE_NS,
+    serviceAccount: component,
+    replicas: v.controllerReplicas,
+    command: ['mesh', component, 'serve', '--kubernetes', '--addr', `$(MESH_POD_IP):${PORTS[component]}`, ...flags],
+  });
   return [
     {
-      component: 'identity',
-      namespace: CONTROL_PLANE_NS,
-      serviceAccount: 'identity',
-      replicas: v.controllerReplicas,
-      command: [
-        'mesh', 'identity', 'serve', '--kubernetes',
-        '--addr', `$(MESH_POD_IP):${PORTS.identity}`,
+      ...controller('identity', [
         '--issuer-secret', `${CONTROL_PLANE_NS}/${ISSUER_SECRET}`,
         '--trust-domain', v.identityTrustDomain,
         '--cert-lifetime', v.identity.issuer.issuanceLifetime,
-      ],
+      ]),
       ports: [{ name: 'grpc', port: PORTS.identity }],
       volumes: [trustRootsVolume],
       mounts: [trustRootsMount],
       readiness: tcp(PORTS.identity),
     },
     {
-      component: 'destination',
-      namespace: CONTROL_PLANE_NS,
-      serviceAccount: 'destination',
-      replicas: v.controllerReplicas,
-      command: [
-        'mesh', 'destination', 'serve', '--kubernetes',
-        '--addr', `$(MESH_POD_IP):${PORTS.destination}`,
+      ...controller('destination', [
         '--identity-addr', identityAddr, '--trust-anchors', anchors, '--token-file', token,
         '--cluster-domain', v.clusterDomain,
-      ],
+      ]),
       ports: [{ name: 'grpc', port: PORTS.destination }],
       volumes: [trustRootsVolume, tokenVolume],
       mounts: [trustRootsMount, tokenMount],
       readiness: tcp(PORTS.destination),
     },
     {
-      component: 'injector',
-      namespace: CONTROL_PLANE_NS,
-      serviceAccount: 'injector',
-      replicas: v.controllerReplicas,
-      command: [
-        'mesh', 'injector', 'serve', '--kubernetes',
-        '--addr', `$(MESH_POD_IP):${PORTS.injector}`,
+      ...controller('injector', [
         '--cert', `${MOUNTS.injectorTls}/tls.crt`, '--key', `${MOUNTS.injectorTls}/tls.key`,
         // The anchors go into every injected proxy's environment: a ConfigMap volume cannot reach across namespaces.
         '--trust-anchors', anchors,
         '--proxy-image', v.image.name, '--proxy-version', v.image.version,
         '--trust-domain', v.identityTrustDomain, '--cluster-domain', v.clusterDomain,
         '--capture', v.proxy.capture,
-      ],
+      ]),
       ports: [{ name: 'https', port: PORTS.injector }],
       volumes: [trustRootsVolume, { name: 'tls', secret: { secretName: INJECTOR_TLS_SECRET } }],
       mounts: [trustRootsMount, { name: 'tls', mountPath: MOUNTS.injectorTls, readOnly: true }],
