@@ -30,6 +30,12 @@ export interface InterceptOptions {
   skipOutboundPorts: string;
   /** The control plane's `ip:port`s: reached directly by anything in the pod. */
   controlPlane: string[];
+  /**
+   * Sources whose inbound connections reach the app directly (IPv4 CIDRs): the node's own address,
+   * where the kubelet probes from. Probes go straight to the container (docs/DESIGN.md), and a gRPC
+   * probe of a port whose policy admits only one identity would otherwise be refused by the proxy.
+   */
+  skipInboundFrom?: string[];
 }
 
 /** Linkerd's: admin 4191 and tap 4190 are not the app's, so never sent to the inbound port. */
@@ -59,6 +65,9 @@ export function buildRules(options: InterceptOptions): RuleSet {
   const comment = (what: string) => `-m comment --comment "${COMMENT_PREFIX}${what}"`;
   const rules: string[] = [];
 
+  for (const cidr of options.skipInboundFrom ?? []) {
+    rules.push(`-A ${REDIRECT_CHAIN} -s ${ipv4Cidr(cidr)} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
+  }
   for (const ports of multiportChunks(options.skipInboundPorts, 'skip-inbound-ports')) {
     rules.push(`-A ${REDIRECT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-inbound-ports')}`);
   }
@@ -114,6 +123,14 @@ export function multiportChunks(list: string, setting: string): string[] {
   }
   chunks.push(current.join(','));
   return chunks;
+}
+
+function ipv4Cidr(value: string): string {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?$/.exec(value.trim());
+  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || Number(m[2] ?? 32) > 32) {
+    throw new InterceptConfigError(`skip-inbound-from: "${value}" is not an IPv4 address or CIDR such as 10.244.0.254/32`);
+  }
+  return `${m[1]}/${m[2] ?? 32}`;
 }
 
 function ipPort(target: string): { ip: string; port: number } {

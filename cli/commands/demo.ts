@@ -9,11 +9,15 @@ import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, the ingress proxy on 127.0.0.1:8000';
 
-const usage = `usage: mesh demo [--kubernetes [--netns NAME]] [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS] [--restart-backoff SECONDS]
+const usage = `usage: mesh demo [--netns | --kubernetes [--cluster-netns NAME]] [--state DIR] [--workloads DIR] [--manifests DIR] [--ready-timeout SECONDS] [--restart-backoff SECONDS]
 
+  --netns              every pod in a network namespace of its own, on a bridge in a namespace the runner
+                       makes (nothing leaves it); apps have no proxy variables: proxy-init's iptables send
+                       their TCP through the sidecar. Needs root. The front door, viz and dashboard are
+                       forwarded to 127.0.0.1; namespaces are named $MESH_DEMO_NETNS (default meshnet)
   --kubernetes         on a real Kubernetes control plane (kube-apiserver + controller-manager, built
                        on first use, in a network namespace), with this runner as its node
-  --netns NAME         the cluster's network namespace in Kubernetes mode (default mesh-demo)
+  --cluster-netns NAME the cluster's network namespace in Kubernetes mode (default mesh-demo)
 
   --state DIR          state folder: trust anchor, tokens, logs, pods.json (default .mesh-state, or $MESH_STATE_DIR)
   --workloads DIR      Deployment YAML of the workloads (default examples/orders-checkout/workloads)
@@ -21,7 +25,7 @@ const usage = `usage: mesh demo [--kubernetes [--netns NAME]] [--state DIR] [--w
   --ready-timeout S    how long to wait for every process to be ready (default 60)
   --restart-backoff S  the first wait before restarting a process that exited, doubling to 5 min (default 10, Kubernetes's)`;
 
-const OPTIONS = { kubernetes: { type: 'boolean', default: false }, netns: { type: 'string', default: 'mesh-demo' }, state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' }, 'ready-timeout': { type: 'string', default: '60' }, 'restart-backoff': { type: 'string', default: '10' } } as const;
+const OPTIONS = { kubernetes: { type: 'boolean', default: false }, netns: { type: 'boolean', default: false }, 'cluster-netns': { type: 'string', default: 'mesh-demo' }, state: { type: 'string' }, workloads: { type: 'string' }, manifests: { type: 'string' }, 'ready-timeout': { type: 'string', default: '60' }, 'restart-backoff': { type: 'string', default: '10' } } as const;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('demo', usage, async () => {
@@ -30,12 +34,13 @@ export function run(args: string[]): Promise<number> {
     if (!(timeout > 0)) throw new UsageError(`--ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
     const backoff = Number(values['restart-backoff']);
     if (!(backoff > 0 && backoff <= 300)) throw new UsageError(`--restart-backoff must be a number of seconds from 0 to 300, got ${values['restart-backoff']}`);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/.test(values.netns)) throw new UsageError(`--netns must be a network namespace name (letters, digits, _ . -), got ${values.netns}`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/.test(values['cluster-netns'])) throw new UsageError(`--cluster-netns must be a network namespace name (letters, digits, _ . -), got ${values['cluster-netns']}`);
+    if (values.netns && values.kubernetes) throw new UsageError('--netns and --kubernetes exclude each other (Kubernetes mode runs its pods in the cluster\'s namespace: --cluster-netns NAME)');
     return demo(values, timeout, backoff);
   });
 }
 
-async function demo(values: { kubernetes: boolean; netns: string; state?: string; workloads?: string; manifests?: string }, timeout: number, backoffSeconds: number): Promise<number> {
+async function demo(values: { kubernetes: boolean; netns: boolean; 'cluster-netns': string; state?: string; workloads?: string; manifests?: string }, timeout: number, backoffSeconds: number): Promise<number> {
   const dirs = defaultDirs(projectRoot);
   // What both runners take: the folders, how long to wait for Ready, the kubelet's back-off.
   const common = {
@@ -50,7 +55,11 @@ async function demo(values: { kubernetes: boolean; netns: string; state?: string
   try {
     if (values.kubernetes) {
       const { runKubernetesDemo } = await import('../../examples/orders-checkout/runner/node/run-kubernetes.ts');
-      return await runKubernetesDemo({ ...common, netns: values.netns });
+      return await runKubernetesDemo({ ...common, netns: values['cluster-netns'] });
+    }
+    if (values.netns) {
+      const { runNetnsDemo } = await import('../../examples/orders-checkout/runner/netns/run-netns.ts');
+      return await runNetnsDemo(common);
     }
     return await runDemo(common);
   } catch (err) {

@@ -10,7 +10,9 @@ export const summary = 'install the iptables rules that send a pod\'s TCP throug
 
 const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 4140] [--proxy-uid 2102]
                       [--skip-inbound-ports LIST] [--skip-outbound-ports LIST]
-                      [--control-plane HOST:PORT,...] [--dry-run | --remove | --list]
+                      [--control-plane HOST:PORT,...] [--skip-inbound-from CIDR,...]
+                      [--dry-run | --remove | --list]
+  --skip-inbound-from: sources whose connections reach the app directly (the node's address, where probes come from).
   LIST: ports or ranges, as the config.linkerd.io/skip-*-ports annotations (25,587,4000-4100).
   The proxy's admin and tap ports (${DEFAULT_SKIP_INBOUND}) are always skipped inbound.
   Needs NET_ADMIN and the iptables binaries; run it only in a pod's own network namespace.`;
@@ -22,6 +24,7 @@ const OPTIONS = {
   'skip-inbound-ports': { type: 'string', default: '' },
   'skip-outbound-ports': { type: 'string', default: '' },
   'control-plane': { type: 'string', default: '' },
+  'skip-inbound-from': { type: 'string', default: '' },
   'dry-run': { type: 'boolean', default: false },
   remove: { type: 'boolean', default: false },
   list: { type: 'boolean', default: false },
@@ -48,6 +51,7 @@ export function run(args: string[]): Promise<number> {
         skipInboundPorts: [DEFAULT_SKIP_INBOUND, values['skip-inbound-ports']].filter(Boolean).join(','),
         skipOutboundPorts: values['skip-outbound-ports'],
         controlPlane: await resolveAll(values['control-plane']),
+        skipInboundFrom: values['skip-inbound-from'].split(',').filter((x) => x.trim() !== ''),
       });
       if (values['dry-run']) {
         process.stdout.write(restoreText(set));

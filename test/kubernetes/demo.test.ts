@@ -48,7 +48,7 @@ const sliceIps = (service: string): string[] => {
 
 beforeAll(async () => {
   state = mkdtempSync(join(tmpdir(), 'mesh-k8s-demo-'));
-  demo = spawn(process.execPath, [join(ROOT, 'bin', 'mesh.js'), 'demo', '--kubernetes', '--netns', NETNS, '--state', state, '--ready-timeout', '400', '--restart-backoff', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  demo = spawn(process.execPath, [join(ROOT, 'bin', 'mesh.js'), 'demo', '--kubernetes', '--cluster-netns', NETNS, '--state', state, '--ready-timeout', '400', '--restart-backoff', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   demo.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   demo.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   await until('the demo to be up', () => (out.includes('The mesh is up on Kubernetes') ? true : demo.exitCode !== null ? (() => { throw new Error(`the demo exited (${demo.exitCode})`); })() : undefined), 450_000);

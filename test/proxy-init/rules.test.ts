@@ -24,6 +24,17 @@ describe('proxy-init rules', () => {
     expect(jumps).toEqual([expect.stringMatching(/^-A PREROUTING -j PROXY_INIT_REDIRECT /), expect.stringMatching(/^-A OUTPUT -j PROXY_INIT_OUTPUT /)]);
   });
 
+  it('lets the node\'s probes reach the app straight, before any inbound redirect', () => {
+    const { rules } = buildRules({ ...base, skipInboundFrom: ['10.244.0.254', '10.1.0.0/16'] });
+    const inbound = rules.filter((r) => r.startsWith('-A PROXY_INIT_REDIRECT'));
+    expect(inbound.slice(0, 2)).toEqual([
+      expect.stringContaining('-s 10.244.0.254/32 -p tcp -j RETURN'),
+      expect.stringContaining('-s 10.1.0.0/16 -p tcp -j RETURN'),
+    ]);
+    expect(inbound.at(-1)).toContain('REDIRECT --to-ports 4143');
+    expect(() => buildRules({ ...base, skipInboundFrom: ['10.0.0.1/40'] })).toThrow(/skip-inbound-from: "10.0.0.1\/40"/);
+  });
+
   it('splits port lists at multiport\'s 15 ports, a range counting twice', () => {
     const ports = Array.from({ length: 20 }, (_, i) => 1000 + i).join(',');
     expect(multiportChunks(ports, 'x').map((c) => c.split(',').length)).toEqual([15, 5]);

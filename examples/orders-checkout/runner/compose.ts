@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { prometheusConfig } from '../../../viz/prometheus-config.ts';
 import { DEFAULT_PROXY_UID } from '../../../proxy-init/rules.ts';
 import type { ServiceAddress } from './cluster-ips.ts';
+import { proxyInitCommand } from './mesh-commands.ts';
 import { composeSubnet, type DemoPlan, type Placement, type ProcessSpec } from './topology.ts';
 
 const image = 'mesh-demo:local';
@@ -129,8 +130,7 @@ export function composeFile(plan: DemoPlan, serviceAddresses: ServiceAddress[]):
     if (intercepted) {
       services[init] = {
         image, init: true, network_mode: `service:${pod.sidecar!.name}`, cap_add: ['NET_ADMIN'], user: 'root',
-        command: ['node', 'bin/mesh.js', 'proxy-init', '--proxy-uid', String(DEFAULT_PROXY_UID), '--control-plane', controlPlane,
-          ...(w?.skipInboundPorts ? ['--skip-inbound-ports', w.skipInboundPorts] : []), ...(w?.skipOutboundPorts ? ['--skip-outbound-ports', w.skipOutboundPorts] : [])],
+        command: proxyInitCommand(controlPlane, w),
         volumes: [],
       };
     }

@@ -2,6 +2,7 @@
 // `mesh proxy`): the one place that knows their flags and environment variables, so a change
 // to any of them is a change here. See proxy/README.md, identity/README.md, destination/README.md.
 import type { Placement } from './topology.ts';
+import { DEFAULT_PROXY_UID } from '../../../proxy-init/rules.ts';
 
 const mesh = ['node', 'bin/mesh.js'];
 
@@ -36,6 +37,16 @@ export function vizServeCommand(p: Placement): string[] {
     '--identity-addr', p.identityAddr, '--trust-anchors', `${identityDir(p)}/ca.crt`, '--token-file', vizTokenFile(p),
     '--dashboard', p.dashboardAddr, '--ingress-url', p.ingressUrl,
   ];
+}
+
+/**
+ * A pod's init step: `mesh proxy-init` with the proxy's UID, the control plane's addresses and the
+ * workload's skip-*-ports annotations; `skipInboundFrom` lets the node's probes reach the app.
+ */
+export function proxyInitCommand(controlPlane: string, w: { skipInboundPorts?: string; skipOutboundPorts?: string } | undefined, skipInboundFrom?: string): string[] {
+  return [...mesh, 'proxy-init', '--proxy-uid', String(DEFAULT_PROXY_UID), '--control-plane', controlPlane,
+    ...(w?.skipInboundPorts ? ['--skip-inbound-ports', w.skipInboundPorts] : []), ...(w?.skipOutboundPorts ? ['--skip-outbound-ports', w.skipOutboundPorts] : []),
+    ...(skipInboundFrom ? ['--skip-inbound-from', skipInboundFrom] : [])];
 }
 
 export function sidecarCommand(): string[] {

@@ -7,6 +7,7 @@ import { CodedError } from '../../../api/errors.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { StatusPublisher } from './status-publisher.ts';
 import { planPod, tokenPath, type DemoPlan, type PodPlan } from './topology.ts';
+import type { PodNetwork } from './run-demo.ts';
 
 export class RolloutError extends CodedError<'NOT_FOUND' | 'IN_PROGRESS' | 'NOT_READY'> {
   override readonly name = 'RolloutError';
@@ -22,6 +23,8 @@ export class Rollouts {
     private readonly kubelet: Kubelet,
     private readonly publisher: StatusPublisher,
     private readonly readyTimeoutMs: number,
+    /** `--netns`: a new pod gets its sandbox first, an old one's goes after its containers. */
+    private readonly network?: PodNetwork,
   ) {
     this.nextNumber = plan.nextPodNumber;
     for (const w of plan.workloads) this.podCounters.set(w.name, w.replicas);
@@ -48,7 +51,8 @@ export class Rollouts {
         if (fresh.meshed && existsSync(token)) copyFileSync(token, tokenPath(this.plan.placement, fresh.name));
         this.publisher.podPlans.push(fresh);
         const began = Date.now();
-        const pod = this.kubelet.runPod({ name: fresh.name, namespace: fresh.namespace, ip: fresh.ip, readyFile: fresh.readyFile }, fresh.sidecar ? [fresh.sidecar, fresh.app] : [fresh.app]);
+        const specs = this.network ? await this.network.create(fresh) : fresh.sidecar ? [fresh.sidecar, fresh.app] : [fresh.app];
+        const pod = this.kubelet.runPod({ name: fresh.name, namespace: fresh.namespace, ip: fresh.ip, readyFile: fresh.readyFile }, specs);
         say(`[${i + 1}/${old.length}] started ${fresh.name} (${fresh.ip}); waiting for it to be Ready`);
         try {
           await this.kubelet.whenReady(pod, Date.now() + this.readyTimeoutMs);
@@ -58,6 +62,7 @@ export class Rollouts {
         say(`[${i + 1}/${old.length}] ${fresh.name} is Ready after ${Date.now() - began} ms; stopping ${previous.name}`);
         const gone = this.kubelet.pod(previous.name);
         if (gone) await this.kubelet.deletePod(gone, previous.graceMs);
+        await this.network?.remove(previous.name);
         const at = this.publisher.podPlans.indexOf(previous);
         if (at >= 0) this.publisher.podPlans.splice(at, 1);
         this.publisher.soon();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { readWorkloads } from './deployments.ts';
-import { localPlacement, planDemo, type DemoPlan, type PodPlan, type ProcessSpec } from './topology.ts';
+import { localPlacement, planDemo, type DemoPlan, type IngressPlan, type Placement, type PodPlan, type ProcessSpec } from './topology.ts';
 import { acquireLock, clearRun, logsDir } from './state.ts';
 import { checkAddressesFree } from './preflight.ts';
 import { ensureIdentity, mintTokens } from './prepare-state.ts';
@@ -32,6 +32,23 @@ export interface DemoOptions {
   say: (line: string) => void;
   /** The restart back-off (default Kubernetes's: 10 s doubling to 5 min); tests shorten it. */
   restartBackoff?: BackoffSettings;
+  /** `--netns`: each pod in a network namespace of its own (netns/run-netns.ts); absent: loopback addresses. */
+  pods?: PodNetwork;
+}
+
+/** Where pods run when they do not share the host's loopback: `--netns` (netns/run-netns.ts). */
+export interface PodNetwork {
+  placement: Placement;
+  /** What the destination serves: the manifests with each Service's clusterIP. */
+  resourcesDir: string;
+  /** Makes the pod's sandbox (its network namespace, proxy-init) and returns its containers' specs to start there. */
+  create(pod: PodPlan | IngressPlan): Promise<ProcessSpec[]>;
+  /** Removes a deleted pod's sandbox. */
+  remove(podName: string): Promise<void>;
+  /** What a user on the host dials (pods.json, the banner): the forwarded front door, viz and dashboard. */
+  published: { ingressUrl: string; vizAddr: string; dashboardAddr: string };
+  /** The node's network namespace, where `ip netns exec` reaches the pods' addresses. */
+  nodeNetns: string;
 }
 
 export class StartupError extends CodedError<'DEMO_STARTUP'> {
@@ -47,9 +64,10 @@ class StopRequested extends CodedError<'STOP_REQUESTED'> {
   }
 }
 
-export function buildPlan(opts: Pick<DemoOptions, 'root' | 'stateDir' | 'workloadsDir' | 'manifestsDir'>): DemoPlan {
+export function buildPlan(opts: Pick<DemoOptions, 'root' | 'stateDir' | 'workloadsDir' | 'manifestsDir' | 'pods'>): DemoPlan {
   const workloads = readWorkloads(opts.workloadsDir);
-  return planDemo(workloads, localPlacement(opts.stateDir, opts.root), relative(opts.root, opts.manifestsDir) || '.');
+  const served = opts.pods?.resourcesDir ?? opts.manifestsDir;
+  return planDemo(workloads, opts.pods?.placement ?? localPlacement(opts.stateDir, opts.root), relative(opts.root, served) || '.');
 }
 
 /** Runs the demo until SIGINT/SIGTERM; resolves with the exit code. */
@@ -69,7 +87,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await checkAddressesFree(owners);
+    // In namespaces of their own, pods' addresses cannot clash with anything on the host.
+    if (!opts.pods) await checkAddressesFree(owners);
     opts.say(`state folder: ${opts.stateDir}`);
     for (const w of warnings) opts.say(`note: ${w}`);
     const identity = await ensureIdentity(plan, opts.root);
@@ -84,8 +103,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const kubelet = new Kubelet(supervisor, (line) => opts.say(line));
     kubeletRef = kubelet;
     const deadline = () => Date.now() + opts.readyTimeoutMs;
-    const startAndWait = async (pods: Array<{ pod: PodIdentity; specs: ProcessSpec[] }>) => {
-      const started = pods.map((p) => kubelet.runPod(p.pod, p.specs));
+    const startAndWait = async (pods: Array<{ pod: PodIdentity; specs: ProcessSpec[] | Promise<ProcessSpec[]> }>) => {
+      // Sandboxes one at a time (each runs proxy-init's iptables), then every pod's containers at once.
+      const ready: Array<{ pod: PodIdentity; specs: ProcessSpec[] }> = [];
+      for (const p of pods) ready.push({ pod: p.pod, specs: await p.specs });
+      const started = ready.map((p) => kubelet.runPod(p.pod, p.specs));
       await Promise.race([
         Promise.all(started.map((p) => waitPodReady(kubelet, p, deadline()))),
         stopped.then((sig) => { throw new StopRequested(sig); }),
@@ -96,9 +118,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await startAndWait(plan.controlPlane.filter((p) => p.name === 'identity').map(controlPlanePod));
     await startAndWait(plan.controlPlane.filter((p) => p.name !== 'identity').map(controlPlanePod));
     opts.say(`starting ${plan.pods.length} pods and the ingress`);
-    const podOf = (p: PodPlan) => ({ pod: { name: p.name, namespace: p.namespace, ip: p.ip, readyFile: p.readyFile }, specs: p.sidecar ? [p.sidecar, p.app] : [p.app] });
+    const podOf = (p: PodPlan) => ({ pod: { name: p.name, namespace: p.namespace, ip: p.ip, readyFile: p.readyFile }, specs: opts.pods ? opts.pods.create(p) : p.sidecar ? [p.sidecar, p.app] : [p.app] });
     await startAndWait([
-      { pod: { name: plan.ingress.name, namespace: plan.ingress.namespace, ip: plan.ingress.ip }, specs: [plan.ingress.proxy] },
+      { pod: { name: plan.ingress.name, namespace: plan.ingress.namespace, ip: plan.ingress.ip }, specs: opts.pods ? opts.pods.create(plan.ingress) : [plan.ingress.proxy] },
       ...plan.pods.filter((p) => p.meshed).map(podOf),
     ]);
     await startAndWait(plan.pods.filter((p) => !p.meshed).map(podOf));
@@ -112,11 +134,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     // From here on the runner is the kubelet: restartPolicy Always, probes, status in pods.json.
     supervisor.keepRunning();
     const controlSocket = join(opts.stateDir, 'runner.sock');
-    const publish = new StatusPublisher(opts.stateDir, plan, { manifestsDir: opts.manifestsDir, controlSocket }, kubelet, supervisor);
+    const publish = new StatusPublisher(opts.stateDir, plan, { manifestsDir: opts.pods?.resourcesDir ?? opts.manifestsDir, controlSocket, published: opts.pods?.published }, kubelet, supervisor);
     publishRef = publish;
-    control = await startControlServer(controlSocket, new Rollouts(plan, kubelet, publish, opts.readyTimeoutMs));
+    control = await startControlServer(controlSocket, new Rollouts(plan, kubelet, publish, opts.readyTimeoutMs, opts.pods));
     publish.now();
-    opts.say(banner(plan, opts));
+    opts.say(banner(plan, { stateDir: opts.stateDir, netns: opts.pods ? { published: opts.pods.published, node: opts.pods.nodeNetns } : undefined }));
     const signal = await stopped;
     opts.say(`\n${signal}: stopping every process of the demo...`);
     return 0;

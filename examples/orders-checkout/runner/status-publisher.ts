@@ -18,7 +18,8 @@ export class StatusPublisher {
   constructor(
     private readonly stateDir: string,
     private readonly plan: DemoPlan,
-    private readonly opts: { manifestsDir: string; controlSocket?: string },
+    /** `published`: what a user on the host dials, where it differs from the plan's addresses (`--netns`). */
+    private readonly opts: { manifestsDir: string; controlSocket?: string; published?: { ingressUrl: string; vizAddr: string; dashboardAddr: string } },
     private readonly kubelet: Kubelet,
     private readonly supervisor: Supervisor,
   ) {
@@ -38,13 +39,14 @@ export class StatusPublisher {
   now(): void {
     if (this.closed) return;
     const { plan } = this;
+    const shown = this.opts.published ?? plan.placement;
     const cpNames = new Set(plan.controlPlane.map((s) => s.name));
     writeRun(this.stateDir, {
-      runnerPid: process.pid, startedAt: this.startedAt, ingressUrl: plan.placement.ingressUrl, stateDir: this.stateDir,
+      runnerPid: process.pid, startedAt: this.startedAt, ingressUrl: shown.ingressUrl, stateDir: this.stateDir,
       controlPlane: {
         identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
         trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: this.opts.manifestsDir,
-        vizAddr: plan.placement.vizAddr, dashboardAddr: plan.placement.dashboardAddr,
+        vizAddr: shown.vizAddr, dashboardAddr: shown.dashboardAddr,
       },
       pods: this.podPlans.map((p): PodRecord => {
         const kube = this.kubelet.pod(p.name);

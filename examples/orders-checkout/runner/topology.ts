@@ -50,6 +50,21 @@ export function localPlacement(stateDir: string, root: string, net = process.env
   };
 }
 
+/**
+ * `--netns`: every pod in a network namespace of its own on a bridge inside the node's namespace
+ * (runner/netns/), 10.244.0.N as in a cluster's pod CIDR; the control plane on the node's own
+ * address on the bridge, 10.244.0.254. Apps are intercepted by proxy-init, as in compose.
+ */
+export const netnsPodCidr = { base: '10.244.0', prefix: 24, node: '10.244.0.254' };
+export function netnsPlacement(stateDir: string, root: string): Placement {
+  const node = netnsPodCidr.node;
+  return {
+    platform: 'local', interception: 'iptables', podIp: (n) => `${netnsPodCidr.base}.${n}`,
+    identityAddr: `${node}:8080`, destinationAddr: `${node}:8086`, vizAddr: `${node}:8085`, dashboardAddr: `${node}:8084`,
+    ingressListen: `${netnsPodCidr.base}.1:8000`, ingressUrl: `http://${netnsPodCidr.base}.1:8000`, stateDir, root,
+  };
+}
+
 export class PlacementError extends CodedError<'BAD_PLACEMENT'> {
   constructor(message: string, options?: ErrorOptions) {
     super('BAD_PLACEMENT', message, options);

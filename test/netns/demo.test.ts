@@ -1,0 +1,205 @@
+// `mesh demo --netns` started as a learner starts it, as root (CI is root; not root fails here,
+// never skips): every pod in a network namespace of its own on a bridge, apps with no proxy
+// variable, proxy-init's rules in each pod. Checkouts through the forwarded front door with mTLS on
+// every hop, the canary's ~10% and retries, the refused rogue, `mesh pods` and `mesh viz`; and after
+// Ctrl-C no namespace, veth, bridge or process left. Its own namespace prefix and loopback /24,
+// so it never meets a learner's demo.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
+import { sumOf } from '../../api/prom-samples.ts';
+import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+import type { RogueStats } from '../helpers/rogue.ts';
+
+const root = join(import.meta.dirname, '../..');
+const netPrefix = await addressBlock();
+const ingress = `http://${netPrefix}.1:8000`;
+const prefix = `mnt${process.pid % 100000}`;
+const state = mkdtempSync(join(tmpdir(), 'netns-demo-'));
+const env = { ...process.env, MESH_DEMO_NET: netPrefix, MESH_DEMO_NETNS: prefix, MESH_STATE_DIR: state };
+const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
+
+let demo: ChildProcess;
+let output = '';
+let run: RunRecord;
+let startMs = 0;
+
+const ns = (pod?: string) => (pod ? `${prefix}-${pod}` : prefix);
+/** A command in a namespace of the demo, as the learner would run it (`ip netns exec`). */
+const inNetns = (netns: string, argv: string[]) => execFileSync('ip', ['netns', 'exec', netns, ...argv], { encoding: 'utf8', timeout: 20_000 });
+const ownNamespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n === prefix || n.startsWith(`${prefix}-`));
+const podIp = (name: string) => run.pods.find((p) => p.name === name)!.ip;
+
+async function metrics(pod: string): Promise<Sample[]> {
+  return parsePrometheus(inNetns(ns(), ['curl', '-sS', '--max-time', '10', `http://${podIp(pod)}:4191/metrics`]));
+}
+
+async function checkout() {
+  const res = await request(`${ingress}/checkout`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'book', quantity: 1 }), headersTimeout: 10_000,
+  });
+  const text = await res.body.text();
+  let json: any;
+  try { json = JSON.parse(text); } catch { json = { notJson: text }; }
+  return { status: res.statusCode, json };
+}
+
+function mesh(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('mesh demo --netns', () => {
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('the --netns demo test needs root (network namespaces, iptables); CI runs as root');
+    const t0 = Date.now();
+    demo = spawn('npm', ['start', '--silent', '--', '--netns', '--ready-timeout', '180'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let closed = false;
+    demo.stdout!.on('data', (d) => (output += d));
+    demo.stderr!.on('data', (d) => (output += d));
+    demo.once('close', () => (closed = true));
+    const deadline = Date.now() + 240_000;
+    while (!output.includes('The mesh is up.')) {
+      if (closed || Date.now() > deadline) throw new Error(`the --netns demo did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    startMs = Date.now() - t0;
+    console.log(`--netns demo up in ${(startMs / 1000).toFixed(1)} s`);
+    run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
+  }, 260_000);
+
+  afterAll(async () => {
+    if (demo && demo.exitCode === null) {
+      try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
+    // A demo killed outright leaves its namespaces: removing them kills whatever runs in them.
+    for (const n of ownNamespaces()) {
+      for (const pid of execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+      execFileSync('ip', ['netns', 'del', n]);
+      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    }
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('puts every pod in a network namespace of its own, on 10.244.0.N, and prints how to reach it', () => {
+    expect(output).toContain(`curl -s -X POST ${ingress}/checkout`);
+    expect(output).toContain(`ip netns exec ${prefix}`);
+    const pods = run.pods.map((p) => p.name);
+    expect(ownNamespaces().sort()).toEqual([prefix, ...pods.map((p) => ns(p))].sort());
+    for (const p of run.pods) {
+      expect(p.ip).toMatch(/^10\.244\.0\.\d+$/);
+      expect(inNetns(ns(p.name), ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).toContain(`${p.ip}/24`);
+    }
+    // The node's namespace has the bridge and no other way out: loopback, the bridge, the pods' veth ends.
+    const links = inNetns(ns(), ['ip', '-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
+    expect(links.filter((l) => l !== 'lo' && l !== 'mesh0' && !/^vp\d+$/.test(l))).toEqual([]);
+    expect(inNetns(ns(), ['ip', 'route', 'show', 'default'])).toBe('');
+  });
+
+  it('installs proxy-init\'s rules in each meshed pod, and none where there is no app to intercept', () => {
+    for (const p of run.pods.filter((x) => x.meshed && x.role === 'workload')) {
+      const rules = inNetns(ns(p.name), ['iptables', '-t', 'nat', '-S']);
+      expect(rules, p.name).toContain('-A PROXY_INIT_OUTPUT -m owner --uid-owner 2102');
+      expect(rules, p.name).toMatch(/-A PROXY_INIT_OUTPUT -p tcp .*-j REDIRECT --to-ports 4140/);
+      expect(rules, p.name).toMatch(/-A PROXY_INIT_REDIRECT -p tcp .*-j REDIRECT --to-ports 4143/);
+      expect(rules, p.name).toContain('-A OUTPUT -j PROXY_INIT_OUTPUT');
+    }
+    for (const p of run.pods.filter((x) => !x.meshed || x.role === 'ingress')) {
+      expect(inNetns(ns(p.name), ['iptables', '-t', 'nat', '-S']), p.name).not.toContain('PROXY_INIT');
+    }
+  });
+
+  it('runs apps with no proxy variable and each sidecar as UID 2102', () => {
+    const apps = run.processes.filter((p) => p.role === 'app');
+    expect(apps.length).toBeGreaterThanOrEqual(6);
+    for (const p of apps) {
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
+      expect(environ.filter((e) => /^(https?|grpc|no|all)_proxy=/i.test(e)), p.name).toEqual([]);
+      expect(environ).toContain(`POD_IP=${podIp(p.name)}`);
+    }
+    for (const p of run.processes.filter((x) => x.role === 'sidecar' || x.role === 'ingress')) {
+      expect(readFileSync(`/proc/${p.pid}/status`, 'utf8'), p.name).toMatch(/^Uid:\s+2102\s/m);
+    }
+  });
+
+  it('serves checkouts through the forwarded front door, mTLS on every hop', async () => {
+    const r = await checkout();
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
+    for (const pod of ['checkout-0', 'orders-stable-0', 'payments-0']) {
+      const m = (await metrics(pod)).filter((s) => s.name === 'response_total' && s.labels.direction === 'inbound');
+      expect(m.filter((s) => s.labels.tls === 'true').reduce((a, s) => a + s.value, 0), pod).toBeGreaterThan(0);
+      expect(m.filter((s) => s.labels.tls !== 'true').reduce((a, s) => a + s.value, 0), pod).toBe(0);
+    }
+    // The apps dialled Service names (clusterIPs from the pod's hosts file); their proxies routed by the original destination.
+    expect(inNetns(ns('checkout-0'), ['getent', 'hosts', 'orders.production.svc.cluster.local'])).toMatch(/^10\.96\.0\.\d+\s/);
+  });
+
+  it('splits orders ~90/10 and retries payments\' failures', async () => {
+    const retries = async () => sumOf(await metrics('orders-stable-0'), 'retry_total') + sumOf(await metrics('orders-canary-0'), 'retry_total');
+    const before = await retries();
+    const results: Array<{ status: number; json: any }> = [];
+    for (let batch = 0; batch < 15; batch++) results.push(...(await Promise.all(Array.from({ length: 8 }, () => checkout()))));
+    const ok = results.filter((r) => r.status === 201);
+    expect(ok.length / results.length).toBeGreaterThan(0.98);
+    const canary = ok.filter((r) => r.json.servedBy === 'canary').length / ok.length;
+    expect(canary).toBeGreaterThan(0.02);
+    expect(canary).toBeLessThan(0.25);
+    expect((await retries()) - before).toBeGreaterThan(5);
+  });
+
+  it('refuses the rogue', async () => {
+    const statsUrl = `http://${podIp('rogue-0')}:8080/stats`;
+    // The test runs on the host: the rogue's address answers only inside the demo's namespaces.
+    const stats = () => JSON.parse(inNetns(ns(), ['curl', '-sS', '--max-time', '10', statsUrl])) as RogueStats;
+    const a = stats();
+    let b = stats();
+    for (const deadline = Date.now() + 60_000; b.refused - a.refused < 2 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 500));
+      b = stats();
+    }
+    expect(b.refused - a.refused, JSON.stringify(b)).toBeGreaterThanOrEqual(2);
+    expect(b.allowed).toBe(0);
+    expect(b.otherErrors - a.otherErrors).toBe(0);
+  });
+
+  it('mesh pods and mesh viz work from the host', async () => {
+    const pods = await mesh(['pods', '-o', 'json']);
+    expect(pods.code, pods.err).toBe(0);
+    const listed = JSON.parse(pods.out).pods as Array<{ name: string; ready: boolean; identity: string | null }>;
+    expect(listed.find((p) => p.name === 'checkout-0')).toMatchObject({ ready: true, identity: id('checkout') });
+    expect(listed.every((p) => p.ready)).toBe(true);
+    let stat = await mesh(['viz', 'stat', 'deploy', '-o', 'json']);
+    for (const deadline = Date.now() + 30_000; !stat.out.includes('checkout') && Date.now() < deadline; stat = await mesh(['viz', 'stat', 'deploy', '-o', 'json'])) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(stat.code, stat.err).toBe(0);
+    expect(stat.out).toContain('checkout');
+  });
+
+  it('stops on Ctrl-C leaving no namespace, veth, bridge, process or /etc/netns folder', async () => {
+    const closed = new Promise<void>((resolve) => demo.stdout!.on('close', () => resolve()));
+    process.kill(-demo.pid!, 'SIGINT');
+    await closed;
+    expect(output).toMatch(/SIGINT: stopping every process of the demo/);
+    expect(output).toContain('network namespaces removed');
+    expect(ownNamespaces()).toEqual([]);
+    for (const p of [...run.processes.map((x) => x.pid), run.runnerPid]) expect(() => process.kill(p, 0), String(p)).toThrow();
+    for (const p of run.pods) expect(existsSync(`/etc/netns/${ns(p.name)}`)).toBe(false);
+    // The veth ends and the bridge lived in the namespaces just deleted; none reached the host's.
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/\bmesh0\b/);
+  }, 60_000);
+});
