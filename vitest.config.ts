@@ -6,8 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Suites of their own (npm run test:viz-demo, test:dashboard, test:compose): a whole demo under load;
-    // npm run test:kubernetes: a real kube-apiserver per file; npm run test:netns: the demo with a namespace per pod.
-    exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', 'test/kubernetes/**', 'test/compose/**', 'test/netns/**', '**/node_modules/**'],
+    // npm run test:kubernetes: a real kube-apiserver per file.
+    exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', 'test/kubernetes/**', 'test/compose/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -54,7 +54,8 @@ export async function createNode(n: NetnsNames): Promise<void> {
  * A pod's namespace (the CNI bridge plugin's work): a veth pair whose pod end is `eth0` with the
  * pod's IP, whose node end (`vp<N>`, unique per pod number) joins the bridge; a default route via
  * the node, so a clusterIP (on no interface) is routable and proxy-init's rules can redirect it;
- * and `hosts`, laid over /etc/hosts for every process `ip netns exec` starts there.
+ * and `hosts`, laid over /etc/hosts (with a resolv.conf naming no server) for every process
+ * `ip netns exec` starts there.
  */
 export async function createPod(n: NetnsNames, pod: { name: string; ip: string }, hosts: string): Promise<string> {
   const ns = podNetns(n, pod.name);
@@ -62,6 +63,9 @@ export async function createPod(n: NetnsNames, pod: { name: string; ip: string }
   const hostEnd = `vp${pod.ip.split('.').at(-1)}`;
   mkdirSync(etcDir(ns), { recursive: true });
   writeFileSync(join(etcDir(ns), 'hosts'), hosts);
+  // No DNS server here: a name missing from the hosts file fails at once (the resolver's default,
+  // 127.0.0.1, refuses) instead of timing out on the host's server, which no packet can reach.
+  writeFileSync(join(etcDir(ns), 'resolv.conf'), '# the --netns demo has no DNS server: Services are in /etc/hosts\noptions timeout:1 attempts:1\n');
   await ip(['netns', 'add', ns]);
   await ip(['-n', node, 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   await ip(['-n', node, 'link', 'set', hostEnd, 'master', BRIDGE, 'up']);
