@@ -5,7 +5,7 @@
 // Ctrl-C no namespace, veth, bridge or process left. Its own namespace prefix and loopback /24,
 // so it never meets a learner's demo.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,19 @@ function mesh(args: string[]): Promise<{ code: number | null; out: string; err: 
     c.on('close', (code) => resolve({ code, out, err }));
   });
 }
+
+describe('mesh demo --netns without root', () => {
+  it('stops at once, saying what it needs and what runs without it', () => {
+    // UID 2102 with only the capability to read the checkout (it may sit under a folder only root enters).
+    const r = spawnSync('setpriv', ['--reuid=2102', '--regid=2102', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search',
+      process.execPath, 'bin/mesh.js', 'demo', '--netns', '--state', join(state, 'not-root')], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain('--netns needs root');
+    expect(r.stderr).toContain('npm start');
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    expect(ownNamespaces()).toEqual([]);
+  });
+});
 
 describe('mesh demo --netns', () => {
   beforeAll(async () => {
