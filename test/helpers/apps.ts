@@ -16,13 +16,16 @@ export function* chunks(n: number, size = 64 * 1024): Generator<Buffer> {
   for (let sent = 0; sent < n; sent += size) yield n - sent >= size ? block : block.subarray(0, n - sent);
 }
 
+/** The HTTP/1.1 app, counting the connections it accepted. */
+export type Http1App = App<Server> & { connections: number };
+
 /**
  * Paths: `/echo` streams the body back; `/count` answers the body's length; `/size/<n>` sends n bytes;
  * `/status/<code>`; `/headers` answers the request's raw headers as JSON; `/trailers` sends chunked
  * with a trailer; `/reset` sends half a body then destroys the socket; `/slow/<ms>` answers late.
  */
-export async function startHttp1App(host: string): Promise<App<Server> & { connections: number }> {
-  const app = { connections: 0 } as App<Server> & { connections: number };
+export async function startHttp1App(host: string): Promise<Http1App> {
+  const app = { connections: 0 } as Http1App;
   const server = createHttp1({ maxHeaderSize: 128 * 1024 }, (req, res) => handle(req, res));
   server.on('connection', () => app.connections++);
   await new Promise<void>((r) => server.listen(0, host, r));

@@ -77,6 +77,35 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
   };
 }
 
+/** Two proxies and the one app behind them. */
+export interface AppBehindProxies<A> extends TwoProxies {
+  app: A;
+}
+
+/**
+ * The common case of the data-path tests: one app started on the server pod, reached through both
+ * proxies as `authority`. close() stops the proxies, then the app.
+ */
+export async function startAppBehindTwoProxies<A extends { port: number; close(): Promise<void> }>(
+  startApp: (host: string) => Promise<A>,
+  opts: Omit<TwoProxiesOptions, 'services'> & { authority: string },
+): Promise<AppBehindProxies<A>> {
+  const { authority, ...rest } = opts;
+  const app = await startApp(opts.serverIp);
+  const mesh = await startTwoProxies({ ...rest, services: [{ authority, port: app.port }] }).catch(async (err) => {
+    await app.close();
+    throw err;
+  });
+  return {
+    ...mesh,
+    app,
+    async close() {
+      await mesh.close();
+      await app.close();
+    },
+  };
+}
+
 type Started = ProxyHandle & { stop(): Promise<void> };
 
 function adminMetrics(host: string, port: number): Promise<string> {

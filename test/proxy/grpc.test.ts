@@ -3,26 +3,23 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
-import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, type AppBehindProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const AUTHORITY = 'echo.test.svc.cluster.local:9090';
-let app: EchoApp;
-let mesh: TwoProxies;
+let mesh: AppBehindProxies<EchoApp>;
 let client: ReturnType<typeof echoClient>;
 
 beforeAll(async () => {
-  app = await startGrpcEcho(`${NET}.6`);
-  mesh = await startTwoProxies({ clientIp: `${NET}.5`, serverIp: `${NET}.6`, services: [{ authority: AUTHORITY, port: app.port }] });
+  mesh = await startAppBehindTwoProxies(startGrpcEcho, { clientIp: `${NET}.5`, serverIp: `${NET}.6`, authority: AUTHORITY });
   client = echoClient(`${mesh.outbound.host}:${mesh.outbound.port}`, AUTHORITY);
 });
 afterAll(async () => {
   client?.close();
   await mesh?.close();
-  await app?.close();
 });
 
 function unary(c: typeof client, req: object, opts: grpc.CallOptions = {}): Promise<{ reply?: any; err?: grpc.ServiceError; trailers?: grpc.Metadata }> {
@@ -91,7 +88,7 @@ describe('gRPC through two proxies', () => {
     call.on('error', () => {});
     await new Promise((r) => call.once('data', r));
     call.cancel();
-    await expect.poll(() => app.cancelled, { timeout: 5000 }).toContain('cancel-me');
+    await expect.poll(() => mesh.app.cancelled, { timeout: 5000 }).toContain('cancel-me');
   });
 
   it('a 4 MB message both ways', async () => {

@@ -4,27 +4,24 @@ import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { Readable } from 'node:stream';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunks, startHttp1App } from '../helpers/apps.ts';
-import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { chunks, startHttp1App, type Http1App } from '../helpers/apps.ts';
+import { startAppBehindTwoProxies, startTwoProxies, type AppBehindProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const AUTHORITY = 'web.test.svc.cluster.local:8080';
-let app: Awaited<ReturnType<typeof startHttp1App>>;
-let mesh: TwoProxies;
+let mesh: AppBehindProxies<Http1App>;
 let client: Client;
 
 beforeAll(async () => {
-  app = await startHttp1App(`${NET}.2`);
-  mesh = await startTwoProxies({ clientIp: `${NET}.1`, serverIp: `${NET}.2`, services: [{ authority: AUTHORITY, port: app.port }] });
+  mesh = await startAppBehindTwoProxies(startHttp1App, { clientIp: `${NET}.1`, serverIp: `${NET}.2`, authority: AUTHORITY });
   client = new Client(mesh.proxyUrl);
 });
 afterAll(async () => {
   await client?.close();
   await mesh?.close();
-  await app?.close();
 });
 
 const send = (path: string, opts: Parameters<Client['request']>[0] extends infer O ? Partial<O> : never = {}) =>
@@ -75,7 +72,7 @@ describe('HTTP/1.1 through two proxies', () => {
 
   it('reuses keep-alive connections on both sides', async () => {
     const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
-    const before = app.connections;
+    const before = mesh.app.connections;
     const reused: boolean[] = [];
     for (let i = 0; i < 10; i++) {
       await new Promise<void>((resolve, reject) => {
@@ -90,7 +87,7 @@ describe('HTTP/1.1 through two proxies', () => {
     }
     agent.destroy();
     expect(reused.filter(Boolean).length).toBe(9);
-    expect(app.connections - before).toBeLessThanOrEqual(1);
+    expect(mesh.app.connections - before).toBeLessThanOrEqual(1);
   });
 
   it('keeps repeated request and response headers as separate fields', async () => {

@@ -2,27 +2,24 @@
 import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunks, startH2App } from '../helpers/apps.ts';
-import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const AUTHORITY = 'h2.test.svc.cluster.local:8443';
-let app: Awaited<ReturnType<typeof startH2App>>;
 let mesh: TwoProxies;
 let session: ClientHttp2Session;
 
 beforeAll(async () => {
-  app = await startH2App(`${NET}.4`);
-  mesh = await startTwoProxies({ clientIp: `${NET}.3`, serverIp: `${NET}.4`, services: [{ authority: AUTHORITY, port: app.port }] });
+  mesh = await startAppBehindTwoProxies(startH2App, { clientIp: `${NET}.3`, serverIp: `${NET}.4`, authority: AUTHORITY });
   session = connect(`http://${mesh.outbound.host}:${mesh.outbound.port}`);
   session.on('error', () => {});
 });
 afterAll(async () => {
   session?.close();
   await mesh?.close();
-  await app?.close();
 });
 
 interface H2Result {

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunks, startHttp1App } from '../helpers/apps.ts';
-import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
@@ -14,13 +14,11 @@ const AUTHORITY = 'bulk.test.svc.cluster.local:8080';
 const SIZE = 100 * 1024 * 1024;
 /** Far below the body size: a proxy that buffered the body would blow through it. */
 const MAX_GROWTH = 30 * 1024 * 1024;
-let app: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 let client: Client;
 
 beforeAll(async () => {
-  app = await startHttp1App(`${NET}.12`);
-  mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.11`, serverIp: `${NET}.12`, services: [{ authority: AUTHORITY, port: app.port }] });
+  mesh = await startAppBehindTwoProxies(startHttp1App, { mode: 'process', clientIp: `${NET}.11`, serverIp: `${NET}.12`, authority: AUTHORITY });
   client = new Client(mesh.proxyUrl);
   // Warm both proxies before taking the baseline: the first requests build stacks and pools, and
   // V8 sizes its young generation to the allocation rate of a bulk transfer (measured: a first
@@ -32,7 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await mesh?.close();
-  await app?.close();
 });
 
 /** Runs `work` while sampling both proxies' RSS; returns the largest growth over the baseline. */

@@ -3,23 +3,20 @@
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../../helpers/apps.ts';
-import { startTwoProxies, type TwoProxies } from '../../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, type TwoProxies } from '../../helpers/two-proxies.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const AUTHORITY = 'counted.test.svc.cluster.local:8080';
-let app: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  app = await startHttp1App(`${NET}.20`);
-  mesh = await startTwoProxies({ clientIp: `${NET}.19`, serverIp: `${NET}.20`, services: [{ authority: AUTHORITY, port: app.port }] });
+  mesh = await startAppBehindTwoProxies(startHttp1App, { clientIp: `${NET}.19`, serverIp: `${NET}.20`, authority: AUTHORITY });
 });
 afterAll(async () => {
   await mesh?.close();
-  await app?.close();
 });
 
 /** Sum of a metric's samples whose labels include every `want` pair. */
