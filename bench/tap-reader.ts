@@ -12,6 +12,7 @@ const env = process.env as Record<string, string>;
 const addresses = env.TAP_ADDRESSES!.split(',');
 let open: Array<{ tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
 let events = 0;
+const OLDER_BUILD_WAIT_MS = 1_500;
 
 async function openAll(matchNothing: boolean, at: string[]): Promise<void> {
   events = 0;
@@ -29,7 +30,10 @@ async function openAll(matchNothing: boolean, at: string[]): Promise<void> {
     });
     return entry;
   });
-  await Promise.all(open.map((o) => o.tap.opened));
+  // A build from before the proxy answered with headers at once (--baseline-proxy) sends them
+  // with its first event: give it a moment instead.
+  const older = new Promise<void>((resolve) => setTimeout(resolve, OLDER_BUILD_WAIT_MS).unref());
+  await Promise.race([Promise.all(open.map((o) => o.tap.opened)), older]);
 }
 
 async function closeAll(): Promise<{ events: number; dropped: number }> {
