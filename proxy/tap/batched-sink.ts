@@ -1,12 +1,11 @@
 // A tap's events on their way to its gRPC stream, written in batches: held for a few
 // milliseconds, then written in one go, so that the HTTP/2 session sends them as one TLS write
 // (and wakes the tapper once) instead of one write, one record and one wake-up per event.
-import type { TapEventOut } from '../../api/tap-proto.ts';
 import type { TapSink } from './hub.ts';
 
 /** What the sink needs of the gRPC call (grpc-js's `ServerWritableStream`). */
 export interface EventStream {
-  write(event: TapEventOut): unknown;
+  write(event: Buffer): unknown;
   end(): unknown;
   readonly writableLength: number;
   readonly cancelled: boolean;
@@ -18,7 +17,7 @@ export const TAP_FLUSH_MS = 20;
 export const TAP_MAX_BATCH = 64;
 
 export class BatchedSink implements TapSink {
-  private queue: TapEventOut[] = [];
+  private queue: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -27,7 +26,7 @@ export class BatchedSink implements TapSink {
     private readonly maxBatch = TAP_MAX_BATCH,
   ) {}
 
-  write(event: TapEventOut): void {
+  write(event: Buffer): void {
     this.queue.push(event);
     if (this.queue.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);

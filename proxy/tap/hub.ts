@@ -1,7 +1,8 @@
 // The taps open on one proxy and their bounds: how many at once, how many requests a second
 // each may report, how many in all. The request path reads `hub.taps` (an empty array when
 // nobody taps) and does nothing else unless it holds a tap.
-import type { ObserveRequest, TapEnd, TapEventOut } from '../../api/tap-proto.ts';
+import { encodeTapEvent, joinTapEvent } from '../../api/tap-encode.ts';
+import type { ObserveRequest, TapEnd } from '../../api/tap-proto.ts';
 import { TapError } from './errors.ts';
 import { compileMatch, type Matcher } from './match.ts';
 
@@ -18,9 +19,9 @@ export interface TapLimits {
 
 export const DEFAULT_TAP_LIMITS: TapLimits = { maxTaps: 4, maxRps: 100, maxLimit: 1_000, maxBacklog: 300 };
 
-/** Where one tap's events go: the gRPC call, seen through what the hub needs of it. */
+/** Where one tap's events go, encoded (api/tap-encode.ts): the gRPC call, seen through what the hub needs of it. */
 export interface TapSink {
-  write(event: TapEventOut): void;
+  write(event: Buffer): void;
   /** Events written but not yet taken by the network. */
   backlog(): number;
   /** Ends the stream after what was written. */
@@ -84,10 +85,10 @@ export class Tap {
     return true;
   }
 
-  send(event: TapEventOut): void {
+  /** One event of a reported request: its request's shared fields and its own part, both encoded, and this tap's count of drops. */
+  send(fields: Buffer, body: Buffer): void {
     if (this.closed) return;
-    event.dropped = this.dropped;
-    this.sink.write(event);
+    this.sink.write(joinTapEvent(fields, body, this.dropped));
   }
 
   /** A reported request's end event was sent: the tap ends once its limit is reached and all have ended. */
@@ -99,16 +100,18 @@ export class Tap {
   /** The proxy ends the tap: a last `tap_end` event, then the end of the stream. */
   finish(reason: TapEnd['reason']): void {
     if (this.closed) return;
-    this.sink.write({
-      proxyDirection: 'DIRECTION_UNSPECIFIED',
-      source: {},
-      destination: {},
-      tls: false,
-      requestId: '',
-      route: '',
-      dropped: this.dropped,
-      tapEnd: { reason, matched: this.matched, dropped: this.dropped, message: this.summary(reason) },
-    });
+    this.sink.write(
+      encodeTapEvent({
+        proxyDirection: 'DIRECTION_UNSPECIFIED',
+        source: {},
+        destination: {},
+        tls: false,
+        requestId: '',
+        route: '',
+        dropped: this.dropped,
+        tapEnd: { reason, matched: this.matched, dropped: this.dropped, message: this.summary(reason) },
+      }),
+    );
     this.close();
     this.sink.end();
   }

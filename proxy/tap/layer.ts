@@ -1,6 +1,7 @@
 // The tap layer: with no tap open it is one field check and the request passes on untouched.
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
+import { encodeEventBody, encodeRequestFields, type TapEventBody } from '../../api/tap-encode.ts';
 import type { TapEventOut, TapPeer } from '../../api/tap-proto.ts';
 import { asProxyError } from '../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../http/message.ts';
@@ -103,6 +104,10 @@ class TappedRequest {
   private readonly source: Partial<TapPeer>;
   private destination: Partial<TapPeer>;
   private destinationFrom: PeerFacts | undefined;
+  /** The fields the request's events share, encoded once (again only if the endpoint, tls or route changed), and the route and tls they were encoded with. */
+  private fields: Buffer | undefined;
+  private fieldsRoute = '';
+  private fieldsTls = false;
 
   constructor(
     private readonly opts: TapLayerOptions,
@@ -134,7 +139,7 @@ class TappedRequest {
     // The layers below run synchronously up to their first wait: on most requests the endpoint
     // (and so the outbound destination) is chosen by now.
     this.readDestination();
-    for (const tap of this.reporting) tap.send(this.event({ requestInit: this.requestInit(tap) }));
+    this.sendEach(this.reporting, (tap) => ({ requestInit: this.requestInit(tap) }), headerChoice);
     this.decide(false);
     return pending.then(
       (res) => this.responded(res),
@@ -155,7 +160,7 @@ class TappedRequest {
       if (verdict === undefined && !final) still.push(tap);
       else if (verdict === true && tap.admit()) {
         this.reporting.push(tap);
-        tap.send(this.event({ requestInit: this.requestInit(tap) }));
+        this.sendEach([tap], () => ({ requestInit: this.requestInit(tap) }), headerChoice);
       }
     }
     this.undecided = still;
@@ -167,7 +172,8 @@ class TappedRequest {
   private readDestination(): void {
     if (this.opts.direction !== 'outbound') return;
     const d = outboundDestination(this.req.ctx, this.req.authority);
-    this.facts.destination = d.peer;
+    // The same endpoint as at the last read (most events): keep the object, so the peer and the shared fields are not built again.
+    if (!samePeer(d.peer, this.facts.destination)) this.facts.destination = d.peer;
     this.facts.destinationKnown = d.known;
     this.tls = d.tls;
   }
@@ -179,9 +185,8 @@ class TappedRequest {
     this.respondedAt = performance.now();
     const { ctx } = this.req;
     if (this.opts.direction === 'inbound') this.journey?.add('app', `HTTP ${res.status} from the app after ${ms(this.respondedAt - ctx.startedAt)}`);
-    for (const tap of this.reporting) {
-      tap.send(this.event({ responseInit: { sinceRequestInitUs: us(this.respondedAt - ctx.startedAt), httpStatus: res.status, headers: tapHeaders(res.headers, tap.headers) } }));
-    }
+    const sinceRequestInitUs = us(this.respondedAt - ctx.startedAt);
+    this.sendEach(this.reporting, (tap) => ({ responseInit: { sinceRequestInitUs, httpStatus: res.status, headers: tapHeaders(res.headers, tap.headers) } }), headerChoice);
     const headerGrpc = grpcStatusOf(headerValue(res.headers, 'grpc-status'));
     if (!res.body) {
       this.afterBody(res, headerGrpc, 0);
@@ -219,7 +224,7 @@ class TappedRequest {
     const since = us(this.respondedAt - this.req.ctx.startedAt);
     this.journey?.add('error', `${cancelled ? 'CANCELLED' : e.code}: ${e.message}`);
     const status = this.req.ctx.grpc ? 200 : e.httpStatus;
-    for (const tap of this.reporting) tap.send(this.event({ responseInit: { sinceRequestInitUs: since, httpStatus: status, headers: [] } }));
+    this.sendEach(this.reporting, () => ({ responseInit: { sinceRequestInitUs: since, httpStatus: status, headers: [] } }), () => true);
     this.end(0, this.req.ctx.grpc ? (cancelled ? 1 : e.grpcStatus) : undefined, cancelled ? 'CANCELLED' : e.code, e.message);
   }
 
@@ -227,23 +232,26 @@ class TappedRequest {
     const now = performance.now();
     const { ctx } = this.req;
     if (ctx.journey === this.journey) ctx.journey = undefined;
-    for (const tap of this.reporting) {
-      tap.send(
-        this.event({
-          responseEnd: {
-            sinceRequestInitUs: us(now - ctx.startedAt),
-            sinceResponseInitUs: us(now - this.respondedAt),
-            responseBytes: bytes,
-            ...(grpcStatus === undefined ? {} : { grpcStatus: { code: grpcStatus } }),
-            error,
-            errorMessage: message,
-            journey: tap.journey && this.journey ? this.journey.entries : [],
-            journeyDropped: tap.journey && this.journey ? this.journey.dropped : 0,
-          },
-        }),
-      );
-      tap.ended();
-    }
+    const sinceRequestInitUs = us(now - ctx.startedAt);
+    const sinceResponseInitUs = us(now - this.respondedAt);
+    const journey = this.journey;
+    this.sendEach(
+      this.reporting,
+      (tap) => ({
+        responseEnd: {
+          sinceRequestInitUs,
+          sinceResponseInitUs,
+          responseBytes: bytes,
+          ...(grpcStatus === undefined ? {} : { grpcStatus: { code: grpcStatus } }),
+          error,
+          errorMessage: message,
+          journey: tap.journey && journey ? journey.entries : [],
+          journeyDropped: tap.journey && journey ? journey.dropped : 0,
+        },
+      }),
+      (tap) => tap.journey,
+    );
+    for (const tap of this.reporting) tap.ended();
   }
 
   private requestInit(tap: Tap): NonNullable<TapEventOut['requestInit']> {
@@ -251,24 +259,54 @@ class TappedRequest {
     return { method: req.method, scheme: req.scheme, authority: req.authority, path: req.path, protocol: req.protocol, headers: tapHeaders(req.headers, tap.headers) };
   }
 
-  private event(body: Pick<TapEventOut, 'requestInit' | 'responseInit' | 'responseEnd'>): TapEventOut {
-    if (this.facts.destination !== this.destinationFrom) {
+  /**
+   * Sends one event to each of `taps`: the request's shared fields, encoded once, and the
+   * event's own part, encoded once for each run of taps that `sameFor` says get the same (the
+   * headers they chose, whether they asked for journeys).
+   */
+  private sendEach(taps: readonly Tap[], bodyFor: (tap: Tap) => TapEventBody, sameFor: (tap: Tap) => unknown): void {
+    const fields = this.sharedFields();
+    let body: Buffer | undefined;
+    let bodyKey: unknown;
+    for (const tap of taps) {
+      const key = sameFor(tap);
+      if (body === undefined || key !== bodyKey) {
+        body = encodeEventBody(bodyFor(tap));
+        bodyKey = key;
+      }
+      tap.send(fields, body);
+    }
+  }
+
+  private sharedFields(): Buffer {
+    const route = this.req.ctx.route ?? '';
+    const moved = this.facts.destination !== this.destinationFrom;
+    if (this.fields && !moved && route === this.fieldsRoute && this.tls === this.fieldsTls) return this.fields;
+    if (moved) {
       this.destinationFrom = this.facts.destination;
       this.destination = toPeer(this.facts.destination);
     }
-    return {
+    this.fieldsRoute = route;
+    this.fieldsTls = this.tls;
+    this.fields = encodeRequestFields({
       proxyDirection: this.opts.direction === 'inbound' ? 'INBOUND' : 'OUTBOUND',
       source: this.source,
       destination: this.destination,
       tls: this.tls,
       requestId: this.req.ctx.id,
-      route: this.req.ctx.route ?? '',
-      dropped: 0,
-      requestInit: body.requestInit,
-      responseInit: body.responseInit,
-      responseEnd: body.responseEnd,
-    };
+      route,
+    });
+    return this.fields;
   }
+}
+
+/** Taps that chose the same headers get the same request_init and response_init. */
+function headerChoice(tap: Tap): unknown {
+  return tap.headers;
+}
+
+function samePeer(a: PeerFacts, b: PeerFacts): boolean {
+  return a.address === b.address && a.identity === b.identity && a.pod === b.pod && a.deployment === b.deployment && a.namespace === b.namespace && a.service === b.service;
 }
 
 function identityNote(req: MeshRequest): string {

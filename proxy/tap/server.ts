@@ -2,8 +2,7 @@
 // certificate, answering `Tap.Observe` for the viz's identity only.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { encodeTapEvent } from '../../api/tap-encode.ts';
-import { tapIdentityOf, tapService, type ObserveRequest, type TapEventOut } from '../../api/tap-proto.ts';
+import { tapIdentityOf, tapService, type ObserveRequest } from '../../api/tap-proto.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../identity/credentials.ts';
 import { BatchedSink } from './batched-sink.ts';
@@ -43,9 +42,9 @@ export class TapServer {
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
-    // The events are encoded by encodeTapEvent, not proto-loader's serializer (half the cost per event).
-    const service = Object.fromEntries(Object.entries(tapService().service).map(([name, method]) => [name, { ...method, responseSerialize: encodeTapEvent }]));
-    this.server.addService(service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, TapEventOut>) => this.observe(call) });
+    // The events come encoded (api/tap-encode.ts: a request's shared fields once, not proto-loader's serializer per event).
+    const service = Object.fromEntries(Object.entries(tapService().service).map(([name, method]) => [name, { ...method, responseSerialize: (event: Buffer) => event }]));
+    this.server.addService(service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, Buffer>) => this.observe(call) });
   }
 
   /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0). */
@@ -75,7 +74,7 @@ export class TapServer {
     });
   }
 
-  private observe(call: grpc.ServerWritableStream<ObserveRequest, TapEventOut>): void {
+  private observe(call: grpc.ServerWritableStream<ObserveRequest, Buffer>): void {
     const { logger, hub } = this.opts;
     const cert = call.getAuthContext().sslPeerCertificate as { subjectaltname?: string } | undefined;
     const caller = cert ? spiffeIdOfPeer(cert.subjectaltname) : undefined;

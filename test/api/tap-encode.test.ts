@@ -1,7 +1,7 @@
 // The tap server's own TapEvent encoder writes the bytes proto-loader's serializer writes, and
 // a tap client decodes them back to the same events.
 import { describe, expect, it } from 'vitest';
-import { encodeTapEvent } from '../../api/tap-encode.ts';
+import { encodeEventBody, encodeRequestFields, encodeTapEvent, joinTapEvent } from '../../api/tap-encode.ts';
 import { tapService, type TapEventOut } from '../../api/tap-proto.ts';
 
 const observe = Object.values(tapService().service)[0]!;
@@ -29,5 +29,11 @@ describe('encodeTapEvent', () => {
     const event = structuredClone(events[4]![1]);
     encodeTapEvent(event);
     expect(event).toEqual(events[4]![1]);
+  });
+
+  it.each(events.filter(([, e]) => !e.tapEnd))('%s: from its parts (shared fields, own part, dropped), decoded to the same event', (_name, event) => {
+    const { proxyDirection, source, destination, tls, requestId, route, dropped, requestInit, responseInit, responseEnd } = event;
+    const joined = joinTapEvent(encodeRequestFields({ proxyDirection, source, destination, tls, requestId, route }), encodeEventBody({ requestInit, responseInit, responseEnd }), dropped);
+    expect(observe.responseDeserialize(joined)).toEqual(observe.responseDeserialize(observe.responseSerialize(event)));
   });
 });

@@ -1,16 +1,19 @@
 // The tap layer against a fake inner service: what it reports when the upstream's body goes away.
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { TapEventOut } from '../../../api/tap-proto.ts';
+import { tapService, type TapEvent } from '../../../api/tap-proto.ts';
 import { TapHub } from '../../../proxy/tap/hub.ts';
 import { tapLayer } from '../../../proxy/tap/layer.ts';
 import { meshRequest } from '../../helpers/fake-request.ts';
 
+/** The events as a tapper decodes them (the sink is handed their encoded bytes). */
+const decode = Object.values(tapService().service)[0]!.responseDeserialize as (bytes: Buffer) => TapEvent;
+
 describe('tap layer', () => {
   it('an upstream body destroyed without an error ends the client copy and the tap reports UPSTREAM_RESET', async () => {
     const hub = new TapHub();
-    const events: TapEventOut[] = [];
-    hub.open({ limit: 10 }, { write: (e) => events.push(e), backlog: () => 0, end: () => {} });
+    const events: TapEvent[] = [];
+    hub.open({ limit: 10 }, { write: (e) => events.push(decode(e)), backlog: () => 0, end: () => {} });
     const upstream = new Readable({ read() {} });
     const service = tapLayer({ hub, direction: 'outbound', self: { podIp: '127.0.0.1' } })(async () => ({ status: 200, headers: {}, body: upstream }));
 
@@ -28,13 +31,13 @@ describe('tap layer', () => {
     const err = await ended;
     expect(err?.message).toMatch(/upstream closed its stream/);
     expect(Buffer.concat(received).toString()).toBe('partial');
-    await expect.poll(() => events.find((e) => e.responseEnd)?.responseEnd).toMatchObject({ error: 'UPSTREAM_RESET', responseBytes: 7 });
+    await expect.poll(() => events.find((e) => e.event === 'responseEnd')?.responseEnd).toMatchObject({ error: 'UPSTREAM_RESET', responseBytes: 7 });
   });
 
   it('a reported body keeps its backpressure: a client that does not read pauses the upstream; every byte is counted', async () => {
     const hub = new TapHub();
-    const events: TapEventOut[] = [];
-    hub.open({ limit: 10 }, { write: (e) => events.push(e), backlog: () => 0, end: () => {} });
+    const events: TapEvent[] = [];
+    hub.open({ limit: 10 }, { write: (e) => events.push(decode(e)), backlog: () => 0, end: () => {} });
     let pushed = 0;
     const chunk = Buffer.alloc(16 * 1024, 'x');
     const upstream = new Readable({
@@ -53,6 +56,6 @@ describe('tap layer', () => {
     let received = 0;
     for await (const c of res.body!) received += (c as Buffer).length;
     expect(received).toBe(64 * chunk.length);
-    await expect.poll(() => events.find((e) => e.responseEnd)?.responseEnd).toMatchObject({ error: '', responseBytes: 64 * chunk.length });
+    await expect.poll(() => events.find((e) => e.event === 'responseEnd')?.responseEnd).toMatchObject({ error: '', responseBytes: 64 * chunk.length });
   });
 });
