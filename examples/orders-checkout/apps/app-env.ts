@@ -19,6 +19,11 @@ export function numberFromEnv(name: string, fallback: number, range: { min: numb
   return value;
 }
 
+/** A port to listen on from the environment (0: any free port). */
+export function portFromEnv(name: string, fallback: number): number {
+  return numberFromEnv(name, fallback, { min: 0, max: 65535 });
+}
+
 export interface AppEnv {
   /** The pod's address: the app listens here, as a container listens on its pod IP. */
   podIp: string;
@@ -33,9 +38,13 @@ export function appEnv(app: string): AppEnv {
   return { podIp, podName, log };
 }
 
-/** Runs an app's main, turning a startup failure into one readable line and exit code 1. */
-export function runMain(app: string, main: () => Promise<unknown>): void {
-  main().catch((err: unknown) => {
+/**
+ * An app's entry point: when `moduleUrl` is the file `node bin/run.js <file>` was asked to run,
+ * runs `main` with the app's environment, a startup failure becoming one readable line and exit code 1.
+ */
+export function runMain(moduleUrl: string, app: string, main: (env: AppEnv) => Promise<unknown>): void {
+  if (!isMain(moduleUrl)) return;
+  main(appEnv(app)).catch((err: unknown) => {
     console.error(`${app}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });
@@ -64,6 +73,6 @@ export class BadRequest extends Error {
 }
 
 /** True when this module is the file `node bin/run.js <file>` was asked to run. */
-export function isMain(moduleUrl: string): boolean {
+function isMain(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
 }

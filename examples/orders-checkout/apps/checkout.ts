@@ -5,7 +5,7 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
+import { BadRequest, portFromEnv, readJsonBody, runMain } from './app-env.ts';
 import { closeServer, listen } from './http-listen.ts';
 import { healthPackage, ordersPackage } from './grpc-protos.ts';
 import { requestIdOf } from './request-id.ts';
@@ -108,16 +108,13 @@ export async function startCheckout(opts: CheckoutOptions) {
   };
 }
 
-if (isMain(import.meta.url)) {
-  runMain('checkout', async () => {
-    const env = appEnv('checkout');
-    const started = await startCheckout({
-      host: env.podIp,
-      port: numberFromEnv('PORT', 8080, { min: 0, max: 65535 }),
-      ordersUrl: process.env.ORDERS_URL || 'http://orders.production.svc.cluster.local:8080',
-      ordersGrpcTarget: process.env.ORDERS_GRPC_TARGET || 'orders.production.svc.cluster.local:9090',
-      log: env.log,
-    });
-    env.log.info({ address: `${env.podIp}:${started.port}` }, 'checkout listening');
+runMain(import.meta.url, 'checkout', async (env) => {
+  const started = await startCheckout({
+    host: env.podIp,
+    port: portFromEnv('PORT', 8080),
+    ordersUrl: process.env.ORDERS_URL || 'http://orders.production.svc.cluster.local:8080',
+    ordersGrpcTarget: process.env.ORDERS_GRPC_TARGET || 'orders.production.svc.cluster.local:9090',
+    log: env.log,
   });
-}
+  env.log.info({ address: `${env.podIp}:${started.port}` }, 'checkout listening');
+});

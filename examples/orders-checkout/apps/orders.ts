@@ -4,7 +4,7 @@
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
+import { BadRequest, portFromEnv, readJsonBody, runMain } from './app-env.ts';
 import { closeServer, listen } from './http-listen.ts';
 import { ordersPackage } from './grpc-protos.ts';
 import { HealthService } from './grpc-health.ts';
@@ -110,19 +110,17 @@ export async function startOrders(opts: OrdersOptions) {
   };
 }
 
-if (isMain(import.meta.url)) {
-  runMain('orders', async () => {
-    const version = process.env.ORDERS_VERSION || 'stable';
-    const env = appEnv(`orders-${version}`);
-    const started = await startOrders({
-      host: env.podIp,
-      httpPort: numberFromEnv('HTTP_PORT', 8080, { min: 0, max: 65535 }),
-      grpcPort: numberFromEnv('GRPC_PORT', 9090, { min: 0, max: 65535 }),
-      version,
-      paymentsUrl: process.env.PAYMENTS_URL || 'http://payments.production.svc.cluster.local:8080',
-      proxy: process.env.HTTP_PROXY || process.env.http_proxy || undefined,
-      log: env.log,
-    });
-    env.log.info({ http: `${env.podIp}:${started.httpPort}`, grpc: `${env.podIp}:${started.grpcPort}`, version }, 'orders listening');
+// stable or canary: the app's name in its logs and in a startup failure.
+const version = process.env.ORDERS_VERSION || 'stable';
+runMain(import.meta.url, `orders-${version}`, async (env) => {
+  const started = await startOrders({
+    host: env.podIp,
+    httpPort: portFromEnv('HTTP_PORT', 8080),
+    grpcPort: portFromEnv('GRPC_PORT', 9090),
+    version,
+    paymentsUrl: process.env.PAYMENTS_URL || 'http://payments.production.svc.cluster.local:8080',
+    proxy: process.env.HTTP_PROXY || process.env.http_proxy || undefined,
+    log: env.log,
   });
-}
+  env.log.info({ http: `${env.podIp}:${started.httpPort}`, grpc: `${env.podIp}:${started.grpcPort}`, version }, 'orders listening');
+});

@@ -2,7 +2,7 @@
 // the mesh's retries and timeouts have something to absorb. Tuned at run time by POST /config.
 import http2 from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import { appEnv, BadRequest, isMain, numberFromEnv, readJsonBody, runMain } from './app-env.ts';
+import { BadRequest, numberFromEnv, portFromEnv, readJsonBody, runMain, type AppEnv } from './app-env.ts';
 
 export interface PaymentsSettings {
   /** Share of charges answered 503 before anything is charged (0..1). */
@@ -14,7 +14,7 @@ export interface PaymentsSettings {
 /** Charges already made, by idempotency key: a retried charge returns the first result. */
 const maxRemembered = 10_000;
 
-export function startPayments(opts: { host: string; port: number; settings: PaymentsSettings; log: ReturnType<typeof appEnv>['log'] }) {
+export function startPayments(opts: { host: string; port: number; settings: PaymentsSettings; log: AppEnv['log'] }) {
   const settings = { ...opts.settings };
   const charges = new Map<string, { chargeId: string; amountCents: number }>();
   const server = http2.createServer();
@@ -90,15 +90,12 @@ function delay(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
-if (isMain(import.meta.url)) {
-  runMain('payments', async () => {
-    const env = appEnv('payments');
-    const settings = {
-      failureRate: numberFromEnv('PAYMENTS_FAILURE_RATE', 0, { min: 0, max: 1 }),
-      latencyMs: numberFromEnv('PAYMENTS_LATENCY_MS', 0, { min: 0, max: 60_000 }),
-    };
-    const port = numberFromEnv('PORT', 8080, { min: 0, max: 65535 });
-    await startPayments({ host: env.podIp, port, settings, log: env.log });
-    env.log.info({ address: `${env.podIp}:${port}`, ...settings }, 'payments listening (h2c)');
-  });
-}
+runMain(import.meta.url, 'payments', async (env) => {
+  const settings = {
+    failureRate: numberFromEnv('PAYMENTS_FAILURE_RATE', 0, { min: 0, max: 1 }),
+    latencyMs: numberFromEnv('PAYMENTS_LATENCY_MS', 0, { min: 0, max: 60_000 }),
+  };
+  const port = portFromEnv('PORT', 8080);
+  await startPayments({ host: env.podIp, port, settings, log: env.log });
+  env.log.info({ address: `${env.podIp}:${port}`, ...settings }, 'payments listening (h2c)');
+});

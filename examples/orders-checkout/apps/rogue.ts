@@ -4,7 +4,7 @@
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { appEnv, isMain, numberFromEnv, runMain } from './app-env.ts';
+import { numberFromEnv, portFromEnv, runMain } from './app-env.ts';
 import { closeServer, listen } from './http-listen.ts';
 import { ordersPackage } from './grpc-protos.ts';
 
@@ -58,16 +58,13 @@ export async function startRogue(opts: { host: string; port: number; target: str
   };
 }
 
-if (isMain(import.meta.url)) {
-  runMain('rogue', async () => {
-    const env = appEnv('rogue');
-    const started = await startRogue({
-      host: env.podIp,
-      port: numberFromEnv('PORT', 8080, { min: 0, max: 65535 }),
-      target: process.env.ORDERS_GRPC_TARGET || 'orders.production.svc.cluster.local:9090',
-      intervalMs: numberFromEnv('ROGUE_INTERVAL_MS', 2000, { min: 50, max: 3_600_000 }),
-      log: env.log,
-    });
-    env.log.info({ stats: `http://${env.podIp}:${started.port}/stats` }, 'rogue started: calling orders gRPC, expecting refusals');
+runMain(import.meta.url, 'rogue', async (env) => {
+  const started = await startRogue({
+    host: env.podIp,
+    port: portFromEnv('PORT', 8080),
+    target: process.env.ORDERS_GRPC_TARGET || 'orders.production.svc.cluster.local:9090',
+    intervalMs: numberFromEnv('ROGUE_INTERVAL_MS', 2000, { min: 50, max: 3_600_000 }),
+    log: env.log,
   });
-}
+  env.log.info({ stats: `http://${env.podIp}:${started.port}/stats` }, 'rogue started: calling orders gRPC, expecting refusals');
+});

@@ -2,7 +2,7 @@
 // metrics have something to show the moment the demo is up. It sits outside the mesh, as a user.
 import { request } from 'undici';
 import type { Logger } from 'pino';
-import { appEnv, isMain, numberFromEnv, runMain } from './app-env.ts';
+import { numberFromEnv, runMain } from './app-env.ts';
 import { newRequestId } from './request-id.ts';
 
 const items = ['book', 'lamp', 'mug', 'chair', 'plant'];
@@ -45,12 +45,9 @@ export function startTraffic(opts: { target: string; ratePerSecond: number; log:
   return { counts, stop: () => { clearInterval(timer); clearInterval(report); } };
 }
 
-if (isMain(import.meta.url)) {
-  runMain('traffic', async () => {
-    const env = appEnv('traffic');
-    const target = process.env.TRAFFIC_TARGET || process.env.INGRESS_URL || 'http://127.0.0.1:8000';
-    const ratePerSecond = numberFromEnv('TRAFFIC_RPS', 2, { min: 0.1, max: 1000 });
-    startTraffic({ target, ratePerSecond, log: env.log });
-    env.log.info({ target, ratePerSecond }, 'traffic generator started');
-  });
-}
+runMain(import.meta.url, 'traffic', async (env) => {
+  const target = process.env.TRAFFIC_TARGET || process.env.INGRESS_URL || 'http://127.0.0.1:8000';
+  const ratePerSecond = numberFromEnv('TRAFFIC_RPS', 2, { min: 0.1, max: 1000 });
+  startTraffic({ target, ratePerSecond, log: env.log });
+  env.log.info({ target, ratePerSecond }, 'traffic generator started');
+});
