@@ -15,6 +15,18 @@ export class CodedError<Code extends string> extends Error {
 }
 
 /**
+ * The base class of a part's errors when one code says what went wrong and the message says the
+ * rest: `class ClusterIpError extends codedError('CLUSTER_IP') {}`, thrown as `new ClusterIpError(message)`.
+ */
+export function codedError<Code extends string>(code: Code) {
+  return class extends CodedError<Code> {
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}
+
+/**
  * The base class of an HTTP API's errors: CodedErrors that the API answers with the status each
  * code maps to in `statuses`, so that a code and its status are written once, side by side.
  */

@@ -3,7 +3,7 @@
 // `=true`/`=false`, and usage errors that say which flag and what was wrong (exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DurationError, parseDuration } from '../api/duration.ts';
-import { CodedError } from '../api/errors.ts';
+import { codedError, CodedError } from '../api/errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -16,11 +16,7 @@ export type CommandValues<O extends Options, R extends keyof O & string = never>
 };
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
-export class UsageError extends CodedError<'USAGE'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('USAGE', message, options);
-  }
-}
+export class UsageError extends codedError('USAGE') {}
 
 const SWITCH_VALUES: Record<string, boolean> = { true: true, '1': true, false: false, '0': false };
 

@@ -2,7 +2,7 @@
 // `orders.production.svc.cluster.local:8080`, `127.0.10.3:8080`) into a Service or pod target,
 // resolving short names against the caller's namespace as Kubernetes DNS search paths would.
 import { isIP } from 'node:net';
-import { CodedError } from '../../api/errors.ts';
+import { codedError } from '../../api/errors.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 
 export type Target =
@@ -10,11 +10,7 @@ export type Target =
   | { kind: 'ip'; ip: string; port: number }
   | { kind: 'unknown'; reason: string };
 
-export class AuthorityError extends CodedError<'BAD_AUTHORITY'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('BAD_AUTHORITY', message, options);
-  }
-}
+export class AuthorityError extends codedError('BAD_AUTHORITY') {}
 
 /** Splits `host:port` (`[v6]:port` too); the port defaults to 80 as an HTTP client would. */
 export function splitAuthority(authority: string): { host: string; port: number } {

@@ -2,7 +2,7 @@
 // shared by outbound traffic splits and inbound route-scoped authorization.
 import type { HttpRouteMatch } from '../../api/destination-types.ts';
 import { headerValue, type HeaderMap } from './message.ts';
-import { CodedError } from '../../api/errors.ts';
+import { codedError } from '../../api/errors.ts';
 
 /** The parts of a request a match looks at. */
 export interface MatchableRequest {
@@ -19,11 +19,7 @@ export interface CompiledMatch {
   readonly rank: readonly number[];
 }
 
-export class RouteMatchError extends CodedError<'INVALID_ROUTE_MATCH'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('INVALID_ROUTE_MATCH', message, options);
-  }
-}
+export class RouteMatchError extends codedError('INVALID_ROUTE_MATCH') {}
 
 /** Compiles `source` as a regex that must match the whole input, as Gateway API and Linkerd do. */
 export function anchoredRegex(source: string, where: string): RegExp {

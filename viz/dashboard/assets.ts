@@ -4,18 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../api/locate.ts';
-import { CodedError } from '../../api/errors.ts';
+import { codedError } from '../../api/errors.ts';
 
 export interface Asset {
   type: string;
   body: Buffer;
 }
 
-export class DashboardBuildError extends CodedError<'DASHBOARD_BUILD'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('DASHBOARD_BUILD', message, options);
-  }
-}
+export class DashboardBuildError extends codedError('DASHBOARD_BUILD') {}
 
 /** The folder holding the browser's sources. */
 export const WEB_DIR = join(projectRoot, 'viz', 'dashboard', 'web');

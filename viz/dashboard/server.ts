@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { CodedError } from '../../api/errors.ts';
+import { codedError } from '../../api/errors.ts';
 import { VizError } from '../errors.ts';
 import { sendError, sendJson } from '../api/http.ts';
 import type { Handler } from '../api/server.ts';
@@ -32,11 +32,7 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-export class DashboardListenError extends CodedError<'DASHBOARD_LISTEN'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('DASHBOARD_LISTEN', message, options);
-  }
-}
+export class DashboardListenError extends codedError('DASHBOARD_LISTEN') {}
 
 /** No inline script or style element, no other origin, no plugins, no framing. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +

@@ -6,17 +6,13 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, parseAllDocuments } from 'yaml';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 
 /** Kubernetes's usual Service range (kubeadm's 10.96.0.0/12): never on the compose network. */
 export const clusterIpBase = '10.96.0';
 const firstHost = 10;
 
-export class ClusterIpError extends CodedError<'CLUSTER_IP'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('CLUSTER_IP', message, options);
-  }
-}
+export class ClusterIpError extends codedError('CLUSTER_IP') {}
 
 export interface ServiceAddress {
   name: string;

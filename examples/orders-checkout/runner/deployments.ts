@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 // The destination's reader of untrusted YAML: one grammar of field errors across the mesh.
 import { FieldError, Fields, shown } from '../../../destination/store/field-reader.ts';
 import { readProbes, type ContainerProbes } from './probe-spec.ts';
@@ -31,11 +31,7 @@ export interface Workload {
   skipOutboundPorts: string;
 }
 
-export class ManifestError extends CodedError<'BAD_MANIFEST'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('BAD_MANIFEST', message, options);
-  }
-}
+export class ManifestError extends codedError('BAD_MANIFEST') {}
 
 const kubeName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** The sidecar's own ports (DESIGN.md): an app that takes one would never get its traffic. */

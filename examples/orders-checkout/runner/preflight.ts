@@ -1,13 +1,9 @@
 // Checks, before anything starts, that every address the demo binds is free and local, and
 // says what to do when one is not: a clear message instead of a process dying with EADDRINUSE.
 import net from 'node:net';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 
-export class PortProblem extends CodedError<'PORT_UNAVAILABLE'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('PORT_UNAVAILABLE', message, options);
-  }
-}
+export class PortProblem extends codedError('PORT_UNAVAILABLE') {}
 
 /** Binds and closes at once: undefined when `host:port` could be listened on, else the error. */
 export function tryBind(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {

@@ -7,16 +7,12 @@ import { dirname, join } from 'node:path';
 import type { DemoPlan } from './topology.ts';
 import { identityDir, identityInitCommand, tokenCommand } from './mesh-commands.ts';
 import { CONTROL_PLANE_NAMESPACE } from '../../../api/spiffe.ts';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 import { FILES } from '../../../identity/files.ts';
 import { Ed25519TokenValidator } from '../../../identity/token.ts';
 import { VIZ_NAMESPACE, VIZ_SERVICE_ACCOUNT } from '../../../viz/identity.ts';
 
-export class PrepareError extends CodedError<'STATE_PREPARE'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('STATE_PREPARE', message, options);
-  }
-}
+export class PrepareError extends codedError('STATE_PREPARE') {}
 
 /** Runs a mesh command to completion; resolves with its stdout, rejects with its stderr. */
 function runMesh(argv: string[], root: string): Promise<string> {

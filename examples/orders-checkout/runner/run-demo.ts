@@ -20,7 +20,7 @@ type PodIdentity = { name: string; namespace: string; ip: string; readyFile?: st
 import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
 import { waitForEndToEnd } from './warm-up.ts';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError, CodedError } from '../../../api/errors.ts';
 
 export interface DemoOptions {
   root: string;
@@ -51,11 +51,7 @@ export interface PodNetwork {
   nodeNetns: string;
 }
 
-export class StartupError extends CodedError<'DEMO_STARTUP'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('DEMO_STARTUP', message, options);
-  }
-}
+export class StartupError extends codedError('DEMO_STARTUP') {}
 
 /** Ctrl-C while starting: not a failure, the user changed their mind. */
 class StopRequested extends CodedError<'STOP_REQUESTED'> {

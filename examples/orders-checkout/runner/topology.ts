@@ -3,7 +3,7 @@
 import type { Workload } from './deployments.ts';
 import type { ContainerProbes, ProbeSpec } from './probe-spec.ts';
 import { destinationServeCommand, identityServeCommand, vizServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -65,11 +65,7 @@ export function netnsPlacement(stateDir: string, root: string): Placement {
   };
 }
 
-export class PlacementError extends CodedError<'BAD_PLACEMENT'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('BAD_PLACEMENT', message, options);
-  }
-}
+export class PlacementError extends codedError('BAD_PLACEMENT') {}
 
 /** Fixed addresses on the compose network, so each pod knows its IP as it does on loopback. */
 export const composeSubnet = '172.28.0.0/16';

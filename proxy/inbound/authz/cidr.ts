@@ -1,13 +1,9 @@
 // CIDR matching for IPv4 and IPv6 (IPv4-mapped IPv6 peers match IPv4 networks), used by
 // NetworkAuthentication, ServerAuthorization networks and cluster networks.
 import { isIPv4, isIPv6 } from 'node:net';
-import { CodedError } from '../../../api/errors.ts';
+import { codedError } from '../../../api/errors.ts';
 
-export class CidrError extends CodedError<'INVALID_CIDR'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('INVALID_CIDR', message, options);
-  }
-}
+export class CidrError extends codedError('INVALID_CIDR') {}
 
 export interface Cidr {
   readonly text: string;

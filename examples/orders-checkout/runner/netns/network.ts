@@ -7,16 +7,12 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 import { netnsPodCidr } from '../topology.ts';
 
 const run = promisify(execFile);
 
-export class NetnsError extends CodedError<'NETNS'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('NETNS', message, options);
-  }
-}
+export class NetnsError extends codedError('NETNS') {}
 
 /** The bridge in the node's namespace: the pods' switch, and the node's (the control plane's) address on it. */
 export const BRIDGE = 'mesh0';

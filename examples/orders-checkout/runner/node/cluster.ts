@@ -4,13 +4,9 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class ClusterError extends CodedError<'KUBE_CLUSTER'> {
-  constructor(message: string) {
-    super('KUBE_CLUSTER', message);
-  }
-}
+export class ClusterError extends codedError('KUBE_CLUSTER') {}
 
 export interface ClusterPlace {
   root: string;

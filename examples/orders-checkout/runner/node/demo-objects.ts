@@ -9,13 +9,9 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { defaultInjectOptions } from '../../../../injector/options.ts';
 import { proxyContainer, proxyVolumes } from '../../../../injector/sidecar.ts';
 import { ingressDefaultDst } from '../topology.ts';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class DemoObjectsError extends CodedError<'DEMO_OBJECTS'> {
-  constructor(message: string) {
-    super('DEMO_OBJECTS', message);
-  }
-}
+export class DemoObjectsError extends codedError('DEMO_OBJECTS') {}
 
 export const DEMO_NAMESPACE = 'production';
 

@@ -3,14 +3,10 @@
 import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import * as k8s from '@kubernetes/client-node';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 import { loadKubeConfig } from '../../../../api/kube-config.ts';
 
-export class KubeApiError extends CodedError<'KUBE_API'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('KUBE_API', message, options);
-  }
-}
+export class KubeApiError extends codedError('KUBE_API') {}
 
 export interface KubeApi {
   kc: k8s.KubeConfig;

@@ -4,13 +4,9 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.ts';
 import { reasonOf } from './kube-api.ts';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class EnvError extends CodedError<'POD_ENV'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('POD_ENV', message, options);
-  }
-}
+export class EnvError extends codedError('POD_ENV') {}
 
 /** The node's answer to a downward-API field path. */
 export function fieldValue(pod: k8s.V1Pod, podIp: string, path: string): string {

@@ -6,13 +6,9 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class SandboxError extends CodedError<'POD_SANDBOX'> {
-  constructor(message: string) {
-    super('POD_SANDBOX', message);
-  }
-}
+export class SandboxError extends codedError('POD_SANDBOX') {}
 
 /** The argv of a container, as Kubernetes composes it: `command` replaces the image's entrypoint, `args` its CMD. */
 export function containerArgv(c: k8s.V1Container, expandVar: (s: string) => string): string[] {

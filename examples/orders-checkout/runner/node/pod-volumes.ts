@@ -8,13 +8,9 @@ import type * as k8s from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.ts';
 import { reasonOf } from './kube-api.ts';
 import { fieldValue } from './pod-env.ts';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class VolumeError extends CodedError<'POD_VOLUME'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('POD_VOLUME', message, options);
-  }
-}
+export class VolumeError extends codedError('POD_VOLUME') {}
 
 /** Writes every volume of the pod under `dir`; returns each volume's folder by name. */
 export async function makeVolumes(api: KubeApi, pod: k8s.V1Pod, podIp: string, dir: string): Promise<Map<string, string>> {

@@ -15,13 +15,9 @@ import { NodeAgent } from './node-agent.ts';
 import { DEMO_NAMESPACE, ingressDeployment, namespaceAndAccounts, readManifests, withoutGrpcProbes } from './demo-objects.ts';
 import { installObjects } from './install.ts';
 import { TRUST_ROOTS_CONFIGMAP as TRUST_ROOTS } from '../../../../install/names.ts';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class KubernetesDemoError extends CodedError<'KUBE_DEMO'> {
-  constructor(message: string, options?: ErrorOptions) {
-    super('KUBE_DEMO', message, options);
-  }
-}
+export class KubernetesDemoError extends codedError('KUBE_DEMO') {}
 
 export interface KubeDemoOptions {
   root: string;

@@ -8,13 +8,9 @@ import { spawn } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { type KubeApi, reasonOf } from './kube-api.ts';
 import type { HostsFile } from './hosts-file.ts';
-import { CodedError } from '../../../../api/errors.ts';
+import { codedError } from '../../../../api/errors.ts';
 
-export class ServiceProxyError extends CodedError<'SERVICE_PROXY'> {
-  constructor(message: string) {
-    super('SERVICE_PROXY', message);
-  }
-}
+export class ServiceProxyError extends codedError('SERVICE_PROXY') {}
 
 const CHAIN = 'MESH-SERVICES';
 /** In the filter table (REJECT is not a nat target): a Service with no endpoint refuses at once. */
