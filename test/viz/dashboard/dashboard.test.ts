@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import http2 from 'node:http2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPaced } from '../../../bench/paced-load.ts';
-import { launchBrowser, type Browser } from './browser.ts';
+import { launchBrowser, type Browser, type Tab } from './browser.ts';
 import { DASHBOARD, INGRESS, NET, root, startDemo, type Demo } from './demo.ts';
 
 /** Sets payments' failure rate (its /config takes HTTP/2 with prior knowledge). */
@@ -163,17 +163,25 @@ describe('tap', () => {
 });
 
 describe('journey', () => {
-  it('shows a checkout sent from the page hop by hop, at least three hops, with each layer', async () => {
+  /**
+   * Opens the journey page and sends checkouts from it, at most `tries`, until `shows` says the
+   * journey on screen is the one the test asks for: a proxy reports a request only if its tap was
+   * open when the request began, so one checkout may not be seen whole. The tab, and whether one was.
+   */
+  async function sendCheckoutsUntil(tries: number, shows: (tab: Tab) => Promise<boolean>): Promise<{ tab: Tab; found: boolean }> {
     const tab = await browser.open(`${DASHBOARD}/#/journey`);
     await tab.page.locator('#send-checkout:not([disabled])').waitFor({ timeout: 15_000 });
-    // A proxy reports a request only if its tap was open when the request began: try a few.
-    let whole = false;
-    for (let i = 0; i < 5 && !whole; i++) {
+    for (let i = 0; i < tries; i++) {
       await tab.page.click('#send-checkout');
       await tab.page.locator('#sent-status').waitFor({ timeout: 15_000 });
-      whole = await tab.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6, undefined, { timeout: 5_000 })
-        .then(() => true, () => false);
+      if (await shows(tab)) return { tab, found: true };
     }
+    return { tab, found: false };
+  }
+
+  it('shows a checkout sent from the page hop by hop, at least three hops, with each layer', async () => {
+    const { tab, found: whole } = await sendCheckoutsUntil(5, (t) =>
+      t.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6, undefined, { timeout: 5_000 }).then(() => true, () => false));
     expect(whole, 'no checkout among five was seen at all six hops').toBe(true);
     const pods = await tab.page.locator('.hop').evaluateAll((hops) => hops.map((h) => `${h.getAttribute('data-pod')} ${h.getAttribute('data-direction')}`));
     expect(pods).toEqual(expect.arrayContaining([
@@ -189,22 +197,17 @@ describe('journey', () => {
   it('with payments failing half the time, shows the retry attempts', async () => {
     await paymentsFailureRate(0.5);
     try {
-      const tab = await browser.open(`${DASHBOARD}/#/journey`);
-      await tab.page.locator('#send-checkout:not([disabled])').waitFor({ timeout: 15_000 });
-      let retried = false;
-      for (let i = 0; i < 12 && !retried; i++) {
-        await tab.page.click('#send-checkout');
-        await tab.page.locator('#sent-status').waitFor({ timeout: 15_000 });
+      const { tab, found: retried } = await sendCheckoutsUntil(12, async (t) => {
         // Until the last hop (orders' outbound, which ends after every attempt) has its layers. A
         // checkout whose journey never reaches it (one that failed before orders called payments)
         // is not the one asked for: the next click tries again; twelve without a retry still fail.
-        const complete = await tab.page.waitForFunction(() => document.querySelectorAll('.hop li.entry').length > 0 &&
+        const complete = await t.page.waitForFunction(() => document.querySelectorAll('.hop li.entry').length > 0 &&
           [...document.querySelectorAll('.hop')].some((h) => h.getAttribute('data-direction') === 'OUTBOUND' && /orders/.test(h.getAttribute('data-pod') ?? '') && h.querySelector('li.entry')), undefined, { timeout: 15_000 }).then(() => true, () => false);
-        if (!complete) continue;
-        const attempts = await tab.page.locator('.hop li.entry[data-layer="retry"]').count();
-        const paymentsHops = await tab.page.locator('.hop[data-pod$="payments-0"][data-direction="INBOUND"]').count();
-        retried = attempts >= 2 && paymentsHops >= 2;
-      }
+        if (!complete) return false;
+        const attempts = await t.page.locator('.hop li.entry[data-layer="retry"]').count();
+        const paymentsHops = await t.page.locator('.hop[data-pod$="payments-0"][data-direction="INBOUND"]').count();
+        return attempts >= 2 && paymentsHops >= 2;
+      });
       expect(retried, 'no checkout among twelve was retried with payments failing 50%').toBe(true);
       const notes = await tab.page.locator('.hop li.entry[data-layer="retry"]').allTextContents();
       expect(notes.join('\n')).toMatch(/attempt 2/);
