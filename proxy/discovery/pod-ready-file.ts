@@ -4,16 +4,16 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { Watched, type Unsubscribe } from './watched.ts';
 
 export class PodReadyFile {
-  private value: boolean;
-  private readonly listeners = new Set<(ready: boolean) => void>();
+  private readonly state: Watched<boolean>;
   private watcher?: FSWatcher;
   private readonly poll: NodeJS.Timeout;
   private complained = false;
 
   constructor(private readonly path: string, private readonly logger: Logger) {
-    this.value = this.read() ?? false;
+    this.state = new Watched(this.read() ?? false);
     try {
       this.watcher = watch(dirname(path), (_event, name) => {
         if (name === null || name === basename(path)) this.check();
@@ -28,12 +28,11 @@ export class PodReadyFile {
   }
 
   get ready(): boolean {
-    return this.value;
+    return this.state.get()!;
   }
 
-  onChange(listener: (ready: boolean) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  onChange(listener: (ready: boolean) => void): Unsubscribe {
+    return this.state.subscribe(listener);
   }
 
   close(): void {
@@ -43,10 +42,9 @@ export class PodReadyFile {
 
   private check(): void {
     const now = this.read();
-    if (now === undefined || now === this.value) return;
-    this.value = now;
+    if (now === undefined || now === this.ready) return;
     this.logger.info({ file: this.path, ready: now }, now ? 'pod is Ready' : 'pod is not Ready');
-    for (const l of this.listeners) l(now);
+    this.state.set(now);
   }
 
   /** true/false, or undefined while the file is missing or holds something else (the last value stays). */
