@@ -2,12 +2,13 @@
 // nghttp2-client), 10 connections with 10 streams each, POST; the app directly (h2c) against
 // h2load -> outbound proxy -> mTLS -> inbound proxy -> app, in interleaved slices of one run.
 import { execFile, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCa } from './identity-figures.ts';
-import type { BenchMode } from './mode.ts';
-import { cpuSecondsOf } from './processes.ts';
+import type { BenchContext, BenchMode } from './mode.ts';
+import { cpuSecondsOf, memoryOf, tsProcess } from './processes.ts';
 import { barLines, table } from './report.ts';
 import { mtlsTopology } from './tap.ts';
 import { AUTHORITY } from './two-proxy-topology.ts';
@@ -36,7 +37,10 @@ export const h2Mode: BenchMode = {
     const ca = await startCa(ctx.logDir, CA_ADDR);
     ctx.onCleanup(() => ca.process.stop());
     const t = await mtlsTopology(ctx, ca, 'h2', '127.0.23.102', '127.0.23.103', ctx.proxyCommand);
+    // `--baseline-proxy`: the other build's two proxies (and app) beside this one, in the same slices.
+    const base = ctx.baselineProxyCommand ? await mtlsTopology(ctx, ca, 'h2-baseline', '127.0.23.100', '127.0.23.101', ctx.baselineProxyCommand) : undefined;
     await ca.process.stop();
+    const bare = await startBarePair(ctx, t.directUrl.replace('http://', ''));
     const bodyFile = join(ctx.logDir, 'h2-body.json');
     writeFileSync(bodyFile, JSON.stringify({ item: 'book', quantity: 1 }));
 
@@ -46,41 +50,100 @@ export const h2Mode: BenchMode = {
       return parseH2load(stdout, url);
     };
     // The outbound proxy routes HTTP/2 by :authority, as a meshed app's client would name the service.
+    const meshPath = (label: string, topology: typeof t) => ({ label, url: `${topology.meshUrl}/charge`, headers: [`:authority: ${AUTHORITY}`], pids: [topology.outbound.pid, topology.inbound.pid] });
     const paths = [
-      { label: 'direct (h2c to the app)', url: `${t.directUrl}/charge`, headers: [] as string[] },
-      { label: 'two proxies, mTLS between', url: `${t.meshUrl}/charge`, headers: [`:authority: ${AUTHORITY}`] },
+      { label: 'direct (h2c to the app)', url: `${t.directUrl}/charge`, headers: [] as string[], pids: [] as number[] },
+      meshPath('two proxies, mTLS between', t),
+      ...(base ? [meshPath('baseline proxies, mTLS between', base)] : []),
+      { label: 'bare Node h2 pair (bare-h2-pair.ts)', url: `http://${BARE_POD}:4140/charge`, headers: [`:authority: ${AUTHORITY}`], pids: bare.pids },
     ];
     ctx.log('warming up...');
     for (const p of paths) await h2load(p.url, 2, p.headers);
     const slice = Math.max(2, ctx.durationSeconds / ROUNDS);
     ctx.log(`h2load -c10 -m10, POST, ${ROUNDS} interleaved slices of ${slice} s per path...`);
     const parts: H2Result[][] = paths.map(() => []);
-    let proxyCpu = 0;
+    const cpu = paths.map(() => 0);
+    const cpuOf = (pids: number[]) => pids.reduce((n, pid) => n + cpuSecondsOf(pid), 0);
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      const order = paths.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
       for (const i of order) {
-        const cpu0 = i === 1 ? cpuSecondsOf(t.outbound.pid) + cpuSecondsOf(t.inbound.pid) : 0;
+        const cpu0 = cpuOf(paths[i]!.pids);
         parts[i]!.push(await h2load(paths[i]!.url, slice, paths[i]!.headers));
-        if (i === 1) proxyCpu += cpuSecondsOf(t.outbound.pid) + cpuSecondsOf(t.inbound.pid) - cpu0;
+        cpu[i]! += cpuOf(paths[i]!.pids) - cpu0;
       }
     }
     const sum = (rs: H2Result[], pick: (r: H2Result) => number) => rs.reduce((n, r) => n + pick(r), 0);
-    const ratios = parts[1]!.map((m, i) => m.rps / parts[0]![i]!.rps);
+    const ratiosOf = (i: number) => parts[i]!.map((m, k) => m.rps / parts[0]![k]!.rps);
+    const ratios = ratiosOf(1);
     const ratio = median(ratios);
-    const meshRequests = sum(parts[1]!, (r) => r.succeeded + r.failed);
+    const usPerRequest = (i: number) => (cpu[i]! * 1e6) / sum(parts[i]!, (r) => r.succeeded + r.failed);
+    const peakMb = (i: number) => paths[i]!.pids.map((pid) => (memoryOf(pid).hwm / 1e6).toFixed(0)).join(' / ');
     ctx.log('');
     ctx.log(
       table(
-        ['path', 'req/s (median slice)', 'mean ms per request', 'succeeded', 'failed'],
-        paths.map((p, i) => [p.label, Math.round(median(parts[i]!.map((r) => r.rps))), median(parts[i]!.map((r) => r.meanMs)).toFixed(2), sum(parts[i]!, (r) => r.succeeded), sum(parts[i]!, (r) => r.failed)]),
+        ['path', 'req/s (median slice)', 'x direct (median of pairs)', 'mean ms per request', 'succeeded', 'failed', "proxies' CPU us/req", 'peak RSS MB (out / in)'],
+        paths.map((p, i) => [
+          p.label,
+          Math.round(median(parts[i]!.map((r) => r.rps))),
+          i === 0 ? '1' : median(ratiosOf(i)).toFixed(3),
+          median(parts[i]!.map((r) => r.meanMs)).toFixed(2),
+          sum(parts[i]!, (r) => r.succeeded),
+          sum(parts[i]!, (r) => r.failed),
+          i === 0 ? '-' : usPerRequest(i).toFixed(0),
+          i === 0 ? '-' : peakMb(i),
+        ]),
       ),
     );
-    ctx.log(`slice ratios (mesh / direct): ${ratios.map((r) => r.toFixed(3)).join(', ')}; both proxies' CPU: ${((proxyCpu * 1e6) / meshRequests).toFixed(0)} us per request`);
+    ctx.log(`slice ratios (mesh / direct): ${ratios.map((r) => r.toFixed(3)).join(', ')}`);
+    if (base) ctx.log(`slice ratios (mesh / baseline): ${parts[1]!.map((m, k) => (m.rps / parts[2]![k]!.rps).toFixed(3)).join(', ')}`);
+    const bareAt = paths.length - 1;
     ctx.log('');
     ctx.log(barLines([{ what: `HTTP/2 through two proxies / direct, median of ${ROUNDS} paired slices`, value: ratio, unit: '', bar: `>= ${BAR_H2_RATIO}`, met: ratio >= BAR_H2_RATIO }]));
-    return { direct: parts[0], mesh: parts[1], ratio, ratios, proxyCpuUsPerRequest: (proxyCpu * 1e6) / meshRequests };
+    return {
+      direct: parts[0],
+      mesh: parts[1],
+      ratio,
+      ratios,
+      proxyCpuUsPerRequest: usPerRequest(1),
+      ...(base ? { baseline: parts[2], baselineRatio: median(ratiosOf(2)), baselineProxyCpuUsPerRequest: usPerRequest(2) } : {}),
+      barePair: parts[bareAt], barePairRatio: median(ratiosOf(bareAt)), barePairCpuUsPerRequest: usPerRequest(bareAt),
+    };
   },
 };
+
+const BARE_POD = '127.0.23.104';
+
+/** The bare forwarder pair on BARE_POD (4140 h2c in, 4143 mTLS between), its certificates made by openssl. */
+async function startBarePair(ctx: BenchContext, app: string): Promise<{ pids: number[] }> {
+  const dir = join(ctx.logDir, 'bare-certs');
+  mkdirSync(dir, { recursive: true });
+  for (const name of ['a', 'b']) {
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=bare-${name}`,
+      '-addext', `subjectAltName=DNS:bare-${name}`, '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)]);
+  }
+  const b = tsProcess('bare-h2-b', 'bench/bare-h2-pair.ts', ['b', `${BARE_POD}:4143`, app, dir], ctx.logDir);
+  const a = tsProcess('bare-h2-a', 'bench/bare-h2-pair.ts', ['a', `${BARE_POD}:4140`, `${BARE_POD}:4143`, dir], ctx.logDir);
+  ctx.onCleanup(async () => void (await Promise.all([a.stop(), b.stop()])));
+  for (const [p, port] of [[b, 4143], [a, 4140]] as const) {
+    const deadline = Date.now() + 30_000;
+    while (!(await canConnect(BARE_POD, port))) {
+      if (!p.running || Date.now() > deadline) throw new Error(`${p.name} did not listen on ${BARE_POD}:${port}:\n${p.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { pids: [a.pid, b.pid] };
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
 
 function parseH2load(out: string, url: string): H2Result {
   const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
+import { forward } from '../http/forward.ts';
 import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
@@ -199,20 +200,4 @@ export class Http1Edge {
     }
     handler(req, socket, head, conn);
   }
-}
-
-/**
- * `body.pipe(res)` for the common response (no trailers), with the same backpressure: a full
- * socket buffer pauses the body until 'drain'. Readable.pipe attaches about a dozen listeners
- * and closures to both streams per response (measured: ~4% of the proxy's allocations); the
- * edge already handles errors and early closes itself, so two listeners do here.
- */
-function forward(body: Readable, res: ServerResponse): void {
-  body.on('data', (chunk: Buffer) => {
-    if (!res.write(chunk)) {
-      body.pause();
-      res.once('drain', () => body.resume());
-    }
-  });
-  body.on('end', () => res.end()); // 'end' comes once: no `once` wrapper needed
 }

@@ -11,8 +11,10 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
+import { abortOwned, ownedSignal } from '../http/cancel.ts';
+import { forward } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse } from './error-response.ts';
@@ -75,11 +77,15 @@ export class Http2Edge {
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, headers['grpc-timeout'] as string | undefined);
     opts.drain.begin();
     const abort = new AbortController();
-    stream.once('close', () => {
+    let upstreamBody: Readable | null = null;
+    // One 'close' listener per stream ('close' comes once, so no `once` wrapper): the request is
+    // over; a client that reset the stream cancels it, and a response body still coming is cut.
+    stream.on('close', () => {
       opts.drain.end();
       if (!stream.writableFinished || stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
-        abort.abort(new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${stream.rstCode})`));
+        abortOwned(abort, new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${stream.rstCode})`));
       }
+      if (upstreamBody !== null && !upstreamBody.readableEnded) upstreamBody.destroy();
     });
 
     const method = headers[':method'] ?? 'GET';
@@ -89,8 +95,12 @@ export class Http2Edge {
       return this.writeError(stream, new ProxyError('BAD_REQUEST', why), grpc, ctx.id);
     }
     const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-    // A PassThrough, because a client that is done with a body destroys it, which would reset the stream.
-    const body = ended ? null : stream.pipe(new PassThrough({ highWaterMark: 64 * 1024 }));
+    let body: PassThrough | null = null;
+    if (!ended) {
+      // A PassThrough, because a client that is done with a body destroys it, which would reset the stream.
+      body = new PassThrough({ highWaterMark: 64 * 1024 });
+      forward(stream, body);
+    }
     const meshReq: MeshRequest = {
       protocol: 'h2',
       method,
@@ -100,11 +110,12 @@ export class Http2Edge {
       headers: endToEndHeaders(headers),
       body,
       trailers: ended ? undefined : streamTrailers(stream),
-      signal: abort.signal,
+      signal: ownedSignal(abort),
       ctx,
     };
     opts.service(meshReq).then(
       (resp) => {
+        upstreamBody = resp.body;
         try {
           this.writeResponse(stream, resp, ctx.id);
         } catch (err) {
@@ -131,7 +142,7 @@ export class Http2Edge {
     const trailers = resp.trailers;
     stream.respond(head, { waitForTrailers: trailers !== undefined });
     if (trailers) {
-      stream.once('wantTrailers', () => {
+      stream.on('wantTrailers', () => {
         trailers.then(
           // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
           (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
@@ -144,10 +155,8 @@ export class Http2Edge {
       this.opts.logger.warn({ request: id, err: err.message }, 'response body from upstream failed mid-stream; resetting the client stream');
       stream.close(cancelled ? constants.NGHTTP2_CANCEL : constants.NGHTTP2_INTERNAL_ERROR);
     });
-    stream.once('close', () => {
-      if (!body.readableEnded) body.destroy();
-    });
-    body.pipe(stream);
+    // The stream's 'close' listener (onStream) destroys the body if the client leaves first.
+    forward(body, stream);
   }
 
   private writeError(stream: ServerHttp2Stream, err: unknown, grpc: boolean, id: string): void {

@@ -4,6 +4,7 @@
 import http2, { type ClientHttp2Stream } from 'node:http2';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
+import { forward } from '../../http/forward.ts';
 import { endToEndHeaders } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
@@ -30,12 +31,12 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
 
     if (req.body) {
       const source = req.body;
-      source.once('error', cancel);
-      source.pipe(stream);
+      source.on('error', cancel);
+      forward(source, stream);
       const trailersOf = req.trailers;
       // The stream was opened with waitForTrailers: it stays open until trailers (maybe none) go.
       if (trailersOf) {
-        stream.once('wantTrailers', () => {
+        stream.on('wantTrailers', () => {
           trailersOf.then((t) => {
             // A stream closed meanwhile (a cancel, a reset) is not destroyed yet, but sendTrailers
             // throws on it, and here that would be an unhandled rejection: the end of the process.
@@ -60,7 +61,8 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     stream.on('error', (err) => {
       if (!responded) failure = err;
     });
-    stream.once('close', () => {
+    // 'wantTrailers', 'close' and an 'error' come once at most: `on`, no `once` wrapper.
+    stream.on('close', () => {
       hooks.onClose();
       offCancel(req.signal, hook);
       resolveTrailers(undefined);

@@ -1,6 +1,6 @@
 // http/cancel.ts: one 'abort' listener per signal, fanned out to the hooks registered at that moment.
 import { describe, expect, it } from 'vitest';
-import { offCancel, onCancel } from '../../../proxy/http/cancel.ts';
+import { abortOwned, offCancel, onCancel, ownedSignal } from '../../../proxy/http/cancel.ts';
 
 const hook = () => {
   const h = { calls: 0, onCancel: () => void h.calls++ };
@@ -53,5 +53,26 @@ describe('cancel hooks', () => {
     onCancel(ac.signal, b);
     ac.abort();
     expect(b.calls).toBe(1);
+  });
+
+  it('runs an owned signal\'s hooks when its owner aborts it, with no abort listener at all', () => {
+    const ac = new AbortController();
+    let added = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    const signal = ownedSignal(ac);
+    const [a, b, gone] = [hook(), hook(), hook()];
+    onCancel(signal, a);
+    onCancel(signal, gone);
+    onCancel(signal, b);
+    offCancel(signal, gone);
+    const reason = new Error('client reset the stream');
+    abortOwned(ac, reason);
+    abortOwned(ac, new Error('twice'));
+    expect([a.calls, b.calls, gone.calls, added]).toEqual([1, 1, 0, 0]);
+    expect([signal.aborted, signal.reason]).toEqual([true, reason]);
+    const late = hook();
+    onCancel(signal, late);
+    expect(late.calls).toBe(1);
   });
 });
