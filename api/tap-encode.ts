@@ -43,7 +43,11 @@ export function encodeEventBody(body: TapEventBody): Buffer {
   return tapEvent().encode(body).finish() as Buffer;
 }
 
+/** TapEvent's `dropped` (field 7, a varint) as its key byte: (7 << 3) | wire type 0. */
+const DROPPED_KEY = (7 << 3) | 0;
+
 /** A whole event from its parts, with the tap's own count of dropped requests. */
 export function joinTapEvent(fields: Buffer, body: Buffer, dropped: number): Buffer {
-  return Buffer.concat([fields, body, tapEvent().encode({ dropped }).finish()]);
+  const droppedField = protobuf.Writer.create().uint32(DROPPED_KEY).uint64(dropped).finish();
+  return Buffer.concat([fields, body, droppedField]);
 }
