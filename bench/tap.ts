@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { spiffeId } from '../api/spiffe.ts';
 import { loadavg } from 'node:os';
-import { measurePaths, median, pairedRatio, type PairedRatio, type PathUnderTest, type Slice } from './compare.ts';
+import { measurePaths, pairedRatio, type PairedRatio, type PathUnderTest, type Slice } from './compare.ts';
 import { issue, startCa, TRUST_DOMAIN, type IssuedMaterial, type RunningCa } from './identity-figures.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { barLines, table, type Bar } from './report.ts';
@@ -103,45 +103,59 @@ export const tapMode: BenchMode = {
     const idleTapRatio = pairedRatio(idleTap.saturatingRuns, noTap.saturatingRuns, rps);
     const cpuRatio = pairedRatio(tapped.saturatingRuns, noTap.saturatingRuns, cpuBound);
     const pacedCpuRatio = pairedRatio(tapped.pacedRuns, noTap.pacedRuns, cpuBound);
-    // What one event the tapper received cost both proxies, at the paced rate: the proxies'
-    // extra CPU over the no-tap slice beside it, over the events of the tapped slice.
-    const perEvent = median(
-      tapped.pacedRuns.flatMap((s, i) => {
-        const base = noTap.pacedRuns[i];
-        if (!base || !s.counted) return [];
-        return [(proxyUs(s) - proxyUs(base)) * s.requests / s.counted];
-      }),
-    );
-    const eventsPerSecond = median(tapped.pacedRuns.map((s) => (s.counted ?? 0) / s.seconds));
+    // Pooled over the pairs (all CPU over all requests): a slice's CPU is counted in 10 ms
+    // ticks, coarse for one 1.5 s slice; the sum over slices is not.
+    const proxySeconds = (s: Slice) => (s.cpuSeconds['outbound proxy'] ?? NaN) + (s.cpuSeconds['inbound proxy'] ?? NaN);
+    const pooled = (a: Slice[], b: Slice[]) => {
+      const kept = a.flatMap((x, i) => (x.stalled || b[i]?.stalled ? [] : [[x, b[i]!] as const]));
+      const us = (pick: 0 | 1) => (kept.reduce((n, pair) => n + proxySeconds(pair[pick]), 0) * 1e6) / Math.max(1, kept.reduce((n, pair) => n + pair[pick].requests, 0));
+      return { ratio: us(1) / us(0), usWith: us(0), usWithout: us(1) };
+    };
+    const cpuPooled = pooled(tapped.saturatingRuns, noTap.saturatingRuns);
+    const pacedPooled = pooled(tapped.pacedRuns, noTap.pacedRuns);
+    // What one event the tapper received cost both proxies, at the paced rate: their CPU over
+    // the tapped slices beyond what the same requests cost without a tap, over the events the
+    // tapper counted in those slices.
+    const tappedEvents = tapped.pacedRuns.reduce((n, s) => n + (s.counted ?? 0), 0);
+    const tappedRequests = tapped.pacedRuns.reduce((n, s) => n + s.requests, 0);
+    const tappedSeconds = tapped.pacedRuns.reduce((n, s) => n + proxySeconds(s), 0);
+    const perEvent = ((tappedSeconds * 1e6 - pacedPooled.usWithout * tappedRequests) / Math.max(1, tappedEvents));
+    const eventsPerSecond = tappedEvents / Math.max(1e-9, tapped.pacedRuns.reduce((n, s) => n + s.seconds, 0));
+    const pacedAchieved = noTap.fixedRate.rps / ctx.rate;
     const spread = (r: PairedRatio) => `${r.pairs} pairs${r.leftOut ? `, ${r.leftOut} left out (stalled)` : ''}; middle half ${r.q1.toFixed(3)}-${r.q3.toFixed(3)}`;
     const bars: Bar[] = [
       { what: `throughput with a tap open / without, median of paired slices (${spread(tapRatio)})`, value: tapRatio.median, unit: '', bar: `>= ${BAR_TAP_RATIO}`, met: tapRatio.median >= BAR_TAP_RATIO },
       {
-        what: `the same from both proxies' CPU per request, saturating: without / with a tap (${spread(cpuRatio)})`,
-        value: cpuRatio.median,
+        what: `the same from both proxies' CPU per request, saturating: without / with a tap, pooled over the pairs (${cpuPooled.usWithout.toFixed(0)} / ${cpuPooled.usWith.toFixed(0)} us)`,
+        value: cpuPooled.ratio,
         unit: '',
         bar: `>= ${BAR_TAP_RATIO}`,
-        met: cpuRatio.median >= BAR_TAP_RATIO,
+        met: cpuPooled.ratio >= BAR_TAP_RATIO,
       },
-      { what: `the same at ${ctx.rate} req/s paced (${spread(pacedCpuRatio)})`, value: pacedCpuRatio.median, unit: '', bar: '(no bar)', met: true },
+      { what: `  the same, median of paired slices (${spread(cpuRatio)})`, value: cpuRatio.median, unit: '', bar: '(no bar)', met: true },
+      { what: `the same at ${ctx.rate} req/s paced, pooled (${pacedPooled.usWithout.toFixed(0)} / ${pacedPooled.usWith.toFixed(0)} us)`, value: pacedPooled.ratio, unit: '', bar: '(no bar)', met: true },
+      { what: `  the same, median of paired slices (${spread(pacedCpuRatio)})`, value: pacedCpuRatio.median, unit: '', bar: '(no bar)', met: true },
       { what: `both proxies' CPU per event the tapper received, ${ctx.rate} req/s paced (${Math.round(eventsPerSecond)} events/s)`, value: perEvent, unit: 'us', bar: '(no bar)', met: true },
+      { what: `paced rate reached without a tap / asked (under 0.95: the machine could not keep up)`, value: pacedAchieved, unit: '', bar: '(no bar)', met: true },
       { what: `throughput with a tap matching nothing / without (what matching costs; ${spread(idleTapRatio)})`, value: idleTapRatio.median, unit: '', bar: '(no bar)', met: true },
       { what: 'the tapper\'s share of one core while its tap is open', value: tapped.cpu['tapper']?.coreShare ?? NaN, unit: '', bar: '(no bar)', met: true },
       { what: 'added p50 at the fixed rate with a tap open', value: tapped.fixedRate.p50 - noTap.fixedRate.p50, unit: 'ms', bar: '(no bar)', met: true },
     ];
-    const results: Record<string, unknown> = { noTap, idleTap, tapped, tapRatio, idleTapRatio, cpuRatio, pacedCpuRatio, perEventUs: perEvent, eventsPerSecond, loadAverage: { before: loadBefore, after: loadAfter }, taps };
+    const results: Record<string, unknown> = { noTap, idleTap, tapped, tapRatio, idleTapRatio, cpuRatio, cpuPooled, pacedCpuRatio, pacedPooled, perEventUs: perEvent, eventsPerSecond, loadAverage: { before: loadBefore, after: loadAfter }, taps };
     if (baseline) {
       const base = byLabel['baseline proxy, mTLS']!;
       const baseTapped = byLabel['baseline proxy, tap open']!;
       const noTapOverBaseline = pairedRatio(noTap.saturatingRuns, base.saturatingRuns, rps);
       const baseTapRatio = pairedRatio(baseTapped.saturatingRuns, base.saturatingRuns, rps);
-      const basePacedCpuRatio = pairedRatio(baseTapped.pacedRuns, base.pacedRuns, cpuBound);
+      const basePacedCpuRatio = pooled(baseTapped.pacedRuns, base.pacedRuns);
+      const baseCpuRatio = pooled(baseTapped.saturatingRuns, base.saturatingRuns);
       bars.unshift(
         { what: `throughput no tap (this tree) / baseline proxy (${spread(noTapOverBaseline)})`, value: noTapOverBaseline.median, unit: '', bar: '(no bar: same within noise)', met: true },
         { what: `baseline proxy: throughput with a tap open / without (${spread(baseTapRatio)})`, value: baseTapRatio.median, unit: '', bar: '(no bar)', met: true },
-        { what: `baseline proxy: the same from CPU per request, ${ctx.rate} req/s paced`, value: basePacedCpuRatio.median, unit: '', bar: '(no bar)', met: true },
+        { what: `baseline proxy: the same from CPU per request, saturating, pooled (${baseCpuRatio.usWithout.toFixed(0)} / ${baseCpuRatio.usWith.toFixed(0)} us)`, value: baseCpuRatio.ratio, unit: '', bar: '(no bar)', met: true },
+        { what: `baseline proxy: the same at ${ctx.rate} req/s paced, pooled (${basePacedCpuRatio.usWithout.toFixed(0)} / ${basePacedCpuRatio.usWith.toFixed(0)} us)`, value: basePacedCpuRatio.ratio, unit: '', bar: '(no bar)', met: true },
       );
-      Object.assign(results, { baseline: base, baselineTapped: baseTapped, noTapOverBaseline, baseTapRatio, basePacedCpuRatio });
+      Object.assign(results, { baseline: base, baselineTapped: baseTapped, noTapOverBaseline, baseTapRatio, baseCpuRatio, basePacedCpuRatio });
     }
     ctx.log('');
     ctx.log(
