@@ -111,8 +111,7 @@ describe('tap through two proxies', () => {
   it('reports request, response and end on both proxies, with both ends named, over mTLS; credentials redacted', async () => {
     const out = tap(mesh.outbound, { match: { http: { pathPrefix: '/headers' } } });
     const inn = tap(mesh.inbound, { match: { http: { pathPrefix: '/headers' } } });
-    await tapsOpen(mesh.outbound, 1);
-    await tapsOpen(mesh.inbound, 1);
+    await Promise.all([out.opened, inn.opened]);
     const outEvents = collect(out, (e) => ends(e) >= 1);
     const inEvents = collect(inn, (e) => ends(e) >= 1);
     const res = await get('/headers?x=1', { authorization: 'Bearer secret-token', cookie: 'session=abc', 'x-user': 'ann' });
@@ -152,7 +151,7 @@ describe('tap through two proxies', () => {
 
   it('gRPC: the end event carries the grpc-status from the trailers; HTTP/2 is reported as h2', async () => {
     const t = tap(mesh.outbound, { match: { direction: 'OUTBOUND' } });
-    await tapsOpen(mesh.outbound, 1);
+    await t.opened;
     const events = collect(t, (e) => ends(e) >= 2);
     const echo = echoClient(`${CLIENT_IP}:${mesh.outbound.port}`, GRPC);
     await expect(new Promise((resolve, reject) => echo.Unary({ text: 'no', failCode: 9 }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))))).rejects.toMatchObject({ code: 9 });
@@ -167,7 +166,7 @@ describe('tap through two proxies', () => {
 
   it('HTTP/2 (h2c): reported as h2, with the response body bytes, whatever the trailers', async () => {
     const t = tap(mesh.inbound, { match: { http: { authority: H2 } } });
-    await tapsOpen(mesh.inbound, 1);
+    await t.opened;
     const events = collect(t, (e) => ends(e) >= 1);
     const session = h2connect(`http://${CLIENT_IP}:${mesh.outbound.port}`);
     session.on('error', () => {});
@@ -204,8 +203,7 @@ describe('tap through two proxies', () => {
     const byPath = tap(mesh.inbound, { match: { all: { matches: [{ http: { pathPrefix: '/status/' } }, { http: { method: 'get' } }, { not: { http: { pathPrefix: '/status/5' } } }] } } });
     const byDst = tap(mesh.outbound, { match: { destination: { identity: 'spiffe://cluster.local/ns/production/sa/orders' } } });
     const none = tap(mesh.outbound, { match: { any: { matches: [{ destination: { pod: 'no-such-pod' } }, { direction: 'INBOUND' }] } }, durationMs: 1_500 });
-    await tapsOpen(mesh.inbound, 1);
-    await tapsOpen(mesh.outbound, 2);
+    await Promise.all([byPath.opened, byDst.opened, none.opened]);
     const pathEvents = collect(byPath, (e) => ends(e) >= 1);
     const dstEvents = collect(byDst, (e) => ends(e) >= 3);
     const noneEvents = collect(none, () => false);
@@ -224,7 +222,7 @@ describe('tap through two proxies', () => {
 
   it('ends cleanly at its limit with a tap_end; a proxy error (refusal, failure) is reported with its code', async () => {
     const t = tap(mesh.outbound, { limit: 2, match: { http: { authority: WEB } } });
-    await tapsOpen(mesh.outbound, 1);
+    await t.opened;
     const events = collect(t, () => false);
     await expect(get('/reset')).rejects.toThrow(); // the app breaks the response mid-way
     await get('/hello');
@@ -241,8 +239,7 @@ describe('tap through two proxies', () => {
     const out = tap(mesh.outbound, { journey: true, match: { http: { pathPrefix: '/journey' } } });
     const inn = tap(mesh.inbound, { journey: true, match: { http: { pathPrefix: '/journey' } } });
     const plain = tap(mesh.inbound, { match: { http: { pathPrefix: '/journey' } } });
-    await tapsOpen(mesh.outbound, 1);
-    await tapsOpen(mesh.inbound, 2);
+    await Promise.all([out.opened, inn.opened, plain.opened]);
     const [o, i, p] = [collect(out, (e) => ends(e) >= 1), collect(inn, (e) => ends(e) >= 1), collect(plain, (e) => ends(e) >= 1)];
     await get('/journey');
     const journeyOf = (events: TapEvent[]) => (events.find((e) => e.event === 'responseEnd') as TapEvent & { event: 'responseEnd' }).responseEnd.journey;
@@ -262,7 +259,9 @@ describe('tap through two proxies', () => {
 
   it('the rate cap: at most max_rps requests a second are reported, the rest counted in dropped', async () => {
     const t = tap(mesh.outbound, { maxRps: 2, durationMs: 4_000, match: { http: { pathPrefix: '/rate' } } });
-    await tapsOpen(mesh.outbound, 1);
+    // The tap is held once its headers come (waiting for the proxy's count of taps could see the
+    // previous test's tap, not yet let go, and send the first requests before this one is held).
+    await t.opened;
     const events = collect(t, () => false);
     await Promise.all(Array.from({ length: 30 }, (_, i) => get(`/rate/${i}`)));
     // After a pause the cap has room again: the next request is reported, with the drops so far.
@@ -286,7 +285,7 @@ describe('tap through two proxies', () => {
 
   it('the concurrent-tap cap: the next tapper gets RESOURCE_EXHAUSTED naming the cap', async () => {
     const four = [1, 2, 3, 4].map(() => tap(mesh.inbound, {}));
-    await tapsOpen(mesh.inbound, 4);
+    await Promise.all(four.map((t) => t.opened));
     const fifth = tap(mesh.inbound, {});
     await expect(fifth.opened).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
     await expect(collect(fifth, () => true)).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/most at once \(4\)/) });
@@ -348,7 +347,7 @@ describe('journeys through a profile', () => {
     });
     writeFileSync(file, JSON.stringify(doc));
     const t = tap(mesh.outbound, { journey: true, match: { http: { pathPrefix: '/status/503' } } });
-    await tapsOpen(mesh.outbound, 1);
+    await t.opened;
     // Until the edit is seen, the request has no route; ask again until one has it.
     let journey: Array<{ layer: string; note: string }> = [];
     const events = (async () => {
@@ -380,7 +379,7 @@ describe('journeys through a profile', () => {
 describe('tap and shutdown', () => {
   it('a proxy shutting down ends each tap with tap_end SHUTDOWN, not a broken stream', async () => {
     const t = tap(mesh.inbound, {});
-    await tapsOpen(mesh.inbound, 1);
+    await t.opened;
     const events = collect(t, () => false);
     await mesh.inbound.proxy!.shutdown('test: shutdown ends taps');
     const all = await events;
