@@ -24,6 +24,8 @@ export interface TwoProxiesOptions {
   env?: Record<string, string>;
   /** mTLS between the proxies (in-process mode): each side's credentials. */
   mtls?: { client: TlsCredentials; server: TlsCredentials };
+  /** What the test started on the server pod for the proxies to front: close() stops each, after the proxies (and so does a failed start). */
+  apps?: Array<{ close(): unknown }>;
 }
 
 export interface ProxyHandle {
@@ -52,6 +54,19 @@ export interface TwoProxies {
 }
 
 export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxies> {
+  const closeApps = async () => {
+    for (const app of opts.apps ?? []) await app.close();
+  };
+  return startProxiesFor(opts).then(
+    (mesh) => ({ ...mesh, close: () => mesh.close().then(closeApps) }),
+    async (err: unknown) => {
+      await closeApps();
+      throw err;
+    },
+  );
+}
+
+async function startProxiesFor(opts: TwoProxiesOptions): Promise<TwoProxies> {
   const dir = mkdtempSync(join(tmpdir(), 'two-proxies-'));
   const file = join(dir, 'endpoints.json');
   // The server pod first without its services (its proxy's inbound port is not known yet).
@@ -92,18 +107,7 @@ export async function startAppBehindTwoProxies<A extends { port: number; close()
 ): Promise<AppBehindProxies<A>> {
   const { authority, ...rest } = opts;
   const app = await startApp(opts.serverIp);
-  const mesh = await startTwoProxies({ ...rest, services: [{ authority, port: app.port }] }).catch(async (err) => {
-    await app.close();
-    throw err;
-  });
-  return {
-    ...mesh,
-    app,
-    async close() {
-      await mesh.close();
-      await app.close();
-    },
-  };
+  return { ...(await startTwoProxies({ ...rest, services: [{ authority, port: app.port }], apps: [app] })), app };
 }
 
 type Started = ProxyHandle & { stop(): Promise<void> };

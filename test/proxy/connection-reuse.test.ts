@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
-import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
+import { echoClient, startGrpcEcho } from '../helpers/grpc-echo.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
@@ -15,28 +15,20 @@ const NET = await addressBlock();
 const GRPC = 'echo.test.svc.cluster.local:9090';
 const WEB = 'web.test.svc.cluster.local:8080';
 const POOL = 8;
-let grpcApp: EchoApp;
-let web: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  grpcApp = await startGrpcEcho(`${NET}.16`);
-  web = await startHttp1App(`${NET}.16`);
+  const grpcApp = await startGrpcEcho(`${NET}.16`);
+  const web = await startHttp1App(`${NET}.16`);
   mesh = await startTwoProxies({
     clientIp: `${NET}.15`,
     serverIp: `${NET}.16`,
-    services: [
-      { authority: GRPC, port: grpcApp.port },
-      { authority: WEB, port: web.port },
-    ],
+    services: [{ authority: GRPC, port: grpcApp.port }, { authority: WEB, port: web.port }],
+    apps: [grpcApp, web],
     args: ['--http1-pool-size', String(POOL)],
   });
 });
-afterAll(async () => {
-  await mesh?.close();
-  await grpcApp?.close();
-  await web?.close();
-});
+afterAll(() => mesh?.close());
 
 /** Connections the outbound proxy accepted (src) or opened to the inbound proxy (dst), summed over label sets. */
 async function opens(peer: 'src' | 'dst'): Promise<number> {

@@ -9,8 +9,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { connect as h2connect } from 'node:http2';
 import { startH2App, startHttp1App } from '../helpers/apps.ts';
-import { echoClient, startGrpcEcho, type EchoApp } from '../helpers/grpc-echo.ts';
-import { testPki } from '../helpers/pki.ts';
+import { echoClient, startGrpcEcho } from '../helpers/grpc-echo.ts';
+import { testPki, type TestPki } from '../helpers/pki.ts';
+import type { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { startTwoProxies, type TwoProxies } from '../helpers/two-proxies.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
@@ -21,25 +22,18 @@ const WEB = 'web.test.svc.cluster.local:8080';
 const GRPC = 'echo.test.svc.cluster.local:9090';
 const WS = 'chat.test.svc.cluster.local:8081';
 const H2 = 'h2.test.svc.cluster.local:8443';
-let h2app: Awaited<ReturnType<typeof startH2App>>;
-let web: Awaited<ReturnType<typeof startHttp1App>>;
-let grpcApp: EchoApp;
-let wss: WebSocketServer;
 let mesh: TwoProxies;
-let clientId: string;
-let pki: Awaited<ReturnType<typeof testPki>>;
-let clientCreds: Awaited<ReturnType<Awaited<ReturnType<typeof testPki>>['credentialsFor']>>;
-let serverCreds: typeof clientCreds;
+let pki: TestPki;
+/** Each pod's credentials, as its proxy holds them. */
+let creds: { client: StaticCredentials; server: StaticCredentials };
 
 beforeAll(async () => {
   pki = await testPki();
-  const client = (clientCreds = await pki.credentialsFor('test/client'));
-  const server = (serverCreds = await pki.credentialsFor('test/server'));
-  clientId = client.identity;
-  web = await startHttp1App(`${NET}.18`);
-  grpcApp = await startGrpcEcho(`${NET}.18`);
-  h2app = await startH2App(`${NET}.18`);
-  wss = new WebSocketServer({ host: `${NET}.18`, port: 0 });
+  creds = { client: await pki.credentialsFor('test/client'), server: await pki.credentialsFor('test/server') };
+  const web = await startHttp1App(`${NET}.18`);
+  const grpcApp = await startGrpcEcho(`${NET}.18`);
+  const h2app = await startH2App(`${NET}.18`);
+  const wss = new WebSocketServer({ host: `${NET}.18`, port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws, req) => ws.send(`hello ${req.headers['l5d-client-id'] ?? 'anonymous'}`));
   mesh = await startTwoProxies({
@@ -51,16 +45,11 @@ beforeAll(async () => {
       { authority: WS, port: (wss.address() as AddressInfo).port },
       { authority: H2, port: h2app.port },
     ],
-    mtls: { client, server },
+    apps: [web, grpcApp, h2app, wss],
+    mtls: creds,
   });
 });
-afterAll(async () => {
-  await mesh?.close();
-  await web?.close();
-  await grpcApp?.close();
-  await h2app?.close();
-  wss?.close();
-});
+afterAll(() => mesh?.close());
 
 async function seenHeaders(via: string, headers: Record<string, string>): Promise<Record<string, string>> {
   const c = new Client(via);
@@ -78,7 +67,7 @@ async function seenHeaders(via: string, headers: Record<string, string>): Promis
 describe('mTLS between the proxies', () => {
   it('HTTP/1.1: the app learns the caller identity from l5d-client-id; a spoofed one is replaced', async () => {
     const seen = await seenHeaders(mesh.proxyUrl, { host: WEB, 'l5d-client-id': 'spiffe://evil/ns/x/sa/y' });
-    expect(seen['l5d-client-id']).toBe(clientId);
+    expect(seen['l5d-client-id']).toBe(creds.client.identity);
     const tls = (await mesh.outbound.metrics()).split('\n').filter((l) => l.startsWith('tcp_open_total{') && l.includes('peer="dst"'));
     expect(tls.some((l) => l.includes('tls="true"'))).toBe(true);
     expect(await mesh.inbound.metrics()).toMatch(/tcp_open_total\{[^}]*direction="inbound"[^}]*peer="src"[^}]*tls="true"/);
@@ -107,7 +96,7 @@ describe('mTLS between the proxies', () => {
       s.end('x');
     });
     session.close();
-    expect(headers['x-seen-client-id']).toBe(clientId);
+    expect(headers['x-seen-client-id']).toBe(creds.client.identity);
   });
 
   it('a WebSocket rides the opaque transport (ALPN transport.l5d.io/v1)', async () => {
@@ -129,7 +118,7 @@ describe('mTLS between the proxies', () => {
   it('a renewed certificate is served on new handshakes without a restart', async () => {
     const serial = () =>
       new Promise<string>((resolve, reject) => {
-        const s = tlsConnect({ host: mesh.inbound.host, port: mesh.inbound.port, ...clientCreds.current(), ca: pki.anchorPem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
+        const s = tlsConnect({ host: mesh.inbound.host, port: mesh.inbound.port, ...creds.client.current(), ca: pki.anchorPem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
         s.on('secureConnect', () => {
           resolve(s.getPeerCertificate().serialNumber);
           s.destroy();
@@ -137,7 +126,7 @@ describe('mTLS between the proxies', () => {
         s.on('error', reject);
       });
     const before = await serial();
-    await pki.renew(serverCreds);
+    await pki.renew(creds.server);
     expect(await serial()).not.toBe(before);
   });
 

@@ -16,14 +16,12 @@ const NET = await addressBlock();
 const WEB = 'web.test.svc.cluster.local:8080';
 const DEAD = 'dead.test.svc.cluster.local:8080';
 const H2 = 'h2.test.svc.cluster.local:8443';
-let h2app: Awaited<ReturnType<typeof startH2App>>;
-let app: Awaited<ReturnType<typeof startHttp1App>>;
 let mesh: TwoProxies;
 let deadPort: number;
 
 beforeAll(async () => {
-  app = await startHttp1App(`${NET}.10`);
-  h2app = await startH2App(`${NET}.10`);
+  const app = await startHttp1App(`${NET}.10`);
+  const h2app = await startH2App(`${NET}.10`);
   // A port that refuses connections: bound once, then closed.
   const probe: Server = createServer();
   await new Promise<void>((r) => probe.listen(0, `${NET}.10`, r));
@@ -37,13 +35,10 @@ beforeAll(async () => {
       { authority: DEAD, port: deadPort },
       { authority: H2, port: h2app.port },
     ],
+    apps: [app, h2app],
   });
 });
-afterAll(async () => {
-  await mesh?.close();
-  await app?.close();
-  await h2app?.close();
-});
+afterAll(() => mesh?.close());
 
 /** Writes raw bytes to the outbound port and returns everything the proxy sends until it closes. */
 function raw(bytes: string | Buffer, opts: { vanishAfterMs?: number } = {}): Promise<string> {

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTap, type OpenTap } from '../../../api/tap-client.ts';
 import type { ObserveRequest, TapEvent } from '../../../api/tap-proto.ts';
 import type { StaticCredentials } from '../../../proxy/identity/static-credentials.ts';
-import { startH2App, startHttp1App } from '../../helpers/apps.ts';
-import { echoClient, startGrpcEcho, type EchoApp } from '../../helpers/grpc-echo.ts';
+import { startH2App, startHttp1App, type Http1App } from '../../helpers/apps.ts';
+import { echoClient, startGrpcEcho } from '../../helpers/grpc-echo.ts';
 import { testPki, type TestPki } from '../../helpers/pki.ts';
 import { startTwoProxies, type ProxyHandle, type TwoProxies } from '../../helpers/two-proxies.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
@@ -30,9 +30,7 @@ const H2 = 'h2.production.svc.cluster.local:8443';
 let pki: TestPki;
 let viz: StaticCredentials;
 let mesh: TwoProxies;
-let web: Awaited<ReturnType<typeof startHttp1App>>;
-let h2app: Awaited<ReturnType<typeof startH2App>>;
-let grpcApp: EchoApp;
+let web: Http1App;
 let http: Client;
 const opened: OpenTap[] = [];
 
@@ -42,8 +40,8 @@ beforeAll(async () => {
   const client = await pki.credentialsFor('production/checkout');
   const server = await pki.credentialsFor('production/orders');
   web = await startHttp1App(SERVER_IP);
-  h2app = await startH2App(SERVER_IP);
-  grpcApp = await startGrpcEcho(SERVER_IP);
+  const h2app = await startH2App(SERVER_IP);
+  const grpcApp = await startGrpcEcho(SERVER_IP);
   mesh = await startTwoProxies({
     clientIp: CLIENT_IP,
     serverIp: SERVER_IP,
@@ -52,6 +50,7 @@ beforeAll(async () => {
       { authority: GRPC, port: grpcApp.port },
       { authority: H2, port: h2app.port },
     ],
+    apps: [web, h2app, grpcApp],
     mtls: { client, server },
     args: ['--pod-namespace', 'production'],
   });
@@ -65,7 +64,6 @@ afterAll(async () => {
   }
   await http?.close();
   await mesh?.close();
-  await Promise.all([web?.close(), h2app?.close(), grpcApp?.close()]);
 });
 
 function tapAddress(p: ProxyHandle): string {
