@@ -7,6 +7,14 @@ const hook = () => {
   return h;
 };
 
+/** Counts the abort listeners added to `ac`'s signal from now on. */
+const countListeners = (ac: AbortController) => {
+  const counted = { added: 0 };
+  const add = ac.signal.addEventListener.bind(ac.signal);
+  ac.signal.addEventListener = ((...args: Parameters<typeof add>) => (counted.added++, add(...args))) as typeof add;
+  return counted;
+};
+
 describe('cancel hooks', () => {
   it('calls every registered hook once when the signal aborts, and none that left', () => {
     const ac = new AbortController();
@@ -30,9 +38,7 @@ describe('cancel hooks', () => {
 
   it('serves many requests on one signal with a single abort listener', () => {
     const ac = new AbortController();
-    let added = 0;
-    const add = ac.signal.addEventListener.bind(ac.signal);
-    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    const listeners = countListeners(ac);
     for (let i = 0; i < 100; i++) {
       const h = hook();
       onCancel(ac.signal, h);
@@ -41,7 +47,7 @@ describe('cancel hooks', () => {
     const last = hook();
     onCancel(ac.signal, last);
     ac.abort();
-    expect(added).toBe(1);
+    expect(listeners.added).toBe(1);
     expect(last.calls).toBe(1);
   });
 
@@ -57,9 +63,7 @@ describe('cancel hooks', () => {
 
   it('runs an owned signal\'s hooks when its owner aborts it, with no abort listener at all', () => {
     const ac = new AbortController();
-    let added = 0;
-    const add = ac.signal.addEventListener.bind(ac.signal);
-    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    const listeners = countListeners(ac);
     const signal = ownedSignal(ac);
     const [a, b, gone] = [hook(), hook(), hook()];
     onCancel(signal, a);
@@ -69,7 +73,7 @@ describe('cancel hooks', () => {
     const reason = new Error('client reset the stream');
     abortOwned(ac, reason);
     abortOwned(ac, new Error('twice'));
-    expect([a.calls, b.calls, gone.calls, added]).toEqual([1, 1, 0, 0]);
+    expect([a.calls, b.calls, gone.calls, listeners.added]).toEqual([1, 1, 0, 0]);
     expect([signal.aborted, signal.reason]).toEqual([true, reason]);
     const late = hook();
     onCancel(signal, late);
