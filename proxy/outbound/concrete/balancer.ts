@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { asProxyError, ProxyError } from '../../errors.ts';
-import { headerValue, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
+import { headerValue, type MeshRequest, type MeshResponse, type Service, type WireProtocol } from '../../http/message.ts';
 import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
 import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';
 
@@ -16,6 +16,12 @@ export interface BalancerOptions {
   decayMs?: number;
   initialRttMs?: number;
   logger?: Logger;
+  /**
+   * Opens a connection to an endpoint that joins the set, for the protocol this balancer last
+   * served, before the endpoint takes requests (as tower's balancer waits for an endpoint's
+   * service to be ready); resolves when it is up or has failed.
+   */
+  preconnect?: (endpoint: Endpoint, protocol: WireProtocol) => Promise<void>;
   /** Injectable clock (ms) and randomness for tests. */
   now?: () => number;
   random?: () => number;
@@ -26,6 +32,10 @@ interface Slot {
   service: Service;
   load: PeakEwma;
   accrual: FailureAccrual;
+  /** Its first connection is being opened (preconnect): it takes no request while others can. */
+  warming: boolean;
+  /** It has answered a request: until then it takes one request at a time while others can. */
+  proven: boolean;
 }
 
 /**
@@ -54,6 +64,8 @@ export function createBalancer(
   const accrualOpts = { ...DEFAULT_FAILURE_ACCRUAL, ...options.failureAccrual };
   let seen: EndpointSet | undefined;
   let slots: Slot[] = [];
+  /** The protocol of the latest request: what a joining endpoint is preconnected for. */
+  let protocol: WireProtocol | undefined;
 
   // Reconciled when the Watched holds a new set (read per request, so an evicted balancer leaves
   // no subscription behind): kept endpoints keep their latency and failure history.
@@ -64,13 +76,26 @@ export function createBalancer(
     const before = new Map(slots.map((s) => [key(s.endpoint), s]));
     slots = (set?.kind === 'endpoints' ? set.endpoints : []).map((endpoint) => {
       const old = before.get(key(endpoint));
-      if (old) return { ...old, endpoint };
-      return {
+      if (old) {
+        old.endpoint = endpoint;
+        return old;
+      }
+      const slot: Slot = {
         endpoint,
         service: connect(endpoint),
         load: new PeakEwma(now, options.decayMs ?? DEFAULT_DECAY_MS, options.initialRttMs ?? DEFAULT_INITIAL_RTT_MS),
         accrual: new FailureAccrual(accrualOpts, now, random),
+        warming: false,
+        proven: false,
       };
+      // An endpoint joining a balancer that already serves (a new pod, a rollout): its handshake
+      // is done before it takes requests, so none waits on it. With no request yet there is no
+      // protocol to connect for, and nothing waiting.
+      if (options.preconnect && protocol !== undefined) {
+        slot.warming = true;
+        options.preconnect(endpoint, protocol).then(() => (slot.warming = false), () => (slot.warming = false));
+      }
+      return slot;
     });
     return slots;
   }
@@ -86,6 +111,11 @@ export function createBalancer(
       return only.accrual.state() === 'ready' ? only : undefined;
     }
     let ready = all.filter((s) => s.accrual.state() === 'ready');
+    // Slow start: an endpoint whose first connection is still being opened takes nothing, and one
+    // that has not answered yet (a new pod, its code and its own outbound paths cold) takes one
+    // request at a time, while settled endpoints can take them; else all are fair game.
+    const settled = ready.filter((s) => !s.warming && (s.proven || s.load.pending === 0));
+    if (settled.length > 0 && settled.length < ready.length) ready = settled;
     // A retry asks to avoid the endpoint that just failed it, if there is any other.
     const others = ready.filter((s) => s.endpoint.address !== req.ctx.avoidEndpoint);
     if (others.length > 0) ready = others;
@@ -100,6 +130,7 @@ export function createBalancer(
   // saves the promise and microtask hops an async wrapper with `await` adds.
   return (req: MeshRequest): Promise<MeshResponse> => {
     const all = current();
+    protocol = req.protocol; // after current(): the first request's set is not preconnected, it is being used
     if (all.length === 0) {
       return Promise.reject(new ProxyError('NO_ENDPOINTS', `service ${options.authority} has no endpoints`));
     }
@@ -125,6 +156,7 @@ export function createBalancer(
 
   function answered(slot: Slot, started: number, res: MeshResponse): MeshResponse {
     slot.load.observe(now() - started);
+    slot.proven = true;
     const grpc = headerValue(res.headers, 'grpc-status');
     accrue(slot, !isEndpointFailure(res.status, grpc === undefined ? undefined : Number(grpc)));
     // 'close' rather than stream.finished(): the body is destroyed or ends (and then closes,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { ProxyError } from '../../errors.ts';
-import type { Service } from '../../http/message.ts';
+import type { Service, WireProtocol } from '../../http/message.ts';
 import { createBalancer } from './balancer.ts';
 
 export interface ConcreteTarget {
@@ -13,6 +13,8 @@ export interface ConcreteTarget {
   endpoints: Watched<EndpointSet>;
   /** The endpoint tier: a Service per endpoint. */
   connect: (endpoint: Endpoint) => Service;
+  /** The endpoint tier: opens a connection to an endpoint that joins the set before it takes requests. */
+  preconnect?: (endpoint: Endpoint, protocol: WireProtocol) => Promise<void>;
   /** How long a request waits for discovery's first answer about the authority. */
   discoveryTimeoutMs: number;
   logger?: Logger;
@@ -20,7 +22,7 @@ export interface ConcreteTarget {
 
 export function createConcreteService(target: ConcreteTarget): Service {
   const { authority, endpoints } = target;
-  const balanced = createBalancer(endpoints, target.connect, { authority, logger: target.logger });
+  const balanced = createBalancer(endpoints, target.connect, { authority, logger: target.logger, preconnect: target.preconnect });
   let direct: Service | undefined;
   const pick = (set: EndpointSet): Service => {
     if (set.kind === 'endpoints') return balanced;

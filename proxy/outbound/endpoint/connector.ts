@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../../api/destination-types.ts';
-import type { MeshRequest, Service } from '../../http/message.ts';
+import type { MeshRequest, Service, WireProtocol } from '../../http/message.ts';
 import type { TlsCredentials } from '../../identity/credentials.ts';
 import { dialAsync } from '../../transport/dial.ts';
 import { writeOpaqueHeader } from '../../transport/opaque-header.ts';
@@ -64,6 +64,8 @@ interface EndpointClients {
   service: Service;
   http1?: Http1Client;
   h2?: H2Client;
+  /** The protocol's client, made on first use: most endpoints only ever see one. */
+  client(protocol: WireProtocol): Http1Client | H2Client;
   /** Set on use, cleared by each sweep: two sweeps without use evict. */
   used: boolean;
   /** Closed by a sweep; a caller still holding `service` is sent to a fresh entry. */
@@ -109,6 +111,22 @@ export class EndpointConnector {
     return entry.service;
   }
 
+  /**
+   * Opens one connection to `ep` for `protocol` ahead of its first request (an endpoint that has
+   * just joined a balancer), so that no request pays for its handshake. Resolves once the
+   * connection is up, or has failed: a failure is left for the first request to meet and report.
+   */
+  preconnect(ep: Endpoint, protocol: WireProtocol): Promise<void> {
+    let entry: EndpointClients;
+    try {
+      entry = this.byKey.get(endpointKey(ep)) ?? this.create(ep);
+    } catch {
+      return Promise.resolve(); // a malformed address: the request will say so
+    }
+    entry.used = true;
+    return entry.client(protocol).preconnect();
+  }
+
   /** A raw byte stream to the endpoint: opaque TCP, CONNECT to a non-HTTP target, WebSocket upgrades. */
   async openTunnel(ep: Endpoint): Promise<Duplex> {
     const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
@@ -147,27 +165,26 @@ export class EndpointConnector {
 
   private create(ep: Endpoint): EndpointClients {
     const target = endpointTarget(ep, this.opts.credentials, this.opts.podIp);
-    const entry: EndpointClients = { target, used: true, evicted: false, dst: ep.metricLabels, service: undefined as unknown as Service };
     const onConnection = (socket: Socket, tls: boolean): void => this.track(target, socket, tls, entry.dst);
-    // Clients are made on first use of each protocol: most endpoints only ever see one.
-    const http1 = (): Service => {
-      entry.http1 ??= new Http1Client(target, {
+    const entry: EndpointClients = {
+      target, used: true, evicted: false, dst: ep.metricLabels, service: undefined as unknown as Service,
+      // Clients are made on first use of each protocol: most endpoints only ever see one.
+      client: (protocol) => (protocol === 'h2' ? h2() : http1()),
+    };
+    const http1 = (): Http1Client =>
+      (entry.http1 ??= new Http1Client(target, {
         connections: this.http1Connections,
         idleTimeoutMs: target.dstPort !== undefined && target.identity !== undefined ? (this.opts.proxyIdleTimeoutMs ?? 30_000) : this.idleTimeoutMs,
         connectTimeoutMs: this.connectTimeoutMs,
         onConnection,
-      });
-      return entry.http1.service;
-    };
-    const h2 = (): Service => {
-      entry.h2 ??= new H2Client(target, {
+      }));
+    const h2 = (): H2Client =>
+      (entry.h2 ??= new H2Client(target, {
         idleTimeoutMs: this.opts.sessionIdleTimeoutMs ?? 60_000,
         connectTimeoutMs: this.connectTimeoutMs,
         logger: this.opts.logger,
         onConnection,
-      });
-      return entry.h2.service;
-    };
+      }));
     // Outbound HTTP metrics are labelled by the hop's security and its destination: the metrics
     // layers above read `tls`, `server_id` and `dstLabels` from the shared context after this
     // call, and only this tier knows whether the endpoint is reached over mTLS, as whom, and
@@ -188,7 +205,7 @@ export class EndpointConnector {
         req.ctx.journey?.add('tls', target.identity ? `mTLS to ${target.label}, which must prove ${target.identity} (checked at each connection's handshake)` : `plaintext to ${target.label} (no proxy there)`);
         req.ctx.dstLabels = entry.dst;
       }
-      return req.protocol === 'h2' ? h2()(req) : http1()(req);
+      return req.protocol === 'h2' ? h2().service(req) : http1().service(req);
     };
     this.byKey.set(target.key, entry);
     return entry;

@@ -45,6 +45,13 @@ export class H2Client {
     };
   }
 
+  /** Opens the session ahead of the first request; resolves once it is up or has failed (the request will say how). */
+  preconnect(): Promise<void> {
+    const session = this.session;
+    if (session && !session.closed && !session.destroyed) return Promise.resolve();
+    return this.connect().then(() => {}, () => {});
+  }
+
   get busy(): boolean {
     return this.active > 0;
   }

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 // By path, not from undici's index: see undici-parts.d.ts.
 import Pool from 'undici/lib/dispatcher/pool.js';
 import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
-import { dial } from '../../transport/dial.ts';
+import { dial, type DialOptions } from '../../transport/dial.ts';
 import { Http1Exchange } from './http1-exchange.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
 
@@ -30,6 +30,13 @@ export interface Http1ClientOptions {
 export class Http1Client {
   private readonly pool: Pool;
   private readonly dstPort: string | undefined;
+  private readonly dialOpts: DialOptions;
+  private readonly opts: Http1ClientOptions;
+  /** A connection opened by preconnect() and not yet handed to the pool: its first request takes it. */
+  private spare: Socket | undefined;
+  /** The spare's own 'error' and 'close' listener, removed when the pool takes it. */
+  private spareDropped: (() => void) | undefined;
+  private connected = false;
   readonly service: Service;
 
   constructor(
@@ -37,15 +44,16 @@ export class Http1Client {
     opts: Http1ClientOptions,
   ) {
     this.dstPort = target.dstPort === undefined ? undefined : String(target.dstPort);
+    this.opts = opts;
     const tls = dialTlsFor(target, 'http/1.1');
-    const dialOpts = {
+    const dialOpts = (this.dialOpts = {
       host: target.host,
       port: target.port,
       localAddress: target.localAddress,
       label: target.label,
       connectTimeoutMs: opts.connectTimeoutMs,
       tls,
-    };
+    });
     this.pool = new Pool(`http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, {
       connections: opts.connections,
       pipelining: 1,
@@ -58,14 +66,58 @@ export class Http1Client {
       bodyTimeout: 0,
       maxHeaderSize: 96 * 1024,
       connect: (_options, callback) => {
+        const spare = this.takeSpare();
+        // Called back on a later tick, as a dial would: undici's connect does not expect it at once.
+        if (spare) return process.nextTick(callback, null, spare);
         dial(dialOpts, (err, socket) => {
           if (err) return callback(err, null);
+          this.connected = true;
           opts.onConnection(socket!, tls !== undefined);
           callback(null, socket!);
         });
       },
     });
     this.service = (req) => this.send(req);
+  }
+
+  /**
+   * Opens one connection ahead of the first request and keeps it for the pool, so that request
+   * finds it up; resolves once it is up or has failed (a failure is the request's to meet). A
+   * client that has connected before needs nothing.
+   */
+  preconnect(): Promise<void> {
+    if (this.connected || this.spare) return Promise.resolve();
+    return new Promise((resolve) => {
+      dial(this.dialOpts, (err, socket) => {
+        if (err || !socket || this.connected || this.spare) {
+          socket?.destroy();
+          return resolve();
+        }
+        this.connected = true;
+        this.opts.onConnection(socket, this.dialOpts.tls !== undefined);
+        this.spare = socket;
+        // Until the pool takes it, nothing else listens: a reset while it waits must not go unheard.
+        const dropped = (this.spareDropped = () => {
+          if (this.spare === socket) this.spare = undefined;
+        });
+        socket.on('error', dropped);
+        socket.once('close', dropped);
+        // Not taken within the idle timeout: closed, as the pool would close an idle connection.
+        setTimeout(() => {
+          if (this.spare === socket) this.takeSpare()?.destroy();
+        }, this.opts.idleTimeoutMs).unref();
+        resolve();
+      });
+    });
+  }
+
+  private takeSpare(): Socket | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!spare || spare.destroyed) return undefined;
+    spare.removeListener('error', this.spareDropped!); // the pool's own listeners take over
+    spare.removeListener('close', this.spareDropped!);
+    return spare;
   }
 
   /** Requests running or queued: the connector does not evict a busy endpoint. */
@@ -76,11 +128,13 @@ export class Http1Client {
 
   /** Waits for requests in flight, then closes the connections. */
   close(): Promise<void> {
+    this.takeSpare()?.destroy();
     return this.pool.close();
   }
 
   /** Cuts every connection now; requests in flight fail. */
   destroy(): Promise<void> {
+    this.takeSpare()?.destroy();
     return this.pool.destroy();
   }
 
