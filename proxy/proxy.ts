@@ -57,12 +57,14 @@ export interface ProxyAddresses {
 export class Proxy {
   readonly logger: Logger;
   readonly metrics: ProxyMetrics;
-  private readonly drain = new Drain();
+  /** Each side drains on its own: the outbound side outlives the inbound one at shutdown (stop()). */
+  private readonly drains = { inbound: new Drain(), outbound: new Drain() };
   private readonly ids = new RequestIds();
   private readonly outboundClients: EndpointConnector;
   private readonly appClients: EndpointConnector;
   private readonly admin: AdminServer;
   private readonly listeners: Server[] = [];
+  private readonly listenerOf = new Map<string, Server>();
   /** The taps open on this proxy; the stacks' tap layers read it on every request. */
   readonly taps: TapHub;
   private tapServer: TapServer | undefined;
@@ -131,7 +133,7 @@ export class Proxy {
     }
     const outboundLog = logger.child({ listener: 'outbound' });
     const inboundLog = logger.child({ listener: 'inbound' });
-    const common = { ids: this.ids, drain: this.drain, metrics: this.metrics, config };
+    const common = { ids: this.ids, metrics: this.metrics, config };
     const self = this.selfFacts();
     const selfAddresses = new Set([hostPort(outboundAt.address, outboundAt.port), hostPort(inboundAt.address, inboundAt.port)]);
     this.outboundStack = buildOutboundStack({
@@ -147,13 +149,14 @@ export class Proxy {
       tap: tapLayer({ hub: this.taps, direction: 'outbound', self }),
       skipPorts: config.skipOutboundPorts,
     });
-    const outbound = new OutboundListener({ ...common, logger: outboundLog, stack: this.outboundStack });
+    const outbound = new OutboundListener({ ...common, drain: this.drains.outbound, logger: outboundLog, stack: this.outboundStack });
     // Every inbound request and opaque connection is checked against its port's live policy.
     this.policy = new InboundPolicySource(this.resolver, { clusterNetworks: config.clusterNetworks });
     // Watch the app's declared ports now, so their policy is known before the first caller.
     for (const port of new Set([...config.podPorts.map((p) => p.port), ...(config.defaultAppPort ? [config.defaultAppPort] : [])])) this.policy.policyFor(port);
     const inbound = new InboundListener({
       ...common,
+      drain: this.drains.inbound,
       logger: inboundLog,
       credentials: this.credentials,
       stack: buildInboundStack({
@@ -194,8 +197,8 @@ export class Proxy {
   }
 
   /**
-   * Graceful stop: leave the endpoints, give callers `deregisterDelayMs` to hear of it, stop
-   * accepting, let in-flight requests finish (up to shutdownGraceMs), close what is left. Safe to
+   * Graceful stop: leave the endpoints, give callers `deregisterDelayMs` to hear of it, drain the
+   * inbound side, then the outbound one (up to shutdownGraceMs), close what is left. Safe to
    * call more than once (SIGTERM and POST /shutdown may both arrive).
    */
   shutdown(reason = 'shutdown'): Promise<void> {
@@ -204,20 +207,31 @@ export class Proxy {
   }
 
   private async stop(reason: string): Promise<void> {
-    const { logger } = this;
-    logger.info({ reason, inFlight: this.drain.requestsInFlight, connections: this.drain.openConnections }, `proxy draining (${reason})`);
+    const { logger, drains } = this;
+    const inFlight = drains.inbound.requestsInFlight + drains.outbound.requestsInFlight;
+    logger.info({ reason, inFlight, connections: drains.inbound.openConnections + drains.outbound.openConnections }, `proxy draining (${reason})`);
     // Leave the endpoints first and keep listening a moment: the destination tells callers, and
     // requests they send meanwhile are still served. Closing first would refuse those requests.
     if (this.resolver?.deregister && this.config.podName) {
       this.resolver.deregister();
       await new Promise((r) => setTimeout(r, this.config.deregisterDelayMs));
     }
+    const deadline = Date.now() + this.config.shutdownGraceMs;
+    // The inbound side first: stop accepting callers' connections, let their requests finish
+    // (HTTP/1 answers with `connection: close`, HTTP/2 sessions get GOAWAY). The outbound side
+    // stays open meanwhile, for the app: finishing those requests may take calls of its own (an
+    // order in flight still charges its payment), on a new connection to this port if need be.
+    this.listenerOf.get('inbound')?.close();
+    const inbound = await drains.inbound.drain(this.config.shutdownGraceMs);
+    // Then the outbound side, within what is left of the grace period.
     for (const server of this.listeners) server.close();
+    const outbound = await drains.outbound.drain(Math.max(0, deadline - Date.now()));
     // Cells keep their last values, so in-flight requests are unaffected.
     if (!this.deps.resolver) this.resolver?.close();
-    const { unfinished } = await this.drain.drain(this.config.shutdownGraceMs);
+    const unfinished = inbound.unfinished + outbound.unfinished;
     if (unfinished > 0) logger.warn({ unfinished }, `shutdown grace of ${this.config.shutdownGraceMs} ms ended with ${unfinished} requests unfinished`);
-    this.drain.destroyAll();
+    drains.inbound.destroyAll();
+    drains.outbound.destroyAll();
     await Promise.allSettled([this.tapServer?.close(), this.admin.close(), this.outboundClients.close(), this.appClients.close()]);
     this.outboundStack?.close();
     this.policy?.close();
@@ -295,6 +309,7 @@ export class Proxy {
   private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, accept);
     this.listeners.push(server);
+    this.listenerOf.set(name, server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(Object.assign(new Error(`${name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`), { code: err.code })),

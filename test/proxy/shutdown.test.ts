@@ -1,6 +1,7 @@
 // Graceful shutdown of real `mesh proxy` processes: on SIGTERM and on POST /shutdown the proxy
 // stops accepting, lets in-flight requests finish (up to the grace bound), and exits 0.
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { Client, request } from 'undici';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
@@ -86,4 +87,44 @@ describe('graceful shutdown', () => {
     expect(mesh.outbound.logs.some((l) => /shutdown grace of 300 ms ended with 1 requests unfinished/.test(String(l.msg)))).toBe(true);
     await client.close();
   });
+
+  it("SIGTERM: the app's calls out while it finishes an inbound request still go through the proxy's outbound side", async () => {
+    // Another service the app calls (outside the mesh: forwarded as named), and an app that, for
+    // the request in flight, calls it on a new connection to its sidecar's outbound port only
+    // once the sidecar has stopped accepting inbound connections (it drains).
+    const other = createServer((_req, res) => res.end('other'));
+    await new Promise<void>((r) => other.listen(0, `${NET}.15`, r));
+    let callOut!: () => Promise<number>;
+    const caller = createServer((_req, res) => {
+      void (async () => {
+        await drainingStarted;
+        const status = await callOut().catch(() => 0);
+        res.writeHead(status === 200 ? 200 : 502).end(`called out: ${status}`);
+      })();
+    });
+    await new Promise<void>((r) => caller.listen(0, `${NET}.14`, r));
+    let signalDraining!: () => void;
+    const drainingStarted = new Promise<void>((r) => (signalDraining = r));
+    const authority = 'caller.test.svc.cluster.local:8080';
+    mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.13`, serverIp: `${NET}.14`, services: [{ authority, port: (caller.address() as AddressInfo).port }] });
+    const sidecar = mesh.inbound.logs.find((l) => l.msg === 'proxy listening') as unknown as { outbound: { port: number } };
+    const otherPort = (other.address() as AddressInfo).port;
+    callOut = () =>
+      request(`http://${NET}.14:${sidecar.outbound.port}/hello`, { headers: { host: `${NET}.15:${otherPort}` }, reset: true }).then(async (r) => (await r.body.text(), r.statusCode));
+    const client = new Client(mesh.proxyUrl);
+    const answer = client.request({ path: '/order', method: 'POST', headers: { host: authority }, body: '{}' });
+    await new Promise<void>((resolve) => caller.once('request', () => resolve()));
+    process.kill(mesh.inbound.pid!, 'SIGTERM');
+    // The sidecar drains its inbound side: new connections to it are refused.
+    await expect.poll(() => refused(mesh!.inbound.host, mesh!.inbound.port), { timeout: 10_000 }).toBe(true);
+    signalDraining();
+    const res = await answer;
+    expect(await res.body.text()).toBe('called out: 200');
+    expect(res.statusCode).toBe(200);
+    expect(await mesh.inbound.exited).toBe(0);
+    await client.close();
+    await new Promise((r) => caller.close(r));
+    await new Promise((r) => other.close(r));
+  });
 });
+
