@@ -5,17 +5,19 @@
 // Ctrl-C no namespace, veth, bridge or process left. Its own namespace prefix and loopback /24,
 // so it never meets a learner's demo.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parsePrometheus, type Sample } from '../../api/prom-text.ts';
-import { sumOf } from '../../api/prom-samples.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { runMesh } from '../cli/run-mesh.ts';
 import { addressBlock } from '../helpers/address-block.ts';
-import type { RogueStats } from '../helpers/rogue.ts';
 import { expectInboundOnlyOverMtls } from '../helpers/demo-mtls.ts';
+import { spawnDemo, type DemoProcess } from '../helpers/demo-process.ts';
+import { expectCanarySplitWithRetries } from '../helpers/demo-split.ts';
+import type { RogueStats } from '../helpers/rogue.ts';
 
 const root = join(import.meta.dirname, '../..');
 const netPrefix = await addressBlock();
@@ -25,8 +27,7 @@ const state = mkdtempSync(join(tmpdir(), 'netns-demo-'));
 const env = { ...process.env, MESH_DEMO_NET: netPrefix, MESH_DEMO_NETNS: prefix, MESH_STATE_DIR: state };
 const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 
-let demo: ChildProcess;
-let output = '';
+let demo: DemoProcess;
 let run: RunRecord;
 let startMs = 0;
 
@@ -50,16 +51,8 @@ async function checkout() {
   return { status: res.statusCode, json };
 }
 
-function mesh(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+/** `mesh ...` finding the demo by itself (MESH_STATE_DIR), as a learner's shell would. */
+const mesh = (args: string[]) => runMesh(args, { env });
 
 describe('mesh demo --netns without root', () => {
   it('stops at once, saying what it needs and what runs without it', () => {
@@ -80,24 +73,16 @@ describe('mesh demo --netns', () => {
   beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error('the --netns demo test needs root (network namespaces, iptables); CI runs as root');
     const t0 = Date.now();
-    demo = spawn('npm', ['start', '--silent', '--', '--netns', '--ready-timeout', '180', '--restart-backoff', '1'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let closed = false;
-    demo.stdout!.on('data', (d) => (output += d));
-    demo.stderr!.on('data', (d) => (output += d));
-    demo.once('close', () => (closed = true));
-    const deadline = Date.now() + 240_000;
-    while (!output.includes('The mesh is up.')) {
-      if (closed || Date.now() > deadline) throw new Error(`the --netns demo did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    demo = spawnDemo(['--', '--netns', '--ready-timeout', '180', '--restart-backoff', '1'], { cwd: root, env });
+    await demo.up(240_000);
     startMs = Date.now() - t0;
     console.log(`--netns demo up in ${(startMs / 1000).toFixed(1)} s`);
     run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
   }, 260_000);
 
   afterAll(async () => {
-    if (demo && demo.exitCode === null) {
-      try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
+    if (demo?.child.exitCode === null) {
+      try { process.kill(-demo.child.pid!, 'SIGKILL'); } catch { /* gone */ }
     }
     // A demo killed outright leaves its namespaces: removing them kills whatever runs in them.
     for (const n of ownNamespaces()) {
@@ -111,8 +96,8 @@ describe('mesh demo --netns', () => {
   });
 
   it('puts every pod in a network namespace of its own, on 10.244.0.N, and prints how to reach it', () => {
-    expect(output).toContain(`curl -s -X POST ${ingress}/checkout`);
-    expect(output).toContain(`ip netns exec ${prefix}`);
+    expect(demo.output()).toContain(`curl -s -X POST ${ingress}/checkout`);
+    expect(demo.output()).toContain(`ip netns exec ${prefix}`);
     const pods = run.pods.map((p) => p.name);
     expect(ownNamespaces().sort()).toEqual([prefix, ...pods.map((p) => ns(p))].sort());
     for (const p of run.pods) {
@@ -161,16 +146,7 @@ describe('mesh demo --netns', () => {
   });
 
   it('splits orders ~90/10 and retries payments\' failures', async () => {
-    const retries = async () => sumOf(await metrics('orders-stable-0'), 'retry_total') + sumOf(await metrics('orders-canary-0'), 'retry_total');
-    const before = await retries();
-    const results: Array<{ status: number; json: any }> = [];
-    for (let batch = 0; batch < 15; batch++) results.push(...(await Promise.all(Array.from({ length: 8 }, () => checkout()))));
-    const ok = results.filter((r) => r.status === 201);
-    expect(ok.length / results.length).toBeGreaterThan(0.98);
-    const canary = ok.filter((r) => r.json.servedBy === 'canary').length / ok.length;
-    expect(canary).toBeGreaterThan(0.02);
-    expect(canary).toBeLessThan(0.25);
-    expect((await retries()) - before).toBeGreaterThan(5);
+    await expectCanarySplitWithRetries({ checkout, metrics, batches: 15, concurrent: 8, minOk: 0.98, canaryBetween: [0.02, 0.25], minRetries: 5 });
   });
 
   it('refuses the rogue', async () => {
@@ -233,11 +209,11 @@ describe('mesh demo --netns', () => {
   });
 
   it('stops on Ctrl-C leaving no namespace, veth, bridge, process or /etc/netns folder', async () => {
-    const closed = new Promise<void>((resolve) => demo.stdout!.on('close', () => resolve()));
-    process.kill(-demo.pid!, 'SIGINT');
+    const closed = new Promise<void>((resolve) => demo.child.stdout!.on('close', () => resolve()));
+    process.kill(-demo.child.pid!, 'SIGINT');
     await closed;
-    expect(output).toMatch(/SIGINT: stopping every process of the demo/);
-    expect(output).toContain('network namespaces removed');
+    expect(demo.output()).toMatch(/SIGINT: stopping every process of the demo/);
+    expect(demo.output()).toContain('network namespaces removed');
     expect(ownNamespaces()).toEqual([]);
     const alive = (pid: number) => {
       try {

@@ -5,7 +5,7 @@
 // mesh, and Ctrl-C leaves no process and no bound port behind. It also owns the failures that
 // need the demo's addresses (a port in use, a damaged CA state), run before the demo starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parsePrometheus, type Sample } from '../../../api/prom-text.ts';
-import { sumOf } from '../../../api/prom-samples.ts';
 import { expectInboundOnlyOverMtls } from '../../helpers/demo-mtls.ts';
+import { spawnDemo, type DemoProcess } from '../../helpers/demo-process.ts';
+import { expectCanarySplitWithRetries } from '../../helpers/demo-split.ts';
 import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
 import { burnCpus } from '../../helpers/cpu-burners.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
@@ -27,8 +28,7 @@ const state = mkdtempSync(join(tmpdir(), 'demo-e2e-'));
 const env = { ...process.env, MESH_DEMO_NET: netPrefix, MESH_STATE_DIR: state };
 const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 
-let demo: ChildProcess;
-let output = '';
+let demo: DemoProcess;
 let run: RunRecord;
 const podIp = (name: string) => run.pods.find((p) => p.name === name)!.ip;
 
@@ -90,16 +90,8 @@ function mesh(args: string[], extraEnv: Record<string, string> = {}): Promise<{ 
 async function startDemo() {
   const burners = burnCpus(150_000);
   try {
-    demo = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let closed = false;
-    demo.stdout!.on('data', (d) => (output += d));
-    demo.stderr!.on('data', (d) => (output += d));
-    demo.once('close', () => (closed = true));
-    const deadline = Date.now() + 150_000;
-    while (!output.includes('The mesh is up.')) {
-      if (closed || Date.now() > deadline) throw new Error(`the demo did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    demo = spawnDemo([], { cwd: root, env });
+    await demo.up(150_000);
   } finally {
     await burners.stop();
   }
@@ -107,8 +99,8 @@ async function startDemo() {
 }
 
 async function cleanUp() {
-  if (demo && demo.exitCode === null) {
-    try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
+  if (demo?.child.exitCode === null) {
+    try { process.kill(-demo.child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
   for (const p of run?.processes ?? []) {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -155,9 +147,9 @@ describe('the demo, end to end', () => {
   afterAll(cleanUp);
 
   it('prints what runs where and how to load it', () => {
-    expect(output).toContain(`curl -s -X POST ${ingress}/checkout`);
-    expect(output).toContain('npm run load');
-    expect(output).toContain('autocannon');
+    expect(demo.output()).toContain(`curl -s -X POST ${ingress}/checkout`);
+    expect(demo.output()).toContain('npm run load');
+    expect(demo.output()).toContain('autocannon');
   });
 
   it('serves checkouts through the ingress, and every app sees its caller\'s mesh identity', async () => {
@@ -198,16 +190,7 @@ describe('the demo, end to end', () => {
   });
 
   it('splits orders ~90/10, keeps checkout above 99% with payments failing 20%, and shows retries', async () => {
-    const before = await metrics('orders-stable-0').then((m) => sumOf(m, 'retry_total')) + await metrics('orders-canary-0').then((m) => sumOf(m, 'retry_total'));
-    const results: Array<{ status: number; json: any }> = [];
-    for (let batch = 0; batch < 25; batch++) results.push(...(await Promise.all(Array.from({ length: 8 }, () => checkout()))));
-    const ok = results.filter((r) => r.status === 201);
-    expect(ok.length / results.length).toBeGreaterThan(0.99);
-    const canary = ok.filter((r) => r.json.servedBy === 'canary').length / ok.length;
-    expect(canary).toBeGreaterThan(0.03);
-    expect(canary).toBeLessThan(0.2);
-    const after = await metrics('orders-stable-0').then((m) => sumOf(m, 'retry_total')) + await metrics('orders-canary-0').then((m) => sumOf(m, 'retry_total'));
-    expect(after - before).toBeGreaterThan(10);
+    await expectCanarySplitWithRetries({ checkout: () => checkout(), metrics, batches: 25, concurrent: 8, minOk: 0.99, canaryBetween: [0.03, 0.2], minRetries: 10 });
   });
 
   it('carries every hop between proxies over mTLS (inbound metrics)', () => expectInboundOnlyOverMtls(metrics));
@@ -237,11 +220,11 @@ describe('the demo, end to end', () => {
   it('stops every process and frees every port on Ctrl-C', async () => {
     // npm itself may die of the SIGINT at once; the runner (which holds our stdout pipe) stops
     // everything and exits 0, so wait for the pipe to close and for its last line.
-    const closed = new Promise<void>((resolve) => demo.stdout!.on('close', () => resolve()));
-    process.kill(-demo.pid!, 'SIGINT'); // what Ctrl-C does: SIGINT to the terminal's foreground group
+    const closed = new Promise<void>((resolve) => demo.child.stdout!.on('close', () => resolve()));
+    process.kill(-demo.child.pid!, 'SIGINT'); // what Ctrl-C does: SIGINT to the terminal's foreground group
     await closed;
-    expect(output).toMatch(/SIGINT: stopping every process of the demo/);
-    expect(output).toContain(`demo stopped: all ${run.processes.length} processes exited`);
+    expect(demo.output()).toMatch(/SIGINT: stopping every process of the demo/);
+    expect(demo.output()).toContain(`demo stopped: all ${run.processes.length} processes exited`);
     expect(() => process.kill(run.runnerPid, 0)).toThrow();
     for (const p of run.processes) {
       expect(() => process.kill(p.pid, 0), p.name).toThrow();
