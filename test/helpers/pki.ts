@@ -37,6 +37,12 @@ function pooledKey(): Promise<RsaKeyPair> {
   return keyPool[nextKey++ % keyPool.length]!;
 }
 
+/**
+ * The SPIFFE id of service account `sa` in namespace production under the test PKI's default trust
+ * domain, spelled out here (not built by the code under test), as a peer sees it.
+ */
+export const productionId = (sa: string): string => `spiffe://cluster.local/ns/production/sa/${sa}`;
+
 function resolveIdentity(trustDomain: string, identity: string): string {
   if (identity.startsWith('spiffe://')) return identity;
   const [ns, sa] = identity.split('/');

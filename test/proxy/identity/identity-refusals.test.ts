@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testPki } from '../../helpers/pki.ts';
+import { productionId as id, testPki } from '../../helpers/pki.ts';
 import { devResources, type Doc } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startPodApp, startProxy, stopMesh, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
@@ -14,7 +14,6 @@ import { addressBlock } from '../../helpers/address-block.ts';
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
-const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 const HOUR = 3_600_000;
 const expired = { nowMs: Date.now() - 2 * HOUR, lifetimeMs: HOUR };
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devResources } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { productionId } from '../../helpers/pki.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -15,8 +16,8 @@ const NET = await addressBlock();
 const CLIENT_IP = `${NET}.11`;
 const SERVER_IP = `${NET}.12`;
 const ORDERS = 'orders.production.svc.cluster.local:8080';
-const CHECKOUT_ID = 'spiffe://cluster.local/ns/production/sa/checkout';
-const ORDERS_ID = 'spiffe://cluster.local/ns/production/sa/orders';
+const CHECKOUT_ID = productionId('checkout');
+const ORDERS_ID = productionId('orders');
 
 let cp: ControlPlane;
 let app: PodApp;

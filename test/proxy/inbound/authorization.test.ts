@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EchoClient, echoClient } from '../../helpers/grpc-echo.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { productionId as id } from '../../helpers/pki.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const ORDERS_GRPC = 'orders.production.svc.cluster.local:9090';
-const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 
 let cp: ControlPlane;
 const proxies: Record<string, RunningProxy> = {};

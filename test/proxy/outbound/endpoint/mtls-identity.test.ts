@@ -9,14 +9,15 @@ import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
 import { addressBlock } from '../../../helpers/address-block.ts';
+import { productionId } from '../../../helpers/pki.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const HOST = `${NET}.3`;
-const ORDERS = 'spiffe://cluster.local/ns/production/sa/orders';
-const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
-const PAYMENTS = 'spiffe://cluster.local/ns/production/sa/payments';
+const ORDERS = productionId('orders');
+const CHECKOUT = productionId('checkout');
+const PAYMENTS = productionId('payments');
 
 let pki: TestPki;
 let foreignPki: TestPki;
