@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { spiffeId } from '../api/spiffe.ts';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { measurePaths, pairedRatio, type PairedRatio, type PathUnderTest, type Slice } from './compare.ts';
 import { issue, startCa, TRUST_DOMAIN, type IssuedMaterial, type RunningCa } from './identity-figures.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
@@ -169,8 +169,14 @@ export const tapMode: BenchMode = {
     ctx.log('');
     ctx.log(`load average (1, 5, 15 min) before the slices ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(1)).join(' ')}`);
     ctx.log(
-      'The proxies are CPU-bound at saturation, so their CPU per request sets their throughput: the CPU ratio is the throughput ratio the proxies would reach with the cores to themselves. It is robust to other load on the machine (a stall takes time from a slice, not CPU per request), where the throughput ratio moves with whatever else the machine ran during each slice.',
+      'The proxies are CPU-bound at saturation, so their CPU per request sets their throughput: the CPU ratio is the throughput ratio the proxies would reach with the cores to themselves. It holds up under other load far better than the throughput ratio (a stall takes time from a slice, not CPU per request), which moves with whatever else the machine ran during each slice.',
     );
+    const cores = cpus().length;
+    if (Math.max(loadBefore[0]!, loadAfter[0]!) > 2 * cores) {
+      ctx.log(
+        `The load average was over twice the ${cores} cores: other processes took the cores in turns with these, and CPU per request rises too when a process keeps losing its core and caches (both ratios moved by 20-40% between such runs). Take these figures as noise; run again on a quieter machine.`,
+      );
+    }
     return results;
   },
 };
