@@ -1,7 +1,7 @@
 // The outbound listener as a forward proxy: absolute-form (undici ProxyAgent without tunnelling),
 // CONNECT (ProxyAgent's default, HTTP/1 sniffed inside the tunnel), opaque TCP inside CONNECT,
 // and a WebSocket upgrade, all through outbound then inbound.
-import { createServer as createTcp, connect as tcpConnect, type Server as TcpServer } from 'node:net';
+import { createServer as createTcp, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +17,19 @@ const WEB = 'web.test.svc.cluster.local:8080';
 const DB = 'db.test.svc.cluster.local:5432';
 const WS = 'chat.test.svc.cluster.local:8081';
 const SMTP = 'mail.test.svc.cluster.local:25';
-let greeter: TcpServer;
-let app: Awaited<ReturnType<typeof startHttp1App>>;
-let tcpEcho: TcpServer;
-let wss: WebSocketServer;
 let mesh: TwoProxies;
 
 beforeAll(async () => {
-  app = await startHttp1App(`${NET}.8`);
-  tcpEcho = createTcp((s) => s.pipe(s));
+  const app = await startHttp1App(`${NET}.8`);
+  const tcpEcho = createTcp((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, `${NET}.8`, r));
   // A server-first protocol: it speaks before the client does.
-  greeter = createTcp((s) => {
+  const greeter = createTcp((s) => {
     s.write('220 mail ready\r\n');
     s.pipe(s);
   });
   await new Promise<void>((r) => greeter.listen(0, `${NET}.8`, r));
-  wss = new WebSocketServer({ host: `${NET}.8`, port: 0 });
+  const wss = new WebSocketServer({ host: `${NET}.8`, port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(binary ? m : `echo: ${m}`)));
   mesh = await startTwoProxies({
@@ -45,17 +41,12 @@ beforeAll(async () => {
       { authority: WS, port: (wss.address() as AddressInfo).port },
       { authority: SMTP, port: (greeter.address() as AddressInfo).port },
     ],
+    apps: [app, tcpEcho, greeter, wss],
     // Short, so the server-first case below does not wait long for the client's first bytes.
     args: ['--detect-timeout-ms', '300'],
   });
 });
-afterAll(async () => {
-  await mesh?.close();
-  await app?.close();
-  tcpEcho?.close();
-  greeter?.close();
-  wss?.close();
-});
+afterAll(() => mesh?.close());
 
 describe('forward proxy modes', () => {
   it('absolute-form requests (undici ProxyAgent, proxyTunnel off)', async () => {
