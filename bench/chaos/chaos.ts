@@ -44,6 +44,12 @@ export interface FaultResult {
   lastFailMs?: number;
   /** ms after the kill until the process was running again and its pod Ready. */
   backReadyMs?: number;
+  /**
+   * The restart back-off this kill meets (ms): the first, doubled for each earlier kill of the
+   * same process in this run (`--repeat`), as the kubelet doubles it for a container that keeps
+   * exiting within 10 min, up to 5 min.
+   */
+  backoffMs?: number;
   /** ms after the kill until requests stopped failing (0: none failed). */
   normalMs: number;
   /** Failed requests by status (0: no response at all) and proxy error. */
@@ -105,7 +111,9 @@ export async function runChaos(opts: ChaosOptions): Promise<{ results: FaultResu
           opts.say(`${target.fault}: not running in this demo, skipped`);
           break;
         }
-        results.push(await killAndWatch(opts, load, target, name));
+        const result = await killAndWatch(opts, load, target, name);
+        result.backoffMs = Math.min(opts.backoffSeconds * 1000 * 2 ** i, 300_000);
+        results.push(result);
         opts.say(line(results.at(-1)!));
       }
     }
@@ -217,10 +225,10 @@ async function settle(load: SteadyLoad, ms: number, maxMs: number): Promise<void
 }
 
 export function checkBars(results: FaultResult[], backoffSeconds: number): Bar[] {
-  // "Back within back-off + start": the first restart waits the back-off; starting and passing
-  // the readiness probe is given 20 s on a busy machine.
-  const backWithin = backoffSeconds * 1000 + 20_000;
   return results.map((r): Bar => {
+    // "Back within back-off + start": a restart waits its back-off; starting and passing the
+    // readiness probe is given 20 s on a busy machine.
+    const backWithin = (r.backoffMs ?? backoffSeconds * 1000) + 20_000;
     switch (r.kind) {
       case 'control-plane':
         return { fault: r.fault, bar: `0 failed; back and Ready within ${backWithin / 1000} s`, ok: r.failed === 0 && r.backReadyMs !== undefined && r.backReadyMs <= backWithin };
