@@ -130,6 +130,9 @@ describe('mesh demo --netns', () => {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
       expect(environ.filter((e) => /^(https?|grpc|no|all)_proxy=/i.test(e)), p.name).toEqual([]);
       expect(environ).toContain(`POD_IP=${podIp(p.name)}`);
+      // Nor the capabilities to undo its pod's rules (NET_ADMIN, bit 12) or leave its namespace (SYS_ADMIN, bit 21).
+      const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))![1]}`);
+      expect(eff & ((1n << 12n) | (1n << 21n)), p.name).toBe(0n);
     }
     for (const p of run.processes.filter((x) => x.role === 'sidecar' || x.role === 'ingress')) {
       expect(readFileSync(`/proc/${p.pid}/status`, 'utf8'), p.name).toMatch(/^Uid:\s+2102\s/m);

@@ -19,6 +19,13 @@ import { createPod, hostsFile, NetnsError, podNetns, removeNetns, type NetnsName
  */
 export const proxyUser = ['setpriv', `--reuid=${DEFAULT_PROXY_UID}`, `--regid=${DEFAULT_PROXY_UID}`, '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
 
+/**
+ * How an app runs: root as in most images, but without NET_ADMIN and SYS_ADMIN (dropped from its
+ * bounding set), as a container without those capabilities: it cannot undo its pod's iptables
+ * rules nor enter another namespace.
+ */
+export const appCapabilities = ['setpriv', '--bounding-set=-net_admin,-sys_admin', '--inh-caps=-net_admin,-sys_admin'];
+
 export class PodSandboxes {
   constructor(
     private readonly names: NetnsNames,
@@ -45,7 +52,7 @@ export class PodSandboxes {
   private inPod(ns: string, spec: ProcessSpec, proxy: boolean): ProcessSpec {
     const [cmd, ...args] = spec.command;
     const argv = [cmd === 'node' ? process.execPath : cmd!, ...args];
-    return { ...spec, command: ['ip', 'netns', 'exec', ns, ...(proxy ? proxyUser : []), ...argv] };
+    return { ...spec, command: ['ip', 'netns', 'exec', ns, ...(proxy ? proxyUser : appCapabilities), ...argv] };
   }
 
   /** Linkerd's init container: the rules go in before any container starts; its output is the pod's `<pod>-proxy-init.log`. */
