@@ -167,7 +167,7 @@ describe('mesh demo --netns', () => {
     expect(b.otherErrors - a.otherErrors).toBe(0);
   });
 
-  it('mesh pods and mesh viz work from the host', async () => {
+  it('mesh pods and mesh viz work from the host, mesh load inside the node\'s namespace', async () => {
     const pods = await mesh(['pods', '-o', 'json']);
     expect(pods.code, pods.err).toBe(0);
     const listed = JSON.parse(pods.out).pods as Array<{ name: string; ready: boolean; identity: string | null }>;
@@ -179,6 +179,9 @@ describe('mesh demo --netns', () => {
     }
     expect(stat.code, stat.err).toBe(0);
     expect(stat.out).toContain('checkout');
+    // Commands that also dial pods' proxies run inside the node's namespace, where pods.json's front door answers too.
+    const load = execFileSync('ip', ['netns', 'exec', ns(), process.execPath, 'bin/mesh.js', 'load', '--duration', '3', '--connections', '2'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    expect(load).toMatch(/checkout/);
   });
 
   it('restarts an app that exits, in the same pod namespace, and the pod is Ready again', async () => {

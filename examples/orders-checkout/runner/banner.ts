@@ -49,7 +49,7 @@ export function banner(plan: DemoPlan, opts: { stateDir: string; netns?: { publi
     '  edit examples/orders-checkout/manifests/lesson.yaml (canary weights): the destination picks it up live',
     '',
     'Load it:',
-    '  npm run load                          # autocannon, then per-service success rate and latency',
+    `  ${inside}npm run load${inside ? ' ' : ' '.repeat(26)}# autocannon, then per-service success rate and latency`,
     `  npx autocannon -c 20 -d 10 -m POST -H 'content-type: application/json' -b '{"item":"book","quantity":1}' ${ingress}/checkout`,
     '',
     'Stop it: Ctrl-C',

@@ -54,6 +54,16 @@ export function forwardIntoNamespace(f: Forward): Promise<net.Server> {
   return listen(server, { path: f.socket }, f.socket);
 }
 
+/**
+ * Inside the node's namespace, the same host addresses (its own loopback) to the targets: so that
+ * `ip netns exec <node> mesh load` (and every command that reads pods.json's addresses and also
+ * dials pods' proxies) works there as on the host.
+ */
+export function forwardOnNodeLoopback(f: Forward): Promise<net.Server> {
+  const server = net.createServer((client) => join(client, net.connect(hostPort(f.target))));
+  return listen(server, hostPort(f.hostAddr), `${f.hostAddr} in the node's namespace`);
+}
+
 export function closeAll(servers: net.Server[]): Promise<void> {
   return Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined);
 }

@@ -13,7 +13,7 @@ import { readWorkloads } from '../deployments.ts';
 import { acquireLock, logsDir } from '../state.ts';
 import { writeManifestsWithClusterIps } from '../cluster-ips.ts';
 import { createNode, NetnsError, nodeNetns, removeAll, type NetnsNames } from './network.ts';
-import { closeAll, forwardFromHost, forwardIntoNamespace, type Forward } from './port-forward.ts';
+import { closeAll, forwardFromHost, forwardIntoNamespace, forwardOnNodeLoopback, type Forward } from './port-forward.ts';
 import { PodSandboxes } from './sandboxes.ts';
 
 /** Set for the runner inside the node's namespace: the namespace's name. */
@@ -107,7 +107,7 @@ async function inside(o: DemoOptions, n: NetnsNames): Promise<number> {
   const services = writeManifestsWithClusterIps(o.manifestsDir, resourcesDir);
   const stopWatching = keepCopied(o, resourcesDir);
   const servers = [];
-  for (const f of forwards(o, n)) servers.push(await forwardIntoNamespace(f));
+  for (const f of forwards(o, n)) servers.push(await forwardIntoNamespace(f), await forwardOnNodeLoopback(f));
   const host = localPlacement(o.stateDir, o.root);
   const sandboxes = new PodSandboxes(n, placement, readWorkloads(o.workloadsDir), services, logsDir(o.stateDir));
   try {
