@@ -97,11 +97,15 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   // Releasing a target also releases its route stacks (their failover watches).
   const logical = new TargetCache<Service>(opts.maxTargets, (authority) => {
     const profile = opts.resolver.profile(authority);
+    // The authority's own endpoints, asked for now beside its profile rather than once the
+    // profile has come: most routes send to the authority itself, so its first request then
+    // waits for one answer from the destination, not two in a row (a new pod's first requests).
+    const prefetched = opts.resolver.endpoints(authority).subscribe(() => {});
     const toConcrete = (backend: string) => concrete.get(backend);
     const route = routeStack({ authority, concrete: toConcrete, backendEndpoints, metrics: opts.metrics, logger: opts.logger });
     const built = createLogicalService({ authority, profile, route, concrete: toConcrete, logger: opts.logger, profileTimeoutMs: opts.discoveryTimeoutMs });
     const held = watching(profile, built.service);
-    return { stack: held.stack, release: () => (held.release(), built.release()) };
+    return { stack: held.stack, release: () => (held.release(), built.release(), prefetched()) };
   });
 
   // The concrete tier, per backend authority: its endpoints behind a balancer, or the authority as named when not a mesh service.
