@@ -114,7 +114,8 @@ export async function checkSamePath(t: Topology): Promise<void> {
  * build from before development mode read it, the static file that build reads instead.
  */
 function endpointsText(proxyCommand: string[] | undefined, serverPod: string, identity: string | undefined): string {
-  const tree = resolve(dirname(proxyCommand?.[0] ?? 'bin/mesh.js'), '..');
+  // The first argument that is not a Node flag (`--proxy-node-flags` come before it) names the build.
+  const tree = resolve(dirname(proxyCommand?.find((arg) => !arg.startsWith('-')) ?? 'bin/mesh.js'), '..');
   if (!existsSync(join(tree, 'proxy/discovery/dev-resolver.ts'))) {
     const endpoint = { address: `${serverPod}:${APP_PORT}`, inboundPort: 4143, ...(identity ? { identity } : {}) };
     return JSON.stringify({ services: { [AUTHORITY]: { endpoints: [endpoint] } } });
