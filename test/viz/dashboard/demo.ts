@@ -1,11 +1,11 @@
 // One whole demo for the dashboard's browser tests, started as a learner starts it (`npm start`)
 // in a loopback /24 of its own (addressBlock()), its dashboard on <net>.252:8084.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../../examples/orders-checkout/runner/state.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { spawnDemo } from '../../helpers/demo-process.ts';
 
 export const root = join(import.meta.dirname, '../../..');
 export const NET = await addressBlock();
@@ -25,26 +25,19 @@ export interface Demo {
 export async function startDemo(): Promise<Demo> {
   const state = mkdtempSync(join(tmpdir(), 'dashboard-demo-'));
   const env = { ...process.env, MESH_DEMO_NET: NET, MESH_STATE_DIR: state };
-  const demo: ChildProcess = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  demo.stdout!.on('data', (d) => (output += d));
-  demo.stderr!.on('data', (d) => (output += d));
+  const demo = spawnDemo([], { cwd: root, env });
   let run: RunRecord | undefined;
   const stop = () => {
-    try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(-demo.child.pid!, 'SIGKILL'); } catch { /* gone */ }
     for (const p of run?.processes ?? []) {
       try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
     }
     rmSync(state, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 150_000;
-  while (!output.includes('The mesh is up.')) {
-    if (demo.exitCode !== null || Date.now() > deadline) {
-      stop();
-      throw new Error(`the demo did not come up:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await demo.up(150_000).catch((err: unknown) => {
+    stop();
+    throw err;
+  });
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
-  return { output: () => output, env, run, stop };
+  return { output: demo.output, env, run, stop };
 }

@@ -5,7 +5,6 @@
 // checkout -> orders-stable over mTLS with both identities, tap lines come within 2 s, and the
 // README's "Watch it" samples are in the format the commands print.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,9 @@ import type { RunRecord } from '../../../examples/orders-checkout/runner/state.t
 import type { EdgeRow } from '../../../viz/query/edges.ts';
 import type { StatRow } from '../../../viz/query/stat.ts';
 import type { AuthzRow } from '../../../viz/query/authz.ts';
+import { runMesh } from '../../cli/run-mesh.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { spawnDemo, type DemoProcess } from '../../helpers/demo-process.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const NET = await addressBlock();
@@ -26,24 +27,14 @@ const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 /** The traffic generator's rate (workloads/deployments.yaml, TRAFFIC_RPS): it calls checkout too. */
 const TRAFFIC_RPS = 2;
 
-let demo: ChildProcess;
-let output = '';
+let demo: DemoProcess;
 let run: RunRecord;
 let load: PacedResult;
 /** checkout's stat, taken over the last 10 s of the load while it ran. */
 let checkoutDuringLoad: StatRow;
 
 /** `mesh ...` finding the demo by itself (MESH_STATE_DIR), as a learner's shell would. */
-function mesh(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: root, env });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const mesh = (args: string[]) => runMesh(args, { env });
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(`http://${VIZ}${path}`);
@@ -53,14 +44,8 @@ async function api<T>(path: string): Promise<T> {
 }
 
 beforeAll(async () => {
-  demo = spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  demo.stdout!.on('data', (d) => (output += d));
-  demo.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 150_000;
-  while (!output.includes('The mesh is up.')) {
-    if (demo.exitCode !== null || Date.now() > deadline) throw new Error(`the demo did not come up:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  demo = spawnDemo([], { cwd: root, env });
+  await demo.up(150_000);
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
   // A paced load through the front door: 20 checkouts a second for 24 s. checkout's stat is
   // read 20 s in, over the 10 s before its last scrape: all of it inside the load.
@@ -77,8 +62,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  if (demo && demo.exitCode === null) {
-    try { process.kill(-demo.pid!, 'SIGKILL'); } catch { /* gone */ }
+  if (demo?.child.exitCode === null) {
+    try { process.kill(-demo.child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
   for (const p of run?.processes ?? []) {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
