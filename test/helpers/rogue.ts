@@ -11,10 +11,11 @@ export interface RogueStats {
 
 /**
  * Waits for two more of the rogue's attempts (a starved machine delays its timer, so no fixed
- * sleep) and expects each refused: none allowed, and no error other than the refusal.
+ * sleep) and expects each refused: none allowed, and no error other than the refusal. `from` is
+ * the URL of its GET /stats, or a reader of them where this process cannot reach it directly.
  */
-export async function expectRogueRefused(statsUrl: string): Promise<void> {
-  const stats = async () => (await (await fetch(statsUrl)).json()) as RogueStats;
+export async function expectRogueRefused(from: string | (() => RogueStats | Promise<RogueStats>)): Promise<void> {
+  const stats = typeof from === 'string' ? async () => (await (await fetch(from)).json()) as RogueStats : async () => from();
   const a = await stats();
   let b = await stats();
   for (const deadline = Date.now() + 60_000; b.refused - a.refused < 2 && b.allowed === 0 && Date.now() < deadline;) {

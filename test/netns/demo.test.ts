@@ -17,7 +17,8 @@ import { addressBlock } from '../helpers/address-block.ts';
 import { expectInboundOnlyOverMtls } from '../helpers/demo-mtls.ts';
 import { spawnDemo, type DemoProcess } from '../helpers/demo-process.ts';
 import { expectCanarySplitWithRetries } from '../helpers/demo-split.ts';
-import type { RogueStats } from '../helpers/rogue.ts';
+import { productionId as id } from '../helpers/pki.ts';
+import { expectRogueRefused, type RogueStats } from '../helpers/rogue.ts';
 
 const root = join(import.meta.dirname, '../..');
 const netPrefix = await addressBlock();
@@ -25,7 +26,6 @@ const ingress = `http://${netPrefix}.1:8000`;
 const prefix = `mnt${process.pid % 100000}`;
 const state = mkdtempSync(join(tmpdir(), 'netns-demo-'));
 const env = { ...process.env, MESH_DEMO_NET: netPrefix, MESH_DEMO_NETNS: prefix, MESH_STATE_DIR: state };
-const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 
 let demo: DemoProcess;
 let run: RunRecord;
@@ -155,16 +155,7 @@ describe('mesh demo --netns', () => {
   it('refuses the rogue', async () => {
     const statsUrl = `http://${podIp('rogue-0')}:8080/stats`;
     // The test runs on the host: the rogue's address answers only inside the demo's namespaces.
-    const stats = () => JSON.parse(inNetns(ns(), ['curl', '-sS', '--max-time', '10', statsUrl])) as RogueStats;
-    const a = stats();
-    let b = stats();
-    for (const deadline = Date.now() + 60_000; b.refused - a.refused < 2 && Date.now() < deadline;) {
-      await new Promise((r) => setTimeout(r, 500));
-      b = stats();
-    }
-    expect(b.refused - a.refused, JSON.stringify(b)).toBeGreaterThanOrEqual(2);
-    expect(b.allowed).toBe(0);
-    expect(b.otherErrors - a.otherErrors).toBe(0);
+    await expectRogueRefused(() => JSON.parse(inNetns(ns(), ['curl', '-sS', '--max-time', '10', statsUrl])) as RogueStats);
   });
 
   it('mesh pods and mesh viz work from the host, mesh load inside the node\'s namespace', async () => {
