@@ -16,12 +16,19 @@ import { setFlagsFromString } from 'node:v8';
 //   live heap. A 20% growing factor held it at 117-124 MB, no measurable throughput cost (full
 //   GCs of a 20 MB heap take ~7 ms; `--max-old-space-size=64` instead cost 35% CPU per request).
 //   V8 reads this flag at every heap-limit computation, so setting it at runtime takes effect.
+// - New space (the young generation) keeps its first size (1 MB semi-spaces) instead of
+//   doubling whenever enough objects survive scavenges: start-up alone (loading and compiling
+//   the modules) grew it to 8-10 MB, which an idle proxy then kept. Idle RSS 71-78 -> 66-67 MB,
+//   and under load (bench/NOTES.md, round 2, HTTP/2 and memory).
 // - Node's source maps stay off (they cached every dependency's map: ~20 MB of RSS); stack
 //   traces then name bundle lines. `node --enable-source-maps bin/mesh.js proxy` turns them on.
 const isProxy = process.argv[2] === 'proxy';
 // A value given on the command line (`node --heap-growing-percent=N bin/mesh.js proxy`) wins.
 if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) {
   setFlagsFromString('--heap-growing-percent=20');
+}
+if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--semi-space-growth-factor'))) {
+  setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
