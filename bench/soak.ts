@@ -2,6 +2,9 @@
 // every process's RSS and open FDs (and each proxy's active handles) recorded every 10 s; prints
 // each one's growth after the warm-up (the first 5 minutes, or the first sixth of a shorter run),
 // its RSS trend, and the warnings and errors it logged. Goal: flat, < 5 MB per proxy.
+// A busy proxy's RSS swings by tens of MB between garbage collections, so one sample against
+// another can land on a low and a high: growth is also given as the highest RSS of the run's last
+// window against the highest of the first window after the warm-up (peak to peak).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -100,6 +103,7 @@ export const soakMode: BenchMode = {
         rssAtEnd: last?.rss ?? NaN,
         rssGrowth: (last?.rss ?? NaN) - (first?.rss ?? NaN),
         rssPeak: Math.max(...after.map((p) => p.rss)),
+        rssPeakGrowth: peakToPeakGrowth(after, warmupS, ctx.durationSeconds),
         mbPerHour: slopeMbPerHour(after.map((p) => [p.t, p.rss])),
         fdsAtWarmup: first?.fds ?? NaN,
         fdsAtEnd: last?.fds ?? NaN,
@@ -118,8 +122,8 @@ export const soakMode: BenchMode = {
     ctx.log(`load: ${load.requests} ok of ${Math.round(rate * ctx.durationSeconds)} sent, ${load.non2xx} non-2xx, ${load.errors} errors, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms`);
     ctx.log(`after the warm-up (${warmupS.toFixed(0)} s) to the end, per process (goal: under 5 MB of RSS growth per proxy, FDs and handles flat):`);
     const dash = (v: number | null) => (v === null ? '-' : v);
-    ctx.log(table(['process', 'RSS start MB', 'RSS end MB', 'growth MB', 'peak MB', 'trend MB/h', 'FDs start', 'FDs end', 'FDs peak', 'handles start', 'handles end', 'handles peak', 'warn/error logged (total)', 'restarts'],
-      rows.map((r) => [r.process, mb(r.rssAtWarmup), mb(r.rssAtEnd), mb(r.rssGrowth), mb(r.rssPeak), r.mbPerHour, r.fdsAtWarmup, r.fdsAtEnd, r.fdsPeak, dash(r.handlesAtWarmup), dash(r.handlesAtEnd), dash(r.handlesPeak),
+    ctx.log(table(['process', 'RSS start MB', 'RSS end MB', 'growth MB', 'growth peak to peak MB', 'peak MB', 'trend MB/h', 'FDs start', 'FDs end', 'FDs peak', 'handles start', 'handles end', 'handles peak', 'warn/error logged (total)', 'restarts'],
+      rows.map((r) => [r.process, mb(r.rssAtWarmup), mb(r.rssAtEnd), mb(r.rssGrowth), mb(r.rssPeakGrowth), mb(r.rssPeak), r.mbPerHour, r.fdsAtWarmup, r.fdsAtEnd, r.fdsPeak, dash(r.handlesAtWarmup), dash(r.handlesAtEnd), dash(r.handlesPeak),
         `${r.warnAfterWarmup}/${r.errorAfterWarmup} (${r.warnTotal}/${r.errorTotal})`, r.restarts])));
     const { samples: _samples, ...loadFigures } = load;
     return { rate, warmupSeconds: warmupS, load: loadFigures, processes: rows, series: Object.fromEntries([...series.values()].map((s) => [s.name, s.points])) };
@@ -156,6 +160,16 @@ function logCounts(file: string): LogCounts {
 }
 
 /** Least-squares slope of RSS over time, in MB per hour. */
+/**
+ * The highest RSS in the run's last window against the highest in the first window after the
+ * warm-up; a window is a fifth of the time after the warm-up (5 minutes in a 30-minute run).
+ */
+function peakToPeakGrowth(after: Array<{ t: number; rss: number }>, warmupS: number, durationS: number): number {
+  const windowS = (durationS - warmupS) / 5;
+  const highest = (from: number, to: number) => Math.max(...after.filter((p) => p.t >= from && p.t <= to).map((p) => p.rss));
+  return highest(durationS - windowS, Infinity) - highest(warmupS, warmupS + windowS);
+}
+
 function slopeMbPerHour(points: Array<[number, number]>): number {
   if (points.length < 2) return NaN;
   const n = points.length;
