@@ -23,7 +23,9 @@ export const PREFIX_ENV = 'MESH_DEMO_NETNS';
 
 export function netnsNames(env = process.env): NetnsNames {
   const prefix = env[PREFIX_ENV] || 'meshnet';
-  if (!/^[a-z][a-z0-9-]{0,19}$/.test(prefix)) throw new NetnsError(`${PREFIX_ENV}="${prefix}": expected a short name of lowercase letters, digits and - (at most 20 characters)`);
+  // No '-': a run owns `prefix` and `prefix-*`, so with a '-' one run's prefix could fall among
+  // another's pods (meshnet-2 among meshnet's), and starting one would remove the other as leftovers.
+  if (!/^[a-z][a-z0-9]{0,19}$/.test(prefix)) throw new NetnsError(`${PREFIX_ENV}="${prefix}": expected a short name of lowercase letters and digits (no -, at most 20 characters)`);
   return { prefix };
 }
 
