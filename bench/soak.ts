@@ -159,7 +159,6 @@ function logCounts(file: string): LogCounts {
   return { warn, error };
 }
 
-/** Least-squares slope of RSS over time, in MB per hour. */
 /**
  * The highest RSS in the run's last window against the highest in the first window after the
  * warm-up; a window is a fifth of the time after the warm-up (5 minutes in a 30-minute run).
@@ -170,6 +169,7 @@ function peakToPeakGrowth(after: Array<{ t: number; rss: number }>, warmupS: num
   return highest(durationS - windowS, Infinity) - highest(warmupS, warmupS + windowS);
 }
 
+/** Least-squares slope of RSS over time, in MB per hour. */
 function slopeMbPerHour(points: Array<[number, number]>): number {
   if (points.length < 2) return NaN;
   const n = points.length;
