@@ -4,13 +4,14 @@
 // that matches no request (what matching alone costs); either may name other addresses after a
 // space ("open 127.0.23.100:4190,127.0.23.101:4190") and is answered once every proxy has
 // accepted its tap. "count" prints the events received so far; "close" cancels the taps and
-// prints {"events":N,"dropped":M} on a line.
+// prints {"events":N,"dropped":{"<address>":M,...}} on a line: each proxy's own count, since
+// every request passes both proxies and a sum would count it twice.
 import { createInterface } from 'node:readline';
 import { openTap, type OpenTap } from '../api/tap-client.ts';
 
 const env = process.env as Record<string, string>;
 const addresses = env.TAP_ADDRESSES!.split(',');
-let open: Array<{ tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
+let open: Array<{ address: string; tap: OpenTap; reading: Promise<void>; dropped: number }> = [];
 let events = 0;
 const OLDER_BUILD_WAIT_MS = 1_500;
 
@@ -19,7 +20,7 @@ async function openAll(matchNothing: boolean, at: string[]): Promise<void> {
   const match = matchNothing ? { http: { pathPrefix: '/no-request-has-this-path' } } : undefined;
   open = at.map((address) => {
     const tap = openTap({ address, key: env.TAP_KEY!, cert: env.TAP_CERT!, trustAnchorsPem: env.TAP_ANCHORS! }, { journey: true, ...(match ? { match } : {}) });
-    const entry = { tap, dropped: 0, reading: Promise.resolve() };
+    const entry = { address, tap, dropped: 0, reading: Promise.resolve() };
     entry.reading = (async () => {
       for await (const e of tap.events) {
         events++;
@@ -36,11 +37,11 @@ async function openAll(matchNothing: boolean, at: string[]): Promise<void> {
   await Promise.race([Promise.all(open.map((o) => o.tap.opened)), older]);
 }
 
-async function closeAll(): Promise<{ events: number; dropped: number }> {
+async function closeAll(): Promise<{ events: number; dropped: Record<string, number> }> {
   for (const o of open) o.tap.cancel();
   await Promise.all(open.map((o) => o.reading));
   for (const o of open) o.tap.close();
-  const dropped = open.reduce((sum, o) => sum + o.dropped, 0);
+  const dropped = Object.fromEntries(open.map((o) => [o.address, o.dropped]));
   open = [];
   return { events, dropped };
 }

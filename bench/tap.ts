@@ -42,11 +42,12 @@ export const tapMode: BenchMode = {
       : undefined;
 
     const reader = startTapReader(ctx, viz, ca.trustAnchorsPem, ['127.0.23.102', '127.0.23.103'].map((pod) => `${pod}:${TAP_PORT}`));
-    // Per kind of tap held open: how many were opened, the events their tapper received, the requests they dropped.
-    const taps: Record<string, { opened: number; events: number; dropped: number; seconds: number }> = {};
+    // Per kind of tap held open: how many were opened, the events their tapper received, the
+    // requests each proxy dropped (per proxy: every request passes both, so a sum counts it twice).
+    const taps: Record<string, { opened: number; events: number; dropped: Record<string, number>; seconds: number }> = {};
     const holdTaps = (command: 'open' | 'open-none', pods = ['127.0.23.102', '127.0.23.103']): PathUnderTest['around'] => async () => {
       const kind = `${command === 'open' ? 'every request' : 'a filter matching nothing'}, ${pods.join(' + ')}`;
-      const count = (taps[kind] ??= { opened: 0, events: 0, dropped: 0, seconds: 0 });
+      const count = (taps[kind] ??= { opened: 0, events: 0, dropped: {}, seconds: 0 });
       // Answered once every proxy has accepted its tap (its response headers came back).
       const answer = await reader.ask(`${command} ${pods.map((pod) => `${pod}:${TAP_PORT}`).join(',')}`);
       if (answer !== 'opened') throw new Error(`the tapper could not open its taps: ${answer}`);
@@ -54,9 +55,9 @@ export const tapMode: BenchMode = {
       const from = performance.now();
       return async () => {
         count.seconds += (performance.now() - from) / 1000;
-        const counts = JSON.parse(await reader.ask('close')) as { events: number; dropped: number };
+        const counts = JSON.parse(await reader.ask('close')) as { events: number; dropped: Record<string, number> };
         count.events += counts.events;
-        count.dropped += counts.dropped;
+        for (const [address, n] of Object.entries(counts.dropped)) count.dropped[address] = (count.dropped[address] ?? 0) + n;
       };
     };
     const events = async () => Number(await reader.ask('count'));
@@ -160,8 +161,14 @@ export const tapMode: BenchMode = {
     ctx.log('');
     ctx.log(
       table(
-        ['taps held during their path\'s slices (journeys on)', 'taps opened', 'events received', 'events/s', 'requests dropped (rate cap)'],
-        Object.entries(taps).map(([kind, t]) => [kind, t.opened, t.events, Math.round(t.events / t.seconds), t.dropped]),
+        ['taps held during their path\'s slices (journeys on)', 'taps opened', 'events received', 'events/s', 'requests dropped (rate cap), per proxy'],
+        Object.entries(taps).map(([kind, t]) => [
+          kind,
+          t.opened,
+          t.events,
+          Math.round(t.events / t.seconds),
+          Object.entries(t.dropped).map(([address, n]) => `${address} ${n}`).join(', ') || '0',
+        ]),
       ),
     );
     ctx.log('');
