@@ -7,12 +7,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createNode, createPod, hostsFile, listOwn, removeAll } from '../../examples/orders-checkout/runner/netns/network.ts';
 
 const names = { prefix: `mnn${process.pid % 100000}` };
+/** The crashed run's own node and pod, so that test runs on its own, in any order. */
+const crashed = { prefix: `mnc${process.pid % 100000}` };
 const inNs = (ns: string, argv: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' });
 
 describe('the --netns network', () => {
-  afterAll(() => removeAll(names));
+  afterAll(async () => {
+    await removeAll(names);
+    await removeAll(crashed);
+  });
 
-  it('joins a pod to the node over the bridge, names Services in its hosts file, routes nowhere else; removal leaves nothing', async () => {
+  it('joins a pod to the node over the bridge, names Services in its hosts file, routes nowhere else', async () => {
     if (process.getuid?.() !== 0) throw new Error('this test needs root (network namespaces); CI runs as root');
     await createNode(names);
     const services = [{ name: 'orders', namespace: 'production', host: 'orders.production.svc.cluster.local', clusterIP: '10.96.0.10' }];
@@ -36,13 +41,14 @@ describe('the --netns network', () => {
   });
 
   it('kills what still runs in a crashed run\'s namespaces, then deletes them', async () => {
-    const [ns] = (await listOwn(names)).filter((n) => n !== names.prefix);
-    const orphan = spawn('ip', ['netns', 'exec', ns!, 'sleep', '300'], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !execFileSync('ip', ['netns', 'pids', ns!], { encoding: 'utf8' }).trim(); i++) await new Promise((r) => setTimeout(r, 50));
+    await createNode(crashed);
+    const ns = await createPod(crashed, { name: 'web-0', ip: '10.244.0.9' }, hostsFile({ name: 'web-0', ip: '10.244.0.9' }, []));
+    const orphan = spawn('ip', ['netns', 'exec', ns, 'sleep', '300'], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).trim(); i++) await new Promise((r) => setTimeout(r, 50));
     const gone = new Promise((resolve) => orphan.on('close', (_c, signal) => resolve(signal)));
-    expect((await removeAll(names)).sort()).toEqual([names.prefix, ns].sort());
+    expect((await removeAll(crashed)).sort()).toEqual([crashed.prefix, ns].sort());
     expect(await gone).toBe('SIGKILL');
-    expect(await listOwn(names)).toEqual([]);
+    expect(await listOwn(crashed)).toEqual([]);
     expect(existsSync(`/etc/netns/${ns}`)).toBe(false);
     expect(readFileSync('/proc/net/dev', 'utf8')).not.toMatch(/\bvp9:/);
   });
