@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ResourceStore } from '../../destination/store/resource-store.ts';
+import { MAX_CONDITION_DEPTH } from '../../destination/store/kinds/service-profile.ts';
 import { pod, startHarness, until, waitFor } from './harness.ts';
 import { loadFolder } from './resource-folder.ts';
 import { addressBlock } from '../helpers/address-block.ts';
@@ -62,6 +63,39 @@ spec:
     ]);
     expect(storeWith({ 'r.yaml': route('10', '1s', 'RegularExpression", "value": "/orders/("') }).errors()).toEqual([
       'r.yaml: HTTPRoute production/orders-canary: spec.rules[0].matches[0].path.value: is not a valid regular expression (Unterminated group), got "/orders/("',
+    ]);
+  });
+
+  it('a ServiceProfile condition nested deeper than the wire can carry', () => {
+    const profile = (condition: string, responseCondition = '{status: {min: 500}}') => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: orders.production.svc.cluster.local, namespace: production}
+spec:
+  routes:
+  - name: deep
+    condition: ${condition}
+    responseClasses: [{condition: ${responseCondition}, isFailure: true}]
+`;
+    const nested = (depth: number, level: (inner: string) => string, leaf: string) => {
+      let c = leaf;
+      for (let i = 0; i < depth; i++) c = level(c);
+      return c;
+    };
+    const sp = 'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0]';
+    // MAX_CONDITION_DEPTH levels are read, each level's own fields included.
+    const deepest = nested(MAX_CONDITION_DEPTH, (c) => `{method: GET, all: [${c}]}`, '{method: GET}');
+    const accepted = storeWith({ 'sp.yaml': profile(deepest) });
+    expect(accepted.errors()).toEqual([]);
+    expect(accepted.store.resources.ofKind('ServiceProfile')).toHaveLength(1);
+    // One more is refused where it goes too deep, in a request condition or a response one.
+    const request = nested(MAX_CONDITION_DEPTH + 1, (c) => `{any: [${c}]}`, '{method: GET}');
+    expect(storeWith({ 'sp.yaml': profile(request) }).errors()).toEqual([
+      `${sp}.condition${'.any[0]'.repeat(MAX_CONDITION_DEPTH)}.any: nests all / any / not more than ${MAX_CONDITION_DEPTH} deep`,
+    ]);
+    const response = nested(MAX_CONDITION_DEPTH + 1, (c) => `{not: ${c}}`, '{status: {min: 500}}');
+    expect(storeWith({ 'sp.yaml': profile('{method: GET}', response) }).errors()).toEqual([
+      `${sp}.responseClasses[0].condition${'.not'.repeat(MAX_CONDITION_DEPTH)}.not: nests all / any / not more than ${MAX_CONDITION_DEPTH} deep`,
     ]);
   });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../api/destination-channel.ts';
 import { addresses, pod, harnessForFile, until, waitFor, } from './harness.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { MAX_CONDITION_DEPTH } from '../../destination/store/kinds/service-profile.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -18,6 +19,35 @@ const weights = (p: { httpRoutes: Array<{ rules: Array<{ backends: Array<{ weigh
   p.httpRoutes[0]?.rules[0]?.backends.map((b) => b.weight);
 
 describe('file edits', () => {
+  it('streams a ServiceProfile whose condition nests as deep as the store accepts', async () => {
+    // Each level has a field of its own beside its `all` (read as an `all` of both): the most
+    // nested messages a condition of MAX_CONDITION_DEPTH levels can take on the wire.
+    let condition = '{method: GET}';
+    for (let i = 0; i < MAX_CONDITION_DEPTH; i++) condition = `{method: GET, all: [${condition}]}`;
+    const file = join(h.dir, 'checkout-profile.yaml');
+    writeFileSync(file, `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: checkout.production.svc.cluster.local, namespace: production}
+spec:
+  routes: [{name: deep, condition: ${condition}}]
+`);
+    try {
+      const client = await h.client('production/orders', { namespace: 'production' });
+      const profile = await until(client.profile('checkout:8080'), (p) => p.routes.length === 1, 5_000, 'the deep profile');
+      // A level arrives as {all: [{method}, {all: [the next level]}]}.
+      let depth = 0;
+      for (let m = profile.routes[0]!.condition; 'all' in m; depth++) {
+        expect(m.all[0]).toEqual({ method: 'GET' });
+        const next = m.all[1]!;
+        if (!('all' in next)) throw new Error(`level ${depth} arrived as ${JSON.stringify(next)}`);
+        m = next.all[0]!;
+      }
+      expect(depth).toBe(MAX_CONDITION_DEPTH);
+    } finally {
+      rmSync(file);
+    }
+  });
   it('moves a running client\'s split within one second, and a broken edit keeps the old state', async () => {
     const client = await h.client('production/checkout', { namespace: 'production' });
     const cell = client.profile('orders:8080');

@@ -42,7 +42,15 @@ function readRoute(r: Fields): ProfileRoute {
   return { name, condition, responseClasses, timeoutMs, isRetryable: r.optionalBoolean('isRetryable') ?? false };
 }
 
-function readRequestMatch(m: Fields): RequestMatch {
+/**
+ * How deep all / any / not may nest. The wire allows 100 nested messages (protobuf's limit, which
+ * protobufjs enforces when it encodes); a level of YAML can take four of them (a level with several
+ * fields becomes an `all` of them, and each `all` or `any` is two messages), so a deeper condition
+ * would be accepted here and then never reach a proxy.
+ */
+export const MAX_CONDITION_DEPTH = 16;
+
+function readRequestMatch(m: Fields, depth = 0): RequestMatch {
   const parts: RequestMatch[] = [];
   const method = m.optionalString('method');
   if (method !== undefined) {
@@ -51,10 +59,10 @@ function readRequestMatch(m: Fields): RequestMatch {
   }
   const pathRegex = m.optionalString('pathRegex');
   if (pathRegex !== undefined) parts.push({ pathRegex: compiledRegex(pathRegex, m.at('pathRegex')) });
-  return allOfLevel(m, [...parts, ...readCombinedMatch(m, readRequestMatch)], 'method, pathRegex');
+  return allOfLevel(m, [...parts, ...readCombinedMatch(m, depth, readRequestMatch)], 'method, pathRegex');
 }
 
-function readResponseMatch(m: Fields): ResponseMatch {
+function readResponseMatch(m: Fields, depth = 0): ResponseMatch {
   const parts: ResponseMatch[] = [];
   const status = m.optionalObject('status');
   if (status) {
@@ -63,15 +71,17 @@ function readResponseMatch(m: Fields): ResponseMatch {
     if (min > max) status.fail('min', `must not exceed max (${max}), got ${min}`);
     parts.push({ status: { min, max } });
   }
-  return allOfLevel(m, [...parts, ...readCombinedMatch(m, readResponseMatch)], 'status');
+  return allOfLevel(m, [...parts, ...readCombinedMatch(m, depth, readResponseMatch)], 'status');
 }
 
-/** A condition's `all`, `any` and `not` fields, whichever it has, each part read by `read`. */
-function readCombinedMatch<M>(m: Fields, read: (part: Fields) => M): CombinedMatch<M>[] {
+/** A condition's `all`, `any` and `not` fields, whichever it has, each part read by `read` one level deeper. */
+function readCombinedMatch<M>(m: Fields, depth: number, read: (part: Fields, depth: number) => M): CombinedMatch<M>[] {
   const parts: CombinedMatch<M>[] = [];
-  if (m.has('all')) parts.push({ all: m.list('all', (raw, p) => read(Fields.of(raw, p))) });
-  if (m.has('any')) parts.push({ any: m.list('any', (raw, p) => read(Fields.of(raw, p))) });
-  if (m.has('not')) parts.push({ not: read(m.object('not')) });
+  const nested = ['all', 'any', 'not'].find((key) => m.has(key));
+  if (nested !== undefined && depth >= MAX_CONDITION_DEPTH) m.fail(nested, `nests all / any / not more than ${MAX_CONDITION_DEPTH} deep`);
+  if (m.has('all')) parts.push({ all: m.list('all', (raw, p) => read(Fields.of(raw, p), depth + 1)) });
+  if (m.has('any')) parts.push({ any: m.list('any', (raw, p) => read(Fields.of(raw, p), depth + 1)) });
+  if (m.has('not')) parts.push({ not: read(m.object('not'), depth + 1) });
   return parts;
 }
 
