@@ -58,7 +58,7 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
     for (const app of opts.apps ?? []) await app.close();
   };
   return startProxiesFor(opts).then(
-    (mesh) => ({ ...mesh, close: () => mesh.close().then(closeApps) }),
+    (mesh) => ({ ...mesh, close: () => mesh.close().finally(closeApps) }),
     async (err: unknown) => {
       await closeApps();
       throw err;
