@@ -1,7 +1,7 @@
 // The endpoints of one target right now: the registered pods a Service selects, at the target
 // port its service port maps to (by number, or by the pod's container port name).
 import type { Endpoint } from '../../api/destination-types.ts';
-import type { EndpointSliceResource } from '../store/resources.ts';
+import { serviceSelects, type EndpointSliceResource } from '../store/resources.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { viaClusterIp, type Target } from './authority.ts';
 import type { PodRegistry, RegisteredPod } from './pod-registry.ts';
@@ -79,7 +79,7 @@ export function endpointsFor(named: Target, set: ResourceSet, pods: PodRegistry)
     if (pod.namespace !== svc.meta.namespace) continue;
     // Only Ready pods are endpoints of a Service, as in Kubernetes (a pod's own IP still reaches it).
     if (pod.ready === false) continue;
-    if (!Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) continue;
+    if (!serviceSelects(selector, pod.labels)) continue;
     const targetPort =
       typeof servicePort.targetPort === 'number' ? servicePort.targetPort : pod.ports.find((p) => p.name === servicePort.targetPort)?.port;
     if (targetPort !== undefined) endpoints.push(endpointOf(pod, targetPort, svc.meta.name));

@@ -6,7 +6,7 @@ import type { PodRegistry } from './pod-registry.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { inPortRanges, parsePortRanges } from '../../api/port-ranges.ts';
 import { OPAQUE_PORTS_ANNOTATION } from '../store/reference-warnings.ts';
-import { labelsMatch, type GrpcRouteResource, type HttpRouteResource } from '../store/resources.ts';
+import { labelsMatch, serviceSelects, type GrpcRouteResource, type HttpRouteResource } from '../store/resources.ts';
 import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
@@ -56,7 +56,7 @@ function isOpaquePort(target: { name: string; namespace: string; port: number },
   return pods.all().some(
     (pod) =>
       pod.namespace === svc.meta.namespace &&
-      Object.entries(selector).every(([k, v]) => pod.labels[k] === v) &&
+      serviceSelects(selector, pod.labels) &&
       pod.ports.some((p) => p.protocol === 'opaque' && (p.port === port.targetPort || (p.name !== undefined && p.name === port.targetPort))),
   );
 }

@@ -178,6 +178,15 @@ export function resourceName(r: { kind: string; namespace: string; name: string 
   return `${r.kind} ${r.namespace}/${r.name}`;
 }
 
+/**
+ * Whether a Service's selector picks a pod with these labels. An absent or empty selector picks
+ * none: Kubernetes manages no endpoints for such a Service, and neither does the mesh.
+ */
+export function serviceSelects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
 export function labelsMatch(selector: LabelSelector, labels: Record<string, string>): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels)) if (labels[k] !== v) return false;
   for (const e of selector.matchExpressions) {
