@@ -6,6 +6,7 @@
 // (sandboxes.ts). On stop, and at the next start after a crash, everything of the run is removed.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, rmSync, watch } from 'node:fs';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { localPlacement, netnsPlacement } from '../topology.ts';
 import { runDemo, type DemoOptions } from '../run-demo.ts';
@@ -107,12 +108,14 @@ async function inside(o: DemoOptions, n: NetnsNames): Promise<number> {
   const placement = netnsPlacement(o.stateDir, o.root);
   const resourcesDir = join(o.stateDir, 'manifests-netns');
   const services = writeManifestsWithClusterIps(o.manifestsDir, resourcesDir);
-  const stopWatching = keepCopied(o, resourcesDir);
-  const servers = [];
-  for (const f of forwards(o, n)) servers.push(await forwardIntoNamespace(f), await forwardOnNodeLoopback(f));
-  const host = localPlacement(o.stateDir, o.root);
+  // Read before anything listens or watches: a bad workloads folder fails with nothing left open
+  // (an open watcher or server would keep this runner, and the host's waiting on it, alive).
   const sandboxes = new PodSandboxes(n, placement, readWorkloads(o.workloadsDir), services, logsDir(o.stateDir));
+  const stopWatching = keepCopied(o, resourcesDir);
+  const servers: Server[] = [];
+  const host = localPlacement(o.stateDir, o.root);
   try {
+    for (const f of forwards(o, n)) servers.push(await forwardIntoNamespace(f), await forwardOnNodeLoopback(f));
     return await runDemo({
       ...o,
       pods: {
