@@ -1,6 +1,7 @@
 // The iptables rules of transparent interception, as linkerd2-proxy-init writes them: two chains
 // of the nat table, PROXY_INIT_REDIRECT (inbound, from PREROUTING) and PROXY_INIT_OUTPUT (outbound,
 // from OUTPUT), as iptables-restore text. Pure: building them touches nothing.
+import { isIPv4 } from 'node:net';
 import { CodedError } from '../api/errors.ts';
 import { portList } from '../injector/annotations.ts';
 
@@ -125,12 +126,17 @@ export function multiportChunks(list: string, setting: string): string[] {
   return chunks;
 }
 
+/**
+ * `a.b.c.d[/n]` in the one spelling iptables reads as written: it takes a leading 0 as octal
+ * (010.0.0.1 is 8.0.0.1), so net.isIPv4, which refuses leading zeros, decides.
+ */
 function ipv4Cidr(value: string): string {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?$/.exec(value.trim());
-  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || Number(m[2] ?? 32) > 32) {
+  const m = /^([\d.]+)(?:\/(\d{1,2}))?$/.exec(value.trim());
+  const prefix = Number(m?.[2] ?? 32);
+  if (!m || !isIPv4(m[1]!) || prefix > 32) {
     throw new InterceptConfigError(`skip-inbound-from: "${value}" is not an IPv4 address or CIDR such as 10.244.0.254/32`);
   }
-  return `${m[1]}/${m[2] ?? 32}`;
+  return `${m[1]}/${prefix}`;
 }
 
 function ipPort(target: string): { ip: string; port: number } {

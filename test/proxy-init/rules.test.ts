@@ -33,6 +33,9 @@ describe('proxy-init rules', () => {
     ]);
     expect(inbound.at(-1)).toContain('REDIRECT --to-ports 4143');
     expect(() => buildRules({ ...base, skipInboundFrom: ['10.0.0.1/40'] })).toThrow(/skip-inbound-from: "10.0.0.1\/40"/);
+    // iptables reads a leading 0 as octal (010.0.0.1 would be 8.0.0.1): such a spelling is refused, a prefix's is dropped.
+    expect(() => buildRules({ ...base, skipInboundFrom: ['010.0.0.1'] })).toThrow(/skip-inbound-from: "010.0.0.1"/);
+    expect(buildRules({ ...base, skipInboundFrom: ['10.0.0.0/08'] }).rules[0]).toContain('-s 10.0.0.0/8 -p tcp');
   });
 
   it('splits port lists at multiport\'s 15 ports, a range counting twice', () => {
