@@ -3,7 +3,7 @@
 // AuthorizationPolicy with the authentications it requires.
 import type { Authentication, Authorization, DefaultPolicy, HttpRouteMatch, InboundPolicy } from '../../api/destination-types.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
-import { labelsMatch, resourceName, type AuthorizationPolicyResource, type ServerResource } from '../store/resources.ts';
+import { labelsMatch, resourceName, serviceSelects, type AuthorizationPolicyResource, type ServerResource } from '../store/resources.ts';
 import type { RegisteredPod } from './pod-registry.ts';
 
 export interface PolicySettings {
@@ -28,7 +28,7 @@ export function policyFor(pod: RegisteredPod | undefined, port: number, set: Res
 
 /** The appProtocol of the first Service port (by name) selecting this pod whose targetPort is this port. */
 function appProtocolOf(pod: RegisteredPod, port: number, set: ResourceSet): 'http/1.1' | 'h2' | undefined {
-  const services = set.ofKind('Service').filter((s) => s.meta.namespace === pod.namespace && s.selector && selectorMatches(s.selector, pod.labels));
+  const services = set.ofKind('Service').filter((s) => s.meta.namespace === pod.namespace && serviceSelects(s.selector, pod.labels));
   services.sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0));
   for (const svc of services) {
     for (const p of svc.ports) {
@@ -38,11 +38,6 @@ function appProtocolOf(pod: RegisteredPod, port: number, set: ResourceSet): 'htt
     }
   }
   return undefined;
-}
-
-function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
 }
 
 function portMatches(s: ServerResource, pod: RegisteredPod, port: number): boolean {

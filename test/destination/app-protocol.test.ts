@@ -38,6 +38,12 @@ describe('appProtocol', () => {
     expect(policyFor({ ...pod, labels: { app: 'other' } }, 8080, store.resources, settings).appProtocol).toBeUndefined();
   });
 
+  it('reaches no pod from a Service whose selector is empty: it selects none', () => {
+    const store = load(service.replace('selector: {app: web}', 'selector: {}'));
+    expect(policyFor(pod, 8080, store.resources, settings).appProtocol).toBeUndefined();
+    expect(policyFor(pod, 9000, store.resources, settings).appProtocol).toBeUndefined();
+  });
+
   it('warns about a value the mesh does not know, and treats it as absent', () => {
     const store = load(service);
     expect(store.problems().map((p) => `${p.severity}: ${p.message.slice(p.message.indexOf('svc.yaml'))}`)).toEqual([
