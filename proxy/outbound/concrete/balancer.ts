@@ -114,8 +114,11 @@ export function createBalancer(
     // Slow start: an endpoint whose first connection is still being opened takes nothing, and one
     // that has not answered yet (a new pod, its code and its own outbound paths cold) takes one
     // request at a time, while settled endpoints can take them; else all are fair game.
-    const settled = ready.filter((s) => !s.warming && (s.proven || s.load.pending === 0));
-    if (settled.length > 0 && settled.length < ready.length) ready = settled;
+    // Tested first without an array: once every endpoint has settled (nearly every request), none is built.
+    if (!ready.every(isSettled)) {
+      const settled = ready.filter(isSettled);
+      if (settled.length > 0) ready = settled;
+    }
     // A retry asks to avoid the endpoint that just failed it, if there is any other.
     const others = ready.filter((s) => s.endpoint.address !== req.ctx.avoidEndpoint);
     if (others.length > 0) ready = others;
@@ -191,4 +194,9 @@ export function createBalancer(
 function key(e: Endpoint): string {
   // A changed identity or proxy port needs a new connection, so it is a new endpoint.
   return `${e.address}|${e.identity ?? ''}|${e.inboundPort ?? ''}`;
+}
+
+/** Takes requests freely: its first connection is up and it has answered, or it has nothing in flight. */
+function isSettled(s: Slot): boolean {
+  return !s.warming && (s.proven || s.load.pending === 0);
 }
