@@ -120,8 +120,11 @@ export function createBalancer(
       if (settled.length > 0) ready = settled;
     }
     // A retry asks to avoid the endpoint that just failed it, if there is any other.
-    const others = ready.filter((s) => s.endpoint.address !== req.ctx.avoidEndpoint);
-    if (others.length > 0) ready = others;
+    const avoid = req.ctx.avoidEndpoint;
+    if (avoid !== undefined) {
+      const others = ready.filter((s) => s.endpoint.address !== avoid);
+      if (others.length > 0) ready = others;
+    }
     if (ready.length <= 1) return ready[0];
     const a = Math.floor(random() * ready.length);
     let b = Math.floor(random() * (ready.length - 1));
