@@ -63,8 +63,8 @@ export class Proxy {
   private readonly outboundClients: EndpointConnector;
   private readonly appClients: EndpointConnector;
   private readonly admin: AdminServer;
-  private readonly listeners: Server[] = [];
-  private readonly listenerOf = new Map<string, Server>();
+  /** The listening servers by name ('outbound', 'inbound'): stop() closes the inbound one first. */
+  private readonly listeners = new Map<string, Server>();
   /** The taps open on this proxy; the stacks' tap layers read it on every request. */
   readonly taps: TapHub;
   private tapServer: TapServer | undefined;
@@ -128,7 +128,7 @@ export class Proxy {
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
       this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? (await this.devResolver());
     } catch (err) {
-      for (const server of this.listeners) server.close();
+      for (const server of this.listeners.values()) server.close();
       throw err;
     }
     const outboundLog = logger.child({ listener: 'outbound' });
@@ -221,10 +221,10 @@ export class Proxy {
     // (HTTP/1 answers with `connection: close`, HTTP/2 sessions get GOAWAY). The outbound side
     // stays open meanwhile, for the app: finishing those requests may take calls of its own (an
     // order in flight still charges its payment), on a new connection to this port if need be.
-    this.listenerOf.get('inbound')?.close();
+    this.listeners.get('inbound')?.close();
     const inbound = await drains.inbound.drain(this.config.shutdownGraceMs);
     // Then the outbound side, within what is left of the grace period.
-    for (const server of this.listeners) server.close();
+    for (const server of this.listeners.values()) server.close();
     const outbound = await drains.outbound.drain(Math.max(0, deadline - Date.now()));
     // Cells keep their last values, so in-flight requests are unaffected.
     if (!this.deps.resolver) this.resolver?.close();
@@ -308,8 +308,7 @@ export class Proxy {
 
   private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, accept);
-    this.listeners.push(server);
-    this.listenerOf.set(name, server);
+    this.listeners.set(name, server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(Object.assign(new Error(`${name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`), { code: err.code })),
