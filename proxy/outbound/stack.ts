@@ -7,7 +7,7 @@ import type { Endpoint } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
-import { stack, type Layer, type Service, type WireProtocol } from '../http/message.ts';
+import { stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
@@ -120,7 +120,7 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   // The endpoint tier, per endpoint: connect, mTLS checked against the identity discovery promised, a pool or session (endpoint/connector.ts).
   const endpoint = (ep: Endpoint): Service => opts.endpoints.service(ep);
   // A new endpoint's first connection, opened before the balancer gives it requests.
-  const preconnect = opts.endpoints.preconnect ? (ep: Endpoint, protocol: WireProtocol) => opts.endpoints.preconnect!(ep, protocol) : undefined;
+  const preconnect = opts.endpoints.preconnect?.bind(opts.endpoints);
 
   async function openTunnel(target: string): Promise<Duplex> {
     const authority = normalizeAuthority(target, 'http');
