@@ -180,8 +180,11 @@ describe('journey', () => {
   }
 
   it('shows a checkout sent from the page hop by hop, at least three hops, with each layer', async () => {
+    // Six hops, each ended: a hop's layers come with its end, which may reach the page after the
+    // checkout's answer does.
     const { tab, found: whole } = await sendCheckoutsUntil(5, (t) =>
-      t.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6, undefined, { timeout: 5_000 }).then(() => true, () => false));
+      t.page.waitForFunction(() => Number(document.querySelector('.waterfall')?.getAttribute('data-hops')) >= 6 &&
+        document.querySelectorAll('.hop[data-ended="false"]').length === 0, undefined, { timeout: 10_000 }).then(() => true, () => false));
     expect(whole, 'no checkout among five was seen at all six hops').toBe(true);
     const pods = await tab.page.locator('.hop').evaluateAll((hops) => hops.map((h) => `${h.getAttribute('data-pod')} ${h.getAttribute('data-direction')}`));
     expect(pods).toEqual(expect.arrayContaining([

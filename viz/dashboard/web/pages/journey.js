@@ -115,7 +115,7 @@ function Waterfall({ hops }) {
     ${sorted.map((h) => {
       const start = h.startedAt - t0;
       const failed = h.error || (h.status ?? 0) >= 500 || (h.grpcStatus ?? 0) > 0;
-      return html`<div class=${`hop ${failed ? 'failed' : ''}`} data-pod=${h.pod} data-direction=${h.direction}>
+      return html`<div class=${`hop ${failed ? 'failed' : ''}`} data-pod=${h.pod} data-direction=${h.direction} data-ended=${h.ended ? 'true' : 'false'}>
         <div class="who"><strong class="mono">${label(h)}</strong><br />
           <span class="mono">${h.method} ${h.path}</span> → ${h.error ? h.error : h.status ?? '…'}${h.durationUs !== undefined ? ` in ${us(h.durationUs)}` : ''}</div>
         <div class="track">
