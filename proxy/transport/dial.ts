@@ -5,6 +5,7 @@ import tls, { type PeerCertificate } from 'node:tls';
 import { ProxyError } from '../errors.ts';
 import { spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { type TlsCredentials } from '../identity/credentials.ts';
+import { clientSecureContext } from './client-context.ts';
 
 export interface DialTls {
   credentials: TlsCredentials;
@@ -74,19 +75,16 @@ export function dialAsync(opts: DialOptions): Promise<Socket> {
 }
 
 function connectTls(opts: DialOptions, t: DialTls): tls.TLSSocket {
-  // Read the key and certificate fresh for every connection, so a renewed certificate applies
-  // to new connections while open ones continue with the old one.
-  const { key, cert } = t.credentials.current();
+  // The current certificate's context, asked for every connection, so a renewed certificate
+  // applies to new connections while open ones continue with the old one.
+  const secureContext = clientSecureContext(t.credentials);
   // tls.connect hands these options to net.Socket#connect, which binds `localAddress`; Node's
   // typings leave that field out of tls.ConnectionOptions, hence the wider type.
   const options: tls.ConnectionOptions & { localAddress?: string } = {
     host: opts.host,
     port: opts.port,
     localAddress: opts.localAddress,
-    key,
-    cert,
-    ca: t.credentials.trustAnchorsPem,
-    minVersion: 'TLSv1.3',
+    secureContext,
     ALPNProtocols: [t.alpn],
     // The chain is verified against the trust anchors first; then the identity must match
     // exactly: a valid certificate for another workload is still the wrong peer.
