@@ -88,7 +88,7 @@ export async function issue(ca: RunningCa, namespace: string, serviceAccount: st
     const res = await certify(client, {
       identity,
       token: Buffer.from(ca.tokenFor(namespace, serviceAccount)),
-      certificateSigningRequest: createCsrDer(identity, keys.forgePublicKey, keys.privateKey),
+      certificateSigningRequest: createCsrDer(identity, keys.privateKey),
     });
     return { identity, keyPem: keys.privateKeyPem, certChainPem: chainPemFromResponse(res, identity, keys.privateKey) };
   } finally {
@@ -110,7 +110,7 @@ export async function issuanceRate(ca: RunningCa, seconds: number, concurrency: 
   const request: CertifyRequestMessage = {
     identity,
     token: Buffer.from(ca.tokenFor('bench', 'issuer-load')),
-    certificateSigningRequest: createCsrDer(identity, keys.forgePublicKey, keys.privateKey),
+    certificateSigningRequest: createCsrDer(identity, keys.privateKey),
   };
   const client = caClient(ca);
   let certificates = 0;

@@ -40,7 +40,7 @@ async function certifyRate(ca: CertificateAuthority, host: string, ms: number, c
   const token = Buffer.from(mintToken(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { namespace: 'production', serviceAccount: 'orders' }));
   const server = await startIdentityServer({ ca, tokens, trustDomain: 'cluster.local', certLifetimeMs: 86_400_000, addr: `${host}:0`, logger: pino({ level: 'silent' }) });
   const keys = await generateRsaKeyPair();
-  const csr = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);
+  const csr = createCsrDer(ORDERS, keys.privateKey);
   const { Client } = identityService();
   const client = new Client(server.addr, grpc.credentials.createSsl(Buffer.from(ca.material.trustAnchorsPem)), { 'grpc.ssl_target_name_override': 'localhost' });
   const certify = () =>

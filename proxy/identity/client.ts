@@ -11,7 +11,7 @@ import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { type TlsCredentials } from './credentials.ts';
 import { createCsrDer } from './csr.ts';
 import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../../api/identity-proto.ts';
-import { generateRsaKeyPair, type RsaKeyPair } from '../../api/keypair.ts';
+import { generateRsaKeys, type RsaKeys } from '../../api/rsa-keys.ts';
 import { chainPemFromResponse, RetryDelay } from './renewal.ts';
 
 export interface IdentityClientOptions {
@@ -94,15 +94,15 @@ export class IdentityClient implements TlsCredentials {
   }
 
   private async start(): Promise<void> {
-    let keys: RsaKeyPair;
+    let keys: RsaKeys;
     try {
-      keys = await generateRsaKeyPair();
+      keys = await generateRsaKeys();
     } catch (err) {
       this.log.fatal({ err }, 'cannot generate the proxy key pair');
       return;
     }
     // One key for the life of the proxy, as Linkerd does: the CSR is made once and re-sent at every renewal.
-    const csr = createCsrDer(this.identity, keys.forgePublicKey, keys.privateKey);
+    const csr = createCsrDer(this.identity, keys.privateKey);
     const attempt = async (): Promise<void> => {
       if (this.closed) return;
       let next: number;

@@ -46,7 +46,7 @@ async function refusal(promise: Promise<unknown>): Promise<grpc.ServiceError> {
 
 describe('Certify', () => {
   it('issues a 24 h certificate for the token\'s identity, chained to the anchor', async () => {
-    const res = await client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey));
+    const res = await client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, keys.privateKey));
     const leaf = new X509Certificate(res.leafCertificate);
     expect(leaf.subjectAltName).toBe(`URI:${ORDERS}`);
     expect(leaf.checkPrivateKey(keys.privateKey)).toBe(true);
@@ -59,7 +59,7 @@ describe('Certify', () => {
   });
 
   it('refuses a token for X with a CSR for Y, naming both', async () => {
-    const err = await refusal(client.certify(PAYMENTS, f.token('production', 'orders'), createCsrDer(PAYMENTS, keys.forgePublicKey, keys.privateKey)));
+    const err = await refusal(client.certify(PAYMENTS, f.token('production', 'orders'), createCsrDer(PAYMENTS, keys.privateKey)));
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(err.details).toContain('IDENTITY_MISMATCH');
     expect(err.details).toContain(PAYMENTS);
@@ -67,7 +67,7 @@ describe('Certify', () => {
   });
 
   it('refuses a CSR whose URI SAN differs from the (matching) requested identity and token', async () => {
-    const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(PAYMENTS, keys.forgePublicKey, keys.privateKey)));
+    const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(PAYMENTS, keys.privateKey)));
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(err.details).toMatch(/CSR_IDENTITY_MISMATCH: CSR asks for URI SAN ".*payments" but the token proves ".*orders"/);
   });
@@ -78,7 +78,7 @@ describe('Certify', () => {
     ['for another audience', async () => f.token('production', 'orders', { audience: 'kubernetes.default.svc' }), 'TOKEN_WRONG_AUDIENCE'],
     ['not a JWT', async () => 'not-a-token', 'TOKEN_MALFORMED'],
   ])('refuses a token that is %s', async (_what, makeToken, reason) => {
-    const err = await refusal(client.certify(ORDERS, await makeToken(), createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey)));
+    const err = await refusal(client.certify(ORDERS, await makeToken(), createCsrDer(ORDERS, keys.privateKey)));
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(err.details).toContain(reason);
     expect(logs.lines.some((l) => l.msg?.toString().startsWith('refused certificate') && l.reason === reason)).toBe(true);
@@ -87,13 +87,13 @@ describe('Certify', () => {
   it('refuses a token whose payload was edited (signature no longer matches)', async () => {
     const [h, , s] = f.token('production', 'orders').split('.');
     const payload = Buffer.from(JSON.stringify({ aud: 'identity.mesh', ns: 'production', sa: 'payments', exp: 9e9 })).toString('base64url');
-    const err = await refusal(client.certify(PAYMENTS, `${h}.${payload}.${s}`, createCsrDer(PAYMENTS, keys.forgePublicKey, keys.privateKey)));
+    const err = await refusal(client.certify(PAYMENTS, `${h}.${payload}.${s}`, createCsrDer(PAYMENTS, keys.privateKey)));
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(err.details).toContain('TOKEN_FORGED');
   });
 
   it('refuses a malformed CSR with the parser\'s reason', async () => {
-    const good = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);
+    const good = createCsrDer(ORDERS, keys.privateKey);
     for (const bad of [Buffer.from('garbage'), good.subarray(0, good.length - 10), Buffer.alloc(0)]) {
       const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), bad));
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -114,13 +114,13 @@ describe('Certify', () => {
 
   it('refuses a CSR for a key too short to be safe', async () => {
     const weak = await generateRsaKeyPair(1024);
-    const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, weak.forgePublicKey, weak.privateKey)));
+    const err = await refusal(client.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, weak.privateKey)));
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.details).toBe('WEAK_CSR_KEY: CSR key is RSA 1024 bits; at least 2048 are required');
   });
 
   it('refuses an oversized request before decoding it, and keeps serving', async () => {
-    const csr = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);
+    const csr = createCsrDer(ORDERS, keys.privateKey);
     const err = await refusal(client.certify(ORDERS, 'x'.repeat(256 * 1024), csr));
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     const res = await client.certify(ORDERS, f.token('production', 'orders'), csr);
@@ -129,7 +129,7 @@ describe('Certify', () => {
 
   it('refuses an identity outside the trust domain or not a SPIFFE id', async () => {
     const token = f.token('production', 'orders');
-    const csr = createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey);
+    const csr = createCsrDer(ORDERS, keys.privateKey);
     const foreign = await refusal(client.certify('spiffe://evil.example/ns/production/sa/orders', token, csr));
     expect(foreign.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(foreign.details).toContain('WRONG_TRUST_DOMAIN');
@@ -143,7 +143,7 @@ describe('Certify', () => {
     // A client trusting another anchor cannot even connect.
     const stranger = await caFixture();
     const other = rawCertify(server.addr, stranger.ca.material.trustAnchorsPem);
-    const err = await refusal(other.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, keys.forgePublicKey, keys.privateKey)));
+    const err = await refusal(other.certify(ORDERS, f.token('production', 'orders'), createCsrDer(ORDERS, keys.privateKey)));
     other.close();
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
   });

@@ -57,7 +57,7 @@ async function applyIssuer(n: string): Promise<void> {
 
 async function csrFor(identity: string): Promise<Buffer> {
   const keys = await generateRsaKeyPair();
-  return createCsrDer(identity, keys.forgePublicKey, keys.privateKey);
+  return createCsrDer(identity, keys.privateKey);
 }
 
 const token = async (sa: string, audience = 'identity.l5d.io') => (await cluster.kubectlOk(['-n', NS, 'create', 'token', sa, '--audience', audience])).trim();
