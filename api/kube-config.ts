@@ -6,9 +6,17 @@ import { join } from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { CodedError } from './errors.ts';
 
-/** A cluster that could not be found or asked; the message names the kubeconfig or the request. */
-export class KubeConfigError extends CodedError<'KUBE_CONFIG' | 'KUBE_REQUEST'> {
+/** A cluster that could not be found: no such kubeconfig, no context; the message names which. */
+export class KubeConfigError extends CodedError<'KUBE_CONFIG'> {
   override readonly name = 'KubeConfigError';
+}
+
+/**
+ * A call through the typed client (askKube) that failed: refused or unanswered; the message names
+ * the request and the server. Its own code: the control plane's KubeApiError has finer ones.
+ */
+export class KubeCallError extends CodedError<'KUBE_CALL'> {
+  override readonly name = 'KubeCallError';
 }
 
 /** The kubeconfig a command would use, as kubectl picks it: the flag, $KUBECONFIG, ~/.kube/config; undefined: none. */
@@ -47,10 +55,10 @@ export async function askKube<T>(config: KubeConfig, what: string, call: () => P
     return await call();
   } catch (err) {
     if (err instanceof ApiException) {
-      throw new KubeConfigError('KUBE_REQUEST', `${what} at ${server}: HTTP ${err.code}${statusMessage(err.body)}`, { cause: err });
+      throw new KubeCallError('KUBE_CALL', `${what} at ${server}: HTTP ${err.code}${statusMessage(err.body)}`, { cause: err });
     }
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as NodeJS.ErrnoException).code;
-    throw new KubeConfigError('KUBE_REQUEST', `${what} at ${server}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`, { cause: err });
+    throw new KubeCallError('KUBE_CALL', `${what} at ${server}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`, { cause: err });
   }
 }
 

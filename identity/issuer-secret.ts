@@ -4,6 +4,7 @@
 // current one stays.
 import type { Logger } from 'pino';
 import { KubeApiError, type KubeApi, type WatchEvent } from '../api/kubernetes/kube-api.ts';
+import { KubeConfigError } from '../api/kube-config.ts';
 import { CertificateAuthority } from './ca.ts';
 
 interface Secret {
@@ -35,8 +36,9 @@ export class IssuerSecret {
 
   /** Reads the Secret (`namespace/name`) once; throws when it is missing, unreadable (RBAC) or not a valid issuer. */
   static async load(api: KubeApi, ref: string, logger: Logger): Promise<IssuerSecret> {
-    const [namespace, name] = ref.split('/');
-    if (!namespace || !name) throw new KubeApiError('KUBE_CONFIG', `--issuer-secret must be namespace/name, got "${ref}"`);
+    const parts = ref.split('/');
+    const [namespace, name] = parts;
+    if (parts.length !== 2 || !namespace || !name) throw new KubeConfigError('KUBE_CONFIG', `--issuer-secret must be namespace/name, got "${ref}"`);
     const secret = await api.json<Secret>('GET', `/api/v1/namespaces/${namespace}/secrets/${name}`, { verb: 'get', resource: 'secrets', group: '', namespace });
     const holder = new IssuerSecret(api, namespace, name, logger, { ca: issuerOf(secret), resourceVersion: secret.metadata.resourceVersion ?? '' });
     holder.watchFrom();

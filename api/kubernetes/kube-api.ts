@@ -5,9 +5,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { CodedError } from '../errors.ts';
-import { KubeConfigError, loadKubeConfig } from '../kube-config.ts';
+import { loadKubeConfig } from '../kube-config.ts';
 
-export type KubeErrorCode = 'KUBE_CONFIG' | 'KUBE_UNREACHABLE' | 'KUBE_FORBIDDEN' | 'KUBE_UNAUTHORIZED' | 'KUBE_GONE' | 'KUBE_NOT_FOUND' | 'KUBE_REQUEST';
+export type KubeErrorCode = 'KUBE_UNREACHABLE' | 'KUBE_FORBIDDEN' | 'KUBE_UNAUTHORIZED' | 'KUBE_GONE' | 'KUBE_NOT_FOUND' | 'KUBE_REQUEST';
 
 /** A request the API server did not answer as asked; `status` is the HTTP status (0: no answer). */
 export class KubeApiError extends CodedError<KubeErrorCode> {
@@ -45,14 +45,12 @@ export class KubeApi {
     readonly source: string,
   ) {}
 
-  /** From a kubeconfig file, or, without one, the in-cluster service account (KUBERNETES_SERVICE_HOST). */
+  /**
+   * From a kubeconfig file, or, without one, the in-cluster service account (KUBERNETES_SERVICE_HOST).
+   * A configuration that cannot be loaded throws loadKubeConfig's KubeConfigError (KUBE_CONFIG) as is.
+   */
   static load(kubeconfig?: string): KubeApi {
-    try {
-      return new KubeApi(loadKubeConfig(kubeconfig), kubeconfig ?? 'in-cluster configuration');
-    } catch (err) {
-      if (err instanceof KubeConfigError) throw new KubeApiError('KUBE_CONFIG', err.message, 0, { cause: err });
-      throw err;
-    }
+    return new KubeApi(loadKubeConfig(kubeconfig), kubeconfig ?? 'in-cluster configuration');
   }
 
   get server(): string {

@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { codedError } from '../../../../api/errors.ts';
 import { loadKubeConfig } from '../../../../api/kube-config.ts';
 
+/** `kubectl apply` of the node's objects failed; the message has kubectl's own words. */
 export class KubeApiError extends codedError('KUBE_API') {}
 
 export interface KubeApi {
@@ -16,14 +17,12 @@ export interface KubeApi {
   version: k8s.VersionApi;
 }
 
-/** Connects with a kubeconfig file (the node's credentials; here the cluster's admin). */
+/**
+ * Connects with a kubeconfig file (the node's credentials; here the cluster's admin). A file that
+ * cannot be loaded throws loadKubeConfig's KubeConfigError (code KUBE_CONFIG, naming the file) as is.
+ */
 export function connectKube(kubeconfigFile: string): KubeApi {
-  let kc: k8s.KubeConfig;
-  try {
-    kc = loadKubeConfig(kubeconfigFile);
-  } catch (err) {
-    throw new KubeApiError((err as Error).message, { cause: err });
-  }
+  const kc = loadKubeConfig(kubeconfigFile);
   return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), objects: k8s.KubernetesObjectApi.makeApiClient(kc), version: kc.makeApiClient(k8s.VersionApi) };
 }
 
