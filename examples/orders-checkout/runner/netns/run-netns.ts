@@ -4,7 +4,6 @@
 // front door, the viz and the dashboard to the host's loopback, and starts the other inside the
 // node's namespace, where the usual runner (run-demo.ts) plays the kubelet with a pod sandbox per pod
 // (sandboxes.ts). On stop, and at the next start after a crash, everything of the run is removed.
-import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, rmSync, watch } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { localPlacement, netnsPlacement } from '../topology.ts';
 import { runDemo, type DemoOptions } from '../run-demo.ts';
 import { readWorkloads } from '../deployments.ts';
 import { acquireLock, logsDir } from '../state.ts';
+import { runInner } from '../inner-runner.ts';
 import { writeManifestsWithClusterIps } from '../cluster-ips.ts';
 import { createNode, NetnsError, nodeNetns, removeAll, type NetnsNames } from './network.ts';
 import { closeAll, forwardFromHost, forwardIntoNamespace, forwardOnNodeLoopback, type Forward } from './port-forward.ts';
@@ -80,18 +80,8 @@ async function outside(o: DemoOptions, n: NetnsNames): Promise<number> {
     o.say(`network namespace ${nodeNetns(n)}: bridge with the node's address ${netnsPlacement(o.stateDir, o.root).identityAddr.split(':')[0]}; nothing in it routes to this machine`);
     for (const f of forwards(o, n)) servers.push(await forwardFromHost(f));
     if (early) return 0;
-    const child = spawn('nsenter', [`--net=/run/netns/${nodeNetns(n)}`, '--', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
-      stdio: 'inherit', env: { ...process.env, [INSIDE]: nodeNetns(n) },
-    });
-    // The inner runner stops the demo on SIGINT or SIGTERM; this one passes either on.
-    const onInt = () => child.kill('SIGINT');
-    const onTerm = () => child.kill('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    return code;
+    return await runInner('nsenter', [`--net=/run/netns/${nodeNetns(n)}`, '--', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+      { ...process.env, [INSIDE]: nodeNetns(n) }, 'nsenter is in the Debian package util-linux');
   } finally {
     process.off('SIGINT', onEarly);
     process.off('SIGTERM', onEarly);

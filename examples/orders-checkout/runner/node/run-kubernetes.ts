@@ -3,12 +3,12 @@
 // then run the rest inside that namespace (a second `mesh demo --kubernetes`), and stop the cluster
 // after. Inside: register the node, apply `mesh install` and the demo's files as they are, and wait
 // until every pod is Ready and a checkout passes through the front door.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { BackoffSettings } from '../backoff.ts';
 import { waitForEndToEnd } from '../warm-up.ts';
 import { acquireLock } from '../state.ts';
+import { runInner } from '../inner-runner.ts';
 import { buildCluster, startCluster, stopCluster } from './cluster.ts';
 import { applyObjects, connectKube, reasonOf, type KubeApi } from './kube-api.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -70,19 +70,8 @@ async function outsideLocked(o: KubeDemoOptions, t0: number, place: { root: stri
     o.say(`cluster up in network namespace ${o.netns} (${secs(Date.now() - t0)})`);
     if (early) return 0;
     const args = process.argv.slice(2);
-    const child = spawn('ip', ['netns', 'exec', o.netns, process.execPath, ...process.execArgv, process.argv[1]!, ...args], {
-      stdio: 'inherit',
-      env: { ...process.env, [INSIDE]: o.netns, [STARTED]: String(t0) },
-    });
-    // The inner runner stops the demo on SIGINT or SIGTERM; this one passes either on (from a
-    // terminal, Ctrl-C reaches both: a second SIGINT is harmless) and stops the cluster after.
-    const onInt = () => child.kill('SIGINT');
-    const onTerm = () => child.kill('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    code = await runInner('ip', ['netns', 'exec', o.netns, process.execPath, ...process.execArgv, process.argv[1]!, ...args],
+      { ...process.env, [INSIDE]: o.netns, [STARTED]: String(t0) }, 'ip is in the Debian package iproute2');
   } finally {
     process.off('SIGINT', onEarly);
     process.off('SIGTERM', onEarly);
