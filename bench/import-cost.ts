@@ -4,6 +4,7 @@
 // full GC. Several rounds, medians printed. `node bin/run.js bench/import-cost.ts [--rounds 5]`.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { countFlag } from '../cli/args.ts';
 import { table } from './report.ts';
 
 /** The packages `mesh proxy` loads, as its bundle imports them. */
@@ -38,7 +39,13 @@ function median(xs: number[]): number {
 }
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
-const rounds = Number(values.rounds);
+let rounds: number;
+try {
+  rounds = countFlag(values.rounds, '--rounds');
+} catch (err) {
+  console.error(`import-cost: ${(err as Error).message}`);
+  process.exit(2);
+}
 const cases: Array<[string, string[]]> = [['bare node', []], ...PACKAGES.map((p): [string, string[]] => [p, [p]]), ['all of them', PACKAGES]];
 const samples = new Map<string, Probe[]>(cases.map(([name]) => [name, []]));
 // Rounds interleave the cases, so a busy moment on the machine hits them alike.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { http1Mode } from './http1.ts';
 import { parseDuration } from '../api/duration.ts';
-import { positiveFlag } from '../cli/args.ts';
+import { countFlag, positiveFlag } from '../cli/args.ts';
 import type { BenchContext, BenchMode } from './mode.ts';
 import { buildProxyBundle } from './proxy-bundle.ts';
 import { machineNote, saveResults } from './report.ts';
@@ -69,6 +69,8 @@ async function main(): Promise<number> {
     // The bundle lives in a temporary folder, where paths relative to the sources (the .proto files) do not resolve.
     throw new Error('--proxy-build bundle is for --mode http1 only');
   }
+  // Read before anything is made: a bad number stops here with nothing to clean up.
+  const load = { durationSeconds: durationSeconds(values.duration), connections: countFlag(values.connections, '--connections'), rate: positiveFlag(values.rate, '--rate') };
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
@@ -85,9 +87,7 @@ async function main(): Promise<number> {
     ],
     // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
     baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
-    durationSeconds: durationSeconds(values.duration),
-    connections: Math.round(positiveFlag(values.connections, '--connections')),
-    rate: positiveFlag(values.rate, '--rate'),
+    ...load,
     onCleanup: (fn) => cleanups.push(fn),
     log: (line) => console.log(line),
   };

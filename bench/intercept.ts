@@ -5,10 +5,19 @@
 // namespaces it creates and deletes. Root only. `node bin/run.js bench/intercept.ts [--duration 5] [--rounds 3] [--connections 50]`
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { countFlag, positiveFlag } from '../cli/args.ts';
 import { NetnsLab, ready } from '../test/helpers/netns.ts';
 import { startTransparentPair } from '../test/helpers/transparent-pair.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } } });
+// Checked before any namespace is made: a count of 1.5 is a typo to report, not to round.
+let flags: { duration: number; rounds: number; connections: number };
+try {
+  flags = { duration: positiveFlag(values.duration, '--duration'), rounds: countFlag(values.rounds, '--rounds'), connections: countFlag(values.connections, '--connections') };
+} catch (err) {
+  console.error(`intercept: ${(err as Error).message}`);
+  process.exit(2);
+}
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon');
 const APP_PORT = 8080;
 const SKIP_PORT = 9999;
@@ -17,7 +26,7 @@ const SKIP_PORT = 9999;
 function loadScript(url: string, path: string): string[] {
   const script = `
     const autocannon = require(${JSON.stringify(AUTOCANNON)});
-    autocannon({ url: ${JSON.stringify(url)}, connections: ${Number(values.connections)}, duration: ${Number(values.duration)},
+    autocannon({ url: ${JSON.stringify(url)}, connections: ${flags.connections}, duration: ${flags.duration},
                  requests: [{ method: 'GET', path: ${JSON.stringify(path)} }] }, (err, r) => {
       if (err) { console.error(err.message); process.exit(1); }
       console.log(JSON.stringify({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, total: r.requests.total }));
@@ -46,7 +55,7 @@ try {
   const results: Record<string, Array<{ rps: number; p50: number; p99: number; errors: number }>> = {};
   // Warm-up: connections, pools and JIT, not counted.
   for (const argv of Object.values(modes)) await lab.run(a.ns, argv, { uid: 65534 });
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < flags.rounds; round++) {
     for (const [mode, argv] of Object.entries(modes)) {
       const r = await lab.run(a.ns, argv, { uid: 65534 });
       if (r.code !== 0) throw new Error(`${mode}: ${r.err}`);

@@ -82,6 +82,19 @@ export function positiveFlag(text: string, flag: string): number {
   return n;
 }
 
+/**
+ * A count flag (`--connections 20`, `--repeat 3`): a whole number from 1 to `max`, written in plain
+ * digits. `Number()` alone would take 1.5, 1e3, 0x10 and " 2 ", and a count of 1.5 is a mistake to
+ * say, not to round. Throws UsageError naming the flag and the value.
+ */
+export function countFlag(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= max)) {
+    throw new UsageError(`${flag} must be a whole number${max === Number.MAX_SAFE_INTEGER ? ' above zero' : ` from 1 to ${max}`}, got "${text}"`);
+  }
+  return n;
+}
+
 /** `--help` was asked for: the usage goes to stdout, exit code 0. */
 class HelpRequested extends CodedError<'HELP_REQUESTED'> {
   constructor() {

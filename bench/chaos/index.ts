@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { positiveFlag } from '../../cli/args.ts';
+import { countFlag, positiveFlag } from '../../cli/args.ts';
 import { runChaos } from './chaos.ts';
 
 const { values } = parseArgs({
@@ -27,7 +27,7 @@ try {
   const backoff = positiveFlag(values.backoff!, '--backoff');
   const { results, bars } = await runChaos({
     root, net: values.net!, stateDir, backoffSeconds: backoff, rate: positiveFlag(values.rate!, '--rate'), settleMs: positiveFlag(values.settle!, '--settle') * 1000,
-    only: values.only, repeat: positiveFlag(values.repeat!, '--repeat'), manifestsDir: values.manifests,
+    only: values.only, repeat: countFlag(values.repeat!, '--repeat'), manifestsDir: values.manifests,
     say: (l) => console.log(l),
   });
   if (values.json) writeFileSync(values.json, JSON.stringify({ results, bars }, null, 2));

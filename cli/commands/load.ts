@@ -3,7 +3,7 @@
 import autocannon from 'autocannon';
 import { findDemo } from '../find-demo.ts';
 import { scrapeAll, workloadStats, type WorkloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
-import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
+import { countFlag, parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 
 export const summary = 'load the running demo through its ingress with autocannon and report per-service golden metrics';
 
@@ -30,9 +30,8 @@ export function run(args: string[]): Promise<number> {
   return runCommand('load', usage, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
     const duration = Number(values.duration);
-    const connections = Number(values.connections);
     if (!(duration > 0 && duration <= 3600)) throw new UsageError(`--duration must be 1-3600 seconds, got ${values.duration}`);
-    if (!(Number.isInteger(connections) && connections > 0 && connections <= 10_000)) throw new UsageError(`--connections must be a whole number 1-10000, got ${values.connections}`);
+    const connections = countFlag(values.connections, '--connections', 10_000);
     if (!values.path.startsWith('/')) throw new UsageError(`--path must start with "/", got ${values.path}`);
     return load(values, duration, connections);
   });

@@ -1,7 +1,11 @@
 // The one flag parser every command uses: node's parseArgs with the mesh's usage errors (which
-// flag, what is wrong), switches that take =true/=false, and duration flags in Go's grammar.
+// flag, what is wrong), switches that take =true/=false, duration flags in Go's grammar, and count
+// flags that are whole numbers (in the commands and the benchmarks, run as real processes).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { durationFlag, parseFlags, UsageError } from '../../cli/args.ts';
+import { countFlag, durationFlag, parseFlags, UsageError } from '../../cli/args.ts';
+import { runMesh } from './run-mesh.ts';
 
 const OPTIONS = { addr: { type: 'string' }, watch: { type: 'boolean', short: 'w', default: false }, json: { type: 'boolean' } } as const;
 
@@ -49,5 +53,54 @@ describe('durationFlag', () => {
     expect(refusal(() => durationFlag('10', '--ttl')).message).toBe('--ttl: "10" is not a duration: "10" has no unit (ns, us, µs, ms, s, m, h) (write e.g. 300ms, 1.5h, 2h45m)');
     expect(refusal(() => durationFlag('0s', '--ttl')).message).toBe('--ttl: "0s" must be longer than zero');
     expect(refusal(() => durationFlag('-1h', '--ttl')).message).toBe('--ttl: "-1h" must be longer than zero');
+  });
+});
+
+describe('countFlag', () => {
+  it('takes whole numbers written in digits, and refuses fractions and other spellings naming the flag and the value', () => {
+    expect(countFlag('20', '--connections')).toBe(20);
+    expect(countFlag('1', '--repeat')).toBe(1);
+    expect(countFlag('10000', '--connections', 10_000)).toBe(10_000);
+    expect(refusal(() => countFlag('1.5', '--connections')).message).toBe('--connections must be a whole number above zero, got "1.5"');
+    for (const bad of ['0', '-1', '', ' 2', '1e3', '0x10', '2.0', 'Infinity', 'NaN', '99999999999999999999']) {
+      expect(refusal(() => countFlag(bad, '--repeat')).message).toBe(`--repeat must be a whole number above zero, got "${bad}"`);
+    }
+    expect(refusal(() => countFlag('10001', '--connections', 10_000)).message).toBe('--connections must be a whole number from 1 to 10000, got "10001"');
+  });
+});
+
+/** `node bin/run.js FILE args` (a benchmark) to its end, output read until 'close'. */
+function runScript(file: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const root = join(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, [join(root, 'bin/run.js'), file, ...args], { cwd: root, env: { ...process.env, MESH_LOG_LEVEL: 'warn' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, out, err })));
+}
+
+describe('count flags of the commands and benchmarks refuse fractions before doing anything', () => {
+  it('mesh load --connections 1.5', async () => {
+    const r = await runMesh(['load', '--connections', '1.5', '--state', '/nonexistent']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('--connections must be a whole number from 1 to 10000, got "1.5"');
+  });
+
+  it('npm run chaos -- --repeat 1.5, npm run bench -- --connections 1.5, import-cost and intercept', async () => {
+    const [chaos, bench, importCost, intercept] = await Promise.all([
+      runScript('bench/chaos/index.ts', ['--repeat', '1.5']),
+      runScript('bench/index.ts', ['--connections', '2.5']),
+      runScript('bench/import-cost.ts', ['--rounds', '0.5']),
+      runScript('bench/intercept.ts', ['--rounds', '3', '--connections', '1e2']),
+    ]);
+    expect(chaos.err).toContain('chaos: --repeat must be a whole number above zero, got "1.5"');
+    expect(chaos.code).toBe(1);
+    expect(bench.err).toContain('bench: --connections must be a whole number above zero, got "2.5"');
+    expect(bench.code).toBe(1);
+    expect(importCost.err.trim()).toBe('import-cost: --rounds must be a whole number above zero, got "0.5"');
+    expect(importCost.code).toBe(2);
+    expect(intercept.err.trim()).toBe('intercept: --connections must be a whole number above zero, got "1e2"');
+    expect(intercept.code).toBe(2);
   });
 });
