@@ -139,11 +139,15 @@ function ipv4Cidr(value: string): string {
   return `${m[1]}/${prefix}`;
 }
 
+/** `a.b.c.d:port`, the address in the one spelling iptables reads as written (no leading zeros: see ipv4Cidr). */
 function ipPort(target: string): { ip: string; port: number } {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(target.trim());
+  const m = /^([\d.]+):(\d{1,5})$/.exec(target.trim());
   const port = Number(m?.[2]);
-  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || port < 1 || port > 65535) {
+  if (!m || port < 1 || port > 65535) {
     throw new InterceptConfigError(`control plane address "${target}" is not IPv4:port (resolve names first)`);
+  }
+  if (!isIPv4(m[1]!)) {
+    throw new InterceptConfigError(`control plane address "${target}": "${m[1]}" is not an IPv4 address as iptables would read it (four numbers 0-255, no leading zeros: iptables reads 010 as octal 8)`);
   }
   return { ip: m[1]!, port };
 }

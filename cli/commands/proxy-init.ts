@@ -1,6 +1,7 @@
 // `mesh proxy-init`: installs (or with --remove, deletes) the iptables rules that send a pod's
 // TCP through its proxy, in the network namespace it runs in; --dry-run prints them only.
 import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
 import { current, install, remove } from '../../proxy-init/iptables.ts';
 import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
@@ -86,6 +87,11 @@ async function resolveAll(list: string): Promise<string[]> {
   for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^(.+):(\d{1,5})$/.exec(entry);
     if (!m) throw new UsageError(`--control-plane: "${entry}" is not host:port`);
+    // Numbers and dots are an address as written, never a name: the resolver would read 010.0.0.1
+    // as octal (8.0.0.1) and 10.1 as 10.0.0.1, and the rule would skip another host than meant.
+    if (/^[\d.]+$/.test(m[1]!) && !isIPv4(m[1]!)) {
+      throw new UsageError(`--control-plane: "${entry}": "${m[1]}" is not an IPv4 address (four numbers 0-255, no leading zeros)`);
+    }
     try {
       out.push(`${(await lookup(m[1]!, { family: 4 })).address}:${m[2]}`);
     } catch (err) {

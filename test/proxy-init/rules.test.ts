@@ -52,6 +52,26 @@ describe('proxy-init rules', () => {
     expect(() => buildRules({ ...base, controlPlane: ['10.0.0.300:1'] })).toThrow(/control plane address "10.0.0.300:1"/);
   });
 
+  it('refuses a control plane address with a leading-zero octet (iptables would read it as octal)', () => {
+    for (const bad of ['010.0.0.1:8086', '10.0.0.01:8086', '10.00.0.1:8086']) {
+      expect(() => buildRules({ ...base, controlPlane: [bad] })).toThrow(new RegExp(`control plane address "${bad}": ".*" is not an IPv4 address as iptables would read it`));
+    }
+    expect(buildRules({ ...base, controlPlane: ['10.0.0.0:8086'] }).rules).toContain('-A PROXY_INIT_OUTPUT -d 10.0.0.0/32 -p tcp --dport 8086 -j RETURN -m comment --comment "proxy-init/ignore-control-plane"');
+  });
+
+  it('mesh proxy-init --control-plane refuses 010.0.0.1 and 10.1 instead of resolving them to other hosts', async () => {
+    for (const [flag, host] of [['010.0.0.1:8086', '010.0.0.1'], ['10.1:8086', '10.1']] as const) {
+      const bad = await runMesh(['proxy-init', '--dry-run', '--control-plane', flag]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.out).not.toContain('*nat');
+      expect(bad.err).toContain(`--control-plane: "${flag}": "${host}" is not an IPv4 address (four numbers 0-255, no leading zeros)`);
+    }
+    const good = await runMesh(['proxy-init', '--dry-run', '--control-plane', '10.0.0.1:8086,localhost:8080']);
+    expect(good.code).toBe(0);
+    expect(good.out).toContain('-d 10.0.0.1/32 -p tcp --dport 8086 -j RETURN');
+    expect(good.out).toContain('-d 127.0.0.1/32 -p tcp --dport 8080 -j RETURN');
+  });
+
   it('mesh proxy-init --dry-run prints the iptables-restore input and changes nothing', async () => {
     const { code, out } = await runMesh(['proxy-init', '--dry-run', '--skip-inbound-ports', '22', '--proxy-uid', '1500']);
     expect(code).toBe(0);
