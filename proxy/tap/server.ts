@@ -1,6 +1,8 @@
 // The tap server on the proxy's tap port (4190): gRPC over mTLS with the proxy's own
-// certificate, answering `Tap.Observe` for the viz's identity only.
-import * as grpc from '@grpc/grpc-js';
+// certificate, answering `Tap.Observe` for the viz's identity only. Served on node:http2 itself
+// (observe-call.ts holds the gRPC wire), so that a batch of events is one write, not one per event.
+import { createSecureServer, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { tapIdentityOf, tapService, type ObserveRequest } from '../../api/tap-proto.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
@@ -8,6 +10,16 @@ import type { TlsCredentials } from '../identity/credentials.ts';
 import { BatchedSink } from './batched-sink.ts';
 import { TapError } from './errors.ts';
 import type { TapHub } from './hub.ts';
+import {
+  GRPC_DEADLINE_EXCEEDED,
+  GRPC_INVALID_ARGUMENT,
+  GRPC_PERMISSION_DENIED,
+  GRPC_RESOURCE_EXHAUSTED,
+  GRPC_UNIMPLEMENTED,
+  grpcTimeoutMs,
+  ObserveCall,
+  readRequestMessage,
+} from './observe-call.ts';
 
 export interface TapServerOptions {
   hub: TapHub;
@@ -17,90 +29,126 @@ export interface TapServerOptions {
   logger: Logger;
 }
 
-/** Asks every client for a certificate and checks its chain, but lets the handshake succeed without one: the call is then refused with a reason. */
-class TapServerCredentials extends grpc.ServerCredentials {
-  constructor(credentials: TlsCredentials) {
-    super({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, { ...credentials.current(), ca: credentials.trustAnchorsPem });
-  }
-
-  rotate(credentials: TlsCredentials): void {
-    this.updateSecureContextOptions({ ...credentials.current(), ca: credentials.trustAnchorsPem });
-  }
-
-  _equals(other: grpc.ServerCredentials): boolean {
-    return other === this;
-  }
-}
-
-const GRPC_STATUS = { TAP_FORBIDDEN: grpc.status.PERMISSION_DENIED, TAP_TOO_MANY: grpc.status.RESOURCE_EXHAUSTED, TAP_BAD_MATCH: grpc.status.INVALID_ARGUMENT } as const;
+/** The one method served, as gRPC names it on the wire. */
+const OBSERVE_PATH = '/mesh.tap.v1.Tap/Observe';
+const GRPC_STATUS = { TAP_FORBIDDEN: GRPC_PERMISSION_DENIED, TAP_TOO_MANY: GRPC_RESOURCE_EXHAUSTED, TAP_BAD_MATCH: GRPC_INVALID_ARGUMENT } as const;
+/** How long close() lets taps' last events and trailers drain before it cuts the connections. */
+const CLOSE_GRACE_MS = 1_000;
 
 export class TapServer {
-  private readonly server = new grpc.Server();
+  private server: Http2SecureServer | undefined;
+  private readonly sessions = new Set<Http2Session>();
   private readonly allowed: string;
+  /** ObserveRequest from its wire bytes, as proto-loader decodes it (field names, enums as strings, defaults). */
+  private readonly decodeRequest: (bytes: Buffer) => ObserveRequest;
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
-    // The events come encoded (api/tap-encode.ts: a request's shared fields once, not proto-loader's serializer per event).
-    const service = Object.fromEntries(Object.entries(tapService().service).map(([name, method]) => [name, { ...method, responseSerialize: (event: Buffer) => event }]));
-    this.server.addService(service, { observe: (call: grpc.ServerWritableStream<ObserveRequest, Buffer>) => this.observe(call) });
+    const observe = Object.values(tapService().service).find((method) => method.path === OBSERVE_PATH)!;
+    this.decodeRequest = (bytes) => observe.requestDeserialize(bytes) as ObserveRequest;
   }
 
   /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0). */
   async listen(): Promise<number> {
-    await this.opts.credentials.whenReady();
-    const creds = new TapServerCredentials(this.opts.credentials);
-    this.unsubscribe = this.opts.credentials.onRotate(() => creds.rotate(this.opts.credentials));
-    const where = this.opts.host.includes(':') ? `[${this.opts.host}]:${this.opts.port}` : `${this.opts.host}:${this.opts.port}`;
-    return new Promise((resolve, reject) =>
-      this.server.bindAsync(where, creds, (err, port) => (err ? reject(new Error(`tap: cannot listen on ${where}: ${err.message}`)) : resolve(port))),
-    );
+    const { credentials, host, port } = this.opts;
+    await credentials.whenReady();
+    // Every client is asked for a certificate and its chain is checked, but the handshake succeeds
+    // without one: the call is then refused with a reason, not a TLS alert.
+    const tlsOptions = () => ({ ...credentials.current(), ca: credentials.trustAnchorsPem });
+    const server = (this.server = createSecureServer({ ...tlsOptions(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] }));
+    this.unsubscribe = credentials.onRotate(() => server.setSecureContext(tlsOptions()));
+    server.on('session', (session: Http2Session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+      session.on('error', () => {}); // a tapper's broken connection is its own affair; its streams close
+    });
+    server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`tap: cannot listen on ${where}: ${err.message}`)));
+      server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+    });
   }
 
   /** Ends every tap (with its `tap_end`) and stops the server. */
   close(): Promise<void> {
     this.unsubscribe?.();
     this.opts.hub.close();
+    const server = this.server;
+    if (!server) return Promise.resolve();
     return new Promise((resolve) => {
       const force = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1_000);
-      this.server.tryShutdown(() => {
+        for (const session of this.sessions) session.destroy();
+      }, CLOSE_GRACE_MS);
+      server.close(() => {
         clearTimeout(force);
         resolve();
       });
+      // Idle tappers' connections would hold the server open: ask each to go away once its streams end.
+      for (const session of this.sessions) session.close();
     });
   }
 
-  private observe(call: grpc.ServerWritableStream<ObserveRequest, Buffer>): void {
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', () => {}); // a reset by the tapper ends its tap through 'close'
+    const call = new ObserveCall(stream);
+    if (headers[':path'] !== OBSERVE_PATH) {
+      stream.resume();
+      return call.end(GRPC_UNIMPLEMENTED, `this server serves ${OBSERVE_PATH} only, not ${String(headers[':path'])}`);
+    }
+    if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
+      stream.resume();
+      return call.end(GRPC_INVALID_ARGUMENT, `content-type must be application/grpc, not ${String(headers['content-type'] ?? 'none')}`);
+    }
+    const socket = stream.session?.socket as TLSSocket | undefined;
+    const peer = `${socket?.remoteAddress}:${socket?.remotePort}`;
+    // Only a certificate that chained to the trust anchors names anyone. Checked before the
+    // request is read: a caller who may not tap gets nothing parsed.
+    const caller = socket?.authorized ? spiffeIdOfPeer(socket.getPeerCertificate().subjectaltname) : undefined;
+    if (caller !== this.allowed) {
+      const who = caller ? `the caller presented ${caller}` : 'the caller presented no client certificate that chains to this mesh\'s trust anchors';
+      stream.resume();
+      return this.refuse(call, peer, caller, new TapError('TAP_FORBIDDEN', `only ${this.allowed} (the viz) may tap this proxy; ${who}`));
+    }
+    readRequestMessage(stream).then(
+      (bytes) => this.observe(stream, headers, call, bytes, peer, caller),
+      (err: Error) => this.refuse(call, peer, caller, new TapError('TAP_BAD_MATCH', `malformed ObserveRequest: ${err.message}`)),
+    );
+  }
+
+  private refuse(call: ObserveCall, peer: string, caller: string | undefined, e: TapError): void {
+    this.opts.logger.info({ caller: caller ?? null, peer, code: e.code, reason: e.message }, 'tap refused');
+    call.end(GRPC_STATUS[e.code], e.message);
+  }
+
+  private observe(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, call: ObserveCall, bytes: Buffer, peer: string, caller: string): void {
     const { logger, hub } = this.opts;
-    const cert = call.getAuthContext().sslPeerCertificate as { subjectaltname?: string } | undefined;
-    const caller = cert ? spiffeIdOfPeer(cert.subjectaltname) : undefined;
+    if (call.closed) return;
     try {
-      if (caller !== this.allowed) {
-        const who = caller ? `the caller presented ${caller}` : 'the caller presented no client certificate that chains to this mesh\'s trust anchors';
-        throw new TapError('TAP_FORBIDDEN', `only ${this.allowed} (the viz) may tap this proxy; ${who}`);
+      let request: ObserveRequest;
+      try {
+        request = this.decodeRequest(bytes);
+      } catch (err) {
+        throw new TapError('TAP_BAD_MATCH', `malformed ObserveRequest: ${(err as Error).message}`);
       }
       const sink = new BatchedSink(call);
-      const tap = hub.open(call.request, sink);
-      // The caller cancelled, hit its deadline, or its connection went away: free the slot now.
-      const gone = () => {
+      const tap = hub.open(request, sink);
+      const timeoutMs = grpcTimeoutMs(headers['grpc-timeout']);
+      const deadline = timeoutMs === undefined ? undefined : setTimeout(() => call.end(GRPC_DEADLINE_EXCEEDED, 'the tap\'s deadline passed'), timeoutMs);
+      // The caller cancelled, hit its deadline, or its connection went away; or the tap ended: free the slot now.
+      stream.once('close', () => {
+        clearTimeout(deadline);
         sink.discard();
         tap.close();
-      };
-      call.on('cancelled', gone);
-      call.on('close', gone);
-      call.on('error', gone);
+      });
       // The response headers now, not with the first event: the tapper knows its tap is open
       // (not refused, not still connecting) even while no request matches.
-      call.sendMetadata(new grpc.Metadata());
-      logger.info({ caller, peer: call.getPeer(), taps: hub.taps.length }, 'tap opened');
+      call.open();
+      logger.info({ caller, peer, taps: hub.taps.length }, 'tap opened');
     } catch (err) {
-      const e = err instanceof TapError ? err : new TapError('TAP_BAD_MATCH', (err as Error).message);
-      logger.info({ caller: caller ?? null, peer: call.getPeer(), code: e.code, reason: e.message }, 'tap refused');
-      call.emit('error', { code: GRPC_STATUS[e.code], details: e.message });
+      this.refuse(call, peer, caller, err instanceof TapError ? err : new TapError('TAP_BAD_MATCH', (err as Error).message));
     }
   }
 }

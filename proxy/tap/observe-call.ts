@@ -1,0 +1,124 @@
+// One `Tap.Observe` call on a raw HTTP/2 stream, as gRPC puts it on the wire: the request is one
+// length-prefixed message, the response headers, then length-prefixed events, then trailers with
+// `grpc-status` and `grpc-message` (or, for a refusal, one trailers-only response).
+import type { ServerHttp2Stream } from 'node:http2';
+
+/** gRPC status codes this server answers with (grpc's `status` enum). */
+export const GRPC_OK = 0;
+export const GRPC_INVALID_ARGUMENT = 3;
+export const GRPC_DEADLINE_EXCEEDED = 4;
+export const GRPC_PERMISSION_DENIED = 7;
+export const GRPC_RESOURCE_EXHAUSTED = 8;
+export const GRPC_UNIMPLEMENTED = 12;
+
+/** An ObserveRequest is a filter and a few numbers: anything near this size is not one. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** The length prefix before each message: a compressed flag and a 32-bit big-endian length. */
+const PREFIX_BYTES = 5;
+
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-encoding': 'identity', 'grpc-accept-encoding': 'identity' };
+
+/** Several messages, each with its gRPC length prefix, in one buffer: one write, one DATA frame. */
+export function frameMessages(messages: readonly Buffer[]): Buffer {
+  let size = 0;
+  for (const m of messages) size += PREFIX_BYTES + m.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const m of messages) {
+    out[at] = 0; // not compressed
+    out.writeUInt32BE(m.length, at + 1);
+    m.copy(out, at + PREFIX_BYTES);
+    at += PREFIX_BYTES + m.length;
+  }
+  return out;
+}
+
+/** The request's one message: resolves with its bytes, or rejects with what was wrong with it (INVALID_ARGUMENT). */
+export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: Error | undefined, message?: Buffer) => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      // Anything more the client sends is not read: drain it, so its flow control does not stall.
+      stream.resume();
+      if (err) reject(err);
+      else resolve(message!);
+    };
+    // A server-streaming call has exactly one request message; it is taken as soon as it is whole.
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size < PREFIX_BYTES) return;
+      const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (head[0] !== 0) return done(new Error('the request message is compressed; this server accepts identity encoding only'));
+      const length = head.readUInt32BE(1);
+      if (length > MAX_REQUEST_BYTES) return done(new Error(`the request message is ${length} bytes; an ObserveRequest is at most ${MAX_REQUEST_BYTES}`));
+      if (size >= PREFIX_BYTES + length) return done(undefined, head.subarray(PREFIX_BYTES, PREFIX_BYTES + length));
+    };
+    const onEnd = () => done(new Error(size === 0 ? 'the request carried no message' : 'the request ended inside its message'));
+    const onClose = () => done(new Error('the stream closed before its request message came'));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onClose);
+  });
+}
+
+/** The server's side of one call once its request is read: headers, events, and how it ends. */
+export class ObserveCall {
+  private trailers: { code: number; message: string } | undefined;
+  /** Events written but not yet handed to the HTTP/2 session. */
+  private unsent = 0;
+
+  constructor(private readonly stream: ServerHttp2Stream) {
+    stream.on('wantTrailers', () => {
+      const { code, message } = this.trailers ?? { code: GRPC_OK, message: '' };
+      stream.sendTrailers({ 'grpc-status': String(code), 'grpc-message': encodeURI(message) });
+    });
+  }
+
+  /** The caller went away (cancelled, deadline, connection closed) or the call ended. */
+  get closed(): boolean {
+    return this.stream.closed || this.stream.destroyed;
+  }
+
+  /** Events the network has not taken yet: a slow reader's backlog. */
+  get backlog(): number {
+    return this.unsent;
+  }
+
+  /** The response headers, before any event: the caller knows its tap is open. */
+  open(): void {
+    if (!this.closed && !this.stream.headersSent) this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  }
+
+  /** `count` events, already framed together, in one write. */
+  write(framed: Buffer, count: number): void {
+    if (this.closed) return;
+    this.unsent += count;
+    this.stream.write(framed, () => {
+      this.unsent -= count;
+    });
+  }
+
+  /** Ends the call with `code` (OK by default); before the headers, as one trailers-only response. */
+  end(code = GRPC_OK, message = ''): void {
+    if (this.closed) return;
+    if (!this.stream.headersSent) {
+      this.stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
+      return;
+    }
+    this.trailers = { code, message };
+    this.stream.end();
+  }
+}
+
+/** A `grpc-timeout` header's value in milliseconds; undefined when absent or malformed (then no deadline). */
+export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
+  const m = typeof header === 'string' ? /^(\d{1,8})([HMSmun])$/.exec(header) : null;
+  if (!m) return undefined;
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H' | 'M' | 'S' | 'm' | 'u' | 'n'];
+  return Number(m[1]) * unitMs;
+}
