@@ -313,6 +313,45 @@ describe('tap through two proxies', () => {
     });
   });
 
+  it('a caller speaking gRPC wrongly gets a status saying what was wrong, and holds no tap', async () => {
+    const { key, cert } = viz.current();
+    const at = mesh.inbound.proxy!.address.tap!;
+    const session = h2connect(`https://${at.address}:${at.port}`, { key, cert, ca: pki.anchorPem, rejectUnauthorized: false });
+    session.on('error', () => {});
+    // One call; its trailers (or trailers-only headers) as the answer.
+    const call = (path: string, contentType: string, body: Buffer) =>
+      new Promise<{ status: string; message: string }>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': contentType });
+        let answer: { status: string; message: string } | undefined;
+        const take = (h: Record<string, unknown>) => {
+          if (h['grpc-status'] !== undefined) answer = { status: String(h['grpc-status']), message: decodeURI(String(h['grpc-message'] ?? '')) };
+        };
+        stream.on('response', take);
+        stream.on('trailers', take);
+        stream.on('error', reject);
+        stream.resume();
+        stream.on('close', () => (answer ? resolve(answer) : reject(new Error('no grpc-status'))));
+        stream.end(body);
+      });
+    const framed = (flag: number, message: Buffer) => {
+      const prefix = Buffer.alloc(5);
+      prefix[0] = flag;
+      prefix.writeUInt32BE(message.length, 1);
+      return Buffer.concat([prefix, message]);
+    };
+    try {
+      expect(await call('/mesh.tap.v1.Tap/Nothing', 'application/grpc', framed(0, Buffer.alloc(0)))).toEqual({ status: String(grpc.status.UNIMPLEMENTED), message: expect.stringMatching(/serves \/mesh\.tap\.v1\.Tap\/Observe only, not \/mesh\.tap\.v1\.Tap\/Nothing/) });
+      expect(await call('/mesh.tap.v1.Tap/Observe', 'text/plain', framed(0, Buffer.alloc(0)))).toEqual({ status: String(grpc.status.INVALID_ARGUMENT), message: 'content-type must be application/grpc, not text/plain' });
+      expect(await call('/mesh.tap.v1.Tap/Observe', 'application/grpc', Buffer.from([0, 0, 0, 0, 9, 1, 2]))).toEqual({ status: String(grpc.status.INVALID_ARGUMENT), message: 'malformed ObserveRequest: the request ended inside its message' });
+      expect(await call('/mesh.tap.v1.Tap/Observe', 'application/grpc', framed(1, Buffer.from([8, 1])))).toEqual({ status: String(grpc.status.INVALID_ARGUMENT), message: expect.stringMatching(/compressed; this server accepts identity encoding only/) });
+      // Field 1 (limit) as a length-delimited field of 200 bytes, with 2 present: not a message.
+      expect(await call('/mesh.tap.v1.Tap/Observe', 'application/grpc', framed(0, Buffer.from([0x0a, 200, 1, 2])))).toEqual({ status: String(grpc.status.INVALID_ARGUMENT), message: expect.stringMatching(/^malformed ObserveRequest: /) });
+    } finally {
+      session.close();
+    }
+    expect(mesh.inbound.proxy!.taps.taps).toHaveLength(0);
+  });
+
   it('a tapper that vanishes mid-tap (its process killed) frees its slot', async () => {
     const { key, cert } = viz.current();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/tap-then-hang.ts', import.meta.url))], {
