@@ -34,8 +34,9 @@ export class Http1Client {
   private readonly opts: Http1ClientOptions;
   /** A connection opened by preconnect() and not yet handed to the pool: its first request takes it. */
   private spare: Socket | undefined;
-  /** The spare's own 'error' and 'close' listener, removed when the pool takes it. */
+  /** The spare's own 'error', 'end' and 'close' listener, removed when the pool takes it. */
   private spareDropped: (() => void) | undefined;
+  /** The pool has had a connection: preconnect has nothing to do. A spare alone does not count, since it may die unused. */
   private connected = false;
   readonly service: Service;
 
@@ -67,8 +68,11 @@ export class Http1Client {
       maxHeaderSize: 96 * 1024,
       connect: (_options, callback) => {
         const spare = this.takeSpare();
-        // Called back on a later tick, as a dial would: undici's connect does not expect it at once.
-        if (spare) return process.nextTick(callback, null, spare);
+        if (spare) {
+          this.connected = true;
+          // Called back on a later tick, as a dial would: undici's connect does not expect it at once.
+          return process.nextTick(callback, null, spare);
+        }
         dial(dialOpts, (err, socket) => {
           if (err) return callback(err, null);
           this.connected = true;
@@ -93,14 +97,17 @@ export class Http1Client {
           socket?.destroy();
           return resolve();
         }
-        this.connected = true;
         this.opts.onConnection(socket, this.dialOpts.tls !== undefined);
         this.spare = socket;
-        // Until the pool takes it, nothing else listens: a reset while it waits must not go unheard.
+        // Until the pool takes it, nothing else listens: a reset, or the peer closing it (its FIN,
+        // 'end', comes a moment before 'close'), must not go unheard, or a dead connection would
+        // be handed to the next request, which would fail on it.
         const dropped = (this.spareDropped = () => {
           if (this.spare === socket) this.spare = undefined;
+          socket.destroy();
         });
         socket.on('error', dropped);
+        socket.once('end', dropped);
         socket.once('close', dropped);
         // Not taken within the idle timeout: closed, as the pool would close an idle connection.
         setTimeout(() => {
@@ -114,9 +121,15 @@ export class Http1Client {
   private takeSpare(): Socket | undefined {
     const spare = this.spare;
     this.spare = undefined;
-    if (!spare || spare.destroyed) return undefined;
+    if (!spare) return undefined;
     spare.removeListener('error', this.spareDropped!); // the pool's own listeners take over
+    spare.removeListener('end', this.spareDropped!);
     spare.removeListener('close', this.spareDropped!);
+    // Closed, or closed by the peer and not yet torn down: never a request's connection.
+    if (spare.destroyed || spare.readableEnded || !spare.writable) {
+      spare.destroy();
+      return undefined;
+    }
     return spare;
   }
 
