@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from '../metrics/prom-client-parts.ts';
 import { createLogger } from '../../api/log.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { type TlsCredentials } from './credentials.ts';

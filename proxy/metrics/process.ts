@@ -3,7 +3,7 @@
 // Hand-rolled instead of prom-client's collectDefaultMetrics: that one installs GC observers
 // per call that are never removed, and a test may start many proxies in one process.
 import { readdirSync } from 'node:fs';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom-client-parts.ts';
 
 const START_TIME_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 

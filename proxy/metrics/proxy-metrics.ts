@@ -3,7 +3,7 @@
 // Each proxy instance owns a ProxyMetrics (never a module global), so several proxies can run
 // in one process, as tests do, without mixing their counts.
 import type { Socket } from 'node:net';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from './prom-client-parts.ts';
 import type { Layer } from '../http/message.ts';
 import { DEFAULT_CONTEXT_LABELS, DST_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
 import { registerProcessMetrics } from './process.ts';

@@ -1,6 +1,6 @@
 // Hands a family of request series (request_total, response_total, response_latency_ms under a
 // name prefix) to a prom-client registry, read from plain counters at scrape time.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './prom-client-parts.ts';
 import type { RequestSeries } from './http-series.ts';
 import { registerLatencyHistogram } from './latency-histogram.ts';
 

@@ -4,7 +4,7 @@
 // long-lived connection (the one HTTP/2 session between two proxies) shows its traffic while
 // it is open, not only once it closes, and the data path pays nothing per byte.
 import type { Socket } from 'node:net';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom-client-parts.ts';
 import type { BoundedLabelValues } from './bounded-values.ts';
 import { DST_LABEL_KEYS, DST_LABELS } from './http-labels.ts';
 

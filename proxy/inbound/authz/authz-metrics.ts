@@ -1,5 +1,5 @@
 // The inbound authorization counters, registered once per prom-client Registry (one per proxy).
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../../metrics/prom-client-parts.ts';
 
 /**
  * One allow label set counted per request as a plain number, handed to prom-client at scrape
