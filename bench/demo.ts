@@ -8,13 +8,15 @@ import { scrapeAll, workloadStats } from '../examples/orders-checkout/runner/gol
 import { runLoad, type LoadResult } from './load.ts';
 import type { BenchMode } from './mode.ts';
 import { runPaced } from './paced-load.ts';
-import { meshProcess, RssSampler } from './processes.ts';
+import { memoryOf, meshProcess, RssSampler } from './processes.ts';
 import { LOAD_HEADERS, loadRow, mb, RESULTS_FILE, table } from './report.ts';
 
 /** The demo's addresses move into the bench's own /24 (pods 127.0.23.N, the ingress proxy's front door 127.0.23.1:8000). */
 const DEMO_NET = '127.0.23';
 /** The demo path does four proxy hops and retries: a fixed rate it can hold on a 2-core machine. */
 const DEMO_RATE = 100;
+/** How long the demo runs with only its own traffic generator (a few requests a second) before its proxies' idle RSS is read. */
+const IDLE_SECONDS = 30;
 const CHECKOUT = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'book', quantity: 1 }) };
 
 export const demoMode: BenchMode = {
@@ -29,6 +31,17 @@ export const demoMode: BenchMode = {
     const url = `${run.ingressUrl}/checkout`;
     // Every proxy: the sidecars and the front door (`mesh proxy --ingress`).
     const proxies = run.processes.filter((p) => p.role === 'sidecar' || p.role === 'ingress').map((p) => ({ name: p.name, pid: p.pid }));
+
+    ctx.log(`idle: the demo's own few requests a second for ${IDLE_SECONDS} s, then each proxy's RSS...`);
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const idle = Object.fromEntries(proxies.map((p) => [p.name, memoryOf(p.pid).rss]));
+    // What a user runs: `npm run load` (mesh load: autocannon, 20 connections, 10 s), as its own process.
+    ctx.log('`mesh load` (npm run load: 20 connections, 10 s), each proxy\'s RSS polled...');
+    const loadSampler = new RssSampler(proxies);
+    const meshLoad = meshProcess('mesh-load', ['load', '--state', stateDir], ctx.logDir);
+    const loadExit = await meshLoad.whenExited();
+    const underMeshLoad = loadSampler.stop();
+    if (loadExit !== 0) ctx.log(`mesh load exited with ${loadExit}:\n${meshLoad.tail()}`);
 
     ctx.log(`warming up against POST ${url}...`);
     await runLoad({ title: 'warmup', url, ...CHECKOUT, connections: ctx.connections, durationSeconds: 3 });
@@ -64,8 +77,12 @@ export const demoMode: BenchMode = {
       ),
     );
     ctx.log('');
-    ctx.log(table(['proxy', 'peak RSS polled MB', 'VmHWM MB'], Object.entries(memory).map(([name, m]) => [name, mb(m.peakRssBytes), mb(m.vmHwmBytes)])));
-    return { saturating, fixedRate: fixed, perWorkload, memory };
+    ctx.log(`each proxy's RSS: idle (after ${IDLE_SECONDS} s of the demo's own traffic), peak under \`mesh load\`, peak under the saturating run (polled, and VmHWM, the high-water mark since start)`);
+    ctx.log(table(
+      ['proxy', 'idle MB', 'mesh load peak MB', 'saturating peak MB', 'VmHWM MB'],
+      Object.entries(memory).map(([name, m]) => [name, mb(idle[name] ?? NaN), mb(underMeshLoad[name]?.peakRssBytes ?? NaN), mb(m.peakRssBytes), mb(m.vmHwmBytes)]),
+    ));
+    return { saturating, fixedRate: fixed, perWorkload, memory, idleRssBytes: idle, meshLoadMemory: underMeshLoad };
   },
 };
 

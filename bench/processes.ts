@@ -57,6 +57,11 @@ export class BenchProcess {
     throw new Error(`${this.name}: ${url} did not answer 200 within ${timeoutMs} ms; log ${this.logFile}:\n${this.tail()}`);
   }
 
+  /** Resolves with the exit code once the process has ended by itself (or been stopped). */
+  whenExited(): Promise<number | null> {
+    return this.exited;
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
