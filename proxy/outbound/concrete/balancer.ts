@@ -22,6 +22,13 @@ export interface BalancerOptions {
    * service to be ready); resolves when it is up or has failed.
    */
   preconnect?: (endpoint: Endpoint, protocol: WireProtocol) => Promise<void>;
+  /**
+   * The most slow start holds back an endpoint, from the moment it joins (default 5 s): after that
+   * it is balanced like the others even if its preconnect or its first request has not finished,
+   * so one request that hangs cannot keep a healthy pod out for good. (A request it still holds
+   * counts in its peak-EWMA cost, so a stuck endpoint still gets little.)
+   */
+  slowStartMs?: number;
   /** Injectable clock (ms) and randomness for tests. */
   now?: () => number;
   random?: () => number;
@@ -36,7 +43,11 @@ interface Slot {
   warming: boolean;
   /** It has answered a request: until then it takes one request at a time while others can. */
   proven: boolean;
+  /** When slow start (warming, then one request at a time) gives up holding it back (`now()` ms). */
+  slowStartEnds: number;
 }
+
+export const DEFAULT_SLOW_START_MS = 5_000;
 
 /**
  * gRPC statuses that say the server is in trouble (UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
@@ -62,6 +73,7 @@ export function createBalancer(
   const now = options.now ?? (() => performance.now());
   const random = options.random ?? Math.random;
   const accrualOpts = { ...DEFAULT_FAILURE_ACCRUAL, ...options.failureAccrual };
+  const slowStartMs = options.slowStartMs ?? DEFAULT_SLOW_START_MS;
   let seen: EndpointSet | undefined;
   let slots: Slot[] = [];
   /** The protocol of the latest request: what a joining endpoint is preconnected for. */
@@ -87,6 +99,7 @@ export function createBalancer(
         accrual: new FailureAccrual(accrualOpts, now, random),
         warming: false,
         proven: false,
+        slowStartEnds: now() + slowStartMs,
       };
       // An endpoint joining a balancer that already serves (a new pod, a rollout): its handshake
       // is done before it takes requests, so none waits on it. With no request yet there is no
@@ -98,6 +111,12 @@ export function createBalancer(
       return slot;
     });
     return slots;
+  }
+
+  /** Takes requests freely: its first connection is up and it has answered, or it has nothing in flight, or slow start's time is up. */
+  function isSettled(s: Slot): boolean {
+    if (!s.warming && (s.proven || s.load.pending === 0)) return true;
+    return now() >= s.slowStartEnds;
   }
 
   function cost(s: Slot): number {
@@ -199,7 +218,3 @@ function key(e: Endpoint): string {
   return `${e.address}|${e.identity ?? ''}|${e.inboundPort ?? ''}`;
 }
 
-/** Takes requests freely: its first connection is up and it has answered, or it has nothing in flight. */
-function isSettled(s: Slot): boolean {
-  return !s.warming && (s.proven || s.load.pending === 0);
-}

@@ -57,13 +57,16 @@ async function gate(host: string, port: number): Promise<{ port: number; open():
   };
 }
 
+/** A slow-start bound far beyond these tests, for those that watch slow start itself on a loaded machine. */
+const SLOW_START_FOR_GOOD = 600_000;
+
 const endpoint = (host: string, inboundPort: number): Endpoint => ({ address: `${host}:8080`, inboundPort, identity: ORDERS, weight: 1, labels: {} });
 
 /** A balancer over real mTLS connections, preconnecting joining endpoints as the outbound stack does. */
-function balancerOver(set: Watched<EndpointSet>) {
+function balancerOver(set: Watched<EndpointSet>, slowStartMs?: number) {
   const connector = new EndpointConnector({ logger: quietLogger, credentials: new SwappableCredentials(pki.leaf(CHECKOUT), pki.caPem) });
   closers.push(() => void connector.close(0));
-  return createBalancer(set, (ep) => connector.service(ep), { authority: 'orders:8080', preconnect: (ep, protocol) => connector.preconnect(ep, protocol) });
+  return createBalancer(set, (ep) => connector.service(ep), { authority: 'orders:8080', preconnect: (ep, protocol) => connector.preconnect(ep, protocol), slowStartMs });
 }
 
 const send = (svc: ReturnType<typeof createBalancer>) => svc(meshRequest({ protocol: 'http/1.1' })).then(async (res) => (await readBody(res), res.status));
@@ -91,7 +94,7 @@ describe('an endpoint joining a balancer that serves', () => {
     const b = await inbound(`${NET}.3`, (res) => res.end('b'));
     const held = await gate(`${NET}.3`, b.port);
     const set = new Watched<EndpointSet>({ kind: 'endpoints', endpoints: [endpoint(`${NET}.2`, a.port)] });
-    const svc = balancerOver(set);
+    const svc = balancerOver(set, SLOW_START_FOR_GOOD);
     expect(await within(10_000, send(svc), 'first')).toBe(200);
 
     set.set({ kind: 'endpoints', endpoints: [endpoint(`${NET}.2`, a.port), endpoint(`${NET}.3`, held.port)] });
@@ -115,7 +118,7 @@ describe('an endpoint joining a balancer that serves', () => {
       else res.end('b');
     });
     const set = new Watched<EndpointSet>({ kind: 'endpoints', endpoints: [endpoint(`${NET}.4`, a.port)] });
-    const svc = balancerOver(set);
+    const svc = balancerOver(set, SLOW_START_FOR_GOOD);
     expect(await within(10_000, send(svc), 'first')).toBe(200);
 
     set.set({ kind: 'endpoints', endpoints: [endpoint(`${NET}.4`, a.port), endpoint(`${NET}.5`, b.port)] });
@@ -129,5 +132,24 @@ describe('an endpoint joining a balancer that serves', () => {
     release!();
     expect(await within(10_000, Promise.all(early), 'the early requests')).toEqual(Array(early.length).fill(200));
     await eventually(async () => (await Promise.all(Array.from({ length: 10 }, () => send(svc))), b.served() > 3), 20_000, 'the joined endpoint to take more once it has answered');
+  }, 60_000);
+
+  it('is held back for at most the slow-start bound when its first request hangs', async () => {
+    const a = await inbound(`${NET}.6`, (res) => setTimeout(() => res.end('a'), 20));
+    // The newcomer never answers its first request (a stuck handler); it answers later ones.
+    let stuck = 0;
+    const b = await inbound(`${NET}.7`, (res) => {
+      if (stuck++ > 0) res.end('b');
+    });
+    const set = new Watched<EndpointSet>({ kind: 'endpoints', endpoints: [endpoint(`${NET}.6`, a.port)] });
+    // The bound, short for the test; the default is a few seconds.
+    const svc = balancerOver(set, 1_000);
+    expect(await within(10_000, send(svc), 'first')).toBe(200);
+
+    set.set({ kind: 'endpoints', endpoints: [endpoint(`${NET}.6`, a.port), endpoint(`${NET}.7`, b.port)] });
+    // Its first request reaches it and hangs there (not awaited: it never ends).
+    await eventually(() => (void send(svc).catch(() => {}), b.served() === 1), 20_000, 'a first request at the joined endpoint');
+    // Once the bound has passed it takes requests again, though its first has not been answered.
+    await eventually(async () => (await Promise.all(Array.from({ length: 10 }, () => send(svc))), b.served() > 1), 20_000, 'the joined endpoint to take more after the slow-start bound');
   }, 60_000);
 });
