@@ -32,9 +32,9 @@ YAML
 setsid node bin/mesh.js identity serve --dir "$W/ca" --addr "127.0.0.1:$ca" > "$W/ca.log" 2>&1 < /dev/null & ca_pid=$!
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$ca) 2>/dev/null && break; sleep 0.1; done
 common=(--pod-ip 127.0.0.1 --endpoints-file "$W/resources.yaml" --identity-addr "127.0.0.1:$ca" --trust-anchors "$W/ca/ca.crt" --pod-namespace default)
-MESH_LOG_LEVEL=warn setsid node bin/mesh.js proxy "${common[@]}" --pod-name b-0 --service-account b --token-file "$W/b.jwt" \
+MALLOC_ARENA_MAX=2 MESH_LOG_LEVEL=warn setsid node bin/mesh.js proxy "${common[@]}" --pod-name b-0 --service-account b --token-file "$W/b.jwt" \
   --inbound-port $b_in --admin-port $b_admin --outbound-port $b_out --tap-port $b_tap --app-port "$PB_APP_PORT" > "$W/b.log" 2>&1 < /dev/null & echo $!
-MESH_LOG_LEVEL=warn setsid node bin/mesh.js proxy "${common[@]}" --pod-name a-0 --service-account a --token-file "$W/a.jwt" \
+MALLOC_ARENA_MAX=2 MESH_LOG_LEVEL=warn setsid node bin/mesh.js proxy "${common[@]}" --pod-name a-0 --service-account a --token-file "$W/a.jwt" \
   --outbound-port "$entry" --inbound-port $a_in --admin-port $a_admin --tap-port $a_tap --ingress --ingress-default-dst "$auth" > "$W/a.log" 2>&1 < /dev/null & echo $!
 for port in $b_admin $a_admin; do
   for i in $(seq 150); do [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready") == 200 ]] && break; sleep 0.1; done

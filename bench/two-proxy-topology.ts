@@ -69,7 +69,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     const proxyArgs = (pod: string, side: ProxySide | undefined, extra: string[]) => [
       ...(opts.proxyCommand ?? ['bin/mesh.js', 'proxy']), '--pod-ip', pod, '--endpoints-file', endpointsFile, ...extra, ...(side?.args ?? []),
     ];
-    const proxy = (name: string, args: string[], env?: Record<string, string>) => new BenchProcess(name, args, join(opts.logDir, `${name}.log`), env);
+    // Every proxy (this build's and a baseline's) with the malloc setting the demo and the injector give it.
+    const proxy = (name: string, args: string[], env?: Record<string, string>) => new BenchProcess(name, args, join(opts.logDir, `${name}.log`), { MALLOC_ARENA_MAX: '2', ...env });
     const inbound = proxy(`${prefix}inbound-proxy`, proxyArgs(serverPod, opts.inbound, ['--app-port', String(APP_PORT)]), opts.inbound?.env);
     started.push(inbound);
     const outbound = proxy(`${prefix}outbound-proxy`, proxyArgs(clientPod, opts.outbound, []), opts.outbound?.env);
