@@ -10,6 +10,9 @@ export default defineConfig({
     exclude: ['test/viz/demo/**', 'test/viz/dashboard/**', 'test/kubernetes/**', 'test/compose/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for a state to come (a counter reaching its value); its default 1 s is
+    // less than a scrape can take on a loaded 2-core machine, so it waits up to 10 s.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],

@@ -10,6 +10,9 @@ export default defineConfig({
     globalSetup: ['test/kubernetes/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // expect.poll waits for a state to come (a counter reaching its value); its default 1 s is
+    // less than a scrape can take on a loaded 2-core machine, so it waits up to 10 s.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     // Two clusters at once would take about 1 GB and both cores: one file at a time.
     maxWorkers: 1,
