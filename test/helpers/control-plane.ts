@@ -21,6 +21,7 @@ import { generateRsaKeyPair } from '../../api/keypair.ts';
 import { StaticCredentials } from '../../proxy/identity/static-credentials.ts';
 import { createLogger } from '../../api/log.ts';
 import { Proxy } from '../../proxy/proxy.ts';
+import { StopFailures } from './teardown.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'destination', 'fixtures');
 export const DESTINATION_IDENTITY = 'spiffe://cluster.local/ns/mesh-system/sa/destination';
@@ -86,8 +87,10 @@ export async function controlPlane(options: ControlPlaneOptions = {}): Promise<C
       return cp.destination;
     },
     async close() {
-      await Promise.allSettled([cp.identity?.close(), cp.destination?.close()]);
+      const failures = new StopFailures();
+      await Promise.all([failures.attempt('identity', () => cp.identity?.close()), failures.attempt('destination', () => cp.destination?.close())]);
       rmSync(dir, { recursive: true, force: true });
+      failures.throwIfAny('stopping the control plane');
     },
   };
   return cp;
@@ -182,14 +185,16 @@ export interface MeshParts {
 
 /**
  * Tears a whole-mesh test down in the reverse of the order it was built: the test's clients, then
- * every proxy, then every app, then the control plane. A proxy or an app failing to stop does not
- * leave the others running.
+ * every proxy, then every app, then the control plane. A part failing to stop does not leave the
+ * others running, nor is it hidden: once every part was tried, the failures are thrown together.
  */
 export async function stopMesh(parts: MeshParts): Promise<void> {
-  for (const c of parts.clients ?? []) await c?.close();
-  await Promise.allSettled(parts.proxies.map((p) => p.stop()));
-  await Promise.allSettled(parts.apps.map((a) => a.close()));
-  await parts.cp?.close();
+  const failures = new StopFailures();
+  for (const [i, c] of (parts.clients ?? []).entries()) await failures.attempt(`client ${i}`, () => c?.close());
+  await Promise.all(parts.proxies.map((p) => failures.attempt(`the proxy at ${p.ip}`, () => p.stop())));
+  await Promise.all(parts.apps.map((a, i) => failures.attempt(`app ${i}`, () => a.close())));
+  await failures.attempt('the control plane', () => parts.cp?.close());
+  failures.throwIfAny('stopping the mesh');
 }
 
 /** Polls `check` until it returns true (or throws its last error after `timeoutMs`). */

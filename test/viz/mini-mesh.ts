@@ -9,6 +9,7 @@ import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { vizIdentity } from '../../viz/identity.ts';
 import { startViz, type RunningViz, type VizOptions } from '../../viz/viz.ts';
 import { controlPlane, eventually, handMadeCredentials, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../helpers/control-plane.ts';
+import { StopFailures } from '../helpers/teardown.ts';
 
 export const ADMIN_PORT = 4191;
 export const TAP_PORT = 4190;
@@ -43,37 +44,52 @@ export interface MiniMesh {
 }
 
 export async function startMiniMesh(net: string): Promise<MiniMesh> {
-  const cp = await controlPlane();
-  writeFileSync(join(cp.resourcesDir, 'services.yaml'), SERVICES);
-  await cp.startIdentity(`${net}.250:0`);
-  await cp.startDestination(`${net}.250:0`);
-  const app: Server = createServer((req, res) => {
-    res.statusCode = req.url === '/fail' ? 500 : 200;
-    res.end('ok');
-  });
-  await new Promise<void>((r) => app.listen(8080, `${net}.2`, r));
-  const start = (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) =>
-    startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT), '--pod-deployment', name.replace(/-\d+$/, '')]);
-  const client = await start('client-0', `${net}.1`, 'client', { app: 'client' }, []);
-  const web = await start('web-0', `${net}.2`, 'web', { app: 'web' }, ['http:8080']);
-  await eventually(async () => (await Promise.all([client, web].map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');
-  const vizCredentials = await handMadeCredentials(cp.ca, vizIdentity('cluster.local'));
-  const send = (path: string) => new Promise<number>((resolve, reject) => {
-    const req = httpRequest({ host: client.ip, port: client.outboundPort, path, method: 'GET', headers: { host: WEB } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  return {
-    cp, client, web, vizCredentials, send,
-    close: async () => {
-      await Promise.allSettled([client.stop(), web.stop()]);
-      await new Promise((r) => app.close(r));
-      await cp.close();
-    },
+  // What has started so far, stopped in reverse by close(): also when a later start fails, so a
+  // failed start leaves no app, proxy or control plane listening on the fixed ports.
+  const started: Array<[what: string, stop: () => Promise<unknown>]> = [];
+  const close = async () => {
+    const failures = new StopFailures();
+    const proxies = started.filter(([what]) => what.startsWith('proxy'));
+    await Promise.all(proxies.map(([what, stop]) => failures.attempt(what, stop)));
+    for (const [what, stop] of started.filter((s) => !proxies.includes(s)).reverse()) await failures.attempt(what, stop);
+    failures.throwIfAny('stopping the mini mesh');
   };
+  try {
+    const cp = await controlPlane();
+    started.push(['the control plane', () => cp.close()]);
+    writeFileSync(join(cp.resourcesDir, 'services.yaml'), SERVICES);
+    await cp.startIdentity(`${net}.250:0`);
+    await cp.startDestination(`${net}.250:0`);
+    const app: Server = createServer((req, res) => {
+      res.statusCode = req.url === '/fail' ? 500 : 200;
+      res.end('ok');
+    });
+    await new Promise<void>((r) => app.listen(8080, `${net}.2`, r));
+    started.push(['the web app', () => new Promise<void>((resolve, reject) => app.close((err) => (err ? reject(err) : resolve())))]);
+    const start = async (name: string, ip: string, sa: string, labels: Record<string, string>, ports: string[]) => {
+      const proxy = await startProxy([...proxyArgs(cp, { name, serviceAccount: sa, ip, labels, ports }), '--admin-port', String(ADMIN_PORT), '--pod-deployment', name.replace(/-\d+$/, '')]);
+      started.push([`proxy ${name}`, () => proxy.stop()]);
+      return proxy;
+    };
+    const client = await start('client-0', `${net}.1`, 'client', { app: 'client' }, []);
+    const web = await start('web-0', `${net}.2`, 'web', { app: 'web' }, ['http:8080']);
+    await eventually(async () => (await Promise.all([client, web].map((p) => p.ready()))).every((r) => r.status === 200), 15_000, 'proxies ready');
+    const vizCredentials = await handMadeCredentials(cp.ca, vizIdentity('cluster.local'));
+    const send = (path: string) => new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: client.ip, port: client.outboundPort, path, method: 'GET', headers: { host: WEB } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return { cp, client, web, vizCredentials, send, close };
+  } catch (err) {
+    await close().catch((stopErr: unknown) => {
+      throw new AggregateError([err, stopErr], `the mini mesh failed to start (${(err as Error).message}), and to stop: ${(stopErr as Error).message}`);
+    });
+    throw err;
+  }
 }
 
 /**
