@@ -34,10 +34,12 @@ export async function expectCanarySplitWithRetries(c: SplitCheck): Promise<Check
   const results: CheckoutResult[] = [];
   for (let batch = 0; batch < c.batches; batch++) results.push(...(await Promise.all(Array.from({ length: c.concurrent }, () => c.checkout()))));
   const ok = results.filter((r) => r.status === 201);
-  expect(ok.length / results.length, JSON.stringify(results.filter((r) => r.status !== 201).slice(0, 3))).toBeGreaterThan(c.minOk);
-  const canary = ok.filter((r) => r.json.servedBy === 'canary').length / ok.length;
-  expect(canary).toBeGreaterThan(c.canaryBetween[0]);
-  expect(canary).toBeLessThan(c.canaryBetween[1]);
+  const canaries = ok.filter((r) => r.json.servedBy === 'canary').length;
+  const counts = `${ok.length} of ${results.length} checkouts answered 201, ${canaries} of them by the canary`;
+  expect(ok.length / results.length, `${counts}; the first others: ${JSON.stringify(results.filter((r) => r.status !== 201).slice(0, 3))}`).toBeGreaterThan(c.minOk);
+  const canary = canaries / ok.length;
+  expect(canary, counts).toBeGreaterThan(c.canaryBetween[0]);
+  expect(canary, counts).toBeLessThan(c.canaryBetween[1]);
   expect((await retries()) - before).toBeGreaterThan(c.minRetries);
   return results;
 }
