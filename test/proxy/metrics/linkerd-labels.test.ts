@@ -93,9 +93,12 @@ describe('Linkerd\'s labels on real traffic', () => {
 
   it('outbound series carry the serving endpoint\'s dst_* labels from the destination, and tls agrees on every series of a request', async () => {
     const before = await scrape(client);
-    const ok = (s: Sample[]) => sumOf(s, 'request_total', { direction: 'outbound', authority: WEB });
+    // response_total, not request_total: a response is counted when its body has closed in the
+    // proxy, which can come after the client has read the whole body (request_total comes at the
+    // headers), so the five requests are all counted only once their five responses are.
+    const answered = (s: Sample[]) => sumOf(s, 'response_total', { direction: 'outbound', authority: WEB });
     for (let i = 0; i < 5; i++) expect(await get('/ok')).toBe(200);
-    await expect.poll(async () => ok(await scrape(client)) - ok(before)).toBe(5);
+    await expect.poll(async () => answered(await scrape(client)) - answered(before)).toBe(5);
     const s = await scrape(client);
     const edge = { direction: 'outbound', authority: WEB, tls: 'true', server_id: WEB_ID, dst_namespace: 'production', dst_service: 'web', dst_deployment: 'web', dst_pod: 'web-0' };
     const requests = samplesOf(s, 'request_total', { direction: 'outbound', authority: WEB });
@@ -124,7 +127,11 @@ describe('Linkerd\'s labels on real traffic', () => {
     const delta = (s: Sample[], name: string, match: Record<string, string | null>) => sumOf(s, name, match) - sumOf(before, name, match);
     flakyCalls = 0;
     for (let i = 0; i < 6; i++) expect(await get('/flaky'), 'the retry hides the 503').toBe(200);
-    await expect.poll(async () => delta(await scrape(client), 'route_actual_response_total', route)).toBe(12);
+    // Until both the attempts' responses and the requests' own are counted (each when its body closes).
+    await expect.poll(async () => {
+      const now = await scrape(client);
+      return [delta(now, 'route_actual_response_total', route), delta(now, 'route_response_total', route)];
+    }).toEqual([12, 6]);
     const s = await scrape(client);
     expect(delta(s, 'route_request_total', route), 'effective requests').toBe(6);
     expect(delta(s, 'route_response_total', { ...route, status_code: '200', classification: 'success' }), 'effective: all succeeded').toBe(6);
@@ -146,6 +153,8 @@ describe('Linkerd\'s labels on real traffic', () => {
   });
 
   it('hostile paths and authorities cannot grow the label sets', async () => {
+    const outbound = { direction: 'outbound' };
+    const before = await scrape(client);
     // Paths never become labels: 60 random paths on web share the route series of "no route matched".
     for (let i = 0; i < 60; i++) await get(`/${Math.random().toString(36).slice(2)}/${'x'.repeat(i * 10)}`);
     let s = await scrape(client);
@@ -156,6 +165,9 @@ describe('Linkerd\'s labels on real traffic', () => {
     // 100 authorities, the rest fold into "other", on the golden series and the route series alike.
     const hosts = [...Array.from({ length: 130 }, (_, i) => `${NET}.200:${1000 + i}`), `${'h'.repeat(300)}.example:80`];
     for (let i = 0; i < hosts.length; i += 10) await Promise.all(hosts.slice(i, i + 10).map((h) => get('/', h)));
+    // Every one of them answered and counted: each response is counted when its body closes in the proxy.
+    const sent = 60 + hosts.length;
+    await expect.poll(async () => sumOf(await scrape(client), 'response_total', outbound) - sumOf(before, 'response_total', outbound)).toBe(sent);
     s = await scrape(client);
     const authorities = new Set(samplesOf(s, 'request_total', { direction: 'outbound' }).map((x) => x.labels.authority));
     expect(authorities.size).toBeLessThanOrEqual(101);
@@ -164,7 +176,8 @@ describe('Linkerd\'s labels on real traffic', () => {
     const dsts = new Set(samplesOf(s, 'route_request_total').map((x) => x.labels.dst));
     expect(dsts.size).toBeLessThanOrEqual(101);
     expect(s.some((x) => Object.values(x.labels).some((v) => v.length > 260))).toBe(false);
-    // Still counted, every one of them.
-    expect(sumOf(s, 'request_total', { direction: 'outbound' })).toBe(sumOf(s, 'response_total', { direction: 'outbound' }));
+    // Still counted, every one of them, each request once.
+    expect(sumOf(s, 'request_total', outbound) - sumOf(before, 'request_total', outbound)).toBe(sent);
+    expect(sumOf(s, 'request_total', outbound)).toBe(sumOf(s, 'response_total', outbound));
   }, 60_000);
 });

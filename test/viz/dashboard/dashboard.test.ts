@@ -143,13 +143,18 @@ describe('tap', () => {
     await tab.page.selectOption('select[name="resource"]', 'deploy/ingress');
     await tab.page.fill('input[name="path"]', '/<img');
     await tab.page.click('#tap-start');
-    await tab.page.locator('p.note', { hasText: 'tapping' }).waitFor();
-    await new Promise((r) => setTimeout(r, 500));
-    // Spaces cannot travel in a request line (nor in HTTP/2's :path), so they go percent-encoded.
-    const answer = await rawRequest('GET /<img%20src=x%20onerror=alert(1)> HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nx-note: <img src=x onerror=alert(2)><script>alert(3)</script>\r\nConnection: close\r\n\r\n');
-    expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/);
+    // The ingress's proxy reports a request only if its tap was open when the request began, and
+    // nothing on the page says when that is (the stream's start line comes before the viz opens
+    // the proxies' taps): so the request goes again, up to ten times, until its row shows.
     const row = tab.page.locator('tr.tap-row', { hasText: '/<img%20src=x%20onerror=alert(1)>' });
-    await row.first().waitFor({ timeout: 10_000 });
+    let shown = false;
+    for (let i = 0; i < 10 && !shown; i++) {
+      // Spaces cannot travel in a request line (nor in HTTP/2's :path), so they go percent-encoded.
+      const answer = await rawRequest('GET /<img%20src=x%20onerror=alert(1)> HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nx-note: <img src=x onerror=alert(2)><script>alert(3)</script>\r\nConnection: close\r\n\r\n');
+      expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/);
+      shown = await row.first().waitFor({ timeout: 3_000 }).then(() => true, () => false);
+    }
+    expect(shown, 'no row for the hostile request among ten sent').toBe(true);
     await row.first().click();
     const headers = tab.page.locator('td.headers').first();
     await headers.waitFor();
