@@ -129,7 +129,10 @@ describe('mesh check on a working control plane', () => {
   });
 
   it('mesh viz check against a real viz that scrapes the checkout proxy', async () => {
-    const viz = start(['viz', 'serve', '--listen', VIZ_ADDR, '--destination-addr', DESTINATION_ADDR, '--identity-addr', IDENTITY_ADDR,
+    // Its dashboard on this file's own address block, any port: the default 127.0.0.1:8084 is one
+    // address for the whole machine, so another suite running this test at the same time (or a
+    // running demo) would make this viz refuse to start.
+    const viz = start(['viz', 'serve', '--listen', VIZ_ADDR, '--dashboard', `${NET}.12:0`, '--destination-addr', DESTINATION_ADDR, '--identity-addr', IDENTITY_ADDR,
       '--trust-anchors', join(state, 'identity', 'ca.crt'), '--token-file', await mintToken(state, 'mesh-viz', 'tap'), '--scrape-interval', '1s']);
     running.push(viz);
     const health = async () => (await fetch(`http://${VIZ_ADDR}/api/v1/health`)).json() as Promise<{ scrapeRounds: number; pods: number }>;
