@@ -20,6 +20,11 @@ import { setFlagsFromString } from 'node:v8';
 //   doubling whenever enough objects survive scavenges: start-up alone (loading and compiling
 //   the modules) grew it to 8-10 MB, which an idle proxy then kept. Idle RSS 71-78 -> 66-67 MB,
 //   and under load (bench/NOTES.md, round 2, HTTP/2 and memory).
+// - WebAssembly is compiled by V8's baseline compiler (Liftoff) only. undici parses HTTP/1 with
+//   llhttp built to wasm; V8 recompiled its one large parser function with its optimizing compiler
+//   on the first response, which took ~35 MB for a moment: every proxy's peak RSS (VmHWM) jumped
+//   from ~70 to ~105 MB on its first request, idle or not. Liftoff's code parses ~2 us per
+//   response slower in a loop that does nothing else (bench/NOTES.md, round 3).
 // - Node's source maps stay off (they cached every dependency's map: ~20 MB of RSS); stack
 //   traces then name bundle lines. `node --enable-source-maps bin/mesh.js proxy` turns them on.
 const isProxy = process.argv[2] === 'proxy';
@@ -29,6 +34,9 @@ if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--heap-growing-pe
 }
 if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--semi-space-growth-factor'))) {
   setFlagsFromString('--semi-space-growth-factor=1');
+}
+if (isProxy && !process.execArgv.some((arg) => /^--(no-)?liftoff/.test(arg))) {
+  setFlagsFromString('--liftoff-only');
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
