@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
+import { splitHostPort } from '../api/host-port.ts';
 
 const [side, listen, peer, certs] = process.argv.slice(2) as [string, string, string, string];
-const split = (hostPort: string): [string, number] => [hostPort.slice(0, hostPort.lastIndexOf(':')), Number(hostPort.slice(hostPort.lastIndexOf(':') + 1))];
-const [host, port] = split(listen);
+const { host, port } = splitHostPort(listen, 'LISTEN_HOST:PORT');
 const file = (name: string) => readFileSync(join(certs, name));
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
 const endToEnd = (h: IncomingHttpHeaders): OutgoingHttpHeaders => {

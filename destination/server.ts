@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { destinationProto } from '../api/destination-proto.ts';
 import type { DefaultPolicy } from '../api/destination-types.ts';
+import { joinHostPort, splitHostPort } from '../api/host-port.ts';
 import { endpointsHandler } from './grpc/endpoints-stream.ts';
 import { policyHandler } from './grpc/policy-stream.ts';
 import { podsHandler } from './grpc/pods-stream.ts';
@@ -54,6 +55,8 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 
 export async function startDestination(options: DestinationOptions): Promise<DestinationServer> {
   const logger = options.logger;
+  // Checked before anything starts; an IPv6 address without brackets ($(POD_IP):port) is bound bracketed.
+  const listen = splitHostPort(options.addr, 'destination --addr');
   // Loaded only in Kubernetes mode: the API client is a large import that YAML mode never needs.
   const kube = options.kubernetes ? await (await import('./kubernetes/mode.ts')).startKubernetesSource(options.kubernetes.kubeconfig, logger) : undefined;
   if (!kube && !statSync(options.resourcesDir, { throwIfNoEntry: false })?.isDirectory()) {
@@ -103,7 +106,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+      server.bindAsync(joinHostPort(listen.host, listen.port), credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
   } catch (err) {
     closeKubernetes();
@@ -112,8 +115,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     podWarnings.close();
     throw new Error(`destination: cannot listen on ${options.addr}: ${(err as Error).message}`, { cause: err });
   }
-  const host = options.addr.slice(0, options.addr.lastIndexOf(':'));
-  const address = `${host}:${port}`;
+  const address = joinHostPort(listen.host, port);
   logger.info({ address, resources: kube ? `kubernetes ${kube.source.server}` : options.resourcesDir }, 'destination serving');
   return {
     address,

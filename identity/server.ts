@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { joinHostPort, splitHostPort } from '../api/host-port.ts';
 import { createLogger } from '../api/log.ts';
 import { generateRsaKeyPair } from '../api/keypair.ts';
 import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../api/identity-proto.ts';
@@ -42,15 +43,10 @@ const STATUS: Record<CertifyRefusal['status'], grpc.status> = {
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-function splitAddr(addr: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(addr);
-  if (!m) throw new Error(`identity: address "${addr}" is not host:port`);
-  return { host: m[1]!, port: Number(m[2]) };
-}
-
 export async function startIdentityServer(options: IdentityServerOptions): Promise<RunningIdentityServer> {
   const log = options.logger ?? createLogger('identity');
-  const { host } = splitAddr(options.addr);
+  // An IPv6 address without brackets ($(POD_IP):port) is bound bracketed.
+  const { host, port: wanted } = splitHostPort(options.addr, 'identity --addr');
   const identity = caIdentityOf(options.trustDomain);
   const currentCa = () => ('current' in options.ca ? options.ca.current : options.ca);
   // The CA serves with a certificate from its own issuer, so proxies need only the trust anchor.
@@ -95,9 +91,9 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
   const credentials = new RotatingServerCredentials(servingTls(currentCa()));
   const stopRotating = 'onRotate' in options.ca && options.ca.onRotate ? options.ca.onRotate((ca) => credentials.rotate(servingTls(ca))) : () => {};
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.addr, credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`, { cause: err })) : resolve(bound))),
+    server.bindAsync(joinHostPort(host, wanted), credentials, (err, bound) => (err ? reject(new Error(`identity: cannot listen on ${options.addr}: ${err.message}`, { cause: err })) : resolve(bound))),
   );
-  const addr = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const addr = joinHostPort(host, port);
   log.info({ addr, identity, trustDomain: options.trustDomain, certLifetimeMs: options.certLifetimeMs }, 'identity CA listening');
   return {
     addr,

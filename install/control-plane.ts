@@ -112,6 +112,8 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
     namespace: CONTROL_PLANE_NS,
     serviceAccount: component,
     replicas: v.controllerReplicas,
+    // `$(MESH_POD_IP):port` has no brackets in an IPv6 pod (the kubelet only substitutes); the
+    // commands read it with api/host-port.ts, which takes the part after the last ':' as the port.
     command: ['mesh', component, 'serve', '--kubernetes', '--addr', `$(MESH_POD_IP):${PORTS[component]}`, ...flags],
   });
   return [

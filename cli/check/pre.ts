@@ -5,14 +5,12 @@ import { join } from 'node:path';
 import { allProcesses, buildPlan, defaultDirs } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { tryBind } from '../../examples/orders-checkout/runner/preflight.ts';
 import { fail, ok, okWith, type Category } from './report.ts';
+import { splitHostPort } from '../../api/host-port.ts';
 
 /** The oldest Node the project supports (package.json "engines"). */
 export const MIN_NODE = [20, 10] as const;
 
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
-}
+const splitAddress = (address: string) => splitHostPort(address, 'address');
 
 export function preCategories(root: string, stateDir: string, nodeVersion = process.versions.node): Category[] {
   const dirs = defaultDirs(root);

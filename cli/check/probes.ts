@@ -3,13 +3,18 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { spiffeIdOfPeer } from '../../api/spiffe.ts';
+import { splitHostPort } from '../../api/host-port.ts';
 
 /** How long one probe may take: generous, so a loaded machine does not fail a healthy check. */
 export const PROBE_TIMEOUT_MS = 3000;
 
-function split(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+/** The address's parts, or (as the probe's answer) why it is not an address. */
+function split(address: string): { host: string; port: number } | string {
+  try {
+    return splitHostPort(address, 'address');
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Why a connection failed, in words; `undefined` when it connected. */
@@ -22,7 +27,9 @@ function explain(err: NodeJS.ErrnoException, address: string): string {
 
 /** Resolves `undefined` once something accepts TCP at `address`, else the reason it did not. */
 export function tcpReach(address: string): Promise<string | undefined> {
-  const { host, port } = split(address);
+  const target = split(address);
+  if (typeof target === 'string') return Promise.resolve(target);
+  const { host, port } = target;
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     socket.setTimeout(PROBE_TIMEOUT_MS, () => {
@@ -42,7 +49,9 @@ export function tcpReach(address: string): Promise<string | undefined> {
  * `anchorsPem`. Resolves `undefined` when it does, else what went wrong.
  */
 export function tlsIdentity(address: string, anchorsPem: string, expected: string): Promise<string | undefined> {
-  const { host, port } = split(address);
+  const target = split(address);
+  if (typeof target === 'string') return Promise.resolve(target);
+  const { host, port } = target;
   return new Promise((resolve) => {
     let presented: string | undefined;
     const socket = tls.connect({

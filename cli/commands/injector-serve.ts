@@ -1,5 +1,6 @@
 // `mesh injector serve`: runs the mutating admission webhook (HTTPS, POST /inject) until SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
+import { splitHostPort, type HostPort } from '../../api/host-port.ts';
 import { createLogger } from '../../api/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { splitPemCertificates } from '../../identity/ca-validate.ts';
@@ -54,8 +55,12 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
     return 1;
   };
   if (!values.cert || !values.key) return fail(`--cert and --key are required\n${USAGE}`);
-  const addr = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(values.addr);
-  if (!addr || Number(addr[2]) > 65535) return fail(`--addr ${values.addr}: expected host:port, such as 127.0.0.1:8443`);
+  let addr: HostPort;
+  try {
+    addr = splitHostPort(values.addr, '--addr');
+  } catch (err) {
+    return fail((err as Error).message);
+  }
 
   if (values.kubernetes && values.namespaces) return fail('--namespaces and --kubernetes exclude each other: in a cluster the namespaces come from the API server');
   const capture = values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy');
@@ -97,7 +102,7 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
 
   let webhook;
   try {
-    webhook = await startWebhook({ cert, key, host: addr[1]!, port: Number(addr[2]), inject: options, logger, lookupNamespace: cluster?.lookupNamespace });
+    webhook = await startWebhook({ cert, key, host: addr.host, port: addr.port, inject: options, logger, lookupNamespace: cluster?.lookupNamespace });
   } catch (err) {
     return fail(`cannot serve on ${values.addr}: ${(err as Error).message}`);
   }

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { VizError } from '../errors.ts';
 import { sendError } from './http.ts';
+import { joinHostPort, splitHostPort } from '../../api/host-port.ts';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -34,15 +35,13 @@ export async function startVizHttp(listen: string, routes: Record<string, Handle
   // Streams (tap, top) live for minutes; keep-alive and header timeouts stay short for the rest.
   server.requestTimeout = 0;
   server.headersTimeout = 10_000;
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon);
-  const port = Number(listen.slice(colon + 1));
+  const { host, port } = splitHostPort(listen, 'viz --listen');
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`viz: cannot listen on ${listen}: ${(err as Error).message}`, { cause: err })));
     server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  const address = typeof bound === 'object' && bound ? `${host}:${bound.port}` : listen;
+  const address = typeof bound === 'object' && bound ? joinHostPort(host, bound.port) : listen;
   return {
     server,
     address,

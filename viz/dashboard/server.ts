@@ -13,6 +13,7 @@ import type { VizContext } from '../viz.ts';
 import { buildAssets, type Asset } from './assets.ts';
 import { sendCheckout } from './checkout.ts';
 import { LiveFeed } from './feed.ts';
+import { joinHostPort, splitHostPort } from '../../api/host-port.ts';
 
 export interface DashboardOptions {
   /** `host:port`; 127.0.0.1:8084 unless told otherwise. */
@@ -50,11 +51,14 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || h
 export async function startDashboard(opts: DashboardOptions): Promise<RunningDashboard> {
   const assets = await buildAssets();
   const feed = new LiveFeed(opts.ctx, opts.ingressUrl !== undefined);
-  const colon = opts.listen.lastIndexOf(':');
-  const host = opts.listen.slice(0, colon);
-  const port = Number(opts.listen.slice(colon + 1));
-  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) throw new DashboardListenError(`--dashboard "${opts.listen}" is not host:port`);
-  const loopbackOnly = isLoopback(host.replace(/^\[|\]$/g, ''));
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = splitHostPort(opts.listen, '--dashboard'));
+  } catch (err) {
+    throw new DashboardListenError((err as Error).message, { cause: err });
+  }
+  const loopbackOnly = isLoopback(host);
   let sending = 0;
 
   const server: Server = createServer((req, res) => {
@@ -126,10 +130,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new DashboardListenError(`dashboard: cannot listen on ${opts.listen}: ${err.message}`, { cause: err })));
-    server.listen(port, host.replace(/^\[|\]$/g, ''), () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  const address = typeof bound === 'object' && bound ? `${host}:${bound.port}` : opts.listen;
+  const address = typeof bound === 'object' && bound ? joinHostPort(host, bound.port) : opts.listen;
   const warning = loopbackOnly ? undefined
     : `the dashboard listens on ${address}, beyond this machine's loopback: anyone who can reach it sees the mesh's traffic (tap) and can send checkouts`;
   if (warning) opts.logger.warn({ address }, warning);

@@ -14,6 +14,7 @@ import { DEFAULT_PROXY_UID } from '../../../proxy-init/rules.ts';
 import type { ServiceAddress } from './cluster-ips.ts';
 import { proxyInitCommand } from './mesh-commands.ts';
 import { composeSubnet, type DemoPlan, type Placement, type ProcessSpec } from './topology.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 const image = 'mesh-demo:local';
 /** Debian's prometheus package is 2.42 too: the version the viz's Prometheus mode is tested with. */
@@ -53,7 +54,7 @@ export function composeFile(plan: DemoPlan, serviceAddresses: ServiceAddress[]):
     // tini as PID 1: signals reach node, and zombies are reaped.
     init: true,
   });
-  const ipOf = (addr: string) => addr.slice(0, addr.lastIndexOf(':'));
+  const ipOf = (addr: string) => splitHostPort(addr, 'compose address').host;
   const onNetwork = (ip: string) => ({ mesh: { ipv4_address: ip } });
   // One-shots must have finished; everything else must say it is healthy.
   const oneShot = (n: string) => n === 'mesh-init' || n.endsWith('-proxy-init');
@@ -65,7 +66,7 @@ export function composeFile(plan: DemoPlan, serviceAddresses: ServiceAddress[]):
   // (twenty node starts every 2 s kept two cores busy): a proxy's admin /ready, or a TCP connect.
   const check = (test: string[]) => ({ test, interval: '2s', timeout: '5s', retries: 60, start_period: '2s' });
   const ready = (url: string) => check(['CMD', 'curl', '-sf', '-o', '/dev/null', url]);
-  const listening = (addr: string) => check(['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${ipOf(addr)}/${addr.slice(addr.lastIndexOf(':') + 1)}`]);
+  const listening = (addr: string) => check(['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${ipOf(addr)}/${splitHostPort(addr, 'compose address').port}`]);
   const health = (spec: ProcessSpec) => (spec.readyUrl ? ready(spec.readyUrl) : spec.readyTcp ? listening(spec.readyTcp) : undefined);
   const withHealth = (spec: ProcessSpec, service: ComposeService): ComposeService => {
     const h = health(spec);
@@ -84,7 +85,7 @@ export function composeFile(plan: DemoPlan, serviceAddresses: ServiceAddress[]):
     services[spec.name] = withHealth(spec, { ...base(spec, spec.name !== 'identity'), networks: onNetwork(ipOf(addr)), depends_on: after('mesh-init', ...needs), restart: 'on-failure' });
     // The viz API is published on the host's loopback, as `mesh viz ...` expects it.
     // So is the dashboard, on 127.0.0.1 only: it shows the mesh's traffic.
-    if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${addr.slice(addr.lastIndexOf(':') + 1)}`, '127.0.0.1:8084:8084'];
+    if (spec.name === 'viz') services[spec.name]!.ports = [`127.0.0.1:8085:${splitHostPort(addr, 'viz address').port}`, '127.0.0.1:8084:8084'];
   }
   // A Prometheus scraping every proxy, from the configuration `mesh viz prometheus-config` prints
   // (its targets come from the viz). The image reads its configuration from a file only, so the

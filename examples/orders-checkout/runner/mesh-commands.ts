@@ -3,6 +3,7 @@
 // to any of them is a change here. See proxy/README.md, identity/README.md, destination/README.md.
 import type { Placement } from './topology.ts';
 import { DEFAULT_PROXY_UID } from '../../../proxy-init/rules.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 const mesh = ['node', 'bin/mesh.js'];
 
@@ -97,11 +98,11 @@ export function sidecarEnvironment(s: SidecarSettings): Record<string, string> {
  * listener takes users' requests and the service those go to (proxy/README.md, "Ingress mode").
  */
 export function ingressEnvironment(sidecarEnv: Record<string, string>, listen: string, defaultDst: string): Record<string, string> {
-  const colon = listen.lastIndexOf(':');
+  const { host, port } = splitHostPort(listen, 'the front door address');
   return {
     ...sidecarEnv,
-    MESH_PROXY_OUTBOUND_IP: listen.slice(0, colon),
-    MESH_PROXY_OUTBOUND_PORT: listen.slice(colon + 1),
+    MESH_PROXY_OUTBOUND_IP: host,
+    MESH_PROXY_OUTBOUND_PORT: String(port),
     MESH_PROXY_INGRESS_DEFAULT_DST: defaultDst,
   };
 }

@@ -2,6 +2,7 @@
 // says what to do when one is not: a clear message instead of a process dying with EADDRINUSE.
 import net from 'node:net';
 import { codedError } from '../../../api/errors.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 export class PortProblem extends codedError('PORT_UNAVAILABLE') {}
 
@@ -18,9 +19,7 @@ export function tryBind(host: string, port: number): Promise<NodeJS.ErrnoExcepti
 export async function checkAddressesFree(owners: Map<string, string>): Promise<void> {
   const problems: string[] = [];
   for (const [address, owner] of owners) {
-    const i = address.lastIndexOf(':');
-    const host = address.slice(0, i);
-    const port = Number(address.slice(i + 1));
+    const { host, port } = splitHostPort(address, `the address for ${owner}`);
     const err = await tryBind(host, port);
     if (!err) continue;
     if (err.code === 'EADDRINUSE') {
@@ -40,10 +39,10 @@ export async function checkAddressesFree(owners: Map<string, string>): Promise<v
 
 /** Resolves once `address` accepts TCP connections; rejects at the deadline. */
 export async function waitForTcp(address: string, deadline: number, isDead: () => boolean): Promise<void> {
-  const i = address.lastIndexOf(':');
+  const { host, port } = splitHostPort(address, 'address');
   while (Date.now() < deadline && !isDead()) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+      const socket = net.connect({ host, port });
       socket.once('connect', () => { socket.destroy(); resolve(true); });
       socket.once('error', () => resolve(false));
       // A connect nobody answers (a filtered address) must not outlive the deadline.

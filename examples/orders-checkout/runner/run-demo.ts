@@ -21,6 +21,7 @@ import { banner } from './banner.ts';
 import { checkResources } from './manifest-check.ts';
 import { waitForEndToEnd } from './warm-up.ts';
 import { codedError, CodedError } from '../../../api/errors.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 export interface DemoOptions {
   root: string;
@@ -109,7 +110,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         stopped.then((sig) => { throw new StopRequested(sig); }),
       ]);
     };
-    const controlPlanePod = (spec: ProcessSpec) => ({ pod: { name: spec.name, namespace: CONTROL_PLANE_NAMESPACE, ip: spec.listens[0]!.slice(0, spec.listens[0]!.lastIndexOf(':')) }, specs: [spec] });
+    const controlPlanePod = (spec: ProcessSpec) => ({ pod: { name: spec.name, namespace: CONTROL_PLANE_NAMESPACE, ip: splitHostPort(spec.listens[0]!, `${spec.name} address`).host }, specs: [spec] });
     opts.say('starting the control plane: identity, destination, viz');
     await startAndWait(plan.controlPlane.filter((p) => p.name === 'identity').map(controlPlanePod));
     await startAndWait(plan.controlPlane.filter((p) => p.name !== 'identity').map(controlPlanePod));

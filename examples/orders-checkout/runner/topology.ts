@@ -4,6 +4,7 @@ import type { Workload } from './deployments.ts';
 import type { ContainerProbes, ProbeSpec } from './probe-spec.ts';
 import { destinationServeCommand, identityServeCommand, vizServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 import { codedError } from '../../../api/errors.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -147,8 +148,8 @@ const proxyProbes: ContainerProbes = {
   liveness: quickProbe({ kind: 'httpGet', path: '/live', port: 4191, scheme: 'HTTP', headers: [] }, 10, 5),
 };
 const tcpReadiness = (addr: string): ContainerProbes => {
-  const i = addr.lastIndexOf(':');
-  return { readiness: quickProbe({ kind: 'tcpSocket', host: addr.slice(0, i), port: Number(addr.slice(i + 1)) }) };
+  const { host, port } = splitHostPort(addr, 'readiness address');
+  return { readiness: quickProbe({ kind: 'tcpSocket', host, port }) };
 };
 
 export function planDemo(workloads: Workload[], placement: Placement, manifestsDir: string): DemoPlan {

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 import { NetnsError } from './network.ts';
+import { splitHostPort } from '../../../../api/host-port.ts';
 
 export interface Forward {
   /** What the learner dials on the host (127.0.0.1:8000). */
@@ -36,10 +37,7 @@ function listen(server: net.Server, where: net.ListenOptions, what: string): Pro
   });
 }
 
-const hostPort = (addr: string) => {
-  const i = addr.lastIndexOf(':');
-  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
-};
+const hostPort = (addr: string) => splitHostPort(addr, 'forwarded address');
 
 /** The host's side: TCP on `hostAddr` (loopback only) to the Unix socket. */
 export function forwardFromHost(f: Forward): Promise<net.Server> {

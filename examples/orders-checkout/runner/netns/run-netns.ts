@@ -16,6 +16,7 @@ import { writeManifestsWithClusterIps } from '../cluster-ips.ts';
 import { createNode, NetnsError, nodeNetns, removeAll, type NetnsNames } from './network.ts';
 import { closeAll, forwardFromHost, forwardIntoNamespace, forwardOnNodeLoopback, type Forward } from './port-forward.ts';
 import { PodSandboxes } from './sandboxes.ts';
+import { splitHostPort } from '../../../../api/host-port.ts';
 
 /** Set for the runner inside the node's namespace: the namespace's name. */
 const INSIDE = 'MESH_NETNS_NODE';
@@ -77,7 +78,7 @@ async function outside(o: DemoOptions, n: NetnsNames): Promise<number> {
     const left = await removeAll(n);
     if (left.length > 0) o.say(`removed what a previous --netns run left behind: network namespaces ${left.join(', ')}`);
     await createNode(n);
-    o.say(`network namespace ${nodeNetns(n)}: bridge with the node's address ${netnsPlacement(o.stateDir, o.root).identityAddr.split(':')[0]}; nothing in it routes to this machine`);
+    o.say(`network namespace ${nodeNetns(n)}: bridge with the node's address ${splitHostPort(netnsPlacement(o.stateDir, o.root).identityAddr, 'identity address').host}; nothing in it routes to this machine`);
     for (const f of forwards(o, n)) servers.push(await forwardFromHost(f));
     if (early) return 0;
     return await runInner('nsenter', [`--net=/run/netns/${nodeNetns(n)}`, '--', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { readyTargets, type Slice } from './service-proxy.ts';
+import { splitHostPort } from '../../../../api/host-port.ts';
 
 export function hostsText(services: readonly k8s.V1Service[], slices: readonly Slice[]): string {
   const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback'];
@@ -14,7 +15,7 @@ export function hostsText(services: readonly k8s.V1Service[], slices: readonly S
     const names = `${name}.${namespace}.svc.cluster.local ${name}.${namespace}.svc ${name}.${namespace}`;
     const ip = svc.spec?.clusterIP;
     if (ip && ip !== 'None') lines.push(`${ip} ${names}`);
-    else for (const a of new Set(readyTargets(slices, `${namespace}/${name}`, svc.spec?.ports?.[0]?.name ?? '').map((t) => t.slice(0, t.lastIndexOf(':'))))) lines.push(`${a} ${names}`);
+    else for (const a of new Set(readyTargets(slices, `${namespace}/${name}`, svc.spec?.ports?.[0]?.name ?? '').map((t) => splitHostPort(t, `endpoint of ${namespace}/${name}`).host))) lines.push(`${a} ${names}`);
   }
   return `${lines.join('\n')}\n`;
 }
