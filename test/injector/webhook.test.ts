@@ -272,7 +272,7 @@ describe('mesh injector serve', () => {
     const noCert = await runMesh(['injector', 'serve']);
     expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([1, 'mesh injector serve: --cert and --key are required']);
     const badAddr = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', 'localhost']);
-    expect(badAddr.stderr).toContain('--addr localhost: expected host:port');
+    expect(badAddr.stderr).toContain('--addr "localhost" is not host:port (no port), such as 127.0.0.1:8080 or [fd00::5]:8080');
     const missing = await runMesh(['injector', 'serve', '--cert', '/nonexistent/tls.crt', '--key', cert.keyFile]);
     expect([missing.code, missing.stderr.trim()]).toEqual([1, "mesh injector serve: ENOENT: no such file or directory, open '/nonexistent/tls.crt'"]);
   });
