@@ -1,6 +1,7 @@
 // Runs the same load against several paths to the same kind of app (direct, through proxies...)
 // in one sitting, so their figures are comparable: saturating runs, then fixed-rate runs (paced
 // evenly, and autocannon's bursty `overallRate` beside them).
+import { appendFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { mergeLoads, runLoad, type LoadResult } from './load.ts';
 import { runPaced } from './paced-load.ts';
@@ -74,6 +75,16 @@ export interface PathFigures {
   pacedCpu: Record<string, { usPerRequest: number; coreShare: number }>;
 }
 
+/**
+ * MESH_BENCH_SLICE_LOG=<file>: each slice's path and its start and end on the monotonic clock in
+ * microseconds, the clock of V8's CPU profiles (MESH_BENCH_PROFILE), so a profile's samples can be
+ * split by path.
+ */
+function logSlice(label: string, startedUs: bigint): void {
+  const file = process.env.MESH_BENCH_SLICE_LOG;
+  if (file) appendFileSync(file, `${JSON.stringify({ label, startUs: Number(startedUs), endUs: Number(process.hrtime.bigint() / 1000n) })}\n`);
+}
+
 export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], opts: MeasureOptions = {}): Promise<PathFigures[]> {
   const { connections, durationSeconds: d, rate } = ctx;
   ctx.log('warming up (JIT, connection pools)...');
@@ -87,7 +98,7 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], op
   // Odd rounds take the paths in reverse order (a, b, c, c, b, a...): a path that always ran
   // second (after another path's slice ended with cancelled requests, say) would otherwise
   // carry that position's cost in every pair.
-  const interleaved = async <R extends LoadResult>(run: (p: PathUnderTest, seconds: number) => Promise<R>): Promise<{ results: R[][]; slices: Slice[][] }> => {
+  const interleaved = async <R extends LoadResult>(phase: string, run: (p: PathUnderTest, seconds: number) => Promise<R>): Promise<{ results: R[][]; slices: Slice[][] }> => {
     const results: R[][] = paths.map(() => []);
     const sliced: Slice[][] = paths.map(() => []);
     for (let round = 0; round < slices; round++) {
@@ -101,7 +112,9 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], op
           const loadAverage = loadavg()[0]!;
           const countedBefore = await p.counter?.();
           const before = (p.cpu ?? []).map((w) => cpuSecondsOf(w.pid));
+          const startedUs = process.hrtime.bigint() / 1000n;
           const r = await run(p, slice);
+          logSlice(`${phase}: ${p.label}`, startedUs);
           const cpuSeconds: Record<string, number> = {};
           (p.cpu ?? []).forEach((w, j) => (cpuSeconds[w.name] = cpuSecondsOf(w.pid) - before[j]!));
           const counted = countedBefore === undefined ? undefined : (await p.counter!()) - countedBefore;
@@ -117,7 +130,7 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], op
 
   ctx.log(`saturating runs: ${connections} connections, ${d} s per path in ${slices} interleaved slices of ${slice.toFixed(1)} s${settle > 0 ? ` (each after ${settle} s of unmeasured load)` : ''}...`);
   const samplers = paths.map((p) => new RssSampler(p.proxies));
-  const sat = await interleaved((p, seconds) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections, durationSeconds: seconds }));
+  const sat = await interleaved('saturating', (p, seconds) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections, durationSeconds: seconds }));
   const memory = samplers.map((s) => s.stop());
   const saturating = paths.map((p, i) => mergeLoads(`${p.label}, ${connections} conns`, sat.results[i]!));
   markStalls(sat.slices);
@@ -127,14 +140,14 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], op
   // kept beside it, with no bar, so both figures can be seen (bench/README.md says more).
   const fixedConnections = Math.max(1, Math.min(connections, Math.ceil(rate / 100)));
   ctx.log(`fixed-rate runs: ${rate} req/s paced evenly (up to ${fixedConnections} connections), ${d} s per path, interleaved...`);
-  const paced = await interleaved((p, seconds) => runPaced({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: seconds, rate }));
+  const paced = await interleaved('paced', (p, seconds) => runPaced({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: seconds, rate }));
   const fixedParts = paced.results;
   const fixed = paths.map((p, i) => mergeLoads(`${p.label}, ${rate} req/s paced`, fixedParts[i]!));
   const lateP99 = Math.max(...fixedParts.flat().map((r) => r.sendLateP99));
   ctx.log(`(the generator sent each request at most ${lateP99.toFixed(2)} ms after its planned moment, p99 of each slice)`);
 
   ctx.log(`autocannon overallRate runs (bursts at each second's start; no bar): ${rate} req/s over ${fixedConnections} connections...`);
-  const burstParts = (await interleaved((p, seconds) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: seconds, overallRate: rate }))).results;
+  const burstParts = (await interleaved('burst', (p, seconds) => runLoad({ title: p.label, url: p.url, headers: p.headers, connections: fixedConnections, durationSeconds: seconds, overallRate: rate }))).results;
   const bursts = paths.map((p, i) => mergeLoads(`${p.label}, autocannon -R ${rate}`, burstParts[i]!));
   const cpuSeconds = sat.slices.map(sumCpu);
   const pacedCpuSeconds = paced.slices.map(sumCpu);
