@@ -58,3 +58,51 @@ describe('forward', () => {
     dst.end();
   });
 });
+
+describe('forward to a destination that is destroyed', () => {
+  it('lets a source paused for backpressure go when the destination is destroyed (real sockets)', async () => {
+    const { createServer, connect } = await import('node:net');
+    // The sender writes 64 MiB and ends; the receiver never reads, so the forward fills up and pauses.
+    const BYTES = 64 * 1024 * 1024;
+    const sender = createServer((s) => {
+      s.on('error', () => {});
+      s.end(Buffer.alloc(BYTES, 1));
+    });
+    const stuck: import('node:net').Socket[] = [];
+    const receiver = createServer((s) => {
+      s.pause();
+      s.on('error', () => {});
+      stuck.push(s);
+    });
+    await Promise.all([new Promise<void>((r) => sender.listen(0, '127.0.0.1', r)), new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))]);
+    try {
+      const src = connect((sender.address() as { port: number }).port, '127.0.0.1');
+      const dst = connect((receiver.address() as { port: number }).port, '127.0.0.1');
+      dst.on('error', () => {});
+      await Promise.all([once(src, 'connect'), once(dst, 'connect')]);
+      forward(src, dst);
+      for (const deadline = Date.now() + 20_000; !src.isPaused() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+      expect(src.isPaused()).toBe(true); // held by backpressure
+      dst.destroy();
+      // Let go, the source reads the rest (dropped) to its end instead of staying paused for good.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the source stayed paused after its destination was destroyed')), 20_000)));
+      await Promise.race([once(src, 'end'), late]).finally(() => clearTimeout(timer));
+      expect(src.isPaused()).toBe(false);
+      src.destroy();
+    } finally {
+      for (const s of stuck) s.destroy();
+      sender.close();
+      receiver.close();
+    }
+  }, 60_000);
+
+  it('does not pause a source whose destination was destroyed before it wrote', async () => {
+    const { src } = fullSource();
+    const dst = new Writable({ write: (_c, _e, done) => done() });
+    dst.destroy();
+    forward(src, dst);
+    await once(src, 'end');
+    expect(src.isPaused()).toBe(false);
+  });
+});
