@@ -32,6 +32,8 @@ let run: RunRecord;
 let load: PacedResult;
 /** checkout's stat, taken over the last 10 s of the load while it ran. */
 let checkoutDuringLoad: StatRow;
+/** checkout's stat over the last minute, taken after the load: the whole load is inside it. */
+let checkoutOverLoad: StatRow;
 
 /** `mesh ...` finding the demo by itself (MESH_STATE_DIR), as a learner's shell would. */
 const mesh = (args: string[]) => runMesh(args, { env });
@@ -59,6 +61,7 @@ beforeAll(async () => {
   // checkout's GET /orders goes through orders' gRPC Server (admitted, where the rogue is refused).
   for (let i = 0; i < 3; i++) await fetch(`${ingress}/orders`).then((r) => r.arrayBuffer());
   await new Promise((r) => setTimeout(r, 6_000)); // one more scrape after the load
+  [checkoutOverLoad] = (await api<{ rows: StatRow[] }>('/api/v1/stat?resource=deploy/checkout&namespace=production&window=1m')).rows;
 }, 240_000);
 
 afterAll(async () => {
@@ -80,7 +83,12 @@ describe('stat under load', () => {
     // checkout also serves the traffic generator's checkouts, at its fixed rate.
     const expected = loadRps + TRAFFIC_RPS;
     expect(Math.abs(checkoutDuringLoad.rps - expected) / expected, `viz ${checkoutDuringLoad.rps} rps, load ${loadRps} + traffic ${TRAFFIC_RPS}`).toBeLessThan(0.1);
-    expect(Math.abs(checkoutDuringLoad.success! - loadSuccess), `viz ${checkoutDuringLoad.success}, load ${loadSuccess}`).toBeLessThan(0.02);
+    // The success rate over a window holding the whole load, not over the 10 s read while it ran:
+    // failures on a loaded machine come in bursts (route timeouts while the cores are starved),
+    // and a burst outside those 10 s made the two disagree (viz 100%, load 97.5%). The traffic
+    // generator's checkouts (2 a second, about a fifth of the minute's) fail at the same moments.
+    const counts = `viz ${checkoutOverLoad.success} over the minute holding the load; load ${loadSuccess} (${load.requests} of ${sent} answered 2xx)`;
+    expect(Math.abs(checkoutOverLoad.success! - loadSuccess), counts).toBeLessThan(0.02);
     expect(checkoutDuringLoad.mtls).toBe(1);
   });
 
