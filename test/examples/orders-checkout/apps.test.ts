@@ -109,8 +109,12 @@ describe('demo apps without the mesh', () => {
 
   it('rogue counts every outcome of its calls', async () => {
     const rogue = await startRogue({ host, port: 0, target: `${host}:${orders.grpcPort}`, intervalMs: 50, log });
-    await new Promise((r) => setTimeout(r, 400));
-    const stats = await http1(`http://${host}:${rogue.port}/stats`);
+    // Until three calls have come back (it calls every 50 ms; a loaded machine may take longer).
+    let stats = await http1(`http://${host}:${rogue.port}/stats`);
+    for (const deadline = Date.now() + 10_000; stats.json.allowed + stats.json.refused + stats.json.otherErrors < 3 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 100));
+      stats = await http1(`http://${host}:${rogue.port}/stats`);
+    }
     await rogue.close();
     // Without the mesh nothing refuses it: the policy lives in the proxy, not in the app.
     expect(stats.json.allowed).toBeGreaterThan(0);
