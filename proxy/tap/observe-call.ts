@@ -13,6 +13,8 @@ export const GRPC_UNIMPLEMENTED = 12;
 
 /** An ObserveRequest is a filter and a few numbers: anything near this size is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** A caller that has not sent its whole request by then is answered, not waited for. */
+const REQUEST_WAIT_MS = 10_000;
 /** The length prefix before each message: a compressed flag and a 32-bit big-endian length. */
 const PREFIX_BYTES = 5;
 
@@ -39,6 +41,7 @@ export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (err: Error | undefined, message?: Buffer) => {
+      clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
@@ -60,6 +63,7 @@ export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {
     };
     const onEnd = () => done(new Error(size === 0 ? 'the request carried no message' : 'the request ended inside its message'));
     const onClose = () => done(new Error('the stream closed before its request message came'));
+    const timer = setTimeout(() => done(new Error(`no whole request message within ${REQUEST_WAIT_MS / 1000} s`)), REQUEST_WAIT_MS);
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('close', onClose);

@@ -42,6 +42,7 @@ export class TapServer {
   /** ObserveRequest from its wire bytes, as proto-loader decodes it (field names, enums as strings, defaults). */
   private readonly decodeRequest: (bytes: Buffer) => ObserveRequest;
   private unsubscribe: (() => void) | undefined;
+  private closed = false;
 
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
@@ -50,10 +51,11 @@ export class TapServer {
     this.decodeRequest = (bytes) => observe.requestDeserialize(bytes) as ObserveRequest;
   }
 
-  /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0). */
+  /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0), or 0 if closed before that. */
   async listen(): Promise<number> {
     const { credentials, host, port } = this.opts;
     await credentials.whenReady();
+    if (this.closed) return 0;
     // Every client is asked for a certificate and its chain is checked, but the handshake succeeds
     // without one: the call is then refused with a reason, not a TLS alert.
     const tlsOptions = () => ({ ...credentials.current(), ca: credentials.trustAnchorsPem });
@@ -74,6 +76,7 @@ export class TapServer {
 
   /** Ends every tap (with its `tap_end`) and stops the server. */
   close(): Promise<void> {
+    this.closed = true;
     this.unsubscribe?.();
     this.opts.hub.close();
     const server = this.server;
