@@ -75,6 +75,7 @@ export class ObserveCall {
   private trailers: { code: number; message: string } | undefined;
   /** Events written but not yet handed to the HTTP/2 session. */
   private unsent = 0;
+  private ended = false;
 
   constructor(private readonly stream: ServerHttp2Stream) {
     stream.on('wantTrailers', () => {
@@ -100,7 +101,7 @@ export class ObserveCall {
 
   /** `count` events, already framed together, in one write. */
   write(framed: Buffer, count: number): void {
-    if (this.closed) return;
+    if (this.ended || this.closed) return;
     this.unsent += count;
     this.stream.write(framed, () => {
       this.unsent -= count;
@@ -109,7 +110,8 @@ export class ObserveCall {
 
   /** Ends the call with `code` (OK by default); before the headers, as one trailers-only response. */
   end(code = GRPC_OK, message = ''): void {
-    if (this.closed) return;
+    if (this.ended || this.closed) return;
+    this.ended = true;
     if (!this.stream.headersSent) {
       this.stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
       return;

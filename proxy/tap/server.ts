@@ -139,7 +139,14 @@ export class TapServer {
       const sink = new BatchedSink(call);
       const tap = hub.open(request, sink);
       const timeoutMs = grpcTimeoutMs(headers['grpc-timeout']);
-      const deadline = timeoutMs === undefined ? undefined : setTimeout(() => call.end(GRPC_DEADLINE_EXCEEDED, 'the tap\'s deadline passed'), timeoutMs);
+      const deadline =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              tap.close();
+              sink.discard();
+              call.end(GRPC_DEADLINE_EXCEEDED, 'the tap\'s deadline passed');
+            }, timeoutMs);
       // The caller cancelled, hit its deadline, or its connection went away; or the tap ended: free the slot now.
       stream.once('close', () => {
         clearTimeout(deadline);

@@ -352,6 +352,26 @@ describe('tap through two proxies', () => {
     expect(mesh.inbound.proxy!.taps.taps).toHaveLength(0);
   });
 
+  it('a grpc-timeout the caller sent ends its tap with DEADLINE_EXCEEDED from the proxy itself, and frees its slot', async () => {
+    const { key, cert } = viz.current();
+    const at = mesh.inbound.proxy!.address.tap!;
+    const session = h2connect(`https://${at.address}:${at.port}`, { key, cert, ca: pki.anchorPem, rejectUnauthorized: false });
+    session.on('error', () => {});
+    try {
+      // An empty ObserveRequest (every request, the proxy's bounds), and a deadline the raw caller does not enforce itself.
+      const stream = session.request({ ':method': 'POST', ':path': '/mesh.tap.v1.Tap/Observe', 'content-type': 'application/grpc', 'grpc-timeout': '300m' });
+      const opened = new Promise<unknown>((resolve) => stream.once('response', (h) => resolve(h[':status'])));
+      const trailers = new Promise<Record<string, unknown>>((resolve) => stream.once('trailers', resolve));
+      stream.resume();
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      expect(await opened).toBe(200);
+      expect(await trailers).toMatchObject({ 'grpc-status': String(grpc.status.DEADLINE_EXCEEDED), 'grpc-message': encodeURI("the tap's deadline passed") });
+      await tapsOpen(mesh.inbound, 0);
+    } finally {
+      session.close();
+    }
+  });
+
   it('a tapper that vanishes mid-tap (its process killed) frees its slot', async () => {
     const { key, cert } = viz.current();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/tap-then-hang.ts', import.meta.url))], {
