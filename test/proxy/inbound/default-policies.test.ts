@@ -2,8 +2,8 @@
 // then the proxy it configures: the injector accepts the annotation, the proxy starts with what
 // the injector wrote, the destination takes it, and callers are admitted or refused as Linkerd
 // does. Callers: plaintext from inside the cluster's networks, plaintext from outside them, and
-// a meshed caller over mTLS (another proxy). Then a Server's accessPolicy. Addresses 127.0.32.0/24;
-// the cluster's networks are 127.0.32.0/25, so 127.0.32.200 is outside.
+// a meshed caller over mTLS (another proxy). Then a Server's accessPolicy. Addresses in a /24 of
+// the file's own (addressBlock()); the cluster's networks are its lower half, so .200 is outside.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -14,10 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../../../api/destination-types.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startPodApp, startProxy, stopMesh, type ControlPlane, type PodApp, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const run = promisify(execFile);
 const REPO = new URL('../../..', import.meta.url).pathname;
-const NET = '127.0.32';
+// Its own block, not a fixed one: two runs of the suite at once would bind the same addresses.
+const NET = await addressBlock();
 const CLUSTER = `${NET}.0/25`;
 const INSIDE = `${NET}.100`;
 const OUTSIDE = `${NET}.200`;

@@ -3,7 +3,7 @@
 // HTTP/1.1-only checkout app through a real CA, destination and mTLS proxies, and get its answer.
 // The h2c request is served as HTTP/1.1 with the upgrade headers dropped, never tunnelled; the
 // HTTP/2 one is translated to HTTP/1.1 by checkout's inbound proxy because checkout's Service
-// port says `appProtocol: http`. Addresses in 127.0.31.0/24.
+// port says `appProtocol: http`. Addresses in a /24 of the file's own (addressBlock()).
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlPlane, eventually, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
+import { addressBlock } from '../../helpers/address-block.ts';
 
 const run = promisify(execFile);
-const NET = '127.0.31';
+// Its own block, not a fixed one: two runs of the suite at once would bind the same addresses.
+const NET = await addressBlock();
 const CHECKOUT = 'checkout.production.svc.cluster.local:8080';
 const FRONT_IP = `${NET}.4`;
 
