@@ -2,6 +2,7 @@
 // targets come from the viz's HTTP service discovery endpoint (every registered pod's admin
 // port, labelled namespace/deployment/pod), and the proxies' own labels win (honor_labels).
 import { stringify } from 'yaml';
+import { joinHostPort } from '../api/host-port.ts';
 
 export interface PrometheusConfigOptions {
   /** Where Prometheus reaches the viz API for its targets. */
@@ -31,7 +32,7 @@ export function prometheusConfig(o: PrometheusConfigOptions): string {
 /** The viz's answer to Prometheus' HTTP service discovery: one target group per pod. */
 export function targetGroups(pods: Array<{ namespace: string; name: string; deployment: string; ip: string }>, adminPort: number) {
   return pods.map((p) => ({
-    targets: [`${p.ip.includes(':') ? `[${p.ip}]` : p.ip}:${adminPort}`],
+    targets: [joinHostPort(p.ip, adminPort)],
     labels: { namespace: p.namespace, deployment: p.deployment, pod: p.name },
   }));
 }

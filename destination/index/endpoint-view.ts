@@ -5,6 +5,7 @@ import { serviceSelects, type EndpointSliceResource } from '../store/resources.t
 import type { ResourceSet } from '../store/resource-set.ts';
 import { viaClusterIp, type Target } from './authority.ts';
 import type { PodRegistry, RegisteredPod } from './pod-registry.ts';
+import { joinHostPort } from '../../api/host-port.ts';
 
 export interface EndpointView {
   /** False when nothing of that name exists: the proxy forwards as named instead. */
@@ -18,7 +19,7 @@ function endpointOf(pod: RegisteredPod, port: number, service?: string): Endpoin
   const metricLabels: Record<string, string> = { namespace: pod.namespace, pod: pod.name };
   if (service) metricLabels.service = service;
   if (pod.deployment) metricLabels.deployment = pod.deployment;
-  const address = pod.ip.includes(':') ? `[${pod.ip}]:${port}` : `${pod.ip}:${port}`;
+  const address = joinHostPort(pod.ip, port);
   // A pod without the mesh's proxy (Kubernetes mode: no injector mark) is reached directly, in plaintext.
   const proxy = pod.identity ? { identity: pod.identity, inboundPort: pod.inboundPort, h2: true } : {};
   return {
@@ -51,7 +52,7 @@ function sliceEndpoints(slices: EndpointSliceResource[], portName: string, servi
 /** An address whose pod is not (yet) known: no identity, so the caller's proxy talks to it in plaintext. */
 function bareEndpoint(ip: string, port: number, namespace: string, service: string): Endpoint {
   return {
-    address: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`,
+    address: joinHostPort(ip, port),
     weight: 1,
     labels: { namespace },
     metricLabels: { namespace, service },

@@ -121,10 +121,17 @@ export class ObserveCall {
   }
 }
 
-/** A `grpc-timeout` header's value in milliseconds; undefined when absent or malformed (then no deadline). */
+/** The longest delay a Node timer keeps (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A `grpc-timeout` header's value in milliseconds; undefined when absent or malformed, or longer
+ * than a timer can wait (then no deadline: gRPC allows up to 99,999,999 hours).
+ */
 export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
   const m = typeof header === 'string' ? /^(\d{1,8})([HMSmun])$/.exec(header) : null;
   if (!m) return undefined;
   const unitMs = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H' | 'M' | 'S' | 'm' | 'u' | 'n'];
-  return Number(m[1]) * unitMs;
+  const ms = Number(m[1]) * unitMs;
+  return ms > MAX_TIMER_MS ? undefined : ms;
 }

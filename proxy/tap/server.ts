@@ -20,6 +20,7 @@ import {
   ObserveCall,
   readRequestMessage,
 } from './observe-call.ts';
+import { joinHostPort } from '../../api/host-port.ts';
 
 export interface TapServerOptions {
   hub: TapHub;
@@ -67,7 +68,7 @@ export class TapServer {
       session.on('error', () => {}); // a tapper's broken connection is its own affair; its streams close
     });
     server.on('stream', (stream, headers) => this.onStream(stream, headers));
-    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const where = joinHostPort(host, port);
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`tap: cannot listen on ${where}: ${err.message}`)));
       server.listen(port, host, () => resolve((server.address() as { port: number }).port));

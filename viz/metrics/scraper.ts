@@ -6,6 +6,7 @@ import type { MeshPod, PodWatch } from '../pods/pod-watch.ts';
 import { PodHistory } from './history.ts';
 import type { LocalMetrics } from './local-source.ts';
 import { MAX_WINDOW_MS } from '../query/window.ts';
+import { joinHostPort } from '../../api/host-port.ts';
 
 export interface ScraperOptions {
   intervalMs: number;
@@ -77,7 +78,7 @@ export class Scraper {
     const state = this.proxies.get(key) ?? { pod, ready: false, lastScrapeMs: 0 };
     state.pod = pod;
     this.proxies.set(key, state);
-    const base = `http://${pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip}:${this.options.adminPort}`;
+    const base = `http://${joinHostPort(pod.ip, this.options.adminPort)}`;
     const timeout = Math.min(this.options.intervalMs, 4_000);
     const [ready, metrics] = await Promise.allSettled([
       fetch(`${base}/ready`, { signal: AbortSignal.timeout(timeout) }).then(async (r) => (await r.arrayBuffer(), r.status === 200)),

@@ -8,6 +8,7 @@ import type { ProxyState } from '../metrics/scraper.ts';
 import type { MeshPod } from '../pods/pod-watch.ts';
 import { namesOf } from '../query/resource.ts';
 import { tapMatch, type TapFilter } from './filter.ts';
+import { joinHostPort } from '../../api/host-port.ts';
 
 /** What a tap stream carries, one JSON object per line (api/viz.md, "tap"). */
 export type TapLine =
@@ -89,7 +90,7 @@ export class TapFanIn {
 
   private async tapOne(target: ProxyState, how: { key: string; cert: string; trustAnchorsPem: string; request: Parameters<typeof openTap>[1] }): Promise<void> {
     const pod = `${target.pod.namespace}/${target.pod.name}`;
-    const address = `${target.pod.ip.includes(':') ? `[${target.pod.ip}]` : target.pod.ip}:${this.options.tapPort}`;
+    const address = joinHostPort(target.pod.ip, this.options.tapPort);
     let tap: OpenTap;
     try {
       tap = openTap({ address, key: how.key, cert: how.cert, trustAnchorsPem: how.trustAnchorsPem, proxyIdentity: target.pod.identity }, how.request);

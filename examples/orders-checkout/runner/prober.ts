@@ -17,6 +17,7 @@ function healthClient(): grpc.ServiceClientConstructor {
   return loaded.grpc.health.v1.Health;
 }
 import type { ProbeAction } from './probe-spec.ts';
+import { joinHostPort } from '../../../api/host-port.ts';
 
 export interface ProbeOutcome {
   ok: boolean;
@@ -40,7 +41,7 @@ export async function probeOnce(action: ProbeAction, podIp: string, timeoutMs: n
 let insecureTls: Agent | undefined;
 
 async function httpGet(scheme: 'HTTP' | 'HTTPS', host: string, port: number, path: string, headers: Array<{ name: string; value: string }>, timeoutMs: number): Promise<ProbeOutcome> {
-  const url = `${scheme.toLowerCase()}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+  const url = `${scheme.toLowerCase()}://${joinHostPort(host, port)}${path}`;
   const res = await request(url, {
     method: 'GET',
     ...(scheme === 'HTTPS' ? { dispatcher: (insecureTls ??= new Agent({ connect: { rejectUnauthorized: false } })) } : {}),

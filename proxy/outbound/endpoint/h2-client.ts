@@ -8,6 +8,7 @@ import type { MeshRequest, MeshResponse } from '../../http/message.ts';
 import { dialAsync } from '../../transport/dial.ts';
 import { exchange } from './h2-stream.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
+import { joinHostPort } from '../../../api/host-port.ts';
 
 // 64 KiB windows cap bulk transfer on real networks; these still bound what one stream buffers.
 const STREAM_WINDOW = 1 << 20;
@@ -88,7 +89,7 @@ export class H2Client {
       tls,
     });
     this.opts.onConnection(socket, tls !== undefined);
-    const authority = `${tls ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+    const authority = `${tls ? 'https' : 'http'}://${joinHostPort(t.host, t.port)}`;
     // createConnection hands over the socket we dialled (no-delay set, identity verified).
     const session = http2.connect(authority, {
       createConnection: () => socket,

@@ -9,6 +9,7 @@ import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 import { dial, type DialOptions } from '../../transport/dial.ts';
 import { Http1Exchange } from './http1-exchange.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
+import { joinHostPort } from '../../../api/host-port.ts';
 
 /**
  * Without a `servername`, undici derives a TLS server name from each request's Host header (a
@@ -55,7 +56,7 @@ export class Http1Client {
       connectTimeoutMs: opts.connectTimeoutMs,
       tls,
     });
-    this.pool = new Pool(`http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, {
+    this.pool = new Pool(`http://${joinHostPort(target.host, target.port)}`, {
       connections: opts.connections,
       pipelining: 1,
       // Below the server's keep-alive timeout (Node's default is 5 s), so the pool never

@@ -5,6 +5,7 @@ import { ProxyError } from '../../errors.ts';
 import type { TlsCredentials } from '../../identity/credentials.ts';
 import type { DialTls } from '../../transport/dial.ts';
 import { sourceAddressFor } from '../../transport/source-address.ts';
+import { joinHostPort } from '../../../api/host-port.ts';
 
 export interface EndpointTarget {
   /** Cache key: one set of connections per distinct (address, inbound port, identity). */
@@ -36,7 +37,7 @@ export function endpointTarget(ep: Endpoint, credentials: TlsCredentials | undef
   if (ep.inboundPort === undefined) {
     return { key, address: ep.address, host, port, label: `endpoint ${ep.address}`, localAddress };
   }
-  const via = `${host.includes(':') ? `[${host}]` : host}:${ep.inboundPort}`;
+  const via = joinHostPort(host, ep.inboundPort);
   // Without an identity on both sides there is nothing to verify, so the hop stays plaintext
   // (as Linkerd does for endpoints the destination marks as unmeshed or identity-less).
   const identity = credentials && ep.identity ? ep.identity : undefined;
