@@ -14,6 +14,7 @@ import { Ed25519TokenValidator, mintToken, TokenError } from '../../identity/tok
 import { ConfigError, loadConfig } from '../../proxy/config.ts';
 import { RouteMatchError, anchoredRegex } from '../../proxy/http/route-match.ts';
 import { CidrError, parseCidr } from '../../proxy/inbound/authz/cidr.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const SOURCE_FOLDERS = ['api', 'proxy', 'proxy-init', 'destination', 'identity', 'injector', 'viz', 'cli', 'examples', 'bench'];
 // The demo apps stand for any workload and import nothing of the mesh (see apps/app-env.ts).
@@ -25,15 +26,6 @@ function* sources(dir: string): Generator<string> {
     if (entry.isDirectory() && entry.name !== 'node_modules') yield* sources(path);
     else if (entry.name.endsWith('.ts')) yield path;
   }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('error classes', () => {

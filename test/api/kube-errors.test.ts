@@ -11,6 +11,7 @@ import { CodedError } from '../../api/errors.ts';
 import { askKube, KubeCallError, KubeConfigError, loadKubeConfig } from '../../api/kube-config.ts';
 import { KubeApi } from '../../api/kubernetes/kube-api.ts';
 import { connectKube } from '../../examples/orders-checkout/runner/node/kube-api.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kube-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,15 +36,6 @@ async function deadPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((r) => server.close(r));
   return port;
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('Kubernetes connection errors', () => {
