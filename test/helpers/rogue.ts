@@ -1,13 +1,9 @@
 // The demo's rogue workload, seen from a test: it calls orders' gRPC port every 2 s without the
 // authorization to, and counts what it is told on GET /stats.
 import { expect } from 'vitest';
+import type { RogueStats } from '../../examples/orders-checkout/apps/rogue.ts';
 
-export interface RogueStats {
-  attempts: number;
-  refused: number;
-  allowed: number;
-  otherErrors: number;
-}
+export type { RogueStats };
 
 /**
  * Waits for two more of the rogue's attempts (a starved machine delays its timer, so no fixed

@@ -9,7 +9,10 @@ import { closeServer, listen } from './http-listen.ts';
 import { ordersPackage } from './grpc-protos.ts';
 
 export interface RogueStats {
+  /** Calls started, answered or not. */
   attempts: number;
+  /** Calls started and not answered yet: attempts = inFlight + refused + allowed + otherErrors. */
+  inFlight: number;
   refused: number;
   allowed: number;
   otherErrors: number;
@@ -17,12 +20,14 @@ export interface RogueStats {
 }
 
 export async function startRogue(opts: { host: string; port: number; target: string; intervalMs: number; log: Logger }) {
-  const stats: RogueStats = { attempts: 0, refused: 0, allowed: 0, otherErrors: 0 };
+  const stats: RogueStats = { attempts: 0, inFlight: 0, refused: 0, allowed: 0, otherErrors: 0 };
   const orders = new (ordersPackage().Orders)(opts.target, grpc.credentials.createInsecure());
 
   const attempt = () => {
     stats.attempts++;
+    stats.inFlight++;
     orders.listOrders({ limit: 1 }, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null) => {
+      stats.inFlight--;
       const at = new Date().toISOString();
       if (!err) {
         stats.allowed++;
