@@ -153,7 +153,11 @@ describe('the demo, end to end', () => {
   });
 
   it('serves checkouts through the ingress, and every app sees its caller\'s mesh identity', async () => {
-    const r = await checkout();
+    // The lesson's 500 ms route timeout on POST /orders fires when other work starves the two
+    // cores (seen with two suites at once): the mesh doing its job. So a 504 is tried again, up
+    // to five checkouts in all; any other answer is judged as it comes.
+    let r = await checkout();
+    for (let i = 1; i < 5 && r.status === 504; i++) r = await checkout();
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
     const back = await request(`${ingress}/orders/${r.json.order.id}`);
