@@ -9,7 +9,7 @@ import { joinHostPort, splitHostPort } from '../api/host-port.ts';
 import { endpointsHandler } from './grpc/endpoints-stream.ts';
 import { policyHandler } from './grpc/policy-stream.ts';
 import { podsHandler } from './grpc/pods-stream.ts';
-import { profileHandler } from './grpc/profile-stream.ts';
+import { destinationServiceDefinition, profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
 import { resourcesHandler } from './grpc/resources-stream.ts';
 import { OptionalClientCertCredentials, type ServerTls } from './grpc/server-credentials.ts';
@@ -94,7 +94,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
   });
-  server.addService(proto.Destination.service, {
+  server.addService(destinationServiceDefinition(), {
     getEndpoints: endpointsHandler(discovery, logger),
     getProfile: profileHandler(discovery, logger),
   });

@@ -10,24 +10,33 @@ import type { Discovery } from '../index/discovery.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
- * `toWire` is the profile's wire form (a parameter so a test can break it). Each message is also
- * checked with the serializer grpc-js writes with: a message it cannot encode would otherwise end
- * the stream with a bare INTERNAL "Error serializing response" and no line in the log. Profiles
- * change seldom, so encoding one twice costs nothing that matters.
+ * The Destination service as this server registers it: GetProfile's messages reach grpc-js
+ * already encoded (profileHandler encodes each itself, to catch a failure), so its serializer
+ * passes the bytes through and nothing is encoded twice.
+ */
+export function destinationServiceDefinition(): grpc.ServiceDefinition {
+  const service = destinationProto().Destination.service;
+  return { ...service, GetProfile: { ...service['GetProfile']!, responseSerialize: (bytes: Buffer) => bytes } };
+}
+
+/**
+ * Serves GetProfile (registered through `destinationServiceDefinition`). `toWire` is the
+ * profile's wire form (a parameter so a test can break it). Each message is encoded here, with
+ * the serializer grpc-js would use: a message it cannot encode would otherwise end the stream
+ * with a bare INTERNAL "Error serializing response" and no line in the log.
  */
 export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p: Profile) => ProfileUpdateMessage = profileToWire) {
-  const serialize = destinationProto().Destination.service['GetProfile']!.responseSerialize;
-  return (call: grpc.ServerWritableStream<GetDestinationMessage, ProfileUpdateMessage>) => {
+  const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize;
+  return (call: grpc.ServerWritableStream<GetDestinationMessage, Buffer>) => {
     const { authority = '', contextNamespace = '' } = call.request;
     let failed = false;
     let watch: ReturnType<Discovery['watchProfile']> | undefined;
     // Called from the discovery's refresh too, beside every other watcher: it must never throw.
     const send = (p: Profile): void => {
       if (failed) return;
-      let message: ProfileUpdateMessage;
+      let bytes: Buffer;
       try {
-        message = toWire(p);
-        serialize(message);
+        bytes = encode(toWire(p));
       } catch (err) {
         // This stream ends (the proxy keeps its last profile and asks again); the others go on.
         failed = true;
@@ -37,7 +46,7 @@ export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p:
         call.emit('error', { code: grpc.status.INTERNAL, details: what });
         return;
       }
-      call.write(message);
+      call.write(bytes);
     };
     try {
       watch = discovery.watchProfile(authority, contextNamespace, send);

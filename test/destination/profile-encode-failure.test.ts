@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ProfileUpdateMessage } from '../../api/destination-messages.ts';
 import { destinationProto } from '../../api/destination-proto.ts';
 import { profileToWire } from '../../api/destination-wire.ts';
-import { profileHandler } from '../../destination/grpc/profile-stream.ts';
+import { destinationServiceDefinition, profileHandler } from '../../destination/grpc/profile-stream.ts';
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from '../../destination/index/discovery.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { FIXTURES, waitFor } from './harness.ts';
@@ -33,7 +33,7 @@ const toWire = (p: Parameters<typeof profileToWire>[0]): ProfileUpdateMessage =>
 };
 
 const server = new grpc.Server();
-server.addService(destinationProto().Destination.service, { getProfile: profileHandler(discovery, logger, toWire), getEndpoints: () => {} });
+server.addService(destinationServiceDefinition(), { getProfile: profileHandler(discovery, logger, toWire), getEndpoints: () => {} });
 const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
 const Destination = destinationProto().Destination;
 const client = new Destination(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
