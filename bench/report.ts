@@ -60,5 +60,21 @@ export function saveResults(mode: string, results: unknown): void {
   }
   all[mode] = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), node: process.version, loadAverage1mAtEnd: loadavg()[0] }, ...(results as object) };
   // Raw latency samples are for merging runs, not for the file.
-  writeFileSync(RESULTS_FILE, JSON.stringify(all, (key, value: unknown) => (key === 'samples' ? undefined : value), 2) + '\n');
+  const kept = JSON.parse(JSON.stringify(all, (key, value: unknown) => (key === 'samples' ? undefined : value))) as unknown;
+  writeFileSync(RESULTS_FILE, compactJson(kept) + '\n');
+}
+
+/**
+ * JSON indented as JSON.stringify(v, null, 2) would, except that an object or array holding no
+ * other object or array stays on one line: a soak's thousands of samples are a line each, not
+ * six, so the file (tracked in git) reads and diffs by sample.
+ */
+export function compactJson(value: unknown, indent = ''): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const entries = Array.isArray(value) ? value.map((v) => [undefined, v] as const) : Object.entries(value);
+  if (entries.every(([, v]) => v === null || typeof v !== 'object')) return JSON.stringify(value);
+  const inner = indent + '  ';
+  const lines = entries.map(([k, v]) => `${inner}${k === undefined ? '' : `${JSON.stringify(k)}: `}${compactJson(v, inner)}`);
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  return `${open}\n${lines.join(',\n')}\n${indent}${close}`;
 }
