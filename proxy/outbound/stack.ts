@@ -7,6 +7,7 @@ import type { Endpoint } from '../../api/destination-types.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import type { Watched } from '../discovery/watched.ts';
 import { ProxyError } from '../errors.ts';
+import { portOf } from '../server/request-context.ts';
 import { stack, type Layer, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
@@ -134,7 +135,7 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
 
   async function connectionKind(target: string): Promise<ConnectionKind> {
     const authority = normalizeAuthority(target, 'http');
-    const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+    const port = portOf(authority);
     if (opts.skipPorts && inPortRanges(port, opts.skipPorts)) return 'skip';
     // The profile's answer is cached by discovery (one watch per authority), so only a
     // connection to a new authority waits, and never longer than the discovery timeout.

@@ -17,6 +17,7 @@ import { addressBlock } from '../helpers/address-block.ts';
 import { runMesh } from './run-mesh.ts';
 import { preCategories } from '../../cli/check/pre.ts';
 import { parseTable, sample, shape } from './check-table.ts';
+import { splitHostPort } from '../../api/host-port.ts';
 
 /** `mesh check --pre`'s demo plan, moved (MESH_DEMO_NET) into a second /24 of this run's own. */
 const PRE_DEMO_NET = await addressBlock();
@@ -31,9 +32,9 @@ let destination: Running;
 
 /** Does something accept TCP at `address` right now? The test's own view, to compare with the check's. */
 function listening(address: string): Promise<boolean> {
-  const i = address.lastIndexOf(':');
+  const { host, port } = splitHostPort(address, 'the address');
   return new Promise((resolve) => {
-    const s = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+    const s = net.connect({ host, port });
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { runNetnsDemo } from '../../examples/orders-checkout/runner/netns/run-netns.ts';
 import { localPlacement } from '../../examples/orders-checkout/runner/topology.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { splitHostPort } from '../../api/host-port.ts';
 
 const root = join(import.meta.dirname, '../..');
 const state = mkdtempSync(join(tmpdir(), 'netns-inside-'));
@@ -32,9 +33,9 @@ describe('the runner inside the node\'s namespace', () => {
     // Each host address the runner forwards from is free again at once (no server was left open).
     const host = localPlacement(state, root);
     for (const addr of [host.ingressListen, host.vizAddr, host.dashboardAddr]) {
-      const i = addr.lastIndexOf(':');
+      const { host: ip, port } = splitHostPort(addr, 'a forwarded address');
       const server = net.createServer();
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(addr.slice(i + 1)), addr.slice(0, i), resolve));
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, ip, resolve));
       await new Promise((resolve) => server.close(resolve));
     }
     expect(existsSync(join(state, 'netns', 'mni', 'ingress.sock'))).toBe(false);

@@ -9,6 +9,7 @@ import { readWorkloads } from '../../../examples/orders-checkout/runner/deployme
 import { composePlacement, localPlacement, planDemo } from '../../../examples/orders-checkout/runner/topology.ts';
 import { allProcesses } from '../../../examples/orders-checkout/runner/run-demo.ts';
 import { generatedCompose } from '../../../cli/commands/demo-compose.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const file = join(root, 'docker-compose.yml');
@@ -76,7 +77,7 @@ describe('docker-compose.yml', () => {
     mapping.set(local.placement.ingressUrl, compose.placement.ingressUrl);
     mapping.set(local.placement.ingressListen, compose.placement.ingressListen);
     // The ingress proxy's outbound listener address is a setting of its own (the port stays 8000).
-    const hostOf = (listen: string) => listen.slice(0, listen.lastIndexOf(':'));
+    const hostOf = (listen: string) => splitHostPort(listen, 'the ingress listen address').host;
     mapping.set(hostOf(local.placement.ingressListen), hostOf(compose.placement.ingressListen));
     mapping.set(manifests, composeManifests);
     const translate = (v: string) => [...mapping.entries()].sort((a, b) => b[0].length - a[0].length).reduce((s, [from, to]) => s.split(from).join(to), v);

@@ -20,6 +20,7 @@ import type { RunRecord } from '../../../examples/orders-checkout/runner/state.t
 import { burnCpus } from '../../helpers/cpu-burners.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { expectRogueRefused } from '../../helpers/rogue.ts';
+import { splitHostPort } from '../../../api/host-port.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const netPrefix = await addressBlock();
@@ -238,7 +239,7 @@ describe('the demo, end to end', () => {
     const addresses = [`${netPrefix}.250:8080`, `${netPrefix}.251:8086`, `${netPrefix}.1:8000`, ...run.pods.flatMap((p) => [
       ...(p.meshed ? [4140, 4143, 4191] : []), ...p.appPorts].map((port) => `${p.ip}:${port}`))];
     for (const a of addresses) {
-      const [host, port] = [a.slice(0, a.lastIndexOf(':')), Number(a.slice(a.lastIndexOf(':') + 1))];
+      const { host, port } = splitHostPort(a, 'a pod address');
       const free = await new Promise<boolean>((resolve) => {
         const s = net.createServer();
         s.once('error', () => resolve(false));
