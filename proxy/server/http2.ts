@@ -11,7 +11,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { abortOwned, ownedSignal } from '../http/cancel.ts';
 import { forward } from '../http/forward.ts';
@@ -71,22 +71,16 @@ export class Http2Edge {
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
     const { opts } = this;
     const conn = (stream.session as TaggedSession | undefined)?.[kConn] ?? { peer: 'unknown', tls: false };
-    stream.on('error', (err) => opts.logger.debug({ peer: conn.peer, err: err.message }, 'HTTP/2 stream error'));
-    const contentType = headers['content-type'];
-    const grpc = isGrpc(contentType);
+    const grpc = isGrpc(headers['content-type']);
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, headers['grpc-timeout'] as string | undefined);
     opts.drain.begin();
-    const abort = new AbortController();
-    let upstreamBody: Readable | null = null;
-    // One 'close' listener per stream ('close' comes once, so no `once` wrapper): the request is
-    // over; a client that reset the stream cancels it, and a response body still coming is cut.
-    stream.on('close', () => {
-      opts.drain.end();
-      if (!stream.writableFinished || stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
-        abortOwned(abort, new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${stream.rstCode})`));
-      }
-      if (upstreamBody !== null && !upstreamBody.readableEnded) upstreamBody.destroy();
-    });
+    // The stream's state, read by listeners shared by every stream (`this` is the stream):
+    // no closure per stream and listener.
+    const state = new EdgeStream(opts, conn.peer);
+    (stream as TaggedStream)[kEdge] = state;
+    stream.on('error', onStreamError);
+    // One 'close' listener per stream ('close' comes once, so no `once` wrapper).
+    stream.on('close', onStreamClose);
 
     const method = headers[':method'] ?? 'GET';
     const authority = conn.connectTarget ?? headers[':authority'] ?? headers['host'] ?? conn.originalDst;
@@ -95,12 +89,6 @@ export class Http2Edge {
       return this.writeError(stream, new ProxyError('BAD_REQUEST', why), grpc, ctx.id);
     }
     const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-    let body: PassThrough | null = null;
-    if (!ended) {
-      // A PassThrough, because a client that is done with a body destroys it, which would reset the stream.
-      body = new PassThrough({ highWaterMark: 64 * 1024 });
-      forward(stream, body);
-    }
     const meshReq: MeshRequest = {
       protocol: 'h2',
       method,
@@ -108,14 +96,17 @@ export class Http2Edge {
       authority,
       path: headers[':path'],
       headers: endToEndHeaders(headers),
-      body,
-      trailers: ended ? undefined : streamTrailers(stream),
-      signal: ownedSignal(abort),
+      // The stream itself: every reader of a request body only reads it (`forward`, `pipe`),
+      // none destroys it, so no PassThrough stands between (the stream's own flow control is
+      // the backpressure). A reader that stops early leaves it to the stream's close.
+      body: ended ? null : stream,
+      trailers: ended ? undefined : requestTrailers(stream, state),
+      signal: ownedSignal(state.abort),
       ctx,
     };
     opts.service(meshReq).then(
       (resp) => {
-        upstreamBody = resp.body;
+        state.upstreamBody = resp.body;
         try {
           this.writeResponse(stream, resp, ctx.id);
         } catch (err) {
@@ -136,19 +127,14 @@ export class Http2Edge {
     const head: OutgoingHttpHeaders = { ...resp.headers, ':status': resp.status };
     const body = resp.body;
     if (body === null) {
-      stream.respond(head, { endStream: true });
+      stream.respond(head, END_STREAM);
       return;
     }
     const trailers = resp.trailers;
-    stream.respond(head, { waitForTrailers: trailers !== undefined });
+    stream.respond(head, trailers !== undefined ? WAIT_FOR_TRAILERS : NO_TRAILERS);
     if (trailers) {
-      stream.on('wantTrailers', () => {
-        trailers.then(
-          // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
-          (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
-          () => stream.close(constants.NGHTTP2_INTERNAL_ERROR),
-        );
-      });
+      (stream as TaggedStream)[kEdge]!.responseTrailers = trailers;
+      stream.on('wantTrailers', onWantTrailers);
     }
     body.on('error', (err: Error & { code?: string }) => {
       const cancelled = err.name === 'AbortError' || err.code === 'ABORT_ERR';
@@ -178,10 +164,84 @@ export class Http2Edge {
   }
 }
 
-function streamTrailers(stream: ServerHttp2Stream): Promise<HeaderMap | undefined> {
-  return new Promise((resolve) => {
-    stream.once('trailers', (t: IncomingHttpHeaders) => resolve(endToEndHeaders(t)));
-    stream.once('end', () => setImmediate(() => resolve(undefined)));
-    stream.once('close', () => resolve(undefined));
-  });
+// respond()'s options, shared (Node copies them).
+const END_STREAM = { endStream: true };
+const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+const NO_TRAILERS = {};
+
+const kEdge = Symbol('mesh.edge-stream');
+type TaggedStream = ServerHttp2Stream & { [kEdge]?: EdgeStream };
+
+/** What the shared listeners below need of one server stream. */
+class EdgeStream {
+  readonly abort = new AbortController();
+  /** The response body being written to the client, once there is one. */
+  upstreamBody: Readable | null = null;
+  /** The response's trailers, sent when the stream asks for them. */
+  responseTrailers: Promise<HeaderMap | undefined> | undefined = undefined;
+  /** Settles the request's trailers (set while they are awaited). */
+  resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
+
+  constructor(
+    readonly opts: Http2EdgeOptions,
+    readonly peer: string,
+  ) {}
+
+  settleTrailers(t: HeaderMap | undefined): void {
+    const resolve = this.resolveTrailers;
+    this.resolveTrailers = undefined;
+    resolve?.(t);
+  }
+}
+
+function onStreamError(this: TaggedStream, err: Error): void {
+  const state = this[kEdge]!;
+  state.opts.logger.debug({ peer: state.peer, err: err.message }, 'HTTP/2 stream error');
+}
+
+/**
+ * The request is over: a client that reset the stream cancels it, and a response body still
+ * coming is cut; request trailers never sent are none.
+ */
+function onStreamClose(this: TaggedStream): void {
+  const state = this[kEdge]!;
+  state.opts.drain.end();
+  if (!this.writableFinished || this.rstCode !== constants.NGHTTP2_NO_ERROR) {
+    abortOwned(state.abort, new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${this.rstCode})`));
+  }
+  const body = state.upstreamBody;
+  if (body !== null && !body.readableEnded) body.destroy();
+  state.settleTrailers(undefined);
+}
+
+function onWantTrailers(this: TaggedStream): void {
+  const stream = this;
+  stream[kEdge]!.responseTrailers!.then(
+    // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
+    (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
+    () => stream.close(constants.NGHTTP2_INTERNAL_ERROR),
+  );
+}
+
+/** The request's trailers: resolved when they come, or with undefined once the body ended without them. */
+function requestTrailers(stream: ServerHttp2Stream, state: EdgeStream): Promise<HeaderMap | undefined> {
+  const trailers = new Promise<HeaderMap | undefined>((resolve) => (state.resolveTrailers = resolve));
+  // 'trailers' and 'end' come once at most: `on`, no `once` wrapper. The stream's 'close'
+  // (onStreamClose) settles them too.
+  stream.on('trailers', onRequestTrailers);
+  stream.on('end', onRequestEnd);
+  return trailers;
+}
+
+function onRequestTrailers(this: TaggedStream, t: IncomingHttpHeaders): void {
+  this[kEdge]!.settleTrailers(endToEndHeaders(t));
+}
+
+function onRequestEnd(this: TaggedStream): void {
+  // Trailers, when sent, are emitted before the end; wait a turn in case they follow it.
+  setImmediate(settleNoTrailers, this[kEdge]!);
+}
+
+function settleNoTrailers(state: EdgeStream): void {
+  state.settleTrailers(undefined);
 }

@@ -6,13 +6,18 @@ import type { Logger } from 'pino';
 import { ProxyError } from '../../errors.ts';
 import type { MeshRequest, MeshResponse } from '../../http/message.ts';
 import { dialAsync } from '../../transport/dial.ts';
-import { exchange } from './h2-stream.ts';
+import { exchange, type StreamHooks } from './h2-stream.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
 import { joinHostPort } from '../../../api/host-port.ts';
 
 // 64 KiB windows cap bulk transfer on real networks; these still bound what one stream buffers.
 const STREAM_WINDOW = 1 << 20;
 const SESSION_WINDOW = 16 << 20;
+
+// request()'s options, shared (Node copies them).
+const NO_BODY = { endStream: true };
+const BODY_AND_TRAILERS = { endStream: false, waitForTrailers: true };
+const BODY_ONLY = { endStream: false };
 
 export interface H2ClientOptions {
   /** A session with no open stream for this long is closed. */
@@ -33,6 +38,11 @@ export class H2Client {
   private readonly opened = new Set<ClientHttp2Session>();
   /** The endpoint's Service; `mayRetry` false marks a request already sent once. */
   readonly service: (req: MeshRequest, mayRetry?: boolean) => Promise<MeshResponse>;
+  /** What a stream tells this client, one object for all its streams (no closures per request). */
+  private readonly retried: StreamHooks = { onClose: () => this.active-- };
+  // REFUSED_STREAM promises the server did nothing with the request: send it once more, on this
+  // session if it still takes streams, else on a new one.
+  private readonly firstAttempt: StreamHooks = { ...this.retried, retryRefused: (req) => this.service(req, false) };
 
   constructor(
     private readonly target: EndpointTarget,
@@ -138,7 +148,7 @@ export class H2Client {
     let stream: ClientHttp2Stream;
     try {
       // Trailers follow a body; a body-less request ends with its HEADERS frame.
-      stream = session.request(headers, { endStream: req.body === null, waitForTrailers: req.body !== null && req.trailers !== undefined });
+      stream = session.request(headers, req.body === null ? NO_BODY : req.trailers !== undefined ? BODY_AND_TRAILERS : BODY_ONLY);
     } catch (err) {
       const code = (err as { code?: string }).code;
       // The session went away between our check and the request (GOAWAY raced us): nothing
@@ -152,12 +162,7 @@ export class H2Client {
       return Promise.reject(new ProxyError(kind, `${this.target.label}: ${(err as Error).message}`, { cause: err }));
     }
     this.active++;
-    return exchange(stream, req, this.target.label, {
-      onClose: () => this.active--,
-      // REFUSED_STREAM promises the server did nothing with the request: send it once more,
-      // on this session if it still takes streams, else on a new one.
-      retryRefused: mayRetry ? () => this.service(req, false) : undefined,
-    });
+    return exchange(stream, req, this.target.label, mayRetry ? this.firstAttempt : this.retried);
   }
 }
 

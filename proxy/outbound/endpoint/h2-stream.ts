@@ -1,7 +1,7 @@
 // One request on an HTTP/2 session: body and trailers up, response and trailers down,
 // cancellation as RST_STREAM(CANCEL), and a reset before the response noticed even when Node
 // reports it as a quiet close.
-import http2, { type ClientHttp2Stream } from 'node:http2';
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { forward } from '../../http/forward.ts';
@@ -14,76 +14,122 @@ export interface StreamHooks {
   /** The stream closed (the session's open-stream count goes down). */
   onClose: () => void;
   /** Sends the request again after REFUSED_STREAM; absent for a request already retried. */
-  retryRefused?: () => Promise<MeshResponse>;
+  retryRefused?: (req: MeshRequest) => Promise<MeshResponse>;
+}
+
+const kExchange = Symbol('mesh.h2-exchange');
+type TaggedStream = ClientHttp2Stream & { [kExchange]?: H2Exchange };
+
+/**
+ * One stream's state. It is its own cancel hook, and the stream's listeners are functions shared
+ * by every stream that find it on the stream (`this`): no closure per stream and listener.
+ */
+class H2Exchange implements CancelHook {
+  responded = false;
+  failure: Error | undefined = undefined;
+  resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
+
+  constructor(
+    readonly stream: ClientHttp2Stream,
+    readonly req: MeshRequest,
+    readonly label: string,
+    readonly hooks: StreamHooks,
+    readonly resolve: (res: MeshResponse) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** `req.signal` aborted, or the request body failed: the upstream stream goes. */
+  onCancel(): void {
+    if (!this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  settleTrailers(t: HeaderMap | undefined): void {
+    const resolve = this.resolveTrailers;
+    this.resolveTrailers = undefined;
+    resolve?.(t);
+  }
 }
 
 export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: string, hooks: StreamHooks): Promise<MeshResponse> {
   return new Promise((resolve, reject) => {
-    let responded = false;
-    let failure: Error | undefined;
-    let resolveTrailers: (t: HeaderMap | undefined) => void = () => {};
-    const cancel = (): void => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    };
+    const ex = new H2Exchange(stream, req, label, hooks, resolve, reject);
+    (stream as TaggedStream)[kExchange] = ex;
     // An HTTP/1 client's requests share its connection's signal: a cancel hook, not a listener.
-    const hook: CancelHook = { onCancel: cancel };
-    onCancel(req.signal, hook);
+    onCancel(req.signal, ex);
 
     if (req.body) {
       const source = req.body;
-      source.on('error', cancel);
+      source.on('error', () => ex.onCancel());
       forward(source, stream);
-      const trailersOf = req.trailers;
       // The stream was opened with waitForTrailers: it stays open until trailers (maybe none) go.
-      if (trailersOf) {
-        stream.on('wantTrailers', () => {
-          trailersOf.then((t) => {
-            // A stream closed meanwhile (a cancel, a reset) is not destroyed yet, but sendTrailers
-            // throws on it, and here that would be an unhandled rejection: the end of the process.
-            if (!stream.destroyed && !stream.closed) stream.sendTrailers(t ?? {});
-          }, cancel);
-        });
-      }
+      if (req.trailers) stream.on('wantTrailers', onWantTrailers);
     }
-
-    stream.on('response', (raw, flags) => {
-      if (responded) return;
-      responded = true;
-      const endOfStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      // Trailers-only (gRPC errors) or an empty body: nothing to stream, but drain so the stream closes.
-      if (endOfStream) stream.resume();
-      const trailers = new Promise<HeaderMap | undefined>((r) => (resolveTrailers = r));
-      resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: endOfStream ? null : stream, trailers });
-    });
-    stream.on('trailers', (raw) => resolveTrailers(endToEndHeaders(raw)));
+    stream.on('response', onResponse);
+    stream.on('trailers', onTrailers);
     // Always listened to, so a bad stream cannot kill the process. Before a response, 'close'
     // decides what happened (it may retry a refused stream); after, the body's reader sees it.
-    stream.on('error', (err) => {
-      if (!responded) failure = err;
-    });
+    stream.on('error', onError);
     // 'wantTrailers', 'close' and an 'error' come once at most: `on`, no `once` wrapper.
-    stream.on('close', () => {
-      hooks.onClose();
-      offCancel(req.signal, hook);
-      resolveTrailers(undefined);
-      // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing
-      // response has to be noticed here.
-      if (responded) return;
-      responded = true;
-      const refused = stream.rstCode === NGHTTP2_REFUSED_STREAM;
-      // A refused stream was not processed: without a body already spent, it may go again.
-      if (refused && hooks.retryRefused && req.body === null && !req.signal.aborted) {
-        hooks.retryRefused().then(resolve, reject);
-        return;
-      }
-      const why = req.signal.aborted
-        ? 'request cancelled by the client'
-        : refused
-          ? 'stream refused by the server'
-          : failure
-            ? failure.message
-            : `stream reset (code ${stream.rstCode ?? 'none'}) before the response`;
-      reject(new ProxyError('UPSTREAM_RESET', `${label}: ${why}`, { cause: failure }));
-    });
+    stream.on('close', onClose);
   });
+}
+
+function onWantTrailers(this: TaggedStream): void {
+  const ex = this[kExchange]!;
+  const stream = this;
+  ex.req.trailers!.then(
+    (t) => {
+      // A stream closed meanwhile (a cancel, a reset) is not destroyed yet, but sendTrailers
+      // throws on it, and here that would be an unhandled rejection: the end of the process.
+      if (!stream.destroyed && !stream.closed) stream.sendTrailers(t ?? {});
+    },
+    () => ex.onCancel(),
+  );
+}
+
+function onResponse(this: TaggedStream, raw: IncomingHttpHeaders, flags: number): void {
+  const ex = this[kExchange]!;
+  if (ex.responded) return;
+  ex.responded = true;
+  const endOfStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+  // Trailers-only (gRPC errors) or an empty body: nothing to stream, but drain so the stream closes.
+  if (endOfStream) this.resume();
+  const trailers = new Promise<HeaderMap | undefined>((r) => (ex.resolveTrailers = r));
+  ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: endOfStream ? null : this, trailers });
+}
+
+function onTrailers(this: TaggedStream, raw: IncomingHttpHeaders): void {
+  this[kExchange]!.settleTrailers(endToEndHeaders(raw));
+}
+
+function onError(this: TaggedStream, err: Error): void {
+  const ex = this[kExchange]!;
+  if (!ex.responded) ex.failure = err;
+}
+
+function onClose(this: TaggedStream): void {
+  const ex = this[kExchange]!;
+  const { req, hooks } = ex;
+  hooks.onClose();
+  offCancel(req.signal, ex);
+  ex.settleTrailers(undefined);
+  // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing
+  // response has to be noticed here.
+  if (ex.responded) return;
+  ex.responded = true;
+  const refused = this.rstCode === NGHTTP2_REFUSED_STREAM;
+  // A refused stream was not processed: without a body already spent, it may go again.
+  if (refused && hooks.retryRefused && req.body === null && !req.signal.aborted) {
+    hooks.retryRefused(req).then(ex.resolve, ex.reject);
+    return;
+  }
+  const failure = ex.failure;
+  const why = req.signal.aborted
+    ? 'request cancelled by the client'
+    : refused
+      ? 'stream refused by the server'
+      : failure
+        ? failure.message
+        : `stream reset (code ${this.rstCode ?? 'none'}) before the response`;
+  ex.reject(new ProxyError('UPSTREAM_RESET', `${ex.label}: ${why}`, { cause: failure }));
 }
