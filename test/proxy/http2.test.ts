@@ -74,6 +74,30 @@ describe('HTTP/2 through two proxies', () => {
     expect(down.body.length).toBe(16 * 1024 * 1024);
   });
 
+  it('streams both ways: each request chunk comes back echoed before the client sends the next', async () => {
+    // Lockstep: a proxy that held a chunk (buffering the request body or the response) would
+    // leave the client waiting for an echo that never comes, and the test would time out.
+    const stream = session.request({ ':path': '/echo', ':method': 'POST', ':authority': AUTHORITY });
+    stream.on('error', () => {});
+    const echoed: string[] = [];
+    let waiting: (() => void) | undefined;
+    stream.on('data', (c: Buffer) => {
+      echoed.push(c.toString());
+      waiting?.();
+    });
+    for (let i = 0; i < 5; i++) {
+      const event = `data: event ${i}\n\n`;
+      const back = new Promise<void>((resolve) => (waiting = resolve));
+      stream.write(event);
+      await back;
+      expect(echoed.join('')).toContain(event);
+    }
+    const ended = new Promise((resolve) => stream.on('end', resolve));
+    stream.end();
+    await ended;
+    expect(echoed.join('')).toBe([0, 1, 2, 3, 4].map((i) => `data: event ${i}\n\n`).join(''));
+  });
+
   it('request trailers reach the app and response trailers come back', async () => {
     const r = await call('/echo', { body: [Buffer.from('with trailers')], trailers: { 'x-request-trailer': 'sent-by-client' } });
     expect(r.body.toString()).toBe('with trailers');
