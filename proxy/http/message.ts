@@ -13,6 +13,12 @@ export type HeaderMap = Record<string, string | string[]>;
 
 export type WireProtocol = 'http/1.1' | 'h2';
 
+/** A request's cancellation as the layers read it: an AbortSignal (HTTP/1) or an edge's own `OwnedSignal` (HTTP/2). */
+export interface RequestSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+}
+
 export interface MeshRequest {
   /** How the request reached this proxy; the endpoint tier decides how it leaves. */
   readonly protocol: WireProtocol;
@@ -30,8 +36,11 @@ export interface MeshRequest {
    * undefined (the field, or the resolved value) when the request has none.
    */
   trailers?: Promise<HeaderMap | undefined>;
-  /** Aborted when the client goes away or resets the stream: layers stop work and cancel upstream. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the client goes away or resets the stream: layers stop work and cancel upstream
+   * (they hear of it through `onCancel`, proxy/http/cancel.ts).
+   */
+  signal: RequestSignal;
   readonly ctx: RequestContext;
 }
 

@@ -13,7 +13,7 @@ import {
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
-import { abortOwned, ownedSignal } from '../http/cancel.ts';
+import { OwnedSignal } from '../http/cancel.ts';
 import { forward } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
@@ -101,7 +101,7 @@ export class Http2Edge {
       // the backpressure). A reader that stops early leaves it to the stream's close.
       body: ended ? null : stream,
       trailers: ended ? undefined : requestTrailers(stream, state),
-      signal: ownedSignal(state.abort),
+      signal: state.signal,
       ctx,
     };
     opts.service(meshReq).then(
@@ -174,7 +174,8 @@ type TaggedStream = ServerHttp2Stream & { [kEdge]?: EdgeStream };
 
 /** What the shared listeners below need of one server stream. */
 class EdgeStream {
-  readonly abort = new AbortController();
+  /** The request's signal: aborted when the client resets the stream. */
+  readonly signal = new OwnedSignal();
   /** The response body being written to the client, once there is one. */
   upstreamBody: Readable | null = null;
   /** The response's trailers, sent when the stream asks for them. */
@@ -207,7 +208,7 @@ function onStreamClose(this: TaggedStream): void {
   const state = this[kEdge]!;
   state.opts.drain.end();
   if (!this.writableFinished || this.rstCode !== constants.NGHTTP2_NO_ERROR) {
-    abortOwned(state.abort, new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${this.rstCode})`));
+    state.signal.abort(new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${this.rstCode})`));
   }
   const body = state.upstreamBody;
   if (body !== null && !body.readableEnded) body.destroy();

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ProxyError } from '../../../proxy/errors.ts';
+import { onCancel } from '../../../proxy/http/cancel.ts';
 import { stack, type Layer, type Service } from '../../../proxy/http/message.ts';
 import { ProxyMetrics } from '../../../proxy/metrics/index.ts';
 import { parsePrometheus } from '../../../api/prom-text.ts';
@@ -159,7 +160,7 @@ describe('request layer, HTTP/1.1', () => {
     const waitsForever: Service = (req) =>
       new Promise((_, reject) => {
         arrived();
-        req.signal.addEventListener('abort', () => reject(new ProxyError('UPSTREAM_RESET', 'request cancelled by the client')));
+        onCancel(req.signal, { onCancel: () => reject(new ProxyError('UPSTREAM_RESET', 'request cancelled by the client')) });
       });
     const origin = await edgeFor(waitsForever, metrics.requestLayer());
     const abort = new AbortController();

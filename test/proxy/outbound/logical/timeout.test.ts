@@ -1,6 +1,7 @@
 // Timeout layers against a fake inner service: expiry error, upstream cancel, deadline, body coverage.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { onCancel } from '../../../../proxy/http/cancel.ts';
 import type { MeshRequest, MeshResponse } from '../../../../proxy/http/message.ts';
 import { timeoutLayer } from '../../../../proxy/outbound/logical/timeout.ts';
 import { meshRequest, readAll, response, sleep } from '../../../helpers/fake-request.ts';
@@ -10,10 +11,12 @@ function slow(ms: number, seen: { aborted?: unknown }) {
   return (req: MeshRequest) =>
     new Promise<MeshResponse>((resolve, reject) => {
       const t = setTimeout(() => resolve(response(200, 'late')), ms);
-      req.signal.addEventListener('abort', () => {
-        seen.aborted = req.signal.reason;
-        clearTimeout(t);
-        reject(req.signal.reason);
+      onCancel(req.signal, {
+        onCancel: () => {
+          seen.aborted = req.signal.reason;
+          clearTimeout(t);
+          reject(req.signal.reason);
+        },
       });
     });
 }
