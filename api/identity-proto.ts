@@ -1,5 +1,5 @@
-// Loads api/identity.proto at runtime (no codegen) for the CA server and the proxy's client.
-import { protoService, type ServiceDefinition } from './proto-service.ts';
+// api/identity.proto's messages as TypeScript types, and the CA's identity: what the CA server
+// (identity-service.ts) and the proxy's client (proxy/identity/client.ts) both speak.
 import { CONTROL_PLANE_NAMESPACE, spiffeId } from './spiffe.ts';
 
 /** The Certify request and response as proto-loader hands them over (camelCase, int64 as Number). */
@@ -13,12 +13,6 @@ export interface CertifyResponseMessage {
   leafCertificate: Buffer;
   intermediateCertificates: Buffer[];
   validUntilMs: number;
-}
-
-export type IdentityServiceDefinition = ServiceDefinition;
-
-export function identityService(): IdentityServiceDefinition {
-  return protoService('identity', 'mesh.identity.v1.Identity', { longs: Number, defaults: true, keepCase: false });
 }
 
 /** The CA's own SPIFFE id, which clients require on its serving certificate. */

@@ -3,7 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { spiffeIdOfPeer } from './spiffe.ts';
-import { tapService, type ObserveRequest, type TapEvent } from './tap-proto.ts';
+import type { ObserveRequest, TapEvent } from './tap-proto.ts';
+import { tapService } from './tap-service.ts';
 
 export interface TapClientOptions {
   /** The proxy's tap address, `ip:port`. */

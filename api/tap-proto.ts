@@ -1,6 +1,5 @@
-// api/tap.proto loaded at run time (no codegen), and its messages as TypeScript types: what the
-// proxy's tap server sends and what a tap client (the viz) receives, field for field.
-import { protoService, type ServiceDefinition } from './proto-service.ts';
+// api/tap.proto's messages as TypeScript types: what the proxy's tap server sends and what a tap
+// client (the viz) receives, field for field.
 import { spiffeId } from './spiffe.ts';
 
 /** The identity that may tap a proxy: the viz's service account in its own namespace. */
@@ -122,9 +121,3 @@ export type TapEventOut = Omit<TapEventCommon, 'source' | 'destination'> & {
   responseEnd?: Omit<ResponseEnd, 'grpcStatus'> & { grpcStatus?: { code: number } };
   tapEnd?: TapEnd;
 };
-
-export type TapServiceDefinition = ServiceDefinition;
-
-export function tapService(): TapServiceDefinition {
-  return protoService('tap', 'mesh.tap.v1.Tap', { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
-}

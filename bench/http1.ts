@@ -18,7 +18,7 @@ export const http1Mode: BenchMode = {
   summary: 'HTTP/1.1 direct vs through outbound + inbound proxies (cleartext)',
   async run(ctx) {
     ctx.log('starting the app and two proxies (each its own process)...');
-    const t = await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand });
+    const t = await startTopology({ logDir: ctx.logDir, proxyCommand: ctx.proxyCommand, outbound: { env: ctx.proxyEnv }, inbound: { env: ctx.proxyEnv } });
     ctx.onCleanup(() => t.stop());
     await checkSamePath(t);
     // --baseline-proxy: the same path run by another build of the proxy, on its own pods, in the same run.

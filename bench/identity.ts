@@ -9,7 +9,7 @@ import { CertificateAuthority } from '../identity/ca.ts';
 import { startIdentityServer } from '../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../identity/token.ts';
 import { createCsrDer } from '../proxy/identity/csr.ts';
-import { identityService } from '../api/identity-proto.ts';
+import { identityService } from '../api/identity-service.ts';
 import { generateRsaKeyPair } from '../api/keypair.ts';
 import { StaticCredentials } from '../proxy/identity/static-credentials.ts';
 

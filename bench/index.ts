@@ -39,12 +39,13 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '1000' },
       'proxy-build': { type: 'string', default: 'tsx' },
       'proxy-node-flags': { type: 'string', default: '' },
+      'proxy-env': { type: 'string', default: '' },
       'baseline-proxy': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"] [--baseline-proxy /other/tree/bin/mesh.js]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"] [--proxy-env="MALLOC_ARENA_MAX=1"] [--baseline-proxy /other/tree/bin/mesh.js]`);
     return 0;
   }
   const loadMode = MODES[values.mode];
@@ -85,6 +86,8 @@ async function main(): Promise<number> {
       ...values['proxy-node-flags'].split(' ').filter(Boolean),
       ...(values['proxy-build'] === 'bundle' ? buildProxyBundle(logDir) : ['bin/mesh.js', 'proxy']),
     ],
+    // Environment variables for this build's proxies (mode http1), `KEY=VALUE` split on spaces.
+    proxyEnv: Object.fromEntries(values['proxy-env'].split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
     baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
     ...load,
@@ -97,7 +100,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   try {
     const results = await mode.run(ctx);
-    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate, proxyBuild: values['proxy-build'], proxyNodeFlags: values['proxy-node-flags'] }, ...(results as object) });
+    saveResults(mode.name, { settings: { durationSeconds: ctx.durationSeconds, connections: ctx.connections, rate: ctx.rate, proxyBuild: values['proxy-build'], proxyNodeFlags: values['proxy-node-flags'], proxyEnv: values['proxy-env'] }, ...(results as object) });
     console.log(`\nwrote bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     return 0;
   } finally {

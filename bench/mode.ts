@@ -11,6 +11,8 @@ export interface BenchContext {
   rate: number;
   /** Node arguments that run `mesh proxy`: `bin/mesh.js proxy` (tsx), or a bundle (`--proxy-build bundle`). */
   proxyCommand: string[];
+  /** `--proxy-env`: environment variables for this build's proxies (mode http1; a baseline keeps the default). */
+  proxyEnv: Record<string, string>;
   /** `--baseline-proxy`: Node arguments that run another build's `mesh proxy`, to compare against. */
   baselineProxyCommand?: string[];
   /** Registers a cleanup that runs however the bench ends (Ctrl-C included). */

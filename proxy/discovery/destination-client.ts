@@ -1,15 +1,19 @@
 // The proxy's Resolver backed by the destination service: one shared gRPC watch per authority
 // (endpoints, profile) and per inbound port (policy), stopped when idle; registers this proxy's
 // pod; keeps the last state while the destination is away and reconnects with jittered backoff.
-import type * as grpc from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
-import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId } from '../../api/spiffe.ts';
+import type { PeerCertificate } from 'node:tls';
+import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { type TlsCredentials } from '../identity/credentials.ts';
 import { CountedWatched } from './counted-watched.ts';
-import { destinationStubs, type DestinationStubs } from '../../api/destination-channel.ts';
-import type { EndpointUpdateMessage, InboundPolicyMessage, PodAnnouncementMessage, ProfileUpdateMessage, RegistrationEventMessage } from '../../api/destination-messages.ts';
+import type {
+  EndpointUpdateMessage, GetDestinationMessage, InboundPolicyMessage, PodAnnouncementMessage, PortSpecMessage, ProfileUpdateMessage, RegistrationEventMessage,
+} from '../../api/destination-messages.ts';
+import { grpcMethod, type GrpcMethod } from '../../api/proto-codec.ts';
+import { GrpcChannel } from '../grpc/channel.ts';
+import type { ClientCall } from '../grpc/call.ts';
 import { endpointFromWire, policyFromWire, profileFromWire } from '../../api/destination-wire.ts';
-import { ResilientStream, type Backoff } from './resilient-stream.ts';
+import { ResilientStream, type Backoff, type ReopenableCall } from './resilient-stream.ts';
 import type { DefaultPolicy, Endpoint, EndpointSet, InboundPolicy, PodInfo, Profile } from '../../api/destination-types.ts';
 import type { Resolver } from './resolver.ts';
 import { Watched } from './watched.ts';
@@ -50,15 +54,34 @@ export interface RegistrationState {
   message: string;
 }
 
+interface DestinationMethods {
+  getEndpoints: GrpcMethod<GetDestinationMessage, EndpointUpdateMessage>;
+  getProfile: GrpcMethod<GetDestinationMessage, ProfileUpdateMessage>;
+  watchPort: GrpcMethod<PortSpecMessage, InboundPolicyMessage>;
+  register: GrpcMethod<PodAnnouncementMessage, RegistrationEventMessage>;
+}
+let methods: DestinationMethods | undefined;
+
+/** The destination's methods this client calls, from api/destination.proto (parsed once per process, on first use). */
+function destinationMethods(): DestinationMethods {
+  const method = <Req, Res>(service: string, name: string) => grpcMethod<Req, Res>('destination', `mesh.destination.v1.${service}`, name);
+  return (methods ??= {
+    getEndpoints: method('Destination', 'GetEndpoints'),
+    getProfile: method('Destination', 'GetProfile'),
+    watchPort: method('InboundPolicies', 'WatchPort'),
+    register: method('Registration', 'Register'),
+  });
+}
+
 const defaultServerIdentity = (own: string) => spiffeId(parseSpiffeId(own)?.trustDomain ?? 'cluster.local', CONTROL_PLANE_NAMESPACE, 'destination');
 
 export class DestinationClient implements Resolver {
   /** The latest answer to this proxy's registration (absent until the destination replies). */
   readonly registration = new Watched<RegistrationState>();
-  private stubs?: DestinationStubs;
+  private grpc?: GrpcChannel;
   private readonly entries = new Map<string, Entry<unknown>>();
   private registrationStream?: ResilientStream<RegistrationEventMessage>;
-  private registrationCall?: grpc.ClientDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>;
+  private registrationCall?: ClientCall<PodAnnouncementMessage, RegistrationEventMessage>;
   private unsubscribeReady?: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribeRotate: () => void;
@@ -78,8 +101,8 @@ export class DestinationClient implements Resolver {
     this.sweepTimer.unref();
     // New certificate: new channel for every stream (open ones would keep presenting the old one).
     this.unsubscribeRotate = options.credentials.onRotate(() => {
-      this.stubs?.close();
-      this.stubs = undefined;
+      this.grpc?.close();
+      this.grpc = undefined;
     });
     if (options.pod) this.startRegistration(options.pod);
   }
@@ -90,7 +113,7 @@ export class DestinationClient implements Resolver {
       let known = new Map<string, Endpoint>();
       return {
         what: `endpoints ${authority}`,
-        open: () => this.channel().destination.getEndpoints(request) as grpc.ClientReadableStream<EndpointUpdateMessage>,
+        open: () => this.channel().serverStream(destinationMethods().getEndpoints, request),
         onOpen: () => {
           known = new Map(); // the first message on a new stream is the whole current state
         },
@@ -110,7 +133,7 @@ export class DestinationClient implements Resolver {
   profile(authority: string): Watched<Profile> {
     return this.watch(`profile|${authority}`, () => ({
       what: `profile ${authority}`,
-      open: () => this.channel().destination.getProfile({ authority, contextNamespace: this.namespace }) as grpc.ClientReadableStream<ProfileUpdateMessage>,
+      open: () => this.channel().serverStream(destinationMethods().getProfile, { authority, contextNamespace: this.namespace }),
       apply: (m: ProfileUpdateMessage) => profileFromWire(m),
     }));
   }
@@ -124,7 +147,7 @@ export class DestinationClient implements Resolver {
     }
     return this.watch(`policy|${port}`, () => ({
       what: `inbound policy ${pod.namespace}/${pod.name}:${port}`,
-      open: () => this.channel().inbound.watchPort({ workload: `${pod.namespace}/${pod.name}`, port, defaultPolicy }) as grpc.ClientReadableStream<InboundPolicyMessage>,
+      open: () => this.channel().serverStream(destinationMethods().watchPort, { workload: `${pod.namespace}/${pod.name}`, port, defaultPolicy }),
       apply: (m: InboundPolicyMessage) => policyFromWire(m),
     }));
   }
@@ -153,22 +176,35 @@ export class DestinationClient implements Resolver {
     this.deregister();
     for (const entry of this.entries.values()) entry.stream?.stop();
     this.entries.clear();
-    this.stubs?.close();
+    this.grpc?.close();
   }
 
-  private channel(): DestinationStubs {
+  /** The channel for new calls, made with the current certificate (and made again after a rotation). */
+  private channel(): GrpcChannel {
     if (this.closed) throw new Error('destination client closed');
-    this.stubs ??= destinationStubs(this.options.addr, {
-      trustAnchorsPem: this.options.credentials.trustAnchorsPem,
-      client: this.options.credentials,
-      serverIdentity: this.options.serverIdentity === null ? undefined : (this.options.serverIdentity ?? defaultServerIdentity(this.options.credentials.identity)),
+    if (this.grpc) return this.grpc;
+    const { addr, credentials } = this.options;
+    const expected = this.options.serverIdentity === null ? undefined : (this.options.serverIdentity ?? defaultServerIdentity(credentials.identity));
+    this.grpc = new GrpcChannel({
+      addr,
+      trustAnchorsPem: credentials.trustAnchorsPem,
+      clientCertificate: credentials.current(),
+      // SNI must be a name, not the IP we dial; the certificate check below does the real work.
+      servername: 'destination.linkerd.svc.cluster.local',
+      // The destination is addressed by IP, so the usual hostname check says nothing; what matters is
+      // the chain to the trust anchors (checked by TLS) and, when configured, the SPIFFE id.
+      checkServerIdentity: (cert: PeerCertificate) => {
+        if (!expected) return undefined;
+        const id = spiffeIdOfPeer(cert.subjectaltname);
+        return id === expected ? undefined : new Error(`destination presented ${id ?? 'no SPIFFE id'}, expected ${expected}`);
+      },
     });
-    return this.stubs;
+    return this.grpc;
   }
 
   private watch<T, M>(
     key: string,
-    describe: () => { what: string; open: () => grpc.ClientReadableStream<M>; onOpen?: () => void; apply: (m: M) => T },
+    describe: () => { what: string; open: () => ReopenableCall<M>; onOpen?: () => void; apply: (m: M) => T },
   ): Watched<T> {
     const existing = this.entries.get(key) as Entry<T> | undefined;
     if (existing) {
@@ -232,7 +268,7 @@ export class DestinationClient implements Resolver {
       `registration ${pod.namespace}/${pod.name}`,
       {
         open: () => {
-          const call = this.channel().registration.register() as grpc.ClientDuplexStream<PodAnnouncementMessage, RegistrationEventMessage>;
+          const call = this.channel().bidiStream(destinationMethods().register);
           this.registrationCall = call;
           call.write(announcement);
           return call;

@@ -1,6 +1,5 @@
 // A server stream that comes back: reopened with jittered exponential backoff whenever it ends
 // or fails, until stopped. Callers keep their last state meanwhile.
-import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 export interface Backoff {
@@ -8,18 +7,29 @@ export interface Backoff {
   maxMs: number;
 }
 
+/**
+ * A call as this stream uses it: the proxy's own calls (proxy/grpc/call.ts) and grpc-js's streams
+ * (the viz's watches) both fit. An error's message is `<status> <NAME>: <details>` in both.
+ */
+export interface ReopenableCall<M> {
+  on(event: 'data', listener: (message: M) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  cancel(): void;
+}
+
 export interface StreamHooks<M> {
   /** Opens a new call; throwing counts as a failure (e.g. no certificate yet). */
-  open(): grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+  open(): ReopenableCall<M>;
   /** A new call is open: the next message restarts the state from scratch. */
-  onOpen?(call: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>): void;
+  onOpen?(call: ReopenableCall<M>): void;
   onMessage(message: M): void;
   /** The call failed or ended and will be reopened after a backoff (`why`: what the call said). */
   onLost?(why: string): void;
 }
 
 export class ResilientStream<M> {
-  private call?: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+  private call?: ReopenableCall<M>;
   private timer?: NodeJS.Timeout;
   private attempt = 0;
   private stopped = false;
@@ -33,7 +43,7 @@ export class ResilientStream<M> {
 
   start(): void {
     if (this.stopped) return;
-    let call: grpc.ClientReadableStream<M> | grpc.ClientDuplexStream<unknown, M>;
+    let call: ReopenableCall<M>;
     try {
       call = this.hooks.open();
     } catch (err) {
@@ -53,7 +63,7 @@ export class ResilientStream<M> {
       this.call = undefined;
       this.retry(why);
     };
-    call.on('error', (err: grpc.ServiceError) => finish(`${err.code ? `status ${err.code}: ` : ''}${err.details || err.message}`));
+    call.on('error', (err: Error) => finish(err.message));
     call.on('end', () => finish('stream ended'));
   }
 

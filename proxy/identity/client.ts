@@ -3,14 +3,16 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from '../metrics/prom-client-parts.ts';
 import { createLogger } from '../../api/log.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import { type TlsCredentials } from './credentials.ts';
 import { createCsrDer } from './csr.ts';
-import { caIdentityOf, identityService, type CertifyRequestMessage, type CertifyResponseMessage } from '../../api/identity-proto.ts';
+import { caIdentityOf, type CertifyRequestMessage, type CertifyResponseMessage } from '../../api/identity-proto.ts';
+import { grpcMethod, type GrpcMethod } from '../../api/proto-codec.ts';
+import { GrpcChannel } from '../grpc/channel.ts';
+import type { GrpcError } from '../grpc/status.ts';
 import { generateRsaKeys, type RsaKeys } from '../../api/rsa-keys.ts';
 import { chainPemFromResponse, RetryDelay } from './renewal.ts';
 
@@ -55,7 +57,8 @@ export class IdentityClient implements TlsCredentials {
   private markReady!: () => void;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly client: grpc.Client & { Certify?: unknown };
+  private readonly channel: GrpcChannel;
+  private readonly certifyMethod: GrpcMethod<CertifyRequestMessage, CertifyResponseMessage>;
   private readonly log: Logger;
   private readonly retry: RetryDelay;
   private readonly expiry: Gauge;
@@ -73,22 +76,20 @@ export class IdentityClient implements TlsCredentials {
     this.expiry = new Gauge({ name: 'identity_cert_expiration_timestamp_seconds', help: 'Expiry of the proxy\'s current certificate (Unix seconds).', registers: [registry] });
     this.renewals = new Counter({ name: 'identity_cert_renewals_total', help: 'Certify calls by result (success = a new certificate is in use).', labelNames: ['result'], registers: [registry] });
     const caIdentity = caIdentityOf(id.trustDomain);
-    const channelCreds = grpc.credentials.createSsl(Buffer.from(options.trustAnchorsPem), null, null, {
+    this.certifyMethod = grpcMethod('identity', 'mesh.identity.v1.Identity', 'Certify');
+    // No client certificate: the proxy has none until this channel gets it one. A failed call is
+    // retried by `attempt` below with our backoff, so the proxy is ready within retryMaxMs of the CA coming back.
+    this.channel = new GrpcChannel({
+      addr: options.addr,
+      trustAnchorsPem: options.trustAnchorsPem,
+      // SNI cannot carry an IP address (RFC 6066); the name only needs to be one the CA's certificate has.
+      servername: 'localhost',
       // The chain is checked against the anchors by TLS; here we require the CA's own SPIFFE id,
       // so only the mesh CA (not any workload with a valid certificate) can hand out identities.
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+      checkServerIdentity: (cert: PeerCertificate) => {
         const presented = spiffeIdOfPeer(cert.subjectaltname);
         return presented === caIdentity ? undefined : new Error(`identity CA at ${options.addr} presented "${presented ?? 'no SPIFFE id'}", expected "${caIdentity}"`);
       },
-    });
-    const { Client } = identityService();
-    // SNI cannot carry an IP address (RFC 6066); the name only needs to be one the CA's certificate has.
-    // grpc-js has its own reconnect backoff (up to 120 s by default); bound it by ours, so the
-    // proxy becomes ready within retryMaxMs of the CA coming back.
-    this.client = new Client(options.addr, channelCreds, {
-      'grpc.ssl_target_name_override': 'localhost',
-      'grpc.initial_reconnect_backoff_ms': options.retryMinMs ?? 250,
-      'grpc.max_reconnect_backoff_ms': options.retryMaxMs ?? 10_000,
     });
     void this.start();
   }
@@ -120,7 +121,7 @@ export class IdentityClient implements TlsCredentials {
       } catch (err) {
         this.renewals.inc({ result: 'failure' });
         next = this.retry.next();
-        const e = err as grpc.ServiceError;
+        const e = err as GrpcError;
         this.log.warn({ ca: this.options.addr, code: e.code, retryInMs: next, holding: this.held !== undefined }, `Certify failed: ${e.details ?? e.message}`);
         if (this.held && this.held.validUntilMs <= Date.now()) this.log.error({ validUntil: new Date(this.held.validUntilMs).toISOString() }, 'certificate expired and renewal keeps failing');
       }
@@ -132,11 +133,7 @@ export class IdentityClient implements TlsCredentials {
   private async certify(csr: Buffer): Promise<CertifyResponseMessage> {
     const token = typeof this.options.token === 'string' ? this.options.token : await this.options.token();
     const request: CertifyRequestMessage = { identity: this.identity, token: Buffer.from(token), certificateSigningRequest: csr };
-    const deadline = Date.now() + (this.options.callTimeoutMs ?? 10_000);
-    const call = (this.client as unknown as Record<string, Function>)['Certify']!.bind(this.client);
-    return new Promise((resolve, reject) =>
-      call(request, { deadline }, (err: grpc.ServiceError | null, res: CertifyResponseMessage) => (err ? reject(err) : resolve(res))),
-    );
+    return this.channel.unary(this.certifyMethod, request, this.options.callTimeoutMs ?? 10_000);
   }
 
   current(): Pick<SecureContextOptions, 'key' | 'cert'> {
@@ -166,6 +163,6 @@ export class IdentityClient implements TlsCredentials {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.client.close();
+    this.channel.close();
   }
 }

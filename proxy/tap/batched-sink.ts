@@ -1,7 +1,7 @@
 // A tap's events on their way to its gRPC stream, written in batches: held for a few
 // milliseconds, then framed together and written as one buffer, so that the HTTP/2 session sends
 // one DATA frame and one TLS write (and wakes the tapper once) per batch instead of per event.
-import { frameMessages } from './observe-call.ts';
+import { frameMessages } from '../grpc/wire.ts';
 import type { TapSink } from './hub.ts';
 
 /** What the sink needs of the call (`ObserveCall`). */

@@ -2,6 +2,7 @@
 // length-prefixed message, the response headers, then length-prefixed events, then trailers with
 // `grpc-status` and `grpc-message` (or, for a refusal, one trailers-only response).
 import type { ServerHttp2Stream } from 'node:http2';
+import { PREFIX_BYTES } from '../grpc/wire.ts';
 
 /** gRPC status codes this server answers with (grpc's `status` enum). */
 export const GRPC_OK = 0;
@@ -15,25 +16,8 @@ export const GRPC_UNIMPLEMENTED = 12;
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** A caller that has not sent its whole request by then is answered, not waited for. */
 const REQUEST_WAIT_MS = 10_000;
-/** The length prefix before each message: a compressed flag and a 32-bit big-endian length. */
-const PREFIX_BYTES = 5;
 
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-encoding': 'identity', 'grpc-accept-encoding': 'identity' };
-
-/** Several messages, each with its gRPC length prefix, in one buffer: one write, one DATA frame. */
-export function frameMessages(messages: readonly Buffer[]): Buffer {
-  let size = 0;
-  for (const m of messages) size += PREFIX_BYTES + m.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const m of messages) {
-    out[at] = 0; // not compressed
-    out.writeUInt32BE(m.length, at + 1);
-    m.copy(out, at + PREFIX_BYTES);
-    at += PREFIX_BYTES + m.length;
-  }
-  return out;
-}
 
 /** The request's one message: resolves with its bytes, or rejects with what was wrong with it (INVALID_ARGUMENT). */
 export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {

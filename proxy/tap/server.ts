@@ -4,7 +4,8 @@
 import { createSecureServer, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { tapIdentityOf, tapService, type ObserveRequest } from '../../api/tap-proto.ts';
+import { tapIdentityOf, type ObserveRequest } from '../../api/tap-proto.ts';
+import { messageCodec } from '../../api/proto-codec.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../identity/credentials.ts';
 import { BatchedSink } from './batched-sink.ts';
@@ -40,7 +41,7 @@ export class TapServer {
   private server: Http2SecureServer | undefined;
   private readonly sessions = new Set<Http2Session>();
   private readonly allowed: string;
-  /** ObserveRequest from its wire bytes, as proto-loader decodes it (field names, enums as strings, defaults). */
+  /** ObserveRequest from its wire bytes (api/proto-codec.ts: field names, enums as strings, defaults). */
   private readonly decodeRequest: (bytes: Buffer) => ObserveRequest;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
@@ -48,8 +49,8 @@ export class TapServer {
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
-    const observe = Object.values(tapService().service).find((method) => method.path === OBSERVE_PATH)!;
-    this.decodeRequest = (bytes) => observe.requestDeserialize(bytes) as ObserveRequest;
+    const observeRequest = messageCodec<ObserveRequest>('tap', 'mesh.tap.v1.ObserveRequest');
+    this.decodeRequest = (bytes) => observeRequest.decode(bytes);
   }
 
   /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0), or 0 if closed before that. */

@@ -2,7 +2,8 @@
 // a tap client decodes them back to the same events.
 import { describe, expect, it } from 'vitest';
 import { encodeEventBody, encodeRequestFields, encodeTapEvent, joinTapEvent } from '../../api/tap-encode.ts';
-import { tapService, type TapEventOut } from '../../api/tap-proto.ts';
+import type { TapEventOut } from '../../api/tap-proto.ts';
+import { tapService } from '../../api/tap-service.ts';
 
 const observe = Object.values(tapService().service)[0]!;
 const peers = {

@@ -5,7 +5,8 @@ import pino from 'pino';
 import { CertificateAuthority } from '../../identity/ca.ts';
 import { startIdentityServer, type RunningIdentityServer } from '../../identity/server.ts';
 import { Ed25519TokenValidator, mintToken } from '../../identity/token.ts';
-import { caIdentityOf, identityService, type CertifyResponseMessage } from '../../api/identity-proto.ts';
+import { caIdentityOf, type CertifyResponseMessage } from '../../api/identity-proto.ts';
+import { identityService } from '../../api/identity-service.ts';
 
 export interface CaFixture {
   ca: CertificateAuthority;

@@ -1,7 +1,8 @@
 // The tap layer against a fake inner service: what it reports when the upstream's body goes away.
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { tapService, type TapEvent } from '../../../api/tap-proto.ts';
+import type { TapEvent } from '../../../api/tap-proto.ts';
+import { tapService } from '../../../api/tap-service.ts';
 import { TapHub } from '../../../proxy/tap/hub.ts';
 import { tapLayer } from '../../../proxy/tap/layer.ts';
 import { meshRequest } from '../../helpers/fake-request.ts';

@@ -1,7 +1,6 @@
-// The tap server's gRPC wire pieces: a caller's grpc-timeout header read as a deadline, and a
-// batch of events framed as gRPC frames them one by one.
+// The tap server's gRPC wire pieces: a caller's grpc-timeout header read as a deadline.
 import { describe, expect, it } from 'vitest';
-import { frameMessages, grpcTimeoutMs } from '../../../proxy/tap/observe-call.ts';
+import { grpcTimeoutMs } from '../../../proxy/tap/observe-call.ts';
 
 describe('grpcTimeoutMs', () => {
   it('reads each unit gRPC defines', () => {
@@ -24,9 +23,3 @@ describe('grpcTimeoutMs', () => {
   });
 });
 
-describe('frameMessages', () => {
-  it('puts each message behind an uncompressed flag and its big-endian length, in order', () => {
-    const framed = frameMessages([Buffer.from('ab'), Buffer.alloc(0), Buffer.from('xyz')]);
-    expect([...framed]).toEqual([0, 0, 0, 0, 2, 97, 98, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 120, 121, 122]);
-  });
-});

@@ -1,0 +1,149 @@
+// The proxy's gRPC channel to one control-plane server (the destination, the identity CA), on
+// node:http2: one mTLS HTTP/2 session, opened when a call needs one and again after it closed.
+// Reconnecting is the callers' business: a call on a server that is away fails at once with
+// UNAVAILABLE, and each caller retries with its own backoff (discovery/resilient-stream.ts,
+// identity/renewal.ts), so there is no second backoff hidden here.
+import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import type { GrpcMethod } from '../../api/proto-codec.ts';
+import { Call, unaryResult, type ClientCall } from './call.ts';
+import { GrpcError, Status } from './status.ts';
+
+export interface ChannelOptions {
+  /** The server, `host:port`. */
+  addr: string;
+  /** What the server's certificate must chain to. */
+  trustAnchorsPem: string;
+  /** This proxy's certificate and key, presented to the server; absent: none (the CA, before there is one). */
+  clientCertificate?: Pick<SecureContextOptions, 'key' | 'cert'>;
+  /** SNI: a name, since the server is dialled by IP and SNI cannot carry one (RFC 6066). */
+  servername: string;
+  /** The check beyond the chain (the server's SPIFFE id): an Error refuses the server. */
+  checkServerIdentity(cert: PeerCertificate): Error | undefined;
+  /** While calls are open, a ping this often finds a server that vanished without a FIN (default 30 s; 0: none). */
+  keepaliveMs?: number;
+  /** How long such a ping may go unanswered before the connection is dropped (default 10 s). */
+  keepaliveTimeoutMs?: number;
+}
+
+/** A connection that has not completed its TLS handshake by then is given up (grpc-js's 20 s). */
+const CONNECT_TIMEOUT_MS = 20_000;
+/** A connection with no call open for this long is closed; the next call opens another. */
+const IDLE_MS = 60_000;
+
+export class GrpcChannel {
+  private session: ClientHttp2Session | undefined;
+  private openCalls = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ChannelOptions) {}
+
+  /** A call with one request and one response, failing with DEADLINE_EXCEEDED after `timeoutMs`. */
+  unary<Req, Res>(method: GrpcMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+    const call = this.start(method, timeoutMs);
+    call.end(request);
+    return unaryResult(call, method.path);
+  }
+
+  /** A call with one request and a stream of responses (a watch); no deadline. */
+  serverStream<Req, Res>(method: GrpcMethod<Req, Res>, request: Req): ClientCall<Req, Res> {
+    const call = this.start(method, undefined);
+    call.end(request);
+    return call;
+  }
+
+  /** A call whose requests and responses are both streams (the registration); no deadline. */
+  bidiStream<Req, Res>(method: GrpcMethod<Req, Res>): ClientCall<Req, Res> {
+    return this.start(method, undefined);
+  }
+
+  /** No new calls; open ones go on until they end (a rotated certificate: they keep the old one). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.session?.close();
+  }
+
+  private start<Req, Res>(method: GrpcMethod<Req, Res>, timeoutMs: number | undefined): Call<Req, Res> {
+    if (this.closed) throw new GrpcError(Status.UNAVAILABLE, `the channel to ${this.options.addr} is closed`);
+    const headers: OutgoingHttpHeaders = {
+      ':method': 'POST',
+      ':path': method.path,
+      'content-type': 'application/grpc+proto',
+      te: 'trailers',
+      'user-agent': 'mesh-proxy',
+      ...(timeoutMs === undefined ? {} : { 'grpc-timeout': `${Math.max(1, Math.ceil(timeoutMs))}m` }),
+    };
+    const stream = this.connection().request(headers, { endStream: false });
+    this.openCalls++;
+    clearTimeout(this.idleTimer);
+    stream.on('close', () => {
+      if (--this.openCalls === 0) this.whenIdle();
+    });
+    return new Call(method, stream, timeoutMs, `the server at ${this.options.addr}`);
+  }
+
+  /** The open session, or a new one. A session that is closing, or told to go away, takes no new streams. */
+  private connection(): ClientHttp2Session {
+    const current = this.session;
+    if (current && !current.closed && !current.destroyed) return current;
+    const o = this.options;
+    const session = connect(`https://${o.addr}`, {
+      ca: o.trustAnchorsPem,
+      ...o.clientCertificate,
+      servername: o.servername,
+      checkServerIdentity: (_host, cert) => o.checkServerIdentity(cert),
+    });
+    this.session = session;
+    const connectTimer = setTimeout(() => session.destroy(new Error(`no TLS connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+    connectTimer.unref();
+    session.once('connect', () => clearTimeout(connectTimer));
+    // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
+    session.on('error', () => {});
+    // Once the server says it is going away, new calls take a new connection; open ones finish here.
+    session.on('goaway', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.session === session) {
+        this.session = undefined;
+        this.stopKeepalive();
+      }
+    });
+    this.startKeepalive(session);
+    return session;
+  }
+
+  private startKeepalive(session: ClientHttp2Session): void {
+    this.stopKeepalive();
+    const every = this.options.keepaliveMs ?? 30_000;
+    if (every === 0) return;
+    const timeout = this.options.keepaliveTimeoutMs ?? 10_000;
+    this.keepaliveTimer = setInterval(() => {
+      if (this.openCalls === 0 || !session.socket) return; // only while calls are open, as grpc-js by default
+      const unanswered = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
+      unanswered.unref();
+      // Answered, or failed because the session is already gone: either way nothing to cut.
+      session.ping(() => clearTimeout(unanswered));
+    }, every);
+    this.keepaliveTimer.unref();
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  /** No call left: the connection is closed after a while, so an idle proxy holds no socket it does not use. */
+  private whenIdle(): void {
+    const session = this.session;
+    if (!session) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.openCalls === 0 && this.session === session) session.close();
+    }, IDLE_MS);
+    this.idleTimer.unref();
+  }
+}
