@@ -2,6 +2,7 @@
 // and same load generator (less sensitive to a busy machine than req/s). `node bin/run.js bench/endpoint-cpu.ts`.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import pino from 'pino';
 import { Pool } from 'undici';
 import type { MeshRequest } from '../proxy/http/message.ts';
@@ -20,7 +21,7 @@ const tier = http.createServer((req, res) => {
     protocol: 'http/1.1', method: req.method!, scheme: 'http', authority: req.headers.host ?? '', path: req.url!, headers: {}, body: null, signal: new AbortController().signal,
     ctx: { id: '1', direction: 'outbound', startedAt: 0, peer: '', tls: false, grpc: false, labels: {}, retries: 0 },
   };
-  connector.service(endpoint)(mreq).then((r) => { res.writeHead(r.status, r.headers); r.body ? r.body.pipe(res) : res.end(); }, () => { res.statusCode = 502; res.end(); });
+  connector.service(endpoint)(mreq).then((r) => { res.writeHead(r.status, r.headers); r.body instanceof Readable ? r.body.pipe(res) : res.end(r.body ?? undefined); }, () => { res.statusCode = 502; res.end(); });
 });
 const pool = new Pool(upstreamUrl, { connections: 256 });
 const bare = http.createServer((req, res) => {

@@ -3,6 +3,7 @@
 import autocannon from 'autocannon';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import pino from 'pino';
 import { EndpointConnector } from '../proxy/outbound/endpoint/connector.ts';
 import type { MeshRequest } from '../proxy/http/message.ts';
@@ -30,8 +31,8 @@ const edge = http.createServer((req, res) => {
   connector.service(endpoint)(mreq).then(
     (r) => {
       res.writeHead(r.status, r.headers);
-      if (r.body) r.body.pipe(res);
-      else res.end();
+      if (r.body instanceof Readable) r.body.pipe(res);
+      else res.end(r.body ?? undefined);
     },
     (err: Error) => { res.statusCode = 502; res.end(err.message); },
   );
@@ -65,7 +66,7 @@ const tlsEdge = http.createServer((req, res) => {
     ctx: { id: '1', direction: 'outbound', startedAt: 0, peer: '', tls: false, grpc: false, labels: {}, retries: 0 },
   };
   tlsConnector.service(tlsEndpoint)(mreq).then(
-    (r) => { res.writeHead(r.status, r.headers); if (r.body) r.body.pipe(res); else res.end(); },
+    (r) => { res.writeHead(r.status, r.headers); if (r.body instanceof Readable) r.body.pipe(res); else res.end(r.body ?? undefined); },
     (err: Error) => { res.statusCode = 502; res.end(err.message); },
   );
 });

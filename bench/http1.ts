@@ -3,7 +3,7 @@
 import { request } from 'undici';
 import { parsePrometheus } from '../api/prom-text.ts';
 import { sumOf } from '../api/prom-samples.ts';
-import { measurePaths, peakBytes, type PathFigures } from './compare.ts';
+import { measurePaths, peakBytes, type PathFigures, type Slice } from './compare.ts';
 import type { BenchMode } from './mode.ts';
 import { barLines, mb, type Bar } from './report.ts';
 import { checkSamePath, startTopology, type Topology } from './two-proxy-topology.ts';
@@ -29,16 +29,23 @@ export const http1Mode: BenchMode = {
       ctx.onCleanup(() => base.stop());
       await checkSamePath(base);
     }
+    // Both proxies' CPU, counted during their own path's slices: per request, it is what a change
+    // saves, and it moves far less with the machine's other load than throughput does.
+    const cpuOf = (tp: Topology) => [
+      { name: 'outbound proxy', pid: tp.outbound.pid },
+      { name: 'inbound proxy', pid: tp.inbound.pid },
+    ];
     const [direct, mesh, baseline] = await measurePaths(ctx, [
       { label: 'direct', url: t.directUrl, proxies: [] },
-      { label: 'mesh', url: t.meshUrl, headers: t.meshHeaders, proxies: [t.outbound, t.inbound] },
-      ...(base ? [{ label: 'baseline mesh', url: base.meshUrl, headers: base.meshHeaders, proxies: [base.outbound, base.inbound] }] : []),
+      { label: 'mesh', url: t.meshUrl, headers: t.meshHeaders, proxies: [t.outbound, t.inbound], cpu: cpuOf(t) },
+      ...(base ? [{ label: 'baseline mesh', url: base.meshUrl, headers: base.meshHeaders, proxies: [base.outbound, base.inbound], cpu: cpuOf(base) }] : []),
     ]);
     const figures = meshAgainstDirect(direct!, mesh!, ctx.rate);
     if (baseline) {
       const ratios = mesh!.saturatingSlices.map((rps, i) => rps / baseline.saturatingSlices[i]!).sort((a, b) => a - b);
       const vsBaseline = ratios[Math.floor(ratios.length / 2)]!;
       figures.bars.push({ what: `throughput mesh/baseline mesh (--baseline-proxy), median of ${ratios.length} paired slices`, value: vsBaseline, unit: '', bar: '(no bar)', met: true });
+      figures.bars.push(...cpuAgainstBaseline(mesh!, baseline));
       Object.assign(figures, { baseline, meshOverBaseline: vsBaseline });
     }
     const proxyCounts = await countsFromProxies(t);
@@ -78,6 +85,19 @@ export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: 
     })),
   ];
   return { ratio, sliceRatios, pooledRatio, addedP50Ms, addedP99Ms, bars };
+}
+
+/**
+ * Both proxies' CPU per request, this build against the baseline's: the median over the paired
+ * saturating slices (slice i of each ran back to back), and over the paced ones (same rate).
+ */
+function cpuAgainstBaseline(mesh: PathFigures, baseline: PathFigures): Bar[] {
+  const perRequest = (s: Slice) => (1e6 * Object.values(s.cpuSeconds).reduce((a, b) => a + b, 0)) / Math.max(1, s.requests);
+  const paired = (a: Slice[], b: Slice[]) => median(a.flatMap((s, i) => (s.stalled || b[i]?.stalled ? [] : [perRequest(s) / perRequest(b[i]!)])));
+  return [
+    { what: 'CPU per request mesh/baseline mesh, saturating, median of paired slices', value: paired(mesh.saturatingRuns, baseline.saturatingRuns), unit: '', bar: '(no bar)', met: true },
+    { what: 'CPU per request mesh/baseline mesh, paced, median of paired slices', value: paired(mesh.pacedRuns, baseline.pacedRuns), unit: '', bar: '(no bar)', met: true },
+  ];
 }
 
 /** What the proxies' own /metrics counted: a cross-check that the requests passed both. */

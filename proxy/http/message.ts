@@ -105,8 +105,12 @@ export interface JourneyRecorder {
 export interface MeshResponse {
   status: number;
   headers: HeaderMap;
-  /** The streamed response body; `null` for none (HEAD, 204, 304, trailers-only gRPC). */
-  body: Readable | null;
+  /**
+   * The body: a stream while it is still arriving; a Buffer when all of it came with the head
+   * (a small HTTP/1.1 response, read whole: nothing to wait for and no stream to build; see
+   * `outbound/endpoint/http1-exchange.ts`); `null` for none (HEAD, 204, 304, trailers-only gRPC).
+   */
+  body: Readable | Buffer | null;
   /**
    * Trailers, resolved after the body has ended (HTTP/2, gRPC, chunked HTTP/1.1).
    * Resolves to undefined when the response has none.

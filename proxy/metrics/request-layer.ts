@@ -1,6 +1,7 @@
 // The golden-metrics layer: counts each request, times it to the response headers, and
 // classifies the response once its body (and trailers) have ended. The same layer keeps the
 // per-route series (route-series.ts): only where its series come from differs.
+import { Readable } from 'node:stream';
 import { ProxyError, asProxyError } from '../errors.ts';
 import { headerValue, type HeaderMap, type Layer, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import type { RequestSeries } from './http-series.ts';
@@ -78,7 +79,7 @@ function whenSettled(
     );
   };
   const body = res.body;
-  if (!body) return afterBody();
+  if (!(body instanceof Readable)) return afterBody(); // none, or all of it at hand
   // One 'close' listener rather than stream.finished(), which attaches about ten listeners and
   // closures per stream (measured: ~2% of the proxy's allocations). A body closes once it has
   // ended (autoDestroy) or been destroyed; `readableEnded` and `errored` then tell which.

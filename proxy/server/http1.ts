@@ -4,7 +4,7 @@
 // `Upgrade: h2c`, which is served as the plain HTTP/1.1 request it also is (h2c-upgrade.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { forward } from '../http/forward.ts';
 import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
@@ -105,12 +105,12 @@ export class Http1Edge {
     };
     opts.service(meshReq).then(
       (resp) => {
-        upstreamBody = resp.body;
+        if (resp.body instanceof Readable) upstreamBody = resp.body;
         try {
           this.writeResponse(res, resp, ctx.id);
         } catch (err) {
           // An upstream status or header node:http refuses to write (bad characters, say).
-          resp.body?.destroy();
+          upstreamBody?.destroy();
           this.writeError(res, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id, req);
         }
       },
@@ -119,14 +119,15 @@ export class Http1Edge {
   }
 
   private writeResponse(res: ServerResponse, resp: MeshResponse, id: string): void {
+    const body = resp.body;
     if (res.destroyed) {
-      resp.body?.destroy();
+      if (body instanceof Readable) body.destroy();
       return;
     }
     res.writeHead(resp.status, resp.headers);
-    const body = resp.body;
-    if (body === null) {
-      res.end();
+    if (!(body instanceof Readable)) {
+      // None, or all of it at hand: head and body leave in one write.
+      res.end(body ?? undefined);
       return;
     }
     body.on('error', (err) => {

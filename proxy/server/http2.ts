@@ -11,7 +11,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { OwnedSignal } from '../http/cancel.ts';
 import { forward } from '../http/forward.ts';
@@ -106,12 +106,12 @@ export class Http2Edge {
     };
     opts.service(meshReq).then(
       (resp) => {
-        state.upstreamBody = resp.body;
+        if (resp.body instanceof Readable) state.upstreamBody = resp.body;
         try {
           this.writeResponse(stream, resp, ctx.id);
         } catch (err) {
           // A header HTTP/2 forbids (a connection-specific one an upstream sent, say).
-          resp.body?.destroy();
+          state.upstreamBody?.destroy();
           this.writeError(stream, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id);
         }
       },
@@ -120,17 +120,23 @@ export class Http2Edge {
   }
 
   private writeResponse(stream: ServerHttp2Stream, resp: MeshResponse, id: string): void {
+    const body = resp.body;
     if (stream.destroyed || stream.closed) {
-      resp.body?.destroy();
+      if (body instanceof Readable) body.destroy();
       return;
     }
     const head: OutgoingHttpHeaders = { ...resp.headers, ':status': resp.status };
-    const body = resp.body;
     if (body === null) {
       stream.respond(head, END_STREAM);
       return;
     }
     const trailers = resp.trailers;
+    if (!(body instanceof Readable)) {
+      // All of it at hand (an HTTP/1.1 response read whole): no trailers can follow such a body.
+      stream.respond(head, NO_TRAILERS);
+      stream.end(body);
+      return;
+    }
     stream.respond(head, trailers !== undefined ? WAIT_FOR_TRAILERS : NO_TRAILERS);
     if (trailers) {
       (stream as TaggedStream)[kEdge]!.responseTrailers = trailers;

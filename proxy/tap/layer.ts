@@ -1,6 +1,7 @@
 // The tap layer: with no tap open it is one field check and the request passes on untouched.
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
+import { Readable } from 'node:stream';
 import { encodeEventBody, encodeRequestFields, type TapEventBody } from '../../api/tap-encode.ts';
 import type { TapEventOut, TapPeer } from '../../api/tap-proto.ts';
 import { asProxyError } from '../errors.ts';
@@ -188,8 +189,8 @@ class TappedRequest {
     const sinceRequestInitUs = us(this.respondedAt - ctx.startedAt);
     this.sendEach(this.reporting, (tap) => ({ responseInit: { sinceRequestInitUs, httpStatus: res.status, headers: tapHeaders(res.headers, tap.headers) } }), headerChoice);
     const headerGrpc = grpcStatusOf(headerValue(res.headers, 'grpc-status'));
-    if (!res.body) {
-      this.afterBody(res, headerGrpc, 0);
+    if (!(res.body instanceof Readable)) {
+      this.afterBody(res, headerGrpc, res.body?.length ?? 0); // none, or all of it at hand
       return res;
     }
     // Counting the bytes needs a stream in between; only reported requests pay for it.

@@ -34,11 +34,18 @@ export function response(status: number, body?: string, headers: HeaderMap = {})
   return { status, headers, body: body === undefined ? null : Readable.from([Buffer.from(body)], { objectMode: false }) };
 }
 
-export async function readAll(body: Readable | null): Promise<string> {
+export async function readAll(body: Readable | Buffer | null): Promise<string> {
   if (!body) return '';
+  if (!(body instanceof Readable)) return body.toString(); // a small body read whole
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString();
+}
+
+/** A response body that must still be streaming (an endless or a slow one). */
+export function streamed(body: Readable | Buffer | null): Readable {
+  if (!(body instanceof Readable)) throw new Error(`expected a streamed body, got ${body === null ? 'none' : 'a Buffer'}`);
+  return body;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 // The concrete tier: one service's endpoints behind one balancer - power of two choices over
 // peak-EWMA cost (divided by weight), with failure accrual taking failing endpoints out.
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
@@ -187,7 +188,7 @@ export function createBalancer(
     // 'close' rather than stream.finished(): the body is destroyed or ends (and then closes,
     // autoDestroy) either way, and a once-listener costs a fraction of finished()'s listeners.
     // `on`: 'close' comes once per stream, so `once`'s wrapper would be an allocation for nothing.
-    if (res.body) res.body.on('close', () => slot.load.pending--);
+    if (res.body instanceof Readable) res.body.on('close', () => slot.load.pending--);
     else slot.load.pending--;
     return res;
   }

@@ -1,5 +1,6 @@
 // One HTTP/1.1 request's lifecycle as undici reports it (its handler callbacks), turned into a
-// MeshResponse whose body is a Readable with backpressure back to the socket.
+// MeshResponse: its body a Buffer when it came whole with the head, else a Readable with
+// backpressure back to the socket.
 import { Readable } from 'node:stream';
 // By path, not from undici's index: see undici-parts.d.ts.
 import undiciUtil from 'undici/lib/core/util.js';
@@ -11,12 +12,25 @@ import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts
 const NO_BODY_STATUS = new Set([204, 304]);
 const { headerNameToString } = undiciUtil;
 
+/**
+ * The most a response may gather before it streams: a whole body up to this size that came in
+ * the same reads as its head goes on as one Buffer; anything longer streams, with backpressure.
+ */
+const WHOLE_BODY_BYTES = 64 * 1024;
+
 /** undici's handler callbacks (its legacy API, which it calls directly, without a wrapper). */
 export class Http1Exchange implements CancelHook {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private body: ResponseBody | null = null;
   private responded = false;
   private resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined;
+  /**
+   * The small-body path. A response with a length (not chunked) is held back after its head
+   * until the end of the socket read that brought it (a microtask): most small responses end
+   * in that read, and then go on whole, as a Buffer, with no stream built for them. One that
+   * has not ended by then streams from there, so a slow or endless body waits for nothing.
+   */
+  private held: { status: number; headers: HeaderMap; chunks: Buffer[]; bytes: number; resume: () => void } | null = null;
 
   constructor(
     private readonly req: MeshRequest,
@@ -41,23 +55,46 @@ export class Http1Exchange implements CancelHook {
     if (status < 200) return true; // informational (100 Continue): the edge makes its own.
     this.responded = true;
     const head = readResponseHead(rawHeaders);
-    const hasBody = this.req.method !== 'HEAD' && !NO_BODY_STATUS.has(status);
-    if (hasBody) this.body = new ResponseBody(resume, this);
+    if (this.req.method === 'HEAD' || NO_BODY_STATUS.has(status)) {
+      this.resolve({ status, headers: head.headers, body: null });
+      return true;
+    }
+    if (!head.chunked) {
+      this.held = { status, headers: head.headers, chunks: [], bytes: 0, resume };
+      queueMicrotask(() => this.stream());
+      return true;
+    }
     // Only a chunked body can end with trailers. Without the promise, the edge and the metrics
     // layer finish the response on the body's end alone: one promise, its callbacks and a
     // microtask hop fewer per response (most responses carry a content-length).
-    const trailers = hasBody && head.chunked ? new Promise<HeaderMap | undefined>((r) => (this.resolveTrailers = r)) : undefined;
+    this.body = new ResponseBody(resume, this);
+    const trailers = new Promise<HeaderMap | undefined>((r) => (this.resolveTrailers = r));
     this.resolve({ status, headers: head.headers, body: this.body, trailers });
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    const held = this.held;
+    if (held !== null) {
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      if (held.bytes > WHOLE_BODY_BYTES) this.stream();
+      return true;
+    }
     // false pauses the socket until the consumer reads again (ResponseBody._read): backpressure.
     return this.body ? this.body.push(chunk) : true;
   }
 
   onComplete(rawTrailers: Array<Buffer | string> | null): void {
     this.done();
+    const held = this.held;
+    if (held !== null) {
+      // The whole body came with the head: one Buffer, no stream.
+      this.held = null;
+      const body = held.chunks.length === 1 ? held.chunks[0]! : Buffer.concat(held.chunks, held.bytes);
+      this.resolve({ status: held.status, headers: held.headers, body });
+      return;
+    }
     this.body?.push(null);
     this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? readResponseHead(rawTrailers).headers : undefined);
   }
@@ -65,11 +102,20 @@ export class Http1Exchange implements CancelHook {
   onError(err: Error): void {
     this.done();
     const error = toProxyError(err, this.label);
-    if (!this.responded) this.reject(error);
-    else {
-      this.body?.destroy(error);
-      this.resolveTrailers?.(undefined);
-    }
+    if (!this.responded) return this.reject(error);
+    if (this.held !== null) this.stream(); // the head went on as it would have: the body fails below
+    this.body?.destroy(error);
+    this.resolveTrailers?.(undefined);
+  }
+
+  /** A held response streams from here: its head goes on now, with what came of its body so far. */
+  private stream(): void {
+    const held = this.held;
+    if (held === null) return; // ended whole, or streaming already
+    this.held = null;
+    this.body = new ResponseBody(held.resume, this);
+    for (const chunk of held.chunks) this.body.push(chunk);
+    this.resolve({ status: held.status, headers: held.headers, body: this.body });
   }
 
   /** The consumer dropped the body before its end: stop the upstream request too. */

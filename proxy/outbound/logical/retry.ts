@@ -1,5 +1,6 @@
 // The retry layer: re-sends a failed request on a retryable route while the retry budget allows,
 // the body fits the replay buffer and the limit is not reached; a retry asks for another endpoint.
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProxyError } from '../../errors.ts';
 import { headerValue, type Layer, type MeshRequest, type MeshResponse, type Service } from '../../http/message.ts';
@@ -28,7 +29,7 @@ export function grpcStatusOf(res: MeshResponse): number | undefined {
 /** A failed attempt's body is read to its end (freeing the connection), up to a cap, then cut. */
 function discard(res: MeshResponse): void {
   const body = res.body;
-  if (!body) return;
+  if (!(body instanceof Readable)) return; // none, or read whole already
   let seen = 0;
   body.on('error', () => {});
   body.on('data', (chunk: Buffer) => {

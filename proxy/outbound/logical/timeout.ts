@@ -1,7 +1,7 @@
 // Timeout layers: a whole-request timeout (retries and response body included) and a per-attempt
 // timeout (until response headers). Both also honour ctx.deadline (grpc-timeout), cancel the
 // upstream through a child AbortSignal, and raise ProxyError('RESPONSE_TIMEOUT').
-import { finished, type Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
@@ -64,7 +64,7 @@ async function withDeadline(
 
   const pending = inner({ ...req, signal: controller.signal });
   // A response that arrives after the deadline is nobody's: drain it so its connection is freed.
-  pending.then((res) => timedOut && res.body?.destroy(), () => {});
+  pending.then((res) => timedOut && res.body instanceof Readable && res.body.destroy(), () => {});
   let res: MeshResponse;
   try {
     res = await Promise.race([pending, expired]);
@@ -72,15 +72,16 @@ async function withDeadline(
     release();
     throw err;
   }
-  if (!coversBody || !res.body) {
-    if (!res.body) release();
+  const body = res.body;
+  if (!coversBody || !(body instanceof Readable)) {
+    // No stream (no body, or all of it at hand): the response is over.
+    if (!(body instanceof Readable)) release();
     else {
       clearTimeout(timer);
-      untilFinished(res.body, release);
+      untilFinished(body, release);
     }
     return res;
   }
-  const body = res.body;
   // The whole-request timeout keeps watching the body: on expiry the stream errors mid-way.
   onExpire = (err) => body.destroy(err);
   untilFinished(body, release);

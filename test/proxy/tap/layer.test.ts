@@ -5,7 +5,7 @@ import type { TapEvent } from '../../../api/tap-proto.ts';
 import { tapService } from '../../../api/tap-service.ts';
 import { TapHub } from '../../../proxy/tap/hub.ts';
 import { tapLayer } from '../../../proxy/tap/layer.ts';
-import { meshRequest } from '../../helpers/fake-request.ts';
+import { meshRequest, streamed } from '../../helpers/fake-request.ts';
 
 /** The events as a tapper decodes them (the sink is handed their encoded bytes). */
 const decode = Object.values(tapService().service)[0]!.responseDeserialize as (bytes: Buffer) => TapEvent;
@@ -20,10 +20,11 @@ describe('tap layer', () => {
 
     const res = await service(meshRequest());
     const received: Buffer[] = [];
+    const body = streamed(res.body);
     const ended = new Promise<Error | undefined>((resolve) => {
-      res.body!.on('data', (c: Buffer) => received.push(c));
-      res.body!.on('end', () => resolve(undefined));
-      res.body!.on('error', (err) => resolve(err));
+      body.on('data', (c: Buffer) => received.push(c));
+      body.on('end', () => resolve(undefined));
+      body.on('error', (err) => resolve(err));
     });
     upstream.push('partial');
     await new Promise((r) => setImmediate(r));

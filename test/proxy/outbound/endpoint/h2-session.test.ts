@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
 import { addressBlock } from '../../../helpers/address-block.ts';
+import { streamed } from '../../../helpers/fake-request.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -132,9 +133,9 @@ describe('HTTP/2 endpoint client', () => {
     const before = endlessWritten;
     // Reading lets it go on.
     let read = 0;
-    res.body!.on('data', (c: Buffer) => (read += c.length));
+    streamed(res.body).on('data', (c: Buffer) => (read += c.length));
     await expect.poll(() => read, { timeout: 10_000 }).toBeGreaterThan(before + (4 << 20));
-    res.body!.destroy();
+    streamed(res.body).destroy();
     await c.close();
   });
 
@@ -166,7 +167,7 @@ describe('HTTP/2 endpoint client', () => {
     const ac = new AbortController();
     const res = await c.service({ address, weight: 1, labels: {} })(h2('/hang', { signal: ac.signal, method: 'POST', body: new Readable({ read() {} }) }));
     expect(res.status).toBe(200);
-    res.body!.on('error', () => {});
+    streamed(res.body).on('error', () => {});
     ac.abort();
     await expect.poll(() => streamEnds.filter((e) => e.path === '/hang').at(-1), { timeout: 10_000 }).toMatchObject({ rstCode: NGHTTP2_CANCEL, aborted: true });
     await c.close();
@@ -176,7 +177,7 @@ describe('HTTP/2 endpoint client', () => {
     const c = new EndpointConnector({ logger: quietLogger });
     const hangsBefore = streamEnds.filter((e) => e.path === '/hang').length;
     const res = await c.service({ address, weight: 1, labels: {} })(h2('/hang', { method: 'POST', body: new Readable({ read() {} }) }));
-    res.body!.on('error', () => {});
+    streamed(res.body).on('error', () => {});
     const started = Date.now();
     await c.close(200);
     expect(Date.now() - started).toBeLessThan(5_000);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointConnector, type ConnectionTracker } from '../../../../proxy/outbound/endpoint/connector.ts';
 import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
 import { addressBlock } from '../../../helpers/address-block.ts';
+import { streamed } from '../../../helpers/fake-request.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -167,7 +168,7 @@ describe('HTTP/1.1 endpoint client', () => {
     // Socket buffers on both sides plus one stream highWaterMark; far below what an unbounded read would take.
     expect(written).toBeLessThan(16 << 20);
     // Dropping the body cancels the upstream request.
-    res.body!.destroy();
+    streamed(res.body).destroy();
     await expect.poll(() => endlessClosed, { timeout: 10_000 }).toBe(true);
     await c.close();
   });
@@ -175,7 +176,7 @@ describe('HTTP/1.1 endpoint client', () => {
   it('closes within its grace period even with a response still streaming', async () => {
     const c = connector();
     const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless' }));
-    res.body!.on('error', () => {});
+    streamed(res.body).on('error', () => {});
     endlessClosed = false;
     const started = Date.now();
     await c.close(200);
@@ -189,7 +190,7 @@ describe('HTTP/1.1 endpoint client', () => {
     const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless', signal: ac.signal }));
     endlessClosed = false;
     ac.abort();
-    const err = await new Promise<Error>((r) => res.body!.once('error', r));
+    const err = await new Promise<Error>((r) => streamed(res.body).once('error', r));
     expect(err.message).toMatch(/cancelled by the client/);
     await expect.poll(() => endlessClosed, { timeout: 10_000 }).toBe(true);
     await c.close();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# MESH_CMD_SETUP for ../shared/peer-bench/run.sh: the Node floor, bench/l4-relay.ts, as a peer
+# (wrk -> relay a -> mTLS -> relay b -> backend; bytes only, no HTTP). run.sh sets PB_*; MESH_REPO is
+# this checkout. Prints the PIDs of the two relays.
+set -euo pipefail
+: "${MESH_REPO:?set MESH_REPO to the project checkout}"
+entry=$1; b=$((entry + 1))
+cd "$MESH_REPO"
+setsid node bin/run.js bench/l4-relay.ts b --listen "127.0.0.1:$b" --app "$PB_APP_HOST:$PB_APP_PORT" --certs "$PB_CERTS" \
+  > "$PB_WORKDIR/relay-b.log" 2>&1 < /dev/null & echo $!
+setsid node bin/run.js bench/l4-relay.ts a --listen "$PB_LISTEN_HOST:$entry" --peer "127.0.0.1:$b" --certs "$PB_CERTS" \
+  > "$PB_WORKDIR/relay-a.log" 2>&1 < /dev/null & echo $!
+for port in $b $entry; do
+  for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
