@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DurationError, parseDuration } from '../api/duration.ts';
 import { codedError, CodedError } from '../api/errors.ts';
+import { wholeNumber, wholeNumberRange } from '../api/whole-number.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -83,15 +84,13 @@ export function positiveFlag(text: string, flag: string): number {
 }
 
 /**
- * A count flag (`--connections 20`, `--repeat 3`): a whole number from 1 to `max`, written in plain
- * digits. `Number()` alone would take 1.5, 1e3, 0x10 and " 2 ", and a count of 1.5 is a mistake to
- * say, not to round. Throws UsageError naming the flag and the value.
+ * A count flag (`--connections 20`, `--repeat 3`, `--proxy-uid 2102`): a whole number from `min`
+ * (1 unless said) to `max`, written in plain digits (api/whole-number.ts). A count of 1.5 or 1e3 is
+ * a mistake to say, not to round. Throws UsageError naming the flag and the value.
  */
-export function countFlag(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 1 && n <= max)) {
-    throw new UsageError(`${flag} must be a whole number${max === Number.MAX_SAFE_INTEGER ? ' above zero' : ` from 1 to ${max}`}, got "${text}"`);
-  }
+export function countFlag(text: string, flag: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
+  const n = wholeNumber(text, min, max);
+  if (n === undefined) throw new UsageError(`${flag} must be ${wholeNumberRange(min, max)}, got "${text}"`);
   return n;
 }
 

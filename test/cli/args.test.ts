@@ -66,6 +66,8 @@ describe('countFlag', () => {
       expect(refusal(() => countFlag(bad, '--repeat')).message).toBe(`--repeat must be a whole number above zero, got "${bad}"`);
     }
     expect(refusal(() => countFlag('10001', '--connections', 10_000)).message).toBe('--connections must be a whole number from 1 to 10000, got "10001"');
+    expect(countFlag('0', '--proxy-uid', 100, 0)).toBe(0);
+    expect(refusal(() => countFlag('0x10', '--proxy-uid', 100, 0)).message).toBe('--proxy-uid must be a whole number from 0 to 100, got "0x10"');
   });
 });
 

@@ -102,12 +102,25 @@ describe('mesh viz tap', () => {
     [['deploy/web', '--method', 'G ET'], '--method must be an HTTP method'],
     [['deploy/web', '--path', 'orders'], '--path must start with "/"'],
     [['deploy/web', '--to', 'svc/web'], '--to must be deploy/NAME, po/NAME or ns/NAME'],
-    [['deploy/web', '--max-rps', 'lots'], 'max-rps must be a whole number'],
+    [['deploy/web', '--max-rps', 'lots'], '--max-rps must be a whole number from 0 to 10000, got "lots"'],
+    [['deploy/web', '--max-rps', '0x10'], '--max-rps must be a whole number from 0 to 10000, got "0x10"'],
+    [['deploy/web', '--limit', '1e3'], '--limit must be a whole number from 0 to 1000000, got "1e3"'],
+    [['deploy/web', '--limit', ' 5'], '--limit must be a whole number from 0 to 1000000, got " 5"'],
     [['dpl/web'], 'unknown resource kind "dpl"'],
   ])('refuses a malformed filter %j with exit 2', async (args, message) => {
     const r = await tapCli(args);
     expect(r.code).toBe(2);
     expect(r.err).toContain(message);
+  });
+
+  it('refuses a count in another spelling than plain digits over the API too (400, naming the flag)', async () => {
+    for (const [param, flag, max] of [['limit', '--limit', 1_000_000], ['maxRps', '--max-rps', 10_000]] as const) {
+      for (const bad of ['1e3', '0x10', '2.0']) {
+        const res = await fetch(`http://${viz.address}/api/v1/tap?resource=deploy/web&namespace=production&${param}=${bad}`);
+        expect(res.status).toBe(400);
+        expect(await res.text()).toContain(`${flag} must be a whole number from 0 to ${max}, got \\"${bad}\\"`);
+      }
+    }
   });
 
   it('names a pod that does not exist', async () => {

@@ -1,6 +1,7 @@
 // A tap request as `mesh viz tap` takes it (a resource, --to, --method, --path, --authority),
 // checked field by field and turned into the match every selected proxy applies (api/tap.proto).
 import type { TapMatch } from '../../api/tap-proto.ts';
+import { wholeNumber, wholeNumberRange } from '../../api/whole-number.ts';
 import { VizError } from '../errors.ts';
 import { namesOf, parseResource, type ResourceRef } from '../query/resource.ts';
 
@@ -32,10 +33,11 @@ function bad(message: string): VizError {
   return new VizError('BAD_ARGUMENT', `malformed filter: ${message}`);
 }
 
-function count(text: string | undefined, what: string, fallback: number, max: number): number {
+/** A count parameter, by the rule of every count flag (api/whole-number.ts), named as its flag. */
+function count(text: string | undefined, flag: string, fallback: number, max: number): number {
   if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw bad(`${what} must be a whole number from 0 to ${max}, got "${text}"`);
+  const n = wholeNumber(text, 0, max);
+  if (n === undefined) throw bad(`${flag} must be ${wholeNumberRange(0, max)}, got "${text}"`);
   return n;
 }
 
@@ -56,8 +58,8 @@ export function parseTapFilter(q: Record<string, string | undefined>, defaultNam
   return {
     resource, namespace, to, toNamespace: q.toNamespace || namespace,
     method: q.method, pathPrefix: q.path, authority: q.authority,
-    maxRps: count(q.maxRps, 'max-rps', DEFAULT_MAX_RPS, 10_000) || DEFAULT_MAX_RPS,
-    limit: count(q.limit, 'limit', 0, 1_000_000),
+    maxRps: count(q.maxRps, '--max-rps', DEFAULT_MAX_RPS, 10_000) || DEFAULT_MAX_RPS,
+    limit: count(q.limit, '--limit', 0, 1_000_000),
     durationMs: Math.round(durationS * 1000),
     journey: q.journey === 'true',
   };
