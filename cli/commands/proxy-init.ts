@@ -5,7 +5,7 @@ import { isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
 import { current, install, remove } from '../../proxy-init/iptables.ts';
 import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
-import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
 
@@ -31,10 +31,18 @@ const OPTIONS = {
   list: { type: 'boolean', default: false },
 } as const;
 
+const MAX_PORT = 65_535;
+/** uid_t is 32 bits, and (uid_t)-1 means "no user": the highest UID a process can run as. */
+const MAX_UID = 2 ** 32 - 2;
+
 export function run(args: string[]): Promise<number> {
   return runCommand('proxy-init', USAGE, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
     if ([values['dry-run'], values.remove, values.list].filter(Boolean).length > 1) throw new UsageError('--dry-run, --remove and --list exclude each other');
+    // Read before anything runs, so a malformed number is a usage error (exit 2) naming its flag.
+    const inboundPort = countFlag(values['inbound-port'], '--inbound-port', MAX_PORT);
+    const outboundPort = countFlag(values['outbound-port'], '--outbound-port', MAX_PORT);
+    const proxyUid = countFlag(values['proxy-uid'], '--proxy-uid', MAX_UID, 0);
     try {
       if (values.list) {
         console.log((await current()).join('\n'));
@@ -46,9 +54,7 @@ export function run(args: string[]): Promise<number> {
         return 0;
       }
       const set = buildRules({
-        inboundPort: integer(values['inbound-port'], '--inbound-port'),
-        outboundPort: integer(values['outbound-port'], '--outbound-port'),
-        proxyUid: integer(values['proxy-uid'], '--proxy-uid'),
+        inboundPort, outboundPort, proxyUid,
         skipInboundPorts: [DEFAULT_SKIP_INBOUND, values['skip-inbound-ports']].filter(Boolean).join(','),
         skipOutboundPorts: values['skip-outbound-ports'],
         controlPlane: await resolveAll(values['control-plane']),
@@ -74,11 +80,6 @@ export function run(args: string[]): Promise<number> {
 /** Logged with a timestamp, as an init container's output is all that remains of its run. */
 function log(text: string): void {
   console.log(`${new Date().toISOString()} mesh proxy-init: ${text}`);
-}
-
-function integer(text: string, flag: string): number {
-  if (!/^\d{1,10}$/.test(text)) throw new UsageError(`${flag}: "${text}" is not a whole number`);
-  return Number(text);
 }
 
 /** `host:port` -> `ip:port`: iptables matches addresses, and a name must be resolved once, here. */

@@ -72,6 +72,20 @@ describe('proxy-init rules', () => {
     expect(good.out).toContain('-d 127.0.0.1/32 -p tcp --dport 8080 -j RETURN');
   });
 
+  it('mesh proxy-init reads its ports and UID by the one whole-number rule, in range, naming the flag (exit 2)', async () => {
+    for (const [flag, value, range] of [
+      ['--inbound-port', '70000', 'from 1 to 65535'], ['--outbound-port', '0', 'from 1 to 65535'], ['--inbound-port', '4143.0', 'from 1 to 65535'],
+      ['--proxy-uid', '4294967296', 'from 0 to 4294967294'], ['--proxy-uid', '-1', 'from 0 to 4294967294'], ['--proxy-uid', '1e3', 'from 0 to 4294967294'],
+    ] as const) {
+      const bad = await runMesh(['proxy-init', '--dry-run', `${flag}=${value}`]);
+      expect([bad.code, bad.out]).toEqual([2, '']);
+      expect(bad.err).toContain(`${flag} must be a whole number ${range}, got "${value}"`);
+    }
+    const good = await runMesh(['proxy-init', '--dry-run', '--inbound-port', '65535', '--proxy-uid', '0']);
+    expect(good.code).toBe(0);
+    expect(good.out).toBe(restoreText(buildRules({ ...base, inboundPort: 65535, proxyUid: 0, skipInboundPorts: DEFAULT_SKIP_INBOUND })));
+  });
+
   it('mesh proxy-init --dry-run prints the iptables-restore input and changes nothing', async () => {
     const { code, out } = await runMesh(['proxy-init', '--dry-run', '--skip-inbound-ports', '22', '--proxy-uid', '1500']);
     expect(code).toBe(0);
