@@ -2,13 +2,20 @@
 // pair beside the mesh by mode h2. Side `a` serves h2c and sends each stream over ONE mTLS
 // HTTP/2 session to side `b`, which sends it over ONE h2c session to the app; bodies and
 // responses go through `pipe`, as a plain node:http2 forwarder writes it.
-// Usage: bare-h2-pair.ts a|b LISTEN_HOST:PORT PEER_HOST:PORT CERT_DIR (a.crt/a.key, b.crt/b.key)
+// Usage: bare-h2-pair.ts a|b LISTEN_HOST:PORT PEER_HOST:PORT CERT_DIR [proxy-gc]
+// (CERT_DIR holds a.crt/a.key, b.crt/b.key). `proxy-gc`: the GC flags bin/mesh.js sets for a
+// proxy (1 MB semi-spaces that do not grow, a 20% heap-growing factor), for a like-for-like floor.
 import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { splitHostPort } from '../api/host-port.ts';
 
-const [side, listen, peer, certs] = process.argv.slice(2) as [string, string, string, string];
+const [side, listen, peer, certs, gc] = process.argv.slice(2) as [string, string, string, string, string | undefined];
+if (gc === 'proxy-gc') {
+  setFlagsFromString('--heap-growing-percent=20');
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
 const { host, port } = splitHostPort(listen, 'LISTEN_HOST:PORT');
 const file = (name: string) => readFileSync(join(certs, name));
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
@@ -46,5 +53,8 @@ server.on('stream', (stream, h, flags) => {
   if (!ended) stream.pipe(up);
 });
 server.on('sessionError', () => {});
-server.listen(port, host, () => console.log(`bare h2 ${side}: ${listen} -> ${peer}`));
+// The new space's size at start says whether the flags came in time (tsx loads this file first).
+const newSpace = () => (getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20;
+server.listen(port, host, () => console.log(`bare h2 ${side}: ${listen} -> ${peer}${gc ? ` (${gc}; new space ${newSpace().toFixed(1)} MB)` : ''}`));
+if (gc) process.on('SIGTERM', () => console.log(`new space at exit ${newSpace().toFixed(1)} MB`));
 process.on('SIGTERM', () => process.exit(0));

@@ -40,7 +40,9 @@ export const h2Mode: BenchMode = {
     // `--baseline-proxy`: the other build's two proxies (and app) beside this one, in the same slices.
     const base = ctx.baselineProxyCommand ? await mtlsTopology(ctx, ca, 'h2-baseline', '127.0.23.100', '127.0.23.101', ctx.baselineProxyCommand) : undefined;
     await ca.process.stop();
-    const bare = await startBarePair(ctx, t.directUrl.replace('http://', ''));
+    const bare = await startBarePair(ctx, t.directUrl.replace('http://', ''), BARE_POD, false);
+    // The same pair with the GC settings bin/mesh.js gives a proxy: the floor like for like.
+    const bareGc = await startBarePair(ctx, t.directUrl.replace('http://', ''), BARE_GC_POD, true);
     const bodyFile = join(ctx.logDir, 'h2-body.json');
     writeFileSync(bodyFile, JSON.stringify({ item: 'book', quantity: 1 }));
 
@@ -55,6 +57,7 @@ export const h2Mode: BenchMode = {
       { label: 'direct (h2c to the app)', url: `${t.directUrl}/charge`, headers: [] as string[], pids: [] as number[] },
       meshPath('two proxies, mTLS between', t),
       ...(base ? [meshPath('baseline proxies, mTLS between', base)] : []),
+      { label: 'bare Node h2 pair, proxy GC flags', url: `http://${BARE_GC_POD}:4140/charge`, headers: [`:authority: ${AUTHORITY}`], pids: bareGc.pids },
       { label: 'bare Node h2 pair (bare-h2-pair.ts)', url: `http://${BARE_POD}:4140/charge`, headers: [`:authority: ${AUTHORITY}`], pids: bare.pids },
     ];
     ctx.log('warming up...');
@@ -108,27 +111,31 @@ export const h2Mode: BenchMode = {
       proxyCpuUsPerRequest: usPerRequest(1),
       ...(base ? { baseline: parts[2], baselineRatio: median(ratiosOf(2)), baselineProxyCpuUsPerRequest: usPerRequest(2) } : {}),
       barePair: parts[bareAt], barePairRatio: median(ratiosOf(bareAt)), barePairCpuUsPerRequest: usPerRequest(bareAt),
+      barePairProxyGc: parts[bareAt - 1], barePairProxyGcRatio: median(ratiosOf(bareAt - 1)), barePairProxyGcCpuUsPerRequest: usPerRequest(bareAt - 1),
     };
   },
 };
 
 const BARE_POD = '127.0.23.104';
+const BARE_GC_POD = '127.0.23.105';
 
-/** The bare forwarder pair on BARE_POD (4140 h2c in, 4143 mTLS between), its certificates made by openssl. */
-async function startBarePair(ctx: BenchContext, app: string): Promise<{ pids: number[] }> {
-  const dir = join(ctx.logDir, 'bare-certs');
+/** A bare forwarder pair on `pod` (4140 h2c in, 4143 mTLS between), its certificates made by openssl; `proxyGc`: with a proxy's GC flags. */
+async function startBarePair(ctx: BenchContext, app: string, pod: string, proxyGc: boolean): Promise<{ pids: number[] }> {
+  const dir = join(ctx.logDir, `bare-certs-${pod}`);
   mkdirSync(dir, { recursive: true });
   for (const name of ['a', 'b']) {
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=bare-${name}`,
       '-addext', `subjectAltName=DNS:bare-${name}`, '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)]);
   }
-  const b = tsProcess('bare-h2-b', 'bench/bare-h2-pair.ts', ['b', `${BARE_POD}:4143`, app, dir], ctx.logDir);
-  const a = tsProcess('bare-h2-a', 'bench/bare-h2-pair.ts', ['a', `${BARE_POD}:4140`, `${BARE_POD}:4143`, dir], ctx.logDir);
+  const gc = proxyGc ? ['proxy-gc'] : [];
+  const tag = proxyGc ? '-gc' : '';
+  const b = tsProcess(`bare-h2-b${tag}`, 'bench/bare-h2-pair.ts', ['b', `${pod}:4143`, app, dir, ...gc], ctx.logDir);
+  const a = tsProcess(`bare-h2-a${tag}`, 'bench/bare-h2-pair.ts', ['a', `${pod}:4140`, `${pod}:4143`, dir, ...gc], ctx.logDir);
   ctx.onCleanup(async () => void (await Promise.all([a.stop(), b.stop()])));
   for (const [p, port] of [[b, 4143], [a, 4140]] as const) {
     const deadline = Date.now() + 30_000;
-    while (!(await canConnect(BARE_POD, port))) {
-      if (!p.running || Date.now() > deadline) throw new Error(`${p.name} did not listen on ${BARE_POD}:${port}:\n${p.tail()}`);
+    while (!(await canConnect(pod, port))) {
+      if (!p.running || Date.now() > deadline) throw new Error(`${p.name} did not listen on ${pod}:${port}:\n${p.tail()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -41,11 +41,12 @@ async function main(): Promise<number> {
       'proxy-node-flags': { type: 'string', default: '' },
       'proxy-env': { type: 'string', default: '' },
       'baseline-proxy': { type: 'string' },
+      'baseline-node-flags': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"] [--proxy-env="MALLOC_ARENA_MAX=1"] [--baseline-proxy /other/tree/bin/mesh.js]`);
+    console.log(`usage: npm run bench -- [--mode ${Object.keys(MODES).join('|')}] [--duration 10] [--connections 50] [--rate 1000] [--proxy-build tsx|bundle] [--proxy-node-flags="--max-semi-space-size=4"] [--proxy-env="MALLOC_ARENA_MAX=1"] [--baseline-proxy /other/tree/bin/mesh.js] [--baseline-node-flags="..."]`);
     return 0;
   }
   const loadMode = MODES[values.mode];
@@ -89,7 +90,8 @@ async function main(): Promise<number> {
     // Environment variables for this build's proxies (mode http1), `KEY=VALUE` split on spaces.
     proxyEnv: Object.fromEntries(values['proxy-env'].split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     // Another build of the proxy (another tree's bin/mesh.js), for modes that compare against it.
-    baselineProxyCommand: values['baseline-proxy'] ? [values['baseline-proxy'], 'proxy'] : undefined,
+    // Its Node flags (split on spaces) come before it: the same tree with other flags is a baseline too.
+    baselineProxyCommand: values['baseline-proxy'] ? [...values['baseline-node-flags'].split(' ').filter(Boolean), values['baseline-proxy'], 'proxy'] : undefined,
     ...load,
     onCleanup: (fn) => cleanups.push(fn),
     log: (line) => console.log(line),
