@@ -144,7 +144,16 @@ export function compiledRegex(source: string, path: string): string {
   return source;
 }
 
-/** A duration field in Go's grammar ("500ms", "1m30s"; "0": none) as whole milliseconds; never negative. */
+/**
+ * The longest duration a resource may set: every timeout and TTL goes to the proxies as a uint32 of
+ * milliseconds (api/destination.proto), and a longer one would wrap to a short one on the wire.
+ */
+export const MAX_DURATION_MS = 2 ** 32 - 1;
+
+/**
+ * A duration field in Go's grammar ("500ms", "1m30s"; "0": none) as whole milliseconds; never
+ * negative, never above MAX_DURATION_MS (1193h2m47.295s).
+ */
 export function durationMs(value: unknown, path: string): number {
   if (typeof value !== 'string') throw new FieldError(path, `must be a duration such as "500ms" or "10s", got ${shown(value)}`);
   let ms: number;
@@ -155,5 +164,6 @@ export function durationMs(value: unknown, path: string): number {
     throw err;
   }
   if (ms < 0) throw new FieldError(path, `must not be negative, got ${shown(value)}`);
+  if (ms > MAX_DURATION_MS) throw new FieldError(path, `must be at most 1193h2m47.295s (${MAX_DURATION_MS}ms, what the proxies' uint32 of milliseconds holds), got ${shown(value)}`);
   return ms;
 }

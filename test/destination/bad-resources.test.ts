@@ -66,6 +66,33 @@ spec:
     ]);
   });
 
+  it('a timeout or retry budget TTL longer than the wire\'s uint32 of milliseconds, refused rather than wrapped', () => {
+    const profile = (timeout: string, ttl: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: orders.production.svc.cluster.local, namespace: production}
+spec:
+  retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 10, ttl: ${ttl}}
+  routes:
+  - name: GET /orders/{id}
+    condition: {method: GET, pathRegex: '/orders/[^/]+'}
+    timeout: ${timeout}
+`;
+    const sp = 'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec';
+    const limit = 'must be at most 1193h2m47.295s (4294967295ms, what the proxies\' uint32 of milliseconds holds)';
+    // 1200h is 4 320 000 000 ms: as a uint32 it would reach a proxy as 25 032 704 ms (about 7 hours).
+    expect(storeWith({ 'sp.yaml': profile('1200h', '10s') }).errors()).toEqual([`${sp}.routes[0].timeout: ${limit}, got "1200h"`]);
+    expect(storeWith({ 'sp.yaml': profile('1s', '4294967296ms') }).errors()).toEqual([`${sp}.retryBudget.ttl: ${limit}, got "4294967296ms"`]);
+    expect(storeWith({ 'r.yaml': route('10', '1200h') }).errors()).toEqual([
+      `r.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: ${limit}, got "1200h"`,
+    ]);
+    // The longest that fits is taken as written.
+    const longest = storeWith({ 'sp.yaml': profile('1193h2m47.295s', '4294967295ms') });
+    expect(longest.errors()).toEqual([]);
+    const [read] = longest.store.resources.ofKind('ServiceProfile');
+    expect([read!.routes[0]!.timeoutMs, read!.retryBudget!.ttlMs]).toEqual([4294967295, 4294967295]);
+  });
+
   it('a ServiceProfile condition nested deeper than the wire can carry', () => {
     const profile = (condition: string, responseCondition = '{status: {min: 500}}') => `
 apiVersion: linkerd.io/v1alpha2
