@@ -7,7 +7,7 @@ import { destinationProto } from '../api/destination-proto.ts';
 import type { DefaultPolicy } from '../api/destination-types.ts';
 import { joinHostPort, splitHostPort } from '../api/host-port.ts';
 import { endpointsHandler } from './grpc/endpoints-stream.ts';
-import { policyHandler } from './grpc/policy-stream.ts';
+import { inboundPoliciesServiceDefinition, policyHandler } from './grpc/policy-stream.ts';
 import { podsHandler } from './grpc/pods-stream.ts';
 import { destinationServiceDefinition, profileHandler } from './grpc/profile-stream.ts';
 import { registrationHandler } from './grpc/registration.ts';
@@ -98,7 +98,7 @@ export async function startDestination(options: DestinationOptions): Promise<Des
     getEndpoints: endpointsHandler(discovery, logger),
     getProfile: profileHandler(discovery, logger),
   });
-  server.addService(proto.InboundPolicies.service, { watchPort: policyHandler(discovery, logger) });
+  server.addService(inboundPoliciesServiceDefinition(), { watchPort: policyHandler(discovery, logger) });
   server.addService(proto.Registration.service, { register: registrationHandler(discovery.pods, logger, Boolean(kube)) });
   server.addService(proto.Pods.service, { watchPods: podsHandler(discovery.pods, logger) });
   server.addService(proto.Resources.service, { watchResources: resourcesHandler(store, logger) });

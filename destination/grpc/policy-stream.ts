@@ -3,15 +3,30 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { InboundPolicyMessage, PortSpecMessage } from '../../api/destination-messages.ts';
+import { destinationProto } from '../../api/destination-proto.ts';
 import { policyToWire } from '../../api/destination-wire.ts';
 import { DEFAULT_POLICIES, type DefaultPolicy, type InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
+import { EncodedStream, preEncoded } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 const DEFAULTS: ReadonlySet<string> = new Set(DEFAULT_POLICIES);
 
-export function policyHandler(discovery: Discovery, logger: Logger) {
-  return (call: grpc.ServerWritableStream<PortSpecMessage, InboundPolicyMessage>) => {
+/**
+ * The InboundPolicies service as this server registers it: WatchPort's messages reach grpc-js
+ * already encoded (policyHandler encodes each, to catch a failure: encoded-stream.ts).
+ */
+export function inboundPoliciesServiceDefinition(): grpc.ServiceDefinition {
+  return preEncoded(destinationProto().InboundPolicies.service, ['WatchPort']);
+}
+
+/**
+ * Serves WatchPort (registered through `inboundPoliciesServiceDefinition`). `toWire` is the
+ * policy's wire form (a parameter so a test can break it).
+ */
+export function policyHandler(discovery: Discovery, logger: Logger, toWire: (p: InboundPolicy) => InboundPolicyMessage = policyToWire) {
+  const encode = destinationProto().InboundPolicies.service['WatchPort']!.responseSerialize as (m: InboundPolicyMessage) => Buffer;
+  return (call: grpc.ServerWritableStream<PortSpecMessage, Buffer>) => {
     const { workload = '', port = 0, defaultPolicy = '' } = call.request;
     const [namespace, name, extra] = String(workload).split('/');
     const fail = (details: string) => call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
@@ -20,14 +35,34 @@ export function policyHandler(discovery: Discovery, logger: Logger) {
     if (defaultPolicy && !DEFAULTS.has(defaultPolicy)) return fail(`default_policy: must be one of ${[...DEFAULTS].join(', ')}, got ${JSON.stringify(defaultPolicy)}`);
     const proxyDefault = (defaultPolicy || undefined) as DefaultPolicy | undefined;
 
+    let stopped = false;
+    let last: InboundPolicy | undefined;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      offPods();
+      clearTimeout(holdTimer);
+      watch.stop();
+    };
+    // On a failure the proxy keeps its last policy for the port, and asks again.
+    const out = new EncodedStream<InboundPolicyMessage>(call, {
+      encode, logger, stop,
+      describe: () => ({
+        subject: `policy of port ${port} of pod ${namespace}/${name}${last?.server ? ` (Server ${last.server.name})` : ''}`,
+        logFields: { workload, port, server: last?.server?.name },
+      }),
+    });
     let lastSent: string | undefined;
     let held = true;
     const send = (p: InboundPolicy) => {
-      const wire = policyToWire(p);
-      const text = JSON.stringify(wire);
-      if (text === lastSent) return;
-      lastSent = text;
-      call.write(wire);
+      last = p;
+      let text: string | undefined;
+      const written = out.send(() => {
+        const wire = toWire(p);
+        text = JSON.stringify(wire);
+        return text === lastSent ? [] : [wire];
+      });
+      if (written) lastSent = text;
     };
     const release = () => {
       if (!held) return;
@@ -39,12 +74,7 @@ export function policyHandler(discovery: Discovery, logger: Logger) {
     const watch = discovery.watchPolicy(namespace, name, port, proxyDefault, (p) => !held && send(p));
     const offPods = discovery.pods.onChange(() => discovery.pods.get(namespace, name) && release());
     const holdTimer = setTimeout(release, discovery.policyHoldMs);
-    if (discovery.pods.get(namespace, name)) release(); // already registered: no reason to wait
-    const stop = () => {
-      offPods();
-      clearTimeout(holdTimer);
-      watch.stop();
-    };
     stopWhenEnded(call, stop, (err) => logger.debug({ err, workload, port }, 'policy stream failed'));
+    if (discovery.pods.get(namespace, name)) release(); // already registered: no reason to wait
   };
 }

@@ -7,46 +7,40 @@ import type { Profile } from '../../api/destination-types.ts';
 import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
+import { EncodedStream, preEncoded } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
- * The Destination service as this server registers it: GetProfile's messages reach grpc-js
- * already encoded (profileHandler encodes each itself, to catch a failure), so its serializer
- * passes the bytes through and nothing is encoded twice.
+ * The Destination service as this server registers it: GetEndpoints' and GetProfile's messages
+ * reach grpc-js already encoded (their handlers encode each, to catch a failure: encoded-stream.ts),
+ * so nothing is encoded twice.
  */
 export function destinationServiceDefinition(): grpc.ServiceDefinition {
-  const service = destinationProto().Destination.service;
-  return { ...service, GetProfile: { ...service['GetProfile']!, responseSerialize: (bytes: Buffer) => bytes } };
+  return preEncoded(destinationProto().Destination.service, ['GetEndpoints', 'GetProfile']);
 }
 
 /**
  * Serves GetProfile (registered through `destinationServiceDefinition`). `toWire` is the
- * profile's wire form (a parameter so a test can break it). Each message is encoded here, with
- * the serializer grpc-js would use: a message it cannot encode would otherwise end the stream
- * with a bare INTERNAL "Error serializing response" and no line in the log.
+ * profile's wire form (a parameter so a test can break it).
  */
 export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p: Profile) => ProfileUpdateMessage = profileToWire) {
-  const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize;
+  const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize as (m: ProfileUpdateMessage) => Buffer;
   return (call: grpc.ServerWritableStream<GetDestinationMessage, Buffer>) => {
     const { authority = '', contextNamespace = '' } = call.request;
-    let failed = false;
     let watch: ReturnType<Discovery['watchProfile']> | undefined;
-    // Called from the discovery's refresh too, beside every other watcher: it must never throw.
+    let last: Profile | undefined;
+    const out = new EncodedStream<ProfileUpdateMessage>(call, {
+      encode, logger,
+      stop: () => watch?.stop(),
+      describe: () => ({
+        subject: `profile of ${last?.fqdn || authority} (asked as "${authority}" from namespace "${contextNamespace}")`,
+        logFields: { authority, contextNamespace, service: last?.fqdn },
+      }),
+    });
+    // The proxy keeps its last profile when this stream ends, and asks again.
     const send = (p: Profile): void => {
-      if (failed) return;
-      let bytes: Buffer;
-      try {
-        bytes = encode(toWire(p));
-      } catch (err) {
-        // This stream ends (the proxy keeps its last profile and asks again); the others go on.
-        failed = true;
-        watch?.stop();
-        const what = `profile of ${p.fqdn || authority} (asked as "${authority}" from namespace "${contextNamespace}") could not be encoded: ${(err as Error).message}`;
-        logger.error({ err, authority, contextNamespace, service: p.fqdn }, `${what}; ending this profile stream`);
-        call.emit('error', { code: grpc.status.INTERNAL, details: what });
-        return;
-      }
-      call.write(bytes);
+      last = p;
+      out.send(() => [toWire(p)]);
     };
     try {
       watch = discovery.watchProfile(authority, contextNamespace, send);
