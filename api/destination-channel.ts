@@ -1,5 +1,6 @@
-// gRPC stubs for the destination's services over TLS, for every caller: a proxy (with its current
-// client certificate; rebuilt when it rotates, so new streams present the new one) or the CLI.
+// grpc-js stubs for the destination's services over TLS, for the viz (with its current client
+// certificate; rebuilt when it rotates, so new streams present the new one) and the CLI. The proxy
+// has its own client (proxy/grpc/), which loads no grpc-js.
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { spiffeIdOfPeer } from './spiffe.ts';

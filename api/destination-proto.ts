@@ -1,5 +1,5 @@
-// Loads api/destination.proto at runtime (no codegen); shared by the destination server, the
-// proxy's destination client and the CLI so all three speak the same messages.
+// Loads api/destination.proto at runtime (no codegen) for grpc-js: the destination server, the viz
+// and the CLI. The proxy reads the same file with protobufjs alone (proto-codec.ts), into the same shapes.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from './locate.ts';
