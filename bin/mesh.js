@@ -25,9 +25,17 @@ import { setFlagsFromString } from 'node:v8';
 //   on the first response, which took ~35 MB for a moment: every proxy's peak RSS (VmHWM) jumped
 //   from ~70 to ~105 MB on its first request, idle or not. Liftoff's code parses ~2 us per
 //   response slower in a loop that does nothing else (bench/NOTES.md, round 3).
+// - No optimizing compiler (TurboFan) until the proxy has started: loading its ~150 CommonJS files
+//   made V8 optimize some 30 functions of Node's module loader, cjs-module-lexer and protobufjs's
+//   parser that never run again, which left ~4 MB in every idle proxy (the compiler's code pages,
+//   and its freed working memory that glibc keeps). Once `mesh proxy` says it has started
+//   (cli/commands/proxy.ts, listeners bound), V8 optimizes as usual: the request path is not
+//   affected (bench/NOTES.md, round 4, memory).
 // - Node's source maps stay off (they cached every dependency's map: ~20 MB of RSS); stack
 //   traces then name bundle lines. `node --enable-source-maps bin/mesh.js proxy` turns them on.
 const isProxy = process.argv[2] === 'proxy';
+/** What `mesh proxy` emits on `process` once it has started (cli/commands/proxy.ts). */
+const PROXY_STARTED = 'mesh:proxy-started';
 // A value given on the command line (`node --heap-growing-percent=N bin/mesh.js proxy`) wins.
 if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) {
   setFlagsFromString('--heap-growing-percent=20');
@@ -37,6 +45,10 @@ if (isProxy && !process.execArgv.some((arg) => arg.startsWith('--semi-space-grow
 }
 if (isProxy && !process.execArgv.some((arg) => /^--(no-)?liftoff/.test(arg))) {
   setFlagsFromString('--liftoff-only');
+}
+if (isProxy && !process.execArgv.some((arg) => /^--(no-)?opt$/.test(arg))) {
+  setFlagsFromString('--no-opt');
+  process.once(PROXY_STARTED, () => setFlagsFromString('--opt'));
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
