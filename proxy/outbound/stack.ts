@@ -13,7 +13,7 @@ import type { ProxyMetrics } from '../metrics/index.ts';
 import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { ingressRouting } from './ingress.ts';
-import { splitService, type Failover } from './logical/backend-split.ts';
+import { failoverMessage, splitService, type Failover } from './logical/backend-split.ts';
 import type { RoutePolicy } from './logical/route-table.ts';
 import type { EndpointSet } from '../../api/destination-types.ts';
 import { createLogicalService, type LogicalRoute, type RouteService } from './logical/index.ts';
@@ -208,11 +208,11 @@ function failover(opts: RouteStackOptions, policy: RoutePolicy): Failover | unde
   if (!backendEndpoints || policy.failoverDisabled) return undefined;
   return {
     endpoints: backendEndpoints,
-    changed: (backend, failedOver, weights) => {
+    changed: (change) => {
+      const { backend, failedOver, down, weights } = change;
       opts.metrics?.failover?.({ authority, backend, state: failedOver ? 'failed_over' : 'restored' });
       const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
-      opts.logger?.warn({ authority, route: policy.name, backend, weights: shares },
-        failedOver ? `failover: ${backend} has no ready endpoints; its weight goes to the other backends (${shares})` : `failover: ${backend} has ready endpoints again; weights as written (${shares})`);
+      opts.logger?.warn({ authority, route: policy.name, backend, down, weights: shares }, failoverMessage(change));
     },
   };
 }

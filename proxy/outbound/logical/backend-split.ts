@@ -26,8 +26,18 @@ export interface Failover {
    * the split subscribes and keeps its weights current from the updates, so a request asks nothing.
    */
   endpoints(authority: string): Watched<EndpointSet>;
-  /** Told once per change: a backend's weight went to the others (`failedOver`), or came back. */
-  changed(backend: string, failedOver: boolean, weights: WeightedBackend[]): void;
+  /** Told once per change of a backend that carries weight: it lost its ready endpoints, or has them again. */
+  changed(change: FailoverChange): void;
+}
+
+export interface FailoverChange {
+  backend: string;
+  /** True: `backend` has no ready endpoints now; false: it has them again. */
+  failedOver: boolean;
+  /** Every backend of the rule with no ready endpoints now, in the rule's order (`backend` among them when it failed over). */
+  down: string[];
+  /** The weights requests draw from now. */
+  weights: WeightedBackend[];
 }
 
 /** A rule's split, and how to let go of the discovery watches its failover reads. */
@@ -57,7 +67,9 @@ export function splitService(
       effective = redistribute(backends, nowDown);
       // Said for the backends that carry weight; a standby (weight 0) going away moves nothing.
       for (const b of backends) {
-        if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) failover.changed(b.authority, nowDown.has(b.authority), effective);
+        if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) {
+          failover.changed({ backend: b.authority, failedOver: nowDown.has(b.authority), down: [...cells.keys()].filter((a) => nowDown.has(a)), weights: effective });
+        }
       }
       down = nowDown;
     };
@@ -99,4 +111,25 @@ export function redistribute(backends: WeightedBackend[], down: ReadonlySet<stri
     weight: down.has(b.authority) ? 0 : upTotal > 0 ? Math.max(0, b.weight) : 1,
     ...(b.failure ? { failure: b.failure } : {}),
   }));
+}
+
+/**
+ * A change said as what it does to the traffic: where a backend's weight goes now, that there is
+ * nowhere to send it (every backend down: the weights stay as written and requests fail), or that
+ * a backend is back while others are still down (their weight now goes to the ones up).
+ */
+export function failoverMessage({ backend, failedOver, down, weights }: FailoverChange): string {
+  const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
+  const up = weights.filter((w) => w.weight > 0 && !down.includes(w.authority)).map((w) => w.authority);
+  const others = down.filter((a) => a !== backend);
+  if (failedOver) {
+    if (up.length === 0) {
+      const none = others.length > 0 ? `, nor have the other backends (${others.join(', ')})` : '';
+      return `failover: ${backend} has no ready endpoints${none}: nowhere to fail over to, so the weights stay as written (${shares}) and the rule's requests fail until a backend has endpoints again`;
+    }
+    return `failover: ${backend} has no ready endpoints; its weight goes to ${up.join(', ')} (${shares})`;
+  }
+  if (down.length === 0) return `failover: ${backend} has ready endpoints again; every backend has, weights as written (${shares})`;
+  const still = down.length === 1 ? `${down[0]} still has none; its weight goes` : `${down.join(', ')} still have none; their weight goes`;
+  return `failover: ${backend} has ready endpoints again; ${still} to ${up.join(', ')} (${shares})`;
 }

@@ -1,5 +1,7 @@
 // The logical service: weighted traffic split over HTTPRoute backends, live weight changes, route
 // labels, and keeping the last good profile when a bad one arrives.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EndpointSet, Profile } from '../../../../api/destination-types.ts';
 import { CountedWatched } from '../../../../proxy/discovery/counted-watched.ts';
@@ -174,10 +176,13 @@ describe('failover', () => {
       return response(200);
     };
     const profileCell = new Watched(profile);
+    // The proxy's own logger, its JSON lines kept as they would be written.
+    const logged: Array<{ level: number; msg: string; backend?: string; down?: string[] }> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _e, cb) => (logged.push(JSON.parse(String(chunk))), cb()) }));
     const logical = createLogicalService({
       authority, profile: profileCell, concrete,
       route: routeStack({
-        authority, concrete, backendEndpoints,
+        authority, concrete, backendEndpoints, logger,
         metrics: { retried: () => {}, failover: (l) => counted.push({ backend: l.backend, state: l.state }) },
       }),
     });
@@ -186,7 +191,7 @@ describe('failover', () => {
       for (let i = 0; i < n; i++) await logical.service(meshRequest());
       return { stable: hits.get(stableName) ?? 0, canary: hits.get(canaryName) ?? 0 };
     };
-    return { ready, counted, send, cells, lookups, logical, profileCell };
+    return { ready, counted, logged, send, cells, lookups, logical, profileCell };
   }
 
   it('gives a backend\'s weight to the others while its Service has no ready endpoints, counting each change once', async () => {
@@ -257,6 +262,29 @@ describe('failover', () => {
     expect(await h.send(200)).toEqual({ stable: 0, canary: 200 });
     h.ready.set(canaryName, false);
     expect(await h.send(100)).toEqual({ stable: 100, canary: 0 });
+  });
+
+  it('logs what each change does to the traffic: where the weight goes, nowhere when every backend is down, a backend back while another is still down', async () => {
+    const h = failoverHarness(splitProfile(90, 10));
+    h.ready.set(stableName, true);
+    h.ready.set(canaryName, true);
+    await h.send(10);
+    h.ready.set(canaryName, false);
+    expect(await h.send(100)).toEqual({ stable: 100, canary: 0 });
+    h.ready.set(stableName, false); // every backend down: nowhere to send, the weights as written
+    expect((await h.send(500)).canary).toBeGreaterThan(0);
+    h.ready.set(canaryName, true); // canary back, stable still down: all of it to canary
+    expect(await h.send(100)).toEqual({ stable: 0, canary: 100 });
+    h.ready.set(stableName, true);
+    expect((await h.send(500)).canary).toBeLessThan(500);
+    const warnings = h.logged.filter((l) => l.level === 40);
+    expect(warnings.map((l) => l.msg)).toEqual([
+      `failover: ${canaryName} has no ready endpoints; its weight goes to ${stableName} (${stableName}=90, ${canaryName}=0)`,
+      `failover: ${stableName} has no ready endpoints, nor have the other backends (${canaryName}): nowhere to fail over to, so the weights stay as written (${stableName}=90, ${canaryName}=10) and the rule's requests fail until a backend has endpoints again`,
+      `failover: ${canaryName} has ready endpoints again; ${stableName} still has none; its weight goes to ${canaryName} (${stableName}=0, ${canaryName}=10)`,
+      `failover: ${stableName} has ready endpoints again; every backend has, weights as written (${stableName}=90, ${canaryName}=10)`,
+    ]);
+    expect(warnings.map((l) => [l.backend, l.down])).toEqual([[canaryName, [canaryName]], [stableName, [stableName, canaryName]], [canaryName, [stableName]], [stableName, []]]);
   });
 
   it('is off for a route that says failover.linkerd.io/enabled: "false"', async () => {
