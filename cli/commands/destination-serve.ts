@@ -7,7 +7,7 @@ import { FieldError } from '../../destination/store/field-reader.ts';
 import { cidrAt } from '../../destination/store/kinds/meta.ts';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../../api/destination-types.ts';
 import { createLogger } from '../../api/log.ts';
-import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
+import { countFlag, parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the destination service (endpoints, profiles, inbound policy, registration) from a folder of YAML';
@@ -74,8 +74,8 @@ export function run(args: string[]): Promise<number> {
     if (values.kubernetes === Boolean(values.resources)) throw new UsageError('exactly one of --resources DIR and --kubernetes is required');
     if (values.kubeconfig && !values.kubernetes) throw new UsageError('--kubeconfig goes with --kubernetes');
     if (!POLICIES.includes(values['default-policy'])) throw new UsageError(`--default-policy must be one of ${POLICIES.join(', ')}, got "${values['default-policy']}"`);
-    const grace = Number(values['registration-grace']);
-    if (!Number.isInteger(grace) || grace < 0) throw new UsageError(`--registration-grace must be milliseconds, got "${values['registration-grace']}"`);
+    // Milliseconds, at most what a timer holds (2^31-1: a longer one would fire at once).
+    const grace = countFlag(values['registration-grace'], '--registration-grace', 2 ** 31 - 1, 0);
     return serve(values, identitySource(values), grace, clusterNetworks(values['cluster-networks']));
   });
 }

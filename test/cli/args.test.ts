@@ -89,6 +89,13 @@ describe('count flags of the commands and benchmarks refuse fractions before doi
     expect(r.err).toContain('--connections must be a whole number from 1 to 10000, got "1.5"');
   });
 
+  it('mesh destination serve --registration-grace 1e3, 0x10, -1', async () => {
+    for (const bad of ['1e3', '0x10', '-1']) {
+      const r = await runMesh(['destination', 'serve', '--resources', '/nonexistent', `--registration-grace=${bad}`]);
+      expect([r.code, r.err]).toEqual([2, expect.stringContaining(`--registration-grace must be a whole number from 0 to 2147483647, got "${bad}"`)]);
+    }
+  });
+
   it('npm run chaos -- --repeat 1.5, npm run bench -- --connections 1.5, import-cost and intercept', async () => {
     const [chaos, bench, importCost, intercept] = await Promise.all([
       runScript('bench/chaos/index.ts', ['--repeat', '1.5']),
