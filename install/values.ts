@@ -3,6 +3,7 @@
 import { parseDuration } from '../api/duration.ts';
 import { validateCaMaterial } from '../identity/ca-validate.ts';
 import { meshVersion } from '../api/locate.ts';
+import { wholeNumber } from '../api/whole-number.ts';
 import { MESH_IMAGE } from '../injector/options.ts';
 import { InstallError } from './errors.ts';
 
@@ -140,8 +141,7 @@ const bad = (key: string, expected: string, text: string): never => {
 };
 
 function integer(text: string, key: string, min: number, max: number): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  return Number.isInteger(n) && n >= min && n <= max ? n : bad(key, `an integer from ${min} to ${max}`, text);
+  return wholeNumber(text.trim(), min, max) ?? bad(key, `an integer from ${min} to ${max}`, text);
 }
 
 function boolean(text: string, key: string): boolean {
