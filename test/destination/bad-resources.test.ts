@@ -86,6 +86,14 @@ spec:
     expect(storeWith({ 'r.yaml': route('10', '1200h') }).errors()).toEqual([
       `r.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: ${limit}, got "1200h"`,
     ]);
+    // A retry limit too: 4294967296 would reach a proxy as 0.
+    const limited = (limit: string) => route('10').replace('metadata: {name: orders-canary, namespace: production}', `metadata: {name: orders-canary, namespace: production, annotations: {retry.linkerd.io/http: 5xx, retry.linkerd.io/limit: "${limit}"}}`);
+    for (const bad of ['4294967296', '1e3', '0x10']) {
+      expect(storeWith({ 'r.yaml': limited(bad) }).errors()).toEqual([
+        `r.yaml: HTTPRoute production/orders-canary: metadata.annotations["retry.linkerd.io/limit"]: must be a whole number from 0 to 4294967295, got "${bad}"`,
+      ]);
+    }
+    expect(storeWith({ 'r.yaml': limited('4294967295') }).errors()).toEqual([]);
     // The longest that fits is taken as written.
     const longest = storeWith({ 'sp.yaml': profile('1193h2m47.295s', '4294967295ms') });
     expect(longest.errors()).toEqual([]);

@@ -2,6 +2,7 @@
 // weighted backendRefs, timeouts, the filters Linkerd supports, and Linkerd's timeout/retry
 // annotations; the route spec it shares with GRPCRoute (grpc-route.ts).
 import type { HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
+import { wholeNumber, wholeNumberRange } from '../../../api/whole-number.ts';
 import { compiledRegex, durationMs, Fields, FieldError, shown } from '../field-reader.ts';
 import type { BackendRef, HttpRouteResource, HttpRouteRuleResource, ParentRef } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
@@ -15,6 +16,10 @@ export const HTTP_ROUTE_VERSIONS = [
   'gateway.networking.k8s.io/v1beta1',
   'gateway.networking.k8s.io/v1',
 ];
+
+/** The largest number the proxies' uint32 fields hold (api/destination.proto). */
+const MAX_UINT32 = 2 ** 32 - 1;
+
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export function parseHttpRoute(doc: Fields, ctx: ParseContext): HttpRouteResource {
@@ -146,10 +151,9 @@ function readRetry(a: Record<string, string>, ann: (k: string) => string): HttpR
     if (!GRPC_CODES.has(code)) throw new FieldError(ann('retry.linkerd.io/grpc'), `must list gRPC codes like "unavailable,deadline-exceeded", got ${shown(code)}`);
   }
   const limitText = a['retry.linkerd.io/limit'];
-  const limit = limitText === undefined ? 1 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 0 || (limitText !== undefined && !/^\d+$/.test(limitText))) {
-    throw new FieldError(ann('retry.linkerd.io/limit'), `must be a non-negative integer, got ${shown(limitText)}`);
-  }
+  // At most what the wire's uint32 holds: a larger one would wrap to a small limit.
+  const limit = limitText === undefined ? 1 : wholeNumber(limitText, 0, MAX_UINT32);
+  if (limit === undefined) throw new FieldError(ann('retry.linkerd.io/limit'), `must be ${wholeNumberRange(0, MAX_UINT32)}, got ${shown(limitText)}`);
   const timeoutText = a['retry.linkerd.io/timeout'];
   const timeoutMs = timeoutText === undefined ? 0 : durationMs(timeoutText, ann('retry.linkerd.io/timeout'));
   return { httpStatuses, grpcStatuses, limit, timeoutMs };
