@@ -45,6 +45,11 @@ function codecOf<T>(type: protobuf.Type): MessageCodec<T> {
   };
 }
 
+/** Message `qualified` of api/`file`.proto as protobufjs's Type, for an encoder of its own (tap-encode.ts). */
+export function protoType(file: ProtoFile, qualified: string): protobuf.Type {
+  return root(file).lookupType(qualified);
+}
+
 /** The codec of message `qualified` (`mesh.tap.v1.ObserveRequest`) of api/`file`.proto. */
 export function messageCodec<T>(file: ProtoFile, qualified: string): MessageCodec<T> {
   return codecOf<T>(root(file).lookupType(qualified));

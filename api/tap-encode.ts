@@ -8,7 +8,7 @@
 // with the fields of both (each field here is in one part only), and a parser takes fields in
 // any order. test/api/tap-encode.test.ts decodes what comes out with proto-loader's decoder.
 import protobuf from 'protobufjs';
-import { protoPath } from './locate.ts';
+import { protoType } from './proto-codec.ts';
 import type { TapEventOut } from './tap-proto.ts';
 
 const DIRECTION = { DIRECTION_UNSPECIFIED: 0, INBOUND: 1, OUTBOUND: 2 } as const;
@@ -22,7 +22,7 @@ export type TapEventBody = Pick<TapEventOut, 'requestInit' | 'responseInit' | 'r
 let tapEventType: protobuf.Type | undefined;
 
 function tapEvent(): protobuf.Type {
-  return (tapEventType ??= protobuf.loadSync(protoPath('tap')).lookupType('mesh.tap.v1.TapEvent'));
+  return (tapEventType ??= protoType('tap', 'mesh.tap.v1.TapEvent'));
 }
 
 /** One whole TapEvent as its wire bytes (a tap's last event, `tap_end`; tests). */

@@ -5,7 +5,7 @@ import { createSecureServer, type Http2SecureServer, type Http2Session, type Inc
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { tapIdentityOf, type ObserveRequest } from '../../api/tap-proto.ts';
-import { messageCodec } from '../../api/proto-codec.ts';
+import { messageCodec, type MessageCodec } from '../../api/proto-codec.ts';
 import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
 import type { TlsCredentials } from '../identity/credentials.ts';
 import { BatchedSink } from './batched-sink.ts';
@@ -41,16 +41,14 @@ export class TapServer {
   private server: Http2SecureServer | undefined;
   private readonly sessions = new Set<Http2Session>();
   private readonly allowed: string;
-  /** ObserveRequest from its wire bytes (api/proto-codec.ts: field names, enums as strings, defaults). */
-  private readonly decodeRequest: (bytes: Buffer) => ObserveRequest;
+  /** ObserveRequest's codec (api/proto-codec.ts: field names, enums as strings, defaults); made at the first tap, so an untapped proxy never parses tap.proto. */
+  private observeRequest: MessageCodec<ObserveRequest> | undefined;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly opts: TapServerOptions) {
     const trustDomain = parseSpiffeId(opts.credentials.identity)?.trustDomain ?? 'cluster.local';
     this.allowed = tapIdentityOf(trustDomain);
-    const observeRequest = messageCodec<ObserveRequest>('tap', 'mesh.tap.v1.ObserveRequest');
-    this.decodeRequest = (bytes) => observeRequest.decode(bytes);
   }
 
   /** Binds once the proxy holds a certificate; resolves with the port (the configured one may be 0), or 0 if closed before that. */
@@ -134,7 +132,7 @@ export class TapServer {
     try {
       let request: ObserveRequest;
       try {
-        request = this.decodeRequest(bytes);
+        request = (this.observeRequest ??= messageCodec<ObserveRequest>('tap', 'mesh.tap.v1.ObserveRequest')).decode(bytes);
       } catch (err) {
         throw new TapError('TAP_BAD_MATCH', `malformed ObserveRequest: ${(err as Error).message}`);
       }
