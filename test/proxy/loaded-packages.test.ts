@@ -1,0 +1,46 @@
+// What a running sidecar loads, as the demo runs it (a CA identity, a destination, its pod registered):
+// not @grpc/grpc-js, @grpc/proto-loader or node-forge, whose memory every idle proxy would carry
+// (its control-plane calls go through proxy/grpc/ on node:http2, its CSR through identity/csr.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { addressBlock } from '../helpers/address-block.ts';
+import { controlPlane, spawnProxy, type ChildProxy, type ControlPlane } from '../helpers/control-plane.ts';
+
+const NET = await addressBlock();
+const PRELOAD = new URL('./fixtures/report-loaded-packages.cjs', import.meta.url).pathname;
+
+let cp: ControlPlane;
+let proxy: ChildProxy | undefined;
+
+beforeAll(async () => {
+  cp = await controlPlane({ fixtures: ['lesson'] });
+  await cp.startIdentity(`${NET}.50:0`);
+  await cp.startDestination(`${NET}.50:0`);
+}, 30_000);
+
+afterAll(async () => {
+  if (proxy && proxy.child.exitCode === null) {
+    proxy.child.kill('SIGTERM');
+    await proxy.exited;
+  }
+  await cp?.close();
+});
+
+it('a started proxy has loaded undici and protobufjs, and none of grpc-js, proto-loader, node-forge', async () => {
+  const report = join(cp.dir, 'loaded.json');
+  proxy = await spawnProxy({
+    NODE_OPTIONS: `--require ${PRELOAD}`, MESH_TEST_LOADED_FILE: report,
+    MESH_POD_IP: `${NET}.51`, MESH_PROXY_OUTBOUND_PORT: '0', MESH_PROXY_INBOUND_PORT: '0', MESH_PROXY_ADMIN_PORT: '0', MESH_PROXY_TAP_PORT: '0',
+    MESH_POD_NAME: 'checkout-1', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'checkout',
+    MESH_POD_LABELS: 'app=checkout', MESH_POD_PORTS: 'http:8080',
+    MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/checkout',
+    MESH_IDENTITY_ADDR: cp.identity!.addr, MESH_DESTINATION_ADDR: cp.destination!.address,
+    MESH_TRUST_ANCHORS: cp.anchorsFile, MESH_TOKEN_FILE: cp.tokenFile('production', 'checkout'),
+  });
+  await expect.poll(() => existsSync(report), { timeout: 15_000 }).toBe(true);
+  const loaded = JSON.parse(readFileSync(report, 'utf8')) as string[];
+  expect(loaded).toContain('undici');
+  expect(loaded).toContain('protobufjs');
+  expect(loaded.filter((p) => ['@grpc/grpc-js', '@grpc/proto-loader', 'node-forge'].includes(p))).toEqual([]);
+}, 30_000);
