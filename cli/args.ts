@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DurationError, parseDuration } from '../api/duration.ts';
 import { codedError, CodedError } from '../api/errors.ts';
+import { plainSeconds, plainSecondsRange } from '../api/plain-seconds.ts';
 import { wholeNumber, wholeNumberRange } from '../api/whole-number.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -74,6 +75,16 @@ export function durationFlag(text: string, flag: string): number {
   }
   if (ms <= 0) throw new UsageError(`${flag}: "${text}" must be longer than zero`);
   return ms;
+}
+
+/**
+ * A seconds flag (`--duration 10`, `--restart-backoff 2.5`): more than zero and at most `max`,
+ * in plain digits (api/plain-seconds.ts). Throws UsageError naming the flag and the value.
+ */
+export function secondsFlag(text: string, flag: string, max: number): number {
+  const s = plainSeconds(text, 0, max);
+  if (s === undefined || s === 0) throw new UsageError(`${flag} must be ${plainSecondsRange(0, max, true)}, got "${text}"`);
+  return s;
 }
 
 /** A positive number flag (`--rate 20`, `--backoff 0.5`); throws UsageError naming the flag. */

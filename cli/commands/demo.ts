@@ -5,7 +5,7 @@ import { projectRoot } from '../../api/locate.ts';
 import { defaultDirs, runDemo } from '../../examples/orders-checkout/runner/run-demo.ts';
 import { defaultStateDir } from '../../examples/orders-checkout/runner/state.ts';
 import { KUBERNETES_BACKOFF } from '../../examples/orders-checkout/runner/backoff.ts';
-import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+import { parseCommandArgs, runCommand, secondsFlag, UsageError } from '../args.ts';
 
 export const summary = 'run the orders/checkout/payments demo: control plane, pods with sidecars, the ingress proxy on 127.0.0.1:8000';
 
@@ -30,10 +30,8 @@ const OPTIONS = { kubernetes: { type: 'boolean', default: false }, netns: { type
 export function run(args: string[]): Promise<number> {
   return runCommand('demo', usage, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
-    const timeout = Number(values['ready-timeout']);
-    if (!(timeout > 0)) throw new UsageError(`--ready-timeout must be a number of seconds, got ${values['ready-timeout']}`);
-    const backoff = Number(values['restart-backoff']);
-    if (!(backoff > 0 && backoff <= 300)) throw new UsageError(`--restart-backoff must be a number of seconds from 0 to 300, got ${values['restart-backoff']}`);
+    const timeout = secondsFlag(values['ready-timeout'], '--ready-timeout', 3600);
+    const backoff = secondsFlag(values['restart-backoff'], '--restart-backoff', 300);
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/.test(values['cluster-netns'])) throw new UsageError(`--cluster-netns must be a network namespace name (letters, digits, _ . -), got ${values['cluster-netns']}`);
     if (values.netns && values.kubernetes) throw new UsageError('--netns and --kubernetes exclude each other (Kubernetes mode runs its pods in the cluster\'s namespace: --cluster-netns NAME)');
     return demo(values, timeout, backoff);

@@ -3,7 +3,7 @@
 import autocannon from 'autocannon';
 import { findDemo } from '../find-demo.ts';
 import { scrapeAll, workloadStats, type WorkloadStats } from '../../examples/orders-checkout/runner/golden-metrics.ts';
-import { countFlag, parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
+import { countFlag, parseCommandArgs, runCommand, secondsFlag, UsageError, type CommandValues } from '../args.ts';
 
 export const summary = 'load the running demo through its ingress with autocannon and report per-service golden metrics';
 
@@ -29,8 +29,7 @@ const OPTIONS = {
 export function run(args: string[]): Promise<number> {
   return runCommand('load', usage, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
-    const duration = Number(values.duration);
-    if (!(duration > 0 && duration <= 3600)) throw new UsageError(`--duration must be 1-3600 seconds, got ${values.duration}`);
+    const duration = secondsFlag(values.duration, '--duration', 3600);
     const connections = countFlag(values.connections, '--connections', 10_000);
     if (!values.path.startsWith('/')) throw new UsageError(`--path must start with "/", got ${values.path}`);
     return load(values, duration, connections);

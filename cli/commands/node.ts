@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import { projectRoot } from '../../api/locate.ts';
 import { KUBERNETES_BACKOFF } from '../../examples/orders-checkout/runner/backoff.ts';
-import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+import { parseCommandArgs, runCommand, secondsFlag, UsageError } from '../args.ts';
 
 export const summary = 'play a Kubernetes node: bind pending pods, run their containers as processes, report their status';
 
@@ -23,8 +23,7 @@ export function run(args: string[]): Promise<number> {
   return runCommand('node', usage, async () => {
     const { values } = parseCommandArgs(args, OPTIONS, { required: ['kubeconfig'] });
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(values['pod-net'])) throw new UsageError(`--pod-net must be the first three parts of a loopback address, like 127.0.10, got ${values['pod-net']}`);
-    const backoff = Number(values['restart-backoff']);
-    if (!(backoff > 0 && backoff <= 300)) throw new UsageError(`--restart-backoff must be a number of seconds from 0 to 300, got ${values['restart-backoff']}`);
+    const backoff = secondsFlag(values['restart-backoff'], '--restart-backoff', 300);
     const { connectKube } = await import('../../examples/orders-checkout/runner/node/kube-api.ts');
     const { NodeAgent } = await import('../../examples/orders-checkout/runner/node/node-agent.ts');
     const api = connectKube(resolve(values.kubeconfig));

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countFlag, durationFlag, parseFlags, UsageError } from '../../cli/args.ts';
+import { countFlag, durationFlag, parseFlags, secondsFlag, UsageError } from '../../cli/args.ts';
 import { runMesh } from './run-mesh.ts';
 
 const OPTIONS = { addr: { type: 'string' }, watch: { type: 'boolean', short: 'w', default: false }, json: { type: 'boolean' } } as const;
@@ -68,6 +68,25 @@ describe('countFlag', () => {
     expect(refusal(() => countFlag('10001', '--connections', 10_000)).message).toBe('--connections must be a whole number from 1 to 10000, got "10001"');
     expect(countFlag('0', '--proxy-uid', 100, 0)).toBe(0);
     expect(refusal(() => countFlag('0x10', '--proxy-uid', 100, 0)).message).toBe('--proxy-uid must be a whole number from 0 to 100, got "0x10"');
+  });
+});
+
+describe('secondsFlag', () => {
+  it('takes seconds in plain digits (to the millisecond), above zero and up to the flag limit, naming the flag and the value', () => {
+    expect(secondsFlag('10', '--duration', 3600)).toBe(10);
+    expect(secondsFlag('2.5', '--restart-backoff', 300)).toBe(2.5);
+    expect(secondsFlag('0.001', '--restart-backoff', 300)).toBe(0.001);
+    expect(secondsFlag('300', '--restart-backoff', 300)).toBe(300);
+    for (const bad of ['0', '0.0', '-1', '', ' 2', '1e1', '0x10', '.5', '5.', '1.2345', 'Infinity', 'NaN', '10s', '301']) {
+      expect(refusal(() => secondsFlag(bad, '--restart-backoff', 300)).message).toBe(`--restart-backoff must be seconds above 0 to 300, in plain digits such as 10 or 2.5, got "${bad}"`);
+    }
+  });
+
+  it('is what the commands use: mesh load and mesh demo refuse 0x10 and 1e1 with exit 2 before starting anything', async () => {
+    const load = await runMesh(['load', '--duration', '0x10']);
+    expect([load.code, load.err]).toEqual([2, expect.stringContaining('--duration must be seconds above 0 to 3600, in plain digits such as 10 or 2.5, got "0x10"')]);
+    const demo = await runMesh(['demo', '--restart-backoff', '1e1']);
+    expect([demo.code, demo.err]).toEqual([2, expect.stringContaining('--restart-backoff must be seconds above 0 to 300, in plain digits such as 10 or 2.5, got "1e1"')]);
   });
 });
 

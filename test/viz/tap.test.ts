@@ -106,6 +106,8 @@ describe('mesh viz tap', () => {
     [['deploy/web', '--max-rps', '0x10'], '--max-rps must be a whole number from 0 to 10000, got "0x10"'],
     [['deploy/web', '--limit', '1e3'], '--limit must be a whole number from 0 to 1000000, got "1e3"'],
     [['deploy/web', '--limit', ' 5'], '--limit must be a whole number from 0 to 1000000, got " 5"'],
+    [['deploy/web', '--duration', '0x10'], '--duration must be seconds from 0 to 3600, in plain digits such as 10 or 2.5 (an "s" after them is allowed), got "0x10"'],
+    [['deploy/web', '--duration', '1e1s'], '--duration must be seconds from 0 to 3600, in plain digits such as 10 or 2.5 (an "s" after them is allowed), got "1e1s"'],
     [['dpl/web'], 'unknown resource kind "dpl"'],
   ])('refuses a malformed filter %j with exit 2', async (args, message) => {
     const r = await tapCli(args);

@@ -35,7 +35,7 @@ type Values = { [K in keyof typeof TAP_OPTIONS]?: string };
 export function tapParams(resource: string, v: Values): Record<string, string | undefined> {
   const params = {
     resource, namespace: v.namespace, to: v.to, toNamespace: v['to-namespace'], method: v.method, path: v.path,
-    authority: v.authority, maxRps: v['max-rps'], limit: v.limit, duration: v.duration?.replace(/s$/, ''),
+    authority: v.authority, maxRps: v['max-rps'], limit: v.limit, duration: v.duration,
   };
   try {
     parseTapFilter(params, () => 'default');

@@ -1,6 +1,7 @@
 // A tap request as `mesh viz tap` takes it (a resource, --to, --method, --path, --authority),
 // checked field by field and turned into the match every selected proxy applies (api/tap.proto).
 import type { TapMatch } from '../../api/tap-proto.ts';
+import { plainSeconds, plainSecondsRange } from '../../api/plain-seconds.ts';
 import { wholeNumber, wholeNumberRange } from '../../api/whole-number.ts';
 import { VizError } from '../errors.ts';
 import { namesOf, parseResource, type ResourceRef } from '../query/resource.ts';
@@ -52,8 +53,9 @@ export function parseTapFilter(q: Record<string, string | undefined>, defaultNam
   if (q.path !== undefined && !q.path.startsWith('/')) throw bad(`--path must start with "/", got "${q.path}"`);
   if (q.authority !== undefined && !AUTHORITY.test(q.authority)) throw bad(`--authority must be host[:port], got "${q.authority}"`);
   const namespace = resource.kind === 'namespace' ? resource.name! : q.namespace || defaultNamespace(resource);
-  const durationS = q.duration === undefined ? 0 : Number(q.duration.replace(/s$/, ''));
-  if (!Number.isFinite(durationS) || durationS < 0 || durationS > 3600) throw bad(`duration must be seconds from 0 to 3600, got "${q.duration}"`);
+  // `10` or `10s`, as Linkerd's tap takes it; 0 (the default) taps until the client leaves.
+  const durationS = q.duration === undefined ? 0 : plainSeconds(q.duration.replace(/s$/, ''), 0, 3600);
+  if (durationS === undefined) throw bad(`--duration must be ${plainSecondsRange(0, 3600)} (an "s" after them is allowed), got "${q.duration}"`);
   if (q.journey !== undefined && q.journey !== 'true' && q.journey !== 'false') throw bad(`journey must be true or false, got "${q.journey}"`);
   return {
     resource, namespace, to, toNamespace: q.toNamespace || namespace,
