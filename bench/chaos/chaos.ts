@@ -284,7 +284,7 @@ function paymentsConfig(run: RunRecord, settings: { failureRate: number }): Prom
 
 async function startDemo(opts: ChaosOptions): Promise<ChildProcess> {
   const manifests = opts.manifestsDir ? ['--manifests', opts.manifestsDir] : [];
-  const child = spawn(process.execPath, ['bin/mesh.js', 'demo', '--state', opts.stateDir, '--restart-backoff', String(opts.backoffSeconds), '--ready-timeout', '120', ...manifests], {
+  const child = spawn(process.execPath, ['bin/mesh.js', 'demo', '--state', opts.stateDir, '--restart-backoff', opts.backoffSeconds.toFixed(3), '--ready-timeout', '120', ...manifests], {
     cwd: opts.root, env: { ...process.env, MESH_DEMO_NET: opts.net }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
