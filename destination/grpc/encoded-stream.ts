@@ -23,14 +23,13 @@ export interface EncodedStreamOptions<M> {
    * orders.production.svc.cluster.local:8080 ...`), and the log line's fields (authority, port...).
    */
   describe: () => { subject: string; logFields: Record<string, unknown> };
-  /** Stops the stream's watch: called once, when a message could not be encoded. */
-  stop: () => void;
 }
 
 /**
  * Writes a watch's updates to `call`. `send` is called from the discovery's refresh, beside every
  * other watcher, so it never throws: on a failure it ends this stream and logs, and the caller
- * (a proxy) keeps what it last received and asks again; every other stream goes on.
+ * (a proxy) keeps what it last received and asks again; every other stream goes on. The stream's
+ * end stops its watch as any other end does (stopWhenEnded, registered before the first send).
  */
 export class EncodedStream<M> {
   #failed = false;
@@ -39,10 +38,6 @@ export class EncodedStream<M> {
     private readonly call: grpc.ServerWritableStream<unknown, Buffer>,
     private readonly options: EncodedStreamOptions<M>,
   ) {}
-
-  get failed(): boolean {
-    return this.#failed;
-  }
 
   /**
    * Builds and encodes every message of one update, then writes them all: an update is never
@@ -63,7 +58,6 @@ export class EncodedStream<M> {
 
   #fail(err: Error): void {
     this.#failed = true;
-    this.options.stop();
     const { subject, logFields } = this.options.describe();
     const what = `${subject} could not be encoded: ${err.message}`;
     this.options.logger.error({ err, ...logFields }, `${what}; ending this stream`);

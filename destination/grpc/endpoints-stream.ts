@@ -28,7 +28,7 @@ export function endpointsHandler(discovery: Discovery, logger: Logger, toWire: (
     };
     // On a failure the proxy keeps its last endpoints, and asks again.
     const out = new EncodedStream<EndpointUpdateMessage>(call, {
-      encode, logger, stop,
+      encode, logger,
       describe: () => ({ subject: `endpoints of ${authority} (asked from namespace "${contextNamespace}")`, logFields: { authority, contextNamespace } }),
     });
     let sent: Map<string, string> | undefined; // address -> fingerprint of what this caller holds

@@ -35,18 +35,10 @@ export function policyHandler(discovery: Discovery, logger: Logger, toWire: (p: 
     if (defaultPolicy && !DEFAULTS.has(defaultPolicy)) return fail(`default_policy: must be one of ${[...DEFAULTS].join(', ')}, got ${JSON.stringify(defaultPolicy)}`);
     const proxyDefault = (defaultPolicy || undefined) as DefaultPolicy | undefined;
 
-    let stopped = false;
     let last: InboundPolicy | undefined;
-    const stop = () => {
-      if (stopped) return;
-      stopped = true;
-      offPods();
-      clearTimeout(holdTimer);
-      watch.stop();
-    };
     // On a failure the proxy keeps its last policy for the port, and asks again.
     const out = new EncodedStream<InboundPolicyMessage>(call, {
-      encode, logger, stop,
+      encode, logger,
       describe: () => ({
         subject: `policy of port ${port} of pod ${namespace}/${name}${last?.server ? ` (Server ${last.server.name})` : ''}`,
         logFields: { workload, port, server: last?.server?.name },
@@ -74,6 +66,11 @@ export function policyHandler(discovery: Discovery, logger: Logger, toWire: (p: 
     const watch = discovery.watchPolicy(namespace, name, port, proxyDefault, (p) => !held && send(p));
     const offPods = discovery.pods.onChange(() => discovery.pods.get(namespace, name) && release());
     const holdTimer = setTimeout(release, discovery.policyHoldMs);
+    const stop = () => {
+      offPods();
+      clearTimeout(holdTimer);
+      watch.stop();
+    };
     stopWhenEnded(call, stop, (err) => logger.debug({ err, workload, port }, 'policy stream failed'));
     if (discovery.pods.get(namespace, name)) release(); // already registered: no reason to wait
   };

@@ -27,11 +27,10 @@ export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p:
   const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize as (m: ProfileUpdateMessage) => Buffer;
   return (call: grpc.ServerWritableStream<GetDestinationMessage, Buffer>) => {
     const { authority = '', contextNamespace = '' } = call.request;
-    let watch: ReturnType<Discovery['watchProfile']> | undefined;
+    let watch: ReturnType<Discovery['watchProfile']>;
     let last: Profile | undefined;
     const out = new EncodedStream<ProfileUpdateMessage>(call, {
       encode, logger,
-      stop: () => watch?.stop(),
       describe: () => ({
         subject: `profile of ${last?.fqdn || authority} (asked as "${authority}" from namespace "${contextNamespace}")`,
         logFields: { authority, contextNamespace, service: last?.fqdn },
