@@ -32,6 +32,19 @@ spec:
     - {name: orders-canary, port: 8080, weight: ${weight}}
 `;
 
+/** The orders ServiceProfile with one route (its fields in YAML flow style) and, when `ttl` is given, a retry budget. */
+const serviceProfile = (route: string, ttl?: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: orders.production.svc.cluster.local, namespace: production}
+spec:
+  ${ttl === undefined ? '' : `retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 10, ttl: ${ttl}}`}
+  routes: [{${route}}]
+`;
+
+/** A route's fields: GET of one order, with a timeout and a path regex. */
+const timedRoute = (timeout: string, regex = '/orders/[^/]+') => `name: 'GET /orders/{id}', condition: {method: GET, pathRegex: '${regex}'}, timeout: ${timeout}`;
+
 describe('precise errors', () => {
   it('a negative weight', () => {
     const { errors, store } = storeWith({ 'orders.yaml': route('-5') });
@@ -45,20 +58,10 @@ describe('precise errors', () => {
   });
 
   it('a ServiceProfile timeout of "abc" and a regex that does not compile', () => {
-    const profile = (timeout: string, regex: string) => `
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: orders.production.svc.cluster.local, namespace: production}
-spec:
-  routes:
-  - name: GET /orders/{id}
-    condition: {method: GET, pathRegex: '${regex}'}
-    timeout: ${timeout}
-`;
-    expect(storeWith({ 'sp.yaml': profile('abc', '/orders/[^/]+') }).errors()).toEqual([
+    expect(storeWith({ 'sp.yaml': serviceProfile(timedRoute('abc')) }).errors()).toEqual([
       'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].timeout: "abc" is not a duration: expected a number at "abc" (write e.g. 300ms, 1.5h, 2h45m)',
     ]);
-    expect(storeWith({ 'sp.yaml': profile('1s', '/orders/([^/]+') }).errors()).toEqual([
+    expect(storeWith({ 'sp.yaml': serviceProfile(timedRoute('1s', '/orders/([^/]+')) }).errors()).toEqual([
       'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec.routes[0].condition.pathRegex: is not a valid regular expression (Unterminated group), got "/orders/([^/]+"',
     ]);
     expect(storeWith({ 'r.yaml': route('10', '1s', 'RegularExpression", "value": "/orders/("') }).errors()).toEqual([
@@ -67,22 +70,11 @@ spec:
   });
 
   it('a timeout or retry budget TTL longer than the wire\'s uint32 of milliseconds, refused rather than wrapped', () => {
-    const profile = (timeout: string, ttl: string) => `
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: orders.production.svc.cluster.local, namespace: production}
-spec:
-  retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 10, ttl: ${ttl}}
-  routes:
-  - name: GET /orders/{id}
-    condition: {method: GET, pathRegex: '/orders/[^/]+'}
-    timeout: ${timeout}
-`;
     const sp = 'sp.yaml: ServiceProfile production/orders.production.svc.cluster.local: spec';
     const limit = 'must be at most 1193h2m47.295s (4294967295ms, what the proxies\' uint32 of milliseconds holds)';
     // 1200h is 4 320 000 000 ms: as a uint32 it would reach a proxy as 25 032 704 ms (about 7 hours).
-    expect(storeWith({ 'sp.yaml': profile('1200h', '10s') }).errors()).toEqual([`${sp}.routes[0].timeout: ${limit}, got "1200h"`]);
-    expect(storeWith({ 'sp.yaml': profile('1s', '4294967296ms') }).errors()).toEqual([`${sp}.retryBudget.ttl: ${limit}, got "4294967296ms"`]);
+    expect(storeWith({ 'sp.yaml': serviceProfile(timedRoute('1200h'), '10s') }).errors()).toEqual([`${sp}.routes[0].timeout: ${limit}, got "1200h"`]);
+    expect(storeWith({ 'sp.yaml': serviceProfile(timedRoute('1s'), '4294967296ms') }).errors()).toEqual([`${sp}.retryBudget.ttl: ${limit}, got "4294967296ms"`]);
     expect(storeWith({ 'r.yaml': route('10', '1200h') }).errors()).toEqual([
       `r.yaml: HTTPRoute production/orders-canary: spec.rules[0].timeouts.request: ${limit}, got "1200h"`,
     ]);
@@ -95,23 +87,15 @@ spec:
     }
     expect(storeWith({ 'r.yaml': limited('4294967295') }).errors()).toEqual([]);
     // The longest that fits is taken as written.
-    const longest = storeWith({ 'sp.yaml': profile('1193h2m47.295s', '4294967295ms') });
+    const longest = storeWith({ 'sp.yaml': serviceProfile(timedRoute('1193h2m47.295s'), '4294967295ms') });
     expect(longest.errors()).toEqual([]);
     const [read] = longest.store.resources.ofKind('ServiceProfile');
     expect([read!.routes[0]!.timeoutMs, read!.retryBudget!.ttlMs]).toEqual([4294967295, 4294967295]);
   });
 
   it('a ServiceProfile condition nested deeper than the wire can carry', () => {
-    const profile = (condition: string, responseCondition = '{status: {min: 500}}') => `
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: orders.production.svc.cluster.local, namespace: production}
-spec:
-  routes:
-  - name: deep
-    condition: ${condition}
-    responseClasses: [{condition: ${responseCondition}, isFailure: true}]
-`;
+    const profile = (condition: string, responseCondition = '{status: {min: 500}}') =>
+      serviceProfile(`name: deep, condition: ${condition}, responseClasses: [{condition: ${responseCondition}, isFailure: true}]`);
     const nested = (depth: number, level: (inner: string) => string, leaf: string) => {
       let c = leaf;
       for (let i = 0; i < depth; i++) c = level(c);
