@@ -52,8 +52,10 @@ export class Call<Req, Res> extends EventEmitter implements ClientCall<Req, Res>
     stream.on('trailers', (trailers) => {
       this.outcome ??= statusOfTrailers(trailers);
     });
-    // The connection's failure (refused, TLS, the server's identity) comes here, then 'close'.
-    stream.on('error', (err) => {
+    // The connection's failure (refused, TLS, the server's identity) comes here, then 'close'. So
+    // does the server's reset of this stream, whose code says more: withoutStatus reads it at 'close'.
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_HTTP2_STREAM_ERROR') return;
       this.outcome ??= new GrpcError(Status.UNAVAILABLE, `${describe}: ${err.message}`);
     });
     stream.on('close', () => this.onClose());

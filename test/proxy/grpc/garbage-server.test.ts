@@ -1,0 +1,118 @@
+// The proxy's gRPC client against a server that does not speak gRPC properly (a raw node:http2
+// server over TLS): each kind of garbage ends the call with a status that says what was wrong.
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EndpointUpdateMessage, GetDestinationMessage } from '../../../api/destination-messages.ts';
+import { grpcMethod } from '../../../api/proto-codec.ts';
+import { GrpcChannel } from '../../../proxy/grpc/channel.ts';
+import type { ClientCall } from '../../../proxy/grpc/call.ts';
+import { frameMessages } from '../../../proxy/grpc/wire.ts';
+import type { GrpcError } from '../../../proxy/grpc/status.ts';
+import { productionId, testPki } from '../../helpers/pki.ts';
+
+const getEndpoints = grpcMethod<GetDestinationMessage, EndpointUpdateMessage>('destination', 'mesh.destination.v1.Destination', 'GetEndpoints');
+const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto' };
+
+/** How the server answers, per authority asked for (the request's bytes carry it in clear). */
+const answers: Record<string, (stream: ServerHttp2Stream) => void> = {
+  'http-503': (s) => s.respond({ ':status': 503, 'content-type': 'text/plain' }, { endStream: true }),
+  undecodable: (s) => {
+    s.respond(GRPC_HEADERS, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+    s.end(frameMessages([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])]));
+  },
+  truncated: (s) => {
+    s.respond(GRPC_HEADERS, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+    s.end(frameMessages([Buffer.alloc(10)]).subarray(0, 8));
+  },
+  'no-status': (s) => {
+    s.respond(GRPC_HEADERS);
+    s.end();
+  },
+  'bad-status': (s) => s.respond({ ...GRPC_HEADERS, 'grpc-status': 'abc' }, { endStream: true }),
+  reset: (s) => {
+    s.respond(GRPC_HEADERS);
+    s.destroy(new Error('the server broke mid-stream')); // RST_STREAM INTERNAL_ERROR, without END_STREAM first
+  },
+};
+
+let server: Http2SecureServer;
+let ch: GrpcChannel;
+
+beforeAll(async () => {
+  const pki = await testPki();
+  const serving = (await pki.credentialsFor('spiffe://cluster.local/ns/mesh-system/sa/destination')).current();
+  server = createSecureServer({ ...serving, ca: pki.anchorPem });
+  server.on('stream', (stream) => {
+    stream.on('error', () => {}); // the reset below is this server's own doing
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const request = Buffer.concat(chunks).toString('latin1');
+      const answer = Object.keys(answers).find((name) => request.includes(name));
+      answers[answer!]!(stream);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = await pki.credentialsFor(productionId('checkout'));
+  ch = new GrpcChannel({
+    addr: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    trustAnchorsPem: pki.anchorPem,
+    clientCertificate: client.current(),
+    servername: 'destination.linkerd.svc.cluster.local',
+    checkServerIdentity: () => undefined,
+  });
+}, 30_000);
+
+afterAll(() => {
+  ch.close();
+  server.close();
+});
+
+/** The status the call ended with (it must end with one). */
+function statusOf(call: ClientCall<GetDestinationMessage, EndpointUpdateMessage>): Promise<GrpcError> {
+  return new Promise((resolve, reject) => {
+    call.on('data', () => reject(new Error('a message came through')));
+    call.on('end', () => reject(new Error('the call ended OK')));
+    call.on('error', resolve);
+  });
+}
+
+describe('GrpcChannel against a server that answers garbage', () => {
+  it('an HTTP status other than 200: as the gRPC spec maps it, naming the status', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'http-503' }));
+    expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(err.details).toMatch(/answered HTTP 503/);
+  });
+
+  it('a message that is not the response type: INTERNAL, saying it cannot be decoded', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'undecodable' }));
+    expect(err).toMatchObject({ code: 'INTERNAL' });
+    expect(err.details).toMatch(/cannot decode a response of \/mesh\.destination\.v1\.Destination\/GetEndpoints/);
+  });
+
+  it('a stream that ends inside a message, even with status OK: INTERNAL', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'truncated' }));
+    expect(err).toMatchObject({ code: 'INTERNAL' });
+    expect(err.details).toMatch(/ended inside a message/);
+  });
+
+  it('a stream that ends without a status: UNKNOWN, saying so', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'no-status' }));
+    expect(err).toMatchObject({ code: 'UNKNOWN' });
+    expect(err.details).toMatch(/without a status/);
+  });
+
+  it('a grpc-status that is not a number: UNKNOWN, quoting it', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'bad-status' }));
+    expect(err).toMatchObject({ code: 'UNKNOWN' });
+    expect(err.details).toMatch(/grpc-status "abc"/);
+  });
+
+  it('a stream reset with INTERNAL_ERROR: INTERNAL, naming the HTTP/2 code', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'reset' }));
+    expect(err.details).toMatch(/reset .* with HTTP\/2 code 2/);
+    expect(err).toMatchObject({ code: 'INTERNAL' });
+  });
+});
