@@ -85,7 +85,13 @@ export class Call<Req, Res> extends EventEmitter implements ClientCall<Req, Res>
       return;
     }
     // A trailers-only response (a refusal, an unknown method): the status is in the headers.
-    this.outcome ??= statusOfTrailers(headers);
+    const status = statusOfTrailers(headers);
+    if (status === undefined && !headers['content-type']?.startsWith('application/grpc')) {
+      // Not a gRPC server (a web page, another service on the port): its body is not messages.
+      this.fail(new GrpcError(Status.UNKNOWN, `${this.describe} answered content-type ${JSON.stringify(headers['content-type'] ?? '')} to ${this.method.path}, not gRPC`));
+      return;
+    }
+    this.outcome ??= status;
   }
 
   private onData(chunk: Buffer): void {

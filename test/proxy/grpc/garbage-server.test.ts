@@ -16,6 +16,10 @@ const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto' 
 /** How the server answers, per authority asked for (the request's bytes carry it in clear). */
 const answers: Record<string, (stream: ServerHttp2Stream) => void> = {
   'http-503': (s) => s.respond({ ':status': 503, 'content-type': 'text/plain' }, { endStream: true }),
+  'html-page': (s) => {
+    s.respond({ ':status': 200, 'content-type': 'text/html' });
+    s.end('<html>not gRPC</html>');
+  },
   undecodable: (s) => {
     s.respond(GRPC_HEADERS, { waitForTrailers: true });
     s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
@@ -84,6 +88,12 @@ describe('GrpcChannel against a server that answers garbage', () => {
     const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'http-503' }));
     expect(err).toMatchObject({ code: 'UNAVAILABLE' });
     expect(err.details).toMatch(/answered HTTP 503/);
+  });
+
+  it('a 200 that is not gRPC (an HTML page): UNKNOWN, naming the content-type, not read as messages', async () => {
+    const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'html-page' }));
+    expect(err).toMatchObject({ code: 'UNKNOWN' });
+    expect(err.details).toMatch(/content-type "text\/html"/);
   });
 
   it('a message that is not the response type: INTERNAL, saying it cannot be decoded', async () => {
