@@ -1,9 +1,9 @@
 // Timeout layers: a whole-request timeout (retries and response body included) and a per-attempt
 // timeout (until response headers). Both also honour ctx.deadline (grpc-timeout), cancel the
-// upstream through a child AbortSignal, and raise ProxyError('RESPONSE_TIMEOUT').
-import { finished, Readable } from 'node:stream';
+// upstream through a signal of their own, and raise ProxyError('RESPONSE_TIMEOUT').
+import { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
-import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
+import { offCancel, onCancel, OwnedSignal, type CancelHook } from '../../http/cancel.ts';
 import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 
 export interface TimeoutOptions {
@@ -38,10 +38,12 @@ async function withDeadline(
   coversBody: boolean,
   message: string,
 ): Promise<MeshResponse> {
-  const controller = new AbortController();
-  // A cancel hook, not an 'abort' listener: on HTTP/1 the signal is the client connection's,
-  // shared by its requests (http/cancel.ts).
-  const forwardAbort: CancelHook = { onCancel: () => controller.abort(req.signal.reason) };
+  // The signal the layers below hear: this layer alone aborts it (a cancel from above, or the
+  // deadline), so it is an OwnedSignal, not an AbortController with an 'abort' listener per
+  // request below it (http/cancel.ts). The cancel from above comes through a hook: on HTTP/1 the
+  // request's signal is the client connection's, shared by its requests.
+  const signal = new OwnedSignal();
+  const forwardAbort: CancelHook = { onCancel: () => signal.abort(req.signal.reason) };
   onCancel(req.signal, forwardAbort);
 
   let timedOut = false;
@@ -56,13 +58,13 @@ async function withDeadline(
     timer = setTimeout(() => {
       timedOut = true;
       const err = new ProxyError('RESPONSE_TIMEOUT', message);
-      controller.abort(err); // cancels the upstream request (RST_STREAM / socket close below)
+      signal.abort(err); // cancels the upstream request (RST_STREAM / socket close below)
       onExpire(err);
     }, Math.max(0, deadline - Date.now()));
   });
   expired.catch(() => {}); // raced below; never unhandled
 
-  const pending = inner({ ...req, signal: controller.signal });
+  const pending = inner({ ...req, signal });
   // A response that arrives after the deadline is nobody's: drain it so its connection is freed.
   pending.then((res) => timedOut && res.body instanceof Readable && res.body.destroy(), () => {});
   let res: MeshResponse;
@@ -73,21 +75,17 @@ async function withDeadline(
     throw err;
   }
   const body = res.body;
-  if (!coversBody || !(body instanceof Readable)) {
-    // No stream (no body, or all of it at hand): the response is over.
-    if (!(body instanceof Readable)) release();
-    else {
-      clearTimeout(timer);
-      untilFinished(body, release);
-    }
+  if (!(body instanceof Readable)) {
+    release(); // no body, or all of it at hand: the response is over
     return res;
   }
-  // The whole-request timeout keeps watching the body: on expiry the stream errors mid-way.
-  onExpire = (err) => body.destroy(err);
-  untilFinished(body, release);
+  // A per-attempt timeout ends with the head; the whole-request one keeps watching the body,
+  // which errors mid-way on expiry.
+  if (coversBody) onExpire = (err) => body.destroy(err);
+  else clearTimeout(timer);
+  // Until the body is over, a cancel from above still reaches the upstream. One 'close'
+  // listener, as the metrics layer and the balancer wait for a body (a body closes once it has
+  // ended or been destroyed), not stream.finished()'s dozen.
+  body.on('close', release);
   return res;
-}
-
-function untilFinished(body: Readable, done: () => void): void {
-  finished(body, () => done());
 }
