@@ -75,6 +75,17 @@ function watch<M>(stream: grpc.ClientReadableStream<M>) {
   return { got, ended: () => ended, cancel: () => stream.cancel() };
 }
 
+/** A Server for checkout's port 8080, speaking `protocol`. */
+const checkoutServer = (protocol: string) => `
+apiVersion: policy.linkerd.io/v1beta1
+kind: Server
+metadata: {name: checkout-http, namespace: production}
+spec:
+  podSelector: {matchLabels: {app: checkout}}
+  port: 8080
+  proxyProtocol: ${protocol}
+`;
+
 const errorLines = () => lines.filter((l) => l.level === 50);
 
 describe('a message that cannot be encoded', () => {
@@ -126,15 +137,7 @@ metadata: {name: orders-grpc-allow-web, namespace: production}
 spec:
   server: {name: orders-grpc}
   client: {meshTLS: {serviceAccounts: [{name: web, namespace: production}]}}
----
-apiVersion: policy.linkerd.io/v1beta1
-kind: Server
-metadata: {name: checkout-http, namespace: production}
-spec:
-  podSelector: {matchLabels: {app: checkout}}
-  port: 8080
-  proxyProtocol: HTTP/1
-`);
+---${checkoutServer('HTTP/1')}`);
     await waitFor(() => orders.ended() !== undefined && checkout.got.some((m) => m.server?.name === 'production/checkout-http'), 10_000, 'the orders stream to end and the checkout update');
     expect(orders.ended()!.code).toBe(grpc.status.INTERNAL);
     expect(orders.ended()!.details).toMatch(/^policy of port 9090 of pod production\/orders-0 \(Server production\/orders-grpc\) could not be encoded: .*authorizations/);
@@ -147,15 +150,7 @@ spec:
     await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
     expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
     const before = checkout.got.length;
-    writeFileSync(join(dir, 'more.yaml'), `
-apiVersion: policy.linkerd.io/v1beta1
-kind: Server
-metadata: {name: checkout-http, namespace: production}
-spec:
-  podSelector: {matchLabels: {app: checkout}}
-  port: 8080
-  proxyProtocol: HTTP/2
-`);
+    writeFileSync(join(dir, 'more.yaml'), checkoutServer('HTTP/2'));
     await waitFor(() => checkout.got.length > before, 10_000, 'a further checkout update');
     expect(checkout.got.at(-1)!.server?.protocol).not.toBe(checkout.got[before - 1]!.server?.protocol);
     expect(checkout.ended()).toBeUndefined();
