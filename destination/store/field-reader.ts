@@ -144,11 +144,14 @@ export function compiledRegex(source: string, path: string): string {
   return source;
 }
 
+/** The largest number the proxies' uint32 fields hold (api/destination.proto): a larger one would wrap. */
+export const MAX_UINT32 = 2 ** 32 - 1;
+
 /**
  * The longest duration a resource may set: every timeout and TTL goes to the proxies as a uint32 of
- * milliseconds (api/destination.proto), and a longer one would wrap to a short one on the wire.
+ * milliseconds, and a longer one would wrap to a short one on the wire.
  */
-export const MAX_DURATION_MS = 2 ** 32 - 1;
+export const MAX_DURATION_MS = MAX_UINT32;
 
 /**
  * A duration field in Go's grammar ("500ms", "1m30s"; "0": none) as whole milliseconds; never

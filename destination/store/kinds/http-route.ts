@@ -3,7 +3,7 @@
 // annotations; the route spec it shares with GRPCRoute (grpc-route.ts).
 import type { HttpRouteMatch, HttpRouteRetry } from '../../../api/destination-types.ts';
 import { wholeNumber, wholeNumberRange } from '../../../api/whole-number.ts';
-import { compiledRegex, durationMs, Fields, FieldError, shown } from '../field-reader.ts';
+import { compiledRegex, durationMs, Fields, FieldError, MAX_UINT32, shown } from '../field-reader.ts';
 import type { BackendRef, HttpRouteResource, HttpRouteRuleResource, ParentRef } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
 import { readRuleFilters, REFUSED } from './route-filters.ts';
@@ -16,9 +16,6 @@ export const HTTP_ROUTE_VERSIONS = [
   'gateway.networking.k8s.io/v1beta1',
   'gateway.networking.k8s.io/v1',
 ];
-
-/** The largest number the proxies' uint32 fields hold (api/destination.proto). */
-const MAX_UINT32 = 2 ** 32 - 1;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
