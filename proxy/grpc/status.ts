@@ -2,11 +2,12 @@
 // message from the trailers, or the one the client gives when the call ended without them.
 import { CodedError } from '../../api/errors.ts';
 
-/** gRPC's status codes (grpc's `status` enum) that this client produces or callers test for. */
+/** gRPC's status codes (grpc's `status` enum) that this client and the tap server produce, or callers test for. */
 export const Status = {
   OK: 0,
   CANCELLED: 1,
   UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,

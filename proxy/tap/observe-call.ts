@@ -2,15 +2,8 @@
 // length-prefixed message, the response headers, then length-prefixed events, then trailers with
 // `grpc-status` and `grpc-message` (or, for a refusal, one trailers-only response).
 import type { ServerHttp2Stream } from 'node:http2';
+import { Status } from '../grpc/status.ts';
 import { PREFIX_BYTES } from '../grpc/wire.ts';
-
-/** gRPC status codes this server answers with (grpc's `status` enum). */
-export const GRPC_OK = 0;
-export const GRPC_INVALID_ARGUMENT = 3;
-export const GRPC_DEADLINE_EXCEEDED = 4;
-export const GRPC_PERMISSION_DENIED = 7;
-export const GRPC_RESOURCE_EXHAUSTED = 8;
-export const GRPC_UNIMPLEMENTED = 12;
 
 /** An ObserveRequest is a filter and a few numbers: anything near this size is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -63,7 +56,7 @@ export class ObserveCall {
 
   constructor(private readonly stream: ServerHttp2Stream) {
     stream.on('wantTrailers', () => {
-      const { code, message } = this.trailers ?? { code: GRPC_OK, message: '' };
+      const { code, message } = this.trailers ?? { code: Status.OK, message: '' };
       stream.sendTrailers({ 'grpc-status': String(code), 'grpc-message': encodeURI(message) });
     });
   }
@@ -93,7 +86,7 @@ export class ObserveCall {
   }
 
   /** Ends the call with `code` (OK by default); before the headers, as one trailers-only response. */
-  end(code = GRPC_OK, message = ''): void {
+  end(code: number = Status.OK, message = ''): void {
     if (this.ended || this.closed) return;
     this.ended = true;
     if (!this.stream.headersSent) {

@@ -11,16 +11,8 @@ import type { TlsCredentials } from '../identity/credentials.ts';
 import { BatchedSink } from './batched-sink.ts';
 import { TapError } from './errors.ts';
 import type { TapHub } from './hub.ts';
-import {
-  GRPC_DEADLINE_EXCEEDED,
-  GRPC_INVALID_ARGUMENT,
-  GRPC_PERMISSION_DENIED,
-  GRPC_RESOURCE_EXHAUSTED,
-  GRPC_UNIMPLEMENTED,
-  grpcTimeoutMs,
-  ObserveCall,
-  readRequestMessage,
-} from './observe-call.ts';
+import { grpcTimeoutMs, ObserveCall, readRequestMessage } from './observe-call.ts';
+import { Status } from '../grpc/status.ts';
 import { joinHostPort } from '../../api/host-port.ts';
 
 export interface TapServerOptions {
@@ -33,7 +25,7 @@ export interface TapServerOptions {
 
 /** The one method served, as gRPC names it on the wire. */
 const OBSERVE_PATH = '/mesh.tap.v1.Tap/Observe';
-const GRPC_STATUS = { TAP_FORBIDDEN: GRPC_PERMISSION_DENIED, TAP_TOO_MANY: GRPC_RESOURCE_EXHAUSTED, TAP_BAD_MATCH: GRPC_INVALID_ARGUMENT } as const;
+const GRPC_STATUS = { TAP_FORBIDDEN: Status.PERMISSION_DENIED, TAP_TOO_MANY: Status.RESOURCE_EXHAUSTED, TAP_BAD_MATCH: Status.INVALID_ARGUMENT } as const;
 /** How long close() lets taps' last events and trailers drain before it cuts the connections. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -99,11 +91,11 @@ export class TapServer {
     const call = new ObserveCall(stream);
     if (headers[':path'] !== OBSERVE_PATH) {
       stream.resume();
-      return call.end(GRPC_UNIMPLEMENTED, `this server serves ${OBSERVE_PATH} only, not ${String(headers[':path'])}`);
+      return call.end(Status.UNIMPLEMENTED, `this server serves ${OBSERVE_PATH} only, not ${String(headers[':path'])}`);
     }
     if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
       stream.resume();
-      return call.end(GRPC_INVALID_ARGUMENT, `content-type must be application/grpc, not ${String(headers['content-type'] ?? 'none')}`);
+      return call.end(Status.INVALID_ARGUMENT, `content-type must be application/grpc, not ${String(headers['content-type'] ?? 'none')}`);
     }
     const socket = stream.session?.socket as TLSSocket | undefined;
     const peer = `${socket?.remoteAddress}:${socket?.remotePort}`;
@@ -145,7 +137,7 @@ export class TapServer {
           : setTimeout(() => {
               tap.close();
               sink.discard();
-              call.end(GRPC_DEADLINE_EXCEEDED, 'the tap\'s deadline passed');
+              call.end(Status.DEADLINE_EXCEEDED, 'the tap\'s deadline passed');
             }, timeoutMs);
       // The caller cancelled, hit its deadline, or its connection went away; or the tap ended: free the slot now.
       stream.once('close', () => {
