@@ -1,28 +1,29 @@
-// Endpoints (GetEndpoints) and a port's inbound policy (WatchPort) that cannot be encoded for the
-// wire (a bug, or data nobody foresaw) end that one stream with an INTERNAL status saying what
-// failed for which service or pod port, log the same, and leave every other stream going. Real
+// Endpoints (GetEndpoints), a profile (GetProfile) and a port's inbound policy (WatchPort) that
+// cannot be encoded for the wire (a bug, or data nobody foresaw) end that one stream with an
+// INTERNAL status saying what failed for which service or pod port, log the same, and leave every
+// other stream, and the discovery's refresh, going. Real
 // store over a folder, real gRPC server and client; only the wire form is broken, on purpose.
 import * as grpc from '@grpc/grpc-js';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { EndpointMessage, EndpointUpdateMessage, InboundPolicyMessage } from '../../api/destination-messages.ts';
+import type { EndpointMessage, EndpointUpdateMessage, InboundPolicyMessage, ProfileUpdateMessage } from '../../api/destination-messages.ts';
 import { destinationProto } from '../../api/destination-proto.ts';
-import type { Endpoint, InboundPolicy } from '../../api/destination-types.ts';
-import { endpointToWire, policyToWire } from '../../api/destination-wire.ts';
+import type { Endpoint, InboundPolicy, Profile } from '../../api/destination-types.ts';
+import { endpointToWire, policyToWire, profileToWire } from '../../api/destination-wire.ts';
 import { endpointsHandler } from '../../destination/grpc/endpoints-stream.ts';
 import { inboundPoliciesServiceDefinition, policyHandler } from '../../destination/grpc/policy-stream.ts';
-import { destinationServiceDefinition } from '../../destination/grpc/profile-stream.ts';
+import { destinationServiceDefinition, profileHandler } from '../../destination/grpc/profile-stream.ts';
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from '../../destination/index/discovery.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { FIXTURES, pod, waitFor } from './harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-stream-encode-'));
 cpSync(join(FIXTURES, 'lesson'), dir, { recursive: true });
-const lines: Array<{ level: number; msg: string; authority?: string; workload?: string; port?: number }> = [];
+const lines: Array<{ level: number; msg: string; authority?: string; service?: string; workload?: string; port?: number }> = [];
 const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _e, cb) => (lines.push(JSON.parse(String(chunk))), cb()) }));
 const store = new ResourceStore({ dir, logger, debounceMs: 20 });
 store.start();
@@ -32,11 +33,15 @@ const register = (name: string, ip: string, app: string) =>
 register('orders-0', '10.9.0.1', 'orders');
 register('checkout-0', '10.9.0.2', 'checkout');
 
-/** When set, the orders pods' endpoints and port 9090's policy get a field of the wrong shape, which the serializer refuses. */
+/** When set, the orders pods' endpoints, the orders profile and port 9090's policy get a field of the wrong shape, which the serializer refuses. */
 let broken = false;
 const endpointWire = (e: Endpoint): EndpointMessage => {
   const message = endpointToWire(e);
   return broken && e.labels['app'] === 'orders' ? ({ ...message, metricLabels: 'not a map' } as unknown as EndpointMessage) : message;
+};
+const profileWire = (p: Profile): ProfileUpdateMessage => {
+  const message = profileToWire(p);
+  return broken && p.fqdn.startsWith('orders.') ? ({ ...message, routes: 'not a list' } as unknown as ProfileUpdateMessage) : message;
 };
 const policyWire = (p: InboundPolicy): InboundPolicyMessage => {
   const message = policyToWire(p);
@@ -44,12 +49,13 @@ const policyWire = (p: InboundPolicy): InboundPolicyMessage => {
 };
 
 const server = new grpc.Server();
-server.addService(destinationServiceDefinition(), { getEndpoints: endpointsHandler(discovery, logger, endpointWire), getProfile: () => {} });
+server.addService(destinationServiceDefinition(), { getEndpoints: endpointsHandler(discovery, logger, endpointWire), getProfile: profileHandler(discovery, logger, profileWire) });
 server.addService(inboundPoliciesServiceDefinition(), { watchPort: policyHandler(discovery, logger, policyWire) });
 const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
 const proto = destinationProto();
 const destination = new proto.Destination(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
   getEndpoints(req: { authority: string; contextNamespace: string }): grpc.ClientReadableStream<EndpointUpdateMessage>;
+  getProfile(req: { authority: string; contextNamespace: string }): grpc.ClientReadableStream<ProfileUpdateMessage>;
   close(): void;
 };
 const policies = new proto.InboundPolicies(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
@@ -114,6 +120,42 @@ describe('a message that cannot be encoded', () => {
     await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
     expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
     register('checkout-2', '10.9.0.5', 'checkout');
+    await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
+    expect(checkout.ended()).toBeUndefined();
+    checkout.cancel();
+    broken = false;
+    lines.length = 0;
+  });
+
+  it('ends its own profile stream with a status and a log line naming the service; other streams keep their updates', async () => {
+    const ask = (authority: string) => watch(destination.getProfile({ authority, contextNamespace: 'production' }));
+    const orders = ask('orders.production.svc.cluster.local:8080');
+    const checkout = ask('checkout.production.svc.cluster.local:8080');
+    await waitFor(() => orders.got.length === 1 && checkout.got.length === 1, 10_000, 'both first profiles');
+
+    // Both profiles change in the same refresh; the orders one can no longer be encoded.
+    broken = true;
+    writeFileSync(join(dir, 'lesson.yaml'), readFileSync(join(dir, 'lesson.yaml'), 'utf8').replace('timeout: 200ms', 'timeout: 300ms'));
+    writeFileSync(join(dir, 'checkout-profile.yaml'), `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: checkout.production.svc.cluster.local, namespace: production}
+spec:
+  routes: [{name: POST /checkout, condition: {method: POST, pathRegex: /checkout}, timeout: 1s}]
+`);
+    await waitFor(() => orders.ended() !== undefined && checkout.got.length === 2, 10_000, 'the orders stream to end and the checkout update');
+    expect(orders.ended()!.code).toBe(grpc.status.INTERNAL);
+    expect(orders.ended()!.details).toMatch(/^profile of orders\.production\.svc\.cluster\.local \(asked as "orders\.production\.svc\.cluster\.local:8080" from namespace "production"\) could not be encoded: .*routes/);
+    expect(checkout.got[1]!.routes?.map((r) => r.name)).toEqual(['POST /checkout']);
+    expect(errorLines()).toHaveLength(1);
+    expect(errorLines()[0]!.service).toBe('orders.production.svc.cluster.local');
+    expect(errorLines()[0]!.msg).toContain('could not be encoded');
+
+    // A new stream for the broken profile is refused the same way at once; checkout goes on.
+    const again = ask('orders.production.svc.cluster.local:8080');
+    await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
+    expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
+    writeFileSync(join(dir, 'checkout-profile.yaml'), readFileSync(join(dir, 'checkout-profile.yaml'), 'utf8').replace('timeout: 1s', 'timeout: 2s'));
     await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
     expect(checkout.ended()).toBeUndefined();
     checkout.cancel();
