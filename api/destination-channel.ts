@@ -3,7 +3,7 @@
 // has its own client (proxy/grpc/), which loads no grpc-js.
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
-import { spiffeIdOfPeer } from './spiffe.ts';
+import { serverIdentityCheck } from './spiffe.ts';
 import { destinationProto } from './destination-proto.ts';
 
 export interface DestinationStubs {
@@ -30,11 +30,8 @@ export function destinationStubs(addr: string, security: ChannelSecurity): Desti
   const proto = destinationProto();
   // The destination is addressed by IP, so the usual hostname check says nothing; what matters is
   // the chain to the trust anchors (checked by TLS) and, when configured, the SPIFFE id.
-  const checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => {
-    if (!security.serverIdentity) return undefined;
-    const id = spiffeIdOfPeer(cert.subjectaltname);
-    return id === security.serverIdentity ? undefined : new Error(`destination presented ${id ?? 'no SPIFFE id'}, expected ${security.serverIdentity}`);
-  };
+  const check = serverIdentityCheck('destination', security.serverIdentity);
+  const checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => check(cert);
   const anchors = Buffer.from(security.trustAnchorsPem);
   const material = security.client?.current();
   const creds = material

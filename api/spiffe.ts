@@ -23,3 +23,16 @@ export function spiffeIdOfPeer(subjectaltname: string | undefined): string | und
   }
   return undefined;
 }
+
+/**
+ * A TLS client's check beyond the chain, for a server dialled by IP (where the hostname check says
+ * nothing): its certificate must name `expected`; absent, any certificate from the trust anchors
+ * passes. `what` names the server in the error.
+ */
+export function serverIdentityCheck(what: string, expected: string | undefined): (cert: { subjectaltname?: string }) => Error | undefined {
+  return (cert) => {
+    if (!expected) return undefined;
+    const id = spiffeIdOfPeer(cert.subjectaltname);
+    return id === expected ? undefined : new Error(`${what} presented ${id ?? 'no SPIFFE id'}, expected ${expected}`);
+  };
+}

@@ -2,8 +2,7 @@
 // (endpoints, profile) and per inbound port (policy), stopped when idle; registers this proxy's
 // pod; keeps the last state while the destination is away and reconnects with jittered backoff.
 import pino, { type Logger } from 'pino';
-import type { PeerCertificate } from 'node:tls';
-import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, spiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
+import { CONTROL_PLANE_NAMESPACE, parseSpiffeId, serverIdentityCheck, spiffeId } from '../../api/spiffe.ts';
 import { type TlsCredentials } from '../identity/credentials.ts';
 import { CountedWatched } from './counted-watched.ts';
 import type {
@@ -193,11 +192,7 @@ export class DestinationClient implements Resolver {
       servername: 'destination.linkerd.svc.cluster.local',
       // The destination is addressed by IP, so the usual hostname check says nothing; what matters is
       // the chain to the trust anchors (checked by TLS) and, when configured, the SPIFFE id.
-      checkServerIdentity: (cert: PeerCertificate) => {
-        if (!expected) return undefined;
-        const id = spiffeIdOfPeer(cert.subjectaltname);
-        return id === expected ? undefined : new Error(`destination presented ${id ?? 'no SPIFFE id'}, expected ${expected}`);
-      },
+      checkServerIdentity: serverIdentityCheck('destination', expected),
     });
     return this.grpc;
   }
