@@ -119,6 +119,27 @@ describe('destination through the proxy', () => {
     expect(await ingress.metrics()).toMatch(/response_total\{[^}]*direction="outbound"[^}]*authority="orders-canary.production.svc.cluster.local:8080"/);
   });
 
+  it('a destination whose certificate names another identity than the one expected is refused: no endpoints, and the reason says what it presented', async () => {
+    const lost: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lost.push(String(JSON.parse(line).why)) });
+    const wary = new DestinationClient({
+      addr: cp.destination!.address,
+      credentials: await handMadeCredentials(cp.ca, 'spiffe://cluster.local/ns/production/sa/wary'),
+      namespace: 'production',
+      serverIdentity: 'spiffe://cluster.local/ns/mesh-system/sa/not-the-destination',
+      backoff: { minMs: 50, maxMs: 500 },
+      logger,
+    });
+    try {
+      const stable = wary.endpoints('orders-stable.production.svc.cluster.local:8080');
+      await eventually(() => lost.length > 0, 5_000, 'the watch refused');
+      expect(lost[0]).toContain(`destination presented ${DESTINATION_IDENTITY}, expected spiffe://cluster.local/ns/mesh-system/sa/not-the-destination`);
+      expect(stable.get()).toBeUndefined();
+    } finally {
+      wary.close();
+    }
+  });
+
   it('a service with no endpoints: 503 with l5d-proxy-error, fast', async () => {
     const r = await get('payments:8080');
     expect(r.status).toBe(503);
