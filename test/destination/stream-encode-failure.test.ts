@@ -108,6 +108,7 @@ describe('a message that cannot be encoded', () => {
     register('checkout-1', '10.9.0.4', 'checkout');
     await waitFor(() => orders.ended() !== undefined && checkout.got.length === 2, 10_000, 'the orders stream to end and the checkout update');
     expect(orders.ended()!.code).toBe(grpc.status.INTERNAL);
+    expect(discovery['endpointHub'].size).toBe(1); // the failed stream's watch is stopped: only checkout's is left
     expect(orders.ended()!.details).toMatch(/^endpoints of orders\.production\.svc\.cluster\.local:8080 \(asked from namespace "production"\) could not be encoded: .*metricLabels/);
     expect(orders.got).toHaveLength(1);
     expect(checkout.got[1]!.add?.endpoints?.map((e) => e.address)).toEqual(['10.9.0.4:8080']);
@@ -119,6 +120,7 @@ describe('a message that cannot be encoded', () => {
     const again = ask('orders.production.svc.cluster.local:8080');
     await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
     expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
+    expect(discovery['endpointHub'].size).toBe(1);
     register('checkout-2', '10.9.0.5', 'checkout');
     await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
     expect(checkout.ended()).toBeUndefined();
@@ -145,6 +147,7 @@ spec:
 `);
     await waitFor(() => orders.ended() !== undefined && checkout.got.length === 2, 10_000, 'the orders stream to end and the checkout update');
     expect(orders.ended()!.code).toBe(grpc.status.INTERNAL);
+    expect(discovery['profileHub'].size).toBe(1); // the failed stream's watch is stopped: only checkout's is left
     expect(orders.ended()!.details).toMatch(/^profile of orders\.production\.svc\.cluster\.local \(asked as "orders\.production\.svc\.cluster\.local:8080" from namespace "production"\) could not be encoded: .*routes/);
     expect(checkout.got[1]!.routes?.map((r) => r.name)).toEqual(['POST /checkout']);
     expect(errorLines()).toHaveLength(1);
@@ -155,6 +158,7 @@ spec:
     const again = ask('orders.production.svc.cluster.local:8080');
     await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
     expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
+    expect(discovery['profileHub'].size).toBe(1);
     writeFileSync(join(dir, 'checkout-profile.yaml'), readFileSync(join(dir, 'checkout-profile.yaml'), 'utf8').replace('timeout: 1s', 'timeout: 2s'));
     await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
     expect(checkout.ended()).toBeUndefined();
@@ -182,6 +186,7 @@ spec:
 ---${checkoutServer('HTTP/1')}`);
     await waitFor(() => orders.ended() !== undefined && checkout.got.some((m) => m.server?.name === 'production/checkout-http'), 10_000, 'the orders stream to end and the checkout update');
     expect(orders.ended()!.code).toBe(grpc.status.INTERNAL);
+    expect(discovery['policyHub'].size).toBe(1); // the failed stream's watch is stopped: only checkout's is left
     expect(orders.ended()!.details).toMatch(/^policy of port 9090 of pod production\/orders-0 \(Server production\/orders-grpc\) could not be encoded: .*authorizations/);
     expect(orders.got).toHaveLength(1);
     expect(errorLines()).toHaveLength(1);
@@ -191,6 +196,7 @@ spec:
     const again = ask('production/orders-0', 9090);
     await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
     expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
+    expect(discovery['policyHub'].size).toBe(1);
     const before = checkout.got.length;
     writeFileSync(join(dir, 'more.yaml'), checkoutServer('HTTP/2'));
     await waitFor(() => checkout.got.length > before, 10_000, 'a further checkout update');
