@@ -91,8 +91,8 @@ describe('mesh viz tap', () => {
     expect(text).toMatch(/event: end\ndata: \{"type":"end".*"message":"no request matched the filter in \ds \(1 proxy tapped\)"\}\n\n$/);
   });
 
-  it('says so when the filter matched nothing by the end', async () => {
-    const r = await tapCli(['deploy/web', '-n', 'production', '--path', '/never-called', '--duration', '2']);
+  it('says so when the filter matched nothing by the end (--duration written as Linkerd writes it, 2s)', async () => {
+    const r = await tapCli(['deploy/web', '-n', 'production', '--path', '/never-called', '--duration', '2s']);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
     expect(r.err).toMatch(/tap ended: no request matched the filter in \ds \(1 proxy tapped\)/);
