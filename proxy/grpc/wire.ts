@@ -1,4 +1,4 @@
-// gRPC's message framing over an HTTP/2 stream: each message is a 5-byte prefix (a compressed
+// gRPC's message framing over an HTTP/2 stream (the proxy's client's and its tap server's): each message is a 5-byte prefix (a compressed
 // flag, then a 32-bit big-endian length) and the message's bytes; a DATA frame may hold part of
 // a message or several.
 import { codedError } from '../../api/errors.ts';
@@ -27,13 +27,18 @@ export class FramingError extends codedError('GRPC_FRAMING') {}
 /**
  * Cuts a stream's DATA into whole messages. `push` takes each chunk as it arrives and returns the
  * messages it completed; a part of a message waits for the next chunk. Messages over `maxBytes`
- * and compressed ones (this client asks for none) are refused with a FramingError.
+ * and compressed ones (neither side of the mesh asks for compression) are refused with a
+ * FramingError, whose message names the two ends as `sender` and `receiver` say.
  */
 export class MessageReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly sender = 'the server',
+    private readonly receiver = 'this client',
+  ) {}
 
   push(chunk: Buffer): Buffer[] {
     this.pending.push(chunk);
@@ -41,9 +46,9 @@ export class MessageReader {
     const out: Buffer[] = [];
     while (this.pendingBytes >= PREFIX_BYTES) {
       const head = this.pending.length === 1 ? this.pending[0]! : this.join();
-      if (head[0] !== 0) throw new FramingError('the server sent a compressed message; this client accepts identity encoding only');
+      if (head[0] !== 0) throw new FramingError(`${this.sender}'s message is compressed; ${this.receiver} accepts identity encoding only`);
       const length = head.readUInt32BE(1);
-      if (length > this.maxBytes) throw new FramingError(`the server sent a message of ${length} bytes, over this client's limit of ${this.maxBytes}`);
+      if (length > this.maxBytes) throw new FramingError(`${this.sender} sent a message of ${length} bytes, over ${this.receiver}'s limit of ${this.maxBytes}`);
       if (this.pendingBytes < PREFIX_BYTES + length) break;
       out.push(head.subarray(PREFIX_BYTES, PREFIX_BYTES + length));
       const rest = head.subarray(PREFIX_BYTES + length);

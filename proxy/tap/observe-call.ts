@@ -3,7 +3,7 @@
 // `grpc-status` and `grpc-message` (or, for a refusal, one trailers-only response).
 import type { ServerHttp2Stream } from 'node:http2';
 import { Status } from '../grpc/status.ts';
-import { PREFIX_BYTES } from '../grpc/wire.ts';
+import { MessageReader } from '../grpc/wire.ts';
 
 /** An ObserveRequest is a filter and a few numbers: anything near this size is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -15,8 +15,7 @@ const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc+pro
 /** The request's one message: resolves with its bytes, or rejects with what was wrong with it (INVALID_ARGUMENT). */
 export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const reader = new MessageReader(MAX_REQUEST_BYTES, 'the caller', 'this server');
     const done = (err: Error | undefined, message?: Buffer) => {
       clearTimeout(timer);
       stream.off('data', onData);
@@ -29,16 +28,15 @@ export function readRequestMessage(stream: ServerHttp2Stream): Promise<Buffer> {
     };
     // A server-streaming call has exactly one request message; it is taken as soon as it is whole.
     const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size < PREFIX_BYTES) return;
-      const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (head[0] !== 0) return done(new Error('the request message is compressed; this server accepts identity encoding only'));
-      const length = head.readUInt32BE(1);
-      if (length > MAX_REQUEST_BYTES) return done(new Error(`the request message is ${length} bytes; an ObserveRequest is at most ${MAX_REQUEST_BYTES}`));
-      if (size >= PREFIX_BYTES + length) return done(undefined, head.subarray(PREFIX_BYTES, PREFIX_BYTES + length));
+      let messages: Buffer[];
+      try {
+        messages = reader.push(chunk);
+      } catch (err) {
+        return done(err as Error); // compressed, or larger than any ObserveRequest
+      }
+      if (messages.length > 0) done(undefined, messages[0]);
     };
-    const onEnd = () => done(new Error(size === 0 ? 'the request carried no message' : 'the request ended inside its message'));
+    const onEnd = () => done(new Error(reader.partial ? 'the request ended inside its message' : 'the request carried no message'));
     const onClose = () => done(new Error('the stream closed before its request message came'));
     const timer = setTimeout(() => done(new Error(`no whole request message within ${REQUEST_WAIT_MS / 1000} s`)), REQUEST_WAIT_MS);
     stream.on('data', onData);
