@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointSet, Profile } from '../../../../api/destination-types.ts';
 import { CountedWatched } from '../../../../proxy/discovery/counted-watched.ts';
 import { Watched } from '../../../../proxy/discovery/watched.ts';
+import { failoverMessage } from '../../../../proxy/outbound/logical/backend-split.ts';
 import { createLogicalService, type LogicalTarget } from '../../../../proxy/outbound/logical/index.ts';
 import { routeStack } from '../../../../proxy/outbound/stack.ts';
 import { meshRequest, response } from '../../../helpers/fake-request.ts';
@@ -294,5 +295,18 @@ describe('failover', () => {
     h.ready.set(canaryName, false);
     expect((await h.send(2000)).canary).toBeGreaterThan(100);
     expect(h.counted).toEqual([]);
+  });
+
+  it('says, with three backends, which others are down too, in the plural', () => {
+    const weights = (a: number, b: number, c: number) => [{ authority: 'a', weight: a }, { authority: 'b', weight: b }, { authority: 'c', weight: c }];
+    expect(failoverMessage({ backend: 'a', failedOver: true, down: ['a', 'b', 'c'], weights: weights(50, 30, 20) })).toBe(
+      "failover: a has no ready endpoints, nor have the other backends (b, c): nowhere to fail over to, so the weights stay as written (a=50, b=30, c=20) and the rule's requests fail until a backend has endpoints again",
+    );
+    expect(failoverMessage({ backend: 'a', failedOver: false, down: ['b', 'c'], weights: weights(50, 0, 0) })).toBe(
+      'failover: a has ready endpoints again; b, c still have none; their weight goes to a (a=50, b=0, c=0)',
+    );
+    expect(failoverMessage({ backend: 'b', failedOver: true, down: ['b'], weights: weights(62.5, 0, 37.5) })).toBe(
+      'failover: b has no ready endpoints; its weight goes to a, c (a=62.5, b=0, c=37.5)',
+    );
   });
 });
