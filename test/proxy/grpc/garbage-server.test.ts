@@ -1,10 +1,12 @@
 // The proxy's gRPC client against a server that does not speak gRPC properly (a raw node:http2
-// server over TLS): each kind of garbage ends the call with a status that says what was wrong.
+// server over TLS, behind a TCP relay that can go silent): each kind of garbage, and a peer that
+// vanishes without a FIN, ends the call with a status that says what was wrong.
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
+import { connect as tcpConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EndpointUpdateMessage, GetDestinationMessage } from '../../../api/destination-messages.ts';
 import { grpcMethod } from '../../../api/proto-codec.ts';
-import { GrpcChannel } from '../../../proxy/grpc/channel.ts';
+import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts';
 import type { ClientCall } from '../../../proxy/grpc/call.ts';
 import { frameMessages } from '../../../proxy/grpc/wire.ts';
 import type { GrpcError } from '../../../proxy/grpc/status.ts';
@@ -35,6 +37,11 @@ const answers: Record<string, (stream: ServerHttp2Stream) => void> = {
     s.end();
   },
   'bad-status': (s) => s.respond({ ...GRPC_HEADERS, 'grpc-status': 'abc' }, { endStream: true }),
+  // Headers, then silence: the relay in front stops carrying bytes (a peer that vanished without a FIN).
+  vanished: (s) => {
+    s.respond(GRPC_HEADERS);
+    setTimeout(() => (relayFrozen = true), 50);
+  },
   reset: (s) => {
     s.respond(GRPC_HEADERS);
     s.destroy(new Error('the server broke mid-stream')); // RST_STREAM INTERNAL_ERROR, without END_STREAM first
@@ -42,7 +49,11 @@ const answers: Record<string, (stream: ServerHttp2Stream) => void> = {
 };
 
 let server: Http2SecureServer;
+/** A TCP relay in front of the server, which carries nothing once frozen. */
+let relay: NetServer;
+let relayFrozen = false;
 let ch: GrpcChannel;
+let options: ChannelOptions;
 
 beforeAll(async () => {
   const pki = await testPki();
@@ -60,18 +71,30 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = await pki.credentialsFor(productionId('checkout'));
-  ch = new GrpcChannel({
+  options = {
     addr: `127.0.0.1:${(server.address() as { port: number }).port}`,
     trustAnchorsPem: pki.anchorPem,
     clientCertificate: client.current(),
     servername: 'destination.linkerd.svc.cluster.local',
     checkServerIdentity: () => undefined,
+  };
+  ch = new GrpcChannel(options);
+  const carry = (from: Socket, to: Socket) => from.on('data', (chunk: Buffer) => void (relayFrozen || to.write(chunk)));
+  relay = createNetServer((inbound) => {
+    const outbound = tcpConnect((server.address() as { port: number }).port, '127.0.0.1');
+    for (const s of [inbound, outbound]) s.on('error', () => {});
+    carry(inbound, outbound);
+    carry(outbound, inbound);
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
   });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
 }, 30_000);
 
 afterAll(() => {
   ch.close();
   server.close();
+  relay.close();
 });
 
 /** The status the call ended with (it must end with one). */
@@ -119,6 +142,17 @@ describe('GrpcChannel against a server that answers garbage', () => {
     expect(err).toMatchObject({ code: 'UNKNOWN' });
     expect(err.details).toMatch(/grpc-status "abc"/);
   });
+
+  it('a server that stops answering mid-stream: the keepalive ping goes unanswered, the connection is dropped, UNAVAILABLE saying so', async () => {
+    const wary = new GrpcChannel({ ...options, addr: `127.0.0.1:${(relay.address() as { port: number }).port}`, keepaliveMs: 300, keepaliveTimeoutMs: 300 });
+    try {
+      const err = await statusOf(wary.serverStream(getEndpoints, { authority: 'vanished' }));
+      expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(err.details).toMatch(/keepalive ping not answered within 300 ms/);
+    } finally {
+      wary.close();
+    }
+  }, 15_000);
 
   it('a stream reset with INTERNAL_ERROR: INTERNAL, naming the HTTP/2 code', async () => {
     const err = await statusOf(ch.serverStream(getEndpoints, { authority: 'reset' }));
