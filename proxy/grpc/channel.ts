@@ -31,11 +31,19 @@ const CONNECT_TIMEOUT_MS = 20_000;
 /** A connection with no call open for this long is closed; the next call opens another. */
 const IDLE_MS = 60_000;
 
+/**
+ * One HTTP/2 session and what is its own: the calls open on it and its keepalive. A channel has
+ * at most one current connection; one it has let go (told to go away, closed) drains on its own.
+ */
+interface Connection {
+  readonly session: ClientHttp2Session;
+  openCalls: number;
+  stopKeepalive(): void;
+}
+
 export class GrpcChannel {
-  private session: ClientHttp2Session | undefined;
-  private openCalls = 0;
+  private current: Connection | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: ChannelOptions) {}
@@ -63,7 +71,7 @@ export class GrpcChannel {
   close(): void {
     this.closed = true;
     clearTimeout(this.idleTimer);
-    this.session?.close();
+    if (this.current) this.letGo(this.current);
   }
 
   private start<Req, Res>(method: GrpcMethod<Req, Res>, timeoutMs: number | undefined): Call<Req, Res> {
@@ -76,19 +84,20 @@ export class GrpcChannel {
       'user-agent': 'mesh-proxy',
       ...(timeoutMs === undefined ? {} : { 'grpc-timeout': `${Math.max(1, Math.ceil(timeoutMs))}m` }),
     };
-    const stream = this.connection().request(headers, { endStream: false });
-    this.openCalls++;
+    const connection = this.connection();
+    const stream = connection.session.request(headers, { endStream: false });
+    connection.openCalls++;
     clearTimeout(this.idleTimer);
     stream.on('close', () => {
-      if (--this.openCalls === 0) this.whenIdle();
+      if (--connection.openCalls === 0 && connection === this.current) this.whenIdle(connection);
     });
     return new Call(method, stream, timeoutMs, `the server at ${this.options.addr}`);
   }
 
-  /** The open session, or a new one. A session that is closing, or told to go away, takes no new streams. */
-  private connection(): ClientHttp2Session {
-    const current = this.session;
-    if (current && !current.closed && !current.destroyed) return current;
+  /** The current connection, or a new one. */
+  private connection(): Connection {
+    const current = this.current;
+    if (current && !current.session.closed && !current.session.destroyed) return current;
     const o = this.options;
     const session = connect(`https://${o.addr}`, {
       ca: o.trustAnchorsPem,
@@ -96,53 +105,64 @@ export class GrpcChannel {
       servername: o.servername,
       checkServerIdentity: (_host, cert) => o.checkServerIdentity(cert),
     });
-    this.session = session;
+    const connection: Connection = { session, openCalls: 0, stopKeepalive: () => {} };
+    connection.stopKeepalive = this.keepAlive(connection);
+    this.current = connection;
     const connectTimer = setTimeout(() => session.destroy(new Error(`no TLS connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
     connectTimer.unref();
     session.once('connect', () => clearTimeout(connectTimer));
     // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
     session.on('error', () => {});
     // Once the server says it is going away, new calls take a new connection; open ones finish here.
-    session.on('goaway', () => {
-      if (this.session === session) this.session = undefined;
-    });
+    session.on('goaway', () => this.letGo(connection));
     session.on('close', () => {
       clearTimeout(connectTimer);
-      if (this.session === session) {
-        this.session = undefined;
-        this.stopKeepalive();
-      }
+      this.letGo(connection);
     });
-    this.startKeepalive(session);
-    return session;
+    return connection;
   }
 
-  private startKeepalive(session: ClientHttp2Session): void {
-    this.stopKeepalive();
+  /**
+   * The channel is done with `connection`: no new calls go to it and its keepalive stops, whether
+   * the server told it to go away, it closed, or the channel is closing or idle. Node cancels a
+   * ping on a session that is closing without sending it, so pinging a draining connection would
+   * only pretend to check it, and the timer would outlive the session (holding it in memory).
+   */
+  private letGo(connection: Connection): void {
+    connection.stopKeepalive();
+    if (this.current === connection) this.current = undefined;
+    connection.session.close(); // open calls finish; a session already closing or gone ignores this
+  }
+
+  /** While calls are open on the connection, a ping every `keepaliveMs`; one unanswered in time drops it. Returns how to stop. */
+  private keepAlive(connection: Connection): () => void {
     const every = this.options.keepaliveMs ?? 30_000;
-    if (every === 0) return;
+    if (every === 0) return () => {};
     const timeout = this.options.keepaliveTimeoutMs ?? 10_000;
-    this.keepaliveTimer = setInterval(() => {
-      if (this.openCalls === 0 || !session.socket) return; // only while calls are open, as grpc-js by default
-      const unanswered = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
+    const { session } = connection;
+    /** The wait for the ping in flight; a session destroyed meanwhile may never call the ping back. */
+    let unanswered: NodeJS.Timeout | undefined;
+    const timer = setInterval(() => {
+      // Only while calls are open, as grpc-js by default. A session destroyed by an error is let go
+      // at its 'close', which comes later: ping() would throw on it meanwhile.
+      if (connection.openCalls === 0 || session.closed || session.destroyed) return;
+      clearTimeout(unanswered);
+      unanswered = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
       unanswered.unref();
       // Answered, or failed because the session is already gone: either way nothing to cut.
       session.ping(() => clearTimeout(unanswered));
     }, every);
-    this.keepaliveTimer.unref();
-  }
-
-  private stopKeepalive(): void {
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      clearTimeout(unanswered);
+    };
   }
 
   /** No call left: the connection is closed after a while, so an idle proxy holds no socket it does not use. */
-  private whenIdle(): void {
-    const session = this.session;
-    if (!session) return;
+  private whenIdle(connection: Connection): void {
     this.idleTimer = setTimeout(() => {
-      if (this.openCalls === 0 && this.session === session) session.close();
+      if (connection.openCalls === 0 && this.current === connection) this.letGo(connection);
     }, IDLE_MS);
     this.idleTimer.unref();
   }
