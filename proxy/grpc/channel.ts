@@ -24,10 +24,10 @@ export interface ChannelOptions {
   keepaliveMs?: number;
   /** How long such a ping may go unanswered before the connection is dropped (default 10 s). */
   keepaliveTimeoutMs?: number;
+  /** How long a new connection may take to finish TLS and receive the server's HTTP/2 SETTINGS before its calls fail (default 20 s, grpc-js's). */
+  connectTimeoutMs?: number;
 }
 
-/** A connection that has not completed its TLS handshake by then is given up (grpc-js's 20 s). */
-const CONNECT_TIMEOUT_MS = 20_000;
 /** A connection with no call open for this long is closed; the next call opens another. */
 const IDLE_MS = 60_000;
 
@@ -108,9 +108,13 @@ export class GrpcChannel {
     const connection: Connection = { session, openCalls: 0, stopKeepalive: () => {} };
     connection.stopKeepalive = this.keepAlive(connection);
     this.current = connection;
-    const connectTimer = setTimeout(() => session.destroy(new Error(`no TLS connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+    // A server that takes the TCP connection but never finishes TLS, or finishes it and never
+    // speaks HTTP/2, would otherwise hold every call on the connection for as long as the socket
+    // lives. The connection is made once the server's SETTINGS arrive: 'connect' comes before them.
+    const connectTimeoutMs = o.connectTimeoutMs ?? 20_000;
+    const connectTimer = setTimeout(() => session.destroy(new Error(`connecting timed out: no TLS and HTTP/2 connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
     connectTimer.unref();
-    session.once('connect', () => clearTimeout(connectTimer));
+    session.once('remoteSettings', () => clearTimeout(connectTimer));
     // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
     session.on('error', () => {});
     // Once the server says it is going away, new calls take a new connection; open ones finish here.
