@@ -22,6 +22,8 @@ export interface TwoProxiesOptions {
   args?: string[];
   /** Extra environment for child processes. */
   env?: Record<string, string>;
+  /** Node's own flags for child processes (`node <nodeArgs> bin/mesh.js proxy ...`), such as V8's tracing. */
+  nodeArgs?: string[];
   /** mTLS between the proxies (in-process mode): each side's credentials. */
   mtls?: { client: TlsCredentials; server: TlsCredentials };
   /** What the test started on the server pod for the proxies to front: close() stops each, after the proxies (and so does a failed start). */
@@ -43,6 +45,8 @@ export interface ProxyHandle {
   rss(): number;
   /** Child process mode only: resolves with the exit code. */
   exited?: Promise<number | null>;
+  /** Child process mode only: its standard output so far, as written (log lines and anything else, such as V8's traces). */
+  stdout?(): string;
 }
 
 export interface TwoProxies {
@@ -72,7 +76,7 @@ async function startProxiesFor(opts: TwoProxiesOptions): Promise<TwoProxies> {
   // The server pod first without its services (its proxy's inbound port is not known yet).
   writeFileSync(file, devResources({ name: 'server-0', ip: opts.serverIp, inboundPort: 4143 }, []));
   const start = (args: string[], env: Record<string, string> | undefined, credentials?: TlsCredentials) =>
-    opts.mode === 'process' ? startChild(args, env) : startInProcess(args, credentials);
+    opts.mode === 'process' ? startChild(args, env, opts.nodeArgs) : startInProcess(args, credentials);
   const base = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--tap-port', '0', ...(opts.args ?? [])];
   const ports = opts.services.length > 0 ? ['--app-port', String(opts.services[0]!.port)] : [];
   const inbound = await start([...base, ...ports, '--pod-ip', opts.serverIp, '--endpoints-file', file], opts.env, opts.mtls?.server);
@@ -135,15 +139,17 @@ function portsOf(a: { outbound: { port: number }; inbound: { port: number } }, a
   return { port: args.includes('--app-port') ? a.inbound.port : a.outbound.port };
 }
 
-async function startChild(args: string[], env?: Record<string, string>): Promise<Started> {
-  const child: ChildProcess = spawn(process.execPath, ['bin/mesh.js', 'proxy', ...args], {
+async function startChild(args: string[], env?: Record<string, string>, nodeArgs: string[] = []): Promise<Started> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'bin/mesh.js', 'proxy', ...args], {
     cwd: REPO,
     env: { ...process.env, MESH_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const listening = new Promise<{ outbound: { port: number }; inbound: { port: number }; admin: { port: number } }>((resolve, reject) => {
     let partial = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -174,5 +180,6 @@ async function startChild(args: string[], env?: Record<string, string>): Promise
       await exited;
     },
     exited,
+    stdout: () => stdout,
   };
 }
