@@ -1,5 +1,9 @@
 // SPIFFE identities of this mesh: how an id is spelled, parsed, and read off a peer certificate.
 // Both sides of the identity contract use them: the CA checks a CSR's id, proxies check peers'.
+import { codedError } from './errors.ts';
+
+/** A server's certificate chains to the trust anchors but names another identity than the one expected. */
+export class ServerIdentityError extends codedError('WRONG_SERVER_IDENTITY') {}
 
 /** The namespace the control plane's own workloads (identity, destination) run in. */
 export const CONTROL_PLANE_NAMESPACE = 'mesh-system';
@@ -29,10 +33,10 @@ export function spiffeIdOfPeer(subjectaltname: string | undefined): string | und
  * nothing): its certificate must name `expected`; absent, any certificate from the trust anchors
  * passes. `what` names the server in the error.
  */
-export function serverIdentityCheck(what: string, expected: string | undefined): (cert: { subjectaltname?: string }) => Error | undefined {
+export function serverIdentityCheck(what: string, expected: string | undefined): (cert: { subjectaltname?: string }) => ServerIdentityError | undefined {
   return (cert) => {
     if (!expected) return undefined;
     const id = spiffeIdOfPeer(cert.subjectaltname);
-    return id === expected ? undefined : new Error(`${what} presented ${id ?? 'no SPIFFE id'}, expected ${expected}`);
+    return id === expected ? undefined : new ServerIdentityError(`${what} presented ${id ?? 'no SPIFFE id'}, expected ${expected}`);
   };
 }

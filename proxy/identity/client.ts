@@ -2,11 +2,11 @@
 // renews it at 70% of its lifetime, retries with jittered backoff, and tells listeners after each swap.
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from '../metrics/prom-client-parts.ts';
 import { createLogger } from '../../api/log.ts';
-import { parseSpiffeId, spiffeIdOfPeer } from '../../api/spiffe.ts';
+import { parseSpiffeId, serverIdentityCheck } from '../../api/spiffe.ts';
 import { type TlsCredentials } from './credentials.ts';
 import { createCsrDer } from './csr.ts';
 import { caIdentityOf, type CertifyRequestMessage, type CertifyResponseMessage } from '../../api/identity-proto.ts';
@@ -85,11 +85,9 @@ export class IdentityClient implements TlsCredentials {
       // SNI cannot carry an IP address (RFC 6066); the name only needs to be one the CA's certificate has.
       servername: 'localhost',
       // The chain is checked against the anchors by TLS; here we require the CA's own SPIFFE id,
-      // so only the mesh CA (not any workload with a valid certificate) can hand out identities.
-      checkServerIdentity: (cert: PeerCertificate) => {
-        const presented = spiffeIdOfPeer(cert.subjectaltname);
-        return presented === caIdentity ? undefined : new Error(`identity CA at ${options.addr} presented "${presented ?? 'no SPIFFE id'}", expected "${caIdentity}"`);
-      },
+      // so only the mesh CA (not any workload with a valid certificate) can hand out identities,
+      // or see this proxy's token: the check refuses the handshake, before any request is sent.
+      checkServerIdentity: serverIdentityCheck(`the identity CA at ${options.addr}`, caIdentity),
     });
     void this.start();
   }

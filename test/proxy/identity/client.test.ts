@@ -1,11 +1,15 @@
-// IdentityClient against a real CA over gRPC/TLS: first certificate, renewal at 70%, and a CA that starts late.
+// IdentityClient against a real CA over gRPC/TLS: first certificate, renewal at 70%, a CA that
+// starts late, and servers that are not the CA (another chain; the right chain, another identity).
 import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningIdentityServer } from '../../../identity/server.ts';
 import { IdentityClient } from '../../../proxy/identity/client.ts';
-import { caFixture, serveCa } from '../../identity/fixture.ts';
+import { caFixture, memoryLogger, serveCa } from '../../identity/fixture.ts';
+import { identityService } from '../../../api/identity-service.ts';
+import { testPki } from '../../helpers/pki.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
@@ -95,5 +99,34 @@ describe('IdentityClient', () => {
     cleanups.push(() => client.close());
     await until(async () => ((await metric(registry, 'identity_cert_renewals_total', { result: 'failure' })) ?? 0) >= 2, 10_000, 'failed attempts');
     expect(client.isReady()).toBe(false);
+  });
+
+  it('refuses a server whose certificate chains to the anchors but names another identity than the CA: clearly, and before sending it the token', async () => {
+    // A workload of the mesh (valid chain, identity orders) posing as the CA on the CA's address.
+    const pki = await testPki();
+    const posing = (await pki.credentialsFor(ORDERS)).current();
+    const requests: string[] = [];
+    const server = new grpc.Server();
+    server.addService(identityService().service, {
+      Certify: (call: grpc.ServerUnaryCall<{ identity: string }, unknown>, done: grpc.sendUnaryData<unknown>) => {
+        requests.push(call.request.identity);
+        done({ code: grpc.status.INTERNAL, details: 'an impostor has no certificate to give' });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${NET}.5:0`, grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(String(posing.key)), cert_chain: Buffer.from(String(posing.cert)) }]), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    cleanups.push(() => server.forceShutdown());
+    const addr = `${NET}.5:${port}`;
+    const { logger, lines } = memoryLogger();
+    const registry = new Registry();
+    const client = new IdentityClient({ addr, trustAnchorsPem: pki.anchorPem, identity: ORDERS, token: 'a secret token', registry, logger, retryMinMs: 100, retryMaxMs: 200 });
+    cleanups.push(() => client.close());
+    await until(async () => ((await metric(registry, 'identity_cert_renewals_total', { result: 'failure' })) ?? 0) >= 2, 10_000, 'failed attempts');
+    expect(client.isReady()).toBe(false);
+    expect(requests).toEqual([]);
+    const refused = lines.find((l) => String(l.msg).startsWith('Certify failed'));
+    expect(refused).toMatchObject({ code: 'UNAVAILABLE', ca: addr });
+    expect(refused!.msg).toContain(`the identity CA at ${addr} presented ${ORDERS}, expected spiffe://cluster.local/ns/mesh-system/sa/identity`);
   });
 });
