@@ -13,7 +13,7 @@ import { EncodedStream } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
- * Serves GetEndpoints (registered through `destinationServiceDefinition`, which takes its messages
+ * Serves GetEndpoints (registered through destination-service.ts, which takes its messages
  * encoded). `toWire` is an endpoint's wire form (a parameter so a test can break it).
  */
 export function endpointsHandler(discovery: Discovery, logger: Logger, toWire: (e: Endpoint) => EndpointMessage = endpointToWire) {

@@ -7,21 +7,12 @@ import type { Profile } from '../../api/destination-types.ts';
 import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
-import { EncodedStream, preEncoded } from './encoded-stream.ts';
+import { EncodedStream } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
- * The Destination service as this server registers it: GetEndpoints' and GetProfile's messages
- * reach grpc-js already encoded (their handlers encode each, to catch a failure: encoded-stream.ts),
- * so nothing is encoded twice.
- */
-export function destinationServiceDefinition(): grpc.ServiceDefinition {
-  return preEncoded(destinationProto().Destination.service, ['GetEndpoints', 'GetProfile']);
-}
-
-/**
- * Serves GetProfile (registered through `destinationServiceDefinition`). `toWire` is the
- * profile's wire form (a parameter so a test can break it).
+ * Serves GetProfile (registered through destination-service.ts, which takes its messages
+ * encoded). `toWire` is the profile's wire form (a parameter so a test can break it).
  */
 export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p: Profile) => ProfileUpdateMessage = profileToWire) {
   const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize as (m: ProfileUpdateMessage) => Buffer;

@@ -16,7 +16,8 @@ import type { Endpoint, InboundPolicy, Profile } from '../../api/destination-typ
 import { endpointToWire, policyToWire, profileToWire } from '../../api/destination-wire.ts';
 import { endpointsHandler } from '../../destination/grpc/endpoints-stream.ts';
 import { inboundPoliciesServiceDefinition, policyHandler } from '../../destination/grpc/policy-stream.ts';
-import { destinationServiceDefinition, profileHandler } from '../../destination/grpc/profile-stream.ts';
+import { destinationServiceDefinition } from '../../destination/grpc/destination-service.ts';
+import { profileHandler } from '../../destination/grpc/profile-stream.ts';
 import { DEFAULT_CLUSTER_NETWORKS, Discovery } from '../../destination/index/discovery.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { FIXTURES, pod, waitFor } from './harness.ts';
