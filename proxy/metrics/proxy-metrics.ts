@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { Counter, Gauge, Registry } from './prom-client-parts.ts';
 import type { Layer } from '../http/message.ts';
+import type { WeightMove } from '../outbound/logical/backend-split.ts';
 import { DEFAULT_CONTEXT_LABELS, DST_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
 import { registerProcessMetrics } from './process.ts';
 import { HttpSeriesTable } from './http-series.ts';
@@ -110,7 +111,7 @@ export class ProxyMetrics {
     });
     this.failovers = new Counter({
       name: 'failover_total',
-      help: 'Traffic-split backends whose weight went to the rule\'s other backends (state="failed_over", no ready endpoints) or came back (state="restored")',
+      help: 'Changes of where a traffic-split backend\'s weight goes: to the rule\'s other backends (state="failed_over", it has no ready endpoints), nowhere (state="all_down", no backend of the rule has any: no fail-over, its requests fail), back to itself (state="restored")',
       labelNames: ['authority', 'backend', 'state'],
       registers,
     });
@@ -161,7 +162,7 @@ export class ProxyMetrics {
     this.retries.inc(out);
   }
 
-  failover(labels: { authority: string; backend: string; state: 'failed_over' | 'restored' }): void {
+  failover(labels: { authority: string; backend: string; state: WeightMove }): void {
     this.failovers.inc({ ...labels, authority: this.labeller.authority.value(labels.authority.toLowerCase()), backend: this.labeller.authority.value(labels.backend.toLowerCase()) });
   }
 

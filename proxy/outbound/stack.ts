@@ -13,7 +13,7 @@ import type { ProxyMetrics } from '../metrics/index.ts';
 import { createConcreteService, firstEndpointSet, unmeshed } from './concrete/index.ts';
 import type { EndpointClients } from './endpoint-clients.ts';
 import { ingressRouting } from './ingress.ts';
-import { failoverMessage, splitService, type Failover } from './logical/backend-split.ts';
+import { failoverMessage, splitService, type Failover, type WeightMove } from './logical/backend-split.ts';
 import type { RoutePolicy } from './logical/route-table.ts';
 import type { EndpointSet } from '../../api/destination-types.ts';
 import { createLogicalService, type LogicalRoute, type RouteService } from './logical/index.ts';
@@ -67,7 +67,7 @@ export interface RetryMetrics {
   retried(labels: { direction: 'inbound' | 'outbound'; authority: string; route?: string }): void;
   /** Per-route metrics: `effective` counts each request once, `actual` (when the route retries) each attempt. */
   routeLayers?(dst: string, route: string | undefined, retries: boolean): { effective: Layer; actual?: Layer };
-  failover?(labels: { authority: string; backend: string; state: 'failed_over' | 'restored' }): void;
+  failover?(labels: { authority: string; backend: string; state: WeightMove }): void;
 }
 
 export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
@@ -209,10 +209,10 @@ function failover(opts: RouteStackOptions, policy: RoutePolicy): Failover | unde
   return {
     endpoints: backendEndpoints,
     changed: (change) => {
-      const { backend, failedOver, down, weights } = change;
-      opts.metrics?.failover?.({ authority, backend, state: failedOver ? 'failed_over' : 'restored' });
+      const { backend, down, weights } = change;
       const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
       opts.logger?.warn({ authority, route: policy.name, backend, down, weights: shares }, failoverMessage(change));
     },
+    weightMoved: (backend, state) => opts.metrics?.failover?.({ authority, backend, state }),
   };
 }

@@ -28,7 +28,21 @@ export interface Failover {
   endpoints(authority: string): Watched<EndpointSet>;
   /** Told once per change of a backend that carries weight: it lost its ready endpoints, or has them again. */
   changed(change: FailoverChange): void;
+  /**
+   * Told once per change of where a backend's weight goes (failover_total counts these): to the
+   * rule's other backends, nowhere (every backend is down, so the weights stay as written), or to
+   * the backend itself again. One backend's change can move another's weight: the only one up
+   * going down strands the weight that had failed over to it; one coming back takes it.
+   */
+  weightMoved(backend: string, to: WeightMove): void;
 }
+
+/**
+ * Where a backend's weight went: `failed_over` to the rule's other backends; `all_down`, nowhere,
+ * since no backend of the rule has ready endpoints (no fail-over: its requests fail); `restored`
+ * back to the backend itself, which has ready endpoints again.
+ */
+export type WeightMove = 'failed_over' | 'all_down' | 'restored';
 
 export interface FailoverChange {
   backend: string;
@@ -71,6 +85,11 @@ export function splitService(
           failover.changed({ backend: b.authority, failedOver: nowDown.has(b.authority), down: [...cells.keys()].filter((a) => nowDown.has(a)), weights: effective });
         }
       }
+      for (const authority of new Set(backends.filter((b) => b.weight > 0).map((b) => b.authority))) {
+        const before = weightGoes(backends, down, authority);
+        const after = weightGoes(backends, nowDown, authority);
+        if (after !== before) failover.weightMoved(authority, after === 'itself' ? 'restored' : after);
+      }
       down = nowDown;
     };
     for (const cell of cells.values()) unsubscribes.push(cell.subscribe(update));
@@ -94,6 +113,12 @@ export function splitService(
 /** A Service discovery knows to have no ready endpoints (not: one it has not answered about yet). */
 function isEmpty(set: EndpointSet | undefined): boolean {
   return set?.kind === 'endpoints' && set.endpoints.length === 0;
+}
+
+/** Where `authority`'s weight goes while the backends in `down` have no ready endpoints (as `redistribute` shares it). */
+function weightGoes(backends: WeightedBackend[], down: ReadonlySet<string>, authority: string): 'itself' | 'failed_over' | 'all_down' {
+  if (!down.has(authority)) return 'itself';
+  return backends.some((b) => !down.has(b.authority)) ? 'failed_over' : 'all_down';
 }
 
 /**

@@ -9,6 +9,7 @@ import { Watched } from '../../../../proxy/discovery/watched.ts';
 import { failoverMessage } from '../../../../proxy/outbound/logical/backend-split.ts';
 import { createLogicalService, type LogicalTarget } from '../../../../proxy/outbound/logical/index.ts';
 import { routeStack } from '../../../../proxy/outbound/stack.ts';
+import { ProxyMetrics } from '../../../../proxy/metrics/proxy-metrics.ts';
 import { meshRequest, response } from '../../../helpers/fake-request.ts';
 
 function splitProfile(stable: number, canary: number, extra: Partial<Profile> = {}): Profile {
@@ -171,6 +172,8 @@ describe('failover', () => {
       set: (backend: string, up: boolean | undefined) => cellOf(backend).set(up === undefined ? { kind: 'unknown' } : endpointSet(up ? 1 : 0)),
     };
     const counted: Array<{ backend: string; state: string }> = [];
+    // The proxy's own metrics too, to read failover_total as /metrics shows it.
+    const proxyMetrics = new ProxyMetrics();
     const authority = 'orders.production.svc.cluster.local:8080';
     const concrete = (backend: string) => async () => {
       hits.set(backend, (hits.get(backend) ?? 0) + 1);
@@ -184,7 +187,13 @@ describe('failover', () => {
       authority, profile: profileCell, concrete,
       route: routeStack({
         authority, concrete, backendEndpoints, logger,
-        metrics: { retried: () => {}, failover: (l) => counted.push({ backend: l.backend, state: l.state }) },
+        metrics: {
+          retried: () => {},
+          failover: (l) => {
+            counted.push({ backend: l.backend, state: l.state });
+            proxyMetrics.failover(l);
+          },
+        },
       }),
     });
     const send = async (n: number) => {
@@ -192,7 +201,7 @@ describe('failover', () => {
       for (let i = 0; i < n; i++) await logical.service(meshRequest());
       return { stable: hits.get(stableName) ?? 0, canary: hits.get(canaryName) ?? 0 };
     };
-    return { ready, counted, logged, send, cells, lookups, logical, profileCell };
+    return { ready, counted, logged, send, cells, lookups, logical, profileCell, exposition: () => proxyMetrics.text() };
   }
 
   it('gives a backend\'s weight to the others while its Service has no ready endpoints, counting each change once', async () => {
@@ -286,6 +295,46 @@ describe('failover', () => {
       `failover: ${stableName} has ready endpoints again; every backend has, weights as written (${stableName}=90, ${canaryName}=10)`,
     ]);
     expect(warnings.map((l) => [l.backend, l.down])).toEqual([[canaryName, [canaryName]], [stableName, [stableName, canaryName]], [canaryName, [stableName]], [stableName, []]]);
+  });
+
+  it('counts where each backend\'s weight goes: no backend to fail over to is all_down, not a fail-over; one coming back takes the stranded weight', async () => {
+    const h = failoverHarness(splitProfile(90, 10));
+    h.ready.set(stableName, true);
+    h.ready.set(canaryName, true);
+    await h.send(10);
+    h.ready.set(canaryName, false); // canary's weight goes to stable
+    expect(await h.send(50)).toEqual({ stable: 50, canary: 0 });
+    h.ready.set(stableName, false); // nobody has endpoints: both weights stay as written, nothing fails over
+    expect((await h.send(300)).canary).toBeGreaterThan(0);
+    h.ready.set(canaryName, true); // canary back: its own weight, and stable's too
+    expect(await h.send(50)).toEqual({ stable: 0, canary: 50 });
+    h.ready.set(stableName, true);
+    expect(h.counted).toEqual([
+      { backend: canaryName, state: 'failed_over' },
+      { backend: stableName, state: 'all_down' },
+      { backend: canaryName, state: 'all_down' },
+      { backend: stableName, state: 'failed_over' },
+      { backend: canaryName, state: 'restored' },
+      { backend: stableName, state: 'restored' },
+    ]);
+    const text = await h.exposition();
+    const count = (backend: string, state: string) => Number(new RegExp(`^failover_total\\{[^}]*backend="${backend.replace(/\./g, '\\.')}"[^}]*state="${state}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    expect([count(stableName, 'failed_over'), count(stableName, 'all_down'), count(stableName, 'restored')]).toEqual([1, 1, 1]);
+    expect([count(canaryName, 'failed_over'), count(canaryName, 'all_down'), count(canaryName, 'restored')]).toEqual([1, 1, 1]);
+  });
+
+  it('counts a backend whose only other is a standby (weight 0) as failed over, and as all_down once the standby is down too', async () => {
+    const h = failoverHarness(splitProfile(100, 0));
+    h.ready.set(canaryName, true);
+    h.ready.set(stableName, false);
+    expect(await h.send(20)).toEqual({ stable: 0, canary: 20 });
+    h.ready.set(canaryName, false);
+    expect(await h.send(20)).toEqual({ stable: 20, canary: 0 });
+    // The standby carries no weight of its own: nothing of it is counted.
+    expect(h.counted).toEqual([
+      { backend: stableName, state: 'failed_over' },
+      { backend: stableName, state: 'all_down' },
+    ]);
   });
 
   it('is off for a route that says failover.linkerd.io/enabled: "false"', async () => {
