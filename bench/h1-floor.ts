@@ -1,0 +1,127 @@
+// The floor under this mesh's HTTP/1 path: a sidecar pair built from the same parts and nothing
+// else. Side a: a node:http server, each request sent on by an undici Pool over mTLS to side b.
+// Side b: a node:http server on TLS (client certificate required), each request sent on by an
+// undici Pool to the app. Headers copied (hop-by-hop dropped), bodies streamed both ways. No
+// routing, balancing, retries, timeouts, metrics, policy, tap or identity checks: what this
+// costs per request is what the mesh's own transport costs before the mesh does anything.
+//   node bin/run.js bench/h1-floor.ts a --listen 127.0.0.1:19500 --peer 127.0.0.1:19501 --certs DIR
+//   node bin/run.js bench/h1-floor.ts b --listen 127.0.0.1:19501 --app 127.0.0.1:18080 --certs DIR
+// DIR holds ca.pem, a.crt/a.key and b.crt/b.key (../shared/peer-bench's certificates).
+// `proxy-gc` as a third argument gives V8 the settings bin/mesh.js gives a proxy.
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, TLSSocket } from 'node:tls';
+import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import type { Dispatcher } from 'undici';
+import Pool from 'undici/lib/dispatcher/pool.js';
+import { splitHostPort } from '../api/host-port.ts';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' } },
+});
+const side = positionals[0];
+if ((side !== 'a' && side !== 'b') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
+  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]');
+  process.exit(2);
+}
+if (positionals[1] === 'proxy-gc') {
+  // The same two settings bin/mesh.js gives a proxy (its young generation stays at 1 MB).
+  setFlagsFromString('--heap-growing-percent=20');
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
+const listen = splitHostPort(values.listen, '--listen');
+if (!listen.host.startsWith('127.')) throw new Error('h1-floor listens on loopback only');
+const pem = (file: string) => readFileSync(join(values.certs!, file));
+
+// A clean exit on the harness's SIGTERM, so that `--cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect']);
+
+/** A bounded keep-alive pool to one upstream, its connections made by `dial`, as the mesh's Http1Client. */
+function pool(upstream: string, dial: () => Socket): Pool {
+  return new Pool(`http://${upstream}`, {
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 4000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: (_options, callback) => {
+      const socket = dial();
+      socket.setNoDelay(true);
+      const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
+      const failed = (err: Error) => callback(err, null);
+      socket.once('error', failed);
+      socket.once(ready, () => {
+        socket.removeListener('error', failed);
+        callback(null, socket);
+      });
+    },
+  });
+}
+
+/** One request on: headers copied, the body piped, the response streamed back with its backpressure. */
+function forward(upstream: Pool, authority: string, req: IncomingMessage, res: ServerResponse): void {
+  const headers: string[] = ['host', req.headers.host ?? authority];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!HOP_BY_HOP.has(name)) headers.push(name, raw[i + 1]!);
+  }
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  let resume: (() => void) | undefined;
+  let abort: ((err?: Error) => void) | undefined;
+  let finished = false;
+  res.on('close', () => {
+    if (!finished) abort?.(new Error('client went away'));
+  });
+  res.on('drain', () => resume?.());
+  const handler: Dispatcher.DispatchHandler = {
+    onConnect: (a) => (abort = a),
+    onHeaders: (status, rawHeaders, r) => {
+      if (status < 200) return true;
+      resume = r;
+      const out: string[] = [];
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+        if (!HOP_BY_HOP.has(name)) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+      }
+      res.writeHead(status, out);
+      return true;
+    },
+    onData: (chunk) => res.write(chunk),
+    onComplete: () => {
+      finished = true;
+      res.end();
+    },
+    onError: (err) => {
+      finished = true;
+      if (!res.headersSent) res.writeHead(502).end(err.message);
+      else res.destroy(err);
+    },
+  };
+  upstream.dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers, body: hasBody ? req : null }, handler);
+  if (!hasBody) req.resume();
+}
+
+if (side === 'a') {
+  const peer = splitHostPort(values.peer!, '--peer');
+  // One context for every connection, as the mesh's dial does.
+  const secureContext = createSecureContext({ ca: pem('ca.pem'), cert: pem('a.crt'), key: pem('a.key'), minVersion: 'TLSv1.3' });
+  const upstream = pool(values.peer!, () => tlsConnect({ host: peer.host, port: peer.port, secureContext, servername: 'sidecar-b.mesh.local', ALPNProtocols: ['http/1.1'] }));
+  createServer((req, res) => forward(upstream, values.peer!, req, res)).listen(listen.port, listen.host, () =>
+    console.log(`h1-floor a ${values.listen} -> mTLS ${values.peer}`),
+  );
+} else {
+  const app = splitHostPort(values.app!, '--app');
+  const upstream = pool(values.app!, () => netConnect(app.port, app.host));
+  const http = createServer((req, res) => forward(upstream, values.app!, req, res));
+  const server = createTlsServer({ ca: pem('ca.pem'), cert: pem('b.crt'), key: pem('b.key'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] });
+  server.on('secureConnection', (socket) => http.emit('connection', socket));
+  server.on('tlsClientError', () => {}); // a refused client is the test's business, not the floor's
+  server.listen(listen.port, listen.host, () => console.log(`h1-floor b ${values.listen} -> ${values.app}`));
+}
