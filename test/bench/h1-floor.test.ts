@@ -1,0 +1,114 @@
+// bench/h1-floor.ts, the floor the mesh's HTTP/1 figures are read against, really forwards: a
+// floor that failed fast, or dropped bodies, would read cheaper than it is. Two real processes,
+// real mTLS between them (certificates from the test PKI), a real app, undici as the client.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { once } from 'node:events';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHttp1App, type Http1App } from '../helpers/apps.ts';
+import { testPki } from '../helpers/pki.ts';
+
+const HOST = '127.0.0.1';
+let app: Http1App;
+let dir: string;
+const sides: ChildProcess[] = [];
+let entry: number;
+let sideB: number;
+let foreign: { key: string; cert: string };
+
+/** A port free at this moment (the floor takes its ports on the command line, as peer-bench gives them). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, HOST);
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Starts one side and waits for its "listening" line. */
+async function startSide(args: string[]): Promise<void> {
+  const child = spawn(process.execPath, ['bin/run.js', 'bench/h1-floor.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sides.push(child);
+  let output = '';
+  child.stderr!.on('data', (c: Buffer) => (output += c));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      output += c;
+      if (output.includes('h1-floor ')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`h1-floor ${args[0]} exited with ${code}: ${output}`)));
+  });
+}
+
+beforeAll(async () => {
+  app = await startHttp1App(HOST);
+  const pki = await testPki();
+  // Side a checks side b by the name ../shared/peer-bench's certificates carry.
+  const [a, b] = await Promise.all([pki.credentialsFor('default/a'), pki.credentialsFor('default/b', { dnsNames: ['sidecar-b.mesh.local'] })]);
+  dir = mkdtempSync(join(tmpdir(), 'h1-floor-'));
+  writeFileSync(join(dir, 'ca.pem'), pki.anchorPem);
+  for (const [name, creds] of [['a', a], ['b', b]] as const) {
+    writeFileSync(join(dir, `${name}.crt`), String(creds.current().cert));
+    writeFileSync(join(dir, `${name}.key`), String(creds.current().key));
+  }
+  const other = await (await testPki()).credentialsFor('default/a');
+  foreign = { key: String(other.current().key), cert: String(other.current().cert) };
+  [entry, sideB] = [await freePort(), await freePort()];
+  await startSide(['b', 'proxy-gc', '--listen', `${HOST}:${sideB}`, '--app', `${HOST}:${app.port}`, '--certs', dir]);
+  await startSide(['a', 'proxy-gc', '--listen', `${HOST}:${entry}`, '--peer', `${HOST}:${sideB}`, '--certs', dir]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const child of sides) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(sides.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  await app?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bench/h1-floor.ts', () => {
+  it('carries a request and its response through both sides, headers end to end, hop-by-hop dropped', async () => {
+    const res = await request(`http://${HOST}:${entry}/headers`, { headers: { 'x-trace': 'one', 'proxy-connection': 'keep-alive' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-multi']).toEqual(['one', 'two']);
+    const seen = (await res.body.json()) as { raw: string[]; method: string };
+    const names = seen.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(seen.raw[names.indexOf('x-trace') * 2 + 1]).toBe('one');
+    expect(names).not.toContain('proxy-connection');
+  });
+
+  it('streams a request body and a large response body whole', async () => {
+    const body = Buffer.alloc(300_000, 7);
+    const echoed = await request(`http://${HOST}:${entry}/echo`, { method: 'POST', body });
+    expect(echoed.statusCode).toBe(200);
+    expect(Buffer.compare(Buffer.from(await echoed.body.arrayBuffer()), body)).toBe(0);
+    const big = await request(`http://${HOST}:${entry}/size/2000000`);
+    expect((await big.body.arrayBuffer()).byteLength).toBe(2_000_000);
+  });
+
+  it('passes the app status through, and fails the body when the app is cut mid-body', async () => {
+    const notFound = await request(`http://${HOST}:${entry}/status/404`);
+    expect(notFound.statusCode).toBe(404);
+    expect(await notFound.body.text()).toBe('status 404');
+    const reset = await request(`http://${HOST}:${entry}/reset`);
+    expect(reset.statusCode).toBe(200);
+    await expect(reset.body.text()).rejects.toThrow();
+  });
+
+  it('side b refuses a client whose certificate is from another anchor', async () => {
+    const socket = tlsConnect({ host: HOST, port: sideB, ...foreign, rejectUnauthorized: false, servername: 'sidecar-b.mesh.local' });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('error', (err) => resolve(`error: ${err.message}`));
+      socket.once('secureConnect', () => {
+        socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+        socket.once('data', (d) => resolve(`answered: ${String(d).slice(0, 20)}`));
+        socket.once('close', () => resolve('closed'));
+      });
+    });
+    expect(outcome).not.toMatch(/^answered/);
+  });
+});
