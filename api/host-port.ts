@@ -40,3 +40,15 @@ export function splitHostPort(text: string, what: string): HostPort {
 export function joinHostPort(host: string, port: number | string): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/**
+ * The host of an address the mesh wrote itself: `ip:port`, `[v6]:port`, or an address with no
+ * port (`10.0.0.5`, `fd00::5`, `[fd00::5]`); never throws. A bare IPv6 address keeps all of its
+ * groups: `fd00::5:4143` is one address, since a port after an IPv6 address is written after `]`.
+ */
+export function hostOfAddress(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) return bracketed[1]!;
+  const colon = address.indexOf(':');
+  return colon >= 0 && colon === address.lastIndexOf(':') ? address.slice(0, colon) : address;
+}

@@ -12,7 +12,7 @@ import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
 import { readHttp1Head } from './http1-headers.ts';
 import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
-import { createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
+import { createContext, peerOf, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
 const kAbort = Symbol('mesh.connection-abort');
@@ -71,7 +71,7 @@ export class Http1Edge {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const { opts } = this;
-    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, tls: false };
+    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: peerOf(req.socket), tls: false };
     const head = readHttp1Head(req.rawHeaders);
     const grpc = isGrpc(head.contentType);
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
@@ -170,7 +170,7 @@ export class Http1Edge {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const peer = (socket as Socket).remoteAddress ? `${(socket as Socket).remoteAddress}:${(socket as Socket).remotePort}` : 'unknown';
+    const peer = peerOf(socket as Socket);
     const answer = clientErrorAnswer(err);
     if (!answer) {
       this.opts.logger.info({ peer, code: err.code }, `client connection broke: ${err.message}`);

@@ -14,7 +14,7 @@ import type { ProxyMetrics } from '../metrics/index.ts';
 import { readOpaqueHeader } from '../transport/opaque-header.ts';
 import type { Drain } from './drain.ts';
 import { httpEdges, type HttpEdges } from './http-edges.ts';
-import { portOf, type ConnectionInfo, type RequestIds } from './request-context.ts';
+import { peerOf, portOf, type ConnectionInfo, type RequestIds } from './request-context.ts';
 import { joinTunnel } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 import { targetPort } from '../inbound/stack.ts';
@@ -45,7 +45,7 @@ export class InboundListener {
         open: async (_authority, req) => {
           const port = targetPort(req.headers['l5d-dst-port'] as string | undefined, config.defaultAppPort);
           // Only plaintext reaches here (a mesh peer's WebSocket arrives on the opaque transport).
-          return stack.openTunnel(port, { peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` });
+          return stack.openTunnel(port, { peer: peerOf(req.socket) });
         },
       }),
     });
@@ -53,7 +53,7 @@ export class InboundListener {
 
   accept(socket: Socket): void {
     const { opts } = this;
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = peerOf(socket);
     socket.on('error', (err) => opts.logger.info({ peer, err: err.message }, `connection from ${peer} broke: ${err.message}`));
     opts.drain.trackSocket(socket);
     // Redirected by proxy-init to a port that carries an opaque protocol (or that proxy-init should
@@ -117,7 +117,7 @@ export class InboundListener {
     });
     server.on('secureConnection', (tls: TLSSocket) => this.onSecure(tls));
     server.on('tlsClientError', (err: Error, tls: TLSSocket) => {
-      const peer = `${tls.remoteAddress}:${tls.remotePort}`;
+      const peer = peerOf(tls);
       this.opts.logger.info({ peer, err: err.message }, `TLS connection from ${peer} failed: ${err.message}`);
     });
     // A renewed certificate applies to new handshakes; open connections keep theirs.
@@ -127,7 +127,7 @@ export class InboundListener {
   }
 
   private onSecure(tls: TLSSocket): void {
-    const peer = `${tls.remoteAddress}:${tls.remotePort}`;
+    const peer = peerOf(tls);
     tls.on('error', (err) => this.opts.logger.debug({ peer, err: err.message }, 'TLS connection error'));
     if (!tls.authorized) {
       // No byte of the connection has been read: refuse it before anything reaches the app.

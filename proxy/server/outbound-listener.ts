@@ -13,7 +13,7 @@ import { originalDst } from '../transport/original-dst.ts';
 import { connectHandler } from './connect.ts';
 import type { Drain } from './drain.ts';
 import { httpEdges, type HttpEdges } from './http-edges.ts';
-import type { ConnectionInfo, RequestIds } from './request-context.ts';
+import { peerOf, type ConnectionInfo, type RequestIds } from './request-context.ts';
 import { kindOpener, openAndJoin } from './tunnel.ts';
 import { upgradeHandler } from './upgrade.ts';
 
@@ -46,7 +46,7 @@ export class OutboundListener {
 
   accept(socket: Socket): void {
     const { opts } = this;
-    const conn: ConnectionInfo = { peer: `${socket.remoteAddress}:${socket.remotePort}`, tls: false };
+    const conn: ConnectionInfo = { peer: peerOf(socket), tls: false };
     // Read before anything else: the answer belongs to this socket's connection-tracking entry.
     if (opts.config.transparent) conn.originalDst = originalDst(socket);
     socket.on('error', (err) => opts.logger.info({ peer: conn.peer, err: err.message }, `connection from ${conn.peer} broke: ${err.message}`));

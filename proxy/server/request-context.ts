@@ -1,5 +1,6 @@
 // Builds each request's RequestContext at the server edge: id, peer, TLS identity, gRPC deadline.
 import type { Logger } from 'pino';
+import { joinHostPort } from '../../api/host-port.ts';
 import type { RequestContext, Service } from '../http/message.ts';
 import type { Drain } from './drain.ts';
 
@@ -78,6 +79,15 @@ export interface EdgeOptions {
   ids: RequestIds;
   drain: Drain;
   maxHeaderBytes: number;
+}
+
+/**
+ * `ip:port` of a socket's peer, an IPv6 address in brackets (`[fd00::5]:41000`): written bare,
+ * `fd00::5:41000` is itself an IPv6 address, and authorization would read the wrong caller IP.
+ * `unknown` once the socket has closed (Node then reports no address).
+ */
+export function peerOf(socket: { remoteAddress?: string; remotePort?: number } | undefined): string {
+  return socket?.remoteAddress ? joinHostPort(socket.remoteAddress, socket.remotePort ?? 0) : 'unknown';
 }
 
 /** The port of an `ip:port` (an original destination, always written so). */

@@ -2,6 +2,7 @@
 // With taps open, it matches each request, reports the ones a tap selects (request, response
 // head, end), and gives those a journey for the layers below to note their decisions in.
 import { Readable } from 'node:stream';
+import { joinHostPort } from '../../api/host-port.ts';
 import { encodeEventBody, encodeRequestFields, type TapEventBody } from '../../api/tap-encode.ts';
 import type { TapEventOut, TapPeer } from '../../api/tap-proto.ts';
 import { asProxyError } from '../errors.ts';
@@ -53,7 +54,7 @@ function factsOf(opts: TapLayerOptions, req: MeshRequest, names: NameMemo): Requ
       authority: req.authority,
       path: req.path,
       source: { address: ctx.peer, identity: ctx.clientIdentity, namespace: names.ofIdentity(ctx.clientIdentity) },
-      destination: { address: port === undefined ? self.podIp : `${self.podIp}:${port}`, identity: self.identity, pod: self.pod, deployment: self.deployment, namespace: self.namespace },
+      destination: { address: port === undefined ? self.podIp : joinHostPort(self.podIp, port), identity: self.identity, pod: self.pod, deployment: self.deployment, namespace: self.namespace },
       destinationKnown: true,
     };
   }

@@ -13,6 +13,7 @@ import { TapError } from './errors.ts';
 import type { TapHub } from './hub.ts';
 import { grpcTimeoutMs, ObserveCall, readRequestMessage } from './observe-call.ts';
 import { Status } from '../grpc/status.ts';
+import { peerOf } from '../server/request-context.ts';
 import { joinHostPort } from '../../api/host-port.ts';
 
 export interface TapServerOptions {
@@ -98,7 +99,7 @@ export class TapServer {
       return call.end(Status.INVALID_ARGUMENT, `content-type must be application/grpc, not ${String(headers['content-type'] ?? 'none')}`);
     }
     const socket = stream.session?.socket as TLSSocket | undefined;
-    const peer = `${socket?.remoteAddress}:${socket?.remotePort}`;
+    const peer = peerOf(socket);
     // Only a certificate that chained to the trust anchors names anyone. Checked before the
     // request is read: a caller who may not tap gets nothing parsed.
     const caller = socket?.authorized ? spiffeIdOfPeer(socket.getPeerCertificate().subjectaltname) : undefined;

@@ -2,7 +2,7 @@
 // pod), host names, and clear refusals of what is not an address.
 import { describe, expect, it } from 'vitest';
 import { CodedError } from '../../api/errors.ts';
-import { HostPortError, joinHostPort, splitHostPort } from '../../api/host-port.ts';
+import { HostPortError, hostOfAddress, joinHostPort, splitHostPort } from '../../api/host-port.ts';
 
 function refusal(text: string): HostPortError {
   try {
@@ -58,5 +58,18 @@ describe('joinHostPort', () => {
       const { host, port } = splitHostPort(text, 'x');
       expect(joinHostPort(host, port)).toBe(text);
     }
+  });
+});
+
+describe('hostOfAddress', () => {
+  it('reads the host of ip:port and [v6]:port, and an address with no port as it is', () => {
+    expect(hostOfAddress('10.0.0.5:41000')).toBe('10.0.0.5');
+    expect(hostOfAddress('[fd00::5]:41000')).toBe('fd00::5');
+    expect(hostOfAddress('[::ffff:10.0.0.5]:80')).toBe('::ffff:10.0.0.5');
+    expect(hostOfAddress('[fd00::5]')).toBe('fd00::5');
+    expect(hostOfAddress('10.0.0.5')).toBe('10.0.0.5');
+    // Unbracketed, every group is the address's: `fd00::5:4143` is one IPv6 address.
+    expect(hostOfAddress('fd00::5:4143')).toBe('fd00::5:4143');
+    expect(hostOfAddress('unknown')).toBe('unknown');
   });
 });

@@ -2,6 +2,7 @@
 // NetworkAuthentication, ServerAuthorization networks and cluster networks.
 import { isIPv4, isIPv6 } from 'node:net';
 import { codedError } from '../../../api/errors.ts';
+import { hostOfAddress } from '../../../api/host-port.ts';
 
 export class CidrError extends codedError('INVALID_CIDR') {}
 
@@ -58,13 +59,9 @@ export function parseCidr(text: string): Cidr {
   };
 }
 
-/** The IP of an `ip:port` or `[v6]:port` peer address. */
+/** The IP of an `ip:port` or `[v6]:port` peer address (as the server edge writes it, `peerOf`). */
 export function peerIp(peer: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(peer);
-  if (bracketed) return bracketed[1]!;
-  const colons = peer.split(':').length - 1;
-  if (colons === 1) return peer.slice(0, peer.lastIndexOf(':'));
-  return peer; // bare IPv4, or bare IPv6 without a port
+  return hostOfAddress(peer);
 }
 
 /** Parses a list of networks, skipping bad entries (a bad network admits no one; destination reports it). */
