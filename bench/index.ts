@@ -19,6 +19,7 @@ const MODES: Record<string, () => Promise<BenchMode>> = {
   soak: async () => (await import('./soak.ts')).soakMode,
   tap: async () => (await import('./tap.ts')).tapMode,
   peers: async () => (await import('./peers.ts')).peersMode,
+  floor: async () => (await import('./floor.ts')).floorMode,
   h2: async () => (await import('./h2.ts')).h2Mode,
 };
 
