@@ -71,7 +71,10 @@ export class GrpcChannel {
   close(): void {
     this.closed = true;
     clearTimeout(this.idleTimer);
-    if (this.current) this.letGo(this.current);
+    // Open calls keep their connection, and its keepalive, until the last one ends: closing the
+    // session now would tell the server to go away and make Node cancel every ping on it, so the
+    // watches left on it would never notice a server that vanished.
+    if (this.current && this.current.openCalls === 0) this.letGo(this.current);
   }
 
   private start<Req, Res>(method: GrpcMethod<Req, Res>, timeoutMs: number | undefined): Call<Req, Res> {
@@ -89,7 +92,9 @@ export class GrpcChannel {
     connection.openCalls++;
     clearTimeout(this.idleTimer);
     stream.on('close', () => {
-      if (--connection.openCalls === 0 && connection === this.current) this.whenIdle(connection);
+      if (--connection.openCalls > 0 || connection !== this.current) return;
+      if (this.closed) this.letGo(connection);
+      else this.whenIdle(connection);
     });
     return new Call(method, stream, timeoutMs, `the server at ${this.options.addr}`);
   }

@@ -232,6 +232,15 @@ describe('GrpcChannel against a grpc-js server', () => {
     }
   });
 
+  it('a call started just before the channel closes (a rotation while a watch opens) still runs to its end on the connection being made', async () => {
+    const ch = await channel();
+    const call = ch.serverStream(getEndpoints, { authority: 'two-then-ok' });
+    ch.close();
+    const { messages, error } = await outcome(call);
+    expect(error).toBeUndefined();
+    expect(messages).toHaveLength(2);
+  });
+
   it('a closed channel refuses new calls with UNAVAILABLE, saying so', async () => {
     const ch = await channel();
     ch.close();

@@ -40,6 +40,7 @@ const answers: Record<string, (stream: ServerHttp2Stream) => void> = {
   // Headers, then silence: the relay in front stops carrying bytes (a peer that vanished without a FIN).
   vanished: (s) => {
     s.respond(GRPC_HEADERS);
+    vanishedAnswered++;
     setTimeout(() => (relayFrozen = true), 50);
   },
   reset: (s) => {
@@ -52,6 +53,8 @@ let server: Http2SecureServer;
 /** A TCP relay in front of the server, which carries nothing once frozen. */
 let relay: NetServer;
 let relayFrozen = false;
+/** How many 'vanished' calls the server has answered with headers. */
+let vanishedAnswered = 0;
 let ch: GrpcChannel;
 let options: ChannelOptions;
 
@@ -152,6 +155,18 @@ describe('GrpcChannel against a server that answers garbage', () => {
     } finally {
       wary.close();
     }
+  }, 15_000);
+
+  it('a channel closed while a watch is open (a rotated certificate) keeps pinging under the watch: a server that then goes silent is noticed', async () => {
+    relayFrozen = false;
+    const wary = new GrpcChannel({ ...options, addr: `127.0.0.1:${(relay.address() as { port: number }).port}`, keepaliveMs: 300, keepaliveTimeoutMs: 300 });
+    const before = vanishedAnswered;
+    const call = wary.serverStream(getEndpoints, { authority: 'vanished' });
+    const err = statusOf(call);
+    await expect.poll(() => vanishedAnswered).toBe(before + 1);
+    wary.close(); // as the destination client does after a rotation: the watch stays on this channel
+    expect(await err).toMatchObject({ code: 'UNAVAILABLE' });
+    expect((await err).details).toMatch(/keepalive ping not answered within 300 ms/);
   }, 15_000);
 
   it('a stream reset with INTERNAL_ERROR: INTERNAL, naming the HTTP/2 code', async () => {
