@@ -3,6 +3,7 @@
 // owns hangs off this object, so several proxies can run in one process.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { joinHostPort } from '../api/host-port.ts';
 import { meshVersion } from '../api/locate.ts';
 import { AdminServer } from './admin/server.ts';
 import type { ProxyConfig } from './config.ts';
@@ -11,7 +12,7 @@ import type { Resolver } from './discovery/resolver.ts';
 import type { Layer } from './http/message.ts';
 import type { TlsCredentials } from './identity/credentials.ts';
 import { InboundPolicySource } from './inbound/policy-source.ts';
-import { buildInboundStack, hostPort } from './inbound/stack.ts';
+import { buildInboundStack } from './inbound/stack.ts';
 import { InboundListener } from './server/inbound-listener.ts';
 import { createLogger } from '../api/log.ts';
 import { ProxyMetrics } from './metrics/index.ts';
@@ -135,7 +136,7 @@ export class Proxy {
     const inboundLog = logger.child({ listener: 'inbound' });
     const common = { ids: this.ids, metrics: this.metrics, config };
     const self = this.selfFacts();
-    const selfAddresses = new Set([hostPort(outboundAt.address, outboundAt.port), hostPort(inboundAt.address, inboundAt.port)]);
+    const selfAddresses = new Set([joinHostPort(outboundAt.address, outboundAt.port), joinHostPort(inboundAt.address, inboundAt.port)]);
     this.outboundStack = buildOutboundStack({
       resolver: this.resolver,
       endpoints: this.outboundClients,

@@ -2,6 +2,7 @@
 // inbound listener and the app on the pod address, one layer per line with the reason.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { joinHostPort } from '../../api/host-port.ts';
 import { ProxyError } from '../errors.ts';
 import { headerValue, stack, withoutHeader, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
@@ -54,7 +55,7 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
   const appAt = (port: number): Service => {
     let svc = appPorts.get(port);
     if (!svc) {
-      svc = opts.app.service({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
+      svc = opts.app.service({ address: joinHostPort(opts.podIp, port), weight: 1, labels: {} });
       appPorts.set(port, svc);
     }
     return svc;
@@ -99,7 +100,7 @@ export function buildInboundStack(opts: InboundStackOptions): InboundStack {
       // Opaque bytes have no request to refuse: the connection is checked once, before the app is dialled.
       refuseProxyPort(port, opts.proxyPorts);
       if (tunnels) await tunnels.check(port, caller);
-      return opts.app.openTunnel({ address: hostPort(opts.podIp, port), weight: 1, labels: {} });
+      return opts.app.openTunnel({ address: joinHostPort(opts.podIp, port), weight: 1, labels: {} });
     },
     // The policy as last received (a port is watched from its first request on): no wait here.
     opaquePort: (port) => opts.policy?.policyFor(port).get()?.server?.protocol === 'opaque',
@@ -142,8 +143,4 @@ export function targetPort(header: string | undefined, defaultPort: number | und
   const port = /^\d{1,5}$/.test(header) ? Number(header) : NaN;
   if (!(port >= 1 && port <= 65535)) throw new ProxyError('BAD_REQUEST', `l5d-dst-port "${header.slice(0, 20)}" is not a port`);
   return port;
-}
-
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
