@@ -39,6 +39,8 @@ interface Connection {
   readonly session: ClientHttp2Session;
   openCalls: number;
   stopKeepalive(): void;
+  /** Set once the server has sent GOAWAY: the bound on the calls left on it (`boundDrain`). */
+  drainTimer?: NodeJS.Timeout;
 }
 
 export class GrpcChannel {
@@ -123,9 +125,13 @@ export class GrpcChannel {
     // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
     session.on('error', () => {});
     // Once the server says it is going away, new calls take a new connection; open ones finish here.
-    session.on('goaway', () => this.letGo(connection));
+    session.on('goaway', () => {
+      this.letGo(connection);
+      this.boundDrain(connection);
+    });
     session.on('close', () => {
       clearTimeout(connectTimer);
+      clearTimeout(connection.drainTimer);
       this.letGo(connection);
     });
     return connection;
@@ -141,6 +147,24 @@ export class GrpcChannel {
     connection.stopKeepalive();
     if (this.current === connection) this.current = undefined;
     connection.session.close(); // open calls finish; a session already closing or gone ignores this
+  }
+
+  /**
+   * A connection told to go away cannot be pinged (Node cancels pings on a closing session), so a
+   * server that vanished after its GOAWAY would hold the calls left on it for good. They get as long
+   * as keepalive takes to notice a vanished server; then the connection is dropped and they end
+   * UNAVAILABLE, for their callers to open them again on a new connection, as the GOAWAY asked.
+   */
+  private boundDrain(connection: Connection): void {
+    const every = this.options.keepaliveMs ?? 30_000;
+    const { session } = connection;
+    if (every === 0 || connection.drainTimer || connection.openCalls === 0 || session.destroyed) return;
+    const bound = every + (this.options.keepaliveTimeoutMs ?? 10_000);
+    connection.drainTimer = setTimeout(
+      () => session.destroy(new Error(`the server sent GOAWAY and the calls left on its connection did not end within ${bound} ms`)),
+      bound,
+    );
+    connection.drainTimer.unref();
   }
 
   /** While calls are open on the connection, a ping every `keepaliveMs`; one unanswered in time drops it. Returns how to stop. */

@@ -1,6 +1,7 @@
 // The proxy's gRPC client when the server tells its connection to go away (a raw node:http2
 // server over TLS, which sends GOAWAY while a watch is open): the watch finishes on the old
-// connection, new calls take a new one, and nothing of the old connection outlives it.
+// connection (within a bound, since a draining connection cannot be pinged), new calls take a new
+// one, and nothing of the old connection outlives it.
 import { connect as h2Connect, constants, createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { queryObjects } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,23 @@ describe('GrpcChannel and a server that sends GOAWAY', () => {
       expect(await second).toBeUndefined();
       draining.end();
       expect(await first).toBeUndefined();
+    } finally {
+      ch.close();
+    }
+  });
+
+  it('graceful GOAWAY, then the server holds the watch and says nothing more: the watch ends UNAVAILABLE after the keepalive bound, not never', async () => {
+    // A draining connection cannot be pinged, so its calls get keepaliveMs + keepaliveTimeoutMs.
+    const ch = new GrpcChannel({ ...options, keepaliveMs: 200, keepaliveTimeoutMs: 200 });
+    try {
+      const watch = ended(ch.serverStream(getEndpoints, { authority: 'a' }));
+      await expect.poll(() => held.length).toBe(1);
+      const stream = held.shift()!;
+      await goAway(stream.session!, constants.NGHTTP2_NO_ERROR);
+      const err = await watch;
+      expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(err!.details).toMatch(/the server sent GOAWAY and the calls left on its connection did not end within 400 ms/);
+      await expect.poll(() => stream.closed).toBe(true);
     } finally {
       ch.close();
     }
