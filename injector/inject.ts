@@ -97,7 +97,7 @@ function addSidecar(
   // markInjected put the owner's name in Linkerd's label when the workload is a Deployment.
   const pod: PodFacts = { labels, ports, deployment: labels['linkerd.io/proxy-deployment'] };
   // With proxy-init the apps need no settings: their TCP is redirected to the proxy.
-  if (options.capture === 'http-proxy') for (const app of spec.containers) routeThroughProxy(app, warnings);
+  if (options.capture === 'http-proxy') for (const app of spec.containers) routeThroughProxy(app, options.podIpFamily, warnings);
   const sidecar = proxyContainer(config, mode, pod, options);
   // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the
   // app (and, not native, holds the app back until it is ready: its postStart hook).
@@ -111,9 +111,9 @@ function addSidecar(
 }
 
 /** Appends POD_IP and the proxy variables; an app's own HTTP_PROXY would bypass the mesh, so it is replaced, with a warning. */
-function routeThroughProxy(app: Container, warnings: string[]): void {
+function routeThroughProxy(app: Container, podIpFamily: InjectOptions['podIpFamily'], warnings: string[]): void {
   const env = [...(app.env ?? [])];
-  for (const wanted of appEnv()) {
+  for (const wanted of appEnv(podIpFamily)) {
     const i = env.findIndex((e) => e.name === wanted.name);
     if (i < 0) {
       env.push(wanted);

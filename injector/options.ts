@@ -21,6 +21,12 @@ export interface InjectOptions {
    */
   capture: 'http-proxy' | 'iptables';
   /**
+   * The address family of `status.podIP` in this cluster. The kubelet only substitutes `$(POD_IP)`,
+   * so an IPv6 pod's `HTTP_PROXY` gets its brackets from the template: `http://[$(POD_IP)]:4140`.
+   * Every pod of a cluster has an address of its primary family, so the injector's own tells.
+   */
+  podIpFamily: 'IPv4' | 'IPv6';
+  /**
    * The trust anchors themselves, when the injector knows them (a cluster: from the ConfigMap): they
    * go into the proxy's environment, because a ConfigMap volume cannot reach into another namespace.
    * Unset: the pod mounts the ConfigMap `trustRootsConfigMap` of its own namespace.
@@ -60,6 +66,7 @@ export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): In
     trustRootsConfigMap: 'mesh-identity-trust-roots',
     assumeEnabled: false,
     capture: 'http-proxy',
+    podIpFamily: 'IPv4',
     namespaceAnnotations: () => undefined,
     ...overrides,
   };

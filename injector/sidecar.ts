@@ -150,9 +150,12 @@ export function proxyVolumes(o: InjectOptions): Volume[] {
   ];
 }
 
-/** App-side variables: the pod IP, then the proxy settings that send HTTP and gRPC through the sidecar. */
-export function appEnv(): EnvVar[] {
-  const outbound = `http://$(POD_IP):${PORTS.outbound}`;
+/**
+ * App-side variables: the pod IP, then the proxy settings that send HTTP and gRPC through the sidecar.
+ * An IPv6 address in a URL needs brackets, and the kubelet adds none when it substitutes `$(POD_IP)`.
+ */
+export function appEnv(podIpFamily: InjectOptions['podIpFamily']): EnvVar[] {
+  const outbound = `http://${podIpFamily === 'IPv6' ? '[$(POD_IP)]' : '$(POD_IP)'}:${PORTS.outbound}`;
   return [
     field('POD_IP', 'status.podIP'),
     value('HTTP_PROXY', outbound),

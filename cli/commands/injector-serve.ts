@@ -1,5 +1,6 @@
 // `mesh injector serve`: runs the mutating admission webhook (HTTPS, POST /inject) until SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { splitHostPort, type HostPort } from '../../api/host-port.ts';
 import { createLogger } from '../../api/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
@@ -22,6 +23,8 @@ const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0
   --kubeconfig FILE  with --kubernetes (default $KUBECONFIG, else the pod's in-cluster account)
   --trust-anchors F  PEM anchors, put in every proxy's environment (else each pod mounts the ConfigMap)
   --capture MODE     iptables (proxy-init) or http-proxy (HTTP_PROXY); default iptables with --kubernetes
+  --pod-ip-family F  IPv4 or IPv6: the family of the pods' addresses, so HTTP_PROXY brackets an IPv6 one
+                     (default: the family of --addr's host, the injector's own pod IP in a cluster)
   --proxy-image      the proxy image, without tag (default ${MESH_IMAGE})
   --proxy-version    its tag (default ${meshVersion()})
   --trust-domain TD  default cluster.local
@@ -36,6 +39,7 @@ const OPTIONS = {
   kubeconfig: { type: 'string' },
   'trust-anchors': { type: 'string' },
   capture: { type: 'string' },
+  'pod-ip-family': { type: 'string' },
   'proxy-image': { type: 'string' },
   'proxy-version': { type: 'string' },
   'trust-domain': { type: 'string', default: 'cluster.local' },
@@ -66,6 +70,10 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const capture = values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy');
   if (capture !== 'iptables' && capture !== 'http-proxy') return fail(`--capture must be iptables or http-proxy, got "${capture}"`);
 
+  // In a cluster --addr is `$(MESH_POD_IP):8443`, and every pod's address is of the cluster's primary family.
+  const podIpFamily = values['pod-ip-family'] ?? (isIPv6(addr.host) ? 'IPv6' : 'IPv4');
+  if (podIpFamily !== 'IPv4' && podIpFamily !== 'IPv6') return fail(`--pod-ip-family must be IPv4 or IPv6, got "${podIpFamily}"`);
+
   let cert: Buffer, key: Buffer, namespaces, trustAnchorsPem: string | undefined;
   try {
     cert = readFileSync(values.cert);
@@ -82,6 +90,7 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const options = defaultInjectOptions({
     namespaceAnnotations: (ns) => namespaces.get(ns),
     capture,
+    podIpFamily,
     trustAnchorsPem,
     trustDomain: values['trust-domain'],
     clusterDomain: values['cluster-domain'],
@@ -106,7 +115,7 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   } catch (err) {
     return fail(`cannot serve on ${values.addr}: ${(err as Error).message}`);
   }
-  logger.info({ url: webhook.url, namespaces: [...namespaces.keys()] }, `injector listening on ${webhook.url}`);
+  logger.info({ url: webhook.url, namespaces: [...namespaces.keys()], podIpFamily }, `injector listening on ${webhook.url}`);
   const signal = await stopSignal();
   await webhook.close();
   logger.info({ signal }, 'injector stopped');

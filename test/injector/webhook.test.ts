@@ -13,13 +13,14 @@ import { applyPatch } from './apply-patch.ts';
 import { runMesh } from './run-mesh.ts';
 import { selfSignedCert } from './self-signed.ts';
 import { podSpec, workload } from './workloads.ts';
+import { expand } from '../../examples/orders-checkout/runner/node/pod-env.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 
 const HOST = `${NET}.1`;
-const cert = selfSignedCert([HOST, `${NET}.2`]);
+const cert = selfSignedCert([HOST, `${NET}.2`, '::1']);
 const dispatcher = new Agent({ connect: { ca: cert.cert } });
 const options = defaultInjectOptions({
   namespaceAnnotations: (ns) => (ns === 'auto' ? { 'linkerd.io/inject': 'enabled', 'config.linkerd.io/proxy-log-level': 'debug' } : undefined),
@@ -268,7 +269,42 @@ describe('mesh injector serve', () => {
     expect(await exited).toBe(0);
   });
 
+  it('on an IPv6 address, gives the apps of IPv6 pods a proxy URL with the pod IP in brackets', async () => {
+    const { spawn } = await import('node:child_process');
+    const { REPO } = await import('./run-mesh.ts');
+    // In a cluster --addr is `$(MESH_POD_IP):8443`: an IPv6 pod's address comes without brackets.
+    const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', '::1:0'], { cwd: REPO });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /"url":"(https:[^"]+)"/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(url).toMatch(/^https:\/\/\[::1\]:\d+\/inject$/);
+      const pod = workload('Pod', { 'linkerd.io/inject': 'enabled' });
+      const res = await post(review(pod), undefined, url);
+      const patched: any = applyPatch(pod, JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
+      // The kubelet's substitution, with the address an IPv6 pod gets.
+      const env: Record<string, string> = { POD_IP: 'fd00::5' };
+      for (const e of patched.spec.containers[1].env) if (e.value !== undefined) env[e.name] = expand(e.value, env);
+      for (const name of ['HTTP_PROXY', 'http_proxy', 'grpc_proxy']) {
+        expect(env[name], name).toBe('http://[fd00::5]:4140');
+        expect(new URL(env[name]!)).toMatchObject({ hostname: '[fd00::5]', port: '4140' });
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('says what is missing or wrong in its arguments', async () => {
+    const badFamily = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ip-family', 'IPv5']);
+    expect([badFamily.code, badFamily.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ip-family must be IPv4 or IPv6, got "IPv5"']);
     const noCert = await runMesh(['injector', 'serve']);
     expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([1, 'mesh injector serve: --cert and --key are required']);
     const badAddr = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', 'localhost']);

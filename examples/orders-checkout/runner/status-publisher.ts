@@ -6,6 +6,7 @@ import type { Kubelet, KubePod } from './kubelet.ts';
 import type { Supervisor } from './supervisor.ts';
 import { writeRun, type PodRecord, type PodStatusRecord } from './state.ts';
 import { identityDir } from './mesh-commands.ts';
+import { joinHostPort } from '../../../api/host-port.ts';
 
 export class StatusPublisher {
   private pending?: NodeJS.Immediate;
@@ -52,7 +53,7 @@ export class StatusPublisher {
         const kube = this.kubelet.pod(p.name);
         return {
           name: p.name, namespace: p.namespace, workload: p.workload, ip: p.ip, serviceAccount: p.serviceAccount,
-          identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${p.ip}:4191` : null,
+          identity: p.identity ?? null, meshed: p.meshed, adminUrl: p.meshed ? `http://${joinHostPort(p.ip, 4191)}` : null,
           appPorts: p.ports.map((x) => x.containerPort), role: p === plan.ingress ? 'ingress' : 'workload',
           ...(kube ? { status: podStatus(kube) } : {}),
         };

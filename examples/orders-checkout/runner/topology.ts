@@ -4,7 +4,7 @@ import type { Workload } from './deployments.ts';
 import type { ContainerProbes, ProbeSpec } from './probe-spec.ts';
 import { destinationServeCommand, identityServeCommand, vizServeCommand, ingressCommand, ingressEnvironment, sidecarCommand, sidecarEnvironment } from './mesh-commands.ts';
 import { codedError } from '../../../api/errors.ts';
-import { splitHostPort } from '../../../api/host-port.ts';
+import { joinHostPort, splitHostPort } from '../../../api/host-port.ts';
 
 /** Where things live: loopback addresses on one machine, or a Docker network. */
 export interface Placement {
@@ -168,7 +168,7 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
     proxy: {
       name: 'ingress', role: 'ingress', command: ingressCommand(),
       env: ingressEnvironment(sidecarEnvFor(ingressPod, placement), placement.ingressListen, ingressDefaultDst),
-      listens: [placement.ingressListen, `${ingressPod.ip}:4143`, `${ingressPod.ip}:4190`, `${ingressPod.ip}:4191`], readyUrl: `http://${ingressPod.ip}:4191/ready`,
+      listens: [placement.ingressListen, ...[4143, 4190, 4191].map((port) => joinHostPort(ingressPod.ip, port))], readyUrl: `http://${joinHostPort(ingressPod.ip, 4191)}/ready`,
       probes: proxyProbes,
     },
   };
@@ -190,7 +190,8 @@ export function planDemo(workloads: Workload[], placement: Placement, manifestsD
 export function planPod(w: Workload, name: string, ip: string, placement: Placement): PodPlan {
       const pod = podShell(name, w.namespace, w.name, w.labels, w.serviceAccount, ip, w.ports, w.meshed);
       const readyFile = pod.meshed && placement.platform === 'local' ? readyFilePath(placement, pod.name) : undefined;
-      const proxyUrl = `http://${pod.ip}:4140`;
+      // An IPv6 pod IP in a URL needs brackets: http://[fd00::5]:4140.
+      const proxyUrl = `http://${joinHostPort(pod.ip, 4140)}`;
       const app: ProcessSpec = {
         name: pod.name, role: 'app', command: [...w.command],
         env: {
@@ -199,8 +200,8 @@ export function planPod(w: Workload, name: string, ip: string, placement: Placem
           ...(pod.meshed && placement.interception === 'proxy-env' ? { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, grpc_proxy: proxyUrl, NO_PROXY: '', no_grpc_proxy: '' } : {}),
           ...w.env,
         },
-        listens: w.ports.map((p) => `${pod.ip}:${p.containerPort}`),
-        readyTcp: w.ports[0] ? `${pod.ip}:${w.ports[0].containerPort}` : undefined,
+        listens: w.ports.map((p) => joinHostPort(pod.ip, p.containerPort)),
+        readyTcp: w.ports[0] ? joinHostPort(pod.ip, w.ports[0].containerPort) : undefined,
         probes: w.probes,
       };
       const sidecar: ProcessSpec | undefined = pod.meshed
@@ -212,7 +213,7 @@ export function planPod(w: Workload, name: string, ip: string, placement: Placem
             // Redirected connections arrive on 127.0.0.1:4140; the proxy routes each by its original destination.
             ...(placement.interception === 'iptables' ? { MESH_PROXY_TRANSPARENT: 'true', MESH_PROXY_OUTBOUND_IP: '127.0.0.1' } : {}),
           },
-          listens: adminPorts(pod.ip), readyUrl: `http://${pod.ip}:4191/ready`, probes: proxyProbes,
+          listens: adminPorts(pod.ip), readyUrl: `http://${joinHostPort(pod.ip, 4191)}/ready`, probes: proxyProbes,
         }
         : undefined;
       return { ...pod, app, sidecar, graceMs: w.terminationGraceSeconds * 1000, readyFile };
@@ -222,7 +223,7 @@ function podShell(name: string, namespace: string, workload: string, labels: Rec
   return { name, namespace, workload, labels, serviceAccount: sa, identity: meshed ? spiffeId(namespace, sa) : undefined, ip, ports, meshed };
 }
 
-const adminPorts = (ip: string) => [`${ip}:4140`, `${ip}:4143`, `${ip}:4190`, `${ip}:4191`];
+const adminPorts = (ip: string) => [4140, 4143, 4190, 4191].map((port) => joinHostPort(ip, port));
 
 function sidecarEnvFor(pod: Omit<PodPlan, 'app' | 'sidecar' | 'graceMs' | 'readyFile'>, p: Placement): Record<string, string> {
   return sidecarEnvironment({

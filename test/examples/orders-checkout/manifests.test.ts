@@ -48,6 +48,21 @@ describe('workload manifests', () => {
     });
   });
 
+  it('an IPv6 pod address is written in brackets wherever a port or a URL follows it', () => {
+    const placement = { ...localPlacement('/tmp/state', root, ''), podIp: (n: number) => `fd00::${n}` };
+    const plan = planDemo(readWorkloads(workloadsDir), placement, 'examples/orders-checkout/manifests');
+    const checkout = plan.pods.find((p) => p.name === 'checkout-0')!;
+    expect(checkout.ip).toBe('fd00::2');
+    for (const name of ['HTTP_PROXY', 'http_proxy', 'grpc_proxy']) {
+      expect(checkout.app.env[name], name).toBe('http://[fd00::2]:4140');
+      expect(new URL(checkout.app.env[name]!)).toMatchObject({ hostname: '[fd00::2]', port: '4140' });
+    }
+    expect(checkout.app.listens).toEqual(['[fd00::2]:8080']);
+    expect(checkout.sidecar!.listens).toEqual(['[fd00::2]:4140', '[fd00::2]:4143', '[fd00::2]:4190', '[fd00::2]:4191']);
+    expect(new URL(checkout.sidecar!.readyUrl!)).toMatchObject({ hostname: '[fd00::2]', port: '4191', pathname: '/ready' });
+    expect(plan.ingress.proxy.listens.slice(1)).toEqual(['[fd00::1]:4143', '[fd00::1]:4190', '[fd00::1]:4191']);
+  });
+
   it('MESH_DEMO_NET moves the whole demo into another loopback /24', () => {
     const plan = planDemo(readWorkloads(workloadsDir), localPlacement('/tmp/state', root, '127.0.27'), 'm');
     const all = [...plan.controlPlane, plan.ingress.proxy, ...plan.pods.flatMap((p) => [p.app, ...(p.sidecar ? [p.sidecar] : [])])];
