@@ -2,6 +2,7 @@
 // container's postStart hook, and the kubelet starts the app only after the hook returns, so the
 // app's first request finds a proxy that can route it (Linkerd's linkerd-await).
 import { request } from 'node:http';
+import { HostPortError, joinHostPort, splitHostPort } from '../../api/host-port.ts';
 import { durationFlag, parseCommandArgs, runCommand } from '../args.ts';
 
 export const summary = 'wait until the proxy of this pod is ready (the injected postStart hook)';
@@ -16,8 +17,17 @@ export function run(args: string[]): Promise<number> {
   return runCommand('proxy-await', USAGE, async () => {
     const { values } = parseCommandArgs(args, OPTIONS);
     const timeoutMs = durationFlag(values.timeout, '--timeout');
-    const addr = values.addr ?? `${process.env.MESH_POD_IP || '127.0.0.1'}:${process.env.MESH_PROXY_ADMIN_PORT || '4191'}`;
-    const url = `http://${addr}/ready`;
+    // An IPv6 pod's MESH_POD_IP has no brackets, and a URL needs them: split, then join.
+    const text = values.addr ?? `${process.env.MESH_POD_IP || '127.0.0.1'}:${process.env.MESH_PROXY_ADMIN_PORT || '4191'}`;
+    let admin;
+    try {
+      admin = splitHostPort(text, values.addr !== undefined ? '--addr' : 'MESH_POD_IP:MESH_PROXY_ADMIN_PORT');
+    } catch (err) {
+      if (!(err instanceof HostPortError)) throw err;
+      console.error(`mesh proxy-await: ${err.message}`);
+      return 2;
+    }
+    const url = `http://${joinHostPort(admin.host, admin.port)}/ready`;
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     while (Date.now() < deadline) {
