@@ -33,6 +33,8 @@ export interface ProxyConfig {
   deregisterDelayMs: number;
   /** Longest wait for discovery's first answer about a new authority. */
   discoveryTimeoutMs: number;
+  /** How often the proxy checks whether it turned quiet with a grown heap (then one full GC: idle-gc.ts). */
+  idleGcIntervalMs: number;
   /** Most authorities the outbound side keeps a stack for. */
   maxTargets: number;
   /** Most HTTP/1.1 connections per endpoint (proxy to proxy, and inbound to app). */
@@ -106,6 +108,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'deregisterDelayMs', flag: '--deregister-delay-ms', env: 'MESH_PROXY_DEREGISTER_DELAY_MS', kind: 'ms', default: '1000', help: 'on shutdown, how long to keep listening after leaving the endpoints, so callers hear of it first' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'MESH_PROXY_SHUTDOWN_GRACE_MS', kind: 'ms', default: '10000', help: 'how long shutdown lets in-flight requests finish' },
   { key: 'discoveryTimeoutMs', flag: '--discovery-timeout-ms', env: 'MESH_PROXY_DISCOVERY_TIMEOUT_MS', kind: 'ms', default: '3000', help: 'wait for discovery\'s first answer about an authority (then 503)' },
+  { key: 'idleGcIntervalMs', flag: '--idle-gc-interval-ms', env: 'MESH_PROXY_IDLE_GC_INTERVAL_MS', kind: 'ms', default: '10000', help: 'how often to check for a quiet proxy with a grown heap, which then gets one full GC' },
   { key: 'http1PoolSize', flag: '--http1-pool-size', env: 'MESH_PROXY_HTTP1_POOL_SIZE', kind: 'count', default: '256', help: 'most HTTP/1.1 connections per endpoint; keep it at or above peak concurrency' },
   { key: 'maxTargets', flag: '--max-targets', env: 'MESH_PROXY_MAX_TARGETS', kind: 'count', default: '10000', help: 'authorities the outbound side keeps a stack for (LRU)' },
   { key: 'transparent', flag: '--transparent', env: 'MESH_PROXY_TRANSPARENT', kind: 'bool', default: 'false', help: 'outbound connections are redirected by mesh proxy-init: route each by its original destination (SO_ORIGINAL_DST); bind --outbound-ip 127.0.0.1' },

@@ -17,6 +17,7 @@ import { InboundListener } from './server/inbound-listener.ts';
 import { createLogger } from '../api/log.ts';
 import { ProxyMetrics } from './metrics/index.ts';
 import { EndpointConnector } from './outbound/endpoint/connector.ts';
+import { IdleGc } from './idle-gc.ts';
 import { buildOutboundStack, type OutboundStack } from './outbound/stack.ts';
 import { OutboundListener } from './server/outbound-listener.ts';
 import { Drain } from './server/drain.ts';
@@ -61,6 +62,8 @@ export class Proxy {
   /** Each side drains on its own: the outbound side outlives the inbound one at shutdown (stop()). */
   private readonly drains = { inbound: new Drain(), outbound: new Drain() };
   private readonly ids = new RequestIds();
+  /** A full GC when the proxy turns quiet with a grown heap (started once listening, stopped at shutdown). */
+  private readonly idleGc: IdleGc;
   private readonly outboundClients: EndpointConnector;
   private readonly appClients: EndpointConnector;
   private readonly admin: AdminServer;
@@ -106,6 +109,11 @@ export class Proxy {
     });
     this.taps = new TapHub(deps.tapLimits ?? DEFAULT_TAP_LIMITS);
     this.appClients = new EndpointConnector({ metrics: this.metrics, logger: this.logger, direction: 'inbound', http1Connections: config.http1PoolSize });
+    this.idleGc = new IdleGc({
+      intervalMs: config.idleGcIntervalMs,
+      requestsStarted: () => this.drains.inbound.requestsStarted + this.drains.outbound.requestsStarted,
+      logger: this.logger,
+    });
     this.admin = new AdminServer({
       host: config.podIp,
       port: config.adminPort,
@@ -179,6 +187,7 @@ export class Proxy {
     for (const bound of [outboundAt, inboundAt, admin]) if (bound.address === config.podIp) this.ownPorts.add(bound.port);
     this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
     await this.startTap();
+    this.idleGc.start();
     logger.info(
       {
         ...this.addresses,
@@ -209,6 +218,7 @@ export class Proxy {
 
   private async stop(reason: string): Promise<void> {
     const { logger, drains } = this;
+    this.idleGc.stop();
     const inFlight = drains.inbound.requestsInFlight + drains.outbound.requestsInFlight;
     logger.info({ reason, inFlight, connections: drains.inbound.openConnections + drains.outbound.openConnections }, `proxy draining (${reason})`);
     // Leave the endpoints first and keep listening a moment: the destination tells callers, and

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 
 export class Drain {
   private inFlight = 0;
+  private started = 0;
   private readonly sockets = new Set<Socket>();
   private idleWaiters: Array<() => void> = [];
   /** Set when shutdown begins: edges answer new requests with `connection: close` / GOAWAY. */
@@ -12,6 +13,11 @@ export class Drain {
 
   get requestsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** Requests begun since the proxy started (the idle GC reads how many arrive per interval). */
+  get requestsStarted(): number {
+    return this.started;
   }
 
   get openConnections(): number {
@@ -25,6 +31,7 @@ export class Drain {
 
   begin(): void {
     this.inFlight++;
+    this.started++;
   }
 
   end(): void {
