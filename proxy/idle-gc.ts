@@ -23,6 +23,10 @@ export interface IdleGcOptions {
   logger: Logger;
 }
 
+function quiet(requests: number, windowMs: number): boolean {
+  return requests <= (QUIET_REQUESTS_PER_SECOND * windowMs) / 1000;
+}
+
 interface HeapSize {
   used: number;
   committed: number;
@@ -39,7 +43,7 @@ let collectGarbage: (() => void) | undefined;
  * V8's `gc()`: the one from the command line's `--expose-gc` if given, else made once. V8 installs
  * it in contexts created while the flag is set, so a small context made then holds it (~0.2 MB).
  */
-function fullGc(): () => void {
+function gcFunction(): () => void {
   const given = (globalThis as { gc?: () => void }).gc;
   if (given) return given;
   if (!collectGarbage) {
@@ -50,6 +54,30 @@ function fullGc(): () => void {
   return collectGarbage;
 }
 
+/** `--optimize-for-size` given on the command line: then it stays on, and is not toggled here. */
+const SIZE_FLAG_GIVEN = process.execArgv.some((arg) => /^--(no-)?optimize-for-size$/.test(arg));
+
+/**
+ * One full GC with `--optimize-for-size` set while it runs: V8 then compacts old-space pages that
+ * are at least 20% free instead of leaving them half used, so whole pages go back to the system.
+ * No JavaScript runs while the flag is on.
+ */
+function compactingGc(): void {
+  if (!SIZE_FLAG_GIVEN) setFlagsFromString('--optimize-for-size');
+  try {
+    gcFunction()();
+  } finally {
+    if (!SIZE_FLAG_GIVEN) setFlagsFromString('--no-optimize-for-size');
+  }
+}
+
+/**
+ * How long after the first collection the second runs: V8 sweeps the first one's pages
+ * concurrently and releases the pages left empty only at its next GC, so the second gives those
+ * back. Two pauses apart rather than one twice as long.
+ */
+const SECOND_GC_DELAY_MS = 1000;
+
 /**
  * Why: after a burst of traffic V8 keeps the heap it grew (old-space pages with garbage on them
  * until the next full GC, which at a few requests a second may be minutes away), and its own
@@ -58,11 +86,9 @@ function fullGc(): () => void {
  */
 export class IdleGc {
   private timer: NodeJS.Timeout | undefined;
+  private second: NodeJS.Timeout | undefined;
   private lastRequests = 0;
   private last: HeapSize = { used: 0, committed: 0 };
-  /** Full collections made so far. */
-  collections = 0;
-
   constructor(private readonly opts: IdleGcOptions) {}
 
   /** Looks every interval; the timer never keeps the process alive. */
@@ -76,14 +102,15 @@ export class IdleGc {
 
   stop(): void {
     clearInterval(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.second);
+    this.timer = this.second = undefined;
   }
 
   private check(): void {
     const requests = this.opts.requestsStarted();
     const arrived = requests - this.lastRequests;
     this.lastRequests = requests;
-    if (arrived > (QUIET_REQUESTS_PER_SECOND * this.opts.intervalMs) / 1000) return;
+    if (!quiet(arrived, this.opts.intervalMs) || this.second) return;
     const before = heapSize();
     if (before.used - this.last.used < GROWTH_BYTES && before.committed - this.last.committed < GROWTH_BYTES) {
       // V8 may have collected by itself since: what it left is the new reference.
@@ -91,14 +118,22 @@ export class IdleGc {
       return;
     }
     const started = performance.now();
-    fullGc()();
+    compactingGc();
     const ms = performance.now() - started;
-    this.last = heapSize();
-    this.collections++;
+    const after = heapSize();
+    this.last = after;
     const mb = (n: number) => Math.round(n / 1e5) / 10;
     this.opts.logger.debug(
-      { requests: arrived, ms: Math.round(ms * 10) / 10, usedMb: [mb(before.used), mb(this.last.used)], committedMb: [mb(before.committed), mb(this.last.committed)] },
+      { requests: arrived, ms: Math.round(ms * 10) / 10, usedMb: [mb(before.used), mb(after.used)], committedMb: [mb(before.committed), mb(after.committed)] },
       'quiet: full GC',
     );
+    // The second collection only if the proxy is still quiet.
+    this.second = setTimeout(() => {
+      this.second = undefined;
+      if (!quiet(this.opts.requestsStarted() - requests, SECOND_GC_DELAY_MS)) return;
+      compactingGc();
+      this.last = heapSize();
+    }, SECOND_GC_DELAY_MS);
+    this.second.unref();
   }
 }
