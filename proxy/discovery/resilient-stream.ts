@@ -15,6 +15,8 @@ export interface ReopenableCall<M> {
   on(event: 'data', listener: (message: M) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
+  /** The server is going away (GOAWAY on the call's connection); only the proxy's own calls say so. */
+  on(event: 'draining', listener: () => void): unknown;
   cancel(): void;
 }
 
@@ -65,6 +67,18 @@ export class ResilientStream<M> {
     };
     call.on('error', (err: Error) => finish(err.message));
     call.on('end', () => finish('stream ended'));
+    // The server asked its connection to go away (a restart, a rolling update). The stream would
+    // stay on it until the server cut it, or the channel's drain bound did (40 s): moved now to a
+    // new connection, as Linkerd's proxy does. Nothing is lost (callers keep their state), so the
+    // callers are not told; it goes through the backoff all the same, so a server that sends GOAWAY
+    // on every connection cannot make a tight loop of it.
+    call.on('draining', () => {
+      if (finished || this.call !== call) return;
+      finished = true;
+      this.call = undefined;
+      call.cancel();
+      this.retry('the server is going away (GOAWAY)', false);
+    });
   }
 
   /** Re-open now (e.g. after a certificate rotation), keeping the caller's state until data arrives. */
@@ -84,15 +98,20 @@ export class ResilientStream<M> {
     call?.cancel();
   }
 
-  private retry(why: string): void {
+  /** Opens the stream again after the backoff; `lost`: it failed or ended (a warning, and `onLost`), else it is moving. */
+  private retry(why: string, lost = true): void {
     if (this.stopped) return;
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** this.attempt);
     // Full jitter between half and all of the ceiling: a restarted destination is not hit by
     // every proxy in the same millisecond.
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.attempt++;
-    this.logger.warn({ stream: this.what, why, retryInMs: delay, attempt: this.attempt }, 'destination stream lost; keeping last state');
-    this.hooks.onLost?.(why);
+    if (lost) {
+      this.logger.warn({ stream: this.what, why, retryInMs: delay, attempt: this.attempt }, 'destination stream lost; keeping last state');
+      this.hooks.onLost?.(why);
+    } else {
+      this.logger.info({ stream: this.what, why, retryInMs: delay, attempt: this.attempt }, 'destination stream moving to a new connection; keeping last state');
+    }
     this.timer = setTimeout(() => this.start(), delay);
     this.timer.unref();
   }

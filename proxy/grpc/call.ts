@@ -18,6 +18,12 @@ export interface ClientCall<Req, Res> {
   on(event: 'data', listener: (message: Res) => void): this;
   on(event: 'error', listener: (err: GrpcError) => void): this;
   on(event: 'end', listener: () => void): this;
+  /**
+   * The server told the call's connection to go away (GOAWAY: a restart, a rolling update). The
+   * call goes on, and may still end well; a watch, which never ends, should be opened again (on
+   * a new connection) rather than wait for the server to cut it.
+   */
+  on(event: 'draining', listener: () => void): this;
   /** Sends one more request message (a client-streaming or bidirectional call). */
   write(message: Req): void;
   /** Ends the call from this side at once (RST_STREAM CANCEL). */
@@ -69,6 +75,11 @@ export class Call<Req, Res> extends EventEmitter implements ClientCall<Req, Res>
   /** The last request message: sent with END_STREAM (a unary or server-streaming call). */
   end(message: Req): void {
     this.stream.end(frameMessages([this.method.request.encode(message)]));
+  }
+
+  /** Its connection is draining (the channel saw the server's GOAWAY): the caller hears 'draining'. */
+  connectionDraining(): void {
+    if (!this.finished) this.emit('draining');
   }
 
   cancel(): void {

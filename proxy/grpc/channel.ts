@@ -37,7 +37,8 @@ const IDLE_MS = 60_000;
  */
 interface Connection {
   readonly session: ClientHttp2Session;
-  openCalls: number;
+  /** The calls open on it: told when the server sends GOAWAY. */
+  readonly calls: Set<Call<unknown, unknown>>;
   stopKeepalive(): void;
   /** Set once the server has sent GOAWAY: the bound on the calls left on it (`boundDrain`). */
   drainTimer?: NodeJS.Timeout;
@@ -76,7 +77,7 @@ export class GrpcChannel {
     // Open calls keep their connection, and its keepalive, until the last one ends: closing the
     // session now would tell the server to go away and make Node cancel every ping on it, so the
     // watches left on it would never notice a server that vanished.
-    if (this.current && this.current.openCalls === 0) this.letGo(this.current);
+    if (this.current && this.current.calls.size === 0) this.letGo(this.current);
   }
 
   private start<Req, Res>(method: GrpcMethod<Req, Res>, timeoutMs: number | undefined): Call<Req, Res> {
@@ -91,14 +92,17 @@ export class GrpcChannel {
     };
     const connection = this.connection();
     const stream = connection.session.request(headers, { endStream: false });
-    connection.openCalls++;
     clearTimeout(this.idleTimer);
+    // Registered before the call's own listener: the connection has counted the call out before its caller hears how it ended.
     stream.on('close', () => {
-      if (--connection.openCalls > 0 || connection !== this.current) return;
+      connection.calls.delete(call);
+      if (connection.calls.size > 0 || connection !== this.current) return;
       if (this.closed) this.letGo(connection);
       else this.whenIdle(connection);
     });
-    return new Call(method, stream, timeoutMs, `the server at ${this.options.addr}`);
+    const call = new Call(method, stream, timeoutMs, `the server at ${this.options.addr}`);
+    connection.calls.add(call as Call<unknown, unknown>);
+    return call;
   }
 
   /** The current connection, or a new one. */
@@ -112,7 +116,7 @@ export class GrpcChannel {
       servername: o.servername,
       checkServerIdentity: (_host, cert) => o.checkServerIdentity(cert),
     });
-    const connection: Connection = { session, openCalls: 0, stopKeepalive: () => {} };
+    const connection: Connection = { session, calls: new Set(), stopKeepalive: () => {} };
     connection.stopKeepalive = this.keepAlive(connection);
     this.current = connection;
     // A server that takes the TCP connection but never finishes TLS, or finishes it and never
@@ -124,10 +128,12 @@ export class GrpcChannel {
     session.once('remoteSettings', () => clearTimeout(connectTimer));
     // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
     session.on('error', () => {});
-    // Once the server says it is going away, new calls take a new connection; open ones finish here.
+    // Once the server says it is going away, new calls take a new connection; open ones may finish
+    // here, and are told, so that a watch (which never finishes) moves to a new connection now.
     session.on('goaway', () => {
       this.letGo(connection);
       this.boundDrain(connection);
+      for (const call of [...connection.calls]) call.connectionDraining();
     });
     session.on('close', () => {
       clearTimeout(connectTimer);
@@ -158,7 +164,7 @@ export class GrpcChannel {
   private boundDrain(connection: Connection): void {
     const every = this.options.keepaliveMs ?? 30_000;
     const { session } = connection;
-    if (every === 0 || connection.drainTimer || connection.openCalls === 0 || session.destroyed) return;
+    if (every === 0 || connection.drainTimer || connection.calls.size === 0 || session.destroyed) return;
     const bound = every + (this.options.keepaliveTimeoutMs ?? 10_000);
     connection.drainTimer = setTimeout(
       () => session.destroy(new Error(`the server sent GOAWAY and the calls left on its connection did not end within ${bound} ms`)),
@@ -178,7 +184,7 @@ export class GrpcChannel {
     const timer = setInterval(() => {
       // Only while calls are open, as grpc-js by default. A session destroyed by an error is let go
       // at its 'close', which comes later: ping() would throw on it meanwhile.
-      if (connection.openCalls === 0 || session.closed || session.destroyed) return;
+      if (connection.calls.size === 0 || session.closed || session.destroyed) return;
       clearTimeout(unanswered);
       unanswered = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
       unanswered.unref();
@@ -195,7 +201,7 @@ export class GrpcChannel {
   /** No call left: the connection is closed after a while, so an idle proxy holds no socket it does not use. */
   private whenIdle(connection: Connection): void {
     this.idleTimer = setTimeout(() => {
-      if (connection.openCalls === 0 && this.current === connection) this.letGo(connection);
+      if (connection.calls.size === 0 && this.current === connection) this.letGo(connection);
     }, IDLE_MS);
     this.idleTimer.unref();
   }
