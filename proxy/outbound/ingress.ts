@@ -4,6 +4,7 @@
 // (`--ingress-default-dst`), which also keeps it from forwarding to whatever a stranger names.
 import { isIP } from 'node:net';
 import type { EndpointSet } from '../../api/destination-types.ts';
+import { hostOfAddress } from '../../api/host-port.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import { ProxyError } from '../errors.ts';
 import { headerValue, withoutHeader, type Layer, type MeshRequest } from '../http/message.ts';
@@ -30,7 +31,7 @@ export function ingressRouting(opts: IngressRoutingOptions): Layer {
     if (fallback === undefined) return inner(req);
     // An IP (the front door's own, a load balancer's) or no Host at all names no Service, and
     // needs no discovery round trip: the common case of `curl http://127.0.0.1:8000/...`.
-    const host = hostOf(req.authority);
+    const host = hostOfAddress(req.authority);
     if (host === '' || isIP(host) !== 0) return inner(withAuthority(req, fallback));
     const cell = opts.resolver.endpoints(normalizeAuthority(req.authority, req.scheme));
     const known = cell.get();
@@ -47,14 +48,4 @@ export function ingressRouting(opts: IngressRoutingOptions): Layer {
 function withAuthority(req: MeshRequest, authority: string): MeshRequest {
   req.authority = authority;
   return req;
-}
-
-/** The host part of `host[:port]` or `[v6]:port`, without brackets. */
-function hostOf(authority: string): string {
-  if (authority.startsWith('[')) {
-    const end = authority.indexOf(']');
-    return authority.slice(1, end < 0 ? undefined : end);
-  }
-  const colon = authority.lastIndexOf(':');
-  return colon < 0 ? authority : authority.slice(0, colon);
 }

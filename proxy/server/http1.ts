@@ -12,7 +12,7 @@ import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
 import { readHttp1Head } from './http1-headers.ts';
 import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
-import { createContext, peerOf, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
+import { callService, createContext, peerOf, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
 const kAbort = Symbol('mesh.connection-abort');
@@ -103,7 +103,7 @@ export class Http1Edge {
       signal: abort.signal,
       ctx,
     };
-    opts.service(meshReq).then(
+    callService(opts.service, meshReq).then(
       (resp) => {
         if (resp.body instanceof Readable) upstreamBody = resp.body;
         try {

@@ -18,7 +18,7 @@ import { forward } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse } from './error-response.ts';
-import { createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
+import { callService, createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
 type TaggedSession = ServerHttp2Session & { [kConn]?: ConnectionInfo };
@@ -104,7 +104,7 @@ export class Http2Edge {
       signal: state.signal,
       ctx,
     };
-    opts.service(meshReq).then(
+    callService(opts.service, meshReq).then(
       (resp) => {
         if (resp.body instanceof Readable) state.upstreamBody = resp.body;
         try {

@@ -1,7 +1,7 @@
 // Builds each request's RequestContext at the server edge: id, peer, TLS identity, gRPC deadline.
 import type { Logger } from 'pino';
 import { joinHostPort } from '../../api/host-port.ts';
-import type { RequestContext, Service } from '../http/message.ts';
+import type { MeshRequest, MeshResponse, RequestContext, Service } from '../http/message.ts';
 import type { Drain } from './drain.ts';
 
 /** What the edge knows about the connection a request arrived on. */
@@ -93,4 +93,17 @@ export function peerOf(socket: { remoteAddress?: string; remotePort?: number } |
 /** The port of an `ip:port` (an original destination, always written so). */
 export function portOf(hostPort: string): number {
   return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+}
+
+/**
+ * `service(req)` as a promise even when a layer throws before its first `await` (a malformed
+ * authority, say): the edge then answers with the error, where a throw out of the 'request'
+ * listener would leave the client waiting for an answer that never comes.
+ */
+export function callService(service: Service, req: MeshRequest): Promise<MeshResponse> {
+  try {
+    return service(req);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

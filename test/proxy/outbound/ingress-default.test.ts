@@ -67,6 +67,14 @@ describe('ingress mode with a default destination', () => {
     }
   });
 
+  it('sends a Host that is an IPv6 address, bracketed with a port or bare, to the default service', async () => {
+    // A bare IPv6 Host is malformed HTTP, but it names an address, not a service: the default, not a 400.
+    for (const host of [`[::1]:${ingress.outboundPort}`, '[fd00::5]', 'fd00::5', '::ffff:10.0.0.1']) {
+      expect(await via({ host }), host).toMatchObject({ status: 200, pod: 'checkout-1' });
+    }
+    expect(await via({ host: 'fd00:' }), 'a Host that is neither').toMatchObject({ status: 400 });
+  });
+
   it('still honours a Host that names a mesh service, and l5d-dst-override over any Host', async () => {
     expect(await via({ host: 'orders-stable.production:8080' })).toMatchObject({ status: 200, pod: 'orders-stable-1' });
     expect(await via({ host: `${FRONT_IP}:${ingress.outboundPort}`, 'l5d-dst-override': 'orders-stable.production.svc.cluster.local:8080' })).toMatchObject({ status: 200, pod: 'orders-stable-1' });
