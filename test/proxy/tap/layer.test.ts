@@ -61,3 +61,21 @@ describe('tap layer', () => {
     await expect.poll(() => events.find((e) => e.event === 'responseEnd')?.responseEnd).toMatchObject({ error: '', responseBytes: 64 * chunk.length });
   });
 });
+
+describe('tap layer: the destination namespace read from the authority', () => {
+  it('a name says its namespace; an IP, bracketed or bare (with the dots of an embedded IPv4), names none', async () => {
+    const seen: Record<string, string | undefined> = {};
+    for (const authority of ['orders.production.svc.cluster.local:8080', '[::ffff:10.0.0.1]:8080', '::ffff:10.0.0.1', '10.0.0.1:8080']) {
+      const hub = new TapHub();
+      const events: TapEvent[] = [];
+      hub.open({ limit: 10 }, { write: (e) => events.push(decode(e)), backlog: () => 0, end: () => {} });
+      const service = tapLayer({ hub, direction: 'outbound', self: { podIp: '127.0.0.1' } })(async () => ({ status: 200, headers: {}, body: null }));
+      await service(meshRequest({ authority }));
+      await expect.poll(() => events.some((e) => e.event === 'requestInit')).toBe(true);
+      const init = events.find((e) => e.event === 'requestInit')!;
+      seen[authority] = init.destination?.namespace;
+    }
+    // The wire leaves an unknown namespace empty.
+    expect(seen).toEqual({ 'orders.production.svc.cluster.local:8080': 'production', '[::ffff:10.0.0.1]:8080': '', '::ffff:10.0.0.1': '', '10.0.0.1:8080': '' });
+  });
+});
