@@ -1,6 +1,7 @@
 // A route rule's filters (Gateway API, as Linkerd applies them): request and response header
 // modifiers, and RequestRedirect, which the proxy answers itself; a refused rule answers 500.
 import type { HeaderModifierFilter, HttpRouteFilter, RedirectFilter } from '../../../api/destination-types.ts';
+import { hostOfAddress, joinHostPort } from '../../../api/host-port.ts';
 import { ProxyError } from '../../errors.ts';
 import { portOf } from '../../server/request-context.ts';
 import { DEFAULT_PORT, normalizeAuthority } from '../targets.ts';
@@ -69,10 +70,12 @@ export function modified(headers: HeaderMap, modifiers: HeaderModifierFilter[]):
  */
 export function redirectResponse(req: MeshRequest, r: RedirectFilter, pathPrefixes: string[], label: string): MeshResponse {
   // The request's own host and port, as routing read them (lower-case host, the scheme's port when none).
+  // Hosts are compared and written without brackets ([fd00::5]:8080 -> fd00::5), whichever side
+  // names them; the Location adds them back where a port or the path follows an IPv6 address.
   const authority = normalizeAuthority(req.authority, req.scheme);
-  const own = { host: authority.slice(0, authority.lastIndexOf(':')), port: portOf(authority) };
+  const own = { host: hostOfAddress(authority), port: portOf(authority) };
   const scheme = r.scheme ?? req.scheme;
-  const host = r.hostname ?? own.host;
+  const host = r.hostname === undefined ? own.host : hostOfAddress(r.hostname);
   const port = r.port ?? (r.scheme !== undefined ? DEFAULT_PORT[scheme] : own.port);
   const q = req.path.indexOf('?');
   const path = q < 0 ? req.path : req.path.slice(0, q);
@@ -83,7 +86,7 @@ export function redirectResponse(req: MeshRequest, r: RedirectFilter, pathPrefix
   if (scheme === req.scheme && host.toLowerCase() === own.host.toLowerCase() && port === own.port && nextPath === path) {
     throw new ProxyError('ROUTE_REFUSED', `${label}: redirect loop: the RequestRedirect sends ${req.scheme}://${req.authority}${path} back to itself`);
   }
-  const hostPart = port === DEFAULT_PORT[scheme] ? host : `${host}:${port}`;
+  const hostPart = port === DEFAULT_PORT[scheme] ? (host.includes(':') ? `[${host}]` : host) : joinHostPort(host, port);
   return { status: r.statusCode, headers: { location: `${scheme}://${hostPart}${nextPath}${query}`, 'content-length': '0' }, body: null };
 }
 
