@@ -4,10 +4,17 @@
 // libc's is called through koffi (an FFI library whose npm package carries its prebuilt binaries).
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { joinHostPort } from '../../api/host-port.ts';
 
 const SOL_IP = 0;
 const SO_ORIGINAL_DST = 80; // <linux/netfilter_ipv4.h>
 const SOCKADDR_IN_BYTES = 16;
+// ip6tables' REDIRECT is remembered the same way, asked at the IPv6 level (<linux/netfilter_ipv6/ip6_tables.h>).
+const SOL_IPV6 = 41;
+const IP6T_SO_ORIGINAL_DST = 80;
+const SOCKADDR_IN6_BYTES = 28;
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Buffer, length: number[]) => number;
 
@@ -23,25 +30,63 @@ function bind(): GetSockOpt {
 }
 
 /**
- * `ip:port` the peer connected to before a REDIRECT, or undefined when the connection was not
- * redirected (it came to this port directly: explicit proxying) or the answer cannot be read (not
- * IPv4, not Linux, no file descriptor). Never throws: a connection without one is served as before.
+ * `ip:port` (`[v6]:port` for IPv6) the peer connected to before a REDIRECT, or undefined when the
+ * connection was not redirected (it came to this port directly: explicit proxying) or the answer
+ * cannot be read (not Linux, no file descriptor). Never throws: a connection without one is served
+ * as before.
  */
 export function originalDst(socket: Socket): string | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0 || process.platform !== 'linux' || socket.remoteFamily !== 'IPv4') return undefined;
-  const value = Buffer.alloc(SOCKADDR_IN_BYTES);
-  const length = [SOCKADDR_IN_BYTES];
+  const family = socket.remoteFamily;
+  if (typeof fd !== 'number' || fd < 0 || process.platform !== 'linux' || (family !== 'IPv4' && family !== 'IPv6')) return undefined;
+  const v6 = family === 'IPv6';
+  const value = Buffer.alloc(v6 ? SOCKADDR_IN6_BYTES : SOCKADDR_IN_BYTES);
+  const length = [value.length];
   let rc: number;
   try {
-    rc = bind()(fd, SOL_IP, SO_ORIGINAL_DST, value, length);
+    rc = bind()(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST, value, length);
   } catch {
     return undefined; // no libc.so.6 or no koffi binary for this platform: no interception here
   }
   // -1: no connection-tracking entry (ENOENT), so no NAT happened to this connection.
-  if (rc !== 0 || length[0]! < 8 || value.readUInt16LE(0) !== 2 /* AF_INET */) return undefined;
-  // sockaddr_in: family (host order), port and address (network order).
-  const dst = `${value[4]}.${value[5]}.${value[6]}.${value[7]}:${value.readUInt16BE(2)}`;
+  if (rc !== 0) return undefined;
+  const dst = v6 ? ipv6Address(value, length[0]!) : ipv4Address(value, length[0]!);
   // Connection tracking also answers for connections nothing rewrote: then it is our own address.
-  return dst === `${socket.localAddress}:${socket.localPort}` ? undefined : dst;
+  return dst === undefined || dst === joinHostPort(socket.localAddress ?? '', socket.localPort ?? 0) ? undefined : dst;
+}
+
+/** sockaddr_in: family (host order), port and address (network order). */
+function ipv4Address(value: Buffer, length: number): string | undefined {
+  if (length < 8 || value.readUInt16LE(0) !== AF_INET) return undefined;
+  return `${value[4]}.${value[5]}.${value[6]}.${value[7]}:${value.readUInt16BE(2)}`;
+}
+
+/**
+ * sockaddr_in6: family (host order), port (network order), flow info, then the 16-byte address.
+ * Written as Node writes a socket's address (`fd00::5`, `::ffff:10.0.0.1`), so it compares with
+ * socket.localAddress, and in brackets before its port.
+ */
+function ipv6Address(value: Buffer, length: number): string | undefined {
+  if (length < 24 || value.readUInt16LE(0) !== AF_INET6) return undefined;
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(value.readUInt16BE(8 + i * 2));
+  return joinHostPort(compressIpv6(groups), value.readUInt16BE(2));
+}
+
+/** RFC 5952: lower-case hex, the longest run of two or more zero groups as `::`, an IPv4-mapped tail dotted. */
+function compressIpv6(groups: number[]): string {
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  }
+  let best = { at: -1, len: 1 };
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.at < 0) return hex.join(':');
+  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
 }

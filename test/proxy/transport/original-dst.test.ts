@@ -1,6 +1,7 @@
 // SO_ORIGINAL_DST against real redirected sockets: in a network namespace this test creates
 // (root; CI runs as root), `mesh proxy-init` redirects a client's connections to a listener that
 // reads each one's original destination; a connection made to the listener directly has none.
+// IPv6 too: proxy-init writes no ip6tables rules yet, so the test writes the one REDIRECT itself.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, ready, tagClient } from '../../helpers/netns.ts';
@@ -8,7 +9,7 @@ import { NetnsLab, ready, tagClient } from '../../helpers/netns.ts';
 const ROOT = join(import.meta.dirname, '../../..');
 const MODULE = join(ROOT, 'proxy/transport/original-dst.ts');
 
-/** A listener on 127.0.0.1:4140 (where REDIRECT delivers) answering each connection with originalDst(socket). */
+/** Listeners on 127.0.0.1:4140 and [::1]:4140 (where REDIRECT delivers) answering each connection with originalDst(socket). */
 const READER = [
   process.execPath,
   '--import',
@@ -17,8 +18,12 @@ const READER = [
   '-e',
   `import { createServer } from 'node:net';
    import { originalDst } from ${JSON.stringify(MODULE)};
-   createServer((s) => { s.on('error', () => {}); s.end(String(originalDst(s))); }).listen(4140, '127.0.0.1', () => console.log('ready'));`,
+   const answer = (s) => { s.on('error', () => {}); s.end(String(originalDst(s))); };
+   createServer(answer).listen(4140, '127.0.0.1', () => createServer(answer).listen(4140, '::1', () => console.log('ready')));`,
 ];
+
+/** A unique local prefix for the pod's IPv6 address (the lab's own namespaces: nothing else sees it). */
+const V6_PREFIX = 'fd00:237';
 
 describe('originalDst', () => {
   let lab: NetnsLab;
@@ -29,6 +34,15 @@ describe('originalDst', () => {
     pod = lab.pods[0]!;
     const init = await lab.run(pod.ns, [process.execPath, join(ROOT, 'bin/mesh.js'), 'proxy-init', '--proxy-uid', '2102']);
     expect(init.code, init.err).toBe(0);
+    // An IPv6 address on the pod's link, and proxy-init's outbound REDIRECT written for ip6tables.
+    for (const argv of [
+      ['ip', '-6', 'addr', 'add', `${V6_PREFIX}::2/64`, 'dev', 'eth0', 'nodad'],
+      ['ip6tables', '-t', 'nat', '-A', 'OUTPUT', '-o', 'lo', '-j', 'RETURN'],
+      ['ip6tables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '4140'],
+    ]) {
+      const r = await lab.run(pod.ns, argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
+    }
     const reader = lab.spawn(pod.ns, READER);
     await ready(reader, 'the original-destination reader');
   }, 60_000);
@@ -43,8 +57,17 @@ describe('originalDst', () => {
     }
   }, 60_000);
 
-  it('is undefined for a connection nothing redirected', async () => {
-    const r = await lab.run(pod.ns, tagClient('127.0.0.1', 4140), { uid: 65534 });
-    expect(r.out, r.err).toBe('undefined');
+  it('reads an IPv6 destination, written in brackets before its port', async () => {
+    for (const [ip, port] of [[`${V6_PREFIX}::77`, 5555], [`${V6_PREFIX}::1:0:0:200`, 80]] as const) {
+      const r = await lab.run(pod.ns, tagClient(ip, port), { uid: 65534 });
+      expect(r.out, r.err).toBe(`[${ip}]:${port}`);
+    }
+  }, 60_000);
+
+  it('is undefined for a connection nothing redirected, IPv4 or IPv6', async () => {
+    for (const host of ['127.0.0.1', '::1']) {
+      const r = await lab.run(pod.ns, tagClient(host, 4140), { uid: 65534 });
+      expect(r.out, `${host}: ${r.err}`).toBe('undefined');
+    }
   }, 60_000);
 });
