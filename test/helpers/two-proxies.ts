@@ -10,6 +10,7 @@ import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 import { startProxy } from './control-plane.ts';
 import { devResources, type DevService } from './dev-resources.ts';
+import { StopFailures } from './teardown.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 
@@ -58,13 +59,16 @@ export interface TwoProxies {
 }
 
 export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxies> {
+  // Every app is closed even when one fails to: the failures come out together afterwards.
   const closeApps = async () => {
-    for (const app of opts.apps ?? []) await app.close();
+    const failures = new StopFailures();
+    for (const [i, app] of (opts.apps ?? []).entries()) await failures.attempt(`app ${i}`, () => app.close());
+    failures.throwIfAny('the apps behind the proxies');
   };
   return startProxiesFor(opts).then(
     (mesh) => ({ ...mesh, close: () => mesh.close().finally(closeApps) }),
     async (err: unknown) => {
-      await closeApps();
+      await closeApps().catch(() => {}); // the start's own error is the one worth reporting
       throw err;
     },
   );

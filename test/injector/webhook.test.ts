@@ -15,6 +15,7 @@ import { selfSignedCert } from './self-signed.ts';
 import { podSpec, workload } from './workloads.ts';
 import { expand } from '../../examples/orders-checkout/runner/node/pod-env.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { StopFailures } from '../helpers/teardown.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -32,10 +33,13 @@ beforeAll(async () => {
   const logger = createLogger('injector', { level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
   webhook = await startWebhook({ cert: cert.cert, key: cert.key, host: HOST, port: 0, inject: options, logger, maxBodyBytes: 64 * 1024 });
 });
+// Each part is stopped even when an earlier one failed to start or to stop.
 afterAll(async () => {
-  await webhook.close();
-  await dispatcher.close();
+  const failures = new StopFailures();
+  await failures.attempt('webhook', () => webhook?.close());
+  await failures.attempt('client', () => dispatcher.close());
   rmSync(cert.dir, { recursive: true, force: true });
+  failures.throwIfAny('webhook teardown');
 });
 
 function review(object: unknown, extra: Record<string, unknown> = {}) {
@@ -252,20 +256,24 @@ describe('mesh injector serve', () => {
     const { spawn } = await import('node:child_process');
     const { REPO } = await import('./run-mesh.ts');
     const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', `${NET}.2:0`], { cwd: REPO });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /"url":"(https:[^"]+)"/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    });
-    const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'ingress' })), undefined, url);
-    const patched: any = applyPatch(workload('Pod', { 'linkerd.io/inject': 'ingress' }), JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
-    expect(patched.spec.containers[0].command).toEqual(['mesh', 'proxy', '--ingress']);
     const exited = new Promise((resolve) => child.on('close', resolve));
-    child.kill('SIGTERM');
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /"url":"(https:[^"]+)"/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'ingress' })), undefined, url);
+      const patched: any = applyPatch(workload('Pod', { 'linkerd.io/inject': 'ingress' }), JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
+      expect(patched.spec.containers[0].command).toEqual(['mesh', 'proxy', '--ingress']);
+    } finally {
+      // A failed expectation above must not leave the webhook process running.
+      child.kill('SIGTERM');
+    }
     expect(await exited).toBe(0);
   });
 

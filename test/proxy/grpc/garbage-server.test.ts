@@ -4,6 +4,7 @@
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import { connect as tcpConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StopFailures } from '../../helpers/teardown.ts';
 import type { EndpointUpdateMessage, GetDestinationMessage } from '../../../api/destination-messages.ts';
 import { grpcMethod } from '../../../api/proto-codec.ts';
 import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts';
@@ -94,10 +95,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
 }, 30_000);
 
-afterAll(() => {
-  ch.close();
-  server.close();
-  relay.close();
+// Each part is stopped, and waited for, even when an earlier one failed to start or to stop.
+afterAll(async () => {
+  const failures = new StopFailures();
+  await failures.attempt('channel', () => ch?.close());
+  await failures.attempt('relay', () => relay && new Promise<void>((resolve) => { relay.close(() => resolve()); }));
+  await failures.attempt('server', () => server && new Promise<void>((resolve) => { server.close(() => resolve()); }));
+  failures.throwIfAny('garbage-server teardown');
 });
 
 /** The status the call ended with (it must end with one). */

@@ -3,6 +3,7 @@
 // latency-aware balancing, failure accrual, and retries that mask a flaky replica.
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StopFailures } from '../../helpers/teardown.ts';
 import { Pool } from 'undici';
 import type { Profile } from '../../../api/destination-types.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
@@ -52,10 +53,13 @@ beforeAll(async () => {
   pool = new Pool(proxy.outboundUrl, { connections: 32 });
 });
 
+// Each part is stopped even when an earlier one failed to start or to stop (an unset one is skipped).
 afterAll(async () => {
-  await pool.close();
-  await proxy.close();
-  await Promise.all(apps.map((a) => a.close()));
+  const failures = new StopFailures();
+  await failures.attempt('client pool', () => pool?.close());
+  await failures.attempt('proxy', () => proxy?.close());
+  for (const [i, a] of apps.entries()) await failures.attempt(`app ${i}`, () => a.close());
+  failures.throwIfAny('outbound behaviour teardown');
 });
 
 describe('timeouts through a real proxy', () => {

@@ -1,6 +1,7 @@
 // The outbound stack's per-target cache through a real proxy: a cached target holds its discovery
 // watches (profile and endpoints) open, evicting it releases them, shutdown releases them all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StopFailures } from '../../helpers/teardown.ts';
 import { Pool } from 'undici';
 import { CountedWatched } from '../../../proxy/discovery/counted-watched.ts';
 import type { EndpointSet, Profile } from '../../../api/destination-types.ts';
@@ -52,10 +53,13 @@ beforeAll(async () => {
   pool = new Pool(proxy.outboundUrl, { connections: 2 });
 });
 
+// Each part is stopped even when an earlier one failed to start or to stop (an unset one is skipped).
 afterAll(async () => {
-  if (!pool.closed) await pool.close();
-  await proxy.close();
-  await app.close();
+  const failures = new StopFailures();
+  await failures.attempt('client pool', () => (pool?.closed === false ? pool.close() : undefined));
+  await failures.attempt('proxy', () => proxy?.close());
+  await failures.attempt('app', () => app?.close());
+  failures.throwIfAny('target-cache teardown');
 });
 
 describe('the outbound target cache', () => {

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StopFailures } from '../../helpers/teardown.ts';
 import { openTap, type OpenTap } from '../../../api/tap-client.ts';
 import type { ObserveRequest, TapEvent } from '../../../api/tap-proto.ts';
 import type { StaticCredentials } from '../../../proxy/identity/static-credentials.ts';
@@ -57,13 +58,14 @@ beforeAll(async () => {
   http = new Client(mesh.proxyUrl);
 });
 
+// Each part is stopped even when an earlier one failed to stop: a tap that throws on cancel must not
+// leave the proxies (and the apps they own) running.
 afterAll(async () => {
-  for (const t of opened) {
-    t.cancel();
-    t.close();
-  }
-  await http?.close();
-  await mesh?.close();
+  const failures = new StopFailures();
+  for (const [i, t] of opened.entries()) await failures.attempt(`tap ${i}`, () => { t.cancel(); t.close(); });
+  await failures.attempt('client', () => http?.close());
+  await failures.attempt('proxies and apps', () => mesh?.close());
+  failures.throwIfAny('tap teardown');
 });
 
 function tapAddress(p: ProxyHandle): string {
