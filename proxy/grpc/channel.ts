@@ -184,12 +184,17 @@ export class GrpcChannel {
     const timer = setInterval(() => {
       // Only while calls are open, as grpc-js by default. A session destroyed by an error is let go
       // at its 'close', which comes later: ping() would throw on it meanwhile.
-      if (connection.calls.size === 0 || session.closed || session.destroyed) return;
-      clearTimeout(unanswered);
-      unanswered = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
-      unanswered.unref();
+      // One ping at a time: a new one would restart the wait, and a timeout longer than the
+      // interval would then never run out, however long the server had been gone.
+      if (connection.calls.size === 0 || session.closed || session.destroyed || unanswered) return;
+      const wait = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
+      wait.unref();
+      unanswered = wait;
       // Answered, or failed because the session is already gone: either way nothing to cut.
-      session.ping(() => clearTimeout(unanswered));
+      session.ping(() => {
+        clearTimeout(wait);
+        unanswered = undefined;
+      });
     }, every);
     timer.unref();
     return () => {

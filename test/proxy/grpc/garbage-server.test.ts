@@ -161,6 +161,18 @@ describe('GrpcChannel against a server that answers garbage', () => {
     }
   }, 15_000);
 
+  it('a keepalive timeout longer than its interval still runs out: a server that stops answering is noticed, not pinged again and again', async () => {
+    relayFrozen = false;
+    const wary = new GrpcChannel({ ...options, addr: `127.0.0.1:${(relay.address() as { port: number }).port}`, keepaliveMs: 100, keepaliveTimeoutMs: 500 });
+    try {
+      const err = await statusOf(wary.serverStream(getEndpoints, { authority: 'vanished' }));
+      expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(err.details).toMatch(/keepalive ping not answered within 500 ms/);
+    } finally {
+      wary.close();
+    }
+  }, 15_000);
+
   it('a channel closed while a watch is open (a rotated certificate) keeps pinging under the watch: a server that then goes silent is noticed', async () => {
     relayFrozen = false;
     const wary = new GrpcChannel({ ...options, addr: `127.0.0.1:${(relay.address() as { port: number }).port}`, keepaliveMs: 300, keepaliveTimeoutMs: 300 });
