@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
 import { current, install, remove } from '../../proxy-init/iptables.ts';
+import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
 import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
@@ -66,6 +67,12 @@ export function run(args: string[]): Promise<number> {
       }
       const { committed, installed } = await install(set);
       log(`committed:\n${committed}now installed:\n${installed.join('\n')}`);
+      // Said where the pod's operator reads (this container's log), since nothing else would tell.
+      const v6 = routableIpv6Addresses();
+      if (v6.length > 0) {
+        const where = v6.map((a) => `${a.address} on ${a.device}`).join(', ');
+        log(`warning: IPv6 is not intercepted: TCP over this pod's IPv6 addresses (${where}) goes around the proxy, in and out (no ip6tables rules; proxy-init/README.md)`);
+      }
       return 0;
     } catch (err) {
       if (err instanceof CodedError) {

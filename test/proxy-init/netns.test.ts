@@ -72,6 +72,19 @@ describe('mesh proxy-init in a pod namespace', () => {
     expect((await mesh(a.ns, ['--remove'])).out).toContain('nothing removed');
   }, 60_000);
 
+  it('warns that IPv6 goes around the proxy when the pod has a routable IPv6 address, and only then', async () => {
+    // Link-local addresses (fe80::) are on every link and reach nothing beyond it: no warning for them.
+    const plain = await mesh(a.ns, ['--proxy-uid', String(PROXY_UID)]);
+    expect(plain.code, plain.err).toBe(0);
+    expect(plain.out).not.toContain('IPv6');
+    const added = await lab.run(b.ns, ['ip', '-6', 'addr', 'add', 'fd00:238::2/64', 'dev', 'eth0', 'nodad']);
+    expect(added.code, added.err).toBe(0);
+    const v6 = await mesh(b.ns, ['--proxy-uid', String(PROXY_UID), '--skip-inbound-ports', '9999']);
+    expect(v6.code, v6.err).toBe(0);
+    expect(v6.out).toMatch(/mesh proxy-init: warning: IPv6 is not intercepted: TCP over this pod's IPv6 addresses \(fd00:238::2 on eth0\) goes around the proxy/);
+    await mesh(a.ns, ['--remove']);
+  }, 60_000);
+
   it('without NET_ADMIN: a clear error and no rule installed', async () => {
     const denied = await mesh(a.ns, [], { setpriv: ['--inh-caps=-net_admin', '--bounding-set=-net_admin'] });
     expect(denied.code).toBe(1);
