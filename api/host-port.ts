@@ -47,8 +47,22 @@ export function joinHostPort(host: string, port: number | string): string {
  * groups: `fd00::5:4143` is one address, since a port after an IPv6 address is written after `]`.
  */
 export function hostOfAddress(address: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
-  if (bracketed) return bracketed[1]!;
+  // No regex: this runs per request (the ingress's Host, tap), per caller (authorization).
+  if (address.charCodeAt(0) === 0x5b /* [ */) {
+    const end = address.indexOf(']');
+    if (end > 1 && isPortOrNothing(address, end + 1)) return address.slice(1, end);
+  }
   const colon = address.indexOf(':');
   return colon >= 0 && colon === address.lastIndexOf(':') ? address.slice(0, colon) : address;
+}
+
+/** Whether `text` from `from` on is empty or `:` and one or more digits. */
+function isPortOrNothing(text: string, from: number): boolean {
+  if (from === text.length) return true;
+  if (text.charCodeAt(from) !== 0x3a /* : */ || from + 1 === text.length) return false;
+  for (let i = from + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }

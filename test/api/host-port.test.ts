@@ -72,4 +72,13 @@ describe('hostOfAddress', () => {
     expect(hostOfAddress('fd00::5:4143')).toBe('fd00::5:4143');
     expect(hostOfAddress('unknown')).toBe('unknown');
   });
+
+  it('leaves what is not one of those as it is (hostile text, never a throw)', () => {
+    for (const text of ['', '[', ']', '[]', '[fd00::5', '[fd00::5]:', '[fd00::5]:x', '[fd00::5]80', '[fd00::5]:80:1', '[fd00::5]]:80', 'a:b:c']) {
+      expect(hostOfAddress(text)).toBe(text);
+    }
+    expect(hostOfAddress(':80')).toBe('');
+    expect(hostOfAddress('[]:80')).toBe('[]'); // not bracketed: host and port, the host '[]'
+    expect(hostOfAddress('[a]:0')).toBe('a');
+  });
 });
