@@ -1,7 +1,7 @@
 // A tap's filter (api/tap.proto `Match`), checked once when the tap opens and then evaluated
 // per request. Evaluation is three-valued: an outbound request's endpoint is chosen after the
 // request starts, so a filter on it may be "unknown" until the response head.
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import { hostOfAddress } from '../../api/host-port.ts';
 import type { HttpMatch, PeerMatch, TapDirection, TapMatch } from '../../api/tap-proto.ts';
 import { TapError } from './errors.ts';
@@ -108,8 +108,11 @@ function peerMatcher(side: 'source' | 'destination', m: PeerMatch, where: string
   const field = key as keyof PeerFacts;
   // `ip` alone (an IPv6 one with or without brackets) matches any port of that address; `ip:port`
   // that port only. `fd00::5` is an address, not `fd00:` and port 5: an IPv6 port follows a `]`.
-  const wantIp = want.replace(/^\[(.*)\]$/, '$1');
-  const address = field === 'address' && isIP(wantIp) !== 0 ? (a: string) => hostOfAddress(a) === wantIp : undefined;
+  // An IPv6 one is compared as Node writes a peer's (lower case, zeros compressed: `FD00:0::5` is `fd00::5`).
+  const bare = want.replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(bare);
+  const wantIp = family === 6 && !bare.includes('%') ? new SocketAddress({ address: bare, family: 'ipv6' }).address : bare;
+  const address = field === 'address' && family !== 0 ? (a: string) => hostOfAddress(a) === wantIp : undefined;
   return (f) => {
     if (side === 'destination' && !f.destinationKnown) return undefined;
     const have = f[side][field];

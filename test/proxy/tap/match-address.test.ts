@@ -20,6 +20,13 @@ describe('tap filter on a source address', () => {
     expect(matches('::1', '[::1]:5')).toBe(true);
   });
 
+  it('an IPv6 address written another way (upper case, zeros not compressed) matches the peer Node names', () => {
+    expect(matches('FD00::5', '[fd00::5]:41000')).toBe(true);
+    expect(matches('[fd00:0:0:0:0:0:0:5]', '[fd00::5]:41000')).toBe(true);
+    expect(matches('0:0:0:0:0:0:0:1', '[::1]:5')).toBe(true);
+    expect(matches('FD00::6', '[fd00::5]:41000')).toBe(false);
+  });
+
   it('an IPv4 address alone matches any port of it; with a port, that port only; the pod IP alone as written', () => {
     expect(matches('10.0.0.5', '10.0.0.5:41000')).toBe(true);
     expect(matches('10.0.0.5', '10.0.0.50:41000')).toBe(false);
