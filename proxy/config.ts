@@ -1,7 +1,9 @@
 // Every setting of `mesh proxy`, from flags or environment variables (flags win), checked once
 // at start so a typo is an error naming the setting, not a surprise later.
+import { isIP } from 'node:net';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
+import { joinHostPort, splitHostPort, type HostPort } from '../api/host-port.ts';
 import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 
@@ -209,9 +211,19 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
       // A Kubernetes object name: it becomes a metric label value, so nothing else is let in.
       if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(raw.trim())) throw bad('a Kubernetes name (lowercase letters, digits, - and .)');
       return raw.trim();
-    case 'addr':
-      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(raw.trim())) throw bad('host:port');
-      return raw.trim();
+    case 'addr': {
+      // api/host-port.ts's grammar (which also takes `$(POD_IP):port` of an IPv6 pod, fd00::5:8086),
+      // then only a DNS-like name or an IP as the host, and a port one can dial; written back
+      // bracketed, as a URL and a dial need it.
+      let hp: HostPort;
+      try {
+        hp = splitHostPort(raw.trim(), s.flag);
+      } catch {
+        throw bad('host:port');
+      }
+      if ((isIP(hp.host) === 0 && !/^[A-Za-z0-9.-]+$/.test(hp.host)) || hp.port === 0) throw bad('host:port');
+      return joinHostPort(hp.host, hp.port);
+    }
     case 'spiffe':
       if (!/^spiffe:\/\/[a-z0-9.-]+\/ns\/[a-z0-9-]+\/sa\/[a-z0-9.-]+$/.test(raw.trim())) throw bad('a SPIFFE id spiffe://<trust-domain>/ns/<ns>/sa/<sa>');
       return raw.trim();

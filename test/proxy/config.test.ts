@@ -33,6 +33,13 @@ describe('mesh proxy control-plane settings', () => {
     expect(loadConfig([], { MESH_PROXY_INGRESS: 'true' }).ingress).toBe(true);
   });
 
+  it('writes an address setting bracketed when its host is IPv6, as a dial or a URL needs it', () => {
+    // `$(MESH_POD_IP):8086` in an IPv6 pod: the kubelet substitutes the address without brackets.
+    expect(loadConfig([], { MESH_DESTINATION_ADDR: 'fd00::5:8086' }).destinationAddr).toBe('[fd00::5]:8086');
+    expect(loadConfig([], { MESH_IDENTITY_ADDR: '[fd00::5]:8080' }).identityAddr).toBe('[fd00::5]:8080');
+    expect(loadConfig([], { MESH_DESTINATION_ADDR: 'destination.linkerd.svc.cluster.local:8086' }).destinationAddr).toBe('destination.linkerd.svc.cluster.local:8086');
+  });
+
   it('--transparent binds the outbound listener where iptables REDIRECT delivers, and refuses anywhere else', () => {
     expect(loadConfig(['--transparent', '--pod-ip', '10.0.0.5'], {}).outboundIp).toBe('127.0.0.1');
     expect(loadConfig(['--transparent', '--outbound-ip', '0.0.0.0'], {}).outboundIp).toBe('0.0.0.0');
@@ -46,6 +53,9 @@ describe('mesh proxy control-plane settings', () => {
     [{ MESH_POD_LABELS: 'app' }, /MESH_POD_LABELS="app" is not k=v,k=v labels \("app" is not k=v\)/],
     [{ MESH_POD_PORTS: 'http:99999' }, /MESH_POD_PORTS="http:99999" is not name:port,port/],
     [{ MESH_IDENTITY_ADDR: 'nohost' }, /MESH_IDENTITY_ADDR="nohost" is not host:port/],
+    [{ MESH_DESTINATION_ADDR: 'destination:99999' }, /MESH_DESTINATION_ADDR="destination:99999" is not host:port/],
+    [{ MESH_DESTINATION_ADDR: 'destination:0' }, /MESH_DESTINATION_ADDR="destination:0" is not host:port/],
+    [{ MESH_DESTINATION_ADDR: 'evil/x:8086' }, /MESH_DESTINATION_ADDR="evil\/x:8086" is not host:port/],
     [{ MESH_IDENTITY: 'spiffe://x/orders' }, /MESH_IDENTITY=".*" is not a SPIFFE id/],
     [{ MESH_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,banana' }, /"banana" is not one/],
   ])('refuses %j naming the setting', (env, message) => {
