@@ -1,6 +1,7 @@
 // How `mesh viz ...` reaches the viz API: the address from --viz-addr, $MESH_VIZ_ADDR, the
 // running demo's record (cli/find-demo.ts), or 127.0.0.1:8085; errors say which address failed and why.
 import { CodedError } from '../../api/errors.ts';
+import { joinHostPort, splitHostPort, type HostPort } from '../../api/host-port.ts';
 import { DEFAULT_VIZ_ADDR, DemoNotFound, findDemo } from '../../cli/find-demo.ts';
 
 export class VizClientError extends CodedError<'VIZ_UNREACHABLE' | 'VIZ_REFUSED'> {
@@ -36,7 +37,14 @@ export async function vizGet<T>(addr: string, path: string, params: Record<strin
 
 /** Opens a streaming endpoint (tap, top); the caller reads `body` line by line. */
 export async function vizFetch(addr: string, path: string, params: Record<string, string | undefined>, signal?: AbortSignal): Promise<Response> {
-  const url = new URL(`http://${addr}${path}`);
+  // Split, then joined: an IPv6 address comes bracketed or bare (`$(POD_IP):8085`), a URL needs brackets.
+  let at: HostPort;
+  try {
+    at = splitHostPort(addr, 'the viz address');
+  } catch (err) {
+    throw new VizClientError('VIZ_UNREACHABLE', (err as Error).message);
+  }
+  const url = new URL(`http://${joinHostPort(at.host, at.port)}${path}`);
   for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
   try {
     return await fetch(url, { signal });
