@@ -1,4 +1,5 @@
 // Gives the heap back when the proxy turns quiet: one full garbage collection once few requests arrive and the heap has grown since the last.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
@@ -9,6 +10,13 @@ import type { Logger } from 'pino';
  * under load V8 paces its own collections by allocation, and a full GC would only add a pause.
  */
 const QUIET_REQUESTS_PER_SECOND = 10;
+/**
+ * ...and its event loop was busy at most this share of the window. Requests are not all of a
+ * proxy's work: an opaque TCP tunnel, a WebSocket or a long gRPC stream carries traffic with no
+ * request begun, and a full GC there (10-77 ms on this machine) would stall live bytes. A proxy at
+ * 10 requests a second is busy well under 1% of the time.
+ */
+const QUIET_LOOP_UTILIZATION = 0.05;
 /**
  * Collect only once the heap (used or committed) has grown by this much since the last full
  * collection seen here: a proxy with nothing new to free is left alone, however long it idles.
@@ -23,8 +31,9 @@ export interface IdleGcOptions {
   logger: Logger;
 }
 
-function quiet(requests: number, windowMs: number): boolean {
-  return requests <= (QUIET_REQUESTS_PER_SECOND * windowMs) / 1000;
+/** Few requests began in the window, and the event loop was mostly idle through it (since `since`). */
+function quiet(requests: number, windowMs: number, since: EventLoopUtilization): boolean {
+  return requests <= (QUIET_REQUESTS_PER_SECOND * windowMs) / 1000 && performance.eventLoopUtilization(since).utilization <= QUIET_LOOP_UTILIZATION;
 }
 
 interface HeapSize {
@@ -88,6 +97,8 @@ export class IdleGc {
   private timer: NodeJS.Timeout | undefined;
   private second: NodeJS.Timeout | undefined;
   private lastRequests = 0;
+  /** The event loop's use at the start of the window being looked at. */
+  private lastLoop: EventLoopUtilization = performance.eventLoopUtilization();
   private last: HeapSize = { used: 0, committed: 0 };
   constructor(private readonly opts: IdleGcOptions) {}
 
@@ -95,6 +106,7 @@ export class IdleGc {
   start(): void {
     if (this.timer) return;
     this.lastRequests = this.opts.requestsStarted();
+    this.lastLoop = performance.eventLoopUtilization();
     this.last = heapSize();
     this.timer = setInterval(() => this.check(), this.opts.intervalMs);
     this.timer.unref();
@@ -110,7 +122,9 @@ export class IdleGc {
     const requests = this.opts.requestsStarted();
     const arrived = requests - this.lastRequests;
     this.lastRequests = requests;
-    if (!quiet(arrived, this.opts.intervalMs) || this.second) return;
+    const since = this.lastLoop;
+    this.lastLoop = performance.eventLoopUtilization();
+    if (!quiet(arrived, this.opts.intervalMs, since) || this.second) return;
     const before = heapSize();
     if (before.used - this.last.used < GROWTH_BYTES && before.committed - this.last.committed < GROWTH_BYTES) {
       // V8 may have collected by itself since: what it left is the new reference.
@@ -127,10 +141,11 @@ export class IdleGc {
       { requests: arrived, ms: Math.round(ms * 10) / 10, usedMb: [mb(before.used), mb(after.used)], committedMb: [mb(before.committed), mb(after.committed)] },
       'quiet: full GC',
     );
-    // The second collection only if the proxy is still quiet.
+    // The second collection only if the proxy is still quiet (the first one's own pause not counted).
+    const afterFirst = performance.eventLoopUtilization();
     this.second = setTimeout(() => {
       this.second = undefined;
-      if (!quiet(this.opts.requestsStarted() - requests, SECOND_GC_DELAY_MS)) return;
+      if (!quiet(this.opts.requestsStarted() - requests, SECOND_GC_DELAY_MS, afterFirst)) return;
       compactingGc();
       this.last = heapSize();
     }, SECOND_GC_DELAY_MS);
