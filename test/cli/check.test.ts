@@ -51,14 +51,17 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mesh-check-'));
   state = join(tmp, 'state');
   await makeCa(state);
+  // Each process is listed for afterAll as soon as it runs: a start that fails later must not leave it running.
   const identity = start(['identity', 'serve', '--dir', join(state, 'identity'), '--addr', IDENTITY_ADDR]);
+  running.push(identity);
   destination = start(['destination', 'serve', '--resources', join(import.meta.dirname, '../../examples/orders-checkout/manifests'), '--addr', DESTINATION_ADDR, '--ca-dir', join(state, 'identity')]);
-  running.push(identity, destination);
+  running.push(destination);
   await until('identity', () => listening(IDENTITY_ADDR), identity);
   await until('destination', () => listening(DESTINATION_ADDR), destination);
   const checkout = await startProxy(state, CHECKOUT);
+  running.push(checkout);
   const stuck = await startProxy(state, STUCK, `${NET}.13:8080`);
-  running.push(checkout, stuck);
+  running.push(stuck);
   await until('checkout-0 proxy', httpOk(`http://${CHECKOUT.ip}:4191/ready`), checkout);
   await until('stuck-0 admin', async () => (await fetch(`http://${STUCK.ip}:4191/live`)).status === 200, stuck);
   writeRun(state, [podRecord(CHECKOUT), podRecord(STUCK)], { trustAnchorsFile: join(state, 'identity', 'ca.crt') });

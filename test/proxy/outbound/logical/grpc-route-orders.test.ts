@@ -40,9 +40,11 @@ beforeAll(async () => {
   await cp.startIdentity(`${net}.1:0`);
   const log = pino({ level: 'silent' });
   // Payments is never called: GetOrder only decodes the order from its id.
+  // Each app is listed for afterAll as soon as it listens: a later start that fails must not leave it open.
   const stable = await startOrders({ host: `${net}.2`, httpPort: 0, grpcPort: 0, version: 'stable', paymentsUrl: 'http://127.0.0.1:9', proxy: undefined, log });
+  apps.push(stable);
   const canary = await startOrders({ host: `${net}.4`, httpPort: 0, grpcPort: 0, version: 'canary', paymentsUrl: 'http://127.0.0.1:9', proxy: undefined, log });
-  apps.push(stable, canary);
+  apps.push(canary);
   const service = (name: string, selector: string, port: number) =>
     `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: production}\nspec:\n  selector: {${selector}}\n  ports: [{port: 9090, targetPort: ${port}, appProtocol: grpc}]\n---\n`;
   writeFileSync(join(cp.resourcesDir, 'services.yaml'),

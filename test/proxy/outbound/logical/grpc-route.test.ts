@@ -70,9 +70,11 @@ beforeAll(async () => {
   const net = await addressBlock();
   cp = await controlPlane();
   await cp.startIdentity(`${net}.1:0`);
+  // Each app is listed for afterAll as soon as it listens: a later start that fails must not leave it open.
   const v1 = await startGrpcEcho(`${net}.2`);
+  apps.push(v1);
   const v2 = await startGrpcEcho(`${net}.4`);
-  apps.push(v1, v2);
+  apps.push(v2);
   const service = (name: string, app: string, port: number) =>
     `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: production}\nspec:\n  selector: {app: ${app}}\n  ports: [{port: 9090, targetPort: ${port}, appProtocol: grpc}]\n---\n`;
   writeFileSync(join(cp.resourcesDir, 'services.yaml'), service('orders', 'orders-v1', v1.port) + service('orders-v1', 'orders-v1', v1.port) + service('orders-v2', 'orders-v2', v2.port));
