@@ -3,7 +3,7 @@
 // Reconnecting is the callers' business: a call on a server that is away fails at once with
 // UNAVAILABLE, and each caller retries with its own backoff (discovery/resilient-stream.ts,
 // identity/renewal.ts), so there is no second backoff hidden here.
-import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import type { GrpcMethod } from '../../api/proto-codec.ts';
 import { Call, unaryResult, type ClientCall } from './call.ts';
@@ -129,11 +129,13 @@ export class GrpcChannel {
     // A connection's failure reaches every call on it (as each stream's 'error'); nothing more to do here.
     session.on('error', () => {});
     // Once the server says it is going away, new calls take a new connection; open ones may finish
-    // here, and are told, so that a watch (which never finishes) moves to a new connection now.
-    session.on('goaway', () => {
+    // here. A graceful GOAWAY (NO_ERROR) tells them, so that a watch (which never finishes) moves
+    // to a new connection now; one with an error code tears the connection down (Node destroys the
+    // session at once), and its calls fail UNAVAILABLE as with any broken connection.
+    session.on('goaway', (code: number) => {
       this.letGo(connection);
       this.boundDrain(connection);
-      for (const call of [...connection.calls]) call.connectionDraining();
+      if (code === constants.NGHTTP2_NO_ERROR) for (const call of [...connection.calls]) call.connectionDraining();
     });
     session.on('close', () => {
       clearTimeout(connectTimer);

@@ -88,6 +88,16 @@ describe('a destination watch whose server sends GOAWAY', () => {
     expect(logs.map((l) => l.msg)).toContain('destination stream moving to a new connection; keeping last state');
   }, 30_000);
 
+  it('a GOAWAY with an error code (the server tearing the connection down, as grpc-js\'s forceShutdown does) is a loss: the callers are told', async () => {
+    const { lost } = watch(new GrpcChannel(options), 100);
+    await expect.poll(() => streams.length).toBe(1);
+    streams[0]!.session!.goaway(constants.NGHTTP2_CANCEL);
+    await expect.poll(() => lost.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(lost[0]).toMatch(/UNAVAILABLE/);
+    // Reopened all the same, on a new connection.
+    await expect.poll(() => streams.length, { timeout: 15_000 }).toBe(2);
+  }, 30_000);
+
   it('a server that sends GOAWAY on every connection meets the backoff, growing, not a tight loop', async () => {
     goAwayAtOnce = true;
     const { logs } = watch(new GrpcChannel(options), 40);
