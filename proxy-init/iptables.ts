@@ -14,18 +14,24 @@ export class IptablesError extends CodedError<IptablesErrorCode> {
 }
 
 const CAP_NET_ADMIN = 12n;
-const BINARIES = ['iptables-save', 'iptables-restore'] as const;
+/** The binaries per address family: ip6tables keeps a nat table of its own, with the same syntax. */
+export type IpFamily = 'IPv4' | 'IPv6';
+const BINARIES: Record<IpFamily, { save: string; restore: string }> = {
+  IPv4: { save: 'iptables-save', restore: 'iptables-restore' },
+  IPv6: { save: 'ip6tables-save', restore: 'ip6tables-restore' },
+};
+type Binaries = { save: string; restore: string };
 const OURS = [REDIRECT_CHAIN, OUTPUT_CHAIN];
 
 /** The path of each binary found on PATH; throws IPTABLES_MISSING naming the first one absent. */
-export function findIptables(path = process.env['PATH'] ?? ''): Record<(typeof BINARIES)[number], string> {
-  const found = {} as Record<(typeof BINARIES)[number], string>;
-  for (const name of BINARIES) {
+export function findIptables(path = process.env['PATH'] ?? '', family: IpFamily = 'IPv4'): Binaries {
+  const found = {} as Binaries;
+  for (const [role, name] of Object.entries(BINARIES[family]) as Array<[keyof Binaries, string]>) {
     const hit = path.split(delimiter).filter(Boolean).map((dir) => join(dir, name)).find(executable);
     if (!hit) {
       throw new IptablesError('IPTABLES_MISSING', `${name} not found on PATH (${path || 'empty'}): install the iptables package (Debian: apt-get install iptables)`);
     }
-    found[name] = hit;
+    found[role] = hit;
   }
   return found;
 }
@@ -49,8 +55,8 @@ export interface Applied {
 }
 
 /** Replaces our chains' contents and adds the jumps that are missing: running it again changes nothing. */
-export async function install(set: RuleSet, path?: string): Promise<Applied> {
-  const bin = preflight(path);
+export async function install(set: RuleSet, path?: string, family: IpFamily = 'IPv4'): Promise<Applied> {
+  const bin = preflight(path, family);
   const jumps = ourJumps(await save(bin));
   // Declaring a chain in iptables-restore --noflush creates it or empties it; a jump that is
   // already there is left alone, so a second run does not add a second one.
@@ -61,8 +67,8 @@ export async function install(set: RuleSet, path?: string): Promise<Applied> {
 }
 
 /** Deletes our jumps and chains, whatever version of them is installed; nothing installed: nothing done. */
-export async function remove(path?: string): Promise<Applied> {
-  const bin = preflight(path);
+export async function remove(path?: string, family: IpFamily = 'IPv4'): Promise<Applied> {
+  const bin = preflight(path, family);
   const before = await save(bin);
   const lines: string[] = ourJumps(before).map((line) => line.replace(/^-A /, '-D '));
   for (const chain of OURS) if (new RegExp(`^:${chain} `, 'm').test(before)) lines.push(`-F ${chain}`, `-X ${chain}`);
@@ -73,12 +79,12 @@ export async function remove(path?: string): Promise<Applied> {
 }
 
 /** Our lines in the nat table now: chain declarations, their rules and the jumps into them. */
-export async function current(path?: string): Promise<string[]> {
-  return ours(await save(preflight(path)));
+export async function current(path?: string, family: IpFamily = 'IPv4'): Promise<string[]> {
+  return ours(await save(preflight(path, family)));
 }
 
-function preflight(path?: string): ReturnType<typeof findIptables> {
-  const bin = findIptables(path);
+function preflight(path: string | undefined, family: IpFamily): Binaries {
+  const bin = findIptables(path, family);
   requireNetAdmin();
   return bin;
 }
@@ -97,12 +103,12 @@ function sameJump(saved: string, wanted: string): boolean {
   return key(saved) === key(wanted);
 }
 
-function save(bin: ReturnType<typeof findIptables>): Promise<string> {
-  return runIptables(bin['iptables-save'], ['-t', 'nat'], '');
+function save(bin: Binaries): Promise<string> {
+  return runIptables(bin.save, ['-t', 'nat'], '');
 }
 
-function restore(bin: ReturnType<typeof findIptables>, text: string): Promise<string> {
-  return runIptables(bin['iptables-restore'], ['--noflush'], text);
+function restore(bin: Binaries, text: string): Promise<string> {
+  return runIptables(bin.restore, ['--noflush'], text);
 }
 
 function runIptables(file: string, args: string[], input: string): Promise<string> {

@@ -52,8 +52,13 @@ export interface RuleSet {
   jumps: string[];
 }
 
-/** The rules for `options`; throws InterceptConfigError naming the bad setting. */
-export function buildRules(options: InterceptOptions): RuleSet {
+/**
+ * The rules for `options`; throws InterceptConfigError naming the bad setting. `IPv6`: the same
+ * rules for ip6tables, less the IPv4 sources and control-plane addresses (no IPv6 packet matches
+ * them; they are still checked, so both families refuse the same settings).
+ */
+export function buildRules(options: InterceptOptions, family: 'IPv4' | 'IPv6' = 'IPv4'): RuleSet {
+  const v4 = family === 'IPv4';
   const port = (value: number, name: string) => {
     if (!Number.isInteger(value) || value < 1 || value > 65535) throw new InterceptConfigError(`${name} must be a port (1-65535), got ${value}`);
     return value;
@@ -67,7 +72,8 @@ export function buildRules(options: InterceptOptions): RuleSet {
   const rules: string[] = [];
 
   for (const cidr of options.skipInboundFrom ?? []) {
-    rules.push(`-A ${REDIRECT_CHAIN} -s ${ipv4Cidr(cidr)} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
+    const source = ipv4Cidr(cidr);
+    if (v4) rules.push(`-A ${REDIRECT_CHAIN} -s ${source} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
   }
   for (const ports of multiportChunks(options.skipInboundPorts, 'skip-inbound-ports')) {
     rules.push(`-A ${REDIRECT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-inbound-ports')}`);
@@ -80,7 +86,7 @@ export function buildRules(options: InterceptOptions): RuleSet {
   rules.push(`-A ${OUTPUT_CHAIN} -o lo -j RETURN ${comment('ignore-loopback')}`);
   for (const target of options.controlPlane) {
     const { ip, port: cpPort } = ipPort(target);
-    rules.push(`-A ${OUTPUT_CHAIN} -d ${ip}/32 -p tcp --dport ${cpPort} -j RETURN ${comment('ignore-control-plane')}`);
+    if (v4) rules.push(`-A ${OUTPUT_CHAIN} -d ${ip}/32 -p tcp --dport ${cpPort} -j RETURN ${comment('ignore-control-plane')}`);
   }
   for (const ports of multiportChunks(options.skipOutboundPorts, 'skip-outbound-ports')) {
     rules.push(`-A ${OUTPUT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-outbound-ports')}`);

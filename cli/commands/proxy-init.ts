@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
-import { current, install, remove } from '../../proxy-init/iptables.ts';
+import { current, install, remove, type IpFamily } from '../../proxy-init/iptables.ts';
 import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
 import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
@@ -13,8 +13,10 @@ export const summary = 'install the iptables rules that send a pod\'s TCP throug
 const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 4140] [--proxy-uid 2102]
                       [--skip-inbound-ports LIST] [--skip-outbound-ports LIST]
                       [--control-plane HOST:PORT,...] [--skip-inbound-from CIDR,...]
-                      [--dry-run | --remove | --list]
+                      [--ipv6] [--dry-run | --remove | --list]
   --skip-inbound-from: sources whose connections reach the app directly (the node's address, where probes come from).
+  --ipv6: the same rules with ip6tables too (the proxy then needs its outbound listener on [::1] as well);
+          without it, TCP over the pod's IPv6 addresses goes around the proxy, and the log says so.
   LIST: ports or ranges, as the config.linkerd.io/skip-*-ports annotations (25,587,4000-4100).
   The proxy's admin and tap ports (${DEFAULT_SKIP_INBOUND}) are always skipped inbound.
   Needs NET_ADMIN and the iptables binaries; run it only in a pod's own network namespace.`;
@@ -30,6 +32,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   remove: { type: 'boolean', default: false },
   list: { type: 'boolean', default: false },
+  ipv6: { type: 'boolean', default: false },
 } as const;
 
 const MAX_PORT = 65_535;
@@ -45,33 +48,42 @@ export function run(args: string[]): Promise<number> {
     const outboundPort = countFlag(values['outbound-port'], '--outbound-port', MAX_PORT);
     const proxyUid = countFlag(values['proxy-uid'], '--proxy-uid', MAX_UID, 0);
     try {
+      const families: IpFamily[] = values.ipv6 ? ['IPv4', 'IPv6'] : ['IPv4'];
+      // Each family's lines are told apart by a comment line, which iptables-restore also reads as one.
+      const heading = (family: IpFamily) => (family === 'IPv6' ? '# ip6tables\n' : '');
       if (values.list) {
-        console.log((await current()).join('\n'));
+        for (const family of families) console.log(`${heading(family)}${(await current(undefined, family)).join('\n')}`);
         return 0;
       }
       if (values.remove) {
-        const { committed } = await remove();
-        log(committed === '' ? 'no proxy-init rules were installed; nothing removed' : `removed:\n${committed}`);
+        for (const family of families) {
+          const { committed } = await remove(undefined, family);
+          log(committed === '' ? `no proxy-init ${family} rules were installed; nothing removed` : `removed:\n${heading(family)}${committed}`);
+        }
         return 0;
       }
-      const set = buildRules({
+      const options = {
         inboundPort, outboundPort, proxyUid,
         skipInboundPorts: [DEFAULT_SKIP_INBOUND, values['skip-inbound-ports']].filter(Boolean).join(','),
         skipOutboundPorts: values['skip-outbound-ports'],
         controlPlane: await resolveAll(values['control-plane']),
         skipInboundFrom: values['skip-inbound-from'].split(',').filter((x) => x.trim() !== ''),
-      });
+      };
+      // Both built before anything is installed: a bad setting changes neither family.
+      const sets = families.map((family) => ({ family, set: buildRules(options, family) }));
       if (values['dry-run']) {
-        process.stdout.write(restoreText(set));
+        for (const { family, set } of sets) process.stdout.write(`${heading(family)}${restoreText(set)}`);
         return 0;
       }
-      const { committed, installed } = await install(set);
-      log(`committed:\n${committed}now installed:\n${installed.join('\n')}`);
+      for (const { family, set } of sets) {
+        const { committed, installed } = await install(set, undefined, family);
+        log(`committed:\n${heading(family)}${committed}now installed:\n${installed.join('\n')}`);
+      }
       // Said where the pod's operator reads (this container's log), since nothing else would tell.
-      const v6 = routableIpv6Addresses();
+      const v6 = values.ipv6 ? [] : routableIpv6Addresses();
       if (v6.length > 0) {
         const where = v6.map((a) => `${a.address} on ${a.device}`).join(', ');
-        log(`warning: IPv6 is not intercepted: TCP over this pod's IPv6 addresses (${where}) goes around the proxy, in and out (no ip6tables rules; proxy-init/README.md)`);
+        log(`warning: IPv6 is not intercepted: TCP over this pod's IPv6 addresses (${where}) goes around the proxy, in and out (no ip6tables rules without --ipv6; proxy-init/README.md)`);
       }
       return 0;
     } catch (err) {

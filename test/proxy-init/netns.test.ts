@@ -85,6 +85,35 @@ describe('mesh proxy-init in a pod namespace', () => {
     await mesh(a.ns, ['--remove']);
   }, 60_000);
 
+  it('--ipv6 writes the same rules with ip6tables: IPv6 TCP goes through the proxy too, and --remove takes them away', async () => {
+    const [a6, b6] = ['fd00:239::1', 'fd00:239::2'];
+    for (const [ns, ip] of [[a.ns, a6], [b.ns, b6]] as const) {
+      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
+      expect(added.code, added.err).toBe(0);
+    }
+    const standIns = [
+      lab.spawn(a.ns, tagServer('outbound-proxy', [['::1', 4140]])),
+      lab.spawn(b.ns, tagServer('inbound-proxy', [[b6, 4143]])),
+      lab.spawn(b.ns, tagServer('app', [[b6, 8080]])),
+    ];
+    await Promise.all(standIns.map((s, i) => ready(s, `IPv6 server ${i}`)));
+    for (const ns of [a.ns, b.ns]) {
+      const installed = await mesh(ns, ['--proxy-uid', String(PROXY_UID), '--ipv6']);
+      expect(installed.code, installed.err).toBe(0);
+      expect(installed.out).toContain('# ip6tables');
+      expect(installed.out).not.toContain('IPv6 is not intercepted');
+    }
+    // The app's IPv6 connection lands on its proxy's outbound port on ::1 (where ip6tables REDIRECT delivers);
+    // the proxy's own dial is left alone, and at the far pod lands on the inbound port.
+    expect(await connect(a.ns, APP_UID, b6, 8080)).toBe('outbound-proxy ::1:4140');
+    expect(await connect(a.ns, PROXY_UID, b6, 8080)).toBe(`inbound-proxy ${b6}:4143`);
+    expect((await mesh(a.ns, ['--list', '--ipv6'])).out).toMatch(/# ip6tables\n(.*\n)*-A PROXY_INIT_OUTPUT .*REDIRECT --to-ports 4140/);
+
+    for (const ns of [a.ns, b.ns]) expect((await mesh(ns, ['--remove', '--ipv6'])).code).toBe(0);
+    expect((await lab.run(a.ns, ['ip6tables-save', '-t', 'nat'])).out).not.toContain('PROXY_INIT');
+    expect(await connect(a.ns, APP_UID, b6, 8080)).toBe(`app ${b6}:8080`);
+  }, 60_000);
+
   it('without NET_ADMIN: a clear error and no rule installed', async () => {
     const denied = await mesh(a.ns, [], { setpriv: ['--inh-caps=-net_admin', '--bounding-set=-net_admin'] });
     expect(denied.code).toBe(1);

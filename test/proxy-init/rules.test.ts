@@ -24,6 +24,15 @@ describe('proxy-init rules', () => {
     expect(jumps).toEqual([expect.stringMatching(/^-A PREROUTING -j PROXY_INIT_REDIRECT /), expect.stringMatching(/^-A OUTPUT -j PROXY_INIT_OUTPUT /)]);
   });
 
+  it('for ip6tables: the same rules less the IPv4 sources and control-plane addresses, whose settings are still checked', () => {
+    const settings = { ...base, skipOutboundPorts: '25', controlPlane: ['10.0.0.9:8086'], skipInboundFrom: ['10.244.0.254'] };
+    const v4 = buildRules(settings).rules;
+    const v6 = buildRules(settings, 'IPv6').rules;
+    expect(v6).toEqual(v4.filter((r) => !/ignore-control-plane|ignore-inbound-sources/.test(r)));
+    expect(v6).toHaveLength(v4.length - 2);
+    expect(() => buildRules({ ...base, skipInboundFrom: ['010.0.0.1'] }, 'IPv6')).toThrow(/skip-inbound-from: "010.0.0.1" is not an IPv4 address/);
+  });
+
   it('lets the node\'s probes reach the app straight, before any inbound redirect', () => {
     const { rules } = buildRules({ ...base, skipInboundFrom: ['10.244.0.254', '10.1.0.0/16'] });
     const inbound = rules.filter((r) => r.startsWith('-A PROXY_INIT_REDIRECT'));
