@@ -50,6 +50,8 @@ export interface ProxyDeps {
 
 export interface ProxyAddresses {
   outbound: AddressInfo;
+  /** Transparent mode: the outbound port on [::1] too, where ip6tables REDIRECT delivers (unset: no IPv6 here). */
+  outboundIpv6?: AddressInfo;
   inbound: AddressInfo;
   admin: AddressInfo;
   /** Bound once the proxy holds a certificate (no identity: no tap server). */
@@ -132,8 +134,12 @@ export class Proxy {
     // with port 0 (tests) that is known only once bound. Until the stacks exist, nothing is accepted.
     const accept: { outbound?: (s: Socket) => void; inbound?: (s: Socket) => void } = {};
     let outboundAt: AddressInfo, inboundAt: AddressInfo;
+    let outboundV6At: AddressInfo | undefined;
     try {
-      outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', (socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy()));
+      const acceptOutbound = (socket: Socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy());
+      outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', acceptOutbound);
+      // ip6tables' REDIRECT (`mesh proxy-init --ipv6`) delivers the app's IPv6 connections to [::1].
+      if (config.transparent && config.outboundIp === '127.0.0.1') outboundV6At = await this.listenIpv6Loopback(outboundAt.port, acceptOutbound);
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
       this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? (await this.devResolver());
     } catch (err) {
@@ -145,6 +151,7 @@ export class Proxy {
     const common = { ids: this.ids, metrics: this.metrics, config };
     const self = this.selfFacts();
     const selfAddresses = new Set([joinHostPort(outboundAt.address, outboundAt.port), joinHostPort(inboundAt.address, inboundAt.port)]);
+    if (outboundV6At) selfAddresses.add(joinHostPort(outboundV6At.address, outboundV6At.port));
     this.outboundStack = buildOutboundStack({
       resolver: this.resolver,
       endpoints: this.outboundClients,
@@ -185,7 +192,7 @@ export class Proxy {
     accept.inbound = (socket) => inbound.accept(socket);
     const admin = await this.admin.listen();
     for (const bound of [outboundAt, inboundAt, admin]) if (bound.address === config.podIp) this.ownPorts.add(bound.port);
-    this.addresses = { outbound: outboundAt, inbound: inboundAt, admin };
+    this.addresses = { outbound: outboundAt, ...(outboundV6At ? { outboundIpv6: outboundV6At } : {}), inbound: inboundAt, admin };
     await this.startTap();
     this.idleGc.start();
     logger.info(
@@ -315,6 +322,21 @@ export class Proxy {
       clusterNetworks: c.clusterNetworks,
       logger: this.logger.child({ component: 'dev-resolver' }),
     });
+  }
+
+  /**
+   * The outbound port on [::1] as well, for connections an ip6tables REDIRECT sends there. A pod
+   * without IPv6 has no ::1 (and a test's free IPv4 port may be taken on IPv6): then nothing can
+   * arrive that way, which is said once, and the proxy runs on.
+   */
+  private async listenIpv6Loopback(port: number, accept: (socket: Socket) => void): Promise<AddressInfo | undefined> {
+    try {
+      return await this.listen('::1', port, 'outbound-ipv6', accept);
+    } catch (err) {
+      this.listeners.delete('outbound-ipv6');
+      this.logger.info({ err: (err as Error).message }, `no outbound listener on [::1]:${port}: IPv6 connections redirected by ip6tables cannot reach this proxy (${(err as Error).message})`);
+      return undefined;
+    }
   }
 
   private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {

@@ -15,7 +15,7 @@ const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 414
                       [--control-plane HOST:PORT,...] [--skip-inbound-from CIDR,...]
                       [--ipv6] [--dry-run | --remove | --list]
   --skip-inbound-from: sources whose connections reach the app directly (the node's address, where probes come from).
-  --ipv6: the same rules with ip6tables too (the proxy then needs its outbound listener on [::1] as well);
+  --ipv6: the same rules with ip6tables too (a --transparent proxy takes its outbound port on [::1] as well);
           without it, TCP over the pod's IPv6 addresses goes around the proxy, and the log says so.
   LIST: ports or ranges, as the config.linkerd.io/skip-*-ports annotations (25,587,4000-4100).
   The proxy's admin and tap ports (${DEFAULT_SKIP_INBOUND}) are always skipped inbound.
