@@ -117,8 +117,10 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
  * iptables rules that send the app's TCP through the proxy. It needs NET_ADMIN (and root to use
  * it), and nothing else; it runs once and exits.
  */
-export function proxyInitContainer(config: ProxyConfig): Container {
+export function proxyInitContainer(config: ProxyConfig, podIpFamily: InjectOptions['podIpFamily']): Container {
   const args = ['--inbound-port', String(PORTS.inbound), '--outbound-port', String(PORTS.outbound), '--proxy-uid', String(PROXY_UID)];
+  // An IPv6 pod's traffic is IPv6: without ip6tables rules it would go around the proxy.
+  if (podIpFamily === 'IPv6') args.push('--ipv6');
   if (config.skipInboundPorts) args.push('--skip-inbound-ports', config.skipInboundPorts);
   if (config.skipOutboundPorts) args.push('--skip-outbound-ports', config.skipOutboundPorts);
   return {

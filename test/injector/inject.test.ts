@@ -247,6 +247,12 @@ describe('inject: in a cluster (proxy-init, anchors inline, the owning Deploymen
   const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
   const cluster = defaultInjectOptions({ capture: 'iptables', trustAnchorsPem: PEM });
 
+  it('in a cluster of IPv6 pods, proxy-init writes its rules for ip6tables too', () => {
+    const { object } = inject(workload('Pod', ENABLED), { ...cluster, podIpFamily: 'IPv6' }) as any;
+    expect(object.spec.initContainers[0].command).toEqual(['mesh', 'proxy-init', '--inbound-port', '4143', '--outbound-port', '4140', '--proxy-uid', '2102', '--ipv6']);
+    expect(inject(workload('Pod', ENABLED), cluster).object).toMatchObject({ spec: { initContainers: [{ command: expect.not.arrayContaining(['--ipv6']) }] } });
+  });
+
   it('adds proxy-init first, makes the proxy transparent, and leaves the apps\' environment alone', () => {
     const annotations = { ...ENABLED, 'config.linkerd.io/skip-outbound-ports': '25,3306' };
     const { object } = inject(workload('Pod', annotations, podSpec({ initContainers: [{ name: 'migrate' }] })), cluster) as any;
