@@ -30,6 +30,8 @@ export interface PairOptions {
    * for callers' proxies) and in the server proxy's `--opaque-ports` (for callers outside the mesh).
    */
   opaquePort?: number;
+  /** The client pod's rules for ip6tables too (`mesh proxy-init --ipv6`): its IPv6 connections go through its proxy. */
+  ipv6?: boolean;
 }
 
 /** Starts the CA, installs the rules and starts both proxies; resolves when both are ready. */
@@ -63,7 +65,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
 
     const logLevel = process.env['MESH_TEST_LOG'] ?? 'warn';
     const identity = lab.spawn(lab.hub, [process.execPath, MESH, 'identity', 'serve', '--dir', idDir, '--addr', `${lab.hubIp}:8080`]);
-    for (const [pod, args] of [[o.client, ['--skip-outbound-ports', String(o.skipPort)]], [o.server, ['--skip-inbound-ports', String(o.skipPort)]]] as const) {
+    for (const [pod, args] of [[o.client, ['--skip-outbound-ports', String(o.skipPort), ...(o.ipv6 ? ['--ipv6'] : [])]], [o.server, ['--skip-inbound-ports', String(o.skipPort)]]] as const) {
       const r = await lab.run(pod.ns, [process.execPath, MESH, 'proxy-init', '--proxy-uid', String(PROXY_UID), ...args]);
       if (r.code !== 0) throw new Error(`mesh proxy-init in ${pod.ns}: ${r.err}`);
     }

@@ -46,7 +46,7 @@ describe('transparent interception through two proxies', () => {
       lab.spawn(c.ns, HTTP_APP(c.ip, 8081, 'outside-http')),
     ];
     await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
-    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080, opaquePort: 2525 });
+    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080, opaquePort: 2525, ipv6: true });
   }, 120_000);
 
   afterAll(() => {
@@ -68,6 +68,18 @@ describe('transparent interception through two proxies', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ app: 'server', clientId: CLIENT_ID, url: '/by-name' });
     expect(sum(await metricsOfA(), 'request_total', (l) => l.includes('authority="server.demo.svc.cluster.local:8080"'))).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('an IPv6 connection is intercepted too (ip6tables to [::1]:4140): its Host routes through discovery, with mTLS', async () => {
+    // IPv6 addresses on the pods' link; the client's rules were written for ip6tables as well.
+    for (const [ns, ip] of [[a.ns, 'fd00:240::1'], [b.ns, 'fd00:240::2']] as const) {
+      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
+      expect(added.code, added.err).toBe(0);
+    }
+    const r = await curl(['-g', '-H', 'host: server.demo.svc.cluster.local:8080', 'http://[fd00:240::2]:8080/over-ipv6']);
+    expect(r.code, r.err).toBe(0);
+    // Only the client's proxy could have given the request to the server's proxy, which set l5d-client-id.
+    expect(JSON.parse(r.out)).toMatchObject({ app: 'server', clientId: CLIENT_ID, url: '/over-ipv6' });
   }, 60_000);
 
   it('a Service\'s clusterIP, which no interface has, resolves through the destination to the Service\'s pods', async () => {
