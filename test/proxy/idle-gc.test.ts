@@ -24,6 +24,9 @@ afterAll(async () => {
 
 const collections = (p: ProxyHandle) => p.logs.filter((l) => l.msg === 'quiet: full GC');
 
+/** A large header, parsed into a string on each side: each request in flight holds tens of KB of heap, so a burst grows it. */
+const PAD = 'x'.repeat(16_000);
+
 /** `workers` loops of GETs through the proxies until `until()` says stop; resolves with the count sent. */
 async function flow(proxyUrl: string, workers: number, until: () => boolean): Promise<number> {
   const pool = new Pool(proxyUrl, { connections: workers });
@@ -31,7 +34,7 @@ async function flow(proxyUrl: string, workers: number, until: () => boolean): Pr
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (!until()) {
-        const res = await pool.request({ path: '/', method: 'GET', headers: { host: AUTHORITY } });
+        const res = await pool.request({ path: '/', method: 'GET', headers: { host: AUTHORITY, 'x-pad': PAD } });
         await res.body.text();
         expect(res.statusCode).toBe(200);
         sent++;
@@ -47,7 +50,7 @@ describe('idle GC', () => {
     const mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.23`, serverIp: `${NET}.24`, services: [{ authority: AUTHORITY, port: app.port }], args: ['--idle-gc-interval-ms', String(INTERVAL_MS)] });
     try {
       let sent = 0;
-      await flow(mesh.proxyUrl, 8, () => ++sent > 3000);
+      await flow(mesh.proxyUrl, 50, () => ++sent > 6000);
       await expect.poll(() => collections(mesh.outbound).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
       const first = collections(mesh.outbound)[0]!;
       const [usedBefore, usedAfter] = first.usedMb as [number, number];
@@ -67,7 +70,7 @@ describe('idle GC', () => {
       let warm = 0;
       let steady: number | undefined;
       let flowingSince = 0;
-      const sent = await flow(mesh.proxyUrl, 8, () => {
+      const sent = await flow(mesh.proxyUrl, 50, () => {
         warm++;
         if (warm === 400) {
           steady = collections(mesh.outbound).length + collections(mesh.inbound).length;
