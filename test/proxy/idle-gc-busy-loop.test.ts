@@ -44,7 +44,7 @@ it('no full GC while a tunnel carries bytes without a request, however the heap 
   const logger = pino({ level: 'debug' }, { write: (line: string) => void (JSON.parse(line).msg === 'quiet: full GC' && collections.push(line)) });
   const idle = new IdleGc({ intervalMs: INTERVAL_MS, requestsStarted: () => 0, logger });
   // Heap that lives a while, as a stream's buffers and state do: it grows by far more than the
-  // 1 MB that makes a window worth collecting.
+  // 4 MB of committed heap that makes a window worth collecting.
   const held: number[][] = [];
   const grow = setInterval(() => held.push(new Array(32_768).fill(held.length)), 20);
   idle.start();
