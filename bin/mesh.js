@@ -37,9 +37,11 @@ import { setFlagsFromString } from 'node:v8';
 //   their core. Paced at 1,000 req/s on two loaded cores, scavenges took half the time, their
 //   worst pause fell from 9-81 to 1.4-9 ms, and the mesh's p99 was lower in 8 runs of 10 (p50
 //   in 8); saturated, over 4 runs, throughput moved -18% to +22% (median -7%) and CPU per request
-//   -8% to +11% (median +4%): a latency gain for a possible small cost at saturation
-//   (bench/NOTES.md, round 5, latency). V8 reads the flag at each scavenge, so setting it here
-//   takes effect.
+//   -8% to +11% (median +4%); on quiet cores, in ../shared/peer-bench, it cost ~10% of CPU per
+//   request saturated and showed no latency change (3 pairs). A gain for the tail on busy cores,
+//   where sidecars run, for a price at saturation (bench/NOTES.md, round 5, latency);
+//   `node --parallel-scavenge bin/mesh.js proxy` pays the other way. V8 reads the flag at each
+//   scavenge, so setting it here takes effect.
 // - Node's source maps stay off (they cached every dependency's map: ~20 MB of RSS); stack
 //   traces then name bundle lines. `node --enable-source-maps bin/mesh.js proxy` turns them on.
 const isProxy = process.argv[2] === 'proxy';
