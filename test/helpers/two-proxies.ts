@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Pool } from 'undici';
 import type { TlsCredentials } from '../../proxy/identity/credentials.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 import { startProxy } from './control-plane.ts';
@@ -186,4 +187,22 @@ async function startChild(args: string[], env?: Record<string, string>, nodeArgs
     exited,
     stdout: () => stdout,
   };
+}
+
+/**
+ * One round of traffic through the proxies: `connections` request loops side by side, each
+ * `perConnection` GETs in a row to `authority`, every answer a 200 read to its end. For tests that
+ * wait on what traffic does to a proxy process (its GC, its compiler): they poll, calling this
+ * until the effect shows, since how much traffic that takes depends on the machine.
+ */
+export async function trafficRound(pool: Pool, authority: string, connections = 4, perConnection = 250): Promise<void> {
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      for (let i = 0; i < perConnection; i++) {
+        const res = await pool.request({ path: '/', method: 'GET', headers: { host: authority } });
+        if (res.statusCode !== 200) throw new Error(`GET / through the proxies answered ${res.statusCode}: ${await res.body.text()}`);
+        await res.body.text();
+      }
+    }),
+  );
 }

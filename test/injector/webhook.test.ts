@@ -1,5 +1,6 @@
 // The admission webhook over real HTTPS (undici with the test CA): AdmissionReview in, JSONPatch out,
 // the patch applied as the API server would; and hostile requests answered with precise 4xx.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { defaultInjectOptions } from '../../injector/options.ts';
 import { startWebhook, type Webhook } from '../../injector/webhook.ts';
 import { createLogger } from '../../api/log.ts';
 import { applyPatch } from './apply-patch.ts';
-import { runMesh } from './run-mesh.ts';
+import { REPO, runMesh } from './run-mesh.ts';
 import { selfSignedCert } from './self-signed.ts';
 import { podSpec, workload } from './workloads.ts';
 import { expand } from '../../examples/orders-checkout/runner/node/pod-env.ts';
@@ -49,6 +50,19 @@ function review(object: unknown, extra: Record<string, unknown> = {}) {
     kind: 'AdmissionReview',
     request: { uid: 'e911857d-c318-11e8-bbad-025000000001', kind: { group: '', version: 'v1', kind }, operation: 'CREATE', namespace: 'production', object, ...extra },
   };
+}
+
+/** The URL a `mesh injector serve` process logs once it listens (its JSON log's `url`); rejects if it exits first. */
+function webhookUrl(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"url":"(https:[^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
 }
 
 async function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }, url = webhook.url) {
@@ -253,20 +267,10 @@ describe('webhook: a client that vanishes mid-body', () => {
 
 describe('mesh injector serve', () => {
   it('serves the webhook as a process and stops on SIGTERM', async () => {
-    const { spawn } = await import('node:child_process');
-    const { REPO } = await import('./run-mesh.ts');
     const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', `${NET}.2:0`], { cwd: REPO });
     const exited = new Promise((resolve) => child.on('close', resolve));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /"url":"(https:[^"]+)"/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
+      const url = await webhookUrl(child);
       const res = await post(review(workload('Pod', { 'linkerd.io/inject': 'ingress' })), undefined, url);
       const patched: any = applyPatch(workload('Pod', { 'linkerd.io/inject': 'ingress' }), JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
       expect(patched.spec.containers[0].command).toEqual(['mesh', 'proxy', '--ingress']);
@@ -278,21 +282,11 @@ describe('mesh injector serve', () => {
   });
 
   it('on an IPv6 address, gives the apps of IPv6 pods a proxy URL with the pod IP in brackets', async () => {
-    const { spawn } = await import('node:child_process');
-    const { REPO } = await import('./run-mesh.ts');
     // In a cluster --addr is `$(MESH_POD_IP):8443`: an IPv6 pod's address comes without brackets.
     const child = spawn(process.execPath, ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', '::1:0'], { cwd: REPO });
     const exited = new Promise((resolve) => child.on('close', resolve));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /"url":"(https:[^"]+)"/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
+      const url = await webhookUrl(child);
       expect(url).toMatch(/^https:\/\/\[::1\]:\d+\/inject$/);
       const pod = workload('Pod', { 'linkerd.io/inject': 'enabled' });
       const res = await post(review(pod), undefined, url);

@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { addressBlock } from '../helpers/address-block.ts';
-import { startAppBehindTwoProxies, type AppBehindProxies, type ProxyHandle } from '../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, trafficRound, type AppBehindProxies, type ProxyHandle } from '../helpers/two-proxies.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -54,15 +54,7 @@ describe('the optimizing compiler of `mesh proxy`', () => {
       // Rounds of requests until both proxies report each function optimized: how many requests
       // V8 waits for depends on the machine's load, so the test waits for the trace, not a count.
       await expect.poll(async () => {
-        await Promise.all(
-          Array.from({ length: 4 }, async () => {
-            for (let i = 0; i < 250; i++) {
-              const res = await pool.request({ path: '/', method: 'GET', headers: { host: AUTHORITY } });
-              expect(res.statusCode).toBe(200);
-              await res.body.text();
-            }
-          }),
-        );
+        await trafficRound(pool, AUTHORITY);
         return [mesh.outbound, mesh.inbound].map((proxy) => REQUEST_PATH.filter((name) => optimized(proxy).includes(name)));
       }, { timeout: 90_000, interval: 0 }).toEqual([REQUEST_PATH, REQUEST_PATH]);
     } finally {

@@ -2,14 +2,14 @@
 // one does when it restarts: the watch moves to a new connection at once, through the backoff,
 // instead of staying on the draining one until the server cuts it or the channel's drain bound
 // (40 s by default) does. A raw node:http2 server over TLS, which holds each stream open.
-import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
+import { constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EndpointUpdateMessage, GetDestinationMessage } from '../../../api/destination-messages.ts';
 import { grpcMethod } from '../../../api/proto-codec.ts';
 import { ResilientStream } from '../../../proxy/discovery/resilient-stream.ts';
 import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts';
-import { productionId, testPki } from '../../helpers/pki.ts';
+import { startRawGrpcServer } from '../../helpers/raw-grpc-server.ts';
 
 const getEndpoints = grpcMethod<GetDestinationMessage, EndpointUpdateMessage>('destination', 'mesh.destination.v1.Destination', 'GetEndpoints');
 
@@ -22,26 +22,14 @@ let goAwayAtOnce = false;
 const cleanups: Array<() => void> = [];
 
 beforeAll(async () => {
-  const pki = await testPki();
-  const serving = (await pki.credentialsFor('spiffe://cluster.local/ns/mesh-system/sa/destination')).current();
-  server = createSecureServer({ ...serving, ca: pki.anchorPem });
-  server.on('stream', (stream) => {
+  ({ server, options } = await startRawGrpcServer((stream) => {
     stream.on('error', () => {});
     stream.resume();
     stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' });
     streams.push(stream);
     if (goAwayAtOnce) stream.session!.goaway(constants.NGHTTP2_NO_ERROR);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = await pki.credentialsFor(productionId('checkout'));
-  options = {
-    addr: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    trustAnchorsPem: pki.anchorPem,
-    clientCertificate: client.current(),
-    servername: 'destination.linkerd.svc.cluster.local',
-    checkServerIdentity: () => undefined,
-    // keepaliveMs and keepaliveTimeoutMs as in production: a drained stream would wait 40 s.
-  };
+  }));
+  // keepaliveMs and keepaliveTimeoutMs as in production: a drained stream would wait 40 s.
 }, 30_000);
 
 afterEach(() => {

@@ -1,7 +1,7 @@
 // The proxy's gRPC client against a server that does not speak gRPC properly (a raw node:http2
 // server over TLS, behind a TCP relay that can go silent): each kind of garbage, and a peer that
 // vanishes without a FIN, ends the call with a status that says what was wrong.
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
+import type { Http2SecureServer, ServerHttp2Stream } from 'node:http2';
 import { connect as tcpConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StopFailures } from '../../helpers/teardown.ts';
@@ -11,7 +11,7 @@ import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts
 import type { ClientCall } from '../../../proxy/grpc/call.ts';
 import { frameMessages } from '../../../proxy/grpc/wire.ts';
 import type { GrpcError } from '../../../proxy/grpc/status.ts';
-import { productionId, testPki } from '../../helpers/pki.ts';
+import { startRawGrpcServer } from '../../helpers/raw-grpc-server.ts';
 
 const getEndpoints = grpcMethod<GetDestinationMessage, EndpointUpdateMessage>('destination', 'mesh.destination.v1.Destination', 'GetEndpoints');
 const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto' };
@@ -60,10 +60,7 @@ let ch: GrpcChannel;
 let options: ChannelOptions;
 
 beforeAll(async () => {
-  const pki = await testPki();
-  const serving = (await pki.credentialsFor('spiffe://cluster.local/ns/mesh-system/sa/destination')).current();
-  server = createSecureServer({ ...serving, ca: pki.anchorPem });
-  server.on('stream', (stream) => {
+  ({ server, options } = await startRawGrpcServer((stream) => {
     stream.on('error', () => {}); // the reset below is this server's own doing
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
@@ -72,16 +69,7 @@ beforeAll(async () => {
       const answer = Object.keys(answers).find((name) => request.includes(name));
       answers[answer!]!(stream);
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = await pki.credentialsFor(productionId('checkout'));
-  options = {
-    addr: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    trustAnchorsPem: pki.anchorPem,
-    clientCertificate: client.current(),
-    servername: 'destination.linkerd.svc.cluster.local',
-    checkServerIdentity: () => undefined,
-  };
+  }));
   ch = new GrpcChannel(options);
   const carry = (from: Socket, to: Socket) => from.on('data', (chunk: Buffer) => void (relayFrozen || to.write(chunk)));
   relay = createNetServer((inbound) => {

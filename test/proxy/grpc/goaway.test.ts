@@ -2,7 +2,7 @@
 // server over TLS, which sends GOAWAY while a watch is open): the watch finishes on the old
 // connection (within a bound, since a draining connection cannot be pinged), new calls take a new
 // one, and nothing of the old connection outlives it.
-import { connect as h2Connect, constants, createSecureServer, type Http2SecureServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import { connect as h2Connect, constants, type Http2SecureServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { queryObjects } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EndpointUpdateMessage, GetDestinationMessage } from '../../../api/destination-messages.ts';
@@ -10,7 +10,7 @@ import { grpcMethod } from '../../../api/proto-codec.ts';
 import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts';
 import type { ClientCall } from '../../../proxy/grpc/call.ts';
 import type { GrpcError } from '../../../proxy/grpc/status.ts';
-import { productionId, testPki } from '../../helpers/pki.ts';
+import { startRawGrpcServer } from '../../helpers/raw-grpc-server.ts';
 
 const getEndpoints = grpcMethod<GetDestinationMessage, EndpointUpdateMessage>('destination', 'mesh.destination.v1.Destination', 'GetEndpoints');
 const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto' };
@@ -24,27 +24,16 @@ let sessionsTaken = 0;
 let ClientSession: new () => object;
 
 beforeAll(async () => {
-  const pki = await testPki();
-  const serving = (await pki.credentialsFor('spiffe://cluster.local/ns/mesh-system/sa/destination')).current();
-  server = createSecureServer({ ...serving, ca: pki.anchorPem });
-  server.on('session', () => sessionsTaken++);
-  server.on('stream', (stream) => {
+  let base: ChannelOptions;
+  ({ server, options: base } = await startRawGrpcServer((stream) => {
     stream.on('error', () => {});
     stream.resume();
     stream.respond(GRPC_HEADERS, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
     held.push(stream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = await pki.credentialsFor(productionId('checkout'));
-  options = {
-    addr: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    trustAnchorsPem: pki.anchorPem,
-    clientCertificate: client.current(),
-    servername: 'destination.linkerd.svc.cluster.local',
-    checkServerIdentity: () => undefined,
-    keepaliveMs: 50, // often, so a timer left behind would have run many times over
-  };
+  }));
+  server.on('session', () => sessionsTaken++);
+  options = { ...base, keepaliveMs: 50 }; // often, so a timer left behind would have run many times over
   const probe = h2Connect('http://127.0.0.1:1');
   probe.on('error', () => {});
   ClientSession = Object.getPrototypeOf(probe).constructor;
