@@ -46,9 +46,7 @@ export type WeightMove = 'failed_over' | 'all_down' | 'restored';
 
 export interface FailoverChange {
   backend: string;
-  /** True: `backend` has no ready endpoints now; false: it has them again. */
-  failedOver: boolean;
-  /** Every backend of the rule with no ready endpoints now, in the rule's order (`backend` among them when it failed over). */
+  /** Every backend of the rule with no ready endpoints now, in the rule's order: `backend` among them when it failed over, not when it is back. */
   down: string[];
   /** The weights requests draw from now. */
   weights: WeightedBackend[];
@@ -80,10 +78,9 @@ export function splitService(
       if (nowDown.size === down.size && [...nowDown].every((a) => down.has(a))) return;
       effective = redistribute(backends, nowDown);
       // Said for the backends that carry weight; a standby (weight 0) going away moves nothing.
+      const downNow = [...cells.keys()].filter((a) => nowDown.has(a));
       for (const b of backends) {
-        if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) {
-          failover.changed({ backend: b.authority, failedOver: nowDown.has(b.authority), down: [...cells.keys()].filter((a) => nowDown.has(a)), weights: effective });
-        }
+        if (b.weight > 0 && nowDown.has(b.authority) !== down.has(b.authority)) failover.changed({ backend: b.authority, down: downNow, weights: effective });
       }
       for (const authority of new Set(backends.filter((b) => b.weight > 0).map((b) => b.authority))) {
         const before = weightGoes(backends, down, authority);
@@ -143,7 +140,8 @@ export function redistribute(backends: WeightedBackend[], down: ReadonlySet<stri
  * nowhere to send it (every backend down: the weights stay as written and requests fail), or that
  * a backend is back while others are still down (their weight now goes to the ones up).
  */
-export function failoverMessage({ backend, failedOver, down, weights }: FailoverChange): string {
+export function failoverMessage({ backend, down, weights }: FailoverChange): string {
+  const failedOver = down.includes(backend);
   const shares = weights.map((w) => `${w.authority}=${w.weight}`).join(', ');
   const up = weights.filter((w) => w.weight > 0 && !down.includes(w.authority)).map((w) => w.authority);
   const others = down.filter((a) => a !== backend);

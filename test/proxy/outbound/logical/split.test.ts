@@ -348,13 +348,13 @@ describe('failover', () => {
 
   it('says, with three backends, which others are down too, in the plural', () => {
     const weights = (a: number, b: number, c: number) => [{ authority: 'a', weight: a }, { authority: 'b', weight: b }, { authority: 'c', weight: c }];
-    expect(failoverMessage({ backend: 'a', failedOver: true, down: ['a', 'b', 'c'], weights: weights(50, 30, 20) })).toBe(
+    expect(failoverMessage({ backend: 'a', down: ['a', 'b', 'c'], weights: weights(50, 30, 20) })).toBe(
       "failover: a has no ready endpoints, nor have the other backends (b, c): nowhere to fail over to, so the weights stay as written (a=50, b=30, c=20) and the rule's requests fail until a backend has endpoints again",
     );
-    expect(failoverMessage({ backend: 'a', failedOver: false, down: ['b', 'c'], weights: weights(50, 0, 0) })).toBe(
+    expect(failoverMessage({ backend: 'a', down: ['b', 'c'], weights: weights(50, 0, 0) })).toBe(
       'failover: a has ready endpoints again; b, c still have none; their weight goes to a (a=50, b=0, c=0)',
     );
-    expect(failoverMessage({ backend: 'b', failedOver: true, down: ['b'], weights: weights(62.5, 0, 37.5) })).toBe(
+    expect(failoverMessage({ backend: 'b', down: ['b'], weights: weights(62.5, 0, 37.5) })).toBe(
       'failover: b has no ready endpoints; its weight goes to a, c (a=62.5, b=0, c=37.5)',
     );
   });
