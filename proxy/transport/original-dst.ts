@@ -3,7 +3,7 @@
 // kernel's connection tracking remembers where the app meant to go. Node has no getsockopt, so
 // libc's is called through koffi (an FFI library whose npm package carries its prebuilt binaries).
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { SocketAddress, type Socket } from 'node:net';
 import { joinHostPort } from '../../api/host-port.ts';
 
 const SOL_IP = 0;
@@ -63,30 +63,12 @@ function ipv4Address(value: Buffer, length: number): string | undefined {
 
 /**
  * sockaddr_in6: family (host order), port (network order), flow info, then the 16-byte address.
- * Written as Node writes a socket's address (`fd00::5`, `::ffff:10.0.0.1`), so it compares with
- * socket.localAddress, and in brackets before its port.
+ * Written by Node's own formatter (SocketAddress), the one that writes socket.localAddress
+ * (`fd00::5`, `::ffff:10.0.0.1`), so the two compare; in brackets before its port.
  */
 function ipv6Address(value: Buffer, length: number): string | undefined {
   if (length < 24 || value.readUInt16LE(0) !== AF_INET6) return undefined;
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(value.readUInt16BE(8 + i * 2));
-  return joinHostPort(compressIpv6(groups), value.readUInt16BE(2));
-}
-
-/** RFC 5952: lower-case hex, the longest run of two or more zero groups as `::`, an IPv4-mapped tail dotted. */
-function compressIpv6(groups: number[]): string {
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
-  }
-  let best = { at: -1, len: 1 };
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > best.len) best = { at: i, len: j - i };
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best.at < 0) return hex.join(':');
-  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(value.readUInt16BE(8 + i * 2).toString(16));
+  return joinHostPort(new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address, value.readUInt16BE(2));
 }
