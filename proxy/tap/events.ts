@@ -1,6 +1,5 @@
 // Builds the parts of tap events from a request: its peers as far as this proxy knows them,
 // and its headers, chosen by the tap, redacted and cut to size. No body is ever read.
-import { isIP } from 'node:net';
 import { hostOfAddress } from '../../api/host-port.ts';
 import type { TapHeader, TapPeer } from '../../api/tap-proto.ts';
 import { parseSpiffeId } from '../../api/spiffe.ts';
@@ -42,9 +41,9 @@ export function namespaceOfIdentity(identity: string | undefined): string | unde
 
 /** `name.namespace[.svc...]:port` names its namespace; a bare name or an IP does not. */
 export function namespaceOfAuthority(authority: string): string | undefined {
-  // The client's own text: a bare IPv6 address (`::ffff:10.0.0.1`) has dots too, and no namespace.
+  // An IPv4 address is all digits and dots; an IPv6 one (`::ffff:10.0.0.1` has dots too) keeps a ':'.
   const host = hostOfAddress(authority);
-  if (/^[\d.]+$/.test(host) || isIP(host) !== 0 || host.includes(':')) return undefined;
+  if (/^[\d.]+$/.test(host) || host.includes(':')) return undefined;
   const parts = host.split('.');
   return parts.length >= 2 ? parts[1] : undefined;
 }
