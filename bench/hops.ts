@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { wholeNumber, wholeNumberRange } from '../api/whole-number.ts';
 import type { BenchProcess } from './processes.ts';
 import { startTopology } from './two-proxy-topology.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '1000' } } });
-const requests = Number(values.requests);
-if (!Number.isInteger(requests) || requests < 1) throw new Error(`--requests must be a positive integer, got "${values.requests}"`);
+const requests = wholeNumber(values.requests, 1, Number.MAX_SAFE_INTEGER);
+if (requests === undefined) throw new Error(`--requests must be ${wholeNumberRange(1, Number.MAX_SAFE_INTEGER)}, got "${values.requests}"`);
 
 const logDir = mkdtempSync(join(tmpdir(), 'mesh-bench-hops-'));
 const out = join(logDir, 'hops');
