@@ -1,7 +1,7 @@
-// The pod's IPv6 addresses that other hosts can reach, read from /proc/net/if_inet6: proxy-init
-// writes IPv4 (iptables) rules only, so traffic over these addresses goes around the proxy.
+// The pod's IPv6 addresses that other hosts can reach, read from /proc/net/if_inet6: without
+// --ipv6, proxy-init writes IPv4 (iptables) rules only, so traffic over these goes around the proxy.
 import { readFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { SocketAddress } from 'node:net';
 
 export interface Ipv6Address {
   address: string;
@@ -12,27 +12,24 @@ export interface Ipv6Address {
 const ROUTABLE_SCOPES = new Set(['00', '40']);
 
 /**
- * Global and site-local IPv6 addresses of this network namespace, from the text of
- * /proc/net/if_inet6 (undefined: read the file; no file: IPv6 is off, so none). Link-local and
- * loopback addresses are left out: nothing outside the pod's link reaches the app through them.
+ * Global and site-local IPv6 addresses of this network namespace, from /proc/net/if_inet6 (no
+ * file: IPv6 is off, so none). Link-local and loopback addresses are left out: nothing outside
+ * the pod's link reaches the app through them.
  */
-export function routableIpv6Addresses(text?: string): Ipv6Address[] {
-  let table = text;
-  if (table === undefined) {
-    try {
-      table = readFileSync('/proc/net/if_inet6', 'utf8');
-    } catch {
-      return [];
-    }
+export function routableIpv6Addresses(): Ipv6Address[] {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/if_inet6', 'utf8');
+  } catch {
+    return [];
   }
   const out: Ipv6Address[] = [];
   for (const line of table.split('\n')) {
     // address (32 hex digits), interface index, prefix length, scope, flags, device name.
     const [hex, , , scope, , device] = line.trim().split(/\s+/);
     if (!hex || !/^[0-9a-f]{32}$/i.test(hex) || !scope || !ROUTABLE_SCOPES.has(scope) || !device) continue;
-    const full = hex.match(/.{4}/g)!.join(':');
-    // The WHATWG URL parser writes an IPv6 host in its shortest form (RFC 5952): fd00::2.
-    if (isIPv6(full)) out.push({ address: new URL(`http://[${full}]/`).hostname.slice(1, -1), device });
+    // Written as Node writes a socket's address (RFC 5952, fd00::2), as the rest of the mesh does.
+    out.push({ address: new SocketAddress({ address: hex.match(/.{4}/g)!.join(':'), family: 'ipv6' }).address, device });
   }
   return out;
 }
