@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { CodedError } from '../api/errors.ts';
-import { OUTPUT_CHAIN, REDIRECT_CHAIN, restoreText, type RuleSet } from './rules.ts';
+import { OUTPUT_CHAIN, REDIRECT_CHAIN, restoreText, type IpFamily, type RuleSet } from './rules.ts';
 
 export type IptablesErrorCode = 'IPTABLES_MISSING' | 'NET_ADMIN_MISSING' | 'IPTABLES_FAILED';
 
@@ -15,12 +15,11 @@ export class IptablesError extends CodedError<IptablesErrorCode> {
 
 const CAP_NET_ADMIN = 12n;
 /** The binaries per address family: ip6tables keeps a nat table of its own, with the same syntax. */
-export type IpFamily = 'IPv4' | 'IPv6';
-const BINARIES: Record<IpFamily, { save: string; restore: string }> = {
+type Binaries = { save: string; restore: string };
+const BINARIES: Record<IpFamily, Binaries> = {
   IPv4: { save: 'iptables-save', restore: 'iptables-restore' },
   IPv6: { save: 'ip6tables-save', restore: 'ip6tables-restore' },
 };
-type Binaries = { save: string; restore: string };
 const OURS = [REDIRECT_CHAIN, OUTPUT_CHAIN];
 
 /** The path of each binary found on PATH; throws IPTABLES_MISSING naming the first one absent. */

@@ -52,12 +52,15 @@ export interface RuleSet {
   jumps: string[];
 }
 
+/** The address family a rule set is for: iptables (IPv4) or ip6tables (IPv6). */
+export type IpFamily = 'IPv4' | 'IPv6';
+
 /**
  * The rules for `options`; throws InterceptConfigError naming the bad setting. `IPv6`: the same
  * rules for ip6tables, less the IPv4 sources and control-plane addresses (no IPv6 packet matches
  * them; they are still checked, so both families refuse the same settings).
  */
-export function buildRules(options: InterceptOptions, family: 'IPv4' | 'IPv6' = 'IPv4'): RuleSet {
+export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4'): RuleSet {
   const v4 = family === 'IPv4';
   const port = (value: number, name: string) => {
     if (!Number.isInteger(value) || value < 1 || value > 65535) throw new InterceptConfigError(`${name} must be a port (1-65535), got ${value}`);

@@ -3,9 +3,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
-import { current, install, remove, type IpFamily } from '../../proxy-init/iptables.ts';
+import { current, install, remove } from '../../proxy-init/iptables.ts';
 import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
-import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
+import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText, type IpFamily } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
