@@ -59,11 +59,13 @@ export class ResilientStream<M> {
       this.hooks.onMessage(m);
     });
     let finished = false;
-    const finish = (why: string) => {
-      if (finished || this.call !== call) return;
+    /** This call is over for the stream (once): it opens again after the backoff. False if it was already over, or replaced. */
+    const finish = (why: string, lost = true): boolean => {
+      if (finished || this.call !== call) return false;
       finished = true;
       this.call = undefined;
-      this.retry(why);
+      this.retry(why, lost);
+      return true;
     };
     call.on('error', (err: Error) => finish(err.message));
     call.on('end', () => finish('stream ended'));
@@ -73,11 +75,7 @@ export class ResilientStream<M> {
     // callers are not told; it goes through the backoff all the same, so a server that sends GOAWAY
     // on every connection cannot make a tight loop of it.
     call.on('draining', () => {
-      if (finished || this.call !== call) return;
-      finished = true;
-      this.call = undefined;
-      call.cancel();
-      this.retry('the server is going away (GOAWAY)', false);
+      if (finish('the server is going away (GOAWAY)', false)) call.cancel();
     });
   }
 
