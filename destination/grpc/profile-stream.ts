@@ -39,8 +39,7 @@ export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p:
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: err.message });
       return;
     }
-    const w = watch;
-    stopWhenEnded(call, () => w.stop(), (err) => logger.debug({ err, authority }, 'profile stream failed'));
-    send(w.current);
+    stopWhenEnded(call, () => watch.stop(), (err) => logger.debug({ err, authority }, 'profile stream failed'));
+    send(watch.current);
   };
 }
