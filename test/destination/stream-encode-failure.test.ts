@@ -93,7 +93,19 @@ spec:
   proxyProtocol: ${protocol}
 `;
 
-const errorLines = () => lines.filter((l) => l.level === 50);
+/** The one error line logged (since the last test cleared them). */
+function theErrorLine() {
+  const errors = lines.filter((l) => l.level === 50);
+  expect(errors).toHaveLength(1);
+  return errors[0]!;
+}
+
+/** A new stream for what cannot be encoded is refused at once (INTERNAL, nothing sent) and keeps no watch: `hub` holds only the other stream's. */
+async function expectRefusedAgain<M>(again: ReturnType<typeof watch<M>>, hub: 'endpointHub' | 'profileHub' | 'policyHub') {
+  await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
+  expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
+  expect(discovery[hub].size).toBe(1);
+}
 
 describe('a message that cannot be encoded', () => {
   it('ends its own endpoints stream with a status and a log line naming the service; other streams keep their updates', async () => {
@@ -113,15 +125,12 @@ describe('a message that cannot be encoded', () => {
     expect(orders.ended()!.details).toMatch(/^endpoints of orders\.production\.svc\.cluster\.local:8080 \(asked from namespace "production"\) could not be encoded: .*metricLabels/);
     expect(orders.got).toHaveLength(1);
     expect(checkout.got[1]!.add?.endpoints?.map((e) => e.address)).toEqual(['10.9.0.4:8080']);
-    expect(errorLines()).toHaveLength(1);
-    expect(errorLines()[0]!.authority).toBe('orders.production.svc.cluster.local:8080');
-    expect(errorLines()[0]!.msg).toContain('could not be encoded');
+    const logged = theErrorLine();
+    expect(logged.authority).toBe('orders.production.svc.cluster.local:8080');
+    expect(logged.msg).toContain('could not be encoded');
 
     // A new stream for the broken endpoints is refused the same way at once; checkout goes on.
-    const again = ask('orders.production.svc.cluster.local:8080');
-    await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
-    expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
-    expect(discovery['endpointHub'].size).toBe(1);
+    await expectRefusedAgain(ask('orders.production.svc.cluster.local:8080'), 'endpointHub');
     register('checkout-2', '10.9.0.5', 'checkout');
     await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
     expect(checkout.ended()).toBeUndefined();
@@ -151,15 +160,12 @@ spec:
     expect(discovery['profileHub'].size).toBe(1); // the failed stream's watch is stopped: only checkout's is left
     expect(orders.ended()!.details).toMatch(/^profile of orders\.production\.svc\.cluster\.local \(asked as "orders\.production\.svc\.cluster\.local:8080" from namespace "production"\) could not be encoded: .*routes/);
     expect(checkout.got[1]!.routes?.map((r) => r.name)).toEqual(['POST /checkout']);
-    expect(errorLines()).toHaveLength(1);
-    expect(errorLines()[0]!.service).toBe('orders.production.svc.cluster.local');
-    expect(errorLines()[0]!.msg).toContain('could not be encoded');
+    const logged = theErrorLine();
+    expect(logged.service).toBe('orders.production.svc.cluster.local');
+    expect(logged.msg).toContain('could not be encoded');
 
     // A new stream for the broken profile is refused the same way at once; checkout goes on.
-    const again = ask('orders.production.svc.cluster.local:8080');
-    await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
-    expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
-    expect(discovery['profileHub'].size).toBe(1);
+    await expectRefusedAgain(ask('orders.production.svc.cluster.local:8080'), 'profileHub');
     writeFileSync(join(dir, 'checkout-profile.yaml'), readFileSync(join(dir, 'checkout-profile.yaml'), 'utf8').replace('timeout: 1s', 'timeout: 2s'));
     await waitFor(() => checkout.got.length === 3, 10_000, 'a further checkout update');
     expect(checkout.ended()).toBeUndefined();
@@ -190,14 +196,11 @@ spec:
     expect(discovery['policyHub'].size).toBe(1); // the failed stream's watch is stopped: only checkout's is left
     expect(orders.ended()!.details).toMatch(/^policy of port 9090 of pod production\/orders-0 \(Server production\/orders-grpc\) could not be encoded: .*authorizations/);
     expect(orders.got).toHaveLength(1);
-    expect(errorLines()).toHaveLength(1);
-    expect([errorLines()[0]!.workload, errorLines()[0]!.port]).toEqual(['production/orders-0', 9090]);
+    const logged = theErrorLine();
+    expect([logged.workload, logged.port]).toEqual(['production/orders-0', 9090]);
 
     // A new stream for the broken port is refused the same way; checkout goes on.
-    const again = ask('production/orders-0', 9090);
-    await waitFor(() => again.ended() !== undefined, 10_000, 'the new orders stream to be refused');
-    expect([again.ended()!.code, again.got.length]).toEqual([grpc.status.INTERNAL, 0]);
-    expect(discovery['policyHub'].size).toBe(1);
+    await expectRefusedAgain(ask('production/orders-0', 9090), 'policyHub');
     const before = checkout.got.length;
     writeFileSync(join(dir, 'more.yaml'), checkoutServer('HTTP/2'));
     await waitFor(() => checkout.got.length > before, 10_000, 'a further checkout update');
