@@ -157,6 +157,11 @@ export class GrpcChannel {
     connection.session.close(); // open calls finish; a session already closing or gone ignores this
   }
 
+  /** The keepalive's interval and how long a ping may go unanswered, with their defaults: the ping's, and the drain bound's. */
+  private get keepalive(): { every: number; timeout: number } {
+    return { every: this.options.keepaliveMs ?? 30_000, timeout: this.options.keepaliveTimeoutMs ?? 10_000 };
+  }
+
   /**
    * A connection told to go away cannot be pinged (Node cancels pings on a closing session), so a
    * server that vanished after its GOAWAY would hold the calls left on it for good. They get as long
@@ -164,10 +169,10 @@ export class GrpcChannel {
    * UNAVAILABLE, for their callers to open them again on a new connection, as the GOAWAY asked.
    */
   private boundDrain(connection: Connection): void {
-    const every = this.options.keepaliveMs ?? 30_000;
+    const { every, timeout } = this.keepalive;
     const { session } = connection;
     if (every === 0 || connection.drainTimer || connection.calls.size === 0 || session.destroyed) return;
-    const bound = every + (this.options.keepaliveTimeoutMs ?? 10_000);
+    const bound = every + timeout;
     connection.drainTimer = setTimeout(
       () => session.destroy(new Error(`the server sent GOAWAY and the calls left on its connection did not end within ${bound} ms`)),
       bound,
@@ -177,9 +182,8 @@ export class GrpcChannel {
 
   /** While calls are open on the connection, a ping every `keepaliveMs`; one unanswered in time drops it. Returns how to stop. */
   private keepAlive(connection: Connection): () => void {
-    const every = this.options.keepaliveMs ?? 30_000;
+    const { every, timeout } = this.keepalive;
     if (every === 0) return () => {};
-    const timeout = this.options.keepaliveTimeoutMs ?? 10_000;
     const { session } = connection;
     /** The wait for the ping in flight; a session destroyed meanwhile may never call the ping back. */
     let unanswered: NodeJS.Timeout | undefined;
