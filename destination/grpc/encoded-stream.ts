@@ -14,6 +14,11 @@ export function preEncoded(service: grpc.ServiceDefinition, methods: string[]): 
   return { ...service, ...Object.fromEntries(passThrough) };
 }
 
+/** The serializer grpc-js would use for `method`'s responses, before `preEncoded` replaces it: what its handler encodes with. */
+export function responseEncoder<M>(service: grpc.ServiceDefinition, method: string): (message: M) => Buffer {
+  return service[method]!.responseSerialize as (message: M) => Buffer;
+}
+
 export interface EncodedStreamOptions<M> {
   /** The serializer grpc-js would use for this method's responses. */
   encode: (message: M) => Buffer;

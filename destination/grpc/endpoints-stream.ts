@@ -9,7 +9,7 @@ import type { Endpoint } from '../../api/destination-types.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
 import type { EndpointView } from '../index/endpoint-view.ts';
-import { EncodedStream } from './encoded-stream.ts';
+import { EncodedStream, responseEncoder } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
@@ -17,7 +17,7 @@ import { stopWhenEnded } from './stream-end.ts';
  * encoded). `toWire` is an endpoint's wire form (a parameter so a test can break it).
  */
 export function endpointsHandler(discovery: Discovery, logger: Logger, toWire: (e: Endpoint) => EndpointMessage = endpointToWire) {
-  const encode = destinationProto().Destination.service['GetEndpoints']!.responseSerialize as (m: EndpointUpdateMessage) => Buffer;
+  const encode = responseEncoder<EndpointUpdateMessage>(destinationProto().Destination.service, 'GetEndpoints');
   return (call: grpc.ServerWritableStream<GetDestinationMessage, Buffer>) => {
     const { authority = '', contextNamespace = '' } = call.request;
     let watch: ReturnType<Discovery['watchEndpoints']> | undefined;

@@ -7,7 +7,7 @@ import { destinationProto } from '../../api/destination-proto.ts';
 import { policyToWire } from '../../api/destination-wire.ts';
 import { DEFAULT_POLICIES, type DefaultPolicy, type InboundPolicy } from '../../api/destination-types.ts';
 import type { Discovery } from '../index/discovery.ts';
-import { EncodedStream, preEncoded } from './encoded-stream.ts';
+import { EncodedStream, preEncoded, responseEncoder } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 const DEFAULTS: ReadonlySet<string> = new Set(DEFAULT_POLICIES);
@@ -25,7 +25,7 @@ export function inboundPoliciesServiceDefinition(): grpc.ServiceDefinition {
  * policy's wire form (a parameter so a test can break it).
  */
 export function policyHandler(discovery: Discovery, logger: Logger, toWire: (p: InboundPolicy) => InboundPolicyMessage = policyToWire) {
-  const encode = destinationProto().InboundPolicies.service['WatchPort']!.responseSerialize as (m: InboundPolicyMessage) => Buffer;
+  const encode = responseEncoder<InboundPolicyMessage>(destinationProto().InboundPolicies.service, 'WatchPort');
   return (call: grpc.ServerWritableStream<PortSpecMessage, Buffer>) => {
     const { workload = '', port = 0, defaultPolicy = '' } = call.request;
     const [namespace, name, extra] = String(workload).split('/');

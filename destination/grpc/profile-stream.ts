@@ -7,7 +7,7 @@ import type { Profile } from '../../api/destination-types.ts';
 import { profileToWire } from '../../api/destination-wire.ts';
 import { AuthorityError } from '../index/authority.ts';
 import type { Discovery } from '../index/discovery.ts';
-import { EncodedStream } from './encoded-stream.ts';
+import { EncodedStream, responseEncoder } from './encoded-stream.ts';
 import { stopWhenEnded } from './stream-end.ts';
 
 /**
@@ -15,7 +15,7 @@ import { stopWhenEnded } from './stream-end.ts';
  * encoded). `toWire` is the profile's wire form (a parameter so a test can break it).
  */
 export function profileHandler(discovery: Discovery, logger: Logger, toWire: (p: Profile) => ProfileUpdateMessage = profileToWire) {
-  const encode = destinationProto().Destination.service['GetProfile']!.responseSerialize as (m: ProfileUpdateMessage) => Buffer;
+  const encode = responseEncoder<ProfileUpdateMessage>(destinationProto().Destination.service, 'GetProfile');
   return (call: grpc.ServerWritableStream<GetDestinationMessage, Buffer>) => {
     const { authority = '', contextNamespace = '' } = call.request;
     let watch: ReturnType<Discovery['watchProfile']>;
