@@ -9,7 +9,7 @@ import { splitPath } from '../http/route-match.ts';
 import type { Layer, MeshRequest, Service } from '../http/message.ts';
 import { authzCounters, type AllowSeries, type AuthzCounters } from './authz/authz-metrics.ts';
 import { CallerCache } from './authz/caller-cache.ts';
-import { peerIp } from './authz/cidr.ts';
+import { hostOfAddress } from '../../api/host-port.ts';
 import { decide, describeCaller, newDecisionCache, type Decision } from './authz/decide.ts';
 
 export interface AuthorizeOptions {
@@ -33,7 +33,7 @@ export type ConnectionDecision = { allowed: true; authz: string; audit?: string 
 
 /** The connection-level check for opaque TCP (route-scoped authorizations never admit TCP). */
 export function authorizeConnection(policy: InboundPolicy, peer: string, identity: string | undefined): ConnectionDecision {
-  const d = decide(policy, { ip: peerIp(peer), identity, tls: identity !== undefined });
+  const d = decide(policy, { ip: hostOfAddress(peer), identity, tls: identity !== undefined });
   if (!d.allowed) return { allowed: false, reason: d.message };
   return d.audit === undefined ? { allowed: true, authz: d.authz } : { allowed: true, authz: d.authz, audit: d.audit };
 }

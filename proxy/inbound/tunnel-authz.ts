@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ProxyError } from '../errors.ts';
 import { authzCounters, type AuthzCounters } from './authz/authz-metrics.ts';
-import { peerIp } from './authz/cidr.ts';
+import { hostOfAddress } from '../../api/host-port.ts';
 import { decide, type Decision } from './authz/decide.ts';
 import type { InboundPolicySource } from './policy-source.ts';
 
@@ -33,7 +33,7 @@ export class TunnelAuthorizer {
     const current = await cell.first(this.opts.timeoutMs, `inbound policy for port ${port}`).catch(() => undefined);
     // Route-scoped authorizations never admit a connection (no request to match): decide without one.
     const decision: Decision = current
-      ? decide(current, { ip: peerIp(caller.peer), identity: caller.identity, tls: caller.identity !== undefined })
+      ? decide(current, { ip: hostOfAddress(caller.peer), identity: caller.identity, tls: caller.identity !== undefined })
       : { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy for port ${port} not known after ${this.opts.timeoutMs} ms` };
     if (decision.allowed) {
       this.counters.allow.inc({ server: decision.server, authz: decision.authz, port: String(port) });

@@ -3,7 +3,7 @@
 import type { InboundPolicy } from '../../../api/destination-types.ts';
 import type { RequestContext } from '../../http/message.ts';
 import type { AllowSeries } from './authz-metrics.ts';
-import { peerIp } from './cidr.ts';
+import { hostOfAddress } from '../../../api/host-port.ts';
 import type { Caller, Decision } from './decide.ts';
 
 /** Callers remembered per port before the cache starts afresh (peers come from the network). */
@@ -44,7 +44,7 @@ export class CallerCache {
     }
     let e = this.entries.get(ctx.peer);
     if (e === undefined || e.caller.identity !== ctx.clientIdentity || e.caller.tls !== ctx.tls) {
-      const ip = peerIp(ctx.peer);
+      const ip = hostOfAddress(ctx.peer); // the peer as the server edge writes it (peerOf)
       const local = ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || ip === this.podIp;
       e = { caller: { ip, identity: ctx.clientIdentity, tls: ctx.tls }, local };
       if (this.entries.size >= MAX_CALLERS) this.entries.clear();

@@ -2,7 +2,6 @@
 // NetworkAuthentication, ServerAuthorization networks and cluster networks.
 import { isIPv4, isIPv6 } from 'node:net';
 import { codedError } from '../../../api/errors.ts';
-import { hostOfAddress } from '../../../api/host-port.ts';
 
 export class CidrError extends codedError('INVALID_CIDR') {}
 
@@ -57,11 +56,6 @@ export function parseCidr(text: string): Cidr {
       return peer !== undefined && peer.v4 === ip.v4 && peer.bits >> shift === base;
     },
   };
-}
-
-/** The IP of an `ip:port` or `[v6]:port` peer address (as the server edge writes it, `peerOf`). */
-export function peerIp(peer: string): string {
-  return hostOfAddress(peer);
 }
 
 /** Parses a list of networks, skipping bad entries (a bad network admits no one; destination reports it). */

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { InboundPolicy } from '../../../api/destination-types.ts';
 import { Watched } from '../../../proxy/discovery/watched.ts';
 import { authorize, authorizeConnection } from '../../../proxy/inbound/authorize.ts';
-import { parseCidr, peerIp } from '../../../proxy/inbound/authz/cidr.ts';
+import { hostOfAddress } from '../../../api/host-port.ts';
+import { parseCidr } from '../../../proxy/inbound/authz/cidr.ts';
 import { meshRequest, response } from '../../helpers/fake-request.ts';
 
 const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
@@ -135,7 +136,7 @@ describe('inbound authorization', () => {
     expect(parseCidr('0.0.0.0/0').contains('1.2.3.4')).toBe(true);
     expect(() => parseCidr('10.0.0.0/33')).toThrow(/prefix length must be 0..32/);
     expect(() => parseCidr('banana')).toThrow(/not an IP address/);
-    expect(peerIp('[::1]:443')).toBe('::1');
-    expect(peerIp('127.0.26.1:80')).toBe('127.0.26.1');
+    expect(hostOfAddress('[::1]:443')).toBe('::1');
+    expect(hostOfAddress('127.0.26.1:80')).toBe('127.0.26.1');
   });
 });
