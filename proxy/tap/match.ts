@@ -106,19 +106,27 @@ function peerMatcher(side: 'source' | 'destination', m: PeerMatch, where: string
     throw bad(where, 'sets none of pod, deployment, namespace, identity, address');
   }
   const field = key as keyof PeerFacts;
-  // `ip` alone (an IPv6 one with or without brackets) matches any port of that address; `ip:port`
-  // that port only. `fd00::5` is an address, not `fd00:` and port 5: an IPv6 port follows a `]`.
-  // An IPv6 one is compared as Node writes a peer's (lower case, zeros compressed: `FD00:0::5` is `fd00::5`).
-  const bare = want.replace(/^\[(.*)\]$/, '$1');
-  const family = isIP(bare);
-  const wantIp = family === 6 && !bare.includes('%') ? new SocketAddress({ address: bare, family: 'ipv6' }).address : bare;
-  const address = field === 'address' && family !== 0 ? (a: string) => hostOfAddress(a) === wantIp : undefined;
+  const address = field === 'address' ? ipMatcher(want) : undefined;
   return (f) => {
     if (side === 'destination' && !f.destinationKnown) return undefined;
     const have = f[side][field];
     if (have === undefined || have === '') return false;
     return address ? address(have) : have === want;
   };
+}
+
+/**
+ * `ip` alone (an IPv6 one with or without brackets) matches any port of that address; `ip:port`
+ * that port only (undefined here: compared as written). `fd00::5` is an address, not `fd00:` and
+ * port 5: an IPv6 port follows a `]`. An IPv6 one is compared as Node writes a peer's (lower case,
+ * zeros compressed: `FD00:0::5` is `fd00::5`).
+ */
+function ipMatcher(want: string): ((address: string) => boolean) | undefined {
+  const bare = want.replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(bare);
+  if (family === 0) return undefined;
+  const ip = family === 6 && !bare.includes('%') ? new SocketAddress({ address: bare, family: 'ipv6' }).address : bare;
+  return (address) => hostOfAddress(address) === ip;
 }
 
 function httpMatcher(m: HttpMatch, where: string): Matcher {
