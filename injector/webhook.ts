@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { joinHostPort } from '../api/host-port.ts';
 import type { Logger } from '../api/log.ts';
 import { admissionResponse, parseAdmissionReview } from './admission.ts';
 import { InjectorError } from './errors.ts';
@@ -56,9 +57,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `https://${host}:${address.port}/inject`,
+    url: `https://${joinHostPort(address.address, address.port)}/inject`,
     address,
     close: () =>
       new Promise<void>((resolve) => {
