@@ -38,7 +38,12 @@ export function splitHostPort(text: string, what: string): HostPort {
 
 /** host and port -> `host:port`, an IPv6 host in brackets. */
 export function joinHostPort(host: string, port: number | string): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${bracketedHost(host)}:${port}`;
+}
+
+/** A host as a URL writes it when no port follows: an IPv6 address in brackets. */
+export function bracketedHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**

@@ -1,7 +1,7 @@
 // A route rule's filters (Gateway API, as Linkerd applies them): request and response header
 // modifiers, and RequestRedirect, which the proxy answers itself; a refused rule answers 500.
 import type { HeaderModifierFilter, HttpRouteFilter, RedirectFilter } from '../../../api/destination-types.ts';
-import { hostOfAddress, joinHostPort } from '../../../api/host-port.ts';
+import { bracketedHost, hostOfAddress, joinHostPort } from '../../../api/host-port.ts';
 import { ProxyError } from '../../errors.ts';
 import { portOf } from '../../server/request-context.ts';
 import { DEFAULT_PORT, normalizeAuthority } from '../targets.ts';
@@ -86,7 +86,7 @@ export function redirectResponse(req: MeshRequest, r: RedirectFilter, pathPrefix
   if (scheme === req.scheme && host.toLowerCase() === own.host.toLowerCase() && port === own.port && nextPath === path) {
     throw new ProxyError('ROUTE_REFUSED', `${label}: redirect loop: the RequestRedirect sends ${req.scheme}://${req.authority}${path} back to itself`);
   }
-  const hostPart = port === DEFAULT_PORT[scheme] ? (host.includes(':') ? `[${host}]` : host) : joinHostPort(host, port);
+  const hostPart = port === DEFAULT_PORT[scheme] ? bracketedHost(host) : joinHostPort(host, port);
   return { status: r.statusCode, headers: { location: `${scheme}://${hostPart}${nextPath}${query}`, 'content-length': '0' }, body: null };
 }
 
