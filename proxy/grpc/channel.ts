@@ -39,7 +39,7 @@ interface Connection {
   readonly session: ClientHttp2Session;
   /** The calls open on it: told when the server sends GOAWAY. */
   readonly calls: Set<Call<unknown, unknown>>;
-  stopKeepalive(): void;
+  readonly stopKeepalive: () => void;
   /** Set once the server has sent GOAWAY: the bound on the calls left on it (`boundDrain`). */
   drainTimer?: NodeJS.Timeout;
 }
@@ -116,8 +116,8 @@ export class GrpcChannel {
       servername: o.servername,
       checkServerIdentity: (_host, cert) => o.checkServerIdentity(cert),
     });
-    const connection: Connection = { session, calls: new Set(), stopKeepalive: () => {} };
-    connection.stopKeepalive = this.keepAlive(connection);
+    const calls = new Set<Call<unknown, unknown>>();
+    const connection: Connection = { session, calls, stopKeepalive: this.keepAlive(session, calls) };
     this.current = connection;
     // A server that takes the TCP connection but never finishes TLS, or finishes it and never
     // speaks HTTP/2, would otherwise hold every call on the connection for as long as the socket
@@ -180,11 +180,10 @@ export class GrpcChannel {
     connection.drainTimer.unref();
   }
 
-  /** While calls are open on the connection, a ping every `keepaliveMs`; one unanswered in time drops it. Returns how to stop. */
-  private keepAlive(connection: Connection): () => void {
+  /** While `calls` (those open on the session) has any, a ping every `keepaliveMs`; one unanswered in time drops the session. Returns how to stop. */
+  private keepAlive(session: ClientHttp2Session, calls: ReadonlySet<unknown>): () => void {
     const { every, timeout } = this.keepalive;
     if (every === 0) return () => {};
-    const { session } = connection;
     /** The wait for the ping in flight; a session destroyed meanwhile may never call the ping back. */
     let unanswered: NodeJS.Timeout | undefined;
     const timer = setInterval(() => {
@@ -192,7 +191,7 @@ export class GrpcChannel {
       // at its 'close', which comes later: ping() would throw on it meanwhile.
       // One ping at a time: a new one would restart the wait, and a timeout longer than the
       // interval would then never run out, however long the server had been gone.
-      if (connection.calls.size === 0 || session.closed || session.destroyed || unanswered) return;
+      if (calls.size === 0 || session.closed || session.destroyed || unanswered) return;
       const wait = setTimeout(() => session.destroy(new Error(`keepalive ping not answered within ${timeout} ms`)), timeout);
       wait.unref();
       unanswered = wait;
