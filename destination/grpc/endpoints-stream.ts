@@ -38,7 +38,10 @@ export function endpointsHandler(discovery: Discovery, logger: Logger, toWire: (
         if (view.endpoints.length === 0) return sent === undefined || sent.size > 0 ? [{ noEndpoints: { exists: view.exists } }] : [];
         const removed = [...(sent?.keys() ?? [])].filter((a) => !next.has(a));
         const added: Endpoint[] = view.endpoints.filter((e) => sent?.get(e.address) !== next.get(e.address));
-        return [...(removed.length > 0 ? [{ remove: { addresses: removed } }] : []), ...(added.length > 0 ? [{ add: { endpoints: added.map(toWire) } }] : [])];
+        const messages: EndpointUpdateMessage[] = [];
+        if (removed.length > 0) messages.push({ remove: { addresses: removed } });
+        if (added.length > 0) messages.push({ add: { endpoints: added.map(toWire) } });
+        return messages;
       });
       if (written) sent = next;
     };
