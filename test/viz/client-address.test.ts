@@ -28,6 +28,7 @@ describe('the viz client\'s address', () => {
   it('names an address that is not host:port', async () => {
     const err = await vizGet('localhost', '/api/stat', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VizClientError);
+    expect((err as VizClientError).code).toBe('VIZ_BAD_ADDRESS');
     expect((err as VizClientError).message).toBe('the viz address "localhost" is not host:port (no port), such as 127.0.0.1:8080 or [fd00::5]:8080');
   });
 });

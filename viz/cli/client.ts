@@ -4,7 +4,7 @@ import { CodedError } from '../../api/errors.ts';
 import { joinHostPort, splitHostPort, type HostPort } from '../../api/host-port.ts';
 import { DEFAULT_VIZ_ADDR, DemoNotFound, findDemo } from '../../cli/find-demo.ts';
 
-export class VizClientError extends CodedError<'VIZ_UNREACHABLE' | 'VIZ_REFUSED'> {
+export class VizClientError extends CodedError<'VIZ_BAD_ADDRESS' | 'VIZ_UNREACHABLE' | 'VIZ_REFUSED'> {
   override readonly name = 'VizClientError';
 }
 
@@ -42,7 +42,7 @@ export async function vizFetch(addr: string, path: string, params: Record<string
   try {
     at = splitHostPort(addr, 'the viz address');
   } catch (err) {
-    throw new VizClientError('VIZ_UNREACHABLE', (err as Error).message);
+    throw new VizClientError('VIZ_BAD_ADDRESS', (err as Error).message);
   }
   const url = new URL(`http://${joinHostPort(at.host, at.port)}${path}`);
   for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
