@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import Pool from 'undici/lib/dispatcher/pool.js';
 import { splitHostPort } from '../api/host-port.ts';
+import { HOP_BY_HOP } from '../proxy/http/hop-by-hop.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -45,7 +46,8 @@ const pem = (file: string) => readFileSync(join(values.certs!, file));
 // A clean exit on the harness's SIGTERM, so that `--cpu-prof` writes its profile.
 process.on('SIGTERM', () => process.exit(0));
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect']);
+/** The mesh's hop-by-hop headers (proxy/http/hop-by-hop.ts), and Host and Expect, which node:http and undici write themselves. */
+const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
 /** A bounded keep-alive pool to one upstream, its connections made by `dial`, as the mesh's Http1Client. */
 function pool(upstream: string, dial: () => Socket): Pool {
@@ -75,7 +77,7 @@ function forward(upstream: Pool, authority: string, req: IncomingMessage, res: S
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (!HOP_BY_HOP.has(name)) headers.push(name, raw[i + 1]!);
+    if (!DROPPED.has(name)) headers.push(name, raw[i + 1]!);
   }
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   let resume: (() => void) | undefined;
@@ -93,7 +95,7 @@ function forward(upstream: Pool, authority: string, req: IncomingMessage, res: S
       const out: string[] = [];
       for (let i = 0; i < rawHeaders.length; i += 2) {
         const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-        if (!HOP_BY_HOP.has(name)) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+        if (!DROPPED.has(name)) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
       }
       res.writeHead(status, out);
       return true;
