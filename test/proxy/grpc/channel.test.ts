@@ -10,7 +10,7 @@ import type { EndpointUpdateMessage, GetDestinationMessage, PodAnnouncementMessa
 import type { CertifyRequestMessage, CertifyResponseMessage } from '../../../api/identity-proto.ts';
 import { identityService } from '../../../api/identity-service.ts';
 import { grpcMethod } from '../../../api/proto-codec.ts';
-import { spiffeIdOfPeer } from '../../../api/spiffe.ts';
+import { serverIdentityCheck } from '../../../api/spiffe.ts';
 import { GrpcChannel, type ChannelOptions } from '../../../proxy/grpc/channel.ts';
 import type { ClientCall } from '../../../proxy/grpc/call.ts';
 import { GrpcError } from '../../../proxy/grpc/status.ts';
@@ -45,7 +45,7 @@ function channel(overrides: Partial<ChannelOptions> = {}, clientIdentity = produ
     trustAnchorsPem: pki.anchorPem,
     clientCertificate: creds.current(),
     servername: 'destination.linkerd.svc.cluster.local',
-    checkServerIdentity: (cert) => (spiffeIdOfPeer(cert.subjectaltname) === SERVER_ID ? undefined : new Error(`not the destination: ${spiffeIdOfPeer(cert.subjectaltname)}`)),
+    checkServerIdentity: serverIdentityCheck('the destination', SERVER_ID),
     ...overrides,
   }));
 }
@@ -197,11 +197,11 @@ describe('GrpcChannel against a grpc-js server', () => {
   });
 
   it('a server whose identity is not the one expected: UNAVAILABLE, saying what it presented', async () => {
-    const ch = await channel({ checkServerIdentity: () => new Error('presented the wrong SPIFFE id') });
+    const ch = await channel({ checkServerIdentity: serverIdentityCheck('the destination', productionId('orders')) });
     try {
       const { error } = await outcome(ch.serverStream(getEndpoints, { authority: 'two-then-ok' }));
       expect(error).toMatchObject({ code: 'UNAVAILABLE' });
-      expect(error!.details).toMatch(/presented the wrong SPIFFE id/);
+      expect(error!.details).toContain(`the destination presented ${SERVER_ID}, expected ${productionId('orders')}`);
     } finally {
       ch.close();
     }
