@@ -3,19 +3,18 @@
 // HTTP/2 session to side `b`, which sends it over ONE h2c session to the app; bodies and
 // responses go through `pipe`, as a plain node:http2 forwarder writes it.
 // Usage: bare-h2-pair.ts a|b LISTEN_HOST:PORT PEER_HOST:PORT CERT_DIR [proxy-gc]
-// (CERT_DIR holds a.crt/a.key, b.crt/b.key). `proxy-gc`: the GC flags bin/mesh.js sets for a
-// proxy (1 MB semi-spaces that do not grow, a 20% heap-growing factor), for a like-for-like floor.
+// (CERT_DIR holds a.crt/a.key, b.crt/b.key). `proxy-gc`: the V8 settings bin/mesh.js gives a running
+// proxy (bin/proxy-v8-flags.js: 1 MB semi-spaces that do not grow, scavenged on the main thread, a
+// 20% heap-growing factor, baseline-only wasm), for a like-for-like floor.
 import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { splitHostPort } from '../api/host-port.ts';
+import { applyProxyV8Flags } from '../bin/proxy-v8-flags.js';
 
 const [side, listen, peer, certs, gc] = process.argv.slice(2) as [string, string, string, string, string | undefined];
-if (gc === 'proxy-gc') {
-  setFlagsFromString('--heap-growing-percent=20');
-  setFlagsFromString('--semi-space-growth-factor=1');
-}
+if (gc === 'proxy-gc') applyProxyV8Flags(process.execArgv);
 const { host, port } = splitHostPort(listen, 'LISTEN_HOST:PORT');
 const file = (name: string) => readFileSync(join(certs, name));
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);

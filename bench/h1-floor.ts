@@ -7,17 +7,17 @@
 //   node bin/run.js bench/h1-floor.ts a --listen 127.0.0.1:19500 --peer 127.0.0.1:19501 --certs DIR
 //   node bin/run.js bench/h1-floor.ts b --listen 127.0.0.1:19501 --app 127.0.0.1:18080 --certs DIR
 // DIR holds ca.pem, a.crt/a.key and b.crt/b.key (../shared/peer-bench's certificates).
-// `proxy-gc` as a second argument gives V8 the settings bin/mesh.js gives a running proxy.
+// `proxy-gc` as a second argument gives V8 the settings bin/mesh.js gives a running proxy (bin/proxy-v8-flags.js).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import Pool from 'undici/lib/dispatcher/pool.js';
 import { splitHostPort } from '../api/host-port.ts';
+import { applyProxyV8Flags } from '../bin/proxy-v8-flags.js';
 import { HOP_BY_HOP } from '../proxy/http/hop-by-hop.ts';
 
 const { positionals, values } = parseArgs({
@@ -30,14 +30,13 @@ if ((side !== 'a' && side !== 'b') || !values.listen || !values.certs || (side =
   process.exit(2);
 }
 if (positionals[1] === 'proxy-gc') {
-  // The settings bin/mesh.js gives a running proxy: its heap growth, its young generation kept at
-  // 1 MB, and undici's llhttp parser left to V8's baseline wasm compiler (slower per response than
-  // the optimized code V8 would tier up to, so a floor without it would read cheaper than the
-  // mesh's transport). Set before the first connection, when undici compiles the parser.
-  // (bin/mesh.js's optimizing compiler held off until start-up ends changes start-up memory only.)
-  setFlagsFromString('--heap-growing-percent=20');
-  setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--liftoff-only');
+  // Every setting bin/mesh.js gives a running proxy, from the same list (its heap growth, its young
+  // generation kept at 1 MB and scavenged on the main thread, undici's llhttp parser left to V8's
+  // baseline wasm compiler, which parses slower than the optimized code V8 would tier up to: a floor
+  // without it would read cheaper than the mesh's transport). Set before the first connection, when
+  // undici compiles the parser. (bin/mesh.js's optimizing compiler held off until start-up ends
+  // changes start-up memory only.)
+  applyProxyV8Flags(process.execArgv);
 }
 const listen = splitHostPort(values.listen, '--listen');
 if (!listen.host.startsWith('127.')) throw new Error('h1-floor listens on loopback only');

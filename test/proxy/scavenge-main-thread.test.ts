@@ -7,30 +7,12 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { SCAVENGE_TRACE as TRACE, tasksPerScavenge } from '../helpers/scavenge-trace.ts';
 import { startAppBehindTwoProxies, trafficRound, type AppBehindProxies, type ProxyHandle } from '../helpers/two-proxies.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
 const AUTHORITY = 'web.test.svc.cluster.local:8080';
-const TRACE = ['--trace-gc', '--trace-parallel-scavenge'];
-/** A task's line (`scavenge[0x...]: time=...`) and a finished scavenge's line (`Scavenge 12.5 (15.1) -> ...`). */
-const TASK = /scavenge\[0x[0-9a-f]+\]/;
-const DONE = /: Scavenge /;
-
-/** For each scavenge in `trace`, how many tasks took part in it. */
-function tasksPerScavenge(trace: string): number[] {
-  const counts: number[] = [];
-  let tasks = 0;
-  for (const line of trace.split('\n')) {
-    if (TASK.test(line)) tasks++;
-    else if (DONE.test(line)) {
-      counts.push(tasks);
-      tasks = 0;
-    }
-  }
-  return counts;
-}
-
 let mesh: AppBehindProxies<Awaited<ReturnType<typeof startHttp1App>>>;
 
 beforeAll(async () => {

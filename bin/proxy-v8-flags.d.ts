@@ -1,0 +1,3 @@
+// Types for bin/proxy-v8-flags.js (plain JavaScript: bin/mesh.js loads it before any TypeScript runs).
+export declare const PROXY_V8_FLAGS: ReadonlyArray<{ flag: string; overriddenBy: RegExp }>;
+export declare function applyProxyV8Flags(execArgv: readonly string[]): void;
