@@ -4,7 +4,10 @@ import { isIPv6 } from 'node:net';
 import { codedError } from './errors.ts';
 
 /** An address that is not `host:port`; the message names where it came from and what is wrong. */
-export class HostPortError extends codedError('BAD_HOST_PORT') {}
+export class HostPortError extends codedError('BAD_HOST_PORT') {
+  /** What is wrong, without the address: `no port`, `the port "99999" is not a number from 0 to 65535`. */
+  reason = '';
+}
 
 export interface HostPort {
   /** Without brackets: `127.0.0.1`, `fd00::5`, `orders.production`. */
@@ -20,7 +23,7 @@ export interface HostPort {
  * `what` names the address in the error: `--addr`, `MESH_DESTINATION_ADDR`, `endpoint of orders`.
  */
 export function splitHostPort(text: string, what: string): HostPort {
-  const bad = (why: string) => new HostPortError(`${what} "${text}" is not host:port (${why}), such as 127.0.0.1:8080 or [fd00::5]:8080`);
+  const bad = (why: string) => Object.assign(new HostPortError(`${what} "${text}" is not host:port (${why}), such as 127.0.0.1:8080 or [fd00::5]:8080`), { reason: why });
   const colon = text.lastIndexOf(':');
   if (colon < 0) throw bad('no port');
   const portText = text.slice(colon + 1);

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
-import { joinHostPort, splitHostPort, type HostPort } from '../api/host-port.ts';
+import { HostPortError, joinHostPort, splitHostPort, type HostPort } from '../api/host-port.ts';
 import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 
@@ -218,10 +218,11 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
       let hp: HostPort;
       try {
         hp = splitHostPort(raw.trim(), s.flag);
-      } catch {
-        throw bad('host:port');
+      } catch (err) {
+        throw bad(`host:port (${err instanceof HostPortError ? err.reason : (err as Error).message})`);
       }
-      if ((isIP(hp.host) === 0 && !/^[A-Za-z0-9.-]+$/.test(hp.host)) || hp.port === 0) throw bad('host:port');
+      if (isIP(hp.host) === 0 && !/^[A-Za-z0-9.-]+$/.test(hp.host)) throw bad(`host:port (the host "${hp.host}" is neither an IP address nor a DNS name)`);
+      if (hp.port === 0) throw bad('host:port (port 0 names no port to dial)');
       return joinHostPort(hp.host, hp.port);
     }
     case 'spiffe':
