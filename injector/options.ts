@@ -1,6 +1,11 @@
 // Mesh-wide injection settings: where the control plane lives, what the sidecar defaults to.
 import { meshVersion } from '../api/locate.ts';
 import type { ProxyConfig } from './annotations.ts';
+import type { PodIpFamily } from './pod-ip-family.ts';
+
+/** How the app's traffic reaches the proxy (InjectOptions.capture). */
+export const CAPTURE_MODES = ['http-proxy', 'iptables'] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
 
 export interface InjectOptions {
   /** Sidecar defaults; namespace and pod annotations override them per workload. */
@@ -19,13 +24,14 @@ export interface InjectOptions {
    * (one machine, shared loopback); `iptables` adds the proxy-init container and a transparent
    * proxy (a pod with a network namespace of its own: a cluster). DESIGN.md, "Pods on one machine".
    */
-  capture: 'http-proxy' | 'iptables';
+  capture: CaptureMode;
   /**
-   * The address family of `status.podIP` in this cluster. The kubelet only substitutes `$(POD_IP)`,
-   * so an IPv6 pod's `HTTP_PROXY` gets its brackets from the template: `http://[$(POD_IP)]:4140`.
-   * Every pod of a cluster has an address of its primary family, so the injector's own tells.
+   * The address families of the pods in this cluster (pod-ip-family.ts). The kubelet only
+   * substitutes `$(POD_IP)`, so an IPv6 pod's `HTTP_PROXY` gets its brackets from the template:
+   * `http://[$(POD_IP)]:4140`; and a pod with any IPv6 address needs ip6tables rules as well.
+   * Every pod of a cluster has an address of its primary family, so the injector's own tells that one.
    */
-  podIpFamily: 'IPv4' | 'IPv6';
+  podIpFamily: PodIpFamily;
   /**
    * The trust anchors themselves, when the injector knows them (a cluster: from the ConfigMap): they
    * go into the proxy's environment, because a ConfigMap volume cannot reach into another namespace.

@@ -3,6 +3,7 @@
 import type { ProxyConfig } from './annotations.ts';
 import { PROXY_CONTAINER, type InjectMode } from './decision.ts';
 import type { InjectOptions } from './options.ts';
+import { hasIpv6, primaryFamily, type PodIpFamily } from './pod-ip-family.ts';
 import type { Container, EnvVar, Volume } from './workloads.ts';
 
 export const PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
@@ -117,10 +118,11 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
  * iptables rules that send the app's TCP through the proxy. It needs NET_ADMIN (and root to use
  * it), and nothing else; it runs once and exits.
  */
-export function proxyInitContainer(config: ProxyConfig, podIpFamily: InjectOptions['podIpFamily']): Container {
+export function proxyInitContainer(config: ProxyConfig, podIpFamily: PodIpFamily): Container {
   const args = ['--inbound-port', String(PORTS.inbound), '--outbound-port', String(PORTS.outbound), '--proxy-uid', String(PROXY_UID)];
-  // An IPv6 pod's traffic is IPv6: without ip6tables rules it would go around the proxy.
-  if (podIpFamily === 'IPv6') args.push('--ipv6');
+  // A pod with an IPv6 address, alone or beside an IPv4 one, has IPv6 traffic: without ip6tables
+  // rules it would go around the proxy. `--ipv6` writes the rules for both families.
+  if (hasIpv6(podIpFamily)) args.push('--ipv6');
   if (config.skipInboundPorts) args.push('--skip-inbound-ports', config.skipInboundPorts);
   if (config.skipOutboundPorts) args.push('--skip-outbound-ports', config.skipOutboundPorts);
   return {
@@ -156,8 +158,9 @@ export function proxyVolumes(o: InjectOptions): Volume[] {
  * App-side variables: the pod IP, then the proxy settings that send HTTP and gRPC through the sidecar.
  * An IPv6 address in a URL needs brackets, and the kubelet adds none when it substitutes `$(POD_IP)`.
  */
-export function appEnv(podIpFamily: InjectOptions['podIpFamily']): EnvVar[] {
-  const outbound = `http://${podIpFamily === 'IPv6' ? '[$(POD_IP)]' : '$(POD_IP)'}:${PORTS.outbound}`;
+export function appEnv(podIpFamily: PodIpFamily): EnvVar[] {
+  // `$(POD_IP)` is the primary family's address (a dual-stack pod's first of `status.podIPs`).
+  const outbound = `http://${primaryFamily(podIpFamily) === 'IPv6' ? '[$(POD_IP)]' : '$(POD_IP)'}:${PORTS.outbound}`;
   return [
     field('POD_IP', 'status.podIP'),
     value('HTTP_PROXY', outbound),

@@ -5,37 +5,53 @@ import { Document } from 'yaml';
 import { InjectorError } from '../../injector/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
-import { defaultInjectOptions } from '../../injector/options.ts';
+import { CAPTURE_MODES, defaultInjectOptions, type CaptureMode } from '../../injector/options.ts';
+import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, type PodIpFamily } from '../../injector/pod-ip-family.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
-import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
+import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 
 export const summary = 'add the mesh-proxy sidecar to the workloads in Kubernetes YAML';
 
-const USAGE = `usage: mesh inject <file|-> [--proxy-image NAME] [--only-annotated]
+const USAGE = `usage: mesh inject <file|-> [--proxy-image NAME] [--only-annotated] [--capture MODE] [--pod-ip-family F]
 
 Reads Kubernetes YAML (several documents, Lists), writes it to stdout with the mesh-proxy
 sidecar added to every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob,
 and prints one line per workload to stderr. A workload or namespace annotated
 linkerd.io/inject: disabled is left alone; Namespaces in the input count as the namespace.
   --proxy-image NAME   the proxy image, without tag (default ghcr.io/mesh/mesh)
-  --only-annotated     inject only where linkerd.io/inject is enabled or ingress (as the webhook does)`;
+  --only-annotated     inject only where linkerd.io/inject is enabled or ingress (as the webhook does)
+  --capture MODE       http-proxy (default: HTTP_PROXY on the apps, pods sharing one loopback) or
+                       iptables (a proxy-init container and a transparent proxy: a cluster)
+  --pod-ip-family F    the pods' address families: IPv4 (default), IPv6, or dual-stack with the
+                       primary (status.podIP's) first, IPv4,IPv6 or IPv6,IPv4. An IPv6 POD_IP is
+                       bracketed in HTTP_PROXY; any IPv6 gives proxy-init --ipv6 (ip6tables too)`;
 
-const OPTIONS = { 'proxy-image': { type: 'string' }, 'only-annotated': { type: 'boolean', default: false } } as const;
+const OPTIONS = {
+  'proxy-image': { type: 'string' },
+  'only-annotated': { type: 'boolean', default: false },
+  capture: { type: 'string', default: 'http-proxy' },
+  'pod-ip-family': { type: 'string', default: 'IPv4' },
+} as const;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('inject', USAGE, async () => {
     const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one file (or - for stdin)' } });
-    return injectFile(positionals[0]!, values);
+    // Checked before any input is read, as a usage error (exit 2) naming the flag and what it takes.
+    const capture = CAPTURE_MODES.find((mode) => mode === values.capture);
+    if (capture === undefined) throw new UsageError(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
+    const podIpFamily = parsePodIpFamily(values['pod-ip-family']);
+    if (podIpFamily === undefined) throw new UsageError(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
+    return injectFile(positionals[0]!, values, { capture, podIpFamily });
   });
 }
 
 /** Injects the workloads of `source` (a path, or - for stdin): 0, or 1 naming what is wrong. */
-async function injectFile(source: string, values: CommandValues<typeof OPTIONS>): Promise<number> {
+async function injectFile(source: string, values: CommandValues<typeof OPTIONS>, pods: { capture: CaptureMode; podIpFamily: PodIpFamily }): Promise<number> {
   try {
     const text = source === '-' ? await readStdin() : readFileSync(source, 'utf8');
     const docs = parseYamlDocuments(text, source === '-' ? '<stdin>' : source);
     const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.value));
-    const options = defaultInjectOptions({ assumeEnabled: !values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
+    const options = defaultInjectOptions({ ...pods, assumeEnabled: !values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
     if (values['proxy-image']) options.proxy.imageName = values['proxy-image'];
 
     const out: string[] = [];

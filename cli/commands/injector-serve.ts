@@ -6,7 +6,8 @@ import { createLogger } from '../../api/log.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { splitPemCertificates } from '../../identity/ca-validate.ts';
 import { clusterFacts, type ClusterFacts } from '../../injector/cluster.ts';
-import { defaultInjectOptions, MESH_IMAGE, meshVersion } from '../../injector/options.ts';
+import { CAPTURE_MODES, defaultInjectOptions, MESH_IMAGE, meshVersion } from '../../injector/options.ts';
+import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED } from '../../injector/pod-ip-family.ts';
 import { startWebhook } from '../../injector/webhook.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
 import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
@@ -23,7 +24,8 @@ const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0
   --kubeconfig FILE  with --kubernetes (default $KUBECONFIG, else the pod's in-cluster account)
   --trust-anchors F  PEM anchors, put in every proxy's environment (else each pod mounts the ConfigMap)
   --capture MODE     iptables (proxy-init) or http-proxy (HTTP_PROXY); default iptables with --kubernetes
-  --pod-ip-family F  IPv4 or IPv6: the family of the pods' addresses, so HTTP_PROXY brackets an IPv6 one
+  --pod-ip-family F  IPv4, IPv6, or dual-stack IPv4,IPv6 / IPv6,IPv4 (primary first): the pods' address
+                     families, so HTTP_PROXY brackets an IPv6 POD_IP and proxy-init covers IPv6 (--ipv6)
                      (default: the family of --addr's host, the injector's own pod IP in a cluster)
   --proxy-image      the proxy image, without tag (default ${MESH_IMAGE})
   --proxy-version    its tag (default ${meshVersion()})
@@ -67,12 +69,13 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   }
 
   if (values.kubernetes && values.namespaces) return fail('--namespaces and --kubernetes exclude each other: in a cluster the namespaces come from the API server');
-  const capture = values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy');
-  if (capture !== 'iptables' && capture !== 'http-proxy') return fail(`--capture must be iptables or http-proxy, got "${capture}"`);
+  const capture = CAPTURE_MODES.find((mode) => mode === (values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy')));
+  if (capture === undefined) return fail(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
 
-  // In a cluster --addr is `$(MESH_POD_IP):8443`, and every pod's address is of the cluster's primary family.
-  const podIpFamily = values['pod-ip-family'] ?? (isIPv6(addr.host) ? 'IPv6' : 'IPv4');
-  if (podIpFamily !== 'IPv4' && podIpFamily !== 'IPv6') return fail(`--pod-ip-family must be IPv4 or IPv6, got "${podIpFamily}"`);
+  // In a cluster --addr is `$(MESH_POD_IP):8443`, and every pod has an address of the cluster's
+  // primary family. Only the operator knows whether it is dual-stack.
+  const podIpFamily = values['pod-ip-family'] === undefined ? (isIPv6(addr.host) ? 'IPv6' : 'IPv4') : parsePodIpFamily(values['pod-ip-family']);
+  if (podIpFamily === undefined) return fail(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
 
   let cert: Buffer, key: Buffer, namespaces, trustAnchorsPem: string | undefined;
   try {

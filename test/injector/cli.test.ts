@@ -103,6 +103,51 @@ describe('mesh inject', () => {
     ]);
   });
 
+  it('--pod-ip-family: an IPv6 POD_IP is bracketed in HTTP_PROXY, and any IPv6 gives proxy-init --ipv6', async () => {
+    const path = file('families.yaml', APP);
+    const checkout = (stdout: string) => docsOf(stdout).find((d: any) => d.kind === 'Deployment').spec.template.spec;
+    const appEnv = (spec: any, name: string) => spec.containers[1].env?.find((e: any) => e.name === name)?.value;
+    // What each family gives, read from the real command's YAML: HTTP_PROXY under the default capture,
+    // and proxy-init's arguments under --capture iptables.
+    const expected: Array<[string, string, boolean]> = [
+      ['IPv4', 'http://$(POD_IP):4140', false],
+      ['IPv6', 'http://[$(POD_IP)]:4140', true],
+      ['IPv4,IPv6', 'http://$(POD_IP):4140', true],
+      ['IPv6,IPv4', 'http://[$(POD_IP)]:4140', true],
+    ];
+    for (const [family, httpProxy, ipv6Rules] of expected) {
+      const proxied = await runMesh(['inject', path, '--pod-ip-family', family]);
+      expect(proxied.code, proxied.stderr).toBe(0);
+      expect(appEnv(checkout(proxied.stdout), 'HTTP_PROXY'), family).toBe(httpProxy);
+
+      const captured = await runMesh(['inject', path, '--capture', 'iptables', '--pod-ip-family', family]);
+      expect(captured.code, captured.stderr).toBe(0);
+      const spec = checkout(captured.stdout);
+      expect(spec.initContainers[0].name).toBe('mesh-init');
+      expect(spec.initContainers[0].command.includes('--ipv6'), family).toBe(ipv6Rules);
+      expect(appEnv(spec, 'HTTP_PROXY'), 'iptables capture leaves the app alone').toBeUndefined();
+    }
+    // Without the flag: IPv4, and HTTP_PROXY as before.
+    const plain = await runMesh(['inject', path]);
+    expect(appEnv(checkout(plain.stdout), 'HTTP_PROXY')).toBe('http://$(POD_IP):4140');
+  });
+
+  it('refuses a bad --pod-ip-family or --capture before reading anything, naming the flag and what it takes', async () => {
+    const path = file('unread.yaml', APP);
+    for (const family of ['ipv6', 'IPv5', 'IPv4, IPv6', 'IPv4,IPv4', 'dual']) {
+      const bad = await runMesh(['inject', path, '--pod-ip-family', family]);
+      expect([bad.code, bad.stdout], family).toEqual([2, '']);
+      expect(bad.stderr.split('\n')[0]).toBe(
+        `mesh inject: --pod-ip-family must be IPv4, IPv6, IPv4,IPv6 (dual-stack, IPv4 primary) or IPv6,IPv4 (dual-stack, IPv6 primary), got "${family}"`,
+      );
+      expect(bad.stderr).toContain('usage: mesh inject');
+    }
+    const badCapture = await runMesh(['inject', path, '--capture', 'ebpf']);
+    expect([badCapture.code, badCapture.stdout, badCapture.stderr.split('\n')[0]]).toEqual([2, '', 'mesh inject: --capture must be http-proxy or iptables, got "ebpf"']);
+    const noValue = await runMesh(['inject', path, '--pod-ip-family']);
+    expect([noValue.code, noValue.stderr.split('\n')[0]]).toEqual([2, 'mesh inject: option --pod-ip-family needs a value']);
+  });
+
   it('fails without output on bad input, naming where', async () => {
     const badYaml = await runMesh(['inject', file('bad.yaml', 'kind: Pod\n---\nkind: Pod\nmetadata: {name: x\n')]);
     expect(badYaml.code).toBe(1);

@@ -247,9 +247,11 @@ describe('inject: in a cluster (proxy-init, anchors inline, the owning Deploymen
   const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
   const cluster = defaultInjectOptions({ capture: 'iptables', trustAnchorsPem: PEM });
 
-  it('in a cluster of IPv6 pods, proxy-init writes its rules for ip6tables too', () => {
-    const { object } = inject(workload('Pod', ENABLED), { ...cluster, podIpFamily: 'IPv6' }) as any;
-    expect(object.spec.initContainers[0].command).toEqual(['mesh', 'proxy-init', '--inbound-port', '4143', '--outbound-port', '4140', '--proxy-uid', '2102', '--ipv6']);
+  it('in a cluster of IPv6 or dual-stack pods, proxy-init writes its rules for ip6tables too', () => {
+    for (const podIpFamily of ['IPv6', 'IPv4,IPv6', 'IPv6,IPv4'] as const) {
+      const { object } = inject(workload('Pod', ENABLED), { ...cluster, podIpFamily }) as any;
+      expect(object.spec.initContainers[0].command, podIpFamily).toEqual(['mesh', 'proxy-init', '--inbound-port', '4143', '--outbound-port', '4140', '--proxy-uid', '2102', '--ipv6']);
+    }
     expect(inject(workload('Pod', ENABLED), cluster).object).toMatchObject({ spec: { initContainers: [{ command: expect.not.arrayContaining(['--ipv6']) }] } });
   });
 

@@ -306,7 +306,7 @@ describe('mesh injector serve', () => {
 
   it('says what is missing or wrong in its arguments', async () => {
     const badFamily = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ip-family', 'IPv5']);
-    expect([badFamily.code, badFamily.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ip-family must be IPv4 or IPv6, got "IPv5"']);
+    expect([badFamily.code, badFamily.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ip-family must be IPv4, IPv6, IPv4,IPv6 (dual-stack, IPv4 primary) or IPv6,IPv4 (dual-stack, IPv6 primary), got "IPv5"']);
     const noCert = await runMesh(['injector', 'serve']);
     expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([1, 'mesh injector serve: --cert and --key are required']);
     const badAddr = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', 'localhost']);
