@@ -80,6 +80,10 @@ export class DestinationClient implements Resolver {
   private grpc?: GrpcChannel;
   private readonly entries = new Map<string, Entry<unknown>>();
   private registrationStream?: ResilientStream<RegistrationEventMessage>;
+  /** A new registration stream for this proxy's pod (set when it registers one); `onAccepted` runs on each acceptance. */
+  private registrationOf?: (onAccepted?: () => void) => ResilientStream<RegistrationEventMessage>;
+  /** Registrations on channels left behind by a rotation, stopped once the newest one is accepted. */
+  private readonly retiringRegistrations: Array<ResilientStream<RegistrationEventMessage>> = [];
   private registrationCall?: ClientCall<PodAnnouncementMessage, RegistrationEventMessage>;
   private unsubscribeReady?: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -98,10 +102,17 @@ export class DestinationClient implements Resolver {
     const idle = options.idleTimeoutMs ?? 60_000;
     this.sweepTimer = setInterval(() => this.sweep(idle), Math.max(50, Math.floor(idle / 2)));
     this.sweepTimer.unref();
-    // New certificate: new channel for every stream (open ones would keep presenting the old one).
+    // New certificate: a new channel, and every open stream moves to it. Left where they were,
+    // the streams would keep presenting the old certificate, and hold the old connection open, for
+    // as long as they live (a watch lives as long as its target is used): one more connection to
+    // the destination per rotation. Watches reopen at once and keep their state meanwhile; the
+    // registration moves only once the destination has accepted it on the new connection. (The
+    // first certificate comes this way too: nothing is open yet then, so nothing moves.)
     this.unsubscribeRotate = options.credentials.onRotate(() => {
       this.grpc?.close();
       this.grpc = undefined;
+      for (const entry of this.entries.values()) if (entry.stream?.open) entry.stream.restart();
+      this.moveRegistration();
     });
     if (options.pod) this.startRegistration(options.pod);
   }
@@ -162,6 +173,7 @@ export class DestinationClient implements Resolver {
    */
   deregister(): void {
     this.unsubscribeReady?.();
+    for (const retired of this.retiringRegistrations.splice(0)) retired.stop();
     this.registrationStream?.stop();
     this.registrationStream = undefined;
     this.registrationCall = undefined;
@@ -259,23 +271,49 @@ export class DestinationClient implements Resolver {
       announcement.notReady = !ready;
       this.registrationCall?.write(announcement);
     });
-    this.registrationStream = new ResilientStream<RegistrationEventMessage>(
-      `registration ${pod.namespace}/${pod.name}`,
-      {
-        open: () => {
-          const call = this.channel().bidiStream(destinationMethods().register);
-          this.registrationCall = call;
-          call.write(announcement);
-          return call;
+    this.registrationOf = (onAccepted) => {
+      const stream = new ResilientStream<RegistrationEventMessage>(
+        `registration ${pod.namespace}/${pod.name}`,
+        {
+          open: () => {
+            const call = this.channel().bidiStream(destinationMethods().register);
+            this.registrationCall = call;
+            call.write(announcement);
+            return call;
+          },
+          onMessage: (m) => {
+            if (!m.accepted) this.logger.error({ pod: `${pod.namespace}/${pod.name}`, reason: m.message }, 'destination refused registration');
+            else onAccepted?.();
+            this.registration.set({ accepted: !!m.accepted, message: String(m.message ?? '') });
+          },
         },
-        onMessage: (m) => {
-          if (!m.accepted) this.logger.error({ pod: `${pod.namespace}/${pod.name}`, reason: m.message }, 'destination refused registration');
-          this.registration.set({ accepted: !!m.accepted, message: String(m.message ?? '') });
-        },
-      },
-      this.backoff,
-      this.logger,
-    );
+        this.backoff,
+        this.logger,
+      );
+      return stream;
+    };
+    this.registrationStream = this.registrationOf();
     void this.options.credentials.whenReady().then(() => this.registrationStream?.start());
+  }
+
+  /**
+   * The registration on the current channel, made before the old one is broken. The pod lives at
+   * the destination as long as its registration stream does, so cancelling the old stream first
+   * would take the pod out of its Services' endpoints until the new one arrived: callers would see
+   * it leave and come back. The new stream's announcement replaces the pod in place (the
+   * destination keeps the newest registration of a pod), and only then is the old one cancelled,
+   * which the destination then ignores.
+   */
+  private moveRegistration(): void {
+    const old = this.registrationStream;
+    // One not open yet, or waiting out a backoff, opens on the new channel anyway.
+    if (old === undefined || !old.open || this.registrationOf === undefined) return;
+    this.retiringRegistrations.push(old);
+    const moved = this.registrationOf(() => {
+      if (this.registrationStream !== moved) return;
+      for (const retired of this.retiringRegistrations.splice(0)) retired.stop();
+    });
+    this.registrationStream = moved;
+    moved.start();
   }
 }

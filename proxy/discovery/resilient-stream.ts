@@ -43,8 +43,13 @@ export class ResilientStream<M> {
     private readonly logger: Logger,
   ) {}
 
+  /** Whether a call is open (not stopped, not waiting out a backoff, started). */
+  get open(): boolean {
+    return this.call !== undefined;
+  }
+
   start(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.call !== undefined) return;
     let call: ReopenableCall<M>;
     try {
       call = this.hooks.open();
