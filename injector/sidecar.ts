@@ -3,7 +3,7 @@
 import type { ProxyConfig } from './annotations.ts';
 import { PROXY_CONTAINER, type InjectMode } from './decision.ts';
 import type { InjectOptions } from './options.ts';
-import { hasIpv6, primaryFamily, type PodIpFamily } from './pod-ip-family.ts';
+import { hasIpv6, isDualStack, primaryFamily, type PodIpFamily } from './pod-ip-family.ts';
 import type { Container, EnvVar, Volume } from './workloads.ts';
 
 export const PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
@@ -38,6 +38,9 @@ function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[
     field('MESH_POD_NAME', 'metadata.name'),
     field('MESH_POD_NAMESPACE', 'metadata.namespace'),
     field('MESH_POD_IP', 'status.podIP'),
+    // A dual-stack pod's addresses, one of each family: the proxy's inbound listener binds both,
+    // as ip6tables delivers IPv6 callers to the IPv6 one.
+    ...(isDualStack(o.podIpFamily) ? [field('MESH_POD_IPS', 'status.podIPs')] : []),
     field('MESH_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
     // Label values cannot hold `,` or `=` (Kubernetes forbids them), so this list is unambiguous.
     value('MESH_POD_LABELS', Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',')),

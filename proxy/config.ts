@@ -10,6 +10,12 @@ import { parseFlags, UsageError } from '../cli/args.ts';
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
   podIp: string;
+  /**
+   * Every address of the pod, as `status.podIPs` lists them (the pod IP first; dual-stack: one of
+   * each family). The inbound listener binds the others too: an ip6tables REDIRECT delivers an
+   * IPv6 caller to the pod's IPv6 address. Unset: the pod IP only.
+   */
+  podIps?: string[];
   outboundPort: number;
   /** Where the outbound listener binds when not the pod address (an ingress's front door: 127.0.0.1). */
   outboundIp?: string;
@@ -88,7 +94,7 @@ interface Setting {
   key: keyof ProxyConfig;
   flag: string;
   env: string;
-  kind: 'ip' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'name' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'port-ranges' | 'spiffe';
+  kind: 'ip' | 'ips' | 'port' | 'ms' | 'count' | 'path' | 'addr' | 'text' | 'name' | 'bool' | 'policy' | 'cidrs' | 'labels' | 'ports' | 'port-ranges' | 'spiffe';
   default?: string;
   help: string;
 }
@@ -96,6 +102,7 @@ interface Setting {
 /** The table proxy/README.md documents; `mesh proxy --help` prints it. */
 export const SETTINGS: readonly Setting[] = [
   { key: 'podIp', flag: '--pod-ip', env: 'MESH_POD_IP', kind: 'ip', default: '127.0.0.1', help: 'pod address: listeners bind it, the app listens on it' },
+  { key: 'podIps', flag: '--pod-ips', env: 'MESH_POD_IPS', kind: 'ips', help: 'every pod address, as status.podIPs lists them (dual-stack: one of each family); the inbound listener binds each, where ip6tables delivers IPv6 callers' },
   { key: 'outboundPort', flag: '--outbound-port', env: 'MESH_PROXY_OUTBOUND_PORT', kind: 'port', default: '4140', help: 'outbound listener (app -> mesh); 0 picks a free port' },
   { key: 'outboundIp', flag: '--outbound-ip', env: 'MESH_PROXY_OUTBOUND_IP', kind: 'ip', help: 'address the outbound listener binds, if not the pod address (ingress front door)' },
   { key: 'inboundPort', flag: '--inbound-port', env: 'MESH_PROXY_INBOUND_PORT', kind: 'port', default: '4143', help: 'inbound listener (mesh -> app); 0 picks a free port' },
@@ -192,6 +199,12 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
     case 'ip':
       if (!/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(raw)) throw bad('an IP address');
       return raw;
+    case 'ips': {
+      const list = raw.split(',').map((ip) => ip.trim()).filter(Boolean);
+      const badOne = list.find((ip) => isIP(ip) === 0);
+      if (badOne !== undefined || list.length === 0) throw bad(`a list of IP addresses${badOne === undefined ? '' : ` ("${badOne}" is not one)`}`);
+      return list;
+    }
     case 'port': {
       const n = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
       if (!(n >= 0 && n <= 65535)) throw bad('a port (0-65535)');

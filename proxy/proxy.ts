@@ -53,6 +53,8 @@ export interface ProxyAddresses {
   /** Transparent mode: the outbound port on [::1] too, where ip6tables REDIRECT delivers (unset: no IPv6 here). */
   outboundIpv6?: AddressInfo;
   inbound: AddressInfo;
+  /** The inbound port on the pod's other addresses (`--pod-ips`: a dual-stack pod's second family). */
+  inboundOtherIps: AddressInfo[];
   admin: AddressInfo;
   /** Bound once the proxy holds a certificate (no identity: no tap server). */
   tap?: { address: string; port: number };
@@ -135,12 +137,20 @@ export class Proxy {
     const accept: { outbound?: (s: Socket) => void; inbound?: (s: Socket) => void } = {};
     let outboundAt: AddressInfo, inboundAt: AddressInfo;
     let outboundV6At: AddressInfo | undefined;
+    const inboundOtherIps: AddressInfo[] = [];
     try {
       const acceptOutbound = (socket: Socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy());
       outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', acceptOutbound);
       // ip6tables' REDIRECT (`mesh proxy-init --ipv6`) delivers the app's IPv6 connections to [::1].
       if (config.transparent && config.outboundIp === '127.0.0.1') outboundV6At = await this.listenIpv6Loopback(outboundAt.port, acceptOutbound);
-      inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', (socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy()));
+      const acceptInbound = (socket: Socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy());
+      inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', acceptInbound);
+      // A dual-stack pod's other address: ip6tables' REDIRECT in PREROUTING delivers an IPv6 caller
+      // to the pod's IPv6 address, not to the (IPv4) pod IP. One listener per address rather than
+      // one on [::], so an IPv4 caller stays an IPv4 socket, whose original destination reads as such.
+      for (const ip of new Set(config.podIps ?? [])) {
+        if (ip !== config.podIp) inboundOtherIps.push(await this.listen(ip, inboundAt.port, `inbound ${ip}`, acceptInbound));
+      }
       this.resolver = this.deps.resolver ?? destinationFromConfig(config, this.credentials, inboundAt.port, logger) ?? (await this.devResolver());
     } catch (err) {
       for (const server of this.listeners.values()) server.close();
@@ -151,7 +161,7 @@ export class Proxy {
     const common = { ids: this.ids, metrics: this.metrics, config };
     const self = this.selfFacts();
     const selfAddresses = new Set([joinHostPort(outboundAt.address, outboundAt.port), joinHostPort(inboundAt.address, inboundAt.port)]);
-    if (outboundV6At) selfAddresses.add(joinHostPort(outboundV6At.address, outboundV6At.port));
+    for (const also of [outboundV6At, ...inboundOtherIps]) if (also) selfAddresses.add(joinHostPort(also.address, also.port));
     this.outboundStack = buildOutboundStack({
       resolver: this.resolver,
       endpoints: this.outboundClients,
@@ -192,7 +202,7 @@ export class Proxy {
     accept.inbound = (socket) => inbound.accept(socket);
     const admin = await this.admin.listen();
     for (const bound of [outboundAt, inboundAt, admin]) if (bound.address === config.podIp) this.ownPorts.add(bound.port);
-    this.addresses = { outbound: outboundAt, ...(outboundV6At ? { outboundIpv6: outboundV6At } : {}), inbound: inboundAt, admin };
+    this.addresses = { outbound: outboundAt, ...(outboundV6At ? { outboundIpv6: outboundV6At } : {}), inbound: inboundAt, inboundOtherIps, admin };
     await this.startTap();
     this.idleGc.start();
     logger.info(
@@ -239,7 +249,7 @@ export class Proxy {
     // (HTTP/1 answers with `connection: close`, HTTP/2 sessions get GOAWAY). The outbound side
     // stays open meanwhile, for the app: finishing those requests may take calls of its own (an
     // order in flight still charges its payment), on a new connection to this port if need be.
-    this.listeners.get('inbound')?.close();
+    for (const [name, server] of this.listeners) if (name.startsWith('inbound')) server.close();
     const inbound = await drains.inbound.drain(this.config.shutdownGraceMs);
     // Then the outbound side, within what is left of the grace period.
     for (const server of this.listeners.values()) server.close();
@@ -344,7 +354,7 @@ export class Proxy {
     this.listeners.set(name, server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(Object.assign(new Error(`${name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`), { code: err.code })),
+        reject(Object.assign(new Error(`${name}: cannot listen on ${joinHostPort(host, port)}: ${err.code ?? err.message}`), { code: err.code })),
       );
       server.listen({ host, port, backlog: 1024 }, () => {
         server.removeAllListeners('error');

@@ -32,6 +32,11 @@ export interface PairOptions {
   opaquePort?: number;
   /** The client pod's rules for ip6tables too (`mesh proxy-init --ipv6`): its IPv6 connections go through its proxy. */
   ipv6?: boolean;
+  /**
+   * A dual-stack server pod: its addresses, the pod IP first and then its IPv6 one (status.podIPs).
+   * Its rules are written for ip6tables too, and its proxy gets them as `--pod-ips`.
+   */
+  serverPodIps?: string[];
 }
 
 /** Starts the CA, installs the rules and starts both proxies; resolves when both are ready. */
@@ -65,7 +70,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
 
     const logLevel = process.env['MESH_TEST_LOG'] ?? 'warn';
     const identity = lab.spawn(lab.hub, [process.execPath, MESH, 'identity', 'serve', '--dir', idDir, '--addr', `${lab.hubIp}:8080`]);
-    for (const [pod, args] of [[o.client, ['--skip-outbound-ports', String(o.skipPort), ...(o.ipv6 ? ['--ipv6'] : [])]], [o.server, ['--skip-inbound-ports', String(o.skipPort)]]] as const) {
+    for (const [pod, args] of [[o.client, ['--skip-outbound-ports', String(o.skipPort), ...(o.ipv6 ? ['--ipv6'] : [])]], [o.server, ['--skip-inbound-ports', String(o.skipPort), ...(o.serverPodIps ? ['--ipv6'] : [])]]] as const) {
       const r = await lab.run(pod.ns, [process.execPath, MESH, 'proxy-init', '--proxy-uid', String(PROXY_UID), ...args]);
       if (r.code !== 0) throw new Error(`mesh proxy-init in ${pod.ns}: ${r.err}`);
     }
@@ -74,7 +79,8 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
         '--identity-addr', `${lab.hubIp}:8080`, '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
         '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
         { uid: PROXY_UID, env: { ...withoutProxyVariables(), MESH_LOG_LEVEL: logLevel } });
-    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', o.opaquePort !== undefined ? ['--opaque-ports', String(o.opaquePort)] : [])];
+    const serverArgs = [...(o.opaquePort !== undefined ? ['--opaque-ports', String(o.opaquePort)] : []), ...(o.serverPodIps ? ['--pod-ips', o.serverPodIps.join(',')] : [])];
+    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', serverArgs)];
     for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
     // Ready: each proxy holds its certificate (its admin /ready says so).
     for (const pod of [o.client, o.server]) {

@@ -255,6 +255,25 @@ describe('inject: in a cluster (proxy-init, anchors inline, the owning Deploymen
     expect(inject(workload('Pod', ENABLED), cluster).object).toMatchObject({ spec: { initContainers: [{ command: expect.not.arrayContaining(['--ipv6']) }] } });
   });
 
+  it('gives a dual-stack pod\'s proxy both addresses (status.podIPs), which it loads; a single-stack one only its pod IP', () => {
+    const fields: Record<string, string> = { 'metadata.name': 'orders-1', 'metadata.namespace': 'production', 'spec.serviceAccountName': 'orders' };
+    // The kubelet's expansion, with the addresses a dual-stack pod gets (status.podIPs is comma-separated, primary first).
+    const expand = (proxy: any, podIP: string, podIPs: string) => {
+      const expanded: Record<string, string> = {};
+      const values: Record<string, string> = { ...fields, 'status.podIP': podIP, 'status.podIPs': podIPs };
+      for (const e of proxy.env) expanded[e.name] = e.valueFrom ? values[e.valueFrom.fieldRef.fieldPath]! : e.value.replace(/\$\(([A-Z_]+)\)/g, (_: string, v: string) => expanded[v]!);
+      return expanded;
+    };
+    for (const [podIpFamily, podIP, podIPs] of [['IPv4,IPv6', '10.0.0.7', '10.0.0.7,fd00::7'], ['IPv6,IPv4', 'fd00::7', 'fd00::7,10.0.0.7']] as const) {
+      const proxy = (inject(workload('Pod', ENABLED), { ...cluster, podIpFamily }).object as any).spec.containers[0];
+      expect(env(proxy, 'MESH_POD_IPS'), podIpFamily).toEqual({ name: 'MESH_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } });
+      expect(loadConfig([], expand(proxy, podIP, podIPs))).toMatchObject({ podIp: podIP, podIps: podIPs.split(','), transparent: true });
+    }
+    for (const podIpFamily of ['IPv4', 'IPv6'] as const) {
+      expect(env((inject(workload('Pod', ENABLED), { ...cluster, podIpFamily }).object as any).spec.containers[0], 'MESH_POD_IPS'), podIpFamily).toBeUndefined();
+    }
+  });
+
   it('adds proxy-init first, makes the proxy transparent, and leaves the apps\' environment alone', () => {
     const annotations = { ...ENABLED, 'config.linkerd.io/skip-outbound-ports': '25,3306' };
     const { object } = inject(workload('Pod', annotations, podSpec({ initContainers: [{ name: 'migrate' }] })), cluster) as any;

@@ -40,6 +40,12 @@ describe('mesh proxy control-plane settings', () => {
     expect(loadConfig([], { MESH_DESTINATION_ADDR: 'destination.linkerd.svc.cluster.local:8086' }).destinationAddr).toBe('destination.linkerd.svc.cluster.local:8086');
   });
 
+  it('reads a dual-stack pod\'s addresses (status.podIPs, comma-separated) as a list', () => {
+    expect(loadConfig([], { MESH_POD_IP: '10.0.0.7', MESH_POD_IPS: '10.0.0.7,fd00::7' }).podIps).toEqual(['10.0.0.7', 'fd00::7']);
+    expect(loadConfig(['--pod-ips', ' fd00::7 , 10.0.0.7 '], {}).podIps).toEqual(['fd00::7', '10.0.0.7']);
+    expect(loadConfig([], {}).podIps).toBeUndefined();
+  });
+
   it('--transparent binds the outbound listener where iptables REDIRECT delivers, and refuses anywhere else', () => {
     expect(loadConfig(['--transparent', '--pod-ip', '10.0.0.5'], {}).outboundIp).toBe('127.0.0.1');
     expect(loadConfig(['--transparent', '--outbound-ip', '0.0.0.0'], {}).outboundIp).toBe('0.0.0.0');
@@ -58,6 +64,9 @@ describe('mesh proxy control-plane settings', () => {
     [{ MESH_DESTINATION_ADDR: 'evil/x:8086' }, /MESH_DESTINATION_ADDR="evil\/x:8086" is not host:port \(the host "evil\/x" is neither an IP address nor a DNS name\)/],
     [{ MESH_IDENTITY: 'spiffe://x/orders' }, /MESH_IDENTITY=".*" is not a SPIFFE id/],
     [{ MESH_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,banana' }, /"banana" is not one/],
+    [{ MESH_POD_IPS: '10.0.0.7,fd00::7::1' }, /MESH_POD_IPS="10.0.0.7,fd00::7::1" is not a list of IP addresses \("fd00::7::1" is not one\)/],
+    [{ MESH_POD_IPS: '010.0.0.7' }, /"010.0.0.7" is not one/],
+    [{ MESH_POD_IPS: ',' }, /MESH_POD_IPS="," is not a list of IP addresses \(setting --pod-ips/],
   ])('refuses %j naming the setting', (env, message) => {
     expect(() => loadConfig([], env)).toThrow(ConfigError);
     expect(() => loadConfig([], env)).toThrow(message);

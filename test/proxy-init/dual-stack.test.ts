@@ -1,0 +1,82 @@
+// A dual-stack pod, intercepted for real in network namespaces this test creates (root; CI runs as
+// root): the server pod has an IPv4 pod IP and an IPv6 address, `mesh proxy-init --ipv6` writes
+// rules for both families, and its proxy (`--pod-ips`, as the injector sets it from status.podIPs)
+// listens inbound on both. A caller over IPv6, from outside the mesh or from a meshed pod, reaches
+// the app through the server's proxy, never around it; a skipped port is skipped over IPv6 too.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
+import { startTransparentPair } from '../helpers/transparent-pair.ts';
+
+const APP_UID = 1000;
+const CLIENT_UID = 65534;
+/** IPv6 addresses on the pods' link, as a dual-stack cluster gives each pod one of each family. */
+const V6 = { a: 'fd00:241::1', b: 'fd00:241::2', c: 'fd00:241::3' };
+
+/** The server app: answers with the Host it saw and the address the connection came from. */
+const HTTP_APP = (ip: string, port: number) => [
+  process.execPath,
+  '-e',
+  `require('node:http').createServer((req, res) => res.end(JSON.stringify({ host: req.headers.host, from: req.socket.remoteAddress, url: req.url })))
+     .listen(${port}, '${ip}', () => console.log('ready'));`,
+];
+
+describe('a dual-stack pod: IPv6 callers go through its proxy too', () => {
+  let lab: NetnsLab;
+  let pair: { close(): void } | undefined;
+  let a: { ns: string; ip: string }; // a meshed client pod (its rules for both families)
+  let b: { ns: string; ip: string }; // the dual-stack server pod
+  let c: { ns: string; ip: string }; // a host outside the mesh: no proxy, no rules
+  const inboundRequests = async () => {
+    const text = (await lab.run(b.ns, ['curl', '-sS', `http://${b.ip}:4191/metrics`])).out;
+    return text.split('\n').filter((l) => l.startsWith('request_total{') && l.includes('direction="inbound"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  };
+
+  beforeAll(async () => {
+    lab = NetnsLab.create(3);
+    [a, b, c] = lab.pods as [typeof a, typeof b, typeof c];
+    for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b], [c.ns, V6.c]] as const) {
+      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
+      if (added.code !== 0) throw new Error(`ip -6 addr add ${ip} in ${ns}: ${added.err}`);
+    }
+    // The apps listen on the pod IP (IPv4) only: whatever reaches them over IPv6 came through the proxy.
+    const apps = [
+      lab.spawn(b.ns, HTTP_APP(b.ip, 8080), { uid: APP_UID }),
+      lab.spawn(b.ns, tagServer('server-tcp', [[b.ip, 7070]]), { uid: APP_UID }),
+      // The skipped port also listens on the IPv6 address: a skipped connection arrives there directly.
+      lab.spawn(b.ns, tagServer('skipped', [[b.ip, 9999], [V6.b, 9999]]), { uid: APP_UID }),
+    ];
+    await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
+    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080, ipv6: true, serverPodIps: [b.ip, V6.b] });
+  }, 120_000);
+
+  afterAll(() => {
+    const leftovers = lab?.closeAndFindLeftovers() ?? [];
+    pair?.close();
+    expect(leftovers).toEqual([]);
+  });
+
+  it('a caller outside the mesh, over IPv6: ip6tables sends it to the proxy on the pod\'s IPv6 address, which hands it to the app', async () => {
+    const before = await inboundRequests();
+    const http = await lab.run(c.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-outside-v6`], { uid: CLIENT_UID });
+    expect(http.code, http.err).toBe(0);
+    // The app heard it over IPv4 from its own pod: the proxy's connection, not the caller's.
+    expect(JSON.parse(http.out)).toEqual({ host: `[${V6.b}]:8080`, from: b.ip, url: '/from-outside-v6' });
+    expect(await inboundRequests()).toBe(before + 1);
+    // Raw bytes: only SO_ORIGINAL_DST on the IPv6 socket (IP6T_SO_ORIGINAL_DST) says it was 7070.
+    const opaque = await lab.run(c.ns, tagClient(V6.b, 7070, 'PING\r\n'), { uid: CLIENT_UID });
+    expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${b.ip}:7070`);
+  }, 60_000);
+
+  it('a meshed caller, over IPv6: through its own proxy ([::1]:4140) and then the server\'s', async () => {
+    const before = await inboundRequests();
+    const r = await lab.run(a.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-mesh-v6`], { uid: CLIENT_UID });
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ host: `[${V6.b}]:8080`, from: b.ip, url: '/from-mesh-v6' });
+    expect(await inboundRequests()).toBe(before + 1);
+  }, 60_000);
+
+  it('a skipped inbound port is skipped over IPv6 too: the app answers on the address dialled', async () => {
+    const skipped = await lab.run(c.ns, tagClient(V6.b, 9999), { uid: CLIENT_UID });
+    expect(skipped.out.trim(), skipped.err).toBe(`skipped ${V6.b}:9999`);
+  }, 60_000);
+});
