@@ -95,6 +95,13 @@ describe('stat', () => {
     expect(body.rows.map((r) => [r.name, r.meshed])).toEqual([['client', { ready: 1, total: 1 }], ['web', { ready: 1, total: 1 }]]);
   });
 
+  it('takes an empty parameter as one not given (a form field left blank): the default window', async () => {
+    const { status, body } = await api<{ window: string; rows: StatRow[] }>('/api/v1/stat?resource=deploy&window=&namespace=&from=&to=');
+    expect(status).toBe(200);
+    expect(body.window).toBe('1m');
+    expect(body.rows.map((r) => r.name)).toEqual(['client', 'web']);
+  });
+
   it.each([
     ['resource=dpl/web', 400, 'unknown resource kind "dpl"'],
     ['resource=deploy/web&window=1y', 400, 'window "1y" is not a duration'],

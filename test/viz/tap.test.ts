@@ -125,6 +125,19 @@ describe('mesh viz tap', () => {
     }
   });
 
+  it('takes an empty parameter as one not given (a form field left blank): the defaults, not a 400', async () => {
+    const res = await fetch(`http://${viz.address}/api/v1/tap?resource=deploy/web&namespace=production&path=/never&limit=&maxRps=&method=&authority=&to=&journey=&duration=1`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/"type":"end".*no request matched the filter in \ds/);
+    // Blank everywhere, duration included: a tap until the client leaves, as with no duration at all.
+    const controller = new AbortController();
+    const open = await fetch(`http://${viz.address}/api/v1/tap?resource=deploy/web&namespace=production&duration=&limit=`, { signal: controller.signal });
+    expect(open.status).toBe(200);
+    const reader = open.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"type":"start"');
+    controller.abort();
+  });
+
   it('names a pod that does not exist', async () => {
     const r = await tapCli(['po/ghost-0', '-n', 'production']);
     expect(r.code).toBe(1);

@@ -10,6 +10,9 @@ export function queryOf(req: IncomingMessage, allowed: readonly string[]): Recor
   for (const [name, value] of url.searchParams) {
     if (!allowed.includes(name)) throw new VizError('BAD_ARGUMENT', `unknown parameter "${name}"; this endpoint takes ${allowed.join(', ') || 'none'}`);
     if (value.length > 512) throw new VizError('BAD_ARGUMENT', `parameter "${name}" is longer than 512 characters`);
+    // An empty value is a parameter not given, on every endpoint alike: what an HTML form sends
+    // for a field left blank, which means "the default", not a malformed value.
+    if (value === '') continue;
     out[name] = value;
   }
   return out;
