@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive } from '../examples/orders-checkout/runner/state.ts';
+import { processAlive } from '../examples/orders-checkout/runner/process-identity.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
 

@@ -4,7 +4,7 @@
 // interfaces and its iptables rules with it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { processAlive } from '../../examples/orders-checkout/runner/state.ts';
+import { processAlive } from '../../examples/orders-checkout/runner/process-identity.ts';
 
 export const SUBNET = '10.237.0';
 

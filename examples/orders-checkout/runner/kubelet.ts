@@ -3,8 +3,7 @@
 // container whose liveness or startup probe fails, and keeps each pod's Ready condition (all its
 // containers ready). A meshed pod's Ready is written to a file its sidecar watches, and the
 // sidecar carries it in its registration: only Ready pods are endpoints (docs/DESIGN.md, "Pods").
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeAtomically } from './atomic-file.ts';
 import type { ProcessSpec } from './topology.ts';
 import type { Started, Supervisor } from './supervisor.ts';
 import { ProbeWorker } from './probe-worker.ts';
@@ -61,7 +60,7 @@ export class Kubelet {
     this.pods.set(pod.name, pod);
     if (pod.readyFile) writeAtomically(pod.readyFile, 'false\n');
     for (const spec of specs) {
-      const process = this.supervisor.start(spec);
+      const process = this.supervisor.start(spec, pod.name);
       const container: ContainerState = { process, started: false, ready: false, workers: [] };
       pod.containers.push(container);
       this.byProcess.set(process, { pod, container });
@@ -196,12 +195,4 @@ export class Kubelet {
 
 function describeExit(s: Started): string {
   return s.exited?.signal ?? `code ${s.exited?.code}`;
-}
-
-/** Write then rename, so a reader never sees half a file. */
-export function writeAtomically(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

@@ -1,14 +1,16 @@
 // The embedded runner: everything `npm start` does, in order. Check the addresses, prepare the
-// state folder, start the control plane, then every pod (app + sidecar) and the ingress proxy, wait
-// until each is ready, publish pods.json, print where things are, and stop it all on a signal.
+// state folder (stopping what a killed runner left running), start the control plane, then every
+// pod (app + sidecar) and the ingress proxy, wait until each is ready, publish pods.json, print
+// where things are, and stop it all on a signal.
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { readWorkloads } from './deployments.ts';
 import { localPlacement, planDemo, type DemoPlan, type IngressPlan, type Placement, type PodPlan, type ProcessSpec } from './topology.ts';
-import { acquireLock, clearRun, logsDir } from './state.ts';
+import { clearRun, logsDir } from './state.ts';
 import { checkAddressesFree } from './preflight.ts';
 import { ensureIdentity, mintTokens } from './prepare-state.ts';
 import { Supervisor, type Started } from './supervisor.ts';
+import { takeOverStateFolder } from './leftovers.ts';
 import { Kubelet, type KubePod } from './kubelet.ts';
 import { KUBERNETES_BACKOFF, type BackoffSettings } from './backoff.ts';
 import { StatusPublisher } from './status-publisher.ts';
@@ -73,7 +75,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const warnings = checkResources(opts.manifestsDir);
   const all = allProcesses(plan);
   const owners = new Map(all.flatMap((p) => p.listens.map((a) => [a, p.name] as const)));
-  const releaseLock = acquireLock(opts.stateDir);
+  // A killed runner's pods still hold their addresses: they are stopped here, before anything binds.
+  const { records, releaseLock } = await takeOverStateFolder(opts.stateDir, opts.say);
   let supervisor: Supervisor | undefined;
   let kubeletRef: Kubelet | undefined;
   let publishRef: StatusPublisher | undefined;
@@ -96,7 +99,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     supervisor = new Supervisor(opts.root, logsDir(opts.stateDir), (s) => {
       failure ??= s;
       opts.say(`! ${s.spec.name} exited (${s.exited?.signal ?? `code ${s.exited?.code}`}); its log: ${s.logFile}`);
-    }, opts.restartBackoff ?? KUBERNETES_BACKOFF);
+    }, opts.restartBackoff ?? KUBERNETES_BACKOFF, records);
     const kubelet = new Kubelet(supervisor, (line) => opts.say(line));
     kubeletRef = kubelet;
     const deadline = () => Date.now() + opts.readyTimeoutMs;

@@ -1,8 +1,9 @@
 // The runner's state folder (.mesh-state/ by default): the CA material, the pods' tokens, the
 // logs, the lock that keeps a second copy out, and pods.json, which `mesh pods` reads.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
+import { identify, isSameProcess, processAlive, type ProcessIdentity } from './process-identity.ts';
 
 export class StateError extends CodedError<'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE'> {}
 
@@ -77,37 +78,51 @@ export const logsDir = (stateDir: string) => join(stateDir, 'logs');
 const lockFile = (stateDir: string) => join(stateDir, 'demo.pid');
 const runFile = (stateDir: string) => join(stateDir, 'pods.json');
 
-/** Whether a process with this PID exists (one owned by another user counts: EPERM). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the lock, or explains who holds it. A lock left by a dead runner is taken over. */
+/**
+ * Takes the lock, or explains who holds it. The lock names the runner by PID and start time
+ * (process-identity.ts): a lock whose runner is gone, or whose PID now names another process, is
+ * taken over; the new runner then stops what the old one left running (leftovers.ts).
+ */
 export function acquireLock(stateDir: string): () => void {
   mkdirSync(logsDir(stateDir), { recursive: true });
   const file = lockFile(stateDir);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
-        throw new StateError('ALREADY_RUNNING', `the demo is already running (process ${holder}, state folder ${stateDir}).\n` +
-          `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${holder}`);
+  const me = identify(process.pid)!;
+  // Written whole beside the lock and linked into place: link() fails when the lock exists, and
+  // no reader ever sees a lock half written (which it would take for a dead runner's).
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${me.pid}\n${me.started ?? ''}\n`);
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(tmp, file);
+        return () => rmSync(file, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = readLockHolder(file);
+        if (holder && isSameProcess(holder)) {
+          throw new StateError('ALREADY_RUNNING', `the demo is already running (process ${holder.pid}, state folder ${stateDir}).\n` +
+            `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${holder.pid}`);
+        }
+        rmSync(file, { force: true });
       }
-      rmSync(file, { force: true });
     }
+  } finally {
+    rmSync(tmp, { force: true });
   }
   throw new StateError('ALREADY_RUNNING', `could not take the lock ${file}; is another demo starting right now?`);
+}
+
+/** The runner a lock names: its PID on the first line, its start time on the second (a lock from an older runner has the PID alone). */
+function readLockHolder(file: string): ProcessIdentity | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n');
+  } catch {
+    return undefined; // removed in the meantime
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return lines[1] ? { pid, started: lines[1] } : { pid };
 }
 
 /** Rewritten whenever a pod's status changes: written then renamed, so a reader never sees half. */

@@ -1,15 +1,21 @@
 // Starts the demo's processes, each in its own process group with its output in a log file;
 // once the demo is up, restarts any that exits, after the kubelet's back-off (restartPolicy:
 // Always); and stops every one of them (children included) when asked: no orphans, no ports left bound.
+// Each running group is recorded in the state folder (process-records.ts), so that what a killed
+// runner could not stop, the next one can (leftovers.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessSpec } from './topology.ts';
 import { KUBERNETES_BACKOFF, RestartBackoff, type BackoffSettings } from './backoff.ts';
+import { identify } from './process-identity.ts';
+import type { ProcessRecords } from './process-records.ts';
 
 /** One process the runner keeps running: a container, in Kubernetes's words. */
 export interface Started {
   spec: ProcessSpec;
+  /** The pod it is a container of (its own name for the control plane's processes). */
+  pod: string;
   /** The current child; a new one after each restart. */
   child: ChildProcess;
   logFile: string;
@@ -46,10 +52,12 @@ export class Supervisor {
     /** Told of an exit while starting up (before keepRunning): the start then fails. */
     private readonly onExit: (s: Started) => void,
     private readonly backoff: BackoffSettings = KUBERNETES_BACKOFF,
+    /** Where each running group is recorded until it ends; none, and a killed runner's pods are nobody's to stop. */
+    private readonly records?: ProcessRecords,
   ) {}
 
-  start(spec: ProcessSpec): Started {
-    const entry: Entry = { spec, child: undefined as unknown as ChildProcess, logFile: join(this.logsDir, `${spec.name}.log`), restarts: 0, startedAtMs: 0, backoff: new RestartBackoff(this.backoff), removed: false };
+  start(spec: ProcessSpec, pod = spec.name): Started {
+    const entry: Entry = { spec, pod, child: undefined as unknown as ChildProcess, logFile: join(this.logsDir, `${spec.name}.log`), restarts: 0, startedAtMs: 0, backoff: new RestartBackoff(this.backoff), removed: false };
     this.spawnChild(entry);
     this.entries.push(entry);
     return entry;
@@ -123,6 +131,9 @@ export class Supervisor {
       detached: true,
     });
     closeSync(out);
+    // Recorded at once, in the same tick as the spawn, while the child cannot have been reaped yet.
+    const identity = child.pid ? identify(child.pid) : undefined;
+    if (identity) this.records?.add({ ...identity, pgid: identity.pid, pod: entry.pod, container: spec.name, runnerPid: process.pid });
     entry.child = child;
     entry.exited = undefined;
     entry.restartAtMs = undefined;
@@ -134,7 +145,10 @@ export class Supervisor {
       entry.exited = exited;
       entry.lastExit = exited;
       // Take the rest of its group with it: a process's children do not outlive it.
-      if (child.pid) signalGroup(child.pid, 'SIGKILL');
+      if (child.pid) {
+        signalGroup(child.pid, 'SIGKILL');
+        this.records?.remove(child.pid);
+      }
       if (this.stopping || entry.removed) return;
       this.emit({ kind: 'exited', process: entry });
       if (!this.restarting) {

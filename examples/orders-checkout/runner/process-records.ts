@@ -1,0 +1,82 @@
+// The runner's record of every process group it has started and not yet seen end
+// (STATE/processes/<pid>.json), written as it starts one and removed when it ends. A runner
+// killed with SIGKILL cannot stop its pods; the next one finds them here (leftovers.ts).
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAtomically } from './atomic-file.ts';
+import type { ProcessIdentity } from './process-identity.ts';
+
+/** One process group the runner started: a container of a pod. */
+export interface ProcessRecord extends ProcessIdentity {
+  /** Its process group: the runner starts each process as the leader of a group of its own. */
+  pgid: number;
+  /** The pod it belongs to, and its name as a container (`checkout-0-proxy`). */
+  pod: string;
+  container: string;
+  /** The runner that started it. */
+  runnerPid: number;
+}
+
+/** A record file that could not be read as a record: reported, never acted on. */
+export interface DamagedRecord {
+  file: string;
+  problem: string;
+}
+
+export class ProcessRecords {
+  readonly dir: string;
+
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'processes');
+  }
+
+  add(record: ProcessRecord): void {
+    writeAtomically(this.fileOf(record.pid), JSON.stringify(record) + '\n');
+  }
+
+  remove(pid: number): void {
+    rmSync(this.fileOf(pid), { force: true });
+  }
+
+  /** Every record present, and the files that are not records (a half-written or edited file). */
+  read(): { records: ProcessRecord[]; damaged: DamagedRecord[] } {
+    mkdirSync(this.dir, { recursive: true });
+    const records: ProcessRecord[] = [];
+    const damaged: DamagedRecord[] = [];
+    for (const name of readdirSync(this.dir).filter((n) => n.endsWith('.json'))) {
+      const file = join(this.dir, name);
+      try {
+        records.push(parseRecord(readFileSync(file, 'utf8'), Number(name.slice(0, -'.json'.length))));
+      } catch (err) {
+        damaged.push({ file, problem: (err as Error).message });
+      }
+    }
+    return { records, damaged };
+  }
+
+  /** Forgets a file that read() found damaged. */
+  discard(file: string): void {
+    rmSync(file, { force: true });
+  }
+
+  private fileOf(pid: number): string {
+    return join(this.dir, `${pid}.json`);
+  }
+}
+
+/**
+ * A record as written by add(), checked field by field: these numbers become signals, and a
+ * PID of 0, 1 or a negative number would reach the runner's own group, init, or every process.
+ */
+function parseRecord(text: string, pidOfName: number): ProcessRecord {
+  const r = JSON.parse(text) as Partial<ProcessRecord>;
+  const pid = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 1;
+  if (!pid(r.pid)) throw new Error(`pid ${JSON.stringify(r.pid)} is not a process of its own (an integer above 1)`);
+  if (r.pid !== pidOfName) throw new Error(`pid ${r.pid} is not the one its file is named after`);
+  // Only ever its own group's leader: anything else would signal a group the runner never made.
+  if (r.pgid !== r.pid) throw new Error(`pgid ${JSON.stringify(r.pgid)} is not its pid ${r.pid}`);
+  if (typeof r.pod !== 'string' || typeof r.container !== 'string') throw new Error('pod and container must be names');
+  if (r.started !== undefined && typeof r.started !== 'string') throw new Error('started must be a string');
+  if (!pid(r.runnerPid)) throw new Error(`runnerPid ${JSON.stringify(r.runnerPid)} is not a pid`);
+  return { pid: r.pid!, started: r.started, pgid: r.pgid!, pod: r.pod, container: r.container, runnerPid: r.runnerPid! };
+}
