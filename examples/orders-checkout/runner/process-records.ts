@@ -1,7 +1,7 @@
 // The runner's record of every process group it has started and not yet seen end
 // (STATE/processes/<pid>.json), written as it starts one and removed when it ends. A runner
 // killed with SIGKILL cannot stop its pods; the next one finds them here (leftovers.ts).
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from './atomic-file.ts';
 import type { ProcessIdentity } from './process-identity.ts';
@@ -40,7 +40,7 @@ export class ProcessRecords {
 
   /** Every record present, and the files that are not records (a half-written or edited file). */
   read(): { records: ProcessRecord[]; damaged: DamagedRecord[] } {
-    mkdirSync(this.dir, { recursive: true });
+    if (!existsSync(this.dir)) return { records: [], damaged: [] };
     const records: ProcessRecord[] = [];
     const damaged: DamagedRecord[] = [];
     for (const name of readdirSync(this.dir).filter((n) => n.endsWith('.json'))) {

@@ -4,6 +4,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writ
 import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
 import { identify, isSameProcess, processAlive, type ProcessIdentity } from './process-identity.ts';
+import { ProcessRecords } from './process-records.ts';
 
 export class StateError extends CodedError<'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE'> {}
 
@@ -150,7 +151,10 @@ export function readRun(stateDir: string): RunRecord {
     throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`, { cause: err });
   }
   if (!processAlive(run.runnerPid)) {
-    throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running. Start it with: npm start`);
+    // Killed before it could stop its pods: they still run, and the next start stops them (leftovers.ts).
+    const left = new ProcessRecords(stateDir).read().records.filter((r) => r.started !== undefined && isSameProcess(r)).length;
+    const pods = left > 0 ? `, but ${left} of the processes it started still run; npm start stops them, then starts afresh` : '. Start it with: npm start';
+    throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running${pods}`);
   }
   return run;
 }

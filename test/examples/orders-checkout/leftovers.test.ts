@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { identify, isSameProcess, type ProcessIdentity } from '../../../examples/orders-checkout/runner/process-identity.ts';
+import { readRun } from '../../../examples/orders-checkout/runner/state.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const NET = await addressBlock();
@@ -88,6 +89,9 @@ describe('pods of a runner that was killed', () => {
     await first.closed;
     // Nobody stopped them: each still runs and still holds its address.
     for (const [i, address] of addresses.entries()) expect(await holder(address)).toBe(old[`web-${i}`]);
+    // `mesh pods` and every command reading pods.json say so.
+    writeFileSync(join(state, 'pods.json'), JSON.stringify({ runnerPid: first.child.pid, pods: [] }));
+    expect(() => readRun(state)).toThrow(`is no longer running, but 2 of the processes it started still run; npm start stops them, then starts afresh`);
 
     const second = startRunner(state, addresses);
     const now = await second.up();
