@@ -5,7 +5,7 @@
 // process is left alone. Nothing is ever looked up or stopped by name.
 import { identify, isSameProcess, processAlive, processGroupOf } from './process-identity.ts';
 import { ProcessRecords, type ProcessRecord } from './process-records.ts';
-import { acquireLock } from './state.ts';
+import { acquireLock, alreadyRunning } from './state.ts';
 
 /** How long a leftover group has between SIGTERM and SIGKILL: a runner's own stop allows as much. */
 export const LEFTOVER_GRACE_MS = 5000;
@@ -28,6 +28,9 @@ export async function takeOverStateFolder(stateDir: string, say: (line: string) 
   const releaseLock = acquireLock(stateDir);
   const records = new ProcessRecords(stateDir);
   try {
+    // The lock said no runner lives; the records must agree (a lock file removed by hand says nothing).
+    const alive = records.read().records.find((r) => r.runner.pid !== process.pid && isSameProcess(r.runner));
+    if (alive) throw alreadyRunning(alive.runner.pid, stateDir);
     await stopLeftovers(records, { graceMs: LEFTOVER_GRACE_MS, say });
   } catch (err) {
     releaseLock();
@@ -47,7 +50,7 @@ export async function stopLeftovers(records: ProcessRecords, o: { graceMs: numbe
   const running = found.filter((r) => r.started !== undefined && isSameProcess(r) && processGroupOf(r.pid) === r.pgid);
   const leftAlone = found.filter((r) => !running.includes(r) && identify(r.pid) !== undefined);
   if (running.length > 0) {
-    const runners = [...new Set(running.map((r) => r.runnerPid))].join(', ');
+    const runners = [...new Set(running.map((r) => r.runner.pid))].join(', ');
     o.say(`a previous runner (process ${runners}) ended without stopping its pods; stopping what it left running:`);
   }
   // All at once: with their runner gone there is no order to keep (no pod is being served anyway).

@@ -13,8 +13,8 @@ export interface ProcessRecord extends ProcessIdentity {
   /** The pod it belongs to, and its name as a container (`checkout-0-proxy`). */
   pod: string;
   container: string;
-  /** The runner that started it. */
-  runnerPid: number;
+  /** The runner that started it: while that one still runs, its processes are nobody else's to stop. */
+  runner: ProcessIdentity;
 }
 
 /** A record file that could not be read as a record: reported, never acted on. */
@@ -76,7 +76,8 @@ function parseRecord(text: string, pidOfName: number): ProcessRecord {
   // Only ever its own group's leader: anything else would signal a group the runner never made.
   if (r.pgid !== r.pid) throw new Error(`pgid ${JSON.stringify(r.pgid)} is not its pid ${r.pid}`);
   if (typeof r.pod !== 'string' || typeof r.container !== 'string') throw new Error('pod and container must be names');
-  if (r.started !== undefined && typeof r.started !== 'string') throw new Error('started must be a string');
-  if (!pid(r.runnerPid)) throw new Error(`runnerPid ${JSON.stringify(r.runnerPid)} is not a pid`);
-  return { pid: r.pid!, started: r.started, pgid: r.pgid!, pod: r.pod, container: r.container, runnerPid: r.runnerPid! };
+  const started = (v: unknown) => v === undefined || typeof v === 'string';
+  if (!started(r.started)) throw new Error('started must be a string');
+  if (!pid(r.runner?.pid) || !started(r.runner?.started)) throw new Error(`runner ${JSON.stringify(r.runner)} is not a process (pid and started)`);
+  return { pid: r.pid!, started: r.started, pgid: r.pgid!, pod: r.pod, container: r.container, runner: { pid: r.runner!.pid, started: r.runner!.started } };
 }

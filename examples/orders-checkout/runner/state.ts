@@ -100,10 +100,7 @@ export function acquireLock(stateDir: string): () => void {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const holder = readLockHolder(file);
-        if (holder && isSameProcess(holder)) {
-          throw new StateError('ALREADY_RUNNING', `the demo is already running (process ${holder.pid}, state folder ${stateDir}).\n` +
-            `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${holder.pid}`);
-        }
+        if (holder && isSameProcess(holder)) throw alreadyRunning(holder.pid, stateDir);
         rmSync(file, { force: true });
       }
     }
@@ -111,6 +108,12 @@ export function acquireLock(stateDir: string): () => void {
     rmSync(tmp, { force: true });
   }
   throw new StateError('ALREADY_RUNNING', `could not take the lock ${file}; is another demo starting right now?`);
+}
+
+/** What a second runner is told: which process runs the demo, and how to stop it. */
+export function alreadyRunning(pid: number, stateDir: string): StateError {
+  return new StateError('ALREADY_RUNNING', `the demo is already running (process ${pid}, state folder ${stateDir}).\n` +
+    `  Use that one (mesh pods lists it), or stop it with Ctrl-C in its terminal or: kill ${pid}`);
 }
 
 /** The runner a lock names: its PID on the first line, its start time on the second (a lock from an older runner has the PID alone). */

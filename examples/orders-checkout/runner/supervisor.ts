@@ -42,6 +42,8 @@ export type SupervisorEvent = { kind: 'exited' | 'started' | 'restart-scheduled'
 
 export class Supervisor {
   private readonly entries: Entry[] = [];
+  /** This runner, as its records name it. */
+  private readonly runner = identify(process.pid)!;
   private stopping = false;
   private restarting = false;
   private readonly listeners = new Set<(e: SupervisorEvent) => void>();
@@ -133,7 +135,7 @@ export class Supervisor {
     closeSync(out);
     // Recorded at once, in the same tick as the spawn, while the child cannot have been reaped yet.
     const identity = child.pid ? identify(child.pid) : undefined;
-    if (identity) this.records?.add({ ...identity, pgid: identity.pid, pod: entry.pod, container: spec.name, runnerPid: process.pid });
+    if (identity) this.records?.add({ ...identity, pgid: identity.pid, pod: entry.pod, container: spec.name, runner: this.runner });
     entry.child = child;
     entry.exited = undefined;
     entry.restartAtMs = undefined;

@@ -117,11 +117,12 @@ describe('pods of a runner that was killed', () => {
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
     const otherId = identify(other.pid!)!;
     seen.push(otherId);
-    const record = (pid: number, started: string) => JSON.stringify({ pid, pgid: pid, started, pod: 'web-0', container: 'web-0', runnerPid: 999_999 });
+    const record = (pid: number, started: string) => JSON.stringify({ pid, pgid: pid, started, pod: 'web-0', container: 'web-0', runner: { pid: 999_999, started: `${bootId()}@1` } });
     writeFileSync(join(state, 'processes', `${other.pid}.json`), record(other.pid!, `${bootId()}@1`));
     // A process that has exited since: its PID names nothing now.
-    const gone = spawn(process.execPath, ['-e', '0']);
+    const gone = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
     const goneId = identify(gone.pid!)!;
+    gone.kill('SIGKILL');
     await new Promise((r) => gone.on('close', r));
     writeFileSync(join(state, 'processes', `${gone.pid}.json`), record(gone.pid!, goneId.started!));
     // PID 1 as a group would be init's, and -1 every process: such a record is never acted on.
@@ -153,6 +154,23 @@ describe('a second runner', () => {
     expect(await second.closed).toBe(1);
     expect(second.output()).toContain(`the demo is already running (process ${first.child.pid}, state folder ${state})`);
     expect(second.output()).toContain(`kill ${first.child.pid}`);
+    expect(await holder(address)).toBe(pods['web-0']);
+    expect(records(state)).toEqual([`${pods['web-0']}.json`]);
+
+    first.child.kill('SIGTERM');
+    expect(await first.closed).toBe(0);
+  }, 180_000);
+
+  it('is refused while the first one lives even when the lock file was removed by hand: the records name their runner', async () => {
+    const state = stateDir();
+    const address = `${NET}.6:8080`;
+    const first = startRunner(state, [address]);
+    const pods = await first.up();
+    rmSync(join(state, 'demo.pid'));
+
+    const second = startRunner(state, [address]);
+    expect(await second.closed).toBe(1);
+    expect(second.output()).toContain(`the demo is already running (process ${first.child.pid}, state folder ${state})`);
     expect(await holder(address)).toBe(pods['web-0']);
     expect(records(state)).toEqual([`${pods['web-0']}.json`]);
 
