@@ -10,10 +10,19 @@ import { peerRows, peersMode, ROOT, runPeerBench, type PeerRow } from './peers.t
 import { table } from './report.ts';
 import { wholeNumber, wholeNumberRange } from '../api/whole-number.ts';
 
-const SIDES = [
-  { name: 'mesh', setup: 'peer-setup.sh' },
-  { name: 'h1-floor', setup: 'h1-floor-setup.sh' },
-] as const;
+/**
+ * The first side against the floor (undici's Pool): the mesh, or with FLOOR_FIRST=lean the floor
+ * itself sending with the proxy's own HTTP/1 pool (`h1-floor.ts --client lean`), which compares
+ * the two clients under the same transport.
+ */
+function sides(): ReadonlyArray<{ name: string; setup: string }> {
+  const first = process.env.FLOOR_FIRST ?? 'mesh';
+  if (first !== 'mesh' && first !== 'lean') throw new Error(`FLOOR_FIRST must be mesh or lean, got "${first}"`);
+  return [
+    first === 'mesh' ? { name: 'mesh', setup: 'peer-setup.sh' } : { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh' },
+    { name: 'h1-floor', setup: 'h1-floor-setup.sh' },
+  ];
+}
 
 export const floorMode: BenchMode = {
   name: 'floor',
@@ -22,6 +31,7 @@ export const floorMode: BenchMode = {
   async run(ctx) {
     const pairs = process.env.FLOOR_PAIRS === undefined ? 3 : wholeNumber(process.env.FLOOR_PAIRS, 1, 20);
     if (pairs === undefined) throw new Error(`FLOOR_PAIRS must be ${wholeNumberRange(1, 20)}, got "${process.env.FLOOR_PAIRS}"`);
+    const SIDES = sides();
     const figures: Array<{ mesh: PeerRow; floor: PeerRow; direct: { mesh: PeerRow; floor: PeerRow } }> = [];
     for (let pair = 1; pair <= pairs; pair++) {
       const order = pair % 2 === 1 ? SIDES : [...SIDES].reverse();
@@ -40,7 +50,8 @@ export const floorMode: BenchMode = {
         if (own.errors > 0) throw new Error(`pair ${pair}: ${side.name} answered ${own.errors} errors; its figures would not be a forwarder's`);
         got[side.name] = { own, direct };
       }
-      figures.push({ mesh: got.mesh!.own, floor: got['h1-floor']!.own, direct: { mesh: got.mesh!.direct, floor: got['h1-floor']!.direct } });
+      const first = got[SIDES[0]!.name]!;
+      figures.push({ mesh: first.own, floor: got['h1-floor']!.own, direct: { mesh: first.direct, floor: got['h1-floor']!.direct } });
     }
     const f = (x: number, digits = 2) => x.toFixed(digits);
     const added = (own: PeerRow, direct: PeerRow) => own.at1kP50Ms - direct.at1kP50Ms;
@@ -54,6 +65,7 @@ export const floorMode: BenchMode = {
       `${f(p.mesh.cpuAt1k, 1)} / ${f(p.floor.cpuAt1k, 1)}`,
       `+${f(added(p.mesh, p.direct.mesh))} / +${f(added(p.floor, p.direct.floor))}`,
       f(p.mesh.at1kP50Ms - p.floor.at1kP50Ms),
+      `${f(p.mesh.rssMb, 0)} / ${f(p.floor.rssMb, 0)}`,
     ]);
     const medians = {
       rateMeshOverFloor: median(figures.map((p) => p.mesh.rps / p.floor.rps)),
@@ -66,9 +78,10 @@ export const floorMode: BenchMode = {
       floorCpuSat: median(figures.map((p) => p.floor.cpuSat)),
     };
     ctx.log('');
+    if (SIDES[0]!.name !== 'mesh') ctx.log(`(FLOOR_FIRST=lean: "mesh" in this table is ${SIDES[0]!.name}, the floor sending with the proxy's own HTTP/1 pool)`);
     ctx.log(
       table(
-        ['pair', 'direct req/s (mesh run / floor run)', 'x direct (mesh / floor)', 'mesh/floor: rate / x direct', 'CPU ms/1k sat (mesh / floor)', 'CPU mesh/floor', 'CPU ms/1k @1k', '@1k p50 added ms', '@1k p50 mesh-floor ms'],
+        ['pair', 'direct req/s (mesh run / floor run)', 'x direct (mesh / floor)', 'mesh/floor: rate / x direct', 'CPU ms/1k sat (mesh / floor)', 'CPU mesh/floor', 'CPU ms/1k @1k', '@1k p50 added ms', '@1k p50 mesh-floor ms', 'peak RSS MB (both)'],
         rows,
       ),
     );

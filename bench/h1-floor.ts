@@ -7,6 +7,8 @@
 //   node bin/run.js bench/h1-floor.ts a --listen 127.0.0.1:19500 --peer 127.0.0.1:19501 --certs DIR
 //   node bin/run.js bench/h1-floor.ts b --listen 127.0.0.1:19501 --app 127.0.0.1:18080 --certs DIR
 // DIR holds ca.pem, a.crt/a.key and b.crt/b.key (../shared/peer-bench's certificates).
+// `--client lean` sends with the proxy's own HTTP/1 pool (proxy/outbound/endpoint/http1-pool.ts:
+// Node's native parser, no undici) instead of undici's Pool (`--client undici`, the default).
 // `proxy-gc` as a second argument gives V8 the settings bin/mesh.js gives a running proxy (bin/proxy-v8-flags.js).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,14 +21,16 @@ import Pool from 'undici/lib/dispatcher/pool.js';
 import { splitHostPort } from '../api/host-port.ts';
 import { applyProxyV8Flags } from '../bin/proxy-v8-flags.js';
 import { HOP_BY_HOP } from '../proxy/http/hop-by-hop.ts';
+import { Http1Pool } from '../proxy/outbound/endpoint/http1-pool.ts';
+import type { Http1Handler } from '../proxy/outbound/endpoint/http1-connection.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' } },
+  options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' }, client: { type: 'string', default: 'undici' } },
 });
 const side = positionals[0];
-if ((side !== 'a' && side !== 'b') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
-  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]');
+if ((side !== 'a' && side !== 'b') || (values.client !== 'undici' && values.client !== 'lean') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
+  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]; either with --client undici|lean');
   process.exit(2);
 }
 if (positionals[1] === 'proxy-gc') {
@@ -48,30 +52,39 @@ process.on('SIGTERM', () => process.exit(0));
 /** The mesh's hop-by-hop headers (proxy/http/hop-by-hop.ts), and Host and Expect, which node:http and undici write themselves. */
 const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
+/** Sends one request upstream: undici's Pool and the proxy's own pool take the same handler. */
+type Upstream = { dispatch(options: { path: string; method: string; headers: string[]; body: IncomingMessage | null }, handler: Http1Handler): void };
+
 /** A bounded keep-alive pool to one upstream, its connections made by `dial`, as the mesh's Http1Client. */
-function pool(upstream: string, dial: () => Socket): Pool {
-  return new Pool(`http://${upstream}`, {
+function pool(upstream: string, dial: () => Socket): Upstream {
+  const connect = (callback: (err: Error | null, socket: Socket | null) => void) => {
+    const socket = dial();
+    socket.setNoDelay(true);
+    const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
+    const failed = (err: Error) => callback(err, null);
+    socket.once('error', failed);
+    socket.once(ready, () => {
+      socket.removeListener('error', failed);
+      callback(null, socket);
+    });
+  };
+  if (values.client === 'lean') {
+    const lean = new Http1Pool({ connections: 256, idleTimeoutMs: 4000, label: upstream, connect: (cb) => connect((err, socket) => cb(err, socket ?? undefined)) });
+    return { dispatch: (o, handler) => lean.dispatch({ method: o.method, path: o.path, headers: o.headers, body: o.body }, handler) };
+  }
+  const undici = new Pool(`http://${upstream}`, {
     connections: 256,
     pipelining: 1,
     keepAliveTimeout: 4000,
     headersTimeout: 0,
     bodyTimeout: 0,
-    connect: (_options, callback) => {
-      const socket = dial();
-      socket.setNoDelay(true);
-      const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
-      const failed = (err: Error) => callback(err, null);
-      socket.once('error', failed);
-      socket.once(ready, () => {
-        socket.removeListener('error', failed);
-        callback(null, socket);
-      });
-    },
+    connect: (_options, callback) => connect((err, socket) => (err ? callback(err, null) : callback(null, socket!))),
   });
+  return { dispatch: (o, handler) => undici.dispatch(o, handler as unknown as Dispatcher.DispatchHandler) };
 }
 
 /** One request on: headers copied, the body piped, the response streamed back with its backpressure. */
-function forward(upstream: Pool, authority: string, req: IncomingMessage, res: ServerResponse): void {
+function forward(upstream: Upstream, authority: string, req: IncomingMessage, res: ServerResponse): void {
   const headers: string[] = ['host', req.headers.host ?? authority];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -86,15 +99,15 @@ function forward(upstream: Pool, authority: string, req: IncomingMessage, res: S
     if (!finished) abort?.(new Error('client went away'));
   });
   res.on('drain', () => resume?.());
-  const handler: Dispatcher.DispatchHandler = {
+  const handler: Http1Handler = {
     onConnect: (a) => (abort = a),
     onHeaders: (status, rawHeaders, r) => {
       if (status < 200) return true;
       resume = r;
       const out: string[] = [];
       for (let i = 0; i < rawHeaders.length; i += 2) {
-        const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-        if (!DROPPED.has(name)) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+        const name = text(rawHeaders[i]!).toLowerCase();
+        if (!DROPPED.has(name)) out.push(name, text(rawHeaders[i + 1]!));
       }
       res.writeHead(status, out);
       return true;
@@ -112,6 +125,11 @@ function forward(upstream: Pool, authority: string, req: IncomingMessage, res: S
   };
   upstream.dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers, body: hasBody ? req : null }, handler);
   if (!hasBody) req.resume();
+}
+
+/** A raw header as text: undici gives Buffers, Node's parser strings. */
+function text(raw: string | Buffer): string {
+  return typeof raw === 'string' ? raw : raw.toString('latin1');
 }
 
 if (side === 'a') {

@@ -1,0 +1,363 @@
+// One HTTP/1.1 connection to an endpoint, one request at a time: writes the request (its body
+// streamed with backpressure), parses the response with Node's native parser and reports it to
+// the request's handler, then hands itself back to its pool for the next request.
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ProxyError } from '../../errors.ts';
+import { requestHead, type FlatHeaders, type RequestHead } from './http1-request-head.ts';
+import { HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from './native-http-parser.ts';
+
+/** What one request hears of its exchange, in order: onConnect, onHeaders, onData..., onComplete; or onError at any point. */
+export interface Http1Handler {
+  /** The request has a connection; `abort` cuts the exchange (and the connection) with that error. */
+  onConnect(abort: (err?: Error) => void): void;
+  /** The final response's head (1xx are skipped); `resume` restarts a socket paused by onData. */
+  onHeaders(status: number, rawHeaders: string[], resume: () => void): boolean;
+  /** A piece of the body; false pauses the socket until `resume`. */
+  onData(chunk: Buffer): boolean;
+  /** The response has ended; a chunked one's trailers as a flat list, else null. */
+  onComplete(rawTrailers: string[] | null): void;
+  onError(err: Error): void;
+}
+
+export interface Http1Request {
+  method: string;
+  path: string;
+  /** [name, value, ...], `host` first. */
+  headers: FlatHeaders;
+  body: Readable | null;
+  /** Set by the pool when the request is sent again on a fresh connection. */
+  retried?: boolean;
+}
+
+/** What a connection tells its pool. */
+export interface ConnectionOwner {
+  /** The exchange is over and the connection may carry another. */
+  released(conn: Http1Connection): void;
+  /** The connection is gone. `retry`: a request it never wrote, to be sent on a fresh connection. */
+  closed(conn: Http1Connection, retry?: { request: Http1Request; handler: Http1Handler }): void;
+}
+
+/** Methods whose request means a body: without one, they still say `content-length: 0` (RFC 9110 8.6). */
+const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
+const MAX_HEADER_BYTES = 96 * 1024;
+
+export class Http1Connection {
+  private readonly parser: NativeHttpParser = new HTTPParser();
+  /** The request in flight, and its handler; null while idle. */
+  private request: Http1Request | null = null;
+  private handler: Http1Handler | null = null;
+  private head: RequestHead | null = null;
+  /** Body bytes written, and whether the body has been written whole. */
+  private bodyBytes = 0;
+  private writing = false;
+  /** The response: a byte of it has arrived; its head has; a 1xx is being skipped. */
+  private received = false;
+  private responded = false;
+  private informational = false;
+  private keepAlive = true;
+  /** The response ended within the current `execute`: the connection is released after it returns. */
+  private completed = false;
+  private executing = false;
+  private paused = false;
+  /** Headers the parser handed over in batches (a long head, or trailers). */
+  private flushed: string[] = [];
+  private socketError: Error | undefined;
+  private gone = false;
+  /** The connection carried a whole exchange before: its peer may have closed it as idle since. */
+  reused = false;
+  /** When it last became idle (the pool's idle sweep reads it). */
+  idleSince = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+    private readonly label: string,
+  ) {
+    const parser = this.parser;
+    parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_BYTES, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
+      for (let i = 0; i < headers.length; i++) this.flushed.push(headers[i]!);
+    };
+    parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
+    parser[HTTPParser.kOnBody] = this.onBody;
+    parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onDrain);
+  }
+
+  /** Closed, closing, or closed by the peer and not yet torn down: not a connection to send on. */
+  get usable(): boolean {
+    const s = this.socket;
+    return !this.gone && !s.destroyed && !s.readableEnded && s.writable;
+  }
+
+  /** Sends one request; its handler hears the rest. */
+  send(request: Http1Request, handler: Http1Handler): void {
+    let head: RequestHead;
+    try {
+      head = requestHead(request.method, request.path, request.headers, this.label);
+    } catch (err) {
+      // Nothing was written: the connection is as good as before.
+      handler.onError(err as Error);
+      this.owner.released(this);
+      return;
+    }
+    this.request = request;
+    this.handler = handler;
+    this.head = head;
+    this.bodyBytes = 0;
+    this.received = this.responded = this.informational = this.completed = false;
+    this.keepAlive = true;
+    this.flushed = [];
+    // A closure per request, so a late abort can only ever cut the exchange it was given for.
+    handler.onConnect((err) => {
+      if (this.handler === handler) this.abort(err);
+    });
+    if (this.request !== request) return; // aborted at once (its signal had fired)
+    const body = request.body;
+    if (body === null) {
+      this.writing = false;
+      this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
+      return;
+    }
+    // The head waits for the body's first bytes (or its end), so they leave in one write.
+    this.writing = true;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+    body.on('close', this.onBodyClose);
+    // Paused by an earlier connection that gave the request back (a retry), or by its owner.
+    body.resume();
+  }
+
+  /** Cuts the exchange in flight, and the connection with it. */
+  private readonly abort = (err?: Error): void => {
+    if (this.handler === null) return;
+    this.fail(err ?? new ProxyError('UPSTREAM_RESET', `${this.label}: request aborted`));
+    this.socket.destroy();
+  };
+
+  // --- the request body -------------------------------------------------------------------
+
+  private readonly onBodyData = (chunk: Buffer | string): void => {
+    const head = this.head!;
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (data.length === 0) return;
+    const socket = this.socket;
+    if (head.contentLength !== null && this.bodyBytes + data.length > head.contentLength) {
+      this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body longer than its content-length (${head.contentLength})`));
+      return;
+    }
+    const chunked = head.contentLength === null;
+    socket.cork();
+    if (this.bodyBytes === 0) {
+      socket.write(chunked ? `${head.text}transfer-encoding: chunked\r\n` : `${head.text}content-length: ${head.contentLength}\r\n\r\n`, 'latin1');
+    }
+    if (chunked) socket.write(`\r\n${data.length.toString(16)}\r\n`, 'latin1');
+    this.bodyBytes += data.length;
+    const more = socket.write(data);
+    socket.uncork();
+    // A full socket buffer pauses the body until 'drain': backpressure to the caller.
+    if (!more) this.request!.body!.pause();
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.writing) this.request!.body!.resume();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    const head = this.head!;
+    const request = this.request!;
+    this.stopBody();
+    if (this.bodyBytes === 0) {
+      this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
+    } else if (head.contentLength === null) {
+      this.socket.write('\r\n0\r\n\r\n', 'latin1');
+    } else if (this.bodyBytes !== head.contentLength) {
+      this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body shorter (${this.bodyBytes} bytes) than its content-length (${head.contentLength})`));
+    }
+  };
+
+  private readonly onBodyError = (err: Error): void => {
+    this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body failed: ${err.message}`, { cause: err }));
+  };
+
+  /** A body that closes before its end was cut by whoever fed it (the client went away). */
+  private readonly onBodyClose = (): void => {
+    if (this.writing) this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body closed before its end`));
+  };
+
+  /** The body is done with: written whole, or no longer wanted (left paused, not destroyed: it is the caller's). */
+  private stopBody(): void {
+    if (!this.writing) return;
+    this.writing = false;
+    const body = this.request!.body!;
+    body.removeListener('data', this.onBodyData);
+    body.removeListener('end', this.onBodyEnd);
+    body.removeListener('error', this.onBodyError);
+    body.removeListener('close', this.onBodyClose);
+    if (!body.readableEnded) body.pause();
+  }
+
+  // --- the response -----------------------------------------------------------------------
+
+  private readonly onSocketData = (data: Buffer): void => {
+    if (this.handler === null) {
+      // Nothing was asked: bytes from an idle connection are not a response to anything.
+      this.socket.destroy();
+      return;
+    }
+    this.received = true;
+    this.executing = true;
+    let parsed: number | ParseError;
+    try {
+      parsed = this.parser.execute(data);
+    } finally {
+      this.executing = false;
+    }
+    if (typeof parsed !== 'number') return this.malformed(parsed);
+    if (this.completed) this.finishExchange();
+  };
+
+  private readonly onHeadersComplete: OnHeadersComplete = (_major, _minor, headers, _m, _u, status, _text, upgrade, keepAlive) => {
+    const handler = this.handler;
+    if (handler === null || this.responded) {
+      this.protocolError('a response arrived that no request asked for');
+      return 0;
+    }
+    if (headers === undefined) {
+      headers = this.flushed;
+      this.flushed = [];
+    }
+    if (upgrade) {
+      this.protocolError(`status ${status} switches protocols, which was not asked for`);
+      return 0;
+    }
+    // 1xx: the server edge answers 100-continue itself; the parser skips it and reads on.
+    if (status < 200) {
+      this.informational = true;
+      return 1;
+    }
+    this.responded = true;
+    this.keepAlive = keepAlive;
+    handler.onHeaders(status, headers, this.resume);
+    // A response to HEAD has a length but no body: 1 tells the parser so.
+    return this.request!.method === 'HEAD' ? 1 : 0;
+  };
+
+  private readonly onBody = (chunk: Buffer): void => {
+    if (this.handler !== null && !this.handler.onData(chunk) && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  };
+
+  private readonly resume = (): void => {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  };
+
+  private readonly onMessageComplete = (): void => {
+    if (this.informational) {
+      this.informational = false;
+      this.flushed = [];
+      return;
+    }
+    const handler = this.handler;
+    if (handler === null) return;
+    const trailers = this.flushed.length > 0 ? this.flushed : null;
+    this.flushed = [];
+    this.handler = null;
+    handler.onComplete(trailers);
+    this.completed = true;
+    // Released once the parser returns (onSocketData), not inside its callback.
+    if (!this.executing) this.finishExchange();
+  };
+
+  /** After a response ended: the connection goes back to the pool, or closes. */
+  private finishExchange(): void {
+    this.completed = false;
+    // The server answered before the request body ended: the rest of the body has nowhere to go
+    // on this connection (the server is done with this request), so the connection is closed.
+    const cutShort = this.writing;
+    this.stopBody();
+    this.request = null;
+    this.head = null;
+    if (cutShort || !this.keepAlive || !this.usable) {
+      this.socket.destroy();
+      return;
+    }
+    this.reused = true;
+    if (this.paused) this.resume();
+    this.owner.released(this);
+  }
+
+  private malformed(err: ParseError): void {
+    this.protocolError(`invalid HTTP response (${err.reason ?? err.message}, ${err.code})`);
+  }
+
+  /** The peer sent what is not a response to this request: the exchange fails and the connection goes. */
+  private protocolError(what: string): void {
+    this.fail(new ProxyError('UPSTREAM_RESET', `${this.label}: ${what}`));
+    this.socket.destroy();
+  }
+
+  // --- the connection's end ---------------------------------------------------------------
+
+  private readonly onSocketEnd = (): void => {
+    // A body that runs until the connection closes ends here; one cut short is an error.
+    if (this.handler !== null && this.responded) {
+      const err = this.parser.finish();
+      if (err) this.malformed(err);
+    }
+    this.socket.destroy();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    this.socketError ??= err;
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.gone = true;
+    this.parser.close();
+    const request = this.request;
+    const handler = this.handler;
+    if (request !== null && handler !== null && this.neverWritten(request)) {
+      // The peer closed a kept-alive connection as the request went out on it (it had been
+      // idle): the server never saw the request, so it goes once more on a fresh connection.
+      this.stopBody();
+      this.request = this.handler = null;
+      this.owner.closed(this, { request, handler });
+      return;
+    }
+    const cause = this.socketError;
+    this.fail(
+      new ProxyError('UPSTREAM_RESET', `${this.label}: connection closed before the response completed${cause ? ` (${cause.message})` : ''}`, { cause }),
+    );
+    this.owner.closed(this);
+  };
+
+  /**
+   * Whether a failed request can safely go again: its connection had served before (so the peer
+   * may have closed it as idle), not a byte of a response came, no byte of its body was taken
+   * from the caller (the body cannot be replayed), and it was not retried already.
+   */
+  private neverWritten(request: Http1Request): boolean {
+    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded);
+  }
+
+  /** The exchange in flight ends with `err`. */
+  private fail(err: Error): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.handler = null;
+    this.stopBody();
+    this.request = null;
+    handler.onError(err);
+  }
+}

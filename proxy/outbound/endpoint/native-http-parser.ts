@@ -1,0 +1,52 @@
+// Node's own HTTP/1 parser (llhttp compiled into Node, the one node:http uses), typed for the
+// endpoint client. It is not public API: Node exposes it as `_http_common`'s HTTPParser, with
+// numbered callback slots that node:http's client fills in (`_http_client.js`). It parses in C++
+// where undici's copy of llhttp runs as WebAssembly (under V8's baseline compiler in a proxy).
+import { createRequire } from 'node:module';
+
+/** One parser: `initialize` it for a connection, feed it with `execute`, and `close` it after. */
+export interface NativeHttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenientFlags: number): void;
+  /** The bytes parsed, or an Error (`code` HPE_*, `reason`) when the input is not HTTP. */
+  execute(data: Buffer): number | ParseError;
+  /** The peer's end of stream: completes a body delimited by the connection's close, or an Error if one was cut short. */
+  finish(): undefined | ParseError;
+  close(): void;
+  [slot: number]: unknown;
+}
+
+export interface ParseError extends Error {
+  code: string;
+  reason?: string;
+}
+
+interface NativeHttpParserClass {
+  new (): NativeHttpParser;
+  readonly RESPONSE: number;
+  readonly kOnHeaders: number;
+  readonly kOnHeadersComplete: number;
+  readonly kOnBody: number;
+  readonly kOnMessageComplete: number;
+  readonly kLenientNone: number;
+}
+
+// By createRequire: `_http_common` is a built-in module missing from ESM's list of importable ones.
+const require = createRequire(import.meta.url);
+export const HTTPParser: NativeHttpParserClass = (require('_http_common') as { HTTPParser: NativeHttpParserClass }).HTTPParser;
+
+/**
+ * The head's callback, as node_http_parser.cc calls it. `headers` is a flat [name, value, ...]
+ * list in the case the peer wrote; it is undefined when the head was longer than the parser's
+ * batch (32 headers), whose headers then came through `kOnHeaders` calls before.
+ */
+export type OnHeadersComplete = (
+  versionMajor: number,
+  versionMinor: number,
+  headers: string[] | undefined,
+  method: undefined,
+  url: undefined,
+  statusCode: number,
+  statusMessage: string,
+  upgrade: boolean,
+  shouldKeepAlive: boolean,
+) => number | void;
