@@ -1,7 +1,7 @@
 // The iptables rules of transparent interception, as linkerd2-proxy-init writes them: two chains
 // of the nat table, PROXY_INIT_REDIRECT (inbound, from PREROUTING) and PROXY_INIT_OUTPUT (outbound,
 // from OUTPUT), as iptables-restore text. Pure: building them touches nothing.
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { CodedError } from '../api/errors.ts';
 import { portList } from '../injector/annotations.ts';
 
@@ -29,12 +29,12 @@ export interface InterceptOptions {
   skipInboundPorts: string;
   /** Outbound ports the app reaches directly (skip-outbound-ports). */
   skipOutboundPorts: string;
-  /** The control plane's `ip:port`s: reached directly by anything in the pod. */
+  /** The control plane's `ip:port`s (`[ip]:port` for IPv6): reached directly by anything in the pod. */
   controlPlane: string[];
   /**
-   * Sources whose inbound connections reach the app directly (IPv4 CIDRs): the node's own address,
-   * where the kubelet probes from. Probes go straight to the container (docs/DESIGN.md), and a gRPC
-   * probe of a port whose policy admits only one identity would otherwise be refused by the proxy.
+   * Sources whose inbound connections reach the app directly (IPv4 or IPv6 CIDRs): the node's own
+   * address, where the kubelet probes from. Probes go straight to the container (docs/DESIGN.md),
+   * and a gRPC probe of a port whose policy admits only one identity would otherwise be refused by the proxy.
    */
   skipInboundFrom?: string[];
 }
@@ -55,13 +55,34 @@ export interface RuleSet {
 /** The address family a rule set is for: iptables (IPv4) or ip6tables (IPv6). */
 export type IpFamily = 'IPv4' | 'IPv6';
 
+/** The binaries a family's rules are written with, to name them in messages. */
+const TOOL: Record<IpFamily, string> = { IPv4: 'iptables', IPv6: 'ip6tables' };
+
 /**
- * The rules for `options`; throws InterceptConfigError naming the bad setting. `IPv6`: the same
- * rules for ip6tables, less the IPv4 sources and control-plane addresses (no IPv6 packet matches
- * them; they are still checked, so both families refuse the same settings).
+ * The rule set of each family in `families`, all built (and so all checked) before any is used.
+ * Each address goes to the rules of its own family, never to the other's; an address of a family
+ * that gets no rules is refused (InterceptConfigError), since no rule would skip it: an IPv6
+ * source without `--ipv6` would be a setting that silently means nothing.
+ */
+export function buildRuleSets(options: InterceptOptions, families: readonly IpFamily[]): Array<{ family: IpFamily; set: RuleSet }> {
+  const named = [
+    ...(options.skipInboundFrom ?? []).map((value) => ({ setting: 'skip-inbound-from', value, family: parseCidr(value).family })),
+    ...options.controlPlane.map((value) => ({ setting: 'control plane address', value, family: parseIpPort(value).family })),
+  ];
+  const stray = named.find((n) => !families.includes(n.family));
+  if (stray) {
+    throw new InterceptConfigError(`${stray.setting} "${stray.value}" is an ${stray.family} address, but no ${TOOL[stray.family]} rules are written (${stray.family === 'IPv6' ? 'add --ipv6' : 'IPv4 rules are always written'})`);
+  }
+  return families.map((family) => ({ family, set: buildRules(options, family) }));
+}
+
+/**
+ * The rules of one family for `options`; throws InterceptConfigError naming the bad setting. Both
+ * families have the same rules, each with the sources and control-plane addresses of its own
+ * family only (an IPv4 address means nothing to ip6tables, which refuses it, and the reverse).
+ * Every address is checked whatever the family, so both refuse the same settings.
  */
 export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4'): RuleSet {
-  const v4 = family === 'IPv4';
   const port = (value: number, name: string) => {
     if (!Number.isInteger(value) || value < 1 || value > 65535) throw new InterceptConfigError(`${name} must be a port (1-65535), got ${value}`);
     return value;
@@ -74,9 +95,9 @@ export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4')
   const comment = (what: string) => `-m comment --comment "${COMMENT_PREFIX}${what}"`;
   const rules: string[] = [];
 
-  for (const cidr of options.skipInboundFrom ?? []) {
-    const source = ipv4Cidr(cidr);
-    if (v4) rules.push(`-A ${REDIRECT_CHAIN} -s ${source} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
+  for (const value of options.skipInboundFrom ?? []) {
+    const source = parseCidr(value);
+    if (source.family === family) rules.push(`-A ${REDIRECT_CHAIN} -s ${source.cidr} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
   }
   for (const ports of multiportChunks(options.skipInboundPorts, 'skip-inbound-ports')) {
     rules.push(`-A ${REDIRECT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-inbound-ports')}`);
@@ -87,9 +108,10 @@ export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4')
   rules.push(`-A ${OUTPUT_CHAIN} -m owner --uid-owner ${options.proxyUid} -j RETURN ${comment('ignore-proxy-user-id')}`);
   // Loopback: the app talking to itself, and the proxy handing inbound requests to the app.
   rules.push(`-A ${OUTPUT_CHAIN} -o lo -j RETURN ${comment('ignore-loopback')}`);
-  for (const target of options.controlPlane) {
-    const { ip, port: cpPort } = ipPort(target);
-    if (v4) rules.push(`-A ${OUTPUT_CHAIN} -d ${ip}/32 -p tcp --dport ${cpPort} -j RETURN ${comment('ignore-control-plane')}`);
+  for (const value of options.controlPlane) {
+    const target = parseIpPort(value);
+    const host = target.family === 'IPv4' ? `${target.ip}/32` : `${target.ip}/128`;
+    if (target.family === family) rules.push(`-A ${OUTPUT_CHAIN} -d ${host} -p tcp --dport ${target.port} -j RETURN ${comment('ignore-control-plane')}`);
   }
   for (const ports of multiportChunks(options.skipOutboundPorts, 'skip-outbound-ports')) {
     rules.push(`-A ${OUTPUT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-outbound-ports')}`);
@@ -135,28 +157,49 @@ export function multiportChunks(list: string, setting: string): string[] {
   return chunks;
 }
 
-/**
- * `a.b.c.d[/n]` in the one spelling iptables reads as written: it takes a leading 0 as octal
- * (010.0.0.1 is 8.0.0.1), so net.isIPv4, which refuses leading zeros, decides.
- */
-function ipv4Cidr(value: string): string {
-  const m = /^([\d.]+)(?:\/(\d{1,2}))?$/.exec(value.trim());
-  const prefix = Number(m?.[2] ?? 32);
-  if (!m || !isIPv4(m[1]!) || prefix > 32) {
-    throw new InterceptConfigError(`skip-inbound-from: "${value}" is not an IPv4 address or CIDR such as 10.244.0.254/32`);
-  }
-  return `${m[1]}/${prefix}`;
+/** An address or CIDR of one family, as its tool will read it. */
+interface Cidr {
+  family: IpFamily;
+  cidr: string;
 }
 
-/** `a.b.c.d:port`, the address in the one spelling iptables reads as written (no leading zeros: see ipv4Cidr). */
-function ipPort(target: string): { ip: string; port: number } {
-  const m = /^([\d.]+):(\d{1,5})$/.exec(target.trim());
-  const port = Number(m?.[2]);
+/**
+ * `a.b.c.d[/n]` or an IPv6 address with an optional `/n` (no zone), in the one spelling its tool
+ * reads as written. iptables takes a leading 0 as octal (010.0.0.1 is 8.0.0.1), so net.isIPv4,
+ * which refuses leading zeros, decides; an IPv6 address is written as Node writes one (RFC 5952).
+ */
+function parseCidr(value: string): Cidr {
+  const m = /^([\d.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)(?:\/(\d{1,3}))?$/.exec(value.trim());
+  const address = m?.[1] ?? '';
+  const family = isIPv4(address) ? 'IPv4' : isIPv6(address) ? 'IPv6' : undefined;
+  const prefix = Number(m?.[2] ?? (family === 'IPv6' ? 128 : 32));
+  if (!family || prefix > (family === 'IPv6' ? 128 : 32)) {
+    throw new InterceptConfigError(`skip-inbound-from: "${value}" is not an IPv4 or IPv6 address or CIDR such as 10.244.0.254/32 or fd00::254/128 (an IPv4 one with no leading zeros: iptables reads 010 as octal 8)`);
+  }
+  return { family, cidr: `${family === 'IPv6' ? ipv6Text(address) : address}/${prefix}` };
+}
+
+/**
+ * `a.b.c.d:port` or `[v6]:port`, the address in the one spelling its tool reads as written (no
+ * leading zeros: see parseCidr). Names are resolved before: a rule matches addresses only.
+ */
+function parseIpPort(target: string): { family: IpFamily; ip: string; port: number } {
+  const m = /^(?:([\d.]+)|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/.exec(target.trim());
+  const port = Number(m?.[3]);
   if (!m || port < 1 || port > 65535) {
-    throw new InterceptConfigError(`control plane address "${target}" is not IPv4:port (resolve names first)`);
+    throw new InterceptConfigError(`control plane address "${target}" is not IPv4:port or [IPv6]:port (resolve names first)`);
+  }
+  if (m[2] !== undefined) {
+    if (!isIPv6(m[2])) throw new InterceptConfigError(`control plane address "${target}": "${m[2]}" is not an IPv6 address`);
+    return { family: 'IPv6', ip: ipv6Text(m[2]), port };
   }
   if (!isIPv4(m[1]!)) {
     throw new InterceptConfigError(`control plane address "${target}": "${m[1]}" is not an IPv4 address as iptables would read it (four numbers 0-255, no leading zeros: iptables reads 010 as octal 8)`);
   }
-  return { ip: m[1]!, port };
+  return { family: 'IPv4', ip: m[1]!, port };
+}
+
+/** An IPv6 address as Node writes a socket's (RFC 5952: fd00::1), as the rest of the mesh does. */
+function ipv6Text(address: string): string {
+  return new SocketAddress({ address, family: 'ipv6' }).address;
 }

@@ -1,11 +1,12 @@
 // `mesh proxy-init`: installs (or with --remove, deletes) the iptables rules that send a pod's
 // TCP through its proxy, in the network namespace it runs in; --dry-run prints them only.
 import { lookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
+import { HostPortError, joinHostPort, splitHostPort } from '../../api/host-port.ts';
 import { current, install, remove } from '../../proxy-init/iptables.ts';
 import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
-import { buildRules, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText, type IpFamily } from '../../proxy-init/rules.ts';
+import { buildRuleSets, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText, type IpFamily } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
@@ -15,6 +16,7 @@ const USAGE = `usage: mesh proxy-init [--inbound-port 4143] [--outbound-port 414
                       [--control-plane HOST:PORT,...] [--skip-inbound-from CIDR,...]
                       [--ipv6] [--dry-run | --remove | --list]
   --skip-inbound-from: sources whose connections reach the app directly (the node's address, where probes come from).
+  --control-plane, --skip-inbound-from: IPv4 or IPv6 (an IPv6 one only with --ipv6); each goes to its family's rules.
   --ipv6: the same rules with ip6tables too (a --transparent proxy takes its outbound port on [::1] as well);
           without it, TCP over the pod's IPv6 addresses goes around the proxy, and the log says so.
   LIST: ports or ranges, as the config.linkerd.io/skip-*-ports annotations (25,587,4000-4100).
@@ -66,11 +68,11 @@ export function run(args: string[]): Promise<number> {
         inboundPort, outboundPort, proxyUid,
         skipInboundPorts: [DEFAULT_SKIP_INBOUND, values['skip-inbound-ports']].filter(Boolean).join(','),
         skipOutboundPorts: values['skip-outbound-ports'],
-        controlPlane: await resolveAll(values['control-plane']),
+        controlPlane: await resolveAll(values['control-plane'], families),
         skipInboundFrom: values['skip-inbound-from'].split(',').filter((x) => x.trim() !== ''),
       };
       // Both built before anything is installed: a bad setting changes neither family.
-      const sets = families.map((family) => ({ family, set: buildRules(options, family) }));
+      const sets = buildRuleSets(options, families);
       if (values['dry-run']) {
         for (const { family, set } of sets) process.stdout.write(`${heading(family)}${restoreText(set)}`);
         return 0;
@@ -87,7 +89,8 @@ export function run(args: string[]): Promise<number> {
       }
       return 0;
     } catch (err) {
-      if (err instanceof CodedError) {
+      // A flag's bad value (--control-plane's) is a usage error: the usage, exit 2, as runCommand prints it.
+      if (err instanceof CodedError && !(err instanceof UsageError)) {
         console.error(`mesh proxy-init: ${err.code}: ${err.message}`);
         return 1;
       }
@@ -101,21 +104,35 @@ function log(text: string): void {
   console.log(`${new Date().toISOString()} mesh proxy-init: ${text}`);
 }
 
-/** `host:port` -> `ip:port`: iptables matches addresses, and a name must be resolved once, here. */
-async function resolveAll(list: string): Promise<string[]> {
+/**
+ * `host:port` -> `ip:port` (`[ip]:port` for IPv6): iptables matches addresses, and a name must be
+ * resolved once, here, to its addresses of the families whose rules are written (with --ipv6 its
+ * IPv6 ones too: the rules of each family skip the control plane at its own addresses).
+ */
+async function resolveAll(list: string, families: readonly IpFamily[]): Promise<string[]> {
   const out: string[] = [];
   for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(.+):(\d{1,5})$/.exec(entry);
-    if (!m) throw new UsageError(`--control-plane: "${entry}" is not host:port`);
+    let host: string, port: number;
+    try {
+      ({ host, port } = splitHostPort(entry, '--control-plane'));
+    } catch (err) {
+      if (err instanceof HostPortError) throw new UsageError(err.message);
+      throw err;
+    }
     // Numbers and dots are an address as written, never a name: the resolver would read 010.0.0.1
     // as octal (8.0.0.1) and 10.1 as 10.0.0.1, and the rule would skip another host than meant.
-    if (/^[\d.]+$/.test(m[1]!) && !isIPv4(m[1]!)) {
-      throw new UsageError(`--control-plane: "${entry}": "${m[1]}" is not an IPv4 address (four numbers 0-255, no leading zeros)`);
+    if (/^[\d.]+$/.test(host) && !isIPv4(host)) {
+      throw new UsageError(`--control-plane: "${entry}": "${host}" is not an IPv4 address (four numbers 0-255, no leading zeros)`);
+    }
+    if (isIP(host) !== 0) {
+      out.push(joinHostPort(host, port)); // an address: its family is checked against --ipv6 with the rules
+      continue;
     }
     try {
-      out.push(`${(await lookup(m[1]!, { family: 4 })).address}:${m[2]}`);
+      const addresses = await lookup(host, { all: true, family: families.includes('IPv6') ? 0 : 4 });
+      for (const { address } of addresses) if (!out.includes(joinHostPort(address, port))) out.push(joinHostPort(address, port));
     } catch (err) {
-      throw new UsageError(`--control-plane: cannot resolve "${m[1]}": ${(err as Error).message}`);
+      throw new UsageError(`--control-plane: cannot resolve "${host}": ${(err as Error).message}`);
     }
   }
   return out;

@@ -1,6 +1,7 @@
 // The rule set as text (what `mesh proxy-init --dry-run` prints), and its refusals of bad settings.
 import { describe, expect, it } from 'vitest';
-import { buildRules, DEFAULT_SKIP_INBOUND, multiportChunks, restoreText } from '../../proxy-init/rules.ts';
+import { lookup } from 'node:dns/promises';
+import { buildRules, buildRuleSets, DEFAULT_SKIP_INBOUND, InterceptConfigError, multiportChunks, restoreText } from '../../proxy-init/rules.ts';
 import { runMesh } from '../cli/run-mesh.ts';
 
 const base = { inboundPort: 4143, outboundPort: 4140, proxyUid: 2102, skipInboundPorts: DEFAULT_SKIP_INBOUND, skipOutboundPorts: '', controlPlane: [] };
@@ -24,13 +25,51 @@ describe('proxy-init rules', () => {
     expect(jumps).toEqual([expect.stringMatching(/^-A PREROUTING -j PROXY_INIT_REDIRECT /), expect.stringMatching(/^-A OUTPUT -j PROXY_INIT_OUTPUT /)]);
   });
 
-  it('for ip6tables: the same rules less the IPv4 sources and control-plane addresses, whose settings are still checked', () => {
-    const settings = { ...base, skipOutboundPorts: '25', controlPlane: ['10.0.0.9:8086'], skipInboundFrom: ['10.244.0.254'] };
+  it('for ip6tables: the same rules, each family with its own sources and control-plane addresses only', () => {
+    const settings = {
+      ...base,
+      skipOutboundPorts: '25',
+      controlPlane: ['10.0.0.9:8086', '[fd00::9]:8086'],
+      skipInboundFrom: ['10.244.0.254', 'fd00:10:244::254/128', '10.1.0.0/16', 'FD00:0:0:1::/64'],
+    };
     const v4 = buildRules(settings).rules;
     const v6 = buildRules(settings, 'IPv6').rules;
-    expect(v6).toEqual(v4.filter((r) => !/ignore-control-plane|ignore-inbound-sources/.test(r)));
-    expect(v6).toHaveLength(v4.length - 2);
-    expect(() => buildRules({ ...base, skipInboundFrom: ['010.0.0.1'] }, 'IPv6')).toThrow(/skip-inbound-from: "010.0.0.1" is not an IPv4 address/);
+    const addressed = (rules: string[]) => rules.filter((r) => /ignore-control-plane|ignore-inbound-sources/.test(r));
+    expect(addressed(v4)).toEqual([
+      expect.stringContaining('-s 10.244.0.254/32 -p tcp -j RETURN'),
+      expect.stringContaining('-s 10.1.0.0/16 -p tcp -j RETURN'),
+      expect.stringContaining('-d 10.0.0.9/32 -p tcp --dport 8086 -j RETURN'),
+    ]);
+    // IPv6 as Node writes it (RFC 5952), whatever the spelling given.
+    expect(addressed(v6)).toEqual([
+      expect.stringContaining('-s fd00:10:244::254/128 -p tcp -j RETURN'),
+      expect.stringContaining('-s fd00:0:0:1::/64 -p tcp -j RETURN'),
+      expect.stringContaining('-d fd00::9/128 -p tcp --dport 8086 -j RETURN'),
+    ]);
+    // Everything else is the same in both, in the same order.
+    expect(v6.filter((r) => !addressed(v6).includes(r))).toEqual(v4.filter((r) => !addressed(v4).includes(r)));
+    // Each address is checked whatever the family being built.
+    expect(() => buildRules({ ...base, skipInboundFrom: ['010.0.0.1'] }, 'IPv6')).toThrow(/skip-inbound-from: "010.0.0.1" is not an IPv4 or IPv6 address/);
+    expect(() => buildRules({ ...base, controlPlane: ['[fd00::1::2]:80'] })).toThrow(/control plane address "\[fd00::1::2\]:80": "fd00::1::2" is not an IPv6 address/);
+  });
+
+  it('gives each address to its own family\'s rules, and refuses an IPv6 one when no ip6tables rules are written', () => {
+    const settings = { ...base, controlPlane: ['[fd00::9]:8086'], skipInboundFrom: ['10.244.0.254'] };
+    expect(buildRuleSets(settings, ['IPv4', 'IPv6']).map((r) => r.family)).toEqual(['IPv4', 'IPv6']);
+    expect(() => buildRuleSets(settings, ['IPv4'])).toThrow(
+      new InterceptConfigError('control plane address "[fd00::9]:8086" is an IPv6 address, but no ip6tables rules are written (add --ipv6)'),
+    );
+    expect(() => buildRuleSets({ ...base, skipInboundFrom: ['fd00::1/128'] }, ['IPv4'])).toThrow(
+      /^skip-inbound-from "fd00::1\/128" is an IPv6 address, but no ip6tables rules are written \(add --ipv6\)$/,
+    );
+    expect(() => buildRuleSets({ ...base, skipInboundFrom: ['10.0.0.1'] }, ['IPv6'])).toThrow(/is an IPv4 address, but no iptables rules are written/);
+  });
+
+  it('refuses an IPv6 source that is not one, naming it', () => {
+    for (const bad of ['fd00::1/129', 'fe80::1%eth0', 'fd00:::1', '[fd00::1]', 'fd00::g', '::ffff:10.0.0.1.5']) {
+      expect(() => buildRules({ ...base, skipInboundFrom: [bad] }), bad).toThrow(`skip-inbound-from: "${bad}" is not an IPv4 or IPv6 address or CIDR`);
+    }
+    expect(buildRules({ ...base, skipInboundFrom: ['::/0'] }, 'IPv6').rules[0]).toContain('-s ::/0 -p tcp -j RETURN');
   });
 
   it('lets the node\'s probes reach the app straight, before any inbound redirect', () => {
@@ -79,6 +118,34 @@ describe('proxy-init rules', () => {
     expect(good.code).toBe(0);
     expect(good.out).toContain('-d 10.0.0.1/32 -p tcp --dport 8086 -j RETURN');
     expect(good.out).toContain('-d 127.0.0.1/32 -p tcp --dport 8080 -j RETURN');
+  });
+
+  it('mesh proxy-init --dry-run --ipv6: IPv4 addresses in the iptables rules, IPv6 ones in the ip6tables rules; an IPv6 one without --ipv6 is refused', async () => {
+    const flags = ['--control-plane', '10.0.0.9:8086,[fd00::9]:8086,localhost:8080', '--skip-inbound-from', '10.244.0.254,fd00:10:244::254'];
+    const both = await runMesh(['proxy-init', '--dry-run', '--ipv6', ...flags]);
+    expect(both.code, both.err).toBe(0);
+    const [v4, v6] = both.out.split('# ip6tables\n') as [string, string];
+    expect(v6).toBeDefined();
+    // localhost is resolved to every address it has, each into its own family's rules.
+    const local = await lookup('localhost', { all: true, family: 0 });
+    for (const [text, family, bits] of [[v4, 4, 32], [v6, 6, 128]] as const) {
+      const addresses = [...text.matchAll(/ -[sd] (\S+)\/\d+ /g)].map((m) => m[1]!);
+      expect(addresses.length, text).toBeGreaterThanOrEqual(2);
+      expect(addresses.every((a) => (family === 4 ? !a.includes(':') : a.includes(':'))), text).toBe(true);
+      for (const { address } of local.filter((l) => l.family === family)) expect(text).toContain(`-d ${address}/${bits} -p tcp --dport 8080 -j RETURN`);
+    }
+    expect(v4).toContain('-s 10.244.0.254/32 -p tcp -j RETURN');
+    expect(v4).toContain('-d 10.0.0.9/32 -p tcp --dport 8086 -j RETURN');
+    expect(v6).toContain('-s fd00:10:244::254/128 -p tcp -j RETURN');
+    expect(v6).toContain('-d fd00::9/128 -p tcp --dport 8086 -j RETURN');
+
+    const without = await runMesh(['proxy-init', '--dry-run', ...flags]);
+    expect([without.code, without.out]).toEqual([1, '']);
+    expect(without.err.trim()).toBe('mesh proxy-init: INTERCEPT_CONFIG: skip-inbound-from "fd00:10:244::254" is an IPv6 address, but no ip6tables rules are written (add --ipv6)');
+    const controlPlane = await runMesh(['proxy-init', '--dry-run', '--control-plane', '[fd00::9]:8086']);
+    expect([controlPlane.code, controlPlane.out, controlPlane.err.trim()]).toEqual([1, '', 'mesh proxy-init: INTERCEPT_CONFIG: control plane address "[fd00::9]:8086" is an IPv6 address, but no ip6tables rules are written (add --ipv6)']);
+    const badHost = await runMesh(['proxy-init', '--dry-run', '--ipv6', '--control-plane', '[10.0.0.1]:80']);
+    expect([badHost.code, badHost.err.split('\n')[0]]).toEqual([2, 'mesh proxy-init: --control-plane "[10.0.0.1]:80" is not host:port ("[10.0.0.1]" is not an IPv6 address in brackets), such as 127.0.0.1:8080 or [fd00::5]:8080']);
   });
 
   it('mesh proxy-init reads its ports and UID by the one whole-number rule, in range, naming the flag (exit 2)', async () => {
