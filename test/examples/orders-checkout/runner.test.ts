@@ -3,10 +3,12 @@
 // no stack trace. Failures that need the demo's addresses are in e2e.test.ts, which owns them.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addressBlock } from '../../helpers/address-block.ts';
+import { identify } from '../../../examples/orders-checkout/runner/process-identity.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const demoNet = await addressBlock();
@@ -64,6 +66,34 @@ describe('mesh demo failures', () => {
     expect(r.err).toContain(`the demo is already running (process ${process.pid}`);
     expect(r.err).toContain(`kill ${process.pid}`);
     noStackTrace(r.err);
+  });
+
+  it('a killed runner\'s leftover is stopped before the addresses are checked', async () => {
+    const state = tempDir('state');
+    // The leftover: a process in a group of its own holding the front door's address, recorded as
+    // a runner that is gone would have recorded it.
+    const front = `${demoNet}.1`;
+    const leftover = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(8000, '${front}', () => console.log('ready'))`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    const ended = new Promise<string | null>((r) => leftover.once('exit', (_code, signal) => r(signal)));
+    await new Promise((r) => leftover.stdout!.once('data', r));
+    const started = identify(leftover.pid!)!.started;
+    const deadRunner = { pid: 999_999, started: 'another-boot@1' };
+    mkdirSync(join(state, 'processes'));
+    writeFileSync(join(state, 'processes', `${leftover.pid}.json`), JSON.stringify({ pid: leftover.pid, pgid: leftover.pid, started, pod: 'ingress', container: 'ingress', runner: deadRunner }));
+    // And an address that stays taken, so the start stops at the check, after the leftover is gone.
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(8086, `${demoNet}.251`, r));
+    try {
+      const r = await mesh(['demo', '--state', state]);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`stopped ingress of pod ingress (pid ${leftover.pid})`);
+      expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe('SIGTERM');
+      expect(r.err).toContain(`${demoNet}.251:8086 (for destination) is already in use`);
+      expect(r.err).not.toContain(`${front}:8000`);
+    } finally {
+      holder.close();
+      leftover.kill('SIGKILL');
+    }
   });
 
   it('mesh pods without a running demo says how to start one', async () => {
