@@ -1,6 +1,7 @@
 // The address families of a cluster's pods, written as Kubernetes writes a Service's
 // `spec.ipFamilies`: one family, or both (dual-stack) with the primary first. The primary is the
 // family of `status.podIP`, what `$(POD_IP)` becomes; a dual-stack pod's `status.podIPs` holds both.
+import { isIPv4, isIPv6 } from 'node:net';
 
 export const POD_IP_FAMILIES = ['IPv4', 'IPv6', 'IPv4,IPv6', 'IPv6,IPv4'] as const;
 export type PodIpFamily = (typeof POD_IP_FAMILIES)[number];
@@ -26,4 +27,12 @@ export function hasIpv6(family: PodIpFamily): boolean {
 /** The pods have an address of each family. */
 export function isDualStack(family: PodIpFamily): boolean {
   return family.includes(',');
+}
+
+/**
+ * The family of a pod's addresses as `status.podIPs` lists them, primary first: `10.0.0.7,fd00::7`
+ * is `IPv4,IPv6`. Undefined unless they are one address, or two of different families.
+ */
+export function podIpFamilyOf(addresses: readonly string[]): PodIpFamily | undefined {
+  return parsePodIpFamily(addresses.map((a) => (isIPv4(a) ? 'IPv4' : isIPv6(a) ? 'IPv6' : `not an IP: ${a}`)).join(','));
 }

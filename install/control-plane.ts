@@ -93,6 +93,8 @@ interface Workload {
   volumes: object[];
   mounts: object[];
   readiness: object;
+  /** Variables beyond every controller's own (the pod's name, namespace and address). */
+  env?: object[];
 }
 
 const trustRootsVolume = { name: 'trust-roots', configMap: { name: TRUST_ROOTS_CONFIGMAP } };
@@ -146,7 +148,10 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
         '--proxy-image', v.image.name, '--proxy-version', v.image.version,
         '--trust-domain', v.identityTrustDomain, '--cluster-domain', v.clusterDomain,
         '--capture', v.proxy.capture,
+        // Its own pod's addresses tell the pods' families: a dual-stack cluster gives each pod one of each.
+        '--pod-ips', '$(MESH_POD_IPS)',
       ]),
+      env: [{ name: 'MESH_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } }],
       ports: [{ name: 'https', port: PORTS.injector }],
       volumes: [trustRootsVolume, { name: 'tls', secret: { secretName: INJECTOR_TLS_SECRET } }],
       mounts: [trustRootsMount, { name: 'tls', mountPath: MOUNTS.injectorTls, readOnly: true }],
@@ -207,6 +212,7 @@ function deployment(w: Workload, v: InstallValues): object {
                 // Each component listens on its pod's address, not 0.0.0.0: the same in a cluster, and
                 // where pods share one network namespace (the demo's node) two wildcards would clash.
                 { name: 'MESH_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                ...(w.env ?? []),
               ],
               ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               readinessProbe: w.readiness,

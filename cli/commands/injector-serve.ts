@@ -7,7 +7,7 @@ import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { splitPemCertificates } from '../../identity/ca-validate.ts';
 import { clusterFacts, type ClusterFacts } from '../../injector/cluster.ts';
 import { CAPTURE_MODES, defaultInjectOptions, MESH_IMAGE, meshVersion } from '../../injector/options.ts';
-import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED } from '../../injector/pod-ip-family.ts';
+import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, podIpFamilyOf, type PodIpFamily } from '../../injector/pod-ip-family.ts';
 import { startWebhook } from '../../injector/webhook.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
 import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
@@ -26,7 +26,9 @@ const USAGE = `usage: mesh injector serve --cert FILE --key FILE [--addr 127.0.0
   --capture MODE     iptables (proxy-init) or http-proxy (HTTP_PROXY); default iptables with --kubernetes
   --pod-ip-family F  IPv4, IPv6, or dual-stack IPv4,IPv6 / IPv6,IPv4 (primary first): the pods' address
                      families, so HTTP_PROXY brackets an IPv6 POD_IP and proxy-init covers IPv6 (--ipv6)
-                     (default: the family of --addr's host, the injector's own pod IP in a cluster)
+                     (default: the families of --pod-ips, else the family of --addr's host)
+  --pod-ips LIST     the injector's own pod's addresses (status.podIPs, primary first): in a cluster
+                     every pod has the same families, so theirs are the pods' (mesh install sets it)
   --proxy-image      the proxy image, without tag (default ${MESH_IMAGE})
   --proxy-version    its tag (default ${meshVersion()})
   --trust-domain TD  default cluster.local
@@ -42,6 +44,7 @@ const OPTIONS = {
   'trust-anchors': { type: 'string' },
   capture: { type: 'string' },
   'pod-ip-family': { type: 'string' },
+  'pod-ips': { type: 'string' },
   'proxy-image': { type: 'string' },
   'proxy-version': { type: 'string' },
   'trust-domain': { type: 'string', default: 'cluster.local' },
@@ -72,10 +75,19 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const capture = CAPTURE_MODES.find((mode) => mode === (values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy')));
   if (capture === undefined) return fail(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
 
-  // In a cluster --addr is `$(MESH_POD_IP):8443`, and every pod has an address of the cluster's
-  // primary family. Only the operator knows whether it is dual-stack.
-  const podIpFamily = values['pod-ip-family'] === undefined ? (isIPv6(addr.host) ? 'IPv6' : 'IPv4') : parsePodIpFamily(values['pod-ip-family']);
-  if (podIpFamily === undefined) return fail(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
+  let podIpFamily: PodIpFamily | undefined;
+  if (values['pod-ip-family'] !== undefined) {
+    podIpFamily = parsePodIpFamily(values['pod-ip-family']);
+    if (podIpFamily === undefined) return fail(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
+  } else if (values['pod-ips']) {
+    // In a cluster `$(MESH_POD_IPS)`, the injector's own status.podIPs: every pod of the cluster has
+    // addresses of the same families, in the same order, so a dual-stack cluster is seen as one.
+    podIpFamily = podIpFamilyOf(values['pod-ips'].split(',').map((ip) => ip.trim()));
+    if (podIpFamily === undefined) return fail(`--pod-ips "${values['pod-ips']}" is not one IP address, or two of different families (status.podIPs)`);
+  } else {
+    // In a cluster --addr is `$(MESH_POD_IP):8443`, an address of the cluster's primary family.
+    podIpFamily = isIPv6(addr.host) ? 'IPv6' : 'IPv4';
+  }
 
   let cert: Buffer, key: Buffer, namespaces, trustAnchorsPem: string | undefined;
   try {

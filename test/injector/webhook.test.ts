@@ -304,6 +304,25 @@ describe('mesh injector serve', () => {
     }
   });
 
+  it('with --pod-ips (its own status.podIPs, as mesh install passes them) of both families, injects pods as dual-stack', async () => {
+    const args = ['bin/mesh.js', 'injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', `${NET}.2:0`, '--capture', 'iptables'];
+    const child = spawn(process.execPath, [...args, '--pod-ips', `${NET}.2,fd00::2`], { cwd: REPO });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    try {
+      const url = await webhookUrl(child);
+      const pod = workload('Pod', { 'linkerd.io/inject': 'enabled' });
+      const res = await post(review(pod), undefined, url);
+      const patched: any = applyPatch(pod, JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()));
+      expect(patched.spec.initContainers[0].command).toContain('--ipv6');
+      expect(patched.spec.containers[0].env).toContainEqual({ name: 'MESH_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const bad = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ips', '10.0.0.7,10.0.0.8']);
+    expect([bad.code, bad.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ips "10.0.0.7,10.0.0.8" is not one IP address, or two of different families (status.podIPs)']);
+  });
+
   it('says what is missing or wrong in its arguments', async () => {
     const badFamily = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ip-family', 'IPv5']);
     expect([badFamily.code, badFamily.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ip-family must be IPv4, IPv6, IPv4,IPv6 (dual-stack, IPv4 primary) or IPv6,IPv4 (dual-stack, IPv6 primary), got "IPv5"']);

@@ -170,6 +170,9 @@ describe('mesh install', () => {
     // The injector captures with proxy-init unless told otherwise.
     const injector = byKind(objects, 'Deployment').find((d) => d.metadata.name === 'mesh-injector')!.spec.template.spec.containers[0];
     expect(injector.command.slice(injector.command.indexOf('--capture'), injector.command.indexOf('--capture') + 2)).toEqual(['--capture', 'iptables']);
+    // Its own pod's addresses (both families in a dual-stack cluster) tell it the pods' families.
+    expect(injector.command.slice(injector.command.indexOf('--pod-ips'), injector.command.indexOf('--pod-ips') + 2)).toEqual(['--pod-ips', '$(MESH_POD_IPS)']);
+    expect(injector.env).toContainEqual({ name: 'MESH_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } });
     // One image runs every part, `mesh` on its PATH.
     for (const d of byKind(objects, 'Deployment')) {
       const c = d.spec.template.spec.containers[0];
