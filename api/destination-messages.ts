@@ -133,6 +133,8 @@ export interface PodAnnouncementMessage {
   deployment?: string;
   /** The pod's Ready condition, inverted so the default means Ready (destination.proto). */
   notReady?: boolean;
+  /** A dual-stack pod's address of its other family (destination.proto). */
+  otherIps?: string[];
 }
 
 export interface RegistrationEventMessage {

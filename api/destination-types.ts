@@ -233,6 +233,11 @@ export interface PodInfo {
   namespace: string;
   labels: Record<string, string>;
   ip: string;
+  /**
+   * A dual-stack pod's address of its other family (`status.podIPs` after the first). Callers that
+   * dial it are answered with this pod, whose endpoint stays at `ip`: one family per endpoint.
+   */
+  otherIps?: string[];
   ports: Array<{ name?: string; port: number; protocol?: string }>;
   /** The owning Deployment's name, for the `dst_deployment` label of its callers' metrics. */
   deployment?: string;

@@ -38,7 +38,7 @@ export function podFromConfig(config: ProxyConfig): PodInfo | undefined {
   // the destination then tells callers' proxies not to sniff it.
   const opaque = config.opaquePorts;
   const ports = config.podPorts.map((p) => (opaque && inPortRanges(p.port, opaque) ? { ...p, protocol: 'opaque' } : p));
-  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, ports, deployment: config.podDeployment };
+  return { name: config.podName, namespace: config.podNamespace, labels: config.podLabels, ip: config.podIp, otherIps: (config.podIps ?? []).filter((ip) => ip !== config.podIp), ports, deployment: config.podDeployment };
 }
 
 /** The DestinationClient for `config`, or undefined when no destination is configured (development mode). */

@@ -32,6 +32,7 @@ export function registrationHandler(pods: PodRegistry, logger: Logger, podsFromA
         labels: { ...(msg.labels ?? {}) },
         deployment: msg.deployment || undefined,
         ip: String(msg.ip),
+        ...(msg.otherIps?.length ? { otherIps: msg.otherIps.map(String) } : {}),
         ports: (msg.ports ?? []).map((p) => ({ name: p.name || undefined, port: Number(p.port), protocol: p.protocol || undefined })),
         inboundPort: Number(msg.inboundPort) || 4143,
         identity,
@@ -78,6 +79,12 @@ function checkAnnouncement(msg: PodAnnouncementMessage, id: { namespace: string;
     return bad(`deployment: must be a lowercase DNS name, got ${JSON.stringify(msg.deployment)}`);
   }
   if (!isIP(msg.ip ?? '')) return bad(`ip: must be an IP address, got ${JSON.stringify(msg.ip)}`);
+  // status.podIPs holds at most one address of each family, the first being `ip`.
+  const others = msg.otherIps ?? [];
+  if (others.length > 1) return bad(`other_ips: a pod has at most one address of its other family, got ${others.length}`);
+  for (const other of others) {
+    if (isIP(other) === 0 || isIP(other) === isIP(msg.ip ?? '')) return bad(`other_ips: must be an IP address of the family ip is not, got ${JSON.stringify(other)} beside ip ${JSON.stringify(msg.ip)}`);
+  }
   for (const [i, p] of (msg.ports ?? []).entries()) {
     if (!(Number(p.port) >= 1 && Number(p.port) <= 65535)) return bad(`ports[${i}].port: must be 1-65535, got ${p.port}`);
   }

@@ -40,6 +40,7 @@ export class PodFeed {
         namespace: p.meta.namespace,
         labels: p.meta.labels,
         ip: p.ip,
+        ...(p.otherIps.length > 0 ? { otherIps: p.otherIps } : {}),
         ports: p.ports,
         inboundPort: p.inboundPort,
         serviceAccount: p.serviceAccount,

@@ -37,8 +37,9 @@ export class PodRegistry {
     return [...this.pods.values()].map((e) => e.pod);
   }
 
+  /** The pod at `ip`: its pod IP, or a dual-stack pod's address of its other family. */
   byIp(ip: string): RegisteredPod | undefined {
-    for (const { pod } of this.pods.values()) if (pod.ip === ip) return pod;
+    for (const { pod } of this.pods.values()) if (pod.ip === ip || pod.otherIps?.includes(ip)) return pod;
     return undefined;
   }
 

@@ -139,6 +139,8 @@ export interface PodResource {
   meta: Meta;
   /** `status.podIP`. */
   ip: string;
+  /** `status.podIPs` after the first: a dual-stack pod's address of its other family. */
+  otherIps: string[];
   serviceAccount: string;
   /** The port named `mesh-inbound`, else 4143. */
   inboundPort: number;

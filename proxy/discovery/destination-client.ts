@@ -260,6 +260,7 @@ export class DestinationClient implements Resolver {
       labels: pod.labels,
       deployment: pod.deployment ?? '',
       ip: pod.ip,
+      otherIps: pod.otherIps ?? [],
       ports: pod.ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? '' })),
       inboundPort: this.options.inboundPort ?? 4143,
       serviceAccount: parseSpiffeId(this.options.credentials.identity)?.serviceAccount ?? '',

@@ -101,6 +101,18 @@ describe('endpoints', () => {
     b.close();
   });
 
+  it('a dual-stack pod is found by its address of either family, and reached at its pod IP', async () => {
+    const checkout = await h.client('production/checkout', { namespace: 'production' });
+    const byIpv6 = checkout.endpoints('[fd00:21::25]:8080');
+    const byIpv4 = checkout.endpoints(`${NET}.25:8080`);
+    const dual = await h.client('production/orders', { pod: { ...pod('dual-a', `${NET}.25`, { app: 'orders', track: 'dual' }), otherIps: ['fd00:21::25'] } });
+    await until(byIpv4, (s) => addresses(s).join() === `${NET}.25:8080`, 2_000, 'the dual-stack pod by its IPv4 address');
+    const found = await until(byIpv6, (s) => addresses(s).join() === `${NET}.25:8080`, 2_000, 'the dual-stack pod by its IPv6 address');
+    expect(found.kind === 'endpoints' && found.endpoints[0]!.identity).toBe('spiffe://cluster.local/ns/production/sa/orders');
+    dual.close();
+    await until(byIpv6, (s) => s.kind === 'unknown' || (s.kind === 'endpoints' && s.endpoints.length === 0), 2_000, 'gone with its registration');
+  });
+
   it('a canary replica joins its Service and leaves it', async () => {
     const checkout = await h.client('production/checkout', { namespace: 'production' });
     const canary = checkout.endpoints('orders-canary:8080');
@@ -191,6 +203,14 @@ describe('registration', () => {
     const badIp = await announce(stubs, { ...base, ip: 'not-an-ip' });
     expect(badIp.status?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(badIp.events[0]!.message).toBe('ip: must be an IP address, got "not-an-ip"');
+    for (const [otherIps, why] of [
+      [['fd00::1', 'fd00::2'], 'other_ips: a pod has at most one address of its other family, got 2'],
+      [[`${NET}.31`], `other_ips: must be an IP address of the family ip is not, got "${NET}.31" beside ip "${NET}.30"`],
+      [['pod-b'], `other_ips: must be an IP address of the family ip is not, got "pod-b" beside ip "${NET}.30"`],
+    ] as const) {
+      const bad = await announce(stubs, { ...base, otherIps });
+      expect([bad.status?.code, bad.events[0]!.message]).toEqual([grpc.status.INVALID_ARGUMENT, why]);
+    }
     stubs.close();
   });
 });

@@ -66,6 +66,12 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
       (svc.spec['ports'] as unknown[]).push({ name: 'opaque', port: o.opaquePort, targetPort: o.opaquePort });
       svc.metadata = { ...svc.metadata, annotations: { 'config.linkerd.io/opaque-ports': String(o.opaquePort) } };
     }
+    // A dual-stack server: its Pod lists both addresses, as the API gives status.podIPs (the pod IP first).
+    if (o.serverPodIps) {
+      for (const item of list.items) if (item.kind === 'Pod' && (item as { metadata?: { name?: string } }).metadata?.name === 'server') {
+        (item as unknown as { status: Record<string, unknown> }).status['podIPs'] = o.serverPodIps.map((ip) => ({ ip }));
+      }
+    }
     writeFileSync(join(dir, 'resources.json'), JSON.stringify(list), { mode: 0o644 });
 
     const logLevel = process.env['MESH_TEST_LOG'] ?? 'warn';

@@ -2,21 +2,22 @@
 // root): the server pod has an IPv4 pod IP and an IPv6 address, `mesh proxy-init --ipv6` writes
 // rules for both families, and its proxy (`--pod-ips`, as the injector sets it from status.podIPs)
 // listens inbound on both. A caller over IPv6, from outside the mesh or from a meshed pod, reaches
-// the app through the server's proxy, never around it; a skipped port is skipped over IPv6 too.
+// the app through the server's proxy, never around it (a meshed one with mTLS: discovery knows the
+// pod by either address); a skipped port is skipped over IPv6 too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
-import { startTransparentPair } from '../helpers/transparent-pair.ts';
+import { CLIENT_ID, startTransparentPair } from '../helpers/transparent-pair.ts';
 
 const APP_UID = 1000;
 const CLIENT_UID = 65534;
 /** IPv6 addresses on the pods' link, as a dual-stack cluster gives each pod one of each family. */
 const V6 = { a: 'fd00:241::1', b: 'fd00:241::2', c: 'fd00:241::3' };
 
-/** The server app: answers with the Host it saw and the address the connection came from. */
+/** The server app: answers with the Host it saw, the caller's identity and the address the connection came from. */
 const HTTP_APP = (ip: string, port: number) => [
   process.execPath,
   '-e',
-  `require('node:http').createServer((req, res) => res.end(JSON.stringify({ host: req.headers.host, from: req.socket.remoteAddress, url: req.url })))
+  `require('node:http').createServer((req, res) => res.end(JSON.stringify({ host: req.headers.host, clientId: req.headers['l5d-client-id'] ?? null, from: req.socket.remoteAddress, url: req.url })))
      .listen(${port}, '${ip}', () => console.log('ready'));`,
 ];
 
@@ -60,18 +61,19 @@ describe('a dual-stack pod: IPv6 callers go through its proxy too', () => {
     const http = await lab.run(c.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-outside-v6`], { uid: CLIENT_UID });
     expect(http.code, http.err).toBe(0);
     // The app heard it over IPv4 from its own pod: the proxy's connection, not the caller's.
-    expect(JSON.parse(http.out)).toEqual({ host: `[${V6.b}]:8080`, from: b.ip, url: '/from-outside-v6' });
+    expect(JSON.parse(http.out)).toEqual({ host: `[${V6.b}]:8080`, clientId: null, from: b.ip, url: '/from-outside-v6' });
     expect(await inboundRequests()).toBe(before + 1);
     // Raw bytes: only SO_ORIGINAL_DST on the IPv6 socket (IP6T_SO_ORIGINAL_DST) says it was 7070.
     const opaque = await lab.run(c.ns, tagClient(V6.b, 7070, 'PING\r\n'), { uid: CLIENT_UID });
     expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${b.ip}:7070`);
   }, 60_000);
 
-  it('a meshed caller, over IPv6: through its own proxy ([::1]:4140) and then the server\'s', async () => {
+  it('a meshed caller, over IPv6: its proxy ([::1]:4140) finds the pod by its IPv6 address and reaches it with mTLS', async () => {
     const before = await inboundRequests();
     const r = await lab.run(a.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-mesh-v6`], { uid: CLIENT_UID });
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ host: `[${V6.b}]:8080`, from: b.ip, url: '/from-mesh-v6' });
+    // l5d-client-id: the server's proxy terminated mTLS from the client's, which discovery told where the pod is.
+    expect(JSON.parse(r.out)).toEqual({ host: `[${V6.b}]:8080`, clientId: CLIENT_ID, from: b.ip, url: '/from-mesh-v6' });
     expect(await inboundRequests()).toBe(before + 1);
   }, 60_000);
 

@@ -34,9 +34,15 @@ export function parsePod(doc: Fields, ctx: ParseContext): PodResource {
   const status = doc.object('status');
   const ip = status.string('podIP');
   if (!isIP(ip)) status.fail('podIP', `must be an IP address, got ${shown(ip)}`);
+  // Dual-stack: podIPs lists podIP first, then the address of the other family.
+  const podIps = status.list('podIPs', (raw, path) => Fields.of(raw, path).string('ip'));
+  const otherIps = podIps.filter((other) => other !== ip);
+  for (const [i, other] of podIps.entries()) {
+    if (other !== ip && (isIP(other) === 0 || isIP(other) === isIP(ip))) status.fail(`podIPs[${i}].ip`, `must be an IP address of the family podIP is not, got ${shown(other)}`);
+  }
   // Kubernetes mode: the kubelet's Ready condition (absent in a file, where no kubelet runs: Ready).
   const readyCondition = status.list('conditions', (raw, path) => Fields.of(raw, path)).find((c) => c.raw['type'] === 'Ready');
   const ready = readyCondition ? readyCondition.raw['status'] === 'True' : undefined;
   const meshed = meta.annotations[PROXY_VERSION] !== undefined || inboundNamed;
-  return { kind: 'Pod', meta, ip, serviceAccount: spec.optionalString('serviceAccountName') || 'default', inboundPort, ports, ready, meshed };
+  return { kind: 'Pod', meta, ip, otherIps, serviceAccount: spec.optionalString('serviceAccountName') || 'default', inboundPort, ports, ready, meshed };
 }
