@@ -21,6 +21,7 @@ import { burnCpus } from '../../helpers/cpu-burners.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { expectRogueRefused } from '../../helpers/rogue.ts';
 import { splitHostPort } from '../../../api/host-port.ts';
+import { identify } from '../../../examples/orders-checkout/runner/process-identity.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const netPrefix = await addressBlock();
@@ -31,6 +32,8 @@ const id = (sa: string) => `spiffe://cluster.local/ns/production/sa/${sa}`;
 
 let demo: DemoProcess;
 let run: RunRecord;
+/** Every run started (a test kills one runner and starts another), for the clean-up. */
+const runs: RunRecord[] = [];
 const podIp = (name: string) => run.pods.find((p) => p.name === name)!.ip;
 
 async function checkout(item = 'book') {
@@ -97,13 +100,14 @@ async function startDemo() {
     await burners.stop();
   }
   run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
+  runs.push(run);
 }
 
 async function cleanUp() {
   if (demo?.child.exitCode === null) {
     try { process.kill(-demo.child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
-  for (const p of run?.processes ?? []) {
+  for (const p of runs.flatMap((r) => r.processes)) {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
   }
   rmSync(state, { recursive: true, force: true });
@@ -223,6 +227,28 @@ describe('the demo, end to end', () => {
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toMatchObject({ status: 'SERVING' });
   });
+
+  it('leaves its pods serving when the runner is killed with SIGKILL; the next npm start stops them first, then comes up', async () => {
+    const killed = run;
+    const closed = new Promise<void>((resolve) => demo.child.stdout!.on('close', () => resolve()));
+    process.kill(killed.runnerPid, 'SIGKILL'); // the runner alone: no chance to stop anything
+    await closed;
+    // Each process is in a group of its own, so nothing took them down: the mesh still serves.
+    for (const p of killed.processes) expect(identify(p.pid), p.name).toBeDefined();
+    let r = await checkout();
+    for (let i = 1; i < 5 && r.status === 504; i++) r = await checkout();
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+
+    await startDemo();
+    expect(demo.output()).toContain(`a previous runner (process ${killed.runnerPid}) ended without stopping its pods`);
+    for (const p of killed.processes) {
+      expect(demo.output()).toMatch(new RegExp(`stopped ${p.name} of pod \\S+ \\(pid ${p.pid}\\)`));
+      expect(identify(p.pid), p.name).toBeUndefined();
+    }
+    r = await checkout();
+    for (let i = 1; i < 5 && r.status === 504; i++) r = await checkout();
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+  }, 200_000);
 
   it('stops every process and frees every port on Ctrl-C', async () => {
     // npm itself may die of the SIGINT at once; the runner (which holds our stdout pipe) stops
