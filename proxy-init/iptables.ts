@@ -82,7 +82,8 @@ export async function current(path?: string, family: IpFamily = 'IPv4'): Promise
   return ours(await save(preflight(path, family)));
 }
 
-function preflight(path: string | undefined, family: IpFamily): Binaries {
+/** The checks before any change: the family's binaries are on PATH and this process holds NET_ADMIN. */
+export function preflight(path: string | undefined, family: IpFamily): Binaries {
   const bin = findIptables(path, family);
   requireNetAdmin();
   return bin;

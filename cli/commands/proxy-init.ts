@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
 import { HostPortError, joinHostPort, splitHostPort } from '../../api/host-port.ts';
-import { current, install, remove } from '../../proxy-init/iptables.ts';
+import { current, install, IptablesError, preflight, remove } from '../../proxy-init/iptables.ts';
 import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
 import { buildRuleSets, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText, type IpFamily } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
@@ -77,9 +77,18 @@ export function run(args: string[]): Promise<number> {
         for (const { family, set } of sets) process.stdout.write(`${heading(family)}${restoreText(set)}`);
         return 0;
       }
-      for (const { family, set } of sets) {
-        const { committed, installed } = await install(set, undefined, family);
-        log(`committed:\n${heading(family)}${committed}now installed:\n${installed.join('\n')}`);
+      // Every family's tools checked before the first commit: no ip6tables must not leave the IPv4 rules alone in place.
+      for (const { family } of sets) preflight(undefined, family);
+      for (const [i, { family, set }] of sets.entries()) {
+        try {
+          const { committed, installed } = await install(set, undefined, family);
+          log(`committed:\n${heading(family)}${committed}now installed:\n${installed.join('\n')}`);
+        } catch (err) {
+          // Each family is one transaction of its own: say what the earlier ones left installed.
+          if (i === 0 || !(err instanceof IptablesError)) throw err;
+          const before = sets.slice(0, i).map((s) => s.family).join(' and ');
+          throw new IptablesError(err.code, `${err.message}; the ${before} rules were committed before it: running again replaces them, --remove takes them away`, { cause: err });
+        }
       }
       // Said where the pod's operator reads (this container's log), since nothing else would tell.
       const v6 = values.ipv6 ? [] : routableIpv6Addresses();

@@ -2,6 +2,9 @@
 // root): what the IPv4 rules leave alone, the ip6tables rules leave alone too (the proxy's user,
 // loopback, the control plane, skipped ports, the node's sources), each family with addresses of
 // its own only; an IPv6 address without --ipv6 is refused with nothing installed.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
@@ -95,5 +98,23 @@ describe('mesh proxy-init --ipv6: the skip rules of both families', () => {
     }
     expect(await saved(b.ns, 'iptables-save')).toEqual([]);
     expect(await saved(b.ns, 'ip6tables-save')).toEqual([]);
+  }, 60_000);
+
+  it('--ipv6 without the ip6tables binaries: a clear error naming them before any rule is committed, IPv4 ones included', async () => {
+    // A PATH holding iptables' two binaries and not ip6tables'.
+    const bin = mkdtempSync(join(tmpdir(), 'mesh-no-ip6tables-'));
+    try {
+      for (const name of ['iptables-save', 'iptables-restore']) symlinkSync(spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim(), join(bin, name));
+      const missing = await mesh(b.ns, ['--ipv6'], { env: { PATH: bin } });
+      expect(missing.code, missing.out).toBe(1);
+      expect(missing.err).toMatch(/IPTABLES_MISSING: ip6tables-save not found on PATH/);
+      expect(await saved(b.ns, 'iptables-save')).toEqual([]);
+      // The same PATH without --ipv6 is enough for the IPv4 rules alone.
+      expect((await mesh(b.ns, [], { env: { PATH: bin } })).code).toBe(0);
+      expect(await saved(b.ns, 'iptables-save')).not.toEqual([]);
+      expect((await mesh(b.ns, ['--remove'])).code).toBe(0);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   }, 60_000);
 });
