@@ -1,6 +1,9 @@
 // Which process a PID names: the PID with the moment the process started, so that a PID the
 // kernel has since handed to another process is never taken for the one the runner recorded.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Linux has /proc; macOS does not, and there only whether a PID is alive can be asked. */
+const HAS_PROC = existsSync('/proc/self/stat');
 
 /** A process as the runner records it; `started` tells this process from a later one with the same PID. */
 export interface ProcessIdentity {
@@ -23,21 +26,21 @@ interface ProcStat {
 
 /** The identity of a live process, or undefined when there is none with this PID (a zombie counts as none). */
 export function identify(pid: number): ProcessIdentity | undefined {
-  if (!hasProc()) return processAlive(pid) ? { pid } : undefined;
+  if (!HAS_PROC) return processAlive(pid) ? { pid } : undefined;
   const stat = readStat(pid);
   return stat && stat.state !== 'Z' ? { pid, started: stat.started } : undefined;
 }
 
 /** Whether the process recorded as `id` still runs: the same PID and the same start time. */
 export function isSameProcess(id: ProcessIdentity): boolean {
-  if (!hasProc() || id.started === undefined) return processAlive(id.pid);
+  if (!HAS_PROC || id.started === undefined) return processAlive(id.pid);
   const stat = readStat(id.pid);
   return stat !== undefined && stat.state !== 'Z' && stat.started === id.started;
 }
 
 /** The process group a live process is in now (undefined when it is gone or the platform has no /proc). */
 export function processGroupOf(pid: number): number | undefined {
-  const stat = hasProc() ? readStat(pid) : undefined;
+  const stat = HAS_PROC ? readStat(pid) : undefined;
   return stat && stat.state !== 'Z' ? stat.processGroup : undefined;
 }
 
@@ -49,10 +52,6 @@ export function processAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function hasProc(): boolean {
-  return readStat(process.pid) !== undefined;
 }
 
 function readStat(pid: number): ProcStat | undefined {
