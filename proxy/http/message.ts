@@ -4,7 +4,7 @@
 // as in Rust's tower (which linkerd2-proxy is built on). A `Layer` wraps an inner service with
 // one behaviour (a timeout, a retry, metrics, an authorization check). Server edges (the
 // HTTP/1.1 and HTTP/2 listeners) turn wire messages into `MeshRequest`s and write
-// `MeshResponse`s back; endpoint clients (an undici Pool, an HTTP/2 session) do the reverse.
+// `MeshResponse`s back; endpoint clients (an HTTP/1.1 pool, an HTTP/2 session) do the reverse.
 import type { Readable } from 'node:stream';
 import type { InboundPolicy } from '../../api/destination-types.ts';
 

@@ -43,7 +43,7 @@ export interface EndpointConnectorOptions {
   /**
    * The same for mTLS connections to another proxy's inbound port (default 30 s): a new one
    * costs a handshake (~4 ms of CPU on each side), and the peer keeps them 60 s unless set
-   * otherwise (undici also honours its `Keep-Alive: timeout=N` when shorter). Only mTLS: a
+   * otherwise (the pool also honours its `Keep-Alive: timeout=N` when shorter). Only mTLS: a
    * plaintext connection is told apart by its first bytes, and one the pool opened but left
    * unused past the peer's detect timeout (10 s) would be taken for opaque TCP and tunnelled
    * to the app, its requests never seen by the peer's HTTP stack. Plaintext hops keep

@@ -41,6 +41,9 @@ export interface ConnectionOwner {
 /** Methods whose request means a body: without one, they still say `content-length: 0` (RFC 9110 8.6). */
 const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
 const MAX_HEADER_BYTES = 96 * 1024;
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/;
+/** How much sooner than the server's keep-alive timeout an idle connection closes. */
+const KEEP_ALIVE_MARGIN_MS = 2_000;
 
 export class Http1Connection {
   private readonly parser: NativeHttpParser = new HTTPParser();
@@ -66,14 +69,18 @@ export class Http1Connection {
   private gone = false;
   /** The connection carried a whole exchange before: its peer may have closed it as idle since. */
   reused = false;
-  /** When it last became idle (the pool's idle sweep reads it). */
-  idleSince = 0;
+  /** How long it may stay idle: the pool's, or less when the server's `Keep-Alive: timeout` says so. */
+  keepAliveMs: number;
+  /** When, idle, it must be closed by (the pool sets it on release). */
+  idleUntil = 0;
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
     private readonly label: string,
+    private readonly maxIdleMs: number,
   ) {
+    this.keepAliveMs = maxIdleMs;
     const parser = this.parser;
     parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_BYTES, HTTPParser.kLenientNone);
     parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
@@ -243,11 +250,29 @@ export class Http1Connection {
       return 1;
     }
     this.responded = true;
-    this.keepAlive = keepAlive;
+    this.keepAlive = keepAlive && this.readKeepAliveHint(headers);
     handler.onHeaders(status, headers, this.resume);
     // A response to HEAD has a length but no body: 1 tells the parser so.
     return this.request!.method === 'HEAD' ? 1 : 0;
   };
+
+  /**
+   * The server's `Keep-Alive: timeout=N` (Node's servers send it): the connection stays idle at
+   * most 2 s less than that, so it is never written to as the server closes it, and one whose
+   * server allows less than that is not kept at all (false).
+   */
+  private readKeepAliveHint(headers: string[]): boolean {
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+      const timeout = KEEP_ALIVE_TIMEOUT.exec(headers[i + 1]!);
+      if (timeout === null) return true;
+      this.keepAliveMs = Math.min(Number(timeout[1]) * 1000 - KEEP_ALIVE_MARGIN_MS, this.maxIdleMs);
+      return this.keepAliveMs > 0;
+    }
+    this.keepAliveMs = this.maxIdleMs;
+    return true;
+  }
 
   private readonly onBody = (chunk: Buffer): void => {
     if (this.handler !== null && !this.handler.onData(chunk) && !this.paused) {
@@ -336,6 +361,7 @@ export class Http1Connection {
       return;
     }
     const cause = this.socketError;
+    this.stopBody(); // a body still being written has nowhere to go
     this.fail(
       new ProxyError('UPSTREAM_RESET', `${this.label}: connection closed before the response completed${cause ? ` (${cause.message})` : ''}`, { cause }),
     );

@@ -1,16 +1,14 @@
-// One HTTP/1.1 request's lifecycle as undici reports it (its handler callbacks), turned into a
-// MeshResponse: its body a Buffer when it came whole with the head, else a Readable with
-// backpressure back to the socket.
+// One HTTP/1.1 request's lifecycle as its connection reports it (http1-connection.ts's handler
+// callbacks), turned into a MeshResponse: its body a Buffer when it came whole with the head, else
+// a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
-// By path, not from undici's index: see undici-parts.d.ts.
-import undiciUtil from 'undici/lib/core/util.js';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
+import type { Http1Handler } from './http1-connection.ts';
 
 const NO_BODY_STATUS = new Set([204, 304]);
-const { headerNameToString } = undiciUtil;
 
 /**
  * The most a response may gather before it streams: a whole body up to this size that came in
@@ -18,8 +16,7 @@ const { headerNameToString } = undiciUtil;
  */
 const WHOLE_BODY_BYTES = 64 * 1024;
 
-/** undici's handler callbacks (its legacy API, which it calls directly, without a wrapper). */
-export class Http1Exchange implements CancelHook {
+export class Http1Exchange implements Http1Handler, CancelHook {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private body: ResponseBody | null = null;
   private responded = false;
@@ -51,7 +48,7 @@ export class Http1Exchange implements CancelHook {
     this.abortUpstream?.(new ProxyError('UPSTREAM_RESET', `${this.label}: request cancelled by the client`));
   }
 
-  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(status: number, rawHeaders: string[], resume: () => void): boolean {
     if (status < 200) return true; // informational (100 Continue): the edge makes its own.
     this.responded = true;
     const head = readResponseHead(rawHeaders);
@@ -85,7 +82,7 @@ export class Http1Exchange implements CancelHook {
     return this.body ? this.body.push(chunk) : true;
   }
 
-  onComplete(rawTrailers: Array<Buffer | string> | null): void {
+  onComplete(rawTrailers: string[] | null): void {
     this.done();
     const held = this.held;
     if (held !== null) {
@@ -150,21 +147,18 @@ class ResponseBody extends Readable {
 }
 
 /**
- * undici's flat [name, value, ...] list as a HeaderMap without hop-by-hop headers, in one pass
+ * The parser's flat [name, value, ...] list as a HeaderMap without hop-by-hop headers, in one pass
  * (this runs for every response: parsing into a map and then filtering a copy cost twice), and
- * whether the body is chunked. Repeated headers become arrays. Each name is decoded from its
- * Buffer once: a `Connection` header naming more hop-by-hop headers is rare, so those are
- * dropped afterwards, in a copy, only when one came.
+ * whether the body is chunked. Repeated headers become arrays. A `Connection` header naming more
+ * hop-by-hop headers is rare, so those are dropped afterwards, in a copy, only when one came.
  */
-function readResponseHead(raw: Array<Buffer | string>): { headers: HeaderMap; chunked: boolean } {
+function readResponseHead(raw: string[]): { headers: HeaderMap; chunked: boolean } {
   let named: string[] | undefined;
   let headers: HeaderMap = {};
   let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
-    // undici's lookup returns the interned lower-case name of a well-known header without
-    // decoding the Buffer (two strings fewer per header); others are decoded and lower-cased.
-    const name = headerNameToString(raw[i]!);
-    const value = text(raw[i + 1]!);
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
     if (name === 'te') {
       // As endToEndHeaders: `te: trailers` is end to end (gRPC); every other TE is hop-by-hop.
       if (value.toLowerCase().includes('trailers')) headers['te'] = 'trailers';
@@ -187,19 +181,8 @@ function readResponseHead(raw: Array<Buffer | string>): { headers: HeaderMap; ch
   return { headers, chunked };
 }
 
-function text(raw: Buffer | string): string {
-  return typeof raw === 'string' ? raw : raw.toString('latin1');
-}
-
+/** What the connection raises is a ProxyError already; anything else counts as an upstream reset. */
 function toProxyError(err: Error, label: string): ProxyError {
   if (err instanceof ProxyError) return err;
-  const code = (err as { code?: string }).code;
-  // undici refuses what it cannot send (a header value with CR/LF, say): the request's fault.
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
-    return new ProxyError('BAD_REQUEST', `${label}: cannot send the request: ${err.message}`, { cause: err });
-  }
-  if (code === 'UND_ERR_SOCKET') {
-    return new ProxyError('UPSTREAM_RESET', `${label}: connection closed before the response completed`, { cause: err });
-  }
   return new ProxyError('UPSTREAM_RESET', `${label}: ${err.message}`, { cause: err });
 }

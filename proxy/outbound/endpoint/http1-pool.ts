@@ -27,10 +27,15 @@ export class Http1Pool implements ConnectionOwner {
   private whenIdle: (() => void) | undefined;
   /** Every connection that has been made, for destroy(). */
   private readonly all = new Set<Http1Connection>();
-  /** A connection has been made (preconnect then has nothing to do). */
+  /** A request has been sent (preconnect then has nothing to do). */
   private connectedOnce = false;
 
-  constructor(private readonly opts: Http1PoolOptions) {}
+  /** How often idle connections are looked over: a quarter of the longest idle time. */
+  private readonly sweepEveryMs: number;
+
+  constructor(private readonly opts: Http1PoolOptions) {
+    this.sweepEveryMs = Math.max(10, opts.idleTimeoutMs / 4);
+  }
 
   /** Requests in flight or waiting: the connector does not evict a busy endpoint. */
   get busy(): boolean {
@@ -42,6 +47,9 @@ export class Http1Pool implements ConnectionOwner {
       handler.onError(new ProxyError('UPSTREAM_RESET', `${this.opts.label}: the endpoint's client is closed`));
       return;
     }
+    // A connection that carried a request: preconnect has nothing more to do. (A preconnected
+    // one alone does not count: it may die unused, and then another is worth opening.)
+    this.connectedOnce = true;
     const conn = this.takeIdle();
     if (conn !== undefined) conn.send(request, handler);
     else if (this.open < this.opts.connections) this.connect(request, handler);
@@ -62,7 +70,6 @@ export class Http1Pool implements ConnectionOwner {
           this.open--;
           this.next();
         } else {
-          this.connectedOnce = true;
           this.released(this.adopt(socket));
         }
         resolve();
@@ -91,10 +98,10 @@ export class Http1Pool implements ConnectionOwner {
   released(conn: Http1Connection): void {
     const next = this.waiting.shift();
     if (next !== undefined) return conn.send(next.request, next.handler);
-    conn.idleSince = Date.now();
+    conn.idleUntil = Date.now() + conn.keepAliveMs;
     this.idle.push(conn);
     if (this.closing) return this.closeIfIdle();
-    this.sweepTimer ??= setTimeout(this.sweep, this.opts.idleTimeoutMs / 4).unref();
+    this.sweepTimer ??= setTimeout(this.sweep, this.sweepEveryMs).unref();
   }
 
   closed(conn: Http1Connection, retry?: { request: Http1Request; handler: Http1Handler }): void {
@@ -122,9 +129,12 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   private takeIdle(): Http1Connection | undefined {
+    if (this.idle.length === 0) return undefined;
+    const now = Date.now();
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
-      if (conn.usable) return conn;
-      // The peer closed it (its FIN read, its teardown not yet run): never a request's connection.
+      if (conn.usable && conn.idleUntil > now) return conn;
+      // The peer closed it (its FIN read, its teardown not yet run), or it has been idle past
+      // its time (the sweep ran late): never a request's connection.
       conn.socket.destroy();
     }
     return undefined;
@@ -139,7 +149,6 @@ export class Http1Pool implements ConnectionOwner {
         this.next();
         return;
       }
-      this.connectedOnce = true;
       const conn = this.adopt(socket);
       if (!this.destroyed) return conn.send(request, handler);
       socket.destroy(); // its 'close' gives the place back
@@ -148,22 +157,26 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   private adopt(socket: Socket): Http1Connection {
-    const conn = new Http1Connection(socket, this, this.opts.label);
+    const conn = new Http1Connection(socket, this, this.opts.label, this.opts.idleTimeoutMs);
     this.all.add(conn);
     return conn;
   }
 
   /**
-   * Closes connections idle for most of `idleTimeoutMs`. It runs every quarter of it, so none
-   * stays idle past the timeout: below the server's own keep-alive timeout, the pool never sends
-   * on a connection the server is closing.
+   * Closes the idle connections whose time would run out before the next sweep: none stays idle
+   * past its keep-alive time, so the pool never sends on a connection the server is closing.
    */
   private readonly sweep = (): void => {
     this.sweepTimer = undefined;
-    const oldest = Date.now() - this.opts.idleTimeoutMs * 0.75;
-    // Oldest first: the idle list is in the order connections were released.
-    while (this.idle.length > 0 && this.idle[0]!.idleSince <= oldest) this.idle.shift()!.socket.destroy();
-    if (this.idle.length > 0) this.sweepTimer = setTimeout(this.sweep, this.opts.idleTimeoutMs / 4).unref();
+    const closeBy = Date.now() + this.sweepEveryMs;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (conn.idleUntil <= closeBy) {
+        this.idle.splice(i, 1);
+        conn.socket.destroy();
+      }
+    }
+    if (this.idle.length > 0) this.sweepTimer = setTimeout(this.sweep, this.sweepEveryMs).unref();
   };
 
   private closeIfIdle(): void {

@@ -39,6 +39,10 @@ export function requestHead(method: string, path: string, headers: FlatHeaders, 
       contentLength = Number(given);
       continue;
     }
+    // The connection's own headers are this client's to write: the edges drop a caller's
+    // (hop-by-hop), so one here came from a layer, and framing it chose would not match the body.
+    if (name === 'connection') continue;
+    if (name === 'transfer-encoding' || name === 'keep-alive' || name === 'upgrade') throw refused(label, `${name} is the client's own header`);
     try {
       validateHeaderName(name);
     } catch {

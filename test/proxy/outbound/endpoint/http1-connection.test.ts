@@ -1,0 +1,289 @@
+// The HTTP/1.1 endpoint client's own edges (http1-pool.ts, http1-connection.ts), against a raw
+// TCP server that writes exactly the bytes each test gives it: a response in pieces, garbage, a
+// close mid-body, an idle keep-alive connection closed under the client, an answer before the
+// request body ended, HEAD, 1xx, trailers, `Connection: close`, and a slow reader's backpressure.
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../../../api/destination-types.ts';
+import type { MeshResponse } from '../../../../proxy/http/message.ts';
+import { Http1Client } from '../../../../proxy/outbound/endpoint/http1-client.ts';
+import { endpointTarget } from '../../../../proxy/outbound/endpoint/target.ts';
+import { streamed } from '../../../helpers/fake-request.ts';
+import { meshRequest, readBody, rejection } from './fixtures/harness.ts';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** One connection the raw server accepted: what it has received so far, and its socket. */
+interface Conn {
+  socket: Socket;
+  received: () => string;
+  /** Resolves once the received bytes include `text`. */
+  receivedUntil: (text: string) => Promise<string>;
+}
+
+/** A TCP server on port 0 that hands each connection to `onConnection` and writes nothing by itself. */
+async function rawServer(onConnection: (conn: Conn, index: number) => void): Promise<{ address: string; conns: Conn[] }> {
+  const conns: Conn[] = [];
+  const server = net.createServer((socket) => {
+    let text = '';
+    const waiters: Array<() => void> = [];
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      for (const w of waiters.splice(0)) w();
+    });
+    socket.on('error', () => {});
+    const conn: Conn = {
+      socket,
+      received: () => text,
+      receivedUntil: (wanted) =>
+        new Promise((resolve) => {
+          const check = () => (text.includes(wanted) ? resolve(text) : waiters.push(check));
+          check();
+        }),
+    };
+    conns.push(conn);
+    onConnection(conn, conns.length - 1);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    for (const c of conns) c.socket.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, conns };
+}
+
+function client(address: string, connections = 4): Http1Client {
+  const c = new Http1Client(endpointTarget({ address } as Endpoint, undefined), { connections, idleTimeoutMs: 30_000, connectTimeoutMs: 10_000, onConnection: () => {} });
+  cleanups.push(() => c.destroy());
+  return c;
+}
+
+/** Answers every request on the connection with a small keep-alive response, once its head has come. */
+function answerEach(conn: Conn, body = 'ok'): void {
+  let answered = 0;
+  conn.socket.on('data', () => {
+    const heads = conn.received().match(/ HTTP\/1\.1\r\n/g)?.length ?? 0;
+    for (; answered < heads; answered++) conn.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  });
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('the HTTP/1.1 endpoint client, byte by byte', () => {
+  it('writes the request head as undici did, and reads a response that comes in pieces', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('\r\n\r\n');
+      const response = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Multi: a\r\nX-Multi: b\r\nContent-Length: 11\r\n\r\nhello world';
+      for (const piece of response.match(/.{1,7}/gs)!) {
+        conn.socket.write(piece);
+        await tick();
+      }
+    });
+    const c = client(srv.address);
+    const res = await c.service(meshRequest({ path: '/p?q=1', headers: { 'x-a': '1', 'x-list': ['one', 'two'] } }));
+    expect(res.status).toBe(200);
+    expect(res.headers).toEqual({ 'content-type': 'text/plain', 'x-multi': ['a', 'b'], 'content-length': '11' });
+    expect((await readBody(res)).toString()).toBe('hello world');
+    expect(srv.conns[0]!.received()).toBe('GET /p?q=1 HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\nx-a: 1\r\nx-list: one\r\nx-list: two\r\n\r\n');
+  });
+
+  it('frames a streamed body by its content-length when given, else in chunks, and says content-length: 0 for an empty POST', async () => {
+    const srv = await rawServer((conn) => answerEach(conn));
+    const c = client(srv.address, 1);
+    const given = new PassThrough();
+    const sent = c.service(meshRequest({ method: 'PUT', path: '/a', headers: { 'content-length': '5' }, body: given }));
+    given.end('hello');
+    await readBody(await sent);
+    const chunked = new PassThrough();
+    const sent2 = c.service(meshRequest({ method: 'POST', path: '/b', body: chunked }));
+    chunked.write('abc');
+    await srv.conns[0]!.receivedUntil('abc');
+    chunked.end('de');
+    await readBody(await sent2);
+    await readBody(await c.service(meshRequest({ method: 'POST', path: '/c' })));
+    expect(srv.conns).toHaveLength(1);
+    expect(srv.conns[0]!.received()).toBe(
+      'PUT /a HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\ncontent-length: 5\r\n\r\nhello' +
+        'POST /b HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n' +
+        'POST /c HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n',
+    );
+  });
+
+  it('refuses a header it cannot write safely, as BAD_REQUEST, with nothing sent', async () => {
+    const srv = await rawServer((conn) => answerEach(conn));
+    const c = client(srv.address);
+    const err = await rejection(c.service(meshRequest({ headers: { 'x-evil': 'a\r\nx-injected: 1' } })));
+    expect(err.code).toBe('BAD_REQUEST');
+    expect(err.message).toMatch(/cannot send the request: invalid value for header x-evil/);
+    const bad = await rejection(c.service(meshRequest({ path: '/a b' })));
+    expect(bad.code).toBe('BAD_REQUEST');
+    // The connection is still good, and nothing of the refused requests reached it.
+    expect((await readBody(await c.service(meshRequest({ path: '/ok' })))).toString()).toBe('ok');
+    expect(srv.conns.map((x) => x.received()).join('')).toBe('GET /ok HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\n\r\n');
+  });
+
+  it('fails a request answered with garbage with a clear error, and carries on with a fresh connection', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn);
+      await conn.receivedUntil('\r\n\r\n');
+      conn.socket.write('SMTP ready\r\n\r\n');
+    });
+    const c = client(srv.address);
+    const err = await rejection(c.service(meshRequest()));
+    expect(err.code).toBe('UPSTREAM_RESET');
+    expect(err.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: invalid HTTP response \(.+, HPE_\w+\)$/);
+    expect((await readBody(await c.service(meshRequest()))).toString()).toBe('ok');
+    expect(srv.conns).toHaveLength(2);
+  });
+
+  it('says the connection closed before the response, at the head or in the body', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      await conn.receivedUntil('\r\n\r\n');
+      if (index === 0) conn.socket.destroy();
+      else conn.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
+    });
+    const c = client(srv.address);
+    const early = await rejection(c.service(meshRequest()));
+    expect(early.code).toBe('UPSTREAM_RESET');
+    expect(early.message).toMatch(/connection closed before the response completed/);
+    const res = await c.service(meshRequest());
+    expect(res.status).toBe(200);
+    const cut = await rejection(readBody(res));
+    expect(cut.code).toBe('UPSTREAM_RESET');
+  });
+
+  it('sends a request again on a fresh connection when the server closed the idle kept-alive one as it went out', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn, 'fresh');
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+      // The second request arrives as the server closes the connection: it is never answered.
+      await conn.receivedUntil('GET /second');
+      conn.socket.destroy();
+    });
+    const c = client(srv.address, 1);
+    expect((await readBody(await c.service(meshRequest({ path: '/first' })))).toString()).toBe('first');
+    expect((await readBody(await c.service(meshRequest({ path: '/second' })))).toString()).toBe('fresh');
+    expect(srv.conns).toHaveLength(2);
+    expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
+  });
+
+  it('does not send on a kept-alive connection the server has closed, and retries only once', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      await conn.receivedUntil('\r\n\r\n');
+      if (index === 0) {
+        conn.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        return;
+      }
+      if (index === 2) return conn.socket.destroy(); // the retry's fresh connection fails too
+      // Connection 1 answers its first request, then drops the next unanswered.
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      await conn.receivedUntil('GET /twice');
+      conn.socket.destroy();
+    });
+    const c = client(srv.address, 1);
+    await readBody(await c.service(meshRequest({ path: '/one' })));
+    // The server closed connection 0 after answering: the next request opens connection 1.
+    await new Promise((r) => srv.conns[0]!.socket.once('close', r));
+    await readBody(await c.service(meshRequest({ path: '/two' })));
+    // On connection 1, reused, the server drops the request; its retry on connection 2 is dropped
+    // too, and that second failure is the request's.
+    const err = await rejection(c.service(meshRequest({ path: '/twice' })));
+    expect(err.code).toBe('UPSTREAM_RESET');
+    expect(err.message).toMatch(/connection closed before the response completed/);
+    expect(srv.conns.length).toBe(3);
+  });
+
+  it('takes an answer that comes before the request body ended, then closes that connection', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn);
+      await conn.receivedUntil('first part');
+      conn.socket.write('HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo long');
+    });
+    const c = client(srv.address, 1);
+    const body = new PassThrough();
+    body.write('first part');
+    const res = await c.service(meshRequest({ method: 'POST', headers: { 'content-length': '1000000' }, body }));
+    expect(res.status).toBe(413);
+    expect((await readBody(res)).toString()).toBe('too long');
+    await new Promise((r) => srv.conns[0]!.socket.once('close', r));
+    body.write('more of it'); // nowhere to go: the client has let go of it
+    expect((await readBody(await c.service(meshRequest()))).toString()).toBe('ok');
+    expect(srv.conns).toHaveLength(2);
+  });
+
+  it('reads no body after HEAD, 204 or 304, skips a 100 Continue, and keeps the connection', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('HEAD /h');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n');
+      await conn.receivedUntil('GET /nc');
+      conn.socket.write('HTTP/1.1 204 No Content\r\n\r\n');
+      await conn.receivedUntil('GET /nm');
+      conn.socket.write('HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n');
+      await conn.receivedUntil('GET /continue');
+      conn.socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbody');
+    });
+    const c = client(srv.address, 1);
+    const results: Array<[number, MeshResponse['body']]> = [];
+    for (const [method, path] of [['HEAD', '/h'], ['GET', '/nc'], ['GET', '/nm']] as const) {
+      const res = await c.service(meshRequest({ method, path }));
+      results.push([res.status, res.body]);
+    }
+    expect(results).toEqual([[200, null], [204, null], [304, null]]);
+    const res = await c.service(meshRequest({ path: '/continue' }));
+    expect(res.status).toBe(200);
+    expect((await readBody(res)).toString()).toBe('body');
+    expect(srv.conns).toHaveLength(1);
+  });
+
+  it('passes on a chunked response\'s trailers, and closes on Connection: close', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('\r\n\r\n');
+      conn.socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\nConnection: close\r\n\r\n4\r\npart\r\n0\r\nX-Checksum: abc\r\n\r\n');
+    });
+    const c = client(srv.address);
+    const res = await c.service(meshRequest());
+    expect(res.headers).toEqual({}); // Trailer and Transfer-Encoding are hop-by-hop
+    expect((await readBody(res)).toString()).toBe('part');
+    expect(await res.trailers).toEqual({ 'x-checksum': 'abc' });
+    await new Promise((r) => srv.conns[0]!.socket.once('close', r)); // the client closed it
+    await readBody(await c.service(meshRequest()));
+    expect(srv.conns).toHaveLength(2);
+  });
+
+  it('holds the server back while nobody reads the body (backpressure), and delivers every byte once read', async () => {
+    const TOTAL = 32 * 1024 * 1024;
+    let written = 0;
+    let paused: () => void = () => {};
+    const held = new Promise<void>((r) => (paused = r));
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('\r\n\r\n');
+      conn.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${TOTAL}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (written < TOTAL) {
+          written += chunk.length;
+          if (!conn.socket.write(chunk)) {
+            paused();
+            return void conn.socket.once('drain', pump);
+          }
+        }
+      };
+      pump();
+    });
+    const c = client(srv.address);
+    const res = await c.service(meshRequest());
+    const body = streamed(res.body);
+    await held;
+    // Give an unpaused client every chance to drain the server before looking.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(written).toBeLessThan(TOTAL / 2);
+    let read = 0;
+    for await (const chunk of body) read += (chunk as Buffer).length;
+    expect(read).toBe(TOTAL);
+  });
+});
