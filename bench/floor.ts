@@ -10,17 +10,29 @@ import { peerRows, peersMode, ROOT, runPeerBench, type PeerRow } from './peers.t
 import { table } from './report.ts';
 import { wholeNumber, wholeNumberRange } from '../api/whole-number.ts';
 
+/** One side of a pair: its name in run.sh's table, its setup script, and the checkout it runs from. */
+interface Side {
+  name: string;
+  setup: string;
+  repo: string;
+}
+
 /**
- * The first side against the floor (undici's Pool): the mesh, or with FLOOR_FIRST=lean the floor
- * itself sending with the proxy's own HTTP/1 pool (`h1-floor.ts --client lean`), which compares
- * the two clients under the same transport.
+ * The sides of each pair. The first: the mesh, or with FLOOR_FIRST=lean the floor itself sending
+ * with the proxy's own HTTP/1 pool (`h1-floor.ts --client lean`). The second: the floor (undici's
+ * Pool), or with FLOOR_SECOND=base the mesh as built from another checkout, MESH_BASE_REPO (a
+ * worktree at the commit before a change): a same-run before/after of the whole mesh.
  */
-function sides(): ReadonlyArray<{ name: string; setup: string }> {
+function sides(): [Side, Side] {
   const first = process.env.FLOOR_FIRST ?? 'mesh';
+  const second = process.env.FLOOR_SECOND ?? 'floor';
   if (first !== 'mesh' && first !== 'lean') throw new Error(`FLOOR_FIRST must be mesh or lean, got "${first}"`);
+  if (second !== 'floor' && second !== 'base') throw new Error(`FLOOR_SECOND must be floor or base, got "${second}"`);
+  const base = process.env.MESH_BASE_REPO;
+  if (second === 'base' && !base) throw new Error('FLOOR_SECOND=base needs MESH_BASE_REPO, the checkout to compare against');
   return [
-    first === 'mesh' ? { name: 'mesh', setup: 'peer-setup.sh' } : { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh' },
-    { name: 'h1-floor', setup: 'h1-floor-setup.sh' },
+    first === 'mesh' ? { name: 'mesh', setup: 'peer-setup.sh', repo: ROOT } : { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh', repo: ROOT },
+    second === 'floor' ? { name: 'h1-floor', setup: 'h1-floor-setup.sh', repo: ROOT } : { name: 'mesh-base', setup: 'peer-setup.sh', repo: base! },
   ];
 }
 
@@ -40,7 +52,7 @@ export const floorMode: BenchMode = {
         ctx.log(`pair ${pair} of ${pairs}: ${side.name}`);
         const text = await runPeerBench(
           ctx,
-          { PEERS: 'direct', ROUNDS: '1', MESH_NAME: side.name, MESH_CMD_SETUP: join(ROOT, 'bench', side.setup) },
+          { PEERS: 'direct', ROUNDS: '1', MESH_NAME: side.name, MESH_CMD_SETUP: join(side.repo, 'bench', side.setup), MESH_REPO: side.repo },
           `floor-${pair}-${side.name}.txt`,
         );
         const rows = peerRows(text);
@@ -50,8 +62,8 @@ export const floorMode: BenchMode = {
         if (own.errors > 0) throw new Error(`pair ${pair}: ${side.name} answered ${own.errors} errors; its figures would not be a forwarder's`);
         got[side.name] = { own, direct };
       }
-      const first = got[SIDES[0]!.name]!;
-      figures.push({ mesh: first.own, floor: got['h1-floor']!.own, direct: { mesh: first.direct, floor: got['h1-floor']!.direct } });
+      const [first, second] = [got[SIDES[0].name]!, got[SIDES[1].name]!];
+      figures.push({ mesh: first.own, floor: second.own, direct: { mesh: first.direct, floor: second.direct } });
     }
     const f = (x: number, digits = 2) => x.toFixed(digits);
     const added = (own: PeerRow, direct: PeerRow) => own.at1kP50Ms - direct.at1kP50Ms;
@@ -78,7 +90,7 @@ export const floorMode: BenchMode = {
       floorCpuSat: median(figures.map((p) => p.floor.cpuSat)),
     };
     ctx.log('');
-    if (SIDES[0]!.name !== 'mesh') ctx.log(`(FLOOR_FIRST=lean: "mesh" in this table is ${SIDES[0]!.name}, the floor sending with the proxy's own HTTP/1 pool)`);
+    if (SIDES[0].name !== 'mesh' || SIDES[1].name !== 'h1-floor') ctx.log(`(in this table "mesh" is ${SIDES[0].name} and "floor" is ${SIDES[1].name}${SIDES[1].name === 'mesh-base' ? `, the mesh of ${SIDES[1].repo}` : ''})`);
     ctx.log(
       table(
         ['pair', 'direct req/s (mesh run / floor run)', 'x direct (mesh / floor)', 'mesh/floor: rate / x direct', 'CPU ms/1k sat (mesh / floor)', 'CPU mesh/floor', 'CPU ms/1k @1k', '@1k p50 added ms', '@1k p50 mesh-floor ms', 'peak RSS MB (both)'],

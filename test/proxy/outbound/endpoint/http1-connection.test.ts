@@ -255,6 +255,28 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns).toHaveLength(2);
   });
 
+  it('reads heads the parser hands over in batches: one of many headers, and every head after a chunked response\'s trailers', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => `X-H${i}: v${i}\r\n`).join('');
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('GET /many');
+      conn.socket.write(`HTTP/1.1 200 OK\r\n${many}Content-Length: 1\r\n\r\na`);
+      await conn.receivedUntil('GET /trailers');
+      conn.socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\nX-Sum: 1\r\n\r\n');
+      await conn.receivedUntil('GET /after');
+      conn.socket.write('HTTP/1.1 201 Created\r\nX-After: yes\r\nContent-Length: 1\r\n\r\nc');
+    });
+    const c = client(srv.address, 1);
+    const first = await c.service(meshRequest({ path: '/many' }));
+    expect(Object.keys(first.headers)).toHaveLength(41);
+    expect(first.headers['x-h39']).toBe('v39');
+    const second = await c.service(meshRequest({ path: '/trailers' }));
+    expect((await readBody(second)).toString()).toBe('b');
+    expect(await second.trailers).toEqual({ 'x-sum': '1' });
+    const third = await c.service(meshRequest({ path: '/after' }));
+    expect([third.status, third.headers, (await readBody(third)).toString()]).toEqual([201, { 'x-after': 'yes', 'content-length': '1' }, 'c']);
+    expect(srv.conns).toHaveLength(1);
+  });
+
   it('holds the server back while nobody reads the body (backpressure), and delivers every byte once read', async () => {
     const TOTAL = 32 * 1024 * 1024;
     let written = 0;
