@@ -26,7 +26,7 @@ export interface LeftoversReport {
  */
 export async function takeOverStateFolder(stateDir: string, say: (line: string) => void): Promise<{ records: ProcessRecords; releaseLock: () => void }> {
   const releaseLock = acquireLock(stateDir);
-  const records = new ProcessRecords(stateDir);
+  const records = new ProcessRecords(stateDir, (line) => say(`note: ${line}`));
   try {
     // The lock said no runner lives; the records must agree (a lock file removed by hand says nothing).
     const alive = records.read().records.find((r) => r.runner.pid !== process.pid && isSameProcess(r.runner));

@@ -26,16 +26,28 @@ export interface DamagedRecord {
 export class ProcessRecords {
   readonly dir: string;
 
-  constructor(stateDir: string) {
+  /**
+   * `warn` hears of a record that could not be written or removed (a full disk, a folder made
+   * read-only): the processes run on regardless, since the records only matter after a crash.
+   */
+  constructor(stateDir: string, private readonly warn: (line: string) => void = () => {}) {
     this.dir = join(stateDir, 'processes');
   }
 
   add(record: ProcessRecord): void {
-    writeAtomically(this.fileOf(record.pid), JSON.stringify(record) + '\n');
+    try {
+      writeAtomically(this.fileOf(record.pid), JSON.stringify(record) + '\n');
+    } catch (err) {
+      this.warn(`could not record ${record.container} (pid ${record.pid}) in ${this.dir} (${(err as Error).message}): if this runner is killed, the next start cannot stop it`);
+    }
   }
 
   remove(pid: number): void {
-    rmSync(this.fileOf(pid), { force: true });
+    try {
+      rmSync(this.fileOf(pid), { force: true });
+    } catch (err) {
+      this.warn(`could not remove ${this.fileOf(pid)} (${(err as Error).message}): the next start will find its process gone and forget it`);
+    }
   }
 
   /** Every record present, and the files that are not records (a half-written or edited file). */
