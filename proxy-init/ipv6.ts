@@ -1,5 +1,6 @@
 // The pod's IPv6 addresses that other hosts can reach, read from /proc/net/if_inet6: without
 // --ipv6, proxy-init writes IPv4 (iptables) rules only, so traffic over these goes around the proxy.
+// And the one way proxy-init writes an IPv6 address (RFC 5952), in the warning and in the rules.
 import { readFileSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 
@@ -28,8 +29,12 @@ export function routableIpv6Addresses(): Ipv6Address[] {
     // address (32 hex digits), interface index, prefix length, scope, flags, device name.
     const [hex, , , scope, , device] = line.trim().split(/\s+/);
     if (!hex || !/^[0-9a-f]{32}$/i.test(hex) || !scope || !ROUTABLE_SCOPES.has(scope) || !device) continue;
-    // Written as Node writes a socket's address (RFC 5952, fd00::2), as the rest of the mesh does.
-    out.push({ address: new SocketAddress({ address: hex.match(/.{4}/g)!.join(':'), family: 'ipv6' }).address, device });
+    out.push({ address: ipv6Text(hex.match(/.{4}/g)!.join(':')), device });
   }
   return out;
+}
+
+/** An IPv6 address as Node writes a socket's (RFC 5952: fd00::2), as the rest of the mesh does. */
+export function ipv6Text(address: string): string {
+  return new SocketAddress({ address, family: 'ipv6' }).address;
 }

@@ -1,9 +1,10 @@
 // The iptables rules of transparent interception, as linkerd2-proxy-init writes them: two chains
 // of the nat table, PROXY_INIT_REDIRECT (inbound, from PREROUTING) and PROXY_INIT_OUTPUT (outbound,
 // from OUTPUT), as iptables-restore text. Pure: building them touches nothing.
-import { isIPv4, isIPv6, SocketAddress } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { CodedError } from '../api/errors.ts';
 import { portList } from '../injector/annotations.ts';
+import { ipv6Text } from './ipv6.ts';
 
 export const REDIRECT_CHAIN = 'PROXY_INIT_REDIRECT';
 export const OUTPUT_CHAIN = 'PROXY_INIT_OUTPUT';
@@ -197,9 +198,4 @@ function parseIpPort(target: string): { family: IpFamily; ip: string; port: numb
     throw new InterceptConfigError(`control plane address "${target}": "${m[1]}" is not an IPv4 address as iptables would read it (four numbers 0-255, no leading zeros: iptables reads 010 as octal 8)`);
   }
   return { family: 'IPv4', ip: m[1]!, port };
-}
-
-/** An IPv6 address as Node writes a socket's (RFC 5952: fd00::1), as the rest of the mesh does. */
-function ipv6Text(address: string): string {
-  return new SocketAddress({ address, family: 'ipv6' }).address;
 }
