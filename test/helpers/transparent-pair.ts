@@ -5,6 +5,7 @@
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { joinHostPort } from '../../api/host-port.ts';
 import { runMesh } from '../cli/run-mesh.ts';
 import { devPod, devResources } from './dev-resources.ts';
 import { withoutProxyVariables, type NetnsLab } from './netns.ts';
@@ -33,8 +34,8 @@ export interface PairOptions {
   /** The client pod's rules for ip6tables too (`mesh proxy-init --ipv6`): its IPv6 connections go through its proxy. */
   ipv6?: boolean;
   /**
-   * A dual-stack server pod: its addresses, the pod IP first and then its IPv6 one (status.podIPs).
-   * Its rules are written for ip6tables too, and its proxy gets them as `--pod-ips`.
+   * A dual-stack server pod: its addresses, the pod IP (`server.ip`) first and then the other
+   * family's (status.podIPs). Its rules are written for ip6tables too, and its proxy gets them as `--pod-ips`.
    */
   serverPodIps?: string[];
 }
@@ -92,7 +93,7 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
     for (const pod of [o.client, o.server]) {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const r = await lab.run(pod.ns, ['curl', '-sf', `http://${pod.ip}:4191/ready`]);
+        const r = await lab.run(pod.ns, ['curl', '-sfg', `http://${joinHostPort(pod.ip, 4191)}/ready`]);
         if (r.code === 0) break;
         if (Date.now() > deadline) throw new Error(`proxy of ${pod.ns} not ready in 60 s: ${r.out}${r.err}`);
         await new Promise((resolve) => setTimeout(resolve, 250));

@@ -1,10 +1,12 @@
 // A dual-stack pod, intercepted for real in network namespaces this test creates (root; CI runs as
-// root): the server pod has an IPv4 pod IP and an IPv6 address, `mesh proxy-init --ipv6` writes
-// rules for both families, and its proxy (`--pod-ips`, as the injector sets it from status.podIPs)
-// listens inbound on both. A caller over IPv6, from outside the mesh or from a meshed pod, reaches
-// the app through the server's proxy, never around it (a meshed one with mTLS: discovery knows the
-// pod by either address); a skipped port is skipped over IPv6 too.
+// root), with either family as its primary: the server pod has a pod IP and an address of the
+// other family, `mesh proxy-init --ipv6` writes rules for both families, and its proxy
+// (`--pod-ips`, as the injector sets it from status.podIPs) listens inbound on both. A caller over
+// the other family, from outside the mesh or from a meshed pod, reaches the app through the
+// server's proxy, never around it (a meshed one with mTLS: discovery knows the pod by either
+// address); a skipped port is skipped over that family too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { joinHostPort } from '../../api/host-port.ts';
 import { NetnsLab, ready, tagClient, tagServer } from '../helpers/netns.ts';
 import { CLIENT_ID, startTransparentPair } from '../helpers/transparent-pair.ts';
 
@@ -21,64 +23,71 @@ const HTTP_APP = (ip: string, port: number) => [
      .listen(${port}, '${ip}', () => console.log('ready'));`,
 ];
 
-describe('a dual-stack pod: IPv6 callers go through its proxy too', () => {
-  let lab: NetnsLab;
-  let pair: { close(): void } | undefined;
-  let a: { ns: string; ip: string }; // a meshed client pod (its rules for both families)
-  let b: { ns: string; ip: string }; // the dual-stack server pod
-  let c: { ns: string; ip: string }; // a host outside the mesh: no proxy, no rules
-  const inboundRequests = async () => {
-    const text = (await lab.run(b.ns, ['curl', '-sS', `http://${b.ip}:4191/metrics`])).out;
-    return text.split('\n').filter((l) => l.startsWith('request_total{') && l.includes('direction="inbound"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  };
+for (const primary of ['IPv4', 'IPv6'] as const) {
+  describe(`a dual-stack pod, ${primary} first: callers over its other family go through its proxy too`, () => {
+    let lab: NetnsLab;
+    let pair: { close(): void } | undefined;
+    let a: { ns: string; ip: string }; // a meshed client pod (its rules for both families)
+    let b: { ns: string; ip: string }; // the dual-stack server pod
+    let c: { ns: string; ip: string }; // a host outside the mesh: no proxy, no rules
+    /** The server's pod IP (where its app and admin listen) and its other address (where callers dial below). */
+    let podIp: string;
+    let other: string;
+    const curl = (ns: string, path: string) => lab.run(ns, ['curl', '-sS', '-g', '--max-time', '20', `http://${joinHostPort(other, 8080)}${path}`], { uid: CLIENT_UID });
+    const inboundRequests = async () => {
+      const text = (await lab.run(b.ns, ['curl', '-sSg', `http://${joinHostPort(podIp, 4191)}/metrics`])).out;
+      return text.split('\n').filter((l) => l.startsWith('request_total{') && l.includes('direction="inbound"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    };
 
-  beforeAll(async () => {
-    lab = NetnsLab.create(3);
-    [a, b, c] = lab.pods as [typeof a, typeof b, typeof c];
-    for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b], [c.ns, V6.c]] as const) {
-      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
-      if (added.code !== 0) throw new Error(`ip -6 addr add ${ip} in ${ns}: ${added.err}`);
-    }
-    // The apps listen on the pod IP (IPv4) only: whatever reaches them over IPv6 came through the proxy.
-    const apps = [
-      lab.spawn(b.ns, HTTP_APP(b.ip, 8080), { uid: APP_UID }),
-      lab.spawn(b.ns, tagServer('server-tcp', [[b.ip, 7070]]), { uid: APP_UID }),
-      // The skipped port also listens on the IPv6 address: a skipped connection arrives there directly.
-      lab.spawn(b.ns, tagServer('skipped', [[b.ip, 9999], [V6.b, 9999]]), { uid: APP_UID }),
-    ];
-    await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
-    pair = await startTransparentPair(lab, { client: a, server: b, skipPort: 9999, appPort: 8080, ipv6: true, serverPodIps: [b.ip, V6.b] });
-  }, 120_000);
+    beforeAll(async () => {
+      lab = NetnsLab.create(3);
+      [a, b, c] = lab.pods as [typeof a, typeof b, typeof c];
+      for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b], [c.ns, V6.c]] as const) {
+        const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
+        if (added.code !== 0) throw new Error(`ip -6 addr add ${ip} in ${ns}: ${added.err}`);
+      }
+      [podIp, other] = primary === 'IPv4' ? [b.ip, V6.b] : [V6.b, b.ip];
+      // The apps listen on the pod IP only: whatever reaches them over the other family came through the proxy.
+      const apps = [
+        lab.spawn(b.ns, HTTP_APP(podIp, 8080), { uid: APP_UID }),
+        lab.spawn(b.ns, tagServer('server-tcp', [[podIp, 7070]]), { uid: APP_UID }),
+        // The skipped port also listens on the other address: a skipped connection arrives there directly.
+        lab.spawn(b.ns, tagServer('skipped', [[podIp, 9999], [other, 9999]]), { uid: APP_UID }),
+      ];
+      await Promise.all(apps.map((s, i) => ready(s, `app ${i}`)));
+      pair = await startTransparentPair(lab, { client: a, server: { ns: b.ns, ip: podIp }, skipPort: 9999, appPort: 8080, ipv6: true, serverPodIps: [podIp, other] });
+    }, 120_000);
 
-  afterAll(() => {
-    const leftovers = lab?.closeAndFindLeftovers() ?? [];
-    pair?.close();
-    expect(leftovers).toEqual([]);
+    afterAll(() => {
+      const leftovers = lab?.closeAndFindLeftovers() ?? [];
+      pair?.close();
+      expect(leftovers).toEqual([]);
+    });
+
+    it('a caller outside the mesh: the rules send it to the proxy on the address it dialled, which hands it to the app', async () => {
+      const before = await inboundRequests();
+      const http = await curl(c.ns, '/from-outside');
+      expect(http.code, http.err).toBe(0);
+      // The app heard it on its pod IP from its own pod: the proxy's connection, not the caller's.
+      expect(JSON.parse(http.out)).toEqual({ host: joinHostPort(other, 8080), clientId: null, from: podIp, url: '/from-outside' });
+      expect(await inboundRequests()).toBe(before + 1);
+      // Raw bytes: only the original destination of the redirected socket says it was 7070.
+      const opaque = await lab.run(c.ns, tagClient(other, 7070, 'PING\r\n'), { uid: CLIENT_UID });
+      expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${podIp}:7070`);
+    }, 60_000);
+
+    it('a meshed caller: its proxy finds the pod by the address dialled and reaches it with mTLS', async () => {
+      const before = await inboundRequests();
+      const r = await curl(a.ns, '/from-mesh');
+      expect(r.code, r.err).toBe(0);
+      // l5d-client-id: the server's proxy terminated mTLS from the client's, which discovery told where the pod is.
+      expect(JSON.parse(r.out)).toEqual({ host: joinHostPort(other, 8080), clientId: CLIENT_ID, from: podIp, url: '/from-mesh' });
+      expect(await inboundRequests()).toBe(before + 1);
+    }, 60_000);
+
+    it('a skipped inbound port is skipped over the other family too: the app answers on the address dialled', async () => {
+      const skipped = await lab.run(c.ns, tagClient(other, 9999), { uid: CLIENT_UID });
+      expect(skipped.out.trim(), skipped.err).toBe(`skipped ${other}:9999`);
+    }, 60_000);
   });
-
-  it('a caller outside the mesh, over IPv6: ip6tables sends it to the proxy on the pod\'s IPv6 address, which hands it to the app', async () => {
-    const before = await inboundRequests();
-    const http = await lab.run(c.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-outside-v6`], { uid: CLIENT_UID });
-    expect(http.code, http.err).toBe(0);
-    // The app heard it over IPv4 from its own pod: the proxy's connection, not the caller's.
-    expect(JSON.parse(http.out)).toEqual({ host: `[${V6.b}]:8080`, clientId: null, from: b.ip, url: '/from-outside-v6' });
-    expect(await inboundRequests()).toBe(before + 1);
-    // Raw bytes: only SO_ORIGINAL_DST on the IPv6 socket (IP6T_SO_ORIGINAL_DST) says it was 7070.
-    const opaque = await lab.run(c.ns, tagClient(V6.b, 7070, 'PING\r\n'), { uid: CLIENT_UID });
-    expect(opaque.out.trim(), opaque.err).toBe(`server-tcp ${b.ip}:7070`);
-  }, 60_000);
-
-  it('a meshed caller, over IPv6: its proxy ([::1]:4140) finds the pod by its IPv6 address and reaches it with mTLS', async () => {
-    const before = await inboundRequests();
-    const r = await lab.run(a.ns, ['curl', '-sS', '-g', '--max-time', '20', `http://[${V6.b}]:8080/from-mesh-v6`], { uid: CLIENT_UID });
-    expect(r.code, r.err).toBe(0);
-    // l5d-client-id: the server's proxy terminated mTLS from the client's, which discovery told where the pod is.
-    expect(JSON.parse(r.out)).toEqual({ host: `[${V6.b}]:8080`, clientId: CLIENT_ID, from: b.ip, url: '/from-mesh-v6' });
-    expect(await inboundRequests()).toBe(before + 1);
-  }, 60_000);
-
-  it('a skipped inbound port is skipped over IPv6 too: the app answers on the address dialled', async () => {
-    const skipped = await lab.run(c.ns, tagClient(V6.b, 9999), { uid: CLIENT_UID });
-    expect(skipped.out.trim(), skipped.err).toBe(`skipped ${V6.b}:9999`);
-  }, 60_000);
-});
+}
