@@ -102,7 +102,7 @@ interface Setting {
 /** The table proxy/README.md documents; `mesh proxy --help` prints it. */
 export const SETTINGS: readonly Setting[] = [
   { key: 'podIp', flag: '--pod-ip', env: 'MESH_POD_IP', kind: 'ip', default: '127.0.0.1', help: 'pod address: listeners bind it, the app listens on it' },
-  { key: 'podIps', flag: '--pod-ips', env: 'MESH_POD_IPS', kind: 'ips', help: 'every pod address, as status.podIPs lists them (dual-stack: one of each family); the inbound listener binds each, where ip6tables delivers IPv6 callers' },
+  { key: 'podIps', flag: '--pod-ips', env: 'MESH_POD_IPS', kind: 'ips', help: 'every pod address, as status.podIPs lists them (dual-stack: one of each family); the inbound listener binds each, and the registration announces them' },
   { key: 'outboundPort', flag: '--outbound-port', env: 'MESH_PROXY_OUTBOUND_PORT', kind: 'port', default: '4140', help: 'outbound listener (app -> mesh); 0 picks a free port' },
   { key: 'outboundIp', flag: '--outbound-ip', env: 'MESH_PROXY_OUTBOUND_IP', kind: 'ip', help: 'address the outbound listener binds, if not the pod address (ingress front door)' },
   { key: 'inboundPort', flag: '--inbound-port', env: 'MESH_PROXY_INBOUND_PORT', kind: 'port', default: '4143', help: 'inbound listener (mesh -> app); 0 picks a free port' },
