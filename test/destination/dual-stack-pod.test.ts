@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EndpointSet } from '../../api/destination-types.ts';
+import { resolveAuthority } from '../../destination/index/authority.ts';
+import { endpointsFor } from '../../destination/index/endpoint-view.ts';
+import { PodFeed } from '../../destination/index/pod-feed.ts';
+import { PodRegistry } from '../../destination/index/pod-registry.ts';
+import { ResourceStore } from '../../destination/store/resource-store.ts';
 import { DevResolver } from '../../proxy/discovery/dev-resolver.ts';
 
 const pod = (podIPs: string) => `
@@ -46,5 +51,32 @@ describe('a dual-stack Pod', () => {
     expect(open).toThrow(/status\.podIPs\[1\]\.ip.*must be an IP address of the family podIP is not, got "10\.237\.0\.4"/s);
     writeFileSync(join(dir, 'pod.yaml'), pod('[ { ip: 10.237.0.3 }, { ip: orders } ]'));
     expect(open).toThrow(/status\.podIPs\[1\]\.ip.*got "orders"/s);
+  });
+
+  it('in Kubernetes mode, a dual-stack Service\'s two EndpointSlices (one per family) give one endpoint per pod, at its pod IP', () => {
+    // What the controller-manager writes for a PreferDualStack Service: a slice per address family,
+    // here without targetRefs, so only the addresses tell which pod each endpoint is.
+    const slice = (family: string, address: string) => `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: orders-${family.toLowerCase()}, namespace: production, labels: { kubernetes.io/service-name: orders } }
+addressType: ${family}
+ports: [ { name: http, port: 8080 } ]
+endpoints: [ { addresses: [ "${address}" ], conditions: { ready: true } } ]
+`;
+    const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: orders, namespace: production }\nspec: { selector: { app: orders }, ports: [ { name: http, port: 80, targetPort: 8080 } ] }\n';
+    writeFileSync(join(dir, 'pod.yaml'), [pod('[ { ip: 10.237.0.3 }, { ip: "fd00:237::3" } ]'), service, slice('IPv4', '10.237.0.3'), slice('IPv6', 'fd00:237::3')].join('---\n'));
+    const store = new ResourceStore({ dir, logger: pino({ level: 'silent' }), pods: true, endpointSlices: true });
+    store.load();
+    expect(store.problems()).toEqual([]);
+    expect(store.resources.ofKind('EndpointSlice')).toHaveLength(2);
+    const pods = new PodRegistry();
+    const feed = new PodFeed(store, pods);
+    try {
+      const view = endpointsFor(resolveAuthority('orders.production:80', 'production', 'cluster.local'), store.resources, pods);
+      expect(view.endpoints.map((e) => [e.address, e.identity])).toEqual([['10.237.0.3:8080', 'spiffe://cluster.local/ns/production/sa/orders']]);
+    } finally {
+      feed.close();
+    }
   });
 });
