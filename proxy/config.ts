@@ -182,6 +182,14 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.ingressDefaultDst !== undefined && config.ingress !== true) {
     throw new ConfigError('--ingress-default-dst / MESH_PROXY_INGRESS_DEFAULT_DST is set but ingress mode is not: add --ingress / MESH_PROXY_INGRESS=true');
   }
+  if (config.podIps !== undefined) {
+    // As status.podIPs lists them: the pod IP first, then at most one address of the other family.
+    // Anything else is a misconfiguration the registration would be refused for, so said here.
+    const [first, ...others] = config.podIps as string[];
+    if (first !== config.podIp || others.length > 1 || others.some((ip) => isIP(ip) === isIP(first))) {
+      throw new ConfigError(`--pod-ips / MESH_POD_IPS is ${(config.podIps as string[]).join(',')}, but must list the pod IP (${String(config.podIp)}) first and then at most one address of the other family, as status.podIPs does`);
+    }
+  }
   if (config.transparent === true) {
     // REDIRECT in the OUTPUT chain delivers to 127.0.0.1: an outbound listener anywhere else never
     // sees the app's connections.

@@ -42,7 +42,14 @@ describe('mesh proxy control-plane settings', () => {
 
   it('reads a dual-stack pod\'s addresses (status.podIPs, comma-separated) as a list', () => {
     expect(loadConfig([], { MESH_POD_IP: '10.0.0.7', MESH_POD_IPS: '10.0.0.7,fd00::7' }).podIps).toEqual(['10.0.0.7', 'fd00::7']);
-    expect(loadConfig(['--pod-ips', ' fd00::7 , 10.0.0.7 '], {}).podIps).toEqual(['fd00::7', '10.0.0.7']);
+    expect(loadConfig(['--pod-ip', 'fd00::7', '--pod-ips', ' fd00::7 , 10.0.0.7 '], {}).podIps).toEqual(['fd00::7', '10.0.0.7']);
+    expect(loadConfig([], { MESH_POD_IP: '10.0.0.7', MESH_POD_IPS: '10.0.0.7' }).podIps).toEqual(['10.0.0.7']);
+    // Not the pod IP first, two of one family, or three: refused, as the destination would refuse the registration.
+    for (const podIps of ['fd00::7,10.0.0.7', '10.0.0.7,10.0.0.8', '10.0.0.7,fd00::7,fd00::8', 'fd00::7']) {
+      expect(() => loadConfig([], { MESH_POD_IP: '10.0.0.7', MESH_POD_IPS: podIps }), podIps).toThrow(
+        `--pod-ips / MESH_POD_IPS is ${podIps}, but must list the pod IP (10.0.0.7) first and then at most one address of the other family, as status.podIPs does`,
+      );
+    }
     expect(loadConfig([], {}).podIps).toBeUndefined();
   });
 
