@@ -24,7 +24,8 @@ linkerd.io/inject: disabled is left alone; Namespaces in the input count as the 
                        iptables (a proxy-init container and a transparent proxy: a cluster)
   --pod-ip-family F    the pods' address families: IPv4 (default), IPv6, or dual-stack with the
                        primary (status.podIP's) first, IPv4,IPv6 or IPv6,IPv4. An IPv6 POD_IP is
-                       bracketed in HTTP_PROXY; any IPv6 gives proxy-init --ipv6 (ip6tables too)`;
+                       bracketed in HTTP_PROXY; any IPv6 gives proxy-init --ipv6 (ip6tables too);
+                       dual-stack gives the proxy both addresses (MESH_POD_IPS: status.podIPs)`;
 
 const OPTIONS = {
   'proxy-image': { type: 'string' },
