@@ -125,6 +125,9 @@ describe('mesh inject', () => {
       const spec = checkout(captured.stdout);
       expect(spec.initContainers[0].name).toBe('mesh-init');
       expect(spec.initContainers[0].command.includes('--ipv6'), family).toBe(ipv6Rules);
+      // A dual-stack pod's proxy gets both addresses, to listen on both and announce both.
+      const podIps = spec.containers[0].env.find((e: any) => e.name === 'MESH_POD_IPS');
+      expect(podIps, family).toEqual(family.includes(',') ? { name: 'MESH_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } } : undefined);
       expect(appEnv(spec, 'HTTP_PROXY'), 'iptables capture leaves the app alone').toBeUndefined();
     }
     // Without the flag: IPv4, and HTTP_PROXY as before.
