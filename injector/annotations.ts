@@ -1,5 +1,6 @@
 import { DEFAULT_POLICIES } from '../api/destination-types.ts';
 import { parsePortRanges } from '../api/port-ranges.ts';
+import { parseCidr } from '../proxy-init/cidr.ts';
 // The annotations the injector reads (linkerd.io/inject, config.linkerd.io/* overrides) and writes
 // (markers); overrides are parsed here, and a bad value becomes a warning, never a failed deploy.
 
@@ -16,6 +17,7 @@ export const CONFIG = {
   skipInboundPorts: 'config.linkerd.io/skip-inbound-ports',
   skipOutboundPorts: 'config.linkerd.io/skip-outbound-ports',
   opaquePorts: 'config.linkerd.io/opaque-ports',
+  skipSubnets: 'config.linkerd.io/skip-subnets',
   cpuRequest: 'config.linkerd.io/proxy-cpu-request',
   cpuLimit: 'config.linkerd.io/proxy-cpu-limit',
   memoryRequest: 'config.linkerd.io/proxy-memory-request',
@@ -37,6 +39,8 @@ export interface ProxyConfig {
   skipInboundPorts: string;
   skipOutboundPorts: string;
   opaquePorts: string;
+  /** Sources whose inbound connections proxy-init lets reach the app directly: normalised CIDRs of either family, empty when not set. */
+  skipSubnets: string;
   resources: { requests: { cpu: string; memory: string }; limits: { cpu?: string; memory: string } };
   nativeSidecar: boolean;
 }
@@ -74,6 +78,7 @@ export function proxyConfig(
   config.skipInboundPorts = read(CONFIG.skipInboundPorts, portList, ports) ?? config.skipInboundPorts;
   config.skipOutboundPorts = read(CONFIG.skipOutboundPorts, portList, ports) ?? config.skipOutboundPorts;
   config.opaquePorts = read(CONFIG.opaquePorts, portList, ports) ?? config.opaquePorts;
+  config.skipSubnets = read(CONFIG.skipSubnets, cidrList, 'a comma-separated list of CIDRs such as 10.244.0.0/16,fd00:10:244::/56') ?? config.skipSubnets;
   const { requests, limits } = config.resources;
   requests.cpu = read(CONFIG.cpuRequest, matching(CPU), 'a CPU quantity such as 100m or 1') ?? requests.cpu;
   const cpuLimit = read(CONFIG.cpuLimit, matching(CPU), 'a CPU quantity such as 500m or 1');
@@ -83,6 +88,13 @@ export function proxyConfig(
   const native = read(CONFIG.nativeSidecar, oneOf(['true', 'false']), 'true or false');
   if (native !== undefined) config.nativeSidecar = native === 'true';
   return { config, warnings };
+}
+
+/** `10.1.0.0/16, FD00::/8` -> `10.1.0.0/16,fd00::/8`; undefined when any entry is not a CIDR as its tool reads it. */
+export function cidrList(value: string): string | undefined {
+  // proxy-init's own reading (proxy-init/cidr.ts), so the annotation accepts what proxy-init will.
+  const cidrs = value.split(',').map((entry) => parseCidr(entry));
+  return cidrs.every((c) => c !== undefined) ? cidrs.map((c) => c.cidr).join(',') : undefined;
 }
 
 /** `25, 587,4000-4100` -> `25,587,4000-4100`; undefined when any entry is not a port or an ordered range. */

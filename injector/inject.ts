@@ -102,7 +102,7 @@ function addSidecar(
   // First in the list: the kubelet starts containers in order, so the proxy gets a head start on the
   // app (and, not native, holds the app back until it is ready: its postStart hook).
   const inits = [
-    ...(options.capture === 'iptables' ? [proxyInitContainer(config, options.podIpFamily)] : []),
+    ...(options.capture === 'iptables' ? [proxyInitContainer(config, options.podIpFamily, warnings)] : []),
     ...(config.nativeSidecar ? [sidecar] : []),
   ];
   if (inits.length > 0) spec.initContainers = [...inits, ...(spec.initContainers ?? [])];

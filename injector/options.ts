@@ -60,6 +60,7 @@ export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): In
       defaultInboundPolicy: 'all-unauthenticated',
       skipInboundPorts: '',
       skipOutboundPorts: '',
+      skipSubnets: '',
       opaquePorts: '',
       // Measured: a Node sidecar peaks at 105-120 MB RSS under load (DESIGN.md), so the limit leaves room.
       resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '250Mi' } },

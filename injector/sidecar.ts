@@ -121,13 +121,21 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
  * iptables rules that send the app's TCP through the proxy. It needs NET_ADMIN (and root to use
  * it), and nothing else; it runs once and exits.
  */
-export function proxyInitContainer(config: ProxyConfig, podIpFamily: PodIpFamily): Container {
+export function proxyInitContainer(config: ProxyConfig, podIpFamily: PodIpFamily, warnings: string[]): Container {
   const args = ['--inbound-port', String(PORTS.inbound), '--outbound-port', String(PORTS.outbound), '--proxy-uid', String(PROXY_UID)];
   // A pod with an IPv6 address, alone or beside an IPv4 one, has IPv6 traffic: without ip6tables
   // rules it would go around the proxy. `--ipv6` writes the rules for both families.
   if (hasIpv6(podIpFamily)) args.push('--ipv6');
   if (config.skipInboundPorts) args.push('--skip-inbound-ports', config.skipInboundPorts);
   if (config.skipOutboundPorts) args.push('--skip-outbound-ports', config.skipOutboundPorts);
+  // Linkerd's skip-subnets: sources whose connections reach the app directly. An IPv6 one in a
+  // cluster without IPv6 would be refused by proxy-init (no ip6tables rules to put it in), and the
+  // pod would never start: it is left out, with a warning, as a bad annotation value is.
+  const subnets = config.skipSubnets ? config.skipSubnets.split(',') : [];
+  const withoutRules = hasIpv6(podIpFamily) ? [] : subnets.filter((cidr) => cidr.includes(':'));
+  if (withoutRules.length > 0) warnings.push(`annotation config.linkerd.io/skip-subnets: ${withoutRules.join(',')} ignored: the pods have no IPv6 address (pod IP family ${podIpFamily}), so proxy-init writes no ip6tables rules`);
+  const kept = subnets.filter((cidr) => !withoutRules.includes(cidr));
+  if (kept.length > 0) args.push('--skip-inbound-from', kept.join(','));
   return {
     name: PROXY_INIT_CONTAINER,
     image: `${config.imageName}:${config.version}`,

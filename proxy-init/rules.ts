@@ -4,6 +4,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { CodedError } from '../api/errors.ts';
 import { portList } from '../injector/annotations.ts';
+import { CIDR_EXPECTED, parseCidr, type Cidr } from './cidr.ts';
 import { ipv6Text } from './ipv6.ts';
 
 export const REDIRECT_CHAIN = 'PROXY_INIT_REDIRECT';
@@ -67,7 +68,7 @@ const TOOL: Record<IpFamily, string> = { IPv4: 'iptables', IPv6: 'ip6tables' };
  */
 export function buildRuleSets(options: InterceptOptions, families: readonly IpFamily[]): Array<{ family: IpFamily; set: RuleSet }> {
   const named = [
-    ...(options.skipInboundFrom ?? []).map((value) => ({ setting: 'skip-inbound-from', value, family: parseCidr(value).family })),
+    ...(options.skipInboundFrom ?? []).map((value) => ({ setting: 'skip-inbound-from', value, family: sourceCidr(value).family })),
     ...options.controlPlane.map((value) => ({ setting: 'control plane address', value, family: parseIpPort(value).family })),
   ];
   const stray = named.find((n) => !families.includes(n.family));
@@ -97,7 +98,7 @@ export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4')
   const rules: string[] = [];
 
   for (const value of options.skipInboundFrom ?? []) {
-    const source = parseCidr(value);
+    const source = sourceCidr(value);
     if (source.family === family) rules.push(`-A ${REDIRECT_CHAIN} -s ${source.cidr} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
   }
   for (const ports of multiportChunks(options.skipInboundPorts, 'skip-inbound-ports')) {
@@ -158,31 +159,16 @@ export function multiportChunks(list: string, setting: string): string[] {
   return chunks;
 }
 
-/** An address or CIDR of one family, as its tool will read it. */
-interface Cidr {
-  family: IpFamily;
-  cidr: string;
-}
-
-/**
- * `a.b.c.d[/n]` or an IPv6 address with an optional `/n` (no zone), in the one spelling its tool
- * reads as written. iptables takes a leading 0 as octal (010.0.0.1 is 8.0.0.1), so net.isIPv4,
- * which refuses leading zeros, decides; an IPv6 address is written as Node writes one (RFC 5952).
- */
-function parseCidr(value: string): Cidr {
-  const m = /^([\d.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)(?:\/(\d{1,3}))?$/.exec(value.trim());
-  const address = m?.[1] ?? '';
-  const family = isIPv4(address) ? 'IPv4' : isIPv6(address) ? 'IPv6' : undefined;
-  const prefix = Number(m?.[2] ?? (family === 'IPv6' ? 128 : 32));
-  if (!family || prefix > (family === 'IPv6' ? 128 : 32)) {
-    throw new InterceptConfigError(`skip-inbound-from: "${value}" is not an IPv4 or IPv6 address or CIDR such as 10.244.0.254/32 or fd00::254/128 (an IPv4 one with no leading zeros: iptables reads 010 as octal 8)`);
-  }
-  return { family, cidr: `${family === 'IPv6' ? ipv6Text(address) : address}/${prefix}` };
+/** A source of --skip-inbound-from as its family's tool reads it; throws InterceptConfigError naming it. */
+function sourceCidr(value: string): Cidr {
+  const cidr = parseCidr(value);
+  if (!cidr) throw new InterceptConfigError(`skip-inbound-from: "${value}" is not ${CIDR_EXPECTED}`);
+  return cidr;
 }
 
 /**
  * `a.b.c.d:port` or `[v6]:port`, the address in the one spelling its tool reads as written (no
- * leading zeros: see parseCidr). Names are resolved before: a rule matches addresses only.
+ * leading zeros: see cidr.ts). Names are resolved before: a rule matches addresses only.
  */
 function parseIpPort(target: string): { family: IpFamily; ip: string; port: number } {
   const m = /^(?:([\d.]+)|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/.exec(target.trim());

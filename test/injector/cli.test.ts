@@ -135,6 +135,22 @@ describe('mesh inject', () => {
     expect(appEnv(checkout(plain.stdout), 'HTTP_PROXY')).toBe('http://$(POD_IP):4140');
   });
 
+  it('--capture iptables: the proxy-init it writes (skip-subnets of both families, dual-stack) is one `mesh proxy-init` accepts', async () => {
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: { config.linkerd.io/skip-subnets: "10.244.0.0/16,fd00:10:244::/56" }\nspec: {containers: [{name: web, image: nginx}]}\n';
+    const injected = await runMesh(['inject', '-', '--capture', 'iptables', '--pod-ip-family', 'IPv4,IPv6'], pod);
+    expect(injected.code, injected.stderr).toBe(0);
+    const command: string[] = docsOf(injected.stdout)[0].spec.initContainers[0].command;
+    expect(command.slice(0, 2)).toEqual(['mesh', 'proxy-init']);
+    // The very arguments, given to the real command: its dry run prints each source in its family's rules.
+    const dryRun = await runMesh(['proxy-init', ...command.slice(2), '--dry-run']);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    const [v4, v6] = dryRun.stdout.split('# ip6tables\n') as [string, string];
+    expect(v4).toContain('-A PROXY_INIT_REDIRECT -s 10.244.0.0/16 -p tcp -j RETURN');
+    expect(v6).toContain('-A PROXY_INIT_REDIRECT -s fd00:10:244::/56 -p tcp -j RETURN');
+    expect(v4).not.toContain('fd00:');
+    expect(v6).not.toContain('10.244.');
+  });
+
   it('refuses a bad --pod-ip-family or --capture before reading anything, naming the flag and what it takes', async () => {
     const path = file('unread.yaml', APP);
     for (const family of ['ipv6', 'IPv5', 'IPv4, IPv6', 'IPv4,IPv4', 'dual']) {

@@ -255,6 +255,25 @@ describe('inject: in a cluster (proxy-init, anchors inline, the owning Deploymen
     expect(inject(workload('Pod', ENABLED), cluster).object).toMatchObject({ spec: { initContainers: [{ command: expect.not.arrayContaining(['--ipv6']) }] } });
   });
 
+  it('passes skip-subnets (Linkerd\'s annotation) to proxy-init as the sources it skips, an IPv6 one only where pods have IPv6', () => {
+    const annotations = { ...ENABLED, 'config.linkerd.io/skip-subnets': '10.244.0.0/16, FD00:10:244::/56' };
+    const initArgs = (podIpFamily: 'IPv4' | 'IPv4,IPv6') => {
+      const { object, reports } = inject(workload('Pod', annotations), { ...cluster, podIpFamily }) as any;
+      const command: string[] = object.spec.initContainers[0].command;
+      return { from: command.includes('--skip-inbound-from') ? command[command.indexOf('--skip-inbound-from') + 1] : undefined, warnings: reports[0].warnings };
+    };
+    expect(initArgs('IPv4,IPv6')).toEqual({ from: '10.244.0.0/16,fd00:10:244::/56', warnings: [] });
+    expect(initArgs('IPv4')).toEqual({
+      from: '10.244.0.0/16',
+      warnings: ['annotation config.linkerd.io/skip-subnets: fd00:10:244::/56 ignored: the pods have no IPv6 address (pod IP family IPv4), so proxy-init writes no ip6tables rules'],
+    });
+    const bad = inject(workload('Pod', { ...ENABLED, 'config.linkerd.io/skip-subnets': '10.244.0.0/16,010.0.0.0/8' }), cluster) as any;
+    expect(bad.reports[0].warnings).toEqual([
+      'annotation config.linkerd.io/skip-subnets="10.244.0.0/16,010.0.0.0/8" ignored: expected a comma-separated list of CIDRs such as 10.244.0.0/16,fd00:10:244::/56',
+    ]);
+    expect(bad.object.spec.initContainers[0].command).not.toContain('--skip-inbound-from');
+  });
+
   it('gives a dual-stack pod\'s proxy both addresses (status.podIPs), which it loads; a single-stack one only its pod IP', () => {
     const fields: Record<string, string> = { 'metadata.name': 'orders-1', 'metadata.namespace': 'production', 'spec.serviceAccountName': 'orders' };
     // The kubelet's expansion, with the addresses a dual-stack pod gets (status.podIPs is comma-separated, primary first).
