@@ -85,11 +85,12 @@ describe('mesh demo failures', () => {
     await new Promise<void>((r) => holder.listen(8086, `${demoNet}.251`, r));
     try {
       const r = await mesh(['demo', '--state', state]);
-      expect(r.code).toBe(1);
-      expect(r.out).toContain(`stopped ingress of pod ingress (pid ${leftover.pid})`);
+      const said = `${r.out}${r.err}`; // shown with any failure below
+      expect(r.code, said).toBe(1);
+      expect(r.out, said).toContain(`stopped ingress of pod ingress (pid ${leftover.pid})`);
       expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe('SIGTERM');
-      expect(r.err).toContain(`${demoNet}.251:8086 (for destination) is already in use`);
-      expect(r.err).not.toContain(`${front}:8000`);
+      expect(r.err, said).toContain(`${demoNet}.251:8086 (for destination) is already in use`);
+      expect(r.err, said).not.toContain(`${front}:8000`);
     } finally {
       holder.close();
       leftover.kill('SIGKILL');
