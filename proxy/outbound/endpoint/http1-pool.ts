@@ -27,8 +27,8 @@ export class Http1Pool implements ConnectionOwner {
   private whenIdle: (() => void) | undefined;
   /** Every connection that has been made, for destroy(). */
   private readonly all = new Set<Http1Connection>();
-  /** A request has been sent (preconnect then has nothing to do). */
-  private connectedOnce = false;
+  /** A request has been dispatched (preconnect then has nothing to do). */
+  private dispatched = false;
 
   /** How often idle connections are looked over: a quarter of the longest idle time. */
   private readonly sweepEveryMs: number;
@@ -49,7 +49,7 @@ export class Http1Pool implements ConnectionOwner {
     }
     // A connection that carried a request: preconnect has nothing more to do. (A preconnected
     // one alone does not count: it may die unused, and then another is worth opening.)
-    this.connectedOnce = true;
+    this.dispatched = true;
     const conn = this.takeIdle();
     if (conn !== undefined) conn.send(request, handler);
     else if (this.open < this.opts.connections) this.connect(request, handler);
@@ -62,7 +62,7 @@ export class Http1Pool implements ConnectionOwner {
    * has connected before needs nothing.
    */
   preconnect(): Promise<void> {
-    if (this.connectedOnce || this.open > 0 || this.closing) return Promise.resolve();
+    if (this.dispatched || this.open > 0 || this.closing) return Promise.resolve();
     this.open++;
     return new Promise((resolve) => {
       this.opts.connect((err, socket) => {
