@@ -38,8 +38,8 @@ function proxyEnv(config: ProxyConfig, pod: PodFacts, o: InjectOptions): EnvVar[
     field('MESH_POD_NAME', 'metadata.name'),
     field('MESH_POD_NAMESPACE', 'metadata.namespace'),
     field('MESH_POD_IP', 'status.podIP'),
-    // A dual-stack pod's addresses, one of each family: the proxy's inbound listener binds both,
-    // as ip6tables delivers IPv6 callers to the IPv6 one.
+    // A dual-stack pod's addresses, one of each family: the proxy's inbound listener binds both (a
+    // redirected caller arrives at the address of its own family) and announces both to discovery.
     ...(isDualStack(o.podIpFamily) ? [field('MESH_POD_IPS', 'status.podIPs')] : []),
     field('MESH_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
     // Label values cannot hold `,` or `=` (Kubernetes forbids them), so this list is unambiguous.

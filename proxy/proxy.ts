@@ -145,9 +145,10 @@ export class Proxy {
       if (config.transparent && config.outboundIp === '127.0.0.1') outboundV6At = await this.listenIpv6Loopback(outboundAt.port, acceptOutbound);
       const acceptInbound = (socket: Socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy());
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', acceptInbound);
-      // A dual-stack pod's other address: ip6tables' REDIRECT in PREROUTING delivers an IPv6 caller
-      // to the pod's IPv6 address, not to the (IPv4) pod IP. One listener per address rather than
-      // one on [::], so an IPv4 caller stays an IPv4 socket, whose original destination reads as such.
+      // A dual-stack pod's other address: a REDIRECT in PREROUTING delivers a caller to the pod's
+      // address of the caller's family, which for one of the two is not the pod IP. One listener per
+      // address rather than one on [::], so an IPv4 caller stays an IPv4 socket, whose original
+      // destination reads as such.
       for (const ip of new Set(config.podIps ?? [])) {
         if (ip !== config.podIp) inboundOtherIps.push(await this.listen(ip, inboundAt.port, `inbound ${ip}`, acceptInbound));
       }
