@@ -1,7 +1,9 @@
 // bench/h1-floor.ts, the floor the mesh's HTTP/1 figures are read against, really forwards: a
 // floor that failed fast, or dropped bodies, would read cheaper than it is. Two real processes,
-// real mTLS between them (certificates from the test PKI), a real app, undici as the client. With
-// `proxy-gc`, as bench/h1-floor-setup.sh runs it, it must have the V8 settings a proxy has.
+// real mTLS between them (certificates from the test PKI), a real app, undici as the client; the
+// forwarding checks run against a second pair too, sending with `--client lean` (the proxy's own
+// HTTP/1 pool). With `proxy-gc`, as bench/h1-floor-setup.sh runs it, it must have the V8 settings
+// a proxy has.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,6 +23,8 @@ let dir: string;
 const sides: ChildProcess[] = [];
 let entry: number;
 let sideB: number;
+/** The entry port of each pair: undici's Pool sending, and the proxy's own pool (`--client lean`). */
+const entries: Record<'undici' | 'lean', number> = { undici: 0, lean: 0 };
 let foreign: { key: string; cert: string };
 
 /** A port free at this moment (the floor takes its ports on the command line, as peer-bench gives them). */
@@ -35,15 +39,15 @@ async function freePort(): Promise<number> {
 /** Each side's output so far: V8's trace of each wasm function it compiles, and of its scavenges, go there too. */
 const outputs: string[] = [];
 
-/** Starts one side and waits for its "listening" line. */
-async function startSide(args: string[]): Promise<void> {
+/** Starts one side and waits for its "listening" line; `traced`: its output goes to `outputs`. */
+async function startSide(args: string[], traced = true): Promise<void> {
   // The traces name the compiler of each wasm function (undici's llhttp parser), Liftoff or
   // TurboFan, and the tasks of each scavenge.
   const child = spawn(process.execPath, ['--trace-wasm-compilation-times', ...SCAVENGE_TRACE, 'bin/run.js', 'bench/h1-floor.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   sides.push(child);
-  const index = outputs.push('') - 1;
+  const index = traced ? outputs.push('') - 1 : -1;
   let output = '';
-  child.stdout!.on('data', (c: Buffer) => (outputs[index] += c));
+  if (traced) child.stdout!.on('data', (c: Buffer) => (outputs[index] += c));
   child.stderr!.on('data', (c: Buffer) => (output += c));
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
@@ -70,6 +74,10 @@ beforeAll(async () => {
   [entry, sideB] = [await freePort(), await freePort()];
   await startSide(['b', 'proxy-gc', '--listen', `${HOST}:${sideB}`, '--app', `${HOST}:${app.port}`, '--certs', dir]);
   await startSide(['a', 'proxy-gc', '--listen', `${HOST}:${entry}`, '--peer', `${HOST}:${sideB}`, '--certs', dir]);
+  const [leanEntry, leanB] = [await freePort(), await freePort()];
+  await startSide(['b', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
+  await startSide(['a', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanEntry}`, '--peer', `${HOST}:${leanB}`, '--certs', dir], false);
+  Object.assign(entries, { undici: entry, lean: leanEntry });
 }, 60_000);
 
 afterAll(async () => {
@@ -79,8 +87,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('bench/h1-floor.ts', () => {
+describe.each(['undici', 'lean'] as const)('bench/h1-floor.ts --client %s', (client) => {
   it('carries a request and its response through both sides, headers end to end, hop-by-hop dropped', async () => {
+    const entry = entries[client];
     const res = await request(`http://${HOST}:${entry}/headers`, { headers: { 'x-trace': 'one', 'proxy-connection': 'keep-alive' } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-multi']).toEqual(['one', 'two']);
@@ -91,6 +100,7 @@ describe('bench/h1-floor.ts', () => {
   });
 
   it('streams a request body and a large response body whole', async () => {
+    const entry = entries[client];
     const body = Buffer.alloc(300_000, 7);
     const echoed = await request(`http://${HOST}:${entry}/echo`, { method: 'POST', body });
     expect(echoed.statusCode).toBe(200);
@@ -100,6 +110,7 @@ describe('bench/h1-floor.ts', () => {
   });
 
   it('passes the app status through, and fails the body when the app is cut mid-body', async () => {
+    const entry = entries[client];
     const notFound = await request(`http://${HOST}:${entry}/status/404`);
     expect(notFound.statusCode).toBe(404);
     expect(await notFound.body.text()).toBe('status 404');
@@ -107,6 +118,9 @@ describe('bench/h1-floor.ts', () => {
     expect(reset.statusCode).toBe(200);
     await expect(reset.body.text()).rejects.toThrow();
   });
+});
+
+describe('bench/h1-floor.ts', () => {
 
   it('with proxy-gc, both sides parse HTTP/1 as a proxy does: V8 never tiers undici\'s wasm parser up to its optimizing compiler (bin/mesh.js\'s --liftoff-only)', async () => {
     // A few hundred responses are more than V8 needs to tier the parser up when it may (~200).

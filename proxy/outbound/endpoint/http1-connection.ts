@@ -119,7 +119,7 @@ export class Http1Connection {
     this.bodyBytes = 0;
     this.received = this.responded = this.informational = this.completed = false;
     this.keepAlive = true;
-    this.flushed = [];
+    if (this.flushed.length > 0) this.flushed = [];
     // A closure per request, so a late abort can only ever cut the exchange it was given for.
     handler.onConnect((err) => {
       if (this.handler === handler) this.abort(err);
@@ -290,13 +290,16 @@ export class Http1Connection {
   private readonly onMessageComplete = (): void => {
     if (this.informational) {
       this.informational = false;
-      this.flushed = [];
+      if (this.flushed.length > 0) this.flushed = [];
       return;
     }
     const handler = this.handler;
     if (handler === null) return;
-    const trailers = this.flushed.length > 0 ? this.flushed : null;
-    this.flushed = [];
+    let trailers: string[] | null = null;
+    if (this.flushed.length > 0) {
+      trailers = this.flushed;
+      this.flushed = [];
+    }
     this.handler = null;
     handler.onComplete(trailers);
     this.completed = true;
