@@ -156,6 +156,20 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(cut.code).toBe('UPSTREAM_RESET');
   });
 
+  it('reads a body that runs until the server closes the connection', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('\r\n\r\n');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil ');
+      await tick();
+      conn.socket.end('the close');
+    });
+    const c = client(srv.address);
+    const res = await c.service(meshRequest());
+    expect((await readBody(res)).toString()).toBe('until the close');
+    expect((await readBody(await c.service(meshRequest()))).toString()).toBe('until the close');
+    expect(srv.conns).toHaveLength(2); // a body ended by the close leaves no connection to reuse
+  });
+
   it('sends a request again on a fresh connection when the server closed the idle kept-alive one as it went out', async () => {
     const srv = await rawServer(async (conn, index) => {
       if (index > 0) return answerEach(conn, 'fresh');
