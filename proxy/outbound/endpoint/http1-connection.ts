@@ -38,6 +38,17 @@ export interface ConnectionOwner {
   closed(conn: Http1Connection, retry?: { request: Http1Request; handler: Http1Handler }): void;
 }
 
+/** Methods a client may send again on its own (RFC 9110 9.2): safe ones; PUT and DELETE are idempotent, but whoever sent them decides. */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** A request whose repetition does no harm: a safe method, or one the caller marked with an idempotency key. */
+function replayable(request: Http1Request): boolean {
+  if (REPLAYABLE_METHODS.has(request.method)) return true;
+  const headers = request.headers;
+  for (let i = 2; i < headers.length; i += 2) if (headers[i] === 'idempotency-key' || headers[i] === 'x-idempotency-key') return true;
+  return false;
+}
+
 /** Methods whose request means a body: without one, they still say `content-length: 0` (RFC 9110 8.6). */
 const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
 const MAX_HEADER_BYTES = 96 * 1024;
@@ -374,10 +385,13 @@ export class Http1Connection {
   /**
    * Whether a failed request can safely go again: its connection had served before (so the peer
    * may have closed it as idle), not a byte of a response came, no byte of its body was taken
-   * from the caller (the body cannot be replayed), and it was not retried already.
+   * from the caller (the body cannot be replayed), it was not retried already, and sending it
+   * twice would do no harm. The client cannot tell a server that closed an idle connection as the
+   * request arrived from one that took the request and died before answering; a POST in the
+   * second case may have been carried out, so it fails instead, as Go's HTTP client decides.
    */
   private neverWritten(request: Http1Request): boolean {
-    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded);
+    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded) && replayable(request);
   }
 
   /** The exchange in flight ends with `err`. */

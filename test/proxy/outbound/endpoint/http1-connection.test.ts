@@ -186,6 +186,35 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
   });
 
+  it('does not send a POST again after the server dropped it unanswered (it may have been carried out), unless it carries an idempotency key', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn, 'fresh');
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+      await conn.receivedUntil('POST /pay');
+      conn.socket.destroy();
+    });
+    const c = client(srv.address, 1);
+    await readBody(await c.service(meshRequest({ path: '/first' })));
+    const err = await rejection(c.service(meshRequest({ method: 'POST', path: '/pay' })));
+    expect(err.code).toBe('UPSTREAM_RESET');
+    expect(err.message).toMatch(/connection closed before the response completed/);
+    expect(srv.conns).toHaveLength(1);
+    // The same request with an idempotency key (the caller says a repeat is harmless) goes again.
+    const srv2 = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn, 'fresh');
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+      await conn.receivedUntil('POST /pay');
+      conn.socket.destroy();
+    });
+    const c2 = client(srv2.address, 1);
+    await readBody(await c2.service(meshRequest({ path: '/first' })));
+    const res = await c2.service(meshRequest({ method: 'POST', path: '/pay', headers: { 'idempotency-key': 'order-7' } }));
+    expect((await readBody(res)).toString()).toBe('fresh');
+    expect(srv2.conns[1]!.received()).toMatch(/^POST \/pay [^]*idempotency-key: order-7\r\n/);
+  });
+
   it('does not send on a kept-alive connection the server has closed, and retries only once', async () => {
     const srv = await rawServer(async (conn, index) => {
       await conn.receivedUntil('\r\n\r\n');
