@@ -109,10 +109,15 @@ export class Http1Pool implements ConnectionOwner {
     this.all.delete(conn);
     const at = this.idle.indexOf(conn);
     if (at >= 0) this.idle.splice(at, 1);
-    if (retry !== undefined && !this.destroyed) {
-      retry.request.retried = true;
-      // On a fresh connection, in the place this one freed: another idle one may be as stale.
-      return this.connect(retry.request, retry.handler);
+    if (retry !== undefined) {
+      // Destroyed: the request fails as every other one in flight does (its handler is all that
+      // would ever settle it).
+      if (this.destroyed) retry.handler.onError(new ProxyError('UPSTREAM_RESET', `${this.opts.label}: the endpoint's client was destroyed`));
+      else {
+        retry.request.retried = true;
+        // On a fresh connection, in the place this one freed: another idle one may be as stale.
+        return this.connect(retry.request, retry.handler);
+      }
     }
     this.next();
   }

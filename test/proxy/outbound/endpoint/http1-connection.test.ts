@@ -241,6 +241,23 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns.length).toBe(3);
   });
 
+  it('fails a request still unanswered on a reused connection when the client is destroyed, instead of leaving it unsettled', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      // The long poll is never answered.
+    });
+    const c = client(srv.address, 1);
+    await readBody(await c.service(meshRequest({ path: '/first' })));
+    const poll = c.service(meshRequest({ path: '/poll' }));
+    await srv.conns[0]!.receivedUntil('GET /poll');
+    await c.destroy();
+    const err = await rejection(poll);
+    expect(err.code).toBe('UPSTREAM_RESET');
+    expect(err.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: the endpoint's client was destroyed$/);
+    expect(srv.conns).toHaveLength(1); // not sent again
+  });
+
   it('takes an answer that comes before the request body ended, then closes that connection', async () => {
     const srv = await rawServer(async (conn, index) => {
       if (index > 0) return answerEach(conn);
