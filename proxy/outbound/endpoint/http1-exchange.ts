@@ -37,6 +37,9 @@ export class Http1Exchange implements Http1Handler, CancelHook {
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
+    // A second connection (the request sent again): the hook is registered once, or the signal,
+    // which outlives the request on HTTP/1, would keep the exchange after it ended.
+    if (this.abortUpstream !== undefined) offCancel(this.req.signal, this);
     this.abortUpstream = abort;
     // The exchange is its own cancel hook: no closure per request (http/cancel.ts says why not
     // an 'abort' listener per request).

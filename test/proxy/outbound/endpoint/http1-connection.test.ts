@@ -73,6 +73,14 @@ function answerEach(conn: Conn, body = 'ok'): void {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** How many requests' cancel hooks (http/cancel.ts) a signal still holds. */
+function cancelHooksOn(signal: AbortSignal): number {
+  const key = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'mesh.cancel-hooks');
+  if (key === undefined) return 0;
+  const hooks = (signal as unknown as Record<symbol, { first?: unknown; rest?: Set<unknown> }>)[key]!;
+  return (hooks.first === undefined ? 0 : 1) + (hooks.rest?.size ?? 0);
+}
+
 describe('the HTTP/1.1 endpoint client, byte by byte', () => {
   it('writes the request head as undici did, and reads a response that comes in pieces', async () => {
     const srv = await rawServer(async (conn) => {
@@ -180,10 +188,14 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
       conn.socket.destroy();
     });
     const c = client(srv.address, 1);
-    expect((await readBody(await c.service(meshRequest({ path: '/first' })))).toString()).toBe('first');
-    expect((await readBody(await c.service(meshRequest({ path: '/second' })))).toString()).toBe('fresh');
+    // One signal for both, as an HTTP/1 client connection's is for all of its requests.
+    const signal = new AbortController().signal;
+    expect((await readBody(await c.service(meshRequest({ path: '/first', signal })))).toString()).toBe('first');
+    expect((await readBody(await c.service(meshRequest({ path: '/second', signal })))).toString()).toBe('fresh');
     expect(srv.conns).toHaveLength(2);
     expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
+    // Both requests are over: nothing of theirs is still hooked to the signal, which outlives them.
+    expect(cancelHooksOn(signal)).toBe(0);
   });
 
   it('does not send a POST again after the server dropped it unanswered (it may have been carried out), unless it carries an idempotency key', async () => {
