@@ -349,10 +349,10 @@ export class Http1Connection {
   // --- the connection's end ---------------------------------------------------------------
 
   private readonly onSocketEnd = (): void => {
-    // A body that runs until the connection closes ends here; one cut short is an error.
-    if (this.handler !== null && this.responded) {
-      const err = this.parser.finish();
-      if (err) this.malformed(err);
+    // A body that runs until the connection closes ends here; one cut short (by its length or
+    // its chunks, the parser's only complaint at this point) is the close's fault, not the HTTP's.
+    if (this.handler !== null && this.responded && this.parser.finish() !== undefined) {
+      this.protocolError('connection closed before the response body completed');
     }
     this.socket.destroy();
   };

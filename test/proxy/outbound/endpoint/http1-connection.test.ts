@@ -152,7 +152,8 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     const srv = await rawServer(async (conn, index) => {
       await conn.receivedUntil('\r\n\r\n');
       if (index === 0) conn.socket.destroy();
-      else conn.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
+      else if (index === 1) conn.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
+      else conn.socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n9\r\nonly part\r\n');
     });
     const c = client(srv.address);
     const early = await rejection(c.service(meshRequest()));
@@ -162,6 +163,10 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(res.status).toBe(200);
     const cut = await rejection(readBody(res));
     expect(cut.code).toBe('UPSTREAM_RESET');
+    expect(cut.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: connection closed before the response body completed$/);
+    const chunks = await rejection(readBody(await c.service(meshRequest())));
+    expect(chunks.code).toBe('UPSTREAM_RESET');
+    expect(chunks.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: connection closed before the response body completed$/);
   });
 
   it('reads a body that runs until the server closes the connection', async () => {
