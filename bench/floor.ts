@@ -17,22 +17,36 @@ interface Side {
   repo: string;
 }
 
+/** The floor's variants a pair can run (h1-floor.ts's --client and --server): a name in run.sh's table, and its setup script. */
+const FLOORS: Record<string, Omit<Side, 'repo'>> = {
+  // undici's Pool sending, node:http serving: the floor as first built
+  floor: { name: 'h1-floor', setup: 'h1-floor-setup.sh' },
+  // the proxy's own HTTP/1 pool sending (--client lean)
+  lean: { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh' },
+  // that pool sending, and bench/h1-lean-server.ts serving (--server lean --client lean)
+  'lean-server': { name: 'h1-floor-lean-server', setup: 'h1-floor-lean-server-setup.sh' },
+};
+
 /**
- * The sides of each pair. The first: the mesh, or with FLOOR_FIRST=lean the floor itself sending
- * with the proxy's own HTTP/1 pool (`h1-floor.ts --client lean`). The second: the floor (undici's
- * Pool), or with FLOOR_SECOND=base the mesh as built from another checkout, MESH_BASE_REPO (a
- * worktree at the commit before a change): a same-run before/after of the whole mesh.
+ * The sides of each pair. The first: the mesh, or with FLOOR_FIRST a floor of FLOORS (`lean`: the
+ * floor itself sending with the proxy's own HTTP/1 pool). The second: the floor (undici's Pool),
+ * another of FLOORS (FLOOR_SECOND=lean: the floor of `--client lean`, against which
+ * FLOOR_FIRST=lean-server measures the lean server alone), or with FLOOR_SECOND=base the mesh as
+ * built from another checkout, MESH_BASE_REPO (a worktree at the commit before a change): a
+ * same-run before/after of the whole mesh.
  */
 function sides(): [Side, Side] {
   const first = process.env.FLOOR_FIRST ?? 'mesh';
   const second = process.env.FLOOR_SECOND ?? 'floor';
-  if (first !== 'mesh' && first !== 'lean') throw new Error(`FLOOR_FIRST must be mesh or lean, got "${first}"`);
-  if (second !== 'floor' && second !== 'base') throw new Error(`FLOOR_SECOND must be floor or base, got "${second}"`);
+  const floors = Object.keys(FLOORS).join(', ');
+  if (first !== 'mesh' && !(first in FLOORS)) throw new Error(`FLOOR_FIRST must be mesh or one of ${floors}, got "${first}"`);
+  if (second !== 'base' && !(second in FLOORS)) throw new Error(`FLOOR_SECOND must be base or one of ${floors}, got "${second}"`);
+  if (first === second) throw new Error(`FLOOR_FIRST and FLOOR_SECOND are both "${first}": a pair compares two different sides`);
   const base = process.env.MESH_BASE_REPO;
   if (second === 'base' && !base) throw new Error('FLOOR_SECOND=base needs MESH_BASE_REPO, the checkout to compare against');
   return [
-    first === 'mesh' ? { name: 'mesh', setup: 'peer-setup.sh', repo: ROOT } : { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh', repo: ROOT },
-    second === 'floor' ? { name: 'h1-floor', setup: 'h1-floor-setup.sh', repo: ROOT } : { name: 'mesh-base', setup: 'peer-setup.sh', repo: base! },
+    first === 'mesh' ? { name: 'mesh', setup: 'peer-setup.sh', repo: ROOT } : { ...FLOORS[first]!, repo: ROOT },
+    second === 'base' ? { name: 'mesh-base', setup: 'peer-setup.sh', repo: base! } : { ...FLOORS[second]!, repo: ROOT },
   ];
 }
 

@@ -9,12 +9,16 @@
 // DIR holds ca.pem, a.crt/a.key and b.crt/b.key (../shared/peer-bench's certificates).
 // `--client lean` sends with the proxy's own HTTP/1 pool (proxy/outbound/endpoint/http1-pool.ts:
 // Node's native parser, no undici) instead of undici's Pool (`--client undici`, the default).
+// `--server lean` serves both sides with bench/h1-lean-server.ts (Node's native parser on the
+// socket, no IncomingMessage/ServerResponse) instead of node:http (`--server node`, the default):
+// a measurement of node:http's server side, not an edge (see that file for what it leaves out).
 // `proxy-gc` as a second argument gives V8 the settings bin/mesh.js gives a running proxy (bin/proxy-v8-flags.js).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, TLSSocket } from 'node:tls';
+import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { Dispatcher } from 'undici';
 import Pool from 'undici/lib/dispatcher/pool.js';
@@ -23,14 +27,15 @@ import { applyProxyV8Flags } from '../bin/proxy-v8-flags.js';
 import { HOP_BY_HOP } from '../proxy/http/hop-by-hop.ts';
 import { Http1Pool } from '../proxy/outbound/endpoint/http1-pool.ts';
 import type { Http1Handler } from '../proxy/outbound/endpoint/http1-connection.ts';
+import { leanHttpServer, type LeanRequest, type LeanResponse } from './h1-lean-server.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' }, client: { type: 'string', default: 'undici' } },
+  options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' }, client: { type: 'string', default: 'undici' }, server: { type: 'string', default: 'node' } },
 });
 const side = positionals[0];
-if ((side !== 'a' && side !== 'b') || (values.client !== 'undici' && values.client !== 'lean') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
-  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]; either with --client undici|lean');
+if ((side !== 'a' && side !== 'b') || (values.client !== 'undici' && values.client !== 'lean') || (values.server !== 'node' && values.server !== 'lean') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
+  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]; either with --client undici|lean and --server node|lean');
   process.exit(2);
 }
 if (positionals[1] === 'proxy-gc') {
@@ -53,7 +58,17 @@ process.on('SIGTERM', () => process.exit(0));
 const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
 /** Sends one request upstream: undici's Pool and the proxy's own pool take the same handler. */
-type Upstream = { dispatch(options: { path: string; method: string; headers: string[]; body: IncomingMessage | null }, handler: Http1Handler): void };
+type Upstream = { dispatch(options: { path: string; method: string; headers: string[]; body: Readable | null }, handler: Http1Handler): void };
+
+/** What a response is written to: node:http's ServerResponse, or the lean server's (as much of it as is used here). */
+interface ResponseSink {
+  readonly headersSent: boolean;
+  on(event: 'close' | 'drain', listener: () => void): unknown;
+  writeHead(status: number, headers?: string[]): { end(text: string): unknown };
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  destroy(err?: Error): unknown;
+}
 
 /** A bounded keep-alive pool to one upstream, its connections made by `dial`, as the mesh's Http1Client. */
 function pool(upstream: string, dial: () => Socket): Upstream {
@@ -83,7 +98,7 @@ function pool(upstream: string, dial: () => Socket): Upstream {
   return { dispatch: (o, handler) => undici.dispatch(o, handler as unknown as Dispatcher.DispatchHandler) };
 }
 
-/** One request on: headers copied, the body piped, the response streamed back with its backpressure. */
+/** One request on from node:http: headers copied, the body piped, the response streamed back with its backpressure. */
 function forward(upstream: Upstream, authority: string, req: IncomingMessage, res: ServerResponse): void {
   const headers: string[] = ['host', req.headers.host ?? authority];
   const raw = req.rawHeaders;
@@ -92,6 +107,24 @@ function forward(upstream: Upstream, authority: string, req: IncomingMessage, re
     if (!DROPPED.has(name)) headers.push(name, raw[i + 1]!);
   }
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  relay(upstream, { path: req.url ?? '/', method: req.method ?? 'GET', headers, body: hasBody ? req : null }, res);
+  if (!hasBody) req.resume();
+}
+
+/** The same from the lean server: its head is a flat list already, and its body is null or a stream. */
+function forwardLean(upstream: Upstream, authority: string, req: LeanRequest, res: LeanResponse): void {
+  const headers: string[] = ['host', authority];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'host') headers[1] = raw[i + 1]!;
+    else if (!DROPPED.has(name)) headers.push(name, raw[i + 1]!);
+  }
+  relay(upstream, { path: req.url, method: req.method, headers, body: req.body }, res);
+}
+
+/** Sends a request upstream and streams its response into `res`, with backpressure both ways. */
+function relay(upstream: Upstream, options: Parameters<Upstream['dispatch']>[0], res: ResponseSink): void {
   let resume: (() => void) | undefined;
   let abort: ((err?: Error) => void) | undefined;
   let finished = false;
@@ -123,8 +156,7 @@ function forward(upstream: Upstream, authority: string, req: IncomingMessage, re
       else res.destroy(err);
     },
   };
-  upstream.dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers, body: hasBody ? req : null }, handler);
-  if (!hasBody) req.resume();
+  upstream.dispatch(options, handler);
 }
 
 /** A raw header as text: undici gives Buffers, Node's parser strings. */
@@ -137,15 +169,21 @@ if (side === 'a') {
   // One context for every connection, as the mesh's dial does.
   const secureContext = createSecureContext({ ca: pem('ca.pem'), cert: pem('a.crt'), key: pem('a.key'), minVersion: 'TLSv1.3' });
   const upstream = pool(values.peer!, () => tlsConnect({ host: peer.host, port: peer.port, secureContext, servername: 'sidecar-b.mesh.local', ALPNProtocols: ['http/1.1'] }));
-  createServer((req, res) => forward(upstream, values.peer!, req, res)).listen(listen.port, listen.host, () =>
-    console.log(`h1-floor a ${values.listen} -> mTLS ${values.peer}`),
-  );
+  // As http.createServer: Nagle off; half-open, so a client that sends its FIN after a request still gets the answer.
+  const server =
+    values.server === 'lean'
+      ? createNetServer({ noDelay: true, allowHalfOpen: true }, leanHttpServer((req, res) => forwardLean(upstream, values.peer!, req, res)))
+      : createServer((req, res) => forward(upstream, values.peer!, req, res));
+  server.listen(listen.port, listen.host, () => console.log(`h1-floor a ${values.listen} -> mTLS ${values.peer} (${values.server} server)`));
 } else {
   const app = splitHostPort(values.app!, '--app');
   const upstream = pool(values.app!, () => netConnect(app.port, app.host));
-  const http = createServer((req, res) => forward(upstream, values.app!, req, res));
+  const serve: (socket: Socket) => void =
+    values.server === 'lean'
+      ? leanHttpServer((req, res) => forwardLean(upstream, values.app!, req, res))
+      : ((http) => (socket: Socket) => http.emit('connection', socket))(createServer((req, res) => forward(upstream, values.app!, req, res)));
   const server = createTlsServer({ ca: pem('ca.pem'), cert: pem('b.crt'), key: pem('b.key'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] });
-  server.on('secureConnection', (socket) => http.emit('connection', socket));
+  server.on('secureConnection', serve);
   server.on('tlsClientError', () => {}); // a refused client is the test's business, not the floor's
-  server.listen(listen.port, listen.host, () => console.log(`h1-floor b ${values.listen} -> ${values.app}`));
+  server.listen(listen.port, listen.host, () => console.log(`h1-floor b ${values.listen} -> ${values.app} (${values.server} server)`));
 }

@@ -2,12 +2,14 @@
 // floor that failed fast, or dropped bodies, would read cheaper than it is. Two real processes,
 // real mTLS between them (certificates from the test PKI), a real app, undici as the client; the
 // forwarding checks run against a second pair too, sending with `--client lean` (the proxy's own
-// HTTP/1 pool). With `proxy-gc`, as bench/h1-floor-setup.sh runs it, it must have the V8 settings
+// HTTP/1 pool), and a third that also serves with `--server lean` (bench/h1-lean-server.ts: Node's
+// parser on the socket instead of node:http), which must forward the same. With `proxy-gc`, as bench/h1-floor-setup.sh runs it, it must have the V8 settings
 // a proxy has.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
@@ -23,8 +25,8 @@ let dir: string;
 const sides: ChildProcess[] = [];
 let entry: number;
 let sideB: number;
-/** The entry port of each pair: undici's Pool sending, and the proxy's own pool (`--client lean`). */
-const entries: Record<'undici' | 'lean', number> = { undici: 0, lean: 0 };
+/** The entry port of each pair: undici's Pool sending, the proxy's own pool (`--client lean`), and that pool behind the lean server. */
+const entries: Record<'undici' | 'lean' | 'lean-server', number> = { undici: 0, lean: 0, 'lean-server': 0 };
 let foreign: { key: string; cert: string };
 
 /** A port free at this moment (the floor takes its ports on the command line, as peer-bench gives them). */
@@ -77,8 +79,11 @@ beforeAll(async () => {
   const [leanEntry, leanB] = [await freePort(), await freePort()];
   await startSide(['b', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
   await startSide(['a', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanEntry}`, '--peer', `${HOST}:${leanB}`, '--certs', dir], false);
-  Object.assign(entries, { undici: entry, lean: leanEntry });
-}, 60_000);
+  const [serverEntry, serverB] = [await freePort(), await freePort()];
+  await startSide(['b', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
+  await startSide(['a', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverEntry}`, '--peer', `${HOST}:${serverB}`, '--certs', dir], false);
+  Object.assign(entries, { undici: entry, lean: leanEntry, 'lean-server': serverEntry });
+}, 90_000);
 
 afterAll(async () => {
   for (const child of sides) if (child.exitCode === null) child.kill('SIGTERM');
@@ -87,7 +92,21 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.each(['undici', 'lean'] as const)('bench/h1-floor.ts --client %s', (client) => {
+/** Sends raw bytes to a side and collects what comes back until the side closes the connection. */
+async function exchangeRaw(port: number, bytes: string): Promise<string> {
+  const socket = netConnect(port, HOST);
+  let got = '';
+  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  socket.write(bytes);
+  await once(socket, 'close');
+  return got;
+}
+
+describe.each([
+  ['undici', '--client undici'],
+  ['lean', '--client lean'],
+  ['lean-server', '--server lean --client lean'],
+] as const)('bench/h1-floor.ts %s (%s)', (client, _flags) => {
   it('carries a request and its response through both sides, headers end to end, hop-by-hop dropped', async () => {
     const entry = entries[client];
     const res = await request(`http://${HOST}:${entry}/headers`, { headers: { 'x-trace': 'one', 'proxy-connection': 'keep-alive' } });
@@ -107,6 +126,37 @@ describe.each(['undici', 'lean'] as const)('bench/h1-floor.ts --client %s', (cli
     expect(Buffer.compare(Buffer.from(await echoed.body.arrayBuffer()), body)).toBe(0);
     const big = await request(`http://${HOST}:${entry}/size/2000000`);
     expect((await big.body.arrayBuffer()).byteLength).toBe(2_000_000);
+  });
+
+  it('streams a chunked request body of many pieces, and keeps the connection for the next request', async () => {
+    const entry = entries[client];
+    const piece = Buffer.alloc(50_000, 3);
+    const pieces = Readable.from((function* () {
+      for (let i = 0; i < 20; i++) yield piece;
+    })());
+    const counted = await request(`http://${HOST}:${entry}/count`, { method: 'POST', body: pieces });
+    expect(counted.statusCode).toBe(200);
+    expect(await counted.body.json()).toMatchObject({ bytes: 1_000_000, method: 'POST' });
+    // Raw, on one connection: a body large enough to fill the side's buffers (it pauses reading),
+    // then requests in turn, each answered whole, a HEAD among them with no body.
+    const socket = netConnect(entry, HOST);
+    let got = '';
+    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    const until = async (text: string, count: number) => {
+      while (got.split(text).length - 1 < count) await once(socket, 'data');
+    };
+    socket.write('POST /count HTTP/1.1\r\nhost: app\r\ncontent-length: 1000000\r\n\r\n');
+    socket.write(Buffer.alloc(1_000_000, 5));
+    await until('"bytes":1000000', 1);
+    socket.write('GET /first HTTP/1.1\r\nhost: app\r\n\r\n');
+    await until('hello GET /first', 1);
+    socket.write('HEAD /size/10 HTTP/1.1\r\nhost: app\r\n\r\nGET /second HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n');
+    await once(socket, 'close');
+    expect(got).toContain('hello GET /second');
+    const heads = got.split('HTTP/1.1 ').slice(1);
+    expect(heads.map((h) => h.slice(0, 3))).toEqual(['200', '200', '200', '200']);
+    expect(heads[2]).toMatch(/content-length: 10\r\n/i);
+    expect(heads[2]!.endsWith('\r\n\r\n')).toBe(true); // the HEAD's answer has no body
   });
 
   it('passes the app status through, and fails the body when the app is cut mid-body', async () => {
@@ -150,6 +200,15 @@ describe('bench/h1-floor.ts', () => {
       expect(Math.max(...tasks)).toBe(1);
     }
   }, 30_000);
+
+  it('the lean server answers what it does not serve, and what is not HTTP, and closes the connection', async () => {
+    const entry = entries['lean-server'];
+    expect(await exchangeRaw(entry, 'CONNECT app:443 HTTP/1.1\r\nhost: app:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
+    expect(await exchangeRaw(entry, 'GET / HTTP/1.1\r\nhost: app\r\nbad header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchangeRaw(entry, `GET / HTTP/1.1\r\nhost: app\r\nx-big: ${'y'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // HTTP/1.0 without keep-alive: answered, then closed by the server.
+    expect(await exchangeRaw(entry, 'GET /old HTTP/1.0\r\nhost: app\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 [^]*hello GET \/old$/);
+  });
 
   it('side b refuses a client whose certificate is from another anchor', async () => {
     const socket = tlsConnect({ host: HOST, port: sideB, ...foreign, rejectUnauthorized: false, servername: 'sidecar-b.mesh.local' });

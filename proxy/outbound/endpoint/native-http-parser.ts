@@ -1,5 +1,5 @@
 // Node's own HTTP/1 parser (llhttp compiled into Node, the one node:http uses), typed for the
-// endpoint client. It is not public API: Node exposes it as `_http_common`'s HTTPParser, with
+// endpoint client (responses) and bench/h1-lean-server.ts (requests). It is not public API: Node exposes it as `_http_common`'s HTTPParser, with
 // numbered callback slots that node:http's client fills in (`_http_client.js`). It parses in C++
 // where undici's copy of llhttp runs as WebAssembly (under V8's baseline compiler in a proxy).
 import { createRequire } from 'node:module';
@@ -22,6 +22,7 @@ export interface ParseError extends Error {
 
 interface NativeHttpParserClass {
   new (): NativeHttpParser;
+  readonly REQUEST: number;
   readonly RESPONSE: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
@@ -32,21 +33,29 @@ interface NativeHttpParserClass {
 
 // By createRequire: `_http_common` is a built-in module missing from ESM's list of importable ones.
 const require = createRequire(import.meta.url);
-export const HTTPParser: NativeHttpParserClass = (require('_http_common') as { HTTPParser: NativeHttpParserClass }).HTTPParser;
+const common = require('_http_common') as { HTTPParser: NativeHttpParserClass; methods: readonly string[] };
+export const HTTPParser: NativeHttpParserClass = common.HTTPParser;
+/** A request's method as the parser reports it, a number: its name is `METHODS[number]`. */
+export const METHODS: readonly string[] = common.methods;
 
 /**
  * The head's callback, as node_http_parser.cc calls it. `headers` is a flat [name, value, ...]
  * list in the case the peer wrote; it is undefined when the head was longer than the parser's
- * batch (32 headers), whose headers then came through `kOnHeaders` calls before.
+ * batch (32 headers), whose headers then came through `kOnHeaders` calls before. A request
+ * parser gives its method (an index into `METHODS`) and its target, which is then empty when
+ * it came in pieces through `kOnHeaders` (`OnHeaders`); a response parser gives neither.
  */
 export type OnHeadersComplete = (
   versionMajor: number,
   versionMinor: number,
   headers: string[] | undefined,
-  method: undefined,
-  url: undefined,
+  method: number | undefined,
+  url: string | undefined,
   statusCode: number,
   statusMessage: string,
   upgrade: boolean,
   shouldKeepAlive: boolean,
 ) => number | void;
+
+/** A batch of a long head's headers (or a chunked body's trailers), and for a request, a piece of its target. */
+export type OnHeaders = (headers: string[], url: string) => void;
