@@ -103,7 +103,9 @@ export class Supervisor {
     for (const s of running) signalGroup(s.child.pid!, 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (running.some((s) => !s.exited) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const s of this.entries) if (s.child.pid) signalGroup(s.child.pid, 'SIGKILL');
+    // Only the groups still running: one that exited was killed whole as it ended (`end`), and its
+    // PID, free since, may lead another process's group by now (a container waiting out its back-off).
+    for (const s of running) if (!s.exited) signalGroup(s.child.pid!, 'SIGKILL');
     // Give the kernel a moment to reap and release ports of anything killed just now.
     while (running.some((s) => !s.exited) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
   }
