@@ -104,8 +104,12 @@ export class Http1Exchange implements Http1Handler, CancelHook {
     const error = toProxyError(err, this.label);
     if (!this.responded) return this.reject(error);
     if (this.held !== null) this.stream(); // the head went on as it would have: the body fails below
-    this.body?.destroy(error);
     this.resolveTrailers?.(undefined);
+    // Failed on the next turn of the event loop: a body handed on in this same turn (its head and
+    // what broke it came in one read) has no reader yet, since the edge takes the response some
+    // promise callbacks later, and an 'error' with no listener would be an uncaught exception
+    // (the proxy's end) while the edge, listening too late, kept its client waiting for good.
+    if (this.body !== null) setImmediate(failBody, this.body, error);
   }
 
   /** A held response streams from here: its head goes on now, with what came of its body so far. */
@@ -126,6 +130,10 @@ export class Http1Exchange implements Http1Handler, CancelHook {
   private done(): void {
     offCancel(this.req.signal, this);
   }
+}
+
+function failBody(body: ResponseBody, err: ProxyError): void {
+  body.destroy(err);
 }
 
 class ResponseBody extends Readable {
