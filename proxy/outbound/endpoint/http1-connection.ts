@@ -64,6 +64,8 @@ export class Http1Connection {
   private head: RequestHead | null = null;
   /** Body bytes written, and whether the body has been written whole. */
   private bodyBytes = 0;
+  /** The request's head has been written: from then on the server has seen the request. */
+  private headSent = false;
   private writing = false;
   /** The response: a byte of it has arrived; its head has; a 1xx is being skipped. */
   private received = false;
@@ -82,6 +84,8 @@ export class Http1Connection {
   reused = false;
   /** How long it may stay idle: the pool's, or less when the server's `Keep-Alive: timeout` says so. */
   keepAliveMs: number;
+  /** When its last exchange ended (or it was opened): the server's keep-alive timer runs from then. */
+  idleSince = Date.now();
   /** When, idle, it must be closed by (the pool sets it on release). */
   idleUntil = 0;
 
@@ -128,6 +132,7 @@ export class Http1Connection {
     this.handler = handler;
     this.head = head;
     this.bodyBytes = 0;
+    this.headSent = false;
     this.received = this.responded = this.informational = this.completed = false;
     this.keepAlive = true;
     if (this.flushed.length > 0) this.flushed = [];
@@ -139,6 +144,7 @@ export class Http1Connection {
     const body = request.body;
     if (body === null) {
       this.writing = false;
+      this.headSent = true;
       this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
       return;
     }
@@ -152,10 +158,22 @@ export class Http1Connection {
     body.resume();
   }
 
-  /** Cuts the exchange in flight, and the connection with it. */
+  /**
+   * Cuts the exchange in flight, and the connection with it; unless not a byte of the request went
+   * out (cancelled as it reached the connection after waiting in line, or before its body's first
+   * bytes) and none came in: then the connection is as good as before and goes back to the pool,
+   * rather than costing the next request a new connection (and handshake) each time a client
+   * gives up waiting.
+   */
   private readonly abort = (err?: Error): void => {
     if (this.handler === null) return;
+    const untouched = !this.headSent && !this.received;
     this.fail(err ?? new ProxyError('UPSTREAM_RESET', `${this.label}: request aborted`));
+    if (untouched && this.usable) {
+      this.head = null;
+      this.owner.released(this);
+      return;
+    }
     this.socket.destroy();
   };
 
@@ -173,6 +191,7 @@ export class Http1Connection {
     const chunked = head.contentLength === null;
     socket.cork();
     if (this.bodyBytes === 0) {
+      this.headSent = true;
       socket.write(chunked ? `${head.text}transfer-encoding: chunked\r\n` : `${head.text}content-length: ${head.contentLength}\r\n\r\n`, 'latin1');
     }
     if (chunked) socket.write(`\r\n${data.length.toString(16)}\r\n`, 'latin1');
@@ -192,6 +211,7 @@ export class Http1Connection {
     const request = this.request!;
     this.stopBody();
     if (this.bodyBytes === 0) {
+      this.headSent = true;
       this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
     } else if (head.contentLength === null) {
       this.socket.write('\r\n0\r\n\r\n', 'latin1');
@@ -332,6 +352,7 @@ export class Http1Connection {
       return;
     }
     this.reused = true;
+    this.idleSince = Date.now();
     if (this.paused) this.resume();
     this.owner.released(this);
   }

@@ -98,7 +98,9 @@ export class Http1Pool implements ConnectionOwner {
   released(conn: Http1Connection): void {
     const next = this.waiting.shift();
     if (next !== undefined) return conn.send(next.request, next.handler);
-    conn.idleUntil = Date.now() + conn.keepAliveMs;
+    // From the end of its last exchange, not from now: a connection given back untouched (its
+    // request refused or cancelled before a byte went out) has been idle, to the server, since then.
+    conn.idleUntil = conn.idleSince + conn.keepAliveMs;
     this.idle.push(conn);
     if (this.closing) return this.closeIfIdle();
     this.sweepTimer ??= setTimeout(this.sweep, this.sweepEveryMs).unref();

@@ -275,6 +275,47 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns).toHaveLength(1); // not sent again
   });
 
+  it('gives a connection back untouched when its request was cancelled before a byte of it went out', async () => {
+    let letSlowGo!: () => void;
+    const slowMayGo = new Promise<void>((r) => (letSlowGo = r));
+    const srv = await rawServer((conn) => {
+      // Answers each request as its head comes, in order; /slow once the test lets it.
+      let answered = 0;
+      const answer = async () => {
+        const heads = [...conn.received().matchAll(/^(?:GET|POST) (\S+) HTTP\/1\.1\r\n/gm)].map((m) => m[1]!);
+        while (answered < heads.length) {
+          const path = heads[answered++]!;
+          if (path === '/slow') await slowMayGo;
+          conn.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${path.length}\r\n\r\n${path}`);
+        }
+      };
+      conn.socket.on('data', () => void answer());
+    });
+    const c = client(srv.address, 1);
+    const slow = c.service(meshRequest({ path: '/slow' }));
+    await expect.poll(() => srv.conns.length).toBe(1);
+    await srv.conns[0]!.receivedUntil('GET /slow');
+    // Waiting in line for the one connection, its client gives up.
+    const waiting = new AbortController();
+    const gaveUp = c.service(meshRequest({ path: '/gave-up', signal: waiting.signal }));
+    waiting.abort();
+    letSlowGo();
+    expect((await readBody(await slow)).toString()).toBe('/slow');
+    const cancelled = await rejection(gaveUp);
+    expect(cancelled.code).toBe('UPSTREAM_RESET');
+    expect(cancelled.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: request cancelled by the client$/);
+    // A POST whose body has not begun (so its head waits too) is cancelled on the connection.
+    const posting = new AbortController();
+    const post = c.service(meshRequest({ method: 'POST', path: '/post', body: new PassThrough(), signal: posting.signal }));
+    await tick();
+    posting.abort();
+    expect((await rejection(post)).message).toMatch(/request cancelled by the client$/);
+    expect((await readBody(await c.service(meshRequest({ path: '/after' })))).toString()).toBe('/after');
+    // One connection throughout, and the server never saw either cancelled request.
+    expect(srv.conns).toHaveLength(1);
+    expect(srv.conns[0]!.received()).not.toMatch(/gave-up|POST/);
+  });
+
   it('takes an answer that comes before the request body ended, then closes that connection', async () => {
     const srv = await rawServer(async (conn, index) => {
       if (index > 0) return answerEach(conn);
