@@ -18,30 +18,42 @@ export interface ProcessIdentity {
 
 /** What /proc/PID/stat says about a process that exists. */
 interface ProcStat {
-  /** R, S, D, ... and Z for a zombie: it has exited and holds nothing but its PID. */
+  /** R, S, D, ... and Z for a zombie: its main thread has exited (see `exited`). */
   state: string;
+  /** Threads still in the process: a zombie's own, and any still running. */
+  threads: number;
   processGroup: number;
   started: string;
 }
 
-/** The identity of a live process, or undefined when there is none with this PID (a zombie counts as none). */
+/**
+ * Whether the process has exited, with nothing of it left but its PID. A zombie main thread is not
+ * enough: it shows Z as soon as it ends, while the process's other threads (a Node process has
+ * several) may still be running or winding down, holding its files and sockets; a listening port
+ * is free only once the last of them is gone.
+ */
+function exited(stat: ProcStat): boolean {
+  return stat.state === 'Z' && stat.threads <= 1;
+}
+
+/** The identity of a live process, or undefined when there is none with this PID (an exited one, a zombie, counts as none). */
 export function identify(pid: number): ProcessIdentity | undefined {
   if (!HAS_PROC) return processAlive(pid) ? { pid } : undefined;
   const stat = readStat(pid);
-  return stat && stat.state !== 'Z' ? { pid, started: stat.started } : undefined;
+  return stat && !exited(stat) ? { pid, started: stat.started } : undefined;
 }
 
 /** Whether the process recorded as `id` still runs: the same PID and the same start time. */
 export function isSameProcess(id: ProcessIdentity): boolean {
   if (!HAS_PROC || id.started === undefined) return processAlive(id.pid);
   const stat = readStat(id.pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.started === id.started;
+  return stat !== undefined && !exited(stat) && stat.started === id.started;
 }
 
 /** The process group a live process is in now (undefined when it is gone or the platform has no /proc). */
 export function processGroupOf(pid: number): number | undefined {
   const stat = HAS_PROC ? readStat(pid) : undefined;
-  return stat && stat.state !== 'Z' ? stat.processGroup : undefined;
+  return stat && !exited(stat) ? stat.processGroup : undefined;
 }
 
 /** Whether any process has this PID, whoever it is (one owned by another user counts: EPERM). */
@@ -64,7 +76,8 @@ function readStat(pid: number): ProcStat | undefined {
     return undefined;
   }
   // "PID (COMM) STATE PPID PGRP ...": COMM may hold spaces and parentheses, so fields are counted
-  // after its last ')'. There, index 0 is field 3 (state), 2 is field 5 (pgrp), 19 is field 22 (starttime).
+  // after its last ')'. There, index 0 is field 3 (state), 2 is field 5 (pgrp), 17 is field 20
+  // (num_threads), 19 is field 22 (starttime).
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, processGroup: Number(fields[2]), started: `${bootId}@${fields[19]}` };
+  return { state: fields[0]!, threads: Number(fields[17]), processGroup: Number(fields[2]), started: `${bootId}@${fields[19]}` };
 }
