@@ -148,6 +148,29 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns).toHaveLength(2);
   });
 
+  it('refuses a response framed two ways (content-length with chunked, two content-lengths) or with a bare CR in a header, and sends nothing more on that connection', async () => {
+    const answers = [
+      ['HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', /Transfer-Encoding can't be present with Content-Length/],
+      ['HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!', /Duplicate Content-Length/],
+      ['HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok', /Duplicate Content-Length/],
+      ['HTTP/1.1 200 OK\r\nx-a: 1\rx-b: 2\r\ncontent-length: 2\r\n\r\nok', /HPE_/],
+    ] as const;
+    const srv = await rawServer(async (conn, index) => {
+      await conn.receivedUntil('\r\n\r\n');
+      conn.socket.write(answers[index]![0]); // and the connection is left open: the client must close it
+    });
+    const c = client(srv.address, 1);
+    for (const [, reason] of answers) {
+      const err = await rejection(c.service(meshRequest()).then(readBody));
+      expect(err.code).toBe('UPSTREAM_RESET');
+      expect(err.message).toMatch(/^endpoint 127\.0\.0\.1:\d+: invalid HTTP response \(/);
+      expect(err.message).toMatch(reason);
+    }
+    // Each on a connection of its own: none was reused after what it carried.
+    expect(srv.conns).toHaveLength(answers.length);
+    for (const conn of srv.conns) expect(conn.received().match(/ HTTP\/1\.1\r\n/g)).toHaveLength(1);
+  });
+
   it('says the connection closed before the response, at the head or in the body', async () => {
     const srv = await rawServer(async (conn, index) => {
       await conn.receivedUntil('\r\n\r\n');
