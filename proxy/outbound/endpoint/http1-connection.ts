@@ -409,10 +409,12 @@ export class Http1Connection {
    * from the caller (the body cannot be replayed), it was not retried already, and sending it
    * twice would do no harm. The client cannot tell a server that closed an idle connection as the
    * request arrived from one that took the request and died before answering; a POST in the
-   * second case may have been carried out, so it fails instead, as Go's HTTP client decides.
+   * second case may have been carried out, so it fails instead, as Go's HTTP client decides. Not
+   * so when not a byte of the request had gone out (its head waits for its body's first bytes):
+   * the server cannot have seen it, whatever its method.
    */
   private neverWritten(request: Http1Request): boolean {
-    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded) && replayable(request);
+    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded) && (!this.headSent || replayable(request));
   }
 
   /** The exchange in flight ends with `err`. */

@@ -226,6 +226,33 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(cancelHooksOn(signal)).toBe(0);
   });
 
+  it('sends a POST again on a fresh connection when the server closed the reused one before a byte of the POST went out', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) {
+        await conn.receivedUntil('\r\n0\r\n\r\n');
+        conn.socket.write('HTTP/1.1 201 Created\r\ncontent-length: 7\r\n\r\ncreated');
+        return;
+      }
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const c = client(srv.address, 1);
+    await readBody(await c.service(meshRequest({ path: '/first' })));
+    // The POST takes the kept-alive connection; its head waits for the body's first bytes, and
+    // meanwhile the server closes the connection (as idle: it has received nothing more).
+    const body = new PassThrough();
+    const post = c.service(meshRequest({ method: 'POST', path: '/orders', body }));
+    await tick();
+    srv.conns[0]!.socket.destroy();
+    await expect.poll(() => srv.conns.length).toBe(2);
+    body.end('{"n":1}');
+    const res = await post;
+    expect(res.status).toBe(201);
+    expect((await readBody(res)).toString()).toBe('created');
+    expect(srv.conns[0]!.received()).not.toContain('POST');
+    expect(srv.conns[1]!.received()).toMatch(/^POST \/orders HTTP\/1\.1\r\n[^]*\r\n\r\n7\r\n\{"n":1\}\r\n0\r\n\r\n$/);
+  });
+
   it('does not send a POST again after the server dropped it unanswered (it may have been carried out), unless it carries an idempotency key', async () => {
     const srv = await rawServer(async (conn, index) => {
       if (index > 0) return answerEach(conn, 'fresh');
