@@ -278,7 +278,8 @@ export class DestinationClient implements Resolver {
         {
           open: () => {
             const call = this.channel().bidiStream(destinationMethods().register);
-            this.registrationCall = call;
+            // Ready changes go to the current registration's call only, never to a retiring one's.
+            if (this.registrationStream === stream) this.registrationCall = call;
             call.write(announcement);
             return call;
           },
@@ -309,6 +310,10 @@ export class DestinationClient implements Resolver {
     const old = this.registrationStream;
     // One not open yet, or waiting out a backoff, opens on the new channel anyway.
     if (old === undefined || !old.open || this.registrationOf === undefined) return;
+    // The old stream keeps its call until the new one is accepted, but never reopens: reopened
+    // after the new one's announcement, it would be the destination's newest registration of the
+    // pod, and stopping it then would take the pod out of its endpoints.
+    old.retire();
     this.retiringRegistrations.push(old);
     const moved = this.registrationOf(() => {
       if (this.registrationStream !== moved) return;

@@ -35,6 +35,8 @@ export class ResilientStream<M> {
   private timer?: NodeJS.Timeout;
   private attempt = 0;
   private stopped = false;
+  /** No new call once the open one ends (`retire`). */
+  private retired = false;
 
   constructor(
     private readonly what: string,
@@ -93,6 +95,18 @@ export class ResilientStream<M> {
     this.start();
   }
 
+  /**
+   * Keeps the open call, if any, but never opens another: once it ends, the stream is over. A
+   * stream another one replaces (a registration moving to a new certificate's connection) is
+   * retired so, and stopped once its successor is established; reopened meanwhile, it would
+   * announce again and be taken for the newest.
+   */
+  retire(): void {
+    this.retired = true;
+    clearTimeout(this.timer);
+    if (this.call === undefined) this.stopped = true;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -103,6 +117,7 @@ export class ResilientStream<M> {
 
   /** Opens the stream again after the backoff; `lost`: it failed or ended (a warning, and `onLost`), else it is moving. */
   private retry(why: string, lost = true): void {
+    if (this.retired) this.stopped = true;
     if (this.stopped) return;
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** this.attempt);
     // Full jitter between half and all of the ceiling: a restarted destination is not hit by

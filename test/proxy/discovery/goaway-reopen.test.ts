@@ -95,4 +95,30 @@ describe('a destination watch whose server sends GOAWAY', () => {
     // Full jitter between half and all of 40, 80, 160, 320 ms.
     moves.forEach((l, i) => expect(l.retryInMs).toBeGreaterThanOrEqual(20 * 2 ** i));
   }, 30_000);
+
+  it('a retired stream (one another replaces) keeps its call while it lasts, and opens no other once it ends', async () => {
+    const channel = new GrpcChannel(options);
+    const lost: string[] = [];
+    const stream = new ResilientStream<EndpointUpdateMessage>(
+      'registration web-0',
+      { open: () => channel.serverStream(getEndpoints, { authority: 'web' }), onMessage: () => {}, onLost: (why) => lost.push(why) },
+      { minMs: 20, maxMs: 100 },
+      pino({ level: 'silent' }),
+    );
+    cleanups.push(() => {
+      stream.stop();
+      channel.close();
+    });
+    stream.start();
+    await expect.poll(() => streams.length).toBe(1);
+    stream.retire();
+    expect(stream.open).toBe(true);
+    expect(streams[0]!.closed).toBe(false);
+    // The server ends the call: a live stream would reopen within 100 ms; a retired one is over.
+    streams[0]!.close();
+    await expect.poll(() => stream.open).toBe(false);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(streams).toHaveLength(1);
+    expect(lost).toEqual([]);
+  }, 30_000);
 });
