@@ -1,7 +1,7 @@
 // A lean HTTP/1.1 server for bench/h1-floor.ts `--server lean`: Node's native parser
-// (proxy/outbound/endpoint/native-http-parser.ts, the llhttp node:http uses) on a socket, with no
-// IncomingMessage, ServerResponse or stream per request, to measure what node:http's server side
-// costs the floor. A measurement, not the proxy's edge: it does not answer `Expect: 100-continue`,
+// (proxy/outbound/endpoint/native-http-parser.ts, the llhttp node:http uses) reading the socket's
+// handle itself, as node:http's server does, with no IncomingMessage, ServerResponse or stream per
+// request, to measure what node:http's server side costs the floor. A measurement, not the proxy's edge: it does not answer `Expect: 100-continue`,
 // hand off CONNECT or Upgrade (both get 501 and the connection closes), time out a slow head, an
 // idle keep-alive connection or a slow body, or drain; pipelined requests are answered one at a
 // time, in order, each once the one before has ended; a response that ends before its request's
@@ -53,8 +53,10 @@ class LeanConnection {
   /** A long head's headers and target, handed over in batches before the head's end. */
   private flushedHeaders: string[] = [];
   private flushedUrl = '';
-  /** The socket is paused because a request body's reader is full. */
+  /** Reading is stopped because a request body's reader is full. */
   private paused = false;
+  /** The socket's handle when the parser reads it itself (`consume`); else the parser is fed 'data' events. */
+  private readonly handle: { reading: boolean; readStart(): number; readStop(): number; _consumed?: boolean } | null;
   /** The client has sent its FIN: the connection closes once what it asked for is answered. */
   private ended = false;
 
@@ -68,7 +70,18 @@ class LeanConnection {
     parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     parser[HTTPParser.kOnBody] = this.onBody;
     parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
-    socket.on('data', this.onData);
+    // As node:http's server: the parser takes the reads straight from the handle, in C++, with
+    // no Buffer handed to JavaScript and no 'data' event per read. 'end' and 'close' still come.
+    const handle = (socket as Socket & { _handle?: LeanConnection['handle'] & { isStreamBase?: boolean } })._handle;
+    if (handle?.isStreamBase && !handle._consumed) {
+      handle._consumed = true;
+      parser.consume(handle);
+      parser[HTTPParser.kOnExecute] = this.onExecute;
+      this.handle = handle;
+    } else {
+      this.handle = null;
+      socket.on('data', this.onData);
+    }
     socket.on('end', this.onEnd);
     socket.on('error', () => {}); // the 'close' that follows is what counts
     socket.on('close', this.onClose);
@@ -78,11 +91,31 @@ class LeanConnection {
   resumeReading(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.socket.resume();
+    const handle = this.handle;
+    if (handle === null) this.socket.resume();
+    else if (!handle.reading && !this.socket.destroyed) {
+      handle.reading = true;
+      handle.readStart();
+    }
+  }
+
+  private pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    const handle = this.handle;
+    if (handle === null) this.socket.pause();
+    else if (handle.reading) {
+      handle.reading = false;
+      handle.readStop();
+    }
   }
 
   private readonly onData = (data: Buffer): void => {
-    const parsed: number | ParseError = this.parser.execute(data);
+    this.onExecute(this.parser.execute(data));
+  };
+
+  /** What the parser made of a read: a count, or an Error when it was not HTTP. */
+  private readonly onExecute = (parsed: number | ParseError): void => {
     if (typeof parsed !== 'number') this.refuse(parsed.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
   };
 
@@ -109,7 +142,7 @@ class LeanConnection {
     const req: LeanRequest = { method: METHODS[method!] ?? 'GET', url, minor, rawHeaders: headers, body: hasBody ? new RequestBody(this) : null };
     const res = new LeanResponse(this, req, keepAlive && !upgrade, upgrade);
     // CONNECT or Upgrade: the bytes after the head are not HTTP; read no further.
-    if (upgrade) this.socket.pause();
+    if (upgrade) this.pauseReading();
     this.reading = res;
     // Answered now, or after the ones before it.
     if (this.current === null) {
@@ -129,10 +162,7 @@ class LeanConnection {
 
   private readonly onBody = (chunk: Buffer): void => {
     const body = this.reading?.req.body;
-    if (body && !body.push(chunk) && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    if (body && !body.push(chunk)) this.pauseReading();
   };
 
   private readonly onMessageComplete = (): void => {

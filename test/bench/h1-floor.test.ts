@@ -92,12 +92,13 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Sends raw bytes to a side and collects what comes back until the side closes the connection. */
-async function exchangeRaw(port: number, bytes: string): Promise<string> {
+/** Sends raw bytes to a side (then its FIN, with `end`) and collects what comes back until the side closes the connection. */
+async function exchangeRaw(port: number, bytes: string, end = false): Promise<string> {
   const socket = netConnect(port, HOST);
   let got = '';
   socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-  socket.write(bytes);
+  if (end) socket.end(bytes);
+  else socket.write(bytes);
   await once(socket, 'close');
   return got;
 }
@@ -201,13 +202,15 @@ describe('bench/h1-floor.ts', () => {
     }
   }, 30_000);
 
-  it('the lean server answers what it does not serve, and what is not HTTP, and closes the connection', async () => {
+  it('the lean server answers what it does not serve, what is not HTTP, HTTP/1.0 and a half-closed request, and closes the connection', async () => {
     const entry = entries['lean-server'];
     expect(await exchangeRaw(entry, 'CONNECT app:443 HTTP/1.1\r\nhost: app:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
     expect(await exchangeRaw(entry, 'GET / HTTP/1.1\r\nhost: app\r\nbad header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await exchangeRaw(entry, `GET / HTTP/1.1\r\nhost: app\r\nx-big: ${'y'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
     // HTTP/1.0 without keep-alive: answered, then closed by the server.
     expect(await exchangeRaw(entry, 'GET /old HTTP/1.0\r\nhost: app\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 [^]*hello GET \/old$/);
+    // A client that sends its FIN after its request still gets the answer, then the server closes.
+    expect(await exchangeRaw(entry, 'GET /fin HTTP/1.1\r\nhost: app\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 200 [^]*hello GET \/fin$/);
   });
 
   it('side b refuses a client whose certificate is from another anchor', async () => {

@@ -12,6 +12,8 @@ export interface NativeHttpParser {
   /** The peer's end of stream: completes a body delimited by the connection's close, or an Error if one was cut short. */
   finish(): undefined | ParseError;
   close(): void;
+  /** Reads a socket's handle itself, in C++: no 'data' events; each read's result goes to `kOnExecute` (node:http's server does this). */
+  consume(handle: object): void;
   [slot: number]: unknown;
 }
 
@@ -28,6 +30,7 @@ interface NativeHttpParserClass {
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;
   readonly kOnMessageComplete: number;
+  readonly kOnExecute: number;
   readonly kLenientNone: number;
 }
 
