@@ -1,12 +1,13 @@
 // A lean HTTP/1.1 server for bench/h1-floor.ts `--server lean`: Node's native parser
 // (proxy/outbound/endpoint/native-http-parser.ts, the llhttp node:http uses) reading the socket's
 // handle itself, as node:http's server does, with no IncomingMessage, ServerResponse or stream per
-// request, to measure what node:http's server side costs the floor. A measurement, not the proxy's edge: it does not answer `Expect: 100-continue`,
-// hand off CONNECT or Upgrade (both get 501 and the connection closes), time out a slow head, an
-// idle keep-alive connection or a slow body, or drain; pipelined requests are answered one at a
-// time, in order, each once the one before has ended; a response that ends before its request's
-// body closes the connection rather than read the rest; no `Date` header. What building it into
-// the proxy would have to keep: bench/NOTES.md, round 6.
+// request, to measure what node:http's server side costs the floor. A measurement, not the
+// proxy's edge: it does not answer `Expect: 100-continue`, hand off CONNECT or Upgrade (both get
+// 501 and the connection closes), time out a slow head, an idle keep-alive connection or a slow
+// body, or drain; pipelined requests are answered one at a time, in order, each once the one
+// before has ended; a response that ends before its request's body closes the connection rather
+// than read the rest; no `Date` header. What building it into the proxy would have to keep:
+// bench/NOTES.md, round 6.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
