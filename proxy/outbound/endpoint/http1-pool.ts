@@ -25,6 +25,8 @@ export class Http1Pool implements ConnectionOwner {
   private closing = false;
   private destroyed = false;
   private whenIdle: (() => void) | undefined;
+  /** What close() returns, made on its first call. */
+  private whenClosed: Promise<void> | undefined;
   /** Every connection that has been made, for destroy(). */
   private readonly all = new Set<Http1Connection>();
   /** A request has been dispatched (preconnect then has nothing to do). */
@@ -80,10 +82,11 @@ export class Http1Pool implements ConnectionOwner {
   /** Waits for requests in flight and waiting, then closes the connections. */
   close(): Promise<void> {
     this.closing = true;
-    return new Promise((resolve) => {
+    // One promise for every caller: a second close() waits for the same moment.
+    return (this.whenClosed ??= new Promise((resolve) => {
       this.whenIdle = resolve;
       this.closeIfIdle();
-    });
+    }));
   }
 
   /** Cuts every connection now; requests in flight and waiting fail. */

@@ -282,6 +282,25 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv2.conns[1]!.received()).toMatch(/^POST \/pay [^]*idempotency-key: order-7\r\n/);
   });
 
+  it('close() waits for the request in flight, however many times it is called', async () => {
+    const srv = await rawServer(async (conn) => {
+      await conn.receivedUntil('GET /slow');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n');
+      await conn.receivedUntil('never'); // the body's rest comes when the test says so
+    });
+    const c = client(srv.address, 1);
+    const res = await c.service(meshRequest({ path: '/slow' }));
+    const done: string[] = [];
+    const first = c.close().then(() => done.push('first'));
+    const second = c.close().then(() => done.push('second'));
+    await tick();
+    expect(done).toEqual([]);
+    srv.conns[0]!.socket.write('slow');
+    expect((await readBody(res)).toString()).toBe('slow');
+    await Promise.all([first, second]);
+    expect(done.sort()).toEqual(['first', 'second']);
+  });
+
   it('does not send on a kept-alive connection the server has closed, and retries only once', async () => {
     const srv = await rawServer(async (conn, index) => {
       await conn.receivedUntil('\r\n\r\n');
