@@ -25,6 +25,8 @@ const FLOORS: Record<string, Omit<Side, 'repo'>> = {
   lean: { name: 'h1-floor-lean', setup: 'h1-floor-lean-setup.sh' },
   // that pool sending, and bench/h1-lean-server.ts serving (--server lean --client lean)
   'lean-server': { name: 'h1-floor-lean-server', setup: 'h1-floor-lean-server-setup.sh' },
+  // the same with the lean server's parser fed by 'data' events (--server lean-data): against lean-server, what reading the handle saves
+  'lean-data': { name: 'h1-floor-lean-data', setup: 'h1-floor-lean-data-setup.sh' },
 };
 
 /**

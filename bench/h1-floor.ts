@@ -12,6 +12,8 @@
 // `--server lean` serves both sides with bench/h1-lean-server.ts (Node's native parser on the
 // socket, no IncomingMessage/ServerResponse) instead of node:http (`--server node`, the default):
 // a measurement of node:http's server side, not an edge (see that file for what it leaves out).
+// `--server lean-data`: the same, its parser fed from the socket's 'data' events instead of reading
+// the socket's handle itself (the first version measured; bench/NOTES.md, round 6).
 // `proxy-gc` as a second argument gives V8 the settings bin/mesh.js gives a running proxy (bin/proxy-v8-flags.js).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,8 +36,8 @@ const { positionals, values } = parseArgs({
   options: { listen: { type: 'string' }, peer: { type: 'string' }, app: { type: 'string' }, certs: { type: 'string' }, client: { type: 'string', default: 'undici' }, server: { type: 'string', default: 'node' } },
 });
 const side = positionals[0];
-if ((side !== 'a' && side !== 'b') || (values.client !== 'undici' && values.client !== 'lean') || (values.server !== 'node' && values.server !== 'lean') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
-  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]; either with --client undici|lean and --server node|lean');
+if ((side !== 'a' && side !== 'b') || (values.client !== 'undici' && values.client !== 'lean') || (values.server !== 'node' && values.server !== 'lean' && values.server !== 'lean-data') || !values.listen || !values.certs || (side === 'a' ? !values.peer : !values.app)) {
+  console.error('usage: h1-floor.ts a --listen HOST:PORT --peer HOST:PORT --certs DIR [proxy-gc] | b --listen HOST:PORT --app HOST:PORT --certs DIR [proxy-gc]; either with --client undici|lean and --server node|lean|lean-data');
   process.exit(2);
 }
 if (positionals[1] === 'proxy-gc') {
@@ -56,6 +58,10 @@ process.on('SIGTERM', () => process.exit(0));
 
 /** The mesh's hop-by-hop headers (proxy/http/hop-by-hop.ts), and Host and Expect, which node:http and undici write themselves. */
 const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
+
+/** `--server lean` or `lean-data`: the lean server, reading the socket's handle itself or fed its 'data' events. */
+const lean = values.server !== 'node';
+const leanOptions = { consume: values.server === 'lean' };
 
 /** Sends one request upstream: undici's Pool and the proxy's own pool take the same handler. */
 type Upstream = { dispatch(options: { path: string; method: string; headers: string[]; body: Readable | null }, handler: Http1Handler): void };
@@ -171,16 +177,16 @@ if (side === 'a') {
   const upstream = pool(values.peer!, () => tlsConnect({ host: peer.host, port: peer.port, secureContext, servername: 'sidecar-b.mesh.local', ALPNProtocols: ['http/1.1'] }));
   // As http.createServer: Nagle off; half-open, so a client that sends its FIN after a request still gets the answer.
   const server =
-    values.server === 'lean'
-      ? createNetServer({ noDelay: true, allowHalfOpen: true }, leanHttpServer((req, res) => forwardLean(upstream, values.peer!, req, res)))
+    lean
+      ? createNetServer({ noDelay: true, allowHalfOpen: true }, leanHttpServer((req, res) => forwardLean(upstream, values.peer!, req, res), leanOptions))
       : createServer((req, res) => forward(upstream, values.peer!, req, res));
   server.listen(listen.port, listen.host, () => console.log(`h1-floor a ${values.listen} -> mTLS ${values.peer} (${values.server} server)`));
 } else {
   const app = splitHostPort(values.app!, '--app');
   const upstream = pool(values.app!, () => netConnect(app.port, app.host));
   const serve: (socket: Socket) => void =
-    values.server === 'lean'
-      ? leanHttpServer((req, res) => forwardLean(upstream, values.app!, req, res))
+    lean
+      ? leanHttpServer((req, res) => forwardLean(upstream, values.app!, req, res), leanOptions)
       : ((http) => (socket: Socket) => http.emit('connection', socket))(createServer((req, res) => forward(upstream, values.app!, req, res)));
   const server = createTlsServer({ ca: pem('ca.pem'), cert: pem('b.crt'), key: pem('b.key'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] });
   server.on('secureConnection', serve);

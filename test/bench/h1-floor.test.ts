@@ -3,8 +3,9 @@
 // real mTLS between them (certificates from the test PKI), a real app, undici as the client; the
 // forwarding checks run against a second pair too, sending with `--client lean` (the proxy's own
 // HTTP/1 pool), and a third that also serves with `--server lean` (bench/h1-lean-server.ts: Node's
-// parser on the socket instead of node:http), which must forward the same. With `proxy-gc`, as bench/h1-floor-setup.sh runs it, it must have the V8 settings
-// a proxy has.
+// parser on the socket instead of node:http), which must forward the same, as must a fourth with
+// that server's parser fed by 'data' events (`--server lean-data`). With `proxy-gc`, as
+// bench/h1-floor-setup.sh runs it, it must have the V8 settings a proxy has.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
@@ -26,7 +27,7 @@ const sides: ChildProcess[] = [];
 let entry: number;
 let sideB: number;
 /** The entry port of each pair: undici's Pool sending, the proxy's own pool (`--client lean`), and that pool behind the lean server. */
-const entries: Record<'undici' | 'lean' | 'lean-server', number> = { undici: 0, lean: 0, 'lean-server': 0 };
+const entries: Record<'undici' | 'lean' | 'lean-server' | 'lean-data', number> = { undici: 0, lean: 0, 'lean-server': 0, 'lean-data': 0 };
 let foreign: { key: string; cert: string };
 
 /** A port free at this moment (the floor takes its ports on the command line, as peer-bench gives them). */
@@ -82,7 +83,10 @@ beforeAll(async () => {
   const [serverEntry, serverB] = [await freePort(), await freePort()];
   await startSide(['b', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
   await startSide(['a', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverEntry}`, '--peer', `${HOST}:${serverB}`, '--certs', dir], false);
-  Object.assign(entries, { undici: entry, lean: leanEntry, 'lean-server': serverEntry });
+  const [dataEntry, dataB] = [await freePort(), await freePort()];
+  await startSide(['b', 'proxy-gc', '--server', 'lean-data', '--client', 'lean', '--listen', `${HOST}:${dataB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
+  await startSide(['a', 'proxy-gc', '--server', 'lean-data', '--client', 'lean', '--listen', `${HOST}:${dataEntry}`, '--peer', `${HOST}:${dataB}`, '--certs', dir], false);
+  Object.assign(entries, { undici: entry, lean: leanEntry, 'lean-server': serverEntry, 'lean-data': dataEntry });
 }, 90_000);
 
 afterAll(async () => {
@@ -107,6 +111,7 @@ describe.each([
   ['undici', '--client undici'],
   ['lean', '--client lean'],
   ['lean-server', '--server lean --client lean'],
+  ['lean-data', '--server lean-data --client lean'],
 ] as const)('bench/h1-floor.ts %s (%s)', (client, _flags) => {
   it('carries a request and its response through both sides, headers end to end, hop-by-hop dropped', async () => {
     const entry = entries[client];
