@@ -73,6 +73,20 @@ function answerEach(conn: Conn, body = 'ok'): void {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/**
+ * A server whose first connection answers `GET /first` ("first"), then closes as soon as a request
+ * starting with `dropped` arrives on it, unanswered; every later connection answers "fresh".
+ */
+function dropsOnItsFirstConnection(dropped: string) {
+  return rawServer(async (conn, index) => {
+    if (index > 0) return answerEach(conn, 'fresh');
+    await conn.receivedUntil('GET /first');
+    conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+    await conn.receivedUntil(dropped);
+    conn.socket.destroy();
+  });
+}
+
 /** How many requests' cancel hooks (http/cancel.ts) a signal still holds. */
 function cancelHooksOn(signal: AbortSignal): number {
   const key = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'mesh.cancel-hooks');
@@ -207,14 +221,8 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
   });
 
   it('sends a request again on a fresh connection when the server closed the idle kept-alive one as it went out', async () => {
-    const srv = await rawServer(async (conn, index) => {
-      if (index > 0) return answerEach(conn, 'fresh');
-      await conn.receivedUntil('GET /first');
-      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
-      // The second request arrives as the server closes the connection: it is never answered.
-      await conn.receivedUntil('GET /second');
-      conn.socket.destroy();
-    });
+    // The second request arrives as the server closes the connection: it is never answered.
+    const srv = await dropsOnItsFirstConnection('GET /second');
     const c = client(srv.address, 1);
     // One signal for both, as an HTTP/1 client connection's is for all of its requests.
     const signal = new AbortController().signal;
@@ -254,13 +262,7 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
   });
 
   it('does not send a POST again after the server dropped it unanswered (it may have been carried out), unless it carries an idempotency key', async () => {
-    const srv = await rawServer(async (conn, index) => {
-      if (index > 0) return answerEach(conn, 'fresh');
-      await conn.receivedUntil('GET /first');
-      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
-      await conn.receivedUntil('POST /pay');
-      conn.socket.destroy();
-    });
+    const srv = await dropsOnItsFirstConnection('POST /pay');
     const c = client(srv.address, 1);
     await readBody(await c.service(meshRequest({ path: '/first' })));
     const err = await rejection(c.service(meshRequest({ method: 'POST', path: '/pay' })));
@@ -268,13 +270,7 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(err.message).toMatch(/connection closed before the response completed/);
     expect(srv.conns).toHaveLength(1);
     // The same request with an idempotency key (the caller says a repeat is harmless) goes again.
-    const srv2 = await rawServer(async (conn, index) => {
-      if (index > 0) return answerEach(conn, 'fresh');
-      await conn.receivedUntil('GET /first');
-      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
-      await conn.receivedUntil('POST /pay');
-      conn.socket.destroy();
-    });
+    const srv2 = await dropsOnItsFirstConnection('POST /pay');
     const c2 = client(srv2.address, 1);
     await readBody(await c2.service(meshRequest({ path: '/first' })));
     const res = await c2.service(meshRequest({ method: 'POST', path: '/pay', headers: { 'idempotency-key': 'order-7' } }));
