@@ -1,5 +1,5 @@
-// Writing a small file that others read while it changes (a pod's Ready condition, a process
-// record): written beside it, then renamed over it, so a reader sees the old text or the new, never half.
+// Writing a small file that others read while it changes (a pod's Ready condition, a process record, pods.json):
+// written beside it, then renamed over it, so a reader sees the old text or the new, never half.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 

@@ -1,8 +1,9 @@
 // The runner's state folder (.mesh-state/ by default): the CA material, the pods' tokens, the
 // logs, the lock that keeps a second copy out, and pods.json, which `mesh pods` reads.
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
+import { writeAtomically } from './atomic-file.ts';
 import { identify, isSameProcess, processAlive, type ProcessIdentity } from './process-identity.ts';
 import { ProcessRecords } from './process-records.ts';
 
@@ -129,11 +130,9 @@ function readLockHolder(file: string): ProcessIdentity | undefined {
   return lines[1] ? { pid, started: lines[1] } : { pid };
 }
 
-/** Rewritten whenever a pod's status changes: written then renamed, so a reader never sees half. */
+/** Rewritten whenever a pod's status changes, whole (atomic-file.ts): `mesh pods` never reads half. */
 export function writeRun(stateDir: string, run: RunRecord): void {
-  const tmp = `${runFile(stateDir)}.tmp`;
-  writeFileSync(tmp, JSON.stringify(run, null, 2) + '\n');
-  renameSync(tmp, runFile(stateDir));
+  writeAtomically(runFile(stateDir), JSON.stringify(run, null, 2) + '\n');
 }
 
 export function clearRun(stateDir: string): void {
