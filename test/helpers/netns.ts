@@ -83,6 +83,14 @@ export class NetnsLab {
     return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, out, err })));
   }
 
+  /**
+   * Gives `ns`'s eth0 the IPv6 address `ip` (/64, the pods' shared link), usable at once: `nodad`
+   * skips duplicate address detection, during which the address could not yet be bound.
+   */
+  addIpv6(ns: string, ip: string): void {
+    this.in(ns, 'ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad');
+  }
+
   /** Starts `argv` in `ns`; stopped by close() if still running. */
   spawn(ns: string, argv: string[], opts: RunOptions = {}): ChildProcess {
     const as = opts.uid === undefined && !opts.setpriv ? [] : ['setpriv', ...(opts.uid === undefined ? [] : [`--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups']), ...(opts.setpriv ?? []), '--'];

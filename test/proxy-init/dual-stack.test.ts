@@ -42,10 +42,7 @@ for (const primary of ['IPv4', 'IPv6'] as const) {
     beforeAll(async () => {
       lab = NetnsLab.create(3);
       [a, b, c] = lab.pods as [typeof a, typeof b, typeof c];
-      for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b], [c.ns, V6.c]] as const) {
-        const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
-        if (added.code !== 0) throw new Error(`ip -6 addr add ${ip} in ${ns}: ${added.err}`);
-      }
+      for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b], [c.ns, V6.c]] as const) lab.addIpv6(ns, ip);
       [podIp, other] = primary === 'IPv4' ? [b.ip, V6.b] : [V6.b, b.ip];
       // The apps listen on the pod IP only: whatever reaches them over the other family came through the proxy.
       const apps = [

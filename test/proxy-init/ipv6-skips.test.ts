@@ -36,10 +36,8 @@ describe('mesh proxy-init --ipv6: the skip rules of both families', () => {
   beforeAll(async () => {
     lab = NetnsLab.create(2);
     [a, b] = lab.pods as [typeof a, typeof b];
-    for (const [ns, ip] of [[a.ns, V6.a], [b.ns, V6.b]] as const) {
-      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
-      if (added.code !== 0) throw new Error(`ip -6 addr add ${ip} in ${ns}: ${added.err}`);
-    }
+    lab.addIpv6(a.ns, V6.a);
+    lab.addIpv6(b.ns, V6.b);
     // Stand-ins that answer with their name and the address they were reached on.
     const servers = [
       lab.spawn(a.ns, tagServer('outbound-proxy', [['::1', 4140], ['127.0.0.1', 4140]])),

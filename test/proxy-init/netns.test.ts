@@ -77,8 +77,7 @@ describe('mesh proxy-init in a pod namespace', () => {
     const plain = await mesh(a.ns, ['--proxy-uid', String(PROXY_UID)]);
     expect(plain.code, plain.err).toBe(0);
     expect(plain.out).not.toContain('IPv6');
-    const added = await lab.run(b.ns, ['ip', '-6', 'addr', 'add', 'fd00:238::2/64', 'dev', 'eth0', 'nodad']);
-    expect(added.code, added.err).toBe(0);
+    lab.addIpv6(b.ns, 'fd00:238::2');
     const v6 = await mesh(b.ns, ['--proxy-uid', String(PROXY_UID), '--skip-inbound-ports', '9999']);
     expect(v6.code, v6.err).toBe(0);
     expect(v6.out).toMatch(/mesh proxy-init: warning: IPv6 is not intercepted: TCP over this pod's IPv6 addresses \(fd00:238::2 on eth0\) goes around the proxy/);
@@ -87,10 +86,8 @@ describe('mesh proxy-init in a pod namespace', () => {
 
   it('--ipv6 writes the same rules with ip6tables: IPv6 TCP goes through the proxy too, and --remove takes them away', async () => {
     const [a6, b6] = ['fd00:239::1', 'fd00:239::2'];
-    for (const [ns, ip] of [[a.ns, a6], [b.ns, b6]] as const) {
-      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
-      expect(added.code, added.err).toBe(0);
-    }
+    lab.addIpv6(a.ns, a6);
+    lab.addIpv6(b.ns, b6);
     const standIns = [
       lab.spawn(a.ns, tagServer('outbound-proxy', [['::1', 4140]])),
       lab.spawn(b.ns, tagServer('inbound-proxy', [[b6, 4143]])),

@@ -72,10 +72,8 @@ describe('transparent interception through two proxies', () => {
 
   it('an IPv6 connection is intercepted too (ip6tables to [::1]:4140): its Host routes through discovery, with mTLS', async () => {
     // IPv6 addresses on the pods' link; the client's rules were written for ip6tables as well.
-    for (const [ns, ip] of [[a.ns, 'fd00:240::1'], [b.ns, 'fd00:240::2']] as const) {
-      const added = await lab.run(ns, ['ip', '-6', 'addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad']);
-      expect(added.code, added.err).toBe(0);
-    }
+    lab.addIpv6(a.ns, 'fd00:240::1');
+    lab.addIpv6(b.ns, 'fd00:240::2');
     const r = await curl(['-g', '-H', 'host: server.demo.svc.cluster.local:8080', 'http://[fd00:240::2]:8080/over-ipv6']);
     expect(r.code, r.err).toBe(0);
     // Only the client's proxy could have given the request to the server's proxy, which set l5d-client-id.

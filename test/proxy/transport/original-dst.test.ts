@@ -33,8 +33,7 @@ describe('originalDst', () => {
     lab = NetnsLab.create(1);
     pod = lab.pods[0]!;
     // An IPv6 address on the pod's link, then proxy-init's rules for both families.
-    const v6 = await lab.run(pod.ns, ['ip', '-6', 'addr', 'add', `${V6_PREFIX}::2/64`, 'dev', 'eth0', 'nodad']);
-    expect(v6.code, v6.err).toBe(0);
+    lab.addIpv6(pod.ns, `${V6_PREFIX}::2`);
     const init = await lab.run(pod.ns, [process.execPath, join(ROOT, 'bin/mesh.js'), 'proxy-init', '--proxy-uid', '2102', '--ipv6']);
     expect(init.code, init.err).toBe(0);
     const reader = lab.spawn(pod.ns, READER);
