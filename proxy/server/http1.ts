@@ -7,12 +7,16 @@ import type { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { forward } from '../http/forward.ts';
+import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
+import { readHttp1Head } from '../http/http1-head.ts';
 import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
-import { readHttp1Head } from './http1-headers.ts';
 import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
 import { callService, createContext, peerOf, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
+
+/** Headers that describe one connection, or that this edge has already acted on: Node's server answers `Expect: 100-continue` itself, so the next hop must not wait for it. */
+const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
 
 const kConn = Symbol('mesh.connection');
 const kAbort = Symbol('mesh.connection-abort');
@@ -72,7 +76,7 @@ export class Http1Edge {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const { opts } = this;
     const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: peerOf(req.socket), tls: false };
-    const head = readHttp1Head(req.rawHeaders);
+    const head = readHttp1Head(req.rawHeaders, DROPPED);
     const grpc = isGrpc(head.contentType);
     const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
     opts.drain.begin();

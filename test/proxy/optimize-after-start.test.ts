@@ -16,7 +16,7 @@ const AUTHORITY = 'web.test.svc.cluster.local:8080';
 const OPTIMIZED = /\[completed optimizing 0x[0-9a-f]+ <JSFunction ([^ >]+)/g;
 /**
  * Functions of the request path, in the proxy's own files: the HTTP/1 edge's head parser (both
- * proxies, proxy/server/http1-headers.ts) and the metrics layer's count of each response (both,
+ * proxies, proxy/http/http1-head.ts) and the metrics layer's count of each response (both,
  * proxy/metrics/request-layer.ts). Each runs once or more per request.
  */
 const REQUEST_PATH = ['readHttp1Head', 'recordResponse'];

@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
-import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { readHttp1Head } from '../../http/http1-head.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 import type { Http1Handler } from './http1-connection.ts';
 
@@ -52,9 +53,8 @@ export class Http1Exchange implements Http1Handler, CancelHook {
   }
 
   onHeaders(status: number, rawHeaders: string[], resume: () => void): boolean {
-    if (status < 200) return true; // informational (100 Continue): the edge makes its own.
     this.responded = true;
-    const head = readResponseHead(rawHeaders);
+    const head = readHttp1Head(rawHeaders, HOP_BY_HOP);
     if (this.req.method === 'HEAD' || NO_BODY_STATUS.has(status)) {
       this.resolve({ status, headers: head.headers, body: null });
       return true;
@@ -96,7 +96,7 @@ export class Http1Exchange implements Http1Handler, CancelHook {
       return;
     }
     this.body?.push(null);
-    this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? readResponseHead(rawTrailers).headers : undefined);
+    this.resolveTrailers?.(rawTrailers && rawTrailers.length > 0 ? readHttp1Head(rawTrailers, HOP_BY_HOP).headers : undefined);
   }
 
   onError(err: Error): void {
@@ -155,41 +155,6 @@ class ResponseBody extends Readable {
     if (!this.ended) this.exchange.cancelFromBody(err);
     cb(err);
   }
-}
-
-/**
- * The parser's flat [name, value, ...] list as a HeaderMap without hop-by-hop headers, in one pass
- * (this runs for every response: parsing into a map and then filtering a copy cost twice), and
- * whether the body is chunked. Repeated headers become arrays. A `Connection` header naming more
- * hop-by-hop headers is rare, so those are dropped afterwards, in a copy, only when one came.
- */
-function readResponseHead(raw: string[]): { headers: HeaderMap; chunked: boolean } {
-  let named: string[] | undefined;
-  let headers: HeaderMap = {};
-  let chunked = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
-    if (name === 'te') {
-      // As endToEndHeaders: `te: trailers` is end to end (gRPC); every other TE is hop-by-hop.
-      if (value.toLowerCase().includes('trailers')) headers['te'] = 'trailers';
-      continue;
-    }
-    // `Connection: keep-alive` (nearly every response) names no other header: nothing to parse.
-    if (name === 'connection' && value !== 'keep-alive') for (const token of connectionTokens(value) ?? []) (named ??= []).push(token);
-    if (name === 'transfer-encoding') chunked ||= value.toLowerCase().includes('chunked');
-    if (HOP_BY_HOP.has(name)) continue;
-    const prev = headers[name];
-    if (prev === undefined) headers[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else headers[name] = [prev, value];
-  }
-  if (named !== undefined) {
-    const kept: HeaderMap = {};
-    for (const name in headers) if (name === 'te' || !named.includes(name)) kept[name] = headers[name]!;
-    headers = kept;
-  }
-  return { headers, chunked };
 }
 
 /** What the connection raises is a ProxyError already; anything else counts as an upstream reset. */

@@ -6,7 +6,8 @@ import { ProxyError } from '../../../proxy/errors.ts';
 import { targetPort } from '../../../proxy/inbound/stack.ts';
 import { normalizeAuthority } from '../../../proxy/outbound/targets.ts';
 import { errorResponse } from '../../../proxy/server/error-response.ts';
-import { readHttp1Head } from '../../../proxy/server/http1-headers.ts';
+import { HOP_BY_HOP } from '../../../proxy/http/hop-by-hop.ts';
+import { readHttp1Head } from '../../../proxy/http/http1-head.ts';
 import { requestTarget } from '../../../proxy/server/http1-request.ts';
 import { parseGrpcTimeout } from '../../../proxy/server/request-context.ts';
 
@@ -60,10 +61,13 @@ describe('request targets', () => {
 
 describe('HTTP/1 heads', () => {
   it('drops hop-by-hop headers and those Connection names, keeps repeats and te: trailers', () => {
-    const head = readHttp1Head(['Host', 'h', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'X-A', '1', 'x-a', '2', 'TE', 'trailers, deflate', 'Transfer-Encoding', 'chunked', 'Expect', '100-continue']);
+    const raw = ['Host', 'h', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'X-A', '1', 'x-a', '2', 'TE', 'trailers, deflate', 'Transfer-Encoding', 'chunked', 'Expect', '100-continue'];
+    const head = readHttp1Head(raw, new Set([...HOP_BY_HOP, 'expect']));
     expect(head.headers).toEqual({ host: 'h', 'x-a': ['1', '2'], te: 'trailers' });
     expect(head).toMatchObject({ host: 'h', hasBody: true, chunked: true });
-    expect(readHttp1Head(['Content-Length', '0']).hasBody).toBe(false);
+    // Only what the caller lists beside the hop-by-hop headers goes: a response keeps an expect.
+    expect(readHttp1Head(raw, HOP_BY_HOP).headers).toEqual({ host: 'h', 'x-a': ['1', '2'], te: 'trailers', expect: '100-continue' });
+    expect(readHttp1Head(['Content-Length', '0'], HOP_BY_HOP).hasBody).toBe(false);
   });
 });
 
