@@ -3,8 +3,8 @@
 // kubelet that comes back reconciles the containers it finds. Only a group whose leader is still
 // the recorded process (same PID, same start time) is signalled: a PID that now names another
 // process is left alone. Nothing is ever looked up or stopped by name.
-import { identify, isSameProcess, processAlive, processGroupOf } from './process-identity.ts';
-import { ProcessRecords, type ProcessRecord } from './process-records.ts';
+import { identify, isSameProcess, processAlive } from './process-identity.ts';
+import { ProcessRecords, stillRunning, type ProcessRecord } from './process-records.ts';
 import { acquireLock, alreadyRunning } from './state.ts';
 
 /** How long a leftover group has between SIGTERM and SIGKILL: a runner's own stop allows as much. */
@@ -46,8 +46,7 @@ export async function stopLeftovers(records: ProcessRecords, o: { graceMs: numbe
     o.say(`note: ignored a damaged process record ${d.file} (${d.problem}); nothing was stopped for it`);
     records.discard(d.file);
   }
-  // A record without a start time (a platform with no /proc) cannot tell a recycled PID from its own.
-  const running = found.filter((r) => r.started !== undefined && isSameProcess(r) && processGroupOf(r.pid) === r.pgid);
+  const running = found.filter(stillRunning);
   const leftAlone = found.filter((r) => !running.includes(r) && identify(r.pid) !== undefined);
   if (running.length > 0) {
     const runners = [...new Set(running.map((r) => r.runner.pid))].join(', ');
@@ -81,8 +80,7 @@ export async function stopLeftovers(records: ProcessRecords, o: { graceMs: numbe
  * while a group of that number has members).
  */
 function signalIfOurs(r: ProcessRecord, signal: NodeJS.Signals): void {
-  const leaderIsOurs = isSameProcess(r) && processGroupOf(r.pid) === r.pgid;
-  if (!leaderIsOurs && (signal !== 'SIGKILL' || processAlive(r.pid))) return;
+  if (!stillRunning(r) && (signal !== 'SIGKILL' || processAlive(r.pid))) return;
   try {
     process.kill(-r.pgid, signal);
   } catch {

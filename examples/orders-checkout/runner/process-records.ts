@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from './atomic-file.ts';
-import type { ProcessIdentity } from './process-identity.ts';
+import { isSameProcess, processGroupOf, type ProcessIdentity } from './process-identity.ts';
 
 /** One process group the runner started: a container of a pod. */
 export interface ProcessRecord extends ProcessIdentity {
@@ -15,6 +15,15 @@ export interface ProcessRecord extends ProcessIdentity {
   container: string;
   /** The runner that started it: while that one still runs, its processes are nobody else's to stop. */
   runner: ProcessIdentity;
+}
+
+/**
+ * Whether a recorded group still runs as the runner started it: its leader is the recorded process
+ * (same PID, same start time) and still leads it. A record without a start time (a platform with
+ * no /proc) cannot tell a recycled PID from its own, so it never counts.
+ */
+export function stillRunning(r: ProcessRecord): boolean {
+  return r.started !== undefined && isSameProcess(r) && processGroupOf(r.pid) === r.pgid;
 }
 
 /** A record file that could not be read as a record: reported, never acted on. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
 import { writeAtomically } from './atomic-file.ts';
 import { identify, isSameProcess, processAlive, type ProcessIdentity } from './process-identity.ts';
-import { ProcessRecords } from './process-records.ts';
+import { ProcessRecords, stillRunning } from './process-records.ts';
 
 export class StateError extends CodedError<'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE'> {}
 
@@ -154,7 +154,7 @@ export function readRun(stateDir: string): RunRecord {
   }
   if (!processAlive(run.runnerPid)) {
     // Killed before it could stop its pods: they still run, and the next start stops them (leftovers.ts).
-    const left = new ProcessRecords(stateDir).read().records.filter((r) => r.started !== undefined && isSameProcess(r)).length;
+    const left = new ProcessRecords(stateDir).read().records.filter(stillRunning).length;
     const pods = left > 0 ? `, but ${left} of the processes it started still run; npm start stops them, then starts afresh` : '. Start it with: npm start';
     throw new StateError('NOT_RUNNING', `the demo that wrote ${file} (process ${run.runnerPid}) is no longer running${pods}`);
   }
