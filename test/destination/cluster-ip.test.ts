@@ -1,13 +1,9 @@
 // A Service's clusterIP answers for the Service: what a proxy asks when it routes a redirected
 // connection by its original destination (SO_ORIGINAL_DST). Read through the destination's store
 // and index, in development mode (the same code the destination serves from).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DevResolver } from '../../proxy/discovery/dev-resolver.ts';
+import { describe, expect, it } from 'vitest';
 import type { EndpointSet } from '../../api/destination-types.ts';
+import { openDevResolver } from './resource-folder.ts';
 
 const service = (clusterIP: string) => `
 apiVersion: v1
@@ -26,25 +22,12 @@ spec: { serviceAccountName: orders, containers: [ { name: mesh-proxy, ports: [ {
 status: { podIP: 10.237.0.3 }
 `;
 
-let dir: string;
-let resolver: DevResolver | undefined;
-const open = () => (resolver = new DevResolver(dir, { podIp: '10.237.0.9', namespace: 'production', logger: pino({ level: 'silent' }), debounceMs: 20 }));
+const open = (svc: string) => openDevResolver({ 'all.yaml': `${svc}---${POD}` });
 const addresses = (set: EndpointSet | undefined) => (set?.kind === 'endpoints' ? set.endpoints.map((e) => e.address) : set?.kind);
-const write = (svc: string) => writeFileSync(join(dir, 'all.yaml'), `${svc}---${POD}`);
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'cluster-ip-'));
-});
-afterEach(() => {
-  resolver?.close();
-  resolver = undefined;
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('Service clusterIP', () => {
   it('an ip:port that is a clusterIP resolves as the Service: its endpoints and its profile', () => {
-    write(service('clusterIP: 10.96.0.10'));
-    const r = open();
+    const r = open(service('clusterIP: 10.96.0.10'));
     expect(addresses(r.endpoints('10.96.0.10:80').get())).toEqual(['10.237.0.3:8080']);
     expect(r.profile('10.96.0.10:80').get()?.fqdn).toBe('orders.production.svc.cluster.local');
     // A pod's own IP is still the pod; an address nobody has is unknown (forwarded as is).
@@ -53,12 +36,10 @@ describe('Service clusterIP', () => {
   });
 
   it('headless (None) or absent: the address is unknown', () => {
-    write(service('clusterIP: None'));
-    expect(open().endpoints('10.96.0.10:80').get()).toEqual({ kind: 'unknown' });
+    expect(open(service('clusterIP: None')).endpoints('10.96.0.10:80').get()).toEqual({ kind: 'unknown' });
   });
 
   it('a clusterIP that is not an address is refused, naming the field', () => {
-    write(service('clusterIP: ten.96.0.10'));
-    expect(open).toThrow(/clusterIP.*must be an IP address or None, got "ten\.96\.0\.10"/s);
+    expect(() => open(service('clusterIP: ten.96.0.10'))).toThrow(/clusterIP.*must be an IP address or None, got "ten\.96\.0\.10"/s);
   });
 });

@@ -1,18 +1,15 @@
 // A dual-stack Pod (status.podIPs: the pod IP, then its address of the other family) is found by
 // either address, and reached at its pod IP. Read through the destination's store and index, in
 // development mode (the same code the destination serves from).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EndpointSet } from '../../api/destination-types.ts';
 import { resolveAuthority } from '../../destination/index/authority.ts';
 import { endpointsFor } from '../../destination/index/endpoint-view.ts';
 import { PodFeed } from '../../destination/index/pod-feed.ts';
 import { PodRegistry } from '../../destination/index/pod-registry.ts';
 import { ResourceStore } from '../../destination/store/resource-store.ts';
-import { DevResolver } from '../../proxy/discovery/dev-resolver.ts';
+import { quietLogger } from './harness.ts';
+import { openDevResolver, writeFolder } from './resource-folder.ts';
 
 const pod = (podIPs: string) => `
 apiVersion: v1
@@ -22,24 +19,12 @@ spec: { serviceAccountName: orders, containers: [ { name: mesh-proxy, ports: [ {
 status: { podIP: 10.237.0.3, podIPs: ${podIPs} }
 `;
 
-let dir: string;
-let resolver: DevResolver | undefined;
-const open = () => (resolver = new DevResolver(dir, { podIp: '10.237.0.9', namespace: 'production', logger: pino({ level: 'silent' }), debounceMs: 20 }));
+const open = (podIPs: string) => openDevResolver({ 'pod.yaml': pod(podIPs) });
 const endpoints = (set: EndpointSet | undefined) => (set?.kind === 'endpoints' ? set.endpoints.map((e) => [e.address, e.identity]) : set?.kind);
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'dual-stack-pod-'));
-});
-afterEach(() => {
-  resolver?.close();
-  resolver = undefined;
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('a dual-stack Pod', () => {
   it('is found by its IPv6 address as by its pod IP, and reached at its pod IP with its identity', () => {
-    writeFileSync(join(dir, 'pod.yaml'), pod('[ { ip: 10.237.0.3 }, { ip: "fd00:237::3" } ]'));
-    const r = open();
+    const r = open('[ { ip: 10.237.0.3 }, { ip: "fd00:237::3" } ]');
     const expected = [['10.237.0.3:8080', 'spiffe://cluster.local/ns/production/sa/orders']];
     expect(endpoints(r.endpoints('[fd00:237::3]:8080').get())).toEqual(expected);
     expect(endpoints(r.endpoints('10.237.0.3:8080').get())).toEqual(expected);
@@ -47,10 +32,8 @@ describe('a dual-stack Pod', () => {
   });
 
   it('refuses a second address of the pod IP\'s own family, or one that is no address, naming the field', () => {
-    writeFileSync(join(dir, 'pod.yaml'), pod('[ { ip: 10.237.0.3 }, { ip: 10.237.0.4 } ]'));
-    expect(open).toThrow(/status\.podIPs\[1\]\.ip.*must be an IP address of the family podIP is not, got "10\.237\.0\.4"/s);
-    writeFileSync(join(dir, 'pod.yaml'), pod('[ { ip: 10.237.0.3 }, { ip: orders } ]'));
-    expect(open).toThrow(/status\.podIPs\[1\]\.ip.*got "orders"/s);
+    expect(() => open('[ { ip: 10.237.0.3 }, { ip: 10.237.0.4 } ]')).toThrow(/status\.podIPs\[1\]\.ip.*must be an IP address of the family podIP is not, got "10\.237\.0\.4"/s);
+    expect(() => open('[ { ip: 10.237.0.3 }, { ip: orders } ]')).toThrow(/status\.podIPs\[1\]\.ip.*got "orders"/s);
   });
 
   it('in Kubernetes mode, a dual-stack Service\'s two EndpointSlices (one per family) give one endpoint per pod, at its pod IP', () => {
@@ -65,8 +48,8 @@ ports: [ { name: http, port: 8080 } ]
 endpoints: [ { addresses: [ "${address}" ], conditions: { ready: true } } ]
 `;
     const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: orders, namespace: production }\nspec: { selector: { app: orders }, ports: [ { name: http, port: 80, targetPort: 8080 } ] }\n';
-    writeFileSync(join(dir, 'pod.yaml'), [pod('[ { ip: 10.237.0.3 }, { ip: "fd00:237::3" } ]'), service, slice('IPv4', '10.237.0.3'), slice('IPv6', 'fd00:237::3')].join('---\n'));
-    const store = new ResourceStore({ dir, logger: pino({ level: 'silent' }), pods: true, endpointSlices: true });
+    const dir = writeFolder({ 'pod.yaml': [pod('[ { ip: 10.237.0.3 }, { ip: "fd00:237::3" } ]'), service, slice('IPv4', '10.237.0.3'), slice('IPv6', 'fd00:237::3')].join('---\n') });
+    const store = new ResourceStore({ dir, logger: quietLogger(), pods: true, endpointSlices: true });
     store.load();
     expect(store.problems()).toEqual([]);
     expect(store.resources.ofKind('EndpointSlice')).toHaveLength(2);
