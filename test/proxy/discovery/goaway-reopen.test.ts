@@ -43,14 +43,14 @@ afterAll(() => {
 });
 
 /** A watch on `channel`, its log lines and what its callers were told was lost. */
-function watch(channel: GrpcChannel, minMs: number) {
+function watch(channel: GrpcChannel, minMs: number, maxMs = 5_000) {
   const logs: Array<{ msg: string; attempt?: number; retryInMs?: number }> = [];
   const lost: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const stream = new ResilientStream<EndpointUpdateMessage>(
     'endpoints web',
     { open: () => channel.serverStream(getEndpoints, { authority: 'web' }), onMessage: () => {}, onLost: (why) => lost.push(why) },
-    { minMs, maxMs: 5_000 },
+    { minMs, maxMs },
     logger,
   );
   cleanups.push(() => {
@@ -58,7 +58,7 @@ function watch(channel: GrpcChannel, minMs: number) {
     channel.close();
   });
   stream.start();
-  return { logs, lost };
+  return { stream, logs, lost };
 }
 
 describe('a destination watch whose server sends GOAWAY', () => {
@@ -97,19 +97,7 @@ describe('a destination watch whose server sends GOAWAY', () => {
   }, 30_000);
 
   it('a retired stream (one another replaces) keeps its call while it lasts, and opens no other once it ends', async () => {
-    const channel = new GrpcChannel(options);
-    const lost: string[] = [];
-    const stream = new ResilientStream<EndpointUpdateMessage>(
-      'registration web-0',
-      { open: () => channel.serverStream(getEndpoints, { authority: 'web' }), onMessage: () => {}, onLost: (why) => lost.push(why) },
-      { minMs: 20, maxMs: 100 },
-      pino({ level: 'silent' }),
-    );
-    cleanups.push(() => {
-      stream.stop();
-      channel.close();
-    });
-    stream.start();
+    const { stream, lost } = watch(new GrpcChannel(options), 20, 100);
     await expect.poll(() => streams.length).toBe(1);
     stream.retire();
     expect(stream.open).toBe(true);
