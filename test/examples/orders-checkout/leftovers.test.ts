@@ -144,11 +144,13 @@ describe('pods of a runner that was killed', () => {
 });
 
 describe('a second runner', () => {
-  it('is refused while the first one lives, naming it, and touches none of its pods', async () => {
+  /** A runner on `${NET}.host`, then a second on the same state folder (after `meanwhile`): refused, naming the first, none of its pods touched. */
+  async function refusedWhileFirstLives(host: number, meanwhile: (state: string) => void = () => {}): Promise<void> {
     const state = stateDir();
-    const address = `${NET}.4:8080`;
+    const address = `${NET}.${host}:8080`;
     const first = startRunner(state, [address]);
     const pods = await first.up();
+    meanwhile(state);
 
     const second = startRunner(state, [address]);
     expect(await second.closed).toBe(1);
@@ -159,24 +161,12 @@ describe('a second runner', () => {
 
     first.child.kill('SIGTERM');
     expect(await first.closed).toBe(0);
-  }, 180_000);
+  }
 
-  it('is refused while the first one lives even when the lock file was removed by hand: the records name their runner', async () => {
-    const state = stateDir();
-    const address = `${NET}.6:8080`;
-    const first = startRunner(state, [address]);
-    const pods = await first.up();
-    rmSync(join(state, 'demo.pid'));
+  it('is refused while the first one lives, naming it, and touches none of its pods', () => refusedWhileFirstLives(4), 180_000);
 
-    const second = startRunner(state, [address]);
-    expect(await second.closed).toBe(1);
-    expect(second.output()).toContain(`the demo is already running (process ${first.child.pid}, state folder ${state})`);
-    expect(await holder(address)).toBe(pods['web-0']);
-    expect(records(state)).toEqual([`${pods['web-0']}.json`]);
-
-    first.child.kill('SIGTERM');
-    expect(await first.closed).toBe(0);
-  }, 180_000);
+  it('is refused while the first one lives even when the lock file was removed by hand: the records name their runner', () =>
+    refusedWhileFirstLives(6, (state) => rmSync(join(state, 'demo.pid'))), 180_000);
 
   it('takes over a lock whose PID now names another process', async () => {
     const state = stateDir();
