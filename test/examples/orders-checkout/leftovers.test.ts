@@ -168,14 +168,19 @@ describe('a second runner', () => {
   it('is refused while the first one lives even when the lock file was removed by hand: the records name their runner', () =>
     refusedWhileFirstLives(6, (state) => rmSync(join(state, 'demo.pid'))), 180_000);
 
-  it('takes over a lock whose PID now names another process', async () => {
+  /** A runner on `${NET}.host` whose state folder holds a lock reading `lock`: it takes the lock over, naming itself, and starts. */
+  async function takesOverLock(host: number, lock: string): Promise<void> {
     const state = stateDir();
-    // This test's own process, alive, but not the process the lock was written by.
-    writeFileSync(join(state, 'demo.pid'), `${process.pid}\n${bootId()}@1\n`);
-    const runner = startRunner(state, [`${NET}.5:8080`]);
+    writeFileSync(join(state, 'demo.pid'), lock);
+    const runner = startRunner(state, [`${NET}.${host}:8080`]);
     await runner.up();
     expect(readFileSync(join(state, 'demo.pid'), 'utf8')).toBe(`${runner.child.pid}\n${identify(runner.child.pid!)!.started}\n`);
     runner.child.kill('SIGTERM');
     expect(await runner.closed).toBe(0);
-  }, 180_000);
+  }
+
+  // This test's own process, alive, but not the process the lock was written by.
+  it('takes over a lock whose PID now names another process', () => takesOverLock(5, `${process.pid}\n${bootId()}@1\n`), 180_000);
+
+  it('takes over a lock that names no process (edited by hand, or damaged)', () => takesOverLock(7, 'not a pid\n'), 180_000);
 });
