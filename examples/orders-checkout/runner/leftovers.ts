@@ -8,16 +8,7 @@ import { ProcessRecords, stillRunning, type ProcessRecord } from './process-reco
 import { acquireLock, alreadyRunning } from './state.ts';
 
 /** How long a leftover group has between SIGTERM and SIGKILL: a runner's own stop allows as much. */
-export const LEFTOVER_GRACE_MS = 5000;
-
-export interface LeftoversReport {
-  /** Were running, and were stopped (SIGTERM, then SIGKILL after the grace period). */
-  stopped: ProcessRecord[];
-  /** Their PID runs, but as another process (or, with no start time recorded, perhaps another): left alone. */
-  leftAlone: ProcessRecord[];
-  /** Still there after SIGKILL (stuck in the kernel): their records are kept for the next start. */
-  stuck: ProcessRecord[];
-}
+const LEFTOVER_GRACE_MS = 5000;
 
 /**
  * A runner's first step with its state folder, before it binds anything: the lock (refused while
@@ -39,8 +30,13 @@ export async function takeOverStateFolder(stateDir: string, say: (line: string) 
   return { records, releaseLock };
 }
 
-/** Stops every recorded process group still running, logs each, and forgets their records. */
-export async function stopLeftovers(records: ProcessRecords, o: { graceMs: number; say: (line: string) => void }): Promise<LeftoversReport> {
+/**
+ * Stops every recorded process group still running, and says of each record what became of it:
+ * stopped (SIGTERM, then SIGKILL after the grace period); stuck after SIGKILL (its record kept for
+ * the next start); or left alone, its PID now another process's (or perhaps, with no start time
+ * recorded). Forgets every record but the stuck ones'.
+ */
+async function stopLeftovers(records: ProcessRecords, o: { graceMs: number; say: (line: string) => void }): Promise<void> {
   const { records: found, damaged } = records.read();
   for (const d of damaged) {
     o.say(`note: ignored a damaged process record ${d.file} (${d.problem}); nothing was stopped for it`);
@@ -70,7 +66,6 @@ export async function stopLeftovers(records: ProcessRecords, o: { graceMs: numbe
   }
   // Gone, stopped or someone else's now: nothing left to do for any record but the stuck ones'.
   for (const r of found) if (!stuck.includes(r)) records.remove(r.pid);
-  return { stopped, leftAlone, stuck };
 }
 
 /**
