@@ -1,3 +1,2 @@
 // Types for bin/proxy-v8-flags.js (plain JavaScript: bin/mesh.js loads it before any TypeScript runs).
-export declare const PROXY_V8_FLAGS: ReadonlyArray<{ flag: string; overriddenBy: RegExp }>;
 export declare function applyProxyV8Flags(execArgv: readonly string[]): void;

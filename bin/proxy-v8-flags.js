@@ -31,7 +31,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** Each setting, and the command-line flags that override it (`node --parallel-scavenge bin/mesh.js proxy`). */
-export const PROXY_V8_FLAGS = [
+const PROXY_V8_FLAGS = [
   { flag: '--heap-growing-percent=20', overriddenBy: /^--heap-growing-percent/ },
   { flag: '--semi-space-growth-factor=1', overriddenBy: /^--semi-space-growth-factor/ },
   { flag: '--liftoff-only', overriddenBy: /^--(no-)?liftoff/ },
