@@ -30,8 +30,7 @@ const addressesOf = (set: EndpointSet | undefined) => (set?.kind === 'endpoints'
 
 /** The local ports of this process's established connections to the destination (the kernel's table). */
 function destinationConnections(): string[] {
-  const [host, port] = [cp.destination!.address.slice(0, cp.destination!.address.lastIndexOf(':')), cp.destination!.address.split(':').pop()];
-  const out = execFileSync('ss', ['-tnH', 'state', 'established', 'dst', `${host}:${port}`], { encoding: 'utf8' });
+  const out = execFileSync('ss', ['-tnH', 'state', 'established', 'dst', cp.destination!.address], { encoding: 'utf8' });
   return out.split('\n').filter(Boolean).map((line) => line.trim().split(/\s+/).at(-2)!).sort();
 }
 
