@@ -1,7 +1,7 @@
 // Mesh-wide injection settings: where the control plane lives, what the sidecar defaults to.
 import { meshVersion } from '../api/locate.ts';
 import type { ProxyConfig } from './annotations.ts';
-import type { PodIpFamily } from './pod-ip-family.ts';
+import type { PodIpFamily } from '../api/pod-ip-family.ts';
 
 /** How the app's traffic reaches the proxy (InjectOptions.capture). */
 export const CAPTURE_MODES = ['http-proxy', 'iptables'] as const;
@@ -26,7 +26,7 @@ export interface InjectOptions {
    */
   capture: CaptureMode;
   /**
-   * The address families of the pods in this cluster (pod-ip-family.ts). The kubelet only
+   * The address families of the pods in this cluster (api/pod-ip-family.ts). The kubelet only
    * substitutes `$(POD_IP)`, so an IPv6 pod's `HTTP_PROXY` gets its brackets from the template:
    * `http://[$(POD_IP)]:4140`; and a pod with any IPv6 address needs ip6tables rules as well.
    * Every pod of a cluster has an address of its primary family, so the injector's own tells that one.

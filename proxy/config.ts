@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/destination-types.ts';
 import { CodedError } from '../api/errors.ts';
 import { HostPortError, joinHostPort, splitHostPort, type HostPort } from '../api/host-port.ts';
+import { podIpFamilyOf } from '../api/pod-ip-family.ts';
 import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 
@@ -185,8 +186,9 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.podIps !== undefined) {
     // As status.podIPs lists them: the pod IP first, then at most one address of the other family.
     // Anything else is a misconfiguration the registration would be refused for, so said here.
-    const [first, ...others] = config.podIps as string[];
-    if (first !== config.podIp || others.length > 1 || others.some((ip) => isIP(ip) === isIP(first))) {
+    // The list's shape is the injector's rule too (api/pod-ip-family.ts): one place says what it may be.
+    const podIps = config.podIps as string[];
+    if (podIps[0] !== config.podIp || podIpFamilyOf(podIps) === undefined) {
       throw new ConfigError(`--pod-ips / MESH_POD_IPS is ${(config.podIps as string[]).join(',')}, but must list the pod IP (${String(config.podIp)}) first and then at most one address of the other family, as status.podIPs does`);
     }
   }
@@ -205,7 +207,9 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
   const bad = (want: string) => new ConfigError(`${source}="${raw}" is not ${want} (setting ${s.flag} / ${s.env})`);
   switch (s.kind) {
     case 'ip':
-      if (!/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(raw)) throw bad('an IP address');
+      // Node's own reading of an address (no 999.1.1.1, no 010.0.0.1, which some tools read as
+      // octal, no ::::): a listener binds it and the registration announces it as written.
+      if (isIP(raw) === 0) throw bad('an IPv4 or IPv6 address');
       return raw;
     case 'ips': {
       const list = raw.split(',').map((ip) => ip.trim()).filter(Boolean);

@@ -6,7 +6,7 @@ import { InjectorError } from '../../injector/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { CAPTURE_MODES, defaultInjectOptions, type CaptureMode } from '../../injector/options.ts';
-import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, type PodIpFamily } from '../../injector/pod-ip-family.ts';
+import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, type PodIpFamily } from '../../api/pod-ip-family.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
 import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 

@@ -7,10 +7,10 @@ import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { splitPemCertificates } from '../../identity/ca-validate.ts';
 import { clusterFacts, type ClusterFacts } from '../../injector/cluster.ts';
 import { CAPTURE_MODES, defaultInjectOptions, MESH_IMAGE, meshVersion } from '../../injector/options.ts';
-import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, podIpFamilyOf, type PodIpFamily } from '../../injector/pod-ip-family.ts';
+import { parsePodIpFamily, POD_IP_FAMILY_EXPECTED, podIpFamilyOf, type PodIpFamily } from '../../api/pod-ip-family.ts';
 import { startWebhook } from '../../injector/webhook.ts';
 import { parseYamlDocuments } from '../../injector/yaml-documents.ts';
-import { parseCommandArgs, runCommand, type CommandValues } from '../args.ts';
+import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '../args.ts';
 import { stopSignal } from '../stop-signal.ts';
 
 export const summary = 'run the sidecar injector (HTTPS mutating admission webhook)';
@@ -55,7 +55,7 @@ export function run(args: string[]): Promise<number> {
   return runCommand('injector serve', USAGE, async () => serve(parseCommandArgs(args, OPTIONS).values));
 }
 
-/** Serves until SIGINT/SIGTERM; a missing or unreadable file, or a bad address, is logged and exits 1. */
+/** Serves until SIGINT/SIGTERM; a bad flag throws UsageError (exit 2); a missing or unreadable file is logged and exits 1. */
 async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
   const logger = createLogger('injector');
   const fail = (message: string): number => {
@@ -63,27 +63,29 @@ async function serve(values: CommandValues<typeof OPTIONS>): Promise<number> {
     console.error(`mesh injector serve: ${message}`);
     return 1;
   };
-  if (!values.cert || !values.key) return fail(`--cert and --key are required\n${USAGE}`);
+  // A bad flag is a usage error (exit 2, with the usage), as `mesh inject` says it; only what
+  // cannot be read or served (a missing file, a port in use) exits 1.
+  if (!values.cert || !values.key) throw new UsageError('--cert and --key are required');
   let addr: HostPort;
   try {
     addr = splitHostPort(values.addr, '--addr');
   } catch (err) {
-    return fail((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
 
-  if (values.kubernetes && values.namespaces) return fail('--namespaces and --kubernetes exclude each other: in a cluster the namespaces come from the API server');
+  if (values.kubernetes && values.namespaces) throw new UsageError('--namespaces and --kubernetes exclude each other: in a cluster the namespaces come from the API server');
   const capture = CAPTURE_MODES.find((mode) => mode === (values.capture ?? (values.kubernetes ? 'iptables' : 'http-proxy')));
-  if (capture === undefined) return fail(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
+  if (capture === undefined) throw new UsageError(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
 
   let podIpFamily: PodIpFamily | undefined;
   if (values['pod-ip-family'] !== undefined) {
     podIpFamily = parsePodIpFamily(values['pod-ip-family']);
-    if (podIpFamily === undefined) return fail(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
+    if (podIpFamily === undefined) throw new UsageError(`--pod-ip-family must be ${POD_IP_FAMILY_EXPECTED}, got "${values['pod-ip-family']}"`);
   } else if (values['pod-ips']) {
     // In a cluster `$(MESH_POD_IPS)`, the injector's own status.podIPs: every pod of the cluster has
     // addresses of the same families, in the same order, so a dual-stack cluster is seen as one.
     podIpFamily = podIpFamilyOf(values['pod-ips'].split(',').map((ip) => ip.trim()));
-    if (podIpFamily === undefined) return fail(`--pod-ips "${values['pod-ips']}" is not one IP address, or two of different families (status.podIPs)`);
+    if (podIpFamily === undefined) throw new UsageError(`--pod-ips "${values['pod-ips']}" is not one IP address, or two of different families (status.podIPs)`);
   } else {
     // In a cluster --addr is `$(MESH_POD_IP):8443`, an address of the cluster's primary family.
     podIpFamily = isIPv6(addr.host) ? 'IPv6' : 'IPv4';

@@ -320,16 +320,24 @@ describe('mesh injector serve', () => {
       await exited;
     }
     const bad = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ips', '10.0.0.7,10.0.0.8']);
-    expect([bad.code, bad.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ips "10.0.0.7,10.0.0.8" is not one IP address, or two of different families (status.podIPs)']);
+    expect([bad.code, bad.stderr.split('\n')[0]]).toEqual([2, 'mesh injector serve: --pod-ips "10.0.0.7,10.0.0.8" is not one IP address, or two of different families (status.podIPs)']);
   });
 
-  it('says what is missing or wrong in its arguments', async () => {
+  it('says what is missing or wrong in its arguments: a bad flag is a usage error (exit 2, as mesh inject says it), an unreadable file exits 1', async () => {
     const badFamily = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--pod-ip-family', 'IPv5']);
-    expect([badFamily.code, badFamily.stderr.trim()]).toEqual([1, 'mesh injector serve: --pod-ip-family must be IPv4, IPv6, IPv4,IPv6 (dual-stack, IPv4 primary) or IPv6,IPv4 (dual-stack, IPv6 primary), got "IPv5"']);
+    const familyLine = 'must be IPv4, IPv6, IPv4,IPv6 (dual-stack, IPv4 primary) or IPv6,IPv4 (dual-stack, IPv6 primary), got "IPv5"';
+    expect([badFamily.code, badFamily.stderr.split('\n')[0]]).toEqual([2, `mesh injector serve: --pod-ip-family ${familyLine}`]);
+    expect(badFamily.stderr).toContain('usage: mesh injector serve');
+    // The same flag, the same value, the same exit code and sentence from `mesh inject`.
+    const injectFamily = await runMesh(['inject', '-', '--pod-ip-family', 'IPv5']);
+    expect([injectFamily.code, injectFamily.stderr.split('\n')[0]]).toEqual([2, `mesh inject: --pod-ip-family ${familyLine}`]);
     const noCert = await runMesh(['injector', 'serve']);
-    expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([1, 'mesh injector serve: --cert and --key are required']);
+    expect([noCert.code, noCert.stderr.split('\n')[0]]).toEqual([2, 'mesh injector serve: --cert and --key are required']);
     const badAddr = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--addr', 'localhost']);
+    expect(badAddr.code).toBe(2);
     expect(badAddr.stderr).toContain('--addr "localhost" is not host:port (no port), such as 127.0.0.1:8080 or [fd00::5]:8080');
+    const badCapture = await runMesh(['injector', 'serve', '--cert', cert.certFile, '--key', cert.keyFile, '--capture', 'ebpf']);
+    expect([badCapture.code, badCapture.stderr.split('\n')[0]]).toEqual([2, 'mesh injector serve: --capture must be http-proxy or iptables, got "ebpf"']);
     const missing = await runMesh(['injector', 'serve', '--cert', '/nonexistent/tls.crt', '--key', cert.keyFile]);
     expect([missing.code, missing.stderr.trim()]).toEqual([1, "mesh injector serve: ENOENT: no such file or directory, open '/nonexistent/tls.crt'"]);
   });

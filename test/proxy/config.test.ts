@@ -74,6 +74,12 @@ describe('mesh proxy control-plane settings', () => {
     [{ MESH_POD_IPS: '10.0.0.7,fd00::7::1' }, /MESH_POD_IPS="10.0.0.7,fd00::7::1" is not a list of IP addresses \("fd00::7::1" is not one\)/],
     [{ MESH_POD_IPS: '010.0.0.7' }, /"010.0.0.7" is not one/],
     [{ MESH_POD_IPS: ',' }, /MESH_POD_IPS="," is not a list of IP addresses \(setting --pod-ips/],
+    // An address Node would not read as one: out of range, octal-looking, too many colons, a name.
+    [{ MESH_POD_IP: '999.1.1.1' }, 'MESH_POD_IP="999.1.1.1" is not an IPv4 or IPv6 address (setting --pod-ip / MESH_POD_IP)'],
+    [{ MESH_POD_IP: '010.0.0.7' }, 'MESH_POD_IP="010.0.0.7" is not an IPv4 or IPv6 address'],
+    [{ MESH_POD_IP: 'fd00::7::1' }, 'MESH_POD_IP="fd00::7::1" is not an IPv4 or IPv6 address'],
+    [{ MESH_POD_IP: ':::' }, 'MESH_POD_IP=":::" is not an IPv4 or IPv6 address'],
+    [{ MESH_PROXY_OUTBOUND_IP: '1.2.3.256' }, 'MESH_PROXY_OUTBOUND_IP="1.2.3.256" is not an IPv4 or IPv6 address (setting --outbound-ip / MESH_PROXY_OUTBOUND_IP)'],
   ])('refuses %j naming the setting', (env, message) => {
     expect(() => loadConfig([], env)).toThrow(ConfigError);
     expect(() => loadConfig([], env)).toThrow(message);

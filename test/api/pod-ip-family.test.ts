@@ -1,6 +1,6 @@
 // The pods' address families: read as written, and seen in a pod's own addresses (status.podIPs).
 import { describe, expect, it } from 'vitest';
-import { hasIpv6, isDualStack, parsePodIpFamily, podIpFamilyOf, primaryFamily } from '../../injector/pod-ip-family.ts';
+import { hasIpv6, isDualStack, parsePodIpFamily, podIpFamilyOf, primaryFamily } from '../../api/pod-ip-family.ts';
 
 describe('pod IP families', () => {
   it('reads the four families exactly as Kubernetes writes ipFamilies, primary first', () => {

@@ -1,6 +1,8 @@
 // The address families of a cluster's pods, written as Kubernetes writes a Service's
 // `spec.ipFamilies`: one family, or both (dual-stack) with the primary first. The primary is the
 // family of `status.podIP`, what `$(POD_IP)` becomes; a dual-stack pod's `status.podIPs` holds both.
+// In api/ because two sides read `status.podIPs`: the injector (a cluster's families, from its own
+// pod) and the proxy (`--pod-ips`, its pod's addresses), and they must agree on what a list may be.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export const POD_IP_FAMILIES = ['IPv4', 'IPv6', 'IPv4,IPv6', 'IPv6,IPv4'] as const;
