@@ -50,7 +50,7 @@ export interface ProxyDeps {
 
 export interface ProxyAddresses {
   outbound: AddressInfo;
-  /** Transparent mode: the outbound port on [::1] too, where ip6tables REDIRECT delivers (unset: no IPv6 here). */
+  /** Transparent mode: the outbound port on [::1] (or [::], beside 0.0.0.0) too, where ip6tables REDIRECT delivers (unset: no IPv6 here). */
   outboundIpv6?: AddressInfo;
   inbound: AddressInfo;
   /** The inbound port on the pod's other addresses (`--pod-ips`: a dual-stack pod's second family). */
@@ -141,8 +141,10 @@ export class Proxy {
     try {
       const acceptOutbound = (socket: Socket) => (accept.outbound ? accept.outbound(socket) : socket.destroy());
       outboundAt = await this.listen(config.outboundIp ?? config.podIp, config.outboundPort, 'outbound', acceptOutbound);
-      // ip6tables' REDIRECT (`mesh proxy-init --ipv6`) delivers the app's IPv6 connections to [::1].
-      if (config.transparent && config.outboundIp === '127.0.0.1') outboundV6At = await this.listenIpv6Loopback(outboundAt.port, acceptOutbound);
+      // ip6tables' REDIRECT (`mesh proxy-init --ipv6`) delivers the app's IPv6 connections to [::1]:
+      // beside 127.0.0.1 the proxy takes [::1]; beside 0.0.0.0 (every IPv4 address), [::] (every
+      // IPv6 one, [::1] among them), IPv6 only, so IPv4 callers stay on the IPv4 listener.
+      if (config.transparent) outboundV6At = await this.listenIpv6Outbound(config.outboundIp === '0.0.0.0' ? '::' : '::1', outboundAt.port, acceptOutbound);
       const acceptInbound = (socket: Socket) => (accept.inbound ? accept.inbound(socket) : socket.destroy());
       inboundAt = await this.listen(config.podIp, config.inboundPort, 'inbound', acceptInbound);
       // A dual-stack pod's other address: a REDIRECT in PREROUTING delivers a caller to the pod's
@@ -336,16 +338,16 @@ export class Proxy {
   }
 
   /**
-   * The outbound port on [::1] as well, for connections an ip6tables REDIRECT sends there. A pod
-   * without IPv6 has no ::1 (and a test's free IPv4 port may be taken on IPv6): then nothing can
-   * arrive that way, which is said once, and the proxy runs on.
+   * The outbound port on `host` (`::1` or `::`) as well, for connections an ip6tables REDIRECT sends
+   * to [::1]. A pod without IPv6 has no ::1 (and a test's free IPv4 port may be taken on IPv6): then
+   * nothing can arrive that way, which is said once, and the proxy runs on.
    */
-  private async listenIpv6Loopback(port: number, accept: (socket: Socket) => void): Promise<AddressInfo | undefined> {
+  private async listenIpv6Outbound(host: '::1' | '::', port: number, accept: (socket: Socket) => void): Promise<AddressInfo | undefined> {
     try {
-      return await this.listen('::1', port, 'outbound-ipv6', accept);
+      return await this.listen(host, port, 'outbound-ipv6', accept);
     } catch (err) {
       this.listeners.delete('outbound-ipv6');
-      this.logger.info({ err: (err as Error).message }, `no outbound listener on [::1]:${port}: IPv6 connections redirected by ip6tables cannot reach this proxy (${(err as Error).message})`);
+      this.logger.info({ err: (err as Error).message }, `no outbound listener on [${host}]:${port}: IPv6 connections redirected by ip6tables (mesh proxy-init --ipv6) cannot reach this proxy (${(err as Error).message})`);
       return undefined;
     }
   }
@@ -357,7 +359,8 @@ export class Proxy {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(Object.assign(new Error(`${name}: cannot listen on ${joinHostPort(host, port)}: ${err.code ?? err.message}`), { code: err.code })),
       );
-      server.listen({ host, port, backlog: 1024 }, () => {
+      // `::` alone would take IPv4 too (dual-stack socket), where a 0.0.0.0 listener already is.
+      server.listen({ host, port, backlog: 1024, ipv6Only: host === '::' }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.logger.error({ err, listener: name }, `${name} listener error`));
         resolve(server.address() as AddressInfo);
