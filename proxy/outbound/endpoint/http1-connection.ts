@@ -79,6 +79,8 @@ export class Http1Connection {
   /** Headers the parser handed over in batches (a long head, or trailers). */
   private flushed: string[] = [];
   private socketError: Error | undefined;
+  /** A request a `408` on closing showed the server never took (closedAsIdle): sent again once the socket has closed. */
+  private resend: { request: Http1Request; handler: Http1Handler } | undefined;
   private gone = false;
   /** The connection carried a whole exchange before: its peer may have closed it as idle since. */
   reused = false;
@@ -280,12 +282,32 @@ export class Http1Connection {
       this.informational = true;
       return 1;
     }
+    if (status === 408 && this.closedAsIdle(keepAlive)) return 0;
     this.responded = true;
     this.keepAlive = keepAlive && this.readKeepAliveHint(headers);
     handler.onHeaders(status, headers, this.resume);
     // A response to HEAD has a length but no body: 1 tells the parser so.
     return this.request!.method === 'HEAD' ? 1 : 0;
   };
+
+  /**
+   * A `408` that closes a reused connection, as the first answer to a request that may safely go
+   * again: the server timed the connection out as idle and said so as it closed it (Node's, nginx
+   * and Apache do), the request crossing its answer on the wire. The app never saw the request, so
+   * its caller must not see the 408: the request goes once more on a fresh connection (Go's HTTP
+   * client likewise takes a 408 from an idle connection for a closed one). The response is not read (nothing is handed on), and the connection
+   * closes; its 'close' hands the request to the pool.
+   */
+  private closedAsIdle(keepAlive: boolean): boolean {
+    const request = this.request!;
+    if (keepAlive || !this.reused || !this.resendable(request)) return false;
+    this.resend = { request, handler: this.handler! };
+    this.stopBody();
+    // Nothing more of this exchange is anyone's: the 408's body and end are ignored.
+    this.request = this.handler = null;
+    this.socket.destroy();
+    return true;
+  }
 
   /**
    * The server's `Keep-Alive: timeout=N` (Node's servers send it): the connection stays idle at
@@ -385,6 +407,7 @@ export class Http1Connection {
   private readonly onSocketClose = (): void => {
     this.gone = true;
     this.parser.close();
+    if (this.resend !== undefined) return this.owner.closed(this, this.resend);
     const request = this.request;
     const handler = this.handler;
     if (request !== null && handler !== null && this.neverWritten(request)) {
@@ -414,7 +437,12 @@ export class Http1Connection {
    * the server cannot have seen it, whatever its method.
    */
   private neverWritten(request: Http1Request): boolean {
-    return this.reused && !this.received && this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded) && (!this.headSent || replayable(request));
+    return this.reused && !this.received && this.resendable(request);
+  }
+
+  /** The request's side of that: no byte of its body taken, not retried already, harmless to repeat. */
+  private resendable(request: Http1Request): boolean {
+    return this.bodyBytes === 0 && !request.retried && (request.body === null || !request.body.readableEnded) && (!this.headSent || replayable(request));
   }
 
   /** The exchange in flight ends with `err`. */

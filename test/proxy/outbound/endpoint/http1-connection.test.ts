@@ -278,6 +278,71 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv2.conns[1]!.received()).toMatch(/^POST \/pay [^]*idempotency-key: order-7\r\n/);
   });
 
+  it('sends a request again on a fresh connection when the reused one answers it with the server\'s idle-timeout 408 and closes', async () => {
+    // The server timed the kept-alive connection out as the request went out: its 408 and close
+    // cross the request on the wire. The app never saw the request.
+    const timedOut = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn, 'fresh');
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+      await conn.receivedUntil('/second');
+      conn.socket.end(timedOut);
+    });
+    const c = client(srv.address, 1);
+    expect((await readBody(await c.service(meshRequest({ path: '/first' })))).toString()).toBe('first');
+    const res = await c.service(meshRequest({ path: '/second' }));
+    expect([res.status, (await readBody(res)).toString()]).toEqual([200, 'fresh']);
+    expect(srv.conns).toHaveLength(2);
+    expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
+  });
+
+  it('drops an idle connection the server times out with a 408, and sends the next request on a fresh one', async () => {
+    const srv = await rawServer(async (conn, index) => {
+      if (index > 0) return answerEach(conn, 'fresh');
+      await conn.receivedUntil('GET /first');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+      conn.socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+    const c = client(srv.address, 1);
+    expect((await readBody(await c.service(meshRequest({ path: '/first' })))).toString()).toBe('first');
+    await new Promise((r) => srv.conns[0]!.socket.once('close', r));
+    const res = await c.service(meshRequest({ path: '/second' }));
+    expect([res.status, (await readBody(res)).toString()]).toEqual([200, 'fresh']);
+    expect(srv.conns[0]!.received()).not.toContain('/second');
+  });
+
+  it('hands on a 408 it cannot tell from the app\'s: on a first exchange, one that keeps the connection, or to a POST that may have been carried out', async () => {
+    const answers: Record<string, string> = {
+      '/new': 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 4\r\n\r\nslow',
+      '/kept': 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 4\r\n\r\nslow',
+      '/pay': 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 4\r\n\r\nslow',
+    };
+    const srv = await rawServer((conn) => {
+      let answered = 0;
+      conn.socket.on('data', () => {
+        const paths = [...conn.received().matchAll(/^[A-Z]+ (\/\w+) HTTP\/1\.1\r\n/gm)].map((m) => m[1]!);
+        for (; answered < paths.length; answered++) {
+          const answer = answers[paths[answered]!] ?? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+          if (answer.includes('connection: close')) conn.socket.end(answer);
+          else conn.socket.write(answer);
+        }
+      });
+    });
+    const c = client(srv.address, 1);
+    // Not reused: the server saw this request and timed it out itself.
+    const fresh = await c.service(meshRequest({ path: '/new' }));
+    expect([fresh.status, (await readBody(fresh)).toString()]).toEqual([408, 'slow']);
+    // Reused, but the 408 keeps the connection open: an answer, not an idle connection's farewell.
+    await readBody(await c.service(meshRequest({ path: '/warm' })));
+    const kept = await c.service(meshRequest({ path: '/kept' }));
+    expect([kept.status, (await readBody(kept)).toString()]).toEqual([408, 'slow']);
+    // Reused and closing, but a POST with no idempotency key: the server may have taken it.
+    const pay = await c.service(meshRequest({ method: 'POST', path: '/pay' }));
+    expect([pay.status, (await readBody(pay)).toString()]).toEqual([408, 'slow']);
+    expect(srv.conns).toHaveLength(2);
+  });
+
   it('close() waits for the request in flight, however many times it is called', async () => {
     const srv = await rawServer(async (conn) => {
       await conn.receivedUntil('GET /slow');
