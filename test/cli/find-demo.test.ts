@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoNotFound, findDemo, locateState } from '../../cli/find-demo.ts';
 import { hoistGlobalFlags } from '../../cli/global-flags.ts';
+import { identify } from '../../examples/orders-checkout/runner/process-identity.ts';
 import type { RunRecord } from '../../examples/orders-checkout/runner/state.ts';
 import { startHarness, type Harness } from '../destination/harness.ts';
 import { runMesh } from './run-mesh.ts';
@@ -72,6 +73,33 @@ describe('findDemo: what the state folder says', () => {
     await new Promise((r) => gone.on('close', r));
     writeState(dir, {}, gone.pid!);
     expect(() => findDemo({ flag: dir })).toThrow(/is no longer running/);
+  });
+
+  it('says the demo stopped when the runner\'s PID now names another live process (mesh pods, as an operator runs it)', async () => {
+    const dir = join(tmp, 'recycled');
+    // The runner as it was: a real process, its start identity read while it ran, then gone.
+    const runner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    await new Promise((r) => runner.once('spawn', r));
+    const runnerStarted = identify(runner.pid!)!.started!;
+    const runnerGone = new Promise((r) => runner.on('close', r));
+    runner.kill('SIGKILL');
+    await runnerGone;
+    // Another live process now holds the PID pods.json names (the kernel recycles PIDs; here one
+    // is simply named, as it would be after a reboot or a wrap-around).
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    await new Promise((r) => other.once('spawn', r));
+    try {
+      writeState(dir, { runnerStarted }, other.pid!);
+      const pods = await runMesh(['--state', dir, 'pods']);
+      expect(pods.code).not.toBe(0);
+      expect(pods.err).toContain(`the demo that wrote ${join(dir, 'pods.json')} (process ${other.pid}) is no longer running`);
+      // The same file naming the live process's own start is its runner's: read as running.
+      writeState(dir, { runnerStarted: identify(other.pid!)!.started! }, other.pid!);
+      const alive = await runMesh(['--state', dir, 'pods']);
+      expect([alive.code, alive.err]).toEqual([0, '']);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('names a damaged pods.json', () => {

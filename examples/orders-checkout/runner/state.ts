@@ -4,7 +4,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { CodedError } from '../../../api/errors.ts';
 import { writeAtomically } from './atomic-file.ts';
-import { identify, isSameProcess, processAlive, type ProcessIdentity } from './process-identity.ts';
+import { identify, isSameProcess, type ProcessIdentity } from './process-identity.ts';
 import { ProcessRecords, stillRunning } from './process-records.ts';
 
 export class StateError extends CodedError<'ALREADY_RUNNING' | 'NOT_RUNNING' | 'CORRUPT_STATE'> {}
@@ -45,6 +45,11 @@ export interface ContainerStatusRecord {
 
 export interface RunRecord {
   runnerPid: number;
+  /**
+   * When the runner started (process-identity.ts: `<boot id>@<ticks>`), so a reader tells the runner
+   * from a later process the kernel gave its PID; absent without /proc, and in files of older runners.
+   */
+  runnerStarted?: string;
   startedAt: string;
   ingressUrl: string;
   stateDir: string;
@@ -149,10 +154,12 @@ export function readRun(stateDir: string): RunRecord {
   try {
     run = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
     if (!Array.isArray(run.pods) || typeof run.runnerPid !== 'number') throw new Error('missing pods or runnerPid');
+    if (run.runnerStarted !== undefined && typeof run.runnerStarted !== 'string') throw new Error('runnerStarted is not a string');
   } catch (err) {
     throw new StateError('CORRUPT_STATE', `${file} is damaged (${(err as Error).message}). Restart the demo (npm start) to rewrite it.`, { cause: err });
   }
-  if (!processAlive(run.runnerPid)) {
+  // The same process, not just a live PID: after a crash or a reboot, the PID may name another.
+  if (!isSameProcess({ pid: run.runnerPid, started: run.runnerStarted })) {
     // Killed before it could stop its pods: they still run, and the next start stops them (leftovers.ts).
     const left = new ProcessRecords(stateDir).read().records.filter(stillRunning).length;
     const pods = left > 0 ? `, but ${left} of the processes it started still run; npm start stops them, then starts afresh` : '. Start it with: npm start';

@@ -6,6 +6,7 @@ import type { Kubelet, KubePod } from './kubelet.ts';
 import type { Supervisor } from './supervisor.ts';
 import { writeRun, type PodRecord, type PodStatusRecord } from './state.ts';
 import { identityDir } from './mesh-commands.ts';
+import { identify } from './process-identity.ts';
 import { joinHostPort } from '../../../api/host-port.ts';
 
 export class StatusPublisher {
@@ -13,6 +14,8 @@ export class StatusPublisher {
   private closed = false;
   private readonly unsubscribe: () => void;
   private readonly startedAt = new Date().toISOString();
+  /** This runner's start identity: `mesh pods` tells it from a later process given its PID. */
+  private readonly runnerStarted = identify(process.pid)?.started;
   /** The pods the runner runs now: the plan's, then whatever a rollout made. */
   readonly podPlans: Array<PodPlan | IngressPlan>;
 
@@ -43,7 +46,7 @@ export class StatusPublisher {
     const shown = this.opts.published ?? plan.placement;
     const cpNames = new Set(plan.controlPlane.map((s) => s.name));
     writeRun(this.stateDir, {
-      runnerPid: process.pid, startedAt: this.startedAt, ingressUrl: shown.ingressUrl, stateDir: this.stateDir,
+      runnerPid: process.pid, ...(this.runnerStarted ? { runnerStarted: this.runnerStarted } : {}), startedAt: this.startedAt, ingressUrl: shown.ingressUrl, stateDir: this.stateDir,
       controlPlane: {
         identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
         trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: this.opts.manifestsDir,
