@@ -7,6 +7,7 @@ import { HostPortError, joinHostPort, splitHostPort, type HostPort } from '../ap
 import { podIpFamilyOf } from '../api/pod-ip-family.ts';
 import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
+import { CidrError, parseCidr } from './inbound/authz/cidr.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
@@ -261,8 +262,15 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
       return raw;
     case 'cidrs': {
       const list = raw.split(',').map((c) => c.trim()).filter(Boolean);
-      const badOne = list.find((c) => !/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(c));
-      if (badOne !== undefined) throw bad(`a list of CIDRs ("${badOne}" is not one)`);
+      // Read by the parser policy matches with (inbound/authz/cidr.ts): an entry it cannot read
+      // would be skipped there, silently admitting nobody as in-cluster, so it is refused here.
+      for (const c of list) {
+        try {
+          parseCidr(c);
+        } catch (err) {
+          throw bad(`a list of CIDRs ("${c}" is not one: ${err instanceof CidrError ? err.message : String(err)})`);
+        }
+      }
       return list;
     }
     case 'labels': {

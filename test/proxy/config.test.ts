@@ -71,6 +71,8 @@ describe('mesh proxy control-plane settings', () => {
     [{ MESH_DESTINATION_ADDR: 'evil/x:8086' }, /MESH_DESTINATION_ADDR="evil\/x:8086" is not host:port \(the host "evil\/x" is neither an IP address nor a DNS name\)/],
     [{ MESH_IDENTITY: 'spiffe://x/orders' }, /MESH_IDENTITY=".*" is not a SPIFFE id/],
     [{ MESH_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,banana' }, /"banana" is not one/],
+    [{ MESH_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8, 10.0.0.0/33' }, 'MESH_PROXY_CLUSTER_NETWORKS="10.0.0.0/8, 10.0.0.0/33" is not a list of CIDRs ("10.0.0.0/33" is not one: network "10.0.0.0/33": prefix length must be 0..32)'],
+    [{ MESH_PROXY_CLUSTER_NETWORKS: '010.0.0.0/8' }, /"010.0.0.0\/8" is not one: network "010.0.0.0\/8": not an IP address or CIDR/],
     [{ MESH_POD_IPS: '10.0.0.7,fd00::7::1' }, /MESH_POD_IPS="10.0.0.7,fd00::7::1" is not a list of IP addresses \("fd00::7::1" is not one\)/],
     [{ MESH_POD_IPS: '010.0.0.7' }, /"010.0.0.7" is not one/],
     [{ MESH_POD_IPS: ',' }, /MESH_POD_IPS="," is not a list of IP addresses \(setting --pod-ips/],
