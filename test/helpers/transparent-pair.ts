@@ -38,6 +38,8 @@ export interface PairOptions {
    * family's (status.podIPs). Its rules are written for ip6tables too, and its proxy gets them as `--pod-ips`.
    */
   serverPodIps?: string[];
+  /** Where the client's proxy binds its outbound listener (`--outbound-ip`): 127.0.0.1 unless given (0.0.0.0, the other address --transparent takes). */
+  clientOutboundIp?: string;
 }
 
 /** Starts the CA, installs the rules and starts both proxies; resolves when both are ready. */
@@ -81,13 +83,13 @@ export async function startTransparentPair(lab: NetnsLab, o: PairOptions): Promi
       const r = await lab.run(pod.ns, [process.execPath, MESH, 'proxy-init', '--proxy-uid', String(PROXY_UID), ...args]);
       if (r.code !== 0) throw new Error(`mesh proxy-init in ${pod.ns}: ${r.err}`);
     }
-    const proxy = (pod: Pod, sa: string, extra: string[]) =>
-      lab.spawn(pod.ns, [process.execPath, MESH, 'proxy', '--pod-ip', pod.ip, '--outbound-ip', '127.0.0.1', '--transparent',
+    const proxy = (pod: Pod, sa: string, extra: string[], outboundIp = '127.0.0.1') =>
+      lab.spawn(pod.ns, [process.execPath, MESH, 'proxy', '--pod-ip', pod.ip, '--outbound-ip', outboundIp, '--transparent',
         '--identity-addr', `${lab.hubIp}:8080`, '--trust-anchors', join(dir, 'ca.crt'), '--token-file', join(dir, `${sa}.token`),
         '--pod-namespace', 'demo', '--service-account', sa, '--pod-name', sa, '--endpoints-file', join(dir, 'resources.json'), ...extra],
         { uid: PROXY_UID, env: { ...withoutProxyVariables(), MESH_LOG_LEVEL: logLevel } });
     const serverArgs = [...(o.opaquePort !== undefined ? ['--opaque-ports', String(o.opaquePort)] : []), ...(o.serverPodIps ? ['--pod-ips', o.serverPodIps.join(',')] : [])];
-    const proxies = [proxy(o.client, 'client', []), proxy(o.server, 'server', serverArgs)];
+    const proxies = [proxy(o.client, 'client', [], o.clientOutboundIp), proxy(o.server, 'server', serverArgs)];
     for (const p of [identity, ...proxies]) p.stderr!.on('data', (d: Buffer) => process.env['MESH_TEST_LOG'] && process.stderr.write(d));
     // Ready: each proxy holds its certificate (its admin /ready says so).
     for (const pod of [o.client, o.server]) {
