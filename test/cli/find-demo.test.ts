@@ -85,10 +85,14 @@ describe('findDemo: what the state folder says', () => {
     runner.kill('SIGKILL');
     await runnerGone;
     // Another live process now holds the PID pods.json names (the kernel recycles PIDs; here one
-    // is simply named, as it would be after a reboot or a wrap-around).
+    // is simply named, as it would be after a reboot or a wrap-around). Start times count clock
+    // ticks (10 ms), so it starts a few ticks later: a recycled PID's process cannot share its
+    // predecessor's tick, and two processes started in one tick here would read as the same.
+    await new Promise((r) => setTimeout(r, 50));
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
     await new Promise((r) => other.once('spawn', r));
     try {
+      expect(identify(other.pid!)!.started).not.toBe(runnerStarted);
       writeState(dir, { runnerStarted }, other.pid!);
       const pods = await runMesh(['--state', dir, 'pods']);
       expect(pods.code).not.toBe(0);
