@@ -63,6 +63,23 @@ describe('idle GC', () => {
     }
   });
 
+  it('start-up is collected too: a proxy quiet from its start makes one full GC in its first quiet window, whatever its heap grew', async () => {
+    const mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.26`, serverIp: `${NET}.24`, services: [{ authority: AUTHORITY, port: app.port }], args: ['--idle-gc-interval-ms', String(INTERVAL_MS)] });
+    try {
+      for (const proxy of [mesh.outbound, mesh.inbound]) {
+        await expect.poll(() => collections(proxy).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
+        // The first one came with no traffic at all: start-up's own garbage, not a burst's.
+        expect(collections(proxy)[0]!.requests).toBe(0);
+      }
+      // Once: a proxy that stays quiet, with a heap that does not grow, is not collected again.
+      const counts = [collections(mesh.outbound).length, collections(mesh.inbound).length];
+      await new Promise((r) => setTimeout(r, 6 * INTERVAL_MS));
+      expect([collections(mesh.outbound).length, collections(mesh.inbound).length]).toEqual(counts);
+    } finally {
+      await mesh.close();
+    }
+  });
+
   it('no full GC while requests keep flowing', async () => {
     const mesh = await startTwoProxies({ mode: 'process', clientIp: `${NET}.25`, serverIp: `${NET}.24`, services: [{ authority: AUTHORITY, port: app.port }], args: ['--idle-gc-interval-ms', String(INTERVAL_MS)] });
     try {
