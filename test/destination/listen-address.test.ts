@@ -48,9 +48,9 @@ describe('control plane listen addresses', () => {
     expect((err as HostPortError).message).toBe('destination --addr "127.0.0.1" is not host:port (no port), such as 127.0.0.1:8080 or [fd00::5]:8080');
   });
 
-  it('mesh injector serve refuses a malformed --addr with the same words', async () => {
+  it('mesh injector serve refuses a malformed --addr with the same words, as a usage error', async () => {
     const r = await runMesh(['injector', 'serve', '--cert', join(dir, 'none.crt'), '--key', join(dir, 'none.key'), '--addr', '[10.0.0.1]:8443']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('mesh injector serve: --addr "[10.0.0.1]:8443" is not host:port ("[10.0.0.1]" is not an IPv6 address in brackets)');
   });
 });
