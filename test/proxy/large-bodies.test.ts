@@ -12,8 +12,12 @@ const NET = await addressBlock();
 
 const AUTHORITY = 'bulk.test.svc.cluster.local:8080';
 const SIZE = 100 * 1024 * 1024;
-/** Far below the body size: a proxy that buffered the body would blow through it. */
-const MAX_GROWTH = 30 * 1024 * 1024;
+/**
+ * Half the body size: a proxy that buffered the body would grow by all of it. Not tighter: on a
+ * loaded machine a proxy's young generation and TLS buffers regrow after a collection between the
+ * warm-up and the baseline (32 MB seen once in a full suite at load 4-6, 5-20 MB alone).
+ */
+const MAX_GROWTH = 50 * 1024 * 1024;
 let mesh: TwoProxies;
 let client: Client;
 
