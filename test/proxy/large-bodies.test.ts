@@ -13,11 +13,12 @@ const NET = await addressBlock();
 const AUTHORITY = 'bulk.test.svc.cluster.local:8080';
 const SIZE = 100 * 1024 * 1024;
 /**
- * Half the body size: a proxy that buffered the body would grow by all of it. Not tighter: on a
- * loaded machine a proxy's young generation and TLS buffers regrow after a collection between the
- * warm-up and the baseline (32 MB seen once in a full suite at load 4-6, 5-20 MB alone).
+ * Below the body size, which a proxy that buffered the body would hold all of. Not tighter: the
+ * Buffers of a bulk transfer's reads are garbage V8 collects only once their external memory
+ * has grown by tens of MB (its soft limit is 64 MB), so a streaming proxy's RSS rises too (0-34 MB
+ * measured, six transfers, this file run alone three times).
  */
-const MAX_GROWTH = 50 * 1024 * 1024;
+const MAX_GROWTH = 70 * 1024 * 1024;
 let mesh: TwoProxies;
 let client: Client;
 
