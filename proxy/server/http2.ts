@@ -76,7 +76,7 @@ export class Http2Edge {
     opts.drain.begin();
     // The stream's state, read by listeners shared by every stream (`this` is the stream):
     // no closure per stream and listener.
-    const state = new EdgeStream(opts, conn.peer);
+    const state = new EdgeStream(opts, conn.peer, ctx.id);
     (stream as TaggedStream)[kEdge] = state;
     stream.on('error', onStreamError);
     // One 'close' listener per stream ('close' comes once, so no `once` wrapper).
@@ -108,7 +108,7 @@ export class Http2Edge {
       (resp) => {
         if (resp.body instanceof Readable) state.upstreamBody = resp.body;
         try {
-          this.writeResponse(stream, resp, ctx.id);
+          this.writeResponse(stream, resp);
         } catch (err) {
           // A header HTTP/2 forbids (a connection-specific one an upstream sent, say).
           state.upstreamBody?.destroy();
@@ -119,7 +119,7 @@ export class Http2Edge {
     );
   }
 
-  private writeResponse(stream: ServerHttp2Stream, resp: MeshResponse, id: string): void {
+  private writeResponse(stream: ServerHttp2Stream, resp: MeshResponse): void {
     const body = resp.body;
     if (stream.destroyed || stream.closed) {
       if (body instanceof Readable) body.destroy();
@@ -142,11 +142,8 @@ export class Http2Edge {
       (stream as TaggedStream)[kEdge]!.responseTrailers = trailers;
       stream.on('wantTrailers', onWantTrailers);
     }
-    body.on('error', (err: Error & { code?: string }) => {
-      const cancelled = err.name === 'AbortError' || err.code === 'ABORT_ERR';
-      this.opts.logger.warn({ request: id, err: err.message }, 'response body from upstream failed mid-stream; resetting the client stream');
-      stream.close(cancelled ? constants.NGHTTP2_CANCEL : constants.NGHTTP2_INTERNAL_ERROR);
-    });
+    (body as ResponseBody)[kClientStream] = stream as TaggedStream;
+    body.on('error', onResponseBodyError);
     // The stream's 'close' listener (onStream) destroys the body if the client leaves first.
     forward(body, stream);
   }
@@ -192,6 +189,8 @@ class EdgeStream {
   constructor(
     readonly opts: Http2EdgeOptions,
     readonly peer: string,
+    /** The request's id, for logs. */
+    readonly id: string,
   ) {}
 
   settleTrailers(t: HeaderMap | undefined): void {
@@ -221,6 +220,18 @@ function onStreamClose(this: TaggedStream): void {
   state.settleTrailers(undefined);
 }
 
+/** The client stream a response body is written to, set on the body for its shared 'error' listener. */
+const kClientStream = Symbol('mesh.edge-client-stream');
+type ResponseBody = Readable & { [kClientStream]?: TaggedStream };
+
+/** The upstream's body failed mid-stream: the client's stream is reset (CANCEL for a cancel). */
+function onResponseBodyError(this: ResponseBody, err: Error & { code?: string }): void {
+  const stream = this[kClientStream]!;
+  const cancelled = err.name === 'AbortError' || err.code === 'ABORT_ERR';
+  stream[kEdge]!.opts.logger.warn({ request: stream[kEdge]!.id, err: err.message }, 'response body from upstream failed mid-stream; resetting the client stream');
+  stream.close(cancelled ? constants.NGHTTP2_CANCEL : constants.NGHTTP2_INTERNAL_ERROR);
+}
+
 function onWantTrailers(this: TaggedStream): void {
   const stream = this;
   stream[kEdge]!.responseTrailers!.then(
@@ -245,10 +256,8 @@ function onRequestTrailers(this: TaggedStream, t: IncomingHttpHeaders): void {
 }
 
 function onRequestEnd(this: TaggedStream): void {
-  // Trailers, when sent, are emitted before the end; wait a turn in case they follow it.
-  setImmediate(settleNoTrailers, this[kEdge]!);
-}
-
-function settleNoTrailers(state: EdgeStream): void {
-  state.settleTrailers(undefined);
+  // Node emits a stream's 'trailers' before its 'end' (the trailers' HEADERS frame is what ends
+  // the stream, and 'end' waits for the buffer to be read): a body that ended without them has
+  // none. No turn of the event loop is waited for (a setImmediate per request).
+  this[kEdge]!.settleTrailers(undefined);
 }

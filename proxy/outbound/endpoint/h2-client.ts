@@ -43,11 +43,14 @@ export class H2Client {
   // REFUSED_STREAM promises the server did nothing with the request: send it once more, on this
   // session if it still takes streams, else on a new one.
   private readonly firstAttempt: StreamHooks = { ...this.retried, retryRefused: (req) => this.service(req, false) };
+  /** `l5d-dst-port` as sent with every request (a string made once, not per request). */
+  private readonly dstPortHeader: string | undefined;
 
   constructor(
     private readonly target: EndpointTarget,
     private readonly opts: H2ClientOptions,
   ) {
+    this.dstPortHeader = target.dstPort === undefined ? undefined : String(target.dstPort);
     this.service = (req, mayRetry = true) => {
       // A live session is used synchronously: no extra promise hop on the hot path.
       const session = this.session;
@@ -144,7 +147,7 @@ export class H2Client {
       ':path': req.path,
     };
     for (const name in req.headers) if (name !== 'host') headers[name] = req.headers[name];
-    if (this.target.dstPort !== undefined) headers['l5d-dst-port'] = String(this.target.dstPort);
+    if (this.dstPortHeader !== undefined) headers['l5d-dst-port'] = this.dstPortHeader;
     let stream: ClientHttp2Stream;
     try {
       // Trailers follow a body; a body-less request ends with its HEADERS frame.

@@ -2,6 +2,7 @@
 // cancellation as RST_STREAM(CANCEL), and a reset before the response noticed even when Node
 // reports it as a quiet close.
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { forward } from '../../http/forward.ts';
@@ -58,8 +59,9 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     onCancel(req.signal, ex);
 
     if (req.body) {
-      const source = req.body;
-      source.on('error', () => ex.onCancel());
+      const source = req.body as RequestBody;
+      source[kBodyOf] = ex;
+      source.on('error', onRequestBodyError);
       forward(source, stream);
       // The stream was opened with waitForTrailers: it stays open until trailers (maybe none) go.
       if (req.trailers) stream.on('wantTrailers', onWantTrailers);
@@ -72,6 +74,15 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     // 'wantTrailers', 'close' and an 'error' come once at most: `on`, no `once` wrapper.
     stream.on('close', onClose);
   });
+}
+
+/** The exchange a request body is sent by, set on the body for its shared 'error' listener. */
+const kBodyOf = Symbol('mesh.h2-request-body-of');
+type RequestBody = Readable & { [kBodyOf]?: H2Exchange };
+
+/** The request body failed (the client went away mid-body): the upstream stream goes. */
+function onRequestBodyError(this: RequestBody): void {
+  this[kBodyOf]!.onCancel();
 }
 
 function onWantTrailers(this: TaggedStream): void {
