@@ -3,7 +3,7 @@
 // gets routing, metrics and retries); anything else is carried as opaque bytes. A target whose
 // port is opaque (discovery says so) or skipped is not sniffed at all: a server that speaks first
 // (SMTP, MySQL) is heard at once instead of after the detect timeout.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import { detect } from '../detect/sniff.ts';
 import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
+import type { TunnelRequest } from './http1-connection.ts';
 import type { ConnectionInfo } from './request-context.ts';
 import { kindOpener, openAndJoin, type TunnelOpener } from './tunnel.ts';
 import type { ConnectionKind } from '../outbound/stack.ts';
@@ -30,7 +31,7 @@ export interface ConnectOptions {
 const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 export function connectHandler(opts: ConnectOptions): TunnelHandler {
-  return (req: IncomingMessage, duplex: Duplex, head: Buffer, conn: ConnectionInfo) => {
+  return (req: TunnelRequest, duplex: Duplex, head: Buffer, conn: ConnectionInfo) => {
     const socket = duplex as Socket;
     const target = req.url ?? '';
     const m = AUTHORITY.exec(target);

@@ -1,8 +1,6 @@
 // Pure pieces of the HTTP/1.1 edge: where a request goes (origin-form, absolute-form, inside
-// CONNECT), its trailers, and what status a parser complaint deserves.
-import type { IncomingMessage } from 'node:http';
+// CONNECT), and what status a parser complaint deserves.
 import { ProxyError } from '../errors.ts';
-import type { HeaderMap } from '../http/message.ts';
 
 /**
  * What the client asked for: origin-form with Host, absolute-form (forward proxy), or `*`. On a
@@ -26,14 +24,8 @@ export function requestTarget(
   return { authority: at >= 0 ? m[2]!.slice(at + 1) : m[2]!, path: m[3] || '/' };
 }
 
-export function requestTrailers(req: IncomingMessage): Promise<HeaderMap | undefined> {
-  return new Promise((resolve) => {
-    req.once('end', () => resolve(Object.keys(req.trailers).length > 0 ? (req.trailers as HeaderMap) : undefined));
-    req.once('close', () => resolve(undefined));
-  });
-}
-
-export function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; reason: string; why: string } | undefined {
+/** The answer to input the parser refused, or to a head too slow; undefined when the client is gone (nothing to answer). */
+export function clientErrorAnswer(err: Error & { code?: string }): { status: number; reason: string; why: string } | undefined {
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
@@ -41,9 +33,12 @@ export function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number;
       return undefined;
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, reason: 'Request Header Fields Too Large', why: 'request headers exceed the proxy limit' };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, reason: 'Request Timeout', why: 'request headers did not arrive in time' };
-    default:
-      return { status: 400, reason: 'Bad Request', why: `${err.code ?? 'parse error'}: ${err.message}` };
+    case 'HEAD_TIMEOUT':
+      return { status: 408, reason: 'Request Timeout', why: err.message };
+    default: {
+      // The parser's error says "Parse Error" and keeps the why in `reason` (node:http joined them).
+      const reason = (err as { reason?: string }).reason;
+      return { status: 400, reason: 'Bad Request', why: `${err.code ?? 'parse error'}: ${err.message}${reason ? `: ${reason}` : ''}` };
+    }
   }
 }

@@ -2,25 +2,25 @@
 // stack, writes the MeshResponse back (body streamed, trailers when chunked), and answers bad
 // input with a precise 4xx. CONNECT and Upgrade requests are handed to tunnel handlers, except
 // `Upgrade: h2c`, which is served as the plain HTTP/1.1 request it also is (h2c-upgrade.ts).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
-import { forward } from '../http/forward.ts';
 import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
 import { readHttp1Head } from '../http/http1-head.ts';
-import { isGrpc, type MeshRequest, type MeshResponse } from '../http/message.ts';
+import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
-import { clientErrorAnswer, requestTarget, requestTrailers } from './http1-request.ts';
-import { callService, createContext, peerOf, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
+import { Http1ServerConnection, type ConnectionOwner, type ParsedRequest, type TunnelRequest } from './http1-connection.ts';
+import { clientErrorAnswer, requestTarget } from './http1-request.ts';
+import { requestTrailers } from './http1-request-body.ts';
+import type { Http1Response } from './http1-response.ts';
+import { trailerLines } from './http1-response-head.ts';
+import { ConnectionSweep } from './http1-timeouts.ts';
+import { callService, createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
-/** Headers that describe one connection, or that this edge has already acted on: Node's server answers `Expect: 100-continue` itself, so the next hop must not wait for it. */
+/** Headers that describe one connection, or that this edge has already acted on: it answers `Expect: 100-continue` itself, so the next hop must not wait for it. */
 const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
-
-const kConn = Symbol('mesh.connection');
-const kAbort = Symbol('mesh.connection-abort');
-type TaggedSocket = Socket & { [kConn]?: ConnectionInfo; [kAbort]?: AbortController };
+const CONTINUE = /^100-continue$/i;
 
 /**
  * The cancellation signal of the requests on one client connection. One per connection, not
@@ -30,14 +30,14 @@ type TaggedSocket = Socket & { [kConn]?: ConnectionInfo; [kAbort]?: AbortControl
  * cleared per request, not an EventTarget listener each: on this long-lived signal those kept
  * request objects alive into the old generation.
  */
-function connectionAbort(socket: TaggedSocket): AbortController {
-  let abort = socket[kAbort];
-  if (abort === undefined || abort.signal.aborted) abort = socket[kAbort] = new AbortController();
+function connectionAbort(conn: Http1ServerConnection): AbortController {
+  let abort = conn.abort;
+  if (abort === null || abort.signal.aborted) abort = conn.abort = new AbortController();
   return abort;
 }
 
 /** CONNECT and Upgrade: the socket leaves HTTP and becomes a byte tunnel. */
-export type TunnelHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo) => void;
+export type TunnelHandler = (req: TunnelRequest, socket: Duplex, head: Buffer, conn: ConnectionInfo) => void;
 
 export interface Http1EdgeOptions extends EdgeOptions {
   headersTimeoutMs: number;
@@ -46,64 +46,65 @@ export interface Http1EdgeOptions extends EdgeOptions {
   onUpgrade?: TunnelHandler;
 }
 
-export class Http1Edge {
-  private readonly server: Server;
+export class Http1Edge implements ConnectionOwner {
+  readonly sweep: ConnectionSweep;
+  /** node:http's hint, which the proxy's own pool reads to close its idle connections before this edge does. */
+  readonly keepAliveLines: string;
+  readonly maxHeaderBytes: number;
 
   constructor(private readonly opts: Http1EdgeOptions) {
-    this.server = createServer({
-      maxHeaderSize: opts.maxHeaderBytes,
-      // The edge checks Host itself, so the error names what was missing.
-      requireHostHeader: false,
-      headersTimeout: opts.headersTimeoutMs,
-      requestTimeout: 0, // bodies may stream for as long as they need; idle sockets still time out
-      keepAliveTimeout: opts.keepAliveTimeoutMs,
-      noDelay: true,
+    this.sweep = new ConnectionSweep(opts.headersTimeoutMs, opts.keepAliveTimeoutMs);
+    this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}\r\n`;
+    this.maxHeaderBytes = opts.maxHeaderBytes;
+    // Draining: connections between requests close now; the others say `Connection: close` next.
+    opts.drain.onDrain(() => {
+      for (const conn of this.sweep.connections) if ((conn as Http1ServerConnection).idle) (conn as Http1ServerConnection).socket.destroy();
     });
-    this.server.on('request', (req, res) => this.onRequest(req, res));
-    this.server.on('clientError', (err, socket) => this.onClientError(err as NodeJS.ErrnoException, socket));
-    this.server.on('connect', (req, socket, head) => this.onTunnel(opts.onConnect, req, socket, head, 'CONNECT'));
-    this.server.on('upgrade', (req, socket, head) => this.onTunnel(opts.onUpgrade, req, socket, head, 'Upgrade'));
-    opts.drain.onDrain(() => this.server.closeIdleConnections());
+  }
+
+  get draining(): boolean {
+    return this.opts.drain.draining;
   }
 
   /** Serve HTTP/1.1 on a socket whose first bytes were already sniffed (and unshifted). */
   accept(socket: Socket, conn: ConnectionInfo): void {
-    (socket as TaggedSocket)[kConn] = conn;
-    this.server.emit('connection', socket);
-    socket.resume();
+    socket.setNoDelay(true);
+    new Http1ServerConnection(socket, conn, this);
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  onRequest(conn: Http1ServerConnection, req: ParsedRequest, res: Http1Response): void {
     const { opts } = this;
-    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: peerOf(req.socket), tls: false };
     const head = readHttp1Head(req.rawHeaders, DROPPED);
     const grpc = isGrpc(head.contentType);
-    const ctx = createContext(opts.ids, opts.direction, conn, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
+    const ctx = createContext(opts.ids, opts.direction, conn.info, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
     opts.drain.begin();
-    const abort = connectionAbort(req.socket as TaggedSocket);
-    // The upstream response body, once there is one: the one 'close' listener below also
-    // drops it if the client goes first (one listener and closure per request, not two).
+    const abort = connectionAbort(conn);
+    // The upstream response body, once there is one: the one close callback below also drops it
+    // if the client goes first.
     let upstreamBody: Readable | null = null;
-    // `on`, not `once`, for events a stream emits once ('close', 'end'): `once` wraps each
-    // listener in a bound function and a state object, per request, for nothing.
-    res.on('close', () => {
+    res.onClose = (complete) => {
       opts.drain.end();
-      if (!res.writableFinished) abort.abort(new ProxyError('UPSTREAM_RESET', 'client closed the connection before the response ended'));
+      if (!complete) abort.abort(new ProxyError('UPSTREAM_RESET', 'client closed the connection before the response ended'));
       if (upstreamBody !== null && !upstreamBody.readableEnded) upstreamBody.destroy();
-    });
-    if (opts.drain.draining) res.shouldKeepAlive = false;
+    };
+    // As node:http: 100 Continue before the body is read, 417 for any other expectation (HTTP/1.1 only).
+    if (req.expect !== undefined && req.minor === 1) {
+      if (!CONTINUE.test(req.expect)) return this.writeError(res, new ProxyError('BAD_REQUEST', `expectation "${req.expect.slice(0, 100)}" cannot be met`), grpc, ctx.id, req, 417);
+      conn.writeContinue();
+    }
 
-    const target = requestTarget(req.url ?? '', head.host, conn.connectTarget, conn.originalDst);
+    const target = requestTarget(req.url, head.host, conn.info.connectTarget, conn.info.originalDst);
     if (target instanceof ProxyError) return this.writeError(res, target, grpc, ctx.id, req);
+    const body = head.hasBody ? req.body : null;
     const meshReq: MeshRequest = {
       protocol: 'http/1.1',
-      method: req.method ?? 'GET',
+      method: req.method,
       scheme: 'http',
       authority: target.authority,
       path: target.path,
       headers: head.headers,
-      body: head.hasBody ? req : null,
-      trailers: head.chunked ? requestTrailers(req) : undefined,
+      body,
+      trailers: head.chunked && body !== null ? requestTrailers(body) : undefined,
       signal: abort.signal,
       ctx,
     };
@@ -113,7 +114,7 @@ export class Http1Edge {
         try {
           this.writeResponse(res, resp, ctx.id);
         } catch (err) {
-          // An upstream status or header node:http refuses to write (bad characters, say).
+          // An upstream status or header that cannot be written (bad characters, say): nothing was.
           upstreamBody?.destroy();
           this.writeError(res, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id, req);
         }
@@ -122,59 +123,69 @@ export class Http1Edge {
     );
   }
 
-  private writeResponse(res: ServerResponse, resp: MeshResponse, id: string): void {
+  private writeResponse(res: Http1Response, resp: MeshResponse, id: string): void {
     const body = resp.body;
-    if (res.destroyed) {
+    if (res.ended) {
       if (body instanceof Readable) body.destroy();
       return;
     }
-    res.writeHead(resp.status, resp.headers);
     if (!(body instanceof Readable)) {
       // None, or all of it at hand: head and body leave in one write.
+      res.writeHead(resp.status, resp.headers, body === null ? 0 : body.length);
       res.end(body ?? undefined);
       return;
     }
+    res.writeHead(resp.status, resp.headers, -1);
     body.on('error', (err) => {
       this.opts.logger.warn({ request: id, err }, 'response body from upstream failed mid-stream; closing the client connection');
-      res.destroy(err);
+      res.destroy();
     });
-    // The edge's 'close' listener (onRequest) destroys the body if the client leaves first.
-    if (!resp.trailers) {
-      forward(body, res);
-      return;
-    }
-    body.pipe(res, { end: false });
+    // A full socket pauses the upstream until it drains; the close callback (onRequest) destroys
+    // the body if the client leaves first.
+    res.onDrain = () => body.resume();
+    body.on('data', (chunk: Buffer) => {
+      if (!res.write(chunk)) body.pause();
+    });
     body.on('end', () => {
-      resp.trailers!.then(
-        (trailers) => {
-          if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
-          res.end();
-        },
+      if (!resp.trailers) return res.end();
+      resp.trailers.then(
+        (trailers) => this.endWithTrailers(res, trailers, id),
         () => res.end(),
       );
     });
   }
 
-  private writeError(res: ServerResponse, err: unknown, grpc: boolean, id: string, req: IncomingMessage): void {
+  private endWithTrailers(res: Http1Response, trailers: HeaderMap | undefined, id: string): void {
+    let lines = '';
+    try {
+      lines = trailers === undefined ? '' : trailerLines(trailers);
+    } catch (err) {
+      // The body has gone out: all that is left is to cut the response, so the client sees it incomplete.
+      this.opts.logger.warn({ request: id, err: (err as Error).message }, `response trailers from upstream cannot be written: ${(err as Error).message}; closing the client connection`);
+      return res.destroy();
+    }
+    res.end(undefined, lines);
+  }
+
+  private writeError(res: Http1Response, err: unknown, grpc: boolean, id: string, req: ParsedRequest, status?: number): void {
     const e = errorResponse(err, grpc);
+    if (status !== undefined && !grpc) e.status = status;
     this.opts.logger.warn(
       { request: id, method: req.method, url: req.url, code: e.error.code, err: e.error.message },
       `proxy answered ${e.status}${grpc ? ` grpc-status ${e.headers['grpc-status']}` : ''}: ${e.error.message}`,
     );
-    if (res.headersSent) {
-      res.destroy(e.error);
-      return;
-    }
-    if (res.destroyed) return;
+    if (res.headersSent) return res.destroy();
+    if (res.ended) return;
     // The request body may be unread; closing keeps a half-sent body from being parsed as a request.
-    if (!req.complete) res.shouldKeepAlive = false;
-    const body = grpc ? '' : errorBody(e);
-    res.writeHead(e.status, { ...e.headers, 'content-length': Buffer.byteLength(body) });
+    if (req.body !== null && !req.body.complete) res.keepAlive = false;
+    const body = Buffer.from(grpc ? '' : errorBody(e));
+    res.writeHead(e.status, { ...(e.headers as HeaderMap), 'content-length': String(body.length) }, body.length);
     res.end(body);
   }
 
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const peer = peerOf(socket as Socket);
+  onClientError(conn: Http1ServerConnection, err: Error & { code?: string }): void {
+    const peer = conn.info.peer;
+    const socket = conn.socket;
     const answer = clientErrorAnswer(err);
     if (!answer) {
       this.opts.logger.info({ peer, code: err.code }, `client connection broke: ${err.message}`);
@@ -182,27 +193,28 @@ export class Http1Edge {
       return;
     }
     this.opts.logger.warn({ peer, code: err.code, status: answer.status }, `bad HTTP/1 request from ${peer}: ${answer.why}`);
-    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-      socket.end(rawHttp1Error(answer.status, answer.reason, 'BAD_REQUEST', answer.why));
-    } else socket.destroy();
+    // Never once a response has begun: the client would read the error as part of it.
+    if (socket.writable && !conn.responding) socket.end(rawHttp1Error(answer.status, answer.reason, 'BAD_REQUEST', answer.why));
+    else socket.destroy();
   }
 
-  private onTunnel(handler: TunnelHandler | undefined, req: IncomingMessage, socket: Duplex, head: Buffer, kind: string): void {
-    const conn = (req.socket as TaggedSocket)[kConn] ?? { peer: 'unknown', tls: false };
+  onTunnel(conn: Http1ServerConnection, req: TunnelRequest, head: Buffer): void {
+    const kind = req.method === 'CONNECT' ? 'CONNECT' : 'Upgrade';
+    const socket = conn.socket;
     if (kind === 'Upgrade' && isH2cUpgrade(req.headers)) {
-      // Node has already handed the socket over (the parser is gone), so the request is given
-      // back to the server as the bytes it was, minus the upgrade: a fresh parser reads it, and
-      // the body bytes that followed the head, then the rest of the connection as usual.
+      // The parser has let the socket go, so the request is given back as the bytes it was,
+      // minus the upgrade: a fresh connection reads it, the body bytes that followed the head,
+      // then the rest of the connection as usual.
       socket.unshift(Buffer.concat([Buffer.from(withoutH2cUpgrade(req), 'latin1'), head]));
-      this.server.emit('connection', socket);
-      (socket as Socket).resume();
+      this.accept(socket, conn.info);
       return;
     }
+    const handler = kind === 'CONNECT' ? this.opts.onConnect : this.opts.onUpgrade;
     if (!handler) {
-      this.opts.logger.warn({ peer: conn.peer, url: req.url }, `${kind} is not served on this listener`);
+      this.opts.logger.warn({ peer: conn.info.peer, url: req.url }, `${kind} is not served on this listener`);
       socket.end(rawHttp1Error(405, 'Method Not Allowed', 'BAD_REQUEST', `${kind} is not served on the ${this.opts.direction} listener`));
       return;
     }
-    handler(req, socket, head, conn);
+    handler(req, socket, head, conn.info);
   }
 }

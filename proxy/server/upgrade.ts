@@ -1,11 +1,11 @@
 // HTTP/1.1 Upgrade (WebSocket): the request head is replayed on a byte tunnel to the target,
 // whose answer (101 or a refusal) goes back raw; from then on bytes flow both ways.
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { asProxyError } from '../errors.ts';
 import { rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
+import type { TunnelRequest } from './http1-connection.ts';
 import { requestTarget } from './http1-request.ts';
 import type { ConnectionInfo } from './request-context.ts';
 import { joinTunnel, type TunnelOpener } from './tunnel.ts';
@@ -16,11 +16,11 @@ const CLIENT_HOP = new Set(['proxy-connection', 'proxy-authorization', 'l5d-dst-
 export interface UpgradeOptions {
   logger: Logger;
   /** Where the tunnel goes: outbound, the request's authority; inbound, the app port for it. */
-  open: (authority: string, req: IncomingMessage) => Promise<Duplex>;
+  open: (authority: string, req: TunnelRequest) => Promise<Duplex>;
 }
 
 export function upgradeHandler(opts: UpgradeOptions): TunnelHandler {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo) => {
+  return (req: TunnelRequest, socket: Duplex, head: Buffer, conn: ConnectionInfo) => {
     socket.on('error', () => {});
     const host = req.headers.host;
     const target = requestTarget(req.url ?? '', host, conn.connectTarget, conn.originalDst);
@@ -45,7 +45,7 @@ export function upgradeHandler(opts: UpgradeOptions): TunnelHandler {
   };
 }
 
-function requestHead(req: IncomingMessage, path: string): string {
+function requestHead(req: TunnelRequest, path: string): string {
   let head = `${req.method} ${path} HTTP/1.1\r\n`;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {

@@ -1,5 +1,5 @@
 // Node's own HTTP/1 parser (llhttp compiled into Node, the one node:http uses), typed for the
-// endpoint client (responses) and bench/h1-lean-server.ts (requests). It is not public API: Node exposes it as `_http_common`'s HTTPParser, with
+// endpoint client (responses), the proxy's HTTP/1.1 server edge and bench/h1-lean-server.ts (requests). It is not public API: Node exposes it as `_http_common`'s HTTPParser, with
 // numbered callback slots that node:http's client fills in (`_http_client.js`). It parses in C++
 // where undici's copy of llhttp runs as WebAssembly (under V8's baseline compiler in a proxy).
 import { createRequire } from 'node:module';
@@ -14,6 +14,10 @@ export interface NativeHttpParser {
   close(): void;
   /** Reads a socket's handle itself, in C++: no 'data' events; each read's result goes to `kOnExecute` (node:http's server does this). */
   consume(handle: object): void;
+  /** Gives the handle's reads back to the socket (a CONNECT or Upgrade leaves HTTP). */
+  unconsume(): void;
+  /** A copy of the read being parsed; only inside `kOnExecute` (the bytes past an upgrade's head). */
+  getCurrentBuffer(): Buffer;
   [slot: number]: unknown;
 }
 
@@ -26,6 +30,7 @@ interface NativeHttpParserClass {
   new (): NativeHttpParser;
   readonly REQUEST: number;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;
