@@ -18,18 +18,14 @@ export class RequestBody extends Readable {
 
   constructor(private readonly source: BodySource) {
     super();
+    // Destroyed with an error when the client goes mid-body. As node:http's IncomingMessage, the
+    // error is for a reader that listens for one: a body nobody reads (any more) must not become
+    // an uncaught exception that takes the proxy down.
+    this.on('error', ignore);
   }
 
   override _read(): void {
     this.source.resumeReading();
-  }
-
-  /**
-   * Destroyed when the client goes mid-body. As node:http's IncomingMessage, the error reaches
-   * only a reader that listens for one: a body nobody reads must not become an uncaught error.
-   */
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    callback(this.listenerCount('error') > 0 ? err : null);
   }
 }
 
@@ -40,3 +36,5 @@ export function requestTrailers(body: RequestBody): Promise<HeaderMap | undefine
     body.once('close', () => resolve(undefined));
   });
 }
+
+function ignore(): void {}
