@@ -1,0 +1,185 @@
+// The HTTP/1.1 edge's own connection handling, on raw sockets: a head too slow (408), an idle
+// keep-alive connection closed, pipelined requests answered in order, `Expect: 100-continue`,
+// a response the stack returns that HTTP/1.1 cannot carry (502), and a client's chunked trailers.
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MeshRequest, MeshResponse, Service } from '../../../proxy/http/message.ts';
+import { Drain } from '../../../proxy/server/drain.ts';
+import { Http1Edge } from '../../../proxy/server/http1.ts';
+import { RequestIds } from '../../../proxy/server/request-context.ts';
+
+const HEADERS_TIMEOUT_MS = 300;
+const KEEPALIVE_TIMEOUT_MS = 1_000;
+
+async function readBody(req: MeshRequest): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  if (req.body) for await (const part of req.body) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** `/wait/N` answers after N ms; `/bad-header` and `/bad-status` return what HTTP/1.1 cannot carry; else the request, echoed. */
+const service: Service = async (req): Promise<MeshResponse> => {
+  const body = await readBody(req);
+  const wait = /^\/wait\/(\d+)/.exec(req.path);
+  if (wait) await new Promise((resolve) => setTimeout(resolve, Number(wait[1])));
+  if (req.path === '/bad-header') return { status: 200, headers: { 'x-injected': 'a\r\nset-cookie: evil=1' }, body: Buffer.from('no') };
+  if (req.path === '/bad-status') return { status: 1000, headers: {}, body: null };
+  const trailers = req.trailers ? await req.trailers : undefined;
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ method: req.method, path: req.path, body: body.toString(), trailers: trailers ?? null })),
+  };
+};
+
+let server: Server;
+let port: number;
+const sockets = new Set<Socket>();
+
+beforeAll(async () => {
+  const edge = new Http1Edge({
+    direction: 'inbound',
+    service,
+    logger: pino({ level: 'silent' }),
+    ids: new RequestIds(),
+    drain: new Drain(),
+    maxHeaderBytes: 64 * 1024,
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+  });
+  server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    edge.accept(socket, { peer: `${socket.remoteAddress}:${socket.remotePort}`, tls: false });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** A raw connection: what it has received so far, and when the edge closed it. */
+function rawClient(): { socket: Socket; received: () => string; closed: Promise<number> } {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  const opened = Date.now();
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  socket.on('error', () => {});
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - opened)));
+  return { socket, received: () => text, closed };
+}
+
+/** The JSON bodies of the 200 responses in `text` (each framed by its content-length), in the order they came. */
+function bodies(text: string): Array<{ path: string; method: string; body: string; trailers: Record<string, string> | null }> {
+  const found = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) return found;
+    const head = text.slice(at, headEnd);
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    const body = text.slice(headEnd + 4, headEnd + 4 + length);
+    if (/^HTTP\/1.1 200 /.test(head)) found.push(JSON.parse(body));
+    at = headEnd + 4 + length;
+  }
+}
+
+describe('the HTTP/1.1 edge on raw sockets', () => {
+  it('answers 408 and closes when a head does not arrive within --headers-timeout-ms', async () => {
+    const c = rawClient();
+    c.socket.write('GET /slow HTTP/1.1\r\nhost: a.test\r\n'); // never the blank line
+    await c.closed;
+    expect(c.received()).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
+    expect(c.received()).toMatch(new RegExp(`l5d-proxy-error: request head not complete within ${HEADERS_TIMEOUT_MS} ms`));
+  });
+
+  it('serves a head sent slowly in pieces that completes in time', async () => {
+    const c = rawClient();
+    c.socket.write('GET /pieces HTTP/1.1\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    c.socket.write('host: a.test\r\nconnection: close\r\n\r\n');
+    await c.closed;
+    expect(c.received()).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(bodies(c.received())[0]!.path).toBe('/pieces');
+  });
+
+  it('says its keep-alive timeout, and closes a connection idle for that long', async () => {
+    const c = rawClient();
+    c.socket.write('GET /first HTTP/1.1\r\nhost: a.test\r\n\r\n');
+    const elapsed = await c.closed;
+    const text = c.received();
+    expect(text).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\nConnection: keep-alive\r\nKeep-Alive: timeout=1\r\n/);
+    expect(text).toMatch(/\r\nDate: \w{3}, \d{2} \w{3} \d{4} /);
+    // Never before its time (the sweep errs late, by up to one of its intervals).
+    expect(elapsed).toBeGreaterThanOrEqual(KEEPALIVE_TIMEOUT_MS - 50);
+  });
+
+  it('answers pipelined requests in the order they came, whatever order the stack finishes them in', async () => {
+    const c = rawClient();
+    c.socket.write(
+      'GET /wait/200 HTTP/1.1\r\nhost: a.test\r\n\r\n' +
+        'POST /wait/0 HTTP/1.1\r\nhost: a.test\r\ncontent-length: 5\r\n\r\nhello' +
+        'GET /wait/100 HTTP/1.1\r\nhost: a.test\r\n\r\n' +
+        'GET /last HTTP/1.1\r\nhost: a.test\r\nconnection: close\r\n\r\n',
+    );
+    await c.closed;
+    const got = bodies(c.received());
+    expect(got.map((b) => b.path)).toEqual(['/wait/200', '/wait/0', '/wait/100', '/last']);
+    expect(got[1]).toMatchObject({ method: 'POST', body: 'hello' });
+    expect(c.received().match(/HTTP\/1.1 200 OK/g)).toHaveLength(4);
+    expect(c.received()).toMatch(/Connection: close\r\n/);
+  });
+
+  it('answers Expect: 100-continue before the body is sent, then the request', async () => {
+    const c = rawClient();
+    c.socket.write('POST /upload HTTP/1.1\r\nhost: a.test\r\ncontent-length: 11\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n');
+    await expect.poll(() => c.received(), { timeout: 5_000 }).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    c.socket.write('hello world');
+    await c.closed;
+    expect(c.received()).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n/);
+    expect(bodies(c.received())[0]).toMatchObject({ path: '/upload', body: 'hello world' });
+  });
+
+  it('answers 417 to an expectation it cannot meet', async () => {
+    const c = rawClient();
+    c.socket.write('POST /upload HTTP/1.1\r\nhost: a.test\r\ncontent-length: 5\r\nexpect: something-else\r\n\r\n');
+    await c.closed;
+    expect(c.received()).toMatch(/^HTTP\/1.1 417 Expectation Failed\r\n/);
+    expect(c.received()).toMatch(/l5d-proxy-error: expectation "something-else" cannot be met/);
+  });
+
+  it('answers 502 for a response header or status the stack returns that HTTP/1.1 cannot carry, and keeps serving', async () => {
+    const c = rawClient();
+    c.socket.write('GET /bad-header HTTP/1.1\r\nhost: a.test\r\n\r\nGET /bad-status HTTP/1.1\r\nhost: a.test\r\n\r\nGET /after HTTP/1.1\r\nhost: a.test\r\nconnection: close\r\n\r\n');
+    await c.closed;
+    const text = c.received();
+    expect(text).not.toMatch(/evil/);
+    const statuses = [...text.matchAll(/HTTP\/1.1 (\d+) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['502', '502', '200']);
+    expect(text).toMatch(/l5d-proxy-error: response from upstream cannot be written: header "x-injected"/);
+    expect(text).toMatch(/l5d-proxy-error: response from upstream cannot be written: invalid status code 1000/);
+  });
+
+  it("hands a chunked request's trailers to the stack", async () => {
+    const c = rawClient();
+    c.socket.write('POST /trailers HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n');
+    await c.closed;
+    expect(bodies(c.received())[0]).toMatchObject({ body: 'hello', trailers: { 'x-checksum': 'abc' } });
+  });
+
+  it('a client that vanishes mid-body leaves the edge serving others', async () => {
+    const c = rawClient();
+    c.socket.write('POST /upload HTTP/1.1\r\nhost: a.test\r\ncontent-length: 100\r\n\r\nonly part');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    c.socket.destroy();
+    const next = rawClient();
+    next.socket.write('GET /next HTTP/1.1\r\nhost: a.test\r\nconnection: close\r\n\r\n');
+    await next.closed;
+    expect(bodies(next.received())[0]!.path).toBe('/next');
+  });
+});
