@@ -96,6 +96,8 @@ export class Http1Response {
 
   /** The response cannot be completed: the connection goes (the client sees it cut, as from node:http). */
   destroy(): void {
+    // Ended already: the connection may be serving the next request, which this must not cut.
+    if (this.ended) return;
     this.conn.socket.destroy();
     this.closed();
   }
