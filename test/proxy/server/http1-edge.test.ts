@@ -47,6 +47,12 @@ beforeAll(async () => {
     maxHeaderBytes: 64 * 1024,
     headersTimeoutMs: HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+    // An echo "protocol" after a 101: what the client sent past its head comes back first.
+    onUpgrade: (req, socket, head) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: upgrade\r\n\r\n`);
+      socket.write(head);
+      socket.pipe(socket);
+    },
   });
   server = createServer((socket) => {
     sockets.add(socket);
@@ -170,6 +176,18 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     c.socket.write('POST /trailers HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n');
     await c.closed;
     expect(bodies(c.received())[0]).toMatchObject({ body: 'hello', trailers: { 'x-checksum': 'abc' } });
+  });
+
+  it('hands an Upgrade over after the request before it is answered, with the bytes sent past its head', async () => {
+    const c = rawClient();
+    c.socket.write('GET /wait/100 HTTP/1.1\r\nhost: a.test\r\n\r\nGET /chat HTTP/1.1\r\nhost: a.test\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nfirst bytes;');
+    await expect.poll(() => c.received(), { timeout: 5_000 }).toMatch(/first bytes;$/);
+    c.socket.write('then more');
+    await expect.poll(() => c.received(), { timeout: 5_000 }).toMatch(/first bytes;then more$/);
+    const text = c.received();
+    expect(bodies(text)[0]!.path).toBe('/wait/100');
+    expect(text.indexOf('HTTP/1.1 200 OK')).toBeLessThan(text.indexOf('HTTP/1.1 101 Switching Protocols'));
+    c.socket.destroy();
   });
 
   it('a client that vanishes mid-body leaves the edge serving others', async () => {
