@@ -9,24 +9,35 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { applyProxyV8Flags } from './proxy-v8-flags.js';
+import { optimizeWhenBusy } from './optimize-when-busy.js';
 
 // A sidecar (`mesh proxy`) runs with V8 settings that trade a little GC work for memory
 // (bin/proxy-v8-flags.js says each and why; a flag on the command line wins), and:
-// - No optimizing compiler (TurboFan) until the proxy has started: loading its ~150 CommonJS files
-//   made V8 optimize some 30 functions of Node's module loader, cjs-module-lexer and protobufjs's
-//   parser that never run again, which left ~4 MB in every idle proxy (the compiler's code pages,
-//   and its freed working memory that glibc keeps). Once `mesh proxy` says it has started
-//   (cli/commands/proxy.ts, listeners bound), V8 optimizes as usual: the request path is not
-//   affected (bench/NOTES.md, round 4, memory).
+// - No optimizing compiler (TurboFan) until the proxy has started and then been busy for a while:
+//   loading its ~150 CommonJS files made V8 optimize some 30 functions of Node's module loader,
+//   cjs-module-lexer and protobufjs's parser that never run again, which left ~4 MB in every idle
+//   proxy (the compiler's code pages, and its freed working memory that glibc keeps); and an idle
+//   proxy that had started optimized a few more (protobufjs's parser at the first lookup), which
+//   was enough to bring the compiler's ~3.7 MB back. Once `mesh proxy` says it has started
+//   (cli/commands/proxy.ts, listeners bound), bin/optimize-when-busy.js turns the compiler on the
+//   first time the event loop is busy 10% of two seconds in a row; V8 then optimizes the request
+//   path as before (bench/NOTES.md, round 4, memory, and round 7, idle memory).
+// - No WebAssembly: `WebAssembly` is taken off the global object, as `--no-expose-wasm` does (a
+//   flag V8 reads only when it makes a context). The proxy runs none of its own; the one module it
+//   compiled was `long`'s (protobufjs's 64-bit integers, which the proxy reads as numbers), a
+//   64-bit multiply helper that `long` replaces with JavaScript when there is no WebAssembly.
+//   Compiling it brought V8's WebAssembly engine into every proxy: ~0.8 MB of the binary's pages
+//   (bench/NOTES.md, round 7). `node --expose-wasm bin/mesh.js proxy` keeps it.
 // - Node's source maps stay off (they cached every dependency's map: ~20 MB of RSS); stack
 //   traces then name bundle lines. `node --enable-source-maps bin/mesh.js proxy` turns them on.
 const isProxy = process.argv[2] === 'proxy';
 /** What `mesh proxy` emits on `process` once it has started (cli/commands/proxy.ts). */
 const PROXY_STARTED = 'mesh:proxy-started';
 if (isProxy) applyProxyV8Flags(process.execArgv);
+if (isProxy && !process.execArgv.some((arg) => /^--(no-)?expose[-_]wasm$/.test(arg))) delete globalThis.WebAssembly;
 if (isProxy && !process.execArgv.some((arg) => /^--(no-)?opt$/.test(arg))) {
   setFlagsFromString('--no-opt');
-  process.once(PROXY_STARTED, () => setFlagsFromString('--opt'));
+  process.once(PROXY_STARTED, optimizeWhenBusy);
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

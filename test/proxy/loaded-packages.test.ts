@@ -1,7 +1,8 @@
 // What a running sidecar loads, as the demo runs it (a CA identity, a destination, its pod registered):
 // not @grpc/grpc-js, @grpc/proto-loader, node-forge or undici, whose memory every idle proxy would
 // carry (its control-plane calls go through proxy/grpc/ on node:http2, its CSR through
-// identity/csr.ts, its HTTP/1 to endpoints through outbound/endpoint/http1-pool.ts).
+// identity/csr.ts, its HTTP/1 to endpoints through outbound/endpoint/http1-pool.ts); and no
+// `WebAssembly` (bin/mesh.js takes it away: `long`'s helper module started V8's wasm engine).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ afterAll(async () => {
   await cp?.close();
 });
 
-it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-loader, node-forge', async () => {
+it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-loader, node-forge; it has no WebAssembly', async () => {
   const report = join(cp.dir, 'loaded.json');
   proxy = await spawnProxy({
     NODE_OPTIONS: `--require ${PRELOAD}`, MESH_TEST_LOADED_FILE: report,
@@ -40,7 +41,10 @@ it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-lo
     MESH_TRUST_ANCHORS: cp.anchorsFile, MESH_TOKEN_FILE: cp.tokenFile('production', 'checkout'),
   });
   await expect.poll(() => existsSync(report), { timeout: 15_000 }).toBe(true);
-  const loaded = JSON.parse(readFileSync(report, 'utf8')) as string[];
+  const { packages: loaded, webAssembly } = JSON.parse(readFileSync(report, 'utf8')) as { packages: string[]; webAssembly: string };
   expect(loaded).toContain('protobufjs');
+  // protobufjs's `long` is still there (without WebAssembly it multiplies in JavaScript).
+  expect(loaded).toContain('long');
+  expect(webAssembly).toBe('undefined');
   expect(loaded.filter((p) => ['undici', '@grpc/grpc-js', '@grpc/proto-loader', 'node-forge'].includes(p))).toEqual([]);
 }, 30_000);
