@@ -20,8 +20,9 @@ import { optimizeWhenBusy } from './optimize-when-busy.js';
 //   proxy that had started optimized a few more (protobufjs's parser at the first lookup), which
 //   was enough to bring the compiler's ~3.7 MB back. Once `mesh proxy` says it has started
 //   (cli/commands/proxy.ts, listeners bound), bin/optimize-when-busy.js turns the compiler on the
-//   first time the event loop is busy 10% of two seconds in a row; V8 then optimizes the request
-//   path as before (bench/NOTES.md, round 4, memory, and round 7, idle memory).
+//   first time it is busy two seconds in a row (50 requests begun in each, or its event loop at
+//   work half of each); V8 then optimizes the request path as before (bench/NOTES.md, round 4,
+//   memory, and round 7, idle memory).
 // - No WebAssembly: `WebAssembly` is taken off the global object, as `--no-expose-wasm` does (a
 //   flag V8 reads only when it makes a context). The proxy runs none of its own; the one module it
 //   compiled was `long`'s (protobufjs's 64-bit integers, which the proxy reads as numbers), a

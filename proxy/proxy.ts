@@ -65,6 +65,10 @@ export class Proxy {
   readonly metrics: ProxyMetrics;
   /** Each side drains on its own: the outbound side outlives the inbound one at shutdown (stop()). */
   private readonly drains = { inbound: new Drain(), outbound: new Drain() };
+  /** Requests begun so far on both sides (the idle GC, and bin/optimize-when-busy.js through `mesh:proxy-started`). */
+  get requestsStarted(): number {
+    return this.drains.inbound.requestsStarted + this.drains.outbound.requestsStarted;
+  }
   private readonly ids = new RequestIds();
   /** A full GC when the proxy turns quiet with a grown heap (started once listening, stopped at shutdown). */
   private readonly idleGc: IdleGc;
@@ -115,7 +119,7 @@ export class Proxy {
     this.appClients = new EndpointConnector({ metrics: this.metrics, logger: this.logger, direction: 'inbound', http1Connections: config.http1PoolSize });
     this.idleGc = new IdleGc({
       intervalMs: config.idleGcIntervalMs,
-      requestsStarted: () => this.drains.inbound.requestsStarted + this.drains.outbound.requestsStarted,
+      requestsStarted: () => this.requestsStarted,
       logger: this.logger,
     });
     this.admin = new AdminServer({

@@ -33,8 +33,10 @@ export async function run(args: string[]): Promise<number> {
   const stop = (signal: string) => void proxy.shutdown(signal);
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // Started: bin/mesh.js lets V8 optimize from here on (it kept its optimizing compiler off while the modules loaded).
-  proxy.start().then(() => (process as NodeJS.EventEmitter).emit('mesh:proxy-started'), (err: Error) => {
+  // Started: bin/mesh.js (it kept V8's optimizing compiler off while the modules loaded) turns the
+  // compiler on once the proxy is busy, judged by the requests it begins (bin/optimize-when-busy.js).
+  const requestsStarted = () => proxy.requestsStarted;
+  proxy.start().then(() => (process as NodeJS.EventEmitter).emit('mesh:proxy-started', requestsStarted), (err: Error) => {
     proxy.logger.fatal({ err }, `proxy failed to start: ${err.message}`);
     if (err instanceof ConfigError) console.error(`mesh proxy: ${err.message}`);
     process.exit(err instanceof ConfigError ? 2 : 1);
