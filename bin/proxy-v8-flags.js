@@ -12,11 +12,13 @@
 //   doubling whenever enough objects survive scavenges: start-up alone (loading and compiling
 //   the modules) grew it to 8-10 MB, which an idle proxy then kept. Idle RSS 71-78 -> 66-67 MB,
 //   and under load (bench/NOTES.md, round 2, HTTP/2 and memory).
-// - WebAssembly is compiled by V8's baseline compiler (Liftoff) only. undici parses HTTP/1 with
-//   llhttp built to wasm; V8 recompiled its one large parser function with its optimizing compiler
-//   on the first response, which took ~35 MB for a moment: every proxy's peak RSS (VmHWM) jumped
-//   from ~70 to ~105 MB on its first request, idle or not. Liftoff's code parses ~2 us per
-//   response slower in a loop that does nothing else (bench/NOTES.md, round 3).
+// - Any WebAssembly is compiled by V8's baseline compiler (Liftoff) only. A proxy runs none now
+//   (bin/mesh.js takes `WebAssembly` away; the HTTP/1 client parses with Node's native llhttp), but
+//   `node --expose-wasm bin/mesh.js proxy` brings it back, and the floors that send with undici run
+//   its llhttp as wasm: V8 recompiled that one large parser function with its optimizing compiler on
+//   the first response, which took ~35 MB for a moment (every proxy's peak RSS jumped from ~70 to
+//   ~105 MB on its first request). Liftoff's code parses ~2 us per response slower in a loop that
+//   does nothing else (bench/NOTES.md, round 3).
 // - Scavenges (young-generation GCs, ~19 a second per proxy at 1,000 req/s) run on the main
 //   thread alone, without V8's helper threads: a 1 MB young generation leaves them little to
 //   share, and on a small machine with busy cores the main thread waited for helpers that had lost
