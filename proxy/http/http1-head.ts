@@ -44,7 +44,9 @@ export function readHttp1Head(raw: string[], dropped: ReadonlySet<string>): Http
       for (const token of connectionTokens(value) ?? []) (named ??= []).push(token);
     }
     if (dropped.has(name)) continue;
-    const prev = headers[name];
+    // Own properties only: a peer's `constructor` header would find Object's (and throw below);
+    // a `__proto__` header cannot be set on a plain object, and is dropped.
+    const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
     if (prev === undefined) headers[name] = value;
     else if (typeof prev === 'string') headers[name] = [prev, value];
     else prev.push(value);

@@ -423,7 +423,7 @@ function headerObject(raw: string[]): IncomingHttpHeaders {
   const headers: Record<string, string> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    const prev = headers[name];
+    const prev = Object.hasOwn(headers, name) ? headers[name] : undefined; // not Object's `constructor`
     headers[name] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]}`;
   }
   return headers;
@@ -433,7 +433,7 @@ function trailerMap(raw: string[]): Record<string, string | string[]> {
   const trailers: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    const prev = trailers[name];
+    const prev = Object.hasOwn(trailers, name) ? trailers[name] : undefined; // not Object's `constructor`
     trailers[name] = prev === undefined ? raw[i + 1]! : typeof prev === 'string' ? [prev, raw[i + 1]!] : [...prev, raw[i + 1]!];
   }
   return trailers;

@@ -69,6 +69,13 @@ describe('HTTP/1 heads', () => {
     expect(readHttp1Head(raw, HOP_BY_HOP).headers).toEqual({ host: 'h', 'x-a': ['1', '2'], te: 'trailers', expect: '100-continue' });
     expect(readHttp1Head(['Content-Length', '0'], HOP_BY_HOP).hasBody).toBe(false);
   });
+
+  it('keeps headers named like Object properties as headers (a hostile peer names them to crash the reader)', () => {
+    const head = readHttp1Head(['Constructor', 'a', '__proto__', 'b', 'constructor', 'c', 'toString', 'd', 'hasOwnProperty', 'e'], HOP_BY_HOP);
+    expect(Object.hasOwn(head.headers, 'constructor') && head.headers['constructor']).toEqual(['a', 'c']);
+    expect(Object.hasOwn(head.headers, 'tostring') && head.headers['tostring']).toBe('d');
+    expect(Object.hasOwn(head.headers, 'hasownproperty') && head.headers['hasownproperty']).toBe('e');
+  });
 });
 
 describe('grpc-timeout', () => {

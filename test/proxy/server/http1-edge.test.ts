@@ -49,7 +49,9 @@ beforeAll(async () => {
     keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
     // An echo "protocol" after a 101: what the client sent past its head comes back first.
     onUpgrade: (req, socket, head) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: upgrade\r\n\r\n`);
+      // And the value of a header named like an Object property, as the tunnel handler read it.
+      const named = Object.hasOwn(req.headers, 'constructor') ? `x-constructor: ${String(req.headers['constructor'])}\r\n` : '';
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: upgrade\r\n${named}\r\n`);
       socket.write(head);
       socket.pipe(socket);
     },
@@ -176,6 +178,22 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     c.socket.write('POST /trailers HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n');
     await c.closed;
     expect(bodies(c.received())[0]).toMatchObject({ body: 'hello', trailers: { 'x-checksum': 'abc' } });
+  });
+
+  it('reads a header or trailer named like an Object property (constructor, __proto__) without throwing, and serves on', async () => {
+    const c = rawClient();
+    c.socket.write(
+      'POST /proto HTTP/1.1\r\nhost: a.test\r\nconstructor: a\r\n__proto__: b\r\ntoString: c\r\ntostring: d\r\ntransfer-encoding: chunked\r\n\r\n' +
+        '2\r\nhi\r\n0\r\nconstructor: x\r\n__proto__: y\r\n\r\n',
+    );
+    await expect.poll(() => bodies(c.received()).length, { timeout: 5_000 }).toBe(1);
+    expect(bodies(c.received())[0]).toMatchObject({ path: '/proto', body: 'hi', trailers: { constructor: 'x' } });
+    const up = rawClient();
+    up.socket.write('GET /chat HTTP/1.1\r\nhost: a.test\r\nupgrade: echo\r\nconnection: upgrade\r\nconstructor: y\r\n\r\n');
+    await expect.poll(() => up.received(), { timeout: 5_000 }).toMatch(/\r\n\r\n$/);
+    expect(up.received()).toMatch(/\r\nx-constructor: y\r\n/);
+    c.socket.destroy();
+    up.socket.destroy();
   });
 
   it('hands an Upgrade over after the request before it is answered, with the bytes sent past its head', async () => {
