@@ -33,7 +33,7 @@ export interface TunnelRequest {
   url: string;
   httpVersion: string;
   rawHeaders: string[];
-  /** Names lower case; a repeated header's values joined with ", ". */
+  /** Names lower case; a repeated header's values joined with ", " (a second Host dropped). */
   headers: IncomingHttpHeaders;
   socket: Socket;
 }
@@ -424,7 +424,10 @@ function headerObject(raw: string[]): IncomingHttpHeaders {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const prev = Object.hasOwn(headers, name) ? headers[name] : undefined; // not Object's `constructor`
-    headers[name] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]}`;
+    // A second Host is dropped (node:http's way, and the plain request's: the tunnel goes where
+    // the first says, never to "a, b").
+    if (prev === undefined) headers[name] = raw[i + 1]!;
+    else if (name !== 'host') headers[name] = `${prev}, ${raw[i + 1]}`;
   }
   return headers;
 }

@@ -50,7 +50,7 @@ beforeAll(async () => {
     // An echo "protocol" after a 101: what the client sent past its head comes back first.
     onUpgrade: (req, socket, head) => {
       // And the value of a header named like an Object property, as the tunnel handler read it.
-      const named = Object.hasOwn(req.headers, 'constructor') ? `x-constructor: ${String(req.headers['constructor'])}\r\n` : '';
+      const named = Object.hasOwn(req.headers, 'constructor') ? `x-constructor: ${String(req.headers['constructor'])}\r\nx-host: ${req.headers.host}\r\n` : '';
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: upgrade\r\n${named}\r\n`);
       socket.write(head);
       socket.pipe(socket);
@@ -193,6 +193,14 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     await expect.poll(() => up.received(), { timeout: 5_000 }).toMatch(/\r\n\r\n$/);
     expect(up.received()).toMatch(/\r\nx-constructor: y\r\n/);
     c.socket.destroy();
+    up.socket.destroy();
+  });
+
+  it('hands an Upgrade over with the first of two Host headers, as a plain request is routed by', async () => {
+    const up = rawClient();
+    up.socket.write('GET /chat HTTP/1.1\r\nhost: a.test\r\nhost: evil.test\r\nupgrade: echo\r\nconnection: upgrade\r\nconstructor: y\r\n\r\n');
+    await expect.poll(() => up.received(), { timeout: 5_000 }).toMatch(/\r\n\r\n$/);
+    expect(up.received()).toMatch(/\r\nx-host: a.test\r\n/);
     up.socket.destroy();
   });
 
