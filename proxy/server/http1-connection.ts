@@ -159,6 +159,12 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   }
 
   headTimedOut(ms: number): void {
+    // Reading stopped by this edge (answers unread, waiting requests, a body not yet wanted): the
+    // rest of the head waits on us, not on the client, so its clock starts again.
+    if (this.readStopped) {
+      this.headSince = this.owner.sweep.tick;
+      return;
+    }
     this.headSince = -1;
     this.fail(new HeadTimeoutError(`request head not complete within ${ms} ms`));
   }

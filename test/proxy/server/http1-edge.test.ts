@@ -216,6 +216,19 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     c.socket.destroy();
   });
 
+  it('does not time out a head it stopped reading itself (16 pipelined requests wait before it)', async () => {
+    const c = rawClient();
+    // The first answer takes twice the 300 ms head timeout, with 16 requests waiting behind it.
+    const waiting = 'GET /wait/0 HTTP/1.1\r\nhost: a.test\r\n\r\n'.repeat(16);
+    c.socket.write(`GET /wait/600 HTTP/1.1\r\nhost: a.test\r\n\r\n${waiting}GET /last HTTP/1.1\r\nhost: a.test\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    c.socket.write('connection: close\r\n\r\n');
+    await c.closed;
+    const answered = bodies(c.received());
+    expect(answered).toHaveLength(18);
+    expect(answered[17]!.path).toBe('/last');
+  });
+
   it('a client that vanishes mid-body leaves the edge serving others', async () => {
     const c = rawClient();
     c.socket.write('POST /upload HTTP/1.1\r\nhost: a.test\r\ncontent-length: 100\r\n\r\nonly part');
