@@ -79,6 +79,11 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   private flushedUrl = '';
   /** Reading stopped for a full request body, or for a tunnel's turn. */
   private bodyFull = false;
+  /**
+   * The client is not reading its answers: reading stops until the socket drains (node:http's
+   * way), or a client that pipelines and never reads has every answer held in the socket's buffer.
+   */
+  private outputFull = false;
   private upgrading = false;
   private readStopped = false;
   /** Inside a parser callback: moving to the next request waits until the parser returns. */
@@ -224,7 +229,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   }
 
   private updateReading(): void {
-    const stop = this.bodyFull || this.upgrading || this.closing || this.waiting.length >= MAX_WAITING;
+    const stop = this.bodyFull || this.outputFull || this.upgrading || this.closing || this.waiting.length >= MAX_WAITING;
     if (stop === this.readStopped || this.gone) return;
     this.readStopped = stop;
     const handle = this.handle;
@@ -315,6 +320,10 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
       req.body = new RequestBody(this);
       this.reading = entry;
     }
+    if (this.socket.writableNeedDrain) {
+      this.outputFull = true;
+      this.updateReading();
+    }
     if (this.current === null && this.waiting.length === 0) {
       this.current = entry;
       this.owner.onRequest(this, req, entry.res);
@@ -375,6 +384,10 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   };
 
   private readonly onDrain = (): void => {
+    if (this.outputFull) {
+      this.outputFull = false;
+      this.updateReading();
+    }
     this.current?.res.onDrain?.();
   };
 

@@ -25,6 +25,10 @@ const service: Service = async (req): Promise<MeshResponse> => {
   if (wait) await new Promise((resolve) => setTimeout(resolve, Number(wait[1])));
   if (req.path === '/bad-header') return { status: 200, headers: { 'x-injected': 'a\r\nset-cookie: evil=1' }, body: Buffer.from('no') };
   if (req.path === '/bad-status') return { status: 1000, headers: {}, body: null };
+  if (req.path === '/64k') {
+    served64k++;
+    return { status: 200, headers: {}, body: Buffer.alloc(64 * 1024, 97) };
+  }
   const trailers = req.trailers ? await req.trailers : undefined;
   return {
     status: 200,
@@ -34,6 +38,7 @@ const service: Service = async (req): Promise<MeshResponse> => {
 };
 
 let server: Server;
+let served64k = 0;
 let port: number;
 const sockets = new Set<Socket>();
 
@@ -227,6 +232,24 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     const answered = bodies(c.received());
     expect(answered).toHaveLength(18);
     expect(answered[17]!.path).toBe('/last');
+  });
+
+  it('stops reading pipelined requests while the client reads none of its answers, and serves them all once it does', async () => {
+    const c = rawClient();
+    c.socket.pause();
+    const count = 600;
+    const request = `GET /64k HTTP/1.1\r\nhost: a.test\r\nx-pad: ${'p'.repeat(2048)}\r\n\r\n`;
+    c.socket.write(request.repeat(count));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A few MB of answers fit in the sockets' buffers; the rest wait for the client to read.
+    expect(served64k).toBeLessThan(count / 2);
+    let bytes = 0;
+    c.socket.removeAllListeners('data');
+    c.socket.on('data', (d: Buffer) => (bytes += d.length));
+    c.socket.resume();
+    await expect.poll(() => served64k, { timeout: 10_000 }).toBe(count);
+    await expect.poll(() => bytes, { timeout: 10_000 }).toBeGreaterThan(count * 64 * 1024);
+    c.socket.destroy();
   });
 
   it('a client that vanishes mid-body leaves the edge serving others', async () => {
