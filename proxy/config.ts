@@ -190,7 +190,7 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
     // The list's shape is the injector's rule too (api/pod-ip-family.ts): one place says what it may be.
     const podIps = config.podIps as string[];
     if (podIps[0] !== config.podIp || podIpFamilyOf(podIps) === undefined) {
-      throw new ConfigError(`--pod-ips / MESH_POD_IPS is ${(config.podIps as string[]).join(',')}, but must list the pod IP (${String(config.podIp)}) first and then at most one address of the other family, as status.podIPs does`);
+      throw new ConfigError(`--pod-ips / MESH_POD_IPS is ${podIps.join(',')}, but must list the pod IP (${String(config.podIp)}) first and then at most one address of the other family, as status.podIPs does`);
     }
   }
   if (config.transparent === true) {

@@ -14,7 +14,7 @@ export class StatusPublisher {
   private closed = false;
   private readonly unsubscribe: () => void;
   private readonly startedAt = new Date().toISOString();
-  /** This runner's start identity: `mesh pods` tells it from a later process given its PID. */
+  /** This runner's start identity: `mesh pods` tells it from a later process given its PID (none without /proc: JSON then leaves it out). */
   private readonly runnerStarted = identify(process.pid)?.started;
   /** The pods the runner runs now: the plan's, then whatever a rollout made. */
   readonly podPlans: Array<PodPlan | IngressPlan>;
@@ -46,7 +46,7 @@ export class StatusPublisher {
     const shown = this.opts.published ?? plan.placement;
     const cpNames = new Set(plan.controlPlane.map((s) => s.name));
     writeRun(this.stateDir, {
-      runnerPid: process.pid, ...(this.runnerStarted ? { runnerStarted: this.runnerStarted } : {}), startedAt: this.startedAt, ingressUrl: shown.ingressUrl, stateDir: this.stateDir,
+      runnerPid: process.pid, runnerStarted: this.runnerStarted, startedAt: this.startedAt, ingressUrl: shown.ingressUrl, stateDir: this.stateDir,
       controlPlane: {
         identityAddr: plan.placement.identityAddr, destinationAddr: plan.placement.destinationAddr,
         trustAnchorsFile: `${identityDir(plan.placement)}/ca.crt`, resourcesDir: this.opts.manifestsDir,
