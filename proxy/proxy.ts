@@ -348,7 +348,8 @@ export class Proxy {
    */
   private async listenIpv6Outbound(host: '::1' | '::', port: number, accept: (socket: Socket) => void): Promise<AddressInfo | undefined> {
     try {
-      return await this.listen(host, port, 'outbound-ipv6', accept);
+      // IPv6 only: a `::` socket would take IPv4 too (dual-stack), where the 0.0.0.0 listener already is.
+      return await this.listen(host, port, 'outbound-ipv6', accept, { ipv6Only: true });
     } catch (err) {
       this.listeners.delete('outbound-ipv6');
       this.logger.info({ err: (err as Error).message }, `no outbound listener on [${host}]:${port}: IPv6 connections redirected by ip6tables (mesh proxy-init --ipv6) cannot reach this proxy (${(err as Error).message})`);
@@ -356,15 +357,14 @@ export class Proxy {
     }
   }
 
-  private listen(host: string, port: number, name: string, accept: (socket: Socket) => void): Promise<AddressInfo> {
+  private listen(host: string, port: number, name: string, accept: (socket: Socket) => void, o: { ipv6Only?: boolean } = {}): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, accept);
     this.listeners.set(name, server);
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(Object.assign(new Error(`${name}: cannot listen on ${joinHostPort(host, port)}: ${err.code ?? err.message}`), { code: err.code })),
       );
-      // `::` alone would take IPv4 too (dual-stack socket), where a 0.0.0.0 listener already is.
-      server.listen({ host, port, backlog: 1024, ipv6Only: host === '::' }, () => {
+      server.listen({ host, port, backlog: 1024, ipv6Only: o.ipv6Only ?? false }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.logger.error({ err, listener: name }, `${name} listener error`));
         resolve(server.address() as AddressInfo);
