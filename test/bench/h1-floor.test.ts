@@ -24,10 +24,20 @@ const HOST = '127.0.0.1';
 let app: Http1App;
 let dir: string;
 const sides: ChildProcess[] = [];
-let entry: number;
-let sideB: number;
-/** The entry port of each pair: undici's Pool sending, the proxy's own pool (`--client lean`), and that pool behind the lean server. */
-const entries: Record<'undici' | 'lean' | 'lean-server' | 'lean-data', number> = { undici: 0, lean: 0, 'lean-server': 0, 'lean-data': 0 };
+/**
+ * The pairs of sides, by the flags both sides run with: undici's Pool sending (the floor's default;
+ * its output is traced, for the V8 checks), the proxy's own pool, that pool behind the lean server,
+ * and that server's parser fed by 'data' events.
+ */
+const PAIRS = {
+  undici: [],
+  lean: ['--client', 'lean'],
+  'lean-server': ['--server', 'lean', '--client', 'lean'],
+  'lean-data': ['--server', 'lean-data', '--client', 'lean'],
+} as const satisfies Record<string, readonly string[]>;
+type PairName = keyof typeof PAIRS;
+/** Each pair's ports: side a's, where a test sends, and side b's, where side a sends over mTLS. */
+const pairs = {} as Record<PairName, { entry: number; sideB: number }>;
 let foreign: { key: string; cert: string };
 
 /** A port free at this moment (the floor takes its ports on the command line, as peer-bench gives them). */
@@ -43,7 +53,7 @@ async function freePort(): Promise<number> {
 const outputs: string[] = [];
 
 /** Starts one side and waits for its "listening" line; `traced`: its output goes to `outputs`. */
-async function startSide(args: string[], traced = true): Promise<void> {
+async function startSide(args: string[], traced: boolean): Promise<void> {
   // The traces name the compiler of each wasm function (undici's llhttp parser), Liftoff or
   // TurboFan, and the tasks of each scavenge.
   const child = spawn(process.execPath, ['--trace-wasm-compilation-times', ...SCAVENGE_TRACE, 'bin/run.js', 'bench/h1-floor.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -74,19 +84,13 @@ beforeAll(async () => {
   }
   const other = await (await testPki()).credentialsFor('default/a');
   foreign = { key: String(other.current().key), cert: String(other.current().cert) };
-  [entry, sideB] = [await freePort(), await freePort()];
-  await startSide(['b', 'proxy-gc', '--listen', `${HOST}:${sideB}`, '--app', `${HOST}:${app.port}`, '--certs', dir]);
-  await startSide(['a', 'proxy-gc', '--listen', `${HOST}:${entry}`, '--peer', `${HOST}:${sideB}`, '--certs', dir]);
-  const [leanEntry, leanB] = [await freePort(), await freePort()];
-  await startSide(['b', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
-  await startSide(['a', 'proxy-gc', '--client', 'lean', '--listen', `${HOST}:${leanEntry}`, '--peer', `${HOST}:${leanB}`, '--certs', dir], false);
-  const [serverEntry, serverB] = [await freePort(), await freePort()];
-  await startSide(['b', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
-  await startSide(['a', 'proxy-gc', '--server', 'lean', '--client', 'lean', '--listen', `${HOST}:${serverEntry}`, '--peer', `${HOST}:${serverB}`, '--certs', dir], false);
-  const [dataEntry, dataB] = [await freePort(), await freePort()];
-  await startSide(['b', 'proxy-gc', '--server', 'lean-data', '--client', 'lean', '--listen', `${HOST}:${dataB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], false);
-  await startSide(['a', 'proxy-gc', '--server', 'lean-data', '--client', 'lean', '--listen', `${HOST}:${dataEntry}`, '--peer', `${HOST}:${dataB}`, '--certs', dir], false);
-  Object.assign(entries, { undici: entry, lean: leanEntry, 'lean-server': serverEntry, 'lean-data': dataEntry });
+  for (const [name, flags] of Object.entries(PAIRS) as Array<[PairName, readonly string[]]>) {
+    const [entry, sideB] = [await freePort(), await freePort()];
+    const traced = name === 'undici';
+    await startSide(['b', 'proxy-gc', ...flags, '--listen', `${HOST}:${sideB}`, '--app', `${HOST}:${app.port}`, '--certs', dir], traced);
+    await startSide(['a', 'proxy-gc', ...flags, '--listen', `${HOST}:${entry}`, '--peer', `${HOST}:${sideB}`, '--certs', dir], traced);
+    pairs[name] = { entry, sideB };
+  }
 }, 90_000);
 
 afterAll(async () => {
@@ -107,14 +111,9 @@ async function exchangeRaw(port: number, bytes: string, end = false): Promise<st
   return got;
 }
 
-describe.each([
-  ['undici', '--client undici'],
-  ['lean', '--client lean'],
-  ['lean-server', '--server lean --client lean'],
-  ['lean-data', '--server lean-data --client lean'],
-] as const)('bench/h1-floor.ts %s (%s)', (client, _flags) => {
+describe.each(Object.keys(PAIRS) as PairName[])('bench/h1-floor.ts, pair %s', (pair) => {
   it('carries a request and its response through both sides, headers end to end, hop-by-hop dropped', async () => {
-    const entry = entries[client];
+    const { entry } = pairs[pair];
     const res = await request(`http://${HOST}:${entry}/headers`, { headers: { 'x-trace': 'one', 'proxy-connection': 'keep-alive' } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-multi']).toEqual(['one', 'two']);
@@ -125,7 +124,7 @@ describe.each([
   });
 
   it('streams a request body and a large response body whole', async () => {
-    const entry = entries[client];
+    const { entry } = pairs[pair];
     // Bytes that differ along the body: a server that handed on a read buffer it then reused would show.
     const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
     const echoed = await request(`http://${HOST}:${entry}/echo`, { method: 'POST', body });
@@ -136,7 +135,7 @@ describe.each([
   });
 
   it('streams a chunked request body of many pieces, and keeps the connection for the next request', async () => {
-    const entry = entries[client];
+    const { entry } = pairs[pair];
     const piece = Buffer.alloc(50_000, 3);
     const pieces = Readable.from((function* () {
       for (let i = 0; i < 20; i++) yield piece;
@@ -167,7 +166,7 @@ describe.each([
   });
 
   it('passes the app status through, and fails the body when the app is cut mid-body', async () => {
-    const entry = entries[client];
+    const { entry } = pairs[pair];
     const notFound = await request(`http://${HOST}:${entry}/status/404`);
     expect(notFound.statusCode).toBe(404);
     expect(await notFound.body.text()).toBe('status 404');
@@ -181,6 +180,7 @@ describe('bench/h1-floor.ts', () => {
 
   it('with proxy-gc, both sides parse HTTP/1 as a proxy does: V8 never tiers undici\'s wasm parser up to its optimizing compiler (bin/mesh.js\'s --liftoff-only)', async () => {
     // A few hundred responses are more than V8 needs to tier the parser up when it may (~200).
+    const { entry } = pairs.undici;
     for (let i = 0; i < 400; i++) await (await request(`http://${HOST}:${entry}/size/100`)).body.arrayBuffer();
     expect(outputs).toHaveLength(2);
     for (const output of outputs) {
@@ -196,6 +196,7 @@ describe('bench/h1-floor.ts', () => {
   it("with proxy-gc, both sides scavenge on the main thread alone, as a proxy does (bin/proxy-v8-flags.js's --no-parallel-scavenge)", async () => {
     // Each request leaves ~15 kB of objects in each side's 1 MB young generation: 800 of them
     // scavenge both sides several times over. (Large bodies would not: their bytes live outside the heap.)
+    const { entry } = pairs.undici;
     await Promise.all(Array.from({ length: 4 }, async () => {
       for (let i = 0; i < 200; i++) await (await request(`http://${HOST}:${entry}/size/100`)).body.arrayBuffer();
     }));
@@ -209,7 +210,7 @@ describe('bench/h1-floor.ts', () => {
   }, 30_000);
 
   it('the lean server answers what it does not serve, what is not HTTP, HTTP/1.0 and a half-closed request, and closes the connection', async () => {
-    const entry = entries['lean-server'];
+    const { entry } = pairs['lean-server'];
     expect(await exchangeRaw(entry, 'CONNECT app:443 HTTP/1.1\r\nhost: app:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
     expect(await exchangeRaw(entry, 'GET / HTTP/1.1\r\nhost: app\r\nbad header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await exchangeRaw(entry, `GET / HTTP/1.1\r\nhost: app\r\nx-big: ${'y'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
@@ -220,7 +221,7 @@ describe('bench/h1-floor.ts', () => {
   });
 
   it('side b refuses a client whose certificate is from another anchor', async () => {
-    const socket = tlsConnect({ host: HOST, port: sideB, ...foreign, rejectUnauthorized: false, servername: 'sidecar-b.mesh.local' });
+    const socket = tlsConnect({ host: HOST, port: pairs.undici.sideB, ...foreign, rejectUnauthorized: false, servername: 'sidecar-b.mesh.local' });
     const outcome = await new Promise<string>((resolve) => {
       socket.once('error', (err) => resolve(`error: ${err.message}`));
       socket.once('secureConnect', () => {
