@@ -9,6 +9,8 @@ export interface Http1Head {
   headers: HeaderMap;
   host: string | undefined;
   contentType: string | undefined;
+  /** A request's `Expect` (the server edge answers it itself, and drops it). */
+  expect: string | undefined;
   /** The message has a body: a non-zero content-length, or a transfer-encoding. */
   hasBody: boolean;
   chunked: boolean;
@@ -24,6 +26,7 @@ export function readHttp1Head(raw: string[], dropped: ReadonlySet<string>): Http
   let headers: HeaderMap = {};
   let host: string | undefined;
   let contentType: string | undefined;
+  let expect: string | undefined;
   let hasBody = false;
   let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
@@ -31,6 +34,7 @@ export function readHttp1Head(raw: string[], dropped: ReadonlySet<string>): Http
     const value = raw[i + 1]!;
     if (name === 'host') host ??= value;
     else if (name === 'content-type') contentType ??= value;
+    else if (name === 'expect') expect ??= value;
     else if (name === 'content-length') hasBody ||= value !== '0';
     else if (name === 'transfer-encoding') {
       hasBody = true;
@@ -56,5 +60,5 @@ export function readHttp1Head(raw: string[], dropped: ReadonlySet<string>): Http
     for (const name in headers) if (name === 'te' || !named.includes(name)) kept[name] = headers[name]!;
     headers = kept;
   }
-  return { headers, host, contentType, hasBody, chunked };
+  return { headers, host, contentType, expect, hasBody, chunked };
 }

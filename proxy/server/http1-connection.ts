@@ -7,6 +7,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { CodedError } from '../../api/errors.ts';
 import { ProxyError } from '../errors.ts';
+import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
+import { readHttp1Head, type Http1Head } from '../http/http1-head.ts';
 import { HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../outbound/endpoint/native-http-parser.ts';
 import { RequestBody } from './http1-request-body.ts';
 import { Http1Response, type ResponseConnection } from './http1-response.ts';
@@ -19,12 +21,10 @@ export interface ParsedRequest {
   url: string;
   /** HTTP/1.x's minor version: 0 or 1. */
   minor: number;
-  /** [name, value, ...] in the case the client wrote. */
-  rawHeaders: string[];
-  /** Null when the request has no body (no content-length above 0, no transfer-encoding). */
+  /** The head as the mesh reads it, once: hop-by-hop headers and `Expect` dropped, names lower case. */
+  head: Http1Head;
+  /** Null when the request has no body (`head.hasBody`: a content-length above 0, or a transfer-encoding). */
   body: RequestBody | null;
-  /** The `Expect` header, if the request has one. */
-  expect: string | undefined;
 }
 
 /** A CONNECT or Upgrade request, handed over with its socket: the shape the tunnel handlers read. */
@@ -50,6 +50,9 @@ export interface ConnectionOwner {
   /** Input that is not HTTP, a head too slow, a socket error: the edge answers or closes. */
   onClientError(conn: Http1ServerConnection, err: Error & { code?: string }): void;
 }
+
+/** Headers that describe one connection, or that this edge acts on itself: it answers `Expect: 100-continue`, so the next hop must not wait for it. */
+const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
 
 /** How many parsed requests may wait behind the one being answered before reading stops. */
 const MAX_WAITING = 16;
@@ -296,16 +299,8 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
       url = this.flushedUrl;
       this.flushedUrl = '';
     }
-    let hasBody = false;
-    let expect: string | undefined;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') hasBody = headers[i + 1] !== '0';
-      else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') hasBody = true;
-      else if (name.length === 6 && name.toLowerCase() === 'expect') expect = headers[i + 1];
-    }
     const methodName = METHODS[method!] ?? 'GET';
-    const req: ParsedRequest = { method: methodName, url, minor, rawHeaders: headers, body: null, expect };
+    const req: ParsedRequest = { method: methodName, url, minor, head: readHttp1Head(headers, DROPPED), body: null };
     const entry: Entry = { req, res: new Http1Response(this, methodName, minor, keepAlive), tunnel: null, rest: null };
     if (upgrade) {
       // The bytes after this head are not HTTP: read no further, and hand the socket over once
@@ -316,7 +311,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
       this.updateReading();
       return 2; // llhttp: no body; stop as an upgrade
     }
-    if (hasBody) {
+    if (req.head.hasBody) {
       req.body = new RequestBody(this);
       this.reading = entry;
     }
@@ -351,7 +346,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     this.reading = null;
     const body = entry.req.body!;
     if (this.flushedHeaders.length > 0) {
-      body.trailers = trailerMap(this.flushedHeaders);
+      body.trailers = readHttp1Head(this.flushedHeaders, HOP_BY_HOP).headers;
       this.flushedHeaders = [];
     }
     body.complete = true;
@@ -449,14 +444,4 @@ function headerObject(raw: string[]): IncomingHttpHeaders {
     else if (name !== 'host') headers[name] = `${prev}, ${raw[i + 1]}`;
   }
   return headers;
-}
-
-function trailerMap(raw: string[]): Record<string, string | string[]> {
-  const trailers: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const prev = Object.hasOwn(trailers, name) ? trailers[name] : undefined; // not Object's `constructor`
-    trailers[name] = prev === undefined ? raw[i + 1]! : typeof prev === 'string' ? [prev, raw[i + 1]!] : [...prev, raw[i + 1]!];
-  }
-  return trailers;
 }

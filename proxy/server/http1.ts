@@ -5,8 +5,6 @@
 import type { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
-import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
-import { readHttp1Head } from '../http/http1-head.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
@@ -18,8 +16,6 @@ import { trailerLines } from './http1-response-head.ts';
 import { ConnectionSweep } from './http1-timeouts.ts';
 import { callService, createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
-/** Headers that describe one connection, or that this edge has already acted on: it answers `Expect: 100-continue` itself, so the next hop must not wait for it. */
-const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
 const CONTINUE = /^100-continue$/i;
 
 /**
@@ -74,7 +70,7 @@ export class Http1Edge implements ConnectionOwner {
 
   onRequest(conn: Http1ServerConnection, req: ParsedRequest, res: Http1Response): void {
     const { opts } = this;
-    const head = readHttp1Head(req.rawHeaders, DROPPED);
+    const head = req.head;
     const grpc = isGrpc(head.contentType);
     const ctx = createContext(opts.ids, opts.direction, conn.info, grpc, grpc ? (head.headers['grpc-timeout'] as string) : undefined);
     opts.drain.begin();
@@ -88,14 +84,14 @@ export class Http1Edge implements ConnectionOwner {
       if (upstreamBody !== null && !upstreamBody.readableEnded) upstreamBody.destroy();
     };
     // As node:http: 100 Continue before the body is read, 417 for any other expectation (HTTP/1.1 only).
-    if (req.expect !== undefined && req.minor === 1) {
-      if (!CONTINUE.test(req.expect)) return this.writeError(res, new ProxyError('BAD_REQUEST', `expectation "${req.expect.slice(0, 100)}" cannot be met`), grpc, ctx.id, req, 417);
+    if (head.expect !== undefined && req.minor === 1) {
+      if (!CONTINUE.test(head.expect)) return this.writeError(res, new ProxyError('BAD_REQUEST', `expectation "${head.expect.slice(0, 100)}" cannot be met`), grpc, ctx.id, req, 417);
       conn.writeContinue();
     }
 
     const target = requestTarget(req.url, head.host, conn.info.connectTarget, conn.info.originalDst);
     if (target instanceof ProxyError) return this.writeError(res, target, grpc, ctx.id, req);
-    const body = head.hasBody ? req.body : null;
+    const body = req.body;
     const meshReq: MeshRequest = {
       protocol: 'http/1.1',
       method: req.method,
