@@ -268,9 +268,9 @@ export interface ChildProxy {
   exited: Promise<number | string | null>;
 }
 
-/** A real `mesh proxy` process configured by `env` alone (the names the injector and the demo runner set). */
-export async function spawnProxy(env: Record<string, string>): Promise<ChildProxy> {
-  const child = spawn(process.execPath, ['bin/mesh.js', 'proxy'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_LOG_LEVEL: 'info', ...env } });
+/** A real `mesh proxy` process configured by `env` alone (the names the injector and the demo runner set); `nodeArgs` go to `node` before bin/mesh.js. */
+export async function spawnProxy(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ChildProxy> {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/mesh.js', 'proxy'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_LOG_LEVEL: 'info', ...env } });
   const exited = new Promise<number | string | null>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal)));
   const listening = await new Promise<{ admin: { port: number }; inbound: { port: number } }>((resolve, reject) => {
     let partial = '';

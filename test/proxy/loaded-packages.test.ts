@@ -2,7 +2,8 @@
 // not @grpc/grpc-js, @grpc/proto-loader, node-forge or undici, whose memory every idle proxy would
 // carry (its control-plane calls go through proxy/grpc/ on node:http2, its CSR through
 // identity/csr.ts, its HTTP/1 to endpoints through outbound/endpoint/http1-pool.ts); and no
-// `WebAssembly` (bin/mesh.js takes it away: `long`'s helper module started V8's wasm engine).
+// `WebAssembly` (bin/mesh.js takes it away: `long`'s helper module started V8's wasm engine),
+// unless `node --expose-wasm` asks for it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ const NET = await addressBlock();
 const PRELOAD = new URL('./fixtures/report-loaded-packages.cjs', import.meta.url).pathname;
 
 let cp: ControlPlane;
-let proxy: ChildProxy | undefined;
+const proxies: ChildProxy[] = [];
 
 beforeAll(async () => {
   cp = await controlPlane({ fixtures: ['lesson'] });
@@ -22,29 +23,40 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  if (proxy && proxy.child.exitCode === null) {
+  for (const proxy of proxies) {
+    if (proxy.child.exitCode !== null) continue;
     proxy.child.kill('SIGTERM');
     await proxy.exited;
   }
   await cp?.close();
 });
 
-it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-loader, node-forge; it has no WebAssembly', async () => {
-  const report = join(cp.dir, 'loaded.json');
-  proxy = await spawnProxy({
+/** Starts a proxy on `${NET}.host` (`nodeArgs` before bin/mesh.js) and reads what it had loaded once started. */
+async function loadedBy(host: number, nodeArgs: string[] = []): Promise<{ packages: string[]; webAssembly: string }> {
+  const report = join(cp.dir, `loaded-${host}.json`);
+  proxies.push(await spawnProxy({
     NODE_OPTIONS: `--require ${PRELOAD}`, MESH_TEST_LOADED_FILE: report,
-    MESH_POD_IP: `${NET}.51`, MESH_PROXY_OUTBOUND_PORT: '0', MESH_PROXY_INBOUND_PORT: '0', MESH_PROXY_ADMIN_PORT: '0', MESH_PROXY_TAP_PORT: '0',
+    MESH_POD_IP: `${NET}.${host}`, MESH_PROXY_OUTBOUND_PORT: '0', MESH_PROXY_INBOUND_PORT: '0', MESH_PROXY_ADMIN_PORT: '0', MESH_PROXY_TAP_PORT: '0',
     MESH_POD_NAME: 'checkout-1', MESH_POD_NAMESPACE: 'production', MESH_SERVICE_ACCOUNT: 'checkout',
     MESH_POD_LABELS: 'app=checkout', MESH_POD_PORTS: 'http:8080',
     MESH_IDENTITY: 'spiffe://cluster.local/ns/production/sa/checkout',
     MESH_IDENTITY_ADDR: cp.identity!.addr, MESH_DESTINATION_ADDR: cp.destination!.address,
     MESH_TRUST_ANCHORS: cp.anchorsFile, MESH_TOKEN_FILE: cp.tokenFile('production', 'checkout'),
-  });
+  }, nodeArgs));
   await expect.poll(() => existsSync(report), { timeout: 15_000 }).toBe(true);
-  const { packages: loaded, webAssembly } = JSON.parse(readFileSync(report, 'utf8')) as { packages: string[]; webAssembly: string };
+  return JSON.parse(readFileSync(report, 'utf8')) as { packages: string[]; webAssembly: string };
+}
+
+it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-loader, node-forge; it has no WebAssembly', async () => {
+  const { packages: loaded, webAssembly } = await loadedBy(51);
   expect(loaded).toContain('protobufjs');
   // protobufjs's `long` is still there (without WebAssembly it multiplies in JavaScript).
   expect(loaded).toContain('long');
   expect(webAssembly).toBe('undefined');
   expect(loaded.filter((p) => ['undici', '@grpc/grpc-js', '@grpc/proto-loader', 'node-forge'].includes(p))).toEqual([]);
+}, 30_000);
+
+it('`node --expose-wasm bin/mesh.js proxy` keeps WebAssembly, as bin/mesh.js says an operator can', async () => {
+  const { webAssembly } = await loadedBy(52, ['--expose-wasm']);
+  expect(webAssembly).toBe('object');
 }, 30_000);
