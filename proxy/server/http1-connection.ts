@@ -40,7 +40,7 @@ export interface TunnelRequest {
 
 /** What the connection asks of its edge. */
 export interface ConnectionOwner {
-  readonly sweep: ConnectionSweep;
+  readonly sweep: ConnectionSweep<Http1ServerConnection>;
   readonly keepAliveLines: string;
   readonly maxHeaderBytes: number;
   readonly draining: boolean;

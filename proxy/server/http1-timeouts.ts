@@ -13,10 +13,10 @@ export interface SweptConnection {
   idleTimedOut(): void;
 }
 
-export class ConnectionSweep {
+export class ConnectionSweep<C extends SweptConnection = SweptConnection> {
   /** Ticks since the sweep began; connections stamp it. */
   tick = 0;
-  readonly connections = new Set<SweptConnection>();
+  readonly connections = new Set<C>();
   private timer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
   private readonly headTicks: number;
@@ -34,13 +34,13 @@ export class ConnectionSweep {
     this.idleTicks = keepAliveTimeoutMs > 0 ? Math.ceil(keepAliveTimeoutMs / this.intervalMs) + 1 : Infinity;
   }
 
-  add(conn: SweptConnection): void {
+  add(conn: C): void {
     this.connections.add(conn);
     // Runs only while there are connections: an idle proxy wakes for nothing.
     if (this.timer === null) this.timer = setInterval(this.sweep, this.intervalMs).unref();
   }
 
-  delete(conn: SweptConnection): void {
+  delete(conn: C): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.timer !== null) {
       clearInterval(this.timer);

@@ -43,7 +43,7 @@ export interface Http1EdgeOptions extends EdgeOptions {
 }
 
 export class Http1Edge implements ConnectionOwner {
-  readonly sweep: ConnectionSweep;
+  readonly sweep: ConnectionSweep<Http1ServerConnection>;
   /** node:http's hint, which the proxy's own pool reads to close its idle connections before this edge does. */
   readonly keepAliveLines: string;
   readonly maxHeaderBytes: number;
@@ -54,7 +54,7 @@ export class Http1Edge implements ConnectionOwner {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     // Draining: connections between requests close now; the others say `Connection: close` next.
     opts.drain.onDrain(() => {
-      for (const conn of this.sweep.connections) if ((conn as Http1ServerConnection).idle) (conn as Http1ServerConnection).socket.destroy();
+      for (const conn of this.sweep.connections) if (conn.idle) conn.socket.destroy();
     });
   }
 
