@@ -9,7 +9,6 @@
 // on, for good: V8 reads the flag at each tiering decision, so the functions that are hot by then
 // are optimized as they would have been.
 import { setFlagsFromString } from 'node:v8';
-import { performance } from 'node:perf_hooks';
 
 /** How often the proxy's load is read. */
 const WINDOW_MS = 1000;
@@ -29,20 +28,16 @@ const BUSY_UTILIZATION = 0.5;
 const BUSY_WINDOWS = 2;
 
 /**
- * From now on, reads `requestsStarted()` (requests begun so far) and the event loop's use every
- * second; turns TurboFan on (`--opt`) after `BUSY_WINDOWS` busy windows in a row, then stops
- * reading. The timer never keeps the process alive.
+ * From now on, reads the proxy's load (`load`: proxy/load-window.ts, whose `next()` gives the
+ * requests begun and the event loop's use since the last look) every second; turns TurboFan on
+ * (`--opt`) after `BUSY_WINDOWS` busy windows in a row, then stops reading. The timer never keeps
+ * the process alive.
  */
-export function optimizeWhenBusy(requestsStarted) {
-  let lastLoop = performance.eventLoopUtilization();
-  let lastRequests = requestsStarted();
+export function optimizeWhenBusy(load) {
   let busyInARow = 0;
   const timer = setInterval(() => {
-    const loop = performance.eventLoopUtilization();
-    const requests = requestsStarted();
-    const busy = requests - lastRequests >= BUSY_REQUESTS || performance.eventLoopUtilization(loop, lastLoop).utilization >= BUSY_UTILIZATION;
-    lastLoop = loop;
-    lastRequests = requests;
+    const { requests, utilization } = load.next();
+    const busy = requests >= BUSY_REQUESTS || utilization >= BUSY_UTILIZATION;
     busyInARow = busy ? busyInARow + 1 : 0;
     if (busyInARow < BUSY_WINDOWS) return;
     clearInterval(timer);

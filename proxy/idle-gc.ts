@@ -1,8 +1,9 @@
 // Gives the heap back when the proxy turns quiet: one full garbage collection once few requests arrive and the heap has grown since the last.
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
+import { LoadWindow, type Load } from './load-window.ts';
 
 /**
  * A window with at most this many requests a second, on average, counts as quiet. The demo's
@@ -33,9 +34,9 @@ export interface IdleGcOptions {
   logger: Logger;
 }
 
-/** Few requests began in the window, and the event loop was mostly idle through it (since `since`). */
-function quiet(requests: number, windowMs: number, since: EventLoopUtilization): boolean {
-  return requests <= (QUIET_REQUESTS_PER_SECOND * windowMs) / 1000 && performance.eventLoopUtilization(since).utilization <= QUIET_LOOP_UTILIZATION;
+/** Few requests began in the window, and the event loop was mostly idle through it. */
+function quiet(load: Load, windowMs: number): boolean {
+  return load.requests <= (QUIET_REQUESTS_PER_SECOND * windowMs) / 1000 && load.utilization <= QUIET_LOOP_UTILIZATION;
 }
 
 interface HeapSize {
@@ -98,9 +99,8 @@ const SECOND_GC_DELAY_MS = 1000;
 export class IdleGc {
   private timer: NodeJS.Timeout | undefined;
   private second: NodeJS.Timeout | undefined;
-  private lastRequests = 0;
-  /** The event loop's use at the start of the window being looked at. */
-  private lastLoop: EventLoopUtilization = performance.eventLoopUtilization();
+  /** The window being looked at: requests begun, the event loop's use. */
+  private readonly load: LoadWindow;
   /**
    * The heap after the last full collection seen here; none yet at start. Start-up is a burst of
    * its own (modules compiled, protos parsed, the certificate, the first connections): whether V8
@@ -109,13 +109,14 @@ export class IdleGc {
    * the first quiet window after start collects whatever the heap's size.
    */
   private last: HeapSize | undefined;
-  constructor(private readonly opts: IdleGcOptions) {}
+  constructor(private readonly opts: IdleGcOptions) {
+    this.load = new LoadWindow(opts.requestsStarted);
+  }
 
   /** Looks every interval; the timer never keeps the process alive. */
   start(): void {
     if (this.timer) return;
-    this.lastRequests = this.opts.requestsStarted();
-    this.lastLoop = performance.eventLoopUtilization();
+    this.load.restart();
     this.timer = setInterval(() => this.check(), this.opts.intervalMs);
     this.timer.unref();
   }
@@ -127,12 +128,8 @@ export class IdleGc {
   }
 
   private check(): void {
-    const requests = this.opts.requestsStarted();
-    const arrived = requests - this.lastRequests;
-    this.lastRequests = requests;
-    const since = this.lastLoop;
-    this.lastLoop = performance.eventLoopUtilization();
-    if (!quiet(arrived, this.opts.intervalMs, since) || this.second) return;
+    const load = this.load.next();
+    if (!quiet(load, this.opts.intervalMs) || this.second) return;
     const before = heapSize();
     if (this.last && before.committed - this.last.committed < GROWTH_BYTES) {
       // V8 may have collected by itself since: what it left is the new reference.
@@ -146,14 +143,14 @@ export class IdleGc {
     this.last = after;
     const mb = (n: number) => Math.round(n / 1e5) / 10;
     this.opts.logger.debug(
-      { requests: arrived, ms: Math.round(ms * 10) / 10, usedMb: [mb(before.used), mb(after.used)], committedMb: [mb(before.committed), mb(after.committed)] },
+      { requests: load.requests, ms: Math.round(ms * 10) / 10, usedMb: [mb(before.used), mb(after.used)], committedMb: [mb(before.committed), mb(after.committed)] },
       'quiet: full GC',
     );
     // The second collection only if the proxy is still quiet (the first one's own pause not counted).
-    const afterFirst = performance.eventLoopUtilization();
+    const afterFirst = new LoadWindow(this.opts.requestsStarted);
     this.second = setTimeout(() => {
       this.second = undefined;
-      if (!quiet(this.opts.requestsStarted() - requests, SECOND_GC_DELAY_MS, afterFirst)) return;
+      if (!quiet(afterFirst.next(), SECOND_GC_DELAY_MS)) return;
       compactingGc();
       this.last = heapSize();
     }, SECOND_GC_DELAY_MS);

@@ -1,6 +1,7 @@
 // `mesh proxy`: runs one sidecar proxy until SIGTERM/SIGINT or POST /shutdown, then drains and exits 0.
 // `mesh proxy` runs the proxy itself: its settings and its lifecycle are the proxy's own code.
 import { ConfigError, loadConfig, SETTINGS } from '../../proxy/config.ts';
+import { LoadWindow } from '../../proxy/load-window.ts';
 import { Proxy } from '../../proxy/proxy.ts';
 
 export const summary = 'run a sidecar proxy (outbound 4140, inbound 4143, admin 4191, tap 4190)';
@@ -34,9 +35,8 @@ export async function run(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   // Started: bin/mesh.js (it kept V8's optimizing compiler off while the modules loaded) turns the
-  // compiler on once the proxy is busy, judged by the requests it begins (bin/optimize-when-busy.js).
-  const requestsStarted = () => proxy.requestsStarted;
-  proxy.start().then(() => (process as NodeJS.EventEmitter).emit('mesh:proxy-started', requestsStarted), (err: Error) => {
+  // compiler on once the proxy is busy, judged by its load (bin/optimize-when-busy.js reads this window).
+  proxy.start().then(() => (process as NodeJS.EventEmitter).emit('mesh:proxy-started', new LoadWindow(() => proxy.requestsStarted)), (err: Error) => {
     proxy.logger.fatal({ err }, `proxy failed to start: ${err.message}`);
     if (err instanceof ConfigError) console.error(`mesh proxy: ${err.message}`);
     process.exit(err instanceof ConfigError ? 2 : 1);
