@@ -19,6 +19,11 @@ export function forward(src: Readable, dst: Writable, end = true): void {
   if (end) src.on('end', onEnd);
 }
 
+/** Where `src` is being forwarded to (for its owner's own listeners: no second record of the pair). */
+export function forwardedTo(src: Readable): Writable | undefined {
+  return (src as Forwarded)[kDestination];
+}
+
 function onData(this: Forwarded, chunk: Buffer): void {
   const dst = this[kDestination]!;
   if (!dst.write(chunk)) holdUntilDrained(this, dst);

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { OwnedSignal } from '../http/cancel.ts';
-import { forward } from '../http/forward.ts';
+import { forward, forwardedTo } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse } from './error-response.ts';
@@ -142,7 +142,6 @@ export class Http2Edge {
       (stream as TaggedStream)[kEdge]!.responseTrailers = trailers;
       stream.on('wantTrailers', onWantTrailers);
     }
-    (body as ResponseBody)[kClientStream] = stream as TaggedStream;
     body.on('error', onResponseBodyError);
     // The stream's 'close' listener (onStream) destroys the body if the client leaves first.
     forward(body, stream);
@@ -220,13 +219,9 @@ function onStreamClose(this: TaggedStream): void {
   state.settleTrailers(undefined);
 }
 
-/** The client stream a response body is written to, set on the body for its shared 'error' listener. */
-const kClientStream = Symbol('mesh.edge-client-stream');
-type ResponseBody = Readable & { [kClientStream]?: TaggedStream };
-
-/** The upstream's body failed mid-stream: the client's stream is reset (CANCEL for a cancel). */
-function onResponseBodyError(this: ResponseBody, err: Error & { code?: string }): void {
-  const stream = this[kClientStream]!;
+/** The upstream's body failed mid-stream: the client's stream (the body's forward destination) is reset (CANCEL for a cancel). */
+function onResponseBodyError(this: Readable, err: Error & { code?: string }): void {
+  const stream = forwardedTo(this) as TaggedStream;
   const cancelled = err.name === 'AbortError' || err.code === 'ABORT_ERR';
   stream[kEdge]!.opts.logger.warn({ request: stream[kEdge]!.id, err: err.message }, 'response body from upstream failed mid-stream; resetting the client stream');
   stream.close(cancelled ? constants.NGHTTP2_CANCEL : constants.NGHTTP2_INTERNAL_ERROR);

@@ -5,7 +5,7 @@ import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:ht
 import type { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
-import { forward } from '../../http/forward.ts';
+import { forward, forwardedTo } from '../../http/forward.ts';
 import { endToEndHeaders } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
@@ -59,10 +59,8 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
     onCancel(req.signal, ex);
 
     if (req.body) {
-      const source = req.body as RequestBody;
-      source[kBodyOf] = ex;
-      source.on('error', onRequestBodyError);
-      forward(source, stream);
+      req.body.on('error', onRequestBodyError);
+      forward(req.body, stream);
       // The stream was opened with waitForTrailers: it stays open until trailers (maybe none) go.
       if (req.trailers) stream.on('wantTrailers', onWantTrailers);
     }
@@ -76,13 +74,9 @@ export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: str
   });
 }
 
-/** The exchange a request body is sent by, set on the body for its shared 'error' listener. */
-const kBodyOf = Symbol('mesh.h2-request-body-of');
-type RequestBody = Readable & { [kBodyOf]?: H2Exchange };
-
-/** The request body failed (the client went away mid-body): the upstream stream goes. */
-function onRequestBodyError(this: RequestBody): void {
-  this[kBodyOf]!.onCancel();
+/** The request body failed (the client went away mid-body): the upstream stream (the body's forward destination) goes. */
+function onRequestBodyError(this: Readable): void {
+  (forwardedTo(this) as TaggedStream)[kExchange]!.onCancel();
 }
 
 function onWantTrailers(this: TaggedStream): void {
