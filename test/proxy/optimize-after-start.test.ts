@@ -4,14 +4,16 @@
 // function it optimizes to standard output, beside the proxy's JSON log lines. Nothing is optimized
 // before "proxy listening" (the end of start-up), nor by a proxy that carries a few requests a
 // second (whose first lookups parse the destination API: protobufjs's parser is what an idle proxy
-// optimized before); under steady traffic, functions of the proxy's own request path are.
+// optimized before); under steady traffic, functions of the proxy's own request path are; and a
+// tunnel's bytes alone, which begin no request, turn it on by keeping the event loop at work.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createTcp, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 import { controlPlane, proxyArgs, startPodApp, type ControlPlane, type PodApp } from '../helpers/control-plane.ts';
-import { startAppBehindTwoProxies, trafficRound, type AppBehindProxies, type ProxyHandle } from '../helpers/two-proxies.ts';
+import { startAppBehindTwoProxies, startTwoProxies, trafficRound, type AppBehindProxies, type ProxyHandle, type TwoProxies } from '../helpers/two-proxies.ts';
 
 /** This run's own loopback /24 (another run of this file may be going on at the same time). */
 const NET = await addressBlock();
@@ -119,4 +121,66 @@ describe('the optimizing compiler of an idle `mesh proxy`', () => {
       await pool.close();
     }
   }, 60_000);
+});
+
+describe('the optimizing compiler of a `mesh proxy` that carries a tunnel', () => {
+  const DB = 'db.test.svc.cluster.local:5432';
+  let tunnelMesh: TwoProxies;
+  let client: Socket | undefined;
+
+  beforeAll(async () => {
+    // The database stand-in reads and drops whatever arrives.
+    const sink = createTcp((s) => s.on('error', () => {}).resume());
+    await new Promise<void>((r) => sink.listen(0, `${NET}.31`, r));
+    tunnelMesh = await startTwoProxies({
+      mode: 'process',
+      clientIp: `${NET}.30`,
+      serverIp: `${NET}.31`,
+      services: [{ authority: DB, port: (sink.address() as AddressInfo).port }],
+      apps: [{ close: () => new Promise((r) => sink.close(r)) }],
+      nodeArgs: ['--trace-opt'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.destroy();
+    await tunnelMesh?.close();
+  });
+
+  it("is on once a tunnel's bytes keep the event loop at work, though they begin no request", async () => {
+    const socket = (client = tcpConnect(tunnelMesh.outbound.port, tunnelMesh.outbound.host));
+    socket.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      let head = '';
+      socket.once('error', reject);
+      socket.write(`CONNECT ${DB} HTTP/1.1\r\nHost: ${DB}\r\n\r\n`);
+      socket.on('data', function onHead(d: Buffer) {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.off('data', onHead);
+        expect(head).toMatch(/^HTTP\/1.1 200/);
+        resolve();
+      });
+    });
+    // Opaque bytes (a leading zero is no protocol the outbound detects), as fast as the tunnel takes
+    // them, until both proxies have optimized something: one CONNECT is all the requests there are,
+    // far under the 50 a second that count as busy, so only the event loop's use can turn it on.
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    chunk[0] = 0;
+    let writing = true;
+    const pump = () => {
+      while (writing && socket.write(chunk));
+      if (writing) socket.once('drain', pump);
+    };
+    pump();
+    const sinceListening = (proxy: ProxyHandle) => {
+      const out = proxy.stdout!();
+      return [...out.slice(out.indexOf('"msg":"proxy listening"')).matchAll(OPTIMIZED)].length;
+    };
+    try {
+      await expect.poll(() => [tunnelMesh.outbound, tunnelMesh.inbound].map((proxy) => sinceListening(proxy) > 0), { timeout: 60_000, interval: 250 }).toEqual([true, true]);
+    } finally {
+      writing = false;
+    }
+  }, 90_000);
 });
