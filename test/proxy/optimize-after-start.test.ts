@@ -7,6 +7,9 @@
 // optimized before); under steady traffic, functions of the proxy's own request path are; and a
 // tunnel's bytes alone, which begin no request, turn it on by keeping the event loop at work.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createTcp, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,4 +186,25 @@ describe('the optimizing compiler of a `mesh proxy` that carries a tunnel', () =
       writing = false;
     }
   }, 90_000);
+});
+
+describe('`node --opt bin/mesh.js proxy`', () => {
+  it('keeps the compiler on from the start: a flag on the command line wins over the proxy\'s own choice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opt-flag-'));
+    const endpoints = join(dir, 'endpoints.yaml');
+    writeFileSync(endpoints, ''); // development mode with no resources: enough to start
+    const args = ['--pod-ip', `${NET}.40`, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--tap-port', '0', '--endpoints-file', endpoints];
+    const proxy = spawn(process.execPath, ['--opt', '--trace-opt', 'bin/mesh.js', 'proxy', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESH_LOG_LEVEL: 'info' } });
+    let out = '';
+    proxy.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await expect.poll(() => out.includes('"msg":"proxy listening"'), { timeout: 30_000 }).toBe(true);
+      // With the proxy's own choice the trace is empty up to here (the first test above).
+      expect(out.slice(0, out.indexOf('"msg":"proxy listening"'))).toMatch(/TURBOFAN|MAGLEV/);
+    } finally {
+      proxy.kill('SIGTERM');
+      await new Promise((r) => proxy.once('close', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
