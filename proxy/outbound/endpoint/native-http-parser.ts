@@ -42,6 +42,15 @@ interface NativeHttpParserClass {
 // By createRequire: `_http_common` is a built-in module missing from ESM's list of importable ones.
 const require = createRequire(import.meta.url);
 const common = require('_http_common') as { HTTPParser: NativeHttpParserClass; methods: readonly string[] };
+// Not public API, so checked once at load: a Node whose parser lost a slot or a method the proxy
+// uses stops the proxy at start with this, not a TypeError at its first request.
+const missing = ['kOnMessageBegin', 'kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'kOnExecute', 'REQUEST', 'RESPONSE']
+  .filter((name) => typeof (common.HTTPParser as unknown as Record<string, unknown> | undefined)?.[name] !== 'number')
+  .concat(['initialize', 'execute', 'finish', 'close', 'consume', 'unconsume', 'getCurrentBuffer'].filter((name) => typeof common.HTTPParser?.prototype?.[name as keyof NativeHttpParser] !== 'function'))
+  .concat(Array.isArray(common.methods) ? [] : ['methods']);
+if (missing.length > 0) {
+  throw new Error(`Node ${process.version}'s built-in HTTP parser (_http_common.HTTPParser) lacks ${missing.join(', ')}, which the proxy's HTTP/1 edge and client read requests and responses with; run the proxy on Node 20 (the version it is built and tested on)`);
+}
 export const HTTPParser: NativeHttpParserClass = common.HTTPParser;
 /** A request's method as the parser reports it, a number: its name is `METHODS[number]`. */
 export const METHODS: readonly string[] = common.methods;

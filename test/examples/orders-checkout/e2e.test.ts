@@ -230,6 +230,10 @@ describe('the demo, end to end', () => {
 
   it('leaves its pods serving when the runner is killed with SIGKILL; the next npm start stops them first, then comes up', async () => {
     const killed = run;
+    // pods.json names the runner by PID and start time, so a dead runner whose PID went to another
+    // process reads as stopped (`mesh pods`, the next start): the start time is the running one's.
+    expect(killed.runnerStarted).toBeDefined();
+    expect(killed.runnerStarted).toBe(identify(killed.runnerPid)?.started);
     const closed = new Promise<void>((resolve) => demo.child.stdout!.on('close', () => resolve()));
     process.kill(killed.runnerPid, 'SIGKILL'); // the runner alone: no chance to stop anything
     await closed;
