@@ -1,6 +1,6 @@
 import { DEFAULT_POLICIES } from '../api/destination-types.ts';
 import { parsePortRanges } from '../api/port-ranges.ts';
-import { parseCidr } from '../proxy-init/cidr.ts';
+import { parseCidr } from '../api/cidr.ts';
 // The annotations the injector reads (linkerd.io/inject, config.linkerd.io/* overrides) and writes
 // (markers); overrides are parsed here, and a bad value becomes a warning, never a failed deploy.
 
@@ -92,9 +92,9 @@ export function proxyConfig(
 
 /** `10.1.0.0/16, FD00::/8` -> `10.1.0.0/16,fd00::/8`; undefined when any entry is not a CIDR as its tool reads it. */
 export function cidrList(value: string): string | undefined {
-  // proxy-init's own reading (proxy-init/cidr.ts), so the annotation accepts what proxy-init will.
-  const cidrs = value.split(',').map((entry) => parseCidr(entry));
-  return cidrs.every((c) => c !== undefined) ? cidrs.map((c) => c.cidr).join(',') : undefined;
+  // The mesh's one reading (api/cidr.ts), proxy-init's too, so the annotation accepts what proxy-init will.
+  const cidrs = value.split(',').map((entry) => parseCidr(entry.trim()));
+  return cidrs.every((c) => c !== undefined) ? cidrs.map((c) => c.text).join(',') : undefined;
 }
 
 /** `25, 587,4000-4100` -> `25,587,4000-4100`; undefined when any entry is not a port or an ordered range. */

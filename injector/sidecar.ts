@@ -3,7 +3,7 @@
 import type { ProxyConfig } from './annotations.ts';
 import { PROXY_CONTAINER, type InjectMode } from './decision.ts';
 import type { InjectOptions } from './options.ts';
-import { parseCidr } from '../proxy-init/cidr.ts';
+import { parseCidr } from '../api/cidr.ts';
 import { hasIpv6, isDualStack, primaryFamily, type PodIpFamily } from '../api/pod-ip-family.ts';
 import type { Container, EnvVar, Volume } from './workloads.ts';
 
@@ -133,8 +133,8 @@ export function proxyInitContainer(config: ProxyConfig, podIpFamily: PodIpFamily
   // cluster without IPv6 would be refused by proxy-init (no ip6tables rules to put it in), and the
   // pod would never start: it is left out, with a warning, as a bad annotation value is.
   const subnets = config.skipSubnets ? config.skipSubnets.split(',') : [];
-  // Told by proxy-init's own CIDR parser, which annotations.ts already checked each entry with.
-  const withoutRules = hasIpv6(podIpFamily) ? [] : subnets.filter((cidr) => parseCidr(cidr)?.family === 'IPv6');
+  // Told by the mesh's one CIDR reading (api/cidr.ts), which annotations.ts already checked each entry with.
+  const withoutRules = hasIpv6(podIpFamily) ? [] : subnets.filter((cidr) => parseCidr(cidr.trim())?.family === 'IPv6');
   if (withoutRules.length > 0) warnings.push(`annotation config.linkerd.io/skip-subnets: ${withoutRules.join(',')} ignored: the pods have no IPv6 address (pod IP family ${podIpFamily}), so proxy-init writes no ip6tables rules`);
   const kept = subnets.filter((cidr) => !withoutRules.includes(cidr));
   if (kept.length > 0) args.push('--skip-inbound-from', kept.join(','));

@@ -1,8 +1,7 @@
 // The pod's IPv6 addresses that other hosts can reach, read from /proc/net/if_inet6: without
 // --ipv6, proxy-init writes IPv4 (iptables) rules only, so traffic over these goes around the proxy.
-// And the one way proxy-init writes an IPv6 address (RFC 5952), in the warning and in the rules.
 import { readFileSync } from 'node:fs';
-import { SocketAddress } from 'node:net';
+import { ipv6Text } from '../api/cidr.ts';
 
 export interface Ipv6Address {
   address: string;
@@ -34,7 +33,3 @@ export function routableIpv6Addresses(): Ipv6Address[] {
   return out;
 }
 
-/** An IPv6 address as Node writes a socket's (RFC 5952: fd00::2), as the rest of the mesh does. */
-export function ipv6Text(address: string): string {
-  return new SocketAddress({ address, family: 'ipv6' }).address;
-}

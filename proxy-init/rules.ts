@@ -4,8 +4,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { CodedError } from '../api/errors.ts';
 import { portList } from '../injector/annotations.ts';
-import { CIDR_EXPECTED, parseCidr, type Cidr } from './cidr.ts';
-import { ipv6Text } from './ipv6.ts';
+import { CIDR_EXPECTED, ipv6Text, parseCidr, type Cidr, type IpFamily } from '../api/cidr.ts';
 
 export const REDIRECT_CHAIN = 'PROXY_INIT_REDIRECT';
 export const OUTPUT_CHAIN = 'PROXY_INIT_OUTPUT';
@@ -55,7 +54,7 @@ export interface RuleSet {
 }
 
 /** The address family a rule set is for: iptables (IPv4) or ip6tables (IPv6). */
-export type IpFamily = 'IPv4' | 'IPv6';
+export type { IpFamily };
 
 /** The binaries a family's rules are written with, to name them in messages. */
 const TOOL: Record<IpFamily, string> = { IPv4: 'iptables', IPv6: 'ip6tables' };
@@ -99,7 +98,7 @@ export function buildRules(options: InterceptOptions, family: IpFamily = 'IPv4')
 
   for (const value of options.skipInboundFrom ?? []) {
     const source = sourceCidr(value);
-    if (source.family === family) rules.push(`-A ${REDIRECT_CHAIN} -s ${source.cidr} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
+    if (source.family === family) rules.push(`-A ${REDIRECT_CHAIN} -s ${source.text} -p tcp -j RETURN ${comment('ignore-inbound-sources')}`);
   }
   for (const ports of multiportChunks(options.skipInboundPorts, 'skip-inbound-ports')) {
     rules.push(`-A ${REDIRECT_CHAIN} -p tcp -m multiport --dports ${ports} -j RETURN ${comment('ignore-inbound-ports')}`);
@@ -161,14 +160,14 @@ export function multiportChunks(list: string, setting: string): string[] {
 
 /** A source of --skip-inbound-from as its family's tool reads it; throws InterceptConfigError naming it. */
 function sourceCidr(value: string): Cidr {
-  const cidr = parseCidr(value);
+  const cidr = parseCidr(value.trim());
   if (!cidr) throw new InterceptConfigError(`skip-inbound-from: "${value}" is not ${CIDR_EXPECTED}`);
   return cidr;
 }
 
 /**
  * `a.b.c.d:port` or `[v6]:port`, the address in the one spelling its tool reads as written (no
- * leading zeros: see cidr.ts). Names are resolved before: a rule matches addresses only.
+ * leading zeros: see api/cidr.ts). Names are resolved before: a rule matches addresses only.
  */
 function parseIpPort(target: string): { family: IpFamily; ip: string; port: number } {
   const m = /^(?:([\d.]+)|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/.exec(target.trim());

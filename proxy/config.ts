@@ -7,7 +7,7 @@ import { HostPortError, joinHostPort, splitHostPort, type HostPort } from '../ap
 import { podIpFamilyOf } from '../api/pod-ip-family.ts';
 import { parsePortRanges, type PortRanges } from '../api/port-ranges.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
-import { CidrError, parseCidr } from './inbound/authz/cidr.ts';
+import { CidrError, readCidr } from '../api/cidr.ts';
 
 export interface ProxyConfig {
   /** The pod address all three listeners bind, and where the app listens. */
@@ -262,11 +262,11 @@ function parseValue(s: Setting, raw: string, source: string): unknown {
       return raw;
     case 'cidrs': {
       const list = raw.split(',').map((c) => c.trim()).filter(Boolean);
-      // Read by the parser policy matches with (inbound/authz/cidr.ts): an entry it cannot read
-      // would be skipped there, silently admitting nobody as in-cluster, so it is refused here.
+      // The mesh's one reading of a CIDR (api/cidr.ts), which policy matches with: an entry it
+      // cannot read would admit nobody as in-cluster there, so it is refused here.
       for (const c of list) {
         try {
-          parseCidr(c);
+          readCidr(c);
         } catch (err) {
           throw bad(`a list of CIDRs ("${c}" is not one: ${err instanceof CidrError ? err.message : String(err)})`);
         }

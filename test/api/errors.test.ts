@@ -13,7 +13,7 @@ import { CsrError, verifyCsr } from '../../identity/csr.ts';
 import { Ed25519TokenValidator, mintToken, TokenError } from '../../identity/token.ts';
 import { ConfigError, loadConfig } from '../../proxy/config.ts';
 import { RouteMatchError, anchoredRegex } from '../../proxy/http/route-match.ts';
-import { CidrError, parseCidr } from '../../proxy/inbound/authz/cidr.ts';
+import { CidrError, readCidr } from '../../api/cidr.ts';
 import { thrown } from '../helpers/thrown.ts';
 
 const SOURCE_FOLDERS = ['api', 'proxy', 'proxy-init', 'destination', 'identity', 'injector', 'viz', 'cli', 'examples', 'bench'];
@@ -44,7 +44,7 @@ describe('error classes', () => {
 
   it('input errors carry their stable code', () => {
     const cases: Array<[unknown, unknown, string]> = [
-      [thrown(() => parseCidr('10.0.0.0/33')), CidrError, 'INVALID_CIDR'],
+      [thrown(() => readCidr('10.0.0.0/33')), CidrError, 'INVALID_CIDR'],
       [thrown(() => splitAuthority('orders:99999')), AuthorityError, 'BAD_AUTHORITY'],
       [thrown(() => loadConfig(['--outbound-listen', 'nonsense'], {})), ConfigError, 'CONFIG_INVALID'],
       [thrown(() => parseCommandArgs(['--nope'], {})), UsageError, 'USAGE'],

@@ -175,6 +175,17 @@ spec: {parentRefs: [{name: orders, kind: Service, group: core}]}
     ]);
   });
 
+  it('a network that is not a CIDR as the proxy reads one is refused, naming the resource and the value', () => {
+    const nets = (name: string, cidr: string) =>
+      `apiVersion: policy.linkerd.io/v1alpha1\nkind: NetworkAuthentication\nmetadata: {name: ${name}, namespace: production}\nspec: {networks: [{cidr: "${cidr}"}]}\n`;
+    const { errors } = storeWith({ 'n.yaml': [nets('exp', '10.0.0.0/1e1'), nets('hex', '10.0.0.0/0x10'), nets('space', '10.0.0.0/ 8'), nets('zone', 'fe80::1%eth0/64')].join('---\n') });
+    expect(errors()).toEqual(
+      [['exp', '10.0.0.0/1e1'], ['hex', '10.0.0.0/0x10'], ['space', '10.0.0.0/ 8'], ['zone', 'fe80::1%eth0/64']].map(
+        ([name, cidr]) => `n.yaml: NetworkAuthentication production/${name}: spec.networks[0].cidr: must be a CIDR such as "10.0.0.0/8", got "${cidr}"`,
+      ),
+    );
+  });
+
   it('an alias bomb or an alias before its anchor is a file error, not a crash', () => {
     const row = (name: string, of: string) => `${name}: &${name} [${Array(9).fill(`*${of}`).join(', ')}]`;
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', row('b', 'a'), row('c', 'b'), row('d', 'c'), 'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]'].join('\n');

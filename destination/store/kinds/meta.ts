@@ -1,5 +1,5 @@
 // Pieces every kind shares: metadata, label selectors, identities and CIDRs, checked field by field.
-import { isIP } from 'node:net';
+import { parseCidr } from '../../../api/cidr.ts';
 import { Fields, FieldError, shown } from '../field-reader.ts';
 import type { LabelSelector, Meta } from '../resources.ts';
 
@@ -52,17 +52,15 @@ export function stringAt(value: unknown, path: string): string {
   return value;
 }
 
-/** A CIDR (`10.0.0.0/8`, `::/0`) or a bare IP, which means a single address. */
+/**
+ * A CIDR (`10.0.0.0/8`, `::/0`) or a bare IP, which means a single address, in the mesh's one
+ * reading (api/cidr.ts), the one the proxy matches callers with.
+ */
 export function cidrAt(value: unknown, path: string): string {
   const text = stringAt(value, path);
-  const [ip, bits, extra] = text.split('/');
-  const family = isIP(ip ?? '');
-  const max = family === 6 ? 128 : 32;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || bits === '') {
-    throw new FieldError(path, `must be a CIDR such as "10.0.0.0/8", got ${shown(text)}`);
-  }
-  return `${ip}/${prefix}`;
+  const cidr = parseCidr(text);
+  if (!cidr) throw new FieldError(path, `must be a CIDR such as "10.0.0.0/8", got ${shown(text)}`);
+  return cidr.text;
 }
 
 /**

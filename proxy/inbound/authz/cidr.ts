@@ -1,11 +1,11 @@
-// CIDR matching for IPv4 and IPv6 (IPv4-mapped IPv6 peers match IPv4 networks), used by
-// NetworkAuthentication, ServerAuthorization networks and cluster networks.
+// Network matching for inbound policy (NetworkAuthentication, ServerAuthorization networks,
+// cluster networks), on the mesh's one reading of a CIDR (api/cidr.ts). A peer's IPv4-mapped
+// IPv6 address (`::ffff:10.0.0.1`, from a dual-stack listener) is its IPv4 address, as Linkerd
+// reads a client's; an IPv6 network never holds an IPv4 peer, nor the reverse.
 import { isIPv4, isIPv6 } from 'node:net';
-import { codedError } from '../../../api/errors.ts';
+import { readCidr } from '../../../api/cidr.ts';
 
-export class CidrError extends codedError('INVALID_CIDR') {}
-
-export interface Cidr {
+export interface Network {
   readonly text: string;
   contains(ip: string): boolean;
 }
@@ -14,6 +14,7 @@ function v4Bits(ip: string): bigint {
   return ip.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
 }
 
+/** An address net.isIPv6 accepts, as 128 bits (an embedded dotted IPv4 tail included). */
 function v6Bits(ip: string): bigint {
   let text = ip;
   const embedded = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -28,57 +29,61 @@ function v6Bits(ip: string): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g || '0', 16)), 0n);
 }
 
-/** The address as (family, 128- or 32-bit number); `::ffff:a.b.c.d` counts as IPv4. */
-function parseIp(raw: string): { v4: boolean; bits: bigint } | undefined {
-  const ip = raw.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return { v4: true, bits: v4Bits(mapped[1]!) };
+/** The upper 96 bits of an IPv4-mapped IPv6 address (::ffff:0:0/96). */
+const MAPPED_V4 = 0xffffn;
+
+/**
+ * A peer's address (what the socket reported) as (family, bits); IPv4-mapped IPv6 counts as
+ * IPv4. A zone (`fe80::1%eth0`) is the peer's link, not part of its address.
+ */
+function peerBits(ip: string): { v4: boolean; bits: bigint } | undefined {
   if (isIPv4(ip)) return { v4: true, bits: v4Bits(ip) };
-  if (isIPv6(ip)) return { v4: false, bits: v6Bits(ip) };
-  return undefined;
+  const bare = ip.replace(/%.*$/, '');
+  if (!isIPv6(bare)) return undefined;
+  const bits = v6Bits(bare);
+  return bits >> 32n === MAPPED_V4 ? { v4: true, bits: bits & 0xffffffffn } : { v4: false, bits };
 }
 
-export function parseCidr(text: string): Cidr {
-  const [addr, prefixText] = text.trim().split('/');
-  const ip = addr ? parseIp(addr) : undefined;
-  if (!ip) throw new CidrError(`network ${JSON.stringify(text)}: not an IP address or CIDR`);
-  const width = ip.v4 ? 32 : 128;
-  const prefix = prefixText === undefined ? width : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > width) {
-    throw new CidrError(`network ${JSON.stringify(text)}: prefix length must be 0..${width}`);
-  }
-  const shift = BigInt(width - prefix);
-  const base = ip.bits >> shift;
+/** A network of a policy; throws CidrError (INVALID_CIDR) for a text that is not a CIDR. */
+export function parseNetwork(text: string): Network {
+  const cidr = readCidr(text);
+  const v4 = cidr.family === 'IPv4';
+  const shift = BigInt((v4 ? 32 : 128) - cidr.prefix);
+  const base = (v4 ? v4Bits(cidr.address) : v6Bits(cidr.address)) >> shift;
   return {
     text,
     contains(peerIp) {
-      const peer = parseIp(peerIp);
-      return peer !== undefined && peer.v4 === ip.v4 && peer.bits >> shift === base;
+      const peer = peerBits(peerIp);
+      return peer !== undefined && peer.v4 === v4 && peer.bits >> shift === base;
     },
   };
 }
 
-/** Parses a list of networks, skipping bad entries (a bad network admits no one; destination reports it). */
-export function compileNetworks(networks: string[]): Cidr[] {
-  const out: Cidr[] = [];
+/**
+ * A policy's networks, each entry that is not a CIDR left out: it admits no one (fail closed for
+ * that entry). The destination refuses such an entry in a resource, naming the resource and the
+ * value, and the proxy refuses one in --cluster-networks, so only a policy from elsewhere has one.
+ */
+export function compileNetworks(networks: string[]): Network[] {
+  const out: Network[] = [];
   for (const n of networks) {
     try {
-      out.push(parseCidr(n));
+      out.push(parseNetwork(n));
     } catch {
-      // skipped: fail closed for that entry
+      // left out: fail closed for that entry
     }
   }
   return out;
 }
 
 /** Per-policy memo: networks arrays are replaced with the policy, never mutated. */
-export type NetworkCache = WeakMap<string[], Cidr[]>;
+export type NetworkCache = WeakMap<string[], Network[]>;
 
 export function inNetworks(ip: string, networks: string[], cache?: NetworkCache): boolean {
-  let cidrs = cache?.get(networks);
-  if (!cidrs) {
-    cidrs = compileNetworks(networks);
-    cache?.set(networks, cidrs);
+  let compiled = cache?.get(networks);
+  if (!compiled) {
+    compiled = compileNetworks(networks);
+    cache?.set(networks, compiled);
   }
-  return cidrs.some((c) => c.contains(ip));
+  return compiled.some((c) => c.contains(ip));
 }

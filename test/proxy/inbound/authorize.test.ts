@@ -8,7 +8,7 @@ import type { InboundPolicy } from '../../../api/destination-types.ts';
 import { Watched } from '../../../proxy/discovery/watched.ts';
 import { authorize, authorizeConnection } from '../../../proxy/inbound/authorize.ts';
 import { hostOfAddress } from '../../../api/host-port.ts';
-import { parseCidr } from '../../../proxy/inbound/authz/cidr.ts';
+import { parseNetwork } from '../../../proxy/inbound/authz/cidr.ts';
 import { meshRequest, response } from '../../helpers/fake-request.ts';
 
 const CHECKOUT = 'spiffe://cluster.local/ns/production/sa/checkout';
@@ -129,13 +129,19 @@ describe('inbound authorization', () => {
   });
 
   it('parses CIDRs for IPv4, IPv6 and v4-mapped peers, and rejects bad ones precisely', () => {
-    expect(parseCidr('10.0.0.0/8').contains('10.200.1.1')).toBe(true);
-    expect(parseCidr('10.0.0.0/8').contains('::ffff:10.0.0.1')).toBe(true);
-    expect(parseCidr('fd00::/8').contains('fd12::1')).toBe(true);
-    expect(parseCidr('fd00::/8').contains('fe00::1')).toBe(false);
-    expect(parseCidr('0.0.0.0/0').contains('1.2.3.4')).toBe(true);
-    expect(() => parseCidr('10.0.0.0/33')).toThrow(/prefix length must be 0..32/);
-    expect(() => parseCidr('banana')).toThrow(/not an IP address/);
+    expect(parseNetwork('10.0.0.0/8').contains('10.200.1.1')).toBe(true);
+    expect(parseNetwork('10.0.0.0/8').contains('::ffff:10.0.0.1')).toBe(true);
+    expect(parseNetwork('10.0.0.0/8').contains('::ffff:a00:1')).toBe(true);
+    expect(parseNetwork('fd00::/8').contains('fd12::1')).toBe(true);
+    expect(parseNetwork('fd00::/8').contains('fe00::1')).toBe(false);
+    expect(parseNetwork('0.0.0.0/0').contains('1.2.3.4')).toBe(true);
+    // An IPv6 network holds no IPv4 peer, an IPv4-mapped one included, and the reverse.
+    expect(parseNetwork('::/0').contains('1.2.3.4')).toBe(false);
+    expect(parseNetwork('::/0').contains('::ffff:1.2.3.4')).toBe(false);
+    expect(parseNetwork('::ffff:1.2.3.4/8').contains('1.2.3.4')).toBe(false);
+    expect(parseNetwork('0.0.0.0/0').contains('fd00::1')).toBe(false);
+    expect(() => parseNetwork('10.0.0.0/33')).toThrow('"10.0.0.0/33": the prefix length of an IPv4 network is 0 to 32');
+    expect(() => parseNetwork('banana')).toThrow('"banana" is not an IPv4 or IPv6 address or CIDR');
     expect(hostOfAddress('[::1]:443')).toBe('::1');
     expect(hostOfAddress('127.0.26.1:80')).toBe('127.0.26.1');
   });
