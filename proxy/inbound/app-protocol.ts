@@ -6,8 +6,9 @@ import type { Layer } from '../http/message.ts';
 
 /**
  * Without an `appProtocol` the request passes as it arrived (Linkerd's behaviour). HTTP/2 to
- * HTTP/1.1 keeps headers and body; request trailers, which HTTP/1.1 requests cannot carry here,
- * are dropped. Response trailers travel back on chunked HTTP/1.1 responses. The port's policy is
+ * HTTP/1.1 keeps headers, body and trailers: the endpoint client sends the trailers in a chunked
+ * body's trailer section, which a body with a `content-length` does not have (there they are
+ * dropped). Response trailers travel back on chunked HTTP/1.1 responses. The port's policy is
  * the one the authorization layer admitted the request under (`ctx.inboundPolicy`): no lookup of
  * its own per request.
  */
@@ -15,5 +16,5 @@ export const appProtocolLayer: Layer = (inner) => (req) => {
   const wanted = req.ctx.inboundPolicy?.appProtocol;
   if (wanted === undefined || wanted === req.protocol) return inner(req);
   req.ctx.journey?.add('app-protocol', `${req.protocol} -> ${wanted} (the port's appProtocol)`);
-  return inner(wanted === 'http/1.1' ? { ...req, protocol: wanted, trailers: undefined } : { ...req, protocol: wanted });
+  return inner({ ...req, protocol: wanted });
 };

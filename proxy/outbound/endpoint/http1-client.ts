@@ -86,7 +86,7 @@ export class Http1Client {
     }
     if (this.dstPort !== undefined) headers.push('l5d-dst-port', this.dstPort);
     return new Promise((resolve, reject) => {
-      this.pool.dispatch({ method: req.method, path: req.path, headers, body: req.body }, new Http1Exchange(req, this.target.label, resolve, reject));
+      this.pool.dispatch({ method: req.method, path: req.path, headers, body: req.body, trailers: req.trailers }, new Http1Exchange(req, this.target.label, resolve, reject));
     });
   }
 }

@@ -3,8 +3,9 @@
 // the request's handler, then hands itself back to its pool for the next request.
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { HeaderMap } from '../../http/message.ts';
 import { ProxyError } from '../../errors.ts';
-import { requestHead, type FlatHeaders, type RequestHead } from './http1-request-head.ts';
+import { requestHead, trailerText, type FlatHeaders, type RequestHead } from './http1-request-head.ts';
 import { HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from './native-http-parser.ts';
 
 /** What one request hears of its exchange, in order: onConnect, onHeaders, onData..., onComplete; or onError at any point. */
@@ -26,6 +27,11 @@ export interface Http1Request {
   /** [name, value, ...], `host` first. */
   headers: FlatHeaders;
   body: Readable | null;
+  /**
+   * The body's trailers, resolved once it has ended (undefined: none). Sent when the body goes
+   * chunked (no `content-length`): a body of a known length has no place for them on the wire.
+   */
+  trailers?: Promise<HeaderMap | undefined>;
   /** Set by the pool when the request is sent again on a fresh connection. */
   retried?: boolean;
 }
@@ -67,6 +73,8 @@ export class Http1Connection {
   /** The request's head has been written: from then on the server has seen the request. */
   private headSent = false;
   private writing = false;
+  /** The body has ended and its last chunk waits for the trailers: the request is not written whole yet. */
+  private awaitingTrailers = false;
   /** The response: a byte of it has arrived; its head has; a 1xx is being skipped. */
   private received = false;
   private responded = false;
@@ -135,6 +143,7 @@ export class Http1Connection {
     this.head = head;
     this.bodyBytes = 0;
     this.headSent = false;
+    this.awaitingTrailers = false;
     this.received = this.responded = this.informational = this.completed = false;
     this.keepAlive = true;
     if (this.flushed.length > 0) this.flushed = [];
@@ -212,6 +221,16 @@ export class Http1Connection {
     const head = this.head!;
     const request = this.request!;
     this.stopBody();
+    if (request.trailers !== undefined && head.contentLength === null) {
+      // Chunked framing can carry the trailers: the last chunk waits for them (they settle as the
+      // body ends, so a microtask at most), and the connection is not done with until it is written.
+      this.awaitingTrailers = true;
+      request.trailers.then(
+        (trailers) => this.endChunked(request, trailers),
+        () => this.endChunked(request, undefined),
+      );
+      return;
+    }
     if (this.bodyBytes === 0) {
       this.headSent = true;
       this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
@@ -221,6 +240,31 @@ export class Http1Connection {
       this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body shorter (${this.bodyBytes} bytes) than its content-length (${head.contentLength})`));
     }
   };
+
+  /**
+   * The last chunk and the trailer section, once the trailers are known; a body that was empty
+   * goes chunked as well when it has trailers (its head waited for its end). A trailer that cannot
+   * be written fails the request (BAD_REQUEST), and the connection is cut if its head went out.
+   */
+  private endChunked(request: Http1Request, trailers: HeaderMap | undefined): void {
+    if (this.request !== request) return; // the exchange ended meanwhile (aborted, or answered and cut)
+    this.awaitingTrailers = false;
+    const head = this.head!;
+    let lines = '';
+    try {
+      if (trailers !== undefined) lines = trailerText(trailers, this.label);
+    } catch (err) {
+      this.abort(err as Error);
+      return;
+    }
+    if (this.bodyBytes === 0) {
+      this.headSent = true;
+      if (lines === '') this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
+      else this.socket.write(`${head.text}transfer-encoding: chunked\r\n\r\n0\r\n${lines}\r\n`, 'latin1');
+      return;
+    }
+    this.socket.write(`\r\n0\r\n${lines}\r\n`, 'latin1');
+  }
 
   private readonly onBodyError = (err: Error): void => {
     this.abort(new ProxyError('UPSTREAM_RESET', `${this.label}: request body failed: ${err.message}`, { cause: err }));
@@ -365,7 +409,8 @@ export class Http1Connection {
     this.completed = false;
     // The server answered before the request body ended: the rest of the body has nowhere to go
     // on this connection (the server is done with this request), so the connection is closed.
-    const cutShort = this.writing;
+    const cutShort = this.writing || this.awaitingTrailers;
+    this.awaitingTrailers = false;
     this.stopBody();
     this.request = null;
     this.head = null;

@@ -2,6 +2,7 @@
 // method, path or header that cannot be written safely (CR/LF would let a caller inject a second
 // request) is the request's fault, BAD_REQUEST, and nothing is sent.
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { HeaderMap } from '../../http/message.ts';
 import { ProxyError } from '../../errors.ts';
 
 /** A header list as the client takes it: [name, value, ...], a repeated header's values as an array. */
@@ -52,6 +53,29 @@ export function requestHead(method: string, path: string, headers: FlatHeaders, 
     else text += `${name}: ${value(v, name, label)}\r\n`;
   }
   return { text, contentLength };
+}
+
+/**
+ * Fields a trailer section may not carry (RFC 9110 6.5.1): framing and routing are the head's, and
+ * a recipient could read them as the message's own.
+ */
+const NOT_TRAILERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host', 'te', 'trailer', 'upgrade']);
+
+/** A chunked request's trailer section, each line ended, checked as the head is: a field that cannot be written throws (BAD_REQUEST). */
+export function trailerText(trailers: HeaderMap, label: string): string {
+  let text = '';
+  for (const name in trailers) {
+    if (NOT_TRAILERS.has(name)) continue;
+    try {
+      validateHeaderName(name);
+    } catch {
+      throw refused(label, `invalid trailer name "${printable(name)}"`);
+    }
+    const v = trailers[name]!;
+    if (Array.isArray(v)) for (const one of v) text += `${name}: ${value(one, name, label)}\r\n`;
+    else text += `${name}: ${value(v, name, label)}\r\n`;
+  }
+  return text;
 }
 
 function value(v: string | string[], name: string, label: string): string {
