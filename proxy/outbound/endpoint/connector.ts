@@ -177,6 +177,7 @@ export class EndpointConnector {
         idleTimeoutMs: target.dstPort !== undefined && target.identity !== undefined ? (this.opts.proxyIdleTimeoutMs ?? 30_000) : this.idleTimeoutMs,
         connectTimeoutMs: this.connectTimeoutMs,
         onConnection,
+        logger: this.opts.logger,
       }));
     const h2 = (): H2Client =>
       (entry.h2 ??= new H2Client(target, {

@@ -1,6 +1,7 @@
 // HTTP/1.1 to one endpoint over a bounded keep-alive pool of the proxy's own (http1-pool.ts),
 // bodies streamed both ways: the request becomes a flat header list and a handler (http1-exchange.ts).
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 import { dial } from '../../transport/dial.ts';
 import type { FlatHeaders } from './http1-request-head.ts';
@@ -16,11 +17,14 @@ export interface Http1ClientOptions {
   connectTimeoutMs: number;
   /** Called for each new connection (metrics). */
   onConnection: (socket: Socket, tls: boolean) => void;
+  /** Where a request sent again on a fresh connection is told (debug). */
+  logger: Logger;
 }
 
 export class Http1Client {
   private readonly pool: Http1Pool;
   private readonly dstPort: string | undefined;
+  private readonly logger: Logger;
   readonly service: Service;
 
   constructor(
@@ -28,6 +32,7 @@ export class Http1Client {
     opts: Http1ClientOptions,
   ) {
     this.dstPort = target.dstPort === undefined ? undefined : String(target.dstPort);
+    this.logger = opts.logger;
     const tls = dialTlsFor(target, 'http/1.1');
     const dialOpts = {
       host: target.host,
@@ -86,7 +91,7 @@ export class Http1Client {
     }
     if (this.dstPort !== undefined) headers.push('l5d-dst-port', this.dstPort);
     return new Promise((resolve, reject) => {
-      this.pool.dispatch({ method: req.method, path: req.path, headers, body: req.body, trailers: req.trailers }, new Http1Exchange(req, this.target.label, resolve, reject));
+      this.pool.dispatch({ method: req.method, path: req.path, headers, body: req.body, trailers: req.trailers }, new Http1Exchange(req, this.target.label, resolve, reject, this.logger));
     });
   }
 }

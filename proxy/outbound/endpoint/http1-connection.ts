@@ -19,6 +19,15 @@ export interface Http1Handler {
   /** The response has ended; a chunked one's trailers as a flat list, else null. */
   onComplete(rawTrailers: string[] | null): void;
   onError(err: Error): void;
+  /** The pool sends the request once more, on a fresh connection, for `why` (the handler hears of the new one through onConnect). */
+  onResend?(why: string): void;
+}
+
+/** A request a connection gave back unanswered, to go once more on a fresh connection, and why. */
+export interface Resend {
+  request: Http1Request;
+  handler: Http1Handler;
+  why: string;
 }
 
 export interface Http1Request {
@@ -40,8 +49,8 @@ export interface Http1Request {
 export interface ConnectionOwner {
   /** The exchange is over and the connection may carry another. */
   released(conn: Http1Connection): void;
-  /** The connection is gone. `retry`: a request it never wrote, to be sent on a fresh connection. */
-  closed(conn: Http1Connection, retry?: { request: Http1Request; handler: Http1Handler }): void;
+  /** The connection is gone. `retry`: a request the server never took, to be sent on a fresh connection. */
+  closed(conn: Http1Connection, retry?: Resend): void;
 }
 
 /** Methods a client may send again on its own (RFC 9110 9.2): safe ones; PUT and DELETE are idempotent, but whoever sent them decides. */
@@ -88,7 +97,7 @@ export class Http1Connection {
   private flushed: string[] = [];
   private socketError: Error | undefined;
   /** A request a `408` on closing showed the server never took (closedAsIdle): sent again once the socket has closed. */
-  private resend: { request: Http1Request; handler: Http1Handler } | undefined;
+  private resend: Resend | undefined;
   private gone = false;
   /** The connection carried a whole exchange before: its peer may have closed it as idle since. */
   reused = false;
@@ -345,7 +354,7 @@ export class Http1Connection {
   private closedAsIdle(keepAlive: boolean): boolean {
     const request = this.request!;
     if (keepAlive || !this.reused || !this.resendable(request)) return false;
-    this.resend = { request, handler: this.handler! };
+    this.resend = { request, handler: this.handler!, why: 'the endpoint answered 408 and closed the reused connection: it had timed the connection out as idle, so the request never reached the app' };
     this.stopBody();
     // Nothing more of this exchange is anyone's: the 408's body and end are ignored.
     this.request = this.handler = null;
@@ -460,7 +469,7 @@ export class Http1Connection {
       // idle): the server never saw the request, so it goes once more on a fresh connection.
       this.stopBody();
       this.request = this.handler = null;
-      this.owner.closed(this, { request, handler });
+      this.owner.closed(this, { request, handler, why: 'the endpoint closed the reused connection before answering: it had closed it as idle as the request went out' });
       return;
     }
     const cause = this.socketError;

@@ -2,6 +2,7 @@
 // callbacks), turned into a MeshResponse: its body a Buffer when it came whole with the head, else
 // a Readable with backpressure back to the socket.
 import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import { ProxyError } from '../../errors.ts';
 import { offCancel, onCancel, type CancelHook } from '../../http/cancel.ts';
 import { HOP_BY_HOP } from '../../http/hop-by-hop.ts';
@@ -35,7 +36,21 @@ export class Http1Exchange implements Http1Handler, CancelHook {
     private readonly label: string,
     private readonly resolve: (res: MeshResponse) => void,
     private readonly reject: (err: ProxyError) => void,
+    private readonly logger: Logger,
   ) {}
+
+  /**
+   * The pool sends the request again on a fresh connection (the server had closed the reused one
+   * as idle): invisible to the caller, so said at debug for the operator who wonders why the
+   * endpoint saw a connection more, or a 408 in its own logs that no client received.
+   */
+  onResend(why: string): void {
+    const req = this.req;
+    this.logger.debug(
+      { request: req.ctx.id, method: req.method, authority: req.authority, why },
+      `${req.method} ${req.authority} to ${this.label}: sent again on a fresh connection (${why})`,
+    );
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     // A second connection (the request sent again): the hook is registered once, or the signal,

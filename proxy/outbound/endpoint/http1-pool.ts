@@ -2,7 +2,7 @@
 // or opens one while under the bound, or waits in line; idle connections close after a while.
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../errors.ts';
-import { Http1Connection, type ConnectionOwner, type Http1Handler, type Http1Request } from './http1-connection.ts';
+import { Http1Connection, type ConnectionOwner, type Http1Handler, type Http1Request, type Resend } from './http1-connection.ts';
 
 export interface Http1PoolOptions {
   /** Most connections open at once; requests beyond them wait in line. */
@@ -109,7 +109,7 @@ export class Http1Pool implements ConnectionOwner {
     this.sweepTimer ??= setTimeout(this.sweep, this.sweepEveryMs).unref();
   }
 
-  closed(conn: Http1Connection, retry?: { request: Http1Request; handler: Http1Handler }): void {
+  closed(conn: Http1Connection, retry?: Resend): void {
     this.open--;
     this.all.delete(conn);
     const at = this.idle.indexOf(conn);
@@ -120,6 +120,7 @@ export class Http1Pool implements ConnectionOwner {
       if (this.destroyed) retry.handler.onError(new ProxyError('UPSTREAM_RESET', `${this.opts.label}: the endpoint's client was destroyed`));
       else {
         retry.request.retried = true;
+        retry.handler.onResend?.(retry.why);
         // On a fresh connection, in the place this one freed: another idle one may be as stale.
         return this.connect(retry.request, retry.handler);
       }

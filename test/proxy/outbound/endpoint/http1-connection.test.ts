@@ -3,7 +3,8 @@
 // close mid-body, an idle keep-alive connection closed under the client, an answer before the
 // request body ended, HEAD, 1xx, trailers, `Connection: close`, and a slow reader's backpressure.
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../../../api/destination-types.ts';
 import type { MeshResponse } from '../../../../proxy/http/message.ts';
@@ -56,8 +57,20 @@ async function rawServer(onConnection: (conn: Conn, index: number) => void): Pro
   return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, conns };
 }
 
+/** The clients' log lines (debug and up), as an operator would read them. */
+const logLines: Array<Record<string, unknown>> = [];
+const logger = pino(
+  { level: 'debug' },
+  new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  }),
+);
+
 function client(address: string, connections = 4): Http1Client {
-  const c = new Http1Client(endpointTarget({ address } as Endpoint, undefined), { connections, idleTimeoutMs: 30_000, connectTimeoutMs: 10_000, onConnection: () => {} });
+  const c = new Http1Client(endpointTarget({ address } as Endpoint, undefined), { connections, idleTimeoutMs: 30_000, connectTimeoutMs: 10_000, onConnection: () => {}, logger });
   cleanups.push(() => c.destroy());
   return c;
 }
@@ -227,9 +240,13 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     // One signal for both, as an HTTP/1 client connection's is for all of its requests.
     const signal = new AbortController().signal;
     expect((await readBody(await c.service(meshRequest({ path: '/first', signal })))).toString()).toBe('first');
-    expect((await readBody(await c.service(meshRequest({ path: '/second', signal })))).toString()).toBe('fresh');
+    const second = meshRequest({ path: '/second', signal });
+    expect((await readBody(await c.service(second))).toString()).toBe('fresh');
     expect(srv.conns).toHaveLength(2);
     expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
+    expect(logLines.filter((l) => l['request'] === second.ctx.id).map((l) => [l['level'], l['why']])).toEqual([
+      [20, 'the endpoint closed the reused connection before answering: it had closed it as idle as the request went out'],
+    ]);
     // Both requests are over: nothing of theirs is still hooked to the signal, which outlives them.
     expect(cancelHooksOn(signal)).toBe(0);
   });
@@ -291,10 +308,19 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     });
     const c = client(srv.address, 1);
     expect((await readBody(await c.service(meshRequest({ path: '/first' })))).toString()).toBe('first');
-    const res = await c.service(meshRequest({ path: '/second' }));
+    const second = meshRequest({ path: '/second', authority: 'web.test:8080' });
+    const res = await c.service(second);
     expect([res.status, (await readBody(res)).toString()]).toEqual([200, 'fresh']);
     expect(srv.conns).toHaveLength(2);
     expect(srv.conns[1]!.received()).toMatch(/^GET \/second /);
+    // The caller saw nothing of it; the operator reading debug logs does, with the request's id.
+    expect(logLines.filter((l) => l['request'] === second.ctx.id)).toEqual([
+      expect.objectContaining({
+        level: 20,
+        authority: 'web.test:8080',
+        msg: `GET web.test:8080 to endpoint ${srv.address}: sent again on a fresh connection (the endpoint answered 408 and closed the reused connection: it had timed the connection out as idle, so the request never reached the app)`,
+      }),
+    ]);
   });
 
   it('drops an idle connection the server times out with a 408, and sends the next request on a fresh one', async () => {

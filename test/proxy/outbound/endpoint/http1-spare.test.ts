@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../../../api/destination-types.ts';
 import { Http1Client } from '../../../../proxy/outbound/endpoint/http1-client.ts';
 import { endpointTarget } from '../../../../proxy/outbound/endpoint/target.ts';
-import { meshRequest, readBody } from './fixtures/harness.ts';
+import { meshRequest, quietLogger, readBody } from './fixtures/harness.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -27,7 +27,7 @@ async function server(closeFirst: number): Promise<{ address: string; connection
 }
 
 function client(address: string, onConnection: (socket: Socket) => void = () => {}): Http1Client {
-  const c = new Http1Client(endpointTarget({ address } as Endpoint, undefined), { connections: 4, idleTimeoutMs: 30_000, connectTimeoutMs: 10_000, onConnection });
+  const c = new Http1Client(endpointTarget({ address } as Endpoint, undefined), { connections: 4, idleTimeoutMs: 30_000, connectTimeoutMs: 10_000, onConnection, logger: quietLogger });
   cleanups.push(() => c.destroy());
   return c;
 }
