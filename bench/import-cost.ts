@@ -5,10 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { countFlag } from '../cli/args.ts';
+import { PROXY_PACKAGES as PACKAGES } from './proxy-packages.ts';
 import { table } from './report.ts';
-
-/** The packages `mesh proxy` loads, as its bundle imports them. */
-const PACKAGES = ['undici', '@grpc/grpc-js', '@grpc/proto-loader', 'node-forge', 'pino', 'prom-client'];
 
 const PROBE = `
 const t0 = performance.now();

@@ -1,4 +1,5 @@
 // What a running sidecar loads, as the demo runs it (a CA identity, a destination, its pod registered):
+// of the mesh's own dependencies, exactly the list bench/import-cost.ts measures (bench/proxy-packages.ts);
 // not @grpc/grpc-js, @grpc/proto-loader, node-forge or undici, whose memory every idle proxy would
 // carry (its control-plane calls go through proxy/grpc/ on node:http2, its CSR through
 // identity/csr.ts, its HTTP/1 to endpoints through outbound/endpoint/http1-pool.ts); and no
@@ -7,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROXY_PACKAGES } from '../../bench/proxy-packages.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 import { controlPlane, spawnProxy, type ChildProxy, type ControlPlane } from '../helpers/control-plane.ts';
 
@@ -54,6 +56,10 @@ it('a started proxy has loaded protobufjs, and none of undici, grpc-js, proto-lo
   expect(loaded).toContain('long');
   expect(webAssembly).toBe('undefined');
   expect(loaded.filter((p) => ['undici', '@grpc/grpc-js', '@grpc/proto-loader', 'node-forge'].includes(p))).toEqual([]);
+  // Of the mesh's own dependencies, exactly those bench/import-cost.ts measures. Not esbuild:
+  // bin/mesh.js loads it to rebuild the bundle when the sources changed, before the proxy runs.
+  const own = Object.keys((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+  expect(loaded.filter((p) => own.includes(p) && p !== 'esbuild')).toEqual([...PROXY_PACKAGES].sort());
 }, 30_000);
 
 it('`node --expose-wasm bin/mesh.js proxy` keeps WebAssembly, as bin/mesh.js says an operator can', async () => {
