@@ -10,6 +10,7 @@ import type { Layer, MeshRequest, Service } from '../http/message.ts';
 import { authzCounters, type AllowSeries, type AuthzCounters } from './authz/authz-metrics.ts';
 import { CallerCache } from './authz/caller-cache.ts';
 import { hostOfAddress } from '../../api/host-port.ts';
+import { warnBadNetworks } from './authz/cidr.ts';
 import { decide, describeCaller, newDecisionCache, type Decision } from './authz/decide.ts';
 
 export interface AuthorizeOptions {
@@ -50,7 +51,7 @@ function isProbe(req: MeshRequest, local: boolean, paths: Set<string>): boolean 
 export function authorize(policy: Watched<InboundPolicy>, opts: AuthorizeOptions): Layer {
   const counters = authzCounters(opts.registry);
   const probePaths = new Set(opts.probePaths ?? DEFAULT_PROBE_PATHS);
-  const cache = newDecisionCache();
+  const cache = newDecisionCache(warnBadNetworks(opts.logger));
   // Every request of a connection asks the same question while the policy stays the same:
   // remember the answer per connection (the policy is still read live, per request).
   const callers = new CallerCache(opts.podIp);

@@ -5,7 +5,8 @@ import type { Registry } from 'prom-client';
 import { ProxyError } from '../errors.ts';
 import { authzCounters, type AuthzCounters } from './authz/authz-metrics.ts';
 import { hostOfAddress } from '../../api/host-port.ts';
-import { decide, type Decision } from './authz/decide.ts';
+import { warnBadNetworks } from './authz/cidr.ts';
+import { decide, newDecisionCache, type Decision, type DecisionCache } from './authz/decide.ts';
 import type { InboundPolicySource } from './policy-source.ts';
 
 export interface TunnelCaller {
@@ -17,12 +18,15 @@ export interface TunnelCaller {
 
 export class TunnelAuthorizer {
   private readonly counters: AuthzCounters;
+  /** Networks compiled once per policy, not per connection (and a bad one told once). */
+  private readonly cache: DecisionCache;
 
   constructor(
     private readonly policy: InboundPolicySource,
     private readonly opts: { registry: Registry; logger: Logger; timeoutMs: number },
   ) {
     this.counters = authzCounters(opts.registry);
+    this.cache = newDecisionCache(warnBadNetworks(opts.logger));
   }
 
   /** Resolves when `caller` may open a connection to `port`; throws FORBIDDEN (logged, counted) otherwise. */
@@ -33,7 +37,7 @@ export class TunnelAuthorizer {
     const current = await cell.first(this.opts.timeoutMs, `inbound policy for port ${port}`).catch(() => undefined);
     // Route-scoped authorizations never admit a connection (no request to match): decide without one.
     const decision: Decision = current
-      ? decide(current, { ip: hostOfAddress(caller.peer), identity: caller.identity, tls: caller.identity !== undefined })
+      ? decide(current, { ip: hostOfAddress(caller.peer), identity: caller.identity, tls: caller.identity !== undefined }, undefined, this.cache)
       : { allowed: false, server: 'unknown', reason: 'no-policy', message: `inbound policy for port ${port} not known after ${this.opts.timeoutMs} ms` };
     if (decision.allowed) {
       this.counters.allow.inc({ server: decision.server, authz: decision.authz, port: String(port) });

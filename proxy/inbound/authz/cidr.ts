@@ -3,6 +3,7 @@
 // IPv6 address (`::ffff:10.0.0.1`, from a dual-stack listener) is its IPv4 address, as Linkerd
 // reads a client's; an IPv6 network never holds an IPv4 peer, nor the reverse.
 import { isIPv4, isIPv6 } from 'node:net';
+import type { Logger } from 'pino';
 import { readCidr } from '../../../api/cidr.ts';
 
 export interface Network {
@@ -59,31 +60,54 @@ export function parseNetwork(text: string): Network {
   };
 }
 
+/** Told of a network that is not a CIDR: `where` names the authorization (or the cluster networks) it is in. */
+export type BadNetworkReport = (where: string, text: string, err: Error) => void;
+
+/** The report as a warning for the operator, once per policy that carries the entry. */
+export function warnBadNetworks(logger: Logger): BadNetworkReport {
+  return (where, text, err) =>
+    logger.warn({ authz: where, network: text }, `inbound policy: ${where}: network ${JSON.stringify(text)} admits no one (the rest of its list still applies): ${err.message}`);
+}
+
 /**
  * A policy's networks, each entry that is not a CIDR left out: it admits no one (fail closed for
- * that entry). The destination refuses such an entry in a resource, naming the resource and the
- * value, and the proxy refuses one in --cluster-networks, so only a policy from elsewhere has one.
+ * that entry), and `report` hears of it. The destination refuses such an entry in a resource,
+ * naming the resource and the value, and the proxy refuses one in --cluster-networks, so only a
+ * policy from elsewhere has one.
  */
-export function compileNetworks(networks: string[]): Network[] {
+export function compileNetworks(networks: string[], where: string, report?: BadNetworkReport): Network[] {
   const out: Network[] = [];
   for (const n of networks) {
     try {
       out.push(parseNetwork(n));
-    } catch {
-      // left out: fail closed for that entry
+    } catch (err) {
+      report?.(where, n, err as Error);
     }
   }
   return out;
 }
 
-/** Per-policy memo: networks arrays are replaced with the policy, never mutated. */
-export type NetworkCache = WeakMap<string[], Network[]>;
+/**
+ * Per-policy memo: networks arrays are replaced with the policy, never mutated, so each list is
+ * compiled (and a bad entry in it reported) once.
+ */
+export class NetworkCache {
+  private readonly compiled = new WeakMap<string[], Network[]>();
 
-export function inNetworks(ip: string, networks: string[], cache?: NetworkCache): boolean {
-  let compiled = cache?.get(networks);
-  if (!compiled) {
-    compiled = compileNetworks(networks);
-    cache?.set(networks, compiled);
+  constructor(private readonly report?: BadNetworkReport) {}
+
+  of(networks: string[], where: string): Network[] {
+    let compiled = this.compiled.get(networks);
+    if (compiled === undefined) {
+      compiled = compileNetworks(networks, where, this.report);
+      this.compiled.set(networks, compiled);
+    }
+    return compiled;
   }
-  return compiled.some((c) => c.contains(ip));
+}
+
+export function inNetworks(ip: string, networks: string[], cache: NetworkCache, where: string): boolean {
+  const compiled = cache.of(networks, where);
+  for (let i = 0; i < compiled.length; i++) if (compiled[i]!.contains(ip)) return true;
+  return false;
 }

@@ -2,7 +2,7 @@
 // ones only for requests their HTTPRoute matches), else the proxy's default policy.
 import type { Authentication, Authorization, DefaultPolicy, InboundPolicy } from '../../../api/destination-types.ts';
 import { compileMatch, type MatchableRequest } from '../../http/route-match.ts';
-import { inNetworks, type NetworkCache } from './cidr.ts';
+import { inNetworks, NetworkCache, type BadNetworkReport } from './cidr.ts';
 
 export interface Caller {
   ip: string;
@@ -46,8 +46,9 @@ function identityMatches(identity: string, auth: Authentication): boolean {
   });
 }
 
-export function admits(auth: Authentication, caller: Caller, networks?: NetworkCache): boolean {
-  if (auth.networks.length > 0 && !inNetworks(caller.ip, auth.networks, networks)) return false;
+/** Whether `auth` admits the caller; `name` (the authorization's) says where a bad network is. */
+export function admits(auth: Authentication, caller: Caller, networks: NetworkCache, name: string): boolean {
+  if (auth.networks.length > 0 && !inNetworks(caller.ip, auth.networks, networks, name)) return false;
   if (auth.unauthenticated) return true;
   const meshRules = auth.identities.length + auth.identitySuffixes.length;
   if (meshRules === 0) return auth.networks.length > 0; // NetworkAuthentication alone
@@ -60,8 +61,9 @@ export interface DecisionCache {
   networks: NetworkCache;
 }
 
-export function newDecisionCache(): DecisionCache {
-  return { routes: new WeakMap(), networks: new WeakMap() };
+/** `onBadNetwork` hears of each network that is not a CIDR, once per policy that carries it. */
+export function newDecisionCache(onBadNetwork?: BadNetworkReport): DecisionCache {
+  return { routes: new WeakMap(), networks: new NetworkCache(onBadNetwork) };
 }
 
 function routeApplies(a: Authorization, req: MatchableRequest | undefined, compiledRoutes: DecisionCache['routes']): boolean {
@@ -89,7 +91,7 @@ export function decide(
   const who = describeCaller(caller);
   if (policy.server) {
     for (const a of policy.authorizations) {
-      if (routeApplies(a, req, cache.routes) && admits(a.authentication, caller, cache.networks)) return { allowed: true, server, authz: a.name };
+      if (routeApplies(a, req, cache.routes) && admits(a.authentication, caller, cache.networks, a.name)) return { allowed: true, server, authz: a.name };
     }
     // No authorization admits the caller: the Server's accessPolicy decides (Linkerd 2.15+).
     const access = policy.server.accessPolicy ?? 'deny';
@@ -101,6 +103,8 @@ export function decide(
   }
   return byPolicy(policy.defaultPolicy, policy, caller, cache, server, `port ${policy.port}: no Server selects this port and the default policy ${policy.defaultPolicy}`);
 }
+
+const CLUSTER_NETWORKS = 'the cluster networks';
 
 function isAuthenticated(c: Caller): boolean {
   return c.tls && c.identity !== undefined;
@@ -114,7 +118,7 @@ function byPolicy(kind: DefaultPolicy, policy: InboundPolicy, caller: Caller, ca
   const who = describeCaller(caller);
   const deny = (reason: DenyReason, verdict: string): Decision => ({ allowed: false, server, reason, message: `${why} ${verdict} ${who}` });
   const allow: Decision = { allowed: true, server, authz: `default:${kind}` };
-  const inCluster = policy.clusterNetworks.length === 0 || inNetworks(caller.ip, policy.clusterNetworks, cache.networks);
+  const inCluster = policy.clusterNetworks.length === 0 || inNetworks(caller.ip, policy.clusterNetworks, cache.networks, CLUSTER_NETWORKS);
   switch (kind) {
     case 'all-unauthenticated':
       return allow;

@@ -1,10 +1,11 @@
 // An inbound policy's networks as the proxy enforces them, over real sockets: a plaintext caller
 // on its own loopback address, a real proxy and app. A network that is not a CIDR admits no one
 // (`10.0.0.0/` is not a /0 that admits everyone), whether in an authorization or in the cluster's
-// networks, and the others in the same list still apply; an IPv4-mapped IPv6 network is an IPv6
-// one, which holds no IPv4 caller.
+// networks, and the others in the same list still apply, and the proxy warns of it once per
+// policy; an IPv4-mapped IPv6 network is an IPv6 one, which holds no IPv4 caller.
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundPolicy } from '../../../api/destination-types.ts';
@@ -20,6 +21,14 @@ const POD = `${NET}.10`;
 const CALLER = `${NET}.20`;
 
 const resolver = new TestResolver();
+/** The authorization layer's log lines. */
+const authzLogs: Array<Record<string, unknown>> = [];
+const authzLog = new Writable({
+  write(chunk: Buffer, _e, cb) {
+    for (const line of chunk.toString().split('\n')) if (line) authzLogs.push(JSON.parse(line) as Record<string, unknown>);
+    cb();
+  },
+});
 let app: App;
 let inbound: RunningProxy;
 let appPort: number;
@@ -46,7 +55,7 @@ beforeAll(async () => {
   const authorize = authorizePorts(
     (port) => resolver.inboundPolicy(port),
     (req) => targetPort(headerValue(req.headers, 'l5d-dst-port'), appPort),
-    { registry: new Registry(), logger: createLogger('authz', { level: 'silent' }), podIp: POD },
+    { registry: new Registry(), logger: createLogger('authz', { destination: authzLog, level: 'info' }), podIp: POD },
   );
   inbound = await startProxy(POD, resolver, { authorize, args: ['--app-port', String(appPort)] });
 });
@@ -79,6 +88,11 @@ describe("an inbound policy's networks, as the proxy enforces them", () => {
   it('reads 10.0.0.0/ as no network (not a /0 that admits everyone), the list\'s other entries still in force', async () => {
     resolver.inboundPolicy(appPort).set(onlyFrom(['10.0.0.0/']));
     expect(await get()).toBe(403);
+    expect(await get()).toBe(403);
+    // Said once for the policy (not per request), naming the authorization and the value.
+    expect(authzLogs.filter((l) => l['network'] === '10.0.0.0/').map((l) => l['msg'])).toEqual([
+      'inbound policy: NetworkAuthentication production/callers: network "10.0.0.0/" admits no one (the rest of its list still applies): "10.0.0.0/" is not an IPv4 or IPv6 address or CIDR such as 10.244.0.254/32 or fd00::254/128 (an IPv4 one with no leading zeros: iptables reads 010 as octal 8)',
+    ]);
     for (const bad of ['10.0.0.0/ 0', '10.0.0.0/0x0', `${NET}.20/1e1`, `[${CALLER}]`, `${CALLER}/32/8`]) {
       resolver.inboundPolicy(appPort).set(onlyFrom([bad]));
       expect(await get(), bad).toBe(403);
