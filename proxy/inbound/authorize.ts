@@ -9,7 +9,6 @@ import { splitPath } from '../http/route-match.ts';
 import type { Layer, MeshRequest, Service } from '../http/message.ts';
 import { authzCounters, type AllowSeries, type AuthzCounters } from './authz/authz-metrics.ts';
 import { CallerCache } from './authz/caller-cache.ts';
-import { hostOfAddress } from '../../api/host-port.ts';
 import { warnBadNetworks } from './authz/cidr.ts';
 import { decide, describeCaller, newDecisionCache, type Decision } from './authz/decide.ts';
 
@@ -28,16 +27,6 @@ export interface AuthorizeOptions {
 }
 
 export const DEFAULT_PROBE_PATHS = ['/live', '/ready', '/healthz', '/readyz'];
-
-/** Admitted or refused, for opaque TCP: the caller is refused by closing the connection. */
-export type ConnectionDecision = { allowed: true; authz: string; audit?: string } | { allowed: false; reason: string };
-
-/** The connection-level check for opaque TCP (route-scoped authorizations never admit TCP). */
-export function authorizeConnection(policy: InboundPolicy, peer: string, identity: string | undefined): ConnectionDecision {
-  const d = decide(policy, { ip: hostOfAddress(peer), identity, tls: identity !== undefined });
-  if (!d.allowed) return { allowed: false, reason: d.message };
-  return d.audit === undefined ? { allowed: true, authz: d.authz } : { allowed: true, authz: d.authz, audit: d.audit };
-}
 
 function allowSeriesOf(counters: AuthzCounters, decision: { server: string; authz: string }, port: number | undefined): AllowSeries {
   return counters.allowSeries(decision.server, decision.authz, String(port ?? ''));

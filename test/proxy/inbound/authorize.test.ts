@@ -6,7 +6,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { InboundPolicy } from '../../../api/destination-types.ts';
 import { Watched } from '../../../proxy/discovery/watched.ts';
-import { authorize, authorizeConnection } from '../../../proxy/inbound/authorize.ts';
+import { authorize } from '../../../proxy/inbound/authorize.ts';
+import { decide } from '../../../proxy/inbound/authz/decide.ts';
 import { hostOfAddress } from '../../../api/host-port.ts';
 import { parseNetwork } from '../../../proxy/inbound/authz/cidr.ts';
 import { meshRequest, response } from '../../helpers/fake-request.ts';
@@ -111,7 +112,8 @@ describe('inbound authorization', () => {
     const h = harness(p);
     expect((await h.call({}, { path: '/public' })).status).toBe(200);
     await expect(h.call({}, { path: '/private' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    expect(authorizeConnection(p, '127.0.26.9:1', undefined)).toMatchObject({ allowed: false });
+    // A connection has no request to match (proxy/inbound/tunnel-authz.ts decides without one).
+    expect(decide(p, { ip: '127.0.26.9', tls: false })).toMatchObject({ allowed: false });
   });
 
   it('admits plaintext probe GETs from the pod itself or localhost, not from elsewhere', async () => {
@@ -122,10 +124,10 @@ describe('inbound authorization', () => {
     await expect(h.call({ peer: '127.0.26.5:3000' }, { method: 'POST', path: '/ready' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 
-  it('authorizes opaque TCP connections', () => {
-    expect(authorizeConnection(ordersGrpc, '127.0.26.9:4000', CHECKOUT)).toEqual({ allowed: true, authz: 'ServerAuthorization production/orders-grpc-allow-checkout' });
-    const refused = authorizeConnection(ordersGrpc, '127.0.26.9:4000', undefined);
-    expect(refused).toMatchObject({ allowed: false, reason: expect.stringContaining('Server production/orders-grpc') });
+  it('authorizes opaque TCP connections (decided with no request, as proxy/inbound/tunnel-authz.ts does)', () => {
+    expect(decide(ordersGrpc, { ip: '127.0.26.9', identity: CHECKOUT, tls: true })).toEqual({ allowed: true, server: 'production/orders-grpc', authz: 'ServerAuthorization production/orders-grpc-allow-checkout' });
+    const refused = decide(ordersGrpc, { ip: '127.0.26.9', tls: false });
+    expect(refused).toMatchObject({ allowed: false, message: expect.stringContaining('Server production/orders-grpc') });
   });
 
   it('parses CIDRs for IPv4, IPv6 and v4-mapped peers, and rejects bad ones precisely', () => {
