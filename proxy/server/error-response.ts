@@ -25,6 +25,12 @@ function grpcMessage(text: string): string {
   return encoded.replace(/%(3B|2F|3F|3A|40|26|3D|2B|24|2C|23)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** A request's target as log lines show it: the path without its query, which may carry credentials (`?token=...`). */
+export function pathForLog(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : `${target.slice(0, q)}?...`;
+}
+
 export function errorResponse(err: unknown, grpc: boolean): ErrorResponse {
   const error = asProxyError(err);
   const reason = headerSafe(error.message);

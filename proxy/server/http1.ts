@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
-import { errorBody, errorResponse, rawHttp1Error } from './error-response.ts';
+import { errorBody, errorResponse, pathForLog, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
 import { Http1ServerConnection, type ConnectionOwner, type ParsedRequest, type TunnelRequest } from './http1-connection.ts';
 import { clientErrorAnswer, requestTarget } from './http1-request.ts';
@@ -167,7 +167,7 @@ export class Http1Edge implements ConnectionOwner {
     const e = errorResponse(err, grpc);
     if (status !== undefined && !grpc) e.status = status;
     this.opts.logger.warn(
-      { request: id, method: req.method, url: req.url, code: e.error.code, err: e.error.message },
+      { request: id, method: req.method, path: pathForLog(req.url), code: e.error.code, err: e.error.message },
       `proxy answered ${e.status}${grpc ? ` grpc-status ${e.headers['grpc-status']}` : ''}: ${e.error.message}`,
     );
     if (res.headersSent) return res.destroy();
@@ -207,7 +207,7 @@ export class Http1Edge implements ConnectionOwner {
     }
     const handler = kind === 'CONNECT' ? this.opts.onConnect : this.opts.onUpgrade;
     if (!handler) {
-      this.opts.logger.warn({ peer: conn.info.peer, url: req.url }, `${kind} is not served on this listener`);
+      this.opts.logger.warn({ peer: conn.info.peer, path: pathForLog(req.url) }, `${kind} is not served on this listener`);
       socket.end(rawHttp1Error(405, 'Method Not Allowed', 'BAD_REQUEST', `${kind} is not served on the ${this.opts.direction} listener`));
       return;
     }

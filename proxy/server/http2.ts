@@ -17,7 +17,7 @@ import { OwnedSignal } from '../http/cancel.ts';
 import { forward, forwardedTo } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
-import { errorBody, errorResponse } from './error-response.ts';
+import { errorBody, errorResponse, pathForLog } from './error-response.ts';
 import { callService, createContext, type ConnectionInfo, type EdgeOptions } from './request-context.ts';
 
 const kConn = Symbol('mesh.connection');
@@ -86,7 +86,7 @@ export class Http2Edge {
     const authority = conn.connectTarget ?? headers[':authority'] ?? headers['host'] ?? conn.originalDst;
     if (method === 'CONNECT' || !authority || !headers[':path']) {
       const why = method === 'CONNECT' ? 'HTTP/2 CONNECT is not supported' : 'request has no :authority or :path';
-      return this.writeError(stream, new ProxyError('BAD_REQUEST', why), grpc, ctx.id);
+      return this.writeError(stream, new ProxyError('BAD_REQUEST', why), grpc, ctx.id, method, headers[':path']);
     }
     const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const meshReq: MeshRequest = {
@@ -112,10 +112,10 @@ export class Http2Edge {
         } catch (err) {
           // A header HTTP/2 forbids (a connection-specific one an upstream sent, say).
           state.upstreamBody?.destroy();
-          this.writeError(stream, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id);
+          this.writeError(stream, new ProxyError('UPSTREAM_RESET', `response from upstream cannot be written: ${(err as Error).message}`), grpc, ctx.id, method, meshReq.path);
         }
       },
-      (err: unknown) => this.writeError(stream, err, grpc, ctx.id),
+      (err: unknown) => this.writeError(stream, err, grpc, ctx.id, method, meshReq.path),
     );
   }
 
@@ -147,10 +147,10 @@ export class Http2Edge {
     forward(body, stream);
   }
 
-  private writeError(stream: ServerHttp2Stream, err: unknown, grpc: boolean, id: string): void {
+  private writeError(stream: ServerHttp2Stream, err: unknown, grpc: boolean, id: string, method: string, path: string | undefined): void {
     const e = errorResponse(err, grpc);
     this.opts.logger.warn(
-      { request: id, code: e.error.code, err: e.error.message },
+      { request: id, method, path: path === undefined ? undefined : pathForLog(path), code: e.error.code, err: e.error.message },
       `proxy answered ${e.status}${grpc ? ` grpc-status ${e.headers['grpc-status']}` : ''}: ${e.error.message}`,
     );
     if (stream.destroyed || stream.closed) return;

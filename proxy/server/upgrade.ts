@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { asProxyError } from '../errors.ts';
-import { rawHttp1Error } from './error-response.ts';
+import { pathForLog, rawHttp1Error } from './error-response.ts';
 import type { TunnelHandler } from './http1.ts';
 import type { TunnelRequest } from './http1-connection.ts';
 import { requestTarget } from './http1-request.ts';
@@ -25,7 +25,7 @@ export function upgradeHandler(opts: UpgradeOptions): TunnelHandler {
     const host = req.headers.host;
     const target = requestTarget(req.url ?? '', host, conn.connectTarget, conn.originalDst);
     if (target instanceof Error) {
-      opts.logger.warn({ peer: conn.peer, url: req.url }, `upgrade refused: ${target.message}`);
+      opts.logger.warn({ peer: conn.peer, path: pathForLog(req.url) }, `upgrade refused: ${target.message}`);
       socket.end(rawHttp1Error(400, 'Bad Request', target.code, target.message));
       return;
     }

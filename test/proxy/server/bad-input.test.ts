@@ -145,6 +145,30 @@ describe('bad input', () => {
     await servesNext();
   });
 
+  it("a request's query stays out of the proxies' logs (it may carry a credential): the error line names the method and the path", async () => {
+    const client = new Client(mesh.proxyUrl);
+    const res = await client.request({ path: '/account?token=s3cret-h1', method: 'GET', headers: { host: DEAD } });
+    expect(res.statusCode).toBe(502);
+    await res.body.text();
+    await client.close();
+    const session = h2connect(`http://${mesh.outbound.host}:${mesh.outbound.port}`);
+    session.on('error', () => {});
+    const status = await new Promise((resolve, reject) => {
+      const s = session.request({ ':path': '/account?token=s3cret-h2', ':authority': DEAD });
+      s.on('response', (h) => resolve(h[':status']));
+      s.on('error', reject);
+      s.resume();
+    });
+    session.close();
+    expect(status).toBe(502);
+    // Both edges: the inbound's HTTP/1 edge answered the first, its HTTP/2 edge the second.
+    for (const secret of ['s3cret-h1', 's3cret-h2']) {
+      await expect.poll(() => mesh.inbound.logs.filter((l) => String(l.msg).startsWith('proxy answered 502') && l.path === '/account?...').length, { timeout: 3000 }).toBeGreaterThanOrEqual(secret === 's3cret-h1' ? 1 : 2);
+    }
+    expect(mesh.inbound.logs.find((l) => l.path === '/account?...')).toMatchObject({ method: 'GET' });
+    for (const l of [...mesh.outbound.logs, ...mesh.inbound.logs]) expect(JSON.stringify(l)).not.toContain('s3cret');
+  });
+
   it('an upstream that refuses connections: 502 with l5d-proxy-error from the inbound proxy', async () => {
     const client = new Client(mesh.proxyUrl);
     const res = await client.request({ path: '/x', method: 'GET', headers: { host: DEAD } });
