@@ -103,6 +103,8 @@ export class Http1Connection {
   reused = false;
   /** How long it may stay idle: the pool's, or less when the server's `Keep-Alive: timeout` says so. */
   keepAliveMs: number;
+  /** The last `Keep-Alive` value `keepAliveMs` was read from. */
+  private lastHint: string | undefined = undefined;
   /** When its last exchange ended (or it was opened): the server's keep-alive timer runs from then. */
   idleSince = Date.now();
   /** When, idle, it must be closed by (the pool sets it on release). */
@@ -371,12 +373,17 @@ export class Http1Connection {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-      const timeout = KEEP_ALIVE_TIMEOUT.exec(headers[i + 1]!);
+      // A server repeats the same hint on every response of a connection: it is read once.
+      const hint = headers[i + 1]!;
+      if (hint === this.lastHint) return this.keepAliveMs > 0;
+      const timeout = KEEP_ALIVE_TIMEOUT.exec(hint);
       if (timeout === null) return true;
+      this.lastHint = hint;
       this.keepAliveMs = Math.min(Number(timeout[1]) * 1000 - KEEP_ALIVE_MARGIN_MS, this.maxIdleMs);
       return this.keepAliveMs > 0;
     }
     this.keepAliveMs = this.maxIdleMs;
+    this.lastHint = undefined;
     return true;
   }
 
