@@ -152,6 +152,7 @@ function relay(upstream: Upstream, options: Parameters<Upstream['dispatch']>[0],
       return true;
     },
     onData: (chunk) => res.write(chunk),
+    onReadEnd: () => {}, // nothing held back: each piece was written as it came
     onComplete: () => {
       finished = true;
       res.end();

@@ -16,6 +16,8 @@ export interface Http1Handler {
   onHeaders(status: number, rawHeaders: string[], resume: () => void): boolean;
   /** A piece of the body; false pauses the socket until `resume`. */
   onData(chunk: Buffer): boolean;
+  /** The socket read that brought the head, or more of the body, has been parsed whole, and the response goes on. */
+  onReadEnd(): void;
   /** The response has ended; a chunked one's trailers as a flat list, else null. */
   onComplete(rawTrailers: string[] | null): void;
   onError(err: Error): void;
@@ -71,8 +73,12 @@ const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/;
 /** How much sooner than the server's keep-alive timeout an idle connection closes. */
 const KEEP_ALIVE_MARGIN_MS = 2_000;
 
+type Handle = { reading: boolean; readStart(): number; readStop(): number; isStreamBase?: boolean; _consumed?: boolean };
+
 export class Http1Connection {
   private readonly parser: NativeHttpParser = new HTTPParser();
+  /** The socket's handle when the parser reads it itself; null when fed from 'data' events. */
+  private readonly handle: Handle | null = null;
   /** The request in flight, and its handler; null while idle. */
   private request: Http1Request | null = null;
   private handler: Http1Handler | null = null;
@@ -119,12 +125,24 @@ export class Http1Connection {
     this.keepAliveMs = maxIdleMs;
     const parser = this.parser;
     parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_BYTES, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnMessageBegin] = this.onMessageBegin;
     parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
+      this.executing = true;
       for (let i = 0; i < headers.length; i++) this.flushed.push(headers[i]!);
     };
     parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     parser[HTTPParser.kOnBody] = this.onBody;
     parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
+    // As the server edge: the parser takes the reads straight from the handle, with no Buffer,
+    // stream push and 'data' event per read in JavaScript. 'data' stays for anything the socket
+    // already held (nothing, for a connection that has just been dialled).
+    const handle = (socket as Socket & { _handle?: Handle })._handle;
+    if (handle?.isStreamBase && !handle._consumed) {
+      handle._consumed = true;
+      parser.consume(handle);
+      parser[HTTPParser.kOnExecute] = this.onExecute;
+      this.handle = handle;
+    }
     socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
@@ -316,9 +334,28 @@ export class Http1Connection {
     }
     if (typeof parsed !== 'number') return this.malformed(parsed);
     if (this.completed) this.finishExchange();
+    else this.handler?.onReadEnd();
+  };
+
+  /** A read the parser took from the handle itself (its callbacks have run): as onSocketData after `execute`. */
+  private readonly onExecute = (parsed: number | ParseError): void => {
+    this.executing = false;
+    this.received = true;
+    if (typeof parsed !== 'number') return this.malformed(parsed);
+    if (this.completed) this.finishExchange();
+    // Nothing was asked: bytes from an idle connection are not a response to anything.
+    else if (this.handler === null) this.socket.destroy();
+    else this.handler.onReadEnd();
+  };
+
+  /** Each callback of the parser marks it as running: the exchange is finished once it returns, not inside. */
+  private readonly onMessageBegin = (): void => {
+    this.executing = true;
+    this.received = true;
   };
 
   private readonly onHeadersComplete: OnHeadersComplete = (_major, _minor, headers, _m, _u, status, _text, upgrade, keepAlive) => {
+    this.executing = true;
     const handler = this.handler;
     if (handler === null || this.responded) {
       this.protocolError('a response arrived that no request asked for');
@@ -388,9 +425,15 @@ export class Http1Connection {
   }
 
   private readonly onBody = (chunk: Buffer): void => {
+    this.executing = true;
     if (this.handler !== null && !this.handler.onData(chunk) && !this.paused) {
       this.paused = true;
       this.socket.pause();
+      const handle = this.handle;
+      if (handle !== null && handle.reading) {
+        handle.reading = false;
+        handle.readStop();
+      }
     }
   };
 
@@ -398,9 +441,15 @@ export class Http1Connection {
     if (!this.paused) return;
     this.paused = false;
     this.socket.resume();
+    const handle = this.handle;
+    if (handle !== null && !handle.reading && !this.socket.destroyed) {
+      handle.reading = true;
+      handle.readStart();
+    }
   };
 
   private readonly onMessageComplete = (): void => {
+    this.executing = true;
     if (this.informational) {
       this.informational = false;
       if (this.flushed.length > 0) this.flushed = [];
@@ -458,6 +507,9 @@ export class Http1Connection {
     if (this.handler !== null && this.responded && this.parser.finish() !== undefined) {
       this.protocolError('connection closed before the response body completed');
     }
+    // A response the close completed (its body ran until the close) ended inside `finish`.
+    this.executing = false;
+    if (this.completed) this.finishExchange();
     this.socket.destroy();
   };
 
@@ -467,6 +519,11 @@ export class Http1Connection {
 
   private readonly onSocketClose = (): void => {
     this.gone = true;
+    // The parser lets go of the handle before it goes (node:http frees its parsers so).
+    if (this.handle !== null) {
+      this.parser.unconsume();
+      this.handle._consumed = false;
+    }
     this.parser.close();
     if (this.resend !== undefined) return this.owner.closed(this, this.resend);
     const request = this.request;

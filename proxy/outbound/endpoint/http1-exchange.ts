@@ -25,7 +25,7 @@ export class Http1Exchange implements Http1Handler, CancelHook {
   private resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined;
   /**
    * The small-body path. A response with a length (not chunked) is held back after its head
-   * until the end of the socket read that brought it (a microtask): most small responses end
+   * until the end of the socket read that brought it (`onReadEnd`): most small responses end
    * in that read, and then go on whole, as a Buffer, with no stream built for them. One that
    * has not ended by then streams from there, so a slow or endless body waits for nothing.
    */
@@ -76,7 +76,6 @@ export class Http1Exchange implements Http1Handler, CancelHook {
     }
     if (!head.chunked) {
       this.held = { status, headers: head.headers, chunks: [], bytes: 0, resume };
-      queueMicrotask(() => this.stream());
       return true;
     }
     // Only a chunked body can end with trailers. Without the promise, the edge and the metrics
@@ -98,6 +97,11 @@ export class Http1Exchange implements Http1Handler, CancelHook {
     }
     // false pauses the socket until the consumer reads again (ResponseBody._read): backpressure.
     return this.body ? this.body.push(chunk) : true;
+  }
+
+  /** The read is over and the body has not ended in it: a held response streams from here. */
+  onReadEnd(): void {
+    this.stream();
   }
 
   onComplete(rawTrailers: string[] | null): void {

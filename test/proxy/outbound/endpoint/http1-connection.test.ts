@@ -126,6 +126,23 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(srv.conns[0]!.received()).toBe('GET /p?q=1 HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\nx-a: 1\r\nx-list: one\r\nx-list: two\r\n\r\n');
   });
 
+  it('hands on a body that came in the same read as its head as one Buffer, and one still arriving as a stream', async () => {
+    const { address } = await rawServer(async (conn) => {
+      await conn.receivedUntil('GET /whole');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nwhole');
+      await conn.receivedUntil('GET /late');
+      conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n');
+      setTimeout(() => conn.socket.write('late'), 50);
+    });
+    const c = client(address, 1);
+    const whole = await c.service(meshRequest({ path: '/whole' }));
+    expect(Buffer.isBuffer(whole.body)).toBe(true);
+    expect(String(whole.body)).toBe('whole');
+    const late = await c.service(meshRequest({ path: '/late' }));
+    expect(Buffer.isBuffer(late.body)).toBe(false);
+    expect(String(await readBody(late))).toBe('late');
+  });
+
   it('frames a streamed body by its content-length when given, else in chunks, and says content-length: 0 for an empty POST', async () => {
     const srv = await rawServer((conn) => answerEach(conn));
     const c = client(srv.address, 1);
