@@ -26,18 +26,24 @@ const MOUNTS = {
   token: '/var/run/secrets/tokens',
 } as const;
 
+// The control plane is never injected by its own webhook (its namespaces opt out by label).
+const controlPlaneNamespace = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: {
+    name,
+    labels: { 'app.kubernetes.io/part-of': 'mesh', 'linkerd.io/is-control-plane': 'true', 'config.linkerd.io/admission-webhooks': 'disabled' },
+    annotations: { 'linkerd.io/inject': 'disabled' },
+  },
+});
+
 export function namespaces(): object[] {
-  // The control plane is never injected by its own webhook (its namespaces opt out by label).
-  const ns = (name: string) => ({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: {
-      name,
-      labels: { 'app.kubernetes.io/part-of': 'mesh', 'linkerd.io/is-control-plane': 'true', 'config.linkerd.io/admission-webhooks': 'disabled' },
-      annotations: { 'linkerd.io/inject': 'disabled' },
-    },
-  });
-  return [ns(CONTROL_PLANE_NS), ns(VIZ_NS)];
+  return [controlPlaneNamespace(CONTROL_PLANE_NS), vizNamespace()];
+}
+
+/** The viz's namespace alone, as `mesh install` makes it (`mesh viz install` prints it). */
+export function vizNamespace(): object {
+  return controlPlaneNamespace(VIZ_NS);
 }
 
 export function configMaps(v: InstallValues, identity: IdentityMaterial): object[] {

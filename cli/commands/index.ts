@@ -35,6 +35,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'viz top': () => import('./viz-top.ts'),
   'viz prometheus-config': () => import('./viz-prometheus-config.ts'),
   'viz dashboard': () => import('./viz-dashboard.ts'),
+  'viz install': () => import('./viz-install.ts'),
   'rollout restart': () => import('./rollout-restart.ts'),
   load: () => import('./load.ts'),
   check: () => import('./check.ts'),

@@ -239,3 +239,23 @@ describe('mesh install', () => {
     expect(stderr).toMatch(/^mesh install: --set identity.issuer.tls.crtPEM: expected PEM/);
   });
 });
+
+describe('mesh viz install', () => {
+  it('the lesson\'s `linkerd viz install | kubectl apply -f -`: says mesh install has the viz, and prints only its namespace, as mesh install makes it', async () => {
+    const { code, stdout, stderr } = await runMesh(['viz', 'install']);
+    expect(code).toBe(0);
+    const printed = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+    const installs = (await controlPlaneObjects(defaultValues())) as Obj[];
+    expect(printed).toEqual([installs.find((o) => o.kind === 'Namespace' && o.metadata.name === 'mesh-viz')]);
+    expect(stderr).toMatch(/^mesh viz install: nothing to add: mesh install already installs the viz \(Deployment mesh-viz in namespace mesh-viz\)/);
+    expect(installs.some((o) => o.kind === 'Deployment' && o.metadata.name === 'mesh-viz' && o.metadata.namespace === 'mesh-viz')).toBe(true);
+  });
+
+  it('answers the lesson\'s --set prometheusUrl with where an external Prometheus is named, and prints nothing', async () => {
+    const { code, stdout, stderr } = await runMesh(['viz', 'install', '--set', 'prometheusUrl=http://prometheus.monitoring:9090']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('mesh viz install: --set prometheusUrl: the viz has no Prometheus of its own to replace');
+    expect(stderr).toContain('mesh viz serve --prometheus URL');
+  });
+});
