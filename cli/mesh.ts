@@ -2,6 +2,15 @@
 import { COMMANDS } from './commands/index.ts';
 import { hoistGlobalFlags } from './global-flags.ts';
 
+// A reader that stops early (`mesh install | head`, `mesh viz tap ... | grep -m1`, a pager
+// quit) closes the pipe under us. A Go or C command dies quietly of SIGPIPE there; Node ignores
+// SIGPIPE and raises EPIPE on stdout instead, which unhandled printed a stack trace. Nobody is
+// left to read what remains, so stop quietly; any other stdout error stays an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 async function usage(): Promise<void> {
   const lines = ['usage: mesh <command> [options]   (mesh <command> --help for its options)', '', 'commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) {
