@@ -14,8 +14,10 @@ export const summary = 'the busiest calls through a deploy, pod or namespace, li
 const USAGE = `usage: mesh viz top (deploy|po|ns)/NAME [options]
 
 ${TAP_FLAGS_USAGE}
-                             (not on a terminal: default 10, then the table is printed once)
-  -o, --output FORMAT        json (the final table)`;
+  -o, --output FORMAT        json (the final table)
+
+On a terminal the table is redrawn every second until Ctrl-C (or --duration, --limit). Otherwise
+(a pipe, a file, -o json) --duration defaults to 10 and the table is printed once, at the end.`;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('viz top', USAGE, async () => {
