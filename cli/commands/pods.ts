@@ -62,10 +62,12 @@ async function isReadyNow(pod: PodRecord): Promise<boolean> {
   });
 }
 
-/** kubectl's STATUS: Running, or why not (a container waiting out its back-off, or terminating). */
+/**
+ * kubectl's STATUS: Running, or CrashLoopBackOff while a container that exited waits out its
+ * back-off, the first wait (10 s, before any restart) included, as the node mode reports it.
+ */
 function statusWord(s: PodStatusRecord): string {
-  if (s.containers.some((c) => c.state === 'waiting')) return s.containers.some((c) => c.restarts > 0) ? 'CrashLoopBackOff' : 'Waiting';
-  return 'Running';
+  return s.containers.some((c) => c.state === 'waiting') ? 'CrashLoopBackOff' : 'Running';
 }
 
 function fromStatus(s: PodStatusRecord, now: number) {

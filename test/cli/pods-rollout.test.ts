@@ -60,6 +60,17 @@ describe('mesh pods', () => {
     expect(json[1]).toMatchObject({ name: 'orders-canary-0', ready: false, containers: '1/2', restarts: 4, status: 'CrashLoopBackOff' });
   });
 
+  it('shows CrashLoopBackOff from the first exit, while the container waits out its first back-off (the README\'s kill -9)', async () => {
+    const dir = join(tmp, 'first-exit');
+    writeState(dir, {
+      pods: [pod('orders-canary-0', '127.0.41.4', status(false, 70, [container('linkerd-proxy', true, 0), container('orders-canary-0', false, 0, 'waiting')]))],
+      controlPlanePods: [],
+    });
+    const r = await runMesh(['pods', '--state', dir]);
+    expect(r.err).toBe('');
+    expect(r.out.trim().split('\n')[1]!.split(/\s{2,}/).slice(0, 5)).toEqual(['orders-canary-0', 'production', '1/2', 'CrashLoopBackOff', '0']);
+  });
+
   it('writes AGE as kubectl does', () => {
     expect([59, 119, 120, 200, 600, 3700, 10_800, 11_100, 100_000, 200_000, 800_000].map(age)).toEqual(['59s', '119s', '2m', '3m20s', '10m', '61m', '3h', '3h5m', '27h', '2d7h', '9d']);
   });
