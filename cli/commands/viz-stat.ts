@@ -40,7 +40,8 @@ export function run(args: string[]): Promise<number> {
         proxyVersionMismatch: values['proxy-version-mismatch'] ? 'true' : undefined,
       },
       format,
-      none: 'No traffic found.',
+      // With the filter, no rows means no straggler, not no traffic (the lesson runs it to find stragglers).
+      none: values['proxy-version-mismatch'] ? 'No proxy is older than the control plane: every pod runs its version, none needs a restart.' : 'No traffic found.',
       table: (rows, wide) => statTable(rows, { wide, showNamespace: !values.namespace }),
     });
   });

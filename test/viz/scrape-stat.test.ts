@@ -166,6 +166,13 @@ describe('mesh viz stat', () => {
     expect(rows[1]).toMatch(/^web\s+1\/1\s+80\.00%\s+\d+\.\drps\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+\s+100%$/);
   });
 
+  it('--proxy-version-mismatch with no straggler says so, not that there is no traffic', async () => {
+    const r = await meshCli(['--proxy-version-mismatch']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('No proxy is older than the control plane: every pod runs its version, none needs a restart.\n');
+  });
+
   it('says what is wrong with a bad kind, exit 2, before asking the viz', async () => {
     const r = await meshCli(['deployz']);
     expect(r.code).toBe(2);
