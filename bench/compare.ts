@@ -34,6 +34,9 @@ export interface Slice {
   cpuSeconds: Record<string, number>;
   /** 1-minute load average as the slice began. */
   loadAverage: number;
+  /** The slice's own latency percentiles (ms), so paths can be compared slice by slice. */
+  p50: number;
+  p99: number;
   /** The path's `counter` over the slice, when it has one. */
   counted?: number;
   /** Why this slice says nothing about its path (a stall of the machine), when it does not. */
@@ -119,7 +122,7 @@ export async function measurePaths(ctx: BenchContext, paths: PathUnderTest[], op
           (p.cpu ?? []).forEach((w, j) => (cpuSeconds[w.name] = cpuSecondsOf(w.pid) - before[j]!));
           const counted = countedBefore === undefined ? undefined : (await p.counter!()) - countedBefore;
           results[i]!.push(r);
-          sliced[i]!.push({ rps: r.rps, requests: r.requests, seconds: r.durationSeconds, errors: r.errors + r.timeouts, cpuSeconds, loadAverage, ...(counted === undefined ? {} : { counted }) });
+          sliced[i]!.push({ rps: r.rps, requests: r.requests, seconds: r.durationSeconds, errors: r.errors + r.timeouts, cpuSeconds, loadAverage, p50: r.p50, p99: r.p99, ...(counted === undefined ? {} : { counted }) });
         } finally {
           await after?.();
         }

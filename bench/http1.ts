@@ -94,9 +94,14 @@ export function meshAgainstDirect(direct: PathFigures, mesh: PathFigures, rate: 
 function cpuAgainstBaseline(mesh: PathFigures, baseline: PathFigures): Bar[] {
   const perRequest = (s: Slice) => (1e6 * Object.values(s.cpuSeconds).reduce((a, b) => a + b, 0)) / Math.max(1, s.requests);
   const paired = (a: Slice[], b: Slice[]) => median(a.flatMap((s, i) => (s.stalled || b[i]?.stalled ? [] : [perRequest(s) / perRequest(b[i]!)])));
+  // Latency at the fixed rate, slice by slice: the difference of slice i of each (back to back).
+  const pairedDiff = (at: (s: Slice) => number) => median(mesh.pacedRuns.map((s, i) => at(s) - at(baseline.pacedRuns[i]!)));
+  const diffs = (at: (s: Slice) => number) => mesh.pacedRuns.map((s, i) => (at(s) - at(baseline.pacedRuns[i]!)).toFixed(3)).join(' ');
   return [
     { what: 'CPU per request mesh/baseline mesh, saturating, median of paired slices', value: paired(mesh.saturatingRuns, baseline.saturatingRuns), unit: '', bar: '(no bar)', met: true },
     { what: 'CPU per request mesh/baseline mesh, paced, median of paired slices', value: paired(mesh.pacedRuns, baseline.pacedRuns), unit: '', bar: '(no bar)', met: true },
+    { what: `paced p50 mesh - baseline mesh, median of paired slices (${diffs((s) => s.p50)})`, value: pairedDiff((s) => s.p50), unit: 'ms', bar: '(no bar)', met: true },
+    { what: `paced p99 mesh - baseline mesh, median of paired slices (${diffs((s) => s.p99)})`, value: pairedDiff((s) => s.p99), unit: 'ms', bar: '(no bar)', met: true },
   ];
 }
 
