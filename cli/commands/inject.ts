@@ -1,6 +1,7 @@
-// `mesh inject <file|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML, like
-// `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
-import { readFileSync } from 'node:fs';
+// `mesh inject <file|dir|url|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML,
+// like `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { Document } from 'yaml';
 import { InjectorError } from '../../injector/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
@@ -12,9 +13,11 @@ import { parseCommandArgs, runCommand, UsageError, type CommandValues } from '..
 
 export const summary = 'add the mesh-proxy sidecar to the workloads in Kubernetes YAML';
 
-const USAGE = `usage: mesh inject <file|-> [--proxy-image NAME] [--only-annotated] [--capture MODE] [--pod-ip-family F]
+const USAGE = `usage: mesh inject <file|folder|url|-> [--proxy-image NAME] [--only-annotated] [--capture MODE] [--pod-ip-family F]
 
-Reads Kubernetes YAML (several documents, Lists), writes it to stdout with the mesh-proxy
+Reads Kubernetes YAML (several documents, Lists) from a file, every .yaml, .yml and .json file
+under a folder (its sub-folders too, in name order), an http(s) URL, or stdin (-), as
+linkerd inject does; writes it to stdout with the mesh-proxy
 sidecar added to every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob,
 and prints one line per workload to stderr. A workload or namespace annotated
 linkerd.io/inject: disabled is left alone; Namespaces in the input count as the namespace.
@@ -36,7 +39,7 @@ const OPTIONS = {
 
 export function run(args: string[]): Promise<number> {
   return runCommand('inject', USAGE, async () => {
-    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one file (or - for stdin)' } });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS, { positionals: { count: 1, expected: 'one file, folder or URL (or - for stdin)' } });
     // Checked before any input is read, as a usage error (exit 2) naming the flag and what it takes.
     const capture = CAPTURE_MODES.find((mode) => mode === values.capture);
     if (capture === undefined) throw new UsageError(`--capture must be ${CAPTURE_MODES.join(' or ')}, got "${values.capture}"`);
@@ -46,11 +49,10 @@ export function run(args: string[]): Promise<number> {
   });
 }
 
-/** Injects the workloads of `source` (a path, or - for stdin): 0, or 1 naming what is wrong. */
+/** Injects the workloads of `source` (see `readSources`): 0, or 1 naming what is wrong. */
 async function injectFile(source: string, values: CommandValues<typeof OPTIONS>, pods: { capture: CaptureMode; podIpFamily: PodIpFamily }): Promise<number> {
   try {
-    const text = source === '-' ? await readStdin() : readFileSync(source, 'utf8');
-    const docs = parseYamlDocuments(text, source === '-' ? '<stdin>' : source);
+    const docs = (await readSources(source)).flatMap(({ name, text }) => parseYamlDocuments(text, name));
     const namespaces = namespaceAnnotationsFrom(docs.map((d) => d.value));
     const options = defaultInjectOptions({ ...pods, assumeEnabled: !values['only-annotated'], namespaceAnnotations: (ns) => namespaces.get(ns) });
     if (values['proxy-image']) options.proxy.imageName = values['proxy-image'];
@@ -71,10 +73,47 @@ async function injectFile(source: string, values: CommandValues<typeof OPTIONS>,
     }
     return 0;
   } catch (err) {
-    const known = err instanceof InjectorError || (err as NodeJS.ErrnoException).code === 'ENOENT';
+    const known = err instanceof InjectorError || err instanceof SourceError || (err as NodeJS.ErrnoException).code === 'ENOENT';
     console.error(`mesh inject: ${known ? (err as Error).message : String(err)}`);
     return 1;
   }
+}
+
+/** An input that cannot be read, said with where it is. */
+class SourceError extends Error {}
+
+/** Files a folder's walk takes: what Kubernetes manifests are written as (linkerd inject takes the same). */
+const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+/** How long a URL may take to answer in full. */
+const FETCH_TIMEOUT_MS = 30_000;
+
+/** The texts `source` names, each with the name its errors will give: stdin, a URL, a folder's manifests, or a file. */
+async function readSources(source: string): Promise<Array<{ name: string; text: string }>> {
+  if (source === '-') return [{ name: '<stdin>', text: await readStdin() }];
+  if (/^https?:\/\//i.test(source)) return [{ name: source, text: await fetchText(source) }];
+  if (!statSync(source).isDirectory()) return [{ name: source, text: readFileSync(source, 'utf8') }];
+  const files = manifestsUnder(source);
+  if (files.length === 0) throw new SourceError(`${source} is a folder with no .yaml, .yml or .json file in it or below`);
+  return files.map((name) => ({ name, text: readFileSync(name, 'utf8') }));
+}
+
+/** Every manifest file under `dir`, sub-folders too, in name order (a folder's files before its sub-folders'). */
+function manifestsUnder(dir: string): string[] {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files = entries.filter((e) => e.isFile() && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => join(dir, e.name));
+  return [...files, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestsUnder(join(dir, e.name)))];
+}
+
+async function fetchText(url: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    throw new SourceError(`cannot fetch ${url}: ${cause}`);
+  }
+  if (!res.ok) throw new SourceError(`cannot fetch ${url}: the server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+  return res.text();
 }
 
 async function readStdin(): Promise<string> {

@@ -1,5 +1,7 @@
 // `mesh inject` as a real process: multi-document YAML in, injected YAML out, a summary line per workload.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -183,10 +185,64 @@ describe('mesh inject', () => {
     expect(badWorkload.stderr.trim()).toBe('mesh inject: deployment/w: spec.template.spec.containers[0].ports[0].containerPort: must be an integer, got "http"');
 
     const missing = await runMesh(['inject', join(dir, 'nope.yaml')]);
-    expect([missing.code, missing.stderr.trim()]).toEqual([1, `mesh inject: ENOENT: no such file or directory, open '${join(dir, 'nope.yaml')}'`]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, `mesh inject: ENOENT: no such file or directory, stat '${join(dir, 'nope.yaml')}'`]);
 
     const noArgs = await runMesh(['inject']);
     expect(noArgs.code).toBe(2);
-    expect(noArgs.stderr).toMatch(/^mesh inject: expected one file \(or - for stdin\), got 0/);
+    expect(noArgs.stderr).toMatch(/^mesh inject: expected one file, folder or URL \(or - for stdin\), got 0/);
+  });
+
+  it('injects every manifest under a folder, sub-folders too, in name order, as linkerd inject does', async () => {
+    const tree = mkdtempSync(join(dir, 'tree-'));
+    const pod = (name: string) => `apiVersion: v1\nkind: Pod\nmetadata: { name: ${name} }\nspec:\n  containers: [{ name: app, image: app:1 }]\n`;
+    writeFileSync(join(tree, 'b.yaml'), pod('b'));
+    writeFileSync(join(tree, 'a.yml'), pod('a'));
+    writeFileSync(join(tree, 'README.md'), 'not a manifest: left out\n');
+    mkdirSync(join(tree, 'nested'));
+    writeFileSync(join(tree, 'nested', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' }, spec: { containers: [{ name: 'app', image: 'app:1' }] } }));
+    const { code, stdout, stderr } = await runMesh(['inject', tree]);
+    expect(code).toBe(0);
+    expect(stderr.trim().split('\n')).toEqual(['pod/a injected', 'pod/b injected', 'pod/c injected']);
+    expect(docsOf(stdout).map((d: any) => [d.metadata.name, d.spec.containers.map((c: any) => c.name)])).toEqual([
+      ['a', ['mesh-proxy', 'app']],
+      ['b', ['mesh-proxy', 'app']],
+      ['c', ['mesh-proxy', 'app']],
+    ]);
+
+    // A bad file is named by its path inside the folder.
+    writeFileSync(join(tree, 'nested', 'd.yaml'), 'kind: Pod\nmetadata: {name: x\n');
+    const bad = await runMesh(['inject', tree]);
+    expect([bad.code, bad.stdout]).toEqual([1, '']);
+    expect(bad.stderr).toContain(`${join(tree, 'nested', 'd.yaml')}: document 1`);
+
+    const empty = mkdtempSync(join(dir, 'empty-'));
+    writeFileSync(join(empty, 'notes.txt'), 'nothing to inject');
+    const none = await runMesh(['inject', empty]);
+    expect([none.code, none.stdout, none.stderr.trim()]).toEqual([1, '', `mesh inject: ${empty} is a folder with no .yaml, .yml or .json file in it or below`]);
+  });
+
+  it('fetches a URL (linkerd inject https://.../app.yml), and names the URL and the answer when it fails', async () => {
+    const server: Server = createServer((req, res) => {
+      if (req.url === '/app.yaml') return res.end(APP);
+      res.statusCode = 404;
+      res.end('no such manifest');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { code, stdout, stderr } = await runMesh(['inject', `${base}/app.yaml`]);
+      expect(code).toBe(0);
+      expect(stderr.trim().split('\n')[0]).toBe('deployment/checkout injected');
+      expect(docsOf(stdout).map((d: any) => d.kind)).toEqual(['Namespace', 'Service', 'Deployment', 'StatefulSet', 'Pod']);
+
+      const missing = await runMesh(['inject', `${base}/gone.yaml`]);
+      expect([missing.code, missing.stdout, missing.stderr.trim()]).toEqual([1, '', `mesh inject: cannot fetch ${base}/gone.yaml: the server answered 404 Not Found`]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    // Nothing listens there: the error says so, with the URL.
+    const refused = await runMesh(['inject', `${base}/app.yaml`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(new RegExp(`^mesh inject: cannot fetch ${base}/app.yaml: .*ECONNREFUSED`));
   });
 });
