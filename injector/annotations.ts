@@ -23,7 +23,11 @@ export const CONFIG = {
   memoryRequest: 'config.linkerd.io/proxy-memory-request',
   memoryLimit: 'config.linkerd.io/proxy-memory-limit',
   nativeSidecar: 'config.alpha.linkerd.io/proxy-enable-native-sidecar',
+  waitBeforeExitSeconds: 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds',
 } as const;
+
+/** The same setting as the Linkerd lesson spells it, without `alpha`: read too, the `alpha` one winning. */
+const WAIT_BEFORE_EXIT_LESSON = 'config.linkerd.io/proxy-wait-before-exit-seconds';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 /** The proxy and the destination accept exactly these (one list, in api/). */
@@ -43,6 +47,8 @@ export interface ProxyConfig {
   skipSubnets: string;
   resources: { requests: { cpu: string; memory: string }; limits: { cpu?: string; memory: string } };
   nativeSidecar: boolean;
+  /** Seconds the proxy keeps running after the pod is told to stop (a preStop sleep, as Linkerd's); 0: none. */
+  waitBeforeExitSeconds: number;
 }
 
 const CPU = /^(\d+m|\d+(\.\d+)?)$/;
@@ -87,6 +93,9 @@ export function proxyConfig(
   limits.memory = read(CONFIG.memoryLimit, matching(MEMORY), 'a memory quantity such as 250Mi') ?? limits.memory;
   const native = read(CONFIG.nativeSidecar, oneOf(['true', 'false']), 'true or false');
   if (native !== undefined) config.nativeSidecar = native === 'true';
+  const seconds = (v: string) => (/^\d{1,5}$/.test(v) ? String(Number(v)) : undefined);
+  const wait = read(CONFIG.waitBeforeExitSeconds, seconds, 'a whole number of seconds such as 0 or 30') ?? read(WAIT_BEFORE_EXIT_LESSON, seconds, 'a whole number of seconds such as 0 or 30');
+  if (wait !== undefined) config.waitBeforeExitSeconds = Number(wait);
   return { config, warnings };
 }
 

@@ -65,6 +65,7 @@ export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): In
       // Measured: a Node sidecar peaks at 105-120 MB RSS under load (DESIGN.md), so the limit leaves room.
       resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '250Mi' } },
       nativeSidecar: false,
+      waitBeforeExitSeconds: 0,
     },
     controlPlaneNamespace: 'mesh-system',
     clusterDomain: 'cluster.local',

@@ -113,8 +113,21 @@ export function proxyContainer(config: ProxyConfig, mode: InjectMode, pod: PodFa
     // first request finds a ready proxy (Linkerd's linkerd-await).
     ...(config.nativeSidecar
       ? { restartPolicy: 'Always', startupProbe: { httpGet: { path: '/ready', port: PORTS.admin }, periodSeconds: 1, failureThreshold: 120 } }
-      : { lifecycle: { postStart: { exec: { command: ['mesh', 'proxy-await', '--timeout', '2m'] } } } }),
+      : {}),
+    ...lifecycle(config),
   };
+}
+
+/**
+ * The proxy's hooks: without a native sidecar, postStart holds the app until the proxy is ready;
+ * with `proxy-wait-before-exit-seconds`, preStop sleeps that long before the kubelet sends the
+ * proxy its SIGTERM, so an app still finishing its requests keeps its proxy (Linkerd's own hook).
+ */
+function lifecycle(config: ProxyConfig): { lifecycle?: Record<string, { exec: { command: string[] } }> } {
+  const hooks: Record<string, { exec: { command: string[] } }> = {};
+  if (!config.nativeSidecar) hooks.postStart = { exec: { command: ['mesh', 'proxy-await', '--timeout', '2m'] } };
+  if (config.waitBeforeExitSeconds > 0) hooks.preStop = { exec: { command: ['/bin/sleep', String(config.waitBeforeExitSeconds)] } };
+  return Object.keys(hooks).length > 0 ? { lifecycle: hooks } : {};
 }
 
 /**

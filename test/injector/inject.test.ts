@@ -228,6 +228,25 @@ describe('inject: annotations and modes', () => {
     expect(inject(object, options).reports[0]!.reason).toBe('already injected (container mesh-proxy)');
   });
 
+  it('proxy-wait-before-exit-seconds gives the proxy a preStop sleep (the alpha key, and the lesson\'s spelling without it); 0 gives none', () => {
+    const hooksOf = (annotations: Record<string, string>, kind = 'Deployment') => {
+      const { object, reports } = inject(workload(kind, { ...ENABLED, ...annotations }), options) as any;
+      const spec = kind === 'Pod' ? object.spec : object.spec.template.spec;
+      return { lifecycle: [...(spec.initContainers ?? []), ...spec.containers].find((c: any) => c.name === 'mesh-proxy').lifecycle, warnings: reports[0].warnings };
+    };
+    const awaitHook = { exec: { command: ['mesh', 'proxy-await', '--timeout', '2m'] } };
+    expect(hooksOf({}).lifecycle).toEqual({ postStart: awaitHook });
+    expect(hooksOf({ 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '30' }).lifecycle).toEqual({ postStart: awaitHook, preStop: { exec: { command: ['/bin/sleep', '30'] } } });
+    expect(hooksOf({ 'config.linkerd.io/proxy-wait-before-exit-seconds': '5' }).lifecycle.preStop).toEqual({ exec: { command: ['/bin/sleep', '5'] } });
+    expect(hooksOf({ 'config.linkerd.io/proxy-wait-before-exit-seconds': '0' }).lifecycle).toEqual({ postStart: awaitHook });
+    // A native sidecar has no postStart, and keeps the preStop.
+    const native = hooksOf({ 'config.alpha.linkerd.io/proxy-enable-native-sidecar': 'true', 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '10' }, 'Job');
+    expect(native.lifecycle).toEqual({ preStop: { exec: { command: ['/bin/sleep', '10'] } } });
+    const bad = hooksOf({ 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '-1' });
+    expect(bad.lifecycle).toEqual({ postStart: awaitHook });
+    expect(bad.warnings).toEqual(['annotation config.alpha.linkerd.io/proxy-wait-before-exit-seconds="-1" ignored: expected a whole number of seconds such as 0 or 30']);
+  });
+
   it("replaces an app's own HTTP_PROXY with a warning, keeps an identical POD_IP in place", () => {
     const app = {
       name: 'web',
