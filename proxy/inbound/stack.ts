@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { joinHostPort } from '../../api/host-port.ts';
 import { ProxyError } from '../errors.ts';
-import { headerValue, stack, withoutHeader, type Layer, type MeshRequest, type Service } from '../http/message.ts';
+import { headerValue, stack, withoutHeader, type HeaderMap, type Layer, type MeshRequest, type Service } from '../http/message.ts';
 import type { ProxyMetrics } from '../metrics/index.ts';
 import type { EndpointClients } from '../outbound/endpoint-clients.ts';
 import { appProtocolLayer } from './app-protocol.ts';
@@ -123,13 +123,24 @@ function appPortLayer(defaultPort: number | undefined, proxyPorts: ReadonlySet<n
   };
 }
 
-/** Replaces any `l5d-client-id` the caller sent with the identity its certificate proved. */
+/**
+ * Replaces any `l5d-client-id` the caller sent with the identity its certificate proved, and drops
+ * one the caller put in its trailers: the app reads who called from the proxy alone.
+ */
 const clientIdHeader: Layer = (inner) => (req) => {
   const headers = withoutHeader(req.headers, 'l5d-client-id');
   if (req.ctx.clientIdentity) headers['l5d-client-id'] = req.ctx.clientIdentity;
   req.headers = headers;
+  if (req.trailers) req.trailers = withoutClientId(req.trailers);
   return inner(req);
 };
+
+function withoutClientId(trailers: Promise<HeaderMap | undefined>): Promise<HeaderMap | undefined> {
+  const cleaned = trailers.then((t) => (t && t['l5d-client-id'] !== undefined ? withoutHeader(t, 'l5d-client-id') : t));
+  // A reader of the trailers gets any failure; with none (a body sent with a length), it is not unhandled.
+  cleaned.catch(() => {});
+  return cleaned;
+}
 
 function refuseProxyPort(port: number, proxyPorts: ReadonlySet<number> | undefined): void {
   if (proxyPorts?.has(port)) throw new ProxyError('FORBIDDEN', `port ${port} is this proxy's own, not the app's: the inbound proxy forwards only to the app`);

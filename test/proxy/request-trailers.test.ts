@@ -62,6 +62,11 @@ describe('HTTP/1.1 request trailers through two proxies', () => {
     expect(await postWithTrailers([], { 'x-checksum': 'empty' })).toMatchObject({ bytes: 0, trailers: { 'x-checksum': 'empty' } });
   });
 
+  it("a caller's own l5d-client-id in its trailers does not reach the app (the inbound says who called, in the headers only)", async () => {
+    const counted = await postWithTrailers(['x'], { 'l5d-client-id': 'spiffe://cluster.local/ns/kube-system/sa/admin', 'x-checksum': 'kept' });
+    expect(counted.trailers).toEqual({ 'x-checksum': 'kept' });
+  });
+
   it('a chunked body without trailers still arrives whole, and the connections carry on', async () => {
     expect(await postWithTrailers(['a', 'b', 'c'], {})).toMatchObject({ bytes: 3, trailers: {} });
     expect(await postWithTrailers(['again'], { 'x-after': '1' })).toMatchObject({ bytes: 5, trailers: { 'x-after': '1' } });
