@@ -72,18 +72,18 @@ export function trailerText(trailers: HeaderMap, label: string): string {
       throw refused(label, `invalid trailer name "${printable(name)}"`);
     }
     const v = trailers[name]!;
-    if (Array.isArray(v)) for (const one of v) text += `${name}: ${value(one, name, label)}\r\n`;
-    else text += `${name}: ${value(v, name, label)}\r\n`;
+    if (Array.isArray(v)) for (const one of v) text += `${name}: ${value(one, name, label, 'trailer')}\r\n`;
+    else text += `${name}: ${value(v, name, label, 'trailer')}\r\n`;
   }
   return text;
 }
 
-function value(v: string | string[], name: string, label: string): string {
-  if (Array.isArray(v)) throw refused(label, `header ${name} given more than once`);
+function value(v: string | string[], name: string, label: string, field: 'header' | 'trailer' = 'header'): string {
+  if (Array.isArray(v)) throw refused(label, `${field} ${name} given more than once`);
   try {
     validateHeaderValue(name, v);
   } catch {
-    throw refused(label, `invalid value for header ${name}`);
+    throw refused(label, `invalid value for ${field} ${name}`);
   }
   return v;
 }

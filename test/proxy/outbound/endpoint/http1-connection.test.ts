@@ -3,7 +3,7 @@
 // close mid-body, an idle keep-alive connection closed under the client, an answer before the
 // request body ended, HEAD, 1xx, trailers, `Connection: close`, and a slow reader's backpressure.
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../../../api/destination-types.ts';
@@ -163,6 +163,14 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
         'POST /b HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n' +
         'POST /c HTTP/1.1\r\nhost: svc.test:80\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n',
     );
+  });
+
+  it('refuses a trailer it cannot write safely, as BAD_REQUEST naming it as a trailer', async () => {
+    const srv = await rawServer((conn) => answerEach(conn));
+    const c = client(srv.address);
+    const err = await rejection(c.service(meshRequest({ method: 'POST', body: Readable.from([Buffer.from('abc')]), trailers: Promise.resolve({ 'x-sum': 'a\r\nx-injected: 1' }) })));
+    expect(err.code).toBe('BAD_REQUEST');
+    expect(err.message).toMatch(/cannot send the request: invalid value for trailer x-sum/);
   });
 
   it('refuses a header it cannot write safely, as BAD_REQUEST, with nothing sent', async () => {
