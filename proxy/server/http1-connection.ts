@@ -9,7 +9,7 @@ import { CodedError } from '../../api/errors.ts';
 import { ProxyError } from '../errors.ts';
 import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
 import { readHttp1Head, type Http1Head } from '../http/http1-head.ts';
-import { HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../outbound/endpoint/native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../outbound/endpoint/native-http-parser.ts';
 import { RequestBody } from './http1-request-body.ts';
 import { Http1Response, type ResponseConnection } from './http1-response.ts';
 import type { ConnectionSweep, SweptConnection } from './http1-timeouts.ts';
@@ -66,12 +66,10 @@ interface Entry {
   rest: Buffer | null;
 }
 
-type Handle = { reading: boolean; readStart(): number; readStop(): number; isStreamBase?: boolean; _consumed?: boolean };
-
 export class Http1ServerConnection implements ResponseConnection, SweptConnection {
   private readonly parser: NativeHttpParser = new HTTPParser();
-  /** The socket's handle when the parser reads it itself; null when fed from 'data' events. */
-  private readonly handle: Handle | null = null;
+  /** The parser's hold on the socket's reads (it takes them from the handle); null when fed from 'data' events. */
+  private readonly reads: ConsumedHandle | null;
   /** The request being answered, and those parsed behind it. */
   private current: Entry | null = null;
   private readonly waiting: Entry[] = [];
@@ -112,16 +110,10 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     parser[HTTPParser.kOnBody] = this.onBody;
     parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
-    // As node:http's server: the parser takes the reads straight from the handle, with no Buffer
-    // handed to JavaScript and no 'data' event per read. What the socket already holds (the
-    // sniffed bytes the listener unshifted) still comes as 'data', first: node:http's way too.
-    const handle = (socket as Socket & { _handle?: Handle })._handle;
-    if (handle?.isStreamBase && !handle._consumed) {
-      handle._consumed = true;
-      parser.consume(handle);
-      parser[HTTPParser.kOnExecute] = this.onExecute;
-      this.handle = handle;
-    }
+    // As node:http's server: the parser takes the reads straight from the handle. What the socket
+    // already holds (the sniffed bytes the listener unshifted) still comes as 'data', first:
+    // node:http's way too.
+    this.reads = ConsumedHandle.take(parser, socket, this.onExecute);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
@@ -130,10 +122,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     this.headSince = owner.sweep.tick;
     owner.sweep.add(this);
     socket.resume();
-    if (this.handle !== null && !this.handle.reading) {
-      this.handle.reading = true;
-      this.handle.readStart();
-    }
+    this.reads?.start(socket);
   }
 
   get keepAliveLines(): string {
@@ -235,19 +224,12 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     const stop = this.bodyFull || this.outputFull || this.upgrading || this.closing || this.waiting.length >= MAX_WAITING;
     if (stop === this.readStopped || this.gone) return;
     this.readStopped = stop;
-    const handle = this.handle;
     if (stop) {
       this.socket.pause();
-      if (handle !== null && handle.reading) {
-        handle.reading = false;
-        handle.readStop();
-      }
+      this.reads?.stop();
     } else {
       this.socket.resume();
-      if (handle !== null && !handle.reading && !this.socket.destroyed) {
-        handle.reading = true;
-        handle.readStart();
-      }
+      this.reads?.start(this.socket);
     }
   }
 
@@ -411,14 +393,10 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     socket.off('drain', this.onDrain);
     socket.pause();
     const parser = this.parser;
-    if (this.handle !== null) {
-      parser.unconsume();
-      this.handle._consumed = false;
+    if (this.reads !== null) {
+      this.reads.release();
       // Reads go to the socket again (stopped above for the parser, whose tunnel now wants them).
-      if (!this.handle.reading && !socket.destroyed) {
-        this.handle.reading = true;
-        this.handle.readStart();
-      }
+      this.reads.start(socket);
     }
     // Not from inside its own callback, which this may be: node:http closes its parsers so too.
     setImmediate(() => parser.close());

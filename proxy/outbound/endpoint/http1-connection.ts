@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { HeaderMap } from '../../http/message.ts';
 import { ProxyError } from '../../errors.ts';
 import { requestHead, trailerText, type FlatHeaders, type RequestHead } from './http1-request-head.ts';
-import { HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from './native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from './native-http-parser.ts';
 
 /** What one request hears of its exchange, in order: onConnect, onHeaders, onData..., onComplete; or onError at any point. */
 export interface Http1Handler {
@@ -73,12 +73,10 @@ const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/;
 /** How much sooner than the server's keep-alive timeout an idle connection closes. */
 const KEEP_ALIVE_MARGIN_MS = 2_000;
 
-type Handle = { reading: boolean; readStart(): number; readStop(): number; isStreamBase?: boolean; _consumed?: boolean };
-
 export class Http1Connection {
   private readonly parser: NativeHttpParser = new HTTPParser();
-  /** The socket's handle when the parser reads it itself; null when fed from 'data' events. */
-  private readonly handle: Handle | null = null;
+  /** The parser's hold on the socket's reads (it takes them from the handle); null when fed from 'data' events. */
+  private readonly reads: ConsumedHandle | null;
   /** The request in flight, and its handler; null while idle. */
   private request: Http1Request | null = null;
   private handler: Http1Handler | null = null;
@@ -133,16 +131,9 @@ export class Http1Connection {
     parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     parser[HTTPParser.kOnBody] = this.onBody;
     parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
-    // As the server edge: the parser takes the reads straight from the handle, with no Buffer,
-    // stream push and 'data' event per read in JavaScript. 'data' stays for anything the socket
-    // already held (nothing, for a connection that has just been dialled).
-    const handle = (socket as Socket & { _handle?: Handle })._handle;
-    if (handle?.isStreamBase && !handle._consumed) {
-      handle._consumed = true;
-      parser.consume(handle);
-      parser[HTTPParser.kOnExecute] = this.onExecute;
-      this.handle = handle;
-    }
+    // As the server edge: the parser takes the reads straight from the handle. 'data' stays for
+    // anything the socket already held (nothing, for a connection that has just been dialled).
+    this.reads = ConsumedHandle.take(parser, socket, this.onExecute);
     socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
@@ -429,11 +420,7 @@ export class Http1Connection {
     if (this.handler !== null && !this.handler.onData(chunk) && !this.paused) {
       this.paused = true;
       this.socket.pause();
-      const handle = this.handle;
-      if (handle !== null && handle.reading) {
-        handle.reading = false;
-        handle.readStop();
-      }
+      this.reads?.stop();
     }
   };
 
@@ -441,11 +428,7 @@ export class Http1Connection {
     if (!this.paused) return;
     this.paused = false;
     this.socket.resume();
-    const handle = this.handle;
-    if (handle !== null && !handle.reading && !this.socket.destroyed) {
-      handle.reading = true;
-      handle.readStart();
-    }
+    this.reads?.start(this.socket);
   };
 
   private readonly onMessageComplete = (): void => {
@@ -520,10 +503,7 @@ export class Http1Connection {
   private readonly onSocketClose = (): void => {
     this.gone = true;
     // The parser lets go of the handle before it goes (node:http frees its parsers so).
-    if (this.handle !== null) {
-      this.parser.unconsume();
-      this.handle._consumed = false;
-    }
+    this.reads?.release();
     this.parser.close();
     if (this.resend !== undefined) return this.owner.closed(this, this.resend);
     const request = this.request;

@@ -3,6 +3,7 @@
 // numbered callback slots that node:http's client fills in (`_http_client.js`). It parses in C++
 // where undici's copy of llhttp runs as WebAssembly (under V8's baseline compiler in a proxy).
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 
 /** One parser: `initialize` it for a connection, feed it with `execute`, and `close` it after. */
 export interface NativeHttpParser {
@@ -76,3 +77,57 @@ export type OnHeadersComplete = (
 
 /** A batch of a long head's headers (or a chunked body's trailers), and for a request, a piece of its target. */
 export type OnHeaders = (headers: string[], url: string) => void;
+
+/** A socket's native handle, as much of it as a parser that reads it needs. */
+interface StreamHandle {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+}
+
+/**
+ * A socket whose reads a parser takes straight from the handle, in C++ (node:http's server does
+ * the same): no Buffer handed to JavaScript, no stream push and no 'data' event per read; each
+ * read's result reaches the parser's `kOnExecute`. What the socket already holds (bytes unshifted
+ * into it) still comes as 'data'. Reading stops and starts at the handle, where the socket's own
+ * pause and resume no longer reach: both HTTP/1 connections, the server edge's and the endpoint
+ * client's, read their sockets so.
+ */
+export class ConsumedHandle {
+  private constructor(
+    private readonly parser: NativeHttpParser,
+    private readonly handle: StreamHandle,
+  ) {}
+
+  /** The parser takes `socket`'s reads, `onExecute` hearing of each; null for a socket with no native handle to take (then feed the parser 'data'). */
+  static take(parser: NativeHttpParser, socket: Socket, onExecute: (ret: number | ParseError) => void): ConsumedHandle | null {
+    const handle = (socket as Socket & { _handle?: StreamHandle })._handle;
+    if (!handle?.isStreamBase || handle._consumed) return null;
+    handle._consumed = true;
+    parser.consume(handle);
+    parser[HTTPParser.kOnExecute] = onExecute;
+    return new ConsumedHandle(parser, handle);
+  }
+
+  /** Stops reading (backpressure): no read until `start`. */
+  stop(): void {
+    if (!this.handle.reading) return;
+    this.handle.reading = false;
+    this.handle.readStop();
+  }
+
+  /** Reads again, unless the socket is gone. */
+  start(socket: Socket): void {
+    if (this.handle.reading || socket.destroyed) return;
+    this.handle.reading = true;
+    this.handle.readStart();
+  }
+
+  /** The parser lets go: the socket's reads are its own again ('data'), or the socket closes without the parser holding its handle. */
+  release(): void {
+    this.parser.unconsume();
+    this.handle._consumed = false;
+  }
+}
