@@ -2,7 +2,7 @@
 // TCP server that writes exactly the bytes each test gives it: a response in pieces, garbage, a
 // close mid-body, an idle keep-alive connection closed under the client, an answer before the
 // request body ended, HEAD, 1xx, trailers, `Connection: close`, and a slow reader's backpressure.
-import net, { type AddressInfo, type Socket } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,41 +11,20 @@ import type { MeshResponse } from '../../../../proxy/http/message.ts';
 import { Http1Client } from '../../../../proxy/outbound/endpoint/http1-client.ts';
 import { endpointTarget } from '../../../../proxy/outbound/endpoint/target.ts';
 import { streamed } from '../../../helpers/fake-request.ts';
-import { meshRequest, readBody, rejection } from './fixtures/harness.ts';
+import { meshRequest, readBody, recordConnection, rejection, type RecordedConnection } from './fixtures/harness.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** One connection the raw server accepted: what it has received so far, and its socket. */
-interface Conn {
-  socket: Socket;
-  received: () => string;
-  /** Resolves once the received bytes include `text`. */
-  receivedUntil: (text: string) => Promise<string>;
-}
+type Conn = RecordedConnection;
 
 /** A TCP server on port 0 that hands each connection to `onConnection` and writes nothing by itself. */
 async function rawServer(onConnection: (conn: Conn, index: number) => void): Promise<{ address: string; conns: Conn[] }> {
   const conns: Conn[] = [];
   const server = net.createServer((socket) => {
-    let text = '';
-    const waiters: Array<() => void> = [];
-    socket.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      for (const w of waiters.splice(0)) w();
-    });
-    socket.on('error', () => {});
-    const conn: Conn = {
-      socket,
-      received: () => text,
-      receivedUntil: (wanted) =>
-        new Promise((resolve) => {
-          const check = () => (text.includes(wanted) ? resolve(text) : waiters.push(check));
-          check();
-        }),
-    };
+    const conn = recordConnection(socket);
     conns.push(conn);
     onConnection(conn, conns.length - 1);
   });

@@ -11,7 +11,7 @@ import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector
 import { sleep, streamed } from '../../../helpers/fake-request.ts';
 import { productionId } from '../../../helpers/pki.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
-import { meshRequest, quietLogger, readBody, rejection } from './fixtures/harness.ts';
+import { meshRequest, quietLogger, readBody, recordConnection, rejection, type RecordedConnection } from './fixtures/harness.ts';
 
 const ORDERS = productionId('orders');
 const CHECKOUT = productionId('checkout');
@@ -25,12 +25,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** One connection the server accepted: what it has received, and a wait for some text in it. */
-interface Conn {
-  socket: Socket;
-  received: () => string;
-  receivedUntil: (text: string) => Promise<void>;
-}
+type Conn = RecordedConnection;
 
 /**
  * A server that writes exactly what each test gives it, plain or TLS 1.3 with a client
@@ -39,22 +34,7 @@ interface Conn {
 async function endpoint(secure: boolean, onConnection: (conn: Conn, index: number) => void) {
   const conns: Conn[] = [];
   const accept = (socket: Socket): void => {
-    let text = '';
-    const waiters: Array<() => void> = [];
-    socket.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      for (const w of waiters.splice(0)) w();
-    });
-    socket.on('error', () => {});
-    const conn: Conn = {
-      socket,
-      received: () => text,
-      receivedUntil: (wanted) =>
-        new Promise((resolve) => {
-          const check = (): unknown => (text.includes(wanted) ? resolve() : waiters.push(check));
-          check();
-        }),
-    };
+    const conn = recordConnection(socket);
     conns.push(conn);
     onConnection(conn, conns.length - 1);
   };
