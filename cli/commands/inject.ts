@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { Document } from 'yaml';
+import { codedError } from '../../api/errors.ts';
 import { InjectorError } from '../../injector/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
@@ -80,7 +81,7 @@ async function injectFile(source: string, values: CommandValues<typeof OPTIONS>,
 }
 
 /** An input that cannot be read, said with where it is. */
-class SourceError extends Error {}
+class SourceError extends codedError('INJECT_SOURCE') {}
 
 /** Files a folder's walk takes: what Kubernetes manifests are written as (linkerd inject takes the same). */
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
