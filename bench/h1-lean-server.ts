@@ -11,7 +11,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../proxy/outbound/endpoint/native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../proxy/outbound/endpoint/native-http-parser.ts';
 
 /** node:http's default limit on a request head. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -60,8 +60,8 @@ class LeanConnection {
   private flushedUrl = '';
   /** Reading is stopped because a request body's reader is full. */
   private paused = false;
-  /** The socket's handle when the parser reads it itself (`consume`); else the parser is fed 'data' events. */
-  private readonly handle: { reading: boolean; readStart(): number; readStop(): number; _consumed?: boolean } | null;
+  /** The parser's hold on the socket's reads (`consume`); null when the parser is fed 'data' events. */
+  private readonly reads: ConsumedHandle | null;
   /** The client has sent its FIN: the connection closes once what it asked for is answered. */
   private ended = false;
 
@@ -78,16 +78,8 @@ class LeanConnection {
     parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     // As node:http's server: the parser takes the reads straight from the handle, in C++, with
     // no Buffer handed to JavaScript and no 'data' event per read. 'end' and 'close' still come.
-    const handle = (socket as Socket & { _handle?: LeanConnection['handle'] & { isStreamBase?: boolean } })._handle;
-    if (consume && handle?.isStreamBase && !handle._consumed) {
-      handle._consumed = true;
-      parser.consume(handle);
-      parser[HTTPParser.kOnExecute] = this.onExecute;
-      this.handle = handle;
-    } else {
-      this.handle = null;
-      socket.on('data', this.onData);
-    }
+    this.reads = consume ? ConsumedHandle.take(parser, socket, this.onExecute) : null;
+    if (this.reads === null) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', () => {}); // the 'close' that follows is what counts
     socket.on('close', this.onClose);
@@ -97,23 +89,15 @@ class LeanConnection {
   resumeReading(): void {
     if (!this.paused) return;
     this.paused = false;
-    const handle = this.handle;
-    if (handle === null) this.socket.resume();
-    else if (!handle.reading && !this.socket.destroyed) {
-      handle.reading = true;
-      handle.readStart();
-    }
+    if (this.reads === null) this.socket.resume();
+    else this.reads.start(this.socket);
   }
 
   private pauseReading(): void {
     if (this.paused) return;
     this.paused = true;
-    const handle = this.handle;
-    if (handle === null) this.socket.pause();
-    else if (handle.reading) {
-      handle.reading = false;
-      handle.readStop();
-    }
+    if (this.reads === null) this.socket.pause();
+    else this.reads.stop();
   }
 
   private readonly onData = (data: Buffer): void => {
