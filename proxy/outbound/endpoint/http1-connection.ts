@@ -175,8 +175,7 @@ export class Http1Connection {
     const body = request.body;
     if (body === null) {
       this.writing = false;
-      this.headSent = true;
-      this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
+      this.sendBodilessHead(request, head);
       return;
     }
     // The head waits for the body's first bytes (or its end), so they leave in one write.
@@ -252,8 +251,7 @@ export class Http1Connection {
       return;
     }
     if (this.bodyBytes === 0) {
-      this.headSent = true;
-      this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
+      this.sendBodilessHead(request, head);
     } else if (head.contentLength === null) {
       this.socket.write('\r\n0\r\n\r\n', 'latin1');
     } else if (this.bodyBytes !== head.contentLength) {
@@ -278,12 +276,18 @@ export class Http1Connection {
       return;
     }
     if (this.bodyBytes === 0) {
+      if (lines === '') return this.sendBodilessHead(request, head);
       this.headSent = true;
-      if (lines === '') this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
-      else this.socket.write(`${head.text}transfer-encoding: chunked\r\n\r\n0\r\n${lines}\r\n`, 'latin1');
+      this.socket.write(`${head.text}transfer-encoding: chunked\r\n\r\n0\r\n${lines}\r\n`, 'latin1');
       return;
     }
     this.socket.write(`\r\n0\r\n${lines}\r\n`, 'latin1');
+  }
+
+  /** The head of a request with no body bytes: `content-length: 0` where the method expects a body. */
+  private sendBodilessHead(request: Http1Request, head: RequestHead): void {
+    this.headSent = true;
+    this.socket.write(`${head.text}${EXPECTS_PAYLOAD.has(request.method) ? 'content-length: 0\r\n' : ''}\r\n`, 'latin1');
   }
 
   private readonly onBodyError = (err: Error): void => {
