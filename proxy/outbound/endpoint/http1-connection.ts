@@ -324,15 +324,14 @@ export class Http1Connection {
     let parsed: number | ParseError;
     try {
       parsed = this.parser.execute(data);
-    } finally {
+    } catch (err) {
       this.executing = false;
+      throw err;
     }
-    if (typeof parsed !== 'number') return this.malformed(parsed);
-    if (this.completed) this.finishExchange();
-    else this.handler?.onReadEnd();
+    this.onExecute(parsed);
   };
 
-  /** A read the parser took from the handle itself (its callbacks have run): as onSocketData after `execute`. */
+  /** What the parser made of a read, its callbacks run: from the handle itself, or from onSocketData. */
   private readonly onExecute = (parsed: number | ParseError): void => {
     this.executing = false;
     this.received = true;
