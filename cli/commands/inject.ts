@@ -105,16 +105,18 @@ function manifestsUnder(dir: string): string[] {
   return [...files, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestsUnder(join(dir, e.name)))];
 }
 
+/** The body at `url`; a server that refuses, answers non-2xx, or goes away mid-body is a SourceError naming the URL. */
 async function fetchText(url: string): Promise<string> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+    // Read here too: the body can fail after the headers (the server closes, the timeout fires).
+    if (res.ok) return await res.text();
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new SourceError(`cannot fetch ${url}: ${cause}`);
   }
-  if (!res.ok) throw new SourceError(`cannot fetch ${url}: the server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  return res.text();
+  throw new SourceError(`cannot fetch ${url}: the server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
 }
 
 async function readStdin(): Promise<string> {

@@ -224,6 +224,12 @@ describe('mesh inject', () => {
   it('fetches a URL (linkerd inject https://.../app.yml), and names the URL and the answer when it fails', async () => {
     const server: Server = createServer((req, res) => {
       if (req.url === '/app.yaml') return res.end(APP);
+      // Headers and half the body, then the server goes away.
+      if (req.url === '/cut.yaml') {
+        res.writeHead(200, { 'content-length': String(APP.length) });
+        res.write(APP.slice(0, 20));
+        return void setTimeout(() => res.destroy(), 20);
+      }
       res.statusCode = 404;
       res.end('no such manifest');
     });
@@ -237,6 +243,10 @@ describe('mesh inject', () => {
 
       const missing = await runMesh(['inject', `${base}/gone.yaml`]);
       expect([missing.code, missing.stdout, missing.stderr.trim()]).toEqual([1, '', `mesh inject: cannot fetch ${base}/gone.yaml: the server answered 404 Not Found`]);
+
+      const cut = await runMesh(['inject', `${base}/cut.yaml`]);
+      expect([cut.code, cut.stdout]).toEqual([1, '']);
+      expect(cut.stderr.trim()).toMatch(new RegExp(`^mesh inject: cannot fetch ${base}/cut.yaml: \\S`));
     } finally {
       await new Promise((r) => server.close(r));
     }
