@@ -1,6 +1,6 @@
 // `mesh inject <file|dir|url|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML,
 // like `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { extname, join } from 'node:path';
 import { Document } from 'yaml';
 import { codedError } from '../../api/errors.ts';
@@ -98,10 +98,15 @@ async function readSources(source: string): Promise<Array<{ name: string; text: 
   return files.map((name) => ({ name, text: readFileSync(name, 'utf8') }));
 }
 
-/** Every manifest file under `dir`, sub-folders too, in name order (a folder's files before its sub-folders'). */
+/**
+ * Every manifest file under `dir`, sub-folders too, in name order (a folder's files before its
+ * sub-folders'). A symbolic link to a file is read as the file (a mounted ConfigMap's files are
+ * links); one to a folder is not walked, so a link loop cannot recur.
+ */
 function manifestsUnder(dir: string): string[] {
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const files = entries.filter((e) => e.isFile() && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())).map((e) => join(dir, e.name));
+  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name)).isFile());
+  const files = entries.filter((e) => MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase()) && isFile(e)).map((e) => join(dir, e.name));
   return [...files, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestsUnder(join(dir, e.name)))];
 }
 

@@ -1,5 +1,5 @@
 // `mesh inject` as a real process: multi-document YAML in, injected YAML out, a summary line per workload.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -200,12 +200,18 @@ describe('mesh inject', () => {
     writeFileSync(join(tree, 'README.md'), 'not a manifest: left out\n');
     mkdirSync(join(tree, 'nested'));
     writeFileSync(join(tree, 'nested', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' }, spec: { containers: [{ name: 'app', image: 'app:1' }] } }));
+    // A link to a file is read as the file (a mounted ConfigMap's are links); a link to a folder, here a loop, is not walked.
+    const outside = mkdtempSync(join(dir, 'outside-'));
+    writeFileSync(join(outside, 'l.yaml'), pod('l'));
+    symlinkSync(join(outside, 'l.yaml'), join(tree, 'link.yaml'));
+    symlinkSync(tree, join(tree, 'nested', 'loop'));
     const { code, stdout, stderr } = await runMesh(['inject', tree]);
     expect(code).toBe(0);
-    expect(stderr.trim().split('\n')).toEqual(['pod/a injected', 'pod/b injected', 'pod/c injected']);
+    expect(stderr.trim().split('\n')).toEqual(['pod/a injected', 'pod/b injected', 'pod/l injected', 'pod/c injected']);
     expect(docsOf(stdout).map((d: any) => [d.metadata.name, d.spec.containers.map((c: any) => c.name)])).toEqual([
       ['a', ['mesh-proxy', 'app']],
       ['b', ['mesh-proxy', 'app']],
+      ['l', ['mesh-proxy', 'app']],
       ['c', ['mesh-proxy', 'app']],
     ]);
 
