@@ -54,6 +54,14 @@ export function inject(obj: unknown, options: InjectOptions, namespace = 'defaul
       'the proxy keeps running after the job\'s containers exit, so the job never completes; set config.alpha.linkerd.io/proxy-enable-native-sidecar: "true" (Kubernetes 1.29+)',
     );
   }
+  // The preStop sleep is spent out of the pod's grace period (Kubernetes' default 30 s); one as long
+  // leaves the proxy no time to drain before the kubelet kills it.
+  const grace = typeof template.spec.terminationGracePeriodSeconds === 'number' ? template.spec.terminationGracePeriodSeconds : 30;
+  if (config.waitBeforeExitSeconds > 0 && config.waitBeforeExitSeconds >= grace) {
+    warnings.push(
+      `proxy-wait-before-exit-seconds ${config.waitBeforeExitSeconds} is not less than the pod's terminationGracePeriodSeconds (${grace}): the kubelet kills the proxy when the grace period ends, before it drains; raise terminationGracePeriodSeconds`,
+    );
+  }
   // Markers first: the labels the proxy registers are the ones the pod will carry.
   const owner = copy.kind === 'Pod' ? deploymentOfPod(meta) : { kind: String(copy.kind), name: meta.name };
   markInjected(template, config.version, options, ns, owner);

@@ -245,6 +245,20 @@ describe('inject: annotations and modes', () => {
     const bad = hooksOf({ 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '-1' });
     expect(bad.lifecycle).toEqual({ postStart: awaitHook });
     expect(bad.warnings).toEqual(['annotation config.alpha.linkerd.io/proxy-wait-before-exit-seconds="-1" ignored: expected a whole number of seconds such as 0 or 30']);
+    expect(hooksOf({ 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '29' }).warnings).toEqual([]);
+  });
+
+  it('warns when proxy-wait-before-exit-seconds uses up the pod\'s grace period (30 s unless the pod says)', () => {
+    const warningsOf = (seconds: string, grace?: number) => {
+      const object = workload('Deployment', { ...ENABLED, 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': seconds }) as any;
+      if (grace !== undefined) object.spec.template.spec.terminationGracePeriodSeconds = grace;
+      return inject(object, options).reports[0]!.warnings;
+    };
+    expect(warningsOf('30')).toEqual([
+      "proxy-wait-before-exit-seconds 30 is not less than the pod's terminationGracePeriodSeconds (30): the kubelet kills the proxy when the grace period ends, before it drains; raise terminationGracePeriodSeconds",
+    ]);
+    expect(warningsOf('30', 60)).toEqual([]);
+    expect(warningsOf('10', 5)).toHaveLength(1);
   });
 
   it("replaces an app's own HTTP_PROXY with a warning, keeps an identical POD_IP in place", () => {
