@@ -3,8 +3,7 @@
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { extname, join } from 'node:path';
 import { Document } from 'yaml';
-import { codedError } from '../../api/errors.ts';
-import { InjectorError } from '../../injector/errors.ts';
+import { CodedError, codedError } from '../../api/errors.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { CAPTURE_MODES, defaultInjectOptions, type CaptureMode } from '../../injector/options.ts';
@@ -74,7 +73,8 @@ async function injectFile(source: string, values: CommandValues<typeof OPTIONS>,
     }
     return 0;
   } catch (err) {
-    const known = err instanceof InjectorError || err instanceof SourceError || (err as NodeJS.ErrnoException).code === 'ENOENT';
+    // The mesh's own errors, and any the file system raised (missing, not a folder, no permission), say what is wrong in their message.
+    const known = err instanceof CodedError || (err as NodeJS.ErrnoException).syscall !== undefined;
     console.error(`mesh inject: ${known ? (err as Error).message : String(err)}`);
     return 1;
   }

@@ -186,6 +186,9 @@ describe('mesh inject', () => {
 
     const missing = await runMesh(['inject', join(dir, 'nope.yaml')]);
     expect([missing.code, missing.stderr.trim()]).toEqual([1, `mesh inject: ENOENT: no such file or directory, stat '${join(dir, 'nope.yaml')}'`]);
+    // Any file-system refusal is said as the system says it, not as a stack-less `Error: ...`.
+    const notFolder = await runMesh(['inject', `${file('plain.yaml', APP)}/`]);
+    expect([notFolder.code, notFolder.stderr.trim()]).toEqual([1, `mesh inject: ENOTDIR: not a directory, stat '${join(dir, 'plain.yaml')}/'`]);
 
     const noArgs = await runMesh(['inject']);
     expect(noArgs.code).toBe(2);
