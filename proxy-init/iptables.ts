@@ -4,8 +4,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { IpFamily } from '../api/cidr.ts';
 import { CodedError } from '../api/errors.ts';
-import { OUTPUT_CHAIN, REDIRECT_CHAIN, restoreText, type IpFamily, type RuleSet } from './rules.ts';
+import { OUTPUT_CHAIN, REDIRECT_CHAIN, restoreText, type RuleSet } from './rules.ts';
 
 export type IptablesErrorCode = 'IPTABLES_MISSING' | 'NET_ADMIN_MISSING' | 'IPTABLES_FAILED';
 

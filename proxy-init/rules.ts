@@ -53,9 +53,6 @@ export interface RuleSet {
   jumps: string[];
 }
 
-/** The address family a rule set is for: iptables (IPv4) or ip6tables (IPv6). */
-export type { IpFamily };
-
 /** The binaries a family's rules are written with, to name them in messages. */
 const TOOL: Record<IpFamily, string> = { IPv4: 'iptables', IPv6: 'ip6tables' };
 

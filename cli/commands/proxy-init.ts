@@ -2,11 +2,12 @@
 // TCP through its proxy, in the network namespace it runs in; --dry-run prints them only.
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
+import type { IpFamily } from '../../api/cidr.ts';
 import { CodedError } from '../../api/errors.ts';
 import { HostPortError, joinHostPort, splitHostPort } from '../../api/host-port.ts';
 import { current, install, IptablesError, preflight, remove } from '../../proxy-init/iptables.ts';
 import { routableIpv6Addresses } from '../../proxy-init/ipv6.ts';
-import { buildRuleSets, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText, type IpFamily } from '../../proxy-init/rules.ts';
+import { buildRuleSets, DEFAULT_PROXY_UID, DEFAULT_SKIP_INBOUND, restoreText } from '../../proxy-init/rules.ts';
 import { countFlag, parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'install the iptables rules that send a pod\'s TCP through its proxy (run in the pod\'s network namespace)';
