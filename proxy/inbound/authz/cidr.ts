@@ -75,7 +75,7 @@ export function warnBadNetworks(logger: Logger): BadNetworkReport {
  * naming the resource and the value, and the proxy refuses one in --cluster-networks, so only a
  * policy from elsewhere has one.
  */
-export function compileNetworks(networks: string[], where: string, report?: BadNetworkReport): Network[] {
+function compileNetworks(networks: string[], where: string, report?: BadNetworkReport): Network[] {
   const out: Network[] = [];
   for (const n of networks) {
     try {
