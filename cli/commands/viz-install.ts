@@ -20,12 +20,12 @@ const NOTE = 'mesh viz install: nothing to add: mesh install already installs th
 export function run(args: string[]): Promise<number> {
   return runCommand('viz install', USAGE, async () => {
     const { values } = parseCommandArgs(args, { set: { type: 'string', multiple: true } });
-    for (const assignment of values.set ?? []) {
-      if (assignment.split('=')[0] === 'prometheusUrl') {
-        throw new UsageError('--set prometheusUrl: the viz has no Prometheus of its own to replace; it scrapes every proxy itself. To read from yours instead: mesh viz serve --prometheus URL (and mesh viz prometheus-config prints the scrape configuration your Prometheus needs)');
-      }
-      throw new UsageError(`--set ${assignment}: the viz takes no settings here; mesh install --set configures the whole control plane, the viz included`);
+    // Every --set is refused; the first one given is the one named.
+    const assignment = values.set?.[0];
+    if (assignment?.split('=')[0] === 'prometheusUrl') {
+      throw new UsageError('--set prometheusUrl: the viz has no Prometheus of its own to replace; it scrapes every proxy itself. To read from yours instead: mesh viz serve --prometheus URL (and mesh viz prometheus-config prints the scrape configuration your Prometheus needs)');
     }
+    if (assignment !== undefined) throw new UsageError(`--set ${assignment}: the viz takes no settings here; mesh install --set configures the whole control plane, the viz included`);
     process.stdout.write(toYaml([vizNamespace()]));
     console.error(NOTE);
     return 0;

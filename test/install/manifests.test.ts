@@ -257,5 +257,9 @@ describe('mesh viz install', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('mesh viz install: --set prometheusUrl: the viz has no Prometheus of its own to replace');
     expect(stderr).toContain('mesh viz serve --prometheus URL');
+
+    const other = await runMesh(['viz', 'install', '--set', 'dashboard.replicas=2']);
+    expect([other.code, other.stdout]).toEqual([2, '']);
+    expect(other.stderr).toContain('mesh viz install: --set dashboard.replicas=2: the viz takes no settings here');
   });
 });
