@@ -67,6 +67,23 @@ async function servesNext(): Promise<void> {
 const logged = (which: 'outbound' | 'inbound', re: RegExp) =>
   expect.poll(() => mesh[which].logs.some((l) => re.test(String(l.msg))), { timeout: 3000 }).toBe(true);
 
+/** Sends one HTTP/2 GET for `path` to `authority` on a fresh connection to the outbound port; returns its status. */
+async function h2Status(path: string, authority: string): Promise<unknown> {
+  const session = h2connect(`http://${mesh.outbound.host}:${mesh.outbound.port}`);
+  session.on('error', () => {});
+  try {
+    return await new Promise((resolve, reject) => {
+      const s = session.request({ ':path': path, ':authority': authority });
+      s.on('response', (h) => resolve(h[':status']));
+      s.on('error', reject);
+      s.resume();
+      s.end();
+    });
+  } finally {
+    session.close();
+  }
+}
+
 describe('bad input', () => {
   it('a malformed request line gets a 400 naming the problem', async () => {
     const answer = await raw(`GET /x HTTP/1.1 trailing-junk\r\nHost: ${WEB}\r\n\r\n`);
@@ -109,17 +126,7 @@ describe('bad input', () => {
     // A GOAWAY frame is type 0x07; the proxy says why, then closes.
     expect(answer.length).toBeGreaterThan(0);
     await logged('outbound', /HTTP\/2 connection from .* failed/);
-    const session = h2connect(`http://${mesh.outbound.host}:${mesh.outbound.port}`);
-    session.on('error', () => {});
-    const status = await new Promise((resolve, reject) => {
-      const s = session.request({ ':path': '/h2-next', ':authority': H2 });
-      s.on('response', (h) => resolve(h[':status']));
-      s.on('error', reject);
-      s.resume();
-      s.end();
-    });
-    session.close();
-    expect(status).toBe(200);
+    expect(await h2Status('/h2-next', H2)).toBe(200);
     await servesNext();
   });
 
@@ -151,16 +158,7 @@ describe('bad input', () => {
     expect(res.statusCode).toBe(502);
     await res.body.text();
     await client.close();
-    const session = h2connect(`http://${mesh.outbound.host}:${mesh.outbound.port}`);
-    session.on('error', () => {});
-    const status = await new Promise((resolve, reject) => {
-      const s = session.request({ ':path': '/account?token=s3cret-h2', ':authority': DEAD });
-      s.on('response', (h) => resolve(h[':status']));
-      s.on('error', reject);
-      s.resume();
-    });
-    session.close();
-    expect(status).toBe(502);
+    expect(await h2Status('/account?token=s3cret-h2', DEAD)).toBe(502);
     // Both edges: the inbound's HTTP/1 edge answered the first, its HTTP/2 edge the second.
     for (const secret of ['s3cret-h1', 's3cret-h2']) {
       await expect.poll(() => mesh.inbound.logs.filter((l) => String(l.msg).startsWith('proxy answered 502') && l.path === '/account?...').length, { timeout: 3000 }).toBeGreaterThanOrEqual(secret === 's3cret-h1' ? 1 : 2);
