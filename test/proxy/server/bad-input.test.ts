@@ -160,9 +160,7 @@ describe('bad input', () => {
     await client.close();
     expect(await h2Status('/account?token=s3cret-h2', DEAD)).toBe(502);
     // Both edges: the inbound's HTTP/1 edge answered the first, its HTTP/2 edge the second.
-    for (const secret of ['s3cret-h1', 's3cret-h2']) {
-      await expect.poll(() => mesh.inbound.logs.filter((l) => String(l.msg).startsWith('proxy answered 502') && l.path === '/account?...').length, { timeout: 3000 }).toBeGreaterThanOrEqual(secret === 's3cret-h1' ? 1 : 2);
-    }
+    await expect.poll(() => mesh.inbound.logs.filter((l) => String(l.msg).startsWith('proxy answered 502') && l.path === '/account?...').length, { timeout: 3000 }).toBeGreaterThanOrEqual(2);
     expect(mesh.inbound.logs.find((l) => l.path === '/account?...')).toMatchObject({ method: 'GET' });
     for (const l of [...mesh.outbound.logs, ...mesh.inbound.logs]) expect(JSON.stringify(l)).not.toContain('s3cret');
   });
