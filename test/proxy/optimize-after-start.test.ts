@@ -10,11 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTcp, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcp, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp1App } from '../helpers/apps.ts';
 import { addressBlock } from '../helpers/address-block.ts';
+import { openTunnel } from '../helpers/connect-tunnel.ts';
 import { controlPlane, proxyArgs, startPodApp, type ControlPlane, type PodApp } from '../helpers/control-plane.ts';
 import { startAppBehindTwoProxies, startTwoProxies, trafficRound, type AppBehindProxies, type ProxyHandle, type TwoProxies } from '../helpers/two-proxies.ts';
 
@@ -151,20 +152,9 @@ describe('the optimizing compiler of a `mesh proxy` that carries a tunnel', () =
   });
 
   it("is on once a tunnel's bytes keep the event loop at work, though they begin no request", async () => {
-    const socket = (client = tcpConnect(tunnelMesh.outbound.port, tunnelMesh.outbound.host));
-    socket.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      let head = '';
-      socket.once('error', reject);
-      socket.write(`CONNECT ${DB} HTTP/1.1\r\nHost: ${DB}\r\n\r\n`);
-      socket.on('data', function onHead(d: Buffer) {
-        head += d.toString('latin1');
-        if (!head.includes('\r\n\r\n')) return;
-        socket.off('data', onHead);
-        expect(head).toMatch(/^HTTP\/1.1 200/);
-        resolve();
-      });
-    });
+    const tunnel = await openTunnel(tunnelMesh.outbound.port, tunnelMesh.outbound.host, DB);
+    const socket = (client = tunnel.socket);
+    expect(tunnel.head).toMatch(/^HTTP\/1.1 200/);
     // Opaque bytes (a leading zero is no protocol the outbound detects), as fast as the tunnel takes
     // them, until both proxies have optimized something: one CONNECT is all the requests there are,
     // far under the 50 a second that count as busy, so only the event loop's use can turn it on.
