@@ -21,6 +21,8 @@ const MAX_AHEAD = 64 * 1024 * 1024;
 let mesh: TwoProxies;
 /** Bytes the app has written of the current response. */
 let written = 0;
+/** Large responses the app has begun. */
+let begun = 0;
 
 beforeAll(async () => {
   const pki = await testPki();
@@ -28,6 +30,7 @@ beforeAll(async () => {
   const app: Server = createServer((req, res) => {
     if (req.url === '/small') return void res.end('small');
     written = 0;
+    begun++;
     // /length: framed by a content-length; /chunked: chunked.
     res.writeHead(200, req.url === '/length' ? { 'content-length': TOTAL } : {});
     const chunk = Buffer.alloc(64 * 1024, 'z');
@@ -57,8 +60,13 @@ describe('a client that stops reading, through two proxies over mTLS', () => {
       const sock = net.connect(mesh.outbound.port, mesh.outbound.host);
       await new Promise((r) => sock.once('connect', r));
       sock.pause();
+      const before = begun;
       sock.write(`GET ${path} HTTP/1.1\r\nhost: ${WEB}\r\n\r\n`);
+      // The app has this request (without it, the hold-back check below passes for an app sent nothing),
+      await expect.poll(() => begun, { timeout: 10_000 }).toBe(before + 1);
+      // then every chance to write ahead of a client that reads nothing.
       await new Promise((r) => setTimeout(r, 2000));
+      expect(written).toBeGreaterThan(0);
       expect(written).toBeLessThan(MAX_AHEAD);
       // Read it all: the head, then the body to its end (its length, or the last chunk).
       const lastChunk = Buffer.from('\r\n0\r\n\r\n');
