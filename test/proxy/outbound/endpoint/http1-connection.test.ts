@@ -11,7 +11,7 @@ import type { MeshResponse } from '../../../../proxy/http/message.ts';
 import { Http1Client } from '../../../../proxy/outbound/endpoint/http1-client.ts';
 import { endpointTarget } from '../../../../proxy/outbound/endpoint/target.ts';
 import { streamed } from '../../../helpers/fake-request.ts';
-import { meshRequest, readBody, recordConnection, rejection, type RecordedConnection } from './fixtures/harness.ts';
+import { meshRequest, readBody, recordConnection, rejection, writeAsTaken, type RecordedConnection } from './fixtures/harness.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -557,23 +557,13 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
 
   it('holds the server back while nobody reads the body (backpressure), and delivers every byte once read', async () => {
     const TOTAL = 32 * 1024 * 1024;
-    let written = 0;
+    let written = (): number => 0;
     let paused: () => void = () => {};
     const held = new Promise<void>((r) => (paused = r));
     const srv = await rawServer(async (conn) => {
       await conn.receivedUntil('\r\n\r\n');
       conn.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${TOTAL}\r\n\r\n`);
-      const chunk = Buffer.alloc(64 * 1024, 'x');
-      const pump = () => {
-        while (written < TOTAL) {
-          written += chunk.length;
-          if (!conn.socket.write(chunk)) {
-            paused();
-            return void conn.socket.once('drain', pump);
-          }
-        }
-      };
-      pump();
+      written = writeAsTaken(conn.socket, TOTAL, { onRefused: paused });
     });
     const c = client(srv.address);
     const res = await c.service(meshRequest());
@@ -581,7 +571,7 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     await held;
     // Give an unpaused client every chance to drain the server before looking.
     await new Promise((r) => setTimeout(r, 300));
-    expect(written).toBeLessThan(TOTAL / 2);
+    expect(written()).toBeLessThan(TOTAL / 2);
     let read = 0;
     for await (const chunk of body) read += (chunk as Buffer).length;
     expect(read).toBe(TOTAL);

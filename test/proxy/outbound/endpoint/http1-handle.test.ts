@@ -11,7 +11,7 @@ import { EndpointConnector } from '../../../../proxy/outbound/endpoint/connector
 import { sleep, streamed } from '../../../helpers/fake-request.ts';
 import { productionId } from '../../../helpers/pki.ts';
 import { SwappableCredentials, TestPki } from './fixtures/certs.ts';
-import { meshRequest, quietLogger, readBody, recordConnection, rejection, type RecordedConnection } from './fixtures/harness.ts';
+import { meshRequest, quietLogger, readBody, recordConnection, rejection, writeAsTaken, type RecordedConnection } from './fixtures/harness.ts';
 
 const ORDERS = productionId('orders');
 const CHECKOUT = productionId('checkout');
@@ -72,30 +72,20 @@ for (const secure of [false, true]) {
 
     it('holds the server back while nobody reads, delivers every byte, and reuses the connection after', async () => {
       const TOTAL = 32 * 1024 * 1024;
-      let written = 0;
+      let written = (): number => 0;
       let paused!: () => void;
       const held = new Promise<void>((r) => (paused = r));
       const ep = await endpoint(secure, async (c) => {
         await c.receivedUntil('GET /big');
         c.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${TOTAL}\r\n\r\n`);
-        const chunk = Buffer.alloc(64 * 1024, 'x');
-        const pump = (): void => {
-          while (written < TOTAL) {
-            written += chunk.length;
-            if (!c.socket.write(chunk)) {
-              paused();
-              return void c.socket.once('drain', pump);
-            }
-          }
-        };
-        pump();
+        written = writeAsTaken(c.socket, TOTAL, { onRefused: paused });
         await c.receivedUntil('GET /next');
         c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nnext');
       });
       const body = streamed((await ep.service(meshRequest({ path: '/big' }))).body);
       await held;
       await sleep(300); // every chance for a client that does not stop reading to drain the server
-      expect(written).toBeLessThan(TOTAL / 2);
+      expect(written()).toBeLessThan(TOTAL / 2);
       // Read slowly, so reading stops and starts again many times.
       let read = 0;
       for await (const chunk of body) {
@@ -112,16 +102,7 @@ for (const secure of [false, true]) {
       const ep = await endpoint(secure, async (c) => {
         await c.receivedUntil('\r\n\r\n');
         c.socket.write('HTTP/1.1 200 OK\r\n\r\n');
-        let w = 0;
-        const chunk = Buffer.alloc(64 * 1024, 'y');
-        const pump = (): void => {
-          while (w < TOTAL) {
-            w += chunk.length;
-            if (!c.socket.write(chunk)) return void c.socket.once('drain', pump);
-          }
-          c.socket.end();
-        };
-        pump();
+        writeAsTaken(c.socket, TOTAL, { end: true });
       });
       let read = 0;
       for await (const chunk of streamed((await ep.service(meshRequest())).body)) {
