@@ -5,12 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../api/log.ts';
-import { headerValue } from '../../proxy/http/message.ts';
-import { authorizePorts } from '../../proxy/inbound/authorize.ts';
-import { targetPort } from '../../proxy/inbound/stack.ts';
 import { addressBlock } from '../helpers/address-block.ts';
 import { startHttp1App, type Http1App } from '../helpers/apps.ts';
 import { startProxy, TestResolver, type RunningProxy } from '../helpers/proxy-harness.ts';
@@ -84,12 +79,8 @@ describe('HTTP/2 request trailers to an HTTP/1.1 app', () => {
     app = await startHttp1App(POD);
     const appPort = (app.server.address() as AddressInfo).port;
     resolver.inboundPolicy(appPort).set({ port: appPort, authorizations: [], defaultPolicy: 'all-unauthenticated', clusterNetworks: [], appProtocol: 'http/1.1' });
-    const authorize = authorizePorts(
-      (port) => resolver.inboundPolicy(port),
-      (req) => targetPort(headerValue(req.headers, 'l5d-dst-port'), appPort),
-      { registry: new Registry(), logger: createLogger('authz', { level: 'silent' }), podIp: POD },
-    );
-    inbound = await startProxy(POD, resolver, { authorize, args: ['--app-port', String(appPort)] });
+    // The proxy's own authorization, from the resolver's policy for the app port.
+    inbound = await startProxy(POD, resolver, { args: ['--app-port', String(appPort)] });
     session = h2connect(`http://${POD}:${inbound.inboundPort}`);
   });
   afterAll(async () => {
