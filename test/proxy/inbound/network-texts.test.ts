@@ -5,14 +5,8 @@
 // policy; an IPv4-mapped IPv6 network is an IPv6 one, which holds no IPv4 caller.
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundPolicy } from '../../../api/destination-types.ts';
-import { createLogger } from '../../../api/log.ts';
-import { headerValue } from '../../../proxy/http/message.ts';
-import { authorizePorts } from '../../../proxy/inbound/authorize.ts';
-import { targetPort } from '../../../proxy/inbound/stack.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { startApp, startProxy, TestResolver, type App, type RunningProxy } from '../../helpers/proxy-harness.ts';
 
@@ -21,14 +15,6 @@ const POD = `${NET}.10`;
 const CALLER = `${NET}.20`;
 
 const resolver = new TestResolver();
-/** The authorization layer's log lines. */
-const authzLogs: Array<Record<string, unknown>> = [];
-const authzLog = new Writable({
-  write(chunk: Buffer, _e, cb) {
-    for (const line of chunk.toString().split('\n')) if (line) authzLogs.push(JSON.parse(line) as Record<string, unknown>);
-    cb();
-  },
-});
 let app: App;
 let inbound: RunningProxy;
 let appPort: number;
@@ -52,12 +38,8 @@ function clusterOnly(clusterNetworks: string[]): InboundPolicy {
 beforeAll(async () => {
   app = await startApp(POD, (_q, res) => res.end('hello'));
   appPort = (app.server.address() as AddressInfo).port;
-  const authorize = authorizePorts(
-    (port) => resolver.inboundPolicy(port),
-    (req) => targetPort(headerValue(req.headers, 'l5d-dst-port'), appPort),
-    { registry: new Registry(), logger: createLogger('authz', { destination: authzLog, level: 'info' }), podIp: POD },
-  );
-  inbound = await startProxy(POD, resolver, { authorize, args: ['--app-port', String(appPort)] });
+  // The proxy's own authorization, from the resolver's policy for the app port.
+  inbound = await startProxy(POD, resolver, { args: ['--app-port', String(appPort)] });
 });
 
 afterAll(async () => {
@@ -90,7 +72,7 @@ describe("an inbound policy's networks, as the proxy enforces them", () => {
     expect(await get()).toBe(403);
     expect(await get()).toBe(403);
     // Said once for the policy (not per request), naming the authorization and the value.
-    expect(authzLogs.filter((l) => l['network'] === '10.0.0.0/').map((l) => l['msg'])).toEqual([
+    expect(inbound.logs.filter((l) => l['network'] === '10.0.0.0/').map((l) => l['msg'])).toEqual([
       'inbound policy: NetworkAuthentication production/callers: network "10.0.0.0/" admits no one (the rest of its list still applies): "10.0.0.0/" is not an IPv4 or IPv6 address or CIDR such as 10.244.0.254/32 or fd00::254/128 (an IPv4 one with no leading zeros: iptables reads 010 as octal 8)',
     ]);
     for (const bad of ['10.0.0.0/ 0', '10.0.0.0/0x0', `${NET}.20/1e1`, `[${CALLER}]`, `${CALLER}/32/8`]) {
