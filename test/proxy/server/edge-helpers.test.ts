@@ -75,6 +75,8 @@ describe('HTTP/1 heads', () => {
     expect(Object.hasOwn(head.headers, 'constructor') && head.headers['constructor']).toEqual(['a', 'c']);
     expect(Object.hasOwn(head.headers, 'tostring') && head.headers['tostring']).toBe('d');
     expect(Object.hasOwn(head.headers, 'hasownproperty') && head.headers['hasownproperty']).toBe('e');
+    // A `__proto__` header is dropped (http1-head.ts: assigning it makes no own property), and nothing else is added.
+    expect(Object.keys(head.headers)).toEqual(['constructor', 'tostring', 'hasownproperty']);
   });
 });
 
