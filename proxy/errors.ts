@@ -12,6 +12,7 @@ export type ProxyErrorCode =
   | 'RESPONSE_TIMEOUT' // a route or request timeout fired (504 / DEADLINE_EXCEEDED)
   | 'FORBIDDEN' // inbound policy refused the caller (403 / PERMISSION_DENIED)
   | 'BAD_REQUEST' // the request itself is malformed (400 / INTERNAL)
+  | 'EXPECTATION_FAILED' // an HTTP/1.1 `Expect` other than 100-continue, which no proxy can promise for its upstream (417 / INTERNAL)
   | 'LOOP' // the request would come back to this proxy (502 / UNAVAILABLE)
   | 'ROUTE_REFUSED' // the matched route cannot be served as written: an unsupported filter, a missing backend, a redirect loop (500 / INTERNAL)
   | 'SHUTTING_DOWN'; // the proxy is draining (503 / UNAVAILABLE)
@@ -25,6 +26,7 @@ const STATUS: Record<ProxyErrorCode, { http: number; grpc: number }> = {
   RESPONSE_TIMEOUT: { http: 504, grpc: 4 },
   FORBIDDEN: { http: 403, grpc: 7 },
   BAD_REQUEST: { http: 400, grpc: 13 },
+  EXPECTATION_FAILED: { http: 417, grpc: 13 },
   LOOP: { http: 502, grpc: 14 },
   ROUTE_REFUSED: { http: 500, grpc: 13 },
   SHUTTING_DOWN: { http: 503, grpc: 14 },

@@ -57,6 +57,14 @@ const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
 /** How many parsed requests may wait behind the one being answered before reading stops. */
 const MAX_WAITING = 16;
 
+/** A lingering close (`linger`) waits this long for more of the client's body, and this long in all (nginx: 5 s, 30 s). */
+const LINGER_QUIET_MS = 5_000;
+const LINGER_MAX_MS = 30_000;
+
+function dropLingeringRead(): void {}
+/** A client that resets a lingering connection has its answer already. */
+function ignoreLingeringError(): void {}
+
 /** A request in the connection's queue, with its response; a tunnel's carries the bytes past its head. */
 interface Entry {
   req: ParsedRequest;
@@ -174,8 +182,29 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   /** Ends the connection once what is being written has gone (a response that said `Connection: close`). */
   close(): void {
     this.closing = true;
+    if (this.reading !== null) return this.linger();
     this.updateReading();
     this.socket.destroySoon();
+  }
+
+  /**
+   * Answered while the client is still sending a body: closing now, with its bytes unread, would
+   * reset the connection, and a client whose kernel takes the reset before it has read the answer
+   * loses it (and its writes fail). So, as nginx's lingering close: the answer goes, then a FIN,
+   * and what still arrives is read and dropped until the client closes its side, is quiet for
+   * LINGER_QUIET_MS, or LINGER_MAX_MS have passed.
+   */
+  private linger(): void {
+    const socket = this.socket;
+    this.detach();
+    this.dropUnanswered();
+    socket.on('error', ignoreLingeringError);
+    socket.on('data', dropLingeringRead);
+    socket.setTimeout(LINGER_QUIET_MS, () => socket.destroy());
+    const atMost = setTimeout(() => socket.destroy(), LINGER_MAX_MS).unref();
+    socket.once('close', () => clearTimeout(atMost));
+    socket.end();
+    socket.resume();
   }
 
   finished(res: Http1Response): void {
@@ -371,6 +400,11 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   private readonly onClose = (): void => {
     if (this.gone) return;
     this.detach();
+    this.dropUnanswered();
+  };
+
+  /** The connection is over for HTTP: each request on it still open ends unanswered. */
+  private dropUnanswered(): void {
     const gone = new ProxyError('UPSTREAM_RESET', 'client closed the connection before the request ended');
     for (const entry of [this.current, ...this.waiting]) {
       if (entry === null) continue;
@@ -378,9 +412,13 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
       if (body !== null && !body.complete && !body.destroyed) body.destroy(gone);
       entry.res.closed();
     }
+    // The body being read may be the answered request's own (no longer current).
+    const body = this.reading?.req.body;
+    if (body != null && !body.complete && !body.destroyed) body.destroy(gone);
     this.current = null;
+    this.reading = null;
     this.waiting.length = 0;
-  };
+  }
 
   /** The connection is done with HTTP: the parser lets go of the handle and the socket. */
   private detach(): void {

@@ -85,7 +85,7 @@ export class Http1Edge implements ConnectionOwner {
     };
     // As node:http: 100 Continue before the body is read, 417 for any other expectation (HTTP/1.1 only).
     if (head.expect !== undefined && req.minor === 1) {
-      if (!CONTINUE.test(head.expect)) return this.writeError(res, new ProxyError('BAD_REQUEST', `expectation "${head.expect.slice(0, 100)}" cannot be met`), grpc, ctx.id, req, 417);
+      if (!CONTINUE.test(head.expect)) return this.writeError(res, new ProxyError('EXPECTATION_FAILED', `expectation "${head.expect.slice(0, 100)}" cannot be met`), grpc, ctx.id, req);
       conn.writeContinue();
     }
 
@@ -163,16 +163,17 @@ export class Http1Edge implements ConnectionOwner {
     res.end(undefined, lines);
   }
 
-  private writeError(res: Http1Response, err: unknown, grpc: boolean, id: string, req: ParsedRequest, status?: number): void {
+  private writeError(res: Http1Response, err: unknown, grpc: boolean, id: string, req: ParsedRequest): void {
     const e = errorResponse(err, grpc);
-    if (status !== undefined && !grpc) e.status = status;
     this.opts.logger.warn(
       { request: id, method: req.method, path: pathForLog(req.url), code: e.error.code, err: e.error.message },
       `proxy answered ${e.status}${grpc ? ` grpc-status ${e.headers['grpc-status']}` : ''}: ${e.error.message}`,
     );
     if (res.headersSent) return res.destroy();
     if (res.ended) return;
-    // The request body may be unread; closing keeps a half-sent body from being parsed as a request.
+    // The request body may be unread: the connection ends after this answer, reading and dropping
+    // what the client still sends first (the connection's `close`), so a half-sent body is never
+    // parsed as a request and the client is not reset before it reads the answer.
     if (req.body !== null && !req.body.complete) res.keepAlive = false;
     const body = Buffer.from(grpc ? '' : errorBody(e));
     res.writeHead(e.status, { ...(e.headers as HeaderMap), 'content-length': String(body.length) }, body.length);

@@ -5,6 +5,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshRequest, MeshResponse, Service } from '../../../proxy/http/message.ts';
+import { ProxyError } from '../../../proxy/errors.ts';
 import { Drain } from '../../../proxy/server/drain.ts';
 import { Http1Edge } from '../../../proxy/server/http1.ts';
 import { RequestIds } from '../../../proxy/server/request-context.ts';
@@ -20,6 +21,7 @@ async function readBody(req: MeshRequest): Promise<Buffer> {
 
 /** `/wait/N` answers after N ms; `/bad-header` and `/bad-status` return what HTTP/1.1 cannot carry; else the request, echoed. */
 const service: Service = async (req): Promise<MeshResponse> => {
+  if (req.path === '/refuse') throw new ProxyError('FORBIDDEN', 'refused before its body was read');
   const body = await readBody(req);
   const wait = /^\/wait\/(\d+)/.exec(req.path);
   if (wait) await new Promise((resolve) => setTimeout(resolve, Number(wait[1])));
@@ -76,14 +78,15 @@ afterAll(async () => {
 });
 
 /** A raw connection: what it has received so far, and when the edge closed it. */
-function rawClient(): { socket: Socket; received: () => string; closed: Promise<number> } {
+function rawClient(): { socket: Socket; received: () => string; closed: Promise<number>; errors: string[] } {
   const socket = connect(port, '127.0.0.1');
   let text = '';
   const opened = Date.now();
+  const errors: string[] = [];
   socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-  socket.on('error', () => {});
+  socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - opened)));
-  return { socket, received: () => text, closed };
+  return { socket, received: () => text, closed, errors };
 }
 
 /** The JSON bodies of the 200 responses in `text` (each framed by its content-length), in the order they came. */
@@ -165,6 +168,28 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     expect(c.received()).toMatch(/^HTTP\/1.1 417 Expectation Failed\r\n/);
     expect(c.received()).toMatch(/l5d-proxy-error: expectation "something-else" cannot be met/);
   });
+
+  for (const [what, head, status] of [
+    ['an expectation it cannot meet', 'POST /upload HTTP/1.1\r\nhost: a.test\r\nexpect: something-else\r\n', 417],
+    ['a request the stack refuses before reading its body', 'POST /refuse HTTP/1.1\r\nhost: a.test\r\n', 403],
+  ] as const) {
+    it(`answers ${what} whole when the client sent a large body at once: the rest is read and dropped, then the connection ends`, async () => {
+      const c = rawClient();
+      const body = Buffer.alloc(4 * 1024 * 1024, 120);
+      // Written at once, before any answer: more than the socket buffers hold, so the edge answers
+      // with most of the body still unread. Closing then would reset the connection, and a client
+      // whose kernel takes the reset before it reads loses the answer.
+      c.socket.write(`${head}content-length: ${body.length}\r\n\r\n`);
+      c.socket.write(body);
+      c.socket.end();
+      await c.closed;
+      expect(c.errors).toEqual([]);
+      expect(c.received()).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(c.received()).toMatch(/connection: close\r\n/i);
+      const length = Number(/content-length: (\d+)/i.exec(c.received())?.[1]);
+      expect(c.received().length - c.received().indexOf('\r\n\r\n') - 4).toBe(length);
+    });
+  }
 
   it('answers 502 for a response header or status the stack returns that HTTP/1.1 cannot carry, and keeps serving', async () => {
     const c = rawClient();
