@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, existsSync } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { applyProxyV8Flags } from './proxy-v8-flags.js';
 import { optimizeWhenBusy } from './optimize-when-busy.js';
@@ -65,10 +66,21 @@ function sourceKey() {
   return hash.digest('hex').slice(0, 16);
 }
 
+/**
+ * Where bundles are kept, one folder per source key: under node_modules, so that the bundle's
+ * imports of packages resolve. MESH_BUNDLE_CACHE names another folder there (tests that must see
+ * a build happen).
+ */
+const cache = join(root, 'node_modules', '.cache', process.env.MESH_BUNDLE_CACHE || 'mesh');
+
 async function bundle() {
-  const cache = join(root, 'node_modules', '.cache', 'mesh');
   const key = sourceKey();
   const out = join(cache, key);
+  if (!existsSync(join(out, 'mesh.mjs')) && isProxy) {
+    // A sidecar has the bundle built by a process of its own: esbuild's service (a Go process of
+    // ~12 MB) stays beside whichever process loads esbuild, as long as that process lives.
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_BUILD_ONLY: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
   if (!existsSync(join(out, 'mesh.mjs'))) {
     const { build } = await import('esbuild');
     const tmp = `${out}.tmp-${process.pid}`;
@@ -106,8 +118,12 @@ if (process.env.MESH_NO_BUNDLE === '1') {
   const { register } = await import('tsx/esm/api');
   register();
   await import('../cli/mesh.ts');
+} else if (process.env.MESH_BUILD_ONLY === '1') {
+  // The build a starting sidecar asked for (above), and nothing else.
+  mkdirSync(cache, { recursive: true });
+  await bundle();
 } else {
-  mkdirSync(join(root, 'node_modules', '.cache', 'mesh'), { recursive: true });
+  mkdirSync(cache, { recursive: true });
   if (!isProxy && !process.execArgv.includes('--enable-source-maps')) process.setSourceMapsEnabled(true);
   await import(pathToFileURL(await bundle()).href);
 }
