@@ -7,7 +7,6 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, existsSync } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { applyProxyV8Flags } from './proxy-v8-flags.js';
 import { optimizeWhenBusy } from './optimize-when-busy.js';
@@ -79,6 +78,9 @@ async function bundle() {
   if (!existsSync(join(out, 'mesh.mjs')) && isProxy) {
     // A sidecar has the bundle built by a process of its own: esbuild's service (a Go process of
     // ~12 MB) stays beside whichever process loads esbuild, as long as that process lives.
+    // (Imported here: loaded with this file's imports, before a proxy's V8 settings, its
+    // compilation alone scavenged with helper threads.)
+    const { execFileSync } = await import('node:child_process');
     execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_BUILD_ONLY: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
   }
   if (!existsSync(join(out, 'mesh.mjs'))) {
