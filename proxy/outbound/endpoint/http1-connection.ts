@@ -123,7 +123,11 @@ export class Http1Connection {
     this.keepAliveMs = maxIdleMs;
     const parser = this.parser;
     parser.initialize(HTTPParser.RESPONSE, {}, MAX_HEADER_BYTES, HTTPParser.kLenientNone);
-    parser[HTTPParser.kOnMessageBegin] = this.onMessageBegin;
+    // No function at a message's start: Node calls into JavaScript for it only when the slot holds
+    // one (node:http's client leaves it empty), and what it would mark, a byte of the response
+    // received, onExecute marks after every read. Null, not left out: an empty slot would send
+    // each of the parser's lookups of it on to the prototype.
+    parser[HTTPParser.kOnMessageBegin] = null;
     parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
       this.executing = true;
       for (let i = 0; i < headers.length; i++) this.flushed.push(headers[i]!);
@@ -340,12 +344,6 @@ export class Http1Connection {
     // Nothing was asked: bytes from an idle connection are not a response to anything.
     else if (this.handler === null) this.socket.destroy();
     else this.handler.onReadEnd();
-  };
-
-  /** Each callback of the parser marks it as running: the exchange is finished once it returns, not inside. */
-  private readonly onMessageBegin = (): void => {
-    this.executing = true;
-    this.received = true;
   };
 
   private readonly onHeadersComplete: OnHeadersComplete = (_major, _minor, headers, _m, _u, status, _text, upgrade, keepAlive) => {
