@@ -64,9 +64,18 @@ export function createContext(
     retries: 0,
     originalDstPort: conn.originalDst === undefined ? undefined : portOf(conn.originalDst),
     // Present from the start, so every context has one shape whether or not a tap records it
-    // (journey) or an endpoint served it (dstLabels).
+    // (journey), an endpoint served it (endpoint, dstLabels), a route matched it (route,
+    // isFailure) or the inbound side admitted it (targetPort, inboundPolicy): a field a layer adds
+    // later is a new shape per request, each shape's readers slower, and the fields past the
+    // object's own slots stored apart, in a list reallocated as it grows.
     journey: undefined,
+    endpoint: undefined,
     dstLabels: undefined,
+    avoidEndpoint: undefined,
+    route: undefined,
+    isFailure: undefined,
+    targetPort: undefined,
+    inboundPolicy: undefined,
   };
 }
 
