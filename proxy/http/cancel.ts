@@ -42,17 +42,20 @@ class Hooks {
 
 type Hooked = AbortSignal & { [kHooks]?: Hooks };
 
-/** A stream's own cancel signal, aborted only by its owner (`abort`), which runs the hooks itself. */
-export class OwnedSignal implements RequestSignal {
+/**
+ * A stream's own cancel signal, aborted only by its owner (`abort`), which runs the hooks itself.
+ * It holds its hooks itself (it is its own `Hooks`): one object per stream, not two, since the
+ * signal lives as long as its request.
+ */
+export class OwnedSignal extends Hooks implements RequestSignal {
   aborted = false;
   reason: unknown = undefined;
-  hooks: Hooks | undefined = undefined;
 
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
-    this.hooks?.fire();
+    this.fire();
   }
 }
 
@@ -60,7 +63,7 @@ export class OwnedSignal implements RequestSignal {
 export function onCancel(signal: RequestSignal, hook: CancelHook): void {
   if (signal.aborted) return hook.onCancel();
   let hooks: Hooks;
-  if (signal instanceof OwnedSignal) hooks = signal.hooks ??= new Hooks();
+  if (signal instanceof OwnedSignal) hooks = signal;
   else {
     const s = signal as Hooked;
     let held = s[kHooks];
@@ -76,7 +79,7 @@ export function onCancel(signal: RequestSignal, hook: CancelHook): void {
 
 /** The request is over: `hook` no longer wants to hear of a cancel. */
 export function offCancel(signal: RequestSignal, hook: CancelHook): void {
-  const hooks = signal instanceof OwnedSignal ? signal.hooks : (signal as Hooked)[kHooks];
+  const hooks = signal instanceof OwnedSignal ? signal : (signal as Hooked)[kHooks];
   if (hooks === undefined) return;
   if (hooks.first === hook) hooks.first = undefined;
   else hooks.rest?.delete(hook);

@@ -101,7 +101,7 @@ export class Http2Edge {
       // the backpressure). A reader that stops early leaves it to the stream's close.
       body: ended ? null : stream,
       trailers: ended ? undefined : requestTrailers(stream, state),
-      signal: state.signal,
+      signal: state,
       ctx,
     };
     callService(opts.service, meshReq).then(
@@ -174,10 +174,12 @@ const NO_TRAILERS = {};
 const kEdge = Symbol('mesh.edge-stream');
 type TaggedStream = ServerHttp2Stream & { [kEdge]?: EdgeStream };
 
-/** What the shared listeners below need of one server stream. */
-class EdgeStream {
-  /** The request's signal: aborted when the client resets the stream. */
-  readonly signal = new OwnedSignal();
+/**
+ * What the shared listeners below need of one server stream. It is also the request's signal
+ * (aborted when the client resets the stream): one object per stream where there were two, and
+ * it lives as long as the request.
+ */
+class EdgeStream extends OwnedSignal {
   /** The response body being written to the client, once there is one. */
   upstreamBody: Readable | null = null;
   /** The response's trailers, sent when the stream asks for them. */
@@ -190,7 +192,9 @@ class EdgeStream {
     readonly peer: string,
     /** The request's id, for logs. */
     readonly id: string,
-  ) {}
+  ) {
+    super();
+  }
 
   settleTrailers(t: HeaderMap | undefined): void {
     const resolve = this.resolveTrailers;
@@ -212,7 +216,7 @@ function onStreamClose(this: TaggedStream): void {
   const state = this[kEdge]!;
   state.opts.drain.end();
   if (!this.writableFinished || this.rstCode !== constants.NGHTTP2_NO_ERROR) {
-    state.signal.abort(new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${this.rstCode})`));
+    state.abort(new ProxyError('UPSTREAM_RESET', `client reset the stream (code ${this.rstCode})`));
   }
   const body = state.upstreamBody;
   if (body !== null && !body.readableEnded) body.destroy();

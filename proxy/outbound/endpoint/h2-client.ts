@@ -38,8 +38,16 @@ export class H2Client {
   private readonly opened = new Set<ClientHttp2Session>();
   /** The endpoint's Service; `mayRetry` false marks a request already sent once. */
   readonly service: (req: MeshRequest, mayRetry?: boolean) => Promise<MeshResponse>;
+  /** Since when (`performance.now()`) no stream has been open: the idle sweep reads it. */
+  private idleSince = 0;
+  /** Closes an idle session (one timer per client while a session is open). */
+  private idleSweep: NodeJS.Timeout | undefined;
   /** What a stream tells this client, one object for all its streams (no closures per request). */
-  private readonly retried: StreamHooks = { onClose: () => this.active-- };
+  private readonly retried: StreamHooks = {
+    onClose: () => {
+      if (--this.active === 0) this.idleSince = performance.now();
+    },
+  };
   // REFUSED_STREAM promises the server did nothing with the request: send it once more, on this
   // session if it still takes streams, else on a new one.
   private readonly firstAttempt: StreamHooks = { ...this.retried, retryRefused: (req) => this.service(req, false) };
@@ -72,6 +80,7 @@ export class H2Client {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopIdleSweep();
     const session = this.session ?? (await this.connecting?.catch(() => undefined));
     this.session = undefined;
     const socket = session && this.sockets.get(session);
@@ -81,6 +90,7 @@ export class H2Client {
   /** Cuts the sessions now, streams in flight included (after `close` ran out of time). */
   async destroy(): Promise<void> {
     this.closed = true;
+    this.stopIdleSweep();
     for (const session of this.opened) session.destroy();
   }
 
@@ -127,12 +137,38 @@ export class H2Client {
       this.opened.delete(session);
     });
     this.opened.add(session);
-    session.setTimeout(this.opts.idleTimeoutMs, () => {
-      if (this.active === 0) void retire(session, socket);
-    });
     this.sockets.set(session, socket);
     this.session = session;
+    if (this.active === 0) this.idleSince = performance.now();
+    this.startIdleSweep();
     return session;
+  }
+
+  // Idle sessions are found by a sweep, not by Node's session timeout: that timeout is re-armed
+  // on every frame and write of every stream (a timer-list move and a clock read each, several
+  // per request), where a session idles only once its last stream has closed.
+  private startIdleSweep(): void {
+    if (this.idleSweep !== undefined) return;
+    const every = Math.max(10, Math.floor(this.opts.idleTimeoutMs / 4));
+    this.idleSweep = setInterval(() => this.closeIfIdle(), every);
+    this.idleSweep.unref();
+  }
+
+  private stopIdleSweep(): void {
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
+  }
+
+  /** Retires the current session once no stream has been open on this client for `idleTimeoutMs`; the sweep stops with no session left. */
+  private closeIfIdle(): void {
+    const session = this.session;
+    if (!session || session.closed || session.destroyed) {
+      if (this.opened.size === 0 && !this.connecting) this.stopIdleSweep();
+      return;
+    }
+    if (this.active !== 0 || performance.now() - this.idleSince < this.opts.idleTimeoutMs) return;
+    const socket = this.sockets.get(session);
+    if (socket) void retire(session, socket);
   }
 
   private forget(session: ClientHttp2Session): void {

@@ -110,6 +110,26 @@ describe('HTTP/2 endpoint client', () => {
     await c.close();
   });
 
+  it('closes a session once no stream has been open on it for the idle timeout, and not while one is', async () => {
+    const c = new EndpointConnector({ logger: quietLogger, sessionIdleTimeoutMs: 300 });
+    const svc = c.service({ address, weight: 1, labels: {} });
+    const before = sessionsSeen;
+    // A response held open past the idle timeout: its session stays.
+    const held = await svc(h2('/hang'));
+    const first = [...liveSessions].at(-1)!;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(first.closed || first.destroyed).toBe(false);
+    streamed(held.body).destroy();
+    // Its last stream gone, the session goes after the idle timeout (and not before).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(liveSessions.has(first)).toBe(true);
+    await expect.poll(() => liveSessions.has(first), { timeout: 3_000 }).toBe(false);
+    // The next request opens a new one.
+    expect(await readBody(await svc(h2('/')))).toEqual(Buffer.from('ok'));
+    expect(sessionsSeen - before).toBe(2);
+    await c.close();
+  });
+
   it('streams bodies both ways and carries trailers both ways', async () => {
     const c = new EndpointConnector({ logger: quietLogger });
     const data = Buffer.alloc(3 << 20, 9);
