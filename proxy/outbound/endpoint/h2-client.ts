@@ -14,10 +14,13 @@ import { joinHostPort } from '../../../api/host-port.ts';
 const STREAM_WINDOW = 1 << 20;
 const SESSION_WINDOW = 16 << 20;
 
-// request()'s options, shared (Node copies them).
-const NO_BODY = { endStream: true };
-const BODY_AND_TRAILERS = { endStream: false, waitForTrailers: true };
-const BODY_ONLY = { endStream: false };
+// request()'s options, shared (Node copies them). The stream priority is HTTP/2's default, as
+// Node sets it when none is given, but given here: Node then adds no properties to its copy of
+// the options, which a request's pending-connect closure holds.
+const DEFAULT_PRIORITY = { weight: http2.constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, exclusive: false, silent: false };
+const NO_BODY = { endStream: true, ...DEFAULT_PRIORITY };
+const BODY_AND_TRAILERS = { endStream: false, waitForTrailers: true, ...DEFAULT_PRIORITY };
+const BODY_ONLY = { endStream: false, ...DEFAULT_PRIORITY };
 
 export interface H2ClientOptions {
   /** A session with no open stream for this long is closed. */
