@@ -80,8 +80,15 @@ async function bundle() {
     // ~12 MB) stays beside whichever process loads esbuild, as long as that process lives.
     // (Imported here: loaded with this file's imports, before a proxy's V8 settings, its
     // compilation alone scavenged with helper threads.)
-    const { execFileSync } = await import('node:child_process');
-    execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_BUILD_ONLY: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const { spawnSync } = await import('node:child_process');
+    const built = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_BUILD_ONLY: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (built.status !== 0) {
+      // The build has said what went wrong (its stderr is ours): one line more, not a stack trace
+      // of this process waiting for it, and the build's exit code.
+      const how = built.error ? built.error.message : built.signal ? `killed by ${built.signal}` : `exit code ${built.status}`;
+      process.stderr.write(`mesh: building the bundle of the sources in ${out} failed (${how}); the build's output is above\n`);
+      process.exit(built.status || 1);
+    }
   }
   if (!existsSync(join(out, 'mesh.mjs'))) {
     const { build } = await import('esbuild');
