@@ -167,6 +167,8 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     await c.closed;
     expect(c.received()).toMatch(/^HTTP\/1.1 417 Expectation Failed\r\n/);
     expect(c.received()).toMatch(/l5d-proxy-error: expectation "something-else" cannot be met/);
+    // Its own code, not BAD_REQUEST's: the request is well formed, the expectation is what cannot be met.
+    expect(c.received()).toMatch(/\r\n\r\nEXPECTATION_FAILED: expectation "something-else" cannot be met\n$/);
   });
 
   for (const [what, head, status] of [
