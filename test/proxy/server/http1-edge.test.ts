@@ -193,6 +193,27 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     });
   }
 
+  it('closes a refused connection whose client stops sending its body but never closes, once it has been quiet 5 s', async () => {
+    // Half-open: the client keeps its side open after the edge's FIN, as a client that neither
+    // finishes its body nor reads to the end might.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const edgeSide = [...sockets].find((s) => s.remotePort === socket.localPort)!;
+    const edgeClosed = new Promise<number>((resolve) => edgeSide.once('close', () => resolve(Date.now())));
+    socket.write('POST /refuse HTTP/1.1\r\nhost: a.test\r\ncontent-length: 100000\r\n\r\n');
+    socket.write(Buffer.alloc(1000, 120));
+    await new Promise((resolve) => socket.once('end', resolve)); // the answer, then the edge's FIN
+    const lastSent = Date.now();
+    expect(text).toMatch(/^HTTP\/1.1 403 Forbidden\r\n[^]*connection: close\r\n/i);
+    const quiet = (await edgeClosed) - lastSent;
+    expect(quiet).toBeGreaterThanOrEqual(4_900);
+    expect(quiet).toBeLessThan(6_000);
+    socket.destroy();
+  }, 10_000);
+
   it('answers 502 for a response header or status the stack returns that HTTP/1.1 cannot carry, and keeps serving', async () => {
     const c = rawClient();
     c.socket.write('GET /bad-header HTTP/1.1\r\nhost: a.test\r\n\r\nGET /bad-status HTTP/1.1\r\nhost: a.test\r\n\r\nGET /after HTTP/1.1\r\nhost: a.test\r\nconnection: close\r\n\r\n');
