@@ -115,9 +115,11 @@ async function bundle() {
     }
     // Keep the cache small: drop bundles of older sources, once no process can still be
     // loading their chunks (a running process imports some lazily).
+    // Another process may drop the same one between the listing and its stat: gone is as good.
     for (const old of readdirSync(cache)) {
       const path = join(cache, old);
-      if (old !== key && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (old !== key && st !== undefined && Date.now() - st.mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
     }
   }
   return join(out, 'mesh.mjs');

@@ -1,7 +1,7 @@
 // A sidecar that finds no bundle of the current sources has it built by a process of its own
 // (bin/mesh.js, MESH_BUILD_ONLY). When that build fails, the operator reads the build's own
 // output, then one line saying the proxy could not start for it, and the exit code is the build's.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -38,4 +38,17 @@ it('a sidecar whose bundle build is killed says by what, and exits 1', async () 
   expect(code).toBe(1);
   expect(out).toBe('');
   expect(err).toMatch(/^mesh: building the bundle of the sources in \S+ failed \(killed by SIGKILL\); the build's output is above\n$/);
+});
+
+it('a build goes on when an old bundle it would drop has gone meanwhile (another process dropped it first)', async () => {
+  const name = `mesh-test-build-vanished-${process.pid}`;
+  caches.push(name);
+  const cache = join(ROOT, 'node_modules', '.cache', name);
+  mkdirSync(cache, { recursive: true });
+  // Listed, but gone when read: what a second process's clean-up leaves between the two.
+  symlinkSync(join(cache, 'nothing-here'), join(cache, '0123456789abcdef'));
+  const { code, err } = await runMesh(['--help'], { env: { MESH_BUNDLE_CACHE: name } });
+  expect(err).toBe('');
+  expect(code).toBe(0);
+  expect(readdirSync(cache).filter((entry) => /^[0-9a-f]{16}$/.test(entry))).toHaveLength(2);
 });
