@@ -68,14 +68,15 @@ function recordProxyError(series: RequestSeries, req: MeshRequest, err: ProxyErr
  */
 function whenSettled(req: MeshRequest, res: MeshResponse, series: RequestSeries): void {
   const headerStatus = grpcStatusOf(res.headers);
+  const trailers = headerStatus === undefined ? res.trailers : undefined;
   const body = res.body;
-  // The common case, a small whole response: counted now, without the closures below.
-  if (!(body instanceof Readable) && (headerStatus !== undefined || !res.trailers)) return recordResponse(req, series, res.status, headerStatus, undefined);
+  // The common case, a small whole response whose status is in its head: counted now, without the closures below.
+  if (!(body instanceof Readable) && trailers === undefined) return recordResponse(req, series, res.status, headerStatus, undefined);
   const done = (grpcStatus: number | undefined, error: string | undefined) => recordResponse(req, series, res.status, grpcStatus, error);
   const afterBody = () => {
-    if (headerStatus !== undefined || !res.trailers) return done(headerStatus, undefined);
-    res.trailers.then(
-      (trailers) => done(trailers ? grpcStatusOf(trailers) : undefined, undefined),
+    if (trailers === undefined) return done(headerStatus, undefined);
+    trailers.then(
+      (t) => done(t ? grpcStatusOf(t) : undefined, undefined),
       (err: unknown) => done(req.ctx.grpc ? GRPC_UNKNOWN : undefined, asProxyError(err).code),
     );
   };
