@@ -197,7 +197,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   private linger(): void {
     const socket = this.socket;
     this.detach();
-    this.dropUnanswered();
+    this.dropUnanswered('the proxy answered before the request body was read; the rest of it is dropped');
     socket.on('error', ignoreLingeringError);
     socket.on('data', dropLingeringRead);
     socket.setTimeout(LINGER_QUIET_MS, () => socket.destroy());
@@ -400,21 +400,19 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
   private readonly onClose = (): void => {
     if (this.gone) return;
     this.detach();
-    this.dropUnanswered();
+    this.dropUnanswered('client closed the connection before the request ended');
   };
 
-  /** The connection is over for HTTP: each request on it still open ends unanswered. */
-  private dropUnanswered(): void {
-    const gone = new ProxyError('UPSTREAM_RESET', 'client closed the connection before the request ended');
-    for (const entry of [this.current, ...this.waiting]) {
+  /** The connection is over for HTTP, for the reason `why`: each request on it still open ends unanswered. */
+  private dropUnanswered(why: string): void {
+    const gone = new ProxyError('UPSTREAM_RESET', why);
+    // The body being read may be an answered request's (no longer current, its response ended).
+    for (const entry of [this.current, this.reading, ...this.waiting]) {
       if (entry === null) continue;
       const body = entry.req.body;
       if (body !== null && !body.complete && !body.destroyed) body.destroy(gone);
       entry.res.closed();
     }
-    // The body being read may be the answered request's own (no longer current).
-    const body = this.reading?.req.body;
-    if (body != null && !body.complete && !body.destroyed) body.destroy(gone);
     this.current = null;
     this.reading = null;
     this.waiting.length = 0;
