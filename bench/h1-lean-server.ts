@@ -1,5 +1,5 @@
 // A lean HTTP/1.1 server for bench/h1-floor.ts `--server lean`: Node's native parser
-// (proxy/outbound/endpoint/native-http-parser.ts, the llhttp node:http uses) reading the socket's
+// (proxy/http/native-http-parser.ts, the llhttp node:http uses) reading the socket's
 // handle itself, as node:http's server does, with no IncomingMessage, ServerResponse or stream per
 // request, to measure what node:http's server side costs the floor. A measurement, not the
 // proxy's edge: it does not answer `Expect: 100-continue`, hand off CONNECT or Upgrade (both get
@@ -11,7 +11,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../proxy/outbound/endpoint/native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../proxy/http/native-http-parser.ts';
 
 /** node:http's default limit on a request head. */
 const MAX_HEADER_BYTES = 16 * 1024;

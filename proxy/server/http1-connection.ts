@@ -9,7 +9,7 @@ import { CodedError } from '../../api/errors.ts';
 import { ProxyError } from '../errors.ts';
 import { HOP_BY_HOP } from '../http/hop-by-hop.ts';
 import { readHttp1Head, type Http1Head } from '../http/http1-head.ts';
-import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../outbound/endpoint/native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, METHODS, type NativeHttpParser, type OnHeaders, type OnHeadersComplete, type ParseError } from '../http/native-http-parser.ts';
 import { RequestBody } from './http1-request-body.ts';
 import { Http1Response, type ResponseConnection } from './http1-response.ts';
 import type { ConnectionSweep, SweptConnection } from './http1-timeouts.ts';

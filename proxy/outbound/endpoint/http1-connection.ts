@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { HeaderMap } from '../../http/message.ts';
 import { ProxyError } from '../../errors.ts';
 import { requestHead, trailerText, type FlatHeaders, type RequestHead } from './http1-request-head.ts';
-import { ConsumedHandle, HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from './native-http-parser.ts';
+import { ConsumedHandle, HTTPParser, type NativeHttpParser, type OnHeadersComplete, type ParseError } from '../../http/native-http-parser.ts';
 
 /** What one request hears of its exchange, in order: onConnect, onHeaders, onData..., onComplete; or onError at any point. */
 export interface Http1Handler {
