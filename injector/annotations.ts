@@ -26,7 +26,7 @@ export const CONFIG = {
   waitBeforeExitSeconds: 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds',
 } as const;
 
-/** The same setting as the Linkerd lesson spells it, without `alpha`: read too, the `alpha` one winning. */
+/** The same setting as the Linkerd lesson spells it, without `alpha`: read too. */
 const WAIT_BEFORE_EXIT_LESSON = 'config.linkerd.io/proxy-wait-before-exit-seconds';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -93,9 +93,12 @@ export function proxyConfig(
   limits.memory = read(CONFIG.memoryLimit, matching(MEMORY), 'a memory quantity such as 250Mi') ?? limits.memory;
   const native = read(CONFIG.nativeSidecar, oneOf(['true', 'false']), 'true or false');
   if (native !== undefined) config.nativeSidecar = native === 'true';
-  const seconds = (v: string) => (/^\d{1,5}$/.test(v) ? String(Number(v)) : undefined);
-  const wait = read(CONFIG.waitBeforeExitSeconds, seconds, 'a whole number of seconds such as 0 or 30') ?? read(WAIT_BEFORE_EXIT_LESSON, seconds, 'a whole number of seconds such as 0 or 30');
-  if (wait !== undefined) config.waitBeforeExitSeconds = Number(wait);
+  // Two spellings of one setting: the pod's wins over the namespace's whichever spelling each
+  // uses, and within one of them the alpha key wins.
+  const waitKeys = [CONFIG.waitBeforeExitSeconds, WAIT_BEFORE_EXIT_LESSON];
+  const waitKey = waitKeys.find((k) => podAnnotations[k] !== undefined) ?? waitKeys.find((k) => namespaceAnnotations[k] !== undefined);
+  const wait = waitKey && read(waitKey, matching(/^\d{1,5}$/), 'a whole number of seconds such as 0 or 30');
+  if (wait) config.waitBeforeExitSeconds = Number(wait);
   return { config, warnings };
 }
 

@@ -248,6 +248,20 @@ describe('inject: annotations and modes', () => {
     expect(hooksOf({ 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': '29' }).warnings).toEqual([]);
   });
 
+  it('proxy-wait-before-exit-seconds on the pod wins over the namespace\'s, whichever spelling each uses', () => {
+    const preStopOf = (namespace: Record<string, string>, pod: Record<string, string>) => {
+      const nsOptions = defaultInjectOptions({ namespaceAnnotations: () => namespace });
+      const { object } = inject(workload('Deployment', { ...ENABLED, ...pod }), nsOptions) as any;
+      return object.spec.template.spec.containers.find((c: any) => c.name === 'mesh-proxy').lifecycle.preStop;
+    };
+    const alpha = 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds';
+    const lesson = 'config.linkerd.io/proxy-wait-before-exit-seconds';
+    expect(preStopOf({ [alpha]: '20' }, { [lesson]: '5' })).toEqual({ exec: { command: ['/bin/sleep', '5'] } });
+    expect(preStopOf({ [lesson]: '20' }, { [alpha]: '5' })).toEqual({ exec: { command: ['/bin/sleep', '5'] } });
+    expect(preStopOf({ [alpha]: '20' }, { [lesson]: '0' })).toBeUndefined();
+    expect(preStopOf({ [lesson]: '20' }, {})).toEqual({ exec: { command: ['/bin/sleep', '20'] } });
+  });
+
   it('warns when proxy-wait-before-exit-seconds uses up the pod\'s grace period (30 s unless the pod says)', () => {
     const warningsOf = (seconds: string, grace?: number) => {
       const object = workload('Deployment', { ...ENABLED, 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds': seconds }) as any;
