@@ -1,9 +1,9 @@
 // `mesh inject <file|dir|url|->`: adds the mesh-proxy sidecar to the workloads in Kubernetes YAML,
 // like `linkerd inject --manual`; the YAML goes to stdout, one summary line per workload to stderr.
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
-import { extname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { Document } from 'yaml';
 import { CodedError, codedError } from '../../api/errors.ts';
+import { listResourceFiles } from '../../destination/store/folder-reader.ts';
 import { inject, type InjectReport } from '../../injector/inject.ts';
 import { namespaceAnnotationsFrom } from '../../injector/namespaces.ts';
 import { CAPTURE_MODES, defaultInjectOptions, type CaptureMode } from '../../injector/options.ts';
@@ -16,7 +16,7 @@ export const summary = 'add the mesh-proxy sidecar to the workloads in Kubernete
 const USAGE = `usage: mesh inject <file|folder|url|-> [--proxy-image NAME] [--only-annotated] [--capture MODE] [--pod-ip-family F]
 
 Reads Kubernetes YAML (several documents, Lists) from a file, every .yaml, .yml and .json file
-under a folder (its sub-folders too, in name order), an http(s) URL, or stdin (-), as
+under a folder (its sub-folders too, in path order, hidden files left out), an http(s) URL, or stdin (-), as
 linkerd inject does; writes it to stdout with the mesh-proxy
 sidecar added to every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob,
 and prints one line per workload to stderr. A workload or namespace annotated
@@ -83,31 +83,21 @@ async function injectFile(source: string, values: CommandValues<typeof OPTIONS>,
 /** An input that cannot be read, said with where it is. */
 class SourceError extends codedError('INJECT_SOURCE') {}
 
-/** Files a folder's walk takes: what Kubernetes manifests are written as (linkerd inject takes the same). */
-const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 /** How long a URL may take to answer in full. */
 const FETCH_TIMEOUT_MS = 30_000;
 
-/** The texts `source` names, each with the name its errors will give: stdin, a URL, a folder's manifests, or a file. */
+/**
+ * The texts `source` names, each with the name its errors will give: stdin, a URL, a folder's
+ * manifests (walked as the destination walks its resource folder), or a file (a pipe too, as
+ * from `<(...)`).
+ */
 async function readSources(source: string): Promise<Array<{ name: string; text: string }>> {
   if (source === '-') return [{ name: '<stdin>', text: await readStdin() }];
   if (/^https?:\/\//i.test(source)) return [{ name: source, text: await fetchText(source) }];
   if (!statSync(source).isDirectory()) return [{ name: source, text: readFileSync(source, 'utf8') }];
-  const files = manifestsUnder(source);
+  const files = listResourceFiles(source);
   if (files.length === 0) throw new SourceError(`${source} is a folder with no .yaml, .yml or .json file in it or below`);
   return files.map((name) => ({ name, text: readFileSync(name, 'utf8') }));
-}
-
-/**
- * Every manifest file under `dir`, sub-folders too, in name order (a folder's files before its
- * sub-folders'). A symbolic link to a file is read as the file (a mounted ConfigMap's files are
- * links); one to a folder is not walked, so a link loop cannot recur.
- */
-function manifestsUnder(dir: string): string[] {
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name)).isFile());
-  const files = entries.filter((e) => MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase()) && isFile(e)).map((e) => join(dir, e.name));
-  return [...files, ...entries.filter((e) => e.isDirectory()).flatMap((e) => manifestsUnder(join(dir, e.name)))];
 }
 
 /** The body at `url`; a server that refuses, answers non-2xx, or goes away mid-body is a SourceError naming the URL. */
