@@ -108,10 +108,20 @@ async function fetchText(url: string): Promise<string> {
     // Read here too: the body can fail after the headers (the server closes, the timeout fires).
     if (res.ok) return await res.text();
   } catch (err) {
-    const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new SourceError(`cannot fetch ${url}: ${cause}`);
+    throw new SourceError(`cannot fetch ${url}: ${fetchFailure(err as Error)}`);
   }
   throw new SourceError(`cannot fetch ${url}: the server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+}
+
+/**
+ * Why a fetch failed, in the system's words. A host with addresses of both families (localhost,
+ * most often) is tried on each, and when all refuse the cause is an AggregateError whose own
+ * message is empty: its errors say it, one per address.
+ */
+function fetchFailure(err: Error): string {
+  const cause = (err as Error & { cause?: Error }).cause ?? err;
+  if (cause instanceof AggregateError && cause.errors.length > 0) return cause.errors.map((e: Error) => e.message).join('; ');
+  return cause.message;
 }
 
 async function readStdin(): Promise<string> {

@@ -265,5 +265,20 @@ describe('mesh inject', () => {
     const refused = await runMesh(['inject', `${base}/app.yaml`]);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toMatch(new RegExp(`^mesh inject: cannot fetch ${base}/app.yaml: .*ECONNREFUSED`));
+
+    // A host with an address of each family (localhost, on most machines) is tried on both; each refusal is said.
+    const dualStack = file('dual-stack.cjs', `const dns = require('node:dns');
+const lookup = dns.lookup;
+dns.lookup = (host, options, callback) => {
+  if (host !== 'dual.test') return lookup(host, options, callback);
+  const all = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+  return options.all ? callback(null, all) : callback(null, all[0].address, all[0].family);
+};
+`);
+    const port = new URL(base).port;
+    const both = await runMesh(['inject', `http://dual.test:${port}/app.yaml`], '', { NODE_OPTIONS: `--require ${dualStack}` });
+    expect(both.code).toBe(1);
+    // ::1 refuses, or is unreachable on a machine without IPv6.
+    expect(both.stderr.trim()).toMatch(new RegExp(`^mesh inject: cannot fetch http://dual.test:${port}/app.yaml: connect [A-Z]+ ::1:${port}; connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
   });
 });

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 
 export const REPO = new URL('../../', import.meta.url).pathname;
 
-export function runMesh(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runMesh(args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/mesh.js', ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
