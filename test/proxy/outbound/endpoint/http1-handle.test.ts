@@ -137,10 +137,12 @@ for (const secure of [false, true]) {
           c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
         } else c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nyes');
       });
+      // Each time, the next request waits for the client to have closed the connection (a fixed
+      // wait could end before the late bytes came, and the next request would take them as its answer).
       expect(String(await readBody(await ep.service(meshRequest())))).toBe('ok');
-      await sleep(100);
+      await expect.poll(() => ep.conns[0]!.socket.destroyed, { timeout: 5_000 }).toBe(true);
       expect(String(await readBody(await ep.service(meshRequest())))).toBe('ok');
-      await sleep(150);
+      await expect.poll(() => ep.conns[1]!.socket.destroyed, { timeout: 5_000 }).toBe(true);
       expect(String(await readBody(await ep.service(meshRequest())))).toBe('yes');
       expect(ep.conns.length).toBe(3);
     });
