@@ -106,12 +106,17 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
   });
 
   it('hands on a body that came in the same read as its head as one Buffer, and one still arriving as a stream', async () => {
+    let sendLate!: () => void;
+    const headTaken = new Promise<void>((r) => (sendLate = r));
     const { address } = await rawServer(async (conn) => {
       await conn.receivedUntil('GET /whole');
       conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nwhole');
       await conn.receivedUntil('GET /late');
       conn.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n');
-      setTimeout(() => conn.socket.write('late'), 50);
+      // Only once the client has handed on the head: a timer could fire, on a loaded machine,
+      // before the client read the head, and the two would come in one read.
+      await headTaken;
+      conn.socket.write('late');
     });
     const c = client(address, 1);
     const whole = await c.service(meshRequest({ path: '/whole' }));
@@ -119,6 +124,7 @@ describe('the HTTP/1.1 endpoint client, byte by byte', () => {
     expect(String(whole.body)).toBe('whole');
     const late = await c.service(meshRequest({ path: '/late' }));
     expect(Buffer.isBuffer(late.body)).toBe(false);
+    sendLate();
     expect(String(await readBody(late))).toBe('late');
   });
 
