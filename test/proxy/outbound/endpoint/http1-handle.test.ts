@@ -1,6 +1,6 @@
 // The HTTP/1.1 endpoint client whose parser reads the socket's handle itself, over plaintext and
 // over mTLS (the handle is then a TLSWrap, whose reads come one TLS record at a time): backpressure
-// and reuse after it, bodies ended by the close, closes mid-body, bytes after a response, 1xx in
+// and reuse after it, bodies ended by the close, closes and resets mid-body, bytes after a response, 1xx in
 // reads of their own, an answer before the request body, and bodies spread over many reads.
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -125,6 +125,24 @@ for (const secure of [false, true]) {
       const stopped = await ep.service(meshRequest());
       await sleep(300); // read only after the close
       expect((await rejection(readBody(stopped))).message).toMatch(/closed before the response body completed/);
+    });
+
+    // A TLS socket cannot be reset from JavaScript (its handle is not a TCP one): plaintext only.
+    if (!secure) it('fails a body cut by a reset, whether reading or stopped, and the next request gets a fresh connection', async () => {
+      const ep = await endpoint(secure, async (c, i) => {
+        await c.receivedUntil('\r\n\r\n');
+        if (i === 2) return void c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfresh');
+        c.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${10 << 20}\r\n\r\n${'z'.repeat(i === 0 ? 10 : 1 << 20)}`);
+        await sleep(100);
+        c.socket.resetAndDestroy();
+      });
+      const reading = await ep.service(meshRequest());
+      expect(await rejection(readBody(reading))).toMatchObject({ code: 'UPSTREAM_RESET' });
+      const stopped = await ep.service(meshRequest());
+      await expect.poll(() => ep.conns[1]!.socket.destroyed, { timeout: 5_000 }).toBe(true);
+      expect(await rejection(readBody(stopped))).toMatchObject({ code: 'UPSTREAM_RESET' });
+      expect(String(await readBody(await ep.service(meshRequest())))).toBe('fresh');
+      expect(ep.conns.length).toBe(3);
     });
 
     it('closes a connection that sends bytes after a response, in the same read or a later one', async () => {
