@@ -7,10 +7,11 @@
 // mesh. Real CA, destination, proxies and sockets.
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTunnel } from '../../helpers/connect-tunnel.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { serverDoc, serviceDoc, yamlDocuments } from '../../helpers/dev-resources.ts';
 import { controlPlane, eventually, metricValue, proxyArgs, startProxy, type ControlPlane, type RunningProxy } from '../../helpers/control-plane.ts';
@@ -52,30 +53,22 @@ async function greeter(port: number, greeting: string): Promise<void> {
 
 /** A client that CONNECTs through the outbound proxy, then waits for the server to speak first. */
 async function connectAndHear(target: string): Promise<{ greeting: string; ms: number; socket: Socket }> {
-  const socket = connect(client.outboundPort, client.ip);
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
-  let buffered = '';
-  const line = (test: (s: string) => boolean) =>
-    new Promise<string>((resolve, reject) => {
+  const { socket, head, rest } = await openTunnel(client.outboundPort, client.ip, target);
+  expect(head).toMatch(/^HTTP\/1\.1 200 /);
+  const started = performance.now();
+  let greeting = rest.toString('latin1');
+  if (!greeting.includes('\r\n')) {
+    await new Promise<void>((resolve, reject) => {
       const onData = (d: Buffer) => {
-        buffered += d.toString('latin1');
-        if (!test(buffered)) return;
+        greeting += d.toString('latin1');
+        if (!greeting.includes('\r\n')) return;
         socket.off('data', onData);
-        const all = buffered;
-        buffered = '';
-        resolve(all);
+        resolve();
       };
       socket.on('data', onData);
-      socket.once('close', () => reject(new Error(`closed; read ${JSON.stringify(buffered)}`)));
+      socket.once('close', () => reject(new Error(`closed; read ${JSON.stringify(greeting)}`)));
     });
-  const head = await line((s) => s.includes('\r\n\r\n'));
-  expect(head).toMatch(/^HTTP\/1\.1 200 /);
-  const rest = head.slice(head.indexOf('\r\n\r\n') + 4);
-  const started = performance.now();
-  buffered = rest;
-  const greeting = rest.includes('\r\n') ? rest : await line((s) => s.includes('\r\n'));
+  }
   return { greeting: greeting.trim(), ms: performance.now() - started, socket };
 }
 
