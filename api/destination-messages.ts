@@ -94,6 +94,7 @@ export interface ProfileUpdateMessage {
   retryBudget?: { retryRatio?: number; minRetriesPerSecond?: number; ttlMs?: number } | null;
   httpRoutes?: Array<{ name?: string; rules?: HttpRouteRuleMessage[] }>;
   opaqueProtocol?: boolean;
+  failureAccrual?: { consecutiveFailures?: number; minBackoffMs?: number; maxBackoffMs?: number; jitter?: number } | null;
 }
 
 // ---- InboundPolicies.WatchPort ---------------------------------------------------------------

@@ -73,6 +73,20 @@ export interface RetryBudget {
   ttlMs: number;
 }
 
+/**
+ * A Service's circuit breaker (Linkerd's consecutive failure accrual, which a Service opts into
+ * with `balancer.linkerd.io/failure-accrual: consecutive`): a caller's balancer takes an endpoint
+ * out after this many failed answers in a row (5xx, or a gRPC status that says the server is in
+ * trouble), then lets one probe through after a jittered, doubling backoff.
+ */
+export interface FailureAccrualPolicy {
+  consecutiveFailures: number;
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  /** 0..1: the fraction of each backoff drawn at random, so callers do not all probe at once. */
+  jitter: number;
+}
+
 /** An HTTPRoute match (Gateway API): every present field must match. */
 export interface HttpRouteMatch {
   path?: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
@@ -167,6 +181,8 @@ export interface Profile {
    * says `proxyProtocol: opaque`. Callers skip protocol detection and tunnel its bytes over mTLS.
    */
   opaqueProtocol?: boolean;
+  /** The Service's circuit breaker; absent: failed answers never take an endpoint out (Linkerd's default). */
+  failureAccrual?: FailureAccrualPolicy;
 }
 
 // ---- Inbound policy (Server, ServerAuthorization, AuthorizationPolicy) -----------------------

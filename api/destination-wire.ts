@@ -112,6 +112,7 @@ export function profileToWire(p: Profile): ProfileUpdateMessage {
     })),
     retryBudget: p.retryBudget ?? null,
     opaqueProtocol: p.opaqueProtocol ?? false,
+    failureAccrual: p.failureAccrual ?? null,
     httpRoutes: p.httpRoutes.map((h) => ({
       name: h.name,
       rules: h.rules.map((r) => ({
@@ -205,6 +206,17 @@ export function profileFromWire(w: ProfileUpdateMessage): Profile {
     p.retryBudget = { retryRatio: ratio(Number(w.retryBudget.retryRatio)), minRetriesPerSecond: Number(w.retryBudget.minRetriesPerSecond), ttlMs: Number(w.retryBudget.ttlMs) };
   }
   if (w.opaqueProtocol) p.opaqueProtocol = true;
+  const fa = w.failureAccrual;
+  // A policy that cannot work (no failure count, no backoff) is no circuit breaker at all.
+  if (fa && Number(fa.consecutiveFailures) >= 1 && Number(fa.minBackoffMs) > 0) {
+    const minBackoffMs = Number(fa.minBackoffMs);
+    p.failureAccrual = {
+      consecutiveFailures: Number(fa.consecutiveFailures),
+      minBackoffMs,
+      maxBackoffMs: Math.max(minBackoffMs, Number(fa.maxBackoffMs) || 0),
+      jitter: Math.min(1, Math.max(0, ratio(Number(fa.jitter) || 0))),
+    };
+  }
   return p;
 }
 

@@ -31,6 +31,9 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const chosen = consumer.length > 0 ? consumer : producer;
   profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain, set));
   if (isOpaquePort(target, set, pods)) profile.opaqueProtocol = true;
+  // The Service's circuit breaker, for each caller's balancer of its endpoints.
+  const breaker = set.get('Service', target.namespace, target.name)?.failureAccrual;
+  if (breaker) profile.failureAccrual = breaker;
   return profile;
 }
 

@@ -1,6 +1,6 @@
 // The validated resources the destination serves from: what each kind means once its YAML
 // has been checked. Parsers in kinds/ produce these; the index reads only these.
-import type { DefaultPolicy, HttpRouteFilter, HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
+import type { DefaultPolicy, FailureAccrualPolicy, HttpRouteFilter, HttpRouteMatch, ProfileRoute, RetryBudget, HttpRouteRetry } from '../../api/destination-types.ts';
 
 export interface Meta {
   kind: string;
@@ -27,6 +27,8 @@ export interface ServiceResource {
   ports: Array<{ name?: string; port: number; targetPort: number | string; protocol: string; appProtocol?: 'http/1.1' | 'h2' }>;
   /** `spec.clusterIP`: the virtual address an app dials (absent: headless, or not given). */
   clusterIP?: string;
+  /** Its circuit breaker, from `balancer.linkerd.io/failure-accrual*` (absent: off). */
+  failureAccrual?: FailureAccrualPolicy;
 }
 
 export interface ServiceProfileResource {

@@ -110,9 +110,14 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
   });
 
   // The concrete tier, per backend authority: its endpoints behind a balancer, or the authority as named when not a mesh service.
+  // Its profile is held too, for the Service's circuit breaker (the same watch as the logical
+  // tier's when the route sends to the authority itself; its own for a split's backends).
   const concrete = new TargetCache<Service>(opts.maxTargets, (authority) => {
     const endpoints = opts.resolver.endpoints(authority);
-    return watching(endpoints, createConcreteService({ authority, endpoints, connect: endpoint, preconnect, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
+    const profile = opts.resolver.profile(authority);
+    const held = watching(endpoints, createConcreteService({ authority, endpoints, profile, connect: endpoint, preconnect, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
+    const profileHeld = profile.subscribe(() => {});
+    return { stack: held.stack, release: () => (held.release(), profileHeld()) };
   });
 
   // What failover watches: a backend's endpoints, asked once when a split is built (not per request).

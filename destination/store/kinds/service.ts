@@ -1,6 +1,8 @@
 // core/v1 Service: which registered pods it selects (by label) and how its ports map to theirs.
 import { isIP } from 'node:net';
 import { OPAQUE_PORTS_ANNOTATION } from '../reference-warnings.ts';
+import type { FailureAccrualPolicy } from '../../../api/destination-types.ts';
+import { parseDuration } from '../../../api/duration.ts';
 import { parsePortRanges } from '../../../api/port-ranges.ts';
 import { Fields, shown } from '../field-reader.ts';
 import type { ServiceResource } from '../resources.ts';
@@ -54,5 +56,55 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
   if (opaque !== undefined && parsePortRanges(opaque) === undefined) {
     ctx.warn(`metadata.annotations["${OPAQUE_PORTS_ANNOTATION}"]`, `${shown(opaque)} is not a list of ports and ranges such as 25,587,4000-4100; ignored`);
   }
-  return { kind: 'Service', meta, selector, ports, ...(clusterIP ? { clusterIP } : {}) };
+  const failureAccrual = readFailureAccrual(meta.annotations, ctx);
+  return { kind: 'Service', meta, selector, ports, ...(clusterIP ? { clusterIP } : {}), ...(failureAccrual ? { failureAccrual } : {}) };
+}
+
+/** Linkerd's circuit-breaking annotations on a Service, and its defaults for the ones not given. */
+export const FAILURE_ACCRUAL_ANNOTATION = 'balancer.linkerd.io/failure-accrual';
+const CONSECUTIVE = 'balancer.linkerd.io/failure-accrual-consecutive-';
+const DEFAULTS: FailureAccrualPolicy = { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 };
+
+/**
+ * The Service's circuit breaker: off unless `balancer.linkerd.io/failure-accrual: consecutive`
+ * (as in Linkerd, where a failing answer alone never takes an endpoint out by default), with
+ * `...-consecutive-max-failures`, `-min-penalty`, `-max-penalty` and `-jitter-ratio`. A value
+ * that cannot be read is warned about and its default used: the Service itself still routes.
+ */
+function readFailureAccrual(a: Record<string, string>, ctx: ParseContext): FailureAccrualPolicy | undefined {
+  const at = (key: string) => `metadata.annotations["${key}"]`;
+  const mode = a[FAILURE_ACCRUAL_ANNOTATION];
+  const tuned = Object.keys(a).filter((k) => k.startsWith(CONSECUTIVE));
+  if (mode !== 'consecutive') {
+    if (mode !== undefined) ctx.warn(at(FAILURE_ACCRUAL_ANNOTATION), `${shown(mode)} is not a failure accrual the mesh knows (consecutive); circuit breaking stays off`);
+    else if (tuned.length > 0) ctx.warn(at(tuned[0]!), `has no effect without ${FAILURE_ACCRUAL_ANNOTATION}: "consecutive"; circuit breaking stays off`);
+    return undefined;
+  }
+  const read = <T>(suffix: string, fallback: T, parse: (raw: string) => T | undefined, expected: string, fallbackText = String(fallback)): T => {
+    const raw = a[CONSECUTIVE + suffix];
+    if (raw === undefined) return fallback;
+    const value = parse(raw);
+    if (value !== undefined) return value;
+    ctx.warn(at(CONSECUTIVE + suffix), `${shown(raw)} is not ${expected}; using the default, ${fallbackText}`);
+    return fallback;
+  };
+  const duration = (raw: string) => {
+    try {
+      const ms = parseDuration(raw);
+      return ms > 0 ? ms : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const policy: FailureAccrualPolicy = {
+    consecutiveFailures: read('max-failures', DEFAULTS.consecutiveFailures, (r) => (/^\d+$/.test(r) && Number(r) >= 1 && Number(r) <= 1_000_000 ? Number(r) : undefined), 'a whole number of failures from 1'),
+    minBackoffMs: read('min-penalty', DEFAULTS.minBackoffMs, duration, 'a positive duration such as 250ms', '1s'),
+    maxBackoffMs: read('max-penalty', DEFAULTS.maxBackoffMs, duration, 'a positive duration such as 30s', '1m'),
+    jitter: read('jitter-ratio', DEFAULTS.jitter, (r) => (r.trim() !== '' && Number(r) >= 0 && Number(r) <= 1 ? Number(r) : undefined), 'a ratio from 0 to 1'),
+  };
+  if (policy.maxBackoffMs < policy.minBackoffMs) {
+    ctx.warn(at(CONSECUTIVE + 'max-penalty'), `${policy.maxBackoffMs} ms is shorter than the min-penalty (${policy.minBackoffMs} ms); using the min-penalty for both`);
+    policy.maxBackoffMs = policy.minBackoffMs;
+  }
+  return policy;
 }

@@ -1,5 +1,6 @@
 // The concrete tier: one service's endpoints behind one balancer - power of two choices over
-// peak-EWMA cost (divided by weight), with failure accrual taking failing endpoints out.
+// peak-EWMA cost (divided by weight), with failure accrual taking failing endpoints out: those
+// that cannot be reached always, those that answer with failures when the Service opts in.
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
@@ -12,7 +13,13 @@ import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.
 export interface BalancerOptions {
   /** The authority being balanced, for error messages. */
   authority: string;
-  failureAccrual?: Partial<FailureAccrualOptions>;
+  /**
+   * The Service's circuit breaker (its profile's `failureAccrual`), read at each answer: with one,
+   * failed answers (5xx, a gRPC server fault) count towards taking an endpoint out; without,
+   * only errors do (the endpoint could not be reached, or broke the connection), as Linkerd's
+   * endpoints back off their reconnects whether or not a Service asks for circuit breaking.
+   */
+  failureAccrual?: () => FailureAccrualOptions | undefined;
   /** EWMA decay (default 10 s) and the estimate a new endpoint starts with (default 30 ms). */
   decayMs?: number;
   initialRttMs?: number;
@@ -73,7 +80,7 @@ export function createBalancer(
 ): Service {
   const now = options.now ?? (() => performance.now());
   const random = options.random ?? Math.random;
-  const accrualOpts = { ...DEFAULT_FAILURE_ACCRUAL, ...options.failureAccrual };
+  const breaker = options.failureAccrual ?? (() => undefined);
   const slowStartMs = options.slowStartMs ?? DEFAULT_SLOW_START_MS;
   let seen: EndpointSet | undefined;
   let slots: Slot[] = [];
@@ -97,7 +104,7 @@ export function createBalancer(
         endpoint,
         service: connect(endpoint),
         load: new PeakEwma(now, options.decayMs ?? DEFAULT_DECAY_MS, options.initialRttMs ?? DEFAULT_INITIAL_RTT_MS),
-        accrual: new FailureAccrual(accrualOpts, now, random),
+        accrual: new FailureAccrual(now, random),
         warming: false,
         proven: false,
         slowStartEnds: now() + slowStartMs,
@@ -183,8 +190,13 @@ export function createBalancer(
   function answered(slot: Slot, started: number, res: MeshResponse): MeshResponse {
     slot.load.observe(now() - started);
     slot.proven = true;
-    const grpc = headerValue(res.headers, 'grpc-status');
-    accrue(slot, !isEndpointFailure(res.status, grpc === undefined ? undefined : Number(grpc)));
+    // An answer proves the endpoint reachable; whether a failed one counts is the Service's choice.
+    const policy = breaker();
+    if (policy === undefined) slot.accrual.success();
+    else {
+      const grpc = headerValue(res.headers, 'grpc-status');
+      accrue(slot, !isEndpointFailure(res.status, grpc === undefined ? undefined : Number(grpc)), policy);
+    }
     // 'close' rather than stream.finished(): the body is destroyed or ends (and then closes,
     // autoDestroy) either way, and a once-listener costs a fraction of finished()'s listeners.
     // `on`: 'close' comes once per stream, so `once`'s wrapper would be an allocation for nothing.
@@ -198,14 +210,14 @@ export function createBalancer(
     const e = asProxyError(err);
     // A cancel by the client or a timeout above says nothing about the endpoint's health.
     if (req.signal.aborted) slot.accrual.abandon();
-    else accrue(slot, false);
+    else accrue(slot, false, breaker() ?? DEFAULT_FAILURE_ACCRUAL);
     // No latency sample: a fast error must not make a broken endpoint look cheap.
     throw e.withContext(`endpoint ${slot.endpoint.address}`);
   }
 
-  function accrue(slot: Slot, ok: boolean): void {
+  function accrue(slot: Slot, ok: boolean, policy: FailureAccrualOptions): void {
     if (ok) return slot.accrual.success();
-    if (slot.accrual.failure()) {
+    if (slot.accrual.failure(policy)) {
       options.logger?.warn(
         { authority: options.authority, endpoint: slot.endpoint.address },
         `endpoint ${slot.endpoint.address} of ${options.authority} taken out of balancing after consecutive failures; will probe it back`,

@@ -1,14 +1,9 @@
 // Failure accrual: after N consecutive failures an endpoint leaves the balancer; after a backoff
 // (exponential, capped, jittered) one probe request is let through, and a success brings it back.
+import type { FailureAccrualPolicy } from '../../../api/destination-types.ts';
 
-export interface FailureAccrualOptions {
-  /** Consecutive failures that take an endpoint out (Linkerd's default: 7). */
-  consecutiveFailures: number;
-  minBackoffMs: number;
-  maxBackoffMs: number;
-  /** 0..1: fraction of the backoff randomised, so endpoints do not all probe at once. */
-  jitter: number;
-}
+/** The thresholds: a Service's circuit breaker, or the defaults (Linkerd's) for failed connections. */
+export type FailureAccrualOptions = FailureAccrualPolicy;
 
 export const DEFAULT_FAILURE_ACCRUAL: FailureAccrualOptions = {
   consecutiveFailures: 7,
@@ -26,7 +21,6 @@ export class FailureAccrual {
   private probing = false;
 
   constructor(
-    private readonly opts: FailureAccrualOptions,
     private readonly now: () => number,
     private readonly random: () => number = Math.random,
   ) {}
@@ -51,14 +45,17 @@ export class FailureAccrual {
     this.probing = false;
   }
 
-  /** Returns true when this failure took the endpoint out (or kept it out after a probe). */
-  failure(): boolean {
+  /**
+   * Counts a failure against `opts` (given per call: a Service's policy can change while its
+   * endpoints keep their history). Returns true when it took the endpoint out (or kept it out after a probe).
+   */
+  failure(opts: FailureAccrualOptions): boolean {
     this.failures++;
     const wasProbe = this.probing;
     this.probing = false;
-    if (!wasProbe && (this.backoffMs > 0 || this.failures < this.opts.consecutiveFailures)) return false;
-    this.backoffMs = this.backoffMs === 0 ? this.opts.minBackoffMs : Math.min(this.opts.maxBackoffMs, this.backoffMs * 2);
-    const jittered = this.backoffMs * (1 - this.opts.jitter * this.random());
+    if (!wasProbe && (this.backoffMs > 0 || this.failures < opts.consecutiveFailures)) return false;
+    this.backoffMs = this.backoffMs === 0 ? opts.minBackoffMs : Math.min(opts.maxBackoffMs, this.backoffMs * 2);
+    const jittered = this.backoffMs * (1 - opts.jitter * this.random());
     this.downUntil = this.now() + jittered;
     return true;
   }

@@ -1,7 +1,7 @@
 // The concrete tier for one backend authority: discovery's endpoints behind a balancer, or the
 // authority itself when discovery does not know it (not a mesh service: forwarded as named).
 import type { Logger } from 'pino';
-import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
+import type { Endpoint, EndpointSet, Profile } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { ProxyError } from '../../errors.ts';
 import type { Service, WireProtocol } from '../../http/message.ts';
@@ -11,6 +11,8 @@ export interface ConcreteTarget {
   /** The backend authority, normalised to `host:port`. */
   authority: string;
   endpoints: Watched<EndpointSet>;
+  /** The backend's profile, for its Service's circuit breaker: read as it is, never waited for. */
+  profile?: Watched<Profile>;
   /** The endpoint tier: a Service per endpoint. */
   connect: (endpoint: Endpoint) => Service;
   /** The endpoint tier: opens a connection to an endpoint that joins the set before it takes requests. */
@@ -22,7 +24,13 @@ export interface ConcreteTarget {
 
 export function createConcreteService(target: ConcreteTarget): Service {
   const { authority, endpoints } = target;
-  const balanced = createBalancer(endpoints, target.connect, { authority, logger: target.logger, preconnect: target.preconnect });
+  const profile = target.profile;
+  const balanced = createBalancer(endpoints, target.connect, {
+    authority,
+    logger: target.logger,
+    preconnect: target.preconnect,
+    failureAccrual: profile ? () => profile.get()?.failureAccrual : undefined,
+  });
   let direct: Service | undefined;
   const pick = (set: EndpointSet): Service => {
     if (set.kind === 'endpoints') return balanced;

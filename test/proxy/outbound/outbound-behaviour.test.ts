@@ -192,7 +192,7 @@ describe('balancing through a real proxy', () => {
     expect(fast.hits / (fast.hits + slow.hits)).toBeGreaterThanOrEqual(0.8);
   });
 
-  it('takes out a replica that fails every request and brings it back when it heals', async () => {
+  it('takes out a replica that fails every request and brings it back when it heals (the Service opted into circuit breaking)', async () => {
     let broken = true;
     const flaky = await app(`${NET}.8`, (_q, res) => {
       res.statusCode = broken ? 500 : 200;
@@ -201,6 +201,13 @@ describe('balancing through a real proxy', () => {
     const good = await app(`${NET}.9`, (_q, res) => res.end('good'));
     const authority = 'accrual.production.svc.cluster.local:8080';
     resolver.setEndpoints(authority, [flaky.address, good.address]);
+    // What the destination serves for `balancer.linkerd.io/failure-accrual: consecutive` and the defaults.
+    resolver.profile(authority).set({
+      fqdn: 'accrual.production.svc.cluster.local',
+      routes: [],
+      httpRoutes: [],
+      failureAccrual: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 },
+    });
     await many(300, 4, () => get('/', authority));
     report('accrual: hits on broken replica of 300', flaky.hits);
     expect(flaky.hits).toBeGreaterThanOrEqual(7);
@@ -217,6 +224,20 @@ describe('balancing through a real proxy', () => {
     }
     report('accrual: hits on the healed replica', flaky.hits - before);
     expect(flaky.hits - before).toBeGreaterThan(30);
+  });
+
+  it('keeps a replica that fails every request in rotation when its Service has no circuit breaker (Linkerd\'s default)', async () => {
+    const failing = await app(`${NET}.14`, (_q, res) => {
+      res.statusCode = 500;
+      res.end('failing');
+    });
+    const good = await app(`${NET}.15`, (_q, res) => res.end('good'));
+    const authority = 'no-breaker.production.svc.cluster.local:8080';
+    resolver.setEndpoints(authority, [failing.address, good.address]);
+    await many(300, 4, () => get('/', authority));
+    report('no breaker: hits on the failing replica of 300', failing.hits);
+    // Peak-EWMA alone: a fast 500 costs as little as a fast 200, so it keeps a fair share.
+    expect(failing.hits).toBeGreaterThan(60);
   });
 
   it('retries on a retryable route mask a replica failing 30% (>= 99% success)', async () => {

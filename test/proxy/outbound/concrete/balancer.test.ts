@@ -5,9 +5,13 @@ import type { Endpoint, EndpointSet } from '../../../../api/destination-types.ts
 import { Watched } from '../../../../proxy/discovery/watched.ts';
 import type { MeshResponse, Service } from '../../../../proxy/http/message.ts';
 import { createBalancer } from '../../../../proxy/outbound/concrete/balancer.ts';
+import { DEFAULT_FAILURE_ACCRUAL, type FailureAccrualOptions } from '../../../../proxy/outbound/concrete/failure-accrual.ts';
 import { meshRequest, response, sleep } from '../../../helpers/fake-request.ts';
 
 const ep = (address: string, weight = 1): Endpoint => ({ address, weight, labels: {} });
+
+/** A Service that opted into circuit breaking, with these thresholds. */
+const breaker = (opts: Partial<FailureAccrualOptions>) => () => ({ ...DEFAULT_FAILURE_ACCRUAL, ...opts });
 
 function endpointsOf(...eps: Endpoint[]) {
   return new Watched<EndpointSet>({ kind: 'endpoints', endpoints: eps });
@@ -58,7 +62,7 @@ describe('balancer', () => {
     const svc = createBalancer(endpointsOf(ep('bad'), ep('good')), (e) => async () => {
       hits[e.address]!++;
       return e.address === 'bad' && !healed ? response(500) : response(200);
-    }, { authority: 'svc', now: () => t, failureAccrual: { consecutiveFailures: 3, minBackoffMs: 1000, jitter: 0 } });
+    }, { authority: 'svc', now: () => t, failureAccrual: breaker({ consecutiveFailures: 3, minBackoffMs: 1000, jitter: 0 }) });
     for (let i = 0; i < 200; i++) await svc(meshRequest());
     expect(hits.bad).toBe(3); // out after exactly three failures in a row
     t += 1001;
@@ -81,7 +85,7 @@ describe('balancer', () => {
       const svc = createBalancer(endpointsOf(ep('only')), () => async () => {
         hits++;
         return answer();
-      }, { authority: 'svc', failureAccrual: { consecutiveFailures: 3, minBackoffMs: 60_000, jitter: 0 } });
+      }, { authority: 'svc', failureAccrual: breaker({ consecutiveFailures: 3, minBackoffMs: 60_000, jitter: 0 }) });
       const results = await drive(svc, 20, 1);
       return { hits, errors: results.filter((r) => r instanceof Error).length };
     };
@@ -90,10 +94,42 @@ describe('balancer', () => {
     expect(await answered(() => grpc(14))).toEqual({ hits: 3, errors: 17 }); // a server fault: out after three
   });
 
+  it('without the Service\'s circuit breaker, keeps an endpoint that answers 503 every time; takes out one that cannot be reached', async () => {
+    let t = 0;
+    const hits: Record<string, number> = { failing: 0, good: 0 };
+    let policy: FailureAccrualOptions | undefined;
+    const svc = createBalancer(endpointsOf(ep('failing'), ep('good')), (e) => async () => {
+      hits[e.address]!++;
+      return e.address === 'failing' ? response(503) : response(200);
+    }, { authority: 'svc', now: () => t, failureAccrual: () => policy });
+    for (let i = 0; i < 200; i++) await svc(meshRequest());
+    // A failed answer is the app's, not the endpoint's reachability: Linkerd's default keeps it.
+    expect(hits.failing).toBeGreaterThan(50);
+    // The Service opts in (its profile changes): the next failures count, from the same history.
+    policy = { ...DEFAULT_FAILURE_ACCRUAL, consecutiveFailures: 3, minBackoffMs: 60_000, jitter: 0 };
+    hits.failing = 0;
+    for (let i = 0; i < 200; i++) await svc(meshRequest());
+    expect(hits.failing).toBe(3);
+
+    // An endpoint that cannot be reached leaves after Linkerd's seven errors in a row, breaker or not.
+    let refusedHits = 0;
+    const refusing = createBalancer(endpointsOf(ep('refusing'), ep('good')), (e) => async () => {
+      if (e.address === 'good') return response(200);
+      refusedHits++;
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    }, { authority: 'svc', now: () => t, failureAccrual: () => undefined });
+    const results = await drive(refusing, 200, 1);
+    expect(refusedHits).toBe(DEFAULT_FAILURE_ACCRUAL.consecutiveFailures);
+    expect(results.filter((r) => r instanceof Error)).toHaveLength(DEFAULT_FAILURE_ACCRUAL.consecutiveFailures);
+    t += DEFAULT_FAILURE_ACCRUAL.maxBackoffMs; // past any backoff: one probe goes
+    await drive(refusing, 50, 1);
+    expect(refusedHits).toBe(DEFAULT_FAILURE_ACCRUAL.consecutiveFailures + 1);
+  });
+
   it('fails fast with UNAVAILABLE when every endpoint is out, NO_ENDPOINTS when there are none', async () => {
     const svc = createBalancer(endpointsOf(ep('a'), ep('b')), () => async () => response(503), {
       authority: 'orders:8080',
-      failureAccrual: { consecutiveFailures: 2 },
+      failureAccrual: breaker({ consecutiveFailures: 2 }),
     });
     for (let i = 0; i < 4; i++) await svc(meshRequest());
     await expect(svc(meshRequest())).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('orders:8080') });

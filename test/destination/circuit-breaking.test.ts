@@ -1,0 +1,98 @@
+// A Service's circuit breaker, as Linkerd writes it (`balancer.linkerd.io/failure-accrual:
+// consecutive` and its tuning annotations): off unless asked for, read with Linkerd's defaults,
+// a bad value warned about (its default used, the Service still routing), and streamed to a
+// running client in the Service's profile, on and off again as the annotation is edited.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { profileFor } from '../../destination/index/profile-view.ts';
+import { addressBlock } from '../helpers/address-block.ts';
+import { harnessForFile, until } from './harness.ts';
+import { loadFolder } from './resource-folder.ts';
+
+const NET = await addressBlock();
+const h = harnessForFile('lesson', `${NET}.2`);
+
+const payments = (annotations: string) => `apiVersion: v1
+kind: Service
+metadata:
+  name: payments
+  namespace: production
+  annotations: {${annotations}}
+spec:
+  selector: {app: payments}
+  ports: [{port: 8080}]
+`;
+
+function breakerOf(annotations: string): { policy: unknown; problems: string[] } {
+  const { store, problems } = loadFolder({ 'payments.yaml': payments(annotations) });
+  const profile = profileFor({ kind: 'service', name: 'payments', namespace: 'production', port: 8080 }, store.resources, 'production', 'cluster.local');
+  return { policy: profile.failureAccrual, problems: problems() };
+}
+
+const ANN = 'metadata.annotations["balancer.linkerd.io/failure-accrual';
+
+describe('the failure-accrual annotations', () => {
+  it('leave circuit breaking off without them, as Linkerd does', () => {
+    expect(breakerOf('')).toEqual({ policy: undefined, problems: [] });
+  });
+
+  it('turn it on with Linkerd\'s defaults: 7 failures in a row, 1 s doubling to 1 m, half of it jittered', () => {
+    expect(breakerOf('balancer.linkerd.io/failure-accrual: consecutive')).toEqual({
+      policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 },
+      problems: [],
+    });
+  });
+
+  it('take each tuning annotation', () => {
+    const tuned = [
+      'balancer.linkerd.io/failure-accrual: consecutive',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "3"',
+      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: 250ms',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 10s',
+      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "0.1"',
+    ].join(', ');
+    expect(breakerOf(tuned)).toEqual({ policy: { consecutiveFailures: 3, minBackoffMs: 250, maxBackoffMs: 10_000, jitter: 0.1 }, problems: [] });
+  });
+
+  it('warn about what they cannot use, naming the Service and the annotation, and keep the Service routing', () => {
+    const bad = [
+      'balancer.linkerd.io/failure-accrual: consecutive',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "0"',
+      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: "5"',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 100ms',
+      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "<b>2</b>"',
+    ].join(', ');
+    expect(breakerOf(bad)).toEqual({
+      policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 1_000, jitter: 0.5 },
+      problems: [
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0" is not a whole number of failures from 1; using the default, 7`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "5" is not a positive duration such as 250ms; using the default, 1s`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "<b>2</b>" is not a ratio from 0 to 1; using the default, 0.5`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-penalty"]: 100 ms is shorter than the min-penalty (1000 ms); using the min-penalty for both`,
+      ],
+    });
+    expect(breakerOf('balancer.linkerd.io/failure-accrual: success-rate')).toEqual({
+      policy: undefined,
+      problems: [`warning: payments.yaml: Service production/payments: ${ANN}"]: "success-rate" is not a failure accrual the mesh knows (consecutive); circuit breaking stays off`],
+    });
+    expect(breakerOf('balancer.linkerd.io/failure-accrual-consecutive-max-failures: "3"')).toEqual({
+      policy: undefined,
+      problems: [`warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: has no effect without balancer.linkerd.io/failure-accrual: "consecutive"; circuit breaking stays off`],
+    });
+  });
+});
+
+describe('a running client', () => {
+  it('gets the breaker in the Service\'s profile, and loses it when the annotation goes', async () => {
+    const file = join(h.dir, 'payments.yaml');
+    writeFileSync(file, payments('balancer.linkerd.io/failure-accrual: consecutive, balancer.linkerd.io/failure-accrual-consecutive-max-failures: "4"'));
+    const client = await h.client('production/orders', { namespace: 'production' });
+    const cell = client.profile('payments.production.svc.cluster.local:8080');
+    const on = await until(cell, (p) => p.failureAccrual !== undefined, 5_000, 'the profile with the breaker');
+    expect(on.failureAccrual).toEqual({ consecutiveFailures: 4, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 });
+    writeFileSync(file, payments(''));
+    const off = await until(cell, (p) => p.failureAccrual === undefined, 5_000, 'the profile without the breaker');
+    expect(off.fqdn).toBe('payments.production.svc.cluster.local');
+  });
+});
