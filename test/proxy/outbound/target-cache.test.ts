@@ -65,9 +65,10 @@ afterAll(async () => {
 describe('the outbound target cache', () => {
   it('holds the watches of the targets it keeps, and releases those of the one it evicts', async () => {
     const [a, b, c] = names as [string, string, string];
-    // Held: the profile by the logical tier; the endpoints by the concrete tier, and by the logical
-    // tier too, which asks for them beside the profile (the first request waits for one answer).
-    const HELD = [1, 2];
+    // Held: the profile by the logical tier, and by the concrete tier for its Service's circuit
+    // breaker; the endpoints by the concrete tier, and by the logical tier too, which asks for
+    // them beside the profile (the first request waits for one answer).
+    const HELD = [2, 2];
     expect(await get(a)).toBe(200);
     expect(await get(b)).toBe(200);
     expect(resolver.held(a)).toEqual(HELD);
