@@ -52,4 +52,6 @@ done
 echo "end $(date -u +%T), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 hz=$(getconf CLK_TCK)
 awk -v hz="$hz" '{ split($4, q, "="); split($5, u, "="); split($6, s, "="); R[$3] += q[2]; U[$3] += u[2]; S[$3] += s[2]; if (!($3 in R0)) { R0[$3] = 1; order[++n] = $3 } }
-  END { for (i = 1; i <= n; i++) { t = order[i]; printf "%-10s pooled CPU ms per 1k requests %6.1f (user %5.1f), %d requests\n", t, (U[t] + S[t]) * 1000 / hz / R[t] * 1000, U[t] * 1000 / hz / R[t] * 1000, R[t] } }' "$W/slices"
+  END { for (i = 1; i <= n; i++) { t = order[i]
+      if (R[t] == 0) { printf "%-10s no requests completed in any slice (wrk failed each time: see the slices above)\n", t; continue }
+      printf "%-10s pooled CPU ms per 1k requests %6.1f (user %5.1f), %d requests\n", t, (U[t] + S[t]) * 1000 / hz / R[t] * 1000, U[t] * 1000 / hz / R[t] * 1000, R[t] } }' "$W/slices"
