@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { asProxyError, ProxyError } from '../../errors.ts';
+import { onBodyClose, type BodyCloseHook } from '../../http/body-close.ts';
 import { headerValue, type MeshRequest, type MeshResponse, type Service, type WireProtocol } from '../../http/message.ts';
 import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
 import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';
@@ -42,17 +43,28 @@ export interface BalancerOptions {
   random?: () => number;
 }
 
-interface Slot {
-  endpoint: Endpoint;
-  service: Service;
-  load: PeakEwma;
-  accrual: FailureAccrual;
+/**
+ * One endpoint in the balancer. It is also the hook that hears a streamed response body close
+ * (one object per endpoint, not a closure per response): its request is then no longer in flight.
+ */
+class Slot implements BodyCloseHook {
   /** Its first connection is being opened (preconnect): it takes no request while others can. */
-  warming: boolean;
+  warming = false;
   /** It has answered a request: until then it takes one request at a time while others can. */
-  proven: boolean;
-  /** When slow start (warming, then one request at a time) gives up holding it back (`now()` ms). */
-  slowStartEnds: number;
+  proven = false;
+
+  constructor(
+    public endpoint: Endpoint,
+    readonly service: Service,
+    readonly load: PeakEwma,
+    readonly accrual: FailureAccrual,
+    /** When slow start (warming, then one request at a time) gives up holding it back (`now()` ms). */
+    readonly slowStartEnds: number,
+  ) {}
+
+  bodyClosed(): void {
+    this.load.pending--;
+  }
 }
 
 export const DEFAULT_SLOW_START_MS = 5_000;
@@ -100,15 +112,13 @@ export function createBalancer(
         old.endpoint = endpoint;
         return old;
       }
-      const slot: Slot = {
+      const slot = new Slot(
         endpoint,
-        service: connect(endpoint),
-        load: new PeakEwma(now, options.decayMs ?? DEFAULT_DECAY_MS, options.initialRttMs ?? DEFAULT_INITIAL_RTT_MS),
-        accrual: new FailureAccrual(now, random),
-        warming: false,
-        proven: false,
-        slowStartEnds: now() + slowStartMs,
-      };
+        connect(endpoint),
+        new PeakEwma(now, options.decayMs ?? DEFAULT_DECAY_MS, options.initialRttMs ?? DEFAULT_INITIAL_RTT_MS),
+        new FailureAccrual(now, random),
+        now() + slowStartMs,
+      );
       // An endpoint joining a balancer that already serves (a new pod, a rollout): its handshake
       // is done before it takes requests, so none waits on it. With no request yet there is no
       // protocol to connect for, and nothing waiting.
@@ -197,10 +207,8 @@ export function createBalancer(
       const grpc = headerValue(res.headers, 'grpc-status');
       accrue(slot, !isEndpointFailure(res.status, grpc === undefined ? undefined : Number(grpc)), policy);
     }
-    // 'close' rather than stream.finished(): the body is destroyed or ends (and then closes,
-    // autoDestroy) either way, and a once-listener costs a fraction of finished()'s listeners.
-    // `on`: 'close' comes once per stream, so `once`'s wrapper would be an allocation for nothing.
-    if (res.body instanceof Readable) res.body.on('close', () => slot.load.pending--);
+    // A streamed body holds its request in flight until it closes (ended or destroyed).
+    if (res.body instanceof Readable) onBodyClose(res.body, slot);
     else slot.load.pending--;
     return res;
   }

@@ -3,6 +3,7 @@
 // upstream through a signal of their own, and raise ProxyError('RESPONSE_TIMEOUT').
 import { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
+import { onBodyClose } from '../../http/body-close.ts';
 import { offCancel, onCancel, OwnedSignal, type CancelHook } from '../../http/cancel.ts';
 import type { Layer, MeshRequest, MeshResponse, Service } from '../../http/message.ts';
 
@@ -83,9 +84,7 @@ async function withDeadline(
   // which errors mid-way on expiry.
   if (coversBody) onExpire = (err) => body.destroy(err);
   else clearTimeout(timer);
-  // Until the body is over, a cancel from above still reaches the upstream. One 'close'
-  // listener, as the metrics layer and the balancer wait for a body (a body closes once it has
-  // ended or been destroyed), not stream.finished()'s dozen.
-  body.on('close', release);
+  // Until the body is over (closed: ended or destroyed), a cancel from above still reaches the upstream.
+  onBodyClose(body, { bodyClosed: release });
   return res;
 }
