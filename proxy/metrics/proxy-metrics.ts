@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { Counter, Gauge, Registry } from './prom-client-parts.ts';
 import type { Layer } from '../http/message.ts';
 import type { WeightMove } from '../outbound/logical/backend-split.ts';
+import type { EndpointStates } from '../outbound/concrete/balancer.ts';
 import { DEFAULT_CONTEXT_LABELS, DST_LABELS, HttpLabeller, REQUEST_LABELS, RESPONSE_LABELS } from './http-labels.ts';
 import { registerProcessMetrics } from './process.ts';
 import { HttpSeriesTable } from './http-series.ts';
@@ -62,6 +63,8 @@ export class ProxyMetrics {
   private readonly tcp: TcpMetrics;
   private readonly retries: Counter<string>;
   private readonly failovers: Counter<string>;
+  /** The outbound balancers' endpoint states, read at scrape time: one entry per cached backend. */
+  private readonly balancers = new Set<{ backend: string; states: () => EndpointStates | undefined }>();
   private readonly layer: Layer;
   private readonly labeller: HttpLabeller;
   private readonly routes: RouteSeries;
@@ -115,6 +118,23 @@ export class ProxyMetrics {
       labelNames: ['authority', 'backend', 'state'],
       registers,
     });
+    const balancers = this.balancers;
+    new Gauge({
+      name: 'outbound_http_balancer_endpoints',
+      help: 'Endpoints of each outbound backend\'s balancer: endpoint_state="ready" take requests, "pending" are held back (out after consecutive failures, or connecting)',
+      labelNames: ['backend', 'endpoint_state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { backend, states } of balancers) {
+          const now = states();
+          if (now === undefined) continue; // not a mesh service: no balancer
+          // inc, not set: backends past the label cap share "other".
+          this.inc({ backend, endpoint_state: 'ready' }, now.ready);
+          this.inc({ backend, endpoint_state: 'pending' }, now.pending);
+        }
+      },
+    });
     new Gauge({
       name: 'metrics_label_capped',
       help: '1 when a label reached its distinct-value cap and new values fold into "other"',
@@ -164,6 +184,13 @@ export class ProxyMetrics {
 
   failover(labels: { authority: string; backend: string; state: WeightMove }): void {
     this.failovers.inc({ ...labels, authority: this.labeller.authority.value(labels.authority.toLowerCase()), backend: this.labeller.authority.value(labels.backend.toLowerCase()) });
+  }
+
+  /** Exports the balancer of outbound backend `backend` on `outbound_http_balancer_endpoints`; returns its removal. */
+  balancerEndpoints(backend: string, states: () => EndpointStates | undefined): () => void {
+    const entry = { backend: this.labeller.authority.value(backend.toLowerCase()), states };
+    this.balancers.add(entry);
+    return () => this.balancers.delete(entry);
   }
 
   /** The Prometheus text exposition of everything in this proxy's registry. */

@@ -117,7 +117,9 @@ export function buildOutboundStack(opts: OutboundStackOptions): OutboundStack {
     const profile = opts.resolver.profile(authority);
     const held = watching(endpoints, createConcreteService({ authority, endpoints, profile, connect: endpoint, preconnect, discoveryTimeoutMs: opts.discoveryTimeoutMs, logger: opts.logger }));
     const profileHeld = profile.subscribe(() => {});
-    return { stack: held.stack, release: () => (held.release(), profileHeld()) };
+    // Its balancer's ready and pending endpoints, on /metrics while the target is cached.
+    const counted = opts.metrics.balancerEndpoints(authority, held.stack.endpointStates);
+    return { stack: held.stack, release: () => (held.release(), profileHeld(), counted()) };
   });
 
   // What failover watches: a backend's endpoints, asked once when a split is built (not per request).

@@ -84,12 +84,25 @@ function isEndpointFailure(status: number, grpc: number | undefined): boolean {
   return grpc === undefined ? status >= 500 : SERVER_FAULT_GRPC.has(grpc);
 }
 
+/**
+ * How many of a balancer's endpoints take requests (`ready`) and how many are held back
+ * (`pending`: out after consecutive failures, or their first connection still being opened),
+ * as Linkerd's `outbound_http_balancer_endpoints` counts them.
+ */
+export interface EndpointStates {
+  ready: number;
+  pending: number;
+}
+
+/** A balancer: the Service, and its endpoints' states as of its latest request. */
+export type Balancer = Service & { endpointStates(): EndpointStates };
+
 /** A Service that sends each request to one endpoint of `endpoints`, via `connect(endpoint)`. */
 export function createBalancer(
   endpoints: Watched<EndpointSet>,
   connect: (endpoint: Endpoint) => Service,
   options: BalancerOptions,
-): Service {
+): Balancer {
   const now = options.now ?? (() => performance.now());
   const random = options.random ?? Math.random;
   const breaker = options.failureAccrual ?? (() => undefined);
@@ -169,9 +182,16 @@ export function createBalancer(
     return cost(ready[a]!) <= cost(ready[b]!) ? ready[a] : ready[b];
   }
 
+  // Read at scrape time from the endpoints as last reconciled: counting never connects anything.
+  function endpointStates(): EndpointStates {
+    let pending = 0;
+    for (const s of slots) if (s.warming || s.accrual.state() !== 'ready') pending++;
+    return { ready: slots.length - pending, pending };
+  }
+
   // Not an async function: every request passes here, and `then` on the endpoint's promise
   // saves the promise and microtask hops an async wrapper with `await` adds.
-  return (req: MeshRequest): Promise<MeshResponse> => {
+  const service = (req: MeshRequest): Promise<MeshResponse> => {
     const all = current();
     protocol = req.protocol; // after current(): the first request's set is not preconnected, it is being used
     if (all.length === 0) {
@@ -196,6 +216,7 @@ export function createBalancer(
       (err: unknown) => failed(req, slot, err),
     );
   };
+  return Object.assign(service, { endpointStates });
 
   function answered(slot: Slot, started: number, res: MeshResponse): MeshResponse {
     slot.load.observe(now() - started);

@@ -5,7 +5,7 @@ import type { Endpoint, EndpointSet, Profile } from '../../../api/destination-ty
 import type { Watched } from '../../discovery/watched.ts';
 import { ProxyError } from '../../errors.ts';
 import type { Service, WireProtocol } from '../../http/message.ts';
-import { createBalancer } from './balancer.ts';
+import { createBalancer, type EndpointStates } from './balancer.ts';
 
 export interface ConcreteTarget {
   /** The backend authority, normalised to `host:port`. */
@@ -22,7 +22,10 @@ export interface ConcreteTarget {
   logger?: Logger;
 }
 
-export function createConcreteService(target: ConcreteTarget): Service {
+/** The concrete tier's Service, and its balancer's endpoint states (undefined while the authority is no mesh service). */
+export type ConcreteService = Service & { endpointStates(): EndpointStates | undefined };
+
+export function createConcreteService(target: ConcreteTarget): ConcreteService {
   const { authority, endpoints } = target;
   const profile = target.profile;
   const balanced = createBalancer(endpoints, target.connect, {
@@ -36,11 +39,13 @@ export function createConcreteService(target: ConcreteTarget): Service {
     if (set.kind === 'endpoints') return balanced;
     return (direct ??= target.connect(unmeshed(authority)));
   };
-  return (req) => {
+  const service: Service = (req) => {
     const set = endpoints.get();
     if (set !== undefined) return pick(set)(req);
     return firstEndpointSet(endpoints, authority, target.discoveryTimeoutMs).then((s) => pick(s)(req));
   };
+  const endpointStates = () => (endpoints.get()?.kind === 'endpoints' ? balanced.endpointStates() : undefined);
+  return Object.assign(service, { endpointStates });
 }
 
 /** Discovery's current answer, waiting (bounded) for the first one. Resolves without a hop when known. */

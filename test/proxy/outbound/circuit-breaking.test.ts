@@ -2,7 +2,8 @@
 // and views), the outbound proxy's balancer, real HTTP through both proxies. Without the
 // annotation an app that answers 503 every time keeps its endpoint, as in Linkerd; once the Service
 // is annotated `balancer.linkerd.io/failure-accrual: consecutive`, the caller's proxy takes the
-// endpoint out after the configured failures in a row and answers for it.
+// endpoint out after the configured failures in a row and answers for it; its /metrics counts the
+// endpoint as pending (Linkerd's outbound_http_balancer_endpoints) while it is out.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,17 @@ afterAll(async () => {
   failures.throwIfAny('circuit-breaking teardown');
 });
 
+/** The outbound proxy's `outbound_http_balancer_endpoints` for payments, per endpoint_state. */
+async function balancerEndpoints(): Promise<Record<string, number>> {
+  const text = await mesh.outbound.metrics();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^outbound_http_balancer_endpoints\{([^}]*)\} (\S+)$/gm)) {
+    if (!m[1]!.includes(`backend="${AUTHORITY}"`)) continue;
+    out[/endpoint_state="(\w+)"/.exec(m[1]!)![1]!] = Number(m[2]);
+  }
+  return out;
+}
+
 async function charge(): Promise<{ status: number; proxyError: string | undefined }> {
   const res = await pool.request({ path: '/charge', method: 'POST', headers: { host: AUTHORITY }, body: '{}' });
   await res.body.dump();
@@ -58,6 +70,7 @@ describe('circuit breaking, the Service\'s choice', () => {
   it('without the annotation, every 503 comes from the app: its one endpoint stays in', async () => {
     for (let i = 0; i < 30; i++) expect(await charge()).toEqual({ status: 503, proxyError: undefined });
     expect(hits).toBe(30);
+    expect(await balancerEndpoints()).toEqual({ ready: 1, pending: 0 });
   });
 
   it('with it, the caller\'s proxy takes the endpoint out after 3 failures in a row and answers 503 itself', async () => {
@@ -75,5 +88,6 @@ describe('circuit breaking, the Service\'s choice', () => {
     const before = hits;
     for (let i = 0; i < 10; i++) expect((await charge()).proxyError).toMatch(/endpoints are out/);
     expect(hits).toBe(before); // the app saw none of them
+    expect(await balancerEndpoints()).toEqual({ ready: 0, pending: 1 });
   });
 });
