@@ -90,6 +90,29 @@ describe('HTTP/1.1 through two proxies', () => {
     expect(mesh.app.connections - before).toBeLessThanOrEqual(1);
   });
 
+  it('serves a pipelining client mixing requests with and without bodies on one connection', async () => {
+    // (Not HEAD: undici closes a connection after a HEAD, in case its server sends a body.)
+    const pipelined = new Client(mesh.proxyUrl, { pipelining: 8 });
+    let connects = 0;
+    pipelined.on('connect', () => connects++);
+    try {
+      const asks = Array.from({ length: 12 }, (_, i) => {
+        const headers = { host: AUTHORITY };
+        if (i % 3 === 1) return pipelined.request({ path: '/count', method: 'POST', headers, body: Buffer.alloc(i * 100, 'z') });
+        if (i % 3 === 2) return pipelined.request({ path: '/count', method: 'DELETE', headers, body: '' });
+        return pipelined.request({ path: `/p/${i}`, method: 'GET', headers });
+      });
+      const got = await Promise.all(asks.map(async (ask) => (await ask).body.text()));
+      got.forEach((text, i) => {
+        if (i % 3 === 0) expect(text).toBe(`hello GET /p/${i}`);
+        else expect(JSON.parse(text)).toMatchObject(i % 3 === 1 ? { bytes: i * 100, method: 'POST' } : { bytes: 0, method: 'DELETE' });
+      });
+      expect(connects).toBe(1);
+    } finally {
+      await pipelined.close();
+    }
+  });
+
   it('keeps repeated request and response headers as separate fields', async () => {
     const res = await send('/headers', { headers: { 'x-rep': ['a', 'b'] } as never });
     const seen = JSON.parse(await res.body.text()) as { raw: string[] };

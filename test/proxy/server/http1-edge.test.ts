@@ -1,6 +1,7 @@
 // The HTTP/1.1 edge's own connection handling, on raw sockets: a head too slow (408), an idle
-// keep-alive connection closed, pipelined requests answered in order, `Expect: 100-continue`,
-// a response the stack returns that HTTP/1.1 cannot carry (502), and a client's chunked trailers.
+// keep-alive connection closed, pipelined requests answered in order, requests with and without
+// bodies in turn on one connection, `Expect: 100-continue`, a response the stack returns that
+// HTTP/1.1 cannot carry (502), and a client's chunked trailers.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +150,35 @@ describe('the HTTP/1.1 edge on raw sockets', () => {
     expect(got[1]).toMatchObject({ method: 'POST', body: 'hello' });
     expect(c.received().match(/HTTP\/1.1 200 OK/g)).toHaveLength(4);
     expect(c.received()).toMatch(/Connection: close\r\n/);
+  });
+
+  it('serves requests with and without bodies in turn on one connection, a body ending in a later read than its head', async () => {
+    const c = rawClient();
+    const answered = (n: number) => expect.poll(() => c.received().match(/HTTP\/1.1 200 OK/g)?.length ?? 0, { timeout: 5_000 }).toBe(n);
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+    c.socket.write('GET /one HTTP/1.1\r\nhost: a.test\r\n\r\n');
+    await answered(1);
+    c.socket.write('POST /two HTTP/1.1\r\nhost: a.test\r\ncontent-length: 11\r\n\r\nhello');
+    await pause();
+    c.socket.write(' world');
+    await answered(2);
+    c.socket.write('POST /three HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n');
+    await pause();
+    c.socket.write('0\r\n\r\n'); // the chunked body's end alone in its read
+    await answered(3);
+    // A body of length 0, and a request pipelined behind it in the same read.
+    c.socket.write('POST /four HTTP/1.1\r\nhost: a.test\r\ncontent-length: 0\r\n\r\nGET /five HTTP/1.1\r\nhost: a.test\r\n\r\n');
+    await answered(5);
+    c.socket.write('PUT /six HTTP/1.1\r\nhost: a.test\r\ncontent-length: 3\r\nconnection: close\r\n\r\nxyz');
+    await c.closed;
+    expect(bodies(c.received()).map((b) => [b.method, b.path, b.body])).toEqual([
+      ['GET', '/one', ''],
+      ['POST', '/two', 'hello world'],
+      ['POST', '/three', 'abc'],
+      ['POST', '/four', ''],
+      ['GET', '/five', ''],
+      ['PUT', '/six', 'xyz'],
+    ]);
   });
 
   it('answers Expect: 100-continue before the body is sent, then the request', async () => {
