@@ -117,7 +117,11 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     parser[HTTPParser.kOnHeaders] = this.onHeaders;
     parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     parser[HTTPParser.kOnBody] = this.onBody;
-    parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
+    // Holds `onMessageComplete` only while a request's body is being read (`reading`): Node calls
+    // into JavaScript at a message's end only when the slot holds a function, and the end of a
+    // request without a body has nothing to do. Null, not left out: an empty slot would send each
+    // of the parser's lookups of it on to the prototype.
+    parser[HTTPParser.kOnMessageComplete] = null;
     // As node:http's server: the parser takes the reads straight from the handle. What the socket
     // already holds (the sniffed bytes the listener unshifted) still comes as 'data', first:
     // node:http's way too.
@@ -325,6 +329,7 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     if (req.head.hasBody) {
       req.body = new RequestBody(this);
       this.reading = entry;
+      this.parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     }
     if (this.socket.writableNeedDrain) {
       this.outputFull = true;
@@ -350,8 +355,10 @@ export class Http1ServerConnection implements ResponseConnection, SweptConnectio
     }
   };
 
+  /** The end of the body being read (the parser calls this only while `reading` is set). */
   private readonly onMessageComplete = (): void => {
     this.executing = true;
+    this.parser[HTTPParser.kOnMessageComplete] = null;
     const entry = this.reading;
     if (entry === null) return;
     this.reading = null;
