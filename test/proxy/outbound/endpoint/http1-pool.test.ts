@@ -159,6 +159,27 @@ describe('HTTP/1.1 endpoint client', () => {
     await c.close();
   });
 
+  it('has a connection back in its pool by the time its response is handed on, so the next request sent then reuses it', async () => {
+    const opened: Socket[] = [];
+    const c = connector({ http1Connections: 4, metrics: { trackConnection: (s) => opened.push(s) } });
+    const svc = c.service({ address, weight: 1, labels: {} });
+    // Each request is sent from the promise callback its predecessor's response resolved: the
+    // same turn of the event loop in which that response was read. A body-less request and one
+    // with a body, whose response comes only once the body has been written whole.
+    let texts: string[] = [];
+    let ask = Promise.resolve();
+    for (let i = 0; i < 6; i++) {
+      const spec = i % 2 === 0 ? { path: '/cookies' } : { path: '/echo', method: 'POST', body: 'x'.repeat(i * 100), headers: { 'content-length': String(i * 100) } };
+      ask = ask.then(() => svc(meshRequest(spec))).then((res) => void readBody(res).then((b) => texts.push(b.toString())));
+    }
+    await ask;
+    await expect.poll(() => texts.length).toBe(6);
+    texts = texts.map((t) => (t === 'ok' ? t : String(JSON.parse(t).n)));
+    expect(texts).toEqual(['ok', '100', 'ok', '300', 'ok', '500']);
+    expect(opened.length).toBe(1);
+    await c.close();
+  });
+
   it('applies backpressure: an unread response body stops the server writing', async () => {
     const c = connector();
     const res = await c.service({ address, weight: 1, labels: {} })(meshRequest({ path: '/endless' }));
