@@ -91,7 +91,10 @@ class SettlingResponse implements BodyCloseHook {
   ) {}
 
   bodyClosed(body: Readable): void {
-    if (body.readableEnded && !body.errored) return this.afterBody();
+    // A body that closes after its client went away was cut, even when it reads as ended: Node
+    // ends an HTTP/2 stream's readable side ('end', `readableEnded`) when the stream is reset or
+    // destroyed, as the edge and the endpoint do to the upstream's stream on a cancel.
+    if (body.readableEnded && !body.errored && !this.req.signal.aborted) return this.afterBody();
     // Ended early: the client went away (its signal fired, or the edge destroyed the body), or the upstream failed.
     const cancelled = this.req.signal.aborted || !body.errored;
     const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
