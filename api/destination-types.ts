@@ -87,6 +87,12 @@ export interface FailureAccrualPolicy {
   jitter: number;
 }
 
+/**
+ * Linkerd's defaults: what a Service's breaker uses for each tuning annotation it leaves out, and
+ * what a caller's balancer uses for errors reaching an endpoint (refused, reset) breaker or not.
+ */
+export const DEFAULT_FAILURE_ACCRUAL: Readonly<FailureAccrualPolicy> = { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 };
+
 /** An HTTPRoute match (Gateway API): every present field must match. */
 export interface HttpRouteMatch {
   path?: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };

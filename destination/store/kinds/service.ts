@@ -1,7 +1,7 @@
 // core/v1 Service: which registered pods it selects (by label) and how its ports map to theirs.
 import { isIP } from 'node:net';
 import { OPAQUE_PORTS_ANNOTATION } from '../reference-warnings.ts';
-import type { FailureAccrualPolicy } from '../../../api/destination-types.ts';
+import { DEFAULT_FAILURE_ACCRUAL as DEFAULTS, type FailureAccrualPolicy } from '../../../api/destination-types.ts';
 import { parseDuration } from '../../../api/duration.ts';
 import { parsePortRanges } from '../../../api/port-ranges.ts';
 import { Fields, shown } from '../field-reader.ts';
@@ -63,7 +63,6 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
 /** Linkerd's circuit-breaking annotations on a Service, and its defaults for the ones not given. */
 export const FAILURE_ACCRUAL_ANNOTATION = 'balancer.linkerd.io/failure-accrual';
 const CONSECUTIVE = 'balancer.linkerd.io/failure-accrual-consecutive-';
-const DEFAULTS: FailureAccrualPolicy = { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 };
 
 /**
  * The Service's circuit breaker: off unless `balancer.linkerd.io/failure-accrual: consecutive`

@@ -3,12 +3,12 @@
 // that cannot be reached always, those that answer with failures when the Service opts in.
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Endpoint, EndpointSet } from '../../../api/destination-types.ts';
+import { DEFAULT_FAILURE_ACCRUAL, type Endpoint, type EndpointSet, type FailureAccrualPolicy } from '../../../api/destination-types.ts';
 import type { Watched } from '../../discovery/watched.ts';
 import { asProxyError, ProxyError } from '../../errors.ts';
 import { onBodyClose, type BodyCloseHook } from '../../http/body-close.ts';
 import { headerValue, type MeshRequest, type MeshResponse, type Service, type WireProtocol } from '../../http/message.ts';
-import { DEFAULT_FAILURE_ACCRUAL, FailureAccrual, type FailureAccrualOptions } from './failure-accrual.ts';
+import { FailureAccrual } from './failure-accrual.ts';
 import { DEFAULT_DECAY_MS, DEFAULT_INITIAL_RTT_MS, PeakEwma } from './peak-ewma.ts';
 
 export interface BalancerOptions {
@@ -20,7 +20,7 @@ export interface BalancerOptions {
    * only errors do (the endpoint could not be reached, or broke the connection), as Linkerd's
    * endpoints back off their reconnects whether or not a Service asks for circuit breaking.
    */
-  failureAccrual?: () => FailureAccrualOptions | undefined;
+  failureAccrual?: () => FailureAccrualPolicy | undefined;
   /** EWMA decay (default 10 s) and the estimate a new endpoint starts with (default 30 ms). */
   decayMs?: number;
   initialRttMs?: number;
@@ -244,7 +244,7 @@ export function createBalancer(
     throw e.withContext(`endpoint ${slot.endpoint.address}`);
   }
 
-  function accrue(slot: Slot, ok: boolean, policy: FailureAccrualOptions): void {
+  function accrue(slot: Slot, ok: boolean, policy: FailureAccrualPolicy): void {
     if (ok) return slot.accrual.success();
     if (slot.accrual.failure(policy)) {
       options.logger?.warn(

@@ -2,16 +2,6 @@
 // (exponential, capped, jittered) one probe request is let through, and a success brings it back.
 import type { FailureAccrualPolicy } from '../../../api/destination-types.ts';
 
-/** The thresholds: a Service's circuit breaker, or the defaults (Linkerd's) for failed connections. */
-export type FailureAccrualOptions = FailureAccrualPolicy;
-
-export const DEFAULT_FAILURE_ACCRUAL: FailureAccrualOptions = {
-  consecutiveFailures: 7,
-  minBackoffMs: 1_000,
-  maxBackoffMs: 60_000,
-  jitter: 0.5,
-};
-
 export type AccrualState = 'ready' | 'down' | 'probing';
 
 export class FailureAccrual {
@@ -49,7 +39,7 @@ export class FailureAccrual {
    * Counts a failure against `opts` (given per call: a Service's policy can change while its
    * endpoints keep their history). Returns true when it took the endpoint out (or kept it out after a probe).
    */
-  failure(opts: FailureAccrualOptions): boolean {
+  failure(opts: FailureAccrualPolicy): boolean {
     this.failures++;
     const wasProbe = this.probing;
     this.probing = false;

@@ -1,17 +1,16 @@
 // The balancer against fake endpoint services: latency-aware choice, weights, failure accrual
 // with probing back, fail-fast when all are out, the retry's avoid hint, live endpoint changes.
 import { describe, expect, it } from 'vitest';
-import type { Endpoint, EndpointSet } from '../../../../api/destination-types.ts';
+import { DEFAULT_FAILURE_ACCRUAL, type Endpoint, type EndpointSet, type FailureAccrualPolicy } from '../../../../api/destination-types.ts';
 import { Watched } from '../../../../proxy/discovery/watched.ts';
 import type { MeshResponse, Service } from '../../../../proxy/http/message.ts';
 import { createBalancer } from '../../../../proxy/outbound/concrete/balancer.ts';
-import { DEFAULT_FAILURE_ACCRUAL, type FailureAccrualOptions } from '../../../../proxy/outbound/concrete/failure-accrual.ts';
 import { meshRequest, response, sleep } from '../../../helpers/fake-request.ts';
 
 const ep = (address: string, weight = 1): Endpoint => ({ address, weight, labels: {} });
 
 /** A Service that opted into circuit breaking, with these thresholds. */
-const breaker = (opts: Partial<FailureAccrualOptions>) => () => ({ ...DEFAULT_FAILURE_ACCRUAL, ...opts });
+const breaker = (opts: Partial<FailureAccrualPolicy>) => () => ({ ...DEFAULT_FAILURE_ACCRUAL, ...opts });
 
 function endpointsOf(...eps: Endpoint[]) {
   return new Watched<EndpointSet>({ kind: 'endpoints', endpoints: eps });
@@ -97,7 +96,7 @@ describe('balancer', () => {
   it('without the Service\'s circuit breaker, keeps an endpoint that answers 503 every time; takes out one that cannot be reached', async () => {
     let t = 0;
     const hits: Record<string, number> = { failing: 0, good: 0 };
-    let policy: FailureAccrualOptions | undefined;
+    let policy: FailureAccrualPolicy | undefined;
     const svc = createBalancer(endpointsOf(ep('failing'), ep('good')), (e) => async () => {
       hits[e.address]!++;
       return e.address === 'failing' ? response(503) : response(200);
