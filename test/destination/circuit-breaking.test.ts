@@ -66,10 +66,27 @@ describe('the failure-accrual annotations', () => {
     expect(breakerOf(bad)).toEqual({
       policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 1_000, jitter: 0.5 },
       problems: [
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0" is not a whole number of failures from 1; using the default, 7`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "5" is not a positive duration such as 250ms; using the default, 1s`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "<b>2</b>" is not a ratio from 0 to 1; using the default, 0.5`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0" is not a whole number from 1 to 1000000; using the default, 7`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "5" is not a duration: "5" has no unit (ns, us, µs, ms, s, m, h) (write e.g. 300ms, 1.5h, 2h45m); using the default, 1s`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "<b>2</b>" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`,
         `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-penalty"]: 100 ms is shorter than the min-penalty (1000 ms); using the min-penalty for both`,
+      ],
+    });
+    // What Number() would take, and what the wire's uint32 of milliseconds cannot hold.
+    const lenient = [
+      'balancer.linkerd.io/failure-accrual: consecutive',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "0x3"',
+      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: 0s',
+      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 2000h',
+      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "1e-1"',
+    ].join(', ');
+    expect(breakerOf(lenient)).toEqual({
+      policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 },
+      problems: [
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0x3" is not a whole number from 1 to 1000000; using the default, 7`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "0s" is not a positive duration such as 250ms or 30s; using the default, 1s`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-penalty"]: must be at most 1193h2m47.295s (4294967295ms, what the proxies' uint32 of milliseconds holds), got "2000h"; using the default, 1m`,
+        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "1e-1" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`,
       ],
     });
     expect(breakerOf('balancer.linkerd.io/failure-accrual: success-rate')).toEqual({

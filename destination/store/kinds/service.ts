@@ -2,9 +2,9 @@
 import { isIP } from 'node:net';
 import { OPAQUE_PORTS_ANNOTATION } from '../reference-warnings.ts';
 import { DEFAULT_FAILURE_ACCRUAL as DEFAULTS, type FailureAccrualPolicy } from '../../../api/destination-types.ts';
-import { parseDuration } from '../../../api/duration.ts';
 import { parsePortRanges } from '../../../api/port-ranges.ts';
-import { Fields, shown } from '../field-reader.ts';
+import { durationMs, FieldError, Fields, shown } from '../field-reader.ts';
+import { wholeNumber, wholeNumberRange } from '../../../api/whole-number.ts';
 import type { ServiceResource } from '../resources.ts';
 import { checkVersion, readMeta, type ParseContext } from './meta.ts';
 
@@ -63,6 +63,9 @@ export function parseService(doc: Fields, ctx: ParseContext): ServiceResource {
 /** Linkerd's circuit-breaking annotations on a Service, and its defaults for the ones not given. */
 export const FAILURE_ACCRUAL_ANNOTATION = 'balancer.linkerd.io/failure-accrual';
 const CONSECUTIVE = 'balancer.linkerd.io/failure-accrual-consecutive-';
+/** Consecutive failures the wire's uint32 holds, and far more than any breaker needs. */
+const MAX_FAILURES = 1_000_000;
+const RATIO = /^[0-9]+(\.[0-9]+)?$/;
 
 /**
  * The Service's circuit breaker: off unless `balancer.linkerd.io/failure-accrual: consecutive`
@@ -73,33 +76,37 @@ const CONSECUTIVE = 'balancer.linkerd.io/failure-accrual-consecutive-';
 function readFailureAccrual(a: Record<string, string>, ctx: ParseContext): FailureAccrualPolicy | undefined {
   const at = (key: string) => `metadata.annotations["${key}"]`;
   const mode = a[FAILURE_ACCRUAL_ANNOTATION];
-  const tuned = Object.keys(a).filter((k) => k.startsWith(CONSECUTIVE));
   if (mode !== 'consecutive') {
+    const tuned = Object.keys(a).find((k) => k.startsWith(CONSECUTIVE));
     if (mode !== undefined) ctx.warn(at(FAILURE_ACCRUAL_ANNOTATION), `${shown(mode)} is not a failure accrual the mesh knows (consecutive); circuit breaking stays off`);
-    else if (tuned.length > 0) ctx.warn(at(tuned[0]!), `has no effect without ${FAILURE_ACCRUAL_ANNOTATION}: "consecutive"; circuit breaking stays off`);
+    else if (tuned !== undefined) ctx.warn(at(tuned), `has no effect without ${FAILURE_ACCRUAL_ANNOTATION}: "consecutive"; circuit breaking stays off`);
     return undefined;
   }
-  const read = <T>(suffix: string, fallback: T, parse: (raw: string) => T | undefined, expected: string, fallbackText = String(fallback)): T => {
+  /** The annotation `suffix` read by `parse` (which says what is wrong by returning a reason), or its default with a warning. */
+  const read = (suffix: string, fallback: number, fallbackText: string, parse: (raw: string, path: string) => number | string): number => {
     const raw = a[CONSECUTIVE + suffix];
     if (raw === undefined) return fallback;
-    const value = parse(raw);
-    if (value !== undefined) return value;
-    ctx.warn(at(CONSECUTIVE + suffix), `${shown(raw)} is not ${expected}; using the default, ${fallbackText}`);
+    const value = parse(raw, at(CONSECUTIVE + suffix));
+    if (typeof value === 'number') return value;
+    ctx.warn(at(CONSECUTIVE + suffix), `${value}; using the default, ${fallbackText}`);
     return fallback;
   };
-  const duration = (raw: string) => {
+  const failures = (raw: string) => wholeNumber(raw, 1, MAX_FAILURES) ?? `${shown(raw)} is not ${wholeNumberRange(1, MAX_FAILURES)}`;
+  // The mesh's one duration grammar and bounds (what the wire's uint32 of milliseconds holds).
+  const penalty = (raw: string, path: string) => {
     try {
-      const ms = parseDuration(raw);
-      return ms > 0 ? ms : undefined;
-    } catch {
-      return undefined;
+      return durationMs(raw, path) || `${shown(raw)} is not a positive duration such as 250ms or 30s`;
+    } catch (err) {
+      if (err instanceof FieldError) return err.problem;
+      throw err;
     }
   };
+  const ratio = (raw: string) => (RATIO.test(raw) && Number(raw) <= 1 ? Number(raw) : `${shown(raw)} is not a ratio from 0 to 1 in plain digits such as 0.25`);
   const policy: FailureAccrualPolicy = {
-    consecutiveFailures: read('max-failures', DEFAULTS.consecutiveFailures, (r) => (/^\d+$/.test(r) && Number(r) >= 1 && Number(r) <= 1_000_000 ? Number(r) : undefined), 'a whole number of failures from 1'),
-    minBackoffMs: read('min-penalty', DEFAULTS.minBackoffMs, duration, 'a positive duration such as 250ms', '1s'),
-    maxBackoffMs: read('max-penalty', DEFAULTS.maxBackoffMs, duration, 'a positive duration such as 30s', '1m'),
-    jitter: read('jitter-ratio', DEFAULTS.jitter, (r) => (r.trim() !== '' && Number(r) >= 0 && Number(r) <= 1 ? Number(r) : undefined), 'a ratio from 0 to 1'),
+    consecutiveFailures: read('max-failures', DEFAULTS.consecutiveFailures, String(DEFAULTS.consecutiveFailures), failures),
+    minBackoffMs: read('min-penalty', DEFAULTS.minBackoffMs, '1s', penalty),
+    maxBackoffMs: read('max-penalty', DEFAULTS.maxBackoffMs, '1m', penalty),
+    jitter: read('jitter-ratio', DEFAULTS.jitter, String(DEFAULTS.jitter), ratio),
   };
   if (policy.maxBackoffMs < policy.minBackoffMs) {
     ctx.warn(at(CONSECUTIVE + 'max-penalty'), `${policy.maxBackoffMs} ms is shorter than the min-penalty (${policy.minBackoffMs} ms); using the min-penalty for both`);
