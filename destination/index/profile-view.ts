@@ -6,7 +6,7 @@ import type { PodRegistry } from './pod-registry.ts';
 import type { ResourceSet } from '../store/resource-set.ts';
 import { inPortRanges, parsePortRanges } from '../../api/port-ranges.ts';
 import { OPAQUE_PORTS_ANNOTATION } from '../store/reference-warnings.ts';
-import { labelsMatch, serviceSelects, type GrpcRouteResource, type HttpRouteResource } from '../store/resources.ts';
+import { labelsMatch, serviceSelects, type GrpcRouteResource, type HttpRouteResource, type ServiceResource } from '../store/resources.ts';
 import { serviceFqdn, viaClusterIp, type Target } from './authority.ts';
 
 const EMPTY: Profile = { fqdn: '', routes: [], httpRoutes: [] };
@@ -30,10 +30,10 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
   const producer = attached.filter((r) => r.meta.namespace === target.namespace);
   const chosen = consumer.length > 0 ? consumer : producer;
   profile.httpRoutes = chosen.map((r) => toHttpRoute(r, target, clusterDomain, set));
-  if (isOpaquePort(target, set, pods)) profile.opaqueProtocol = true;
+  const svc = set.get('Service', target.namespace, target.name);
+  if (svc && isOpaquePort(svc, target.port, set, pods)) profile.opaqueProtocol = true;
   // The Service's circuit breaker, for each caller's balancer of its endpoints.
-  const breaker = set.get('Service', target.namespace, target.name)?.failureAccrual;
-  if (breaker) profile.failureAccrual = breaker;
+  if (svc?.failureAccrual) profile.failureAccrual = svc.failureAccrual;
   return profile;
 }
 
@@ -43,10 +43,9 @@ export function profileFor(named: Target, set: ResourceSet, contextNamespace: st
  * selects its pods says `proxyProtocol: opaque` on the target port, or a registered pod it selects
  * announced the target port opaque (the pod's own opaque-ports annotation, through its proxy).
  */
-function isOpaquePort(target: { name: string; namespace: string; port: number }, set: ResourceSet, pods?: PodRegistry): boolean {
-  const svc = set.get('Service', target.namespace, target.name);
-  const port = svc?.ports.find((p) => p.port === target.port);
-  if (!svc || !port) return false;
+function isOpaquePort(svc: ServiceResource, servicePort: number, set: ResourceSet, pods?: PodRegistry): boolean {
+  const port = svc.ports.find((p) => p.port === servicePort);
+  if (!port) return false;
   const raw = svc.meta.annotations[OPAQUE_PORTS_ANNOTATION];
   const ranges = raw === undefined ? undefined : parsePortRanges(raw);
   if (ranges && (inPortRanges(port.port, ranges) || (typeof port.targetPort === 'number' && inPortRanges(port.targetPort, ranges)))) return true;
