@@ -26,14 +26,13 @@ afterAll(() => {
   server.close();
 });
 
-/** A response body from the server, and what each of three hooks saw of it when it closed. */
-async function bodyWithHooks(path: string): Promise<{ body: Readable; seen: Array<{ hook: number; ended: boolean }>; closed: Promise<void> }> {
+/** A response body from the server, and which of three hooks ran (in order) with that body when it closed. */
+async function bodyWithHooks(path: string): Promise<{ body: Readable; seen: number[]; closed: Promise<void> }> {
   const body = client.request({ ':path': path });
   body.on('error', () => {});
   await new Promise((r) => body.once('response', r));
-  const seen: Array<{ hook: number; ended: boolean }> = [];
-  // As the metrics layer reads a body: ended whole, or not (destroyed, or failed).
-  const hook = (n: number): BodyCloseHook => ({ bodyClosed: (b) => seen.push({ hook: n, ended: b.readableEnded && !b.errored }) });
+  const seen: number[] = [];
+  const hook = (n: number): BodyCloseHook => ({ bodyClosed: (b) => seen.push(b === body && body.closed ? n : -n) });
   const before = body.listenerCount('close');
   for (const n of [1, 2, 3]) onBodyClose(body, hook(n));
   expect(body.listenerCount('close') - before).toBe(1);
@@ -46,11 +45,7 @@ describe('onBodyClose', () => {
   it('runs every hook once, in the order they came, when the body ends; one close listener for all', async () => {
     const { seen, closed } = await bodyWithHooks('/whole');
     await closed;
-    expect(seen).toEqual([
-      { hook: 1, ended: true },
-      { hook: 2, ended: true },
-      { hook: 3, ended: true },
-    ]);
+    expect(seen).toEqual([1, 2, 3]);
   });
 
   it('runs every hook once when the body is destroyed mid-way (as the edge does when its client leaves)', async () => {
@@ -58,6 +53,8 @@ describe('onBodyClose', () => {
     await new Promise((r) => body.once('data', r));
     body.destroy();
     await closed;
-    expect(seen.map((s) => s.hook)).toEqual([1, 2, 3]);
+    // (Whether it ended whole is not the body's to say: Node reports an HTTP/2 body it destroyed
+    // as ended too, so the metrics layer asks the request's signal; cancelled-mid-body.test.ts.)
+    expect(seen).toEqual([1, 2, 3]);
   });
 });
