@@ -32,61 +32,52 @@ function breakerOf(annotations: string): { policy: unknown; problems: string[] }
 
 const ANN = 'metadata.annotations["balancer.linkerd.io/failure-accrual';
 
+/** The annotations of a Service that opts in, with these `-consecutive-` tuning values (quoted as YAML strings). */
+function consecutive(tuning: Record<string, string>): string {
+  const tuned = Object.entries(tuning).map(([key, value]) => `balancer.linkerd.io/failure-accrual-consecutive-${key}: ${JSON.stringify(value)}`);
+  return ['balancer.linkerd.io/failure-accrual: consecutive', ...tuned].join(', ');
+}
+
+/** The warning about tuning annotation `key`. */
+const warned = (key: string, problem: string) => `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-${key}"]: ${problem}`;
+
 describe('the failure-accrual annotations', () => {
   it('leave circuit breaking off without them, as Linkerd does', () => {
     expect(breakerOf('')).toEqual({ policy: undefined, problems: [] });
   });
 
   it('turn it on with Linkerd\'s defaults: 7 failures in a row, 1 s doubling to 1 m, half of it jittered', () => {
-    expect(breakerOf('balancer.linkerd.io/failure-accrual: consecutive')).toEqual({
+    expect(breakerOf(consecutive({}))).toEqual({
       policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 },
       problems: [],
     });
   });
 
   it('take each tuning annotation', () => {
-    const tuned = [
-      'balancer.linkerd.io/failure-accrual: consecutive',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "3"',
-      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: 250ms',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 10s',
-      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "0.1"',
-    ].join(', ');
+    const tuned = consecutive({ 'max-failures': '3', 'min-penalty': '250ms', 'max-penalty': '10s', 'jitter-ratio': '0.1' });
     expect(breakerOf(tuned)).toEqual({ policy: { consecutiveFailures: 3, minBackoffMs: 250, maxBackoffMs: 10_000, jitter: 0.1 }, problems: [] });
   });
 
   it('warn about what they cannot use, naming the Service and the annotation, and keep the Service routing', () => {
-    const bad = [
-      'balancer.linkerd.io/failure-accrual: consecutive',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "0"',
-      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: "5"',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 100ms',
-      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "<b>2</b>"',
-    ].join(', ');
+    const bad = consecutive({ 'max-failures': '0', 'min-penalty': '5', 'max-penalty': '100ms', 'jitter-ratio': '<b>2</b>' });
     expect(breakerOf(bad)).toEqual({
       policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 1_000, jitter: 0.5 },
       problems: [
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0" is not a whole number from 1 to 1000000; using the default, 7`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "5" is not a duration: "5" has no unit (ns, us, µs, ms, s, m, h) (write e.g. 300ms, 1.5h, 2h45m); using the default, 1s`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "<b>2</b>" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-penalty"]: 100 ms is shorter than the min-penalty (1000 ms); using the min-penalty for both`,
+        warned('max-failures', `"0" is not a whole number from 1 to 1000000; using the default, 7`),
+        warned('min-penalty', `"5" is not a duration: "5" has no unit (ns, us, µs, ms, s, m, h) (write e.g. 300ms, 1.5h, 2h45m); using the default, 1s`),
+        warned('jitter-ratio', `"<b>2</b>" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`),
+        warned('max-penalty', `100 ms is shorter than the min-penalty (1000 ms); using the min-penalty for both`),
       ],
     });
     // What Number() would take, and what the wire's uint32 of milliseconds cannot hold.
-    const lenient = [
-      'balancer.linkerd.io/failure-accrual: consecutive',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-failures: "0x3"',
-      'balancer.linkerd.io/failure-accrual-consecutive-min-penalty: 0s',
-      'balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 2000h',
-      'balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio: "1e-1"',
-    ].join(', ');
+    const lenient = consecutive({ 'max-failures': '0x3', 'min-penalty': '0s', 'max-penalty': '2000h', 'jitter-ratio': '1e-1' });
     expect(breakerOf(lenient)).toEqual({
       policy: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000, jitter: 0.5 },
       problems: [
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: "0x3" is not a whole number from 1 to 1000000; using the default, 7`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-min-penalty"]: "0s" is not a positive duration such as 250ms or 30s; using the default, 1s`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-penalty"]: must be at most 1193h2m47.295s (4294967295ms, what the proxies' uint32 of milliseconds holds), got "2000h"; using the default, 1m`,
-        `warning: payments.yaml: Service production/payments: ${ANN}-consecutive-jitter-ratio"]: "1e-1" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`,
+        warned('max-failures', `"0x3" is not a whole number from 1 to 1000000; using the default, 7`),
+        warned('min-penalty', `"0s" is not a positive duration such as 250ms or 30s; using the default, 1s`),
+        warned('max-penalty', `must be at most 1193h2m47.295s (4294967295ms, what the proxies' uint32 of milliseconds holds), got "2000h"; using the default, 1m`),
+        warned('jitter-ratio', `"1e-1" is not a ratio from 0 to 1 in plain digits such as 0.25; using the default, 0.5`),
       ],
     });
     expect(breakerOf('balancer.linkerd.io/failure-accrual: success-rate')).toEqual({
@@ -95,7 +86,7 @@ describe('the failure-accrual annotations', () => {
     });
     expect(breakerOf('balancer.linkerd.io/failure-accrual-consecutive-max-failures: "3"')).toEqual({
       policy: undefined,
-      problems: [`warning: payments.yaml: Service production/payments: ${ANN}-consecutive-max-failures"]: has no effect without balancer.linkerd.io/failure-accrual: "consecutive"; circuit breaking stays off`],
+      problems: [warned('max-failures', 'has no effect without balancer.linkerd.io/failure-accrual: "consecutive"; circuit breaking stays off')],
     });
   });
 });
@@ -103,7 +94,7 @@ describe('the failure-accrual annotations', () => {
 describe('a running client', () => {
   it('gets the breaker in the Service\'s profile, and loses it when the annotation goes', async () => {
     const file = join(h.dir, 'payments.yaml');
-    writeFileSync(file, payments('balancer.linkerd.io/failure-accrual: consecutive, balancer.linkerd.io/failure-accrual-consecutive-max-failures: "4"'));
+    writeFileSync(file, payments(consecutive({ 'max-failures': '4' })));
     const client = await h.client('production/orders', { namespace: 'production' });
     const cell = client.profile('payments.production.svc.cluster.local:8080');
     const on = await until(cell, (p) => p.failureAccrual !== undefined, 5_000, 'the profile with the breaker');
