@@ -14,6 +14,7 @@ import { expectInboundOnlyOverMtls } from '../helpers/demo-mtls.ts';
 import { expectCanarySplitWithRetries } from '../helpers/demo-split.ts';
 import { runMesh } from '../cli/run-mesh.ts';
 import { expectRogueRefused, type RogueStats } from '../helpers/rogue.ts';
+import { untilNotTimedOut } from '../helpers/route-timeout.ts';
 
 const project = process.env.COMPOSE_PROJECT_NAME ?? 'meshtest';
 if (!process.env.DOCKER_HOST) throw new Error('DOCKER_HOST is not set: run this suite with `npm run test:compose` (test/compose/run.sh), which starts the engine');
@@ -53,20 +54,6 @@ async function metrics(pod: string): Promise<Sample[]> {
 const paymentsConfig = (settings: { latencyMs: number }) =>
   inPod('payments-0', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--http2-prior-knowledge', '-X', 'POST', '-H', 'content-type: application/json',
     '-d', JSON.stringify(settings), `http://${podIp['payments-0']}:8080/config`);
-
-/**
- * The lesson's route timeouts (500 ms for POST /orders) fire when other work starves the
- * machine's two cores; that is the mesh doing its job, so a single check tries again (up to five
- * times) on a timeout, and on nothing else.
- */
-async function untilNotTimedOut<T>(attempt: () => Promise<T>, timedOut: (r: T) => boolean): Promise<T> {
-  let r = await attempt();
-  for (let i = 1; i < 5 && timedOut(r); i++) {
-    await new Promise((done) => setTimeout(done, 1000));
-    r = await attempt();
-  }
-  return r;
-}
 
 describe('docker-compose.yml on a real engine', () => {
   it('runs every service: proxies and apps healthy, each pod\'s proxy-init done, nothing restarted', () => {

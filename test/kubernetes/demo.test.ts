@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { untilNotTimedOut } from '../helpers/route-timeout.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const NETNS = `mk8s-demo-${process.pid}`;
@@ -81,8 +82,8 @@ describe('npm start -- --kubernetes', () => {
     expect(kubectl(['-n', 'mesh-system', 'get', 'pods'])).toMatch(/mesh-destination-\S+\s+1\/1\s+Running/);
   });
 
-  it('a checkout crosses every hop over mTLS, with the identity each caller proved', () => {
-    const answer = JSON.parse(checkout()) as { hops: Record<string, string> };
+  it('a checkout crosses every hop over mTLS, with the identity each caller proved', async () => {
+    const answer = JSON.parse(await untilNotTimedOut(async () => checkout(), (text) => text.includes('did not answer in time'))) as { hops: Record<string, string> };
     expect(answer.hops).toEqual({
       checkoutSawCaller: 'spiffe://cluster.local/ns/production/sa/ingress',
       ordersSawCaller: 'spiffe://cluster.local/ns/production/sa/checkout',
