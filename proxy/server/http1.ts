@@ -146,9 +146,21 @@ export class Http1Edge implements ConnectionOwner {
       if (!resp.trailers) return res.end();
       resp.trailers.then(
         (trailers) => this.endWithTrailers(res, trailers, id),
-        () => res.end(),
+        (err: unknown) => this.cut(res, id, (err as Error).message),
       );
     });
+    // Closed with neither an end nor an error: an HTTP/2 upstream reset the stream (CANCEL) while
+    // the body waited here for the client to read it, and what it held is gone.
+    body.on('close', () => {
+      if (!body.readableEnded && !body.errored) this.cut(res, id, 'the upstream stream was reset before the end of the response body');
+    });
+  }
+
+  /** The body cannot be finished: the connection goes, so the client sees the response cut, not whole. */
+  private cut(res: Http1Response, id: string, why: string): void {
+    if (res.ended) return;
+    this.opts.logger.warn({ request: id, err: why }, `response body from upstream cut short: ${why}; closing the client connection`);
+    res.destroy();
   }
 
   private endWithTrailers(res: Http1Response, trailers: HeaderMap | undefined, id: string): void {

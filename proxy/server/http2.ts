@@ -13,6 +13,7 @@ import {
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors.ts';
+import { onBodyClose, type BodyCloseHook } from '../http/body-close.ts';
 import { OwnedSignal } from '../http/cancel.ts';
 import { forward, forwardedTo } from '../http/forward.ts';
 import { endToEndHeaders } from '../http/hop-by-hop.ts';
@@ -76,7 +77,7 @@ export class Http2Edge {
     opts.drain.begin();
     // The stream's state, read by listeners shared by every stream (`this` is the stream):
     // no closure per stream and listener.
-    const state = new EdgeStream(opts, conn.peer, ctx.id);
+    const state = new EdgeStream(stream, opts, conn.peer, ctx.id);
     (stream as TaggedStream)[kEdge] = state;
     stream.on('error', onStreamError);
     // One 'close' listener per stream ('close' comes once, so no `once` wrapper).
@@ -139,8 +140,10 @@ export class Http2Edge {
     }
     stream.respond(head, trailers !== undefined ? WAIT_FOR_TRAILERS : NO_TRAILERS);
     if (trailers) {
-      (stream as TaggedStream)[kEdge]!.responseTrailers = trailers;
+      const edge = (stream as TaggedStream)[kEdge]!;
+      edge.responseTrailers = trailers;
       stream.on('wantTrailers', onWantTrailers);
+      onBodyClose(body, edge);
     }
     body.on('error', onResponseBodyError);
     // The stream's 'close' listener (onStream) destroys the body if the client leaves first.
@@ -179,7 +182,7 @@ type TaggedStream = ServerHttp2Stream & { [kEdge]?: EdgeStream };
  * (aborted when the client resets the stream): one object per stream where there were two, and
  * it lives as long as the request.
  */
-class EdgeStream extends OwnedSignal {
+class EdgeStream extends OwnedSignal implements BodyCloseHook {
   /** The response body being written to the client, once there is one. */
   upstreamBody: Readable | null = null;
   /** The response's trailers, sent when the stream asks for them. */
@@ -188,6 +191,8 @@ class EdgeStream extends OwnedSignal {
   resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
 
   constructor(
+    /** The client's stream. */
+    readonly stream: ServerHttp2Stream,
     readonly opts: Http2EdgeOptions,
     readonly peer: string,
     /** The request's id, for logs. */
@@ -200,6 +205,25 @@ class EdgeStream extends OwnedSignal {
     const resolve = this.resolveTrailers;
     this.resolveTrailers = undefined;
     resolve?.(t);
+  }
+
+  /**
+   * The upstream body of a response that waits for trailers (every HTTP/2 upstream's) closed.
+   * With neither an end nor an error, the upstream reset its stream (CANCEL) while the body waited
+   * here for the client to read it, and what it held is gone: the client's stream is reset, so it
+   * never reads a cut body as whole. (Only a stream waiting for trailers can be reset with no
+   * END_STREAM first: Node ends a stream's writable side before it resets it.)
+   */
+  bodyClosed(body: Readable): void {
+    if (body.readableEnded || body.errored) return;
+    this.cut('the upstream stream was reset before the end of the response body');
+  }
+
+  /** The response body cannot be finished: the client's stream is reset, so it never reads a cut body as whole. */
+  cut(why: string): void {
+    if (this.stream.closed || this.stream.destroyed) return;
+    this.opts.logger.warn({ request: this.id, err: why }, `response body from upstream cut short: ${why}; resetting the client stream`);
+    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
   }
 }
 
@@ -236,7 +260,7 @@ function onWantTrailers(this: TaggedStream): void {
   stream[kEdge]!.responseTrailers!.then(
     // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
     (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
-    () => stream.close(constants.NGHTTP2_INTERNAL_ERROR),
+    (err: unknown) => stream[kEdge]!.cut((err as Error).message),
   );
 }
 

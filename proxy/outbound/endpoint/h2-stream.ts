@@ -1,6 +1,6 @@
 // One request on an HTTP/2 session: body and trailers up, response and trailers down,
-// cancellation as RST_STREAM(CANCEL), and a reset before the response noticed even when Node
-// reports it as a quiet close.
+// cancellation as RST_STREAM(CANCEL), and a reset noticed even when Node reports it as a quiet
+// close: before the response, or in the middle of its body.
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { ProxyError } from '../../errors.ts';
@@ -9,7 +9,7 @@ import { forward, forwardedTo } from '../../http/forward.ts';
 import { endToEndHeaders } from '../../http/hop-by-hop.ts';
 import type { HeaderMap, MeshRequest, MeshResponse } from '../../http/message.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 export interface StreamHooks {
   /** The stream closed (the session's open-stream count goes down). */
@@ -28,7 +28,11 @@ type TaggedStream = ClientHttp2Stream & { [kExchange]?: H2Exchange };
 class H2Exchange implements CancelHook {
   responded = false;
   failure: Error | undefined = undefined;
+  /** The response came whole: it had no body, or the body's end came from the server's END_STREAM (the stream still open). */
+  bodyWhole = false;
+  trailers: Promise<HeaderMap | undefined> | undefined = undefined;
   resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
+  rejectTrailers: ((err: Error) => void) | undefined = undefined;
 
   constructor(
     readonly stream: ClientHttp2Stream,
@@ -47,9 +51,23 @@ class H2Exchange implements CancelHook {
   settleTrailers(t: HeaderMap | undefined): void {
     const resolve = this.resolveTrailers;
     this.resolveTrailers = undefined;
+    this.rejectTrailers = undefined;
     resolve?.(t);
   }
+
+  /** The body was cut: whoever waits for the trailers (an edge, the metrics, tap) hears it as an error. */
+  failTrailers(err: Error): void {
+    const reject = this.rejectTrailers;
+    this.resolveTrailers = undefined;
+    this.rejectTrailers = undefined;
+    if (reject === undefined) return;
+    // A response whose trailers nobody reads (a body sent on with a length) must not end the process.
+    this.trailers!.catch(noop);
+    reject(err);
+  }
 }
+
+function noop(): void {}
 
 export function exchange(stream: ClientHttp2Stream, req: MeshRequest, label: string, hooks: StreamHooks): Promise<MeshResponse> {
   return new Promise((resolve, reject) => {
@@ -98,9 +116,30 @@ function onResponse(this: TaggedStream, raw: IncomingHttpHeaders, flags: number)
   ex.responded = true;
   const endOfStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
   // Trailers-only (gRPC errors) or an empty body: nothing to stream, but drain so the stream closes.
-  if (endOfStream) this.resume();
-  const trailers = new Promise<HeaderMap | undefined>((r) => (ex.resolveTrailers = r));
+  if (endOfStream) {
+    ex.bodyWhole = true;
+    this.resume();
+  } else this.on('end', onBodyEnd);
+  const trailers = new Promise<HeaderMap | undefined>((resolve, reject) => {
+    ex.resolveTrailers = resolve;
+    ex.rejectTrailers = reject;
+  });
+  ex.trailers = trailers;
   ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: endOfStream ? null : this, trailers });
+}
+
+/**
+ * The body's end. Node ends a stream's readable side both for the server's END_STREAM and when
+ * the stream is reset: the end of a whole body comes while the stream is still open; a reset has
+ * closed it first. A body ended by END_STREAM has no trailers to wait for, and the stream may stay
+ * open for a while yet (the request's body still going up): they are settled now, so the
+ * response ends downstream without waiting for the upload.
+ */
+function onBodyEnd(this: TaggedStream): void {
+  if (this.closed) return;
+  const ex = this[kExchange]!;
+  ex.bodyWhole = true;
+  ex.settleTrailers(undefined);
 }
 
 function onTrailers(this: TaggedStream, raw: IncomingHttpHeaders): void {
@@ -117,10 +156,15 @@ function onClose(this: TaggedStream): void {
   const { req, hooks } = ex;
   hooks.onClose();
   offCancel(req.signal, ex);
+  // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing response, or
+  // a body cut short, has to be noticed here.
+  if (ex.responded) {
+    if (bodyCut(this, ex)) {
+      ex.failTrailers(new ProxyError('UPSTREAM_RESET', `${ex.label}: the server reset the stream (code ${this.rstCode}) before the end of the response body`));
+    } else ex.settleTrailers(undefined);
+    return;
+  }
   ex.settleTrailers(undefined);
-  // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing
-  // response has to be noticed here.
-  if (ex.responded) return;
   ex.responded = true;
   const refused = this.rstCode === NGHTTP2_REFUSED_STREAM;
   // A refused stream was not processed: without a body already spent, it may go again.
@@ -137,4 +181,15 @@ function onClose(this: TaggedStream): void {
         ? failure.message
         : `stream reset (code ${this.rstCode ?? 'none'}) before the response`;
   ex.reject(new ProxyError('UPSTREAM_RESET', `${ex.label}: ${why}`, { cause: failure }));
+}
+
+/**
+ * A reset from the server (not our own cancel) before the body's end. A whole body followed by a
+ * reset is not cut: a server that has answered may reset the stream to stop the rest of the
+ * request's upload (RFC 9113, 8.1), and Node then reports the reset's code on a stream whose body
+ * ended first. A body Node never ended (still buffered when the reset came) is cut whatever the code.
+ */
+function bodyCut(stream: TaggedStream, ex: H2Exchange): boolean {
+  if (ex.bodyWhole || ex.resolveTrailers === undefined || ex.req.signal.aborted) return false;
+  return !stream.readableEnded || stream.rstCode !== NGHTTP2_NO_ERROR;
 }
