@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ProxyError } from '../../errors.ts';
 import type { MeshRequest, MeshResponse } from '../../http/message.ts';
 import { dialAsync } from '../../transport/dial.ts';
+import { useLeanAsyncResourceBind } from './async-resource-bind.ts';
 import { exchange, type StreamHooks } from './h2-stream.ts';
 import { dialTlsFor, type EndpointTarget } from './target.ts';
 import { joinHostPort } from '../../../api/host-port.ts';
@@ -61,6 +62,8 @@ export class H2Client {
     private readonly target: EndpointTarget,
     private readonly opts: H2ClientOptions,
   ) {
+    // Each request() binds an AsyncResource: without Node 20's deprecated accessor on it (async-resource-bind.ts).
+    useLeanAsyncResourceBind();
     this.dstPortHeader = target.dstPort === undefined ? undefined : String(target.dstPort);
     this.service = (req, mayRetry = true) => {
       // A live session is used synchronously: no extra promise hop on the hot path.
