@@ -89,12 +89,20 @@ async function startCuttingServer(host: string): Promise<{ port: number; close()
   };
 }
 
-/** Node's own server: the whole body, then a reset (CANCEL) of a stream whose request body is still coming. */
+/**
+ * Node's own server: the whole body, then a reset (CANCEL) of a stream whose request body is
+ * still coming; on `/empty`, a 204 that ends with its head, and the request body left to come.
+ */
 async function startWholeThenResetServer(host: string): Promise<{ port: number; close(): Promise<void> }> {
   const server = createH2();
   server.on('session', (s) => s.on('error', () => {}));
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
+    if (headers[':path'] === '/empty') {
+      stream.resume();
+      stream.respond({ ':status': 204 }, { endStream: true });
+      return;
+    }
     stream.respond({ ':status': 200 });
     stream.end('the whole answer\n');
     stream.on('finish', () => setTimeout(() => !stream.closed && stream.close(constants.NGHTTP2_CANCEL), 20));
@@ -190,7 +198,7 @@ describe('through a pair of proxies (HTTP/2 client, HTTP/2 app)', () => {
     // The inbound proxy says what happened, to which request, and why.
     const said = mesh.inbound.logs.find((l) => String(l.msg).startsWith('response body from upstream cut short'));
     expect(said, JSON.stringify(mesh.inbound.logs.slice(-5))).toBeDefined();
-    expect(String(said!.err)).toMatch(/reset the stream \(code 8\) before the end of the response body/);
+    expect(String(said!.err)).toMatch(/the stream was reset \(code 8\) before the end of the response body/);
     expect(said!.request).toBeDefined();
   });
 
@@ -204,6 +212,23 @@ describe('through a pair of proxies (HTTP/2 client, HTTP/2 app)', () => {
       await expect.poll(async () => sumOf(parsePrometheus(await mesh[side].metrics()), 'response_total', these), { timeout: 3000 }).toBe(1);
       const s = parsePrometheus(await mesh[side].metrics());
       expect(sumOf(s, 'response_total', { ...these, status_code: '200', classification: 'success' }), `${side}: successes`).toBe(1);
+    }
+  });
+
+  it('a response that ends with its head is counted at once, while the request\'s body is still going up', async () => {
+    const stream = session.request({ ':method': 'POST', ':path': '/empty', ':authority': WHOLE_APP }, { endStream: false });
+    stream.on('error', () => {});
+    stream.write('a request body still being sent\n');
+    try {
+      const status = await new Promise((resolve) => stream.once('response', (h) => resolve(h[':status'])));
+      expect(status).toBe(204);
+      for (const side of ['outbound', 'inbound'] as const) {
+        const these = { direction: side, authority: WHOLE_APP, status_code: '204', classification: 'success' };
+        await expect.poll(async () => sumOf(parsePrometheus(await mesh[side].metrics()), 'response_total', these), { timeout: 3000 }).toBe(1);
+      }
+      expect(stream.writableEnded).toBe(false);
+    } finally {
+      stream.close();
     }
   });
 });

@@ -115,23 +115,30 @@ function onResponse(this: TaggedStream, raw: IncomingHttpHeaders, flags: number)
   if (ex.responded) return;
   ex.responded = true;
   const endOfStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-  // Trailers-only (gRPC errors) or an empty body: nothing to stream, but drain so the stream closes.
   if (endOfStream) {
+    // Trailers-only (gRPC errors) or an empty body: nothing to stream, nothing to follow (the
+    // stream may stay open while the request's body still goes up), but drain so the stream closes.
     ex.bodyWhole = true;
     this.resume();
-  } else this.on('end', onBodyEnd);
+    ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: null, trailers: NO_TRAILERS });
+    return;
+  }
+  this.on('end', onBodyEnd);
   const trailers = new Promise<HeaderMap | undefined>((resolve, reject) => {
     ex.resolveTrailers = resolve;
     ex.rejectTrailers = reject;
   });
   ex.trailers = trailers;
-  ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: endOfStream ? null : this, trailers });
+  ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: this, trailers });
 }
+
+/** The trailers of a response that ended with its head: none. */
+const NO_TRAILERS: Promise<HeaderMap | undefined> = Promise.resolve(undefined);
 
 /**
  * The body's end. Node ends a stream's readable side both for the server's END_STREAM and when
- * the stream is reset: the end of a whole body comes while the stream is still open; a reset has
- * closed it first. A body ended by END_STREAM has no trailers to wait for, and the stream may stay
+ * the stream is reset: the end of a whole body read as it came comes while the stream is still
+ * open; a reset has closed it first. A body ended by END_STREAM has no trailers to wait for, and the stream may stay
  * open for a while yet (the request's body still going up): they are settled now, so the
  * response ends downstream without waiting for the upload.
  */
@@ -160,7 +167,8 @@ function onClose(this: TaggedStream): void {
   // a body cut short, has to be noticed here.
   if (ex.responded) {
     if (bodyCut(this, ex)) {
-      ex.failTrailers(new ProxyError('UPSTREAM_RESET', `${ex.label}: the server reset the stream (code ${this.rstCode}) before the end of the response body`));
+      const why = this.errored ? this.errored.message : `the stream was reset (code ${this.rstCode}) before the end of the response body`;
+      ex.failTrailers(new ProxyError('UPSTREAM_RESET', `${ex.label}: ${why}`));
     } else ex.settleTrailers(undefined);
     return;
   }
@@ -184,10 +192,13 @@ function onClose(this: TaggedStream): void {
 }
 
 /**
- * A reset from the server (not our own cancel) before the body's end. A whole body followed by a
- * reset is not cut: a server that has answered may reset the stream to stop the rest of the
+ * A reset (not our own cancel) before the body's end was read. A whole body read to its end and
+ * then reset is not cut: a server that has answered may reset the stream to stop the rest of the
  * request's upload (RFC 9113, 8.1), and Node then reports the reset's code on a stream whose body
- * ended first. A body Node never ended (still buffered when the reset came) is cut whatever the code.
+ * ended first. A body Node never ended is cut whatever the code: the reset came while what it
+ * held waited to be read, and Node dropped it (even a whole body's). A reset with NO_ERROR in
+ * the middle of a body cannot be told from a whole body that was read after the stream closed:
+ * both end on a closed stream with code 0, so it passes as whole.
  */
 function bodyCut(stream: TaggedStream, ex: H2Exchange): boolean {
   if (ex.bodyWhole || ex.resolveTrailers === undefined || ex.req.signal.aborted) return false;
