@@ -91,10 +91,12 @@ class SettlingResponse implements BodyCloseHook {
   ) {}
 
   bodyClosed(body: Readable): void {
-    // A body that closes after its client went away was cut, even when it reads as ended: Node
-    // ends an HTTP/2 stream's readable side ('end', `readableEnded`) when the stream is reset or
-    // destroyed, as the edge and the endpoint do to the upstream's stream on a cancel.
-    if (body.readableEnded && !body.errored && !this.req.signal.aborted) return this.afterBody();
+    // Node ends an HTTP/2 stream's readable side ('end', `readableEnded`) also when the stream is
+    // reset or destroyed, as the edge and the endpoint do to the upstream's stream on a cancel.
+    // Such a body's trailers say which it was (the endpoint's HTTP/2 client fails them for a cut,
+    // and settles them at a whole body's end, even if its client then went away). Without
+    // trailers, a body that closes after its client went away was cut.
+    if (body.readableEnded && !body.errored && (!this.req.signal.aborted || this.trailers !== undefined)) return this.afterBody();
     // Ended early: the client went away (its signal fired, or the edge destroyed the body), or the upstream failed.
     const cancelled = this.req.signal.aborted || !body.errored;
     const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
@@ -105,7 +107,12 @@ class SettlingResponse implements BodyCloseHook {
     if (this.trailers === undefined) return this.done(this.headerStatus, undefined);
     this.trailers.then(
       (t) => this.done(t ? grpcStatusOf(t) : undefined, undefined),
-      (err: unknown) => this.done(this.req.ctx.grpc ? GRPC_UNKNOWN : undefined, asProxyError(err).code),
+      (err: unknown) => {
+        // Cut: by the client going away (a cancel), or upstream.
+        const cancelled = this.req.signal.aborted;
+        const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
+        this.done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(err).code);
+      },
     );
   }
 

@@ -4,7 +4,8 @@
 // reset just as for a whole body, so without care the cut reaches the client as a clean end.
 // A server that sends its whole body and then resets the stream, to stop a request body it does
 // not want (RFC 9113, 8.1), still answered whole: that response goes through whole, and its end
-// reaches the client at once, while the client's request body is still open.
+// reaches the client at once, while the client's request body is still open; and a whole
+// response stays a success when its client resets the stream afterwards.
 import { connect, constants, createServer as createH2, type ClientHttp2Session } from 'node:http2';
 import { request as http1Request } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -91,7 +92,8 @@ async function startCuttingServer(host: string): Promise<{ port: number; close()
 
 /**
  * Node's own server: the whole body, then a reset (CANCEL) of a stream whose request body is
- * still coming; on `/empty`, a 204 that ends with its head, and the request body left to come.
+ * still coming; on `/empty`, a 204 that ends with its head, and on `/stay` the whole body, each
+ * with the request body left to come.
  */
 async function startWholeThenResetServer(host: string): Promise<{ port: number; close(): Promise<void> }> {
   const server = createH2();
@@ -101,6 +103,13 @@ async function startWholeThenResetServer(host: string): Promise<{ port: number; 
     if (headers[':path'] === '/empty') {
       stream.resume();
       stream.respond({ ':status': 204 }, { endStream: true });
+      return;
+    }
+    if (headers[':path'] === '/stay') {
+      // The whole answer, and the stream left open for the rest of the request's body.
+      stream.resume();
+      stream.respond({ ':status': 200 });
+      stream.end('the whole answer\n');
       return;
     }
     stream.respond({ ':status': 200 });
@@ -229,6 +238,25 @@ describe('through a pair of proxies (HTTP/2 client, HTTP/2 app)', () => {
       expect(stream.writableEnded).toBe(false);
     } finally {
       stream.close();
+    }
+  });
+
+  it('a whole response whose client then resets the stream (its upload unfinished) counts as a success, not a cancel', async () => {
+    const stream = session.request({ ':method': 'POST', ':path': '/stay', ':authority': WHOLE_APP }, { endStream: false });
+    stream.on('error', () => {});
+    stream.write('a request body the client gives up on\n');
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (body += c));
+    await new Promise<void>((resolve) => stream.once('end', resolve));
+    expect(body).toBe('the whole answer\n');
+    stream.close(constants.NGHTTP2_CANCEL);
+    for (const side of ['outbound', 'inbound'] as const) {
+      const these = { direction: side, authority: WHOLE_APP, status_code: '200' };
+      // '/whole' before it, and this one.
+      await expect.poll(async () => sumOf(parsePrometheus(await mesh[side].metrics()), 'response_total', these), { timeout: 3000 }).toBe(2);
+      const s = parsePrometheus(await mesh[side].metrics());
+      expect(sumOf(s, 'response_total', { ...these, classification: 'success' }), `${side}: successes`).toBe(2);
     }
   });
 });

@@ -166,10 +166,9 @@ function onClose(this: TaggedStream): void {
   // A reset with NO_ERROR or CANCEL closes the stream without an 'error': a missing response, or
   // a body cut short, has to be noticed here.
   if (ex.responded) {
-    if (bodyCut(this, ex)) {
-      const why = this.errored ? this.errored.message : `the stream was reset (code ${this.rstCode}) before the end of the response body`;
-      ex.failTrailers(new ProxyError('UPSTREAM_RESET', `${ex.label}: ${why}`));
-    } else ex.settleTrailers(undefined);
+    const cut = whyCut(this, ex);
+    if (cut === undefined) ex.settleTrailers(undefined);
+    else ex.failTrailers(new ProxyError('UPSTREAM_RESET', `${ex.label}: ${cut}`));
     return;
   }
   ex.settleTrailers(undefined);
@@ -192,15 +191,18 @@ function onClose(this: TaggedStream): void {
 }
 
 /**
- * A reset (not our own cancel) before the body's end was read. A whole body read to its end and
- * then reset is not cut: a server that has answered may reset the stream to stop the rest of the
- * request's upload (RFC 9113, 8.1), and Node then reports the reset's code on a stream whose body
- * ended first. A body Node never ended is cut whatever the code: the reset came while what it
- * held waited to be read, and Node dropped it (even a whole body's). A reset with NO_ERROR in
- * the middle of a body cannot be told from a whole body that was read after the stream closed:
- * both end on a closed stream with code 0, so it passes as whole.
+ * Why the body ended before its end, or undefined when it came whole: our own cancel (the
+ * client went away, a timeout), or a reset before the body's end was read. A whole body read to
+ * its end and then reset is not cut: a server that has answered may reset the stream to stop the
+ * rest of the request's upload (RFC 9113, 8.1), and Node then reports the reset's code on a stream
+ * whose body ended first. A body Node never ended is cut whatever the code: the reset came while
+ * what it held waited to be read, and Node dropped it (even a whole body's). A reset with NO_ERROR
+ * in the middle of a body cannot be told from a whole body that was read after the stream
+ * closed: both end on a closed stream with code 0, so it passes as whole.
  */
-function bodyCut(stream: TaggedStream, ex: H2Exchange): boolean {
-  if (ex.bodyWhole || ex.resolveTrailers === undefined || ex.req.signal.aborted) return false;
-  return !stream.readableEnded || stream.rstCode !== NGHTTP2_NO_ERROR;
+function whyCut(stream: TaggedStream, ex: H2Exchange): string | undefined {
+  if (ex.bodyWhole || ex.resolveTrailers === undefined) return undefined;
+  if (ex.req.signal.aborted) return 'request cancelled before the end of the response body';
+  if (stream.readableEnded && stream.rstCode === NGHTTP2_NO_ERROR) return undefined;
+  return stream.errored ? stream.errored.message : `the stream was reset (code ${stream.rstCode}) before the end of the response body`;
 }
