@@ -97,23 +97,25 @@ class SettlingResponse implements BodyCloseHook {
     // and settles them at a whole body's end, even if its client then went away). Without
     // trailers, a body that closes after its client went away was cut.
     if (body.readableEnded && !body.errored && (!this.req.signal.aborted || this.trailers !== undefined)) return this.afterBody();
-    // Ended early: the client went away (its signal fired, or the edge destroyed the body), or the upstream failed.
-    const cancelled = this.req.signal.aborted || !body.errored;
-    const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
-    this.done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(body.errored).code);
+    this.cut(body.errored);
   }
 
   afterBody(): void {
     if (this.trailers === undefined) return this.done(this.headerStatus, undefined);
     this.trailers.then(
       (t) => this.done(t ? grpcStatusOf(t) : undefined, undefined),
-      (err: unknown) => {
-        // Cut: by the client going away (a cancel), or upstream.
-        const cancelled = this.req.signal.aborted;
-        const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
-        this.done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(err).code);
-      },
+      (err: unknown) => this.cut(err),
     );
+  }
+
+  /**
+   * Ended early: the client went away (its signal fired, or the edge destroyed the body with no
+   * error), or the upstream failed (`err`: the body's error, or its failed trailers').
+   */
+  cut(err: unknown): void {
+    const cancelled = this.req.signal.aborted || err == null;
+    const grpcStatus = this.req.ctx.grpc ? (cancelled ? GRPC_CANCELLED : GRPC_UNKNOWN) : undefined;
+    this.done(grpcStatus, cancelled ? 'CANCELLED' : asProxyError(err).code);
   }
 
   done(grpcStatus: number | undefined, error: string | undefined): void {

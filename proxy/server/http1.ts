@@ -3,8 +3,10 @@
 // input with a precise 4xx. CONNECT and Upgrade requests are handed to tunnel handlers, except
 // `Upgrade: h2c`, which is served as the plain HTTP/1.1 request it also is (h2c-upgrade.ts).
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { Readable, type Duplex } from 'node:stream';
 import { ProxyError } from '../errors.ts';
+import { onBodyClose, type BodyCloseHook } from '../http/body-close.ts';
 import { isGrpc, type HeaderMap, type MeshRequest, type MeshResponse } from '../http/message.ts';
 import { errorBody, errorResponse, pathForLog, rawHttp1Error } from './error-response.ts';
 import { isH2cUpgrade, withoutH2cUpgrade } from './h2c-upgrade.ts';
@@ -132,6 +134,7 @@ export class Http1Edge implements ConnectionOwner {
       return;
     }
     res.writeHead(resp.status, resp.headers, -1);
+    const cut = new CutResponse(res, id, this.opts.logger);
     body.on('error', (err) => {
       this.opts.logger.warn({ request: id, err }, 'response body from upstream failed mid-stream; closing the client connection');
       res.destroy();
@@ -146,21 +149,10 @@ export class Http1Edge implements ConnectionOwner {
       if (!resp.trailers) return res.end();
       resp.trailers.then(
         (trailers) => this.endWithTrailers(res, trailers, id),
-        (err: unknown) => this.cut(res, id, (err as Error).message),
+        (err: unknown) => cut.cut((err as Error).message),
       );
     });
-    // Closed with neither an end nor an error: an HTTP/2 upstream reset the stream (CANCEL) while
-    // the body waited here for the client to read it, and what it held is gone.
-    body.on('close', () => {
-      if (!body.readableEnded && !body.errored) this.cut(res, id, 'the upstream stream was reset before the end of the response body');
-    });
-  }
-
-  /** The body cannot be finished: the connection goes, so the client sees the response cut, not whole. */
-  private cut(res: Http1Response, id: string, why: string): void {
-    if (res.ended) return;
-    this.opts.logger.warn({ request: id, err: why }, `response body from upstream cut short: ${why}; closing the client connection`);
-    res.destroy();
+    onBodyClose(body, cut);
   }
 
   private endWithTrailers(res: Http1Response, trailers: HeaderMap | undefined, id: string): void {
@@ -225,5 +217,29 @@ export class Http1Edge implements ConnectionOwner {
       return;
     }
     handler(req, socket, head, conn.info);
+  }
+}
+
+/**
+ * A streamed response that may have to be cut: its body's trailers failed (the upstream reset
+ * the body in its middle), or the body closed with neither an end nor an error (an HTTP/2
+ * upstream reset it while it waited here for the client to read it, and what it held is gone).
+ * The connection goes, so the client sees the response cut, not whole.
+ */
+class CutResponse implements BodyCloseHook {
+  constructor(
+    readonly res: Http1Response,
+    readonly id: string,
+    readonly logger: Logger,
+  ) {}
+
+  bodyClosed(body: Readable): void {
+    if (!body.readableEnded && !body.errored) this.cut('the upstream stream was reset before the end of the response body');
+  }
+
+  cut(why: string): void {
+    if (this.res.ended) return;
+    this.logger.warn({ request: this.id, err: why }, `response body from upstream cut short: ${why}; closing the client connection`);
+    this.res.destroy();
   }
 }

@@ -77,7 +77,7 @@ export class Http2Edge {
     opts.drain.begin();
     // The stream's state, read by listeners shared by every stream (`this` is the stream):
     // no closure per stream and listener.
-    const state = new EdgeStream(stream, opts, conn.peer, ctx.id);
+    const state = new EdgeStream(opts, conn.peer, ctx.id);
     (stream as TaggedStream)[kEdge] = state;
     stream.on('error', onStreamError);
     // One 'close' listener per stream ('close' comes once, so no `once` wrapper).
@@ -191,8 +191,6 @@ class EdgeStream extends OwnedSignal implements BodyCloseHook {
   resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
 
   constructor(
-    /** The client's stream. */
-    readonly stream: ServerHttp2Stream,
     readonly opts: Http2EdgeOptions,
     readonly peer: string,
     /** The request's id, for logs. */
@@ -216,14 +214,14 @@ class EdgeStream extends OwnedSignal implements BodyCloseHook {
    */
   bodyClosed(body: Readable): void {
     if (body.readableEnded || body.errored) return;
-    this.cut('the upstream stream was reset before the end of the response body');
+    this.cut(forwardedTo(body) as ServerHttp2Stream, 'the upstream stream was reset before the end of the response body');
   }
 
-  /** The response body cannot be finished: the client's stream is reset, so it never reads a cut body as whole. */
-  cut(why: string): void {
-    if (this.stream.closed || this.stream.destroyed) return;
+  /** The response body cannot be finished: the client's `stream` is reset, so it never reads a cut body as whole. */
+  cut(stream: ServerHttp2Stream, why: string): void {
+    if (stream.closed || stream.destroyed) return;
     this.opts.logger.warn({ request: this.id, err: why }, `response body from upstream cut short: ${why}; resetting the client stream`);
-    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
   }
 }
 
@@ -260,7 +258,7 @@ function onWantTrailers(this: TaggedStream): void {
   stream[kEdge]!.responseTrailers!.then(
     // Closed (reset by the client) but not destroyed yet: sendTrailers would throw, unhandled.
     (t) => !stream.destroyed && !stream.closed && stream.sendTrailers(t ?? {}),
-    (err: unknown) => stream[kEdge]!.cut((err as Error).message),
+    (err: unknown) => stream[kEdge]!.cut(stream, (err as Error).message),
   );
 }
 

@@ -209,8 +209,6 @@ class TappedRequest {
     res.trailers.then(
       (trailers) => this.end(bytes, trailers ? grpcStatusOf(headerValue(trailers, 'grpc-status')) : undefined, '', ''),
       (err: unknown) => {
-        // Cut: by the client going away (a cancel: the endpoint's HTTP/2 client fails the trailers of a body it cut), or upstream.
-        if (this.req.signal.aborted) return this.end(bytes, this.req.ctx.grpc ? 1 : undefined, 'CANCELLED', 'the response ended early: the client went away or reset the stream');
         const e = asProxyError(err);
         this.end(bytes, this.req.ctx.grpc ? 2 : undefined, e.code, e.message);
       },

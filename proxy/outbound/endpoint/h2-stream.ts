@@ -28,8 +28,7 @@ type TaggedStream = ClientHttp2Stream & { [kExchange]?: H2Exchange };
 class H2Exchange implements CancelHook {
   responded = false;
   failure: Error | undefined = undefined;
-  /** The response came whole: it had no body, or the body's end came from the server's END_STREAM (the stream still open). */
-  bodyWhole = false;
+  /** The response's trailers, while they are awaited (`resolveTrailers` set): a whole response settles them as it ends. */
   trailers: Promise<HeaderMap | undefined> | undefined = undefined;
   resolveTrailers: ((t: HeaderMap | undefined) => void) | undefined = undefined;
   rejectTrailers: ((err: Error) => void) | undefined = undefined;
@@ -118,7 +117,6 @@ function onResponse(this: TaggedStream, raw: IncomingHttpHeaders, flags: number)
   if (endOfStream) {
     // Trailers-only (gRPC errors) or an empty body: nothing to stream, nothing to follow (the
     // stream may stay open while the request's body still goes up), but drain so the stream closes.
-    ex.bodyWhole = true;
     this.resume();
     ex.resolve({ status: Number(raw[':status']), headers: endToEndHeaders(raw), body: null, trailers: NO_TRAILERS });
     return;
@@ -138,15 +136,12 @@ const NO_TRAILERS: Promise<HeaderMap | undefined> = Promise.resolve(undefined);
 /**
  * The body's end. Node ends a stream's readable side both for the server's END_STREAM and when
  * the stream is reset: the end of a whole body read as it came comes while the stream is still
- * open; a reset has closed it first. A body ended by END_STREAM has no trailers to wait for, and the stream may stay
- * open for a while yet (the request's body still going up): they are settled now, so the
- * response ends downstream without waiting for the upload.
+ * open; a reset has closed it first. A body ended by END_STREAM has no trailers to wait for, and
+ * the stream may stay open for a while yet (the request's body still going up): they are settled
+ * now (which also marks the response whole), so it ends downstream without waiting for the upload.
  */
 function onBodyEnd(this: TaggedStream): void {
-  if (this.closed) return;
-  const ex = this[kExchange]!;
-  ex.bodyWhole = true;
-  ex.settleTrailers(undefined);
+  if (!this.closed) this[kExchange]!.settleTrailers(undefined);
 }
 
 function onTrailers(this: TaggedStream, raw: IncomingHttpHeaders): void {
@@ -201,7 +196,8 @@ function onClose(this: TaggedStream): void {
  * closed: both end on a closed stream with code 0, so it passes as whole.
  */
 function whyCut(stream: TaggedStream, ex: H2Exchange): string | undefined {
-  if (ex.bodyWhole || ex.resolveTrailers === undefined) return undefined;
+  // Settled already: the trailers came, or the response ended whole (with its head, or on its body's END_STREAM).
+  if (ex.resolveTrailers === undefined) return undefined;
   if (ex.req.signal.aborted) return 'request cancelled before the end of the response body';
   if (stream.readableEnded && stream.rstCode === NGHTTP2_NO_ERROR) return undefined;
   return stream.errored ? stream.errored.message : `the stream was reset (code ${stream.rstCode}) before the end of the response body`;

@@ -2,7 +2,7 @@
 // request's start, response and end with both ends named; filters, redaction, bounds, refusals.
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { connect as h2connect } from 'node:http2';
+import { connect as h2connect, constants } from 'node:http2';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -185,6 +185,34 @@ describe('tap through two proxies', () => {
     expect(all.map((e) => e.event)).toEqual(['requestInit', 'responseInit', 'responseEnd']);
     expect((all[0] as TapEvent & { event: 'requestInit' }).requestInit).toMatchObject({ method: 'POST', path: '/echo', protocol: 'h2' });
     expect((all[2] as TapEvent & { event: 'responseEnd' }).responseEnd.responseBytes).toBe(12);
+    await tapsOpen(mesh.inbound, 0);
+  });
+
+  it('HTTP/2: a client that resets its stream mid-body is reported on both proxies as CANCELLED, not as a whole response', async () => {
+    const taps = [tap(mesh.outbound, { match: { http: { authority: H2 } } }), tap(mesh.inbound, { match: { http: { authority: H2 } } })];
+    await Promise.all(taps.map((t) => t.opened));
+    const events = taps.map((t) => collect(t, (e) => ends(e) >= 1));
+    const session = h2connect(`http://${CLIENT_IP}:${mesh.outbound.port}`);
+    session.on('error', () => {});
+    try {
+      // The echo app sends back what it reads: the first chunk comes back, then the client gives up.
+      await new Promise<void>((resolve) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/echo', ':authority': H2 });
+        stream.on('error', () => {});
+        stream.once('data', () => {
+          stream.close(constants.NGHTTP2_CANCEL);
+          resolve();
+        });
+        stream.write('the first chunk');
+      });
+      for (const e of await Promise.all(events)) {
+        const end = e.find((x) => x.event === 'responseEnd') as TapEvent & { event: 'responseEnd' };
+        expect(end.responseEnd).toMatchObject({ error: 'CANCELLED', responseBytes: 15 });
+      }
+    } finally {
+      session.close();
+    }
+    await tapsOpen(mesh.outbound, 0);
     await tapsOpen(mesh.inbound, 0);
   });
 
