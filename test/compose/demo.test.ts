@@ -14,7 +14,7 @@ import { expectInboundOnlyOverMtls } from '../helpers/demo-mtls.ts';
 import { expectCanarySplitWithRetries } from '../helpers/demo-split.ts';
 import { runMesh } from '../cli/run-mesh.ts';
 import { expectRogueRefused, type RogueStats } from '../helpers/rogue.ts';
-import { untilNotTimedOut } from '../helpers/route-timeout.ts';
+import { timedOut, untilNotTimedOut } from '../helpers/route-timeout.ts';
 
 const project = process.env.COMPOSE_PROJECT_NAME ?? 'meshtest';
 if (!process.env.DOCKER_HOST) throw new Error('DOCKER_HOST is not set: run this suite with `npm run test:compose` (test/compose/run.sh), which starts the engine');
@@ -148,7 +148,7 @@ describe('docker-compose.yml on a real engine', () => {
   });
 
   it('serves checkouts through the ingress, and every app sees its caller\'s mesh identity', async () => {
-    const r = await untilNotTimedOut(() => checkout(), (c) => c.status === 504);
+    const r = await untilNotTimedOut(() => checkout(), timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
   });

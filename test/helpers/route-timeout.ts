@@ -4,6 +4,9 @@
 // the mesh doing its job, so a test that judges one checkout tries again on a timeout, and on
 // nothing else.
 
+/** A checkout's answer was the timeout's 504 (the proxy's answer when a route's timeout fires, which checkout passes on). */
+export const timedOut = (answer: { status: number }): boolean => answer.status === 504;
+
 /** `attempt()` again (five in all, a second apart) while `timedOut` says its answer was a timeout. */
 export async function untilNotTimedOut<T>(attempt: () => Promise<T>, timedOut: (r: T) => boolean): Promise<T> {
   let r = await attempt();

@@ -19,7 +19,7 @@ import { spawnDemo, type DemoProcess } from '../helpers/demo-process.ts';
 import { expectCanarySplitWithRetries } from '../helpers/demo-split.ts';
 import { productionId as id } from '../helpers/pki.ts';
 import { expectRogueRefused, type RogueStats } from '../helpers/rogue.ts';
-import { untilNotTimedOut } from '../helpers/route-timeout.ts';
+import { timedOut, untilNotTimedOut } from '../helpers/route-timeout.ts';
 
 const root = join(import.meta.dirname, '../..');
 const netPrefix = await addressBlock();
@@ -141,7 +141,7 @@ describe('mesh demo --netns', () => {
   });
 
   it('serves checkouts through the forwarded front door, mTLS on every hop', async () => {
-    const r = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    const r = await untilNotTimedOut(checkout, timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
     await expectInboundOnlyOverMtls(metrics);
@@ -192,7 +192,7 @@ describe('mesh demo --netns', () => {
     expect(now.pods.find((x) => x.name === 'payments-0')?.status?.ready).toBe(true);
     expect(readFileSync(`/proc/${after.pid}/environ`, 'utf8')).not.toMatch(/(^|\0)(https?|grpc)_proxy=/i);
     expect(execFileSync('ip', ['netns', 'identify', String(after.pid)], { encoding: 'utf8' }).trim()).toBe(ns('payments-0'));
-    const r = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    const r = await untilNotTimedOut(checkout, timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
   });
 
@@ -205,7 +205,7 @@ describe('mesh demo --netns', () => {
     expect(ownNamespaces()).not.toContain(ns('payments-0'));
     for (const p of payments) expect(ownNamespaces()).toContain(ns(p.name));
     expect(inNetns(ns(payments[0]!.name), ['iptables', '-t', 'nat', '-S'])).toContain('PROXY_INIT_OUTPUT');
-    const after = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    const after = await untilNotTimedOut(checkout, timedOut);
     expect(after.status, JSON.stringify(after.json)).toBe(201);
     run = now;
   });

@@ -21,7 +21,7 @@ import { burnCpus } from '../../helpers/cpu-burners.ts';
 import { addressBlock } from '../../helpers/address-block.ts';
 import { expectRogueRefused } from '../../helpers/rogue.ts';
 import { splitHostPort } from '../../../api/host-port.ts';
-import { untilNotTimedOut } from '../../helpers/route-timeout.ts';
+import { timedOut, untilNotTimedOut } from '../../helpers/route-timeout.ts';
 import { identify } from '../../../examples/orders-checkout/runner/process-identity.ts';
 
 const root = join(import.meta.dirname, '../../..');
@@ -159,7 +159,7 @@ describe('the demo, end to end', () => {
   });
 
   it('serves checkouts through the ingress, and every app sees its caller\'s mesh identity', async () => {
-    const r = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    const r = await untilNotTimedOut(checkout, timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json.hops).toEqual({ checkoutSawCaller: id('ingress'), ordersSawCaller: id('checkout'), paymentsSawCaller: id('orders') });
     const back = await request(`${ingress}/orders/${r.json.order.id}`);
@@ -236,7 +236,7 @@ describe('the demo, end to end', () => {
     await closed;
     // Each process is in a group of its own, so nothing took them down: the mesh still serves.
     for (const p of killed.processes) expect(identify(p.pid), p.name).toBeDefined();
-    let r = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    let r = await untilNotTimedOut(checkout, timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
 
     await startDemo();
@@ -245,7 +245,7 @@ describe('the demo, end to end', () => {
       expect(demo.output()).toMatch(new RegExp(`stopped ${p.name} of pod \\S+ \\(pid ${p.pid}\\)`));
       expect(identify(p.pid), p.name).toBeUndefined();
     }
-    r = await untilNotTimedOut(checkout, (c) => c.status === 504);
+    r = await untilNotTimedOut(checkout, timedOut);
     expect(r.status, JSON.stringify(r.json)).toBe(201);
   }, 200_000);
 

@@ -1,6 +1,7 @@
 // The runner as kubelet, with real processes: restartPolicy Always with the back-off doubling
 // (shortened here), the pod's Ready condition from its containers' probes (written to the file
-// its sidecar reads), a failed liveness probe restarting the container, and a graceful delete.
+// its sidecar reads), a failed liveness probe restarting the container, a startup probe holding
+// liveness off while a slow app starts, and a graceful delete.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,4 +96,48 @@ describe('a pod run by the kubelet', () => {
     expect(readFileSync(readyFile, 'utf8')).toBe('false\n');
     expect(() => process.kill(container.process.child.pid!, 0)).toThrow();
   }, 60_000);
+});
+
+describe('a pod whose app is slow to start', () => {
+  /** The app above, listening only `delayMs` after its process starts (a large app loading on a busy machine). */
+  const slowApp = (port: number, delayMs: number) => `setTimeout(() => { ${app(port)} }, ${delayMs});`;
+  const every1s = (port: number, failureThreshold: number) => ({
+    action: { kind: 'httpGet' as const, path: '/healthz', port, scheme: 'HTTP' as const, headers: [] },
+    initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold,
+  });
+  const slowPod = async (name: string, startupFailureThreshold?: number) => {
+    const port = await freePort();
+    const spec: ProcessSpec = {
+      name, role: 'app', command: ['node', '-e', slowApp(port, 4000)], env: {}, listens: [],
+      probes: {
+        readiness: every1s(port, 1),
+        liveness: every1s(port, 1),
+        ...(startupFailureThreshold === undefined ? {} : { startup: every1s(port, startupFailureThreshold) }),
+      },
+    };
+    return kubelet.runPod({ name, namespace: 'test', ip: '127.0.0.1' }, [spec]);
+  };
+
+  it('is restarted by liveness alone before it ever listens: what the demo\'s apps met on two busy cores', async () => {
+    const pod = await slowPod('slow-liveness-0');
+    await expect.poll(() => pod.containers[0]!.process.restarts, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(lines.some((l) => l.startsWith('pod slow-liveness-0: container slow-liveness-0 failed its liveness probe'))).toBe(true);
+    await kubelet.deletePod(pod, 2000);
+  }, 30_000);
+
+  it('with a startup probe, starts and becomes Ready untouched: liveness waits until the startup probe passes', async () => {
+    const pod = await slowPod('slow-startup-0', 30);
+    await kubelet.whenReady(pod, Date.now() + 25_000);
+    expect(pod.containers[0]!.process.restarts).toBe(0);
+    expect(pod.containers[0]!.started).toBe(true);
+    expect(lines.some((l) => l.startsWith('pod slow-startup-0:'))).toBe(false);
+    await kubelet.deletePod(pod, 2000);
+  }, 40_000);
+
+  it('is restarted when its startup probe fails more often than it allows', async () => {
+    const pod = await slowPod('slow-startup-1', 2);
+    await expect.poll(() => pod.containers[0]!.process.restarts, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(lines.some((l) => l.startsWith('pod slow-startup-1: container slow-startup-1 failed its startup probe'))).toBe(true);
+    await kubelet.deletePod(pod, 2000);
+  }, 30_000);
 });
