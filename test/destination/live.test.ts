@@ -1,7 +1,8 @@
 // Live changes reach a running client: file edits within a second, broken edits keep the last
 // good state, Service deletion, pods leaving and joining, and refused registrations.
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../api/destination-channel.ts';
@@ -76,6 +77,50 @@ spec:
     writeFileSync(lessonFile(), original);
     await until(cell, (p) => weights(p)?.join() === '90,10', 1_000, 'restored split');
     expect(h.server.store.problems().filter((p) => p.severity === 'error')).toEqual([]);
+  });
+
+  it('sees every save after an editor replaced the file, and files in a folder made while running', async () => {
+    // `sed -i`, vim and most editors save by writing a new file and renaming it over the old one.
+    // A watch that followed the file (Node 20's recursive watch does) lost it there: the next
+    // saves in place went unseen while the destination kept serving the old split.
+    const client = await h.client('production/checkout', { namespace: 'production' });
+    const cell = client.profile('orders:8080');
+    expect(weights(await cell.first(5_000))).toEqual([90, 10]);
+    const original = readFileSync(lessonFile(), 'utf8');
+    try {
+      execFileSync('sed', ['-i', 's/weight: 90/weight: 70/; s/weight: 10/weight: 30/', lessonFile()]);
+      await until(cell, (p) => weights(p)?.join() === '70,30', 5_000, 'the split saved by sed -i');
+      writeFileSync(lessonFile(), original.replace('weight: 90', 'weight: 60').replace('weight: 10', 'weight: 40'));
+      await until(cell, (p) => weights(p)?.join() === '60,40', 5_000, 'the split saved in place after the rename');
+    } finally {
+      writeFileSync(lessonFile(), original);
+    }
+    await until(cell, (p) => weights(p)?.join() === '90,10', 5_000, 'the split restored in place');
+
+    // A folder made while the destination runs, and a file in it saved both ways.
+    const folder = join(h.dir, 'more', 'profiles');
+    const file = join(folder, 'checkout.yaml');
+    const profile = (route: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: checkout.production.svc.cluster.local, namespace: production}
+spec:
+  routes: [{name: ${route}, condition: {method: GET, pathRegex: /${route}}}]
+`;
+    const routes = client.profile('checkout:8080');
+    const routeIs = (name: string) => (p: { routes: Array<{ name: string }> }) => p.routes[0]?.name === name;
+    try {
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(file, profile('one'));
+      await until(routes, routeIs('one'), 5_000, 'the profile in a new folder');
+      execFileSync('sed', ['-i', 's/one/two/g', file]);
+      await until(routes, routeIs('two'), 5_000, 'the new folder\'s file saved by sed -i');
+      writeFileSync(file, profile('three'));
+      await until(routes, routeIs('three'), 5_000, 'the new folder\'s file saved in place');
+    } finally {
+      rmSync(join(h.dir, 'more'), { recursive: true, force: true });
+    }
+    await until(routes, (p) => p.routes.length === 0, 5_000, 'the profile gone with its folder');
   });
 });
 
