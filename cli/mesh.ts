@@ -13,8 +13,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 async function usage(): Promise<void> {
   const lines = ['usage: mesh <command> [options]   (mesh <command> --help for its options)', '', 'commands:'];
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   for (const [name, load] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(20)} ${(await load()).summary}`);
+    lines.push(`  ${name.padEnd(width)} ${(await load()).summary}`);
   }
   console.log(lines.join('\n'));
 }
@@ -41,6 +42,12 @@ async function main(all: string[]): Promise<number> {
       const code = await (await load()).run([...globals, ...argv.slice(words)]);
       return typeof code === 'number' ? code : 0;
     }
+  }
+  // The first word of a group (`mesh identity`, `mesh viz stats`): name the group's commands.
+  const group = Object.keys(COMMANDS).filter((name) => name.startsWith(`${argv[0]} `));
+  if (group.length > 0) {
+    console.error(`mesh: unknown command "${argv.join(' ')}"; the ${argv[0]} commands are: ${group.map((name) => `mesh ${name}`).join(', ')}.`);
+    return 2;
   }
   console.error(`mesh: unknown command "${argv.join(' ')}". Run "mesh --help" to list commands.`);
   return 2;

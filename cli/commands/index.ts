@@ -37,6 +37,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'viz dashboard': () => import('./viz-dashboard.ts'),
   'viz install': () => import('./viz-install.ts'),
   'rollout restart': () => import('./rollout-restart.ts'),
+  'diagnostics proxy-metrics': () => import('./diagnostics-proxy-metrics.ts'),
   load: () => import('./load.ts'),
   check: () => import('./check.ts'),
   'viz check': () => import('./viz-check.ts'),

@@ -203,6 +203,19 @@ describe('the demo, end to end', () => {
 
   it('carries every hop between proxies over mTLS (inbound metrics)', () => expectInboundOnlyOverMtls(metrics));
 
+  it('prints a Deployment\'s proxy metrics pod by pod, as the README\'s circuit-breaking step reads them', async () => {
+    const r = await mesh(['diagnostics', 'proxy-metrics', 'deploy/orders-stable']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const headers = r.out.split('\n').filter((l) => l.startsWith('# POD '));
+    expect(headers).toEqual(['# POD orders-stable-0 (1 of 2)', '# POD orders-stable-1 (2 of 2)']);
+    // Both replicas have called payments by now (the split test above): each has its balancer.
+    for (const section of r.out.split(/^# POD .*$/m).slice(1)) {
+      const balancers = section.split('\n').filter((l) => l.startsWith('outbound_http_balancer_endpoints{'));
+      expect(balancers).toContainEqual(expect.stringMatching(/^outbound_http_balancer_endpoints\{.*backend="payments\.production\.svc\.cluster\.local:8080".*endpoint_state="ready".*\} 1$/));
+    }
+  });
+
   it('turns a payments slower than the route timeout into a timeout, not a hang', async () => {
     expect(await paymentsConfig({ latencyMs: 2000 })).toBe(200);
     try {
