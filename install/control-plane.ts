@@ -174,6 +174,8 @@ function workloads(v: InstallValues, identityAddr: string): Workload[] {
         '--destination-addr', `destination.${CONTROL_PLANE_NS}.svc.${v.clusterDomain}:${PORTS.destination}`,
         '--identity-addr', identityAddr, '--trust-anchors', anchors, '--token-file', token,
         '--trust-domain', v.identityTrustDomain,
+        // Linkerd viz's prometheusUrl: read that Prometheus's API instead of scraping the proxies.
+        ...(v.prometheusUrl ? ['--prometheus', v.prometheusUrl] : []),
       ],
       ports: [{ name: 'http', port: PORTS.viz }, { name: 'dashboard', port: PORTS.dashboard }],
       // The viz lives in its own namespace, so it gets its own copy of the anchors' ConfigMap (trustRootsCopy).
@@ -259,10 +261,16 @@ function trustRootsCopy(identity: IdentityMaterial): object {
 }
 
 export function components(v: InstallValues, identity: IdentityMaterial): { deployments: object[]; services: object[]; extra: object[] } {
-  const identityAddr = `identity.${CONTROL_PLANE_NS}.svc.${v.clusterDomain}:${PORTS.identity}`;
-  const all = workloads(v, identityAddr);
+  const all = workloads(v, identityAddress(v));
   return { deployments: all.map((w) => deployment(w, v)), services: all.map(service), extra: [trustRootsCopy(identity)] };
 }
+
+/** The viz's Deployment alone, as `mesh install` renders it from the same values (`mesh viz install --set`). */
+export function vizDeployment(v: InstallValues): object {
+  return deployment(workloads(v, identityAddress(v)).find((w) => w.component === 'viz')!, v);
+}
+
+const identityAddress = (v: InstallValues) => `identity.${CONTROL_PLANE_NS}.svc.${v.clusterDomain}:${PORTS.identity}`;
 
 /**
  * The API server calls the injector on every pod CREATE outside namespaces that opt out by label;

@@ -42,6 +42,11 @@ export interface InstallValues {
     url?: string;
   };
   controllerLogLevel: string;
+  /**
+   * An external Prometheus the viz reads instead of scraping every proxy itself (Linkerd viz's
+   * `prometheusUrl`); that Prometheus scrapes the proxies (`mesh viz prometheus-config`).
+   */
+  prometheusUrl?: string;
 }
 
 export function defaultValues(): InstallValues {
@@ -82,6 +87,7 @@ const SETTERS: Record<string, (v: InstallValues, text: string, key: string) => v
   webhookFailurePolicy: (v, t, k) => (v.webhookFailurePolicy = oneOf(t, k, ['Ignore', 'Fail'] as const)),
   'proxyInjector.url': (v, t, k) => (v.proxyInjector.url = httpsUrl(t, k)),
   controllerLogLevel: (v, t, k) => (v.controllerLogLevel = oneOf(t, k, ['trace', 'debug', 'info', 'warn', 'error'] as const)),
+  prometheusUrl: (v, t, k) => (v.prometheusUrl = httpUrl(t, k)),
 };
 
 export const SETTABLE_KEYS = Object.keys(SETTERS);
@@ -182,6 +188,18 @@ function httpsUrl(text: string, key: string): string {
     return bad(key, 'an https:// URL', text);
   }
   return url.protocol === 'https:' && !url.username && !url.search && !url.hash ? text : bad(key, 'an https:// URL without user, query or fragment', text);
+}
+
+/** An http(s) URL of a server (no user, query or fragment): a Prometheus's base address. */
+function httpUrl(text: string, key: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return bad(key, 'an http:// or https:// URL such as http://prometheus.monitoring:9090', text);
+  }
+  const plain = (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
+  return plain ? text : bad(key, 'an http:// or https:// URL without user, query or fragment', text);
 }
 
 /**

@@ -251,15 +251,45 @@ describe('mesh viz install', () => {
     expect(installs.some((o) => o.kind === 'Deployment' && o.metadata.name === 'mesh-viz' && o.metadata.namespace === 'mesh-viz')).toBe(true);
   });
 
-  it('answers the lesson\'s --set prometheusUrl with where an external Prometheus is named, and prints nothing', async () => {
-    const { code, stdout, stderr } = await runMesh(['viz', 'install', '--set', 'prometheusUrl=http://prometheus.monitoring:9090']);
-    expect(code).toBe(2);
-    expect(stdout).toBe('');
-    expect(stderr).toContain('mesh viz install: --set prometheusUrl: the viz has no Prometheus of its own to replace');
-    expect(stderr).toContain('mesh viz serve --prometheus URL');
+  it('the lesson\'s --set prometheusUrl: mesh install renders the viz reading that Prometheus, and mesh viz install prints that same Deployment for kubectl', async () => {
+    const url = 'http://prometheus.monitoring:9090';
+    const vizOf = (objects: Obj[]) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'mesh-viz')!;
+    const withUrl = defaultValues();
+    applySet(withUrl, `prometheusUrl=${url}`);
+    const installed = (await controlPlaneObjects(withUrl)) as Obj[];
+    const command: string[] = vizOf(installed).spec.template.spec.containers[0].command;
+    expect(command.slice(0, 3)).toEqual(['mesh', 'viz', 'serve']);
+    expect(command.slice(command.indexOf('--prometheus'))).toEqual(['--prometheus', url]);
+    // Without it the viz scrapes the proxies itself, and nothing else in the install depends on it.
+    const plain = (await controlPlaneObjects(defaultValues())) as Obj[];
+    expect(vizOf(plain).spec.template.spec.containers[0].command).not.toContain('--prometheus');
+    const others = (objects: Obj[]) => objects.filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'mesh-viz');
+    expect(others(installed)).toEqual(others(plain));
 
+    const { code, stdout, stderr } = await runMesh(['viz', 'install', '--set', `prometheusUrl=${url}`]);
+    expect(code).toBe(0);
+    const printed = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+    expect(printed).toEqual([installed.find((o) => o.kind === 'Namespace' && o.metadata.name === 'mesh-viz'), vizOf(installed)]);
+    expect(stderr).toContain(`mesh viz install: printed the viz's Deployment reading ${url} instead of scraping the proxies`);
+    expect(stderr).toContain('mesh viz prometheus-config');
+
+    // The settings it is rendered from are mesh install's: the same values, the same Deployment.
+    const domain = await runMesh(['viz', 'install', '--set', `prometheusUrl=${url}`, '--set', 'clusterDomain=example.org']);
+    const custom = defaultValues();
+    applySet(custom, `prometheusUrl=${url}`);
+    applySet(custom, 'clusterDomain=example.org');
+    expect(parseAllDocuments(domain.stdout).map((d) => d.toJS() as Obj)[1]).toEqual(vizOf((await controlPlaneObjects(custom)) as Obj[]));
+  });
+
+  it('refuses a prometheusUrl that is not a plain http(s) URL, and a key that is not the viz\'s, printing nothing', async () => {
+    for (const bad of ['ftp://prometheus:9090', 'http://user:secret@prometheus:9090', 'http://prometheus:9090/?q=<script>', '<b>prometheus</b>', '']) {
+      const r = await runMesh(['viz', 'install', '--set', `prometheusUrl=${bad}`]);
+      expect([r.code, r.stdout], bad).toEqual([1, '']);
+      expect(r.stderr, bad).toMatch(/^mesh viz install: --set prometheusUrl: expected an http:\/\/ or https:\/\/ URL/);
+      expect(() => applySet(defaultValues(), `prometheusUrl=${bad}`), bad).toThrow(InstallError);
+    }
     const other = await runMesh(['viz', 'install', '--set', 'dashboard.replicas=2']);
     expect([other.code, other.stdout]).toEqual([2, '']);
-    expect(other.stderr).toContain('mesh viz install: --set dashboard.replicas=2: the viz takes no settings here');
+    expect(other.stderr).toContain('mesh viz install: --set dashboard.replicas=2: not a setting of the viz\'s Deployment (its keys: prometheusUrl, clusterDomain');
   });
 });
