@@ -85,9 +85,9 @@ const SETTERS: Record<string, (v: InstallValues, text: string, key: string) => v
   'identity.issuer.issuanceLifetime': (v, t, k) => (v.identity.issuer.issuanceLifetime = duration(t, k)),
   'proxy.capture': (v, t, k) => (v.proxy.capture = oneOf(t, k, ['iptables', 'http-proxy'] as const)),
   webhookFailurePolicy: (v, t, k) => (v.webhookFailurePolicy = oneOf(t, k, ['Ignore', 'Fail'] as const)),
-  'proxyInjector.url': (v, t, k) => (v.proxyInjector.url = httpsUrl(t, k)),
+  'proxyInjector.url': (v, t, k) => (v.proxyInjector.url = serverUrl(t, k, ['https:'])),
   controllerLogLevel: (v, t, k) => (v.controllerLogLevel = oneOf(t, k, ['trace', 'debug', 'info', 'warn', 'error'] as const)),
-  prometheusUrl: (v, t, k) => (v.prometheusUrl = httpUrl(t, k)),
+  prometheusUrl: (v, t, k) => (v.prometheusUrl = serverUrl(t, k, ['http:', 'https:'])),
 };
 
 export const SETTABLE_KEYS = Object.keys(SETTERS);
@@ -180,26 +180,20 @@ function duration(text: string, key: string): string {
   return ms >= 60_000 ? text : bad(key, 'a duration of at least 1m', text);
 }
 
-function httpsUrl(text: string, key: string): string {
+/**
+ * A server's URL with one of `schemes` and no user, query or fragment: the webhook's address
+ * (https only), a Prometheus's (http or https).
+ */
+function serverUrl(text: string, key: string, schemes: Array<'http:' | 'https:'>): string {
+  const expected = schemes.map((s) => `${s}//`).join(' or ');
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return bad(key, 'an https:// URL', text);
+    return bad(key, `an ${expected} URL`, text);
   }
-  return url.protocol === 'https:' && !url.username && !url.search && !url.hash ? text : bad(key, 'an https:// URL without user, query or fragment', text);
-}
-
-/** An http(s) URL of a server (no user, query or fragment): a Prometheus's base address. */
-function httpUrl(text: string, key: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return bad(key, 'an http:// or https:// URL such as http://prometheus.monitoring:9090', text);
-  }
-  const plain = (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash;
-  return plain ? text : bad(key, 'an http:// or https:// URL without user, query or fragment', text);
+  const plain = (schemes as string[]).includes(url.protocol) && !url.username && !url.password && !url.search && !url.hash;
+  return plain ? text : bad(key, `an ${expected} URL without user, query or fragment`, text);
 }
 
 /**
