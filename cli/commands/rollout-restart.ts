@@ -1,25 +1,31 @@
 // `mesh rollout restart deploy/NAME`: as `kubectl rollout restart`, replaces a Deployment's pods
 // one at a time, each new pod Ready before an old one stops; prints the runner's progress.
+// `mesh rollout restart deployment -n NS` (the lesson's kubectl line) restarts every Deployment
+// of the namespace, one after another.
 import http from 'node:http';
 import { findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
-export const summary = 'restart a Deployment\'s pods one at a time, each new pod Ready before an old one stops (deploy/NAME)';
+export const summary = 'restart a Deployment\'s pods one at a time, each new pod Ready before an old one stops (deploy/NAME, or deployment for all in -n NS)';
 
-const USAGE = `usage: mesh rollout restart deploy/NAME [-n NAMESPACE] [--state DIR]
-  -n NAMESPACE  the Deployment's namespace (default production, the demo's)
+const USAGE = `usage: mesh rollout restart (deploy/NAME | deployment) [-n NAMESPACE] [--state DIR]
+  deploy/NAME   one Deployment; "deployment" (or deploy, deployments) alone: every Deployment
+                of the namespace, one after another, as kubectl rollout restart deployment -n NS
+  -n NAMESPACE  the namespace (default production, the demo's)
   --state DIR   the demo's state folder (default $${STATE_ENV}, else the nearest .mesh-state/, else the project's)`;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('rollout restart', USAGE, async () => {
-    const { values, positionals } = parseCommandArgs(args, { namespace: { type: 'string', short: 'n', default: 'production' }, state: { type: 'string' } }, { positionals: { count: 1, expected: 'one Deployment, as deploy/NAME' } });
+    const { values, positionals } = parseCommandArgs(args, { namespace: { type: 'string', short: 'n', default: 'production' }, state: { type: 'string' } }, { positionals: { count: 1, expected: 'one Deployment, as deploy/NAME (or deployment for all)' } });
+    const all = /^(?:deploy|deployment|deployments|deployment\.apps)$/.test(positionals[0]!);
     const m = /^(?:deploy|deployment|deployments|deployment\.apps)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(positionals[0]!);
-    if (!m) throw new UsageError(`expected deploy/NAME (a Deployment), got ${JSON.stringify(positionals[0])}`);
-    return restart(values.state, values.namespace!, m[1]!);
+    if (!all && !m) throw new UsageError(`expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got ${JSON.stringify(positionals[0])}`);
+    return restart(values.state, values.namespace!, all ? undefined : m![1]!);
   });
 }
 
-async function restart(state: string | undefined, namespace: string, name: string): Promise<number> {
+/** `name` undefined: every Deployment of the namespace. */
+async function restart(state: string | undefined, namespace: string, name: string | undefined): Promise<number> {
   let socketPath: string;
   try {
     const demo = findDemo({ flag: state });
@@ -30,7 +36,7 @@ async function restart(state: string | undefined, namespace: string, name: strin
     return 1;
   }
   return new Promise<number>((resolve) => {
-    const req = http.request({ socketPath, method: 'POST', path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}/restart` }, (res) => {
+    const req = http.request({ socketPath, method: 'POST', path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments${name === undefined ? '' : `/${encodeURIComponent(name)}`}/restart` }, (res) => {
       // The runner's last line says how it ended; lines may arrive split across chunks.
       let text = '';
       res.setEncoding('utf8');

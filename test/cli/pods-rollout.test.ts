@@ -80,7 +80,7 @@ describe('mesh rollout restart', () => {
   it('wants deploy/NAME', async () => {
     const r = await runMesh(['rollout', 'restart', 'orders-stable', '--state', join(tmp, 'state')]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('expected deploy/NAME (a Deployment), got "orders-stable"');
+    expect(r.err).toContain('expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got "orders-stable"');
   });
 
   it('says when the demo has no control socket to ask', async () => {

@@ -8,14 +8,18 @@ export async function startControlServer(path: string, rollouts: Rollouts): Prom
   rmSync(path, { force: true }); // a socket left by a runner that died
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://runner');
-    const m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/restart$/.exec(url.pathname);
+    // One Deployment (.../deployments/NAME/restart) or every one of the namespace (.../deployments/restart).
+    const m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?\/restart$/.exec(url.pathname);
     if (req.method !== 'POST' || !m) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.method} ${url.pathname} (try POST /apis/apps/v1/namespaces/NS/deployments/NAME/restart)\n`);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.method} ${url.pathname} (try POST /apis/apps/v1/namespaces/NS/deployments/NAME/restart, or .../deployments/restart for all)\n`);
       return;
     }
     // Progress streams as lines; the last line says how it ended (the status is sent before we know).
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    rollouts.restart(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), (line) => res.write(`${line}\n`)).then(
+    const say = (line: string) => res.write(`${line}\n`);
+    const namespace = decodeURIComponent(m[1]!);
+    const done = m[2] === undefined ? rollouts.restartAll(namespace, say) : rollouts.restart(namespace, decodeURIComponent(m[2]), say);
+    done.then(
       () => res.end('OK\n'),
       (err: Error & { code?: string }) => res.end(`ERROR ${err.code ?? 'FAILED'}: ${err.message}\n`),
     );

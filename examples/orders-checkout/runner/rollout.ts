@@ -30,6 +30,21 @@ export class Rollouts {
     for (const w of plan.workloads) this.podCounters.set(w.name, w.replicas);
   }
 
+  /**
+   * `kubectl rollout restart deployment -n NS`: every Deployment of `namespace`, one after the
+   * other (each Deployment's pods one at a time, as below), so that two cores never start the
+   * whole namespace at once. Stops at the first Deployment whose new pod does not get Ready.
+   */
+  async restartAll(namespace: string, say: (line: string) => void): Promise<void> {
+    const names = this.plan.workloads.filter((w) => w.namespace === namespace).map((w) => w.name);
+    if (names.length === 0) {
+      const namespaces = [...new Set(this.plan.workloads.map((w) => w.namespace))].join(', ');
+      throw new RolloutError('NOT_FOUND', `no Deployment in namespace ${namespace} (the demo's namespaces: ${namespaces})`);
+    }
+    say(`restarting ${names.length} deployments in ${namespace}, one after another: ${names.join(', ')}`);
+    for (const name of names) await this.restart(namespace, name, say);
+  }
+
   /** Restarts every pod of `namespace/deployment`; `say` hears each step. Rejects if a new pod never gets Ready. */
   async restart(namespace: string, deployment: string, say: (line: string) => void): Promise<void> {
     const workload = this.plan.workloads.find((w) => w.name === deployment && w.namespace === namespace);

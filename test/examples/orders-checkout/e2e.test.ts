@@ -238,6 +238,36 @@ describe('the demo, end to end', () => {
     expect(await res.body.json()).toMatchObject({ status: 'SERVING' });
   });
 
+  it('restarts every Deployment of the namespace, as the lesson\'s kubectl rollout restart deployment -n production, and checkouts succeed after it', async () => {
+    const before = run.pods.filter((p) => p.role === 'workload' && p.namespace === 'production');
+    const r = await mesh(['rollout', 'restart', 'deployment', '-n', 'production']);
+    expect(r.err).toBe('');
+    expect(r.code, r.out).toBe(0);
+    const deployments = [...new Set(before.map((p) => p.workload))];
+    expect(r.out).toContain(`restarting ${deployments.length} deployments in production, one after another`);
+    for (const d of deployments) expect(r.out).toContain(`deployment/${d} restarted`);
+    // Every pod is new: the runner's record (rewritten a moment after each change) names each
+    // Deployment's replicas anew, all Ready.
+    const replaced = (record: RunRecord) => {
+      const after = record.pods.filter((p) => p.role === 'workload' && p.namespace === 'production');
+      return after.length === before.length && after.every((p) => p.status?.ready && !before.some((b) => b.name === p.name));
+    };
+    const deadline = Date.now() + 15_000;
+    do {
+      run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
+    } while (!replaced(run) && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 200)), true));
+    runs.push(run);
+    const after = run.pods.filter((p) => p.role === 'workload' && p.namespace === 'production');
+    expect(after.map((p) => p.workload).sort()).toEqual(before.map((p) => p.workload).sort());
+    expect(replaced(run), JSON.stringify(after.map((p) => [p.name, p.status?.ready]))).toBe(true);
+    const c = await untilNotTimedOut(checkout, timedOut);
+    expect(c.status, JSON.stringify(c.json)).toBe(201);
+
+    const unknown = await mesh(['rollout', 'restart', 'deployment', '-n', 'nowhere']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toContain('ERROR NOT_FOUND: no Deployment in namespace nowhere (the demo\'s namespaces: production)');
+  }, 240_000);
+
   it('leaves its pods serving when the runner is killed with SIGKILL; the next npm start stops them first, then comes up', async () => {
     const killed = run;
     // pods.json names the runner by PID and start time, so a dead runner whose PID went to another
