@@ -2,7 +2,7 @@
 // good state, Service deletion, pods leaving and joining, and refused registrations.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { destinationStubs } from '../../api/destination-channel.ts';
@@ -121,6 +121,57 @@ spec:
       rmSync(join(h.dir, 'more'), { recursive: true, force: true });
     }
     await until(routes, (p) => p.routes.length === 0, 5_000, 'the profile gone with its folder');
+  });
+
+  it('sees edits in a folder replaced by another of the same name, and in the whole folder replaced', async () => {
+    // A watch follows its folder's inode, as a file's does: a folder swapped for a new one (a
+    // checkout, an rsync, `mv new old`) must be watched anew, the resource folder itself too.
+    const client = await h.client('production/checkout', { namespace: 'production' });
+    const routes = client.profile('checkout:8080');
+    const routeIs = (name: string) => (p: { routes: Array<{ name: string }> }) => p.routes[0]?.name === name;
+    const profile = (route: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: checkout.production.svc.cluster.local, namespace: production}
+spec:
+  routes: [{name: ${route}, condition: {method: GET, pathRegex: /${route}}}]
+`;
+    const folder = join(h.dir, 'swapped');
+    try {
+      mkdirSync(folder);
+      writeFileSync(join(folder, 'checkout.yaml'), profile('first'));
+      await until(routes, routeIs('first'), 5_000, 'the profile in the first folder');
+      const next = join(h.dir, 'swapped.next');
+      mkdirSync(next);
+      writeFileSync(join(next, 'checkout.yaml'), profile('second'));
+      rmSync(folder, { recursive: true });
+      renameSync(next, folder);
+      await until(routes, routeIs('second'), 5_000, 'the profile of the folder moved in');
+      writeFileSync(join(folder, 'checkout.yaml'), profile('third'));
+      await until(routes, routeIs('third'), 5_000, 'a save in the folder that replaced the first');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    await until(routes, (p) => p.routes.length === 0, 5_000, 'the profile gone with its folder');
+
+    // The resource folder itself gone for a moment, then back as a copy: found again (while it is
+    // missing it is looked for every second), and the last good state served meanwhile.
+    const cell = client.profile('orders:8080');
+    expect(weights(await cell.first(5_000))).toEqual([90, 10]);
+    const old = `${h.dir}.old`;
+    renameSync(h.dir, old);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(weights(cell.get()!)).toEqual([90, 10]);
+      cpSync(old, h.dir, { recursive: true });
+      const original = readFileSync(lessonFile(), 'utf8');
+      writeFileSync(lessonFile(), original.replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20'));
+      await until(cell, (p) => weights(p)?.join() === '80,20', 5_000, 'a save in the resource folder that replaced the first');
+      writeFileSync(lessonFile(), original);
+      await until(cell, (p) => weights(p)?.join() === '90,10', 5_000, 'the split restored in the new folder');
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
   });
 });
 
