@@ -192,7 +192,10 @@ function serverUrl(text: string, key: string, schemes: Array<'http:' | 'https:'>
   } catch {
     return bad(key, `an ${expected} URL`, text);
   }
-  const plain = (schemes as string[]).includes(url.protocol) && !url.username && !url.password && !url.search && !url.hash;
+  // The text goes into manifests and messages as given: only what the parser reads back unchanged
+  // (no blank, control character, quote or angle bracket that it drops or escapes).
+  const clean = !/[\s\x00-\x1f\x7f"'<>\\^`{|}]/.test(text);
+  const plain = clean && (schemes as string[]).includes(url.protocol) && !url.username && !url.password && !url.search && !url.hash;
   return plain ? text : bad(key, `an ${expected} URL without user, query or fragment`, text);
 }
 

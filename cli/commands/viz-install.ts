@@ -8,15 +8,15 @@
 import { vizDeployment, vizNamespace } from '../../install/control-plane.ts';
 import { InstallError } from '../../install/errors.ts';
 import { toYaml } from '../../install/render.ts';
-import { applySet, defaultValues } from '../../install/values.ts';
+import { applySet, defaultValues, highAvailability } from '../../install/values.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'the viz is part of mesh install: prints its namespace, or with --set prometheusUrl=URL its Deployment reading that Prometheus (for kubectl apply -f -)';
 
 /** The settings the viz's Deployment is rendered from (`mesh install`'s keys of the same names). */
-const VIZ_KEYS = ['prometheusUrl', 'clusterDomain', 'identityTrustDomain', 'image.name', 'image.version', 'controllerLogLevel'];
+const VIZ_KEYS = ['prometheusUrl', 'clusterDomain', 'identityTrustDomain', 'image.name', 'image.version', 'controllerLogLevel', 'enablePodAntiAffinity'];
 
-const USAGE = `usage: mesh viz install [--set key=value ...]
+const USAGE = `usage: mesh viz install [--ha] [--set key=value ...]
 
 The viz is part of the control plane here: mesh install already creates it (Deployment mesh-viz
 in namespace mesh-viz, the API on 8085 and the dashboard on 8084), and npm start runs it beside the
@@ -27,20 +27,22 @@ changes nothing. Then: mesh viz check.
                             itself (as Linkerd viz's prometheusUrl); prints the viz's Deployment
                             with it, for kubectl apply. That Prometheus must scrape the proxies:
                             mesh viz prometheus-config prints its scrape configuration.
-keys: ${VIZ_KEYS.join(', ')} (give the ones mesh install was given: the Deployment is rendered from them)`;
+  --ha                      as mesh install --ha (its anti-affinity and rolling-update strategy)
+keys: ${VIZ_KEYS.join(', ')} (give what mesh install was given: the Deployment is rendered from them)`;
 
 const NOTE = 'mesh viz install: nothing to add: mesh install already installs the viz (Deployment mesh-viz in namespace mesh-viz), and npm start runs it beside the demo; printed only its namespace, which kubectl leaves unchanged. Next: mesh viz check';
 
 export function run(args: string[]): Promise<number> {
   return runCommand('viz install', USAGE, async () => {
-    const { values: flags } = parseCommandArgs(args, { set: { type: 'string', multiple: true } });
+    const { values: flags } = parseCommandArgs(args, { set: { type: 'string', multiple: true }, ha: { type: 'boolean', default: false } });
     const sets = flags.set ?? [];
-    if (sets.length === 0) {
+    if (sets.length === 0 && !flags.ha) {
       process.stdout.write(toYaml([vizNamespace()]));
       console.error(NOTE);
       return 0;
     }
     const values = defaultValues();
+    if (flags.ha) highAvailability(values);
     for (const assignment of sets) {
       const key = assignment.slice(0, Math.max(0, assignment.indexOf('='))).trim();
       if (!VIZ_KEYS.includes(key)) {

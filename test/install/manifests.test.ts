@@ -282,7 +282,8 @@ describe('mesh viz install', () => {
   });
 
   it('refuses a prometheusUrl that is not a plain http(s) URL, and a key that is not the viz\'s, printing nothing', async () => {
-    for (const bad of ['ftp://prometheus:9090', 'http://user:secret@prometheus:9090', 'http://prometheus:9090/?q=<script>', '<b>prometheus</b>', '']) {
+    for (const bad of ['ftp://prometheus:9090', 'http://user:secret@prometheus:9090', 'http://prometheus:9090/?q=<script>', '<b>prometheus</b>', '',
+      'http://prometheus:9090/<b>x</b>', 'http://prom\tetheus:9090', 'http://prometheus:9090\n', ' http://prometheus:9090', 'http://prometheus:9090/a\\b', 'http://prometheus:9090/"x"']) {
       const r = await runMesh(['viz', 'install', '--set', `prometheusUrl=${bad}`]);
       expect([r.code, r.stdout], bad).toEqual([1, '']);
       expect(r.stderr, bad).toMatch(/^mesh viz install: --set prometheusUrl: expected an http:\/\/ or https:\/\/ URL/);
@@ -291,5 +292,17 @@ describe('mesh viz install', () => {
     const other = await runMesh(['viz', 'install', '--set', 'dashboard.replicas=2']);
     expect([other.code, other.stdout]).toEqual([2, '']);
     expect(other.stderr).toContain('mesh viz install: --set dashboard.replicas=2: not a setting of the viz\'s Deployment (its keys: prometheusUrl, clusterDomain');
+  });
+
+  it('after mesh install --ha, mesh viz install --ha prints the viz as that install made it, anti-affinity and strategy included', async () => {
+    const url = 'https://prometheus.monitoring:9090';
+    const ha = defaultValues();
+    highAvailability(ha);
+    applySet(ha, `prometheusUrl=${url}`);
+    const installed = ((await controlPlaneObjects(ha)) as Obj[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mesh-viz')!;
+    expect(installed.spec.template.spec.affinity).toBeDefined();
+    const r = await runMesh(['viz', 'install', '--ha', '--set', `prometheusUrl=${url}`]);
+    expect(r.code).toBe(0);
+    expect(parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj)[1]).toEqual(installed);
   });
 });
