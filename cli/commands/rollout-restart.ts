@@ -20,6 +20,8 @@ export function run(args: string[]): Promise<number> {
     const all = /^(?:deploy|deployment|deployments|deployment\.apps)$/.test(positionals[0]!);
     const m = /^(?:deploy|deployment|deployments|deployment\.apps)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(positionals[0]!);
     if (!all && !m) throw new UsageError(`expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got ${JSON.stringify(positionals[0])}`);
+    // A namespace is a DNS label (RFC 1123), as the API server checks it.
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace!)) throw new UsageError(`-n must be a namespace name (lowercase letters, digits and '-'), got ${JSON.stringify(values.namespace)}`);
     return restart(values.state, values.namespace!, all ? undefined : m![1]!);
   });
 }

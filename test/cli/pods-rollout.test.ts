@@ -83,6 +83,14 @@ describe('mesh rollout restart', () => {
     expect(r.err).toContain('expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got "orders-stable"');
   });
 
+  it('wants a namespace name after -n', async () => {
+    for (const ns of ['', '..', 'Prod', 'a/b', '<b>x</b>']) {
+      const r = await runMesh(['rollout', 'restart', 'deployment', '-n', ns, '--state', join(tmp, 'state')]);
+      expect(r.code, ns).toBe(2);
+      expect(r.err, ns).toContain(`-n must be a namespace name (lowercase letters, digits and '-'), got ${JSON.stringify(ns)}`);
+    }
+  });
+
   it('says when the demo has no control socket to ask', async () => {
     const dir = join(tmp, 'old');
     writeState(dir);

@@ -14,11 +14,19 @@ export async function startControlServer(path: string, rollouts: Rollouts): Prom
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.method} ${url.pathname} (try POST /apis/apps/v1/namespaces/NS/deployments/NAME/restart, or .../deployments/restart for all)\n`);
       return;
     }
+    let namespace: string;
+    let name: string | undefined;
+    try {
+      namespace = decodeURIComponent(m[1]!);
+      name = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad escape in ${url.pathname}\n`);
+      return;
+    }
     // Progress streams as lines; the last line says how it ended (the status is sent before we know).
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     const say = (line: string) => res.write(`${line}\n`);
-    const namespace = decodeURIComponent(m[1]!);
-    const done = m[2] === undefined ? rollouts.restartAll(namespace, say) : rollouts.restart(namespace, decodeURIComponent(m[2]), say);
+    const done = name === undefined ? rollouts.restartAll(namespace, say) : rollouts.restart(namespace, name, say);
     done.then(
       () => res.end('OK\n'),
       (err: Error & { code?: string }) => res.end(`ERROR ${err.code ?? 'FAILED'}: ${err.message}\n`),
