@@ -19,6 +19,16 @@ const lessonFile = () => join(h.dir, 'lesson.yaml');
 const weights = (p: { httpRoutes: Array<{ rules: Array<{ backends: Array<{ weight: number }> }> }> }) =>
   p.httpRoutes[0]?.rules[0]?.backends.map((b) => b.weight);
 
+/** checkout's ServiceProfile with one route, named and matched by `route`: which file is in force. */
+const checkoutProfile = (route: string) => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: checkout.production.svc.cluster.local, namespace: production}
+spec:
+  routes: [{name: ${route}, condition: {method: GET, pathRegex: /${route}}}]
+`;
+const routeIs = (name: string) => (p: { routes: Array<{ name: string }> }) => p.routes[0]?.name === name;
+
 describe('file edits', () => {
   it('streams a ServiceProfile whose condition nests as deep as the store accepts', async () => {
     // Each level has a field of its own beside its `all` (read as an `all` of both): the most
@@ -100,22 +110,14 @@ spec:
     // A folder made while the destination runs, and a file in it saved both ways.
     const folder = join(h.dir, 'more', 'profiles');
     const file = join(folder, 'checkout.yaml');
-    const profile = (route: string) => `
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: checkout.production.svc.cluster.local, namespace: production}
-spec:
-  routes: [{name: ${route}, condition: {method: GET, pathRegex: /${route}}}]
-`;
     const routes = client.profile('checkout:8080');
-    const routeIs = (name: string) => (p: { routes: Array<{ name: string }> }) => p.routes[0]?.name === name;
     try {
       mkdirSync(folder, { recursive: true });
-      writeFileSync(file, profile('one'));
+      writeFileSync(file, checkoutProfile('one'));
       await until(routes, routeIs('one'), 5_000, 'the profile in a new folder');
       execFileSync('sed', ['-i', 's/one/two/g', file]);
       await until(routes, routeIs('two'), 5_000, 'the new folder\'s file saved by sed -i');
-      writeFileSync(file, profile('three'));
+      writeFileSync(file, checkoutProfile('three'));
       await until(routes, routeIs('three'), 5_000, 'the new folder\'s file saved in place');
     } finally {
       rmSync(join(h.dir, 'more'), { recursive: true, force: true });
@@ -128,26 +130,18 @@ spec:
     // checkout, an rsync, `mv new old`) must be watched anew, the resource folder itself too.
     const client = await h.client('production/checkout', { namespace: 'production' });
     const routes = client.profile('checkout:8080');
-    const routeIs = (name: string) => (p: { routes: Array<{ name: string }> }) => p.routes[0]?.name === name;
-    const profile = (route: string) => `
-apiVersion: linkerd.io/v1alpha2
-kind: ServiceProfile
-metadata: {name: checkout.production.svc.cluster.local, namespace: production}
-spec:
-  routes: [{name: ${route}, condition: {method: GET, pathRegex: /${route}}}]
-`;
     const folder = join(h.dir, 'swapped');
     try {
       mkdirSync(folder);
-      writeFileSync(join(folder, 'checkout.yaml'), profile('first'));
+      writeFileSync(join(folder, 'checkout.yaml'), checkoutProfile('first'));
       await until(routes, routeIs('first'), 5_000, 'the profile in the first folder');
       const next = join(h.dir, 'swapped.next');
       mkdirSync(next);
-      writeFileSync(join(next, 'checkout.yaml'), profile('second'));
+      writeFileSync(join(next, 'checkout.yaml'), checkoutProfile('second'));
       rmSync(folder, { recursive: true });
       renameSync(next, folder);
       await until(routes, routeIs('second'), 5_000, 'the profile of the folder moved in');
-      writeFileSync(join(folder, 'checkout.yaml'), profile('third'));
+      writeFileSync(join(folder, 'checkout.yaml'), checkoutProfile('third'));
       await until(routes, routeIs('third'), 5_000, 'a save in the folder that replaced the first');
     } finally {
       rmSync(folder, { recursive: true, force: true });
