@@ -92,11 +92,17 @@ const SETTERS: Record<string, (v: InstallValues, text: string, key: string) => v
 
 export const SETTABLE_KEYS = Object.keys(SETTERS);
 
-/** Applies one `key=value` (the value may hold `=` and newlines, as a PEM does). */
-export function applySet(values: InstallValues, assignment: string): void {
+/** The key of one `key=value` (the value may hold `=` and newlines, as a PEM does); '' when there is none. */
+export function settingKey(assignment: string): string {
   const eq = assignment.indexOf('=');
-  if (eq <= 0) throw new InstallError('BAD_SET', `--set ${JSON.stringify(short(assignment))}: expected key=value`);
-  const key = assignment.slice(0, eq).trim();
+  return eq <= 0 ? '' : assignment.slice(0, eq).trim();
+}
+
+/** Applies one `key=value`. */
+export function applySet(values: InstallValues, assignment: string): void {
+  const key = settingKey(assignment);
+  if (!key) throw new InstallError('BAD_SET', `--set ${JSON.stringify(short(assignment))}: expected key=value`);
+  const eq = assignment.indexOf('=');
   const setter = Object.hasOwn(SETTERS, key) ? SETTERS[key] : undefined;
   if (!setter) throw new InstallError('UNKNOWN_KEY', `--set ${key}: unknown key; the keys are ${SETTABLE_KEYS.join(', ')}`);
   setter(values, assignment.slice(eq + 1), key);

@@ -6,6 +6,7 @@
 import { findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 import type { PodRecord } from '../../examples/orders-checkout/runner/state.ts';
+import { resourceArg } from '../../viz/cli/resource-arg.ts';
 
 export const summary = 'print the raw /metrics of each proxy of a pod or a Deployment (po/NAME, deploy/NAME), as Linkerd\'s diagnostics proxy-metrics';
 
@@ -16,8 +17,6 @@ const USAGE = `usage: mesh diagnostics proxy-metrics (po/NAME | deploy/NAME) [-n
 /** How long one proxy may take to answer: it answers from memory, so a slow one is worth saying. */
 const FETCH_TIMEOUT_MS = 5_000;
 
-const RESOURCE = /^(po|pod|pods|deploy|deployment|deployments|deployment\.apps)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
-
 export function run(args: string[]): Promise<number> {
   return runCommand('diagnostics proxy-metrics', USAGE, async () => {
     const { values, positionals } = parseCommandArgs(
@@ -25,10 +24,12 @@ export function run(args: string[]): Promise<number> {
       { namespace: { type: 'string', short: 'n', default: 'production' }, state: { type: 'string' } },
       { positionals: { count: 1, expected: 'one pod or Deployment, as po/NAME or deploy/NAME' } },
     );
-    const m = RESOURCE.exec(positionals[0]!);
-    if (!m) throw new UsageError(`expected po/NAME or deploy/NAME, got ${JSON.stringify(positionals[0])}`);
-    const kind = m[1]!.startsWith('po') ? 'pod' : 'deployment';
-    return printMetrics(values.state, values.namespace!, kind, m[2]!);
+    // Resource names as every `mesh viz` command reads them (deploy, po and their long forms).
+    const { kind, name } = resourceArg(positionals[0]!);
+    if ((kind !== 'pod' && kind !== 'deployment') || name === undefined) {
+      throw new UsageError(`expected po/NAME or deploy/NAME, got ${JSON.stringify(positionals[0])}`);
+    }
+    return printMetrics(values.state, values.namespace!, kind, name);
   });
 }
 

@@ -5,6 +5,8 @@
 import http from 'node:http';
 import { findDemo, STATE_ENV } from '../find-demo.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
+import { DNS_LABEL } from '../../destination/store/kinds/meta.ts';
+import { resourceArg } from '../../viz/cli/resource-arg.ts';
 
 export const summary = 'restart a Deployment\'s pods one at a time, each new pod Ready before an old one stops (deploy/NAME, or deployment for all in -n NS)';
 
@@ -17,12 +19,12 @@ const USAGE = `usage: mesh rollout restart (deploy/NAME | deployment) [-n NAMESP
 export function run(args: string[]): Promise<number> {
   return runCommand('rollout restart', USAGE, async () => {
     const { values, positionals } = parseCommandArgs(args, { namespace: { type: 'string', short: 'n', default: 'production' }, state: { type: 'string' } }, { positionals: { count: 1, expected: 'one Deployment, as deploy/NAME (or deployment for all)' } });
-    const all = /^(?:deploy|deployment|deployments|deployment\.apps)$/.test(positionals[0]!);
-    const m = /^(?:deploy|deployment|deployments|deployment\.apps)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(positionals[0]!);
-    if (!all && !m) throw new UsageError(`expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got ${JSON.stringify(positionals[0])}`);
-    // A namespace is a DNS label (RFC 1123), as the API server checks it.
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace!)) throw new UsageError(`-n must be a namespace name (lowercase letters, digits and '-'), got ${JSON.stringify(values.namespace)}`);
-    return restart(values.state, values.namespace!, all ? undefined : m![1]!);
+    // Resource names as every `mesh viz` command reads them; no name: the namespace's every one.
+    const { kind, name } = resourceArg(positionals[0]!);
+    if (kind !== 'deployment') throw new UsageError(`expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got ${JSON.stringify(positionals[0])}`);
+    // A namespace is a DNS label, as the destination reads one from YAML.
+    if (!DNS_LABEL.test(values.namespace!)) throw new UsageError(`-n must be a namespace name (lowercase letters, digits and '-'), got ${JSON.stringify(values.namespace)}`);
+    return restart(values.state, values.namespace!, name);
   });
 }
 

@@ -8,7 +8,7 @@
 import { vizDeployment, vizNamespace } from '../../install/control-plane.ts';
 import { InstallError } from '../../install/errors.ts';
 import { toYaml } from '../../install/render.ts';
-import { applySet, defaultValues, highAvailability } from '../../install/values.ts';
+import { applySet, defaultValues, highAvailability, settingKey } from '../../install/values.ts';
 import { parseCommandArgs, runCommand, UsageError } from '../args.ts';
 
 export const summary = 'the viz is part of mesh install: prints its namespace, or with --set prometheusUrl=URL its Deployment reading that Prometheus (for kubectl apply -f -)';
@@ -44,8 +44,7 @@ export function run(args: string[]): Promise<number> {
     const values = defaultValues();
     if (flags.ha) highAvailability(values);
     for (const assignment of sets) {
-      const key = assignment.slice(0, Math.max(0, assignment.indexOf('='))).trim();
-      if (!VIZ_KEYS.includes(key)) {
+      if (!VIZ_KEYS.includes(settingKey(assignment))) {
         throw new UsageError(`--set ${assignment.length > 60 ? `${assignment.slice(0, 60)}...` : assignment}: not a setting of the viz's Deployment (its keys: ${VIZ_KEYS.join(', ')}); mesh install --set configures the rest of the control plane`);
       }
       try {

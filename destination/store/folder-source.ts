@@ -71,7 +71,7 @@ export class FolderSource implements DocumentSource {
           const watcher = watch(folder, onEvent);
           watcher.on('error', (err) => {
             this.logger.error({ err, dir: folder }, 'resource folder watch failed; watching it again in a second');
-            drop(folder);
+            if (watchers.get(folder)?.watcher === watcher) drop(folder); // not a newer watch of the same path
             retryIn1s();
           });
           watchers.set(folder, { watcher, ino });

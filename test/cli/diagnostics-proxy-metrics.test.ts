@@ -108,10 +108,18 @@ describe('mesh diagnostics proxy-metrics', () => {
   });
 
   it('refuses what is not po/NAME or deploy/NAME, with the usage', async () => {
-    for (const arg of ['svc/web', 'deploy/', 'deploy/Web', '<b>x</b>']) {
+    // Read as every `mesh viz` command reads a resource (viz/query/resource.ts), then narrowed.
+    const refused: Array<[string, string]> = [
+      ['svc/web', 'expected po/NAME or deploy/NAME, got "svc/web"'],
+      ['deploy', 'expected po/NAME or deploy/NAME, got "deploy"'],
+      ['deploy/', 'resource: "" is not a resource name (lower-case letters, digits, \'-\' and \'.\')'],
+      ['deploy/Web', 'resource: "Web" is not a resource name (lower-case letters, digits, \'-\' and \'.\')'],
+      ['<b>x</b>', 'resource: unknown resource kind "<b>x<"; use deploy, po, ns, au or svc'],
+    ];
+    for (const [arg, message] of refused) {
       const r = await runMesh(['diagnostics', 'proxy-metrics', arg, '--state', state]);
       expect(r.code, arg).toBe(2);
-      expect(r.err, arg).toContain(`mesh diagnostics proxy-metrics: expected po/NAME or deploy/NAME, got ${JSON.stringify(arg)}\nusage: mesh diagnostics proxy-metrics`);
+      expect(r.err, arg).toMatch(new RegExp(`^mesh diagnostics proxy-metrics: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\nusage: mesh diagnostics proxy-metrics`));
     }
     const group = await runMesh(['diagnostics']);
     expect(group.code).toBe(2);

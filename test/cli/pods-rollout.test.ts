@@ -77,10 +77,13 @@ describe('mesh pods', () => {
 });
 
 describe('mesh rollout restart', () => {
-  it('wants deploy/NAME', async () => {
+  it('wants deploy/NAME, or deployment for all', async () => {
     const r = await runMesh(['rollout', 'restart', 'orders-stable', '--state', join(tmp, 'state')]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got "orders-stable"');
+    expect(r.err).toContain('mesh rollout restart: resource: unknown resource kind "orders-stable"; use deploy, po, ns, au or svc');
+    const pod = await runMesh(['rollout', 'restart', 'po/orders-stable-0', '--state', join(tmp, 'state')]);
+    expect(pod.code).toBe(2);
+    expect(pod.err).toContain('mesh rollout restart: expected deploy/NAME (a Deployment), or deployment for every one in the namespace, got "po/orders-stable-0"');
   });
 
   it('wants a namespace name after -n', async () => {

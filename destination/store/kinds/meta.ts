@@ -11,7 +11,8 @@ export interface ParseContext {
   warn(path: string, message: string): void;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A Kubernetes namespace's form (RFC 1123 label); `mesh rollout restart -n` checks by it too. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function readMeta(doc: Fields, ctx: ParseContext): Meta {

@@ -6,6 +6,7 @@
 // need the demo's addresses (a port in use, a damaged CA state), run before the demo starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { expectRogueRefused } from '../../helpers/rogue.ts';
 import { splitHostPort } from '../../../api/host-port.ts';
 import { timedOut, untilNotTimedOut } from '../../helpers/route-timeout.ts';
 import { identify } from '../../../examples/orders-checkout/runner/process-identity.ts';
+import { eventually } from '../../helpers/control-plane.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const netPrefix = await addressBlock();
@@ -100,9 +102,12 @@ async function startDemo() {
   } finally {
     await burners.stop();
   }
-  run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
+  run = readRun();
   runs.push(run);
 }
+
+/** The runner's record of what runs, as it last wrote it. */
+const readRun = () => JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
 
 async function cleanUp() {
   if (demo?.child.exitCode === null) {
@@ -110,7 +115,7 @@ async function cleanUp() {
   }
   // The runner's latest record too: a test that replaced pods may have failed before reading it.
   let latest: RunRecord[] = [];
-  try { latest = [JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord]; } catch { /* none */ }
+  try { latest = [readRun()]; } catch { /* none */ }
   for (const p of [...runs, ...latest].flatMap((r) => r.processes)) {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
   }
@@ -255,18 +260,24 @@ describe('the demo, end to end', () => {
       const after = record.pods.filter((p) => p.role === 'workload' && p.namespace === 'production');
       return after.length === before.length && after.every((p) => p.status?.ready && !before.some((b) => b.name === p.name));
     };
-    const deadline = Date.now() + 15_000;
-    do {
-      run = JSON.parse(readFileSync(join(state, 'pods.json'), 'utf8')) as RunRecord;
-    } while (!replaced(run) && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 200)), true));
+    await eventually(() => replaced(run = readRun()), 15_000, 'the runner\'s record of the new pods').catch(() => {});
     runs.push(run);
     const after = run.pods.filter((p) => p.role === 'workload' && p.namespace === 'production');
     expect(after.map((p) => p.workload).sort()).toEqual(before.map((p) => p.workload).sort());
     expect(replaced(run), JSON.stringify(after.map((p) => [p.name, p.status?.ready]))).toBe(true);
     // New pods everywhere: the first checkouts may find a proxy whose pool or discovery is still cold.
-    let c = await checkout();
-    for (const deadline = Date.now() + 20_000; c.status !== 201 && Date.now() < deadline; c = await checkout()) await new Promise((r) => setTimeout(r, 250));
+    let c: { status: number; json: unknown } = { status: 0, json: 'no checkout answered' };
+    await eventually(async () => (c = await checkout()).status === 201, 20_000, 'a checkout through the new pods').catch(() => {});
     expect(c.status, JSON.stringify(c.json)).toBe(201);
+
+    // The runner's control socket takes a malformed path as a bad request, and keeps serving.
+    const bad = await new Promise<number | undefined>((resolve, reject) => {
+      http.request({ socketPath: run.controlSocket!, method: 'POST', path: '/apis/apps/v1/namespaces/%E0%A4/deployments/restart' }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on('error', reject).end();
+    });
+    expect(bad).toBe(400);
 
     const unknown = await mesh(['rollout', 'restart', 'deployment', '-n', 'nowhere']);
     expect(unknown.code).toBe(1);
